@@ -1,0 +1,104 @@
+/**
+ * QTasks for TypeScript: a task queue for Deno, Bun and Node. Register tasks on an app,
+ * enqueue them from anywhere, run them on workers on any number of machines, and await their
+ * results. Redis in production; an in-memory backend for tests, demos and one process.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "quickstart" });
+ * const add = app.task("add", (a: number, b: number) => a + b);
+ * await app.start();
+ * console.log(await (await add.addTask(1, 2)).value()); // 3
+ * await app.stop();
+ * ```
+ *
+ * @module
+ */
+import "./src/runtime/adapters.ts";
+
+export { QueueTasks } from "./src/app/queue_tasks.ts";
+export type { PingOptions, QueueTasksOptions } from "./src/app/queue_tasks.ts";
+export { AsyncResult } from "./src/app/async_result.ts";
+export type { ResultOptions } from "./src/app/async_result.ts";
+export type { AddTaskOptions, TaskHandle } from "./src/app/task_handle.ts";
+
+export type {
+  Broker,
+  ClaimedTask,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  NewTask,
+  Settlement,
+} from "./src/broker/broker.ts";
+export { MemoryBroker } from "./src/broker/memory_broker.ts";
+export { RedisBroker } from "./src/broker/redis_broker.ts";
+
+export type { Storage, WaitForStatusOptions } from "./src/storage/storage.ts";
+export { MemoryStorage } from "./src/storage/memory_storage.ts";
+export { RedisStorage } from "./src/storage/redis_storage.ts";
+export { waitForRecord } from "./src/storage/wait_for_record.ts";
+export type { RecordSource } from "./src/storage/wait_for_record.ts";
+
+export type { GlobalConfig } from "./src/global_config/global_config.ts";
+export { MemoryGlobalConfig } from "./src/global_config/memory_global_config.ts";
+export { pairsToObject, RedisGlobalConfig } from "./src/global_config/redis_global_config.ts";
+export type { RedisComponentOptions } from "./src/global_config/redis_global_config.ts";
+
+export type { Worker, WorkerHost, WorkerStopOptions } from "./src/worker/worker.ts";
+export { AsyncWorker } from "./src/worker/async_worker.ts";
+export type { AsyncWorkerOptions } from "./src/worker/async_worker.ts";
+
+export type { TaskExecutor, TaskOutcome, TaskRun } from "./src/executor/task_executor.ts";
+export { AsyncTaskExecutor } from "./src/executor/async_task_executor.ts";
+
+export { Starter } from "./src/starter/starter.ts";
+export type { RunForeverOptions } from "./src/starter/starter.ts";
+
+export { parseQueueConfig } from "./src/config/queue_config.ts";
+export type { QueueConfig, QueueConfigInput } from "./src/config/queue_config.ts";
+
+export { createLogger } from "./src/logging/logger.ts";
+export type { Logger, LogLevel } from "./src/logging/logger.ts";
+
+export { isTaskStatus, TASK_STATUSES } from "./src/task/task_status.ts";
+export type { TaskStatus } from "./src/task/task_status.ts";
+export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
+export type { TaskContext, TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
+export {
+  decodeTaskRecord,
+  describeError,
+  encodeJson,
+  errorFields,
+  toUnixSeconds,
+} from "./src/task/task_codec.ts";
+export type { TaskFields } from "./src/task/task_codec.ts";
+
+export { getRuntime, registerRuntime, setRuntime } from "./src/runtime/runtime.ts";
+export type { Runtime, ShutdownSignal } from "./src/runtime/runtime.ts";
+export { denoRuntime } from "./src/runtime/deno_runtime.ts";
+export { nodeRuntime } from "./src/runtime/node_runtime.ts";
+
+export { RedisConnection } from "./src/redis/redis_connection.ts";
+export type { RedisConnectionOptions } from "./src/redis/redis_connection.ts";
+export type { RedisClient, RedisReply } from "./src/redis/redis_client.ts";
+export { createNodeRedisClient } from "./src/redis/node_redis_client.ts";
+export type { NodeRedisClientOptions } from "./src/redis/node_redis_client.ts";
+export { RedisScript } from "./src/redis/redis_script.ts";
+export { redisKeys } from "./src/redis/redis_keys.ts";
+export type { RedisKeys } from "./src/redis/redis_keys.ts";
+export { redactUrl } from "./src/redis/redact_url.ts";
+
+export { PriorityHeap } from "./src/memory/priority_heap.ts";
+
+export { QTasksError } from "./src/errors/qtasks_error.ts";
+export { BackendError } from "./src/errors/backend_error.ts";
+export { ConfigError } from "./src/errors/config_error.ts";
+export { InvalidPayloadError } from "./src/errors/invalid_payload_error.ts";
+export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
+export { TaskFailedError } from "./src/errors/task_failed_error.ts";
+export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
+export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";

@@ -1,0 +1,104 @@
+import { ResultTimeoutError } from "../errors/result_timeout_error.ts";
+import { TaskFailedError } from "../errors/task_failed_error.ts";
+import type { TaskStatus } from "../task/task_status.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import type { Storage } from "../storage/storage.ts";
+
+/**
+ * Options of {@linkcode AsyncResult.result} and {@linkcode AsyncResult.value}.
+ *
+ * @example
+ * ```ts
+ * import type { ResultOptions } from "@qtasks/qtasks";
+ *
+ * const options: ResultOptions = { timeoutMs: 5_000 };
+ * ```
+ */
+export interface ResultOptions {
+  /** How long to wait; default 100 000 ms (QTasks' 100 s). `Infinity` waits forever. */
+  timeoutMs?: number;
+  /** Stop waiting when this aborts (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
+const DEFAULT_RESULT_TIMEOUT_MS = 100_000;
+
+/**
+ * A handle on an enqueued task: its uuid and ways to await its outcome. Waiting is event-driven
+ * (Redis pub/sub, or in-process events): it wakes within milliseconds of completion.
+ *
+ * @typeParam R The task function's (awaited) return type.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "docs-result" });
+ * const add = app.task("add", (a: number, b: number) => a + b);
+ * await app.start();
+ * const job = await add.addTask(2, 3);
+ * const record = await job.result({ timeoutMs: 5_000 }); // TaskRecord<number>
+ * const sum: number = await job.value();
+ * console.log(record.status, sum); // "success" 5
+ * await app.stop();
+ * ```
+ */
+export class AsyncResult<R = unknown> {
+  /** The task's id. */
+  readonly uuid: string;
+  /** The registered name it was enqueued under. */
+  readonly taskName: string;
+  #storage: Storage;
+  #statuses: readonly TaskStatus[];
+
+  /**
+   * @param uuid The task.
+   * @param taskName Its name.
+   * @param storage Where its record lives.
+   * @param statuses Final statuses to wait for (the config's `resultStatusesEnd`).
+   */
+  constructor(uuid: string, taskName: string, storage: Storage, statuses: readonly TaskStatus[]) {
+    this.uuid = uuid;
+    this.taskName = taskName;
+    this.#storage = storage;
+    this.#statuses = statuses;
+  }
+
+  /** Reads the record now, whatever its status. */
+  async get(): Promise<TaskRecord<R> | undefined> {
+    return await this.#storage.get(this.uuid) as TaskRecord<R> | undefined;
+  }
+
+  /**
+   * Waits for a final status and returns the record (status, returning, error, timings).
+   *
+   * @throws {ResultTimeoutError} When no final status is reached within `timeoutMs`.
+   */
+  async result(options: ResultOptions = {}): Promise<TaskRecord<R>> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RESULT_TIMEOUT_MS;
+    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw new RangeError(`Cannot wait for task ${this.uuid}: timeoutMs must be >= 0`);
+    }
+    const record = await this.#storage.waitForStatus(this.uuid, {
+      statuses: this.#statuses,
+      timeoutMs,
+      signal: options.signal,
+    });
+    if (record && this.#statuses.includes(record.status)) return record as TaskRecord<R>;
+    options.signal?.throwIfAborted();
+    throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status);
+  }
+
+  /**
+   * Waits for the task and returns its return value.
+   *
+   * @throws {TaskFailedError} When it ended as `error` or `cancel`.
+   * @throws {ResultTimeoutError} When it did not finish in time.
+   */
+  async value(options: ResultOptions = {}): Promise<R> {
+    const record = await this.result(options);
+    if (record.status !== "success") throw new TaskFailedError(record);
+    return record.returning as R;
+  }
+}

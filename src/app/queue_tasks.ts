@@ -1,0 +1,325 @@
+import type { Broker, ComponentContext } from "../broker/broker.ts";
+import { MemoryBroker } from "../broker/memory_broker.ts";
+import { RedisBroker } from "../broker/redis_broker.ts";
+import {
+  parseQueueConfig,
+  type QueueConfig,
+  type QueueConfigInput,
+} from "../config/queue_config.ts";
+import { createLogger, type Logger } from "../logging/logger.ts";
+import { getRuntime } from "../runtime/runtime.ts";
+import { type RunForeverOptions, Starter } from "../starter/starter.ts";
+import { encodeJson } from "../task/task_codec.ts";
+import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import { AsyncWorker } from "../worker/async_worker.ts";
+import type { Worker } from "../worker/worker.ts";
+import { AsyncResult } from "./async_result.ts";
+import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
+
+/**
+ * Options of {@linkcode QueueTasks}.
+ *
+ * @example
+ * ```ts
+ * import type { QueueTasksOptions } from "@qtasks/qtasks";
+ *
+ * const options: QueueTasksOptions = {
+ *   name: "shop",
+ *   brokerUrl: "redis://127.0.0.1:6379/0",
+ *   config: { maxTasksProcess: 50 },
+ * };
+ * ```
+ */
+export interface QueueTasksOptions {
+  /** The app name: the namespace of every Redis key (default `QueueTasks`). No `{` or `}`. */
+  name?: string;
+  /** `redis://` or `rediss://` URL: use the Redis backend. Without it (and without `broker`), the in-memory backend. */
+  brokerUrl?: string;
+  /** A broker you assembled (Redis or memory, or your own). */
+  broker?: Broker;
+  /** The worker (default an {@linkcode AsyncWorker} on the broker). */
+  worker?: Worker;
+  /** The starter (default one over the broker and worker). */
+  starter?: Starter;
+  /** Settings; anything unset comes from `QTASKS_*` variables, then the defaults. */
+  config?: QueueConfigInput;
+  /** Where to log (default: the console, at `logsDefaultLevel`). */
+  logger?: Logger;
+  /** Read `QTASKS_*` environment variables (default `true`). */
+  env?: boolean;
+}
+
+/**
+ * Options of {@linkcode QueueTasks.ping}.
+ *
+ * @example
+ * ```ts
+ * import type { PingOptions } from "@qtasks/qtasks";
+ *
+ * const options: PingOptions = { server: false };
+ * ```
+ */
+export interface PingOptions {
+  /**
+   * `true` (default): is a worker of this app running (its heartbeat is live)? `false`: does the
+   * backend answer?
+   */
+  server?: boolean;
+}
+
+type TaskFn<A extends unknown[], R> = (...args: A) => R;
+type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
+
+const APP_NAME = /^[^{}\s]{1,200}$/;
+
+/**
+ * The app: registers tasks, enqueues them, reads and awaits their results, and runs the worker.
+ *
+ * @example One process with the in-memory backend
+ * ```ts
+ * import { QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "quickstart" });
+ * const add = app.task({ name: "add", priority: 1 }, (a: number, b: number) => a + b);
+ *
+ * await app.start(); // starts the worker in this process
+ * const job = await add.addTask(1, 2);
+ * console.log(await job.value()); // 3
+ * await app.stop();
+ * ```
+ *
+ * @example Redis, with producer and worker anywhere
+ * ```ts ignore
+ * import { QueueTasks } from "@qtasks/qtasks";
+ *
+ * export const app = new QueueTasks({ name: "shop", brokerUrl: "redis://127.0.0.1:6379" });
+ * export const sendEmail = app.task("send_email", async (to: string) => ({ sent: to }));
+ * // worker.ts:   await app.runForever();
+ * // producer.ts: const job = await sendEmail.addTask("ada@example.com");
+ * //              console.log(await job.result({ timeoutMs: 10_000 }));
+ * ```
+ */
+export class QueueTasks {
+  /** The app name. */
+  readonly name: string;
+  /** The validated config. */
+  readonly config: QueueConfig;
+  /** Where to log. */
+  readonly logger: Logger;
+  /** The broker (its `storage` holds the records, and `storage.globalConfig` the settings). */
+  readonly broker: Broker;
+  /** The worker. */
+  readonly worker: Worker;
+  /** The starter. */
+  readonly starter: Starter;
+  #tasks = new Map<string, TaskDefinition>();
+
+  /** @param options Name, backend and components, config, logger. */
+  constructor(options: QueueTasksOptions = {}) {
+    const name = options.name ?? options.broker?.name ?? "QueueTasks";
+    if (typeof name !== "string" || !APP_NAME.test(name)) {
+      throw new TypeError(
+        `Cannot create app "${name}": a name is 1 to 200 characters without spaces or braces`,
+      );
+    }
+    this.name = name;
+    const runtime = getRuntime();
+    this.config = parseQueueConfig(
+      options.config ?? {},
+      options.env === false ? undefined : (key) => runtime.env(key),
+    );
+    this.logger = options.logger ?? createLogger(this.config.logsDefaultLevel);
+    if (options.broker && options.brokerUrl) {
+      throw new TypeError(`Cannot create app "${name}": give either broker or brokerUrl, not both`);
+    }
+    this.broker = options.broker ??
+      (options.brokerUrl
+        ? new RedisBroker({ name, url: options.brokerUrl })
+        : new MemoryBroker({ name }));
+    this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
+    if (this.worker.broker !== this.broker) {
+      throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);
+    }
+    this.starter = options.starter ?? new Starter({ broker: this.broker, worker: this.worker });
+    this.worker.bind({ name, tasks: this.#tasks, config: this.config, logger: this.logger });
+  }
+
+  /** The registered tasks by name. */
+  get tasks(): ReadonlyMap<string, TaskDefinition> {
+    return this.#tasks;
+  }
+
+  /**
+   * Registers a task function and returns its typed handle.
+   *
+   * Forms: `task(fn)` (named after the function), `task(name, fn)`, `task(options, fn)`; with
+   * `echo: true` the function receives a {@linkcode TaskContext} first.
+   *
+   * @throws {TypeError} On a missing function or name, or a name already registered.
+   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
+   */
+  task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R>(
+    options: TaskOptions & { echo: true },
+    fn: EchoTaskFn<A, R>,
+  ): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R>(
+    options: TaskOptions & { echo?: false },
+    fn: TaskFn<A, R>,
+  ): TaskHandle<A, Awaited<R>>;
+  task(
+    first: string | TaskOptions | ((...args: never[]) => unknown),
+    second?: (...args: never[]) => unknown,
+  ): TaskHandle<unknown[], unknown> {
+    const fn = typeof first === "function" ? first : second;
+    const options: TaskOptions = typeof first === "string"
+      ? { name: first }
+      : typeof first === "object" && first !== null
+      ? first
+      : {};
+    if (typeof fn !== "function") {
+      throw new TypeError("Cannot register task: a function is required");
+    }
+    const name = options.name ?? fn.name;
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(
+        "Cannot register task: it needs a name (options.name or a named function)",
+      );
+    }
+    if (this.#tasks.has(name)) {
+      throw new TypeError(
+        `Cannot register task "${name}": a task is already registered under that name`,
+      );
+    }
+    const priority = options.priority ?? this.config.taskDefaultPriority;
+    checkPriority(priority, `Cannot register task "${name}"`);
+    if (
+      options.maxTime !== undefined && !(Number.isFinite(options.maxTime) && options.maxTime > 0)
+    ) {
+      throw new RangeError(
+        `Cannot register task "${name}": maxTime must be a positive number of milliseconds`,
+      );
+    }
+    const definition: TaskDefinition = Object.freeze({
+      name,
+      priority,
+      maxTime: options.maxTime,
+      echo: options.echo ?? false,
+      description: options.description,
+      fn,
+    });
+    this.#tasks.set(name, definition);
+    return this.#handle(definition, {});
+  }
+
+  /**
+   * Enqueues a task by name. The name is not checked here (a producer need not register the
+   * tasks it sends); a worker without it ends the task as `error` with `UnknownTaskError`.
+   *
+   * @param taskName The registered name.
+   * @param args Positional arguments (JSON values).
+   * @param options Priority and extra fields.
+   * @throws {InvalidPayloadError} When the arguments cannot be encoded as JSON (nothing is stored).
+   */
+  async addTask<R = unknown>(
+    taskName: string,
+    args: unknown[] = [],
+    options: AddTaskOptions = {},
+  ): Promise<AsyncResult<R>> {
+    if (typeof taskName !== "string" || taskName === "") {
+      throw new TypeError("Cannot add task: the task name must be a non-empty string");
+    }
+    if (!Array.isArray(args)) {
+      throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
+    }
+    const priority = options.priority ?? this.#tasks.get(taskName)?.priority ??
+      this.config.taskDefaultPriority;
+    checkPriority(priority, `Cannot add task "${taskName}"`);
+    const uuid = crypto.randomUUID();
+    await this.broker.add({
+      uuid,
+      taskName,
+      priority,
+      args: encodeJson(args, `arguments of task "${taskName}"`),
+      kwargs: "{}",
+      extra: options.extra ?? {},
+    });
+    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd);
+  }
+
+  /** Reads a task record by uuid (`undefined` if unknown or expired). */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    return this.broker.get(uuid);
+  }
+
+  /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
+  result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
+    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd);
+  }
+
+  /** With `server: true` (default), whether a worker of this app is running; else whether the backend answers. */
+  async ping(options: PingOptions = {}): Promise<boolean> {
+    const globalConfig = this.broker.storage.globalConfig;
+    if ((options.server ?? true) && globalConfig) return await globalConfig.isRunning();
+    try {
+      await this.broker.get("00000000-0000-4000-8000-000000000000");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Deletes every queued task, lease and record of this app. */
+  flushAll(): Promise<void> {
+    return this.broker.flushAll();
+  }
+
+  /** Starts the broker chain and the worker in this process. */
+  start(): Promise<void> {
+    return this.starter.start(this.#context());
+  }
+
+  /** Stops the worker gracefully, then closes the broker chain (also for producer-only use). */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    return this.starter.stop(options);
+  }
+
+  /** Starts, runs until SIGINT/SIGTERM, shuts down gracefully and exits with code 0. */
+  runForever(options: RunForeverOptions = {}): Promise<void> {
+    return this.starter.runForever(this.#context(), options);
+  }
+
+  #context(): ComponentContext {
+    return { config: this.config, logger: this.logger };
+  }
+
+  #handle(definition: TaskDefinition, defaults: AddTaskOptions): TaskHandle<unknown[], unknown> {
+    return {
+      name: definition.name,
+      definition,
+      addTask: (...args: unknown[]) => this.addTask(definition.name, args, defaults),
+      withOptions: (options: AddTaskOptions) =>
+        this.#handle(definition, { ...defaults, ...options }),
+      call: async (...args: unknown[]) => {
+        const fn = definition.fn as (...args: unknown[]) => unknown;
+        if (!definition.echo) return await fn(...args);
+        const context: TaskContext = {
+          taskName: definition.name,
+          taskUuid: crypto.randomUUID(),
+          priority: defaults.priority ?? definition.priority,
+          attempt: 1,
+          signal: new AbortController().signal,
+        };
+        return await fn(context, ...args);
+      },
+    };
+  }
+}
+
+function checkPriority(priority: unknown, context: string): void {
+  if (!Number.isSafeInteger(priority) || Math.abs(priority as number) > 2 ** 48) {
+    throw new RangeError(`${context}: priority must be an integer, got ${String(priority)}`);
+  }
+}

@@ -1,0 +1,53 @@
+import type { AsyncResult } from "./async_result.ts";
+import type { TaskDefinition } from "../task/task_definition.ts";
+
+/**
+ * Per-call options of `addTask`.
+ *
+ * @example
+ * ```ts
+ * import type { AddTaskOptions } from "@qtasks/qtasks";
+ *
+ * const options: AddTaskOptions = { priority: -1 };
+ * ```
+ */
+export interface AddTaskOptions {
+  /** Overrides the task's default priority for this call; lower runs first. */
+  priority?: number;
+  /** Extra string fields stored on the record. */
+  extra?: Record<string, string>;
+}
+
+/**
+ * Enqueues tasks of one registered function. Returned by `app.task(...)`; its `addTask` takes
+ * exactly the function's argument types, and its results have the function's return type.
+ *
+ * @typeParam A The function's parameters (without the context when `echo` is on).
+ * @typeParam R The function's awaited return type.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "docs-handle" });
+ * const greet = app.task("greet", (name: string, times: number) => `hi ${name}`.repeat(times));
+ * await app.start();
+ * const job = await greet.addTask("ada", 2); // greet.addTask(2, "ada") does not compile
+ * const text: string = await job.value();
+ * const urgent = await greet.withOptions({ priority: -10 }).addTask("bob", 1);
+ * console.log(text, await urgent.value());
+ * await app.stop();
+ * ```
+ */
+export interface TaskHandle<A extends unknown[], R> {
+  /** The registered name. */
+  readonly name: string;
+  /** The registered definition. */
+  readonly definition: TaskDefinition;
+  /** Enqueues one task with these arguments. */
+  addTask(...args: A): Promise<AsyncResult<R>>;
+  /** Returns a handle whose `addTask` applies these options. */
+  withOptions(options: AddTaskOptions): TaskHandle<A, R>;
+  /** Calls the function in this process, without the queue (for tests). */
+  call(...args: A): Promise<R>;
+}

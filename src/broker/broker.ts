@@ -1,0 +1,232 @@
+import type { QueueConfig } from "../config/queue_config.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { Storage } from "../storage/storage.ts";
+import type { TaskFields } from "../task/task_codec.ts";
+import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
+
+/**
+ * A task as a producer hands it to the Broker: already encoded, ready to store.
+ *
+ * @example
+ * ```ts
+ * import type { NewTask } from "@qtasks/qtasks";
+ *
+ * const task: NewTask = {
+ *   uuid: crypto.randomUUID(),
+ *   taskName: "add",
+ *   priority: 0,
+ *   args: "[1,2]",
+ *   kwargs: "{}",
+ *   extra: {},
+ * };
+ * ```
+ */
+export interface NewTask {
+  /** The task's id, a lowercase UUID v4. */
+  uuid: string;
+  /** The registered task name. */
+  taskName: string;
+  /** Lower runs first; FIFO within one priority. An integer. */
+  priority: number;
+  /** Positional arguments as JSON text (an array). */
+  args: string;
+  /** Keyword arguments as JSON text (an object). */
+  kwargs: string;
+  /** Extra string fields stored on the record. */
+  extra: TaskFields;
+}
+
+/**
+ * A task a worker has claimed: it owns it under a lease until it settles it or the lease
+ * expires.
+ *
+ * @example
+ * ```ts
+ * import type { ClaimedTask } from "@qtasks/qtasks";
+ *
+ * function describe(task: ClaimedTask): string {
+ *   return `${task.taskName} #${task.deliveries}`;
+ * }
+ * ```
+ */
+export interface ClaimedTask {
+  /** The task's id. */
+  uuid: string;
+  /** The registered task name. */
+  taskName: string;
+  /** Its priority. */
+  priority: number;
+  /** Positional arguments as stored (JSON text); the worker decodes them. */
+  args: string;
+  /** Keyword arguments as stored (JSON text). */
+  kwargs: string;
+  /** How many times the task has been claimed, this claim included. It is the lease token. */
+  deliveries: number;
+}
+
+/**
+ * How a worker settles a task it claimed.
+ *
+ * - `success` stores `returning` (JSON text).
+ * - `error` stores the error.
+ * - `cancel` stores the reason.
+ * - `release` gives the task back to the queue unchanged (used on shutdown).
+ *
+ * @example
+ * ```ts
+ * import type { Settlement } from "@qtasks/qtasks";
+ *
+ * const done: Settlement = { uuid: "…", deliveries: 1, status: "success", returning: "3" };
+ * ```
+ */
+export type Settlement =
+  | { uuid: string; deliveries: number; status: "success"; returning: string }
+  | { uuid: string; deliveries: number; status: "error"; error: TaskErrorInfo }
+  | { uuid: string; deliveries: number; status: "cancel"; reason: string }
+  | { uuid: string; deliveries: number; status: "release" };
+
+/**
+ * One exchange between a worker and the Broker: settle finished tasks and claim new ones, in a
+ * single atomic step (one Redis round trip).
+ *
+ * @example
+ * ```ts
+ * import type { ExchangeRequest } from "@qtasks/qtasks";
+ *
+ * const request: ExchangeRequest = {
+ *   workerId: "host:1:abc",
+ *   settlements: [],
+ *   want: 10,
+ *   leaseMs: 30_000,
+ *   resultTtlMs: 86_400_000,
+ *   maxDeliveries: 5,
+ *   recoverLimit: 100,
+ * };
+ * ```
+ */
+export interface ExchangeRequest {
+  /** The claiming worker: owner of the leases. */
+  workerId: string;
+  /** Tasks to settle. Each must still be owned by this worker under the same delivery. */
+  settlements: Settlement[];
+  /** How many tasks to claim at most (0 to only settle). */
+  want: number;
+  /** How long a claimed task stays owned without renewal. */
+  leaseMs: number;
+  /** How long a finished record is kept. */
+  resultTtlMs: number;
+  /** After this many deliveries whose lease expired, a task ends as `error` instead of re-running. */
+  maxDeliveries: number;
+  /** How many expired leases to recover in this exchange at most. */
+  recoverLimit: number;
+}
+
+/**
+ * What an exchange did.
+ *
+ * @example
+ * ```ts
+ * import type { ExchangeResult } from "@qtasks/qtasks";
+ *
+ * function summary(result: ExchangeResult): string {
+ *   return `${result.claimed.length} claimed, ${result.rejected.length} rejected`;
+ * }
+ * ```
+ */
+export interface ExchangeResult {
+  /** The tasks now owned by the worker, in the order to run them. */
+  claimed: ClaimedTask[];
+  /** Settlements refused because the worker no longer owned the task (lease lost). */
+  rejected: string[];
+  /** Tasks whose lease had expired and that went back to the queue (or ended, past maxDeliveries). */
+  recovered: number;
+  /** Queue entries that pointed at no record and were dropped. */
+  dropped: string[];
+}
+
+/**
+ * A lease a worker holds on a claimed task.
+ *
+ * @example
+ * ```ts
+ * import type { Lease } from "@qtasks/qtasks";
+ *
+ * const lease: Lease = { uuid: "…", deliveries: 1 };
+ * ```
+ */
+export interface Lease {
+  /** The task. */
+  uuid: string;
+  /** The delivery that holds it (the token). */
+  deliveries: number;
+}
+
+/**
+ * What a Broker, Storage or GlobalConfig receives when it starts.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, parseQueueConfig, type ComponentContext } from "@qtasks/qtasks";
+ *
+ * const context: ComponentContext = { config: parseQueueConfig({}), logger: createLogger("info") };
+ * ```
+ */
+export interface ComponentContext {
+  /** The app's validated config. */
+  config: QueueConfig;
+  /** Where to log. */
+  logger: Logger;
+}
+
+/**
+ * The Broker port: takes tasks in, saves them through its Storage, and hands them to workers
+ * under leases. Implementations: {@linkcode MemoryBroker} and {@linkcode RedisBroker}; every
+ * implementation passes the shared contract suite in tests/contract/.
+ *
+ * @example A broker that logs what it enqueues, around another one
+ * ```ts
+ * import { MemoryBroker, type Broker, type NewTask } from "@qtasks/qtasks";
+ *
+ * const inner = new MemoryBroker();
+ * const logging: Broker = {
+ *   name: inner.name,
+ *   storage: inner.storage,
+ *   start: (context) => inner.start(context),
+ *   stop: () => inner.stop(),
+ *   add: async (task: NewTask) => {
+ *     console.log("enqueue", task.taskName);
+ *     await inner.add(task);
+ *   },
+ *   exchange: (request) => inner.exchange(request),
+ *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
+ *   waitForTasks: (timeoutMs, signal) => inner.waitForTasks(timeoutMs, signal),
+ *   get: (uuid) => inner.get(uuid),
+ *   flushAll: () => inner.flushAll(),
+ * };
+ * ```
+ */
+export interface Broker {
+  /** The app name: the namespace of every key. */
+  readonly name: string;
+  /** Where task records live. */
+  readonly storage: Storage;
+  /** Starts the broker, then its Storage (which starts its GlobalConfig). */
+  start(context: ComponentContext): Promise<void>;
+  /** Stops the broker, then its Storage. Safe to call when not started. */
+  stop(): Promise<void>;
+  /** Stores the record and queues the task, atomically. */
+  add(task: NewTask): Promise<void>;
+  /** Settles finished tasks, recovers expired leases, and claims up to `want` tasks. */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult>;
+  /** Renews leases; returns the uuids whose lease this worker no longer holds. */
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]>;
+  /**
+   * Waits until tasks may be available, `timeoutMs` passes, or `signal` aborts: a blocking call,
+   * never a sleep loop. Resolves in every case (a spurious wake-up is allowed).
+   */
+  waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void>;
+  /** Reads a task record through the Storage. */
+  get(uuid: string): Promise<TaskRecord | undefined>;
+  /** Deletes every queue, lease and record of this app. */
+  flushAll(): Promise<void>;
+}

@@ -1,0 +1,245 @@
+import { MemoryGlobalConfig } from "../global_config/memory_global_config.ts";
+import { PriorityHeap } from "../memory/priority_heap.ts";
+import { MemoryStorage } from "../storage/memory_storage.ts";
+import { errorFields, type TaskFields, toUnixSeconds } from "../task/task_codec.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import type {
+  Broker,
+  ClaimedTask,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  NewTask,
+} from "./broker.ts";
+
+interface QueueEntry {
+  priority: number;
+  seq: number;
+  uuid: string;
+}
+
+interface HeldLease {
+  workerId: string;
+  deliveries: number;
+  deadline: number;
+}
+
+/**
+ * In-memory {@linkcode Broker}: the embedded default for tests, demos and one-process apps. It
+ * keeps the same guarantees as the Redis broker within one process: priority order with FIFO
+ * inside a priority, leases, recovery of expired leases, and maxDeliveries.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBroker, QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "demo", broker: new MemoryBroker({ name: "demo" }) });
+ * ```
+ */
+export class MemoryBroker implements Broker {
+  /** The app name. */
+  readonly name: string;
+  /** Where records live. */
+  readonly storage: MemoryStorage;
+  #queue = new PriorityHeap<QueueEntry>((a, b) => a.priority - b.priority || a.seq - b.seq);
+  #leases = new Map<string, HeldLease>();
+  #seq = 0;
+  #waiters = new Set<() => void>();
+
+  /**
+   * @param options `name` (default `QueueTasks`) and `storage` (default a new
+   *   {@linkcode MemoryStorage} with a {@linkcode MemoryGlobalConfig}).
+   */
+  constructor(options: { name?: string; storage?: MemoryStorage } = {}) {
+    this.name = options.name ?? options.storage?.name ?? "QueueTasks";
+    this.storage = options.storage ??
+      new MemoryStorage({
+        name: this.name,
+        globalConfig: new MemoryGlobalConfig({ name: this.name }),
+      });
+  }
+
+  /** Starts the Storage. */
+  async start(context: ComponentContext): Promise<void> {
+    await this.storage.start(context);
+  }
+
+  /** Stops the Storage and wakes every waiting worker. */
+  async stop(): Promise<void> {
+    this.#wake();
+    await this.storage.stop();
+  }
+
+  /** Stores the record and queues the task. */
+  add(task: NewTask): Promise<void> {
+    const now = toUnixSeconds(this.storage.now());
+    const seq = ++this.#seq;
+    this.storage.write(task.uuid, {
+      ...task.extra,
+      task_name: task.taskName,
+      priority: String(task.priority),
+      args: task.args,
+      kwargs: task.kwargs,
+      status: "new",
+      created_at: now,
+      updated_at: now,
+      seq: String(seq),
+    });
+    this.#queue.push({ priority: task.priority, seq, uuid: task.uuid });
+    this.#wake();
+    return Promise.resolve();
+  }
+
+  /** Settles, recovers expired leases and claims, as one synchronous step. */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const now = this.storage.now();
+    const stamp = toUnixSeconds(now);
+    const rejected: string[] = [];
+    for (const settlement of request.settlements) {
+      const lease = this.#leases.get(settlement.uuid);
+      if (
+        !lease || lease.workerId !== request.workerId ||
+        lease.deliveries !== settlement.deliveries
+      ) {
+        rejected.push(settlement.uuid);
+        continue;
+      }
+      this.#leases.delete(settlement.uuid);
+      if (settlement.status === "release") {
+        this.#requeue(settlement.uuid, stamp);
+        continue;
+      }
+      const fields: TaskFields = {
+        status: settlement.status,
+        updated_at: stamp,
+        finished_at: stamp,
+      };
+      if (settlement.status === "success") fields.returning = settlement.returning;
+      else if (settlement.status === "error") Object.assign(fields, errorFields(settlement.error));
+      else fields.cancel_reason = settlement.reason;
+      this.#finish(settlement.uuid, fields, request.resultTtlMs);
+    }
+
+    let recovered = 0;
+    for (const [uuid, lease] of this.#leases) {
+      if (recovered >= request.recoverLimit) break;
+      if (lease.deadline > now) continue;
+      this.#leases.delete(uuid);
+      recovered++;
+      if (lease.deliveries >= request.maxDeliveries) {
+        this.#finish(uuid, {
+          status: "error",
+          updated_at: stamp,
+          finished_at: stamp,
+          ...errorFields({
+            type: "DeliveryLimitError",
+            code: "DELIVERY_LIMIT",
+            message:
+              `Task was delivered ${lease.deliveries} times and its worker never settled it (worker died or lost its lease); not retried again`,
+          }),
+        }, request.resultTtlMs);
+      } else {
+        this.#requeue(uuid, stamp);
+      }
+    }
+
+    const claimed: ClaimedTask[] = [];
+    const dropped: string[] = [];
+    while (claimed.length < request.want) {
+      const entry = this.#queue.pop();
+      if (!entry) break;
+      const fields = this.storage.fields(entry.uuid);
+      if (!fields || fields.task_name === undefined) {
+        dropped.push(entry.uuid);
+        continue;
+      }
+      const deliveries = Number(fields.deliveries ?? 0) + 1;
+      this.storage.write(entry.uuid, {
+        status: "process",
+        worker_id: request.workerId,
+        deliveries: String(deliveries),
+        started_at: stamp,
+        updated_at: stamp,
+      });
+      this.#leases.set(entry.uuid, {
+        workerId: request.workerId,
+        deliveries,
+        deadline: now + request.leaseMs,
+      });
+      claimed.push({
+        uuid: entry.uuid,
+        taskName: fields.task_name,
+        priority: entry.priority,
+        args: fields.args ?? "[]",
+        kwargs: fields.kwargs ?? "{}",
+        deliveries,
+      });
+    }
+    if (recovered > 0 || this.#queue.size > 0) this.#wake();
+    return Promise.resolve({ claimed, rejected, recovered, dropped });
+  }
+
+  /** Renews leases still held by `workerId`; returns the lost ones. */
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]> {
+    const deadline = this.storage.now() + leaseMs;
+    const lost: string[] = [];
+    for (const { uuid, deliveries } of leases) {
+      const lease = this.#leases.get(uuid);
+      if (lease && lease.workerId === workerId && lease.deliveries === deliveries) {
+        lease.deadline = deadline;
+      } else {
+        lost.push(uuid);
+      }
+    }
+    return Promise.resolve(lost);
+  }
+
+  /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort. */
+  waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#queue.size > 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  /** Reads a record. */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    return this.storage.get(uuid);
+  }
+
+  /** Empties the queue, the leases and the storage. */
+  async flushAll(): Promise<void> {
+    this.#queue.clear();
+    this.#leases.clear();
+    await this.storage.flushAll();
+  }
+
+  #requeue(uuid: string, stamp: string): void {
+    const fields = this.storage.fields(uuid);
+    if (!fields) return;
+    this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    this.#queue.push({
+      priority: Number(fields.priority ?? 0),
+      seq: Number(fields.seq ?? 0),
+      uuid,
+    });
+  }
+
+  #finish(uuid: string, fields: TaskFields, ttlMs: number): void {
+    this.storage.write(uuid, fields);
+    this.storage.expire(uuid, ttlMs);
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}

@@ -1,0 +1,197 @@
+import {
+  type RedisComponentOptions,
+  RedisGlobalConfig,
+} from "../global_config/redis_global_config.ts";
+import { RedisConnection } from "../redis/redis_connection.ts";
+import type { RedisReply } from "../redis/redis_client.ts";
+import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
+import { enqueueScript } from "../redis/scripts/enqueue.ts";
+import { exchangeScript } from "../redis/scripts/exchange.ts";
+import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
+import { RedisStorage } from "../storage/redis_storage.ts";
+import { errorFields } from "../task/task_codec.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import type {
+  Broker,
+  ClaimedTask,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  NewTask,
+} from "./broker.ts";
+
+/**
+ * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (record + queue entry +
+ * wake-up marker), exchange (settle + recover expired leases + claim), lease renewal. Idle
+ * workers block on BZPOPMIN of the marker; nothing polls. See docs/architecture.md.
+ *
+ * @example Assembled from components, as in QTasks
+ * ```ts
+ * import {
+ *   AsyncWorker,
+ *   QueueTasks,
+ *   RedisBroker,
+ *   RedisGlobalConfig,
+ *   RedisStorage,
+ * } from "@qtasks/qtasks";
+ *
+ * const url = "redis://127.0.0.1:6379";
+ * const globalConfig = new RedisGlobalConfig({ name: "shop", url });
+ * const storage = new RedisStorage({ name: "shop", globalConfig });
+ * const broker = new RedisBroker({ name: "shop", storage });
+ * const worker = new AsyncWorker({ broker });
+ * const app = new QueueTasks({ name: "shop", broker, worker });
+ * await app.stop();
+ * ```
+ */
+export class RedisBroker implements Broker {
+  /** The app name. */
+  readonly name: string;
+  /** Where records live. */
+  readonly storage: RedisStorage;
+  /** The shared connection. */
+  readonly connection: RedisConnection;
+  /** The app's keys. */
+  readonly keys: RedisKeys;
+  #holds = true;
+  #logged = false;
+
+  /**
+   * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
+   *   with a {@linkcode RedisGlobalConfig}, all on one connection).
+   */
+  constructor(options: RedisComponentOptions & { storage?: RedisStorage } = {}) {
+    this.name = options.name ?? options.storage?.name ?? "QueueTasks";
+    if (options.storage && options.storage.name !== this.name) {
+      throw new TypeError(
+        `Cannot create RedisBroker "${this.name}": its storage belongs to app "${options.storage.name}"`,
+      );
+    }
+    this.keys = redisKeys(this.name);
+    if (options.storage) {
+      this.storage = options.storage;
+      this.connection = options.connection ??
+        (options.url ? new RedisConnection({ url: options.url }) : options.storage.connection);
+    } else {
+      this.connection = options.connection ?? new RedisConnection({ url: options.url });
+      const globalConfig = new RedisGlobalConfig({ name: this.name, connection: this.connection });
+      this.storage = new RedisStorage({
+        name: this.name,
+        connection: this.connection,
+        globalConfig,
+      });
+    }
+    this.connection.acquire();
+  }
+
+  /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
+  async start(context: ComponentContext): Promise<void> {
+    if (!this.#holds) {
+      this.connection.acquire();
+      this.#holds = true;
+    }
+    if (!this.#logged) {
+      this.#logged = true;
+      this.connection.onError((error) => context.logger.warn(error.message));
+    }
+    await this.storage.start(context);
+  }
+
+  /** Releases the connection, then stops the Storage. */
+  async stop(): Promise<void> {
+    if (this.#holds) {
+      this.#holds = false;
+      await this.connection.release();
+    }
+    await this.storage.stop();
+  }
+
+  /** Enqueues: one EVALSHA. */
+  async add(task: NewTask): Promise<void> {
+    const args = [
+      task.uuid,
+      String(task.priority),
+      "task_name",
+      task.taskName,
+      "args",
+      task.args,
+      "kwargs",
+      task.kwargs,
+    ];
+    for (const [field, value] of Object.entries(task.extra)) args.push(field, String(value));
+    await this.connection.script(
+      enqueueScript,
+      [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)],
+      args,
+    );
+  }
+
+  /** Settles, recovers and claims: one EVALSHA. */
+  async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const args: string[] = [
+      this.keys.taskPrefix,
+      request.workerId,
+      String(request.leaseMs),
+      String(request.want),
+      String(request.resultTtlMs),
+      String(request.maxDeliveries),
+      String(request.recoverLimit),
+      this.keys.events,
+      String(request.settlements.length),
+    ];
+    for (const s of request.settlements) {
+      args.push(s.uuid, String(s.deliveries), s.status);
+      if (s.status === "success") args.push("1", "returning", s.returning);
+      else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
+      else if (s.status === "error") {
+        const fields = Object.entries(errorFields(s.error));
+        args.push(String(fields.length));
+        for (const [field, value] of fields) args.push(field, value);
+      } else args.push("0");
+    }
+    const reply = await this.connection.script(
+      exchangeScript,
+      [this.keys.queue, this.keys.leases, this.keys.marker, this.keys.finished],
+      args,
+    ) as [RedisReply[], string[], number, string[]];
+    const flat = reply[0];
+    const claimed: ClaimedTask[] = [];
+    for (let i = 0; i < flat.length; i += 6) {
+      claimed.push({
+        uuid: flat[i] as string,
+        taskName: flat[i + 1] as string,
+        args: flat[i + 2] as string,
+        kwargs: flat[i + 3] as string,
+        priority: Number(flat[i + 4]),
+        deliveries: Number(flat[i + 5]),
+      });
+    }
+    return { claimed, rejected: reply[1], recovered: Number(reply[2]), dropped: reply[3] };
+  }
+
+  /** Renews leases: one EVALSHA. */
+  async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]> {
+    const args = [this.keys.taskPrefix, workerId, String(leaseMs)];
+    for (const lease of leases) args.push(lease.uuid, String(lease.deliveries));
+    return await this.connection.script(extendLeasesScript, [this.keys.leases], args) as string[];
+  }
+
+  /** Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. */
+  async waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    await this.connection.blocking(
+      ["BZPOPMIN", this.keys.marker, (Math.max(timeoutMs, 10) / 1000).toFixed(3)],
+      signal,
+    );
+  }
+
+  /** Reads a record. */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    return this.storage.get(uuid);
+  }
+
+  /** Deletes every key of the app. */
+  flushAll(): Promise<void> {
+    return this.storage.flushAll();
+  }
+}

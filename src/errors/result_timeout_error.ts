@@ -1,0 +1,45 @@
+import { QTasksError } from "./qtasks_error.ts";
+
+/**
+ * Raised by {@linkcode AsyncResult.result} when a task does not reach a final status in time.
+ *
+ * The task itself is not affected: it keeps running, and its result can be awaited again.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks, ResultTimeoutError } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "docs-timeout" });
+ * const slow = app.task("slow", () => new Promise((resolve) => setTimeout(resolve, 50)));
+ * const job = await slow.addTask();
+ * try {
+ *   await job.result({ timeoutMs: 1 });
+ * } catch (error) {
+ *   if (error instanceof ResultTimeoutError) console.log(error.uuid, error.lastStatus);
+ * }
+ * await app.stop();
+ * ```
+ */
+export class ResultTimeoutError extends QTasksError {
+  /** The task that was awaited. */
+  readonly uuid: string;
+  /** The status the task had when the wait gave up, or `undefined` if no record was found. */
+  readonly lastStatus: string | undefined;
+
+  /**
+   * @param uuid The awaited task.
+   * @param timeoutMs How long the caller waited.
+   * @param lastStatus The status seen last.
+   */
+  constructor(uuid: string, timeoutMs: number, lastStatus: string | undefined) {
+    super(
+      "RESULT_TIMEOUT",
+      `Cannot get the result of task ${uuid}: it did not finish within ${timeoutMs} ms (status: ${
+        lastStatus ?? "not found"
+      })`,
+    );
+    this.name = "ResultTimeoutError";
+    this.uuid = uuid;
+    this.lastStatus = lastStatus;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Log levels, from most to least verbose. `silent` logs nothing.
+ *
+ * @example
+ * ```ts
+ * import type { LogLevel } from "@qtasks/qtasks";
+ *
+ * const level: LogLevel = "warn";
+ * ```
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+/**
+ * Where QTasks writes its logs. Pass your own (pino, a Deno logger, …) to `QueueTasks`.
+ * Task arguments and results are never logged above `debug`.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks, type Logger } from "@qtasks/qtasks";
+ *
+ * const lines: string[] = [];
+ * const logger: Logger = {
+ *   debug: () => {},
+ *   info: (message) => lines.push(message),
+ *   warn: (message) => lines.push(message),
+ *   error: (message) => lines.push(message),
+ * };
+ * const app = new QueueTasks({ name: "docs-logger", logger });
+ * ```
+ */
+export interface Logger {
+  /** Detail for debugging, including task arguments. */
+  debug(message: string, data?: Record<string, unknown>): void;
+  /** Lifecycle events. */
+  info(message: string, data?: Record<string, unknown>): void;
+  /** Something went wrong but was handled. */
+  warn(message: string, data?: Record<string, unknown>): void;
+  /** Something failed. */
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+/**
+ * Creates the default logger: one line per event on the console, below `level` dropped.
+ *
+ * @param level The lowest level written.
+ * @param prefix Written before each message.
+ * @returns A {@linkcode Logger}.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@qtasks/qtasks";
+ *
+ * const logger = createLogger("warn", "[myapp]");
+ * logger.info("not written");
+ * logger.warn("written");
+ * ```
+ */
+export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
+  const threshold = ORDER[level];
+  const write =
+    (at: LogLevel, sink: (...data: unknown[]) => void) =>
+    (message: string, data?: Record<string, unknown>): void => {
+      if (ORDER[at] < threshold) return;
+      const time = new Date().toISOString();
+      if (data === undefined) sink(`${time} ${prefix} ${at.toUpperCase()} ${message}`);
+      else sink(`${time} ${prefix} ${at.toUpperCase()} ${message}`, data);
+    };
+  return {
+    debug: write("debug", console.debug),
+    info: write("info", console.info),
+    warn: write("warn", console.warn),
+    error: write("error", console.error),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * A reply from Redis, as QTasks reads it (RESP2 shapes).
+ *
+ * @example
+ * ```ts
+ * import type { RedisReply } from "@qtasks/qtasks";
+ *
+ * const reply: RedisReply = ["a", 1, null];
+ * ```
+ */
+export type RedisReply = string | number | null | RedisReply[];
+
+/**
+ * The small interface QTasks needs from a Redis client. The default is node-redis
+ * ({@linkcode createNodeRedisClient}); another client (ioredis, Bun's) can be plugged in by
+ * implementing this.
+ *
+ * @example A client that counts the commands it sends
+ * ```ts
+ * import { createNodeRedisClient, type RedisClient } from "@qtasks/qtasks";
+ *
+ * function counting(inner: RedisClient, counter: { sent: number }): RedisClient {
+ *   return {
+ *     ...inner,
+ *     send: (args) => {
+ *       counter.sent++;
+ *       return inner.send(args);
+ *     },
+ *     duplicate: () => counting(inner.duplicate(), counter),
+ *   };
+ * }
+ * const client = counting(createNodeRedisClient("redis://127.0.0.1:6379"), { sent: 0 });
+ * ```
+ */
+export interface RedisClient {
+  /** Opens the connection. */
+  connect(): Promise<void>;
+  /** Sends one command; rejects with the server's error. */
+  send(args: readonly string[]): Promise<RedisReply>;
+  /** A new, unconnected client to the same server (for blocking calls and pub/sub). */
+  duplicate(): RedisClient;
+  /** Subscribes this (dedicated) client to a channel. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** Unsubscribes from a channel. */
+  unsubscribe(channel: string): Promise<void>;
+  /** Closes after pending replies. */
+  close(): Promise<void>;
+  /** Closes at once, failing pending commands (cancels a blocking call). */
+  destroy(): void;
+  /** Calls `listener` on connection errors (the client reconnects by itself). */
+  onError(listener: (error: Error) => void): void;
+}

@@ -1,0 +1,72 @@
+/**
+ * The Redis keys of one app. Every key starts with the hash tag `{name}` so that all of an app's
+ * keys live in one Redis Cluster slot (its Lua scripts touch several keys at once). The layout
+ * is documented in docs/architecture.md.
+ *
+ * @example
+ * ```ts
+ * import { redisKeys } from "@qtasks/qtasks";
+ *
+ * const keys = redisKeys("shop");
+ * console.log(keys.queue); // "{shop}:queue"
+ * console.log(keys.task("6f1c")); // "{shop}:task:6f1c"
+ * ```
+ */
+export interface RedisKeys {
+  /** Prefix of every key: `{name}:`. */
+  readonly prefix: string;
+  /** Prefix of task record hashes: `{name}:task:`. */
+  readonly taskPrefix: string;
+  /** ZSET of queued tasks: score priority, member `seq:uuid` (FIFO within a priority). */
+  readonly queue: string;
+  /** ZSET of claimed tasks: score lease deadline (ms), member uuid. */
+  readonly leases: string;
+  /** ZSET holding one member while tasks may be waiting: what idle workers block on. */
+  readonly marker: string;
+  /** STRING counter giving each enqueued task its sequence number. */
+  readonly seq: string;
+  /** ZSET of finished tasks: score finish time (ms), member uuid. */
+  readonly finished: string;
+  /** Pub/sub channel announcing the uuid of each finished task. */
+  readonly events: string;
+  /** ZSET of live GlobalConfig instances: score heartbeat expiry (ms), member instance id. */
+  readonly heartbeats: string;
+  /** HASH of one task. */
+  task(uuid: string): string;
+  /** HASH of one GlobalConfig group (`main` holds the QTasks status). */
+  globalConfig(group: string): string;
+}
+
+/**
+ * Builds the key layout of app `name`.
+ *
+ * @param name The app name (no braces).
+ * @returns Its keys.
+ *
+ * @example
+ * ```ts
+ * import { redisKeys } from "@qtasks/qtasks";
+ *
+ * console.log(redisKeys("QueueTasks").globalConfig("main")); // "{QueueTasks}:GlobalConfig:main"
+ * ```
+ */
+export function redisKeys(name: string): RedisKeys {
+  if (/[{}]/.test(name)) {
+    throw new TypeError(`Cannot use app name "${name}" with Redis: it must not contain braces`);
+  }
+  const prefix = `{${name}}:`;
+  const taskPrefix = `${prefix}task:`;
+  return Object.freeze({
+    prefix,
+    taskPrefix,
+    queue: `${prefix}queue`,
+    leases: `${prefix}leases`,
+    marker: `${prefix}marker`,
+    seq: `${prefix}seq`,
+    finished: `${prefix}finished`,
+    events: `${prefix}events`,
+    heartbeats: `${prefix}GlobalConfig:heartbeats`,
+    task: (uuid: string) => taskPrefix + uuid,
+    globalConfig: (group: string) => `${prefix}GlobalConfig:${group}`,
+  });
+}

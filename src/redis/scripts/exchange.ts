@@ -1,0 +1,119 @@
+import { RedisScript } from "../redis_script.ts";
+
+/** Settles finished tasks, recovers expired leases and claims tasks, in one atomic step. */
+export const exchangeScript: RedisScript = new RedisScript(
+  "exchange",
+  `--[[ exchange: a worker settles what it finished, expired leases are recovered, and the worker
+claims up to ARGV[4] tasks, all in one atomic step (one round trip per batch).
+KEYS[1] queue     ZSET  score = priority, member = 15-digit seq .. ":" .. uuid
+KEYS[2] leases    ZSET  score = lease deadline (ms, server time), member = uuid
+KEYS[3] marker    ZSET  wake-up marker for blocked workers
+KEYS[4] finished  ZSET  score = finish time (ms), member = uuid
+ARGV[1] prefix of record keys ("{app}:task:")
+ARGV[2] worker id (owner of the leases)
+ARGV[3] lease duration ms
+ARGV[4] how many tasks to claim
+ARGV[5] result ttl ms (finished records expire after it)
+ARGV[6] max deliveries (an expired lease past it ends the task as error)
+ARGV[7] how many expired leases to recover at most
+ARGV[8] events channel (finished uuids are published there)
+ARGV[9] number of settlements S, followed by S settlements, each:
+        uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
+Returns { claimed, rejected, recovered, dropped }: claimed is flat (uuid, task_name, args, kwargs,
+priority, deliveries per task), rejected lists settled uuids whose lease was lost, recovered counts
+expired leases, dropped lists queue entries that had no record. ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local prefix, wid = ARGV[1], ARGV[2]
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
+local maxDeliveries = tonumber(ARGV[6])
+
+local function finish(key, uuid, fields)
+  redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('ZADD', KEYS[4], now, uuid)
+  redis.call('PUBLISH', ARGV[8], uuid)
+end
+
+local function requeue(key, uuid)
+  local r = redis.call('HMGET', key, 'priority', 'seq')
+  if not r[2] then return false end
+  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
+  redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
+  return true
+end
+
+local rejected = {}
+local i = 10
+for _ = 1, tonumber(ARGV[9]) do
+  local uuid, token, status, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local key = prefix .. uuid
+  local owner = redis.call('HMGET', key, 'worker_id', 'deliveries')
+  if owner[1] == wid and owner[2] == token and redis.call('ZREM', KEYS[2], uuid) == 1 then
+    if status == 'release' then
+      requeue(key, uuid)
+    else
+      local fields = { 'status', status }
+      for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 3 + j] end
+      finish(key, uuid, fields)
+    end
+  else
+    rejected[#rejected + 1] = uuid
+  end
+  i = i + 4 + 2 * n
+end
+
+local recovered = 0
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+for _, uuid in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], uuid)
+  local key = prefix .. uuid
+  local deliveries = tonumber(redis.call('HGET', key, 'deliveries') or '0') or 0
+  if deliveries >= maxDeliveries then
+    local message = 'Task was delivered ' .. deliveries .. ' times and its worker never settled it '
+      .. '(worker died or lost its lease); not retried again'
+    finish(key, uuid, { 'status', 'error', 'error_type', 'DeliveryLimitError',
+      'error_code', 'DELIVERY_LIMIT', 'error_message', message, 'traceback', message })
+  else
+    requeue(key, uuid)
+  end
+  recovered = recovered + 1
+end
+
+local claimed, dropped = {}, {}
+local want = tonumber(ARGV[4])
+local asked = want
+while want > 0 do
+  local popped = redis.call('ZPOPMIN', KEYS[1], want)
+  if #popped == 0 then break end
+  for k = 1, #popped, 2 do
+    local uuid = string.sub(popped[k], 17)
+    local key = prefix .. uuid
+    local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries')
+    if r[1] then
+      local deliveries = (tonumber(r[4]) or 0) + 1
+      redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
+        'started_at', stamp, 'updated_at', stamp)
+      redis.call('ZADD', KEYS[2], now + leaseMs, uuid)
+      local n = #claimed
+      claimed[n + 1] = uuid
+      claimed[n + 2] = r[1]
+      claimed[n + 3] = r[2] or '[]'
+      claimed[n + 4] = r[3] or '{}'
+      claimed[n + 5] = popped[k + 1]
+      claimed[n + 6] = deliveries
+      want = want - 1
+    else
+      dropped[#dropped + 1] = uuid
+    end
+  end
+end
+if (asked > 0 or recovered > 0) and redis.call('ZCARD', KEYS[1]) > 0 then
+  redis.call('ZADD', KEYS[3], 0, '0')
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ttl)
+return { claimed, rejected, recovered, dropped }
+`,
+  4,
+);

@@ -1,0 +1,28 @@
+import { RedisScript } from "../redis_script.ts";
+
+/** Renews the leases a worker still holds. */
+export const extendLeasesScript: RedisScript = new RedisScript(
+  "extend_leases",
+  `--[[ extend_leases: renew the leases a worker still holds.
+KEYS[1] leases  ZSET  score = lease deadline (ms, server time), member = uuid
+ARGV[1] prefix of record keys ("{app}:task:")
+ARGV[2] worker id
+ARGV[3] lease duration ms
+ARGV[4..] uuid, deliveries pairs
+Returns the uuids whose lease the worker no longer holds. ]]
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+local lost = {}
+for i = 4, #ARGV, 2 do
+  local uuid = ARGV[i]
+  local owner = redis.call('HMGET', ARGV[1] .. uuid, 'worker_id', 'deliveries')
+  if owner[1] == ARGV[2] and owner[2] == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], uuid) then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, uuid)
+  else
+    lost[#lost + 1] = uuid
+  end
+end
+return lost
+`,
+  1,
+);

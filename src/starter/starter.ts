@@ -1,0 +1,109 @@
+import type { Broker, ComponentContext } from "../broker/broker.ts";
+import { getRuntime, type ShutdownSignal } from "../runtime/runtime.ts";
+import type { Worker } from "../worker/worker.ts";
+
+/**
+ * Options of {@linkcode Starter.runForever}.
+ *
+ * @example
+ * ```ts
+ * import type { RunForeverOptions } from "@qtasks/qtasks";
+ *
+ * const options: RunForeverOptions = { signals: ["SIGTERM"], exit: false };
+ * ```
+ */
+export interface RunForeverOptions {
+  /** Signals that trigger graceful shutdown (default SIGINT and SIGTERM). */
+  signals?: ShutdownSignal[];
+  /** Exit the process with code 0 after a graceful stop (default `true`). */
+  exit?: boolean;
+  /** Resolves the wait as if a signal arrived (for embedding and tests). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts and stops the components in order: the Broker (which starts its Storage, which starts
+ * its GlobalConfig), then the Worker; on stop, the Worker first (it drains running tasks and
+ * stores their results), then the Broker, Storage and GlobalConfig.
+ *
+ * `runForever` adds signal handling: on SIGINT or SIGTERM the worker stops taking tasks, lets
+ * running ones finish within `shutdownGraceMs`, gives unfinished ones back to the queue, and the
+ * process exits with code 0. A second signal exits at once with code 1.
+ *
+ * @example
+ * ```ts
+ * import { AsyncWorker, MemoryBroker, QueueTasks, Starter } from "@qtasks/qtasks";
+ *
+ * const broker = new MemoryBroker({ name: "demo" });
+ * const worker = new AsyncWorker({ broker });
+ * const app = new QueueTasks({ name: "demo", broker, worker, starter: new Starter({ broker, worker }) });
+ * await app.start();
+ * await app.stop();
+ * ```
+ */
+export class Starter {
+  /** The broker it starts. */
+  readonly broker: Broker;
+  /** The worker it starts, if any (a producer-only app has none running). */
+  readonly worker: Worker | undefined;
+  #started = false;
+
+  /** @param options The broker and the worker. */
+  constructor(options: { broker: Broker; worker?: Worker }) {
+    this.broker = options.broker;
+    this.worker = options.worker;
+  }
+
+  /** Starts the broker chain, then the worker. */
+  async start(context: ComponentContext): Promise<void> {
+    if (this.#started) return;
+    await this.broker.start(context);
+    this.#started = true;
+    try {
+      await this.worker?.start();
+    } catch (error) {
+      await this.broker.stop();
+      this.#started = false;
+      throw error;
+    }
+  }
+
+  /** Stops the worker gracefully, then the broker chain. Safe to call at any time. */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    await this.worker?.stop(options);
+    await this.broker.stop();
+    this.#started = false;
+  }
+
+  /**
+   * Starts, waits for a shutdown signal, stops gracefully, and exits with code 0 (unless
+   * `exit: false`).
+   */
+  async runForever(context: ComponentContext, options: RunForeverOptions = {}): Promise<void> {
+    const runtime = getRuntime();
+    const signals = options.signals ?? ["SIGINT", "SIGTERM"];
+    await this.start(context);
+    let received = 0;
+    let release: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => release = resolve);
+    const onSignal = (name: string) => () => {
+      received++;
+      if (received === 1) {
+        context.logger.info(`Received ${name}: shutting down gracefully`);
+        release();
+      } else {
+        context.logger.warn(`Received ${name} again: exiting at once`);
+        runtime.exit(1);
+      }
+    };
+    const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
+    options.signal?.addEventListener("abort", () => release(), { once: true });
+    try {
+      await stopped;
+      await this.stop();
+    } finally {
+      for (const remove of removers) remove();
+    }
+    if (options.exit ?? true) runtime.exit(0);
+  }
+}

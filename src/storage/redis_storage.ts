@@ -1,0 +1,149 @@
+import type { ComponentContext } from "../broker/broker.ts";
+import {
+  pairsToObject,
+  type RedisComponentOptions,
+  RedisGlobalConfig,
+} from "../global_config/redis_global_config.ts";
+import type { GlobalConfig } from "../global_config/global_config.ts";
+import { RedisConnection } from "../redis/redis_connection.ts";
+import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
+import { deleteFinishedScript } from "../redis/scripts/delete_finished.ts";
+import { decodeTaskRecord } from "../task/task_codec.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import type { Storage, WaitForStatusOptions } from "./storage.ts";
+import { waitForRecord } from "./wait_for_record.ts";
+
+/**
+ * Redis {@linkcode Storage}: one hash per task (`{app}:task:{uuid}`) with QTasks' field names.
+ * Waiting for a result listens on the app's events channel through one shared subscriber.
+ *
+ * @example
+ * ```ts
+ * import { RedisGlobalConfig, RedisStorage } from "@qtasks/qtasks";
+ *
+ * const globalConfig = new RedisGlobalConfig({ name: "docs-storage", url: "redis://127.0.0.1:6379" });
+ * const storage = new RedisStorage({ name: "docs-storage", globalConfig });
+ * console.log(await storage.get("unknown")); // undefined
+ * await storage.stop();
+ * ```
+ */
+export class RedisStorage implements Storage {
+  /** The app name. */
+  readonly name: string;
+  /** Settings and heartbeat. */
+  readonly globalConfig: GlobalConfig | undefined;
+  /** The shared connection. */
+  readonly connection: RedisConnection;
+  /** The app's keys. */
+  readonly keys: RedisKeys;
+  #watchers = new Map<string, Set<() => void>>();
+  #subscribed: Promise<unknown> | undefined;
+  #holds = true;
+
+  /**
+   * @param options Name, URL or connection, and `globalConfig` (whose connection is shared when
+   *   no URL or connection is given).
+   */
+  constructor(options: RedisComponentOptions & { globalConfig?: GlobalConfig } = {}) {
+    this.name = options.name ?? options.globalConfig?.name ?? "QueueTasks";
+    this.keys = redisKeys(this.name);
+    this.globalConfig = options.globalConfig;
+    this.connection = options.connection ??
+      (!options.url && options.globalConfig instanceof RedisGlobalConfig
+        ? options.globalConfig.connection
+        : new RedisConnection({ url: options.url }));
+    this.connection.acquire();
+  }
+
+  /** Starts the GlobalConfig. */
+  async start(context: ComponentContext): Promise<void> {
+    if (!this.#holds) {
+      this.connection.acquire();
+      this.#holds = true;
+    }
+    await this.globalConfig?.start(context);
+  }
+
+  /** Releases the connection, then stops the GlobalConfig. */
+  async stop(): Promise<void> {
+    this.#subscribed = undefined;
+    this.#watchers.clear();
+    if (this.#holds) {
+      this.#holds = false;
+      await this.connection.release();
+    }
+    await this.globalConfig?.stop();
+  }
+
+  /** Reads one record (HGETALL). */
+  async get(uuid: string): Promise<TaskRecord | undefined> {
+    const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
+    return decodeTaskRecord(uuid, pairsToObject(reply));
+  }
+
+  /** Waits for a status, woken by the events channel. */
+  waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
+    return waitForRecord(uuid, options, {
+      read: () => this.get(uuid),
+      watch: async (onChange) => {
+        let set = this.#watchers.get(uuid);
+        if (!set) this.#watchers.set(uuid, set = new Set());
+        set.add(onChange);
+        const remove = () => {
+          set.delete(onChange);
+          if (set.size === 0) this.#watchers.delete(uuid);
+        };
+        try {
+          await this.#subscribe();
+        } catch (error) {
+          remove();
+          throw error;
+        }
+        return remove;
+      },
+    });
+  }
+
+  /** Deletes finished records in batches (never a queued or running task). */
+  async deleteFinished(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const reply = await this.connection.script(
+        deleteFinishedScript,
+        [this.keys.finished],
+        [this.keys.taskPrefix, "500"],
+      ) as number[];
+      deleted += Number(reply[1]);
+      if (Number(reply[0]) < 500) return deleted;
+    }
+  }
+
+  /** Deletes every key of the app (SCAN + UNLINK in batches). */
+  async flushAll(): Promise<void> {
+    const pattern = this.keys.prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
+    let cursor = "0";
+    do {
+      const reply = await this.connection.command([
+        "SCAN",
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000",
+      ]) as [string, string[]];
+      cursor = reply[0];
+      if (reply[1].length > 0) await this.connection.command(["UNLINK", ...reply[1]]);
+    } while (cursor !== "0");
+  }
+
+  #subscribe(): Promise<unknown> {
+    this.#subscribed ??= this.connection.subscribe(this.keys.events, (uuid) => {
+      const set = this.#watchers.get(uuid);
+      if (set) { for (const notify of [...set]) notify(); }
+    }).catch((error) => {
+      this.#subscribed = undefined;
+      throw error;
+    });
+    return this.#subscribed;
+  }
+}

@@ -1,0 +1,57 @@
+import type { ComponentContext } from "../broker/broker.ts";
+import type { GlobalConfig } from "../global_config/global_config.ts";
+import type { TaskRecord } from "../task/task_record.ts";
+import type { TaskStatus } from "../task/task_status.ts";
+
+/**
+ * Options of {@linkcode Storage.waitForStatus}.
+ *
+ * @example
+ * ```ts
+ * import type { WaitForStatusOptions } from "@qtasks/qtasks";
+ *
+ * const options: WaitForStatusOptions = { statuses: ["success", "error", "cancel"], timeoutMs: 1000 };
+ * ```
+ */
+export interface WaitForStatusOptions {
+  /** Resolve once the record has one of these statuses. */
+  statuses: readonly TaskStatus[];
+  /** Give up after this many milliseconds. */
+  timeoutMs: number;
+  /** Give up when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The Storage port: task records (status, result, error, timings). It holds the app's
+ * GlobalConfig, if any. Implementations: {@linkcode MemoryStorage}, {@linkcode RedisStorage}.
+ *
+ * @example Read a record
+ * ```ts
+ * import { MemoryStorage } from "@qtasks/qtasks";
+ *
+ * const storage = new MemoryStorage();
+ * console.log(await storage.get("no-such-task")); // undefined
+ * ```
+ */
+export interface Storage {
+  /** The app name. */
+  readonly name: string;
+  /** Shared settings and heartbeats; may be absent. */
+  readonly globalConfig: GlobalConfig | undefined;
+  /** Starts the storage, then its GlobalConfig. */
+  start(context: ComponentContext): Promise<void>;
+  /** Stops the storage, then its GlobalConfig. */
+  stop(): Promise<void>;
+  /** Reads one record. */
+  get(uuid: string): Promise<TaskRecord | undefined>;
+  /**
+   * Resolves with the record as soon as its status is one of `statuses` (woken by the backend,
+   * not by polling), or with the last record seen (possibly `undefined`) when the time is up.
+   */
+  waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined>;
+  /** Deletes the records of finished tasks; returns how many. Never touches queued or running ones. */
+  deleteFinished(): Promise<number>;
+  /** Deletes every record of this app. */
+  flushAll(): Promise<void>;
+}

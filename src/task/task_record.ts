@@ -1,0 +1,76 @@
+import type { TaskStatus } from "./task_status.ts";
+
+/**
+ * An error as stored on a task record: the type (class name), message, stack and code of what
+ * the task threw.
+ *
+ * @example
+ * ```ts
+ * import type { TaskErrorInfo } from "@qtasks/qtasks";
+ *
+ * const info: TaskErrorInfo = { type: "RangeError", message: "too big" };
+ * console.log(info.type);
+ * ```
+ */
+export interface TaskErrorInfo {
+  /** The error's class name (`error.name`), or `typeof` of a thrown non-Error value. */
+  type: string;
+  /** The error's message. */
+  message: string;
+  /** The stack trace, stored in the QTasks field `traceback`. */
+  stack?: string;
+  /** The error's `code` property when it had one (for example `"TASK_TIMEOUT"`). */
+  code?: string;
+}
+
+/**
+ * Everything the Storage knows about one task: what was asked, its status, outcome and timings.
+ *
+ * @typeParam R The type of the task's return value.
+ *
+ * @example
+ * ```ts
+ * import { QueueTasks, type TaskRecord } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "docs-record" });
+ * const add = app.task("add", (a: number, b: number) => a + b);
+ * await app.start();
+ * const record: TaskRecord<number> = await (await add.addTask(1, 2)).result();
+ * console.log(record.status, record.returning); // "success" 3
+ * await app.stop();
+ * ```
+ */
+export interface TaskRecord<R = unknown> {
+  /** The task's id (a lowercase UUID v4). */
+  uuid: string;
+  /** The registered name of the task function. */
+  taskName: string;
+  /** Lower runs first. */
+  priority: number;
+  /** Positional arguments. */
+  args: unknown[];
+  /** Keyword arguments (kept for QTasks compatibility; `{}` for tasks enqueued from TypeScript). */
+  kwargs: Record<string, unknown>;
+  /** Current status. */
+  status: TaskStatus;
+  /** When the task was enqueued. */
+  createdAt: Date;
+  /** When the record last changed. */
+  updatedAt: Date;
+  /** When a worker last started it. */
+  startedAt?: Date;
+  /** When it reached a final status. */
+  finishedAt?: Date;
+  /** The return value, once the status is `success`. */
+  returning?: R;
+  /** What the task threw, once the status is `error`. */
+  error?: TaskErrorInfo;
+  /** Why it was cancelled, once the status is `cancel`. */
+  cancelReason?: string;
+  /** How many times a worker has claimed it (1 on the first run). */
+  deliveries: number;
+  /** The worker that claimed it last. */
+  workerId?: string;
+  /** Fields of the stored hash that QTasks does not define (plugins, extra task options). */
+  extra: Record<string, string>;
+}

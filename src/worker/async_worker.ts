@@ -1,0 +1,393 @@
+import type { Broker, ClaimedTask, Settlement } from "../broker/broker.ts";
+import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
+import { UnknownTaskError } from "../errors/unknown_task_error.ts";
+import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
+import type { TaskExecutor, TaskOutcome } from "../executor/task_executor.ts";
+import { getRuntime } from "../runtime/runtime.ts";
+import { describeError } from "../task/task_codec.ts";
+import type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
+
+interface RunningTask {
+  deliveries: number;
+  controller: AbortController;
+  released: boolean;
+}
+
+/**
+ * Options of {@linkcode AsyncWorker}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBroker, type AsyncWorkerOptions } from "@qtasks/qtasks";
+ *
+ * const options: AsyncWorkerOptions = { broker: new MemoryBroker(), concurrency: 50 };
+ * ```
+ */
+export interface AsyncWorkerOptions {
+  /** Where tasks come from. */
+  broker: Broker;
+  /** Tasks run at once (default: the config's `maxTasksProcess`). */
+  concurrency?: number;
+  /** Runs each task (default: {@linkcode AsyncTaskExecutor}). */
+  executor?: TaskExecutor;
+  /** This worker's id, the owner of its leases (default: `host:pid:random`). */
+  id?: string;
+}
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 5_000;
+const SETTLE_AFTER_GRACE_MS = 5_000;
+
+/**
+ * Runs up to `concurrency` tasks at once on the event loop.
+ *
+ * It claims only as many tasks as it has free slots (no prefetch beyond what it can start),
+ * settles finished tasks and claims new ones in one broker exchange, renews the leases of
+ * running tasks, and blocks on the broker when idle. A task that throws, has bad arguments or
+ * an unknown name ends as `error`; the worker carries on. When the broker is unreachable it
+ * retries with backoff, keeping the results it has not stored yet.
+ *
+ * @example
+ * ```ts
+ * import { AsyncWorker, QueueTasks, RedisBroker } from "@qtasks/qtasks";
+ *
+ * const broker = new RedisBroker({ name: "shop", url: "redis://127.0.0.1:6379" });
+ * const app = new QueueTasks({ name: "shop", broker, worker: new AsyncWorker({ broker, concurrency: 100 }) });
+ * ```
+ */
+export class AsyncWorker implements Worker {
+  /** Where tasks come from. */
+  readonly broker: Broker;
+  /** This worker's id. */
+  readonly id: string;
+  /** Runs each task. */
+  readonly executor: TaskExecutor;
+  #concurrencyOption: number | undefined;
+  #host: WorkerHost | undefined;
+  #state: "idle" | "running" | "stopping" = "idle";
+  #running = new Map<string, RunningTask>();
+  #settlements: Settlement[] = [];
+  #pumping = false;
+  #mayHaveWork = true;
+  #waiting = false;
+  #failures = 0;
+  #stopController = new AbortController();
+  #leaseTimer: ReturnType<typeof setInterval> | undefined;
+  #drainWaiters: Array<() => void> = [];
+
+  /** @param options The broker and optional concurrency, executor and id. */
+  constructor(options: AsyncWorkerOptions) {
+    if (!options || !options.broker) {
+      throw new TypeError("Cannot create AsyncWorker: broker is required");
+    }
+    if (
+      options.concurrency !== undefined &&
+      (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    ) {
+      throw new RangeError(
+        `Cannot create AsyncWorker: concurrency must be a positive integer, got ${options.concurrency}`,
+      );
+    }
+    this.broker = options.broker;
+    this.executor = options.executor ?? new AsyncTaskExecutor();
+    this.#concurrencyOption = options.concurrency;
+    const runtime = getRuntime();
+    this.id = options.id ??
+      `${runtime.hostname()}:${runtime.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  /** Whether it is taking tasks. */
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** How many tasks run at once. */
+  get concurrency(): number {
+    return this.#concurrencyOption ?? this.#host?.config.maxTasksProcess ?? 10;
+  }
+
+  /** How many tasks are running now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  /** Attaches the app's tasks, config and logger. */
+  bind(host: WorkerHost): void {
+    this.#host = host;
+  }
+
+  /** Starts taking tasks. */
+  async start(): Promise<void> {
+    const host = this.#requireHost();
+    if (this.#state !== "idle") return;
+    const { config } = host;
+    if (config.deleteFinishedTasks) {
+      const deleted = await this.broker.storage.deleteFinished();
+      host.logger.info(`Deleted ${deleted} finished task records (deleteFinishedTasks)`);
+    }
+    if (config.runningOlderTasks) {
+      let recovered = 0;
+      for (;;) {
+        const result = await this.broker.exchange({
+          ...this.#limits(),
+          settlements: [],
+          want: 0,
+          recoverLimit: 1000,
+        });
+        recovered += result.recovered;
+        if (result.recovered < 1000) break;
+      }
+      host.logger.info(`Recovered ${recovered} tasks with expired leases (runningOlderTasks)`);
+    }
+    this.#state = "running";
+    this.#stopController = new AbortController();
+    this.#mayHaveWork = true;
+    this.#leaseTimer = setInterval(
+      () => void this.#renewLeases(),
+      Math.max(50, config.leaseMs / 3),
+    );
+    host.logger.info(`Worker ${this.id} started (concurrency ${this.concurrency})`);
+    this.#kick();
+  }
+
+  /** Stops gracefully: see {@linkcode Worker.stop}. */
+  async stop(options: WorkerStopOptions = {}): Promise<void> {
+    if (this.#state !== "running") return;
+    const host = this.#requireHost();
+    const graceMs = options.graceMs ?? host.config.shutdownGraceMs;
+    this.#state = "stopping";
+    this.#stopController.abort();
+    host.logger.info(
+      `Worker ${this.id} stopping: waiting up to ${graceMs} ms for ${this.#running.size} running tasks`,
+    );
+    if (!(await this.#drained(graceMs))) {
+      for (const [uuid, task] of this.#running) {
+        task.released = true;
+        task.controller.abort(new Error("The worker is shutting down"));
+        this.#settlements.push({ uuid, deliveries: task.deliveries, status: "release" });
+      }
+      host.logger.warn(`Gave ${this.#running.size} unfinished tasks back to the queue`);
+      this.#running.clear();
+      this.#kick();
+      if (!(await this.#drained(SETTLE_AFTER_GRACE_MS))) {
+        host.logger.error(
+          `Could not store ${this.#settlements.length} results before stopping; their tasks will run again after their leases expire`,
+        );
+        this.#settlements = [];
+      }
+    }
+    clearInterval(this.#leaseTimer);
+    this.#state = "idle";
+    host.logger.info(`Worker ${this.id} stopped`);
+  }
+
+  #requireHost(): WorkerHost {
+    if (!this.#host) {
+      throw new Error(
+        "Cannot start the worker: it is not attached to an app (new QueueTasks({ worker }))",
+      );
+    }
+    return this.#host;
+  }
+
+  #limits() {
+    const config = this.#requireHost().config;
+    return {
+      workerId: this.id,
+      leaseMs: config.leaseMs,
+      resultTtlMs: config.resultTtlMs,
+      maxDeliveries: config.maxDeliveries,
+    };
+  }
+
+  #drained(timeoutMs: number): Promise<boolean> {
+    if (this.#isDrained()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#drainWaiters.push(done);
+    });
+  }
+
+  #isDrained(): boolean {
+    return this.#running.size === 0 && this.#settlements.length === 0 && !this.#pumping;
+  }
+
+  #kick(): void {
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    const host = this.#requireHost();
+    try {
+      for (;;) {
+        const free = this.#state === "running" ? this.concurrency - this.#running.size : 0;
+        const want = this.#mayHaveWork ? free : 0;
+        if (this.#settlements.length === 0 && want === 0) break;
+        const settlements = this.#settlements;
+        this.#settlements = [];
+        let result;
+        try {
+          result = await this.broker.exchange({
+            ...this.#limits(),
+            settlements,
+            want,
+            recoverLimit: 100,
+          });
+          this.#failures = 0;
+        } catch (error) {
+          this.#settlements = settlements.concat(this.#settlements);
+          this.#failures++;
+          const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.#failures, 10));
+          host.logger.warn(
+            `Worker ${this.id}: broker exchange failed (${
+              (error as Error).message
+            }); retrying in ${delay} ms`,
+          );
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        if (result.rejected.length > 0) {
+          host.logger.warn(
+            `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
+            { uuids: result.rejected },
+          );
+        }
+        if (result.dropped.length > 0) {
+          host.logger.warn(
+            `Worker ${this.id}: dropped ${result.dropped.length} queue entries that had no task record`,
+            { uuids: result.dropped },
+          );
+        }
+        if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
+        for (const task of result.claimed) this.#launch(task);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#state === "running" && !this.#mayHaveWork && !this.#waiting) {
+      if (this.#running.size < this.concurrency) void this.#wait();
+    }
+    if (this.#isDrained() && this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const done of waiters) done();
+    }
+  }
+
+  async #wait(): Promise<void> {
+    this.#waiting = true;
+    try {
+      await this.broker.waitForTasks(
+        this.#requireHost().config.idleWakeMs,
+        this.#stopController.signal,
+      );
+    } catch (error) {
+      this.#requireHost().logger.warn(
+        `Worker ${this.id}: waiting for tasks failed (${(error as Error).message})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MAX_MS / 5));
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.#state === "running") {
+      this.#mayHaveWork = true;
+      this.#kick();
+    }
+  }
+
+  #launch(task: ClaimedTask): void {
+    const entry: RunningTask = {
+      deliveries: task.deliveries,
+      controller: new AbortController(),
+      released: false,
+    };
+    this.#running.set(task.uuid, entry);
+    void this.#run(task, entry).then((outcome) => {
+      if (entry.released) return;
+      this.#running.delete(task.uuid);
+      this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
+      this.#kick();
+    });
+  }
+
+  async #run(task: ClaimedTask, entry: RunningTask): Promise<TaskOutcome> {
+    const host = this.#requireHost();
+    const definition = host.tasks.get(task.taskName);
+    if (!definition) {
+      return { status: "error", error: describeError(new UnknownTaskError(task.taskName)) };
+    }
+    let args: unknown[];
+    try {
+      args = decodeArgs(task);
+    } catch (error) {
+      return { status: "error", error: describeError(error) };
+    }
+    try {
+      return await this.executor.execute({
+        definition,
+        uuid: task.uuid,
+        priority: task.priority,
+        args,
+        deliveries: task.deliveries,
+        signal: entry.controller.signal,
+      });
+    } catch (error) {
+      return { status: "error", error: describeError(error) };
+    }
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const leases = [...this.#running].map(([uuid, task]) => ({
+      uuid,
+      deliveries: task.deliveries,
+    }));
+    try {
+      const lost = await this.broker.extendLeases(
+        this.id,
+        leases,
+        this.#requireHost().config.leaseMs,
+      );
+      for (const uuid of lost) {
+        this.#running.get(uuid)?.controller.abort(
+          new Error("The worker lost its lease on this task"),
+        );
+      }
+    } catch (error) {
+      this.#requireHost().logger.warn(
+        `Worker ${this.id}: renewing leases failed (${(error as Error).message})`,
+      );
+    }
+  }
+}
+
+function decodeArgs(task: ClaimedTask): unknown[] {
+  let args: unknown;
+  let kwargs: unknown;
+  try {
+    args = JSON.parse(task.args);
+    kwargs = JSON.parse(task.kwargs || "{}");
+  } catch (cause) {
+    throw new InvalidPayloadError(
+      `Cannot run task "${task.taskName}": its stored arguments are not valid JSON`,
+      { cause },
+    );
+  }
+  if (!Array.isArray(args)) {
+    throw new InvalidPayloadError(
+      `Cannot run task "${task.taskName}": its stored args are not a JSON array`,
+    );
+  }
+  if (kwargs !== null && typeof kwargs === "object" && Object.keys(kwargs).length > 0) {
+    return [...args, kwargs];
+  }
+  return args;
+}
