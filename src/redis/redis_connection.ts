@@ -19,6 +19,8 @@ export interface RedisConnectionOptions {
   url?: string;
   /** Makes the client (default node-redis); for other clients and tests. */
   createClient?: (url: string) => RedisClient;
+  /** How long the first connection may take before commands fail with a BackendError (default 10 000 ms). */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -47,6 +49,7 @@ export class RedisConnection {
   #channels = new Map<string, Set<(message: string) => void>>();
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
+  #connectTimeoutMs: number;
 
   /** @param options URL and client factory. */
   constructor(options: RedisConnectionOptions = {}) {
@@ -58,6 +61,7 @@ export class RedisConnection {
     }
     this.redactedUrl = redactUrl(this.#url);
     this.#create = options.createClient ?? ((url) => createNodeRedisClient(url));
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   }
 
   /** Registers a user of the connection (a component that will release it). */
@@ -124,10 +128,10 @@ export class RedisConnection {
       const client = this.#newClient();
       this.#blocking = client;
       try {
-        await client.connect();
+        await this.#connect(client);
       } catch (error) {
         this.#blocking = undefined;
-        throw this.#wrap(error, "connect");
+        throw error;
       }
     }
     const client = this.#blocking;
@@ -193,15 +197,38 @@ export class RedisConnection {
     return client;
   }
 
+  async #connect(client: RedisClient): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BackendError(
+              `Cannot reach Redis at ${this.redactedUrl}: no connection within ${this.#connectTimeoutMs} ms`,
+            ),
+          ),
+        this.#connectTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([client.connect(), deadline]);
+    } catch (error) {
+      client.destroy();
+      throw this.#wrap(error, "connect");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #ready(): Promise<RedisClient> {
     if (this.#client) return Promise.resolve(this.#client);
     this.#connecting ??= (async () => {
       const client = this.#newClient();
       try {
-        await client.connect();
+        await this.#connect(client);
       } catch (error) {
         this.#connecting = undefined;
-        throw this.#wrap(error, "connect");
+        throw error;
       }
       this.#client = client;
       return client;
@@ -213,10 +240,10 @@ export class RedisConnection {
     this.#subscriber ??= (async () => {
       const client = this.#newClient();
       try {
-        await client.connect();
+        await this.#connect(client);
       } catch (error) {
         this.#subscriber = undefined;
-        throw this.#wrap(error, "connect");
+        throw error;
       }
       return client;
     })();

@@ -82,25 +82,29 @@ export class Starter {
   async runForever(context: ComponentContext, options: RunForeverOptions = {}): Promise<void> {
     const runtime = getRuntime();
     const signals = options.signals ?? ["SIGINT", "SIGTERM"];
-    await this.start(context);
     let received = 0;
     let release: () => void = () => {};
-    const stopped = new Promise<void>((resolve) => release = resolve);
+    const stopRequested = new Promise<void>((resolve) => release = resolve);
+    let stopping: Promise<void> | undefined;
     const onSignal = (name: string) => () => {
       received++;
       if (received === 1) {
         context.logger.info(`Received ${name}: shutting down gracefully`);
+        // Called synchronously: the worker stops taking tasks before anything else runs.
+        stopping = this.stop();
         release();
       } else {
         context.logger.warn(`Received ${name} again: exiting at once`);
         runtime.exit(1);
       }
     };
+    // Handlers go in first, so a signal that arrives while starting still stops gracefully.
     const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
     options.signal?.addEventListener("abort", () => release(), { once: true });
     try {
-      await stopped;
-      await this.stop();
+      await this.start(context);
+      await stopRequested;
+      await (stopping ?? this.stop());
     } finally {
       for (const remove of removers) remove();
     }

@@ -228,9 +228,9 @@ export class AsyncWorker implements Worker {
     const host = this.#requireHost();
     try {
       for (;;) {
-        const free = this.#state === "running" ? this.concurrency - this.#running.size : 0;
-        const want = this.#mayHaveWork ? free : 0;
-        if (this.#settlements.length === 0 && want === 0) break;
+        // Claim into every free slot, also when only settling: the claim rides on the same trip.
+        const want = this.#state === "running" ? this.concurrency - this.#running.size : 0;
+        if (this.#settlements.length === 0 && (want === 0 || !this.#mayHaveWork)) break;
         const settlements = this.#settlements;
         this.#settlements = [];
         let result;

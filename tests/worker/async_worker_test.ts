@@ -1,0 +1,199 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  AsyncWorker,
+  createLogger,
+  type ExchangeRequest,
+  type ExchangeResult,
+  type Logger,
+  MemoryBroker,
+  QueueTasks,
+} from "../../mod.ts";
+import { deferred, uniqueName } from "../support/deferred.ts";
+
+/** A memory broker that records every exchange and can be told to fail some. */
+class SpyBroker extends MemoryBroker {
+  requests: ExchangeRequest[] = [];
+  failNext = 0;
+  override exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    this.requests.push(structuredClone(request));
+    if (this.failNext > 0) {
+      this.failNext--;
+      return Promise.reject(new Error("simulated outage"));
+    }
+    return super.exchange(request);
+  }
+}
+
+function setup(concurrency: number, logger: Logger = createLogger("silent")) {
+  const broker = new SpyBroker({ name: uniqueName("worker") });
+  const worker = new AsyncWorker({ broker, concurrency });
+  const app = new QueueTasks({
+    broker,
+    worker,
+    logger,
+    env: false,
+    config: { shutdownGraceMs: 5_000 },
+  });
+  return { app, broker, worker };
+}
+
+test("AsyncWorker never runs or claims more tasks than its concurrency", async () => {
+  const { app, broker, worker } = setup(3);
+  const gate = deferred();
+  const full = deferred();
+  let running = 0;
+  let peak = 0;
+  const task = app.task("held", async (n: number) => {
+    running++;
+    peak = Math.max(peak, running);
+    if (running === 3) full.resolve();
+    await gate.promise;
+    running--;
+    return n;
+  });
+  const jobs = await Promise.all(Array.from({ length: 10 }, (_, i) => task.addTask(i)));
+  await app.start();
+  try {
+    await full.promise;
+    assert.equal(worker.active, 3);
+    const statuses = await Promise.all(jobs.map(async (job) => (await job.get())?.status));
+    assert.equal(statuses.filter((s) => s === "process").length, 3);
+    assert.equal(statuses.filter((s) => s === "new").length, 7);
+    assert.ok(broker.requests.every((r) => r.want <= 3), "never asked for more than free slots");
+    gate.resolve();
+    const values = await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 })));
+    assert.deepEqual(values, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(peak, 3);
+  } finally {
+    gate.resolve();
+    await app.stop();
+  }
+});
+
+test("AsyncWorker settles finished tasks and claims new ones in the same exchange", async () => {
+  const { app, broker } = setup(2);
+  const task = app.task("quick", (n: number) => n);
+  const jobs = await Promise.all(Array.from({ length: 20 }, (_, i) => task.addTask(i)));
+  await app.start();
+  try {
+    await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 })));
+    const fused = broker.requests.filter((r) => r.settlements.length > 0 && r.want > 0);
+    assert.ok(fused.length > 0, "some exchange both settled and claimed");
+    const settled = broker.requests.reduce((n, r) => n + r.settlements.length, 0);
+    assert.ok(settled >= 20);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a task with malformed stored arguments ends as error and the worker goes on", async () => {
+  const { app, broker } = setup(2);
+  app.task("echo", (x: unknown) => x);
+  await broker.add({
+    uuid: "22222222-2222-4222-8222-222222222222",
+    taskName: "echo",
+    priority: 0,
+    args: "{not json",
+    kwargs: "{}",
+    extra: {},
+  });
+  const good = await app.addTask("echo", ["fine"]);
+  await app.start();
+  try {
+    const bad = await app.result("22222222-2222-4222-8222-222222222222").result({
+      timeoutMs: 5_000,
+    });
+    assert.equal(bad.status, "error");
+    assert.equal(bad.error?.type, "InvalidPayloadError");
+    assert.match(bad.error?.message ?? "", /not valid JSON/);
+    assert.equal(await good.value({ timeoutMs: 5_000 }), "fine");
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a task enqueued under an unknown name ends as UnknownTaskError and the worker goes on", async () => {
+  const { app } = setup(1);
+  app.task("known", () => "ok");
+  const unknown = await app.addTask("unknown");
+  const known = await app.addTask("known");
+  await app.start();
+  try {
+    const record = await unknown.result({ timeoutMs: 5_000 });
+    assert.equal(record.status, "error");
+    assert.equal(record.error?.type, "UnknownTaskError");
+    assert.equal(record.error?.code, "UNKNOWN_TASK");
+    assert.equal(await known.value({ timeoutMs: 5_000 }), "ok");
+  } finally {
+    await app.stop();
+  }
+});
+
+test("AsyncWorker keeps its results and retries when the broker exchange fails", async () => {
+  const warnings: string[] = [];
+  const logger: Logger = { ...createLogger("silent"), warn: (message) => warnings.push(message) };
+  const { app, broker } = setup(2, logger);
+  const task = app.task("t", (n: number) => n * 10);
+  const jobs = await Promise.all([1, 2, 3].map((n) => task.addTask(n)));
+  broker.failNext = 2;
+  await app.start();
+  try {
+    assert.deepEqual(
+      await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 }))),
+      [10, 20, 30],
+    );
+    assert.ok(warnings.some((w) => /broker exchange failed \(simulated outage\)/.test(w)));
+  } finally {
+    await app.stop();
+  }
+});
+
+test("stop lets running tasks finish within the grace period", async () => {
+  const { app } = setup(2);
+  const started = deferred();
+  const release = deferred();
+  const task = app.task("slow", async () => {
+    started.resolve();
+    await release.promise;
+    return "done";
+  });
+  const job = await task.addTask();
+  await app.start();
+  await started.promise;
+  const stopping = app.stop({ graceMs: 5_000 });
+  release.resolve();
+  await stopping;
+  const record = await job.get();
+  assert.equal(record?.status, "success");
+  assert.equal(record?.returning, "done");
+});
+
+test("stop gives tasks still running after the grace period back to the queue", async () => {
+  const { app } = setup(1);
+  const started = deferred();
+  let signal: AbortSignal | undefined;
+  const task = app.task({ name: "stuck", echo: true }, (ctx) => {
+    signal = ctx.signal;
+    started.resolve();
+    return new Promise(() => {});
+  });
+  const job = await task.addTask();
+  await app.start();
+  await started.promise;
+  await app.stop({ graceMs: 20 });
+  assert.equal(signal?.aborted, true);
+  const record = await job.get();
+  assert.equal(record?.status, "new");
+  assert.equal(record?.deliveries, 1);
+});
+
+test("an AsyncWorker needs a broker, a positive concurrency and an app", async () => {
+  // @ts-expect-error: broker is required
+  assert.throws(() => new AsyncWorker({}), TypeError);
+  assert.throws(() => new AsyncWorker({ broker: new MemoryBroker(), concurrency: 0 }), RangeError);
+  await assert.rejects(
+    new AsyncWorker({ broker: new MemoryBroker() }).start(),
+    /not attached to an app/,
+  );
+});
