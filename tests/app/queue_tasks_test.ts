@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  AsyncResult,
+  type AsyncResult,
   ConfigError,
   InvalidPayloadError,
   MemoryBroker,
@@ -69,7 +69,10 @@ test("tasks registered without a priority take taskDefaultPriority", () => {
 test("a handle's addTask takes exactly the function's arguments and types the result", async () => {
   const app = memoryApp();
   const greet = app.task("greet", (name: string, times: number) => `hi ${name}`.repeat(times));
-  const fetchUser = app.task("user", async (id: number) => ({ id, name: "ada" }));
+  const fetchUser = app.task(
+    "user",
+    async (id: number) => await Promise.resolve({ id, name: "ada" }),
+  );
   await app.start();
   try {
     const job = await greet.addTask("ada", 2);
