@@ -2,26 +2,47 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL). Pass a runtime name to run only that one: deno, bun or node.
-set -euo pipefail
+set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(bash "$root/scripts/tools.sh")
+bin=$(bash "$root/scripts/tools.sh") || exit 1
 cd "$root"
+export NO_COLOR=1
 only=${1:-all}
 mapfile -t files < <(find tests -name '*_test.ts' | sort)
+logs=$(mktemp -d)
 status=0
+passed=0
+failed=0
+count() { # $1 log, $2 pass regex, $3 fail regex (each captures the number)
+  local p f
+  p=$(grep -oE "$2" "$1" | grep -oE '[0-9]+' | tail -n 1)
+  f=$(grep -oE "$3" "$1" | grep -oE '[0-9]+' | tail -n 1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  echo "== $4: ${p:-0} passed, ${f:-0} failed"
+}
 run() {
   local name=$1; shift
   echo "== $name: $*"
-  if "$@"; then echo "== $name: passed"; else echo "== $name: FAILED"; status=1; fi
+  if "$@" 2>&1 | tee "$logs/$name.log"; then :; else status=1; echo "== $name: FAILED"; fi
 }
 if [ "$only" = all ] || [ "$only" = deno ]; then
-  run deno "$bin/deno" test -A --quiet "${files[@]}"
+  run deno "$bin/deno" test -A "${files[@]}"
+  count "$logs/deno.log" '[0-9]+ passed' '[0-9]+ failed' deno
+  # Every JSDoc @example and README snippet, run as a test.
+  run deno-doc "$bin/deno" test -A --doc --quiet mod.ts src/ README.md
+  count "$logs/deno-doc.log" '[0-9]+ passed' '[0-9]+ failed' deno-doc
 fi
 if [ "$only" = all ] || [ "$only" = bun ]; then
   run bun "$bin/bun" test --timeout 60000 "${files[@]/#/./}"
+  count "$logs/bun.log" '^ *[0-9]+ pass' '^ *[0-9]+ fail' bun
 fi
 if [ "$only" = all ] || [ "$only" = node ]; then
   # Node 24 (npm package "node") strips the TypeScript types itself.
   run node "$bin/node" --test --test-concurrency=1 "${files[@]}"
+  count "$logs/node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' node
 fi
+rm -rf "$logs"
+[ "$failed" -eq 0 ] || status=1
+echo "total: $passed passed, $failed failed"
 exit $status
