@@ -88,6 +88,7 @@ export type { RedisClient, RedisReply } from "./src/redis/redis_client.ts";
 export { createNodeRedisClient } from "./src/redis/node_redis_client.ts";
 export type { NodeRedisClientOptions } from "./src/redis/node_redis_client.ts";
 export { RedisScript } from "./src/redis/redis_script.ts";
+export { RedisReplyError } from "./src/redis/redis_reply_error.ts";
 export { redisKeys } from "./src/redis/redis_keys.ts";
 export type { RedisKeys } from "./src/redis/redis_keys.ts";
 export { redactUrl } from "./src/redis/redact_url.ts";

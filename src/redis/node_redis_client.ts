@@ -1,5 +1,6 @@
-import { createClient } from "redis";
+import { createClient, ErrorReply } from "redis";
 import type { RedisClient, RedisReply } from "./redis_client.ts";
+import { RedisReplyError } from "./redis_reply_error.ts";
 
 type NodeRedis = ReturnType<typeof createClient>;
 
@@ -23,7 +24,12 @@ function wrap(client: NodeRedis): RedisClient {
     connect: async () => {
       await client.connect();
     },
-    send: (args) => client.sendCommand(args) as Promise<RedisReply>,
+    send: (args) =>
+      (client.sendCommand(args) as Promise<RedisReply>).catch((error: unknown) => {
+        throw error instanceof ErrorReply
+          ? new RedisReplyError(error.message, { cause: error })
+          : error;
+      }),
     duplicate: () => wrap(client.duplicate()),
     subscribe: async (channel, listener) => {
       await client.subscribe(channel, (message: string) => listener(message));

@@ -1,6 +1,7 @@
 import { BackendError } from "../errors/backend_error.ts";
 import { createNodeRedisClient } from "./node_redis_client.ts";
 import type { RedisClient, RedisReply } from "./redis_client.ts";
+import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl } from "./redact_url.ts";
 
@@ -107,7 +108,7 @@ export class RedisConnection {
     try {
       return await client.send(["EVALSHA", sha, ...tail]);
     } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) {
+      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) {
         throw this.#wrap(error, script.name);
       }
     }
@@ -251,16 +252,11 @@ export class RedisConnection {
   }
 
   #wrap(error: unknown, what: string | undefined): Error {
-    if (error instanceof BackendError) return error;
+    if (error instanceof BackendError || error instanceof RedisReplyError) return error;
     const message = String((error as Error)?.message ?? error).replaceAll(
       this.#url,
       this.redactedUrl,
     );
-    const isReply = (error as Error)?.constructor?.name?.endsWith("Error") &&
-      /^[A-Z]+ /.test(message) && !/ECONN|ETIMEDOUT|closed|Socket/i.test(message);
-    if (isReply) return new Error(`Redis ${what}: ${message}`, { cause: error });
-    return new BackendError(`Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`, {
-      cause: error,
-    });
+    return new BackendError(`Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`);
   }
 }
