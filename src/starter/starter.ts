@@ -47,6 +47,7 @@ export class Starter {
   /** The worker it starts, if any (a producer-only app has none running). */
   readonly worker: Worker | undefined;
   #started = false;
+  #starting: Promise<void> | undefined;
 
   /** @param options The broker and the worker. */
   constructor(options: { broker: Broker; worker?: Worker }) {
@@ -55,7 +56,12 @@ export class Starter {
   }
 
   /** Starts the broker chain, then the worker. */
-  async start(context: ComponentContext): Promise<void> {
+  start(context: ComponentContext): Promise<void> {
+    this.#starting ??= this.#start(context).finally(() => this.#starting = undefined);
+    return this.#starting;
+  }
+
+  async #start(context: ComponentContext): Promise<void> {
     if (this.#started) return;
     await this.broker.start(context);
     this.#started = true;
@@ -68,8 +74,12 @@ export class Starter {
     }
   }
 
-  /** Stops the worker gracefully, then the broker chain. Safe to call at any time. */
+  /**
+   * Stops the worker gracefully, then the broker chain. Safe to call at any time; a stop during
+   * start waits for the start to finish first.
+   */
   async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.#starting) await this.#starting.catch(() => {});
     await this.worker?.stop(options);
     await this.broker.stop();
     this.#started = false;
