@@ -1,0 +1,1121 @@
+/**
+ * The shared contract suite of the Broker, Storage and GlobalConfig ports. Every implementation
+ * registers it once (see memory_broker_test.ts and redis_broker_test.ts) and must pass it
+ * unchanged: the same behaviour, observed only through the public ports.
+ *
+ * Each test runs against a fresh app name, starts its broker and always flushes and stops it,
+ * so Redis stays clean and the process can exit.
+ *
+ * Known bugs of an implementation are passed as `knownBugs`: their tests are registered as
+ * `todo` (they still run on Node and show as failing there). Set `QTASKS_CONTRACT_STRICT=1` to
+ * run them as ordinary tests on every runtime.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { test } from "node:test";
+import {
+  type Broker,
+  type ComponentContext,
+  createLogger,
+  type ExchangeRequest,
+  type ExchangeResult,
+  type GlobalConfig,
+  type NewTask,
+  parseQueueConfig,
+  type TaskRecord,
+} from "../../mod.ts";
+
+/** Tests of the suite that an implementation may declare as a known bug. */
+export type ContractCase =
+  | "reservedExtraFields"
+  | "duplicateUuid"
+  | "perSettlementTtl"
+  | "waitForProcess"
+  | "stopWakesWaiters";
+
+/** How an implementation plugs into the suite. */
+export interface BrokerContractOptions {
+  /**
+   * Deletes the record of `uuid` and leaves its queue entry (a poison entry). Called right after
+   * that task was added, while it is the app's only record. Without it, the poison-entry test is
+   * skipped.
+   */
+  corrupt?: (broker: Broker, uuid: string) => Promise<void>;
+  /**
+   * Moves the broker's clock forward by `ms`. Without it, tests that need time to pass (lease and
+   * record expiry) wait for the wall clock, bounded by a deadline.
+   */
+  advanceClock?: (broker: Broker, ms: number) => void | Promise<void>;
+  /**
+   * Whether two instances made with the same app name share their state (true for networked
+   * backends). Then the running status is also checked from a second, never-started instance.
+   */
+  sharedState?: boolean;
+  /** Tests that fail because of a known bug of this implementation, with the bug's description. */
+  knownBugs?: Partial<Record<ContractCase, string>>;
+}
+
+/** A response counts as prompt when it comes well before the long timeouts the tests use. */
+export const PROMPT_MS = 2_500;
+
+const STRICT = process.env.QTASKS_CONTRACT_STRICT === "1";
+
+/**
+ * A fresh app name, so that tests never share keys.
+ *
+ * @returns `contract-` and 8 random hex digits.
+ */
+export function appName(): string {
+  return `contract-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * What a component receives on start in these tests: the default config and a silent logger.
+ *
+ * @returns The context.
+ */
+export function componentContext(): ComponentContext {
+  return { config: parseQueueConfig({}), logger: createLogger("silent") };
+}
+
+/**
+ * A task to enqueue; every field can be overridden.
+ *
+ * @param overrides Fields to change.
+ * @returns The task, with a fresh uuid unless one is given.
+ */
+export function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    uuid: crypto.randomUUID(),
+    taskName: "contract.add",
+    priority: 0,
+    args: "[1,2]",
+    kwargs: "{}",
+    extra: {},
+    ...overrides,
+  };
+}
+
+/**
+ * An exchange request with the suite's defaults: worker `worker-a`, nothing to settle, claim
+ * nothing, 30 s leases, 60 s result TTL, 5 deliveries, recover up to 100 leases.
+ *
+ * @param overrides Fields to change.
+ * @returns The request.
+ */
+export function exchangeRequest(overrides: Partial<ExchangeRequest> = {}): ExchangeRequest {
+  return {
+    workerId: "worker-a",
+    settlements: [],
+    want: 0,
+    leaseMs: 30_000,
+    resultTtlMs: 60_000,
+    maxDeliveries: 5,
+    recoverLimit: 100,
+    ...overrides,
+  };
+}
+
+/**
+ * Resolves after `ms` milliseconds. Only used to order events ("start waiting, then add"),
+ * never to wait for an expiry.
+ *
+ * @param ms Milliseconds.
+ * @returns A promise that resolves then.
+ */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads a record that must exist.
+ *
+ * @param broker The broker.
+ * @param uuid The task.
+ * @returns The record.
+ */
+export async function mustGet(broker: Broker, uuid: string): Promise<TaskRecord> {
+  const record = await broker.get(uuid);
+  assert.ok(record, `task ${uuid} should have a record`);
+  return record;
+}
+
+function uuidsOf(result: ExchangeResult): string[] {
+  return result.claimed.map((task) => task.uuid);
+}
+
+function globalConfigOf(broker: Broker): GlobalConfig {
+  const globalConfig = broker.storage.globalConfig;
+  assert.ok(globalConfig, `the storage of ${broker.name} should have a GlobalConfig`);
+  return globalConfig;
+}
+
+/**
+ * Registers the contract tests of one Broker implementation (with its Storage and GlobalConfig)
+ * with `node:test`.
+ *
+ * @param label The implementation, first word of every test name (`MemoryBroker`).
+ * @param makeBroker Makes a new, unstarted broker for app `name`.
+ * @param options Hooks and known bugs of the implementation.
+ */
+export function brokerContract(
+  label: string,
+  makeBroker: (name: string) => Broker | Promise<Broker>,
+  options: BrokerContractOptions = {},
+): void {
+  /** Registers a test that a known bug of this implementation may mark as todo. */
+  function contractTest(
+    name: string,
+    fn: () => Promise<void>,
+    flags: { bug?: ContractCase; skip?: string } = {},
+  ): void {
+    const bug = flags.bug === undefined ? undefined : options.knownBugs?.[flags.bug];
+    if (flags.skip !== undefined) test(`${label} ${name}`, { skip: flags.skip }, fn);
+    else if (bug !== undefined && !STRICT) {
+      test(`${label} ${name}`, { todo: `known bug: ${bug}` }, fn);
+    } else test(`${label} ${name}`, fn);
+  }
+
+  /** Runs `body` with a started broker of a fresh app; always flushes and stops it. */
+  async function withBroker(body: (broker: Broker) => Promise<void>): Promise<void> {
+    const broker = await makeBroker(appName());
+    try {
+      await broker.start(componentContext());
+      await body(broker);
+    } finally {
+      try {
+        await broker.flushAll();
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+
+  /**
+   * Lets `ms` milliseconds pass on the broker's clock: advances an injected clock, or waits for
+   * the wall clock by blocking in waitForTasks (bounded: it returns after at most `ms`).
+   */
+  async function passTime(broker: Broker, ms: number): Promise<void> {
+    if (options.advanceClock) {
+      await options.advanceClock(broker, ms);
+      return;
+    }
+    const until = Date.now() + ms;
+    const signal = new AbortController().signal;
+    for (let left = ms; left > 0; left = until - Date.now()) {
+      const started = Date.now();
+      await broker.waitForTasks(left, signal);
+      // A spurious wake-up (tasks queued): do not spin on it.
+      if (Date.now() - started < 2) await delay(Math.min(left, 10));
+    }
+  }
+
+  /**
+   * Exchanges until `done` holds for the result: the awaited event happens once a lease or
+   * record that expires in `expiresInMs` has expired. With an injected clock, advances it past the
+   * expiry and exchanges once; otherwise retries (blocking briefly in between) until a deadline.
+   */
+  async function exchangeUntil(
+    broker: Broker,
+    request: ExchangeRequest,
+    expiresInMs: number,
+    done: (result: ExchangeResult) => boolean,
+    what: string,
+  ): Promise<ExchangeResult> {
+    if (options.advanceClock) {
+      await options.advanceClock(broker, expiresInMs + 1);
+      const result = await broker.exchange(request);
+      assert.ok(done(result), `${what}: ${JSON.stringify(result)}`);
+      return result;
+    }
+    const deadline = Date.now() + expiresInMs + 5_000;
+    const signal = new AbortController().signal;
+    for (;;) {
+      const result = await broker.exchange(request);
+      if (done(result)) return result;
+      assert.ok(Date.now() < deadline, `${what} before the deadline: ${JSON.stringify(result)}`);
+      await broker.waitForTasks(20, signal);
+    }
+  }
+
+  contractTest(
+    'stores a new task as a record with status "new", and get() of an unknown uuid is undefined',
+    () =>
+      withBroker(async (broker) => {
+        const before = Date.now();
+        const task = newTask({
+          taskName: "contract.store",
+          priority: 7,
+          args: '[1,"two",{"three":3},null]',
+          kwargs: '{"flag":true}',
+          extra: { source: "contract" },
+        });
+        await broker.add(task);
+        const after = Date.now();
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.uuid, task.uuid);
+        assert.equal(record.status, "new");
+        assert.equal(record.taskName, "contract.store");
+        assert.equal(record.priority, 7);
+        assert.deepEqual(record.args, [1, "two", { three: 3 }, null]);
+        assert.deepEqual(record.kwargs, { flag: true });
+        assert.deepEqual(record.extra, { source: "contract" });
+        assert.equal(record.deliveries, 0);
+        assert.equal(record.workerId, undefined);
+        assert.equal(record.finishedAt, undefined);
+        assert.equal(record.returning, undefined);
+        assert.ok(record.createdAt instanceof Date);
+        const created = record.createdAt.getTime();
+        assert.ok(
+          created >= before - 1_000 && created <= after + 1_000,
+          `createdAt ${record.createdAt.toISOString()} should be the enqueue time`,
+        );
+        // The Storage reads the same record as the Broker.
+        assert.deepEqual(await broker.storage.get(task.uuid), record);
+        assert.equal(await broker.get(crypto.randomUUID()), undefined);
+        assert.equal(await broker.storage.get(crypto.randomUUID()), undefined);
+      }),
+  );
+
+  contractTest(
+    "claims the highest-priority task first, FIFO within one priority",
+    () =>
+      withBroker(async (broker) => {
+        const plan: Array<[string, number]> = [
+          ["p5-first", 5],
+          ["p1-first", 1],
+          ["p5-second", 5],
+          ["pminus2", -2],
+          ["p1-second", 1],
+          ["p0", 0],
+          ["p1-third", 1],
+        ];
+        const uuidByLabel = new Map<string, string>();
+        for (const [name, priority] of plan) {
+          const task = newTask({ taskName: name, priority, args: JSON.stringify([name]) });
+          uuidByLabel.set(name, task.uuid);
+          await broker.add(task);
+        }
+        const order: string[] = [];
+        for (let i = 0; i < plan.length; i++) {
+          const result = await broker.exchange(exchangeRequest({ want: 1 }));
+          assert.equal(result.claimed.length, 1, `claim #${i + 1} should get one task`);
+          const [task] = result.claimed;
+          order.push(task.taskName);
+          assert.equal(task.uuid, uuidByLabel.get(task.taskName));
+          assert.equal(task.priority, plan.find(([name]) => name === task.taskName)?.[1]);
+          assert.equal(task.args, JSON.stringify([task.taskName]));
+          assert.equal(task.kwargs, "{}");
+          assert.equal(task.deliveries, 1);
+        }
+        assert.deepEqual(order, [
+          "pminus2",
+          "p0",
+          "p1-first",
+          "p1-second",
+          "p1-third",
+          "p5-first",
+          "p5-second",
+        ]);
+        const empty = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(empty.claimed, []);
+      }),
+  );
+
+  contractTest(
+    "claims at most want tasks and marks them as running under the worker",
+    () =>
+      withBroker(async (broker) => {
+        const tasks = Array.from({ length: 5 }, (_, i) => newTask({ args: `[${i}]` }));
+        for (const task of tasks) await broker.add(task);
+
+        const none = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 0 }));
+        assert.deepEqual(none, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+        for (const task of tasks) assert.equal((await mustGet(broker, task.uuid)).status, "new");
+
+        const first = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 3 }));
+        assert.deepEqual(uuidsOf(first), tasks.slice(0, 3).map((task) => task.uuid));
+        assert.deepEqual(first.rejected, []);
+        assert.deepEqual(first.dropped, []);
+        for (const claimed of first.claimed) {
+          assert.equal(claimed.deliveries, 1);
+          assert.equal(claimed.taskName, "contract.add");
+          const record = await mustGet(broker, claimed.uuid);
+          assert.equal(record.status, "process");
+          assert.equal(record.workerId, "worker-a");
+          assert.equal(record.deliveries, 1);
+          assert.ok(record.startedAt instanceof Date, "a claimed task has startedAt");
+          assert.equal(record.finishedAt, undefined);
+        }
+        for (const task of tasks.slice(3)) {
+          const record = await mustGet(broker, task.uuid);
+          assert.equal(record.status, "new");
+          assert.equal(record.workerId, undefined);
+        }
+
+        const rest = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(uuidsOf(rest), tasks.slice(3).map((task) => task.uuid));
+        assert.equal((await mustGet(broker, tasks[4].uuid)).workerId, "worker-b");
+        const empty = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(empty.claimed, []);
+      }),
+  );
+
+  contractTest(
+    "stores the result, error or cancel reason of a settlement",
+    () =>
+      withBroker(async (broker) => {
+        const ok = newTask();
+        const failed = newTask();
+        const failedNoCode = newTask();
+        const cancelled = newTask();
+        const next = newTask({ taskName: "contract.next" });
+        for (const task of [ok, failed, failedNoCode, cancelled]) await broker.add(task);
+        const claim = await broker.exchange(exchangeRequest({ want: 4 }));
+        assert.equal(claim.claimed.length, 4);
+        await broker.add(next);
+
+        const stack = "RangeError: too big\n    at add (file:///tasks.ts:1:1)";
+        const result = await broker.exchange(exchangeRequest({
+          want: 1,
+          settlements: [
+            {
+              uuid: ok.uuid,
+              deliveries: 1,
+              status: "success",
+              returning: '{"sum":3,"list":[1,"a",null]}',
+            },
+            {
+              uuid: failed.uuid,
+              deliveries: 1,
+              status: "error",
+              error: { type: "RangeError", message: "too big", stack, code: "E_BIG" },
+            },
+            {
+              uuid: failedNoCode.uuid,
+              deliveries: 1,
+              status: "error",
+              error: { type: "TypeError", message: "bad", stack: "TypeError: bad" },
+            },
+            { uuid: cancelled.uuid, deliveries: 1, status: "cancel", reason: "user asked" },
+          ],
+        }));
+        assert.deepEqual(result.rejected, []);
+        // Settling and claiming happen in the same exchange.
+        assert.deepEqual(uuidsOf(result), [next.uuid]);
+
+        const success = await mustGet(broker, ok.uuid);
+        assert.equal(success.status, "success");
+        assert.deepEqual(success.returning, { sum: 3, list: [1, "a", null] });
+        assert.equal(success.error, undefined);
+        assert.equal(success.cancelReason, undefined);
+        assert.ok(success.finishedAt instanceof Date, "a finished task has finishedAt");
+        assert.ok(success.startedAt instanceof Date);
+        assert.ok(success.finishedAt.getTime() >= success.startedAt.getTime());
+        assert.ok(success.startedAt.getTime() >= success.createdAt.getTime());
+        assert.equal(success.deliveries, 1);
+
+        const error = await mustGet(broker, failed.uuid);
+        assert.equal(error.status, "error");
+        assert.deepEqual(error.error, {
+          type: "RangeError",
+          message: "too big",
+          stack,
+          code: "E_BIG",
+        });
+        assert.equal(error.returning, undefined);
+        assert.ok(error.finishedAt instanceof Date);
+
+        const errorNoCode = await mustGet(broker, failedNoCode.uuid);
+        assert.equal(errorNoCode.status, "error");
+        assert.deepEqual(errorNoCode.error, {
+          type: "TypeError",
+          message: "bad",
+          stack: "TypeError: bad",
+        });
+
+        const cancel = await mustGet(broker, cancelled.uuid);
+        assert.equal(cancel.status, "cancel");
+        assert.equal(cancel.cancelReason, "user asked");
+        assert.equal(cancel.error, undefined);
+        assert.ok(cancel.finishedAt instanceof Date);
+      }),
+  );
+
+  contractTest(
+    "rejects a settlement from another worker or with a stale delivery token",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 1 }));
+        const unknown = crypto.randomUUID();
+
+        const foreign = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          settlements: [
+            { uuid: task.uuid, deliveries: 1, status: "success", returning: '"stolen"' },
+            { uuid: unknown, deliveries: 1, status: "success", returning: "1" },
+          ],
+        }));
+        assert.deepEqual(foreign.rejected, [task.uuid, unknown]);
+        let record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "process");
+        assert.equal(record.workerId, "worker-a");
+        assert.equal(record.returning, undefined);
+        assert.equal(await broker.get(unknown), undefined);
+
+        const future = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "cancel", reason: "no" }],
+        }));
+        assert.deepEqual(future.rejected, [task.uuid]);
+        assert.equal((await mustGet(broker, task.uuid)).status, "process");
+
+        // Release and claim again: delivery 2 holds the lease, delivery 1 is stale.
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "release" }],
+        }));
+        const again = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(again.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 2]]);
+        const stale = await broker.exchange(exchangeRequest({
+          settlements: [{
+            uuid: task.uuid,
+            deliveries: 1,
+            status: "error",
+            error: { type: "Error", message: "stale" },
+          }],
+        }));
+        assert.deepEqual(stale.rejected, [task.uuid]);
+        record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "process");
+        assert.equal(record.deliveries, 2);
+        assert.equal(record.error, undefined);
+
+        const settled = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "42" }],
+        }));
+        assert.deepEqual(settled.rejected, []);
+        // A second settlement of a finished task is rejected and changes nothing.
+        const twice = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "43" }],
+        }));
+        assert.deepEqual(twice.rejected, [task.uuid]);
+        record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "success");
+        assert.equal(record.returning, 42);
+      }),
+  );
+
+  contractTest(
+    "requeues a task whose lease expired and delivers it again",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const task = newTask();
+        await broker.add(task);
+        const claimedAt = Date.now();
+        const first = await broker.exchange(
+          exchangeRequest({ workerId: "worker-a", want: 1, leaseMs }),
+        );
+        assert.deepEqual(first.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 1]]);
+
+        const early = await broker.exchange(
+          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs }),
+        );
+        if (options.advanceClock || Date.now() - claimedAt < leaseMs - 50) {
+          // Still inside the lease: nothing to recover or claim.
+          assert.deepEqual(early, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+        }
+
+        const result = await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs }),
+          leaseMs,
+          (r) => r.claimed.length > 0,
+          "the expired task should be claimed again",
+        );
+        assert.equal(result.recovered, 1);
+        assert.deepEqual(result.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 2]]);
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "process");
+        assert.equal(record.workerId, "worker-b");
+        assert.equal(record.deliveries, 2);
+
+        // The first worker lost its lease: its late settlement is rejected.
+        const late = await broker.exchange(exchangeRequest({
+          workerId: "worker-a",
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "success", returning: "1" }],
+        }));
+        assert.deepEqual(late.rejected, [task.uuid]);
+        assert.equal((await mustGet(broker, task.uuid)).status, "process");
+      }),
+  );
+
+  contractTest(
+    "ends a task as DeliveryLimitError once its lease expired maxDeliveries times",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const maxDeliveries = 2;
+        const task = newTask();
+        await broker.add(task);
+        const first = await broker.exchange(
+          exchangeRequest({ workerId: "worker-a", want: 1, leaseMs, maxDeliveries }),
+        );
+        assert.equal(first.claimed[0]?.deliveries, 1);
+
+        const second = await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs, maxDeliveries }),
+          leaseMs,
+          (r) => r.claimed.length > 0,
+          "below maxDeliveries, the expired task should be delivered again",
+        );
+        assert.deepEqual(second.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 2]]);
+
+        const third = await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "worker-c", want: 1, leaseMs, maxDeliveries }),
+          leaseMs,
+          (r) => r.recovered > 0,
+          "the second expired lease should be recovered",
+        );
+        assert.equal(third.recovered, 1);
+        assert.deepEqual(third.claimed, [], "a task past maxDeliveries is not delivered again");
+
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "error");
+        assert.equal(record.deliveries, 2);
+        assert.equal(record.error?.type, "DeliveryLimitError");
+        assert.equal(record.error?.code, "DELIVERY_LIMIT");
+        assert.ok((record.error?.message ?? "").length > 0, "the error has a message");
+        assert.ok(record.finishedAt instanceof Date);
+
+        const late = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "1" }],
+        }));
+        assert.deepEqual(late.rejected, [task.uuid]);
+        assert.equal((await mustGet(broker, task.uuid)).status, "error");
+      }),
+  );
+
+  contractTest(
+    "extends leases the worker holds and reports the ones it lost",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const kept = newTask();
+        const lapsing = newTask();
+        await broker.add(kept);
+        await broker.add(lapsing);
+        const claim = await broker.exchange(
+          exchangeRequest({ workerId: "worker-a", want: 2, leaseMs }),
+        );
+        assert.deepEqual(uuidsOf(claim), [kept.uuid, lapsing.uuid]);
+
+        assert.deepEqual(await broker.extendLeases("worker-a", [], 60_000), []);
+        assert.deepEqual(
+          await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000),
+          [],
+        );
+        const unknown = crypto.randomUUID();
+        assert.deepEqual(
+          await broker.extendLeases("worker-b", [{ uuid: kept.uuid, deliveries: 1 }], 1),
+          [kept.uuid],
+          "another worker does not hold the lease",
+        );
+        assert.deepEqual(
+          await broker.extendLeases(
+            "worker-a",
+            [
+              { uuid: kept.uuid, deliveries: 2 },
+              { uuid: unknown, deliveries: 1 },
+              { uuid: lapsing.uuid, deliveries: 1 },
+            ],
+            1,
+          ),
+          [kept.uuid, unknown],
+          "a wrong delivery token or an unknown task is lost; a held lease is renewed",
+        );
+
+        // Past the original 150 ms lease: the extended lease holds, the other (renewed to 1 ms)
+        // expired.
+        await passTime(broker, leaseMs + 50);
+        const after = await broker.exchange(
+          exchangeRequest({ workerId: "worker-b", want: 10, leaseMs }),
+        );
+        assert.equal(after.recovered, 1);
+        assert.deepEqual(after.claimed.map((t) => [t.uuid, t.deliveries]), [[lapsing.uuid, 2]]);
+        const record = await mustGet(broker, kept.uuid);
+        assert.equal(record.status, "process");
+        assert.equal(record.workerId, "worker-a");
+
+        assert.deepEqual(
+          await broker.extendLeases(
+            "worker-a",
+            [{ uuid: kept.uuid, deliveries: 1 }, { uuid: lapsing.uuid, deliveries: 1 }],
+            60_000,
+          ),
+          [lapsing.uuid],
+          "the recovered task's old lease is lost",
+        );
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: kept.uuid, deliveries: 1, status: "success", returning: "1" }],
+        }));
+        assert.deepEqual(
+          await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000),
+          [kept.uuid],
+          "a settled task has no lease",
+        );
+      }),
+  );
+
+  contractTest("puts a released task back in the queue", () =>
+    withBroker(async (broker) => {
+      const released = newTask();
+      const later = newTask();
+      await broker.add(released);
+      await broker.add(later);
+      const claim = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 1 }));
+      assert.deepEqual(uuidsOf(claim), [released.uuid]);
+
+      const release = await broker.exchange(exchangeRequest({
+        workerId: "worker-a",
+        settlements: [{ uuid: released.uuid, deliveries: 1, status: "release" }],
+      }));
+      assert.deepEqual(release.rejected, []);
+      const record = await mustGet(broker, released.uuid);
+      assert.equal(record.status, "new");
+      assert.equal(record.workerId, undefined);
+      assert.equal(record.finishedAt, undefined);
+      assert.equal(record.returning, undefined);
+
+      // Back in its place in the queue, ahead of the task enqueued after it.
+      const again = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 1 }));
+      assert.deepEqual(again.claimed.map((t) => [t.uuid, t.deliveries]), [[released.uuid, 2]]);
+      assert.equal((await mustGet(broker, released.uuid)).workerId, "worker-b");
+      const rest = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+      assert.deepEqual(uuidsOf(rest), [later.uuid]);
+    }));
+
+  contractTest(
+    "wakes waitForTasks on a new task, on abort, and after the timeout",
+    () =>
+      withBroker(async (broker) => {
+        // Nothing arrives: resolves once the short timeout passes.
+        let started = Date.now();
+        await broker.waitForTasks(50, new AbortController().signal);
+        let elapsed = Date.now() - started;
+        assert.ok(elapsed >= 40, `resolved after ${elapsed} ms, before the 50 ms timeout`);
+        assert.ok(elapsed < PROMPT_MS, `resolved after ${elapsed} ms`);
+
+        // Abort: resolves well before the long timeout.
+        const controller = new AbortController();
+        started = Date.now();
+        const aborted = broker.waitForTasks(5_000, controller.signal);
+        await delay(50);
+        controller.abort();
+        await aborted;
+        elapsed = Date.now() - started;
+        assert.ok(elapsed < PROMPT_MS, `abort resolved after ${elapsed} ms`);
+
+        // An already aborted signal resolves at once.
+        started = Date.now();
+        await broker.waitForTasks(5_000, controller.signal);
+        elapsed = Date.now() - started;
+        assert.ok(elapsed < PROMPT_MS, `an aborted signal resolved after ${elapsed} ms`);
+
+        // A task added while waiting wakes the waiter.
+        started = Date.now();
+        const woken = broker.waitForTasks(5_000, new AbortController().signal);
+        await delay(50);
+        await broker.add(newTask());
+        await woken;
+        elapsed = Date.now() - started;
+        assert.ok(elapsed < PROMPT_MS, `a new task woke the waiter after ${elapsed} ms`);
+      }),
+  );
+
+  contractTest(
+    "resolves waitForStatus when a settlement lands, and with the last record on timeout",
+    () =>
+      withBroker(async (broker) => {
+        const final = ["success", "error", "cancel"] as const;
+        const task = newTask();
+        await broker.add(task);
+        let started = Date.now();
+        const waiting = broker.storage.waitForStatus(task.uuid, {
+          statuses: final,
+          timeoutMs: 5_000,
+        });
+        await delay(50);
+        await broker.exchange(exchangeRequest({ want: 1 }));
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "success", returning: '"done"' }],
+        }));
+        const record = await waiting;
+        let elapsed = Date.now() - started;
+        assert.ok(elapsed < PROMPT_MS, `resolved after ${elapsed} ms`);
+        assert.equal(record?.uuid, task.uuid);
+        assert.equal(record?.status, "success");
+        assert.equal(record?.returning, "done");
+
+        // Already final: resolves at once.
+        started = Date.now();
+        const already = await broker.storage.waitForStatus(task.uuid, {
+          statuses: final,
+          timeoutMs: 5_000,
+        });
+        assert.equal(already?.status, "success");
+        assert.ok(Date.now() - started < PROMPT_MS);
+
+        // Timeout: resolves with the last record seen.
+        const queued = newTask();
+        await broker.add(queued);
+        started = Date.now();
+        const last = await broker.storage.waitForStatus(queued.uuid, {
+          statuses: final,
+          timeoutMs: 50,
+        });
+        elapsed = Date.now() - started;
+        assert.ok(elapsed >= 40, `resolved after ${elapsed} ms, before the 50 ms timeout`);
+        assert.ok(elapsed < PROMPT_MS);
+        assert.equal(last?.uuid, queued.uuid);
+        assert.equal(last?.status, "new");
+
+        // Unknown task: undefined after the timeout.
+        assert.equal(
+          await broker.storage.waitForStatus(crypto.randomUUID(), {
+            statuses: final,
+            timeoutMs: 30,
+          }),
+          undefined,
+        );
+
+        // Abort: resolves with the last record seen, well before the timeout.
+        const controller = new AbortController();
+        started = Date.now();
+        const abortable = broker.storage.waitForStatus(queued.uuid, {
+          statuses: final,
+          timeoutMs: 5_000,
+          signal: controller.signal,
+        });
+        await delay(50);
+        controller.abort();
+        assert.equal((await abortable)?.status, "new");
+        assert.ok(Date.now() - started < PROMPT_MS);
+      }),
+  );
+
+  contractTest(
+    "drops a queue entry whose record is missing and claims the next task",
+    () =>
+      withBroker(async (broker) => {
+        const corrupt = options.corrupt;
+        assert.ok(corrupt);
+        const poison = newTask({ priority: 0 });
+        await broker.add(poison);
+        await corrupt(broker, poison.uuid);
+        assert.equal(await broker.get(poison.uuid), undefined, "the hook deletes the record");
+        const next = newTask({ priority: 0 });
+        const last = newTask({ priority: 0 });
+        await broker.add(next);
+        await broker.add(last);
+
+        const result = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(result.dropped, [poison.uuid]);
+        assert.deepEqual(uuidsOf(result), [next.uuid]);
+        const rest = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(rest.dropped, []);
+        assert.deepEqual(uuidsOf(rest), [last.uuid]);
+        assert.equal(await broker.get(poison.uuid), undefined);
+      }),
+    options.corrupt ? {} : { skip: "no corrupt hook for this implementation" },
+  );
+
+  contractTest(
+    "deletes finished records but never a queued or running one",
+    () =>
+      withBroker(async (broker) => {
+        const [ok, failed, cancelled, running, queued] = Array.from({ length: 5 }, () => newTask());
+        for (const task of [ok, failed, cancelled, running]) await broker.add(task);
+        await broker.exchange(exchangeRequest({ want: 4 }));
+        await broker.add(queued);
+        await broker.exchange(exchangeRequest({
+          settlements: [
+            { uuid: ok.uuid, deliveries: 1, status: "success", returning: "1" },
+            {
+              uuid: failed.uuid,
+              deliveries: 1,
+              status: "error",
+              error: { type: "Error", message: "x" },
+            },
+            { uuid: cancelled.uuid, deliveries: 1, status: "cancel", reason: "stop" },
+          ],
+        }));
+
+        assert.equal(await broker.storage.deleteFinished(), 3);
+        for (const task of [ok, failed, cancelled]) {
+          assert.equal(await broker.get(task.uuid), undefined, "a finished record is deleted");
+        }
+        assert.equal((await mustGet(broker, running.uuid)).status, "process");
+        assert.equal((await mustGet(broker, queued.uuid)).status, "new");
+        assert.equal(await broker.storage.deleteFinished(), 0);
+
+        // The survivors still work: the running one settles, the queued one is claimed.
+        const result = await broker.exchange(exchangeRequest({
+          want: 10,
+          settlements: [{ uuid: running.uuid, deliveries: 1, status: "success", returning: "2" }],
+        }));
+        assert.deepEqual(result.rejected, []);
+        assert.deepEqual(uuidsOf(result), [queued.uuid]);
+        assert.equal(await broker.storage.deleteFinished(), 1);
+        assert.equal(await broker.get(running.uuid), undefined);
+        assert.equal((await mustGet(broker, queued.uuid)).status, "process");
+      }),
+  );
+
+  contractTest(
+    "flushAll empties the queue, the leases and the records",
+    () =>
+      withBroker(async (broker) => {
+        const [queued, running, finished] = Array.from({ length: 3 }, () => newTask());
+        await broker.add(finished);
+        await broker.add(running);
+        await broker.exchange(exchangeRequest({ want: 2, leaseMs: 100 }));
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: finished.uuid, deliveries: 1, status: "success", returning: "1" }],
+        }));
+        await broker.add(queued);
+
+        await broker.flushAll();
+        for (const task of [queued, running, finished]) {
+          assert.equal(await broker.get(task.uuid), undefined, "every record is deleted");
+        }
+        assert.deepEqual(
+          await broker.extendLeases("worker-a", [{ uuid: running.uuid, deliveries: 1 }], 60_000),
+          [running.uuid],
+          "the lease is gone",
+        );
+        // Past the old lease: nothing is left to recover or claim.
+        await passTime(broker, 150);
+        const result = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(result, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+        assert.equal(await broker.storage.deleteFinished(), 0);
+
+        // The app keeps working after a flush.
+        const fresh = newTask();
+        await broker.add(fresh);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(claim.claimed.map((t) => [t.uuid, t.deliveries]), [[fresh.uuid, 1]]);
+      }),
+  );
+
+  contractTest(
+    "round-trips GlobalConfig settings and reports whether the app is running",
+    async () => {
+      const name = appName();
+      const broker = await makeBroker(name);
+      let observer: Broker | undefined;
+      let stopped = false;
+      try {
+        await broker.start(componentContext());
+        const globalConfig = globalConfigOf(broker);
+        assert.equal(globalConfig.name, name);
+        await globalConfig.set("limits", "email", "100");
+        await globalConfig.set("limits", "sms", "5");
+        await globalConfig.set("limits", "email", "200");
+        await globalConfig.set("features", "beta", "on");
+        assert.equal(await globalConfig.get("limits", "email"), "200");
+        assert.equal(await globalConfig.get("limits", "sms"), "5");
+        assert.equal(await globalConfig.get("limits", "push"), undefined);
+        assert.equal(await globalConfig.get("nowhere", "email"), undefined);
+        assert.deepEqual(await globalConfig.getAll("limits"), { email: "200", sms: "5" });
+        assert.deepEqual(await globalConfig.getAll("features"), { beta: "on" });
+        assert.deepEqual(await globalConfig.getAll("nowhere"), {});
+
+        assert.equal(await globalConfig.isRunning(), true, "running after start");
+        if (options.sharedState) {
+          // A second instance of the app, never started, sees the same settings and status.
+          observer = await makeBroker(name);
+          const seen = globalConfigOf(observer);
+          assert.equal(await seen.get("limits", "email"), "200");
+          assert.equal(await seen.isRunning(), true, "another instance sees the app running");
+          stopped = true;
+          await broker.stop();
+          assert.equal(await seen.isRunning(), false, "not running after stop");
+        } else {
+          stopped = true;
+          await broker.flushAll();
+          await broker.stop();
+          assert.equal(await globalConfig.isRunning(), false, "not running after stop");
+        }
+      } finally {
+        if (observer) {
+          try {
+            await observer.flushAll();
+          } finally {
+            await observer.stop();
+          }
+        }
+        if (!stopped) {
+          try {
+            await broker.flushAll();
+          } finally {
+            await broker.stop();
+          }
+        }
+      }
+    },
+  );
+
+  contractTest(
+    "keeps a task's own fields when extra uses a reserved field name",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask({
+          taskName: "contract.safe",
+          priority: 3,
+          args: "[1]",
+          extra: {
+            task_name: "contract.evil",
+            status: "success",
+            priority: "-9",
+            args: "[666]",
+            deliveries: "7",
+            seq: "not-a-number",
+            plugin: "kept",
+          },
+        });
+        try {
+          await broker.add(task);
+        } catch {
+          // Refusing such a task is fine too; storing a corrupted record is not.
+          assert.equal(await broker.get(task.uuid), undefined);
+          return;
+        }
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.taskName, "contract.safe");
+        assert.equal(record.status, "new");
+        assert.equal(record.priority, 3);
+        assert.deepEqual(record.args, [1]);
+        assert.equal(record.deliveries, 0);
+        assert.equal(record.extra.plugin, "kept");
+
+        const claim = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(
+          claim.claimed.map((t) => [t.uuid, t.taskName, t.args, t.priority, t.deliveries]),
+          [[task.uuid, "contract.safe", "[1]", 3, 1]],
+        );
+        // Releasing requeues it by its own priority and sequence.
+        const release = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "release" }],
+        }));
+        assert.deepEqual(release.rejected, []);
+        const again = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(again.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 2]]);
+      }),
+    { bug: "reservedExtraFields" },
+  );
+
+  contractTest(
+    "does not queue a uuid that exists already a second time",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask({ args: '["first"]' });
+        await broker.add(task);
+        const claim = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.equal(claim.claimed.length, 1);
+        try {
+          await broker.add({ ...task, args: '["second"]' });
+        } catch {
+          // Refusing the duplicate is the expected outcome.
+        }
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "process", "the running task is left alone");
+        assert.deepEqual(record.args, ["first"]);
+        const more = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(more.claimed, [], "the task is not delivered a second time");
+      }),
+    { bug: "duplicateUuid" },
+  );
+
+  contractTest(
+    "expires each finished record after the resultTtlMs of its own settlement",
+    () =>
+      withBroker(async (broker) => {
+        const long = newTask();
+        const short = newTask();
+        await broker.add(long);
+        await broker.add(short);
+        await broker.exchange(exchangeRequest({ want: 2 }));
+        await broker.exchange(exchangeRequest({
+          resultTtlMs: 60_000,
+          settlements: [{ uuid: long.uuid, deliveries: 1, status: "success", returning: "1" }],
+        }));
+        await broker.exchange(exchangeRequest({
+          resultTtlMs: 200,
+          settlements: [{ uuid: short.uuid, deliveries: 1, status: "success", returning: "2" }],
+        }));
+        assert.equal((await mustGet(broker, short.uuid)).status, "success");
+        await passTime(broker, 300);
+        assert.equal(await broker.get(short.uuid), undefined, "the 200 ms record expired");
+        assert.equal((await mustGet(broker, long.uuid)).status, "success");
+      }),
+    { bug: "perSettlementTtl" },
+  );
+
+  contractTest(
+    'wakes waitForStatus when a task is claimed (status "process")',
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask();
+        await broker.add(task);
+        const started = Date.now();
+        const waiting = broker.storage.waitForStatus(task.uuid, {
+          statuses: ["process"],
+          timeoutMs: 3_000,
+        });
+        await delay(50);
+        await broker.exchange(exchangeRequest({ want: 1 }));
+        const record = await waiting;
+        assert.equal(record?.status, "process");
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed < PROMPT_MS, `resolved after ${elapsed} ms`);
+      }),
+    { bug: "waitForProcess" },
+  );
+
+  contractTest(
+    "resolves a pending waitForTasks when the broker stops",
+    async () => {
+      const broker = await makeBroker(appName());
+      let outcome: Promise<unknown> | undefined;
+      try {
+        await broker.start(componentContext());
+        outcome = broker.waitForTasks(5_000, new AbortController().signal).then(
+          () => "resolved",
+          (error: unknown) => error,
+        );
+        await delay(50);
+      } finally {
+        try {
+          await broker.flushAll();
+        } finally {
+          await broker.stop();
+        }
+      }
+      const started = Date.now();
+      const settled = await outcome;
+      const elapsed = Date.now() - started;
+      if (settled !== "resolved") {
+        assert.fail(`waitForTasks rejected on stop: ${(settled as Error)?.message ?? settled}`);
+      }
+      assert.ok(elapsed < PROMPT_MS, `resolved ${elapsed} ms after stop`);
+    },
+    { bug: "stopWakesWaiters" },
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * The Broker/Storage/GlobalConfig contract, run against the memory backend. Its clock is
+ * injected (MemoryStorage `now`), so lease and record expiry are tested without waiting.
+ *
+ * @module
+ */
+import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { brokerContract } from "./broker_contract.ts";
+
+/** Offset added to the wall clock, per broker. */
+const clocks = new WeakMap<Broker, { offset: number }>();
+
+function makeMemoryBroker(name: string): Broker {
+  const clock = { offset: 0 };
+  const storage = new MemoryStorage({
+    name,
+    globalConfig: new MemoryGlobalConfig({ name }),
+    now: () => Date.now() + clock.offset,
+  });
+  const broker = new MemoryBroker({ name, storage });
+  clocks.set(broker, clock);
+  return broker;
+}
+
+brokerContract("MemoryBroker", makeMemoryBroker, {
+  advanceClock: (broker, ms) => {
+    const clock = clocks.get(broker);
+    if (!clock) throw new Error(`broker ${broker.name} has no injected clock`);
+    clock.offset += ms;
+  },
+  // Storage.flushAll deletes the records and leaves the broker's queue: called while the poison
+  // task is the only record, it deletes exactly that record.
+  corrupt: (broker) => broker.storage.flushAll(),
+  knownBugs: {
+    reservedExtraFields:
+      "MemoryBroker.add (src/broker/memory_broker.ts:78-88) spreads extra into " +
+      "the record and does not reset deliveries, so extra.deliveries is kept and counted on",
+    duplicateUuid: "MemoryBroker.add (src/broker/memory_broker.ts:75-92) overwrites an existing " +
+      "record and queues its uuid a second time",
+    perSettlementTtl: "MemoryStorage.#expire (src/storage/memory_storage.ts:110-118) assumes " +
+      "#expiries is sorted by deadline, but each exchange has its own resultTtlMs",
+  },
+});

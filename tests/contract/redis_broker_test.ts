@@ -1,0 +1,207 @@
+/**
+ * The Broker/Storage/GlobalConfig contract, run against the Redis backend, plus Redis-only
+ * checks: record TTLs, the `{name}` hash tag on every key, and isolation between apps. Needs
+ * Redis at redis://127.0.0.1:6379, or at QTASKS_TEST_REDIS_URL.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { test } from "node:test";
+import { type Broker, RedisBroker } from "../../mod.ts";
+import {
+  appName,
+  brokerContract,
+  componentContext,
+  exchangeRequest,
+  mustGet,
+  newTask,
+} from "./broker_contract.ts";
+
+const url = process.env.QTASKS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+function makeRedisBroker(name: string): RedisBroker {
+  return new RedisBroker({ name, url });
+}
+
+/** Sends a raw command on the broker's connection. */
+function raw(broker: Broker, args: string[]): Promise<unknown> {
+  return (broker as RedisBroker).connection.command(args);
+}
+
+brokerContract("RedisBroker", makeRedisBroker, {
+  sharedState: true,
+  corrupt: async (broker, uuid) => {
+    assert.equal(await raw(broker, ["DEL", `{${broker.name}}:task:${uuid}`]), 1);
+  },
+  knownBugs: {
+    reservedExtraFields: "the enqueue script (src/redis/scripts/enqueue.ts:21-22) appends the " +
+      "extra fields after the task's own fields in one HSET, so extra overrides them",
+    waitForProcess: "the exchange script (src/redis/scripts/exchange.ts:96-97) claims without " +
+      "publishing on the events channel, so waitForStatus never hears of status process",
+    stopWakesWaiters: "RedisConnection.blocking (src/redis/redis_connection.ts) rethrows the " +
+      "error of the blocking client that close() destroyed (only an aborted signal returns " +
+      "null), so a waitForTasks pending when the broker stops rejects instead of resolving",
+  },
+});
+
+/** Runs `body` with started brokers of fresh apps; always flushes and stops them. */
+async function withRedisBrokers(
+  names: string[],
+  body: (...brokers: RedisBroker[]) => Promise<void>,
+): Promise<void> {
+  const brokers = names.map(makeRedisBroker);
+  try {
+    for (const broker of brokers) await broker.start(componentContext());
+    await body(...brokers);
+  } finally {
+    for (const broker of brokers) {
+      try {
+        await broker.flushAll();
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+}
+
+/** Every key whose name mentions `text` (SCAN, so it never blocks the server). */
+async function keysMentioning(broker: Broker, text: string): Promise<string[]> {
+  const pattern = "*" + text.replace(/[*?[\]\\]/g, "\\$&") + "*";
+  const keys: string[] = [];
+  let cursor = "0";
+  do {
+    const reply = await raw(broker, ["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"]) as [
+      string,
+      string[],
+    ];
+    cursor = reply[0];
+    keys.push(...reply[1]);
+  } while (cursor !== "0");
+  return keys.sort();
+}
+
+test("RedisBroker gives finished records an expiry of at most resultTtlMs", () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const resultTtlMs = 45_000;
+    const [ok, failed, cancelled, running, queued] = Array.from({ length: 5 }, () => newTask());
+    for (const task of [ok, failed, cancelled, running]) await broker.add(task);
+    await broker.exchange(exchangeRequest({ want: 4 }));
+    await broker.add(queued);
+    await broker.exchange(exchangeRequest({
+      resultTtlMs,
+      settlements: [
+        { uuid: ok.uuid, deliveries: 1, status: "success", returning: "1" },
+        { uuid: failed.uuid, deliveries: 1, status: "error", error: { type: "E", message: "m" } },
+        { uuid: cancelled.uuid, deliveries: 1, status: "cancel", reason: "r" },
+      ],
+    }));
+    for (const task of [ok, failed, cancelled]) {
+      const pttl = Number(await raw(broker, ["PTTL", `{${broker.name}}:task:${task.uuid}`]));
+      assert.ok(pttl > 0 && pttl <= resultTtlMs, `PTTL ${pttl} should be in (0, ${resultTtlMs}]`);
+    }
+    for (const task of [running, queued]) {
+      const pttl = Number(await raw(broker, ["PTTL", `{${broker.name}}:task:${task.uuid}`]));
+      assert.equal(pttl, -1, "a queued or running record never expires");
+    }
+  }));
+
+test("RedisBroker DeliveryLimitError records expire too", () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const task = newTask();
+    await broker.add(task);
+    await broker.exchange(exchangeRequest({ want: 1, leaseMs: 1, maxDeliveries: 1 }));
+    const deadline = Date.now() + 5_000;
+    const signal = new AbortController().signal;
+    for (;;) {
+      const result = await broker.exchange(
+        exchangeRequest({ resultTtlMs: 30_000, maxDeliveries: 1 }),
+      );
+      if (result.recovered > 0) break;
+      assert.ok(Date.now() < deadline, "the 1 ms lease should expire");
+      await broker.waitForTasks(10, signal);
+    }
+    assert.equal((await mustGet(broker, task.uuid)).error?.code, "DELIVERY_LIMIT");
+    const pttl = Number(await raw(broker, ["PTTL", `{${broker.name}}:task:${task.uuid}`]));
+    assert.ok(pttl > 0 && pttl <= 30_000, `PTTL ${pttl}`);
+  }));
+
+test("RedisBroker keeps every key of an app under its {name} hash tag", () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const name = broker.name;
+    const globalConfig = broker.storage.globalConfig;
+    assert.ok(globalConfig);
+    await globalConfig.set("limits", "email", "1");
+    const [done, running, queued] = Array.from({ length: 3 }, () => newTask());
+    await broker.add(done);
+    await broker.add(running);
+    await broker.exchange(exchangeRequest({ want: 2 }));
+    await broker.exchange(exchangeRequest({
+      settlements: [{ uuid: done.uuid, deliveries: 1, status: "success", returning: "1" }],
+    }));
+    await broker.add(queued);
+
+    const keys = await keysMentioning(broker, name);
+    for (const key of keys) assert.ok(key.startsWith(`{${name}}:`), `key ${key} lacks the tag`);
+    for (
+      const expected of [
+        "queue",
+        "leases",
+        "seq",
+        "finished",
+        "GlobalConfig:limits",
+        "GlobalConfig:main",
+        "GlobalConfig:heartbeats",
+        `task:${done.uuid}`,
+        `task:${running.uuid}`,
+        `task:${queued.uuid}`,
+      ]
+    ) {
+      assert.ok(keys.includes(`{${name}}:${expected}`), `expected key {${name}}:${expected}`);
+    }
+
+    await broker.flushAll();
+    assert.deepEqual(await keysMentioning(broker, name), [], "flushAll leaves no key");
+  }));
+
+test("RedisBroker apps with different names do not see each other's tasks", () => {
+  const base = appName();
+  return withRedisBrokers([base, `${base}-other`], async (one, other) => {
+    const mine = newTask();
+    const theirs = newTask();
+    await one.add(mine);
+    await other.add(theirs);
+    assert.equal(await other.get(mine.uuid), undefined);
+    assert.equal(await one.get(theirs.uuid), undefined);
+
+    const claimedByOther = await other.exchange(exchangeRequest({ want: 10 }));
+    assert.deepEqual(claimedByOther.claimed.map((t) => t.uuid), [theirs.uuid]);
+    assert.deepEqual(claimedByOther.rejected, []);
+    // A settlement for a task of another app is rejected.
+    const foreign = await other.exchange(exchangeRequest({
+      settlements: [{ uuid: mine.uuid, deliveries: 1, status: "success", returning: "1" }],
+    }));
+    assert.deepEqual(foreign.rejected, [mine.uuid]);
+
+    await other.flushAll();
+    assert.equal((await mustGet(one, mine.uuid)).status, "new", "flushAll of another app");
+    const claimedByOne = await one.exchange(exchangeRequest({ want: 10 }));
+    assert.deepEqual(claimedByOne.claimed.map((t) => t.uuid), [mine.uuid]);
+  });
+});
+
+test("RedisBroker flushAll of an app whose name has glob characters deletes only its keys", () => {
+  const base = appName();
+  return withRedisBrokers([`${base}*`, `${base}-other`, `${base}?[x]`], async (star, other, q) => {
+    const keep = newTask();
+    await other.add(keep);
+    await q.add(newTask());
+    await star.add(newTask());
+    await star.flushAll();
+    assert.deepEqual(await keysMentioning(star, `${base}*`), []);
+    assert.equal((await mustGet(other, keep.uuid)).status, "new");
+    await q.flushAll();
+    assert.deepEqual(await keysMentioning(q, `${base}?[x]`), []);
+    assert.equal((await mustGet(other, keep.uuid)).status, "new");
+  });
+});
