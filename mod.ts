@@ -73,6 +73,7 @@ export {
   describeError,
   encodeJson,
   errorFields,
+  isReservedField,
   toUnixSeconds,
 } from "./src/task/task_codec.ts";
 export type { TaskFields } from "./src/task/task_codec.ts";

@@ -9,7 +9,7 @@ import {
 import { createLogger, type Logger } from "../logging/logger.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import { type RunForeverOptions, Starter } from "../starter/starter.ts";
-import { encodeJson } from "../task/task_codec.ts";
+import { encodeJson, isReservedField } from "../task/task_codec.ts";
 import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
@@ -237,6 +237,19 @@ export class QueueTasks {
     const priority = options.priority ?? this.#tasks.get(taskName)?.priority ??
       this.config.taskDefaultPriority;
     checkPriority(priority, `Cannot add task "${taskName}"`);
+    const extra = options.extra ?? {};
+    for (const [field, value] of Object.entries(extra)) {
+      if (isReservedField(field)) {
+        throw new TypeError(
+          `Cannot add task "${taskName}": extra field "${field}" is reserved for QTasks`,
+        );
+      }
+      if (typeof value !== "string") {
+        throw new TypeError(
+          `Cannot add task "${taskName}": extra field "${field}" must be a string`,
+        );
+      }
+    }
     const uuid = crypto.randomUUID();
     await this.broker.add({
       uuid,
@@ -244,7 +257,7 @@ export class QueueTasks {
       priority,
       args: encodeJson(args, `arguments of task "${taskName}"`),
       kwargs: "{}",
-      extra: options.extra ?? {},
+      extra,
     });
     return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd);
   }

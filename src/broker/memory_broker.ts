@@ -1,7 +1,12 @@
 import { MemoryGlobalConfig } from "../global_config/memory_global_config.ts";
 import { PriorityHeap } from "../memory/priority_heap.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
-import { errorFields, type TaskFields, toUnixSeconds } from "../task/task_codec.ts";
+import {
+  errorFields,
+  isReservedField,
+  type TaskFields,
+  toUnixSeconds,
+} from "../task/task_codec.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
@@ -73,10 +78,19 @@ export class MemoryBroker implements Broker {
 
   /** Stores the record and queues the task. */
   add(task: NewTask): Promise<void> {
+    if (this.storage.fields(task.uuid)) {
+      return Promise.reject(
+        new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`),
+      );
+    }
     const now = toUnixSeconds(this.storage.now());
     const seq = ++this.#seq;
+    const extra: TaskFields = {};
+    for (const [field, value] of Object.entries(task.extra)) {
+      if (!isReservedField(field)) extra[field] = String(value);
+    }
     this.storage.write(task.uuid, {
-      ...task.extra,
+      ...extra,
       task_name: task.taskName,
       priority: String(task.priority),
       args: task.args,
@@ -85,6 +99,7 @@ export class MemoryBroker implements Broker {
       created_at: now,
       updated_at: now,
       seq: String(seq),
+      deliveries: "0",
     });
     this.#queue.push({ priority: task.priority, seq, uuid: task.uuid });
     this.#wake();

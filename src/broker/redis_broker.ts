@@ -9,7 +9,8 @@ import { enqueueScript } from "../redis/scripts/enqueue.ts";
 import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
 import { RedisStorage } from "../storage/redis_storage.ts";
-import { errorFields } from "../task/task_codec.ts";
+import { errorFields, isReservedField } from "../task/task_codec.ts";
+import { RedisReplyError } from "../redis/redis_reply_error.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
@@ -109,22 +110,22 @@ export class RedisBroker implements Broker {
 
   /** Enqueues: one EVALSHA. */
   async add(task: NewTask): Promise<void> {
-    const args = [
-      task.uuid,
-      String(task.priority),
-      "task_name",
-      task.taskName,
-      "args",
-      task.args,
-      "kwargs",
-      task.kwargs,
-    ];
-    for (const [field, value] of Object.entries(task.extra)) args.push(field, String(value));
-    await this.connection.script(
-      enqueueScript,
-      [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)],
-      args,
-    );
+    const args = [task.uuid, String(task.priority), task.taskName, task.args, task.kwargs];
+    for (const [field, value] of Object.entries(task.extra)) {
+      if (!isReservedField(field)) args.push(field, String(value));
+    }
+    try {
+      await this.connection.script(
+        enqueueScript,
+        [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)],
+        args,
+      );
+    } catch (error) {
+      if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
+        throw new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`);
+      }
+      throw error;
+    }
   }
 
   /** Settles, recovers and claims: one EVALSHA. */

@@ -63,6 +63,11 @@ export class PriorityHeap<T> {
     return top;
   }
 
+  /** The first item, without removing it. */
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
   /** Removes every item. */
   clear(): void {
     this.#items = [];

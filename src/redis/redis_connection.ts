@@ -144,7 +144,8 @@ export class RedisConnection {
     try {
       return await client.send(args);
     } catch (error) {
-      if (signal.aborted) return null;
+      // Aborted, or closed by close(): a wake-up, not a failure.
+      if (signal.aborted || this.#blocking !== client) return null;
       throw this.#wrap(error, args[0]);
     } finally {
       signal.removeEventListener("abort", onAbort);

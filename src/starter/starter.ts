@@ -79,8 +79,13 @@ export class Starter {
    * start waits for the start to finish first.
    */
   async stop(options: { graceMs?: number } = {}): Promise<void> {
-    if (this.#starting) await this.#starting.catch(() => {});
+    // Synchronously, a running worker stops taking tasks before anything else runs.
+    const starting = this.#starting;
     await this.worker?.stop(options);
+    if (starting) {
+      await starting.catch(() => {});
+      await this.worker?.stop(options); // a worker that finished starting meanwhile
+    }
     await this.broker.stop();
     this.#started = false;
   }

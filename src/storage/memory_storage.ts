@@ -1,5 +1,6 @@
 import type { ComponentContext } from "../broker/broker.ts";
 import type { GlobalConfig } from "../global_config/global_config.ts";
+import { PriorityHeap } from "../memory/priority_heap.ts";
 import { decodeTaskRecord, type TaskFields } from "../task/task_codec.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { Storage, WaitForStatusOptions } from "./storage.ts";
@@ -25,8 +26,8 @@ export class MemoryStorage implements Storage {
   /** The clock, in milliseconds since the epoch. */
   readonly now: () => number;
   #records = new Map<string, TaskFields>();
-  #expiries: Array<[number, string]> = [];
-  #watchers = new Map<string, Set<() => void>>();
+  #expiries = new PriorityHeap<[number, string]>((a, b) => a[0] - b[0]);
+  #watchers = new Map<string, Set<(status?: string) => void>>();
 
   /**
    * @param options `name` (default `QueueTasks`), `globalConfig`, and `now`, a clock for tests.
@@ -73,17 +74,16 @@ export class MemoryStorage implements Storage {
   /** Deletes the records of finished tasks (those given an expiry). */
   deleteFinished(): Promise<number> {
     let count = 0;
-    for (const [, uuid] of this.#expiries) {
-      if (this.#records.delete(uuid)) count++;
+    for (let entry = this.#expiries.pop(); entry; entry = this.#expiries.pop()) {
+      if (this.#records.delete(entry[1])) count++;
     }
-    this.#expiries = [];
     return Promise.resolve(count);
   }
 
   /** Deletes every record. */
   flushAll(): Promise<void> {
     this.#records.clear();
-    this.#expiries = [];
+    this.#expiries.clear();
     return Promise.resolve();
   }
 
@@ -98,7 +98,7 @@ export class MemoryStorage implements Storage {
     if (current) Object.assign(current, fields);
     else this.#records.set(uuid, { ...fields });
     const watchers = this.#watchers.get(uuid);
-    if (watchers) { for (const notify of [...watchers]) notify(); }
+    if (watchers) { for (const notify of [...watchers]) notify(fields.status); }
   }
 
   /** Backend use: the record expires `ttlMs` from now (finished tasks). */
@@ -109,11 +109,9 @@ export class MemoryStorage implements Storage {
 
   #expire(): void {
     const now = this.now();
-    let i = 0;
-    while (i < this.#expiries.length && this.#expiries[i][0] <= now) {
-      this.#records.delete(this.#expiries[i][1]);
-      i++;
+    for (let next = this.#expiries.peek(); next && next[0] <= now; next = this.#expiries.peek()) {
+      this.#expiries.pop();
+      this.#records.delete(next[1]);
     }
-    if (i > 0) this.#expiries.splice(0, i);
   }
 }

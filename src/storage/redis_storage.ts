@@ -36,7 +36,7 @@ export class RedisStorage implements Storage {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
-  #watchers = new Map<string, Set<() => void>>();
+  #watchers = new Map<string, Set<(status?: string) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
 
@@ -137,9 +137,12 @@ export class RedisStorage implements Storage {
   }
 
   #subscribe(): Promise<unknown> {
-    this.#subscribed ??= this.connection.subscribe(this.keys.events, (uuid) => {
+    this.#subscribed ??= this.connection.subscribe(this.keys.events, (message) => {
+      const space = message.indexOf(" ");
+      const uuid = space < 0 ? message : message.slice(0, space);
+      const status = space < 0 ? undefined : message.slice(space + 1);
       const set = this.#watchers.get(uuid);
-      if (set) { for (const notify of [...set]) notify(); }
+      if (set) { for (const notify of [...set]) notify(status); }
     }).catch((error) => {
       this.#subscribed = undefined;
       throw error;

@@ -14,8 +14,11 @@ import type { WaitForStatusOptions } from "./storage.ts";
 export interface RecordSource {
   /** Reads the record now. */
   read(): Promise<TaskRecord | undefined>;
-  /** Calls `onChange` whenever the record may have changed; returns a function that stops it. */
-  watch(onChange: () => void): (() => void) | Promise<() => void>;
+  /**
+   * Calls `onChange` whenever the record may have changed, with the new status when known;
+   * returns a function that stops it.
+   */
+  watch(onChange: (status?: string) => void): (() => void) | Promise<() => void>;
 }
 
 /**
@@ -47,7 +50,9 @@ export async function waitForRecord(
   void uuid;
   let wake: () => void = () => {};
   let dirty = true;
-  const onChange = () => {
+  const onChange = (status?: string) => {
+    // A known status that is not awaited needs no read (a claim, when waiting for the result).
+    if (status !== undefined && !(options.statuses as readonly string[]).includes(status)) return;
     dirty = true;
     wake();
   };
@@ -74,6 +79,8 @@ export async function waitForRecord(
       await new Promise<void>((resolve) => wake = resolve);
       wake = () => {};
     }
+    // Time is up: one last read, so the caller sees the current status.
+    last = await source.read();
     return last;
   } finally {
     if (timer !== undefined) clearTimeout(timer);

@@ -40,6 +40,24 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Whether a record field name belongs to QTasks (and so cannot be set as an extra field).
+ *
+ * @param field A hash field name.
+ * @returns `true` for `task_name`, `status`, `args`, `deliveries`, … .
+ *
+ * @example
+ * ```ts
+ * import { isReservedField } from "@qtasks/qtasks";
+ *
+ * console.log(isReservedField("status")); // true
+ * console.log(isReservedField("tenant")); // false
+ * ```
+ */
+export function isReservedField(field: string): boolean {
+  return KNOWN_FIELDS.has(field);
+}
+
+/**
  * Encodes a value as JSON for storage, failing with a clear error instead of storing something
  * that cannot be read back.
  *

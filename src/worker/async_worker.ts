@@ -74,6 +74,7 @@ export class AsyncWorker implements Worker {
   #stopController = new AbortController();
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
+  #stopping: Promise<void> | undefined;
 
   /** @param options The broker and optional concurrency, executor and id. */
   constructor(options: AsyncWorkerOptions) {
@@ -151,8 +152,14 @@ export class AsyncWorker implements Worker {
   }
 
   /** Stops gracefully: see {@linkcode Worker.stop}. */
-  async stop(options: WorkerStopOptions = {}): Promise<void> {
-    if (this.#state !== "running") return;
+  stop(options: WorkerStopOptions = {}): Promise<void> {
+    if (this.#state === "running") {
+      this.#stopping = this.#stop(options).finally(() => this.#stopping = undefined);
+    }
+    return this.#stopping ?? Promise.resolve();
+  }
+
+  async #stop(options: WorkerStopOptions): Promise<void> {
     const host = this.#requireHost();
     const graceMs = options.graceMs ?? host.config.shutdownGraceMs;
     this.#state = "stopping";
@@ -267,7 +274,17 @@ export class AsyncWorker implements Worker {
           );
         }
         if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
-        for (const task of result.claimed) this.#launch(task);
+        for (const task of result.claimed) {
+          // stop() began while this claim was in flight: give the task straight back.
+          if (this.#state === "running") this.#launch(task);
+          else {
+            this.#settlements.push({
+              uuid: task.uuid,
+              deliveries: task.deliveries,
+              status: "release",
+            });
+          }
+        }
       }
     } finally {
       this.#pumping = false;

@@ -31,13 +31,4 @@ brokerContract("MemoryBroker", makeMemoryBroker, {
   // Storage.flushAll deletes the records and leaves the broker's queue: called while the poison
   // task is the only record, it deletes exactly that record.
   corrupt: (broker) => broker.storage.flushAll(),
-  knownBugs: {
-    reservedExtraFields:
-      "MemoryBroker.add (src/broker/memory_broker.ts:78-88) spreads extra into " +
-      "the record and does not reset deliveries, so extra.deliveries is kept and counted on",
-    duplicateUuid: "MemoryBroker.add (src/broker/memory_broker.ts:75-92) overwrites an existing " +
-      "record and queues its uuid a second time",
-    perSettlementTtl: "MemoryStorage.#expire (src/storage/memory_storage.ts:110-118) assumes " +
-      "#expiries is sorted by deadline, but each exchange has its own resultTtlMs",
-  },
 });

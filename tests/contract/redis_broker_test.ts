@@ -34,15 +34,6 @@ brokerContract("RedisBroker", makeRedisBroker, {
   corrupt: async (broker, uuid) => {
     assert.equal(await raw(broker, ["DEL", `{${broker.name}}:task:${uuid}`]), 1);
   },
-  knownBugs: {
-    reservedExtraFields: "the enqueue script (src/redis/scripts/enqueue.ts:21-22) appends the " +
-      "extra fields after the task's own fields in one HSET, so extra overrides them",
-    waitForProcess: "the exchange script (src/redis/scripts/exchange.ts:96-97) claims without " +
-      "publishing on the events channel, so waitForStatus never hears of status process",
-    stopWakesWaiters: "RedisConnection.blocking (src/redis/redis_connection.ts) rethrows the " +
-      "error of the blocking client that close() destroyed (only an aborted signal returns " +
-      "null), so a waitForTasks pending when the broker stops rejects instead of resolving",
-  },
 });
 
 /** Runs `body` with started brokers of fresh apps; always flushes and stops them. */

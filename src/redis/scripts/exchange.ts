@@ -16,7 +16,7 @@ ARGV[4] how many tasks to claim
 ARGV[5] result ttl ms (finished records expire after it)
 ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
-ARGV[8] events channel (finished uuids are published there)
+ARGV[8] events channel: "<uuid> <status>" is published on every status change
 ARGV[9] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
 Returns { claimed, rejected, recovered, dropped }: claimed is flat (uuid, task_name, args, kwargs,
@@ -33,7 +33,7 @@ local function finish(key, uuid, fields)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
   redis.call('ZADD', KEYS[4], now, uuid)
-  redis.call('PUBLISH', ARGV[8], uuid)
+  redis.call('PUBLISH', ARGV[8], uuid .. ' ' .. fields[2])
 end
 
 local function requeue(key, uuid)
@@ -41,6 +41,7 @@ local function requeue(key, uuid)
   if not r[2] then return false end
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
+  redis.call('PUBLISH', ARGV[8], uuid .. ' new')
   return true
 end
 
@@ -74,7 +75,8 @@ for _, uuid in ipairs(expired) do
     local message = 'Task was delivered ' .. deliveries .. ' times and its worker never settled it '
       .. '(worker died or lost its lease); not retried again'
     finish(key, uuid, { 'status', 'error', 'error_type', 'DeliveryLimitError',
-      'error_code', 'DELIVERY_LIMIT', 'error_message', message, 'traceback', message })
+      'error_code', 'DELIVERY_LIMIT', 'error_message', message,
+      'traceback', 'DeliveryLimitError: ' .. message })
   else
     requeue(key, uuid)
   end
@@ -96,6 +98,7 @@ while want > 0 do
       redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
         'started_at', stamp, 'updated_at', stamp)
       redis.call('ZADD', KEYS[2], now + leaseMs, uuid)
+      redis.call('PUBLISH', ARGV[8], uuid .. ' process')
       local n = #claimed
       claimed[n + 1] = uuid
       claimed[n + 2] = r[1]
