@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/scripts/tools"
 if [ ! -x "$tools/node_modules/.bin/deno" ] || [ ! -x "$tools/node_modules/.bin/bun" ] || [ ! -x "$tools/node_modules/.bin/node" ]; then
   echo "tools: installing deno, bun and node from the npm registry" >&2
-  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$tools" && npm install --no-package-lock --no-audit --no-fund --loglevel=error >&2)
 fi
 export PATH="$tools/node_modules/.bin:$PATH"
 if [ ! -e "$root/node_modules/redis" ] || [ "$root/deno.json" -nt "$root/node_modules/.deno" ]; then
