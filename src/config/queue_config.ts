@@ -1,16 +1,11 @@
 import { z } from "zod";
 import { ConfigError } from "../errors/config_error.ts";
 import type { LogLevel } from "../logging/logger.ts";
-import type { TaskStatus } from "../task/task_status.ts";
+import { TASK_STATUSES, type TaskStatus } from "../task/task_status.ts";
 
-const statusSchema: z.ZodType<TaskStatus, TaskStatus> = z.enum([
-  "new",
-  "process",
-  "success",
-  "error",
-  "cancel",
-  "retry",
-]);
+const statusSchema: z.ZodType<TaskStatus, TaskStatus> = z.enum(
+  TASK_STATUSES as [TaskStatus, ...TaskStatus[]],
+);
 
 /** The zod schema of {@linkcode QueueConfig}; defaults as in QTasks where QTasks has the field. */
 const queueConfigSchema: z.ZodType<QueueConfig> = z.object({

@@ -125,17 +125,7 @@ export class RedisConnection {
    */
   async blocking(args: readonly string[], signal: AbortSignal): Promise<RedisReply> {
     if (signal.aborted) return null;
-    if (!this.#blocking) {
-      const client = this.#newClient();
-      this.#blocking = client;
-      try {
-        await this.#connect(client);
-      } catch (error) {
-        this.#blocking = undefined;
-        throw error;
-      }
-    }
-    const client = this.#blocking;
+    const client = this.#blocking ??= await this.#open();
     const onAbort = () => {
       if (this.#blocking === client) this.#blocking = undefined;
       client.destroy();
@@ -222,33 +212,27 @@ export class RedisConnection {
     }
   }
 
+  /** A new client, connected within the connect timeout. */
+  async #open(): Promise<RedisClient> {
+    const client = this.#newClient();
+    await this.#connect(client);
+    return client;
+  }
+
   #ready(): Promise<RedisClient> {
     if (this.#client) return Promise.resolve(this.#client);
-    this.#connecting ??= (async () => {
-      const client = this.#newClient();
-      try {
-        await this.#connect(client);
-      } catch (error) {
-        this.#connecting = undefined;
-        throw error;
-      }
-      this.#client = client;
-      return client;
-    })();
+    this.#connecting ??= this.#open().then((client) => this.#client = client, (error) => {
+      this.#connecting = undefined;
+      throw error;
+    });
     return this.#connecting;
   }
 
   #ensureSubscriber(): Promise<RedisClient> {
-    this.#subscriber ??= (async () => {
-      const client = this.#newClient();
-      try {
-        await this.#connect(client);
-      } catch (error) {
-        this.#subscriber = undefined;
-        throw error;
-      }
-      return client;
-    })();
+    this.#subscriber ??= this.#open().catch((error) => {
+      this.#subscriber = undefined;
+      throw error;
+    });
     return this.#subscriber;
   }
 
