@@ -12,7 +12,7 @@ import {
   TaskFailedError,
   type TaskRecord,
 } from "../../mod.ts";
-import { uniqueName } from "../support/deferred.ts";
+import { deferred, uniqueName } from "../support/deferred.ts";
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
   : false;
@@ -280,4 +280,23 @@ test("an invalid app name or config is refused with a clear error", () => {
     () => new QueueTasks({ brokerUrl: "http://localhost" }),
     /must start with redis:\/\/ or rediss:\/\//,
   );
+});
+
+test("result() waits for the statuses listed in resultStatusesEnd", async () => {
+  const app = memoryApp({ resultStatusesEnd: ["process", "success", "error", "cancel"] });
+  const release = deferred();
+  const task = app.task("held", async () => {
+    await release.promise;
+    return "done";
+  });
+  await app.start();
+  try {
+    const job = await task.addTask();
+    const record = await job.result({ timeoutMs: 5_000 });
+    assert.equal(record.status, "process");
+    release.resolve();
+  } finally {
+    release.resolve();
+    await app.stop();
+  }
 });

@@ -6,39 +6,31 @@ import { enqueueScript } from "../../src/redis/scripts/enqueue.ts";
 import { exchangeScript } from "../../src/redis/scripts/exchange.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 
-/** Every command clients sent (MONITOR, without the commands run inside Lua scripts). */
+/** Every command clients sent about app `app` (MONITOR, without those run inside Lua scripts). */
 async function monitor(app: string) {
   const client = createClient({ url: testRedisUrl(), RESP: 2 });
   client.on("error", () => {});
   await client.connect();
   const lines: string[] = [];
+  const markers = new Map<string, () => void>();
   await client.monitor((line: string) => {
-    if (
-      !line.includes(" lua] ") && (line.includes(`{${app}}`) || line.includes("qtasks-monitor-"))
-    ) {
-      lines.push(line);
-    }
+    for (const [tag, seen] of markers) if (line.includes(tag)) seen();
+    if (!line.includes(" lua] ") && line.includes(`{${app}}`)) lines.push(line);
   });
-  // A marker command so the test knows every earlier line has arrived.
+  /** Resolves with the lines so far, once a marker command sent now has come through. */
   const flush = async (): Promise<string[]> => {
+    const tag = `qtasks-monitor-${crypto.randomUUID()}`;
+    const seen = new Promise<void>((resolve) => markers.set(tag, resolve));
     const probe = createClient({ url: testRedisUrl(), RESP: 2 });
     probe.on("error", () => {});
     await probe.connect();
-    const tag = `qtasks-monitor-${crypto.randomUUID()}`;
-    const seen = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (lines.some((l) => l.includes(tag))) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    });
     await probe.sendCommand(["ECHO", tag]);
     await seen;
+    markers.delete(tag);
     await probe.close();
-    return lines.filter((l) => !l.includes(tag));
+    return lines.splice(0);
   };
-  return { lines, flush, close: () => client.destroy() };
+  return { flush, close: () => client.destroy() };
 }
 
 function countMatching(lines: string[], pattern: RegExp): number {
@@ -69,9 +61,8 @@ test("Redis costs one round trip per enqueue and at most two per processed task"
     assert.equal(enqueues, n, "one EVALSHA per enqueue");
 
     // Wait for the last task through the events channel, then count what the worker sent.
-    await jobs[n - 1].result({ timeoutMs: 30_000 });
     await Promise.all(jobs.map((job) => job.result({ timeoutMs: 30_000 })));
-    const all = await watch.flush();
+    const all = afterEnqueue.concat(await watch.flush());
     watch.close();
     const exchanges = countMatching(all, new RegExp(`"evalsha" "${exchangeSha}"`, "i"));
     const blocking = countMatching(all, /"bzpopmin"/i);
@@ -88,6 +79,41 @@ test("Redis costs one round trip per enqueue and at most two per processed task"
     assert.ok(exchanges > 0, "the worker exchanged with Redis");
     assert.ok(other <= 5, `only heartbeats and lease renewals besides, got ${other}`);
     assert.ok(perTask <= 2, `at most 2 round trips per processed task, got ${perTask}`);
+  } finally {
+    await worker.stop();
+    await producer.flushAll();
+    await producer.stop();
+  }
+});
+
+test("a lone task reaching an idle Redis worker costs it three round trips: wake-up, claim, settle", async () => {
+  const name = uniqueName("roundtrips-idle");
+  const url = testRedisUrl();
+  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: 10 };
+  const producer = new QueueTasks({ name, brokerUrl: url, env: false, config });
+  const worker = new QueueTasks({ name, brokerUrl: url, env: false, config });
+  const echo = producer.task("echo", (n: number) => n);
+  worker.task("echo", (n: number) => n);
+  const exchangeSha = await exchangeScript.sha();
+  const n = 50;
+  try {
+    await worker.start();
+    await (await echo.addTask(0)).value({ timeoutMs: 10_000 });
+    const watch = await monitor(name);
+    for (let i = 1; i <= n; i++) {
+      assert.equal(await (await echo.addTask(i)).value({ timeoutMs: 10_000 }), i);
+    }
+    const all = await watch.flush();
+    watch.close();
+    const exchanges = countMatching(all, new RegExp(`"evalsha" "${exchangeSha}"`, "i"));
+    const blocking = countMatching(all, /"bzpopmin"/i);
+    const perTask = (exchanges + blocking) / n;
+    console.log(
+      `round trips, one task at a time: ${exchanges} exchanges + ${blocking} BZPOPMIN for ${n} tasks = ${
+        perTask.toFixed(2)
+      } per task`,
+    );
+    assert.ok(perTask <= 3, `at most 3 round trips per lone task, got ${perTask}`);
   } finally {
     await worker.stop();
     await producer.flushAll();

@@ -7,6 +7,7 @@ import {
   type ExchangeResult,
   type Logger,
   MemoryBroker,
+  MemoryStorage,
   QueueTasks,
 } from "../../mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
@@ -196,4 +197,83 @@ test("an AsyncWorker needs a broker, a positive concurrency and an app", async (
     new AsyncWorker({ broker: new MemoryBroker() }).start(),
     /not attached to an app/,
   );
+});
+
+test("deleteFinishedTasks deletes finished records at worker start and keeps queued ones", async () => {
+  const broker = new MemoryBroker({ name: uniqueName("delete-finished") });
+  const first = new QueueTasks({ broker, env: false, config: { logsDefaultLevel: "silent" } });
+  const task = first.task("t", (n: number) => n);
+  await first.start();
+  const finished = await task.addTask(1);
+  await finished.result({ timeoutMs: 5_000 });
+  await first.stop();
+  const queued = await task.addTask(2);
+
+  const second = new QueueTasks({
+    broker,
+    env: false,
+    config: { logsDefaultLevel: "silent", deleteFinishedTasks: true },
+  });
+  const release = deferred();
+  second.task("t", async (n: number) => {
+    await release.promise;
+    return n;
+  });
+  await second.start();
+  try {
+    assert.equal(await finished.get(), undefined, "the finished record is gone");
+    assert.notEqual(await queued.get(), undefined, "the queued task is kept");
+    release.resolve();
+    assert.equal(await queued.value({ timeoutMs: 5_000 }), 2);
+  } finally {
+    release.resolve();
+    await second.stop();
+  }
+});
+
+test("runningOlderTasks re-queues every task whose lease expired when the worker starts", async () => {
+  let now = Date.now();
+  const storage = new MemoryStorage({ name: uniqueName("older"), now: () => now });
+  const broker = new MemoryBroker({ storage });
+  const infos: string[] = [];
+  const logger: Logger = { ...createLogger("silent"), info: (message) => infos.push(message) };
+  const app = new QueueTasks({
+    broker,
+    logger,
+    env: false,
+    config: { runningOlderTasks: true, leaseMs: 1_000 },
+  });
+  const task = app.task("t", (n: number) => n * 2);
+  const jobs = await Promise.all([1, 2, 3].map((n) => task.addTask(n)));
+  // A worker that died after claiming: its leases are never renewed.
+  const claimed = await broker.exchange({
+    workerId: "dead-worker",
+    settlements: [],
+    want: 3,
+    leaseMs: 1_000,
+    resultTtlMs: 60_000,
+    maxDeliveries: 5,
+    recoverLimit: 0,
+  });
+  assert.equal(claimed.claimed.length, 3);
+  now += 1_001;
+  await app.start();
+  try {
+    assert.ok(
+      infos.includes("Recovered 3 tasks with expired leases (runningOlderTasks)"),
+      infos.join("\n"),
+    );
+    assert.deepEqual(await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 }))), [
+      2,
+      4,
+      6,
+    ]);
+    assert.deepEqual((await Promise.all(jobs.map((job) => job.get()))).map((r) => r?.deliveries), [
+      2,
+      2,
+      2,
+    ]);
+  } finally {
+    await app.stop();
+  }
 });
