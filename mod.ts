@@ -85,6 +85,7 @@ export { nodeRuntime } from "./src/runtime/node_runtime.ts";
 
 export { RedisConnection } from "./src/redis/redis_connection.ts";
 export type { RedisConnectionOptions } from "./src/redis/redis_connection.ts";
+export { RedisOfflineError } from "./src/redis/redis_client.ts";
 export type { RedisClient, RedisReply } from "./src/redis/redis_client.ts";
 export { createNodeRedisClient } from "./src/redis/node_redis_client.ts";
 export type { NodeRedisClientOptions } from "./src/redis/node_redis_client.ts";

@@ -12,6 +12,8 @@ import { type RunForeverOptions, Starter } from "../starter/starter.ts";
 import { encodeJson, isReservedField } from "../task/task_codec.ts";
 import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import type { TaskRecord } from "../task/task_record.ts";
+import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
+import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
@@ -36,6 +38,8 @@ export interface QueueTasksOptions {
   name?: string;
   /** `redis://` or `rediss://` URL: use the Redis backend. Without it (and without `broker`), the in-memory backend. */
   brokerUrl?: string;
+  /** With `brokerUrl`: TLS settings (`rediss://` with your own CA) or another client factory. */
+  redis?: Omit<RedisConnectionOptions, "url" | "timeoutMs">;
   /** A broker you assembled (Redis or memory, or your own). */
   broker?: Broker;
   /** The worker (default an {@linkcode AsyncWorker} on the broker). */
@@ -135,7 +139,11 @@ export class QueueTasks {
     }
     this.broker = options.broker ??
       (options.brokerUrl
-        ? new RedisBroker({ name, url: options.brokerUrl })
+        ? new RedisBroker({
+          name,
+          url: options.brokerUrl,
+          redis: { ...options.redis, timeoutMs: this.config.backendTimeoutMs },
+        })
         : new MemoryBroker({ name }));
     this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
     if (this.worker.broker !== this.broker) {
@@ -250,12 +258,23 @@ export class QueueTasks {
         );
       }
     }
+    const encoded = encodeJson(args, `arguments of task "${taskName}"`);
+    const limit = this.config.maxPayloadBytes;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it might matter.
+    if (encoded.length * 3 > limit) {
+      const bytes = new TextEncoder().encode(encoded).length;
+      if (bytes > limit) {
+        throw new InvalidPayloadError(
+          `Cannot add task "${taskName}": its arguments take ${bytes} bytes, over maxPayloadBytes (${limit})`,
+        );
+      }
+    }
     const uuid = crypto.randomUUID();
     await this.broker.add({
       uuid,
       taskName,
       priority,
-      args: encodeJson(args, `arguments of task "${taskName}"`),
+      args: encoded,
       kwargs: "{}",
       extra,
     });

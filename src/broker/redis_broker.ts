@@ -11,6 +11,7 @@ import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
 import { RedisStorage } from "../storage/redis_storage.ts";
 import { errorFields, isReservedField } from "../task/task_codec.ts";
 import { RedisReplyError } from "../redis/redis_reply_error.ts";
+import { BackendError } from "../errors/backend_error.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
@@ -73,9 +74,12 @@ export class RedisBroker implements Broker {
     if (options.storage) {
       this.storage = options.storage;
       this.connection = options.connection ??
-        (options.url ? new RedisConnection({ url: options.url }) : options.storage.connection);
+        (options.url
+          ? new RedisConnection({ ...options.redis, url: options.url })
+          : options.storage.connection);
     } else {
-      this.connection = options.connection ?? new RedisConnection({ url: options.url });
+      this.connection = options.connection ??
+        new RedisConnection({ ...options.redis, url: options.url });
       const globalConfig = new RedisGlobalConfig({ name: this.name, connection: this.connection });
       this.storage = new RedisStorage({
         name: this.name,
@@ -114,17 +118,32 @@ export class RedisBroker implements Broker {
     for (const [field, value] of Object.entries(task.extra)) {
       if (!isReservedField(field)) args.push(field, String(value));
     }
-    try {
-      await this.connection.script(
-        enqueueScript,
-        [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)],
-        args,
-      );
-    } catch (error) {
-      if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
-        throw new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`);
+    const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)];
+    const deadline = Date.now() + this.connection.timeoutMs;
+    // A failure without a reply is ambiguous (the script may have run): send it again until the
+    // deadline; the uuid makes that safe, since a second run answers DUPLICATE_TASK.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.connection.script(enqueueScript, keys, args);
+        return;
+      } catch (error) {
+        if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
+          if (attempt > 1) return;
+          throw new TypeError(
+            `Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`,
+          );
+        }
+        if (!(error instanceof BackendError) || Date.now() >= deadline) {
+          if (error instanceof BackendError) {
+            throw new BackendError(
+              `Cannot add task "${task.taskName}": ${error.message}`,
+              { cause: error },
+            );
+          }
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }
-      throw error;
     }
   }
 
@@ -180,8 +199,10 @@ export class RedisBroker implements Broker {
 
   /** Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. */
   async waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const blockMs = Math.max(timeoutMs, 10);
     await this.connection.blocking(
-      ["BZPOPMIN", this.keys.marker, (Math.max(timeoutMs, 10) / 1000).toFixed(3)],
+      ["BZPOPMIN", this.keys.marker, (blockMs / 1000).toFixed(3)],
+      blockMs,
       signal,
     );
   }

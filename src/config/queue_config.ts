@@ -19,6 +19,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
   maxDeliveries: z.number().int().min(1).default(5),
   shutdownGraceMs: z.number().int().min(0).default(30_000),
   idleWakeMs: z.number().int().min(10).default(5_000),
+  backendTimeoutMs: z.number().int().min(100).default(10_000),
+  maxPayloadBytes: z.number().int().min(64).default(1_048_576),
   globalConfigStatusTtlMs: z.number().int().min(1000).default(20_000),
   globalConfigStatusSetPeriodicMs: z.number().int().min(100).default(17_000),
   logsDefaultLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
@@ -47,6 +49,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  * | maxDeliveries | 5 | deliveries with an expired lease before the task ends as `error` |
  * | shutdownGraceMs | 30 s | how long shutdown waits for running tasks |
  * | idleWakeMs | 5 s | longest block of an idle worker before it re-checks expired leases |
+ * | backendTimeoutMs | 10 s | how long a Redis command waits for a connection and its reply |
+ * | maxPayloadBytes | 1 MiB | largest encoded arguments of one task; larger ones are refused at enqueue |
  * | globalConfigStatusTtlMs / …SetPeriodicMs | 20 s / 17 s | worker heartbeat |
  * | logsDefaultLevel | info | default logger's level |
  * | environPrefix | QTASKS_ | prefix of environment overrides |
@@ -80,6 +84,10 @@ export interface QueueConfig {
   readonly shutdownGraceMs: number;
   /** Longest block of an idle worker before it re-checks expired leases, in ms. */
   readonly idleWakeMs: number;
+  /** How long a Redis command waits for a connection and its reply before a BackendError, in ms. */
+  readonly backendTimeoutMs: number;
+  /** Largest encoded arguments of one task, in bytes (UTF-8); larger ones are refused at enqueue. */
+  readonly maxPayloadBytes: number;
   /** TTL of a worker heartbeat, in ms. */
   readonly globalConfigStatusTtlMs: number;
   /** How often the heartbeat is refreshed, in ms. */

@@ -1,5 +1,5 @@
 import type { ComponentContext } from "../broker/broker.ts";
-import { RedisConnection } from "../redis/redis_connection.ts";
+import { RedisConnection, type RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { heartbeatScript } from "../redis/scripts/heartbeat.ts";
 import type { GlobalConfig } from "./global_config.ts";
@@ -21,6 +21,8 @@ export interface RedisComponentOptions {
   url?: string;
   /** A connection to share. */
   connection?: RedisConnection;
+  /** For a connection made from `url`: its timeout, TLS settings and client factory. */
+  redis?: Omit<RedisConnectionOptions, "url">;
 }
 
 /**
@@ -54,7 +56,8 @@ export class RedisGlobalConfig implements GlobalConfig {
   constructor(options: RedisComponentOptions = {}) {
     this.name = options.name ?? "QueueTasks";
     this.keys = redisKeys(this.name);
-    this.connection = options.connection ?? new RedisConnection({ url: options.url });
+    this.connection = options.connection ??
+      new RedisConnection({ ...options.redis, url: options.url });
     this.connection.acquire();
   }
 

@@ -1,5 +1,5 @@
-import { createClient, ErrorReply } from "redis";
-import type { RedisClient, RedisReply } from "./redis_client.ts";
+import { ClientOfflineError, createClient, ErrorReply } from "redis";
+import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_client.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 
 type NodeRedis = ReturnType<typeof createClient>;
@@ -11,24 +11,39 @@ type NodeRedis = ReturnType<typeof createClient>;
  * ```ts
  * import type { NodeRedisClientOptions } from "@qtasks/qtasks";
  *
- * const options: NodeRedisClientOptions = { connectTimeoutMs: 2_000 };
+ * const options: NodeRedisClientOptions = { connectTimeoutMs: 2_000, tls: { ca: "-----BEGIN CERTIFICATE-----…" } };
  * ```
  */
 export interface NodeRedisClientOptions {
   /** How long one connection attempt may take (default 5 000 ms). */
   connectTimeoutMs?: number;
+  /** TLS settings for `rediss://` URLs: a CA to trust (PEM), or whether to verify the server. */
+  tls?: { ca?: string; rejectUnauthorized?: boolean };
+}
+
+function mapError(error: unknown): unknown {
+  if (error instanceof ErrorReply) return new RedisReplyError(error.message, { cause: error });
+  if (error instanceof ClientOfflineError) return new RedisOfflineError({ cause: error });
+  return error;
 }
 
 function wrap(client: NodeRedis): RedisClient {
   return {
     connect: async () => {
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (error) {
+        throw mapError(error);
+      }
+    },
+    isReady: () => client.isReady,
+    onReady: (listener) => {
+      client.on("ready", listener);
+      return () => void client.off("ready", listener);
     },
     send: (args) =>
       (client.sendCommand(args) as Promise<RedisReply>).catch((error: unknown) => {
-        throw error instanceof ErrorReply
-          ? new RedisReplyError(error.message, { cause: error })
-          : error;
+        throw mapError(error);
       }),
     duplicate: () => wrap(client.duplicate()),
     subscribe: async (channel, listener) => {
@@ -51,7 +66,8 @@ function wrap(client: NodeRedis): RedisClient {
 
 /**
  * Creates the default {@linkcode RedisClient}, on node-redis. `redis://` and `rediss://` (TLS)
- * URLs with ACL user and password are supported; it reconnects with backoff by itself.
+ * URLs with ACL user and password are supported; it reconnects with backoff (50 ms doubling to
+ * 2 s) by itself, and does not queue commands while offline.
  *
  * @param url The Redis URL.
  * @param options Connection options.
@@ -74,9 +90,14 @@ export function createNodeRedisClient(
   const client = createClient({
     url,
     RESP: 2,
+    disableOfflineQueue: true,
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 5_000,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), 2_000),
+      ...(options.tls?.ca !== undefined ? { ca: options.tls.ca } : {}),
+      ...(options.tls?.rejectUnauthorized !== undefined
+        ? { rejectUnauthorized: options.tls.rejectUnauthorized }
+        : {}),
     },
   });
   return wrap(client as NodeRedis);

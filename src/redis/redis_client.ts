@@ -11,9 +11,30 @@
 export type RedisReply = string | number | null | RedisReply[];
 
 /**
+ * Thrown by a {@linkcode RedisClient} for a command it did not send because it is not connected
+ * (it is reconnecting). Such a command is safe to send again once the client is ready.
+ *
+ * @example
+ * ```ts
+ * import { RedisOfflineError } from "@qtasks/qtasks";
+ *
+ * console.log(new RedisOfflineError().message);
+ * ```
+ */
+export class RedisOfflineError extends Error {
+  /** @param options Standard error options (`cause`). */
+  constructor(options?: ErrorOptions) {
+    super("The Redis client is offline: the command was not sent", options);
+    this.name = "RedisOfflineError";
+  }
+}
+
+/**
  * The small interface QTasks needs from a Redis client. The default is node-redis
  * ({@linkcode createNodeRedisClient}); another client (ioredis, Bun's) can be plugged in by
- * implementing this.
+ * implementing this. A client reconnects by itself after a connection loss; while it is not
+ * ready, `send` rejects with {@linkcode RedisOfflineError} instead of queueing the command, and
+ * error replies reject with {@linkcode RedisReplyError}.
  *
  * @example A client that counts the commands it sends
  * ```ts
@@ -33,13 +54,17 @@ export type RedisReply = string | number | null | RedisReply[];
  * ```
  */
 export interface RedisClient {
-  /** Opens the connection. */
+  /** Opens the connection (the first time). */
   connect(): Promise<void>;
-  /** Sends one command; rejects with the server's error. */
+  /** Whether the connection is up and commands are sent now. */
+  isReady(): boolean;
+  /** Calls `listener` each time the connection is (re)established; returns a remover. */
+  onReady(listener: () => void): () => void;
+  /** Sends one command. */
   send(args: readonly string[]): Promise<RedisReply>;
   /** A new, unconnected client to the same server (for blocking calls and pub/sub). */
   duplicate(): RedisClient;
-  /** Subscribes this (dedicated) client to a channel. */
+  /** Subscribes this (dedicated) client to a channel; kept across reconnections. */
   subscribe(channel: string, listener: (message: string) => void): Promise<void>;
   /** Unsubscribes from a channel. */
   unsubscribe(channel: string): Promise<void>;

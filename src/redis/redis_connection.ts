@@ -1,6 +1,6 @@
 import { BackendError } from "../errors/backend_error.ts";
-import { createNodeRedisClient } from "./node_redis_client.ts";
-import type { RedisClient, RedisReply } from "./redis_client.ts";
+import { createNodeRedisClient, type NodeRedisClientOptions } from "./node_redis_client.ts";
+import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_client.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl } from "./redact_url.ts";
@@ -12,22 +12,32 @@ import { redactUrl } from "./redact_url.ts";
  * ```ts
  * import type { RedisConnectionOptions } from "@qtasks/qtasks";
  *
- * const options: RedisConnectionOptions = { url: "redis://127.0.0.1:6379" };
+ * const options: RedisConnectionOptions = { url: "redis://127.0.0.1:6379", timeoutMs: 5_000 };
  * ```
  */
 export interface RedisConnectionOptions {
-  /** `redis://` or `rediss://` URL (default `redis://127.0.0.1:6379`). */
+  /** `redis://` or `rediss://` URL, with ACL user and password if any (default `redis://127.0.0.1:6379`). */
   url?: string;
-  /** Makes the client (default node-redis); for other clients and tests. */
+  /**
+   * How long a command may wait for a connection and then for its reply before it fails with a
+   * {@linkcode BackendError} (default 10 000 ms). A connection that gives no reply for this long
+   * is closed and opened again.
+   */
+  timeoutMs?: number;
+  /** TLS settings for `rediss://` (a CA to trust, or whether to verify the server). */
+  tls?: NodeRedisClientOptions["tls"];
+  /** Makes the clients (default node-redis); for other clients and tests. */
   createClient?: (url: string) => RedisClient;
-  /** How long the first connection may take before commands fail with a BackendError (default 10 000 ms). */
-  connectTimeoutMs?: number;
 }
 
 /**
  * One app's link to Redis, shared by its GlobalConfig, Storage and Broker: a command client
  * (connected on first use), a dedicated client for blocking waits, and one subscriber client
  * shared by every result waiter. Components acquire and release it; the last release closes it.
+ *
+ * Outages: the clients reconnect by themselves. A command waits up to `timeoutMs` for the
+ * connection to come back, then fails with a {@linkcode BackendError} whose message names the
+ * server by its redacted URL; it is never queued silently.
  *
  * @example
  * ```ts
@@ -41,6 +51,8 @@ export interface RedisConnectionOptions {
 export class RedisConnection {
   /** The URL with its password hidden. */
   readonly redactedUrl: string;
+  /** How long a command may wait, in ms. */
+  readonly timeoutMs: number;
   #url: string;
   #create: (url: string) => RedisClient;
   #client: RedisClient | undefined;
@@ -48,11 +60,11 @@ export class RedisConnection {
   #blocking: RedisClient | undefined;
   #subscriber: Promise<RedisClient> | undefined;
   #channels = new Map<string, Set<(message: string) => void>>();
+  #resync = new Set<() => void>();
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
-  #connectTimeoutMs: number;
 
-  /** @param options URL and client factory. */
+  /** @param options URL, timeout, TLS and client factory. */
   constructor(options: RedisConnectionOptions = {}) {
     this.#url = options.url ?? "redis://127.0.0.1:6379";
     if (!/^rediss?:\/\//.test(this.#url)) {
@@ -61,8 +73,12 @@ export class RedisConnection {
       );
     }
     this.redactedUrl = redactUrl(this.#url);
-    this.#create = options.createClient ?? ((url) => createNodeRedisClient(url));
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    if (!(this.timeoutMs > 0)) throw new RangeError("RedisConnection timeoutMs must be > 0");
+    const tls = options.tls;
+    const connectTimeoutMs = Math.min(this.timeoutMs, 5_000);
+    this.#create = options.createClient ??
+      ((url) => createNodeRedisClient(url, { connectTimeoutMs, tls }));
   }
 
   /** Registers a user of the connection (a component that will release it). */
@@ -81,14 +97,9 @@ export class RedisConnection {
     this.#errorListeners.add(listener);
   }
 
-  /** Sends one command. */
-  async command(args: readonly string[]): Promise<RedisReply> {
-    const client = await this.#ready();
-    try {
-      return await client.send(args);
-    } catch (error) {
-      throw this.#wrap(error, args[0]);
-    }
+  /** Sends one command, waiting up to `timeoutMs` for the connection and the reply. */
+  command(args: readonly string[]): Promise<RedisReply> {
+    return this.#send(args, args[0] ?? "command");
   }
 
   /** Runs a script by SHA, loading it with EVAL when the server does not have it. */
@@ -102,54 +113,62 @@ export class RedisConnection {
         `Script ${script.name} takes ${script.keyCount} keys, got ${keys.length}`,
       );
     }
-    const client = await this.#ready();
     const sha = await script.sha();
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await client.send(["EVALSHA", sha, ...tail]);
+      return await this.#send(["EVALSHA", sha, ...tail], script.name);
     } catch (error) {
-      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) {
-        throw this.#wrap(error, script.name);
-      }
+      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
     }
+    return await this.#send(["EVAL", script.source, ...tail], script.name);
+  }
+
+  /**
+   * Sends a blocking command (whose own timeout is `blockMs`) on the dedicated blocking client.
+   * Resolves with `null` when the signal aborts (the client is closed: the only way to cancel a
+   * blocking call), when the connection is closed, or when no reply came within
+   * `blockMs + timeoutMs` (the connection is presumed dead and replaced).
+   */
+  async blocking(
+    args: readonly string[],
+    blockMs: number,
+    signal: AbortSignal,
+  ): Promise<RedisReply> {
+    if (signal.aborted) return null;
+    const client = this.#blocking ??= await this.#open();
+    const drop = () => {
+      if (this.#blocking === client) this.#blocking = undefined;
+      client.destroy();
+    };
+    signal.addEventListener("abort", drop, { once: true });
+    const timer = setTimeout(drop, blockMs + this.timeoutMs);
     try {
-      return await client.send(["EVAL", script.source, ...tail]);
+      return await client.send(args);
     } catch (error) {
-      throw this.#wrap(error, script.name);
+      // Aborted, closed by close(), or replaced after a silence: a wake-up, not a failure.
+      if (signal.aborted || this.#blocking !== client) return null;
+      if (error instanceof RedisOfflineError) drop();
+      throw this.#wrap(error, args[0]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", drop);
     }
   }
 
   /**
-   * Sends a blocking command on the dedicated blocking client. Aborting the signal closes that
-   * client (the only way to cancel a blocking call) and resolves with `null`.
+   * Listens on a pub/sub channel through the shared subscriber. `onResync` is called after the
+   * subscriber reconnects (messages published meanwhile were missed). Returns the remover.
    */
-  async blocking(args: readonly string[], signal: AbortSignal): Promise<RedisReply> {
-    if (signal.aborted) return null;
-    const client = this.#blocking ??= await this.#open();
-    const onAbort = () => {
-      if (this.#blocking === client) this.#blocking = undefined;
-      client.destroy();
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await client.send(args);
-    } catch (error) {
-      // Aborted, or closed by close(): a wake-up, not a failure.
-      if (signal.aborted || this.#blocking !== client) return null;
-      throw this.#wrap(error, args[0]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-  }
-
-  /** Listens on a pub/sub channel through the shared subscriber; returns the unsubscribe function. */
-  async subscribe(channel: string, listener: (message: string) => void): Promise<() => void> {
-    let listeners = this.#channels.get(channel);
+  async subscribe(
+    channel: string,
+    listener: (message: string) => void,
+    onResync?: () => void,
+  ): Promise<() => void> {
     const subscriber = await this.#ensureSubscriber();
+    let listeners = this.#channels.get(channel);
     if (!listeners) {
-      listeners = new Set();
-      this.#channels.set(channel, listeners);
-      const set = listeners;
+      const set = listeners = new Set();
+      this.#channels.set(channel, set);
       try {
         await subscriber.subscribe(channel, (message) => {
           for (const fn of set) fn(message);
@@ -159,9 +178,13 @@ export class RedisConnection {
         throw this.#wrap(error, "SUBSCRIBE");
       }
     }
-    listeners.add(listener);
     const set = listeners;
-    return () => void set.delete(listener);
+    set.add(listener);
+    if (onResync) this.#resync.add(onResync);
+    return () => {
+      set.delete(listener);
+      if (onResync) this.#resync.delete(onResync);
+    };
   }
 
   /** Closes every client. */
@@ -169,15 +192,70 @@ export class RedisConnection {
     const client = this.#client ?? await this.#connecting?.catch(() => undefined);
     this.#client = undefined;
     this.#connecting = undefined;
-    this.#blocking?.destroy();
+    const blocking = this.#blocking;
     this.#blocking = undefined;
+    blocking?.destroy();
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
     this.#channels.clear();
+    this.#resync.clear();
     await Promise.all([
       subscriber?.close().catch(() => subscriber.destroy()),
       client?.close().catch(() => client.destroy()),
     ]);
+  }
+
+  async #send(args: readonly string[], what: string): Promise<RedisReply> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const client = await this.#ready();
+      if (!client.isReady() && !(await waitUntilReady(client, deadline - Date.now()))) {
+        throw this.#unreachable(what);
+      }
+      try {
+        return await this.#withDeadline(client, client.send(args), deadline, what);
+      } catch (error) {
+        // Not sent (the connection dropped before): safe to send once it is back.
+        if (error instanceof RedisOfflineError && Date.now() < deadline) continue;
+        if (error instanceof RedisOfflineError) throw this.#unreachable(what);
+        throw this.#wrap(error, what);
+      }
+    }
+  }
+
+  async #withDeadline<T>(
+    client: RedisClient,
+    pending: Promise<T>,
+    deadline: number,
+    what: string,
+  ): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // No reply in time: presume the connection dead, replace it.
+        if (this.#client === client) {
+          this.#client = undefined;
+          this.#connecting = undefined;
+        }
+        client.destroy();
+        reject(
+          new BackendError(
+            `Cannot reach Redis at ${this.redactedUrl} (${what}): no reply within ${this.timeoutMs} ms`,
+          ),
+        );
+      }, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([pending, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #unreachable(what: string): BackendError {
+    return new BackendError(
+      `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms`,
+    );
   }
 
   #newClient(): RedisClient {
@@ -189,34 +267,22 @@ export class RedisConnection {
     return client;
   }
 
-  async #connect(client: RedisClient): Promise<void> {
+  /** A new client, connected within the timeout. */
+  async #open(): Promise<RedisClient> {
+    const client = this.#newClient();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BackendError(
-              `Cannot reach Redis at ${this.redactedUrl}: no connection within ${this.#connectTimeoutMs} ms`,
-            ),
-          ),
-        this.#connectTimeoutMs,
-      );
+      timer = setTimeout(() => reject(this.#unreachable("connect")), this.timeoutMs);
     });
     try {
       await Promise.race([client.connect(), deadline]);
+      return client;
     } catch (error) {
       client.destroy();
       throw this.#wrap(error, "connect");
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** A new client, connected within the connect timeout. */
-  async #open(): Promise<RedisClient> {
-    const client = this.#newClient();
-    await this.#connect(client);
-    return client;
   }
 
   #ready(): Promise<RedisClient> {
@@ -229,7 +295,12 @@ export class RedisConnection {
   }
 
   #ensureSubscriber(): Promise<RedisClient> {
-    this.#subscriber ??= this.#open().catch((error) => {
+    this.#subscriber ??= this.#open().then((client) => {
+      client.onReady(() => {
+        for (const resync of [...this.#resync]) resync();
+      });
+      return client;
+    }, (error) => {
       this.#subscriber = undefined;
       throw error;
     });
@@ -237,11 +308,31 @@ export class RedisConnection {
   }
 
   #wrap(error: unknown, what: string | undefined): Error {
-    if (error instanceof BackendError || error instanceof RedisReplyError) return error;
+    if (error instanceof BackendError || error instanceof RedisReplyError) {
+      return error instanceof RedisReplyError && what === "connect"
+        ? new BackendError(`Cannot connect to Redis at ${this.redactedUrl}: ${error.message}`)
+        : error;
+    }
     const message = String((error as Error)?.message ?? error).replaceAll(
       this.#url,
       this.redactedUrl,
     );
     return new BackendError(`Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`);
   }
+}
+
+function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.isReady()) return Promise.resolve(true);
+  if (timeoutMs <= 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      remove();
+      resolve(client.isReady());
+    }, timeoutMs);
+    const remove = client.onReady(() => {
+      clearTimeout(timer);
+      remove();
+      resolve(true);
+    });
+  });
 }

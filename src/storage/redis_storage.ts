@@ -51,7 +51,7 @@ export class RedisStorage implements Storage {
     this.connection = options.connection ??
       (!options.url && options.globalConfig instanceof RedisGlobalConfig
         ? options.globalConfig.connection
-        : new RedisConnection({ url: options.url }));
+        : new RedisConnection({ ...options.redis, url: options.url }));
     this.connection.acquire();
   }
 
@@ -137,13 +137,20 @@ export class RedisStorage implements Storage {
   }
 
   #subscribe(): Promise<unknown> {
-    this.#subscribed ??= this.connection.subscribe(this.keys.events, (message) => {
-      const space = message.indexOf(" ");
-      const uuid = space < 0 ? message : message.slice(0, space);
-      const status = space < 0 ? undefined : message.slice(space + 1);
-      const set = this.#watchers.get(uuid);
-      if (set) { for (const notify of [...set]) notify(status); }
-    }).catch((error) => {
+    this.#subscribed ??= this.connection.subscribe(
+      this.keys.events,
+      (message) => {
+        const space = message.indexOf(" ");
+        const uuid = space < 0 ? message : message.slice(0, space);
+        const status = space < 0 ? undefined : message.slice(space + 1);
+        const set = this.#watchers.get(uuid);
+        if (set) { for (const notify of [...set]) notify(status); }
+      },
+      // After a reconnection, messages may have been missed: every waiter reads again.
+      () => {
+        for (const set of this.#watchers.values()) for (const notify of [...set]) notify();
+      },
+    ).catch((error) => {
       this.#subscribed = undefined;
       throw error;
     });

@@ -300,3 +300,15 @@ test("result() waits for the statuses listed in resultStatusesEnd", async () => 
     await app.stop();
   }
 });
+
+test("arguments over maxPayloadBytes are refused at enqueue with InvalidPayloadError", async () => {
+  const app = memoryApp({ maxPayloadBytes: 100 });
+  const echo = app.task("echo", (text: string) => text);
+  await assert.rejects(echo.addTask("é".repeat(60)), (error: unknown) => {
+    assert.ok(error instanceof InvalidPayloadError);
+    assert.match(error.message, /its arguments take 124 bytes, over maxPayloadBytes \(100\)/);
+    return true;
+  });
+  const small = await echo.addTask("é".repeat(40));
+  assert.equal((await small.get())?.status, "new");
+});
