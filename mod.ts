@@ -21,16 +21,18 @@ import "./src/runtime/adapters.ts";
 export { QueueTasks } from "./src/app/queue_tasks.ts";
 export type { PingOptions, QueueTasksOptions } from "./src/app/queue_tasks.ts";
 export { AsyncResult } from "./src/app/async_result.ts";
-export type { ResultOptions } from "./src/app/async_result.ts";
+export type { AsyncResultControl, ResultOptions } from "./src/app/async_result.ts";
 export type { AddTaskOptions, TaskHandle } from "./src/app/task_handle.ts";
 
 export type {
   Broker,
+  CancelOutcome,
   ClaimedTask,
   ComponentContext,
   ExchangeRequest,
   ExchangeResult,
   Lease,
+  LeaseRenewal,
   NewTask,
   Settlement,
 } from "./src/broker/broker.ts";
@@ -102,6 +104,7 @@ export { BackendError } from "./src/errors/backend_error.ts";
 export { ConfigError } from "./src/errors/config_error.ts";
 export { InvalidPayloadError } from "./src/errors/invalid_payload_error.ts";
 export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
+export { TaskCancelError } from "./src/errors/task_cancel_error.ts";
 export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";

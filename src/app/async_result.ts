@@ -3,6 +3,7 @@ import { TaskFailedError } from "../errors/task_failed_error.ts";
 import type { TaskStatus } from "../task/task_status.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { Storage } from "../storage/storage.ts";
+import type { CancelOutcome } from "../broker/broker.ts";
 
 /**
  * Options of {@linkcode AsyncResult.result} and {@linkcode AsyncResult.value}.
@@ -19,6 +20,21 @@ export interface ResultOptions {
   timeoutMs?: number;
   /** Stop waiting when this aborts (rejects with the signal's reason). */
   signal?: AbortSignal;
+}
+
+/**
+ * What an {@linkcode AsyncResult} can ask of its app.
+ *
+ * @example
+ * ```ts
+ * import type { AsyncResultControl } from "@qtasks/qtasks";
+ *
+ * const control: AsyncResultControl = { cancel: () => Promise.resolve("missing") };
+ * ```
+ */
+export interface AsyncResultControl {
+  /** Cancels the task. */
+  cancel(reason: string): Promise<CancelOutcome>;
 }
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
@@ -51,18 +67,37 @@ export class AsyncResult<R = unknown> {
   readonly taskName: string;
   #storage: Storage;
   #statuses: readonly TaskStatus[];
+  #control: AsyncResultControl | undefined;
 
   /**
    * @param uuid The task.
    * @param taskName Its name.
    * @param storage Where its record lives.
    * @param statuses Final statuses to wait for (the config's `resultStatusesEnd`).
+   * @param control How to cancel the task (given by the app).
    */
-  constructor(uuid: string, taskName: string, storage: Storage, statuses: readonly TaskStatus[]) {
+  constructor(
+    uuid: string,
+    taskName: string,
+    storage: Storage,
+    statuses: readonly TaskStatus[],
+    control?: AsyncResultControl,
+  ) {
     this.uuid = uuid;
     this.taskName = taskName;
     this.#storage = storage;
     this.#statuses = statuses;
+    this.#control = control;
+  }
+
+  /** Cancels the task: see `QueueTasks.cancel`. */
+  cancel(reason = ""): Promise<CancelOutcome> {
+    if (!this.#control) {
+      return Promise.reject(
+        new TypeError(`Cannot cancel task ${this.uuid}: no app to cancel it with`),
+      );
+    }
+    return this.#control.cancel(reason);
   }
 
   /** Reads the record now, whatever its status. */

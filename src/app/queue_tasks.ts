@@ -1,4 +1,4 @@
-import type { Broker, ComponentContext } from "../broker/broker.ts";
+import type { Broker, CancelOutcome, ComponentContext } from "../broker/broker.ts";
 import { MemoryBroker } from "../broker/memory_broker.ts";
 import { RedisBroker } from "../broker/redis_broker.ts";
 import {
@@ -278,7 +278,7 @@ export class QueueTasks {
       kwargs: "{}",
       extra,
     });
-    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd);
+    return this.result<R>(uuid, taskName);
   }
 
   /** Reads a task record by uuid (`undefined` if unknown or expired). */
@@ -286,9 +286,27 @@ export class QueueTasks {
     return this.broker.get(uuid);
   }
 
+  /**
+   * Cancels a task: a queued one at once (status `cancel`, it never runs); a running one by
+   * aborting its `AbortSignal` on the worker that runs it, which then stores status `cancel`
+   * (a task that finishes before it notices keeps its real outcome).
+   *
+   * @param uuid The task.
+   * @param reason Stored as `cancelReason`.
+   * @returns What happened: `cancelled`, `cancelling`, `finished` or `missing`.
+   */
+  cancel(uuid: string, reason = ""): Promise<CancelOutcome> {
+    if (typeof uuid !== "string" || uuid === "") {
+      return Promise.reject(new TypeError("Cannot cancel a task: uuid must be a non-empty string"));
+    }
+    return this.broker.cancel(uuid, String(reason), this.config.resultTtlMs);
+  }
+
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
-    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd);
+    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
+      cancel: (reason) => this.cancel(uuid, reason),
+    });
   }
 
   /** With `server: true` (default), whether a worker of this app is running; else whether the backend answers. */

@@ -162,6 +162,37 @@ export interface Lease {
 }
 
 /**
+ * What renewing leases found.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseRenewal } from "@qtasks/qtasks";
+ *
+ * const renewal: LeaseRenewal = { lost: [], cancelled: [{ uuid: "…", reason: "withdrawn" }] };
+ * ```
+ */
+export interface LeaseRenewal {
+  /** Tasks whose lease this worker no longer holds (they were recovered and may run elsewhere). */
+  lost: string[];
+  /** Held tasks whose cancellation was requested: abort them. */
+  cancelled: Array<{ uuid: string; reason: string }>;
+}
+
+/**
+ * What `cancel` did: `cancelled` (the task was queued; it will never run), `cancelling` (it is
+ * running; its worker is told to abort it and settles it as `cancel`), `finished` (it was
+ * already final; nothing changed) or `missing` (no such task).
+ *
+ * @example
+ * ```ts
+ * import type { CancelOutcome } from "@qtasks/qtasks";
+ *
+ * const outcome: CancelOutcome = "cancelled";
+ * ```
+ */
+export type CancelOutcome = "cancelled" | "cancelling" | "finished" | "missing";
+
+/**
  * What a Broker, Storage or GlobalConfig receives when it starts.
  *
  * @example
@@ -199,6 +230,8 @@ export interface ComponentContext {
  *   },
  *   exchange: (request) => inner.exchange(request),
  *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
+ *   cancel: (uuid, reason, resultTtlMs) => inner.cancel(uuid, reason, resultTtlMs),
+ *   watchCancellations: (listener) => inner.watchCancellations(listener),
  *   waitForTasks: (timeoutMs, signal) => inner.waitForTasks(timeoutMs, signal),
  *   get: (uuid) => inner.get(uuid),
  *   flushAll: () => inner.flushAll(),
@@ -218,8 +251,15 @@ export interface Broker {
   add(task: NewTask): Promise<void>;
   /** Settles finished tasks, recovers expired leases, and claims up to `want` tasks. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult>;
-  /** Renews leases; returns the uuids whose lease this worker no longer holds. */
-  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]>;
+  /** Renews leases; reports the ones lost and the held ones whose cancel was requested. */
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal>;
+  /**
+   * Cancels a task: a queued one at once (it never runs), a running one by telling its worker
+   * (through {@linkcode Broker.watchCancellations} and lease renewals).
+   */
+  cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome>;
+  /** Calls `listener` when a running task's cancel is requested; resolves with a remover. */
+  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void>;
   /**
    * Waits until tasks may be available, `timeoutMs` passes, or `signal` aborts: a blocking call,
    * never a sleep loop. Resolves in every case (a spurious wake-up is allowed).

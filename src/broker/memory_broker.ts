@@ -10,11 +10,13 @@ import {
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
+  CancelOutcome,
   ClaimedTask,
   ComponentContext,
   ExchangeRequest,
   ExchangeResult,
   Lease,
+  LeaseRenewal,
   NewTask,
 } from "./broker.ts";
 
@@ -51,6 +53,9 @@ export class MemoryBroker implements Broker {
   #leases = new Map<string, HeldLease>();
   #seq = 0;
   #waiters = new Set<() => void>();
+  #cancelListeners = new Set<(uuid: string, reason: string) => void>();
+  /** Cancelled while queued: their heap entries are skipped when popped. */
+  #cancelled = new Set<string>();
 
   /**
    * @param options `name` (default `QueueTasks`) and `storage` (default a new
@@ -142,7 +147,15 @@ export class MemoryBroker implements Broker {
       if (lease.deadline > now) continue;
       this.#leases.delete(uuid);
       recovered++;
-      if (lease.deliveries >= request.maxDeliveries) {
+      const cancelRequested = this.storage.fields(uuid)?.cancel_requested;
+      if (cancelRequested !== undefined) {
+        this.#finish(uuid, {
+          status: "cancel",
+          cancel_reason: cancelRequested,
+          updated_at: stamp,
+          finished_at: stamp,
+        }, request.resultTtlMs);
+      } else if (lease.deliveries >= request.maxDeliveries) {
         this.#finish(uuid, {
           status: "error",
           updated_at: stamp,
@@ -164,6 +177,7 @@ export class MemoryBroker implements Broker {
     while (claimed.length < request.want) {
       const entry = this.#queue.pop();
       if (!entry) break;
+      if (this.#cancelled.delete(entry.uuid)) continue;
       const fields = this.storage.fields(entry.uuid);
       if (!fields || fields.task_name === undefined) {
         dropped.push(entry.uuid);
@@ -195,19 +209,50 @@ export class MemoryBroker implements Broker {
     return Promise.resolve({ claimed, rejected, recovered, dropped });
   }
 
-  /** Renews leases still held by `workerId`; returns the lost ones. */
-  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]> {
+  /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
     const deadline = this.storage.now() + leaseMs;
-    const lost: string[] = [];
+    const renewal: LeaseRenewal = { lost: [], cancelled: [] };
     for (const { uuid, deliveries } of leases) {
       const lease = this.#leases.get(uuid);
       if (lease && lease.workerId === workerId && lease.deliveries === deliveries) {
         lease.deadline = deadline;
+        const reason = this.storage.fields(uuid)?.cancel_requested;
+        if (reason !== undefined) renewal.cancelled.push({ uuid, reason });
       } else {
-        lost.push(uuid);
+        renewal.lost.push(uuid);
       }
     }
-    return Promise.resolve(lost);
+    return Promise.resolve(renewal);
+  }
+
+  /** Cancels a queued task at once, or tells the worker running it. */
+  cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    const fields = this.storage.fields(uuid);
+    if (!fields) return Promise.resolve("missing");
+    if (fields.status === "new") {
+      this.#cancelled.add(uuid);
+      const stamp = toUnixSeconds(this.storage.now());
+      this.#finish(uuid, {
+        status: "cancel",
+        cancel_reason: reason,
+        updated_at: stamp,
+        finished_at: stamp,
+      }, resultTtlMs);
+      return Promise.resolve("cancelled");
+    }
+    if (fields.status === "process") {
+      this.storage.write(uuid, { cancel_requested: reason });
+      for (const listener of [...this.#cancelListeners]) listener(uuid, reason);
+      return Promise.resolve("cancelling");
+    }
+    return Promise.resolve("finished");
+  }
+
+  /** Calls `listener` when a running task's cancel is requested. */
+  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
+    this.#cancelListeners.add(listener);
+    return Promise.resolve(() => void this.#cancelListeners.delete(listener));
   }
 
   /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort. */
@@ -234,6 +279,7 @@ export class MemoryBroker implements Broker {
   /** Empties the queue, the leases and the storage. */
   async flushAll(): Promise<void> {
     this.#queue.clear();
+    this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();
   }

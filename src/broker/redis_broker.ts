@@ -8,6 +8,7 @@ import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { enqueueScript } from "../redis/scripts/enqueue.ts";
 import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
+import { cancelScript } from "../redis/scripts/cancel.ts";
 import { RedisStorage } from "../storage/redis_storage.ts";
 import { errorFields, isReservedField } from "../task/task_codec.ts";
 import { RedisReplyError } from "../redis/redis_reply_error.ts";
@@ -15,11 +16,13 @@ import { BackendError } from "../errors/backend_error.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
+  CancelOutcome,
   ClaimedTask,
   ComponentContext,
   ExchangeRequest,
   ExchangeResult,
   Lease,
+  LeaseRenewal,
   NewTask,
 } from "./broker.ts";
 
@@ -191,10 +194,36 @@ export class RedisBroker implements Broker {
   }
 
   /** Renews leases: one EVALSHA. */
-  async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]> {
+  async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
     const args = [this.keys.taskPrefix, workerId, String(leaseMs)];
     for (const lease of leases) args.push(lease.uuid, String(lease.deliveries));
-    return await this.connection.script(extendLeasesScript, [this.keys.leases], args) as string[];
+    const [lost, flat] = await this.connection.script(
+      extendLeasesScript,
+      [this.keys.leases],
+      args,
+    ) as [string[], string[]];
+    const cancelled: LeaseRenewal["cancelled"] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      cancelled.push({ uuid: flat[i], reason: flat[i + 1] });
+    }
+    return { lost, cancelled };
+  }
+
+  /** Cancels: one EVALSHA (a running task's worker hears it on the control channel). */
+  async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    return await this.connection.script(
+      cancelScript,
+      [this.keys.queue, this.keys.finished, this.keys.task(uuid)],
+      [uuid, reason, String(resultTtlMs), this.keys.events, this.keys.control],
+    ) as CancelOutcome;
+  }
+
+  /** Listens on the control channel for cancels of running tasks. */
+  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
+    return this.connection.subscribe(this.keys.control, (message) => {
+      const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
+      if (match) listener(match[1], match[2]);
+    });
   }
 
   /** Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. */

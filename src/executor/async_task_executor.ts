@@ -1,3 +1,4 @@
+import { TaskCancelError } from "../errors/task_cancel_error.ts";
 import { TaskTimeoutError } from "../errors/task_timeout_error.ts";
 import { describeError, encodeJson } from "../task/task_codec.ts";
 import type { TaskContext } from "../task/task_definition.ts";
@@ -85,6 +86,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
         returning: encodeJson(value, `result of task "${definition.name}"`),
       };
     } catch (thrown) {
+      if (thrown instanceof TaskCancelError) return { status: "cancel", reason: thrown.reason };
       return { status: "error", error: describeError(thrown) };
     } finally {
       if (timer !== undefined) clearTimeout(timer);

@@ -27,8 +27,10 @@ export interface RedisKeys {
   readonly seq: string;
   /** ZSET of finished tasks: score finish time (ms), member uuid. */
   readonly finished: string;
-  /** Pub/sub channel announcing the uuid of each finished task. */
+  /** Pub/sub channel: `<uuid> <status>` on each status change. */
   readonly events: string;
+  /** Pub/sub channel to the workers: `cancel <uuid> <reason>`. */
+  readonly control: string;
   /** ZSET of live GlobalConfig instances: score heartbeat expiry (ms), member instance id. */
   readonly heartbeats: string;
   /** HASH of one task. */
@@ -65,6 +67,7 @@ export function redisKeys(name: string): RedisKeys {
     seq: `${prefix}seq`,
     finished: `${prefix}finished`,
     events: `${prefix}events`,
+    control: `${prefix}control`,
     heartbeats: `${prefix}GlobalConfig:heartbeats`,
     task: (uuid: string) => taskPrefix + uuid,
     globalConfig: (group: string) => `${prefix}GlobalConfig:${group}`,

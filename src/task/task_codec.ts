@@ -34,6 +34,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "error_message",
   "error_code",
   "cancel_reason",
+  "cancel_requested",
   "deliveries",
   "worker_id",
   "seq",

@@ -1,5 +1,6 @@
 import type { Broker, ClaimedTask, Settlement } from "../broker/broker.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
+import { TaskCancelError } from "../errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../errors/unknown_task_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
 import type { TaskExecutor, TaskOutcome } from "../executor/task_executor.ts";
@@ -75,6 +76,7 @@ export class AsyncWorker implements Worker {
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
   #stopping: Promise<void> | undefined;
+  #unwatchCancels: (() => void) | undefined;
 
   /** @param options The broker and optional concurrency, executor and id. */
   constructor(options: AsyncWorkerOptions) {
@@ -140,6 +142,9 @@ export class AsyncWorker implements Worker {
       }
       host.logger.info(`Recovered ${recovered} tasks with expired leases (runningOlderTasks)`);
     }
+    this.#unwatchCancels = await this.broker.watchCancellations((uuid, reason) =>
+      this.#cancel(uuid, reason)
+    );
     this.#state = "running";
     this.#stopController = new AbortController();
     this.#mayHaveWork = true;
@@ -184,6 +189,8 @@ export class AsyncWorker implements Worker {
       }
     }
     clearInterval(this.#leaseTimer);
+    this.#unwatchCancels?.();
+    this.#unwatchCancels = undefined;
     this.#state = "idle";
     host.logger.info(`Worker ${this.id} stopped`);
   }
@@ -361,6 +368,14 @@ export class AsyncWorker implements Worker {
     }
   }
 
+  /** Aborts a running task with a TaskCancelError: it ends as `cancel`. */
+  #cancel(uuid: string, reason: string): void {
+    const task = this.#running.get(uuid);
+    if (task && !task.controller.signal.aborted) {
+      task.controller.abort(new TaskCancelError(reason));
+    }
+  }
+
   async #renewLeases(): Promise<void> {
     if (this.#running.size === 0) return;
     const leases = [...this.#running].map(([uuid, task]) => ({
@@ -368,16 +383,17 @@ export class AsyncWorker implements Worker {
       deliveries: task.deliveries,
     }));
     try {
-      const lost = await this.broker.extendLeases(
+      const renewal = await this.broker.extendLeases(
         this.id,
         leases,
         this.#requireHost().config.leaseMs,
       );
-      for (const uuid of lost) {
+      for (const uuid of renewal.lost) {
         this.#running.get(uuid)?.controller.abort(
           new Error("The worker lost its lease on this task"),
         );
       }
+      for (const { uuid, reason } of renewal.cancelled) this.#cancel(uuid, reason);
     } catch (error) {
       this.#requireHost().logger.warn(
         `Worker ${this.id}: renewing leases failed (${(error as Error).message})`,

@@ -616,19 +616,20 @@ export function brokerContract(
         );
         assert.deepEqual(uuidsOf(claim), [kept.uuid, lapsing.uuid]);
 
-        assert.deepEqual(await broker.extendLeases("worker-a", [], 60_000), []);
+        assert.deepEqual((await broker.extendLeases("worker-a", [], 60_000)).lost, []);
         assert.deepEqual(
-          await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000),
+          (await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000))
+            .lost,
           [],
         );
         const unknown = crypto.randomUUID();
         assert.deepEqual(
-          await broker.extendLeases("worker-b", [{ uuid: kept.uuid, deliveries: 1 }], 1),
+          (await broker.extendLeases("worker-b", [{ uuid: kept.uuid, deliveries: 1 }], 1)).lost,
           [kept.uuid],
           "another worker does not hold the lease",
         );
         assert.deepEqual(
-          await broker.extendLeases(
+          (await broker.extendLeases(
             "worker-a",
             [
               { uuid: kept.uuid, deliveries: 2 },
@@ -636,7 +637,7 @@ export function brokerContract(
               { uuid: lapsing.uuid, deliveries: 1 },
             ],
             1,
-          ),
+          )).lost,
           [kept.uuid, unknown],
           "a wrong delivery token or an unknown task is lost; a held lease is renewed",
         );
@@ -654,11 +655,11 @@ export function brokerContract(
         assert.equal(record.workerId, "worker-a");
 
         assert.deepEqual(
-          await broker.extendLeases(
+          (await broker.extendLeases(
             "worker-a",
             [{ uuid: kept.uuid, deliveries: 1 }, { uuid: lapsing.uuid, deliveries: 1 }],
             60_000,
-          ),
+          )).lost,
           [lapsing.uuid],
           "the recovered task's old lease is lost",
         );
@@ -666,7 +667,8 @@ export function brokerContract(
           settlements: [{ uuid: kept.uuid, deliveries: 1, status: "success", returning: "1" }],
         }));
         assert.deepEqual(
-          await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000),
+          (await broker.extendLeases("worker-a", [{ uuid: kept.uuid, deliveries: 1 }], 60_000))
+            .lost,
           [kept.uuid],
           "a settled task has no lease",
         );
@@ -700,6 +702,86 @@ export function brokerContract(
       const rest = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
       assert.deepEqual(uuidsOf(rest), [later.uuid]);
     }));
+
+  contractTest(
+    "cancels a queued task at once: it is never claimed",
+    () =>
+      withBroker(async (broker) => {
+        const cancelled = newTask();
+        const kept = newTask();
+        await broker.add(cancelled);
+        await broker.add(kept);
+        const waiting = broker.storage.waitForStatus(cancelled.uuid, {
+          statuses: ["cancel"],
+          timeoutMs: 5_000,
+        });
+        assert.equal(await broker.cancel(cancelled.uuid, "no longer needed", 60_000), "cancelled");
+        const record = await waiting;
+        assert.equal(record?.status, "cancel");
+        assert.equal(record?.cancelReason, "no longer needed");
+        assert.ok(record?.finishedAt, "finishedAt is set");
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [kept.uuid], "the cancelled task is not claimed");
+        assert.equal(await broker.cancel(cancelled.uuid, "again", 60_000), "finished");
+        assert.equal(await broker.cancel(crypto.randomUUID(), "unknown", 60_000), "missing");
+      }),
+  );
+
+  contractTest(
+    "tells the worker of a running task that its cancel was requested",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 1 }));
+        let hear: (value: [string, string]) => void = () => {};
+        const heard = new Promise<[string, string]>((resolve) => hear = resolve);
+        // Resolves once the listener is in place (for Redis: subscribed).
+        const unwatch = await broker.watchCancellations((uuid, reason) => hear([uuid, reason]));
+        assert.equal(await broker.cancel(task.uuid, "stop it", 60_000), "cancelling");
+        assert.deepEqual(await heard, [task.uuid, "stop it"]);
+        unwatch();
+        assert.equal((await mustGet(broker, task.uuid)).status, "process", "still running");
+        const renewal = await broker.extendLeases(
+          "worker-a",
+          [{ uuid: task.uuid, deliveries: 1 }],
+          60_000,
+        );
+        assert.deepEqual(renewal, {
+          lost: [],
+          cancelled: [{ uuid: task.uuid, reason: "stop it" }],
+        });
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "cancel", reason: "stop it" }],
+        }));
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "cancel");
+        assert.equal(record.cancelReason, "stop it");
+      }),
+  );
+
+  contractTest(
+    "ends a running task whose cancel was requested as cancel when its lease expires",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ workerId: "dead-worker", want: 1, leaseMs: 100 }));
+        assert.equal(await broker.cancel(task.uuid, "worker gone", 60_000), "cancelling");
+        await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "worker-b", want: 10 }),
+          100,
+          (result) => result.recovered === 1,
+          "the expired lease is recovered",
+        );
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "cancel", "not run again");
+        assert.equal(record.cancelReason, "worker gone");
+        const claim = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(uuidsOf(claim), []);
+      }),
+  );
 
   contractTest(
     "wakes waitForTasks on a new task, on abort, and after the timeout",
@@ -896,7 +978,8 @@ export function brokerContract(
           assert.equal(await broker.get(task.uuid), undefined, "every record is deleted");
         }
         assert.deepEqual(
-          await broker.extendLeases("worker-a", [{ uuid: running.uuid, deliveries: 1 }], 60_000),
+          (await broker.extendLeases("worker-a", [{ uuid: running.uuid, deliveries: 1 }], 60_000))
+            .lost,
           [running.uuid],
           "the lease is gone",
         );

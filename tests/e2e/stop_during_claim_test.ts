@@ -2,10 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   type Broker,
+  type CancelOutcome,
   type ComponentContext,
   type ExchangeRequest,
   type ExchangeResult,
   type Lease,
+  type LeaseRenewal,
   MemoryBroker,
   type NewTask,
   QueueTasks,
@@ -70,8 +72,14 @@ class HeldClaimBroker implements Broker {
   add(task: NewTask): Promise<void> {
     return this.inner.add(task);
   }
-  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<string[]> {
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
     return this.inner.extendLeases(workerId, leases, leaseMs);
+  }
+  cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    return this.inner.cancel(uuid, reason, resultTtlMs);
+  }
+  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
+    return this.inner.watchCancellations(listener);
   }
   waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
     return this.inner.waitForTasks(timeoutMs, signal);

@@ -21,7 +21,8 @@ ARGV[9] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
 Returns { claimed, rejected, recovered, dropped }: claimed is flat (uuid, task_name, args, kwargs,
 priority, deliveries per task), rejected lists settled uuids whose lease was lost, recovered counts
-expired leases, dropped lists queue entries that had no record. ]]
+expired leases (a task whose cancel was requested ends as cancel instead), dropped lists queue
+entries that had no record. ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -70,8 +71,11 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, to
 for _, uuid in ipairs(expired) do
   redis.call('ZREM', KEYS[2], uuid)
   local key = prefix .. uuid
-  local deliveries = tonumber(redis.call('HGET', key, 'deliveries') or '0') or 0
-  if deliveries >= maxDeliveries then
+  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
+  local deliveries = tonumber(r[1] or '0') or 0
+  if r[2] then
+    finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] })
+  elseif deliveries >= maxDeliveries then
     local message = 'Task was delivered ' .. deliveries .. ' times and its worker never settled it '
       .. '(worker died or lost its lease); not retried again'
     finish(key, uuid, { 'status', 'error', 'error_type', 'DeliveryLimitError',

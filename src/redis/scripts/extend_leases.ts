@@ -9,20 +9,25 @@ ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id
 ARGV[3] lease duration ms
 ARGV[4..] uuid, deliveries pairs
-Returns the uuids whose lease the worker no longer holds. ]]
+Returns { lost, cancelled }: the uuids whose lease the worker no longer holds, and uuid/reason
+pairs of held tasks whose cancel was requested (in case the control message was missed). ]]
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
-local lost = {}
+local lost, cancelled = {}, {}
 for i = 4, #ARGV, 2 do
   local uuid = ARGV[i]
-  local owner = redis.call('HMGET', ARGV[1] .. uuid, 'worker_id', 'deliveries')
+  local owner = redis.call('HMGET', ARGV[1] .. uuid, 'worker_id', 'deliveries', 'cancel_requested')
   if owner[1] == ARGV[2] and owner[2] == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], uuid) then
     redis.call('ZADD', KEYS[1], 'XX', deadline, uuid)
+    if owner[3] then
+      cancelled[#cancelled + 1] = uuid
+      cancelled[#cancelled + 1] = owner[3]
+    end
   else
     lost[#lost + 1] = uuid
   end
 end
-return lost
+return { lost, cancelled }
 `,
   1,
 );
