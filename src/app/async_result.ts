@@ -20,6 +20,8 @@ export interface ResultOptions {
   timeoutMs?: number;
   /** Stop waiting when this aborts (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** Statuses to wait for instead of `resultStatusesEnd` (`["process"]`: until it runs). */
+  statuses?: readonly TaskStatus[];
 }
 
 /**
@@ -115,12 +117,13 @@ export class AsyncResult<R = unknown> {
     if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw new RangeError(`Cannot wait for task ${this.uuid}: timeoutMs must be >= 0`);
     }
+    const statuses = options.statuses ?? this.#statuses;
     const record = await this.#storage.waitForStatus(this.uuid, {
-      statuses: this.#statuses,
+      statuses,
       timeoutMs,
       signal: options.signal,
     });
-    if (record && this.#statuses.includes(record.status)) return record as TaskRecord<R>;
+    if (record && statuses.includes(record.status)) return record as TaskRecord<R>;
     options.signal?.throwIfAborted();
     throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status);
   }

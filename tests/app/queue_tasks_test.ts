@@ -312,3 +312,22 @@ test("arguments over maxPayloadBytes are refused at enqueue with InvalidPayloadE
   const small = await echo.addTask("é".repeat(40));
   assert.equal((await small.get())?.status, "new");
 });
+
+test("result({ statuses }) waits for the given statuses instead of resultStatusesEnd", async () => {
+  const app = memoryApp();
+  const release = deferred();
+  const task = app.task("held", async () => {
+    await release.promise;
+    return 1;
+  });
+  await app.start();
+  try {
+    const job = await task.addTask();
+    assert.equal((await job.result({ statuses: ["process"], timeoutMs: 5_000 })).status, "process");
+    release.resolve();
+    assert.equal((await job.result({ timeoutMs: 5_000 })).status, "success");
+  } finally {
+    release.resolve();
+    await app.stop();
+  }
+});
