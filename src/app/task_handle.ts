@@ -46,6 +46,8 @@ export interface TaskHandle<A extends unknown[], R> {
   readonly definition: TaskDefinition;
   /** Enqueues one task with these arguments. */
   addTask(...args: A): Promise<AsyncResult<R>>;
+  /** Enqueues many tasks at once, one argument list each (see `QueueTasks.addTasks`). */
+  addTasks(argsList: A[]): Promise<AsyncResult<R>[]>;
   /** Returns a handle whose `addTask` applies these options. */
   withOptions(options: AddTaskOptions): TaskHandle<A, R>;
   /** Calls the function in this process, without the queue (for tests). */

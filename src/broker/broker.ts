@@ -228,6 +228,7 @@ export interface ComponentContext {
  *     console.log("enqueue", task.taskName);
  *     await inner.add(task);
  *   },
+ *   addBulk: (tasks) => inner.addBulk(tasks),
  *   exchange: (request) => inner.exchange(request),
  *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
  *   cancel: (uuid, reason, resultTtlMs) => inner.cancel(uuid, reason, resultTtlMs),
@@ -249,6 +250,8 @@ export interface Broker {
   stop(): Promise<void>;
   /** Stores the record and queues the task, atomically. */
   add(task: NewTask): Promise<void>;
+  /** Stores and queues many tasks, atomically (all or none), in as few round trips as it can. */
+  addBulk(tasks: NewTask[]): Promise<void>;
   /** Settles finished tasks, recovers expired leases, and claims up to `want` tasks. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult>;
   /** Renews leases; reports the ones lost and the held ones whose cancel was requested. */

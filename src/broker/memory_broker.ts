@@ -111,6 +111,18 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  /** Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). */
+  async addBulk(tasks: NewTask[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const task of tasks) {
+      if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
+        throw new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`);
+      }
+      seen.add(task.uuid);
+    }
+    for (const task of tasks) await this.add(task);
+  }
+
   /** Settles, recovers expired leases and claims, as one synchronous step. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     const now = this.storage.now();

@@ -6,6 +6,7 @@ import { RedisConnection } from "../redis/redis_connection.ts";
 import type { RedisReply } from "../redis/redis_client.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { enqueueScript } from "../redis/scripts/enqueue.ts";
+import { enqueueBulkScript } from "../redis/scripts/enqueue_bulk.ts";
 import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
 import { cancelScript } from "../redis/scripts/cancel.ts";
@@ -25,6 +26,12 @@ import type {
   LeaseRenewal,
   NewTask,
 } from "./broker.ts";
+
+const BULK_BATCH = 500;
+
+function isDuplicate(error: unknown): boolean {
+  return error instanceof RedisReplyError && error.code === "DUPLICATE_TASK";
+}
 
 /**
  * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (record + queue entry +
@@ -122,28 +129,70 @@ export class RedisBroker implements Broker {
       if (!isReservedField(field)) args.push(field, String(value));
     }
     const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)];
-    const deadline = Date.now() + this.connection.timeoutMs;
-    // A failure without a reply is ambiguous (the script may have run): send it again until the
-    // deadline; the uuid makes that safe, since a second run answers DUPLICATE_TASK.
-    for (let attempt = 1;; attempt++) {
+    await this.#resend(task.taskName, task.uuid, async (resent) => {
       try {
         await this.connection.script(enqueueScript, keys, args);
-        return;
       } catch (error) {
-        if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
-          if (attempt > 1) return;
-          throw new TypeError(
-            `Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`,
-          );
+        // A resend after a lost reply finds its own first run: that is success.
+        if (resent && isDuplicate(error)) return;
+        throw error;
+      }
+    });
+  }
+
+  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic. */
+  async addBulk(tasks: NewTask[]): Promise<void> {
+    const keys = [this.keys.queue, this.keys.marker, this.keys.seq];
+    for (let start = 0; start < tasks.length; start += BULK_BATCH) {
+      const batch = tasks.slice(start, start + BULK_BATCH);
+      const tail: string[] = [String(batch.length)];
+      for (const task of batch) {
+        const extra = Object.entries(task.extra).filter(([field]) => !isReservedField(field));
+        tail.push(
+          task.uuid,
+          String(task.priority),
+          task.taskName,
+          task.args,
+          task.kwargs,
+          String(extra.length),
+        );
+        for (const [field, value] of extra) tail.push(field, String(value));
+      }
+      await this.#resend(
+        batch[0].taskName,
+        batch[0].uuid,
+        (resent) =>
+          this.connection.script(enqueueBulkScript, keys, [
+            this.keys.taskPrefix,
+            resent ? "1" : "0",
+            ...tail,
+          ]).then(() => {}),
+      );
+    }
+  }
+
+  /**
+   * Runs an enqueue, sending it again while Redis is unreachable (until backendTimeoutMs): a
+   * failure without a reply is ambiguous, and the uuid makes a second run safe.
+   */
+  async #resend(
+    taskName: string,
+    uuid: string,
+    send: (resent: boolean) => Promise<void>,
+  ): Promise<void> {
+    const deadline = Date.now() + this.connection.timeoutMs;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await send(attempt > 1);
+      } catch (error) {
+        if (isDuplicate(error)) {
+          throw new TypeError(`Cannot add task "${taskName}": uuid ${uuid} exists already`);
         }
-        if (!(error instanceof BackendError) || Date.now() >= deadline) {
-          if (error instanceof BackendError) {
-            throw new BackendError(
-              `Cannot add task "${task.taskName}": ${error.message}`,
-              { cause: error },
-            );
-          }
-          throw error;
+        if (!(error instanceof BackendError)) throw error;
+        if (Date.now() >= deadline) {
+          throw new BackendError(`Cannot add task "${taskName}": ${error.message}`, {
+            cause: error,
+          });
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }

@@ -331,3 +331,28 @@ test("result({ statuses }) waits for the given statuses instead of resultStatuse
     await app.stop();
   }
 });
+
+test("addTasks enqueues many typed tasks at once and validates them all first", async () => {
+  const app = memoryApp();
+  const add = app.task("add", (a: number, b: number) => a + b);
+  const jobs = await add.addTasks([[1, 2], [3, 4], [5, 6]]);
+  assert.equal(jobs.length, 3);
+  if (false as boolean) {
+    // @ts-expect-error: each entry must match the function's parameters
+    await add.addTasks([[1, "2"]]);
+  }
+  await assert.rejects(
+    app.addTasks("add", [[1, 2], [10n, 1]]),
+    InvalidPayloadError,
+  );
+  await app.start();
+  try {
+    assert.deepEqual(await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 }))), [
+      3,
+      7,
+      11,
+    ]);
+  } finally {
+    await app.stop();
+  }
+});

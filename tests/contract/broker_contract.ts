@@ -704,6 +704,31 @@ export function brokerContract(
     }));
 
   contractTest(
+    "adds tasks in bulk in priority and FIFO order, all or none",
+    () =>
+      withBroker(async (broker) => {
+        const first = newTask({ priority: 1, extra: { batch: "a" } });
+        const urgent = newTask({ priority: -1 });
+        const second = newTask({ priority: 1 });
+        await broker.addBulk([first, urgent, second]);
+        const record = await mustGet(broker, first.uuid);
+        assert.equal(record.status, "new");
+        assert.deepEqual(record.extra, { batch: "a" });
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [urgent.uuid, first.uuid, second.uuid]);
+
+        const fresh = newTask();
+        await assert.rejects(broker.addBulk([fresh, first]), TypeError);
+        assert.equal(
+          await broker.get(fresh.uuid),
+          undefined,
+          "nothing of a refused batch is stored",
+        );
+        await broker.addBulk([]);
+      }),
+  );
+
+  contractTest(
     "cancels a queued task at once: it is never claimed",
     () =>
       withBroker(async (broker) => {

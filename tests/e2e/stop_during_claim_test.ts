@@ -72,6 +72,9 @@ class HeldClaimBroker implements Broker {
   add(task: NewTask): Promise<void> {
     return this.inner.add(task);
   }
+  addBulk(tasks: NewTask[]): Promise<void> {
+    return this.inner.addBulk(tasks);
+  }
   extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
     return this.inner.extendLeases(workerId, leases, leaseMs);
   }
