@@ -102,6 +102,7 @@ export { PriorityHeap } from "./src/memory/priority_heap.ts";
 export { QTasksError } from "./src/errors/qtasks_error.ts";
 export { BackendError } from "./src/errors/backend_error.ts";
 export { ConfigError } from "./src/errors/config_error.ts";
+export { DuplicateTaskError } from "./src/errors/duplicate_task_error.ts";
 export { InvalidPayloadError } from "./src/errors/invalid_payload_error.ts";
 export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
 export { TaskCancelError } from "./src/errors/task_cancel_error.ts";

@@ -14,6 +14,7 @@ import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_defi
 import type { TaskRecord } from "../task/task_record.ts";
 import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
+import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
@@ -76,6 +77,7 @@ type TaskFn<A extends unknown[], R> = (...args: A) => R;
 type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
 
 const APP_NAME = /^[^{}\s]{1,200}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The app: registers tasks, enqueues them, reads and awaits their results, and runs the worker.
@@ -237,7 +239,12 @@ export class QueueTasks {
     options: AddTaskOptions = {},
   ): Promise<AsyncResult<R>> {
     const task = this.#prepare(taskName, args, options);
-    await this.broker.add(task);
+    try {
+      await this.broker.add(task);
+    } catch (error) {
+      // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
+      if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
+    }
     return this.result<R>(task.uuid, taskName);
   }
 
@@ -258,6 +265,9 @@ export class QueueTasks {
   ): Promise<AsyncResult<R>[]> {
     if (!Array.isArray(argsList)) {
       throw new TypeError(`Cannot add tasks "${taskName}": argsList must be an array of arrays`);
+    }
+    if (options.uuid !== undefined) {
+      throw new TypeError(`Cannot add tasks "${taskName}": one uuid cannot name several tasks`);
     }
     const tasks = argsList.map((args) => this.#prepare(taskName, args, options));
     if (tasks.length > 0) await this.broker.addBulk(tasks);
@@ -299,7 +309,13 @@ export class QueueTasks {
         );
       }
     }
-    return { uuid: crypto.randomUUID(), taskName, priority, args: encoded, kwargs: "{}", extra };
+    const uuid = options.uuid ?? crypto.randomUUID();
+    if (typeof uuid !== "string" || !UUID.test(uuid)) {
+      throw new TypeError(
+        `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
+      );
+    }
+    return { uuid: uuid.toLowerCase(), taskName, priority, args: encoded, kwargs: "{}", extra };
   }
 
   /** Reads a task record by uuid (`undefined` if unknown or expired). */

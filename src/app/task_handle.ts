@@ -16,6 +16,11 @@ export interface AddTaskOptions {
   priority?: number;
   /** Extra string fields stored on the record. */
   extra?: Record<string, string>;
+  /**
+   * The task's uuid (a UUID), as an idempotency key: adding a task whose uuid exists already
+   * resolves with the existing task instead of adding a second one. Default: a new random one.
+   */
+  uuid?: string;
 }
 
 /**

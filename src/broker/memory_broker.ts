@@ -1,3 +1,4 @@
+import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import { MemoryGlobalConfig } from "../global_config/memory_global_config.ts";
 import { PriorityHeap } from "../memory/priority_heap.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
@@ -84,9 +85,7 @@ export class MemoryBroker implements Broker {
   /** Stores the record and queues the task. */
   add(task: NewTask): Promise<void> {
     if (this.storage.fields(task.uuid)) {
-      return Promise.reject(
-        new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`),
-      );
+      return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
     }
     const now = toUnixSeconds(this.storage.now());
     const seq = ++this.#seq;
@@ -116,7 +115,7 @@ export class MemoryBroker implements Broker {
     const seen = new Set<string>();
     for (const task of tasks) {
       if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
-        throw new TypeError(`Cannot add task "${task.taskName}": uuid ${task.uuid} exists already`);
+        throw new DuplicateTaskError(task.taskName, task.uuid);
       }
       seen.add(task.uuid);
     }

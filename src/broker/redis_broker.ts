@@ -14,6 +14,7 @@ import { RedisStorage } from "../storage/redis_storage.ts";
 import { errorFields, isReservedField } from "../task/task_codec.ts";
 import { RedisReplyError } from "../redis/redis_reply_error.ts";
 import { BackendError } from "../errors/backend_error.ts";
+import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type {
   Broker,
@@ -185,14 +186,13 @@ export class RedisBroker implements Broker {
       try {
         return await send(attempt > 1);
       } catch (error) {
-        if (isDuplicate(error)) {
-          throw new TypeError(`Cannot add task "${taskName}": uuid ${uuid} exists already`);
-        }
+        if (isDuplicate(error)) throw new DuplicateTaskError(taskName, uuid);
         if (!(error instanceof BackendError)) throw error;
         if (Date.now() >= deadline) {
-          throw new BackendError(`Cannot add task "${taskName}": ${error.message}`, {
-            cause: error,
-          });
+          throw new BackendError(
+            `Cannot add task "${taskName}" (${uuid}): ${error.message}; it may have been stored`,
+            { cause: error, uuid },
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }

@@ -15,11 +15,18 @@ import { QTasksError } from "./qtasks_error.ts";
  */
 export class BackendError extends QTasksError {
   /**
-   * @param message What failed, with the redacted URL.
-   * @param options Standard error options (`cause`).
+   * For a failed `addTask`: the uuid of the task, which may have been stored all the same (the
+   * reply was lost). Add it again with `{ uuid }` to be sure, without creating a second task.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  readonly uuid: string | undefined;
+
+  /**
+   * @param message What failed, with the redacted URL.
+   * @param options Standard error options (`cause`) and the task's `uuid`.
+   */
+  constructor(message: string, options?: ErrorOptions & { uuid?: string }) {
     super("BACKEND_UNAVAILABLE", message, options);
     this.name = "BackendError";
+    this.uuid = options?.uuid;
   }
 }

@@ -5,6 +5,9 @@ import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl } from "./redact_url.ts";
 
+/** Error replies for commands the server refused without running them. */
+const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"]);
+
 /**
  * Options of {@linkcode RedisConnection}.
  *
@@ -63,6 +66,7 @@ export class RedisConnection {
   #resync = new Set<() => void>();
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
+  #readyWaits = new WeakMap<RedisClient, Promise<void>>();
 
   /** @param options URL, timeout, TLS and client factory. */
   constructor(options: RedisConnectionOptions = {}) {
@@ -209,16 +213,22 @@ export class RedisConnection {
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       const client = await this.#ready();
-      if (!client.isReady() && !(await waitUntilReady(client, deadline - Date.now()))) {
+      if (!client.isReady() && !(await this.#waitUntilReady(client, deadline - Date.now()))) {
         throw this.#unreachable(what);
       }
       try {
         return await this.#withDeadline(client, client.send(args), deadline, what);
       } catch (error) {
-        // Not sent (the connection dropped before): safe to send once it is back.
-        if (error instanceof RedisOfflineError && Date.now() < deadline) continue;
-        if (error instanceof RedisOfflineError) throw this.#unreachable(what);
-        throw this.#wrap(error, what);
+        // Not sent (the connection dropped before), or refused unexecuted (LOADING after a
+        // restart, BUSY script, MASTERDOWN): safe to send again until the deadline.
+        const unexecuted = error instanceof RedisOfflineError ||
+          (error instanceof RedisReplyError && NOT_EXECUTED.has(error.code));
+        if (!unexecuted) throw this.#wrap(error, what);
+        const left = deadline - Date.now();
+        if (left <= 0) throw this.#unreachable(what, error);
+        if (!(error instanceof RedisOfflineError)) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, left)));
+        }
       }
     }
   }
@@ -252,9 +262,10 @@ export class RedisConnection {
     }
   }
 
-  #unreachable(what: string): BackendError {
+  #unreachable(what: string, last?: unknown): BackendError {
+    const detail = last instanceof RedisReplyError ? ` (last reply: ${last.message})` : "";
     return new BackendError(
-      `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms`,
+      `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms${detail}`,
     );
   }
 
@@ -307,6 +318,28 @@ export class RedisConnection {
     return this.#subscriber;
   }
 
+  /** One "ready" listener per client, shared by every command waiting for it. */
+  #waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+    if (client.isReady()) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    let ready = this.#readyWaits.get(client);
+    if (!ready) {
+      ready = new Promise<void>((resolve) => {
+        const remove = client.onReady(() => {
+          remove();
+          this.#readyWaits.delete(client);
+          resolve();
+        });
+      });
+      this.#readyWaits.set(client, ready);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(client.isReady()), timeoutMs);
+    });
+    return Promise.race([ready.then(() => true), late]).finally(() => clearTimeout(timer));
+  }
+
   #wrap(error: unknown, what: string | undefined): Error {
     if (error instanceof BackendError || error instanceof RedisReplyError) {
       return error instanceof RedisReplyError && what === "connect"
@@ -319,20 +352,4 @@ export class RedisConnection {
     );
     return new BackendError(`Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`);
   }
-}
-
-function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
-  if (client.isReady()) return Promise.resolve(true);
-  if (timeoutMs <= 0) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      remove();
-      resolve(client.isReady());
-    }, timeoutMs);
-    const remove = client.onReady(() => {
-      clearTimeout(timer);
-      remove();
-      resolve(true);
-    });
-  });
 }

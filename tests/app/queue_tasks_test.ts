@@ -356,3 +356,22 @@ test("addTasks enqueues many typed tasks at once and validates them all first", 
     await app.stop();
   }
 });
+
+test("a caller-chosen uuid makes addTask idempotent", async () => {
+  const app = memoryApp();
+  const add = app.task("add", (a: number, b: number) => a + b);
+  const uuid = crypto.randomUUID();
+  const first = await add.withOptions({ uuid }).addTask(1, 2);
+  const again = await add.withOptions({ uuid }).addTask(1, 2);
+  assert.equal(first.uuid, uuid);
+  assert.equal(again.uuid, uuid);
+  await app.start();
+  try {
+    assert.equal(await again.value({ timeoutMs: 5_000 }), 3);
+    const claims = (await app.get(uuid))?.deliveries;
+    assert.equal(claims, 1, "one task, run once");
+    await assert.rejects(app.addTask("add", [1, 2], { uuid: "not-a-uuid" }), TypeError);
+  } finally {
+    await app.stop();
+  }
+});

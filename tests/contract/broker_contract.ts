@@ -19,6 +19,7 @@ import {
   type Broker,
   type ComponentContext,
   createLogger,
+  DuplicateTaskError,
   type ExchangeRequest,
   type ExchangeResult,
   type GlobalConfig,
@@ -718,7 +719,7 @@ export function brokerContract(
         assert.deepEqual(uuidsOf(claim), [urgent.uuid, first.uuid, second.uuid]);
 
         const fresh = newTask();
-        await assert.rejects(broker.addBulk([fresh, first]), TypeError);
+        await assert.rejects(broker.addBulk([fresh, first]), DuplicateTaskError);
         assert.equal(
           await broker.get(fresh.uuid),
           undefined,
@@ -1137,11 +1138,7 @@ export function brokerContract(
         await broker.add(task);
         const claim = await broker.exchange(exchangeRequest({ want: 1 }));
         assert.equal(claim.claimed.length, 1);
-        try {
-          await broker.add({ ...task, args: '["second"]' });
-        } catch {
-          // Refusing the duplicate is the expected outcome.
-        }
+        await assert.rejects(broker.add({ ...task, args: '["second"]' }), DuplicateTaskError);
         const record = await mustGet(broker, task.uuid);
         assert.equal(record.status, "process", "the running task is left alone");
         assert.deepEqual(record.args, ["first"]);

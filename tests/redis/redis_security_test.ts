@@ -91,9 +91,10 @@ test("a producer whose Redis is unreachable gets a BackendError after backendTim
     assert.ok(error instanceof BackendError, `not a BackendError: ${error}`);
     assert.match(
       error.message,
-      /^Cannot add task "anything": Cannot reach Redis at redis:\/\/app:\*\*\*@127\.0\.0\.1:/,
+      /^Cannot add task "anything" \([0-9a-f-]{36}\): Cannot reach Redis at redis:\/\/app:\*\*\*@127\.0\.0\.1:/,
     );
     assert.ok(!error.message.includes("hunter2"));
+    assert.match(error.uuid ?? "", /^[0-9a-f-]{36}$/, "the error names the task's uuid");
     return true;
   });
   const elapsed = Date.now() - started;
