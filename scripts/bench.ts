@@ -1,0 +1,1612 @@
+/**
+ * The benchmark: QTasks (on Deno, Bun and Node) against BullMQ and bee-queue (on Node), on the
+ * same machine, the same Redis and in the same run (GitHub issue "Performance: benchmark against
+ * BullMQ and bee-queue in the same run").
+ *
+ *   deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] [--contenders LIST]
+ *                                [--n N] [--latency-n N] [--memory-n N] [--redis-url URL]
+ *                                [--no-install] [--verbose]
+ *
+ *   --short       smaller numbers (under about 2 minutes): N 2,000, latency 200, memory 20k/100k
+ *   --json        where to write the whole result (default .bench/bench.json)
+ *   --scenarios   run only these scenarios (1–6)
+ *   --contenders  run only these: qtasks-deno, qtasks-bun, qtasks-node, bullmq, bee-queue
+ *   --n, --latency-n, --memory-n   override the task counts (memory: the last checkpoint)
+ *   --redis-url   use this Redis database (FLUSHDB before each run) instead of a private
+ *                 redis-server; INFO commandstats then also counts other clients of that server
+ *   --no-install  do not run npm install for the peers (missing ones are reported unavailable)
+ *   --verbose     echo every driver's output to stderr
+ *
+ * Scenarios (Redis flushed before each run of each contender):
+ *   1. enqueue N tasks one call at a time, 100 calls in flight (`addTask`, `queue.add`,
+ *      `createJob().save()`)
+ *   2. bulk enqueue of N tasks in one call (`addTasks`, `addBulk`, `saveAll`)
+ *   3. process N pre-enqueued no-op tasks at concurrency 100 and at 1, timed from the worker's
+ *      start until every result is stored
+ *   4. sequential enqueue-then-await latency (p50, p99), the worker in another process
+ *   5. Redis commands per task: INFO commandstats deltas of every run (commands called inside
+ *      Lua scripts included), and a replica of scenarios 1 + 3 (c100) under MONITOR, which tells
+ *      the commands clients sent from those run inside scripts
+ *   6. worker memory (QTasks only, each runtime): RSS after 100,000 and 1,000,000 processed
+ *      tasks (short: 20k and 100k), fed by bulk enqueue in chunks from another process
+ *
+ * Each contender and runtime runs in its own child process: a driver in scripts/bench/ that
+ * takes the step as arguments and prints one JSON line. The peers are installed from
+ * scripts/bench/package.json (exact versions) into scripts/bench/node_modules. The table shows
+ * each figure per contender and our ratio to the best peer, then the issue's targets; the JSON
+ * has everything (raw driver output, commands by name, memory samples, durations). Child
+ * processes and the private redis-server are killed at the end, also on failure or Ctrl-C.
+ *
+ * @module
+ */
+import { cpus, release, totalmem } from "node:os";
+import { createClient } from "redis";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const BENCH_DIR = `${ROOT}/scripts/bench`;
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  short: boolean;
+  json: string;
+  scenarios: number[];
+  contenders: string[] | undefined;
+  n: number;
+  latencyN: number;
+  latencyWarmup: number;
+  memoryTotal: number;
+  memorySample: number;
+  redisUrl: string | undefined;
+  install: boolean;
+  verbose: boolean;
+}
+
+const USAGE = "usage: deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] " +
+  "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--memory-n N] [--redis-url URL] " +
+  "[--no-install] [--verbose]";
+
+/** Calls in flight in scenario 1 (like a web server), and the worker concurrencies. */
+const ENQUEUE_CONCURRENCY = 100;
+const PROCESS_CONCURRENCY = [100, 1];
+const LATENCY_WORKER_CONCURRENCY = 10;
+const MEMORY_CONCURRENCY = 100;
+
+function parseOptions(argv: string[]): Options {
+  const short = argv.includes("--short");
+  const options: Options = {
+    short,
+    json: ".bench/bench.json",
+    scenarios: [1, 2, 3, 4, 5, 6],
+    contenders: undefined,
+    n: short ? 2_000 : 20_000,
+    latencyN: short ? 200 : 1_000,
+    latencyWarmup: short ? 20 : 50,
+    memoryTotal: short ? 100_000 : 1_000_000,
+    memorySample: 0,
+    redisUrl: undefined,
+    install: true,
+    verbose: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
+    const value = () => {
+      const text = inline ?? argv[++i];
+      if (text === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return text;
+    };
+    const count = () => {
+      const number = Number(value().replaceAll("_", "").replaceAll(",", ""));
+      if (!Number.isSafeInteger(number) || number < 1) {
+        throw new Error(`${flag} needs a positive integer`);
+      }
+      return number;
+    };
+    if (flag === "--short") continue;
+    else if (flag === "--json") options.json = value();
+    else if (flag === "--n") options.n = count();
+    else if (flag === "--latency-n") options.latencyN = count();
+    else if (flag === "--memory-n") options.memoryTotal = count();
+    else if (flag === "--redis-url") options.redisUrl = value();
+    else if (flag === "--no-install") options.install = false;
+    else if (flag === "--verbose") options.verbose = true;
+    else if (flag === "--scenarios") {
+      options.scenarios = value().split(",").map((part) => {
+        const id = Number(part.trim());
+        if (!SCENARIOS.some((s) => s.id === id)) {
+          throw new Error(`--scenarios: no scenario ${part}`);
+        }
+        return id;
+      });
+    } else if (flag === "--contenders") {
+      options.contenders = value().split(",").map((part) => part.trim());
+      for (const id of options.contenders) {
+        if (!CONTENDER_IDS.includes(id)) {
+          throw new Error(`--contenders: unknown ${id} (one of ${CONTENDER_IDS.join(", ")})`);
+        }
+      }
+    } else if (flag === "--help" || flag === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  // Two checkpoints: after a tenth of the total (100k of 1M; short: 20k of 100k, a fifth) and
+  // at the end, with samples in between.
+  options.memorySample = Math.max(1, Math.round(options.memoryTotal / (short ? 5 : 10)));
+  return options;
+}
+
+/** Longest one driver run may take before it is killed and reported as timed out. */
+function stepTimeoutMs(options: Options, kind: "step" | "latency" | "memory"): number {
+  if (kind === "memory") return Math.max(120_000, options.memoryTotal * 0.6);
+  if (kind === "latency") return options.short ? 120_000 : 300_000;
+  return options.short ? 60_000 : Math.max(120_000, options.n * 6);
+}
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set<Deno.ChildProcess>();
+
+function killAll(): void {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  children.clear();
+}
+
+interface Outcome {
+  code: number | null;
+  result: Record<string, unknown> | undefined;
+  samples: Record<string, unknown>[];
+  stderrTail: string[];
+  timedOut: boolean;
+  seconds: number;
+}
+
+/** Splits a byte stream into lines without copying the rest of the buffer per line. */
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of stream) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let index; (index = buffer.indexOf("\n", start)) >= 0; start = index + 1) {
+      onLine(buffer.slice(start, index));
+    }
+    buffer = buffer.slice(start);
+  }
+  buffer += decoder.decode();
+  if (buffer) onLine(buffer);
+}
+
+/** One driver process: its `BENCH_*` lines parsed, its stderr's tail kept for errors. */
+class Driver {
+  readonly label: string;
+  readonly ready: Promise<void>;
+  readonly done: Promise<Outcome>;
+  #child: Deno.ChildProcess;
+  #timedOut = false;
+
+  constructor(label: string, command: string[], verbose: boolean) {
+    this.label = label;
+    const started = performance.now();
+    this.#child = new Deno.Command(command[0], {
+      args: command.slice(1),
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const child = this.#child;
+    children.add(child);
+    let result: Record<string, unknown> | undefined;
+    const samples: Record<string, unknown>[] = [];
+    const stderrTail: string[] = [];
+    let markReady: () => void = () => {};
+    let failReady: (error: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    this.ready.catch(() => {});
+    const echo = (line: string) => verbose && console.error(`  [${label}] ${line}`);
+    const stdout = readLines(child.stdout, (line) => {
+      echo(line);
+      if (line === "BENCH_READY") markReady();
+      else if (line.startsWith("BENCH_RESULT ")) result = JSON.parse(line.slice(13));
+      else if (line.startsWith("BENCH_SAMPLE ")) samples.push(JSON.parse(line.slice(13)));
+    });
+    const stderr = readLines(child.stderr, (line) => {
+      echo(line);
+      stderrTail.push(line);
+      if (stderrTail.length > 25) stderrTail.shift();
+    });
+    this.done = (async () => {
+      const status = await child.status;
+      await Promise.allSettled([stdout, stderr]);
+      children.delete(child);
+      failReady(new Error(`${label} exited (code ${status.code}) before it was ready`));
+      return {
+        code: status.signal ? null : status.code,
+        result,
+        samples,
+        stderrTail,
+        timedOut: this.#timedOut,
+        seconds: (performance.now() - started) / 1000,
+      };
+    })();
+  }
+
+  kill(): void {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Waits for the exit, killing the process after `timeoutMs`. */
+  async wait(timeoutMs: number): Promise<Outcome> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const first = await Promise.race([this.done, timeout]);
+    clearTimeout(timer);
+    if (first === "timeout") {
+      this.#timedOut = true;
+      this.kill();
+    }
+    return await this.done;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3_000): Promise<Outcome> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+    await Promise.race([this.done, grace]);
+    clearTimeout(timer);
+    this.kill();
+    return await this.done;
+  }
+
+  /** Waits for `BENCH_READY`, failing after `timeoutMs` or when the process exits first. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.label} was not ready within ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The error of a finished driver run, or undefined when it printed its result and exited 0. */
+function failure(outcome: Outcome, timeoutMs?: number): string | undefined {
+  if (outcome.timedOut) {
+    return `timed out after ${((timeoutMs ?? 0) / 1000).toFixed(0)} s` +
+      (outcome.stderrTail.length ? `: ${outcome.stderrTail.slice(-3).join(" | ")}` : "");
+  }
+  if (outcome.code === 0 && outcome.result) return undefined;
+  const tail = outcome.stderrTail.filter((line) => line.trim() !== "").slice(-6).join(" | ");
+  return `exit ${outcome.code ?? "by signal"}${outcome.result ? "" : ", no result"}` +
+    (tail ? `: ${tail}` : "");
+}
+
+async function commandOutput(command: string, args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+      .output();
+    return new TextDecoder().decode(output.success ? output.stdout : output.stderr).trim();
+  } catch (error) {
+    return `unavailable (${(error as Error).message})`;
+  }
+}
+
+// ---------------------------------------------------------------- contenders
+
+type Lib = "qtasks" | "bullmq" | "bee-queue";
+
+interface Contender {
+  id: string;
+  lib: Lib;
+  runtime: "deno" | "bun" | "node";
+  label: string;
+  command: string[];
+  version: string;
+  /** Why it cannot run, if it cannot. */
+  unavailable?: string;
+}
+
+const CONTENDER_IDS = ["qtasks-deno", "qtasks-bun", "qtasks-node", "bullmq", "bee-queue"];
+
+interface Tools {
+  bun: string | undefined;
+  node: string | undefined;
+  error?: string;
+}
+
+/** The pinned Bun and Node 24 (scripts/tools.sh installs them if needed). */
+async function findTools(): Promise<Tools> {
+  const output = await new Deno.Command("bash", {
+    args: [`${ROOT}/scripts/tools.sh`],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr).trim();
+  if (stderr) console.error(stderr);
+  const bin = new TextDecoder().decode(output.stdout).trim().split("\n").pop() ?? "";
+  if (!output.success || !bin) {
+    return {
+      bun: undefined,
+      node: undefined,
+      error: `scripts/tools.sh failed: ${stderr.split("\n").slice(-3).join(" | ")}`,
+    };
+  }
+  const exists = (path: string) => {
+    try {
+      return Deno.statSync(path).isFile ? path : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { bun: exists(`${bin}/bun`), node: exists(`${bin}/node`) };
+}
+
+interface PeerInstall {
+  /** Pinned versions from scripts/bench/package.json. */
+  pinned: Record<string, string>;
+  /** Installed version per package, or undefined. */
+  installed: Record<string, string | undefined>;
+  /** The npm install's error, if it ran and failed. */
+  error?: string;
+  ranInstall: boolean;
+}
+
+function installedVersion(name: string): string | undefined {
+  try {
+    const text = Deno.readTextFileSync(`${BENCH_DIR}/node_modules/${name}/package.json`);
+    return (JSON.parse(text) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Installs the peers from scripts/bench/package.json unless they are there at their pins. */
+async function installPeers(install: boolean): Promise<PeerInstall> {
+  const manifest = JSON.parse(Deno.readTextFileSync(`${BENCH_DIR}/package.json`)) as {
+    devDependencies: Record<string, string>;
+  };
+  const pinned = manifest.devDependencies;
+  const check = () =>
+    Object.fromEntries(Object.keys(pinned).map((name) => [name, installedVersion(name)]));
+  let installed = check();
+  const missing = Object.keys(pinned).filter((name) => installed[name] !== pinned[name]);
+  const state: PeerInstall = { pinned, installed, ranInstall: false };
+  if (missing.length === 0 || !install) return state;
+  console.error(`peers: npm install ${missing.map((m) => `${m}@${pinned[m]}`).join(" ")}`);
+  state.ranInstall = true;
+  try {
+    const child = new Deno.Command("npm", {
+      args: [
+        "install",
+        "--no-package-lock",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        "--prefix",
+        BENCH_DIR,
+      ],
+      cwd: BENCH_DIR,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    children.add(child);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    const output = await child.output();
+    clearTimeout(timer);
+    children.delete(child);
+    if (!output.success) {
+      const text = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-4);
+      state.error = `npm install failed (exit ${output.code}): ${text.join(" | ")}`;
+    }
+  } catch (error) {
+    state.error = `npm install could not run: ${(error as Error).message}`;
+  }
+  installed = check();
+  state.installed = installed;
+  if (state.error) console.error(`peers: ${state.error}`);
+  return state;
+}
+
+function buildContenders(tools: Tools, peers: PeerInstall, only?: string[]): Contender[] {
+  const qtasksVersion = (JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)) as {
+    version: string;
+  }).version;
+  const driver = (file: string) => `scripts/bench/${file}`;
+  const node = tools.node ?? "node";
+  const peerProblem = (names: string[]) => {
+    const bad = names.filter((name) => peers.installed[name] !== peers.pinned[name]);
+    if (bad.length === 0) return undefined;
+    const what = bad.map((name) =>
+      `${name}@${peers.pinned[name]} ${
+        peers.installed[name] ? `(found ${peers.installed[name]})` : "not installed"
+      }`
+    ).join(", ");
+    return `${what}${peers.error ? `; ${peers.error}` : " (run without --no-install)"}`;
+  };
+  const all: Contender[] = [
+    {
+      id: "qtasks-deno",
+      lib: "qtasks",
+      runtime: "deno",
+      label: "qtasks·deno",
+      command: [Deno.execPath(), "run", "-A", "--v8-flags=--expose-gc", driver("qtasks.ts")],
+      version: qtasksVersion,
+    },
+    {
+      id: "qtasks-bun",
+      lib: "qtasks",
+      runtime: "bun",
+      label: "qtasks·bun",
+      command: [tools.bun ?? "bun", driver("qtasks.ts")],
+      version: qtasksVersion,
+      unavailable: tools.bun ? undefined : `bun not found (${tools.error ?? "scripts/tools.sh"})`,
+    },
+    {
+      id: "qtasks-node",
+      lib: "qtasks",
+      runtime: "node",
+      label: "qtasks·node",
+      command: [node, "--expose-gc", driver("qtasks.ts")],
+      version: qtasksVersion,
+      unavailable: tools.node ? undefined : `node not found (${tools.error ?? "scripts/tools.sh"})`,
+    },
+    {
+      id: "bullmq",
+      lib: "bullmq",
+      runtime: "node",
+      label: "bullmq·node",
+      command: [node, driver("bullmq.ts")],
+      version: peers.installed.bullmq ?? peers.pinned.bullmq,
+      unavailable: tools.node ? peerProblem(["bullmq", "ioredis"]) : "node not found",
+    },
+    {
+      id: "bee-queue",
+      lib: "bee-queue",
+      runtime: "node",
+      label: "bee-queue·node",
+      command: [node, driver("bee_queue.ts")],
+      version: peers.installed["bee-queue"] ?? peers.pinned["bee-queue"],
+      unavailable: tools.node ? peerProblem(["bee-queue"]) : "node not found",
+    },
+  ];
+  return all.filter((c) => !only || only.includes(c.id));
+}
+
+// ---------------------------------------------------------------- Redis
+
+/** The few admin commands the orchestrator sends (node-redis underneath). */
+interface RedisClient {
+  info(section: string): Promise<string>;
+  flushAll(): Promise<unknown>;
+  flushDb(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function connectAdmin(url: string, log: (message: string) => void): Promise<RedisClient> {
+  const client = createClient({ url });
+  client.on("error", (error: Error) => log(`admin redis client: ${error.message}`));
+  await client.connect();
+  return {
+    info: (section) => client.info(section),
+    flushAll: () => client.flushAll(),
+    flushDb: () => client.flushDb(),
+    close: () => client.close(),
+  };
+}
+
+interface RedisTarget {
+  url: string;
+  host: string;
+  port: number;
+  db: number;
+  private: boolean;
+}
+
+/** Starts a private redis-server on a free port (no persistence), killed at exit. */
+async function startRedisServer(): Promise<{ target: RedisTarget; version: string }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const dir = await Deno.makeTempDir({ prefix: "qtasks-bench-redis-" });
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--loglevel",
+        "warning",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    throw new Error(
+      `cannot start redis-server (${(error as Error).message}); install it or pass --redis-url`,
+    );
+  }
+  children.add(child);
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Already gone.
+    }
+  });
+  const url = `redis://127.0.0.1:${port}/0`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  const version = await commandOutput("redis-server", ["--version"]);
+  return { target: { url, host: "127.0.0.1", port, db: 0, private: true }, version };
+}
+
+function parseTarget(url: string, isPrivate: boolean): RedisTarget {
+  const parsed = new URL(url);
+  return {
+    url,
+    host: parsed.hostname || "127.0.0.1",
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.replace(/^\//, "") || 0),
+    private: isPrivate,
+  };
+}
+
+/** INFO commandstats as calls per command name. */
+async function commandStats(client: RedisClient): Promise<Map<string, number>> {
+  const text = await client.info("commandstats");
+  const stats = new Map<string, number>();
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    stats.set(match[1], Number(match[2]));
+  }
+  return stats;
+}
+
+/**
+ * Calls per command between two snapshots, without the benchmark's own admin commands (the
+ * INFO that took the first snapshot, and MONITOR).
+ */
+function statsDelta(after: Map<string, number>, before: Map<string, number>) {
+  const delta: Record<string, number> = {};
+  for (const [name, calls] of after) {
+    const diff = calls - (before.get(name) ?? 0) - (name === "info" ? 1 : 0);
+    if (diff > 0 && name !== "monitor") delta[name] = diff;
+  }
+  const total = Object.values(delta).reduce((a, b) => a + b, 0);
+  return { total, byCommand: sortDesc(delta) };
+}
+
+function sortDesc(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
+}
+
+/**
+ * MONITOR through redis-cli: counts the commands clients sent and the commands run inside Lua
+ * scripts (`[db lua]` lines) in one database, by name.
+ */
+class Monitor {
+  client = 0;
+  lua = 0;
+  byClientCommand: Record<string, number> = {};
+  #child: Deno.ChildProcess;
+  #lastLine = performance.now();
+  #reading: Promise<void>;
+  #ok: Promise<void>;
+
+  constructor(target: RedisTarget) {
+    this.#child = new Deno.Command("redis-cli", {
+      args: ["-u", target.url, "monitor"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    children.add(this.#child);
+    let ok: () => void = () => {};
+    this.#ok = new Promise((resolve) => ok = resolve);
+    const db = String(target.db);
+    this.#reading = readLines(this.#child.stdout, (line) => {
+      this.#lastLine = performance.now();
+      if (line === "OK") return ok();
+      const open = line.indexOf("[");
+      const close = line.indexOf("]", open);
+      if (open < 0 || close < 0) return;
+      const space = line.indexOf(" ", open);
+      if (line.slice(open + 1, space) !== db) return;
+      if (line.slice(space + 1, close) === "lua") {
+        this.lua++;
+        return;
+      }
+      this.client++;
+      const quote = line.indexOf('"', close);
+      const name = line.slice(quote + 1, line.indexOf('"', quote + 1)).toLowerCase();
+      this.byClientCommand[name] = (this.byClientCommand[name] ?? 0) + 1;
+    });
+  }
+
+  async started(timeoutMs = 5_000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#ok,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error("redis-cli monitor did not start")), timeoutMs)
+      ),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Stops once no line came for 300 ms (the stream has caught up), at most after 30 s. */
+  async stop(): Promise<{ client: number; lua: number; byClientCommand: Record<string, number> }> {
+    const deadline = performance.now() + 30_000;
+    while (performance.now() - this.#lastLine < 300 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.#child.status;
+    await this.#reading.catch(() => {});
+    children.delete(this.#child);
+    return { client: this.client, lua: this.lua, byClientCommand: sortDesc(this.byClientCommand) };
+  }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+interface RunRecord {
+  ok: boolean;
+  error?: string;
+  /** The driver's result line (and extra figures added here). */
+  result?: Record<string, unknown>;
+  seconds: number;
+}
+
+interface Context {
+  options: Options;
+  target: RedisTarget;
+  admin: RedisClient;
+  contenders: Contender[];
+  /** runs[scenario key][contender id] */
+  runs: Record<string, Record<string, RunRecord>>;
+  log: (message: string) => void;
+}
+
+interface Scenario {
+  id: number;
+  name: string;
+  /** Whether the peers take part (scenario 6 is ours only). */
+  peers: boolean;
+  run(ctx: Context, contender: Contender): Promise<void>;
+}
+
+function driverArgs(ctx: Context, fields: Record<string, string | number>): string[] {
+  const args: Record<string, string | number> = {
+    url: ctx.target.url,
+    queue: "qtasks-bench",
+    ...fields,
+  };
+  return Object.entries(args).flatMap(([name, value]) => [`--${name}`, String(value)]);
+}
+
+async function flush(ctx: Context): Promise<void> {
+  if (ctx.target.private) await ctx.admin.flushAll();
+  else await ctx.admin.flushDb();
+}
+
+function record(ctx: Context, key: string, contender: Contender, run: RunRecord): void {
+  (ctx.runs[key] ??= {})[contender.id] = run;
+  const what = run.ok
+    ? Object.entries(run.result ?? {})
+      .filter(([k, v]) => typeof v === "number" && !["n", "concurrency", "warmup"].includes(k))
+      .slice(0, 4)
+      .map(([k, v]) => `${k}=${format(v as number, 2)}`)
+      .join(" ")
+    : `FAILED: ${run.error}`;
+  ctx.log(`${key} ${contender.label}: ${what} (${run.seconds.toFixed(1)} s)`);
+}
+
+/** Runs one driver step to its end; `measure` wraps it with INFO commandstats snapshots. */
+async function step(
+  ctx: Context,
+  contender: Contender,
+  fields: Record<string, string | number>,
+  measure: boolean,
+): Promise<{ outcome: Outcome; error?: string; commands?: ReturnType<typeof statsDelta> }> {
+  const timeoutMs = stepTimeoutMs(ctx.options, "step");
+  const before = measure ? await commandStats(ctx.admin) : undefined;
+  const driver = new Driver(
+    `${contender.label} ${fields.mode}`,
+    [...contender.command, ...driverArgs(ctx, fields)],
+    ctx.options.verbose,
+  );
+  const outcome = await driver.wait(timeoutMs);
+  const error = failure(outcome, timeoutMs);
+  const commands = before && !error ? statsDelta(await commandStats(ctx.admin), before) : undefined;
+  return { outcome, error, commands };
+}
+
+function perTask(commands: { total: number } | undefined, n: number): number | undefined {
+  return commands ? commands.total / n : undefined;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    id: 1,
+    name: "enqueue one by one",
+    peers: true,
+    async run(ctx, contender) {
+      const n = ctx.options.n;
+      await flush(ctx);
+      const { outcome, error, commands } = await step(ctx, contender, {
+        mode: "enqueue",
+        n,
+        concurrency: ENQUEUE_CONCURRENCY,
+      }, true);
+      record(ctx, "enqueue", contender, {
+        ok: !error,
+        error,
+        seconds: outcome.seconds,
+        result: outcome.result && {
+          ...outcome.result,
+          commandsPerTask: perTask(commands, n),
+          commands,
+        },
+      });
+    },
+  },
+  {
+    id: 2,
+    name: "bulk enqueue",
+    peers: true,
+    async run(ctx, contender) {
+      const n = ctx.options.n;
+      await flush(ctx);
+      const { outcome, error, commands } = await step(ctx, contender, { mode: "bulk", n }, true);
+      record(ctx, "bulk", contender, {
+        ok: !error,
+        error,
+        seconds: outcome.seconds,
+        result: outcome.result && {
+          ...outcome.result,
+          commandsPerTask: perTask(commands, n),
+          commands,
+        },
+      });
+    },
+  },
+  {
+    id: 3,
+    name: "process pre-enqueued no-op tasks",
+    peers: true,
+    async run(ctx, contender) {
+      const n = ctx.options.n;
+      for (const concurrency of PROCESS_CONCURRENCY) {
+        const key = `process-c${concurrency}`;
+        await flush(ctx);
+        const fill = await step(ctx, contender, { mode: "fill", n }, false);
+        if (fill.error) {
+          record(ctx, key, contender, {
+            ok: false,
+            error: `fill: ${fill.error}`,
+            seconds: fill.outcome.seconds,
+          });
+          continue;
+        }
+        const { outcome, error, commands } = await step(
+          ctx,
+          contender,
+          { mode: "process", n, concurrency },
+          true,
+        );
+        record(ctx, key, contender, {
+          ok: !error,
+          error,
+          seconds: outcome.seconds,
+          result: outcome.result && {
+            ...outcome.result,
+            commandsPerTask: perTask(commands, n),
+            commands,
+          },
+        });
+      }
+    },
+  },
+  {
+    id: 4,
+    name: "enqueue-then-await latency",
+    peers: true,
+    async run(ctx, contender) {
+      const n = ctx.options.latencyN;
+      await flush(ctx);
+      const worker = new Driver(
+        `${contender.label} worker`,
+        [
+          ...contender.command,
+          ...driverArgs(ctx, { mode: "worker", n: 0, concurrency: LATENCY_WORKER_CONCURRENCY }),
+        ],
+        ctx.options.verbose,
+      );
+      const started = performance.now();
+      try {
+        await worker.waitReady(30_000);
+      } catch (error) {
+        const outcome = await worker.stop();
+        record(ctx, "latency", contender, {
+          ok: false,
+          error: `worker: ${(error as Error).message}; ${failure(outcome) ?? ""}`,
+          seconds: (performance.now() - started) / 1000,
+        });
+        return;
+      }
+      const timeoutMs = stepTimeoutMs(ctx.options, "latency");
+      const before = await commandStats(ctx.admin);
+      const producer = new Driver(
+        `${contender.label} latency`,
+        [
+          ...contender.command,
+          ...driverArgs(ctx, { mode: "latency", n, warmup: ctx.options.latencyWarmup }),
+        ],
+        ctx.options.verbose,
+      );
+      const outcome = await producer.wait(timeoutMs);
+      const error = failure(outcome, timeoutMs);
+      const commands = error ? undefined : statsDelta(await commandStats(ctx.admin), before);
+      const workerOutcome = await worker.stop();
+      const workerDied = workerOutcome.code !== 0 && workerOutcome.code !== null &&
+        workerOutcome.code !== 143;
+      record(ctx, "latency", contender, {
+        ok: !error,
+        error: error && (workerDied ? `${error}; worker: ${failure(workerOutcome)}` : error),
+        seconds: outcome.seconds,
+        result: outcome.result && {
+          ...outcome.result,
+          // Every round trip, warm-up included: enqueue, claim, settle, await.
+          commandsPerTask: perTask(commands, n + ctx.options.latencyWarmup),
+          commands,
+        },
+      });
+    },
+  },
+  {
+    id: 5,
+    name: "Redis commands per task (MONITOR replica of 1 + 3)",
+    peers: true,
+    async run(ctx, contender) {
+      const n = ctx.options.n;
+      await flush(ctx);
+      const phases: Record<string, unknown> = {};
+      let seconds = 0;
+      for (
+        const [phase, fields] of [
+          ["enqueue", { mode: "enqueue", n, concurrency: ENQUEUE_CONCURRENCY }],
+          ["process", { mode: "process", n, concurrency: 100 }],
+        ] as const
+      ) {
+        const before = await commandStats(ctx.admin);
+        const monitor = new Monitor(ctx.target);
+        await monitor.started();
+        const { outcome, error } = await step(ctx, contender, fields, false);
+        const counted = await monitor.stop();
+        seconds += outcome.seconds;
+        if (error) {
+          record(ctx, "commands", contender, { ok: false, error: `${phase}: ${error}`, seconds });
+          return;
+        }
+        const stats = statsDelta(await commandStats(ctx.admin), before);
+        phases[phase] = {
+          clientPerTask: counted.client / n,
+          luaPerTask: counted.lua / n,
+          monitorTotalPerTask: (counted.client + counted.lua) / n,
+          commandstatsTotalPerTask: stats.total / n,
+          perSecondUnderMonitor: outcome.result?.perSecond,
+          clientCommands: counted.byClientCommand,
+          commands: stats,
+        };
+      }
+      const enqueue = phases.enqueue as Record<string, number>;
+      const processing = phases.process as Record<string, number>;
+      record(ctx, "commands", contender, {
+        ok: true,
+        seconds,
+        result: {
+          clientPerTaskEndToEnd: enqueue.clientPerTask + processing.clientPerTask,
+          enqueueClientPerTask: enqueue.clientPerTask,
+          processClientPerTask: processing.clientPerTask,
+          phases,
+        },
+      });
+    },
+  },
+  {
+    id: 6,
+    name: "worker memory",
+    peers: false,
+    async run(ctx, contender) {
+      const total = ctx.options.memoryTotal;
+      const sampleEvery = ctx.options.memorySample;
+      await flush(ctx);
+      const started = performance.now();
+      const worker = new Driver(
+        `${contender.label} memworker`,
+        [
+          ...contender.command,
+          ...driverArgs(ctx, {
+            mode: "memworker",
+            n: total,
+            concurrency: MEMORY_CONCURRENCY,
+            "sample-every": sampleEvery,
+          }),
+        ],
+        ctx.options.verbose,
+      );
+      let feeder: Driver | undefined;
+      try {
+        await worker.waitReady(30_000);
+        feeder = new Driver(
+          `${contender.label} feed`,
+          [
+            ...contender.command,
+            ...driverArgs(ctx, { mode: "feed", n: total, chunk: 5_000, "max-queue": 50_000 }),
+          ],
+          ctx.options.verbose,
+        );
+        const timeoutMs = stepTimeoutMs(ctx.options, "memory");
+        const outcome = await worker.wait(timeoutMs);
+        const feedOutcome = await feeder.wait(10_000);
+        const error = failure(outcome, timeoutMs) ??
+          (failure(feedOutcome, 10_000) && `feeder: ${failure(feedOutcome, 10_000)}`);
+        const samples = (outcome.result?.samples ?? outcome.samples) as Array<
+          { processed: number; rssMiB: number; heapUsedMiB: number }
+        >;
+        const first = samples.find((s) => s.processed === sampleEvery);
+        const last = samples.find((s) => s.processed === total);
+        record(ctx, "memory", contender, {
+          ok: !error,
+          error,
+          seconds: (performance.now() - started) / 1000,
+          result: {
+            ...(outcome.result ?? {}),
+            samples,
+            checkpoints: [sampleEvery, total],
+            rssFirstMiB: first?.rssMiB,
+            rssLastMiB: last?.rssMiB,
+            rssGrowthMiB: first && last ? last.rssMiB - first.rssMiB : undefined,
+            heapFirstMiB: first?.heapUsedMiB,
+            heapLastMiB: last?.heapUsedMiB,
+            heapGrowthMiB: first && last ? last.heapUsedMiB - first.heapUsedMiB : undefined,
+          },
+        });
+      } catch (error) {
+        const outcome = await worker.stop();
+        record(ctx, "memory", contender, {
+          ok: false,
+          error: `${(error as Error).message}; ${failure(outcome) ?? ""}`,
+          seconds: (performance.now() - started) / 1000,
+        });
+      } finally {
+        feeder?.kill();
+        worker.kill();
+      }
+    },
+  },
+];
+
+// ---------------------------------------------------------------- report
+
+interface Metric {
+  key: string;
+  label: string;
+  better: "higher" | "lower";
+  digits: number;
+  value(runs: Context["runs"], contender: string): number | undefined;
+}
+
+function fromRun(key: string, field: string) {
+  return (runs: Context["runs"], id: string): number | undefined => {
+    const run = runs[key]?.[id];
+    const value = run?.ok ? run.result?.[field] : undefined;
+    return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+  };
+}
+
+function phaseField(phase: string, field: string) {
+  return (runs: Context["runs"], id: string): number | undefined => {
+    const run = runs.commands?.[id];
+    const phases = run?.ok ? run.result?.phases as Record<string, Record<string, unknown>> : {};
+    const value = phases?.[phase]?.[field];
+    return typeof value === "number" ? value : undefined;
+  };
+}
+
+function sum(...parts: Array<(runs: Context["runs"], id: string) => number | undefined>) {
+  return (runs: Context["runs"], id: string): number | undefined => {
+    const values = parts.map((part) => part(runs, id));
+    return values.some((v) => v === undefined)
+      ? undefined
+      : values.reduce<number>((a, b) => a + (b as number), 0);
+  };
+}
+
+function metrics(options: Options): Metric[] {
+  const k = (n: number) => n >= 1000 ? `${n / 1000}k` : String(n);
+  const [first, last] = [options.memorySample, options.memoryTotal];
+  return [
+    {
+      key: "enqueuePerSecond",
+      label: `1 enqueue one by one, ${ENQUEUE_CONCURRENCY} in flight (tasks/s)`,
+      better: "higher",
+      digits: 0,
+      value: fromRun("enqueue", "perSecond"),
+    },
+    {
+      key: "bulkPerSecond",
+      label: "2 bulk enqueue (tasks/s)",
+      better: "higher",
+      digits: 0,
+      value: fromRun("bulk", "perSecond"),
+    },
+    {
+      key: "processC100PerSecond",
+      label: "3 process, concurrency 100 (tasks/s)",
+      better: "higher",
+      digits: 0,
+      value: fromRun("process-c100", "perSecond"),
+    },
+    {
+      key: "processC1PerSecond",
+      label: "3 process, concurrency 1 (tasks/s)",
+      better: "higher",
+      digits: 0,
+      value: fromRun("process-c1", "perSecond"),
+    },
+    {
+      key: "latencyP50Ms",
+      label: "4 enqueue→result latency p50 (ms)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("latency", "p50Ms"),
+    },
+    {
+      key: "latencyP99Ms",
+      label: "4 enqueue→result latency p99 (ms)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("latency", "p99Ms"),
+    },
+    {
+      key: "processC100CommandsPerTask",
+      label: "5 cmds/task process c100, all (commandstats)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("process-c100", "commandsPerTask"),
+    },
+    {
+      key: "processC100ClientPerTask",
+      label: "5 cmds/task process c100, client-sent (MONITOR)",
+      better: "lower",
+      digits: 2,
+      value: phaseField("process", "clientPerTask"),
+    },
+    {
+      key: "processC1CommandsPerTask",
+      label: "5 cmds/task process c1, all (commandstats)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("process-c1", "commandsPerTask"),
+    },
+    {
+      key: "enqueueCommandsPerTask",
+      label: "5 cmds/task enqueue 1-by-1, all (commandstats)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("enqueue", "commandsPerTask"),
+    },
+    {
+      key: "enqueueClientPerTask",
+      label: "5 cmds/task enqueue 1-by-1, client-sent (MONITOR)",
+      better: "lower",
+      digits: 2,
+      value: phaseField("enqueue", "clientPerTask"),
+    },
+    {
+      key: "endToEndCommandsPerTask",
+      label: "5 cmds/task enqueue 1-by-1 + process c100, all",
+      better: "lower",
+      digits: 2,
+      value: sum(fromRun("enqueue", "commandsPerTask"), fromRun("process-c100", "commandsPerTask")),
+    },
+    {
+      key: "endToEndClientPerTask",
+      label: "5 cmds/task enqueue 1-by-1 + process c100, client-sent",
+      better: "lower",
+      digits: 2,
+      value: fromRun("commands", "clientPerTaskEndToEnd"),
+    },
+    {
+      key: "bulkCommandsPerTask",
+      label: "5 cmds/task bulk enqueue, all (commandstats)",
+      better: "lower",
+      digits: 2,
+      value: fromRun("bulk", "commandsPerTask"),
+    },
+    {
+      key: "latencyCommandsPerTask",
+      label: "5 cmds/task sequential enqueue+await, all",
+      better: "lower",
+      digits: 2,
+      value: fromRun("latency", "commandsPerTask"),
+    },
+    {
+      key: "rssFirstMiB",
+      label: `6 worker RSS after ${k(first)} tasks (MiB)`,
+      better: "lower",
+      digits: 1,
+      value: fromRun("memory", "rssFirstMiB"),
+    },
+    {
+      key: "rssLastMiB",
+      label: `6 worker RSS after ${k(last)} tasks (MiB)`,
+      better: "lower",
+      digits: 1,
+      value: fromRun("memory", "rssLastMiB"),
+    },
+    {
+      key: "rssGrowthMiB",
+      label: `6 worker RSS growth ${k(first)}→${k(last)} (MiB)`,
+      better: "lower",
+      digits: 1,
+      value: fromRun("memory", "rssGrowthMiB"),
+    },
+    {
+      key: "heapGrowthMiB",
+      label: `6 worker JS heap growth ${k(first)}→${k(last)} (MiB)`,
+      better: "lower",
+      digits: 1,
+      value: fromRun("memory", "heapGrowthMiB"),
+    },
+  ];
+}
+
+function format(value: number | undefined, digits: number): string {
+  if (value === undefined || !Number.isFinite(value)) return "-";
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function cellFor(ctx: Context, metric: Metric, contender: Contender): string {
+  const value = metric.value(ctx.runs, contender.id);
+  if (value !== undefined) return format(value, metric.digits);
+  if (contender.unavailable) return "n/a";
+  const scenarioKey = metricScenario(metric.key);
+  const run = scenarioKey ? ctx.runs[scenarioKey]?.[contender.id] : undefined;
+  if (run && !run.ok) return run.error?.startsWith("timed out") ? "timeout" : "ERROR";
+  return "-";
+}
+
+function metricScenario(key: string): string | undefined {
+  if (key.startsWith("enqueue") && !key.includes("Client")) return "enqueue";
+  if (key.startsWith("bulk")) return "bulk";
+  if (key.startsWith("processC100") && !key.includes("Client")) return "process-c100";
+  if (key.startsWith("processC1")) return "process-c1";
+  if (key.startsWith("latency")) return "latency";
+  if (key.startsWith("rss") || key.startsWith("heap")) return "memory";
+  if (key.includes("Client")) return "commands";
+  return undefined;
+}
+
+function bestPeer(ctx: Context, metric: Metric): { value: number; label: string } | undefined {
+  let best: { value: number; label: string } | undefined;
+  for (const contender of ctx.contenders.filter((c) => c.lib !== "qtasks")) {
+    const value = metric.value(ctx.runs, contender.id);
+    if (value === undefined) continue;
+    const better = !best ||
+      (metric.better === "higher" ? value > best.value : value < best.value);
+    if (better) best = { value, label: contender.label };
+  }
+  return best;
+}
+
+function ratioOf(ctx: Context, metric: Metric, contender: Contender): number | undefined {
+  const ours = metric.value(ctx.runs, contender.id);
+  const peer = bestPeer(ctx, metric);
+  if (ours === undefined || !peer || peer.value === 0) return undefined;
+  return ours / peer.value;
+}
+
+function padTable(rows: string[][], rightAlignFrom = 1): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...(row[c] ?? "")].length)));
+  return rows.map((row) =>
+    row.map((cell, c) => {
+      const pad = " ".repeat(widths[c] - [...cell].length);
+      return c >= rightAlignFrom ? pad + cell : cell + pad;
+    }).join("  ").trimEnd()
+  ).join("\n");
+}
+
+interface TargetRow {
+  target: string;
+  byRuntime: Record<string, { met: boolean | undefined; detail: string }>;
+}
+
+function targets(ctx: Context, all: Metric[]): TargetRow[] {
+  const metric = (key: string) => all.find((m) => m.key === key)!;
+  const value = (key: string, id: string) => metric(key).value(ctx.runs, id);
+  const ours = ctx.contenders.filter((c) => c.lib === "qtasks");
+  const rows: TargetRow[] = [];
+  const versus = (
+    target: string,
+    key: string,
+    peer: string,
+    test: (ratio: number) => boolean,
+  ) => {
+    const row: TargetRow = { target, byRuntime: {} };
+    for (const c of ours) {
+      const mine = value(key, c.id);
+      const theirs = value(key, peer);
+      if (mine === undefined || theirs === undefined || theirs === 0) {
+        row.byRuntime[c.runtime] = {
+          met: undefined,
+          detail: mine === undefined ? "not measured" : `${peer} not measured`,
+        };
+        continue;
+      }
+      const ratio = mine / theirs;
+      row.byRuntime[c.runtime] = { met: test(ratio), detail: `${ratio.toFixed(2)}x` };
+    }
+    rows.push(row);
+  };
+  const absolute = (
+    target: string,
+    key: string,
+    test: (value: number) => boolean,
+    digits = 2,
+  ) => {
+    const row: TargetRow = { target, byRuntime: {} };
+    for (const c of ours) {
+      const mine = value(key, c.id);
+      row.byRuntime[c.runtime] = mine === undefined
+        ? { met: undefined, detail: "not measured" }
+        : { met: test(mine), detail: format(mine, digits) };
+    }
+    rows.push(row);
+  };
+  versus("process c100 >= 3x BullMQ", "processC100PerSecond", "bullmq", (r) => r >= 3);
+  versus("process c100 >= 2x bee-queue", "processC100PerSecond", "bee-queue", (r) => r >= 2);
+  versus("enqueue 1-by-1 >= 2x BullMQ", "enqueuePerSecond", "bullmq", (r) => r >= 2);
+  versus("bulk enqueue >= BullMQ addBulk", "bulkPerSecond", "bullmq", (r) => r >= 1);
+  versus("latency p50 <= 0.5x BullMQ", "latencyP50Ms", "bullmq", (r) => r <= 0.5);
+  versus("latency p99 <= BullMQ", "latencyP99Ms", "bullmq", (r) => r <= 1);
+  absolute("<= 3 cmds/task end to end, client-sent", "endToEndClientPerTask", (v) => v <= 3);
+  absolute(
+    "<= 3 cmds/task end to end, all (in scripts too)",
+    "endToEndCommandsPerTask",
+    (v) => v <= 3,
+  );
+  // "No growth": the last RSS sample within noise of the first (16 MiB or 10 %, whichever is
+  // larger). The JS heap (after a full GC) is shown beside it: RSS can grow without a leak.
+  const growth: TargetRow = {
+    target: "no RSS growth between checkpoints (16 MiB/10%)",
+    byRuntime: {},
+  };
+  for (const c of ours) {
+    const run = ctx.runs.memory?.[c.id];
+    const first = run?.ok ? run.result?.rssFirstMiB as number | undefined : undefined;
+    const last = run?.ok ? run.result?.rssLastMiB as number | undefined : undefined;
+    if (first === undefined || last === undefined) {
+      growth.byRuntime[c.runtime] = { met: undefined, detail: "not measured" };
+      continue;
+    }
+    const allowed = Math.max(16, first * 0.1);
+    const heap = run?.result?.heapGrowthMiB as number | undefined;
+    const signed = (v: number) => `${v >= 0 ? "+" : ""}${format(v, 1)}`;
+    growth.byRuntime[c.runtime] = {
+      met: last - first <= allowed,
+      detail: `RSS ${signed(last - first)} MiB` +
+        (heap === undefined ? "" : `, heap ${signed(heap)}`),
+    };
+  }
+  rows.push(growth);
+  return rows;
+}
+
+function renderReport(ctx: Context, all: Metric[], targetRows: TargetRow[]): string {
+  const ours = ctx.contenders.filter((c) => c.lib === "qtasks");
+  const header = [
+    "metric",
+    "better",
+    ...ctx.contenders.map((c) => c.label),
+    "best peer",
+    ...ours.map((c) => `ratio ${c.runtime}`),
+  ];
+  const rows = [header];
+  for (const metric of all) {
+    const peer = bestPeer(ctx, metric);
+    rows.push([
+      metric.label,
+      metric.better,
+      ...ctx.contenders.map((c) => cellFor(ctx, metric, c)),
+      peer ? peer.label.split("·")[0] : "-",
+      ...ours.map((c) => {
+        const ratio = ratioOf(ctx, metric, c);
+        return ratio === undefined ? "-" : `${ratio.toFixed(2)}x`;
+      }),
+    ]);
+  }
+  const table = padTable(rows, 2).split("\n");
+  table.splice(1, 0, "-".repeat(table[0].length));
+  const lines = [
+    ...table,
+    "",
+    "ratio = ours / best peer: for 'higher' rows above 1 is better, for 'lower' rows below 1 is",
+    "better (cmds/task: fewer Redis commands; 'all' counts commands run inside Lua scripts too).",
+  ];
+  const unavailable = ctx.contenders.filter((c) => c.unavailable);
+  for (const c of unavailable) lines.push(`${c.label}: unavailable: ${c.unavailable}`);
+  const failures: string[] = [];
+  for (const [key, byContender] of Object.entries(ctx.runs)) {
+    for (const [id, run] of Object.entries(byContender)) {
+      if (!run.ok) failures.push(`${key} ${id}: ${run.error}`);
+    }
+  }
+  if (failures.length) lines.push("", "failed runs:", ...failures.map((f) => `  ${f}`));
+  const targetTable = [
+    ["target (from the issue)", ...ours.map((c) => c.label)],
+    ...targetRows.map((row) => [
+      row.target,
+      ...ours.map((c) => {
+        const cell = row.byRuntime[c.runtime];
+        if (!cell) return "-";
+        const verdict = cell.met === undefined ? "n/a" : cell.met ? "met" : "NOT met";
+        return `${verdict} (${cell.detail})`;
+      }),
+    ]),
+  ];
+  const rendered = padTable(targetTable, 99).split("\n");
+  rendered.splice(1, 0, "-".repeat(rendered[0].length));
+  lines.push("", ...rendered);
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------- main
+
+async function environment(tools: Tools, redisVersion: string) {
+  const cpuList = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cpu: cpuList[0]?.model?.trim() || "unknown",
+      cores: cpuList.length || navigator.hardwareConcurrency,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      os: `${Deno.build.os} ${release()} ${Deno.build.arch}`,
+    },
+    runtimes: {
+      deno: Deno.version.deno,
+      bun: tools.bun ? await commandOutput(tools.bun, ["--version"]) : "unavailable",
+      node: tools.node
+        ? (await commandOutput(tools.node, ["--version"])).replace(/^v/, "")
+        : "unavailable",
+    },
+    redis: redisVersion,
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(Deno.args);
+  const suiteStart = performance.now();
+  const log = (message: string) =>
+    console.error(`[${((performance.now() - suiteStart) / 1000).toFixed(1)}s] ${message}`);
+
+  const tools = await findTools();
+  if (tools.error) log(tools.error);
+  const peers = await installPeers(options.install);
+  const contenders = buildContenders(tools, peers, options.contenders);
+
+  let target: RedisTarget;
+  let serverVersion = "";
+  if (options.redisUrl) {
+    target = parseTarget(options.redisUrl, false);
+    log(`using ${target.url} (FLUSHDB before each run; commandstats are server-wide)`);
+  } else {
+    const started = await startRedisServer();
+    target = started.target;
+    serverVersion = started.version;
+    log(`private redis-server on port ${target.port}`);
+  }
+  const admin = await connectAdmin(target.url, log);
+  try {
+    const info = await admin.info("server");
+    const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? serverVersion;
+    const env = await environment(
+      tools,
+      `${redisVersion}${target.private ? " (private server)" : ` (${target.url})`}`,
+    );
+    const mode = options.short ? "short" : "full";
+    const k = (n: number) => n.toLocaleString("en-US");
+    console.log(`QTasks benchmark (${mode}) · ${env.date}`);
+    console.log(
+      `machine: ${env.machine.cpu}, ${env.machine.cores} cores, ${env.machine.memoryGiB} GiB, ${env.machine.os}`,
+    );
+    console.log(
+      `runtimes: deno ${env.runtimes.deno}, bun ${env.runtimes.bun}, node ${env.runtimes.node} · redis ${env.redis}`,
+    );
+    console.log(
+      `contenders: ${
+        contenders.map((c) => `${c.label} ${c.version}${c.unavailable ? " (unavailable)" : ""}`)
+          .join(", ")
+      }`,
+    );
+    console.log(
+      `N ${k(options.n)} (enqueue ${ENQUEUE_CONCURRENCY} in flight; process at c${
+        PROCESS_CONCURRENCY.join(", c")
+      }) · latency ${
+        k(options.latencyN)
+      } (+${options.latencyWarmup} warm-up, worker c${LATENCY_WORKER_CONCURRENCY} in another process) · memory ${
+        k(options.memorySample)
+      } → ${k(options.memoryTotal)} (c${MEMORY_CONCURRENCY})`,
+    );
+    console.log("");
+
+    const ctx: Context = { options, target, admin, contenders, runs: {}, log };
+    const durations: Record<string, number> = {};
+    for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
+      const started = performance.now();
+      log(`scenario ${scenario.id}: ${scenario.name}`);
+      for (const contender of contenders) {
+        if (contender.unavailable) continue;
+        if (!scenario.peers && contender.lib !== "qtasks") continue;
+        try {
+          await scenario.run(ctx, contender);
+        } catch (error) {
+          // A failure of the harness itself (Redis admin commands): report and go on.
+          const key = `scenario-${scenario.id}`;
+          record(ctx, key, contender, {
+            ok: false,
+            error: (error as Error).message,
+            seconds: 0,
+          });
+        }
+      }
+      durations[`${scenario.id} ${scenario.name}`] = (performance.now() - started) / 1000;
+    }
+    await flush(ctx);
+
+    const all = metrics(options);
+    const targetRows = targets(ctx, all);
+    const report = renderReport(ctx, all, targetRows);
+    const totalSeconds = (performance.now() - suiteStart) / 1000;
+    console.log(report);
+    console.log("");
+    console.log(
+      `took ${totalSeconds.toFixed(1)} s (${
+        Object.entries(durations).map(([name, s]) => `${name.split(" ")[0]}: ${s.toFixed(1)} s`)
+          .join(", ")
+      })`,
+    );
+
+    const figures: Record<string, Record<string, number | undefined>> = {};
+    const ratios: Record<string, Record<string, number | undefined>> = {};
+    for (const metric of all) {
+      figures[metric.key] = Object.fromEntries(
+        contenders.map((c) => [c.id, metric.value(ctx.runs, c.id)]),
+      );
+      ratios[metric.key] = Object.fromEntries(
+        contenders.filter((c) => c.lib === "qtasks").map((c) => [
+          c.runtime,
+          ratioOf(ctx, metric, c),
+        ]),
+      );
+    }
+    const json = {
+      issue: "Performance: benchmark against BullMQ and bee-queue in the same run",
+      mode,
+      ...env,
+      settings: {
+        n: options.n,
+        enqueueConcurrency: ENQUEUE_CONCURRENCY,
+        processConcurrency: PROCESS_CONCURRENCY,
+        latencyN: options.latencyN,
+        latencyWarmup: options.latencyWarmup,
+        latencyWorkerConcurrency: LATENCY_WORKER_CONCURRENCY,
+        memoryCheckpoints: [options.memorySample, options.memoryTotal],
+        memoryConcurrency: MEMORY_CONCURRENCY,
+        redis: target.private ? "private redis-server, flushed before each run" : target.url,
+      },
+      contenders: contenders.map(({ id, lib, runtime, version, unavailable, command }) => ({
+        id,
+        lib,
+        runtime,
+        version,
+        unavailable,
+        command: command.map((part) => part.replace(ROOT + "/", "")),
+      })),
+      peersInstall: peers,
+      metrics: all.map(({ key, label, better }) => ({ key, label, better })),
+      figures,
+      ratiosToBestPeer: ratios,
+      targets: targetRows,
+      runs: ctx.runs,
+      durationsSeconds: { total: totalSeconds, ...durations },
+      table: report,
+    };
+    const path = options.json.startsWith("/") ? options.json : `${ROOT}/${options.json}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(json, null, 2) + "\n");
+    console.log(`wrote ${options.json}`);
+    return 0;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+globalThis.addEventListener("unload", killAll);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    console.error(`\nbench: ${signal}, killing every child process`);
+    killAll();
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
+
+if (import.meta.main) {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (error) {
+    console.error(`bench: ${(error as Error).stack ?? error}`);
+  } finally {
+    killAll();
+  }
+  Deno.exit(code);
+}

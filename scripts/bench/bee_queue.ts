@@ -1,0 +1,178 @@
+/**
+ * Benchmark driver for bee-queue (with its own redis client), on Node 24:
+ *
+ *   node scripts/bench/bee_queue.ts --mode process --n 20000 --concurrency 100 \
+ *     --url redis://127.0.0.1:6390/0 --queue bench
+ *
+ * The same modes as scripts/bench/qtasks.ts, with bee-queue's own calls and defaults:
+ * `createJob(data).save()` (enqueue), `saveAll` (bulk, fill), `queue.process(concurrency, fn)`
+ * timed until its `succeeded` event fired for every job (process), and `job.save()` + the job's
+ * `succeeded` event (latency). Producers that only enqueue use `isWorker: false, getEvents:
+ * false`, as bee-queue recommends; the latency producer keeps `getEvents` on (it needs the
+ * event). Defaults kept: succeeded jobs stay in Redis (`removeOnSuccess: false`) and results are
+ * sent to producers by pub/sub (`sendEvents: true`); bee-queue does not store return values.
+ *
+ * @module
+ */
+import { createRequire } from "node:module";
+import {
+  countdown,
+  type DriverArgs,
+  emit,
+  percentile,
+  pool,
+  redisTarget,
+  runDriver,
+  secondsSince,
+} from "./common.ts";
+
+interface Job {
+  id: string;
+  save(): Promise<Job>;
+  on(event: "succeeded", listener: (result: unknown) => void): Job;
+  on(event: "failed", listener: (error: Error) => void): Job;
+}
+interface Health {
+  waiting: number;
+  active: number;
+  succeeded: number;
+  failed: number;
+}
+interface Queue {
+  createJob(data: unknown): Job;
+  saveAll(jobs: Job[]): Promise<Map<Job, Error>>;
+  process(concurrency: number, handler: (job: Job) => Promise<unknown>): void;
+  on(event: "succeeded", listener: (job: Job, result: unknown) => void): void;
+  on(event: "failed", listener: (job: Job, error: Error) => void): void;
+  on(event: "error", listener: (error: Error) => void): void;
+  ready(): Promise<unknown>;
+  checkHealth(): Promise<Health>;
+  close(timeoutMs?: number): Promise<void>;
+}
+interface Settings {
+  redis: { host: string; port: number; db: number };
+  isWorker?: boolean;
+  getEvents?: boolean;
+  storeJobs?: boolean;
+}
+type BeeQueue = new (name: string, settings: Settings) => Queue;
+
+const require = createRequire(import.meta.url);
+const BeeQueue = require("bee-queue") as BeeQueue;
+const version = (require("bee-queue/package.json") as { version: string }).version;
+
+async function main(args: DriverArgs): Promise<void> {
+  const redis = redisTarget(args.url);
+  const producer: Settings = { redis, isWorker: false, getEvents: false, storeJobs: false };
+  const noop = (_job: Job) => Promise.resolve(null);
+  const common = { lib: "bee-queue", version, runtime: "node" };
+
+  switch (args.mode) {
+    case "enqueue": {
+      const queue = await ready(new BeeQueue(args.queue, producer));
+      const start = performance.now();
+      await pool(args.n, args.concurrency, (i) => queue.createJob({ i }).save());
+      const seconds = secondsSince(start);
+      await checkHealth(queue, "waiting", args.n);
+      await queue.close();
+      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      break;
+    }
+    case "bulk":
+    case "fill": {
+      const queue = await ready(new BeeQueue(args.queue, producer));
+      const jobs = Array.from({ length: args.n }, (_, i) => queue.createJob({ i }));
+      const start = performance.now();
+      const errors = await queue.saveAll(jobs);
+      const seconds = secondsSince(start);
+      if (errors.size > 0) throw new Error(`saveAll failed for ${errors.size} jobs`);
+      await checkHealth(queue, "waiting", args.n);
+      await queue.close();
+      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      break;
+    }
+    case "process": {
+      const queue = await ready(new BeeQueue(args.queue, { redis, getEvents: false }));
+      let succeeded = 0;
+      let failed = 0;
+      const { poke, done } = countdown(args.n);
+      queue.on("succeeded", () => poke(++succeeded + failed));
+      queue.on("failed", () => poke(succeeded + ++failed));
+      queue.on("error", (error) => console.error(`bee-queue error: ${error.message}`));
+      const start = performance.now();
+      queue.process(args.concurrency, noop);
+      await done;
+      const seconds = secondsSince(start);
+      if (failed > 0) throw new Error(`${failed} jobs failed`);
+      await checkHealth(queue, "succeeded", args.n);
+      await queue.close();
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        concurrency: args.concurrency,
+        seconds,
+        perSecond: args.n / seconds,
+      });
+      break;
+    }
+    case "worker": {
+      const queue = await ready(new BeeQueue(args.queue, { redis, getEvents: false }));
+      queue.on("error", (error) => console.error(`bee-queue error: ${error.message}`));
+      queue.process(args.concurrency, noop);
+      emit("READY");
+      await new Promise(() => {}); // until the orchestrator stops this process
+      break;
+    }
+    case "latency": {
+      const queue = await ready(new BeeQueue(args.queue, { redis, isWorker: false }));
+      const samples: number[] = [];
+      for (let i = 0; i < args.warmup + args.n; i++) {
+        const start = performance.now();
+        const job = queue.createJob({ i });
+        const finished = new Promise((resolve, reject) => {
+          job.on("succeeded", resolve);
+          job.on("failed", reject);
+        });
+        await job.save();
+        await withTimeout(finished, 30_000, `job ${i} did not finish`);
+        const ms = performance.now() - start;
+        if (i >= args.warmup) samples.push(ms);
+      }
+      await queue.close();
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        warmup: args.warmup,
+        p50Ms: percentile(samples, 50),
+        p99Ms: percentile(samples, 99),
+        meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
+        maxMs: Math.max(...samples),
+      });
+      break;
+    }
+    default:
+      throw new Error(`mode ${args.mode} is not implemented for bee-queue`);
+  }
+}
+
+async function ready(queue: Queue): Promise<Queue> {
+  await queue.ready();
+  return queue;
+}
+
+async function checkHealth(queue: Queue, field: keyof Health, expected: number): Promise<void> {
+  const health = await queue.checkHealth();
+  if (health[field] !== expected) {
+    throw new Error(`expected ${expected} ${field} jobs, found ${health[field]}`);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+runDriver(main);

@@ -1,0 +1,204 @@
+/**
+ * Helpers shared by the benchmark drivers (scripts/bench/*.ts). Each driver is one contender:
+ * it runs one step of one scenario in its own process and prints one `BENCH_RESULT {json}` line
+ * (a worker started in the background prints `BENCH_READY` once it takes tasks; a memory run
+ * prints `BENCH_SAMPLE {json}` lines). scripts/bench.ts starts the drivers and reads that output.
+ *
+ * Runs unchanged on Deno, Bun and Node 24 (which strips the types itself): only `node:` modules
+ * that all three provide, and no TypeScript syntax that Node cannot strip.
+ *
+ * @module
+ */
+import process from "node:process";
+
+/** Every step a driver may be asked to run. */
+export type Mode =
+  | "enqueue"
+  | "bulk"
+  | "fill"
+  | "process"
+  | "worker"
+  | "latency"
+  | "memworker"
+  | "feed";
+
+/** The arguments of one driver run (`--mode process --n 20000 --concurrency 100 ...`). */
+export interface DriverArgs {
+  mode: Mode;
+  /** Tasks in this step (latency: measured round trips; memworker/feed: the total). */
+  n: number;
+  /** Worker concurrency, or in-flight calls for `enqueue`. */
+  concurrency: number;
+  /** Redis URL, with the database number: `redis://127.0.0.1:6390/0`. */
+  url: string;
+  /** Queue (app) name. */
+  queue: string;
+  /** Latency: untimed round trips first. */
+  warmup: number;
+  /** Memory: take an RSS sample every this many processed tasks. */
+  sampleEvery: number;
+  /** Feed: tasks per bulk call. */
+  chunk: number;
+  /** Feed: enqueue only while the queue is shorter than this. */
+  maxQueue: number;
+}
+
+const MODES: readonly Mode[] = [
+  "enqueue",
+  "bulk",
+  "fill",
+  "process",
+  "worker",
+  "latency",
+  "memworker",
+  "feed",
+];
+
+/** Parses `--name value` pairs (numbers where a number is expected). */
+export function parseDriverArgs(argv: string[] = process.argv.slice(2)): DriverArgs {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (!flag.startsWith("--") || value === undefined) {
+      throw new Error(`bad driver arguments near "${flag}": expected --name value pairs`);
+    }
+    values.set(flag.slice(2), value);
+  }
+  const text = (name: string, fallback?: string): string => {
+    const value = values.get(name) ?? fallback;
+    if (value === undefined) throw new Error(`driver argument --${name} is required`);
+    return value;
+  };
+  const int = (name: string, fallback?: number): number => {
+    const value = Number(text(name, fallback === undefined ? undefined : String(fallback)));
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new Error(`driver argument --${name} must be a non-negative integer`);
+    }
+    return value;
+  };
+  const mode = text("mode") as Mode;
+  if (!MODES.includes(mode)) throw new Error(`unknown mode ${mode} (one of ${MODES.join(", ")})`);
+  return {
+    mode,
+    n: int("n"),
+    concurrency: int("concurrency", 100),
+    url: text("url"),
+    queue: text("queue", "bench"),
+    warmup: int("warmup", 20),
+    sampleEvery: int("sample-every", 100_000),
+    chunk: int("chunk", 10_000),
+    maxQueue: int("max-queue", 50_000),
+  };
+}
+
+/** Host, port and database of a `redis://host:port/db` URL (for the peers' own options). */
+export function redisTarget(url: string): { host: string; port: number; db: number } {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname || "127.0.0.1",
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.replace(/^\//, "") || 0),
+  };
+}
+
+/** Which runtime runs this driver. */
+export function runtimeName(): "deno" | "bun" | "node" {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Deno) return "deno";
+  if (g.Bun) return "bun";
+  return "node";
+}
+
+/** Runs `fn(0) … fn(n - 1)` with at most `concurrency` calls in flight. */
+export async function pool(
+  n: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, lane));
+}
+
+/** The p-th percentile (0–100) of the values, nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** Runs a full garbage collection when the runtime exposes one (see scripts/bench.ts flags). */
+export function collectGarbage(): boolean {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (typeof g.gc === "function") {
+    g.gc();
+    return true;
+  }
+  if (g.Bun && typeof g.Bun.gc === "function") {
+    g.Bun.gc(true);
+    return true;
+  }
+  return false;
+}
+
+/** Memory of this process in MiB, after a full collection when possible. */
+export function memorySample(): { rssMiB: number; heapUsedMiB: number; gc: boolean } {
+  const gc = collectGarbage();
+  const usage = process.memoryUsage();
+  return { rssMiB: usage.rss / 2 ** 20, heapUsedMiB: usage.heapUsed / 2 ** 20, gc };
+}
+
+/** Seconds since `start` (a `performance.now()` value). */
+export function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
+}
+
+/** Prints a line for the orchestrator (stdout is reserved for these lines). */
+export function emit(kind: "RESULT" | "SAMPLE" | "READY", payload?: unknown): void {
+  console.log(payload === undefined ? `BENCH_${kind}` : `BENCH_${kind} ${JSON.stringify(payload)}`);
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves when `count()` reaches `target`, checking on each call of the returned `poke`. */
+export function countdown(target: number): { poke: (count: number) => void; done: Promise<void> } {
+  let resolve: () => void = () => {};
+  const done = new Promise<void>((r) => resolve = r);
+  if (target <= 0) resolve();
+  return { poke: (count) => count >= target && resolve(), done };
+}
+
+/**
+ * Runs a driver's main function: prints its error and exits 1 on failure, exits 0 when done
+ * (clients that linger cannot keep the process alive). Background workers never return; they
+ * are killed by the orchestrator, and exit 0 on SIGTERM/SIGINT.
+ */
+export function runDriver(main: (args: DriverArgs) => Promise<void>): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => process.exit(0));
+  }
+  let args: DriverArgs;
+  try {
+    args = parseDriverArgs();
+  } catch (error) {
+    console.error(`driver: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  main(args).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(`driver ${args.mode} failed: ${(error as Error)?.stack ?? error}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,224 @@
+/**
+ * Benchmark driver for QTasks (this library), on Deno, Bun or Node 24:
+ *
+ *   deno run -A scripts/bench/qtasks.ts --mode process --n 20000 --concurrency 100 \
+ *     --url redis://127.0.0.1:6390/0 --queue bench
+ *
+ * Modes (see scripts/bench.ts): enqueue (one `addTask` per task, `--concurrency` calls in
+ * flight), bulk (`addTasks`), fill (untimed bulk enqueue), process (a worker with
+ * `maxTasksProcess = --concurrency`, timed from its start until every task's result is stored),
+ * worker (a worker in the background), latency (`await (await h.addTask(i)).result()` one at a
+ * time), memworker (a worker that prints its RSS every `--sample-every` tasks) and feed (bulk
+ * enqueue in chunks while the queue is shorter than `--max-queue`).
+ *
+ * Completion is counted where the worker stores results: a {@linkcode RedisBroker} subclass
+ * counts the settlements each exchange stored, so counting costs no Redis command.
+ *
+ * @module
+ */
+import {
+  type ExchangeRequest,
+  type ExchangeResult,
+  QueueTasks,
+  RedisBroker,
+  type RedisComponentOptions,
+} from "../../mod.ts";
+import {
+  countdown,
+  type DriverArgs,
+  emit,
+  memorySample,
+  percentile,
+  pool,
+  runDriver,
+  runtimeName,
+  secondsSince,
+  sleep,
+} from "./common.ts";
+
+/** A RedisBroker that counts the results its exchanges stored. */
+class CountingBroker extends RedisBroker {
+  succeeded = 0;
+  failed = 0;
+  #listeners = new Set<(stored: number) => void>();
+
+  constructor(options: RedisComponentOptions) {
+    super(options);
+  }
+
+  override async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const result = await super.exchange(request);
+    if (request.settlements.length > 0) {
+      const rejected = new Set(result.rejected);
+      for (const settlement of request.settlements) {
+        if (rejected.has(settlement.uuid)) continue;
+        if (settlement.status === "success") this.succeeded++;
+        else if (settlement.status !== "release") this.failed++;
+      }
+      const stored = this.succeeded + this.failed;
+      for (const listener of this.#listeners) listener(stored);
+    }
+    return result;
+  }
+
+  /** Calls `listener` with the number of stored results after each exchange that stored any. */
+  onStored(listener: (stored: number) => void): void {
+    this.#listeners.add(listener);
+  }
+}
+
+function makeApp(args: DriverArgs, worker: boolean) {
+  const broker = new CountingBroker({ name: args.queue, url: args.url });
+  const app = new QueueTasks({
+    name: args.queue,
+    broker,
+    env: false,
+    config: {
+      maxTasksProcess: Math.max(1, args.concurrency),
+      logsDefaultLevel: "warn",
+      // Workers of a benchmark stop at once: nothing is left running when they are killed.
+      shutdownGraceMs: worker ? 1_000 : 30_000,
+    },
+  });
+  const noop = app.task("noop", (_i: number) => Promise.resolve(null));
+  return { app, broker, noop };
+}
+
+async function main(args: DriverArgs): Promise<void> {
+  const runtime = runtimeName();
+  const { app, broker, noop } = makeApp(
+    args,
+    ["process", "worker", "memworker"].includes(args.mode),
+  );
+  const connection = broker.connection;
+  const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
+  // Connect before any timing starts.
+  await connection.command(["PING"]);
+
+  switch (args.mode) {
+    case "enqueue": {
+      const start = performance.now();
+      await pool(args.n, args.concurrency, (i) => noop.addTask(i));
+      const seconds = secondsSince(start);
+      const queued = await queueLength();
+      if (queued !== args.n) throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
+      emit("RESULT", { runtime, n: args.n, seconds, perSecond: args.n / seconds });
+      break;
+    }
+    case "bulk":
+    case "fill": {
+      const argsList = Array.from({ length: args.n }, (_, i) => [i] as [number]);
+      const start = performance.now();
+      await noop.addTasks(argsList);
+      const seconds = secondsSince(start);
+      const queued = await queueLength();
+      if (queued !== args.n) throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
+      emit("RESULT", { runtime, n: args.n, seconds, perSecond: args.n / seconds });
+      break;
+    }
+    case "process": {
+      const { poke, done } = countdown(args.n);
+      broker.onStored(poke);
+      const start = performance.now();
+      await app.start();
+      await done;
+      const seconds = secondsSince(start);
+      const finished = Number(await connection.command(["ZCARD", broker.keys.finished]));
+      await app.stop();
+      if (broker.failed > 0) throw new Error(`${broker.failed} tasks did not succeed`);
+      if (finished !== args.n) {
+        throw new Error(`expected ${args.n} stored results, found ${finished}`);
+      }
+      emit("RESULT", {
+        runtime,
+        n: args.n,
+        concurrency: args.concurrency,
+        seconds,
+        perSecond: args.n / seconds,
+      });
+      break;
+    }
+    case "worker": {
+      await app.start();
+      emit("READY");
+      await new Promise(() => {}); // until the orchestrator stops this process
+      break;
+    }
+    case "latency": {
+      const samples: number[] = [];
+      for (let i = 0; i < args.warmup + args.n; i++) {
+        const start = performance.now();
+        const record = await (await noop.addTask(i)).result({ timeoutMs: 30_000 });
+        const ms = performance.now() - start;
+        if (record.status !== "success") throw new Error(`task ${i} ended as ${record.status}`);
+        if (i >= args.warmup) samples.push(ms);
+      }
+      await app.stop();
+      emit("RESULT", {
+        runtime,
+        n: args.n,
+        warmup: args.warmup,
+        p50Ms: percentile(samples, 50),
+        p99Ms: percentile(samples, 99),
+        meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
+        maxMs: Math.max(...samples),
+      });
+      break;
+    }
+    case "memworker": {
+      const samples: Array<Record<string, number | boolean>> = [];
+      const start = performance.now();
+      let nextSample = args.sampleEvery;
+      const { poke, done } = countdown(args.n);
+      broker.onStored((stored) => {
+        while (stored >= nextSample && nextSample <= args.n) {
+          const sample = { processed: nextSample, seconds: secondsSince(start), ...memorySample() };
+          samples.push(sample);
+          emit("SAMPLE", sample);
+          nextSample += args.sampleEvery;
+        }
+        poke(stored);
+      });
+      const before = memorySample();
+      await app.start();
+      emit("READY");
+      await done;
+      const seconds = secondsSince(start);
+      if (broker.failed > 0) throw new Error(`${broker.failed} tasks did not succeed`);
+      emit("RESULT", {
+        runtime,
+        n: args.n,
+        concurrency: args.concurrency,
+        seconds,
+        perSecond: args.n / seconds,
+        idle: before,
+        samples,
+      });
+      await app.stop({ graceMs: 1_000 });
+      break;
+    }
+    case "feed": {
+      let sent = 0;
+      let waits = 0;
+      const start = performance.now();
+      while (sent < args.n) {
+        if (await queueLength() >= args.maxQueue) {
+          waits++;
+          await sleep(20);
+          continue;
+        }
+        const size = Math.min(args.chunk, args.n - sent);
+        const base = sent;
+        await noop.addTasks(Array.from({ length: size }, (_, i) => [base + i] as [number]));
+        sent += size;
+      }
+      emit("RESULT", { runtime, n: sent, seconds: secondsSince(start), waits });
+      break;
+    }
+  }
+  if (args.mode !== "memworker" && args.mode !== "process" && args.mode !== "latency") {
+    await app.stop();
+  }
+}
+
+runDriver(main);
