@@ -62,6 +62,11 @@ export interface ClaimedTask {
   kwargs: string;
   /** How many times the task has been claimed, this claim included. It is the lease token. */
   deliveries: number;
+  /**
+   * Taken from the quarantine (its worker died holding it): run it alone, and claim nothing else
+   * until it is settled, so that a task that kills its worker takes no other task with it.
+   */
+  isolated: boolean;
 }
 
 /**
@@ -119,6 +124,8 @@ export interface ExchangeRequest {
   maxDeliveries: number;
   /** How many expired leases to recover in this exchange at most. */
   recoverLimit: number;
+  /** The worker runs nothing now: it may take one quarantined task (and then nothing else). */
+  idle?: boolean;
 }
 
 /**
@@ -142,6 +149,11 @@ export interface ExchangeResult {
   recovered: number;
   /** Queue entries that pointed at no record and were dropped. */
   dropped: string[];
+  /**
+   * Tasks waiting in the quarantine: recovered from a dead worker, each to run alone on an idle
+   * worker. A busy worker that sees some stops claiming until it is idle.
+   */
+  quarantined: number;
 }
 
 /**

@@ -27,6 +27,10 @@ interface QueueEntry {
   uuid: string;
 }
 
+function byPriorityThenSeq(a: QueueEntry, b: QueueEntry): number {
+  return a.priority - b.priority || a.seq - b.seq;
+}
+
 interface HeldLease {
   workerId: string;
   deliveries: number;
@@ -50,7 +54,9 @@ export class MemoryBroker implements Broker {
   readonly name: string;
   /** Where records live. */
   readonly storage: MemoryStorage;
-  #queue = new PriorityHeap<QueueEntry>((a, b) => a.priority - b.priority || a.seq - b.seq);
+  #queue = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+  /** Tasks recovered from a dead worker: each runs alone on an idle worker. */
+  #quarantine = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
   #leases = new Map<string, HeldLease>();
   #seq = 0;
   #waiters = new Set<() => void>();
@@ -179,45 +185,63 @@ export class MemoryBroker implements Broker {
           }),
         }, request.resultTtlMs);
       } else {
-        this.#requeue(uuid, stamp);
+        this.#requeue(uuid, stamp, this.#quarantine);
       }
     }
 
     const claimed: ClaimedTask[] = [];
     const dropped: string[] = [];
-    while (claimed.length < request.want) {
-      const entry = this.#queue.pop();
-      if (!entry) break;
-      if (this.#cancelled.delete(entry.uuid)) continue;
-      const fields = this.storage.fields(entry.uuid);
-      if (!fields || fields.task_name === undefined) {
-        dropped.push(entry.uuid);
-        continue;
+    const claimFrom = (queue: PriorityHeap<QueueEntry>, limit: number, isolated: boolean) => {
+      let taken = 0;
+      while (taken < limit) {
+        const entry = queue.pop();
+        if (!entry) break;
+        if (this.#cancelled.delete(entry.uuid)) continue;
+        const fields = this.storage.fields(entry.uuid);
+        if (!fields || fields.task_name === undefined) {
+          dropped.push(entry.uuid);
+          continue;
+        }
+        const deliveries = Number(fields.deliveries ?? 0) + 1;
+        this.storage.write(entry.uuid, {
+          status: "process",
+          worker_id: request.workerId,
+          deliveries: String(deliveries),
+          started_at: stamp,
+          updated_at: stamp,
+        });
+        this.#leases.set(entry.uuid, {
+          workerId: request.workerId,
+          deliveries,
+          deadline: now + request.leaseMs,
+        });
+        claimed.push({
+          uuid: entry.uuid,
+          taskName: fields.task_name,
+          priority: entry.priority,
+          args: fields.args ?? "[]",
+          kwargs: fields.kwargs ?? "{}",
+          deliveries,
+          isolated,
+        });
+        taken++;
       }
-      const deliveries = Number(fields.deliveries ?? 0) + 1;
-      this.storage.write(entry.uuid, {
-        status: "process",
-        worker_id: request.workerId,
-        deliveries: String(deliveries),
-        started_at: stamp,
-        updated_at: stamp,
-      });
-      this.#leases.set(entry.uuid, {
-        workerId: request.workerId,
-        deliveries,
-        deadline: now + request.leaseMs,
-      });
-      claimed.push({
-        uuid: entry.uuid,
-        taskName: fields.task_name,
-        priority: entry.priority,
-        args: fields.args ?? "[]",
-        kwargs: fields.kwargs ?? "{}",
-        deliveries,
-      });
+      return taken;
+    };
+    if (request.want > 0) {
+      // An idle worker takes one quarantined task and nothing else; otherwise, the queue.
+      if (!(request.idle && claimFrom(this.#quarantine, 1, true) > 0)) {
+        claimFrom(this.#queue, request.want, false);
+      }
     }
-    if (recovered > 0 || this.#queue.size > 0) this.#wake();
-    return Promise.resolve({ claimed, rejected, recovered, dropped });
+    if (recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0) this.#wake();
+    return Promise.resolve({
+      claimed,
+      rejected,
+      recovered,
+      dropped,
+      quarantined: this.#quarantine.size,
+    });
   }
 
   /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
@@ -268,7 +292,9 @@ export class MemoryBroker implements Broker {
 
   /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort. */
   waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (this.#queue.size > 0 || signal.aborted) return Promise.resolve();
+    if (this.#queue.size > 0 || this.#quarantine.size > 0 || signal.aborted) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -290,16 +316,17 @@ export class MemoryBroker implements Broker {
   /** Empties the queue, the leases and the storage. */
   async flushAll(): Promise<void> {
     this.#queue.clear();
+    this.#quarantine.clear();
     this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();
   }
 
-  #requeue(uuid: string, stamp: string): void {
+  #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {
     const fields = this.storage.fields(uuid);
     if (!fields) return;
     this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
-    this.#queue.push({
+    queue.push({
       priority: Number(fields.priority ?? 0),
       seq: Number(fields.seq ?? 0),
       uuid,

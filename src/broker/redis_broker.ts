@@ -210,6 +210,7 @@ export class RedisBroker implements Broker {
       String(request.maxDeliveries),
       String(request.recoverLimit),
       this.keys.events,
+      request.idle ? "1" : "0",
       String(request.settlements.length),
     ];
     for (const s of request.settlements) {
@@ -224,12 +225,18 @@ export class RedisBroker implements Broker {
     }
     const reply = await this.connection.script(
       exchangeScript,
-      [this.keys.queue, this.keys.leases, this.keys.marker, this.keys.finished],
+      [
+        this.keys.queue,
+        this.keys.leases,
+        this.keys.marker,
+        this.keys.finished,
+        this.keys.quarantine,
+      ],
       args,
-    ) as [RedisReply[], string[], number, string[]];
+    ) as [RedisReply[], string[], number, string[], number];
     const flat = reply[0];
     const claimed: ClaimedTask[] = [];
-    for (let i = 0; i < flat.length; i += 6) {
+    for (let i = 0; i < flat.length; i += 7) {
       claimed.push({
         uuid: flat[i] as string,
         taskName: flat[i + 1] as string,
@@ -237,9 +244,16 @@ export class RedisBroker implements Broker {
         kwargs: flat[i + 3] as string,
         priority: Number(flat[i + 4]),
         deliveries: Number(flat[i + 5]),
+        isolated: Number(flat[i + 6]) === 1,
       });
     }
-    return { claimed, rejected: reply[1], recovered: Number(reply[2]), dropped: reply[3] };
+    return {
+      claimed,
+      rejected: reply[1],
+      recovered: Number(reply[2]),
+      dropped: reply[3],
+      quarantined: Number(reply[4]),
+    };
   }
 
   /** Renews leases: one EVALSHA. */
@@ -262,7 +276,7 @@ export class RedisBroker implements Broker {
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     return await this.connection.script(
       cancelScript,
-      [this.keys.queue, this.keys.finished, this.keys.task(uuid)],
+      [this.keys.queue, this.keys.quarantine, this.keys.finished, this.keys.task(uuid)],
       [uuid, reason, String(resultTtlMs), this.keys.events, this.keys.control],
     ) as CancelOutcome;
   }

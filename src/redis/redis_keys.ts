@@ -19,6 +19,8 @@ export interface RedisKeys {
   readonly taskPrefix: string;
   /** ZSET of queued tasks: score priority, member `seq:uuid` (FIFO within a priority). */
   readonly queue: string;
+  /** ZSET like the queue, of tasks recovered from a dead worker: each runs alone. */
+  readonly quarantine: string;
   /** ZSET of claimed tasks: score lease deadline (ms), member uuid. */
   readonly leases: string;
   /** ZSET holding one member while tasks may be waiting: what idle workers block on. */
@@ -62,6 +64,7 @@ export function redisKeys(name: string): RedisKeys {
     prefix,
     taskPrefix,
     queue: `${prefix}queue`,
+    quarantine: `${prefix}quarantine`,
     leases: `${prefix}leases`,
     marker: `${prefix}marker`,
     seq: `${prefix}seq`,

@@ -76,6 +76,10 @@ export class AsyncWorker implements Worker {
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
   #stopping: Promise<void> | undefined;
+  /** Running tasks taken from the quarantine (0 or 1): nothing else is claimed meanwhile. */
+  #isolated = 0;
+  /** Tasks in the quarantine, as of the last exchange. */
+  #quarantined = 0;
   #unwatchCancels: (() => void) | undefined;
 
   /** @param options The broker and optional concurrency, executor and id. */
@@ -243,7 +247,12 @@ export class AsyncWorker implements Worker {
     try {
       for (;;) {
         // Claim into every free slot, also when only settling: the claim rides on the same trip.
-        const want = this.#state === "running" ? this.concurrency - this.#running.size : 0;
+        // Not while an isolated task runs, nor while tasks wait in the quarantine and this
+        // worker still runs others (it drains, then takes one of them alone).
+        const isolating = this.#isolated > 0 || (this.#quarantined > 0 && this.#running.size > 0);
+        const want = this.#state === "running" && !isolating
+          ? this.concurrency - this.#running.size
+          : 0;
         if (this.#settlements.length === 0 && (want === 0 || !this.#mayHaveWork)) break;
         const settlements = this.#settlements;
         this.#settlements = [];
@@ -254,6 +263,7 @@ export class AsyncWorker implements Worker {
             settlements,
             want,
             recoverLimit: 100,
+            idle: this.#running.size === 0,
           });
           this.#failures = 0;
         } catch (error) {
@@ -280,6 +290,7 @@ export class AsyncWorker implements Worker {
             { uuids: result.dropped },
           );
         }
+        this.#quarantined = result.quarantined;
         if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
         for (const task of result.claimed) {
           // stop() began while this claim was in flight: give the task straight back.
@@ -334,7 +345,9 @@ export class AsyncWorker implements Worker {
       released: false,
     };
     this.#running.set(task.uuid, entry);
+    if (task.isolated) this.#isolated++;
     void this.#run(task, entry).then((outcome) => {
+      if (task.isolated) this.#isolated--;
       if (entry.released) return;
       this.#running.delete(task.uuid);
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });

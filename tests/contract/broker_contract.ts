@@ -333,7 +333,13 @@ export function brokerContract(
         for (const task of tasks) await broker.add(task);
 
         const none = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 0 }));
-        assert.deepEqual(none, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+        assert.deepEqual(none, {
+          claimed: [],
+          rejected: [],
+          recovered: 0,
+          dropped: [],
+          quarantined: 0,
+        });
         for (const task of tasks) assert.equal((await mustGet(broker, task.uuid)).status, "new");
 
         const first = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 3 }));
@@ -527,18 +533,28 @@ export function brokerContract(
         );
         if (options.advanceClock || Date.now() - claimedAt < leaseMs - 50) {
           // Still inside the lease: nothing to recover or claim.
-          assert.deepEqual(early, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+          assert.deepEqual(early, {
+            claimed: [],
+            rejected: [],
+            recovered: 0,
+            dropped: [],
+            quarantined: 0,
+          });
         }
 
         const result = await exchangeUntil(
           broker,
-          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs }),
+          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs, idle: true }),
           leaseMs,
           (r) => r.claimed.length > 0,
           "the expired task should be claimed again",
         );
         assert.equal(result.recovered, 1);
-        assert.deepEqual(result.claimed.map((t) => [t.uuid, t.deliveries]), [[task.uuid, 2]]);
+        assert.deepEqual(result.claimed.map((t) => [t.uuid, t.deliveries, t.isolated]), [[
+          task.uuid,
+          2,
+          true,
+        ]]);
         const record = await mustGet(broker, task.uuid);
         assert.equal(record.status, "process");
         assert.equal(record.workerId, "worker-b");
@@ -551,6 +567,50 @@ export function brokerContract(
         }));
         assert.deepEqual(late.rejected, [task.uuid]);
         assert.equal((await mustGet(broker, task.uuid)).status, "process");
+      }),
+  );
+
+  contractTest(
+    "quarantines tasks whose worker died: each goes alone to an idle worker",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const dead = [newTask(), newTask(), newTask()];
+        for (const task of dead) await broker.add(task);
+        await broker.exchange(exchangeRequest({ workerId: "dead", want: 3, leaseMs }));
+
+        // A busy worker recovers them but is not given any: it learns that they wait.
+        const recovery = await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "busy", want: 10, leaseMs }),
+          leaseMs,
+          (r) => r.recovered > 0,
+          "the expired leases are recovered",
+        );
+        assert.equal(recovery.recovered, 3);
+        assert.deepEqual(recovery.claimed, []);
+        assert.equal(recovery.quarantined, 3);
+
+        // It still gets tasks from the queue.
+        const fresh = newTask();
+        await broker.add(fresh);
+        const busy = await broker.exchange(exchangeRequest({ workerId: "busy", want: 10 }));
+        assert.deepEqual(busy.claimed.map((t) => [t.uuid, t.isolated]), [[fresh.uuid, false]]);
+        assert.equal(busy.quarantined, 3);
+
+        // Idle workers take them one at a time, in their original order, and nothing else.
+        const taken: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const idle = await broker.exchange(
+            exchangeRequest({ workerId: `idle-${i}`, want: 10, idle: true }),
+          );
+          assert.equal(idle.claimed.length, 1);
+          assert.equal(idle.claimed[0].isolated, true);
+          assert.equal(idle.claimed[0].deliveries, 2);
+          assert.equal(idle.quarantined, 2 - i);
+          taken.push(idle.claimed[0].uuid);
+        }
+        assert.deepEqual(taken, dead.map((t) => t.uuid));
       }),
   );
 
@@ -569,7 +629,7 @@ export function brokerContract(
 
         const second = await exchangeUntil(
           broker,
-          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs, maxDeliveries }),
+          exchangeRequest({ workerId: "worker-b", want: 1, leaseMs, maxDeliveries, idle: true }),
           leaseMs,
           (r) => r.claimed.length > 0,
           "below maxDeliveries, the expired task should be delivered again",
@@ -578,7 +638,7 @@ export function brokerContract(
 
         const third = await exchangeUntil(
           broker,
-          exchangeRequest({ workerId: "worker-c", want: 1, leaseMs, maxDeliveries }),
+          exchangeRequest({ workerId: "worker-c", want: 1, leaseMs, maxDeliveries, idle: true }),
           leaseMs,
           (r) => r.recovered > 0,
           "the second expired lease should be recovered",
@@ -647,7 +707,7 @@ export function brokerContract(
         // expired.
         await passTime(broker, leaseMs + 50);
         const after = await broker.exchange(
-          exchangeRequest({ workerId: "worker-b", want: 10, leaseMs }),
+          exchangeRequest({ workerId: "worker-b", want: 10, leaseMs, idle: true }),
         );
         assert.equal(after.recovered, 1);
         assert.deepEqual(after.claimed.map((t) => [t.uuid, t.deliveries]), [[lapsing.uuid, 2]]);
@@ -1012,7 +1072,13 @@ export function brokerContract(
         // Past the old lease: nothing is left to recover or claim.
         await passTime(broker, 150);
         const result = await broker.exchange(exchangeRequest({ want: 10 }));
-        assert.deepEqual(result, { claimed: [], rejected: [], recovered: 0, dropped: [] });
+        assert.deepEqual(result, {
+          claimed: [],
+          rejected: [],
+          recovered: 0,
+          dropped: [],
+          quarantined: 0,
+        });
         assert.equal(await broker.storage.deleteFinished(), 0);
 
         // The app keeps working after a flush.

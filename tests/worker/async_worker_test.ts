@@ -277,3 +277,46 @@ test("runningOlderTasks re-queues every task whose lease expired when the worker
     await app.stop();
   }
 });
+
+test("a task recovered from a dead worker runs alone: nothing else runs beside it", async () => {
+  let now = Date.now();
+  const storage = new MemoryStorage({ name: uniqueName("quarantine"), now: () => now });
+  const broker = new MemoryBroker({ storage });
+  const app = new QueueTasks({
+    broker,
+    env: false,
+    config: { logsDefaultLevel: "silent", leaseMs: 1_000, maxTasksProcess: 5 },
+  });
+  const running = new Set<number>();
+  const overlaps: string[] = [];
+  const recovered = new Set([1, 2, 3]);
+  const task = app.task("t", async (n: number) => {
+    for (const other of running) {
+      if (recovered.has(n) || recovered.has(other)) overlaps.push(`${n} beside ${other}`);
+    }
+    running.add(n);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    running.delete(n);
+    return n;
+  });
+  const jobs = await Promise.all([1, 2, 3].map((n) => task.addTask(n)));
+  await broker.exchange({
+    workerId: "dead-worker",
+    settlements: [],
+    want: 3,
+    leaseMs: 1_000,
+    resultTtlMs: 60_000,
+    maxDeliveries: 5,
+    recoverLimit: 0,
+  });
+  now += 1_001;
+  jobs.push(...await Promise.all([11, 12, 13, 14, 15, 16].map((n) => task.addTask(n))));
+  await app.start();
+  try {
+    const values = await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 })));
+    assert.deepEqual(values, [1, 2, 3, 11, 12, 13, 14, 15, 16]);
+    assert.deepEqual(overlaps, []);
+  } finally {
+    await app.stop();
+  }
+});

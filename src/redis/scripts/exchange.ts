@@ -9,6 +9,7 @@ KEYS[1] queue     ZSET  score = priority, member = 15-digit seq .. ":" .. uuid
 KEYS[2] leases    ZSET  score = lease deadline (ms, server time), member = uuid
 KEYS[3] marker    ZSET  wake-up marker for blocked workers
 KEYS[4] finished  ZSET  score = finish time (ms), member = uuid
+KEYS[5] quarantine ZSET like the queue: tasks whose worker died holding them, run one at a time
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id (owner of the leases)
 ARGV[3] lease duration ms
@@ -17,12 +18,14 @@ ARGV[5] result ttl ms (finished records expire after it)
 ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
 ARGV[8] events channel: "<uuid> <status>" is published on every status change
-ARGV[9] number of settlements S, followed by S settlements, each:
+ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
+ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
-Returns { claimed, rejected, recovered, dropped }: claimed is flat (uuid, task_name, args, kwargs,
-priority, deliveries per task), rejected lists settled uuids whose lease was lost, recovered counts
-expired leases (a task whose cancel was requested ends as cancel instead), dropped lists queue
-entries that had no record. ]]
+Returns { claimed, rejected, recovered, dropped, quarantined }: claimed is flat (uuid, task_name,
+args, kwargs, priority, deliveries, isolated per task), rejected lists settled uuids whose lease was
+lost, recovered counts expired leases (they go to the quarantine, so that a task that kills its
+worker cannot take other tasks down with it; a task whose cancel was requested ends as cancel
+instead), dropped lists queue entries that had no record, quarantined counts the quarantine. ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -37,24 +40,24 @@ local function finish(key, uuid, fields)
   redis.call('PUBLISH', ARGV[8], uuid .. ' ' .. fields[2])
 end
 
-local function requeue(key, uuid)
+local function requeue(key, uuid, queue)
   local r = redis.call('HMGET', key, 'priority', 'seq')
   if not r[2] then return false end
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
-  redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
+  redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   redis.call('PUBLISH', ARGV[8], uuid .. ' new')
   return true
 end
 
 local rejected = {}
-local i = 10
-for _ = 1, tonumber(ARGV[9]) do
+local i = 11
+for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = prefix .. uuid
   local owner = redis.call('HMGET', key, 'worker_id', 'deliveries')
   if owner[1] == wid and owner[2] == token and redis.call('ZREM', KEYS[2], uuid) == 1 then
     if status == 'release' then
-      requeue(key, uuid)
+      requeue(key, uuid, KEYS[1])
     else
       local fields = { 'status', status }
       for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 3 + j] end
@@ -82,45 +85,57 @@ for _, uuid in ipairs(expired) do
       'error_code', 'DELIVERY_LIMIT', 'error_message', message,
       'traceback', 'DeliveryLimitError: ' .. message })
   else
-    requeue(key, uuid)
+    requeue(key, uuid, KEYS[5])
   end
   recovered = recovered + 1
 end
 
 local claimed, dropped = {}, {}
-local want = tonumber(ARGV[4])
-local asked = want
-while want > 0 do
-  local popped = redis.call('ZPOPMIN', KEYS[1], want)
-  if #popped == 0 then break end
-  for k = 1, #popped, 2 do
-    local uuid = string.sub(popped[k], 17)
-    local key = prefix .. uuid
-    local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries')
-    if r[1] then
-      local deliveries = (tonumber(r[4]) or 0) + 1
-      redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
-        'started_at', stamp, 'updated_at', stamp)
-      redis.call('ZADD', KEYS[2], now + leaseMs, uuid)
-      redis.call('PUBLISH', ARGV[8], uuid .. ' process')
-      local n = #claimed
-      claimed[n + 1] = uuid
-      claimed[n + 2] = r[1]
-      claimed[n + 3] = r[2] or '[]'
-      claimed[n + 4] = r[3] or '{}'
-      claimed[n + 5] = popped[k + 1]
-      claimed[n + 6] = deliveries
-      want = want - 1
-    else
-      dropped[#dropped + 1] = uuid
+
+-- Claims up to "limit" tasks from the sorted set "from"; returns how many.
+local function claimFrom(from, limit, isolated)
+  local taken = 0
+  while taken < limit do
+    local popped = redis.call('ZPOPMIN', from, limit - taken)
+    if #popped == 0 then break end
+    for k = 1, #popped, 2 do
+      local uuid = string.sub(popped[k], 17)
+      local key = prefix .. uuid
+      local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries')
+      if r[1] then
+        local deliveries = (tonumber(r[4]) or 0) + 1
+        redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
+          'started_at', stamp, 'updated_at', stamp)
+        redis.call('ZADD', KEYS[2], now + leaseMs, uuid)
+        redis.call('PUBLISH', ARGV[8], uuid .. ' process')
+        local n = #claimed
+        claimed[n + 1] = uuid
+        claimed[n + 2] = r[1]
+        claimed[n + 3] = r[2] or '[]'
+        claimed[n + 4] = r[3] or '{}'
+        claimed[n + 5] = popped[k + 1]
+        claimed[n + 6] = deliveries
+        claimed[n + 7] = isolated
+        taken = taken + 1
+      else
+        dropped[#dropped + 1] = uuid
+      end
     end
   end
+  return taken
 end
-if (asked > 0 or recovered > 0) and redis.call('ZCARD', KEYS[1]) > 0 then
+
+local want = tonumber(ARGV[4])
+if want > 0 then
+  -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
+  if not (ARGV[9] == '1' and claimFrom(KEYS[5], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
+end
+local quarantined = redis.call('ZCARD', KEYS[5])
+if (want > 0 or recovered > 0) and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ttl)
-return { claimed, rejected, recovered, dropped }
+return { claimed, rejected, recovered, dropped, quarantined }
 `,
-  4,
+  5,
 );
