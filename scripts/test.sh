@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
-# (or QTASKS_TEST_REDIS_URL). Pass a runtime name to run only that one: deno, bun or node.
+# (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
+# only that part: deno, bun, node or faults.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(bash "$root/scripts/tools.sh") || exit 1
@@ -41,6 +42,15 @@ if [ "$only" = all ] || [ "$only" = node ]; then
   # Node 24 (npm package "node") strips the TypeScript types itself.
   run node "$bin/node" --test --test-concurrency=1 "${files[@]}"
   count "$logs/node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' node
+fi
+if [ "$only" = all ] || [ "$only" = faults ]; then
+  # The delivery-guarantees fault suite, short form: real worker processes, private redis-servers.
+  run faults "$bin/deno" run -A scripts/faults.ts --short
+  p=$(grep -cE '\| PASS +\|' "$logs/faults.log")
+  f=$(grep -cE '\| FAIL +\|' "$logs/faults.log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "== faults: $p passed, $f failed (scenarios)"
 fi
 rm -rf "$logs"
 [ "$failed" -eq 0 ] || status=1
