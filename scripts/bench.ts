@@ -4,14 +4,15 @@
  * BullMQ and bee-queue in the same run").
  *
  *   deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] [--contenders LIST]
- *                                [--n N] [--latency-n N] [--memory-n N] [--redis-url URL]
- *                                [--no-install] [--verbose]
+ *                                [--n N] [--latency-n N] [--memory-n N] [--repeat R]
+ *                                [--redis-url URL] [--no-install] [--verbose]
  *
  *   --short       smaller numbers (under about 2 minutes): N 2,000, latency 200, memory 20k/100k
  *   --json        where to write the whole result (default .bench/bench.json)
  *   --scenarios   run only these scenarios (1–6)
  *   --contenders  run only these: qtasks-deno, qtasks-bun, qtasks-node, bullmq, bee-queue
  *   --n, --latency-n, --memory-n   override the task counts (memory: the last checkpoint)
+ *   --repeat      repetitions of each step of scenarios 1–3, median reported (default 3; short 1)
  *   --redis-url   use this Redis database (FLUSHDB before each run) instead of a private
  *                 redis-server; INFO commandstats then also counts other clients of that server
  *   --no-install  do not run npm install for the peers (missing ones are reported unavailable)
@@ -39,7 +40,7 @@
  *
  * @module
  */
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { createClient } from "redis";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -55,6 +56,8 @@ interface Options {
   n: number;
   latencyN: number;
   latencyWarmup: number;
+  /** Repetitions of each throughput step (scenarios 1–3); the median is reported. */
+  repeat: number;
   memoryTotal: number;
   memorySample: number;
   redisUrl: string | undefined;
@@ -63,7 +66,8 @@ interface Options {
 }
 
 const USAGE = "usage: deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] " +
-  "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--memory-n N] [--redis-url URL] " +
+  "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--memory-n N] [--repeat R] " +
+  "[--redis-url URL] " +
   "[--no-install] [--verbose]";
 
 /** Calls in flight in scenario 1 (like a web server), and the worker concurrencies. */
@@ -82,6 +86,7 @@ function parseOptions(argv: string[]): Options {
     n: short ? 2_000 : 20_000,
     latencyN: short ? 200 : 1_000,
     latencyWarmup: short ? 20 : 50,
+    repeat: short ? 1 : 3,
     memoryTotal: short ? 100_000 : 1_000_000,
     memorySample: 0,
     redisUrl: undefined,
@@ -109,6 +114,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--json") options.json = value();
     else if (flag === "--n") options.n = count();
     else if (flag === "--latency-n") options.latencyN = count();
+    else if (flag === "--repeat") options.repeat = count();
     else if (flag === "--memory-n") options.memoryTotal = count();
     else if (flag === "--redis-url") options.redisUrl = value();
     else if (flag === "--no-install") options.install = false;
@@ -627,6 +633,9 @@ function statsDelta(after: Map<string, number>, before: Map<string, number>) {
   return { total, byCommand: sortDesc(delta) };
 }
 
+/** Calls per command over one step (see {@linkcode statsDelta}). */
+type Commands = ReturnType<typeof statsDelta>;
+
 function sortDesc(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
 }
@@ -750,7 +759,10 @@ function record(ctx: Context, key: string, contender: Contender, run: RunRecord)
       .filter(([k, v]) => typeof v === "number" && !["n", "concurrency", "warmup"].includes(k))
       .slice(0, 4)
       .map(([k, v]) => `${k}=${format(v as number, 2)}`)
-      .join(" ")
+      .join(" ") +
+      (Array.isArray(run.result?.repeats) && run.result.repeats.length > 1
+        ? ` repeats=${(run.result.repeats as number[]).map((v) => format(v, 0)).join("/")}`
+        : "")
     : `FAILED: ${run.error}`;
   ctx.log(`${key} ${contender.label}: ${what} (${run.seconds.toFixed(1)} s)`);
 }
@@ -761,7 +773,7 @@ async function step(
   contender: Contender,
   fields: Record<string, string | number>,
   measure: boolean,
-): Promise<{ outcome: Outcome; error?: string; commands?: ReturnType<typeof statsDelta> }> {
+): Promise<{ outcome: Outcome; error?: string; commands?: Commands }> {
   const timeoutMs = stepTimeoutMs(ctx.options, "step");
   const before = measure ? await commandStats(ctx.admin) : undefined;
   const driver = new Driver(
@@ -779,6 +791,45 @@ function perTask(commands: { total: number } | undefined, n: number): number | u
   return commands ? commands.total / n : undefined;
 }
 
+/**
+ * Runs a throughput step `repeat` times (Redis flushed before each) and records the repetition
+ * with the median rate; every repetition's rate is kept in `repeats`.
+ */
+async function repeated(
+  ctx: Context,
+  key: string,
+  contender: Contender,
+  n: number,
+  once: () => Promise<{ outcome: Outcome; error?: string; commands?: Commands }>,
+): Promise<void> {
+  const reps: Array<{ result: Record<string, unknown>; commands?: Commands; rate: number }> = [];
+  let seconds = 0;
+  for (let rep = 0; rep < ctx.options.repeat; rep++) {
+    const { outcome, error, commands } = await once();
+    seconds += outcome.seconds;
+    if (error || !outcome.result) {
+      record(ctx, key, contender, {
+        ok: false,
+        error: `${ctx.options.repeat > 1 ? `repetition ${rep + 1}: ` : ""}${error}`,
+        seconds,
+      });
+      return;
+    }
+    reps.push({ result: outcome.result, commands, rate: Number(outcome.result.perSecond) });
+  }
+  const median = [...reps].sort((a, b) => a.rate - b.rate)[Math.floor(reps.length / 2)];
+  record(ctx, key, contender, {
+    ok: true,
+    seconds,
+    result: {
+      ...median.result,
+      commandsPerTask: perTask(median.commands, n),
+      commands: median.commands,
+      repeats: reps.map((r) => r.rate),
+    },
+  });
+}
+
 const SCENARIOS: Scenario[] = [
   {
     id: 1,
@@ -786,21 +837,13 @@ const SCENARIOS: Scenario[] = [
     peers: true,
     async run(ctx, contender) {
       const n = ctx.options.n;
-      await flush(ctx);
-      const { outcome, error, commands } = await step(ctx, contender, {
-        mode: "enqueue",
-        n,
-        concurrency: ENQUEUE_CONCURRENCY,
-      }, true);
-      record(ctx, "enqueue", contender, {
-        ok: !error,
-        error,
-        seconds: outcome.seconds,
-        result: outcome.result && {
-          ...outcome.result,
-          commandsPerTask: perTask(commands, n),
-          commands,
-        },
+      await repeated(ctx, "enqueue", contender, n, async () => {
+        await flush(ctx);
+        return await step(ctx, contender, {
+          mode: "enqueue",
+          n,
+          concurrency: ENQUEUE_CONCURRENCY,
+        }, true);
       });
     },
   },
@@ -810,17 +853,9 @@ const SCENARIOS: Scenario[] = [
     peers: true,
     async run(ctx, contender) {
       const n = ctx.options.n;
-      await flush(ctx);
-      const { outcome, error, commands } = await step(ctx, contender, { mode: "bulk", n }, true);
-      record(ctx, "bulk", contender, {
-        ok: !error,
-        error,
-        seconds: outcome.seconds,
-        result: outcome.result && {
-          ...outcome.result,
-          commandsPerTask: perTask(commands, n),
-          commands,
-        },
+      await repeated(ctx, "bulk", contender, n, async () => {
+        await flush(ctx);
+        return await step(ctx, contender, { mode: "bulk", n }, true);
       });
     },
   },
@@ -831,32 +866,11 @@ const SCENARIOS: Scenario[] = [
     async run(ctx, contender) {
       const n = ctx.options.n;
       for (const concurrency of PROCESS_CONCURRENCY) {
-        const key = `process-c${concurrency}`;
-        await flush(ctx);
-        const fill = await step(ctx, contender, { mode: "fill", n }, false);
-        if (fill.error) {
-          record(ctx, key, contender, {
-            ok: false,
-            error: `fill: ${fill.error}`,
-            seconds: fill.outcome.seconds,
-          });
-          continue;
-        }
-        const { outcome, error, commands } = await step(
-          ctx,
-          contender,
-          { mode: "process", n, concurrency },
-          true,
-        );
-        record(ctx, key, contender, {
-          ok: !error,
-          error,
-          seconds: outcome.seconds,
-          result: outcome.result && {
-            ...outcome.result,
-            commandsPerTask: perTask(commands, n),
-            commands,
-          },
+        await repeated(ctx, `process-c${concurrency}`, contender, n, async () => {
+          await flush(ctx);
+          const fill = await step(ctx, contender, { mode: "fill", n }, false);
+          if (fill.error) return { outcome: fill.outcome, error: `fill: ${fill.error}` };
+          return await step(ctx, contender, { mode: "process", n, concurrency }, true);
         });
       }
     },
@@ -1430,6 +1444,7 @@ async function environment(tools: Tools, redisVersion: string) {
       cores: cpuList.length || navigator.hardwareConcurrency,
       memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
       os: `${Deno.build.os} ${release()} ${Deno.build.arch}`,
+      loadAverageAtStart: loadavg().map((v) => Math.round(v * 100) / 100),
     },
     runtimes: {
       deno: Deno.version.deno,
@@ -1479,6 +1494,10 @@ async function main(): Promise<number> {
       `machine: ${env.machine.cpu}, ${env.machine.cores} cores, ${env.machine.memoryGiB} GiB, ${env.machine.os}`,
     );
     console.log(
+      `load average at start: ${env.machine.loadAverageAtStart.join(", ")} (other processes ` +
+        "on this machine add noise)",
+    );
+    console.log(
       `runtimes: deno ${env.runtimes.deno}, bun ${env.runtimes.bun}, node ${env.runtimes.node} · redis ${env.redis}`,
     );
     console.log(
@@ -1488,7 +1507,9 @@ async function main(): Promise<number> {
       }`,
     );
     console.log(
-      `N ${k(options.n)} (enqueue ${ENQUEUE_CONCURRENCY} in flight; process at c${
+      `N ${
+        k(options.n)
+      }, median of ${options.repeat} (enqueue ${ENQUEUE_CONCURRENCY} in flight; process at c${
         PROCESS_CONCURRENCY.join(", c")
       }) · latency ${
         k(options.latencyN)
@@ -1554,6 +1575,7 @@ async function main(): Promise<number> {
       ...env,
       settings: {
         n: options.n,
+        repeat: options.repeat,
         enqueueConcurrency: ENQUEUE_CONCURRENCY,
         processConcurrency: PROCESS_CONCURRENCY,
         latencyN: options.latencyN,
@@ -1577,6 +1599,7 @@ async function main(): Promise<number> {
       ratiosToBestPeer: ratios,
       targets: targetRows,
       runs: ctx.runs,
+      loadAverageAtEnd: loadavg().map((v) => Math.round(v * 100) / 100),
       durationsSeconds: { total: totalSeconds, ...durations },
       table: report,
     };
