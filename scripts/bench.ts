@@ -27,7 +27,8 @@
  *   4. sequential enqueue-then-await latency (p50, p99), the worker in another process
  *   5. Redis commands per task: INFO commandstats deltas of every run (commands called inside
  *      Lua scripts included), and a replica of scenarios 1 + 3 (c100) under MONITOR, which tells
- *      the commands clients sent from those run inside scripts
+ *      the commands clients sent from those run inside scripts; also the Redis server's CPU
+ *      time per task (INFO cpu), networking included
  *   6. worker memory (QTasks only, each runtime): RSS after 100,000 and 1,000,000 processed
  *      tasks (short: 20k and 100k), fed by bulk enqueue in chunks from another process
  *
@@ -436,7 +437,11 @@ async function installPeers(install: boolean): Promise<PeerInstall> {
     clearTimeout(timer);
     children.delete(child);
     if (!output.success) {
-      const text = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-4);
+      const lines = new TextDecoder().decode(output.stderr).trim().split("\n");
+      const codes = lines.filter((line) =>
+        /npm (error|ERR!) (code|errno|request|network)/.test(line)
+      );
+      const text = (codes.length ? codes : lines).slice(0, 4).map((line) => line.trim());
       state.error = `npm install failed (exit ${output.code}): ${text.join(" | ")}`;
     }
   } catch (error) {
@@ -518,6 +523,7 @@ function buildContenders(tools: Tools, peers: PeerInstall, only?: string[]): Con
 /** The few admin commands the orchestrator sends (node-redis underneath). */
 interface RedisClient {
   info(section: string): Promise<string>;
+  infoSections(sections: string[]): Promise<string>;
   flushAll(): Promise<unknown>;
   flushDb(): Promise<unknown>;
   close(): Promise<void>;
@@ -529,6 +535,7 @@ async function connectAdmin(url: string, log: (message: string) => void): Promis
   await client.connect();
   return {
     info: (section) => client.info(section),
+    infoSections: async (sections) => String(await client.sendCommand(["INFO", ...sections])),
     flushAll: () => client.flushAll(),
     flushDb: () => client.flushDb(),
     close: () => client.close(),
@@ -610,27 +617,37 @@ function parseTarget(url: string, isPrivate: boolean): RedisTarget {
 }
 
 /** INFO commandstats as calls per command name. */
-async function commandStats(client: RedisClient): Promise<Map<string, number>> {
-  const text = await client.info("commandstats");
-  const stats = new Map<string, number>();
+interface StatsSnapshot {
+  calls: Map<string, number>;
+  /** used_cpu_sys + used_cpu_user of the server, in seconds. */
+  cpuSeconds: number;
+}
+
+/** INFO commandstats (calls per command name) and the server's CPU time, in one INFO call. */
+async function commandStats(client: RedisClient): Promise<StatsSnapshot> {
+  const text = await client.infoSections(["commandstats", "cpu"]);
+  const calls = new Map<string, number>();
   for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    stats.set(match[1], Number(match[2]));
+    calls.set(match[1], Number(match[2]));
   }
-  return stats;
+  const cpu = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
+  return { calls, cpuSeconds: cpu("used_cpu_sys") + cpu("used_cpu_user") };
 }
 
 /**
  * Calls per command between two snapshots, without the benchmark's own admin commands (the
- * INFO that took the first snapshot, and MONITOR).
+ * INFO that took the first snapshot, and MONITOR), and the Redis server's CPU time meanwhile
+ * (with a private server: all of it spent on the contender, networking included).
  */
-function statsDelta(after: Map<string, number>, before: Map<string, number>) {
+function statsDelta(after: StatsSnapshot, before: StatsSnapshot) {
   const delta: Record<string, number> = {};
-  for (const [name, calls] of after) {
-    const diff = calls - (before.get(name) ?? 0) - (name === "info" ? 1 : 0);
+  for (const [name, calls] of after.calls) {
+    const diff = calls - (before.calls.get(name) ?? 0) - (name === "info" ? 1 : 0);
     if (diff > 0 && name !== "monitor") delta[name] = diff;
   }
   const total = Object.values(delta).reduce((a, b) => a + b, 0);
-  return { total, byCommand: sortDesc(delta) };
+  const redisCpuMs = Math.max(0, after.cpuSeconds - before.cpuSeconds) * 1000;
+  return { total, redisCpuMs, byCommand: sortDesc(delta) };
 }
 
 /** Calls per command over one step (see {@linkcode statsDelta}). */
@@ -791,6 +808,11 @@ function perTask(commands: { total: number } | undefined, n: number): number | u
   return commands ? commands.total / n : undefined;
 }
 
+/** Redis server CPU per task, in microseconds. */
+function cpuPerTask(commands: { redisCpuMs: number } | undefined, n: number): number | undefined {
+  return commands ? (commands.redisCpuMs * 1000) / n : undefined;
+}
+
 /**
  * Runs a throughput step `repeat` times (Redis flushed before each) and records the repetition
  * with the median rate; every repetition's rate is kept in `repeats`.
@@ -824,6 +846,7 @@ async function repeated(
     result: {
       ...median.result,
       commandsPerTask: perTask(median.commands, n),
+      redisCpuUsPerTask: cpuPerTask(median.commands, n),
       commands: median.commands,
       repeats: reps.map((r) => r.rate),
     },
@@ -926,6 +949,7 @@ const SCENARIOS: Scenario[] = [
           ...outcome.result,
           // Every round trip, warm-up included: enqueue, claim, settle, await.
           commandsPerTask: perTask(commands, n + ctx.options.latencyWarmup),
+          redisCpuUsPerTask: cpuPerTask(commands, n + ctx.options.latencyWarmup),
           commands,
         },
       });
@@ -1201,6 +1225,34 @@ function metrics(options: Options): Metric[] {
       value: fromRun("latency", "commandsPerTask"),
     },
     {
+      key: "enqueueRedisCpuUs",
+      label: "5 Redis CPU/task, enqueue 1-by-1 (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("enqueue", "redisCpuUsPerTask"),
+    },
+    {
+      key: "bulkRedisCpuUs",
+      label: "5 Redis CPU/task, bulk enqueue (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("bulk", "redisCpuUsPerTask"),
+    },
+    {
+      key: "processC100RedisCpuUs",
+      label: "5 Redis CPU/task, process c100 (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("process-c100", "redisCpuUsPerTask"),
+    },
+    {
+      key: "processC1RedisCpuUs",
+      label: "5 Redis CPU/task, process c1 (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("process-c1", "redisCpuUsPerTask"),
+    },
+    {
       key: "rssFirstMiB",
       label: `6 worker RSS after ${k(first)} tasks (MiB)`,
       better: "lower",
@@ -1250,6 +1302,7 @@ function cellFor(ctx: Context, metric: Metric, contender: Contender): string {
 }
 
 function metricScenario(key: string): string | undefined {
+  if (key.startsWith("enqueueRedis")) return "enqueue";
   if (key.startsWith("enqueue") && !key.includes("Client")) return "enqueue";
   if (key.startsWith("bulk")) return "bulk";
   if (key.startsWith("processC100") && !key.includes("Client")) return "process-c100";
@@ -1365,10 +1418,13 @@ function targets(ctx: Context, all: Metric[]): TargetRow[] {
     const allowed = Math.max(16, first * 0.1);
     const heap = run?.result?.heapGrowthMiB as number | undefined;
     const signed = (v: number) => `${v >= 0 ? "+" : ""}${format(v, 1)}`;
+    const rss = ((run?.result?.samples ?? []) as Array<{ rssMiB: number }>).map((x) => x.rssMiB);
     growth.byRuntime[c.runtime] = {
       met: last - first <= allowed,
-      detail: `RSS ${signed(last - first)} MiB` +
-        (heap === undefined ? "" : `, heap ${signed(heap)}`),
+      detail:
+        `RSS ${signed(last - first)} MiB, samples ${format(Math.min(...rss), 0)}–${
+          format(Math.max(...rss), 0)
+        }` + (heap === undefined ? "" : `; heap ${signed(heap)}`),
     };
   }
   rows.push(growth);

@@ -55,30 +55,42 @@ const MODES: readonly Mode[] = [
 ];
 
 /** Parses `--name value` pairs (numbers where a number is expected). */
-export function parseDriverArgs(argv: string[] = process.argv.slice(2)): DriverArgs {
+export function parseDriverArgs(
+  argv: string[] = process.argv.slice(2),
+): DriverArgs {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
     const value = argv[i + 1];
     if (!flag.startsWith("--") || value === undefined) {
-      throw new Error(`bad driver arguments near "${flag}": expected --name value pairs`);
+      throw new Error(
+        `bad driver arguments near "${flag}": expected --name value pairs`,
+      );
     }
     values.set(flag.slice(2), value);
   }
   const text = (name: string, fallback?: string): string => {
     const value = values.get(name) ?? fallback;
-    if (value === undefined) throw new Error(`driver argument --${name} is required`);
+    if (value === undefined) {
+      throw new Error(`driver argument --${name} is required`);
+    }
     return value;
   };
   const int = (name: string, fallback?: number): number => {
-    const value = Number(text(name, fallback === undefined ? undefined : String(fallback)));
+    const value = Number(
+      text(name, fallback === undefined ? undefined : String(fallback)),
+    );
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new Error(`driver argument --${name} must be a non-negative integer`);
+      throw new Error(
+        `driver argument --${name} must be a non-negative integer`,
+      );
     }
     return value;
   };
   const mode = text("mode") as Mode;
-  if (!MODES.includes(mode)) throw new Error(`unknown mode ${mode} (one of ${MODES.join(", ")})`);
+  if (!MODES.includes(mode)) {
+    throw new Error(`unknown mode ${mode} (one of ${MODES.join(", ")})`);
+  }
   return {
     mode,
     n: int("n"),
@@ -93,7 +105,9 @@ export function parseDriverArgs(argv: string[] = process.argv.slice(2)): DriverA
 }
 
 /** Host, port and database of a `redis://host:port/db` URL (for the peers' own options). */
-export function redisTarget(url: string): { host: string; port: number; db: number } {
+export function redisTarget(
+  url: string,
+): { host: string; port: number; db: number } {
   const parsed = new URL(url);
   return {
     host: parsed.hostname || "127.0.0.1",
@@ -123,7 +137,9 @@ export async function pool(
       await fn(i);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, lane));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, lane),
+  );
 }
 
 /** The p-th percentile (0–100) of the values, nearest rank. */
@@ -136,7 +152,10 @@ export function percentile(values: number[], p: number): number {
 
 /** Runs a full garbage collection when the runtime exposes one (see scripts/bench.ts flags). */
 export function collectGarbage(): boolean {
-  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  const g = globalThis as {
+    gc?: () => void;
+    Bun?: { gc(force: boolean): void };
+  };
   if (typeof g.gc === "function") {
     g.gc();
     return true;
@@ -148,11 +167,24 @@ export function collectGarbage(): boolean {
   return false;
 }
 
-/** Memory of this process in MiB, after a full collection when possible. */
-export function memorySample(): { rssMiB: number; heapUsedMiB: number; gc: boolean } {
+/** Memory of this process in MiB (`process.memoryUsage()`), after a full collection if possible. */
+export function memorySample(): {
+  rssMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+  gc: boolean;
+} {
   const gc = collectGarbage();
   const usage = process.memoryUsage();
-  return { rssMiB: usage.rss / 2 ** 20, heapUsedMiB: usage.heapUsed / 2 ** 20, gc };
+  const mib = (bytes: number | undefined) => (bytes ?? 0) / 2 ** 20;
+  return {
+    rssMiB: mib(usage.rss),
+    heapUsedMiB: mib(usage.heapUsed),
+    heapTotalMiB: mib(usage.heapTotal),
+    externalMiB: mib(usage.external),
+    gc,
+  };
 }
 
 /** Seconds since `start` (a `performance.now()` value). */
@@ -161,8 +193,13 @@ export function secondsSince(start: number): number {
 }
 
 /** Prints a line for the orchestrator (stdout is reserved for these lines). */
-export function emit(kind: "RESULT" | "SAMPLE" | "READY", payload?: unknown): void {
-  console.log(payload === undefined ? `BENCH_${kind}` : `BENCH_${kind} ${JSON.stringify(payload)}`);
+export function emit(
+  kind: "RESULT" | "SAMPLE" | "READY",
+  payload?: unknown,
+): void {
+  console.log(
+    payload === undefined ? `BENCH_${kind}` : `BENCH_${kind} ${JSON.stringify(payload)}`,
+  );
 }
 
 /** Resolves after `ms` milliseconds. */
@@ -171,7 +208,9 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Resolves when `count()` reaches `target`, checking on each call of the returned `poke`. */
-export function countdown(target: number): { poke: (count: number) => void; done: Promise<void> } {
+export function countdown(
+  target: number,
+): { poke: (count: number) => void; done: Promise<void> } {
   let resolve: () => void = () => {};
   const done = new Promise<void>((r) => resolve = r);
   if (target <= 0) resolve();
@@ -197,7 +236,9 @@ export function runDriver(main: (args: DriverArgs) => Promise<void>): void {
   main(args).then(
     () => process.exit(0),
     (error) => {
-      console.error(`driver ${args.mode} failed: ${(error as Error)?.stack ?? error}`);
+      console.error(
+        `driver ${args.mode} failed: ${(error as Error)?.stack ?? error}`,
+      );
       process.exit(1);
     },
   );
