@@ -1253,6 +1253,27 @@ function metrics(options: Options): Metric[] {
       value: fromRun("process-c1", "redisCpuUsPerTask"),
     },
     {
+      key: "enqueueClientCpuUs",
+      label: "5 producer CPU/task, enqueue 1-by-1 (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("enqueue", "clientCpuUsPerTask"),
+    },
+    {
+      key: "bulkClientCpuUs",
+      label: "5 producer CPU/task, bulk enqueue (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("bulk", "clientCpuUsPerTask"),
+    },
+    {
+      key: "processC100ClientCpuUs",
+      label: "5 worker CPU/task, process c100 (µs)",
+      better: "lower",
+      digits: 1,
+      value: fromRun("process-c100", "clientCpuUsPerTask"),
+    },
+    {
       key: "rssFirstMiB",
       label: `6 worker RSS after ${k(first)} tasks (MiB)`,
       better: "lower",
@@ -1302,7 +1323,8 @@ function cellFor(ctx: Context, metric: Metric, contender: Contender): string {
 }
 
 function metricScenario(key: string): string | undefined {
-  if (key.startsWith("enqueueRedis")) return "enqueue";
+  if (key.startsWith("enqueueRedis") || key.startsWith("enqueueClientCpu")) return "enqueue";
+  if (key.startsWith("processC100ClientCpu")) return "process-c100";
   if (key.startsWith("enqueue") && !key.includes("Client")) return "enqueue";
   if (key.startsWith("bulk")) return "bulk";
   if (key.startsWith("processC100") && !key.includes("Client")) return "process-c100";

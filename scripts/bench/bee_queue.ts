@@ -17,6 +17,7 @@
 import { createRequire } from "node:module";
 import {
   countdown,
+  cpuClock,
   type DriverArgs,
   emit,
   percentile,
@@ -45,7 +46,10 @@ interface Queue {
   on(event: "succeeded", listener: (job: Job, result: unknown) => void): void;
   on(event: "failed", listener: (job: Job, error: Error) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
-  on(event: "job succeeded", listener: (id: string, result: unknown) => void): void;
+  on(
+    event: "job succeeded",
+    listener: (id: string, result: unknown) => void,
+  ): void;
   on(event: "job failed", listener: (id: string, error: Error) => void): void;
   ready(): Promise<unknown>;
   checkHealth(): Promise<Health>;
@@ -61,11 +65,17 @@ type BeeQueue = new (name: string, settings: Settings) => Queue;
 
 const require = createRequire(import.meta.url);
 const BeeQueue = require("bee-queue") as BeeQueue;
-const version = (require("bee-queue/package.json") as { version: string }).version;
+const version =
+  (require("bee-queue/package.json") as { version: string }).version;
 
 async function main(args: DriverArgs): Promise<void> {
   const redis = redisTarget(args.url);
-  const producer: Settings = { redis, isWorker: false, getEvents: false, storeJobs: false };
+  const producer: Settings = {
+    redis,
+    isWorker: false,
+    getEvents: false,
+    storeJobs: false,
+  };
   const noop = (_job: Job) => Promise.resolve(null);
   const common = { lib: "bee-queue", version, runtime: "node" };
 
@@ -73,38 +83,70 @@ async function main(args: DriverArgs): Promise<void> {
     case "enqueue": {
       const queue = await ready(new BeeQueue(args.queue, producer));
       const start = performance.now();
-      await pool(args.n, args.concurrency, (i) => queue.createJob({ i }).save());
+      const cpu = cpuClock();
+      await pool(
+        args.n,
+        args.concurrency,
+        (i) => queue.createJob({ i }).save(),
+      );
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       await checkHealth(queue, "waiting", args.n);
       await queue.close();
-      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "bulk":
     case "fill": {
       const queue = await ready(new BeeQueue(args.queue, producer));
-      const jobs = Array.from({ length: args.n }, (_, i) => queue.createJob({ i }));
+      const jobs = Array.from(
+        { length: args.n },
+        (_, i) => queue.createJob({ i }),
+      );
       const start = performance.now();
+      const cpu = cpuClock();
       const errors = await queue.saveAll(jobs);
       const seconds = secondsSince(start);
-      if (errors.size > 0) throw new Error(`saveAll failed for ${errors.size} jobs`);
+      const clientCpuUsPerTask = cpu() / args.n;
+      if (errors.size > 0) {
+        throw new Error(`saveAll failed for ${errors.size} jobs`);
+      }
       await checkHealth(queue, "waiting", args.n);
       await queue.close();
-      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "process": {
-      const queue = await ready(new BeeQueue(args.queue, { redis, getEvents: false }));
+      const queue = await ready(
+        new BeeQueue(args.queue, { redis, getEvents: false }),
+      );
       let succeeded = 0;
       let failed = 0;
       const { poke, done } = countdown(args.n);
       queue.on("succeeded", () => poke(++succeeded + failed));
       queue.on("failed", () => poke(succeeded + ++failed));
-      queue.on("error", (error) => console.error(`bee-queue error: ${error.message}`));
+      queue.on(
+        "error",
+        (error) => console.error(`bee-queue error: ${error.message}`),
+      );
       const start = performance.now();
+      const cpu = cpuClock();
       queue.process(args.concurrency, noop);
       await done;
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       if (failed > 0) throw new Error(`${failed} jobs failed`);
       await checkHealth(queue, "succeeded", args.n);
       await queue.close();
@@ -114,12 +156,18 @@ async function main(args: DriverArgs): Promise<void> {
         concurrency: args.concurrency,
         seconds,
         perSecond: args.n / seconds,
+        clientCpuUsPerTask,
       });
       break;
     }
     case "worker": {
-      const queue = await ready(new BeeQueue(args.queue, { redis, getEvents: false }));
-      queue.on("error", (error) => console.error(`bee-queue error: ${error.message}`));
+      const queue = await ready(
+        new BeeQueue(args.queue, { redis, getEvents: false }),
+      );
+      queue.on(
+        "error",
+        (error) => console.error(`bee-queue error: ${error.message}`),
+      );
       queue.process(args.concurrency, noop);
       emit("READY");
       await new Promise(() => {}); // until the orchestrator stops this process
@@ -182,14 +230,24 @@ async function ready(queue: Queue): Promise<Queue> {
   return queue;
 }
 
-async function checkHealth(queue: Queue, field: keyof Health, expected: number): Promise<void> {
+async function checkHealth(
+  queue: Queue,
+  field: keyof Health,
+  expected: number,
+): Promise<void> {
   const health = await queue.checkHealth();
   if (health[field] !== expected) {
-    throw new Error(`expected ${expected} ${field} jobs, found ${health[field]}`);
+    throw new Error(
+      `expected ${expected} ${field} jobs, found ${health[field]}`,
+    );
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);

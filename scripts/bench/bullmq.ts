@@ -15,6 +15,7 @@
 import { createRequire } from "node:module";
 import {
   countdown,
+  cpuClock,
   type DriverArgs,
   emit,
   percentile,
@@ -37,7 +38,10 @@ interface Queue {
 }
 interface Worker {
   on(event: "completed", listener: (job: Job) => void): void;
-  on(event: "failed", listener: (job: Job | undefined, error: Error) => void): void;
+  on(
+    event: "failed",
+    listener: (job: Job | undefined, error: Error) => void,
+  ): void;
   on(event: "error", listener: (error: Error) => void): void;
   run(): Promise<void>;
   waitUntilReady(): Promise<unknown>;
@@ -60,7 +64,10 @@ interface BullMQ {
     processor: (job: Job) => Promise<unknown>,
     options: { connection: Connection; concurrency: number; autorun: boolean },
   ) => Worker;
-  QueueEvents: new (name: string, options: { connection: Connection }) => QueueEvents;
+  QueueEvents: new (
+    name: string,
+    options: { connection: Connection },
+  ) => QueueEvents;
 }
 
 const require = createRequire(import.meta.url);
@@ -68,7 +75,10 @@ const { Queue, Worker, QueueEvents } = require("bullmq") as BullMQ;
 const version = (require("bullmq/package.json") as { version: string }).version;
 
 async function main(args: DriverArgs): Promise<void> {
-  const connection: Connection = { ...redisTarget(args.url), maxRetriesPerRequest: null };
+  const connection: Connection = {
+    ...redisTarget(args.url),
+    maxRetriesPerRequest: null,
+  };
   const queue = new Queue(args.queue, { connection });
   await queue.waitUntilReady();
   const noop = (_job: Job) => Promise.resolve(null);
@@ -77,20 +87,39 @@ async function main(args: DriverArgs): Promise<void> {
   switch (args.mode) {
     case "enqueue": {
       const start = performance.now();
+      const cpu = cpuClock();
       await pool(args.n, args.concurrency, (i) => queue.add("noop", { i }));
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       await checkCount(queue, "wait", args.n);
-      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "bulk":
     case "fill": {
-      const jobs = Array.from({ length: args.n }, (_, i) => ({ name: "noop", data: { i } }));
+      const jobs = Array.from(
+        { length: args.n },
+        (_, i) => ({ name: "noop", data: { i } }),
+      );
       const start = performance.now();
+      const cpu = cpuClock();
       await queue.addBulk(jobs);
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       await checkCount(queue, "wait", args.n);
-      emit("RESULT", { ...common, n: args.n, seconds, perSecond: args.n / seconds });
+      emit("RESULT", {
+        ...common,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "process": {
@@ -104,12 +133,17 @@ async function main(args: DriverArgs): Promise<void> {
       const { poke, done } = countdown(args.n);
       worker.on("completed", () => poke(++completed + failed));
       worker.on("failed", () => poke(completed + ++failed));
-      worker.on("error", (error) => console.error(`bullmq worker error: ${error.message}`));
+      worker.on(
+        "error",
+        (error) => console.error(`bullmq worker error: ${error.message}`),
+      );
       await worker.waitUntilReady();
       const start = performance.now();
+      const cpu = cpuClock();
       void worker.run();
       await done;
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       await worker.close();
       if (failed > 0) throw new Error(`${failed} jobs failed`);
       await checkCount(queue, "completed", args.n);
@@ -119,6 +153,7 @@ async function main(args: DriverArgs): Promise<void> {
         concurrency: args.concurrency,
         seconds,
         perSecond: args.n / seconds,
+        clientCpuUsPerTask,
       });
       break;
     }
@@ -128,7 +163,10 @@ async function main(args: DriverArgs): Promise<void> {
         concurrency: args.concurrency,
         autorun: false,
       });
-      worker.on("error", (error) => console.error(`bullmq worker error: ${error.message}`));
+      worker.on(
+        "error",
+        (error) => console.error(`bullmq worker error: ${error.message}`),
+      );
       await worker.waitUntilReady();
       void worker.run();
       emit("READY");
@@ -164,10 +202,16 @@ async function main(args: DriverArgs): Promise<void> {
   await queue.close();
 }
 
-async function checkCount(queue: Queue, state: string, expected: number): Promise<void> {
+async function checkCount(
+  queue: Queue,
+  state: string,
+  expected: number,
+): Promise<void> {
   const counts = await queue.getJobCounts(state);
   if (counts[state] !== expected) {
-    throw new Error(`expected ${expected} ${state} jobs, found ${counts[state]}`);
+    throw new Error(
+      `expected ${expected} ${state} jobs, found ${counts[state]}`,
+    );
   }
 }
 

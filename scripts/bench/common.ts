@@ -187,6 +187,15 @@ export function memorySample(): {
   };
 }
 
+/** Starts a clock of this process's CPU time (user + system); it returns microseconds so far. */
+export function cpuClock(): () => number {
+  const start = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(start);
+    return used.user + used.system;
+  };
+}
+
 /** Seconds since `start` (a `performance.now()` value). */
 export function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
@@ -198,7 +207,9 @@ export function emit(
   payload?: unknown,
 ): void {
   console.log(
-    payload === undefined ? `BENCH_${kind}` : `BENCH_${kind} ${JSON.stringify(payload)}`,
+    payload === undefined
+      ? `BENCH_${kind}`
+      : `BENCH_${kind} ${JSON.stringify(payload)}`,
   );
 }
 

@@ -25,6 +25,7 @@ import {
 } from "../../mod.ts";
 import {
   countdown,
+  cpuClock,
   type DriverArgs,
   emit,
   memorySample,
@@ -91,41 +92,71 @@ async function main(args: DriverArgs): Promise<void> {
     ["process", "worker", "memworker"].includes(args.mode),
   );
   const connection = broker.connection;
-  const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
+  const queueLength = async () =>
+    Number(await connection.command(["ZCARD", broker.keys.queue]));
   // Connect before any timing starts.
   await connection.command(["PING"]);
 
   switch (args.mode) {
     case "enqueue": {
       const start = performance.now();
+      const cpu = cpuClock();
       await pool(args.n, args.concurrency, (i) => noop.addTask(i));
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       const queued = await queueLength();
-      if (queued !== args.n) throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
-      emit("RESULT", { runtime, n: args.n, seconds, perSecond: args.n / seconds });
+      if (queued !== args.n) {
+        throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
+      }
+      emit("RESULT", {
+        runtime,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "bulk":
     case "fill": {
-      const argsList = Array.from({ length: args.n }, (_, i) => [i] as [number]);
+      const argsList = Array.from(
+        { length: args.n },
+        (_, i) => [i] as [number],
+      );
       const start = performance.now();
+      const cpu = cpuClock();
       await noop.addTasks(argsList);
       const seconds = secondsSince(start);
+      const clientCpuUsPerTask = cpu() / args.n;
       const queued = await queueLength();
-      if (queued !== args.n) throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
-      emit("RESULT", { runtime, n: args.n, seconds, perSecond: args.n / seconds });
+      if (queued !== args.n) {
+        throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
+      }
+      emit("RESULT", {
+        runtime,
+        n: args.n,
+        seconds,
+        perSecond: args.n / seconds,
+        clientCpuUsPerTask,
+      });
       break;
     }
     case "process": {
       const { poke, done } = countdown(args.n);
       broker.onStored(poke);
       const start = performance.now();
+      const cpu = cpuClock();
       await app.start();
       await done;
       const seconds = secondsSince(start);
-      const finished = Number(await connection.command(["ZCARD", broker.keys.finished]));
+      const clientCpuUsPerTask = cpu() / args.n;
+      const finished = Number(
+        await connection.command(["ZCARD", broker.keys.finished]),
+      );
       await app.stop();
-      if (broker.failed > 0) throw new Error(`${broker.failed} tasks did not succeed`);
+      if (broker.failed > 0) {
+        throw new Error(`${broker.failed} tasks did not succeed`);
+      }
       if (finished !== args.n) {
         throw new Error(`expected ${args.n} stored results, found ${finished}`);
       }
@@ -135,6 +166,7 @@ async function main(args: DriverArgs): Promise<void> {
         concurrency: args.concurrency,
         seconds,
         perSecond: args.n / seconds,
+        clientCpuUsPerTask,
       });
       break;
     }
@@ -148,9 +180,13 @@ async function main(args: DriverArgs): Promise<void> {
       const samples: number[] = [];
       for (let i = 0; i < args.warmup + args.n; i++) {
         const start = performance.now();
-        const record = await (await noop.addTask(i)).result({ timeoutMs: 30_000 });
+        const record = await (await noop.addTask(i)).result({
+          timeoutMs: 30_000,
+        });
         const ms = performance.now() - start;
-        if (record.status !== "success") throw new Error(`task ${i} ended as ${record.status}`);
+        if (record.status !== "success") {
+          throw new Error(`task ${i} ended as ${record.status}`);
+        }
         if (i >= args.warmup) samples.push(ms);
       }
       await app.stop();
@@ -172,7 +208,11 @@ async function main(args: DriverArgs): Promise<void> {
       const { poke, done } = countdown(args.n);
       broker.onStored((stored) => {
         while (stored >= nextSample && nextSample <= args.n) {
-          const sample = { processed: nextSample, seconds: secondsSince(start), ...memorySample() };
+          const sample = {
+            processed: nextSample,
+            seconds: secondsSince(start),
+            ...memorySample(),
+          };
           samples.push(sample);
           emit("SAMPLE", sample);
           nextSample += args.sampleEvery;
@@ -184,7 +224,9 @@ async function main(args: DriverArgs): Promise<void> {
       emit("READY");
       await done;
       const seconds = secondsSince(start);
-      if (broker.failed > 0) throw new Error(`${broker.failed} tasks did not succeed`);
+      if (broker.failed > 0) {
+        throw new Error(`${broker.failed} tasks did not succeed`);
+      }
       emit("RESULT", {
         runtime,
         n: args.n,
@@ -209,14 +251,19 @@ async function main(args: DriverArgs): Promise<void> {
         }
         const size = Math.min(args.chunk, args.n - sent);
         const base = sent;
-        await noop.addTasks(Array.from({ length: size }, (_, i) => [base + i] as [number]));
+        await noop.addTasks(
+          Array.from({ length: size }, (_, i) => [base + i] as [number]),
+        );
         sent += size;
       }
       emit("RESULT", { runtime, n: sent, seconds: secondsSince(start), waits });
       break;
     }
   }
-  if (args.mode !== "memworker" && args.mode !== "process" && args.mode !== "latency") {
+  if (
+    args.mode !== "memworker" && args.mode !== "process" &&
+    args.mode !== "latency"
+  ) {
     await app.stop();
   }
 }
