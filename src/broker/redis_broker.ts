@@ -229,7 +229,6 @@ export class RedisBroker implements Broker {
         this.keys.queue,
         this.keys.leases,
         this.keys.marker,
-        this.keys.finished,
         this.keys.quarantine,
       ],
       args,
@@ -276,7 +275,7 @@ export class RedisBroker implements Broker {
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     return await this.connection.script(
       cancelScript,
-      [this.keys.queue, this.keys.quarantine, this.keys.finished, this.keys.task(uuid)],
+      [this.keys.queue, this.keys.quarantine, this.keys.task(uuid)],
       [uuid, reason, String(resultTtlMs), this.keys.events, this.keys.control],
     ) as CancelOutcome;
   }

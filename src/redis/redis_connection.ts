@@ -112,7 +112,7 @@ export class RedisConnection {
     keys: readonly string[],
     args: readonly string[],
   ): Promise<RedisReply> {
-    if (keys.length !== script.keyCount) {
+    if (script.keyCount >= 0 && keys.length !== script.keyCount) {
       throw new TypeError(
         `Script ${script.name} takes ${script.keyCount} keys, got ${keys.length}`,
       );

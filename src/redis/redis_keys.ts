@@ -21,14 +21,12 @@ export interface RedisKeys {
   readonly queue: string;
   /** ZSET like the queue, of tasks recovered from a dead worker: each runs alone. */
   readonly quarantine: string;
-  /** ZSET of claimed tasks: score lease deadline (ms), member uuid. */
+  /** ZSET of claimed tasks: score lease deadline (ms), member `uuid|workerId|deliveries`. */
   readonly leases: string;
   /** ZSET holding one member while tasks may be waiting: what idle workers block on. */
   readonly marker: string;
   /** STRING counter giving each enqueued task its sequence number. */
   readonly seq: string;
-  /** ZSET of finished tasks: score finish time (ms), member uuid. */
-  readonly finished: string;
   /** Pub/sub channel: `<uuid> <status>` on each status change. */
   readonly events: string;
   /** Pub/sub channel to the workers: `cancel <uuid> <reason>`. */
@@ -68,7 +66,6 @@ export function redisKeys(name: string): RedisKeys {
     leases: `${prefix}leases`,
     marker: `${prefix}marker`,
     seq: `${prefix}seq`,
-    finished: `${prefix}finished`,
     events: `${prefix}events`,
     control: `${prefix}control`,
     heartbeats: `${prefix}GlobalConfig:heartbeats`,

@@ -14,14 +14,14 @@ export class RedisScript {
   readonly name: string;
   /** The Lua source. */
   readonly source: string;
-  /** How many KEYS it takes. */
+  /** How many KEYS it takes (-1: any number). */
   readonly keyCount: number;
   #sha: Promise<string> | undefined;
 
   /**
    * @param name For messages.
    * @param source Lua source, opening with a comment documenting KEYS and ARGV.
-   * @param keyCount How many KEYS it takes.
+   * @param keyCount How many KEYS it takes (-1: any number).
    */
   constructor(name: string, source: string, keyCount: number) {
     this.name = name;

@@ -104,23 +104,25 @@ export class RedisStorage implements Storage {
     });
   }
 
-  /** Deletes finished records in batches (never a queued or running task). */
+  /** Deletes finished records (SCAN of the task records, checked and deleted in batches). */
   async deleteFinished(): Promise<number> {
     let deleted = 0;
-    for (;;) {
-      const reply = await this.connection.script(
-        deleteFinishedScript,
-        [this.keys.finished],
-        [this.keys.taskPrefix, "500"],
-      ) as number[];
-      deleted += Number(reply[1]);
-      if (Number(reply[0]) < 500) return deleted;
-    }
+    await this.#scan(this.keys.taskPrefix, async (keys) => {
+      deleted += Number(await this.connection.script(deleteFinishedScript, keys, []));
+    });
+    return deleted;
   }
 
   /** Deletes every key of the app (SCAN + UNLINK in batches). */
   async flushAll(): Promise<void> {
-    const pattern = this.keys.prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
+    await this.#scan(this.keys.prefix, async (keys) => {
+      await this.connection.command(["UNLINK", ...keys]);
+    });
+  }
+
+  /** Calls `batch` with the keys that start with `prefix`, a SCAN page at a time. */
+  async #scan(prefix: string, batch: (keys: string[]) => Promise<void>): Promise<void> {
+    const pattern = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
     let cursor = "0";
     do {
       const reply = await this.connection.command([
@@ -132,7 +134,7 @@ export class RedisStorage implements Storage {
         "1000",
       ]) as [string, string[]];
       cursor = reply[0];
-      if (reply[1].length > 0) await this.connection.command(["UNLINK", ...reply[1]]);
+      if (reply[1].length > 0) await batch(reply[1]);
     } while (cursor !== "0");
   }
 

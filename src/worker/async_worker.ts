@@ -38,6 +38,7 @@ export interface AsyncWorkerOptions {
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
 const SETTLE_AFTER_GRACE_MS = 5_000;
+const MAX_EXCHANGES_IN_FLIGHT = 2;
 
 /**
  * Runs up to `concurrency` tasks at once on the event loop.
@@ -68,7 +69,11 @@ export class AsyncWorker implements Worker {
   #state: "idle" | "running" | "stopping" = "idle";
   #running = new Map<string, RunningTask>();
   #settlements: Settlement[] = [];
-  #pumping = false;
+  /** Exchanges in flight, and the slots their claims may fill. */
+  #inFlight = 0;
+  #reserved = 0;
+  /** A retry scheduled after a failed exchange. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
   #mayHaveWork = true;
   #waiting = false;
   #failures = 0;
@@ -193,6 +198,8 @@ export class AsyncWorker implements Worker {
       }
     }
     clearInterval(this.#leaseTimer);
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#unwatchCancels?.();
     this.#unwatchCancels = undefined;
     this.#state = "idle";
@@ -234,87 +241,96 @@ export class AsyncWorker implements Worker {
   }
 
   #isDrained(): boolean {
-    return this.#running.size === 0 && this.#settlements.length === 0 && !this.#pumping;
+    return this.#running.size === 0 && this.#settlements.length === 0 && this.#inFlight === 0 &&
+      this.#retry === undefined;
   }
 
+  /**
+   * Sends exchanges while there is something to settle or free slots to fill: up to two at a
+   * time, so that Redis runs one while this worker runs the tasks of the other (one only while
+   * quarantined tasks are about, so that an isolated task never arrives beside others).
+   */
   #kick(): void {
-    if (!this.#pumping) void this.#pump();
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    const host = this.#requireHost();
-    try {
-      for (;;) {
-        // Claim into every free slot, also when only settling: the claim rides on the same trip.
-        // Not while an isolated task runs, nor while tasks wait in the quarantine and this
-        // worker still runs others (it drains, then takes one of them alone).
-        const isolating = this.#isolated > 0 || (this.#quarantined > 0 && this.#running.size > 0);
-        const want = this.#state === "running" && !isolating
-          ? this.concurrency - this.#running.size
-          : 0;
-        if (this.#settlements.length === 0 && (want === 0 || !this.#mayHaveWork)) break;
-        const settlements = this.#settlements;
-        this.#settlements = [];
-        let result;
-        try {
-          result = await this.broker.exchange({
-            ...this.#limits(),
-            settlements,
-            want,
-            recoverLimit: 100,
-            idle: this.#running.size === 0,
-          });
-          this.#failures = 0;
-        } catch (error) {
-          this.#settlements = settlements.concat(this.#settlements);
-          this.#failures++;
-          const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.#failures, 10));
-          host.logger.warn(
-            `Worker ${this.id}: broker exchange failed (${
-              (error as Error).message
-            }); retrying in ${delay} ms`,
-          );
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          continue;
-        }
-        if (result.rejected.length > 0) {
-          host.logger.warn(
-            `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
-            { uuids: result.rejected },
-          );
-        }
-        if (result.dropped.length > 0) {
-          host.logger.warn(
-            `Worker ${this.id}: dropped ${result.dropped.length} queue entries that had no task record`,
-            { uuids: result.dropped },
-          );
-        }
-        this.#quarantined = result.quarantined;
-        if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
-        for (const task of result.claimed) {
-          // stop() began while this claim was in flight: give the task straight back.
-          if (this.#state === "running") this.#launch(task);
-          else {
-            this.#settlements.push({
-              uuid: task.uuid,
-              deliveries: task.deliveries,
-              status: "release",
-            });
-          }
-        }
-      }
-    } finally {
-      this.#pumping = false;
+    if (this.#retry !== undefined) return;
+    const maxInFlight = this.#isolated > 0 || this.#quarantined > 0 ? 1 : MAX_EXCHANGES_IN_FLIGHT;
+    while (this.#inFlight < maxInFlight) {
+      // Claim into every free slot, also when only settling: the claim rides on the same trip.
+      // Not while an isolated task runs, nor while tasks wait in the quarantine and this worker
+      // still runs others (it drains, then takes one of them alone).
+      const busy = this.#running.size + this.#reserved;
+      const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
+      const want = this.#state === "running" && !isolating ? this.concurrency - busy : 0;
+      if (this.#settlements.length === 0 && (want <= 0 || !this.#mayHaveWork)) break;
+      const settlements = this.#settlements;
+      this.#settlements = [];
+      void this.#exchange(settlements, Math.max(0, want), busy === 0);
     }
-    if (this.#state === "running" && !this.#mayHaveWork && !this.#waiting) {
-      if (this.#running.size < this.concurrency) void this.#wait();
+    if (this.#inFlight === 0 && this.#state === "running" && !this.#mayHaveWork) {
+      if (!this.#waiting && this.#running.size < this.concurrency) void this.#wait();
     }
     if (this.#isDrained() && this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const done of waiters) done();
     }
+  }
+
+  async #exchange(settlements: Settlement[], want: number, idle: boolean): Promise<void> {
+    const host = this.#requireHost();
+    this.#inFlight++;
+    this.#reserved += want;
+    let result;
+    try {
+      result = await this.broker.exchange({
+        ...this.#limits(),
+        settlements,
+        want,
+        recoverLimit: 100,
+        idle,
+      });
+      this.#failures = 0;
+    } catch (error) {
+      this.#settlements = settlements.concat(this.#settlements);
+      this.#failures++;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.#failures, 10));
+      host.logger.warn(
+        `Worker ${this.id}: broker exchange failed (${
+          (error as Error).message
+        }); retrying in ${delay} ms`,
+      );
+      this.#retry ??= setTimeout(() => {
+        this.#retry = undefined;
+        this.#kick();
+      }, delay);
+      return;
+    } finally {
+      this.#inFlight--;
+      this.#reserved -= want;
+    }
+    if (result.rejected.length > 0) {
+      host.logger.warn(
+        `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
+        { uuids: result.rejected },
+      );
+    }
+    if (result.dropped.length > 0) {
+      host.logger.warn(
+        `Worker ${this.id}: dropped ${result.dropped.length} queue entries that had no task record`,
+        { uuids: result.dropped },
+      );
+    }
+    this.#quarantined = result.quarantined;
+    if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
+    for (const task of result.claimed) {
+      // stop() began while this claim was in flight: give the task straight back.
+      if (this.#state === "running") this.#launch(task);
+      else {this.#settlements.push({
+          uuid: task.uuid,
+          deliveries: task.deliveries,
+          status: "release",
+        });}
+    }
+    this.#kick();
   }
 
   async #wait(): Promise<void> {

@@ -139,7 +139,6 @@ test("RedisBroker keeps every key of an app under its {name} hash tag", () =>
         "queue",
         "leases",
         "seq",
-        "finished",
         "GlobalConfig:limits",
         "GlobalConfig:main",
         "GlobalConfig:heartbeats",

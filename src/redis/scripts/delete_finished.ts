@@ -1,24 +1,20 @@
 import { RedisScript } from "../redis_script.ts";
 
-/** Deletes a batch of finished task records. */
+/** Deletes the given task records that are finished (never a queued or running one). */
 export const deleteFinishedScript: RedisScript = new RedisScript(
   "delete_finished",
-  `--[[ delete_finished: delete up to ARGV[2] finished task records (never a queued or running one).
-KEYS[1] finished  ZSET  score = finish time (ms), member = uuid
-ARGV[1] prefix of record keys ("{app}:task:")
-ARGV[2] batch size
-Returns { entries taken from the index, records deleted }. ]]
-local uuids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+  `--[[ delete_finished: delete the task records among KEYS whose status is final.
+KEYS[1..n] task records ("{app}:task:<uuid>", found by SCAN)
+ARGV: none
+Returns how many records were deleted; a "new" or "process" record is never touched. ]]
 local deleted = 0
-for _, uuid in ipairs(uuids) do
-  local key = ARGV[1] .. uuid
+for _, key in ipairs(KEYS) do
   local status = redis.call('HGET', key, 'status')
   if status and status ~= 'new' and status ~= 'process' then
     deleted = deleted + redis.call('DEL', key)
   end
-  redis.call('ZREM', KEYS[1], uuid)
 end
-return { #uuids, deleted }
+return deleted
 `,
-  1,
+  -1,
 );

@@ -6,10 +6,10 @@ export const exchangeScript: RedisScript = new RedisScript(
   `--[[ exchange: a worker settles what it finished, expired leases are recovered, and the worker
 claims up to ARGV[4] tasks, all in one atomic step (one round trip per batch).
 KEYS[1] queue     ZSET  score = priority, member = 15-digit seq .. ":" .. uuid
-KEYS[2] leases    ZSET  score = lease deadline (ms, server time), member = uuid
+KEYS[2] leases    ZSET  score = lease deadline (ms, server time),
+                        member = uuid .. "|" .. worker id .. "|" .. deliveries (the lease token)
 KEYS[3] marker    ZSET  wake-up marker for blocked workers
-KEYS[4] finished  ZSET  score = finish time (ms), member = uuid
-KEYS[5] quarantine ZSET like the queue: tasks whose worker died holding them, run one at a time
+KEYS[4] quarantine ZSET like the queue: tasks whose worker died holding them, run one at a time
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id (owner of the leases)
 ARGV[3] lease duration ms
@@ -36,7 +36,6 @@ local maxDeliveries = tonumber(ARGV[6])
 local function finish(key, uuid, fields)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
-  redis.call('ZADD', KEYS[4], now, uuid)
   redis.call('PUBLISH', ARGV[8], uuid .. ' ' .. fields[2])
 end
 
@@ -54,8 +53,8 @@ local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = prefix .. uuid
-  local owner = redis.call('HMGET', key, 'worker_id', 'deliveries')
-  if owner[1] == wid and owner[2] == token and redis.call('ZREM', KEYS[2], uuid) == 1 then
+  -- The lease member is the token: it exists only while this worker holds this delivery.
+  if redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1 then
     if status == 'release' then
       requeue(key, uuid, KEYS[1])
     else
@@ -71,8 +70,9 @@ end
 
 local recovered = 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
-for _, uuid in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], uuid)
+for _, member in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], member)
+  local uuid = string.sub(member, 1, string.find(member, '|', 1, true) - 1)
   local key = prefix .. uuid
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
   local deliveries = tonumber(r[1] or '0') or 0
@@ -85,7 +85,7 @@ for _, uuid in ipairs(expired) do
       'error_code', 'DELIVERY_LIMIT', 'error_message', message,
       'traceback', 'DeliveryLimitError: ' .. message })
   else
-    requeue(key, uuid, KEYS[5])
+    requeue(key, uuid, KEYS[4])
   end
   recovered = recovered + 1
 end
@@ -106,7 +106,7 @@ local function claimFrom(from, limit, isolated)
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
-        redis.call('ZADD', KEYS[2], now + leaseMs, uuid)
+        redis.call('ZADD', KEYS[2], now + leaseMs, uuid .. '|' .. wid .. '|' .. deliveries)
         redis.call('PUBLISH', ARGV[8], uuid .. ' process')
         local n = #claimed
         claimed[n + 1] = uuid
@@ -128,14 +128,13 @@ end
 local want = tonumber(ARGV[4])
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if not (ARGV[9] == '1' and claimFrom(KEYS[5], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
+  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
 end
-local quarantined = redis.call('ZCARD', KEYS[5])
+local quarantined = redis.call('ZCARD', KEYS[4])
 if (want > 0 or recovered > 0) and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ttl)
 return { claimed, rejected, recovered, dropped, quarantined }
 `,
-  5,
+  4,
 );

@@ -4,7 +4,8 @@ import { RedisScript } from "../redis_script.ts";
 export const extendLeasesScript: RedisScript = new RedisScript(
   "extend_leases",
   `--[[ extend_leases: renew the leases a worker still holds.
-KEYS[1] leases  ZSET  score = lease deadline (ms, server time), member = uuid
+KEYS[1] leases  ZSET  score = lease deadline (ms, server time),
+                      member = uuid .. "|" .. worker id .. "|" .. deliveries
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id
 ARGV[3] lease duration ms
@@ -16,12 +17,13 @@ local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ton
 local lost, cancelled = {}, {}
 for i = 4, #ARGV, 2 do
   local uuid = ARGV[i]
-  local owner = redis.call('HMGET', ARGV[1] .. uuid, 'worker_id', 'deliveries', 'cancel_requested')
-  if owner[1] == ARGV[2] and owner[2] == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], uuid) then
-    redis.call('ZADD', KEYS[1], 'XX', deadline, uuid)
-    if owner[3] then
+  local member = uuid .. '|' .. ARGV[2] .. '|' .. ARGV[i + 1]
+  if redis.call('ZSCORE', KEYS[1], member) then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, member)
+    local reason = redis.call('HGET', ARGV[1] .. uuid, 'cancel_requested')
+    if reason then
       cancelled[#cancelled + 1] = uuid
-      cancelled[#cancelled + 1] = owner[3]
+      cancelled[#cancelled + 1] = reason
     end
   else
     lost[#lost + 1] = uuid

@@ -51,17 +51,21 @@ export const killWorkersScenario: Scenario = {
     const producing = producer.run();
 
     // The killer: every ~1 s, SIGKILL one ready worker at random and start a replacement, until
-    // every task has finished (the app's finished set holds them all), the producer failed, or
+    // every task has finished (all sent, nothing queued, quarantined or leased), the producer failed, or
     // well past the time the run should take (then settle() reports what is missing).
     let kills = 0;
     let failed = false;
-    producing.catch(() => failed = true);
+    let produced = false;
+    producing.then(() => produced = true, () => failed = true);
     const giveUpAt = Date.now() + (total / perSecond) * 1000 + 60_000;
     while (!failed && Date.now() < giveUpAt) {
       await sleep(randomInt(800, 1_200));
-      const finished = Number(await rig.inspect.command(["ZCARD", rig.keys.finished]));
-      if (finished >= total) break;
-      const ready = rig.pool.live().filter((worker) => worker.isReady);
+      if (produced && await unfinished(rig) === 0) break;
+      // Kill a worker that holds leases (its id is in the lease members), so the kill hits tasks.
+      const holders = await leaseHolders(rig);
+      const ready = rig.pool.live().filter((worker) =>
+        worker.isReady && holders.has(worker.id ?? "")
+      );
       if (ready.length === 0) continue;
       ready[randomInt(0, ready.length - 1)].kill9();
       kills++;
@@ -91,3 +95,18 @@ export const killWorkersScenario: Scenario = {
     return outcome(counts, checks);
   },
 };
+
+/** Tasks still queued, quarantined or running (under a lease). */
+async function unfinished(rig: Rig): Promise<number> {
+  let count = 0;
+  for (const key of [rig.keys.queue, rig.keys.quarantine, rig.keys.leases]) {
+    count += Number(await rig.inspect.command(["ZCARD", key]));
+  }
+  return count;
+}
+
+/** Ids of the workers that hold leases now (lease members are `uuid|workerId|deliveries`). */
+async function leaseHolders(rig: Rig): Promise<Set<string>> {
+  const members = await rig.inspect.command(["ZRANGE", rig.keys.leases, "0", "-1"]) as string[];
+  return new Set(members.map((member) => member.split("|")[1]));
+}
