@@ -12,7 +12,7 @@
  *   --scenarios   run only these scenarios (1–6)
  *   --contenders  run only these: qtasks-deno, qtasks-bun, qtasks-node, bullmq, bee-queue
  *   --n, --latency-n, --memory-n   override the task counts (memory: the last checkpoint)
- *   --repeat      repetitions of each step of scenarios 1–3, median reported (default 3; short 1)
+ *   --repeat      rounds of scenarios 1–3 over all contenders, median reported (default 3; short 1)
  *   --redis-url   use this Redis database (FLUSHDB before each run) instead of a private
  *                 redis-server; INFO commandstats then also counts other clients of that server
  *   --no-install  do not run npm install for the peers (missing ones are reported unavailable)
@@ -744,6 +744,8 @@ interface Context {
   contenders: Contender[];
   /** runs[scenario key][contender id] */
   runs: Record<string, Record<string, RunRecord>>;
+  /** Repetitions of throughput steps not yet reduced to their median. */
+  repetitions: Record<string, Record<string, Repetition[]>>;
   log: (message: string) => void;
 }
 
@@ -752,7 +754,9 @@ interface Scenario {
   name: string;
   /** Whether the peers take part (scenario 6 is ours only). */
   peers: boolean;
-  run(ctx: Context, contender: Contender): Promise<void>;
+  /** Run in `--repeat` rounds over all contenders (throughput steps). */
+  repeated?: boolean;
+  run(ctx: Context, contender: Contender, round: number): Promise<void>;
 }
 
 function driverArgs(ctx: Context, fields: Record<string, string | number>): string[] {
@@ -813,44 +817,69 @@ function cpuPerTask(commands: { redisCpuMs: number } | undefined, n: number): nu
   return commands ? (commands.redisCpuMs * 1000) / n : undefined;
 }
 
+interface Repetition {
+  result: Record<string, unknown>;
+  commands?: Commands;
+  rate: number;
+  seconds: number;
+}
+
 /**
- * Runs a throughput step `repeat` times (Redis flushed before each) and records the repetition
- * with the median rate; every repetition's rate is kept in `repeats`.
+ * One repetition of a throughput step (scenarios 1–3). The rounds of repetitions go over every
+ * contender in turn (round 1 for all, then round 2 …), so a change in the machine's background
+ * load hits every contender alike; {@linkcode finishRepetitions} then records the median rate.
+ * A contender whose repetition failed is recorded as failed and skipped in later rounds.
  */
 async function repeated(
   ctx: Context,
   key: string,
   contender: Contender,
-  n: number,
+  round: number,
   once: () => Promise<{ outcome: Outcome; error?: string; commands?: Commands }>,
 ): Promise<void> {
-  const reps: Array<{ result: Record<string, unknown>; commands?: Commands; rate: number }> = [];
-  let seconds = 0;
-  for (let rep = 0; rep < ctx.options.repeat; rep++) {
-    const { outcome, error, commands } = await once();
-    seconds += outcome.seconds;
-    if (error || !outcome.result) {
-      record(ctx, key, contender, {
-        ok: false,
-        error: `${ctx.options.repeat > 1 ? `repetition ${rep + 1}: ` : ""}${error}`,
-        seconds,
-      });
-      return;
-    }
-    reps.push({ result: outcome.result, commands, rate: Number(outcome.result.perSecond) });
+  const reps = (ctx.repetitions[key] ??= {})[contender.id] ??= [];
+  if (ctx.runs[key]?.[contender.id]?.ok === false) return;
+  const { outcome, error, commands } = await once();
+  if (error || !outcome.result) {
+    record(ctx, key, contender, {
+      ok: false,
+      error: `${ctx.options.repeat > 1 ? `repetition ${round + 1}: ` : ""}${error}`,
+      seconds: outcome.seconds,
+    });
+    return;
   }
-  const median = [...reps].sort((a, b) => a.rate - b.rate)[Math.floor(reps.length / 2)];
-  record(ctx, key, contender, {
-    ok: true,
-    seconds,
-    result: {
-      ...median.result,
-      commandsPerTask: perTask(median.commands, n),
-      redisCpuUsPerTask: cpuPerTask(median.commands, n),
-      commands: median.commands,
-      repeats: reps.map((r) => r.rate),
-    },
-  });
+  const rate = Number(outcome.result.perSecond);
+  reps.push({ result: outcome.result, commands, rate, seconds: outcome.seconds });
+  if (ctx.options.repeat > 1) {
+    ctx.log(
+      `${key} ${contender.label} repetition ${round + 1}: ${format(rate, 0)}/s ` +
+        `(${outcome.seconds.toFixed(1)} s)`,
+    );
+  }
+}
+
+/** Records the repetition with the median rate of each contender (all rates in `repeats`). */
+function finishRepetitions(ctx: Context): void {
+  for (const [key, byContender] of Object.entries(ctx.repetitions)) {
+    for (const [id, reps] of Object.entries(byContender)) {
+      const contender = ctx.contenders.find((c) => c.id === id)!;
+      if (reps.length === 0 || ctx.runs[key]?.[id]?.ok === false) continue;
+      const n = Number(reps[0].result.n);
+      const median = [...reps].sort((a, b) => a.rate - b.rate)[Math.floor(reps.length / 2)];
+      record(ctx, key, contender, {
+        ok: true,
+        seconds: reps.reduce((sum, rep) => sum + rep.seconds, 0),
+        result: {
+          ...median.result,
+          commandsPerTask: perTask(median.commands, n),
+          redisCpuUsPerTask: cpuPerTask(median.commands, n),
+          commands: median.commands,
+          repeats: reps.map((r) => r.rate),
+        },
+      });
+    }
+  }
+  ctx.repetitions = {};
 }
 
 const SCENARIOS: Scenario[] = [
@@ -858,9 +887,10 @@ const SCENARIOS: Scenario[] = [
     id: 1,
     name: "enqueue one by one",
     peers: true,
-    async run(ctx, contender) {
+    repeated: true,
+    async run(ctx, contender, round) {
       const n = ctx.options.n;
-      await repeated(ctx, "enqueue", contender, n, async () => {
+      await repeated(ctx, "enqueue", contender, round, async () => {
         await flush(ctx);
         return await step(ctx, contender, {
           mode: "enqueue",
@@ -874,9 +904,10 @@ const SCENARIOS: Scenario[] = [
     id: 2,
     name: "bulk enqueue",
     peers: true,
-    async run(ctx, contender) {
+    repeated: true,
+    async run(ctx, contender, round) {
       const n = ctx.options.n;
-      await repeated(ctx, "bulk", contender, n, async () => {
+      await repeated(ctx, "bulk", contender, round, async () => {
         await flush(ctx);
         return await step(ctx, contender, { mode: "bulk", n }, true);
       });
@@ -886,10 +917,11 @@ const SCENARIOS: Scenario[] = [
     id: 3,
     name: "process pre-enqueued no-op tasks",
     peers: true,
-    async run(ctx, contender) {
+    repeated: true,
+    async run(ctx, contender, round) {
       const n = ctx.options.n;
       for (const concurrency of PROCESS_CONCURRENCY) {
-        await repeated(ctx, `process-c${concurrency}`, contender, n, async () => {
+        await repeated(ctx, `process-c${concurrency}`, contender, round, async () => {
           await flush(ctx);
           const fill = await step(ctx, contender, { mode: "fill", n }, false);
           if (fill.error) return { outcome: fill.outcome, error: `fill: ${fill.error}` };
@@ -1597,26 +1629,37 @@ async function main(): Promise<number> {
     );
     console.log("");
 
-    const ctx: Context = { options, target, admin, contenders, runs: {}, log };
+    const ctx: Context = {
+      options,
+      target,
+      admin,
+      contenders,
+      runs: {},
+      repetitions: {},
+      log,
+    };
     const durations: Record<string, number> = {};
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
       const started = performance.now();
       log(`scenario ${scenario.id}: ${scenario.name}`);
-      for (const contender of contenders) {
-        if (contender.unavailable) continue;
-        if (!scenario.peers && contender.lib !== "qtasks") continue;
-        try {
-          await scenario.run(ctx, contender);
-        } catch (error) {
-          // A failure of the harness itself (Redis admin commands): report and go on.
-          const key = `scenario-${scenario.id}`;
-          record(ctx, key, contender, {
-            ok: false,
-            error: (error as Error).message,
-            seconds: 0,
-          });
+      const rounds = scenario.repeated ? options.repeat : 1;
+      for (let round = 0; round < rounds; round++) {
+        for (const contender of contenders) {
+          if (contender.unavailable) continue;
+          if (!scenario.peers && contender.lib !== "qtasks") continue;
+          try {
+            await scenario.run(ctx, contender, round);
+          } catch (error) {
+            // A failure of the harness itself (Redis admin commands): report and go on.
+            record(ctx, `scenario-${scenario.id}`, contender, {
+              ok: false,
+              error: (error as Error).message,
+              seconds: 0,
+            });
+          }
         }
       }
+      finishRepetitions(ctx);
       durations[`${scenario.id} ${scenario.name}`] = (performance.now() - started) / 1000;
     }
     await flush(ctx);
