@@ -8,7 +8,7 @@ import type { GlobalConfig } from "../global_config/global_config.ts";
 import { RedisConnection } from "../redis/redis_connection.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { deleteFinishedScript } from "../redis/scripts/delete_finished.ts";
-import { decodeTaskRecord } from "../task/task_codec.ts";
+import { decodeTaskRecord, type TaskFields } from "../task/task_codec.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { Storage, WaitForStatusOptions } from "./storage.ts";
 import { waitForRecord } from "./wait_for_record.ts";
@@ -36,7 +36,7 @@ export class RedisStorage implements Storage {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
-  #watchers = new Map<string, Set<(status?: string) => void>>();
+  #watchers = new Map<string, Set<(status?: string, changed?: TaskFields) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
 
@@ -83,14 +83,30 @@ export class RedisStorage implements Storage {
 
   /** Waits for a status, woken by the events channel. */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
+    // The last record read, and the fields a final-status message said it changed: together they
+    // are the final record, with no second read.
+    let base: TaskFields | undefined;
+    let final: TaskFields | undefined;
     return waitForRecord(uuid, options, {
-      read: () => this.get(uuid),
+      read: async () => {
+        if (base && final) return decodeTaskRecord(uuid, { ...base, ...final });
+        const fields = pairsToObject(
+          await this.connection.command(["HGETALL", this.keys.task(uuid)]),
+        );
+        base = fields;
+        return decodeTaskRecord(uuid, fields);
+      },
       watch: async (onChange) => {
+        const listener = (status?: string, changed?: TaskFields) => {
+          if (changed) final = changed;
+          else if (status === undefined) final = undefined; // a resync: read it all again
+          onChange(status);
+        };
         let set = this.#watchers.get(uuid);
         if (!set) this.#watchers.set(uuid, set = new Set());
-        set.add(onChange);
+        set.add(listener);
         const remove = () => {
-          set.delete(onChange);
+          set.delete(listener);
           if (set.size === 0) this.#watchers.delete(uuid);
         };
         try {
@@ -142,11 +158,24 @@ export class RedisStorage implements Storage {
     this.#subscribed ??= this.connection.subscribe(
       this.keys.events,
       (message) => {
-        const space = message.indexOf(" ");
-        const uuid = space < 0 ? message : message.slice(0, space);
-        const status = space < 0 ? undefined : message.slice(space + 1);
+        // "<uuid> <status>", or "<uuid> <status> <JSON of the changed fields>".
+        const first = message.indexOf(" ");
+        const uuid = first < 0 ? message : message.slice(0, first);
         const set = this.#watchers.get(uuid);
-        if (set) { for (const notify of [...set]) notify(status); }
+        if (!set) return;
+        const second = first < 0 ? -1 : message.indexOf(" ", first + 1);
+        const status = first < 0
+          ? undefined
+          : message.slice(first + 1, second < 0 ? undefined : second);
+        let changed: TaskFields | undefined;
+        if (second > 0) {
+          try {
+            changed = JSON.parse(message.slice(second + 1)) as TaskFields;
+          } catch {
+            changed = undefined;
+          }
+        }
+        for (const notify of [...set]) notify(status, changed);
       },
       // After a reconnection, messages may have been missed: every waiter reads again.
       () => {

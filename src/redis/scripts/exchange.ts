@@ -17,7 +17,9 @@ ARGV[4] how many tasks to claim
 ARGV[5] result ttl ms (finished records expire after it)
 ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
-ARGV[8] events channel: "<uuid> <status>" is published on every status change
+ARGV[8] events channel: "<uuid> <status>" is published on every status change; a final status
+        adds " <JSON of the fields it changed>" (unless the result is over 16 KiB), so a waiter
+        that read the record before needs no second read
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
@@ -33,10 +35,19 @@ local prefix, wid = ARGV[1], ARGV[2]
 local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
 local maxDeliveries = tonumber(ARGV[6])
 
-local function finish(key, uuid, fields)
+local function finish(key, uuid, fields, owner, deliveries)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
-  redis.call('PUBLISH', ARGV[8], uuid .. ' ' .. fields[2])
+  local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
+    deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
+  local size = 0
+  for j = 1, #fields, 2 do
+    changed[fields[j]] = fields[j + 1]
+    size = size + #fields[j + 1]
+  end
+  local message = uuid .. ' ' .. fields[2]
+  if size <= 16384 then message = message .. ' ' .. cjson.encode(changed) end
+  redis.call('PUBLISH', ARGV[8], message)
 end
 
 local function requeue(key, uuid, queue)
@@ -60,7 +71,7 @@ for _ = 1, tonumber(ARGV[10]) do
     else
       local fields = { 'status', status }
       for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 3 + j] end
-      finish(key, uuid, fields)
+      finish(key, uuid, fields, wid, token)
     end
   else
     rejected[#rejected + 1] = uuid
@@ -72,18 +83,20 @@ local recovered = 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
 for _, member in ipairs(expired) do
   redis.call('ZREM', KEYS[2], member)
-  local uuid = string.sub(member, 1, string.find(member, '|', 1, true) - 1)
+  local bar = string.find(member, '|', 1, true)
+  local uuid = string.sub(member, 1, bar - 1)
+  local owner = string.sub(member, bar + 1, string.find(member, '|', bar + 1, true) - 1)
   local key = prefix .. uuid
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
   local deliveries = tonumber(r[1] or '0') or 0
   if r[2] then
-    finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] })
+    finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
   elseif deliveries >= maxDeliveries then
     local message = 'Task was delivered ' .. deliveries .. ' times and its worker never settled it '
       .. '(worker died or lost its lease); not retried again'
     finish(key, uuid, { 'status', 'error', 'error_type', 'DeliveryLimitError',
       'error_code', 'DELIVERY_LIMIT', 'error_message', message,
-      'traceback', 'DeliveryLimitError: ' .. message })
+      'traceback', 'DeliveryLimitError: ' .. message }, owner, r[1])
   else
     requeue(key, uuid, KEYS[4])
   end
