@@ -65,8 +65,7 @@ type BeeQueue = new (name: string, settings: Settings) => Queue;
 
 const require = createRequire(import.meta.url);
 const BeeQueue = require("bee-queue") as BeeQueue;
-const version =
-  (require("bee-queue/package.json") as { version: string }).version;
+const version = (require("bee-queue/package.json") as { version: string }).version;
 
 async function main(args: DriverArgs): Promise<void> {
   const redis = redisTarget(args.url);

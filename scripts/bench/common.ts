@@ -207,9 +207,7 @@ export function emit(
   payload?: unknown,
 ): void {
   console.log(
-    payload === undefined
-      ? `BENCH_${kind}`
-      : `BENCH_${kind} ${JSON.stringify(payload)}`,
+    payload === undefined ? `BENCH_${kind}` : `BENCH_${kind} ${JSON.stringify(payload)}`,
   );
 }
 

@@ -96,8 +96,7 @@ async function main(args: DriverArgs): Promise<void> {
     ["process", "worker", "memworker"].includes(args.mode),
   );
   const connection = broker.connection;
-  const queueLength = async () =>
-    Number(await connection.command(["ZCARD", broker.keys.queue]));
+  const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
   // Connect before any timing starts.
   await connection.command(["PING"]);
 
@@ -156,9 +155,7 @@ async function main(args: DriverArgs): Promise<void> {
       const clientCpuUsPerTask = cpu() / args.n;
       // The exchanges stored n results (counted from their replies); one is read back through
       // the public API. O(1) commands: the orchestrator counts this run's Redis commands.
-      const sample = broker.lastStored
-        ? await app.get(broker.lastStored)
-        : undefined;
+      const sample = broker.lastStored ? await app.get(broker.lastStored) : undefined;
       await app.stop();
       if (broker.failed > 0) {
         throw new Error(`${broker.failed} tasks did not succeed`);
@@ -170,9 +167,7 @@ async function main(args: DriverArgs): Promise<void> {
       }
       if (sample?.status !== "success") {
         throw new Error(
-          `task ${broker.lastStored} reads back as ${
-            sample?.status ?? "missing"
-          }`,
+          `task ${broker.lastStored} reads back as ${sample?.status ?? "missing"}`,
         );
       }
       emit("RESULT", {
