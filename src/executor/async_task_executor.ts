@@ -44,10 +44,18 @@ export class AsyncTaskExecutor implements TaskExecutor {
   /** Runs the task. */
   async execute(run: TaskRun): Promise<TaskOutcome> {
     const { definition } = run;
-    const controller = new AbortController();
-    const forward = () => controller.abort(run.signal.reason);
-    if (run.signal.aborted) forward();
-    else run.signal.addEventListener("abort", forward, { once: true });
+    const maxTime = definition.maxTime;
+    // The task's signal: the worker's own, or (with maxTime) one that also aborts on time.
+    let signal = run.signal;
+    let controller: AbortController | undefined;
+    let forward: (() => void) | undefined;
+    if (maxTime !== undefined) {
+      const own = controller = new AbortController();
+      signal = own.signal;
+      forward = () => own.abort(run.signal.reason);
+      if (run.signal.aborted) forward();
+      else run.signal.addEventListener("abort", forward, { once: true });
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const fn = definition.fn as (...args: unknown[]) => unknown;
@@ -58,7 +66,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
           taskUuid: run.uuid,
           priority: run.priority,
           attempt: run.deliveries,
-          signal: controller.signal,
+          signal,
         };
         value = fn(context, ...run.args);
       } else {
@@ -68,14 +76,14 @@ export class AsyncTaskExecutor implements TaskExecutor {
         const pending = Promise.resolve(value);
         pending.catch(() => {});
         const aborted = new Promise<never>((_, reject) => {
-          const onAbort = () => reject(controller.signal.reason);
-          if (controller.signal.aborted) onAbort();
-          else controller.signal.addEventListener("abort", onAbort, { once: true });
+          const onAbort = () => reject(signal.reason);
+          if (signal.aborted) onAbort();
+          else signal.addEventListener("abort", onAbort, { once: true });
         });
-        const maxTime = definition.maxTime;
-        if (maxTime !== undefined) {
+        if (controller && maxTime !== undefined) {
+          const own = controller;
           timer = setTimeout(
-            () => controller.abort(new TaskTimeoutError(definition.name, maxTime)),
+            () => own.abort(new TaskTimeoutError(definition.name, maxTime)),
             maxTime,
           );
         }
@@ -90,7 +98,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
       return { status: "error", error: describeError(thrown) };
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      run.signal.removeEventListener("abort", forward);
+      if (forward) run.signal.removeEventListener("abort", forward);
     }
   }
 }

@@ -436,7 +436,7 @@ function decodeArgs(task: ClaimedTask): unknown[] {
   let kwargs: unknown;
   try {
     args = JSON.parse(task.args);
-    kwargs = JSON.parse(task.kwargs || "{}");
+    kwargs = task.kwargs === "{}" || task.kwargs === "" ? undefined : JSON.parse(task.kwargs);
   } catch (cause) {
     throw new InvalidPayloadError(
       `Cannot run task "${task.taskName}": its stored arguments are not valid JSON`,
