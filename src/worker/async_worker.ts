@@ -72,6 +72,8 @@ export class AsyncWorker implements Worker {
   /** Exchanges in flight, and the slots their claims may fill. */
   #inFlight = 0;
   #reserved = 0;
+  /** Wake-ups so far: a claim sent before the latest one must not clear #mayHaveWork. */
+  #wakes = 0;
   /** A retry scheduled after a failed exchange. */
   #retry: ReturnType<typeof setTimeout> | undefined;
   #mayHaveWork = true;
@@ -277,6 +279,7 @@ export class AsyncWorker implements Worker {
 
   async #exchange(settlements: Settlement[], want: number, idle: boolean): Promise<void> {
     const host = this.#requireHost();
+    const wakesBefore = this.#wakes;
     this.#inFlight++;
     this.#reserved += want;
     let result;
@@ -320,7 +323,10 @@ export class AsyncWorker implements Worker {
       );
     }
     this.#quarantined = result.quarantined;
-    if (want > 0 && result.claimed.length < want) this.#mayHaveWork = false;
+    // The queue looked empty to this claim; a wake-up since it was sent says otherwise.
+    if (want > 0 && result.claimed.length < want && this.#wakes === wakesBefore) {
+      this.#mayHaveWork = false;
+    }
     for (const task of result.claimed) {
       // stop() began while this claim was in flight: give the task straight back.
       if (this.#state === "running") this.#launch(task);
@@ -349,6 +355,7 @@ export class AsyncWorker implements Worker {
       this.#waiting = false;
     }
     if (this.#state === "running") {
+      this.#wakes++;
       this.#mayHaveWork = true;
       this.#kick();
     }
