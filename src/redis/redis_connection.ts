@@ -5,6 +5,14 @@ import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl } from "./redact_url.ts";
 
+/** A command waiting for its reply, watched for its deadline. */
+interface PendingCommand {
+  client: RedisClient;
+  deadline: number;
+  what: string;
+  reject: (error: Error) => void;
+}
+
 /** Error replies for commands the server refused without running them. */
 const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"]);
 
@@ -67,6 +75,8 @@ export class RedisConnection {
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
   #readyWaits = new WeakMap<RedisClient, Promise<void>>();
+  #inFlight = new Set<PendingCommand>();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   /** @param options URL, timeout, TLS and client factory. */
   constructor(options: RedisConnectionOptions = {}) {
@@ -233,32 +243,51 @@ export class RedisConnection {
     }
   }
 
-  async #withDeadline<T>(
+  /**
+   * Resolves like `pending`, or rejects with a BackendError once `deadline` passes without a reply
+   * (then the connection is presumed dead and replaced). One watchdog timer serves every command
+   * in flight, instead of a timer per command.
+   */
+  #withDeadline<T>(
     client: RedisClient,
     pending: Promise<T>,
     deadline: number,
     what: string,
   ): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // No reply in time: presume the connection dead, replace it.
-        if (this.#client === client) {
-          this.#client = undefined;
-          this.#connecting = undefined;
-        }
-        client.destroy();
-        reject(
-          new BackendError(
-            `Cannot reach Redis at ${this.redactedUrl} (${what}): no reply within ${this.timeoutMs} ms`,
-          ),
-        );
-      }, Math.max(0, deadline - Date.now()));
+    return new Promise<T>((resolve, reject) => {
+      const entry: PendingCommand = { client, deadline, what, reject };
+      this.#inFlight.add(entry);
+      this.#watchdog ??= setInterval(() => this.#sweep(), Math.max(10, this.timeoutMs / 4));
+      pending.then((value) => {
+        this.#inFlight.delete(entry);
+        resolve(value);
+      }, (error) => {
+        this.#inFlight.delete(entry);
+        reject(error);
+      });
     });
-    try {
-      return await Promise.race([pending, expired]);
-    } finally {
-      clearTimeout(timer);
+  }
+
+  /** Fails the commands past their deadline; stops the watchdog when none is in flight. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const entry of this.#inFlight) {
+      if (entry.deadline > now) continue;
+      this.#inFlight.delete(entry);
+      if (this.#client === entry.client) {
+        this.#client = undefined;
+        this.#connecting = undefined;
+      }
+      entry.client.destroy();
+      entry.reject(
+        new BackendError(
+          `Cannot reach Redis at ${this.redactedUrl} (${entry.what}): no reply within ${this.timeoutMs} ms`,
+        ),
+      );
+    }
+    if (this.#inFlight.size === 0 && this.#watchdog !== undefined) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
     }
   }
 
