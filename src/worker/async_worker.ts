@@ -159,6 +159,7 @@ export class AsyncWorker implements Worker {
     this.#state = "running";
     this.#stopController = new AbortController();
     this.#mayHaveWork = true;
+    this.#quarantined = 0;
     this.#leaseTimer = setInterval(
       () => void this.#renewLeases(),
       Math.max(50, config.leaseMs / 3),
@@ -191,6 +192,7 @@ export class AsyncWorker implements Worker {
       }
       host.logger.warn(`Gave ${this.#running.size} unfinished tasks back to the queue`);
       this.#running.clear();
+      this.#isolated = 0;
       this.#kick();
       if (!(await this.#drained(SETTLE_AFTER_GRACE_MS))) {
         host.logger.error(
@@ -370,8 +372,8 @@ export class AsyncWorker implements Worker {
     this.#running.set(task.uuid, entry);
     if (task.isolated) this.#isolated++;
     void this.#run(task, entry).then((outcome) => {
-      if (task.isolated) this.#isolated--;
       if (entry.released) return;
+      if (task.isolated) this.#isolated--;
       this.#running.delete(task.uuid);
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
       this.#kick();
