@@ -11,11 +11,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { track } from "./cleanup.ts";
+import { freePort } from "../support/redis_server.ts";
 
 /** Options of {@linkcode RedisServer.start}. */
 export interface RedisServerOptions {
@@ -38,20 +38,6 @@ export function redisServerVersion(): string {
   const result = spawnSync(REDIS_SERVER, ["--version"], { encoding: "utf8" });
   if (result.error) return `unavailable (${result.error.message})`;
   return String(result.stdout).trim();
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race remains, handled by a retry). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A redis-server process this suite started, on a private port and directory. */
