@@ -72,6 +72,7 @@ export class AsyncWorker implements Worker {
   /** Exchanges in flight, and the slots their claims may fill. */
   #inFlight = 0;
   #reserved = 0;
+  #kickScheduled = false;
   /** Wake-ups so far: a claim sent before the latest one must not clear #mayHaveWork. */
   #wakes = 0;
   /** A retry scheduled after a failed exchange. */
@@ -376,8 +377,20 @@ export class AsyncWorker implements Worker {
       if (task.isolated) this.#isolated--;
       this.#running.delete(task.uuid);
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
-      this.#kick();
+      // Nothing in flight: send now (latency). Otherwise let the completions of this turn gather
+      // into one exchange instead of sending the first one alone.
+      if (this.#inFlight === 0) this.#kick();
+      else this.#kickSoon();
     });
+  }
+
+  #kickSoon(): void {
+    if (this.#kickScheduled) return;
+    this.#kickScheduled = true;
+    setTimeout(() => {
+      this.#kickScheduled = false;
+      this.#kick();
+    }, 0);
   }
 
   async #run(task: ClaimedTask, entry: RunningTask): Promise<TaskOutcome> {
