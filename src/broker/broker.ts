@@ -245,7 +245,7 @@ export interface ComponentContext {
  *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
  *   cancel: (uuid, reason, resultTtlMs) => inner.cancel(uuid, reason, resultTtlMs),
  *   watchCancellations: (listener) => inner.watchCancellations(listener),
- *   waitForTasks: (timeoutMs, signal) => inner.waitForTasks(timeoutMs, signal),
+ *   waitForTasks: (timeoutMs, signal, claim) => inner.waitForTasks(timeoutMs, signal, claim),
  *   get: (uuid) => inner.get(uuid),
  *   flushAll: () => inner.flushAll(),
  * };
@@ -277,9 +277,16 @@ export interface Broker {
   watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void>;
   /**
    * Waits until tasks may be available, `timeoutMs` passes, or `signal` aborts: a blocking call,
-   * never a sleep loop. Resolves in every case (a spurious wake-up is allowed).
+   * never a sleep loop. Resolves in every case (a spurious wake-up is allowed). With `claim`, it
+   * runs that exchange as soon as it wakes or times out (Redis: sent behind the blocking call, in
+   * the same round trip) and resolves with its result; without, or when aborted, with
+   * `undefined`.
    */
-  waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void>;
+  waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined>;
   /** Reads a task record through the Storage. */
   get(uuid: string): Promise<TaskRecord | undefined>;
   /** Deletes every queue, lease and record of this app. */

@@ -290,22 +290,26 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(() => void this.#cancelListeners.delete(listener));
   }
 
-  /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort. */
-  waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (this.#queue.size > 0 || this.#quarantine.size > 0 || signal.aborted) {
-      return Promise.resolve();
+  /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort; then claims. */
+  async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined> {
+    if (this.#queue.size === 0 && this.#quarantine.size === 0 && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        signal.addEventListener("abort", done, { once: true });
+        this.#waiters.add(done);
+      });
     }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener("abort", done, { once: true });
-      this.#waiters.add(done);
-    });
+    return claim && !signal.aborted ? await this.exchange(claim) : undefined;
   }
 
   /** Reads a record. */

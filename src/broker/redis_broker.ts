@@ -30,6 +30,30 @@ import type {
 
 const BULK_BATCH = 500;
 
+function parseExchange(raw: RedisReply): ExchangeResult {
+  const reply = raw as [RedisReply[], string[], number, string[], number];
+  const flat = reply[0];
+  const claimed: ClaimedTask[] = [];
+  for (let i = 0; i < flat.length; i += 7) {
+    claimed.push({
+      uuid: flat[i] as string,
+      taskName: flat[i + 1] as string,
+      args: flat[i + 2] as string,
+      kwargs: flat[i + 3] as string,
+      priority: Number(flat[i + 4]),
+      deliveries: Number(flat[i + 5]),
+      isolated: Number(flat[i + 6]) === 1,
+    });
+  }
+  return {
+    claimed,
+    rejected: reply[1],
+    recovered: Number(reply[2]),
+    dropped: reply[3],
+    quarantined: Number(reply[4]),
+  };
+}
+
 function isDuplicate(error: unknown): boolean {
   return error instanceof RedisReplyError && error.code === "DUPLICATE_TASK";
 }
@@ -201,6 +225,19 @@ export class RedisBroker implements Broker {
 
   /** Settles, recovers and claims: one EVALSHA. */
   async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const reply = await this.connection.script(
+      exchangeScript,
+      this.#exchangeKeys(),
+      this.#exchangeArgs(request),
+    );
+    return parseExchange(reply);
+  }
+
+  #exchangeKeys(): string[] {
+    return [this.keys.queue, this.keys.leases, this.keys.marker, this.keys.quarantine];
+  }
+
+  #exchangeArgs(request: ExchangeRequest): string[] {
     const args: string[] = [
       this.keys.taskPrefix,
       request.workerId,
@@ -223,36 +260,7 @@ export class RedisBroker implements Broker {
         for (const [field, value] of fields) args.push(field, value);
       } else args.push("0");
     }
-    const reply = await this.connection.script(
-      exchangeScript,
-      [
-        this.keys.queue,
-        this.keys.leases,
-        this.keys.marker,
-        this.keys.quarantine,
-      ],
-      args,
-    ) as [RedisReply[], string[], number, string[], number];
-    const flat = reply[0];
-    const claimed: ClaimedTask[] = [];
-    for (let i = 0; i < flat.length; i += 7) {
-      claimed.push({
-        uuid: flat[i] as string,
-        taskName: flat[i + 1] as string,
-        args: flat[i + 2] as string,
-        kwargs: flat[i + 3] as string,
-        priority: Number(flat[i + 4]),
-        deliveries: Number(flat[i + 5]),
-        isolated: Number(flat[i + 6]) === 1,
-      });
-    }
-    return {
-      claimed,
-      rejected: reply[1],
-      recovered: Number(reply[2]),
-      dropped: reply[3],
-      quarantined: Number(reply[4]),
-    };
+    return args;
   }
 
   /** Renews leases: one EVALSHA. */
@@ -288,14 +296,38 @@ export class RedisBroker implements Broker {
     });
   }
 
-  /** Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. */
-  async waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. With `claim`,
+   * the exchange is sent right behind the BZPOPMIN on the same connection, so the wake-up and the
+   * claim take one round trip.
+   */
+  async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined> {
     const blockMs = Math.max(timeoutMs, 10);
-    await this.connection.blocking(
-      ["BZPOPMIN", this.keys.marker, (blockMs / 1000).toFixed(3)],
-      blockMs,
-      signal,
-    );
+    const pop = ["BZPOPMIN", this.keys.marker, (blockMs / 1000).toFixed(3)];
+    if (!claim) {
+      await this.connection.blocking(pop, blockMs, signal);
+      return undefined;
+    }
+    const keys = this.#exchangeKeys();
+    const call = [
+      "EVALSHA",
+      await exchangeScript.sha(),
+      String(keys.length),
+      ...keys,
+      ...this.#exchangeArgs(claim),
+    ];
+    const replies = await this.connection.blockingThen(pop, blockMs, signal, call);
+    if (!replies) return undefined;
+    const second = replies[1];
+    if (second instanceof RedisReplyError) {
+      if (second.code === "NOSCRIPT") return await this.exchange(claim);
+      throw second;
+    }
+    return parseExchange(second);
   }
 
   /** Reads a record. */

@@ -148,6 +148,46 @@ export class RedisConnection {
     blockMs: number,
     signal: AbortSignal,
   ): Promise<RedisReply> {
+    const replies = await this.#onBlockingClient(
+      blockMs,
+      signal,
+      args[0],
+      (client) => client.send(args).then((reply) => [reply]),
+    );
+    return replies ? replies[0] : null;
+  }
+
+  /**
+   * Like {@linkcode RedisConnection.blocking}, with `next` sent right behind the blocking command
+   * on the same connection: Redis runs it the moment the blocking command returns, in the same
+   * round trip. Resolves with both replies (the second may be a {@linkcode RedisReplyError}), or
+   * with `null` when aborted, closed or silent.
+   */
+  async blockingThen(
+    args: readonly string[],
+    blockMs: number,
+    signal: AbortSignal,
+    next: readonly string[],
+  ): Promise<[RedisReply, RedisReply | RedisReplyError] | null> {
+    return await this.#onBlockingClient(blockMs, signal, args[0], (client) => {
+      const first = client.send(args);
+      const second = client.send(next).catch((error: unknown) => {
+        if (error instanceof RedisReplyError) return error;
+        throw error;
+      });
+      second.catch(() => {}); // observed below, after the first
+      return first.then(async (reply) =>
+        [reply, await second] as [RedisReply, RedisReply | RedisReplyError]
+      );
+    });
+  }
+
+  async #onBlockingClient<T>(
+    blockMs: number,
+    signal: AbortSignal,
+    what: string | undefined,
+    send: (client: RedisClient) => Promise<T>,
+  ): Promise<T | null> {
     if (signal.aborted) return null;
     const client = this.#blocking ??= await this.#open();
     const drop = () => {
@@ -157,12 +197,12 @@ export class RedisConnection {
     signal.addEventListener("abort", drop, { once: true });
     const timer = setTimeout(drop, blockMs + this.timeoutMs);
     try {
-      return await client.send(args);
+      return await send(client);
     } catch (error) {
       // Aborted, closed by close(), or replaced after a silence: a wake-up, not a failure.
       if (signal.aborted || this.#blocking !== client) return null;
       if (error instanceof RedisOfflineError) drop();
-      throw this.#wrap(error, args[0]);
+      throw this.#wrap(error, what);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", drop);

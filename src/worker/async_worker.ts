@@ -1,4 +1,10 @@
-import type { Broker, ClaimedTask, Settlement } from "../broker/broker.ts";
+import type {
+  Broker,
+  ClaimedTask,
+  ExchangeRequest,
+  ExchangeResult,
+  Settlement,
+} from "../broker/broker.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
 import { TaskCancelError } from "../errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../errors/unknown_task_error.ts";
@@ -313,6 +319,13 @@ export class AsyncWorker implements Worker {
       this.#inFlight--;
       this.#reserved -= want;
     }
+    this.#absorb(result, want, wakesBefore);
+    this.#kick();
+  }
+
+  /** Takes in what an exchange did: warnings, the quarantine, and the tasks it claimed. */
+  #absorb(result: ExchangeResult, want: number, wakesBefore: number): void {
+    const host = this.#requireHost();
     if (result.rejected.length > 0) {
       host.logger.warn(
         `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
@@ -333,21 +346,31 @@ export class AsyncWorker implements Worker {
     for (const task of result.claimed) {
       // stop() began while this claim was in flight: give the task straight back.
       if (this.#state === "running") this.#launch(task);
-      else {this.#settlements.push({
-          uuid: task.uuid,
-          deliveries: task.deliveries,
-          status: "release",
-        });}
+      else {
+        this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
+      }
     }
-    this.#kick();
   }
 
+  /**
+   * Blocks on the broker until tasks may be there, with a claim for the free slots riding on the
+   * wake-up (Redis: in the same round trip), then goes on.
+   */
   async #wait(): Promise<void> {
     this.#waiting = true;
+    const busy = this.#running.size + this.#reserved;
+    const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
+    const want = this.#state === "running" && !isolating ? this.concurrency - busy : 0;
+    const claim: ExchangeRequest | undefined = want > 0
+      ? { ...this.#limits(), settlements: [], want, recoverLimit: 100, idle: busy === 0 }
+      : undefined;
+    if (claim) this.#reserved += want;
+    let result: ExchangeResult | undefined;
     try {
-      await this.broker.waitForTasks(
+      result = await this.broker.waitForTasks(
         this.#requireHost().config.idleWakeMs,
         this.#stopController.signal,
+        claim,
       );
     } catch (error) {
       this.#requireHost().logger.warn(
@@ -356,12 +379,12 @@ export class AsyncWorker implements Worker {
       await new Promise((resolve) => setTimeout(resolve, RETRY_MAX_MS / 5));
     } finally {
       this.#waiting = false;
+      if (claim) this.#reserved -= want;
     }
-    if (this.#state === "running") {
-      this.#wakes++;
-      this.#mayHaveWork = true;
-      this.#kick();
-    }
+    this.#wakes++;
+    if (this.#state === "running") this.#mayHaveWork = true;
+    if (result) this.#absorb(result, want, this.#wakes);
+    this.#kick();
   }
 
   #launch(task: ClaimedTask): void {

@@ -84,8 +84,14 @@ class HeldClaimBroker implements Broker {
   watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
     return this.inner.watchCancellations(listener);
   }
-  waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    return this.inner.waitForTasks(timeoutMs, signal);
+  async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined> {
+    await this.inner.waitForTasks(timeoutMs, signal);
+    // A claim riding on the wake-up goes through exchange(), where it can be held too.
+    return claim && !signal.aborted ? await this.exchange(claim) : undefined;
   }
   get(uuid: string): Promise<TaskRecord | undefined> {
     return this.inner.get(uuid);

@@ -18,9 +18,15 @@ class HoldingBroker extends RedisBroker {
     }
     return result;
   }
-  override async waitForTasks(timeoutMs: number, signal: AbortSignal): Promise<void> {
+  override async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<ExchangeResult | undefined> {
+    // Without the claim riding on the wake-up: the worker then claims in a separate exchange,
+    // the path where a wake-up could be lost.
     await super.waitForTasks(timeoutMs, signal);
     if (!signal.aborted) this.woke.resolve();
+    return undefined;
   }
 }
 
