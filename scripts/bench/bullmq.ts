@@ -18,7 +18,7 @@ import {
   cpuClock,
   type DriverArgs,
   emit,
-  percentile,
+  latencySummary,
   pool,
   redisTarget,
   runDriver,
@@ -189,10 +189,7 @@ async function main(args: DriverArgs): Promise<void> {
         ...common,
         n: args.n,
         warmup: args.warmup,
-        p50Ms: percentile(samples, 50),
-        p99Ms: percentile(samples, 99),
-        meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
-        maxMs: Math.max(...samples),
+        ...latencySummary(samples),
       });
       break;
     }

@@ -150,6 +150,18 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** The latency figures every driver reports for its samples (milliseconds). */
+export function latencySummary(
+  samples: number[],
+): { p50Ms: number; p99Ms: number; meanMs: number; maxMs: number } {
+  return {
+    p50Ms: percentile(samples, 50),
+    p99Ms: percentile(samples, 99),
+    meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
+    maxMs: Math.max(...samples),
+  };
+}
+
 /** Runs a full garbage collection when the runtime exposes one (see scripts/bench.ts flags). */
 export function collectGarbage(): boolean {
   const g = globalThis as {

@@ -28,8 +28,8 @@ import {
   cpuClock,
   type DriverArgs,
   emit,
+  latencySummary,
   memorySample,
-  percentile,
   pool,
   runDriver,
   runtimeName,
@@ -204,10 +204,7 @@ async function main(args: DriverArgs): Promise<void> {
         runtime,
         n: args.n,
         warmup: args.warmup,
-        p50Ms: percentile(samples, 50),
-        p99Ms: percentile(samples, 99),
-        meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
-        maxMs: Math.max(...samples),
+        ...latencySummary(samples),
       });
       break;
     }
