@@ -93,6 +93,7 @@ export class RedisBroker implements Broker {
   readonly keys: RedisKeys;
   #holds = true;
   #logged = false;
+  #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
 
   /**
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
@@ -147,8 +148,53 @@ export class RedisBroker implements Broker {
     await this.storage.stop();
   }
 
-  /** Enqueues: one EVALSHA. */
-  async add(task: NewTask): Promise<void> {
+  /**
+   * Enqueues one task. Calls made in the same turn of the event loop (a web server handling
+   * many requests, a `Promise.all`) are gathered and sent as one script call, up to 500 tasks:
+   * still one atomic step per task, fewer round trips.
+   */
+  add(task: NewTask): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ task, resolve, reject });
+      if (this.#pending.length >= BULK_BATCH) void this.#flush();
+      else if (this.#pending.length === 1) queueMicrotask(() => void this.#flush());
+    });
+  }
+
+  /** Sends the enqueues gathered so far: one task alone, or several as one bulk script call. */
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      const [{ task, resolve, reject }] = batch;
+      return this.#addOne(task).then(resolve, reject);
+    }
+    try {
+      const skipped = new Set(await this.#sendBulk(batch.map((entry) => entry.task), true));
+      for (const { task, resolve, reject } of batch) {
+        if (skipped.has(task.uuid)) reject(new DuplicateTaskError(task.taskName, task.uuid));
+        else resolve();
+      }
+    } catch (error) {
+      for (const { task, reject } of batch) {
+        if (!(error instanceof BackendError)) reject(error);
+        else {
+          // Each task's own uuid on its error, for a safe resend with { uuid }.
+          const cause = error.cause instanceof Error ? error.cause : error;
+          reject(
+            new BackendError(
+              `Cannot add task "${task.taskName}" (${task.uuid}): ${cause.message}; it may have been stored`,
+              { cause, uuid: task.uuid },
+            ),
+          );
+        }
+      }
+    }
+  }
+
+  /** Enqueues one task: one EVALSHA. */
+  async #addOne(task: NewTask): Promise<void> {
     const args = [task.uuid, String(task.priority), task.taskName, task.args, task.kwargs];
     for (const [field, value] of Object.entries(task.extra)) {
       if (!isReservedField(field)) args.push(field, String(value));
@@ -165,35 +211,43 @@ export class RedisBroker implements Broker {
     });
   }
 
-  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic. */
+  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
   async addBulk(tasks: NewTask[]): Promise<void> {
-    const keys = [this.keys.queue, this.keys.marker, this.keys.seq];
     for (let start = 0; start < tasks.length; start += BULK_BATCH) {
-      const batch = tasks.slice(start, start + BULK_BATCH);
-      const tail: string[] = [String(batch.length)];
-      for (const task of batch) {
-        const extra = Object.entries(task.extra).filter(([field]) => !isReservedField(field));
-        tail.push(
-          task.uuid,
-          String(task.priority),
-          task.taskName,
-          task.args,
-          task.kwargs,
-          String(extra.length),
-        );
-        for (const [field, value] of extra) tail.push(field, String(value));
-      }
-      await this.#resend(
-        batch[0].taskName,
-        batch[0].uuid,
-        (resent) =>
-          this.connection.script(enqueueBulkScript, keys, [
-            this.keys.taskPrefix,
-            resent ? "1" : "0",
-            ...tail,
-          ]).then(() => {}),
-      );
+      await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
     }
+  }
+
+  /**
+   * Sends one batch. With `skipExisting`, tasks whose uuid exists are skipped and returned;
+   * without, a duplicate refuses the batch. A resend after a lost reply always skips (the tasks
+   * its first run stored are not duplicates) and reports none.
+   */
+  async #sendBulk(batch: NewTask[], skipExisting: boolean): Promise<string[]> {
+    const keys = [this.keys.queue, this.keys.marker, this.keys.seq];
+    const tail: string[] = [String(batch.length)];
+    for (const task of batch) {
+      const extra = Object.entries(task.extra).filter(([field]) => !isReservedField(field));
+      tail.push(
+        task.uuid,
+        String(task.priority),
+        task.taskName,
+        task.args,
+        task.kwargs,
+        String(extra.length),
+      );
+      for (const [field, value] of extra) tail.push(field, String(value));
+    }
+    let skipped: string[] = [];
+    await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
+      const reply = await this.connection.script(enqueueBulkScript, keys, [
+        this.keys.taskPrefix,
+        skipExisting || resent ? "1" : "0",
+        ...tail,
+      ]);
+      skipped = resent ? [] : reply as string[];
+    });
+    return skipped;
   }
 
   /**

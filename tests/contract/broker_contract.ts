@@ -765,6 +765,37 @@ export function brokerContract(
     }));
 
   contractTest(
+    "adds tasks enqueued in the same turn independently: a duplicate fails alone",
+    () =>
+      withBroker(async (broker) => {
+        const existing = newTask();
+        await broker.add(existing);
+        const fresh = [newTask(), newTask(), newTask()];
+        const outcomes = await Promise.allSettled([
+          broker.add(fresh[0]),
+          broker.add({ ...existing, args: '["again"]' }),
+          broker.add(fresh[1]),
+          broker.add(fresh[2]),
+        ]);
+        assert.deepEqual(outcomes.map((o) => o.status), [
+          "fulfilled",
+          "rejected",
+          "fulfilled",
+          "fulfilled",
+        ]);
+        const failure = outcomes[1] as PromiseRejectedResult;
+        assert.ok(failure.reason instanceof DuplicateTaskError);
+        assert.deepEqual(
+          (await mustGet(broker, existing.uuid)).args,
+          [1, 2],
+          "the first one is kept",
+        );
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [existing.uuid, ...fresh.map((t) => t.uuid)]);
+      }),
+  );
+
+  contractTest(
     "adds tasks in bulk in priority and FIFO order, all or none",
     () =>
       withBroker(async (broker) => {

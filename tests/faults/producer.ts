@@ -72,6 +72,8 @@ export class SteadyProducer {
   readonly #app: QueueTasks;
   readonly #options: SteadyProducerOptions;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The uuid each rejected enqueue's BackendError named. */
+  readonly #rejectedUuids = new Map<number, string>();
   #issued = 0;
 
   constructor(app: QueueTasks, options: SteadyProducerOptions) {
@@ -107,8 +109,9 @@ export class SteadyProducer {
   }
 
   /**
-   * Sends every rejected task again (new uuids), retrying a call that fails again until
-   * `timeoutMs` has passed.
+   * Sends every rejected task again, under the uuid its BackendError named (as the README says
+   * to: a task that was stored all the same is then not stored twice), retrying a call that fails
+   * again until `timeoutMs` has passed.
    *
    * @returns How many were re-sent.
    */
@@ -117,9 +120,10 @@ export class SteadyProducer {
     const indexes = this.rejected.splice(0);
     await Promise.all(indexes.map(async (index) => {
       const [name, args] = this.#options.task(index);
+      const uuid = this.#rejectedUuids.get(index);
       for (;;) {
         try {
-          this.sent.set((await this.#app.addTask(name, args)).uuid, index);
+          this.sent.set((await this.#app.addTask(name, args, { uuid })).uuid, index);
           return;
         } catch (error) {
           if (!(error instanceof BackendError) || Date.now() > deadline) throw error;
@@ -156,6 +160,7 @@ export class SteadyProducer {
       this.rejections++;
       this.rejected.push(index);
       const error = outcome.error;
+      if (error instanceof BackendError && error.uuid) this.#rejectedUuids.set(index, error.uuid);
       const message = (error as Error)?.message ?? String(error);
       this.firstRejection ??= message;
       if (!(error instanceof BackendError) || error.code !== "BACKEND_UNAVAILABLE") {

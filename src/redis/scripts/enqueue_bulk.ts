@@ -8,12 +8,13 @@ KEYS[1] queue    ZSET   score = priority, member = 15-digit seq .. ":" .. uuid
 KEYS[2] marker   ZSET   wake-up marker for blocked workers
 KEYS[3] seq      STRING sequence counter (FIFO order within a priority)
 ARGV[1] prefix of record keys ("{app}:task:")
-ARGV[2] "1" to skip uuids that exist already (a resend after a lost reply), "0" to refuse them
+ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse the whole batch
 ARGV[3] number of tasks T, followed by T tasks, each:
         uuid, priority, task name, args (JSON), kwargs (JSON), n, n extra field/value pairs
-Returns the number of tasks queued, or a DUPLICATE_TASK error (nothing written). ]]
+Returns the uuids skipped because they exist (mode "1"), or a DUPLICATE_TASK error with nothing
+written (mode "0"). ]]
 local prefix, skip = ARGV[1], ARGV[2] == '1'
-local tasks, i = {}, 4
+local tasks, skipped, i = {}, {}, 4
 for _ = 1, tonumber(ARGV[3]) do
   local n = tonumber(ARGV[i + 5])
   local key = prefix .. ARGV[i]
@@ -21,6 +22,7 @@ for _ = 1, tonumber(ARGV[3]) do
     if not skip then
       return redis.error_reply('DUPLICATE_TASK task ' .. ARGV[i] .. ' exists already')
     end
+    skipped[#skipped + 1] = ARGV[i]
   else
     tasks[#tasks + 1] = { i, n, key }
   end
@@ -38,7 +40,7 @@ for _, task in ipairs(tasks) do
   redis.call('ZADD', KEYS[1], ARGV[j + 1], string.format('%015d', seq) .. ':' .. ARGV[j])
 end
 if #tasks > 0 then redis.call('ZADD', KEYS[2], 0, '0') end
-return #tasks
+return skipped
 `,
   3,
 );
