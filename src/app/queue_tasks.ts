@@ -351,6 +351,7 @@ export class QueueTasks {
     const globalConfig = this.broker.storage.globalConfig;
     if ((options.server ?? true) && globalConfig) return await globalConfig.isRunning();
     try {
+      // Any read answers the question; a uuid no task has keeps it cheap.
       await this.broker.get("00000000-0000-4000-8000-000000000000");
       return true;
     } catch {

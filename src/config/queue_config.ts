@@ -117,7 +117,7 @@ function toEnvName(prefix: string, field: string): string {
   return prefix + field.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
 }
 
-function fromEnv(field: string, text: string, defaultValue: unknown): unknown {
+function fromEnv(text: string, defaultValue: unknown): unknown {
   if (typeof defaultValue === "boolean") {
     const lower = text.trim().toLowerCase();
     if (BOOLEAN_TRUE.has(lower)) return true;
@@ -131,7 +131,6 @@ function fromEnv(field: string, text: string, defaultValue: unknown): unknown {
   if (Array.isArray(defaultValue)) {
     return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
   }
-  void field;
   return text;
 }
 
@@ -170,7 +169,7 @@ export function parseQueueConfig(
       const name = toEnvName(prefix, field);
       const text = env(name);
       if (text === undefined) continue;
-      merged[field] = fromEnv(field, text, defaultValue);
+      merged[field] = fromEnv(text, defaultValue);
       sources[field] = name;
     }
   }

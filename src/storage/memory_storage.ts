@@ -57,7 +57,7 @@ export class MemoryStorage implements Storage {
 
   /** Waits for a status, woken by every write to the record. */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
-    return waitForRecord(uuid, options, {
+    return waitForRecord(options, {
       read: () => this.get(uuid),
       watch: (onChange) => {
         let set = this.#watchers.get(uuid);

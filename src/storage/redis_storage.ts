@@ -87,7 +87,7 @@ export class RedisStorage implements Storage {
     // are the final record, with no second read.
     let base: TaskFields | undefined;
     let final: TaskFields | undefined;
-    return waitForRecord(uuid, options, {
+    return waitForRecord(options, {
       read: async () => {
         if (base && final) return decodeTaskRecord(uuid, { ...base, ...final });
         const fields = pairsToObject(

@@ -26,7 +26,6 @@ export interface RecordSource {
  * then reads, then re-reads on each change notification, so no update can slip between the
  * read and the subscription. Shared by the memory and Redis storages.
  *
- * @param uuid The task (for messages).
  * @param options Statuses, timeout and abort signal.
  * @param source How to read and watch the record.
  * @returns The record in a wanted status, or the last one read when time ran out.
@@ -35,7 +34,7 @@ export interface RecordSource {
  * ```ts
  * import { waitForRecord } from "@qtasks/qtasks";
  *
- * const record = await waitForRecord("x", { statuses: ["success"], timeoutMs: 10 }, {
+ * const record = await waitForRecord({ statuses: ["success"], timeoutMs: 10 }, {
  *   read: () => Promise.resolve(undefined),
  *   watch: () => () => {},
  * });
@@ -43,11 +42,9 @@ export interface RecordSource {
  * ```
  */
 export async function waitForRecord(
-  uuid: string,
   options: WaitForStatusOptions,
   source: RecordSource,
 ): Promise<TaskRecord | undefined> {
-  void uuid;
   let wake: () => void = () => {};
   let dirty = true;
   const onChange = (status?: string) => {
