@@ -10,6 +10,7 @@ const statusSchema: z.ZodType<TaskStatus, TaskStatus> = z.enum(
 /** The zod schema of {@linkcode QueueConfig}; defaults as in QTasks where QTasks has the field. */
 const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
   maxTasksProcess: z.number().int().min(1).max(100_000).default(10),
+  maxTasksPrefetch: z.number().int().min(0).max(100_000).default(100),
   runningOlderTasks: z.boolean().default(false),
   deleteFinishedTasks: z.boolean().default(false),
   taskDefaultPriority: z.number().int().default(0),
@@ -39,7 +40,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  *
  * | field | default | meaning |
  * | --- | --- | --- |
- * | maxTasksProcess | 10 | tasks one worker runs at once; it never claims more |
+ * | maxTasksProcess | 10 | tasks one worker runs at once |
+ * | maxTasksPrefetch | 100 | most tasks a worker claims ahead of free slots; it claims ahead only as many as its running tasks get through during one exchange round trip, so slow tasks are not held back from other workers (0: never) |
  * | runningOlderTasks | false | at worker start, re-queue every task whose lease expired (always done lazily anyway) |
  * | deleteFinishedTasks | false | at worker start, delete the records of finished tasks |
  * | taskDefaultPriority | 0 | priority of tasks registered without one |
@@ -64,8 +66,14 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  * ```
  */
 export interface QueueConfig {
-  /** Tasks one worker runs at once; it never claims more. */
+  /** Tasks one worker runs at once. */
   readonly maxTasksProcess: number;
+  /**
+   * Most tasks a worker claims ahead of its free slots. It claims ahead only as many as its
+   * running tasks get through during one exchange round trip (none for slow tasks, which other
+   * workers may take instead); 0 turns claiming ahead off.
+   */
+  readonly maxTasksPrefetch: number;
   /** At worker start, re-queue every task whose lease expired. */
   readonly runningOlderTasks: boolean;
   /** At worker start, delete the records of finished tasks. */

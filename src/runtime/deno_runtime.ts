@@ -48,5 +48,6 @@ export function denoRuntime(): Runtime | undefined {
       return () => deno.removeSignalListener(signal, handler);
     },
     exit: (code) => deno.exit(code),
+    defer: (callback) => void setImmediate(callback),
   };
 }

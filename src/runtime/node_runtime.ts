@@ -27,5 +27,6 @@ export function nodeRuntime(): Runtime {
       return () => void process.off(signal, handler);
     },
     exit: (code) => process.exit(code),
+    defer: (callback) => void setImmediate(callback),
   };
 }

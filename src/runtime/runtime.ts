@@ -40,6 +40,11 @@ export interface Runtime {
   onSignal(signal: ShutdownSignal, handler: () => void): () => void;
   /** Ends the process with `code`. */
   exit(code: number): void;
+  /**
+   * Runs `callback` once the current turn's promise jobs and pending I/O are done, without the
+   * minimum delay of `setTimeout(…, 0)` (`setImmediate` on all three runtimes).
+   */
+  defer(callback: () => void): void;
 }
 
 let override: Runtime | undefined;

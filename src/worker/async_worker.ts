@@ -35,6 +35,12 @@ export interface AsyncWorkerOptions {
   broker: Broker;
   /** Tasks run at once (default: the config's `maxTasksProcess`). */
   concurrency?: number;
+  /**
+   * Most tasks claimed ahead of free slots (default: the config's `maxTasksPrefetch`); the
+   * worker claims ahead only as many as its running tasks get through during one exchange
+   * round trip. 0 turns claiming ahead off.
+   */
+  prefetch?: number;
   /** Runs each task (default: {@linkcode AsyncTaskExecutor}). */
   executor?: TaskExecutor;
   /** This worker's id, the owner of its leases (default: `host:pid:random`). */
@@ -45,13 +51,18 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
 const SETTLE_AFTER_GRACE_MS = 5_000;
 const MAX_EXCHANGES_IN_FLIGHT = 2;
+/** Weight of the newest sample in the moving averages of task time and exchange round trip. */
+const AVERAGE_WEIGHT = 0.2;
 
 /**
  * Runs up to `concurrency` tasks at once on the event loop.
  *
- * It claims only as many tasks as it has free slots (no prefetch beyond what it can start),
- * settles finished tasks and claims new ones in one broker exchange, renews the leases of
- * running tasks, and blocks on the broker when idle. A task that throws, has bad arguments or
+ * It settles finished tasks and claims new ones in one broker exchange, renews the leases of
+ * the tasks it holds, and blocks on the broker when idle. It claims for its free slots and,
+ * when tasks are short, a few ahead: as many as its running tasks get through while the next
+ * exchange is in flight (moving averages of task time and round trip, at most `prefetch`), so
+ * that it never waits for Redis between tasks, while a slow task is never held back from other
+ * workers. A task that throws, has bad arguments or
  * an unknown name ends as `error`; the worker carries on. When the broker is unreachable it
  * retries with backoff, keeping the results it has not stored yet.
  *
@@ -74,11 +85,18 @@ export class AsyncWorker implements Worker {
   #host: WorkerHost | undefined;
   #state: "idle" | "running" | "stopping" = "idle";
   #running = new Map<string, RunningTask>();
+  /** Claimed ahead of free slots, in claim order (the queue's order); not started yet. */
+  #ahead: ClaimedTask[] = [];
+  #prefetchOption: number | undefined;
+  /** Moving averages of a task's run time and of an exchange round trip, in ms. */
+  #taskMs = 0;
+  #tripMs = 0;
   #settlements: Settlement[] = [];
   /** Exchanges in flight, and the slots their claims may fill. */
   #inFlight = 0;
   #reserved = 0;
-  #kickScheduled = false;
+  #turnScheduled = false;
+  #defer: (callback: () => void) => void;
   /** Wake-ups so far: a claim sent before the latest one must not clear #mayHaveWork. */
   #wakes = 0;
   /** A retry scheduled after a failed exchange. */
@@ -111,8 +129,18 @@ export class AsyncWorker implements Worker {
     }
     this.broker = options.broker;
     this.executor = options.executor ?? new AsyncTaskExecutor();
+    if (
+      options.prefetch !== undefined &&
+      (!Number.isInteger(options.prefetch) || options.prefetch < 0)
+    ) {
+      throw new RangeError(
+        `Cannot create AsyncWorker: prefetch must be a non-negative integer, got ${options.prefetch}`,
+      );
+    }
     this.#concurrencyOption = options.concurrency;
+    this.#prefetchOption = options.prefetch;
     const runtime = getRuntime();
+    this.#defer = runtime.defer;
     this.id = options.id ??
       `${runtime.hostname()}:${runtime.pid}:${crypto.randomUUID().slice(0, 8)}`;
   }
@@ -127,9 +155,19 @@ export class AsyncWorker implements Worker {
     return this.#concurrencyOption ?? this.#host?.config.maxTasksProcess ?? 10;
   }
 
+  /** Most tasks claimed ahead of free slots. */
+  get prefetch(): number {
+    return this.#prefetchOption ?? this.#host?.config.maxTasksPrefetch ?? 0;
+  }
+
   /** How many tasks are running now. */
   get active(): number {
     return this.#running.size;
+  }
+
+  /** How many tasks this worker holds: running, and claimed ahead of free slots. */
+  get held(): number {
+    return this.#running.size + this.#ahead.length;
   }
 
   /** Attaches the app's tasks, config and logger. */
@@ -188,6 +226,12 @@ export class AsyncWorker implements Worker {
     const graceMs = options.graceMs ?? host.config.shutdownGraceMs;
     this.#state = "stopping";
     this.#stopController.abort();
+    // Tasks claimed ahead have not started: they go straight back to the queue.
+    for (const task of this.#ahead) {
+      this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
+    }
+    this.#ahead = [];
+    if (this.#settlements.length > 0) this.#kick();
     host.logger.info(
       `Worker ${this.id} stopping: waiting up to ${graceMs} ms for ${this.#running.size} running tasks`,
     );
@@ -252,8 +296,8 @@ export class AsyncWorker implements Worker {
   }
 
   #isDrained(): boolean {
-    return this.#running.size === 0 && this.#settlements.length === 0 && this.#inFlight === 0 &&
-      this.#retry === undefined;
+    return this.#running.size === 0 && this.#ahead.length === 0 &&
+      this.#settlements.length === 0 && this.#inFlight === 0 && this.#retry === undefined;
   }
 
   /**
@@ -268,13 +312,15 @@ export class AsyncWorker implements Worker {
       // Claim into every free slot, also when only settling: the claim rides on the same trip.
       // Not while an isolated task runs, nor while tasks wait in the quarantine and this worker
       // still runs others (it drains, then takes one of them alone).
-      const busy = this.#running.size + this.#reserved;
-      const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
-      const want = this.#state === "running" && !isolating ? this.concurrency - busy : 0;
-      if (this.#settlements.length === 0 && (want <= 0 || !this.#mayHaveWork)) break;
+      const { want, idle } = this.#wanted();
+      if (this.#settlements.length === 0) {
+        // A claim alone goes out when idle, or for a worthwhile batch (not one task at a time).
+        if (want === 0 || !this.#mayHaveWork) break;
+        if (!idle && want < this.#minClaim()) break;
+      }
       const settlements = this.#settlements;
       this.#settlements = [];
-      void this.#exchange(settlements, Math.max(0, want), busy === 0);
+      void this.#exchange(settlements, want, idle);
     }
     if (this.#inFlight === 0 && this.#state === "running" && !this.#mayHaveWork) {
       if (!this.#waiting && this.#running.size < this.concurrency) void this.#wait();
@@ -286,11 +332,39 @@ export class AsyncWorker implements Worker {
     }
   }
 
+  /**
+   * How many tasks to claim now: free slots plus those claimed ahead, less what this worker holds
+   * or has claims in flight for; none while an isolated task runs, nor while tasks wait in the
+   * quarantine and this worker still holds others (it drains, then takes one of them alone).
+   */
+  #wanted(): { want: number; idle: boolean } {
+    const busy = this.#running.size + this.#ahead.length + this.#reserved;
+    const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
+    if (this.#state !== "running" || isolating) return { want: 0, idle: busy === 0 };
+    return { want: Math.max(0, this.concurrency + this.#aheadTarget() - busy), idle: busy === 0 };
+  }
+
+  /** Smallest claim sent on its own while this worker still holds tasks. */
+  #minClaim(): number {
+    return Math.max(1, Math.floor((this.concurrency + this.#aheadTarget()) / 4));
+  }
+
+  /**
+   * Tasks to claim ahead: what the running tasks get through during one exchange round trip
+   * (concurrency × round trip / task time), at most `prefetch`; none before both are measured.
+   */
+  #aheadTarget(): number {
+    const limit = this.prefetch;
+    if (limit === 0 || this.#tripMs === 0 || this.#taskMs === 0) return 0;
+    return Math.min(limit, Math.floor(this.concurrency * this.#tripMs / this.#taskMs));
+  }
+
   async #exchange(settlements: Settlement[], want: number, idle: boolean): Promise<void> {
     const host = this.#requireHost();
     const wakesBefore = this.#wakes;
     this.#inFlight++;
     this.#reserved += want;
+    const sent = performance.now();
     let result;
     try {
       result = await this.broker.exchange({
@@ -301,6 +375,7 @@ export class AsyncWorker implements Worker {
         idle,
       });
       this.#failures = 0;
+      this.#tripMs = average(this.#tripMs, performance.now() - sent);
     } catch (error) {
       this.#settlements = settlements.concat(this.#settlements);
       this.#failures++;
@@ -345,11 +420,11 @@ export class AsyncWorker implements Worker {
     }
     for (const task of result.claimed) {
       // stop() began while this claim was in flight: give the task straight back.
-      if (this.#state === "running") this.#launch(task);
-      else {
+      if (this.#state !== "running") {
         this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
-      }
+      } else this.#ahead.push(task);
     }
+    this.#startAhead();
   }
 
   /**
@@ -358,11 +433,9 @@ export class AsyncWorker implements Worker {
    */
   async #wait(): Promise<void> {
     this.#waiting = true;
-    const busy = this.#running.size + this.#reserved;
-    const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
-    const want = this.#state === "running" && !isolating ? this.concurrency - busy : 0;
+    const { want, idle } = this.#wanted();
     const claim: ExchangeRequest | undefined = want > 0
-      ? { ...this.#limits(), settlements: [], want, recoverLimit: 100, idle: busy === 0 }
+      ? { ...this.#limits(), settlements: [], want, recoverLimit: 100, idle }
       : undefined;
     if (claim) this.#reserved += want;
     let result: ExchangeResult | undefined;
@@ -395,25 +468,39 @@ export class AsyncWorker implements Worker {
     };
     this.#running.set(task.uuid, entry);
     if (task.isolated) this.#isolated++;
+    const started = performance.now();
     void this.#run(task, entry).then((outcome) => {
       if (entry.released) return;
       if (task.isolated) this.#isolated--;
       this.#running.delete(task.uuid);
+      this.#taskMs = average(this.#taskMs, performance.now() - started);
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
-      // Nothing in flight: send now (latency). Otherwise let the completions of this turn gather
-      // into one exchange instead of sending the first one alone.
-      if (this.#inFlight === 0) this.#kick();
-      else this.#kickSoon();
+      this.#endTurnSoon();
     });
   }
 
-  #kickSoon(): void {
-    if (this.#kickScheduled) return;
-    this.#kickScheduled = true;
-    setTimeout(() => {
-      this.#kickScheduled = false;
+  /**
+   * At the end of this turn: the completions of the turn go out in one exchange, then the tasks
+   * claimed ahead fill the free slots, so that they run while Redis stores the results.
+   */
+  #endTurnSoon(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    this.#defer(() => {
+      this.#turnScheduled = false;
       this.#kick();
-    }, 0);
+      this.#startAhead();
+    });
+  }
+
+  /** Starts tasks claimed ahead in the free slots (none while an isolated task runs). */
+  #startAhead(): void {
+    while (
+      this.#ahead.length > 0 && this.#running.size < this.concurrency && this.#isolated === 0 &&
+      this.#state === "running"
+    ) {
+      this.#launch(this.#ahead.shift()!);
+    }
   }
 
   async #run(task: ClaimedTask, entry: RunningTask): Promise<TaskOutcome> {
@@ -444,6 +531,13 @@ export class AsyncWorker implements Worker {
 
   /** Aborts a running task with a TaskCancelError: it ends as `cancel`. */
   #cancel(uuid: string, reason: string): void {
+    const index = this.#ahead.findIndex((task) => task.uuid === uuid);
+    if (index >= 0) {
+      const [task] = this.#ahead.splice(index, 1);
+      this.#settlements.push({ uuid, deliveries: task.deliveries, status: "cancel", reason });
+      this.#endTurnSoon();
+      return;
+    }
     const task = this.#running.get(uuid);
     if (task && !task.controller.signal.aborted) {
       task.controller.abort(new TaskCancelError(reason));
@@ -451,11 +545,12 @@ export class AsyncWorker implements Worker {
   }
 
   async #renewLeases(): Promise<void> {
-    if (this.#running.size === 0) return;
+    if (this.#running.size === 0 && this.#ahead.length === 0) return;
     const leases = [...this.#running].map(([uuid, task]) => ({
       uuid,
       deliveries: task.deliveries,
     }));
+    for (const { uuid, deliveries } of this.#ahead) leases.push({ uuid, deliveries });
     try {
       const renewal = await this.broker.extendLeases(
         this.id,
@@ -467,6 +562,10 @@ export class AsyncWorker implements Worker {
           new Error("The worker lost its lease on this task"),
         );
       }
+      if (renewal.lost.length > 0) {
+        const lost = new Set(renewal.lost);
+        this.#ahead = this.#ahead.filter((task) => !lost.has(task.uuid));
+      }
       for (const { uuid, reason } of renewal.cancelled) this.#cancel(uuid, reason);
     } catch (error) {
       this.#requireHost().logger.warn(
@@ -474,6 +573,11 @@ export class AsyncWorker implements Worker {
       );
     }
   }
+}
+
+/** A moving average: the first sample sets it. */
+function average(previous: number, sample: number): number {
+  return previous === 0 ? sample : previous + AVERAGE_WEIGHT * (sample - previous);
 }
 
 function decodeArgs(task: ClaimedTask): unknown[] {
