@@ -5,19 +5,37 @@ import { QueueTasks } from "../../mod.ts";
 import { enqueueScript } from "../../src/redis/scripts/enqueue.ts";
 import { enqueueBulkScript } from "../../src/redis/scripts/enqueue_bulk.ts";
 import { exchangeScript } from "../../src/redis/scripts/exchange.ts";
-import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
-/** Every command clients sent about app `app` (MONITOR, without those run inside Lua scripts). */
-async function monitor(app: string) {
+/**
+ * Every command clients sent about app `app` (MONITOR), and with `insideScripts` those run inside
+ * Lua scripts too.
+ */
+async function monitor(app: string, { insideScripts = false } = {}) {
   const client = createClient({ url: testRedisUrl(), RESP: 2 });
   client.on("error", () => {});
   await client.connect();
   const lines: string[] = [];
   const markers = new Map<string, () => void>();
+  const waiters = new Set<() => void>();
   await client.monitor((line: string) => {
     for (const [tag, seen] of markers) if (line.includes(tag)) seen();
-    if (!line.includes(" lua] ") && line.includes(`{${app}}`)) lines.push(line);
+    if ((insideScripts || !line.includes(" lua] ")) && line.includes(`{${app}}`)) {
+      lines.push(line);
+      for (const check of [...waiters]) check();
+    }
   });
+  /** Resolves once `count` lines so far match `pattern`. */
+  const seen = (pattern: RegExp, count: number): Promise<void> =>
+    new Promise((resolve) => {
+      const check = () => {
+        if (countMatching(lines, pattern) < count) return;
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    });
   /** Resolves with the lines so far, once a marker command sent now has come through. */
   const flush = async (): Promise<string[]> => {
     const tag = `qtasks-monitor-${crypto.randomUUID()}`;
@@ -31,7 +49,7 @@ async function monitor(app: string) {
     await probe.close();
     return lines.splice(0);
   };
-  return { flush, close: () => client.destroy() };
+  return { flush, seen, close: () => client.destroy() };
 }
 
 function countMatching(lines: string[], pattern: RegExp): number {
@@ -122,6 +140,53 @@ test("a lone task reaching an idle Redis worker costs it three round trips: wake
     // Three, plus the odd extra exchange when a wake-up and a settle overlap (two may be in flight).
     assert.ok(perTask <= 3.1, `about 3 round trips per lone task, got ${perTask}`);
   } finally {
+    await worker.stop();
+    await producer.flushAll();
+    await producer.stop();
+  }
+});
+
+test("the exchange publishes no events while nobody waits, and a waiter still gets the final fields", async () => {
+  const name = uniqueName("roundtrips-quiet");
+  const url = testRedisUrl();
+  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: 10 };
+  const producer = new QueueTasks({ name, brokerUrl: url, env: false, config });
+  const worker = new QueueTasks({ name, brokerUrl: url, env: false, config });
+  const echo = producer.task("echo", (n: number) => n);
+  worker.task("echo", (n: number) => n);
+  const gate = deferred();
+  const gated = producer.task("gated", (n: number) => n);
+  worker.task("gated", async (n: number) => {
+    await gate.promise;
+    return n;
+  });
+  const n = 20;
+  const events = new RegExp(`"publish" "\\{${name}\\}:events"`, "i");
+  try {
+    await worker.start();
+    const watch = await monitor(name, { insideScripts: true });
+    // Nobody has waited for a result yet, so nobody listens on the events channel.
+    const jobs = await echo.addTasks(Array.from({ length: n }, (_, i) => [i] as [number]));
+    await watch.seen(/lua\] "pexpire" ".*:task:/i, n); // each finished record gets its TTL
+    assert.equal(countMatching(await watch.flush(), events), 0, "no event published");
+    const records = await Promise.all(jobs.map((job) => job.get()));
+    assert.deepEqual(records.map((r) => r?.returning), Array.from({ length: n }, (_, i) => i));
+    await watch.flush();
+
+    // A waiter subscribes, then reads; once it has read, the task finishes: the result is
+    // published with the changed fields, so that one HGETALL is all the waiter needs.
+    const job = await gated.addTask(99);
+    const result = job.result({ timeoutMs: 10_000 });
+    await watch.seen(/"hgetall"/i, 1);
+    gate.resolve();
+    const record = await result;
+    assert.equal(record.returning, 99);
+    const lines = await watch.flush();
+    watch.close();
+    assert.ok(countMatching(lines, events) >= 1, "events published while a waiter listens");
+    assert.equal(countMatching(lines, /"hgetall"/i), 1);
+  } finally {
+    gate.resolve();
     await worker.stop();
     await producer.flushAll();
     await producer.stop();

@@ -19,7 +19,9 @@ ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
 ARGV[8] events channel: "<uuid> <status>" is published on every status change; a final status
         adds " <JSON of the fields it changed>" (unless the result is over 16 KiB), so a waiter
-        that read the record before needs no second read
+        that read the record before needs no second read. Nothing is published while the channel
+        has no subscriber: a waiter subscribes before it reads the record, and this script is
+        atomic, so it either counts that waiter or runs before its read
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
@@ -34,10 +36,12 @@ local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
 local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
 local maxDeliveries = tonumber(ARGV[6])
+local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
 
 local function finish(key, uuid, fields, owner, deliveries)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
+  if not listened then return end
   local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
     deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
   local size = 0
@@ -55,7 +59,7 @@ local function requeue(key, uuid, queue)
   if not r[2] then return false end
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
-  redis.call('PUBLISH', ARGV[8], uuid .. ' new')
+  if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
   return true
 end
 
@@ -103,7 +107,7 @@ for _, member in ipairs(expired) do
   recovered = recovered + 1
 end
 
-local claimed, dropped = {}, {}
+local claimed, dropped, leases = {}, {}, {}
 
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many.
 local function claimFrom(from, limit, isolated)
@@ -119,8 +123,9 @@ local function claimFrom(from, limit, isolated)
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
-        redis.call('ZADD', KEYS[2], now + leaseMs, uuid .. '|' .. wid .. '|' .. deliveries)
-        redis.call('PUBLISH', ARGV[8], uuid .. ' process')
+        leases[#leases + 1] = now + leaseMs
+        leases[#leases + 1] = uuid .. '|' .. wid .. '|' .. deliveries
+        if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' process') end
         local n = #claimed
         claimed[n + 1] = uuid
         claimed[n + 2] = r[1]
@@ -142,6 +147,10 @@ local want = tonumber(ARGV[4])
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
+  -- One ZADD for every lease taken (in chunks: unpack has a stack limit).
+  for j = 1, #leases, 1000 do
+    redis.call('ZADD', KEYS[2], unpack(leases, j, math.min(j + 999, #leases)))
+  end
 end
 local quarantined = redis.call('ZCARD', KEYS[4])
 if (want > 0 or recovered > 0) and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0) then
