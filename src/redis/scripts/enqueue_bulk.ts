@@ -30,9 +30,11 @@ for _ = 1, tonumber(ARGV[3]) do
 end
 local t = redis.call('TIME')
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-for _, task in ipairs(tasks) do
+-- One INCRBY reserves a sequence number for every task of the batch.
+local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
+for k, task in ipairs(tasks) do
   local j, n, key = task[1], task[2], task[3]
-  local seq = redis.call('INCR', KEYS[3])
+  local seq = first + k
   if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 6, j + 5 + 2 * n)) end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', 'new', 'priority', ARGV[j + 1], 'created_at', stamp, 'updated_at', stamp,
