@@ -56,14 +56,20 @@ function countMatching(lines: string[], pattern: RegExp): number {
   return lines.filter((l) => pattern.test(l)).length;
 }
 
-test("Redis costs at most one round trip per enqueue and at most two per processed task", async () => {
-  const name = uniqueName("roundtrips");
+/** A producer app and a worker app (concurrency `concurrency`) of one new name, with task "echo". */
+function producerAndWorker(prefix: string, concurrency: number) {
+  const name = uniqueName(prefix);
   const url = testRedisUrl();
-  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: 50 };
+  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: concurrency };
   const producer = new QueueTasks({ name, brokerUrl: url, env: false, config });
   const worker = new QueueTasks({ name, brokerUrl: url, env: false, config });
   const echo = producer.task("echo", (n: number) => n);
   worker.task("echo", (n: number) => n);
+  return { name, producer, worker, echo };
+}
+
+test("Redis costs at most one round trip per enqueue and at most two per processed task", async () => {
+  const { name, producer, worker, echo } = producerAndWorker("roundtrips", 50);
   const enqueueSha = await enqueueScript.sha();
   const bulkSha = await enqueueBulkScript.sha();
   const exchangeSha = await exchangeScript.sha();
@@ -111,13 +117,7 @@ test("Redis costs at most one round trip per enqueue and at most two per process
 });
 
 test("a lone task reaching an idle Redis worker costs it three round trips: wake-up, claim, settle", async () => {
-  const name = uniqueName("roundtrips-idle");
-  const url = testRedisUrl();
-  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: 10 };
-  const producer = new QueueTasks({ name, brokerUrl: url, env: false, config });
-  const worker = new QueueTasks({ name, brokerUrl: url, env: false, config });
-  const echo = producer.task("echo", (n: number) => n);
-  worker.task("echo", (n: number) => n);
+  const { name, producer, worker, echo } = producerAndWorker("roundtrips-idle", 10);
   const exchangeSha = await exchangeScript.sha();
   const n = 50;
   try {
@@ -147,13 +147,7 @@ test("a lone task reaching an idle Redis worker costs it three round trips: wake
 });
 
 test("the exchange publishes no events while nobody waits, and a waiter still gets the final fields", async () => {
-  const name = uniqueName("roundtrips-quiet");
-  const url = testRedisUrl();
-  const config = { logsDefaultLevel: "silent" as const, maxTasksProcess: 10 };
-  const producer = new QueueTasks({ name, brokerUrl: url, env: false, config });
-  const worker = new QueueTasks({ name, brokerUrl: url, env: false, config });
-  const echo = producer.task("echo", (n: number) => n);
-  worker.task("echo", (n: number) => n);
+  const { name, producer, worker, echo } = producerAndWorker("roundtrips-quiet", 10);
   const gate = deferred();
   const gated = producer.task("gated", (n: number) => n);
   worker.task("gated", async (n: number) => {
