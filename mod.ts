@@ -109,3 +109,15 @@ export { TaskCancelError } from "./src/errors/task_cancel_error.ts";
 export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
+export { AppEvents } from "./src/events/app_events.ts";
+export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
+export { PluginHub } from "./src/plugins/plugin_hub.ts";
+export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";
+export { TRIGGERS } from "./src/plugins/triggers.ts";
+export type {
+  PluginComponent,
+  TriggerArgs,
+  TriggerMap,
+  TriggerName,
+  TriggerResult,
+} from "./src/plugins/triggers.ts";

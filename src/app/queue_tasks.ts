@@ -1,3 +1,6 @@
+import { AppEvents } from "../events/app_events.ts";
+import { PluginHub } from "../plugins/plugin_hub.ts";
+import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
 import type { Broker, CancelOutcome, ComponentContext, NewTask } from "../broker/broker.ts";
 import { MemoryBroker } from "../broker/memory_broker.ts";
 import { RedisBroker } from "../broker/redis_broker.ts";
@@ -119,6 +122,10 @@ export class QueueTasks {
   readonly worker: Worker;
   /** The starter. */
   readonly starter: Starter;
+  /** The app's events: `app.events.on("taskError", handler)`. */
+  readonly events: AppEvents;
+  /** The app's plugins (add them with {@linkcode QueueTasks.addPlugin}). */
+  readonly plugins: PluginHub;
   #tasks = new Map<string, TaskDefinition>();
 
   /** @param options Name, backend and components, config, logger. */
@@ -152,7 +159,16 @@ export class QueueTasks {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);
     }
     this.starter = options.starter ?? new Starter({ broker: this.broker, worker: this.worker });
-    this.worker.bind({ name, tasks: this.#tasks, config: this.config, logger: this.logger });
+    this.events = new AppEvents(this.logger);
+    this.plugins = new PluginHub(this.logger);
+    this.worker.bind({
+      name,
+      tasks: this.#tasks,
+      config: this.config,
+      logger: this.logger,
+      events: this.events,
+      plugins: this.plugins,
+    });
   }
 
   /** The registered tasks by name. */
@@ -238,13 +254,16 @@ export class QueueTasks {
     args: unknown[] = [],
     options: AddTaskOptions = {},
   ): Promise<AsyncResult<R>> {
-    const task = this.#prepare(taskName, args, options);
+    const task = this.plugins.listens("qtasks_add_task_before_broker")
+      ? await this.#prepareWithPlugins(taskName, args, options)
+      : this.#prepare(taskName, args, options);
     try {
       await this.broker.add(task);
     } catch (error) {
       // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
       if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
     }
+    await this.#afterBroker(task);
     return this.result<R>(task.uuid, taskName);
   }
 
@@ -269,9 +288,57 @@ export class QueueTasks {
     if (options.uuid !== undefined) {
       throw new TypeError(`Cannot add tasks "${taskName}": one uuid cannot name several tasks`);
     }
-    const tasks = argsList.map((args) => this.#prepare(taskName, args, options));
+    const tasks = this.plugins.listens("qtasks_add_task_before_broker")
+      ? await Promise.all(argsList.map((args) => this.#prepareWithPlugins(taskName, args, options)))
+      : argsList.map((args) => this.#prepare(taskName, args, options));
     if (tasks.length > 0) await this.broker.addBulk(tasks);
+    for (const task of tasks) await this.#afterBroker(task);
     return tasks.map((task) => this.result<R>(task.uuid, taskName));
+  }
+
+  /**
+   * Adds a plugin (see {@linkcode Plugin}): attached to the app (default), it hears every trigger
+   * and starts and stops with the app; attached to a component, it hears that component's
+   * triggers and starts and stops with it. `triggers` narrows what it hears.
+   *
+   * @throws {TypeError} For a plugin without a name or handlers, an unknown component or trigger.
+   */
+  addPlugin(plugin: Plugin, options: AddPluginOptions = {}): Promise<void> {
+    return this.plugins.add(plugin, options);
+  }
+
+  /** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */
+  async #prepareWithPlugins(
+    taskName: string,
+    args: unknown[],
+    options: AddTaskOptions,
+  ): Promise<NewTask> {
+    if (!Array.isArray(args)) {
+      throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
+    }
+    const replaced = await this.plugins.run("qtasks_add_task_before_broker", {
+      appName: this.name,
+      taskName,
+      args,
+      priority: options.priority ?? this.#tasks.get(taskName)?.priority ??
+        this.config.taskDefaultPriority,
+      extra: options.extra ?? {},
+    });
+    return this.#prepare(taskName, replaced.args, {
+      ...options,
+      priority: replaced.priority,
+      extra: replaced.extra,
+    });
+  }
+
+  async #afterBroker(task: NewTask): Promise<void> {
+    if (!this.plugins.listens("qtasks_add_task_after_broker")) return;
+    await this.plugins.run("qtasks_add_task_after_broker", {
+      appName: this.name,
+      taskName: task.taskName,
+      uuid: task.uuid,
+      priority: task.priority,
+    });
   }
 
   /** Validates and encodes one task for the broker. */
@@ -319,8 +386,10 @@ export class QueueTasks {
   }
 
   /** Reads a task record by uuid (`undefined` if unknown or expired). */
-  get(uuid: string): Promise<TaskRecord | undefined> {
-    return this.broker.get(uuid);
+  async get(uuid: string): Promise<TaskRecord | undefined> {
+    const result = await this.broker.get(uuid);
+    if (!this.plugins.listens("qtasks_get")) return result;
+    return (await this.plugins.run("qtasks_get", { appName: this.name, uuid, result })).result;
   }
 
   /**
@@ -348,8 +417,15 @@ export class QueueTasks {
 
   /** With `server: true` (default), whether a worker of this app is running; else whether the backend answers. */
   async ping(options: PingOptions = {}): Promise<boolean> {
+    const server = options.server ?? true;
+    const alive = await this.#ping(server);
+    await this.plugins.run("qtasks_ping", { appName: this.name, server, alive });
+    return alive;
+  }
+
+  async #ping(server: boolean): Promise<boolean> {
     const globalConfig = this.broker.storage.globalConfig;
-    if ((options.server ?? true) && globalConfig) return await globalConfig.isRunning();
+    if (server && globalConfig) return await globalConfig.isRunning();
     try {
       // Any read answers the question; a uuid no task has keeps it cheap.
       await this.broker.get("00000000-0000-4000-8000-000000000000");
@@ -360,18 +436,22 @@ export class QueueTasks {
   }
 
   /** Deletes every queued task, lease and record of this app. */
-  flushAll(): Promise<void> {
-    return this.broker.flushAll();
+  async flushAll(): Promise<void> {
+    await this.broker.flushAll();
+    await this.plugins.run("qtasks_flush_all", { appName: this.name });
   }
 
-  /** Starts the broker chain and the worker in this process. */
+  /** Starts the app's plugins, the broker chain and the worker in this process. */
   start(): Promise<void> {
     return this.starter.start(this.#context());
   }
 
-  /** Stops the worker gracefully, then closes the broker chain (also for producer-only use). */
+  /**
+   * Stops the worker gracefully, then closes the broker chain and stops the app's plugins (also
+   * for producer-only use).
+   */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    return this.starter.stop(options);
+    return this.starter.stop(options, this.#context());
   }
 
   /** Starts, runs until SIGINT/SIGTERM, shuts down gracefully and exits with code 0. */
@@ -380,7 +460,13 @@ export class QueueTasks {
   }
 
   #context(): ComponentContext {
-    return { config: this.config, logger: this.logger };
+    return {
+      config: this.config,
+      logger: this.logger,
+      appName: this.name,
+      events: this.events,
+      plugins: this.plugins,
+    };
   }
 
   #handle(definition: TaskDefinition, defaults: AddTaskOptions): TaskHandle<unknown[], unknown> {

@@ -1,3 +1,5 @@
+import type { AppEvents } from "../events/app_events.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
 import type { QueueConfig } from "../config/queue_config.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -219,6 +221,12 @@ export interface ComponentContext {
   config: QueueConfig;
   /** Where to log. */
   logger: Logger;
+  /** The app's name. */
+  appName?: string;
+  /** The app's events. */
+  events?: AppEvents;
+  /** The app's plugins: components run their triggers and start and stop their plugins. */
+  plugins?: PluginHub;
 }
 
 /**

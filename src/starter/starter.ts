@@ -63,6 +63,8 @@ export class Starter {
 
   async #start(context: ComponentContext): Promise<void> {
     if (this.#started) return;
+    context.events?.emit("starting", { appName: context.appName ?? "" });
+    await context.plugins?.start("app");
     await this.broker.start(context);
     this.#started = true;
     try {
@@ -78,16 +80,20 @@ export class Starter {
    * Stops the worker gracefully, then the broker chain. Safe to call at any time; a stop during
    * start waits for the start to finish first.
    */
-  async stop(options: { graceMs?: number } = {}): Promise<void> {
+  async stop(options: { graceMs?: number } = {}, context?: ComponentContext): Promise<void> {
     // Synchronously, a running worker stops taking tasks before anything else runs.
     const starting = this.#starting;
-    await this.worker?.stop(options);
+    const stoppingWorker = this.worker?.stop(options);
+    context?.events?.emit("stopping", { appName: context.appName ?? "" });
+    await context?.plugins?.run("qtasks_stop", { appName: context.appName ?? "" });
+    await stoppingWorker;
     if (starting) {
       await starting.catch(() => {});
       await this.worker?.stop(options); // a worker that finished starting meanwhile
     }
     await this.broker.stop();
     this.#started = false;
+    await context?.plugins?.stop("app");
   }
 
   /**
@@ -106,7 +112,7 @@ export class Starter {
       if (received === 1) {
         context.logger.info(`Received ${name}: shutting down gracefully`);
         // Called synchronously: the worker stops taking tasks before anything else runs.
-        stopping = this.stop();
+        stopping = this.stop({}, context);
         release();
       } else {
         context.logger.warn(`Received ${name} again: exiting at once`);
@@ -119,7 +125,7 @@ export class Starter {
     try {
       await this.start(context);
       await stopRequested;
-      await (stopping ?? this.stop());
+      await (stopping ?? this.stop({}, context));
     } finally {
       for (const remove of removers) remove();
     }

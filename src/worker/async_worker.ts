@@ -11,6 +11,7 @@ import { UnknownTaskError } from "../errors/unknown_task_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
 import type { TaskExecutor, TaskOutcome } from "../executor/task_executor.ts";
 import { getRuntime } from "../runtime/runtime.ts";
+import type { AppEvents } from "../events/app_events.ts";
 import { describeError } from "../task/task_codec.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
 
@@ -210,6 +211,17 @@ export class AsyncWorker implements Worker {
       Math.max(50, config.leaseMs / 3),
     );
     host.logger.info(`Worker ${this.id} started (concurrency ${this.concurrency})`);
+    await host.plugins?.start("worker");
+    await host.plugins?.run("worker_start", {
+      appName: host.name,
+      workerId: this.id,
+      concurrency: this.concurrency,
+    });
+    host.events?.emit("workerRunning", {
+      appName: host.name,
+      workerId: this.id,
+      concurrency: this.concurrency,
+    });
     this.#kick();
   }
 
@@ -226,6 +238,7 @@ export class AsyncWorker implements Worker {
     const graceMs = options.graceMs ?? host.config.shutdownGraceMs;
     this.#state = "stopping";
     this.#stopController.abort();
+    host.events?.emit("workerStopping", { appName: host.name, workerId: this.id });
     // Tasks claimed ahead have not started: they go straight back to the queue.
     for (const task of this.#ahead) {
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
@@ -258,6 +271,8 @@ export class AsyncWorker implements Worker {
     this.#unwatchCancels?.();
     this.#unwatchCancels = undefined;
     this.#state = "idle";
+    await host.plugins?.run("worker_stop", { appName: host.name, workerId: this.id });
+    await host.plugins?.stop("worker");
     host.logger.info(`Worker ${this.id} stopped`);
   }
 
@@ -469,14 +484,49 @@ export class AsyncWorker implements Worker {
     this.#running.set(task.uuid, entry);
     if (task.isolated) this.#isolated++;
     const started = performance.now();
+    const events = this.#host?.events;
+    if (events?.has("taskRunning")) {
+      events.emit("taskRunning", {
+        ...this.#eventBase(task),
+        attempt: task.deliveries,
+      });
+    }
     void this.#run(task, entry).then((outcome) => {
       if (entry.released) return;
+      if (events) this.#emitOutcome(events, task, outcome);
       if (task.isolated) this.#isolated--;
       this.#running.delete(task.uuid);
       this.#taskMs = average(this.#taskMs, performance.now() - started);
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
       this.#endTurnSoon();
     });
+  }
+
+  #eventBase(task: ClaimedTask) {
+    return {
+      appName: this.#host?.name ?? "",
+      workerId: this.id,
+      uuid: task.uuid,
+      taskName: task.taskName,
+    };
+  }
+
+  /** taskStopping, then taskSuccess, taskError or taskCancel (only built when listened to). */
+  #emitOutcome(events: AppEvents, task: ClaimedTask, outcome: TaskOutcome): void {
+    if (events.has("taskStopping")) {
+      events.emit("taskStopping", { ...this.#eventBase(task), status: outcome.status });
+    }
+    if (outcome.status === "success") {
+      if (events.has("taskSuccess")) {
+        events.emit("taskSuccess", { ...this.#eventBase(task), returning: outcome.returning });
+      }
+    } else if (outcome.status === "error") {
+      if (events.has("taskError")) {
+        events.emit("taskError", { ...this.#eventBase(task), error: outcome.error });
+      }
+    } else if (events.has("taskCancel")) {
+      events.emit("taskCancel", { ...this.#eventBase(task), reason: outcome.reason });
+    }
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { AppEvents } from "../events/app_events.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { QueueConfig } from "../config/queue_config.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -27,6 +29,10 @@ export interface WorkerHost {
   readonly config: QueueConfig;
   /** Where to log. */
   readonly logger: Logger;
+  /** The app's events: the worker reports itself and its tasks there. */
+  readonly events?: AppEvents;
+  /** The app's plugins: the worker runs its triggers and starts and stops its plugins. */
+  readonly plugins?: PluginHub;
 }
 
 /**
