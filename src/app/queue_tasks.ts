@@ -263,7 +263,7 @@ export class QueueTasks {
       // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
       if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
     }
-    await this.#afterBroker(task);
+    if (this.plugins.listens("qtasks_add_task_after_broker")) await this.#afterBroker(task);
     return this.result<R>(task.uuid, taskName);
   }
 
@@ -292,7 +292,9 @@ export class QueueTasks {
       ? await Promise.all(argsList.map((args) => this.#prepareWithPlugins(taskName, args, options)))
       : argsList.map((args) => this.#prepare(taskName, args, options));
     if (tasks.length > 0) await this.broker.addBulk(tasks);
-    for (const task of tasks) await this.#afterBroker(task);
+    if (this.plugins.listens("qtasks_add_task_after_broker")) {
+      for (const task of tasks) await this.#afterBroker(task);
+    }
     return tasks.map((task) => this.result<R>(task.uuid, taskName));
   }
 
@@ -313,15 +315,12 @@ export class QueueTasks {
     args: unknown[],
     options: AddTaskOptions,
   ): Promise<NewTask> {
-    if (!Array.isArray(args)) {
-      throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
-    }
+    checkArgs(taskName, args);
     const replaced = await this.plugins.run("qtasks_add_task_before_broker", {
       appName: this.name,
       taskName,
       args,
-      priority: options.priority ?? this.#tasks.get(taskName)?.priority ??
-        this.config.taskDefaultPriority,
+      priority: this.#priorityOf(taskName, options),
       extra: options.extra ?? {},
     });
     return this.#prepare(taskName, replaced.args, {
@@ -332,7 +331,6 @@ export class QueueTasks {
   }
 
   async #afterBroker(task: NewTask): Promise<void> {
-    if (!this.plugins.listens("qtasks_add_task_after_broker")) return;
     await this.plugins.run("qtasks_add_task_after_broker", {
       appName: this.name,
       taskName: task.taskName,
@@ -346,11 +344,8 @@ export class QueueTasks {
     if (typeof taskName !== "string" || taskName === "") {
       throw new TypeError("Cannot add task: the task name must be a non-empty string");
     }
-    if (!Array.isArray(args)) {
-      throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
-    }
-    const priority = options.priority ?? this.#tasks.get(taskName)?.priority ??
-      this.config.taskDefaultPriority;
+    checkArgs(taskName, args);
+    const priority = this.#priorityOf(taskName, options);
     checkPriority(priority, `Cannot add task "${taskName}"`);
     const extra = options.extra ?? {};
     for (const [field, value] of Object.entries(extra)) {
@@ -385,11 +380,19 @@ export class QueueTasks {
     return { uuid: uuid.toLowerCase(), taskName, priority, args: encoded, kwargs: "{}", extra };
   }
 
+  /** The priority of a task: the call's, else the task's registered one, else the default. */
+  #priorityOf(taskName: string, options: AddTaskOptions): number {
+    return options.priority ?? this.#tasks.get(taskName)?.priority ??
+      this.config.taskDefaultPriority;
+  }
+
   /** Reads a task record by uuid (`undefined` if unknown or expired). */
-  async get(uuid: string): Promise<TaskRecord | undefined> {
-    const result = await this.broker.get(uuid);
-    if (!this.plugins.listens("qtasks_get")) return result;
-    return (await this.plugins.run("qtasks_get", { appName: this.name, uuid, result })).result;
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    const read = this.broker.get(uuid);
+    if (!this.plugins.listens("qtasks_get")) return read;
+    return read.then(async (result) =>
+      (await this.plugins.run("qtasks_get", { appName: this.name, uuid, result })).result
+    );
   }
 
   /**
@@ -490,6 +493,12 @@ export class QueueTasks {
         return await fn(context, ...args);
       },
     };
+  }
+}
+
+function checkArgs(taskName: string, args: unknown): void {
+  if (!Array.isArray(args)) {
+    throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
   }
 }
 

@@ -5,7 +5,6 @@ import {
 import { RedisConnection } from "../redis/redis_connection.ts";
 import type { RedisReply } from "../redis/redis_client.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
-import { enqueueScript } from "../redis/scripts/enqueue.ts";
 import { enqueueBulkScript } from "../redis/scripts/enqueue_bulk.ts";
 import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
@@ -54,13 +53,9 @@ function parseExchange(raw: RedisReply): ExchangeResult {
   };
 }
 
-function isDuplicate(error: unknown): boolean {
-  return error instanceof RedisReplyError && error.code === "DUPLICATE_TASK";
-}
-
 /**
- * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (record + queue entry +
- * wake-up marker), exchange (settle + recover expired leases + claim), lease renewal. Idle
+ * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue entries +
+ * wake-up marker, for every task gathered in one turn), exchange (settle + recover expired leases + claim), lease renewal. Idle
  * workers block on BZPOPMIN of the marker; nothing polls. See docs/architecture.md.
  *
  * @example Assembled from components, as in QTasks
@@ -161,15 +156,11 @@ export class RedisBroker implements Broker {
     });
   }
 
-  /** Sends the enqueues gathered so far: one task alone, or several as one bulk script call. */
+  /** Sends the enqueues gathered so far as one bulk script call (a lone task too). */
   async #flush(): Promise<void> {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    if (batch.length === 1) {
-      const [{ task, resolve, reject }] = batch;
-      return this.#addOne(task).then(resolve, reject);
-    }
     try {
       const skipped = new Set(await this.#sendBulk(batch.map((entry) => entry.task), true));
       for (const { task, resolve, reject } of batch) {
@@ -191,24 +182,6 @@ export class RedisBroker implements Broker {
         }
       }
     }
-  }
-
-  /** Enqueues one task: one EVALSHA. */
-  async #addOne(task: NewTask): Promise<void> {
-    const args = [task.uuid, String(task.priority), task.taskName, task.args, task.kwargs];
-    for (const [field, value] of Object.entries(task.extra)) {
-      if (!isReservedField(field)) args.push(field, String(value));
-    }
-    const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.task(task.uuid)];
-    await this.#resend(task.taskName, task.uuid, async (resent) => {
-      try {
-        await this.connection.script(enqueueScript, keys, args);
-      } catch (error) {
-        // A resend after a lost reply finds its own first run: that is success.
-        if (resent && isDuplicate(error)) return;
-        throw error;
-      }
-    });
   }
 
   /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
@@ -264,7 +237,9 @@ export class RedisBroker implements Broker {
       try {
         return await send(attempt > 1);
       } catch (error) {
-        if (isDuplicate(error)) throw new DuplicateTaskError(taskName, uuid);
+        if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
+          throw new DuplicateTaskError(taskName, uuid);
+        }
         if (!(error instanceof BackendError)) throw error;
         if (Date.now() >= deadline) {
           throw new BackendError(

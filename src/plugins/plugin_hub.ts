@@ -111,9 +111,7 @@ export class PluginHub {
           : await entry.plugin.trigger?.(name, current as TriggerArgs<TriggerName>);
       } catch (error) {
         this.#logger.error(
-          `Plugin "${entry.plugin.name}" failed on trigger "${name}": ${
-            (error as Error)?.message ?? String(error)
-          }`,
+          `Plugin "${entry.plugin.name}" failed on trigger "${name}": ${describe(error)}`,
           { error },
         );
         continue;
@@ -164,11 +162,11 @@ export class PluginHub {
     }
   }
 
+  /** Whether `entry` has something to call for `name`, and is allowed and placed to hear it. */
   #hears(entry: Entry, name: TriggerName): boolean {
+    const { handlers, trigger } = entry.plugin;
+    if (!Object.hasOwn(handlers ?? {}, name) && typeof trigger !== "function") return false;
     if (entry.triggers && !entry.triggers.has(name)) return false;
-    if (!entry.triggers && entry.plugin.handlers && !entry.plugin.trigger) {
-      if (!Object.hasOwn(entry.plugin.handlers, name)) return false;
-    }
     if (entry.component === "app") return true;
     return TRIGGERS[name].component === entry.component;
   }

@@ -65,13 +65,14 @@ export class Starter {
     if (this.#started) return;
     context.events?.emit("starting", { appName: context.appName ?? "" });
     await context.plugins?.start("app");
-    await this.broker.start(context);
-    this.#started = true;
     try {
+      await this.broker.start(context);
+      this.#started = true;
       await this.worker?.start();
     } catch (error) {
-      await this.broker.stop();
+      if (this.#started) await this.broker.stop();
       this.#started = false;
+      await context.plugins?.stop("app");
       throw error;
     }
   }
@@ -84,8 +85,9 @@ export class Starter {
     // Synchronously, a running worker stops taking tasks before anything else runs.
     const starting = this.#starting;
     const stoppingWorker = this.worker?.stop(options);
-    context?.events?.emit("stopping", { appName: context.appName ?? "" });
-    await context?.plugins?.run("qtasks_stop", { appName: context.appName ?? "" });
+    const appName = context?.appName ?? "";
+    context?.events?.emit("stopping", { appName });
+    await context?.plugins?.run("qtasks_stop", { appName });
     await stoppingWorker;
     if (starting) {
       await starting.catch(() => {});

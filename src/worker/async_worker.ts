@@ -324,9 +324,7 @@ export class AsyncWorker implements Worker {
     if (this.#retry !== undefined) return;
     const maxInFlight = this.#isolated > 0 || this.#quarantined > 0 ? 1 : MAX_EXCHANGES_IN_FLIGHT;
     while (this.#inFlight < maxInFlight) {
-      // Claim into every free slot, also when only settling: the claim rides on the same trip.
-      // Not while an isolated task runs, nor while tasks wait in the quarantine and this worker
-      // still runs others (it drains, then takes one of them alone).
+      // The claim rides on every exchange, also one that only settles.
       const { want, idle } = this.#wanted();
       if (this.#settlements.length === 0) {
         // A claim alone goes out when idle, or for a worthwhile batch (not one task at a time).
