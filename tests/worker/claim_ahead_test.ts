@@ -76,7 +76,9 @@ class DistantBroker extends MemoryBroker {
   }
 }
 
-function setup(options: { concurrency: number; prefetch?: number; tripMs: number }) {
+function setup(
+  options: { concurrency: number; prefetch?: number; tripMs: number; maxTasksPrefetch?: number },
+) {
   const broker = new DistantBroker(options.tripMs);
   const worker = new AsyncWorker({
     broker,
@@ -87,7 +89,12 @@ function setup(options: { concurrency: number; prefetch?: number; tripMs: number
     broker,
     worker,
     env: false,
-    config: { logsDefaultLevel: "silent", shutdownGraceMs: 5_000, leaseMs: 300 },
+    config: {
+      logsDefaultLevel: "silent",
+      shutdownGraceMs: 5_000,
+      leaseMs: 300,
+      maxTasksPrefetch: options.maxTasksPrefetch,
+    },
   });
   return { app, broker, worker };
 }
@@ -142,8 +149,34 @@ test("AsyncWorker claims nothing ahead for tasks slower than an exchange round t
   }
 });
 
-test("prefetch 0 never claims ahead, even for short tasks", async () => {
-  const { app, worker } = setup({ concurrency: 2, prefetch: 0, tripMs: 3 });
+for (
+  const [title, limits] of [
+    ["prefetch 0", { prefetch: 0 }],
+    ["maxTasksPrefetch 0 in the config", { maxTasksPrefetch: 0 }],
+  ] as const
+) {
+  test(`${title} never claims ahead, even for short tasks`, async () => {
+    const { app, worker } = setup({ concurrency: 2, tripMs: 3, ...limits });
+    assert.equal(worker.prefetch, 0);
+    await shortTasksHeldAtMost(app, worker, 2);
+  });
+}
+
+test("the worker's prefetch comes from maxTasksPrefetch unless its option sets it", () => {
+  assert.equal(setup({ concurrency: 2, tripMs: 0, maxTasksPrefetch: 7 }).worker.prefetch, 7);
+  assert.equal(setup({ concurrency: 2, tripMs: 0 }).worker.prefetch, 100);
+  assert.equal(
+    setup({ concurrency: 2, tripMs: 0, prefetch: 3, maxTasksPrefetch: 7 }).worker.prefetch,
+    3,
+  );
+});
+
+/** Runs 50 short tasks and checks the worker never held more than `limit`. */
+async function shortTasksHeldAtMost(
+  app: QueueTasks,
+  worker: AsyncWorker,
+  limit: number,
+): Promise<void> {
   let peakHeld = 0;
   const task = app.task("short", (n: number) => {
     peakHeld = Math.max(peakHeld, worker.held);
@@ -153,11 +186,11 @@ test("prefetch 0 never claims ahead, even for short tasks", async () => {
   await app.start();
   try {
     await Promise.all(jobs.map((job) => job.value({ timeoutMs: 10_000 })));
-    assert.ok(peakHeld <= 2, `held up to ${peakHeld} tasks`);
+    assert.ok(peakHeld <= limit, `held up to ${peakHeld} tasks`);
   } finally {
     await app.stop();
   }
-});
+}
 
 /**
  * A worker (concurrency 1, prefetch 10) that has measured short tasks, now running a task held
