@@ -43,6 +43,7 @@
  */
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { createClient } from "redis";
+import { cliArgs } from "./cli_args.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const BENCH_DIR = `${ROOT}/scripts/bench`;
@@ -94,16 +95,7 @@ function parseOptions(argv: string[]): Options {
     install: true,
     verbose: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
-      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-      : [arg, undefined];
-    const value = () => {
-      const text = inline ?? argv[++i];
-      if (text === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
-      return text;
-    };
+  for (const { arg, flag, value } of cliArgs(argv, USAGE)) {
     const count = () => {
       const number = Number(value().replaceAll("_", "").replaceAll(",", ""));
       if (!Number.isSafeInteger(number) || number < 1) {

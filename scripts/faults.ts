@@ -22,6 +22,7 @@
  */
 import { writeFileSync } from "node:fs";
 import process from "node:process";
+import { cliArgs } from "./cli_args.ts";
 import { installExitSafeguard, killTracked } from "../tests/faults/cleanup.ts";
 import {
   environment,
@@ -45,16 +46,7 @@ const USAGE = "usage: deno run -A scripts/faults.ts [--short] [--only N[,M]] [--
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { short: false, only: undefined, json: undefined, verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
-      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-      : [arg, undefined];
-    const value = () => {
-      const text = inline ?? argv[++i];
-      if (text === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
-      return text;
-    };
+  for (const { arg, flag, value } of cliArgs(argv, USAGE)) {
     if (flag === "--short") options.short = true;
     else if (flag === "--verbose") options.verbose = true;
     else if (flag === "--json") options.json = value();
