@@ -1,19 +1,45 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TaskFailedError } from "../../mod.ts";
-import { producerApp, startWorker, stopWorker, uniqueAppName } from "../support/e2e_env.ts";
+import { type QueueTasks, TaskFailedError } from "../../mod.ts";
+import {
+  producerApp,
+  startWorker,
+  stopWorker,
+  uniqueAppName,
+  type WorkerFixtureOptions,
+} from "../support/e2e_env.ts";
 import type { SpawnedProcess } from "../support/spawn_runtime.ts";
+
+/**
+ * Runs `body` with a producer app on a new app name and a worker fixture serving it, then stops
+ * the worker with SIGTERM and asserts it exits with code 0. Always kills the worker, flushes the
+ * app's data and stops the app.
+ */
+async function withWorker(
+  what: string,
+  options: WorkerFixtureOptions,
+  body: (app: QueueTasks) => Promise<void>,
+): Promise<void> {
+  const name = uniqueAppName(what);
+  const app = producerApp(name);
+  let worker: SpawnedProcess | undefined;
+  try {
+    worker = await startWorker(name, options);
+    await body(app);
+    assert.equal(await stopWorker(worker), 0, worker.describe());
+  } finally {
+    await worker?.kill();
+    await app.flushAll();
+    await app.stop();
+  }
+}
 
 test(
   "a task that exceeds its maxTime ends as error with TaskTimeoutError and the worker serves the next task",
   { timeout: 30_000 },
   async () => {
-    const name = uniqueAppName("max-time");
-    const app = producerApp(name);
-    let worker: SpawnedProcess | undefined;
-    try {
-      // One slot: the next task can only run once the timed-out one has given its slot back.
-      worker = await startWorker(name, { concurrency: 1, maxTimeMs: 150 });
+    // One slot: the next task can only run once the timed-out one has given its slot back.
+    await withWorker("max-time", { concurrency: 1, maxTimeMs: 150 }, async (app) => {
       const tooSlow = await app.addTask("too_slow");
       const next = await app.addTask<number>("add", [1, 2]);
 
@@ -32,13 +58,7 @@ test(
       assert.equal(await next.value({ timeoutMs: 10_000 }), 3);
       const after = await app.addTask<number>("add", [20, 22]);
       assert.equal(await after.value({ timeoutMs: 10_000 }), 42);
-
-      assert.equal(await stopWorker(worker), 0, worker.describe());
-    } finally {
-      await worker?.kill();
-      await app.flushAll();
-      await app.stop();
-    }
+    });
   },
 );
 
@@ -46,11 +66,7 @@ test(
   "a task that throws a TypeError ends as error with its type, message and stack stored",
   { timeout: 30_000 },
   async () => {
-    const name = uniqueAppName("task-error");
-    const app = producerApp(name);
-    let worker: SpawnedProcess | undefined;
-    try {
-      worker = await startWorker(name);
+    await withWorker("task-error", {}, async (app) => {
       const job = await app.addTask("fail_type", ["oops"]);
 
       const record = await job.result({ timeoutMs: 10_000 });
@@ -75,13 +91,7 @@ test(
       // The worker is still serving.
       const next = await app.addTask<number>("add", [2, 2]);
       assert.equal(await next.value({ timeoutMs: 10_000 }), 4);
-
-      assert.equal(await stopWorker(worker), 0, worker.describe());
-    } finally {
-      await worker?.kill();
-      await app.flushAll();
-      await app.stop();
-    }
+    });
   },
 );
 
@@ -89,11 +99,7 @@ test(
   "a task under a name the worker has not registered ends as error with UnknownTaskError and the worker keeps serving",
   { timeout: 30_000 },
   async () => {
-    const name = uniqueAppName("unknown-task");
-    const app = producerApp(name);
-    let worker: SpawnedProcess | undefined;
-    try {
-      worker = await startWorker(name, { concurrency: 1 });
+    await withWorker("unknown-task", { concurrency: 1 }, async (app) => {
       // The producer does not check names: it cannot know what the workers registered.
       const unknown = await app.addTask("no_such_task", [1]);
       const next = await app.addTask<number>("add", [5, 6]);
@@ -107,11 +113,6 @@ test(
       await assert.rejects(unknown.value({ timeoutMs: 1_000 }), TaskFailedError);
 
       assert.equal(await next.value({ timeoutMs: 10_000 }), 11);
-      assert.equal(await stopWorker(worker), 0, worker.describe());
-    } finally {
-      await worker?.kill();
-      await app.flushAll();
-      await app.stop();
-    }
+    });
   },
 );

@@ -22,9 +22,9 @@ export interface ScenarioRow {
   failed: number;
   /** Sent tasks without a final status (or without a record) by the deadline. Must be 0. */
   lost: number;
-  /** Tasks whose body started more than once. */
+  /** Tasks whose body started more than once (`RAN` lines from every worker process). */
   duplicated: number;
-  /** Records with deliveries > 1. */
+  /** Records with deliveries > 1 (claimed more than once, whether or not they ran twice). */
   redelivered: number;
   /** addTask calls that rejected (BackendError) during an outage; re-sent afterwards. */
   rejectedAtEnqueue: number;

@@ -16,6 +16,7 @@ import {
   ResultTimeoutError,
   type TaskRecord,
 } from "../../mod.ts";
+import type { ScenarioRow } from "./scenario.ts";
 
 /** Statuses after which a task never changes again. */
 export const FINAL_STATUSES: readonly string[] = ["success", "error", "cancel"];
@@ -66,19 +67,10 @@ export async function awaitFinal(
 }
 
 /** The columns of a scenario's row that come from the records. */
-export interface Counts {
-  /** Tasks the producer created (addTask resolved, or written directly). */
-  sent: number;
-  /** Final status `success`. */
-  succeeded: number;
-  /** Final status `error` or `cancel`. */
-  failed: number;
-  /** No final status by the deadline, or no record at all. */
-  lost: number;
-  /** Tasks whose body started more than once (RAN lines). */
-  duplicated: number;
-  /** Records with `deliveries > 1` (claimed more than once, whether or not they ran twice). */
-  redelivered: number;
+type RecordColumns = "sent" | "succeeded" | "failed" | "lost" | "duplicated" | "redelivered";
+
+/** The columns of a scenario's row that come from the records, and the uuids counted as lost. */
+export interface Counts extends Pick<ScenarioRow, RecordColumns> {
   /** The uuids counted as lost, with their last status (for the notes). */
   lostDetail: string[];
 }

@@ -33,15 +33,20 @@ function fakeRuntime() {
   return { runtime, raise, listening, exits, exited };
 }
 
+/** An in-memory app of a new name (from `prefix`) that logs nothing. */
+function silentApp(prefix: string): QueueTasks {
+  return new QueueTasks({
+    name: uniqueName(prefix),
+    env: false,
+    config: { logsDefaultLevel: "silent" },
+  });
+}
+
 test("runForever finishes running tasks on SIGTERM, then exits with code 0", async () => {
   const fake = fakeRuntime();
   setRuntime(fake.runtime);
   try {
-    const app = new QueueTasks({
-      name: uniqueName("starter"),
-      env: false,
-      config: { logsDefaultLevel: "silent" },
-    });
+    const app = silentApp("starter");
     const started = deferred();
     const release = deferred();
     const slow = app.task("slow", async () => {
@@ -72,11 +77,7 @@ test("a second signal during shutdown exits at once with code 1", async () => {
   setRuntime(fake.runtime);
   const release = deferred();
   try {
-    const app = new QueueTasks({
-      name: uniqueName("starter"),
-      env: false,
-      config: { logsDefaultLevel: "silent" },
-    });
+    const app = silentApp("starter");
     const started = deferred();
     const stuck = app.task("stuck", async () => {
       started.resolve();
@@ -99,11 +100,7 @@ test("a second signal during shutdown exits at once with code 1", async () => {
 
 test("the starter starts the broker chain before the worker and stops the worker first", async () => {
   const order: string[] = [];
-  const app = new QueueTasks({
-    name: uniqueName("order"),
-    env: false,
-    config: { logsDefaultLevel: "silent" },
-  });
+  const app = silentApp("order");
   const broker = app.broker;
   const storage = broker.storage;
   const globalConfig = storage.globalConfig!;

@@ -231,6 +231,22 @@ test("deleteFinishedTasks deletes finished records at worker start and keeps que
   }
 });
 
+/**
+ * Claims up to three tasks (1 s leases) as a worker "dead-worker" that then never renews its
+ * leases, as if it had died right after claiming.
+ */
+function claimAsDeadWorker(broker: MemoryBroker): Promise<ExchangeResult> {
+  return broker.exchange({
+    workerId: "dead-worker",
+    settlements: [],
+    want: 3,
+    leaseMs: 1_000,
+    resultTtlMs: 60_000,
+    maxDeliveries: 5,
+    recoverLimit: 0,
+  });
+}
+
 test("runningOlderTasks re-queues every task whose lease expired when the worker starts", async () => {
   let now = Date.now();
   const storage = new MemoryStorage({ name: uniqueName("older"), now: () => now });
@@ -246,15 +262,7 @@ test("runningOlderTasks re-queues every task whose lease expired when the worker
   const task = app.task("t", (n: number) => n * 2);
   const jobs = await Promise.all([1, 2, 3].map((n) => task.addTask(n)));
   // A worker that died after claiming: its leases are never renewed.
-  const claimed = await broker.exchange({
-    workerId: "dead-worker",
-    settlements: [],
-    want: 3,
-    leaseMs: 1_000,
-    resultTtlMs: 60_000,
-    maxDeliveries: 5,
-    recoverLimit: 0,
-  });
+  const claimed = await claimAsDeadWorker(broker);
   assert.equal(claimed.claimed.length, 3);
   now += 1_001;
   await app.start();
@@ -300,15 +308,7 @@ test("a task recovered from a dead worker runs alone: nothing else runs beside i
     return n;
   });
   const jobs = await Promise.all([1, 2, 3].map((n) => task.addTask(n)));
-  await broker.exchange({
-    workerId: "dead-worker",
-    settlements: [],
-    want: 3,
-    leaseMs: 1_000,
-    resultTtlMs: 60_000,
-    maxDeliveries: 5,
-    recoverLimit: 0,
-  });
+  await claimAsDeadWorker(broker);
   now += 1_001;
   jobs.push(...await Promise.all([11, 12, 13, 14, 15, 16].map((n) => task.addTask(n))));
   await app.start();
