@@ -43,6 +43,7 @@
  */
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { createClient } from "redis";
+import { secondsSince } from "./bench/common.ts";
 import { cliArgs } from "./cli_args.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -242,7 +243,7 @@ class Driver {
         samples,
         stderrTail,
         timedOut: this.#timedOut,
-        seconds: (performance.now() - started) / 1000,
+        seconds: secondsSince(started),
       };
     })();
   }
@@ -780,6 +781,39 @@ function record(ctx: Context, key: string, contender: Contender, run: RunRecord)
   ctx.log(`${key} ${contender.label}: ${what} (${run.seconds.toFixed(1)} s)`);
 }
 
+/** Starts the contender's driver for one step (`fields.mode`), labelled with both. */
+function startDriver(
+  ctx: Context,
+  contender: Contender,
+  fields: Record<string, string | number>,
+): Driver {
+  return new Driver(
+    `${contender.label} ${fields.mode}`,
+    [...contender.command, ...driverArgs(ctx, fields)],
+    ctx.options.verbose,
+  );
+}
+
+/**
+ * Records a background driver that failed before it was ready (or whose run threw): `what`
+ * failed, then why the driver ended, which is stopped first.
+ */
+async function recordBroken(
+  ctx: Context,
+  key: string,
+  contender: Contender,
+  driver: Driver,
+  what: string,
+  started: number,
+): Promise<void> {
+  const outcome = await driver.stop();
+  record(ctx, key, contender, {
+    ok: false,
+    error: `${what}; ${failure(outcome) ?? ""}`,
+    seconds: secondsSince(started),
+  });
+}
+
 /** Runs one driver step to its end; `measure` wraps it with INFO commandstats snapshots. */
 async function step(
   ctx: Context,
@@ -789,12 +823,7 @@ async function step(
 ): Promise<{ outcome: Outcome; error?: string; commands?: Commands }> {
   const timeoutMs = stepTimeoutMs(ctx.options, "step");
   const before = measure ? await commandStats(ctx.admin) : undefined;
-  const driver = new Driver(
-    `${contender.label} ${fields.mode}`,
-    [...contender.command, ...driverArgs(ctx, fields)],
-    ctx.options.verbose,
-  );
-  const outcome = await driver.wait(timeoutMs);
+  const outcome = await startDriver(ctx, contender, fields).wait(timeoutMs);
   const error = failure(outcome, timeoutMs);
   const commands = before && !error ? statsDelta(await commandStats(ctx.admin), before) : undefined;
   return { outcome, error, commands };
@@ -850,6 +879,30 @@ async function repeated(
   }
 }
 
+/**
+ * One repetition of a measured step on a flushed Redis (scenarios 1–3), after the untimed
+ * `setup` step if given (its error is reported as `<setup mode>: …`).
+ */
+async function repeatedStep(
+  ctx: Context,
+  key: string,
+  contender: Contender,
+  round: number,
+  fields: Record<string, string | number>,
+  setup?: Record<string, string | number>,
+): Promise<void> {
+  await repeated(ctx, key, contender, round, async () => {
+    await flush(ctx);
+    if (setup) {
+      const prepared = await step(ctx, contender, setup, false);
+      if (prepared.error) {
+        return { outcome: prepared.outcome, error: `${setup.mode}: ${prepared.error}` };
+      }
+    }
+    return await step(ctx, contender, fields, true);
+  });
+}
+
 /** Records the repetition with the median rate of each contender (all rates in `repeats`). */
 function finishRepetitions(ctx: Context): void {
   for (const [key, byContender] of Object.entries(ctx.repetitions)) {
@@ -874,6 +927,152 @@ function finishRepetitions(ctx: Context): void {
   ctx.repetitions = {};
 }
 
+/** Scenario 4: enqueue-then-await latency, the worker in another process. */
+async function latencyScenario(ctx: Context, contender: Contender): Promise<void> {
+  const n = ctx.options.latencyN;
+  await flush(ctx);
+  const worker = startDriver(ctx, contender, {
+    mode: "worker",
+    n: 0,
+    concurrency: LATENCY_WORKER_CONCURRENCY,
+  });
+  const started = performance.now();
+  try {
+    await worker.waitReady(30_000);
+  } catch (error) {
+    const what = `worker: ${(error as Error).message}`;
+    await recordBroken(ctx, "latency", contender, worker, what, started);
+    return;
+  }
+  const timeoutMs = stepTimeoutMs(ctx.options, "latency");
+  const before = await commandStats(ctx.admin);
+  const producer = startDriver(ctx, contender, {
+    mode: "latency",
+    n,
+    warmup: ctx.options.latencyWarmup,
+  });
+  const outcome = await producer.wait(timeoutMs);
+  const error = failure(outcome, timeoutMs);
+  const commands = error ? undefined : statsDelta(await commandStats(ctx.admin), before);
+  const workerOutcome = await worker.stop();
+  const workerDied = workerOutcome.code !== 0 && workerOutcome.code !== null &&
+    workerOutcome.code !== 143;
+  record(ctx, "latency", contender, {
+    ok: !error,
+    error: error && (workerDied ? `${error}; worker: ${failure(workerOutcome)}` : error),
+    seconds: outcome.seconds,
+    result: outcome.result && {
+      ...outcome.result,
+      // Every round trip, warm-up included: enqueue, claim, settle, await.
+      commandsPerTask: perTask(commands, n + ctx.options.latencyWarmup),
+      redisCpuUsPerTask: cpuPerTask(commands, n + ctx.options.latencyWarmup),
+      commands,
+    },
+  });
+}
+
+/** Scenario 5: Redis commands per task, INFO commandstats and a replica of 1 + 3 under MONITOR. */
+async function commandsScenario(ctx: Context, contender: Contender): Promise<void> {
+  const n = ctx.options.n;
+  await flush(ctx);
+  const phases: Record<string, unknown> = {};
+  let seconds = 0;
+  for (
+    const [phase, fields] of [
+      ["enqueue", { mode: "enqueue", n, concurrency: ENQUEUE_CONCURRENCY }],
+      ["process", { mode: "process", n, concurrency: 100 }],
+    ] as const
+  ) {
+    const before = await commandStats(ctx.admin);
+    const monitor = new Monitor(ctx.target);
+    await monitor.started();
+    const { outcome, error } = await step(ctx, contender, fields, false);
+    const counted = await monitor.stop();
+    seconds += outcome.seconds;
+    if (error) {
+      record(ctx, "commands", contender, { ok: false, error: `${phase}: ${error}`, seconds });
+      return;
+    }
+    const stats = statsDelta(await commandStats(ctx.admin), before);
+    phases[phase] = {
+      clientPerTask: counted.client / n,
+      luaPerTask: counted.lua / n,
+      monitorTotalPerTask: (counted.client + counted.lua) / n,
+      commandstatsTotalPerTask: stats.total / n,
+      perSecondUnderMonitor: outcome.result?.perSecond,
+      clientCommands: counted.byClientCommand,
+      commands: stats,
+    };
+  }
+  const enqueue = phases.enqueue as Record<string, number>;
+  const processing = phases.process as Record<string, number>;
+  record(ctx, "commands", contender, {
+    ok: true,
+    seconds,
+    result: {
+      clientPerTaskEndToEnd: enqueue.clientPerTask + processing.clientPerTask,
+      enqueueClientPerTask: enqueue.clientPerTask,
+      processClientPerTask: processing.clientPerTask,
+      phases,
+    },
+  });
+}
+
+/** Scenario 6: a worker's memory while a feeder keeps its queue full. */
+async function memoryScenario(ctx: Context, contender: Contender): Promise<void> {
+  const total = ctx.options.memoryTotal;
+  const sampleEvery = ctx.options.memorySample;
+  await flush(ctx);
+  const started = performance.now();
+  const worker = startDriver(ctx, contender, {
+    mode: "memworker",
+    n: total,
+    concurrency: MEMORY_CONCURRENCY,
+    "sample-every": sampleEvery,
+  });
+  let feeder: Driver | undefined;
+  try {
+    await worker.waitReady(30_000);
+    feeder = startDriver(ctx, contender, {
+      mode: "feed",
+      n: total,
+      chunk: 5_000,
+      "max-queue": 50_000,
+    });
+    const timeoutMs = stepTimeoutMs(ctx.options, "memory");
+    const outcome = await worker.wait(timeoutMs);
+    const feedOutcome = await feeder.wait(10_000);
+    const error = failure(outcome, timeoutMs) ??
+      (failure(feedOutcome, 10_000) && `feeder: ${failure(feedOutcome, 10_000)}`);
+    const samples = (outcome.result?.samples ?? outcome.samples) as Array<
+      { processed: number; rssMiB: number; heapUsedMiB: number }
+    >;
+    const first = samples.find((s) => s.processed === sampleEvery);
+    const last = samples.find((s) => s.processed === total);
+    record(ctx, "memory", contender, {
+      ok: !error,
+      error,
+      seconds: secondsSince(started),
+      result: {
+        ...(outcome.result ?? {}),
+        samples,
+        checkpoints: [sampleEvery, total],
+        rssFirstMiB: first?.rssMiB,
+        rssLastMiB: last?.rssMiB,
+        rssGrowthMiB: first && last ? last.rssMiB - first.rssMiB : undefined,
+        heapFirstMiB: first?.heapUsedMiB,
+        heapLastMiB: last?.heapUsedMiB,
+        heapGrowthMiB: first && last ? last.heapUsedMiB - first.heapUsedMiB : undefined,
+      },
+    });
+  } catch (error) {
+    await recordBroken(ctx, "memory", contender, worker, (error as Error).message, started);
+  } finally {
+    feeder?.kill();
+    worker.kill();
+  }
+}
+
 const SCENARIOS: Scenario[] = [
   {
     id: 1,
@@ -881,14 +1080,10 @@ const SCENARIOS: Scenario[] = [
     peers: true,
     repeated: true,
     async run(ctx, contender, round) {
-      const n = ctx.options.n;
-      await repeated(ctx, "enqueue", contender, round, async () => {
-        await flush(ctx);
-        return await step(ctx, contender, {
-          mode: "enqueue",
-          n,
-          concurrency: ENQUEUE_CONCURRENCY,
-        }, true);
+      await repeatedStep(ctx, "enqueue", contender, round, {
+        mode: "enqueue",
+        n: ctx.options.n,
+        concurrency: ENQUEUE_CONCURRENCY,
       });
     },
   },
@@ -898,11 +1093,7 @@ const SCENARIOS: Scenario[] = [
     peers: true,
     repeated: true,
     async run(ctx, contender, round) {
-      const n = ctx.options.n;
-      await repeated(ctx, "bulk", contender, round, async () => {
-        await flush(ctx);
-        return await step(ctx, contender, { mode: "bulk", n }, true);
-      });
+      await repeatedStep(ctx, "bulk", contender, round, { mode: "bulk", n: ctx.options.n });
     },
   },
   {
@@ -913,194 +1104,22 @@ const SCENARIOS: Scenario[] = [
     async run(ctx, contender, round) {
       const n = ctx.options.n;
       for (const concurrency of PROCESS_CONCURRENCY) {
-        await repeated(ctx, `process-c${concurrency}`, contender, round, async () => {
-          await flush(ctx);
-          const fill = await step(ctx, contender, { mode: "fill", n }, false);
-          if (fill.error) return { outcome: fill.outcome, error: `fill: ${fill.error}` };
-          return await step(ctx, contender, { mode: "process", n, concurrency }, true);
-        });
+        await repeatedStep(ctx, `process-c${concurrency}`, contender, round, {
+          mode: "process",
+          n,
+          concurrency,
+        }, { mode: "fill", n });
       }
     },
   },
-  {
-    id: 4,
-    name: "enqueue-then-await latency",
-    peers: true,
-    async run(ctx, contender) {
-      const n = ctx.options.latencyN;
-      await flush(ctx);
-      const worker = new Driver(
-        `${contender.label} worker`,
-        [
-          ...contender.command,
-          ...driverArgs(ctx, { mode: "worker", n: 0, concurrency: LATENCY_WORKER_CONCURRENCY }),
-        ],
-        ctx.options.verbose,
-      );
-      const started = performance.now();
-      try {
-        await worker.waitReady(30_000);
-      } catch (error) {
-        const outcome = await worker.stop();
-        record(ctx, "latency", contender, {
-          ok: false,
-          error: `worker: ${(error as Error).message}; ${failure(outcome) ?? ""}`,
-          seconds: (performance.now() - started) / 1000,
-        });
-        return;
-      }
-      const timeoutMs = stepTimeoutMs(ctx.options, "latency");
-      const before = await commandStats(ctx.admin);
-      const producer = new Driver(
-        `${contender.label} latency`,
-        [
-          ...contender.command,
-          ...driverArgs(ctx, { mode: "latency", n, warmup: ctx.options.latencyWarmup }),
-        ],
-        ctx.options.verbose,
-      );
-      const outcome = await producer.wait(timeoutMs);
-      const error = failure(outcome, timeoutMs);
-      const commands = error ? undefined : statsDelta(await commandStats(ctx.admin), before);
-      const workerOutcome = await worker.stop();
-      const workerDied = workerOutcome.code !== 0 && workerOutcome.code !== null &&
-        workerOutcome.code !== 143;
-      record(ctx, "latency", contender, {
-        ok: !error,
-        error: error && (workerDied ? `${error}; worker: ${failure(workerOutcome)}` : error),
-        seconds: outcome.seconds,
-        result: outcome.result && {
-          ...outcome.result,
-          // Every round trip, warm-up included: enqueue, claim, settle, await.
-          commandsPerTask: perTask(commands, n + ctx.options.latencyWarmup),
-          redisCpuUsPerTask: cpuPerTask(commands, n + ctx.options.latencyWarmup),
-          commands,
-        },
-      });
-    },
-  },
+  { id: 4, name: "enqueue-then-await latency", peers: true, run: latencyScenario },
   {
     id: 5,
     name: "Redis commands per task (MONITOR replica of 1 + 3)",
     peers: true,
-    async run(ctx, contender) {
-      const n = ctx.options.n;
-      await flush(ctx);
-      const phases: Record<string, unknown> = {};
-      let seconds = 0;
-      for (
-        const [phase, fields] of [
-          ["enqueue", { mode: "enqueue", n, concurrency: ENQUEUE_CONCURRENCY }],
-          ["process", { mode: "process", n, concurrency: 100 }],
-        ] as const
-      ) {
-        const before = await commandStats(ctx.admin);
-        const monitor = new Monitor(ctx.target);
-        await monitor.started();
-        const { outcome, error } = await step(ctx, contender, fields, false);
-        const counted = await monitor.stop();
-        seconds += outcome.seconds;
-        if (error) {
-          record(ctx, "commands", contender, { ok: false, error: `${phase}: ${error}`, seconds });
-          return;
-        }
-        const stats = statsDelta(await commandStats(ctx.admin), before);
-        phases[phase] = {
-          clientPerTask: counted.client / n,
-          luaPerTask: counted.lua / n,
-          monitorTotalPerTask: (counted.client + counted.lua) / n,
-          commandstatsTotalPerTask: stats.total / n,
-          perSecondUnderMonitor: outcome.result?.perSecond,
-          clientCommands: counted.byClientCommand,
-          commands: stats,
-        };
-      }
-      const enqueue = phases.enqueue as Record<string, number>;
-      const processing = phases.process as Record<string, number>;
-      record(ctx, "commands", contender, {
-        ok: true,
-        seconds,
-        result: {
-          clientPerTaskEndToEnd: enqueue.clientPerTask + processing.clientPerTask,
-          enqueueClientPerTask: enqueue.clientPerTask,
-          processClientPerTask: processing.clientPerTask,
-          phases,
-        },
-      });
-    },
+    run: commandsScenario,
   },
-  {
-    id: 6,
-    name: "worker memory",
-    peers: false,
-    async run(ctx, contender) {
-      const total = ctx.options.memoryTotal;
-      const sampleEvery = ctx.options.memorySample;
-      await flush(ctx);
-      const started = performance.now();
-      const worker = new Driver(
-        `${contender.label} memworker`,
-        [
-          ...contender.command,
-          ...driverArgs(ctx, {
-            mode: "memworker",
-            n: total,
-            concurrency: MEMORY_CONCURRENCY,
-            "sample-every": sampleEvery,
-          }),
-        ],
-        ctx.options.verbose,
-      );
-      let feeder: Driver | undefined;
-      try {
-        await worker.waitReady(30_000);
-        feeder = new Driver(
-          `${contender.label} feed`,
-          [
-            ...contender.command,
-            ...driverArgs(ctx, { mode: "feed", n: total, chunk: 5_000, "max-queue": 50_000 }),
-          ],
-          ctx.options.verbose,
-        );
-        const timeoutMs = stepTimeoutMs(ctx.options, "memory");
-        const outcome = await worker.wait(timeoutMs);
-        const feedOutcome = await feeder.wait(10_000);
-        const error = failure(outcome, timeoutMs) ??
-          (failure(feedOutcome, 10_000) && `feeder: ${failure(feedOutcome, 10_000)}`);
-        const samples = (outcome.result?.samples ?? outcome.samples) as Array<
-          { processed: number; rssMiB: number; heapUsedMiB: number }
-        >;
-        const first = samples.find((s) => s.processed === sampleEvery);
-        const last = samples.find((s) => s.processed === total);
-        record(ctx, "memory", contender, {
-          ok: !error,
-          error,
-          seconds: (performance.now() - started) / 1000,
-          result: {
-            ...(outcome.result ?? {}),
-            samples,
-            checkpoints: [sampleEvery, total],
-            rssFirstMiB: first?.rssMiB,
-            rssLastMiB: last?.rssMiB,
-            rssGrowthMiB: first && last ? last.rssMiB - first.rssMiB : undefined,
-            heapFirstMiB: first?.heapUsedMiB,
-            heapLastMiB: last?.heapUsedMiB,
-            heapGrowthMiB: first && last ? last.heapUsedMiB - first.heapUsedMiB : undefined,
-          },
-        });
-      } catch (error) {
-        const outcome = await worker.stop();
-        record(ctx, "memory", contender, {
-          ok: false,
-          error: `${(error as Error).message}; ${failure(outcome) ?? ""}`,
-          seconds: (performance.now() - started) / 1000,
-        });
-      } finally {
-        feeder?.kill();
-        worker.kill();
-      }
-    },
-  },
+  { id: 6, name: "worker memory", peers: false, run: memoryScenario },
 ];
 
 // ---------------------------------------------------------------- report
@@ -1563,7 +1582,7 @@ async function main(): Promise<number> {
   const options = parseOptions(Deno.args);
   const suiteStart = performance.now();
   const log = (message: string) =>
-    console.error(`[${((performance.now() - suiteStart) / 1000).toFixed(1)}s] ${message}`);
+    console.error(`[${secondsSince(suiteStart).toFixed(1)}s] ${message}`);
 
   const tools = await findTools();
   if (tools.error) log(tools.error);
@@ -1652,14 +1671,14 @@ async function main(): Promise<number> {
         }
       }
       finishRepetitions(ctx);
-      durations[`${scenario.id} ${scenario.name}`] = (performance.now() - started) / 1000;
+      durations[`${scenario.id} ${scenario.name}`] = secondsSince(started);
     }
     await flush(ctx);
 
     const all = metrics(options);
     const targetRows = targets(ctx, all);
     const report = renderReport(ctx, all, targetRows);
-    const totalSeconds = (performance.now() - suiteStart) / 1000;
+    const totalSeconds = secondsSince(suiteStart);
     console.log(report);
     console.log("");
     console.log(

@@ -17,14 +17,14 @@
 import { createRequire } from "node:module";
 import {
   countdown,
-  cpuClock,
   type DriverArgs,
-  emit,
-  latencySummary,
+  expectCount,
+  latencyRun,
   pool,
   redisTarget,
   runDriver,
-  secondsSince,
+  serveUntilStopped,
+  timedRun,
 } from "./common.ts";
 
 interface Job {
@@ -77,28 +77,25 @@ async function main(args: DriverArgs): Promise<void> {
   };
   const noop = (_job: Job) => Promise.resolve(null);
   const common = { lib: "bee-queue", version, runtime: "node" };
+  const workerQueue = async () => {
+    const queue = await ready(
+      new BeeQueue(args.queue, { redis, getEvents: false }),
+    );
+    queue.on(
+      "error",
+      (error) => console.error(`bee-queue error: ${error.message}`),
+    );
+    return queue;
+  };
 
   switch (args.mode) {
     case "enqueue": {
       const queue = await ready(new BeeQueue(args.queue, producer));
-      const start = performance.now();
-      const cpu = cpuClock();
-      await pool(
-        args.n,
-        args.concurrency,
-        (i) => queue.createJob({ i }).save(),
+      await timedRun(
+        { ...common, n: args.n },
+        () => pool(args.n, args.concurrency, (i) => queue.createJob({ i }).save()),
+        () => checkHealthAndClose(queue, "waiting", args.n),
       );
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      await checkHealth(queue, "waiting", args.n);
-      await queue.close();
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
       break;
     }
     case "bulk":
@@ -108,68 +105,42 @@ async function main(args: DriverArgs): Promise<void> {
         { length: args.n },
         (_, i) => queue.createJob({ i }),
       );
-      const start = performance.now();
-      const cpu = cpuClock();
-      const errors = await queue.saveAll(jobs);
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      if (errors.size > 0) {
-        throw new Error(`saveAll failed for ${errors.size} jobs`);
-      }
-      await checkHealth(queue, "waiting", args.n);
-      await queue.close();
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { ...common, n: args.n },
+        () => queue.saveAll(jobs),
+        async (errors) => {
+          if (errors.size > 0) {
+            throw new Error(`saveAll failed for ${errors.size} jobs`);
+          }
+          await checkHealthAndClose(queue, "waiting", args.n);
+        },
+      );
       break;
     }
     case "process": {
-      const queue = await ready(
-        new BeeQueue(args.queue, { redis, getEvents: false }),
-      );
+      const queue = await workerQueue();
       let succeeded = 0;
       let failed = 0;
       const { poke, done } = countdown(args.n);
       queue.on("succeeded", () => poke(++succeeded + failed));
       queue.on("failed", () => poke(succeeded + ++failed));
-      queue.on(
-        "error",
-        (error) => console.error(`bee-queue error: ${error.message}`),
+      await timedRun(
+        { ...common, n: args.n, concurrency: args.concurrency },
+        () => {
+          queue.process(args.concurrency, noop);
+          return done;
+        },
+        async () => {
+          if (failed > 0) throw new Error(`${failed} jobs failed`);
+          await checkHealthAndClose(queue, "succeeded", args.n);
+        },
       );
-      const start = performance.now();
-      const cpu = cpuClock();
-      queue.process(args.concurrency, noop);
-      await done;
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      if (failed > 0) throw new Error(`${failed} jobs failed`);
-      await checkHealth(queue, "succeeded", args.n);
-      await queue.close();
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        concurrency: args.concurrency,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
       break;
     }
     case "worker": {
-      const queue = await ready(
-        new BeeQueue(args.queue, { redis, getEvents: false }),
-      );
-      queue.on(
-        "error",
-        (error) => console.error(`bee-queue error: ${error.message}`),
-      );
+      const queue = await workerQueue();
       queue.process(args.concurrency, noop);
-      emit("READY");
-      await new Promise(() => {}); // until the orchestrator stops this process
+      await serveUntilStopped();
       break;
     }
     case "latency": {
@@ -193,27 +164,21 @@ async function main(args: DriverArgs): Promise<void> {
         console.error(`bee-queue job ${id} failed: ${error.message}`);
         settle(id);
       });
-      const samples: number[] = [];
-      for (let i = 0; i < args.warmup + args.n; i++) {
-        const start = performance.now();
-        const job = await queue.createJob({ i }).save();
-        if (!early.delete(job.id)) {
-          await withTimeout(
-            new Promise<void>((resolve) => waiters.set(job.id, resolve)),
-            30_000,
-            `job ${i} did not finish`,
-          );
-        }
-        const ms = performance.now() - start;
-        if (i >= args.warmup) samples.push(ms);
-      }
-      await queue.close();
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        warmup: args.warmup,
-        ...latencySummary(samples),
-      });
+      await latencyRun(
+        { ...common, n: args.n },
+        args.warmup,
+        async (i) => {
+          const job = await queue.createJob({ i }).save();
+          if (!early.delete(job.id)) {
+            await withTimeout(
+              new Promise<void>((resolve) => waiters.set(job.id, resolve)),
+              30_000,
+              `job ${i} did not finish`,
+            );
+          }
+        },
+        () => queue.close(),
+      );
       break;
     }
     default:
@@ -226,17 +191,15 @@ async function ready(queue: Queue): Promise<Queue> {
   return queue;
 }
 
-async function checkHealth(
+/** Checks the count of jobs in one state, then closes the queue. */
+async function checkHealthAndClose(
   queue: Queue,
   field: keyof Health,
   expected: number,
 ): Promise<void> {
   const health = await queue.checkHealth();
-  if (health[field] !== expected) {
-    throw new Error(
-      `expected ${expected} ${field} jobs, found ${health[field]}`,
-    );
-  }
+  expectCount(expected, health[field], `${field} jobs`);
+  await queue.close();
 }
 
 function withTimeout<T>(

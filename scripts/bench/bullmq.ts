@@ -15,14 +15,14 @@
 import { createRequire } from "node:module";
 import {
   countdown,
-  cpuClock,
   type DriverArgs,
-  emit,
-  latencySummary,
+  expectCount,
+  latencyRun,
   pool,
   redisTarget,
   runDriver,
-  secondsSince,
+  serveUntilStopped,
+  timedRun,
 } from "./common.ts";
 
 interface Job {
@@ -83,22 +83,26 @@ async function main(args: DriverArgs): Promise<void> {
   await queue.waitUntilReady();
   const noop = (_job: Job) => Promise.resolve(null);
   const common = { lib: "bullmq", version, runtime: "node" };
+  const newWorker = () => {
+    const worker = new Worker(args.queue, noop, {
+      connection,
+      concurrency: args.concurrency,
+      autorun: false,
+    });
+    worker.on(
+      "error",
+      (error) => console.error(`bullmq worker error: ${error.message}`),
+    );
+    return worker;
+  };
 
   switch (args.mode) {
     case "enqueue": {
-      const start = performance.now();
-      const cpu = cpuClock();
-      await pool(args.n, args.concurrency, (i) => queue.add("noop", { i }));
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      await checkCount(queue, "wait", args.n);
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { ...common, n: args.n },
+        () => pool(args.n, args.concurrency, (i) => queue.add("noop", { i })),
+        () => checkCount(queue, "wait", args.n),
+      );
       break;
     }
     case "bulk":
@@ -107,90 +111,54 @@ async function main(args: DriverArgs): Promise<void> {
         { length: args.n },
         (_, i) => ({ name: "noop", data: { i } }),
       );
-      const start = performance.now();
-      const cpu = cpuClock();
-      await queue.addBulk(jobs);
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      await checkCount(queue, "wait", args.n);
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { ...common, n: args.n },
+        () => queue.addBulk(jobs),
+        () => checkCount(queue, "wait", args.n),
+      );
       break;
     }
     case "process": {
-      const worker = new Worker(args.queue, noop, {
-        connection,
-        concurrency: args.concurrency,
-        autorun: false,
-      });
+      const worker = newWorker();
       let completed = 0;
       let failed = 0;
       const { poke, done } = countdown(args.n);
       worker.on("completed", () => poke(++completed + failed));
       worker.on("failed", () => poke(completed + ++failed));
-      worker.on(
-        "error",
-        (error) => console.error(`bullmq worker error: ${error.message}`),
-      );
       await worker.waitUntilReady();
-      const start = performance.now();
-      const cpu = cpuClock();
-      void worker.run();
-      await done;
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      await worker.close();
-      if (failed > 0) throw new Error(`${failed} jobs failed`);
-      await checkCount(queue, "completed", args.n);
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        concurrency: args.concurrency,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { ...common, n: args.n, concurrency: args.concurrency },
+        () => {
+          void worker.run();
+          return done;
+        },
+        async () => {
+          await worker.close();
+          if (failed > 0) throw new Error(`${failed} jobs failed`);
+          await checkCount(queue, "completed", args.n);
+        },
+      );
       break;
     }
     case "worker": {
-      const worker = new Worker(args.queue, noop, {
-        connection,
-        concurrency: args.concurrency,
-        autorun: false,
-      });
-      worker.on(
-        "error",
-        (error) => console.error(`bullmq worker error: ${error.message}`),
-      );
+      const worker = newWorker();
       await worker.waitUntilReady();
       void worker.run();
-      emit("READY");
-      await new Promise(() => {}); // until the orchestrator stops this process
+      await serveUntilStopped();
       break;
     }
     case "latency": {
       const queueEvents = new QueueEvents(args.queue, { connection });
       await queueEvents.waitUntilReady();
-      const samples: number[] = [];
-      for (let i = 0; i < args.warmup + args.n; i++) {
-        const start = performance.now();
-        const job = await queue.add("noop", { i });
-        await job.waitUntilFinished(queueEvents, 30_000);
-        const ms = performance.now() - start;
-        if (i >= args.warmup) samples.push(ms);
-      }
-      await queueEvents.close();
-      emit("RESULT", {
-        ...common,
-        n: args.n,
-        warmup: args.warmup,
-        ...latencySummary(samples),
-      });
+      await latencyRun(
+        { ...common, n: args.n },
+        args.warmup,
+        async (i) => {
+          const job = await queue.add("noop", { i });
+          await job.waitUntilFinished(queueEvents, 30_000);
+        },
+        () => queueEvents.close(),
+      );
       break;
     }
     default:
@@ -205,11 +173,7 @@ async function checkCount(
   expected: number,
 ): Promise<void> {
   const counts = await queue.getJobCounts(state);
-  if (counts[state] !== expected) {
-    throw new Error(
-      `expected ${expected} ${state} jobs, found ${counts[state]}`,
-    );
-  }
+  expectCount(expected, counts[state], `${state} jobs`);
 }
 
 runDriver(main);

@@ -223,6 +223,76 @@ export function emit(
   );
 }
 
+/** The first fields of a RESULT line: who ran (lib, version, runtime …) and `n`, in print order. */
+export type ResultHead = Record<string, unknown> & { n: number };
+
+/** Throws `expected 20000 waiting jobs, found 19999` unless `found` is `expected`. */
+export function expectCount(
+  expected: number,
+  found: unknown,
+  what: string,
+): void {
+  if (found !== expected) {
+    throw new Error(`expected ${expected} ${what}, found ${found}`);
+  }
+}
+
+/**
+ * One timed throughput run (enqueue, bulk, fill, process): times `run` (wall clock, and this
+ * process's CPU per task), then awaits `after` with what `run` returned (the driver's checks and
+ * clean-up; it throws to fail the run) and emits the RESULT line: `head`, then `seconds`,
+ * `perSecond` and `clientCpuUsPerTask`.
+ */
+export async function timedRun<T>(
+  head: ResultHead,
+  run: () => Promise<T>,
+  after: (value: T) => Promise<void> | void,
+): Promise<void> {
+  const start = performance.now();
+  const cpu = cpuClock();
+  const value = await run();
+  const seconds = secondsSince(start);
+  const clientCpuUsPerTask = cpu() / head.n;
+  await after(value);
+  emit("RESULT", {
+    ...head,
+    seconds,
+    perSecond: head.n / seconds,
+    clientCpuUsPerTask,
+  });
+}
+
+/**
+ * The latency run: `warmup` untimed round trips, then `head.n` timed ones, one at a time (`i`
+ * counts all of them). `check` sees each round trip's value once it is timed (it throws to fail
+ * the run); `close` runs after the last one, before the RESULT line: `head`, `warmup`, then the
+ * {@linkcode latencySummary} of the timed round trips.
+ */
+export async function latencyRun<T>(
+  head: ResultHead,
+  warmup: number,
+  roundTrip: (i: number) => Promise<T>,
+  close: () => Promise<void>,
+  check?: (value: T, i: number) => void,
+): Promise<void> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmup + head.n; i++) {
+    const start = performance.now();
+    const value = await roundTrip(i);
+    const ms = performance.now() - start;
+    check?.(value, i);
+    if (i >= warmup) samples.push(ms);
+  }
+  await close();
+  emit("RESULT", { ...head, warmup, ...latencySummary(samples) });
+}
+
+/** A background worker's end: prints READY and waits until the orchestrator stops this process. */
+export function serveUntilStopped(): Promise<never> {
+  emit("READY");
+  return new Promise<never>(() => {});
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

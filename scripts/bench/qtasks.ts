@@ -25,16 +25,18 @@ import {
 } from "../../mod.ts";
 import {
   countdown,
-  cpuClock,
   type DriverArgs,
   emit,
-  latencySummary,
+  expectCount,
+  latencyRun,
   memorySample,
   pool,
   runDriver,
   runtimeName,
   secondsSince,
+  serveUntilStopped,
   sleep,
+  timedRun,
 } from "./common.ts";
 
 /** A RedisBroker that counts the results its exchanges stored. */
@@ -97,27 +99,17 @@ async function main(args: DriverArgs): Promise<void> {
   );
   const connection = broker.connection;
   const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
+  const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");
   // Connect before any timing starts.
   await connection.command(["PING"]);
 
   switch (args.mode) {
     case "enqueue": {
-      const start = performance.now();
-      const cpu = cpuClock();
-      await pool(args.n, args.concurrency, (i) => noop.addTask(i));
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      const queued = await queueLength();
-      if (queued !== args.n) {
-        throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
-      }
-      emit("RESULT", {
-        runtime,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { runtime, n: args.n },
+        () => pool(args.n, args.concurrency, (i) => noop.addTask(i)),
+        checkQueued,
+      );
       break;
     }
     case "bulk":
@@ -126,86 +118,62 @@ async function main(args: DriverArgs): Promise<void> {
         { length: args.n },
         (_, i) => [i] as [number],
       );
-      const start = performance.now();
-      const cpu = cpuClock();
-      await noop.addTasks(argsList);
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      const queued = await queueLength();
-      if (queued !== args.n) {
-        throw new Error(`expected ${args.n} queued tasks, found ${queued}`);
-      }
-      emit("RESULT", {
-        runtime,
-        n: args.n,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { runtime, n: args.n },
+        () => noop.addTasks(argsList),
+        checkQueued,
+      );
       break;
     }
     case "process": {
       const { poke, done } = countdown(args.n);
       broker.onStored(poke);
-      const start = performance.now();
-      const cpu = cpuClock();
-      await app.start();
-      await done;
-      const seconds = secondsSince(start);
-      const clientCpuUsPerTask = cpu() / args.n;
-      // The exchanges stored n results (counted from their replies); one is read back through
-      // the public API. O(1) commands: the orchestrator counts this run's Redis commands.
-      const sample = broker.lastStored ? await app.get(broker.lastStored) : undefined;
-      await app.stop();
-      if (broker.failed > 0) {
-        throw new Error(`${broker.failed} tasks did not succeed`);
-      }
-      if (broker.succeeded !== args.n) {
-        throw new Error(
-          `expected ${args.n} stored results, the worker stored ${broker.succeeded}`,
-        );
-      }
-      if (sample?.status !== "success") {
-        throw new Error(
-          `task ${broker.lastStored} reads back as ${sample?.status ?? "missing"}`,
-        );
-      }
-      emit("RESULT", {
-        runtime,
-        n: args.n,
-        concurrency: args.concurrency,
-        seconds,
-        perSecond: args.n / seconds,
-        clientCpuUsPerTask,
-      });
+      await timedRun(
+        { runtime, n: args.n, concurrency: args.concurrency },
+        async () => {
+          await app.start();
+          await done;
+        },
+        async () => {
+          // The exchanges stored n results (counted from their replies); one is read back
+          // through the public API. O(1) commands: the orchestrator counts this run's Redis
+          // commands.
+          const sample = broker.lastStored ? await app.get(broker.lastStored) : undefined;
+          await app.stop();
+          if (broker.failed > 0) {
+            throw new Error(`${broker.failed} tasks did not succeed`);
+          }
+          if (broker.succeeded !== args.n) {
+            throw new Error(
+              `expected ${args.n} stored results, the worker stored ${broker.succeeded}`,
+            );
+          }
+          if (sample?.status !== "success") {
+            throw new Error(
+              `task ${broker.lastStored} reads back as ${sample?.status ?? "missing"}`,
+            );
+          }
+        },
+      );
       break;
     }
     case "worker": {
       await app.start();
-      emit("READY");
-      await new Promise(() => {}); // until the orchestrator stops this process
+      await serveUntilStopped();
       break;
     }
     case "latency": {
-      const samples: number[] = [];
-      for (let i = 0; i < args.warmup + args.n; i++) {
-        const start = performance.now();
-        const record = await (await noop.addTask(i)).result({
-          timeoutMs: 30_000,
-        });
-        const ms = performance.now() - start;
-        if (record.status !== "success") {
-          throw new Error(`task ${i} ended as ${record.status}`);
-        }
-        if (i >= args.warmup) samples.push(ms);
-      }
-      await app.stop();
-      emit("RESULT", {
-        runtime,
-        n: args.n,
-        warmup: args.warmup,
-        ...latencySummary(samples),
-      });
+      await latencyRun(
+        { runtime, n: args.n },
+        args.warmup,
+        async (i) => await (await noop.addTask(i)).result({ timeoutMs: 30_000 }),
+        () => app.stop(),
+        (record, i) => {
+          if (record.status !== "success") {
+            throw new Error(`task ${i} ended as ${record.status}`);
+          }
+        },
+      );
       break;
     }
     case "memworker": {
