@@ -108,10 +108,12 @@ export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
 export { TaskCancelError } from "./src/errors/task_cancel_error.ts";
 export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
+export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
 export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";
+export { ComponentPlugins } from "./src/plugins/component_plugins.ts";
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";
 export { TRIGGERS } from "./src/plugins/triggers.ts";
 export type {

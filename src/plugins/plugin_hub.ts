@@ -1,3 +1,4 @@
+import { TaskPluginTriggerError } from "../errors/task_plugin_trigger_error.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { AddPluginOptions, Plugin } from "./plugin.ts";
 import { type PluginComponent, type TriggerArgs, type TriggerName, TRIGGERS } from "./triggers.ts";
@@ -93,12 +94,18 @@ export class PluginHub {
   /**
    * Runs trigger `name`: each plugin that hears it gets the arguments with the replaceable
    * fields as the previous plugin left them. Returns the final arguments (the same object when
-   * nobody listens or nothing was replaced).
+   * nobody listens or nothing was replaced). A replaced task or settlement keeps its identity
+   * (uuid, deliveries).
+   *
+   * @throws {TaskPluginTriggerError} When a plugin throws on a `task_executor_*` trigger (the
+   *   task ends as `error` unless `task_executor_run_task_trigger_error` supplies a result); a
+   *   plugin that throws on any other trigger is logged and skipped.
    */
   async run<N extends TriggerName>(name: N, args: TriggerArgs<N>): Promise<TriggerArgs<N>> {
     const listeners = this.#listeners.get(name);
     if (!listeners) return args;
-    const replaces = TRIGGERS[name].replaces;
+    const info = TRIGGERS[name];
+    const replaces = info.replaces;
     let current = args;
     for (const entry of listeners) {
       let returned: unknown;
@@ -110,19 +117,33 @@ export class PluginHub {
           ? await handler(current)
           : await entry.plugin.trigger?.(name, current as TriggerArgs<TriggerName>);
       } catch (error) {
-        this.#logger.error(
-          `Plugin "${entry.plugin.name}" failed on trigger "${name}": ${describe(error)}`,
-          { error },
-        );
+        const message = `Plugin "${entry.plugin.name}" failed on trigger "${name}": ${
+          describe(error)
+        }`;
+        this.#logger.error(message, { error });
+        if (info.failsTask) {
+          throw new TaskPluginTriggerError(message, {
+            plugin: entry.plugin.name,
+            trigger: name,
+            cause: error,
+          });
+        }
         continue;
       }
       if (returned === null || typeof returned !== "object" || replaces.length === 0) continue;
       const replacement = returned as Record<string, unknown>;
       for (const field of replaces) {
-        if (replacement[field] !== undefined) {
-          if (current === args) current = { ...args };
-          (current as Record<string, unknown>)[field] = replacement[field];
+        let value = replacement[field];
+        if (value === undefined) continue;
+        if (current === args) current = { ...args };
+        const before = (current as Record<string, unknown>)[field];
+        if (info.pinned && isObject(value) && isObject(before)) {
+          value = { ...value };
+          for (const key of info.pinned) {
+            if (key in before) (value as Record<string, unknown>)[key] = before[key];
+          }
         }
+        (current as Record<string, unknown>)[field] = value;
       }
     }
     return current;
@@ -170,6 +191,10 @@ export class PluginHub {
     if (entry.component === "app") return true;
     return TRIGGERS[name].component === entry.component;
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function describe(error: unknown): string {

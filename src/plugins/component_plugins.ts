@@ -1,0 +1,67 @@
+import type { ComponentContext } from "../broker/broker.ts";
+import type { PluginHub } from "./plugin_hub.ts";
+import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
+
+/**
+ * How a Broker, Storage or GlobalConfig reaches the app's plugins: bound to the
+ * {@linkcode ComponentContext} it was started with, it runs triggers (a no-op without plugins)
+ * and starts and stops the plugins attached to its component. Implementations of the ports use
+ * it so that every backend fires the same triggers.
+ *
+ * @example A custom GlobalConfig that fires `global_config_start`
+ * ```ts
+ * import { ComponentPlugins, createLogger, parseQueueConfig, PluginHub } from "@qtasks/qtasks";
+ *
+ * const plugins = new ComponentPlugins("globalConfig");
+ * const hub = new PluginHub(createLogger("silent"));
+ * hub.add({ name: "hello", handlers: { global_config_start: ({ appName }) => console.log(appName) } });
+ * plugins.bind({ config: parseQueueConfig({}), logger: createLogger("silent"), appName: "shop", plugins: hub });
+ * await plugins.started("global_config_start"); // logs "shop"
+ * ```
+ */
+export class ComponentPlugins {
+  /** The component whose plugins it starts and stops. */
+  readonly component: PluginComponent;
+  #hub: PluginHub | undefined;
+  #appName = "";
+
+  /** @param component The component it serves. */
+  constructor(component: PluginComponent) {
+    this.component = component;
+  }
+
+  /** Takes the hub and app name from the context a component is started with. */
+  bind(context: ComponentContext): void {
+    this.#hub = context.plugins;
+    this.#appName = context.appName ?? "";
+  }
+
+  /** The app's name, as given at start (`""` before). */
+  get appName(): string {
+    return this.#appName;
+  }
+
+  /** Whether any plugin hears `name`: callers skip building its arguments otherwise. */
+  listens(name: TriggerName): boolean {
+    return this.#hub !== undefined && this.#hub.listens(name);
+  }
+
+  /** Runs trigger `name` (see {@linkcode PluginHub.run}); resolves with `args` without plugins. */
+  run<N extends TriggerName>(name: N, args: TriggerArgs<N>): Promise<TriggerArgs<N>> {
+    return this.#hub ? this.#hub.run(name, args) : Promise.resolve(args);
+  }
+
+  /** The component has started: starts its plugins, then runs `trigger`. */
+  async started(trigger: "broker_start" | "storage_start" | "global_config_start"): Promise<void> {
+    if (!this.#hub) return;
+    await this.#hub.start(this.component);
+    await this.#hub.run(trigger, { appName: this.#appName });
+  }
+
+  /** The component is stopping: runs `trigger`, then stops its plugins. */
+  async stopping(trigger: "broker_stop" | "storage_stop" | "global_config_stop"): Promise<void> {
+    if (!this.#hub) return;
+    await this.#hub.run(trigger, { appName: this.#appName });
+    await this.#hub.stop(this.component);
+  }
+}
