@@ -69,6 +69,7 @@ export class Starter {
       await this.broker.start(context);
       this.#started = true;
       await this.worker?.start();
+      await context.plugins?.run("starter_start", { appName: context.appName ?? "" });
     } catch (error) {
       if (this.#started) await this.broker.stop();
       this.#started = false;
@@ -95,6 +96,7 @@ export class Starter {
     }
     await this.broker.stop();
     this.#started = false;
+    await context?.plugins?.run("starter_stop", { appName });
     await context?.plugins?.stop("app");
   }
 

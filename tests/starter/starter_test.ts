@@ -133,3 +133,27 @@ test("the starter starts the broker chain before the worker and stops the worker
     "globalConfig.stop",
   ]);
 });
+
+test("starter_start fires once every component started, and starter_stop once every one stopped", async () => {
+  const app = silentApp("starter-triggers");
+  const log: string[] = [];
+  await app.addPlugin({
+    name: "order",
+    handlers: {
+      starter_start: ({ appName }) => void log.push(`starter_start ${appName === app.name}`),
+      starter_stop: ({ appName }) => void log.push(`starter_stop ${appName === app.name}`),
+      worker_start: () => void log.push("worker_start"),
+      worker_stop: () => void log.push("worker_stop"),
+      qtasks_stop: () => void log.push("qtasks_stop"),
+    },
+  });
+  await app.start();
+  await app.stop();
+  assert.deepEqual(log, [
+    "worker_start",
+    "starter_start true",
+    "qtasks_stop",
+    "worker_stop",
+    "starter_stop true",
+  ]);
+});
