@@ -139,7 +139,7 @@ export class QueueTasks {
   #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
 
-  /** @param options Name, backend and components, config, logger. */
+  /** @param options Name, backend and components, config, logger, executor. */
   constructor(options: QueueTasksOptions = {}) {
     const name = options.name ?? options.broker?.name ?? "QueueTasks";
     if (typeof name !== "string" || !APP_NAME.test(name)) {

@@ -9,12 +9,6 @@ import type { TaskCall, TaskMiddleware } from "./task_middleware.ts";
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 
-/**
- * TaskPluginTriggerErrors already offered to `task_executor_run_task_trigger_error`: each is
- * offered once, also when it travels through several steps of the pipeline.
- */
-const offered = new WeakSet<object>();
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
     typeof (value as { then?: unknown }).then === "function";
@@ -339,6 +333,9 @@ export class AsyncTaskExecutor implements TaskExecutor {
     const taskName = definition.name;
     const base = { appName: run.appName, taskName, uuid: run.uuid };
     const bounds = limit(run);
+    // The errors offered to task_executor_run_task_trigger_error in this run: each is offered
+    // once, also when it travels through several steps of the pipeline.
+    const offered = new WeakSet<object>();
     // maxTime counts from here: it bounds the middlewares too.
     bounds.arm();
     const call: TaskCall = {
@@ -384,7 +381,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
         }
         call.result = value;
       } catch (error) {
-        call.result = await this.#recover(plugins, run, error);
+        call.result = await this.#recover(plugins, run, error, offered);
       }
     };
     let status: "success" | "error" | "cancel" = "error";
@@ -401,7 +398,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
           await raceAbort(runChain(before, call, core), bounds.signal);
         } else await core();
       } catch (error) {
-        call.result = await this.#recover(plugins, run, error);
+        call.result = await this.#recover(plugins, run, error, offered);
       }
       if (after.length > 0) {
         try {
@@ -414,7 +411,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
           }
           await raceAbort(runChain(after, call, () => Promise.resolve()), bounds.signal);
         } catch (error) {
-          call.result = await this.#recover(plugins, run, error);
+          call.result = await this.#recover(plugins, run, error, offered);
         }
       }
       if (plugins?.listens("task_executor_decode")) {
@@ -422,7 +419,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
           call.result =
             (await plugins.run("task_executor_decode", { ...base, result: call.result })).result;
         } catch (error) {
-          call.result = await this.#recover(plugins, run, error);
+          call.result = await this.#recover(plugins, run, error, offered);
         }
       }
       const returning = encodeJson(call.result, `result of task "${taskName}"`);
@@ -450,7 +447,12 @@ export class AsyncTaskExecutor implements TaskExecutor {
    * Offers a TaskPluginTriggerError to `task_executor_run_task_trigger_error` (once): returns the
    * result a plugin supplied, or throws the error on (anything else is thrown on at once).
    */
-  async #recover(plugins: PluginHub | undefined, run: TaskRun, error: unknown): Promise<unknown> {
+  async #recover(
+    plugins: PluginHub | undefined,
+    run: TaskRun,
+    error: unknown,
+    offered: WeakSet<object>,
+  ): Promise<unknown> {
     if (!(error instanceof TaskPluginTriggerError) || offered.has(error)) throw error;
     offered.add(error);
     if (!plugins?.listens("task_executor_run_task_trigger_error")) throw error;

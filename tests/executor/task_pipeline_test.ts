@@ -441,6 +441,27 @@ test("a TaskPluginTriggerError no plugin turns into a result ends the task as er
   assert.equal(offered.length, 1, "offered once, also when it goes through the middlewares");
 });
 
+test("the same TaskPluginTriggerError thrown on every run is offered on every run", async () => {
+  let offers = 0;
+  const plugins = hubWith({
+    name: "fallback",
+    handlers: {
+      task_executor_run_task_trigger_error: () => {
+        offers++;
+        return { result: "fallback" };
+      },
+    },
+  });
+  const always = new TaskPluginTriggerError("always");
+  for (let i = 0; i < 2; i++) {
+    const outcome = await executor.execute(taskRun(() => {
+      throw always;
+    }, { plugins }));
+    assert.deepEqual(outcome, { status: "success", returning: '"fallback"' });
+  }
+  assert.equal(offers, 2);
+});
+
 test("a plugin that throws on task_executor_run_task_trigger_error ends the task as error, without recursion", async () => {
   let calls = 0;
   const plugins = hubWith({
