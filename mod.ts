@@ -56,6 +56,7 @@ export type { AsyncWorkerOptions } from "./src/worker/async_worker.ts";
 
 export type { TaskExecutor, TaskOutcome, TaskRun } from "./src/executor/task_executor.ts";
 export { AsyncTaskExecutor } from "./src/executor/async_task_executor.ts";
+export type { TaskCall, TaskMiddleware } from "./src/executor/task_middleware.ts";
 
 export { Starter } from "./src/starter/starter.ts";
 export type { RunForeverOptions } from "./src/starter/starter.ts";

@@ -18,6 +18,8 @@ import type { TaskRecord } from "../task/task_record.ts";
 import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
 import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
+import type { TaskExecutor } from "../executor/task_executor.ts";
+import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
@@ -56,6 +58,11 @@ export interface QueueTasksOptions {
   logger?: Logger;
   /** Read `QTASKS_*` environment variables (default `true`). */
   env?: boolean;
+  /**
+   * Runs every task that has no executor of its own, unless the worker was given one (default
+   * {@linkcode AsyncTaskExecutor}).
+   */
+  executor?: TaskExecutor;
 }
 
 /**
@@ -79,6 +86,7 @@ export interface PingOptions {
 type TaskFn<A extends unknown[], R> = (...args: A) => R;
 type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
 
+const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 const APP_NAME = /^[^{}\s]{1,200}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -127,8 +135,11 @@ export class QueueTasks {
   /** The app's plugins (add them with {@linkcode QueueTasks.addPlugin}). */
   readonly plugins: PluginHub;
   #tasks = new Map<string, TaskDefinition>();
+  /** App-wide middlewares: replaced (never changed in place) by addMiddleware. */
+  #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
+  #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
 
-  /** @param options Name, backend and components, config, logger. */
+  /** @param options Name, backend and components, config, logger, executor. */
   constructor(options: QueueTasksOptions = {}) {
     const name = options.name ?? options.broker?.name ?? "QueueTasks";
     if (typeof name !== "string" || !APP_NAME.test(name)) {
@@ -143,6 +154,9 @@ export class QueueTasks {
       options.env === false ? undefined : (key) => runtime.env(key),
     );
     this.logger = options.logger ?? createLogger(this.config.logsDefaultLevel);
+    if (options.executor !== undefined) {
+      checkExecutor(options.executor, `Cannot create app "${name}"`);
+    }
     if (options.broker && options.brokerUrl) {
       throw new TypeError(`Cannot create app "${name}": give either broker or brokerUrl, not both`);
     }
@@ -161,6 +175,9 @@ export class QueueTasks {
     this.starter = options.starter ?? new Starter({ broker: this.broker, worker: this.worker });
     this.events = new AppEvents(this.logger);
     this.plugins = new PluginHub(this.logger);
+    // The worker reads the app-wide middlewares at each run, so later addMiddleware calls count.
+    const before = () => this.#middlewaresBefore;
+    const after = () => this.#middlewaresAfter;
     this.worker.bind({
       name,
       tasks: this.#tasks,
@@ -168,6 +185,13 @@ export class QueueTasks {
       logger: this.logger,
       events: this.events,
       plugins: this.plugins,
+      executor: options.executor,
+      get middlewaresBefore() {
+        return before();
+      },
+      get middlewaresAfter() {
+        return after();
+      },
     });
   }
 
@@ -228,6 +252,16 @@ export class QueueTasks {
         `Cannot register task "${name}": maxTime must be a positive number of milliseconds`,
       );
     }
+    const context = `Cannot register task "${name}"`;
+    if (options.executor !== undefined) checkExecutor(options.executor, context);
+    const middlewaresBefore = checkMiddlewares(
+      options.middlewaresBefore,
+      `${context}: middlewaresBefore`,
+    );
+    const middlewaresAfter = checkMiddlewares(
+      options.middlewaresAfter,
+      `${context}: middlewaresAfter`,
+    );
     const definition: TaskDefinition = Object.freeze({
       name,
       priority,
@@ -235,6 +269,9 @@ export class QueueTasks {
       echo: options.echo ?? false,
       description: options.description,
       fn,
+      executor: options.executor,
+      middlewaresBefore,
+      middlewaresAfter,
     });
     this.#tasks.set(name, definition);
     return this.#handle(definition, {});
@@ -307,6 +344,50 @@ export class QueueTasks {
    */
   addPlugin(plugin: Plugin, options: AddPluginOptions = {}): Promise<void> {
     return this.plugins.add(plugin, options);
+  }
+
+  /**
+   * Adds a middleware to every task (see {@linkcode TaskMiddleware}): `before` (default) ones wrap
+   * each run, `after` ones run after each successful run. App-wide middlewares run outside (before)
+   * a task's own, in the order they were added; each runs once per run. It counts from the next
+   * run on, also for a worker that is running.
+   *
+   * @example Log every task's time
+   * ```ts
+   * import { QueueTasks } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-add-middleware" });
+   * app.addMiddleware(async (call, next) => {
+   *   const started = performance.now();
+   *   try {
+   *     await next();
+   *   } finally {
+   *     console.log(`${call.taskName} took ${performance.now() - started} ms`);
+   *   }
+   * });
+   * app.addMiddleware((call) => {
+   *   if (call.result === undefined) call.result = null;
+   * }, "after");
+   * ```
+   *
+   * @throws {TypeError} For a middleware that is not a function, or another position.
+   */
+  addMiddleware(middleware: TaskMiddleware, position: "before" | "after" = "before"): void {
+    if (position !== "before" && position !== "after") {
+      throw new TypeError(
+        `Cannot add middleware: position must be "before" or "after", got ${String(position)}`,
+      );
+    }
+    if (typeof middleware !== "function") {
+      throw new TypeError(
+        `Cannot add middleware: it must be a function (call, next), got ${typeName(middleware)}`,
+      );
+    }
+    if (position === "before") {
+      this.#middlewaresBefore = Object.freeze([...this.#middlewaresBefore, middleware]);
+    } else {
+      this.#middlewaresAfter = Object.freeze([...this.#middlewaresAfter, middleware]);
+    }
   }
 
   /** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */
@@ -500,6 +581,35 @@ function checkArgs(taskName: string, args: unknown): void {
   if (!Array.isArray(args)) {
     throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
   }
+}
+
+function typeName(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
+function checkExecutor(executor: unknown, context: string): void {
+  if (
+    executor === null || typeof executor !== "object" ||
+    typeof (executor as { execute?: unknown }).execute !== "function"
+  ) {
+    throw new TypeError(`${context}: executor must be an object with an execute(run) method`);
+  }
+}
+
+/** Checks a list of middlewares and returns a frozen copy (the shared empty one for none). */
+function checkMiddlewares(list: unknown, context: string): readonly TaskMiddleware[] {
+  if (list === undefined) return NO_MIDDLEWARES;
+  if (!Array.isArray(list)) {
+    throw new TypeError(`${context} must be an array of functions`);
+  }
+  list.forEach((middleware, index) => {
+    if (typeof middleware !== "function") {
+      throw new TypeError(
+        `${context}[${index}] must be a function (call, next), got ${typeName(middleware)}`,
+      );
+    }
+  });
+  return list.length === 0 ? NO_MIDDLEWARES : Object.freeze([...list] as TaskMiddleware[]);
 }
 
 function checkPriority(priority: unknown, context: string): void {

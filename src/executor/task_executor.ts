@@ -1,15 +1,18 @@
+import type { PluginHub } from "../plugins/plugin_hub.ts";
 import type { TaskDefinition } from "../task/task_definition.ts";
 import type { TaskErrorInfo } from "../task/task_record.ts";
+import type { TaskMiddleware } from "./task_middleware.ts";
 
 /**
- * One run of a task, as the worker hands it to the executor.
+ * One run of a task, as the worker hands it to the executor: the task, its arguments, and what
+ * the executor needs to run the pipeline (the app's plugins, and the middlewares to apply).
  *
  * @example
  * ```ts
  * import type { TaskRun } from "@qtasks/qtasks";
  *
  * function label(run: TaskRun): string {
- *   return `${run.definition.name}(${run.args.length} args) #${run.deliveries}`;
+ *   return `${run.appName}/${run.definition.name}(${run.args.length} args) #${run.deliveries}`;
  * }
  * ```
  */
@@ -26,6 +29,19 @@ export interface TaskRun {
   deliveries: number;
   /** Aborted by the worker on shutdown or a lost lease. */
   signal: AbortSignal;
+  /** The app name. */
+  appName: string;
+  /** The id of the worker that runs it. */
+  workerId: string;
+  /** The app's plugins: the executor runs the `task_executor_*` triggers there. */
+  plugins?: PluginHub;
+  /**
+   * The "before" middlewares to wrap the run with, outermost first (app-wide ones, then the
+   * task's own); empty when there are none.
+   */
+  middlewaresBefore: readonly TaskMiddleware[];
+  /** The "after" middlewares, run after a successful run (app-wide ones first). */
+  middlewaresAfter: readonly TaskMiddleware[];
 }
 
 /**
@@ -45,8 +61,11 @@ export type TaskOutcome =
 
 /**
  * The TaskExecutor port: runs one task function and reports how it ended. It must not throw:
- * every failure becomes an `error` outcome. Replace it app-wide with the worker's `executor`
- * option.
+ * every failure becomes an `error` outcome. Replace it for one task with the task's `executor`
+ * option, or for every task with the app's (`new QueueTasks({ executor })`) or the worker's
+ * `executor` option; the task's wins, then the worker's, then the app's, then
+ * {@linkcode AsyncTaskExecutor}. An executor that wraps the default one keeps its middlewares
+ * and `task_executor_*` triggers.
  *
  * @example An executor that times every task, around the default one
  * ```ts

@@ -1,3 +1,6 @@
+import type { TaskExecutor } from "../executor/task_executor.ts";
+import type { TaskMiddleware } from "../executor/task_middleware.ts";
+
 /**
  * What a task function receives as its first argument when it is registered with `echo: true`.
  *
@@ -34,6 +37,24 @@ export interface TaskContext {
  *
  * const options: TaskOptions = { name: "resize", priority: 5, maxTime: 10_000 };
  * ```
+ *
+ * @example Middlewares and an executor of its own
+ * ```ts
+ * import { AsyncTaskExecutor, type TaskOptions } from "@qtasks/qtasks";
+ *
+ * const inner = new AsyncTaskExecutor();
+ * const options: TaskOptions = {
+ *   name: "report",
+ *   middlewaresBefore: [async (call, next) => {
+ *     call.args = [...call.args, { requestedBy: "cron" }];
+ *     await next();
+ *   }],
+ *   middlewaresAfter: [(call) => {
+ *     call.result = { report: call.result };
+ *   }],
+ *   executor: { execute: (run) => inner.execute(run) },
+ * };
+ * ```
  */
 export interface TaskOptions {
   /** The name to register under (default: the function's name). */
@@ -46,6 +67,15 @@ export interface TaskOptions {
   echo?: boolean;
   /** A description, shown by inspection tools. */
   description?: string;
+  /**
+   * Runs this task instead of the worker's executor (see {@linkcode TaskExecutor}: the task's
+   * executor wins over the worker's and the app's).
+   */
+  executor?: TaskExecutor;
+  /** Middlewares that wrap each run, outermost first, inside the app-wide ones. */
+  middlewaresBefore?: TaskMiddleware[];
+  /** Middlewares run after each successful run, before the result is stored (after app-wide ones). */
+  middlewaresAfter?: TaskMiddleware[];
 }
 
 /**
@@ -73,4 +103,10 @@ export interface TaskDefinition {
   readonly description: string | undefined;
   /** The function. */
   readonly fn: (...args: never[]) => unknown;
+  /** Its own executor, if any (else the worker's). */
+  readonly executor?: TaskExecutor;
+  /** Its own "before" middlewares (app-wide ones are added around them at run time). */
+  readonly middlewaresBefore?: readonly TaskMiddleware[];
+  /** Its own "after" middlewares (app-wide ones run first, at run time). */
+  readonly middlewaresAfter?: readonly TaskMiddleware[];
 }

@@ -10,6 +10,8 @@ import { TaskCancelError } from "../errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../errors/unknown_task_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
 import type { TaskExecutor, TaskOutcome } from "../executor/task_executor.ts";
+import type { TaskMiddleware } from "../executor/task_middleware.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import type { AppEvents } from "../events/app_events.ts";
 import { describeError } from "../task/task_codec.ts";
@@ -42,7 +44,10 @@ export interface AsyncWorkerOptions {
    * round trip. 0 turns claiming ahead off.
    */
   prefetch?: number;
-  /** Runs each task (default: {@linkcode AsyncTaskExecutor}). */
+  /**
+   * Runs each task that has no executor of its own (default: the app's `executor` option, else
+   * an {@linkcode AsyncTaskExecutor}).
+   */
   executor?: TaskExecutor;
   /** This worker's id, the owner of its leases (default: `host:pid:random`). */
   id?: string;
@@ -67,6 +72,11 @@ const AVERAGE_WEIGHT = 0.2;
  * an unknown name ends as `error`; the worker carries on. When the broker is unreachable it
  * retries with backoff, keeping the results it has not stored yet.
  *
+ * It runs the `worker_*` triggers: `worker_add` for each claimed task it takes in,
+ * `worker_execute_before` when one is about to start, `worker_run_task_before` once its arguments
+ * are decoded, `worker_execute_after` with its outcome, and `worker_remove_finished_task` before
+ * its settlement goes to the broker. A trigger no plugin hears costs one map lookup.
+ *
  * @example
  * ```ts
  * import { AsyncWorker, QueueTasks, RedisBroker } from "@qtasks/qtasks";
@@ -80,14 +90,19 @@ export class AsyncWorker implements Worker {
   readonly broker: Broker;
   /** This worker's id. */
   readonly id: string;
-  /** Runs each task. */
-  readonly executor: TaskExecutor;
+  #executorOption: TaskExecutor | undefined;
+  /** The executor of tasks without their own: the option's, the app's, or the default. */
+  #executor: TaskExecutor;
+  #plugins: PluginHub | undefined;
   #concurrencyOption: number | undefined;
   #host: WorkerHost | undefined;
   #state: "idle" | "running" | "stopping" = "idle";
   #running = new Map<string, RunningTask>();
   /** Claimed ahead of free slots, in claim order (the queue's order); not started yet. */
   #ahead: ClaimedTask[] = [];
+  /** Claimed, waiting for the worker_add plugins before they join #ahead (in claim order). */
+  #adding: ClaimedTask[] = [];
+  #takingIn = false;
   #prefetchOption: number | undefined;
   /** Moving averages of a task's run time and of an exchange round trip, in ms. */
   #taskMs = 0;
@@ -129,7 +144,16 @@ export class AsyncWorker implements Worker {
       );
     }
     this.broker = options.broker;
-    this.executor = options.executor ?? new AsyncTaskExecutor();
+    if (
+      options.executor !== undefined &&
+      (options.executor === null || typeof options.executor.execute !== "function")
+    ) {
+      throw new TypeError(
+        "Cannot create AsyncWorker: executor must be an object with an execute(run) method",
+      );
+    }
+    this.#executorOption = options.executor;
+    this.#executor = options.executor ?? new AsyncTaskExecutor();
     if (
       options.prefetch !== undefined &&
       (!Number.isInteger(options.prefetch) || options.prefetch < 0)
@@ -144,6 +168,14 @@ export class AsyncWorker implements Worker {
     this.#defer = runtime.defer;
     this.id = options.id ??
       `${runtime.hostname()}:${runtime.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  /**
+   * Runs each task that has no executor of its own: the `executor` option, else the app's, else
+   * an {@linkcode AsyncTaskExecutor}.
+   */
+  get executor(): TaskExecutor {
+    return this.#executor;
   }
 
   /** Whether it is taking tasks. */
@@ -168,12 +200,16 @@ export class AsyncWorker implements Worker {
 
   /** How many tasks this worker holds: running, and claimed ahead of free slots. */
   get held(): number {
-    return this.#running.size + this.#ahead.length;
+    return this.#running.size + this.#ahead.length + this.#adding.length;
   }
 
-  /** Attaches the app's tasks, config and logger. */
+  /** Attaches the app's tasks, config, logger, plugins, executor and middlewares. */
   bind(host: WorkerHost): void {
     this.#host = host;
+    this.#plugins = host.plugins;
+    if (this.#executorOption === undefined && host.executor !== undefined) {
+      this.#executor = host.executor;
+    }
   }
 
   /** Starts taking tasks. */
@@ -239,11 +275,13 @@ export class AsyncWorker implements Worker {
     this.#state = "stopping";
     this.#stopController.abort();
     host.events?.emit("workerStopping", { appName: host.name, workerId: this.id });
-    // Tasks claimed ahead have not started: they go straight back to the queue.
-    for (const task of this.#ahead) {
+    // Tasks claimed ahead (or still with the worker_add plugins) have not started: they go
+    // straight back to the queue.
+    for (const task of this.#ahead.concat(this.#adding)) {
       this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
     }
     this.#ahead = [];
+    this.#adding = [];
     if (this.#settlements.length > 0) this.#kick();
     host.logger.info(
       `Worker ${this.id} stopping: waiting up to ${graceMs} ms for ${this.#running.size} running tasks`,
@@ -311,7 +349,7 @@ export class AsyncWorker implements Worker {
   }
 
   #isDrained(): boolean {
-    return this.#running.size === 0 && this.#ahead.length === 0 &&
+    return this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0 &&
       this.#settlements.length === 0 && this.#inFlight === 0 && this.#retry === undefined;
   }
 
@@ -351,7 +389,7 @@ export class AsyncWorker implements Worker {
    * quarantine and this worker still holds others (it drains, then takes one of them alone).
    */
   #wanted(): { want: number; idle: boolean } {
-    const busy = this.#running.size + this.#ahead.length + this.#reserved;
+    const busy = this.#running.size + this.#ahead.length + this.#adding.length + this.#reserved;
     const isolating = this.#isolated > 0 || (this.#quarantined > 0 && busy > 0);
     if (this.#state !== "running" || isolating) return { want: 0, idle: busy === 0 };
     return { want: Math.max(0, this.concurrency + this.#aheadTarget() - busy), idle: busy === 0 };
@@ -431,13 +469,61 @@ export class AsyncWorker implements Worker {
     if (want > 0 && result.claimed.length < want && this.#wakes === wakesBefore) {
       this.#mayHaveWork = false;
     }
+    // With worker_add plugins, tasks wait for them in #adding (in claim order) first.
+    const plugins = this.#plugins;
+    const adding = plugins !== undefined && result.claimed.length > 0 &&
+      plugins.listens("worker_add");
     for (const task of result.claimed) {
       // stop() began while this claim was in flight: give the task straight back.
       if (this.#state !== "running") {
         this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, status: "release" });
-      } else this.#ahead.push(task);
+      } else if (adding) this.#adding.push(task);
+      else this.#ahead.push(task);
     }
+    if (adding) void this.#takeIn(plugins);
     this.#startAhead();
+  }
+
+  /**
+   * Runs worker_add for the tasks in #adding, one at a time in claim order, and moves each (as
+   * the plugins left it) to #ahead, where it starts when a slot is free. A task cancelled, lost
+   * or given back meanwhile has left #adding and is skipped.
+   */
+  async #takeIn(plugins: PluginHub): Promise<void> {
+    if (this.#takingIn) return;
+    this.#takingIn = true;
+    try {
+      while (this.#adding.length > 0) {
+        const task = this.#adding[0];
+        let taken = task;
+        try {
+          taken = (await plugins.run("worker_add", {
+            appName: this.#requireHost().name,
+            workerId: this.id,
+            task,
+          })).task;
+        } catch (error) {
+          this.#requireHost().logger.error(
+            `Worker ${this.id}: worker_add failed (${(error as Error).message})`,
+          );
+        }
+        if (this.#adding[0] !== task) continue;
+        this.#adding.shift();
+        if (this.#state !== "running") {
+          this.#settlements.push({
+            uuid: task.uuid,
+            deliveries: task.deliveries,
+            status: "release",
+          });
+        } else {
+          this.#ahead.push(taken);
+          this.#startAhead();
+        }
+      }
+    } finally {
+      this.#takingIn = false;
+      this.#kick();
+    }
   }
 
   /**
@@ -482,6 +568,78 @@ export class AsyncWorker implements Worker {
     this.#running.set(task.uuid, entry);
     if (task.isolated) this.#isolated++;
     const started = performance.now();
+    const plugins = this.#plugins;
+    if (
+      plugins !== undefined && (plugins.listens("worker_execute_before") ||
+        plugins.listens("worker_execute_after") || plugins.listens("worker_remove_finished_task"))
+    ) {
+      void this.#launchWithPlugins(plugins, task, entry, started);
+      return;
+    }
+    this.#emitRunning(task);
+    void this.#run(task, entry).then((outcome) => {
+      if (entry.released) return;
+      this.#finish(task, task, started, {
+        uuid: task.uuid,
+        deliveries: task.deliveries,
+        ...outcome,
+      });
+    });
+  }
+
+  /**
+   * #launch with worker_execute_before (may replace the task), worker_execute_after (hears the
+   * outcome) and worker_remove_finished_task (may replace the settlement).
+   */
+  async #launchWithPlugins(
+    plugins: PluginHub,
+    task: ClaimedTask,
+    entry: RunningTask,
+    started: number,
+  ): Promise<void> {
+    const appName = this.#requireHost().name;
+    const workerId = this.id;
+    let current = task;
+    let settlement: Settlement;
+    try {
+      if (plugins.listens("worker_execute_before")) {
+        current = (await plugins.run("worker_execute_before", { appName, workerId, task })).task;
+      }
+      if (entry.released) return;
+      this.#emitRunning(current);
+      const outcome = await this.#run(current, entry);
+      if (entry.released) return;
+      if (plugins.listens("worker_execute_after")) {
+        await plugins.run("worker_execute_after", {
+          appName,
+          workerId,
+          taskName: current.taskName,
+          uuid: task.uuid,
+          outcome,
+        });
+      }
+      settlement = { uuid: task.uuid, deliveries: task.deliveries, ...outcome };
+      if (plugins.listens("worker_remove_finished_task")) {
+        settlement = (await plugins.run("worker_remove_finished_task", {
+          appName,
+          workerId,
+          settlement,
+        })).settlement;
+      }
+    } catch (error) {
+      settlement = {
+        uuid: task.uuid,
+        deliveries: task.deliveries,
+        status: "error",
+        error: describeError(error),
+      };
+    }
+    if (entry.released) return;
+    this.#finish(task, current, started, settlement);
+  }
+
+  /** taskRunning (only built when listened to). */
+  #emitRunning(task: ClaimedTask): void {
     const events = this.#host?.events;
     if (events?.has("taskRunning")) {
       events.emit("taskRunning", {
@@ -489,15 +647,25 @@ export class AsyncWorker implements Worker {
         attempt: task.deliveries,
       });
     }
-    void this.#run(task, entry).then((outcome) => {
-      if (entry.released) return;
-      if (events) this.#emitOutcome(events, task, outcome);
-      if (task.isolated) this.#isolated--;
-      this.#running.delete(task.uuid);
-      this.#taskMs = average(this.#taskMs, performance.now() - started);
-      this.#settlements.push({ uuid: task.uuid, deliveries: task.deliveries, ...outcome });
-      this.#endTurnSoon();
-    });
+  }
+
+  /**
+   * A running task ended: its events (under `current`, the task as the plugins left it), its slot
+   * freed, its settlement queued for the broker (`task` is the one claimed: its identity).
+   */
+  #finish(
+    task: ClaimedTask,
+    current: ClaimedTask,
+    started: number,
+    settlement: Settlement,
+  ): void {
+    const events = this.#host?.events;
+    if (events) this.#emitOutcome(events, current, settlement);
+    if (task.isolated) this.#isolated--;
+    this.#running.delete(task.uuid);
+    this.#taskMs = average(this.#taskMs, performance.now() - started);
+    this.#settlements.push(settlement);
+    this.#endTurnSoon();
   }
 
   #eventBase(task: ClaimedTask) {
@@ -510,7 +678,8 @@ export class AsyncWorker implements Worker {
   }
 
   /** taskStopping, then taskSuccess, taskError or taskCancel (only built when listened to). */
-  #emitOutcome(events: AppEvents, task: ClaimedTask, outcome: TaskOutcome): void {
+  #emitOutcome(events: AppEvents, task: ClaimedTask, outcome: TaskOutcome | Settlement): void {
+    if (outcome.status === "release") return;
     if (events.has("taskStopping")) {
       events.emit("taskStopping", { ...this.#eventBase(task), status: outcome.status });
     }
@@ -563,14 +732,29 @@ export class AsyncWorker implements Worker {
     } catch (error) {
       return { status: "error", error: describeError(error) };
     }
+    const plugins = this.#plugins;
     try {
-      return await this.executor.execute({
+      if (plugins !== undefined && plugins.listens("worker_run_task_before")) {
+        args = (await plugins.run("worker_run_task_before", {
+          appName: host.name,
+          workerId: this.id,
+          taskName: task.taskName,
+          uuid: task.uuid,
+          args,
+        })).args;
+      }
+      return await (definition.executor ?? this.#executor).execute({
         definition,
         uuid: task.uuid,
         priority: task.priority,
         args,
         deliveries: task.deliveries,
         signal: entry.controller.signal,
+        appName: host.name,
+        workerId: this.id,
+        plugins,
+        middlewaresBefore: join(host.middlewaresBefore, definition.middlewaresBefore),
+        middlewaresAfter: join(host.middlewaresAfter, definition.middlewaresAfter),
       });
     } catch (error) {
       return { status: "error", error: describeError(error) };
@@ -579,12 +763,14 @@ export class AsyncWorker implements Worker {
 
   /** Aborts a running task with a TaskCancelError: it ends as `cancel`. */
   #cancel(uuid: string, reason: string): void {
-    const index = this.#ahead.findIndex((task) => task.uuid === uuid);
-    if (index >= 0) {
-      const [task] = this.#ahead.splice(index, 1);
-      this.#settlements.push({ uuid, deliveries: task.deliveries, status: "cancel", reason });
-      this.#endTurnSoon();
-      return;
+    for (const waiting of [this.#ahead, this.#adding]) {
+      const index = waiting.findIndex((task) => task.uuid === uuid);
+      if (index >= 0) {
+        const [task] = waiting.splice(index, 1);
+        this.#settlements.push({ uuid, deliveries: task.deliveries, status: "cancel", reason });
+        this.#endTurnSoon();
+        return;
+      }
     }
     const task = this.#running.get(uuid);
     if (task && !task.controller.signal.aborted) {
@@ -593,12 +779,13 @@ export class AsyncWorker implements Worker {
   }
 
   async #renewLeases(): Promise<void> {
-    if (this.#running.size === 0 && this.#ahead.length === 0) return;
+    if (this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0) return;
     const leases = [...this.#running].map(([uuid, task]) => ({
       uuid,
       deliveries: task.deliveries,
     }));
     for (const { uuid, deliveries } of this.#ahead) leases.push({ uuid, deliveries });
+    for (const { uuid, deliveries } of this.#adding) leases.push({ uuid, deliveries });
     try {
       const renewal = await this.broker.extendLeases(
         this.id,
@@ -613,6 +800,7 @@ export class AsyncWorker implements Worker {
       if (renewal.lost.length > 0) {
         const lost = new Set(renewal.lost);
         this.#ahead = this.#ahead.filter((task) => !lost.has(task.uuid));
+        this.#adding = this.#adding.filter((task) => !lost.has(task.uuid));
       }
       for (const { uuid, reason } of renewal.cancelled) this.#cancel(uuid, reason);
     } catch (error) {
@@ -621,6 +809,18 @@ export class AsyncWorker implements Worker {
       );
     }
   }
+}
+
+const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
+
+/** The app-wide middlewares, then the task's own (no new array when one side has none). */
+function join(
+  appWide: readonly TaskMiddleware[] | undefined,
+  own: readonly TaskMiddleware[] | undefined,
+): readonly TaskMiddleware[] {
+  if (appWide === undefined || appWide.length === 0) return own ?? NO_MIDDLEWARES;
+  if (own === undefined || own.length === 0) return appWide;
+  return [...appWide, ...own];
 }
 
 /** A moving average: the first sample sets it. */

@@ -4,9 +4,12 @@ import type { Broker } from "../broker/broker.ts";
 import type { QueueConfig } from "../config/queue_config.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { TaskDefinition } from "../task/task_definition.ts";
+import type { TaskExecutor } from "../executor/task_executor.ts";
+import type { TaskMiddleware } from "../executor/task_middleware.ts";
 
 /**
- * What an app gives its worker: the registered tasks, the config and the logger.
+ * What an app gives its worker: the registered tasks, the config and the logger, and its events,
+ * plugins, executor and app-wide middlewares.
  *
  * @example
  * ```ts
@@ -33,6 +36,12 @@ export interface WorkerHost {
   readonly events?: AppEvents;
   /** The app's plugins: the worker runs its triggers and starts and stops its plugins. */
   readonly plugins?: PluginHub;
+  /** The app's executor: runs tasks that have none of their own when the worker has none either. */
+  readonly executor?: TaskExecutor;
+  /** App-wide "before" middlewares, outermost first: they wrap every task's own. */
+  readonly middlewaresBefore?: readonly TaskMiddleware[];
+  /** App-wide "after" middlewares: they run before every task's own. */
+  readonly middlewaresAfter?: readonly TaskMiddleware[];
 }
 
 /**

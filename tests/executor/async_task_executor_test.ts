@@ -26,6 +26,10 @@ function run(
     args: options.args ?? [],
     deliveries: 2,
     signal: options.signal ?? new AbortController().signal,
+    appName: "executor-test",
+    workerId: "w1",
+    middlewaresBefore: [],
+    middlewaresAfter: [],
   };
 }
 
