@@ -218,7 +218,7 @@ export interface TriggerMap {
   };
   /**
    * The task (or a plugin on another `task_executor_*` trigger) threw a TaskPluginTriggerError:
-   * returning `{ result }` ends the task as `success` with it; otherwise it ends as `error`.
+   * returning `{ result }` makes it the run's result (the after middlewares and decode still run); otherwise the task ends as `error`.
    */
   task_executor_run_task_trigger_error: {
     args: {
