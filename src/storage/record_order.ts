@@ -1,12 +1,12 @@
 import type { TaskFields } from "../task/task_codec.ts";
 
 /** How many records `Storage.getAll` reads when no limit is given. */
-export const DEFAULT_GET_ALL_LIMIT = 1000;
+const DEFAULT_GET_ALL_LIMIT = 1000;
 
 /**
  * Checks the `limit` of `Storage.getAll`.
  *
- * @param limit A non-negative integer, or `undefined` for {@linkcode DEFAULT_GET_ALL_LIMIT}.
+ * @param limit A non-negative integer, or `undefined` for the default, 1000.
  * @returns The limit to apply.
  * @throws {RangeError} When it is not a non-negative integer.
  *

@@ -247,8 +247,8 @@ export function componentTriggers(
         storage: recorder("storage"),
         globalConfig: recorder("globalConfig"),
       };
-      const app_ = recorder("app");
-      await app.addPlugin(app_);
+      const everything = recorder("app");
+      await app.addPlugin(everything);
       for (const [component, plugin] of Object.entries(plugins)) {
         await app.addPlugin(plugin, { component: component as PluginComponent });
       }
@@ -270,7 +270,7 @@ export function componentTriggers(
         }
       }
       // The app plugin heard all of them, and the app's and the worker's own.
-      const all = new Set(app_.names());
+      const all = new Set(everything.names());
       for (const plugin of Object.values(plugins)) {
         for (const name of plugin.names()) assert.ok(all.has(name), `the app plugin heard ${name}`);
       }
