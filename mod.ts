@@ -38,8 +38,16 @@ export type {
 } from "./src/broker/broker.ts";
 export { MemoryBroker } from "./src/broker/memory_broker.ts";
 export { RedisBroker } from "./src/broker/redis_broker.ts";
+export {
+  addHeard,
+  afterAdd,
+  afterExchange,
+  beforeAdd,
+  beforeExchange,
+  exchangeHeard,
+} from "./src/broker/broker_triggers.ts";
 
-export type { Storage, WaitForStatusOptions } from "./src/storage/storage.ts";
+export type { GetAllOptions, Storage, WaitForStatusOptions } from "./src/storage/storage.ts";
 export { MemoryStorage } from "./src/storage/memory_storage.ts";
 export { RedisStorage } from "./src/storage/redis_storage.ts";
 export { waitForRecord } from "./src/storage/wait_for_record.ts";

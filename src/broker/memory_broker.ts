@@ -1,6 +1,7 @@
 import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import { MemoryGlobalConfig } from "../global_config/memory_global_config.ts";
 import { PriorityHeap } from "../memory/priority_heap.ts";
+import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import {
   errorFields,
@@ -20,6 +21,14 @@ import type {
   LeaseRenewal,
   NewTask,
 } from "./broker.ts";
+import {
+  addHeard,
+  afterAdd,
+  afterExchange,
+  beforeAdd,
+  beforeExchange,
+  exchangeHeard,
+} from "./broker_triggers.ts";
 
 interface QueueEntry {
   priority: number;
@@ -63,6 +72,8 @@ export class MemoryBroker implements Broker {
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
   /** Cancelled while queued: their heap entries are skipped when popped. */
   #cancelled = new Set<string>();
+  #plugins = new ComponentPlugins("broker");
+  #started = false;
 
   /**
    * @param options `name` (default `QueueTasks`) and `storage` (default a new
@@ -77,22 +88,47 @@ export class MemoryBroker implements Broker {
       });
   }
 
-  /** Starts the Storage. */
+  /** Starts the Storage (and its GlobalConfig), then the broker's plugins (`broker_start`). */
   async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
     await this.storage.start(context);
+    this.#started = true;
+    await this.#plugins.started("broker_start");
   }
 
-  /** Stops the Storage and wakes every waiting worker. */
+  /** Runs `broker_stop`, wakes every waiting worker, then stops the Storage. */
   async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("broker_stop");
+    }
     this.#wake();
     await this.storage.stop();
   }
 
-  /** Stores the record and queues the task. */
+  /**
+   * Stores the record and queues the task. Runs `broker_add_before` and `storage_add` before,
+   * `broker_add_after` after (when heard).
+   */
   add(task: NewTask): Promise<void> {
-    if (this.storage.fields(task.uuid)) {
-      return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
+    if (addHeard(this.#plugins)) return this.#addWithPlugins(task);
+    try {
+      this.#store(task);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return Promise.resolve();
+  }
+
+  async #addWithPlugins(task: NewTask): Promise<void> {
+    const stored = await beforeAdd(this.#plugins, task);
+    this.#store(stored);
+    await afterAdd(this.#plugins, stored);
+  }
+
+  /** Writes the record and queues the task, synchronously. */
+  #store(task: NewTask): void {
+    if (this.storage.fields(task.uuid)) throw new DuplicateTaskError(task.taskName, task.uuid);
     const now = toUnixSeconds(this.storage.now());
     const seq = ++this.#seq;
     const extra: TaskFields = {};
@@ -113,11 +149,19 @@ export class MemoryBroker implements Broker {
     });
     this.#queue.push({ priority: task.priority, seq, uuid: task.uuid });
     this.#wake();
-    return Promise.resolve();
   }
 
-  /** Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). */
+  /**
+   * Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). The add
+   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
+   */
   async addBulk(tasks: NewTask[]): Promise<void> {
+    const heard = addHeard(this.#plugins);
+    if (heard) {
+      const prepared: NewTask[] = [];
+      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
+      tasks = prepared;
+    }
     const seen = new Set<string>();
     for (const task of tasks) {
       if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
@@ -125,11 +169,25 @@ export class MemoryBroker implements Broker {
       }
       seen.add(task.uuid);
     }
-    for (const task of tasks) await this.add(task);
+    for (const task of tasks) this.#store(task);
+    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
   }
 
-  /** Settles, recovers expired leases and claims, as one synchronous step. */
+  /**
+   * Settles, recovers expired leases and claims, as one synchronous step. The exchange triggers
+   * (see {@linkcode beforeExchange} and {@linkcode afterExchange}) run around it when heard.
+   */
   exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    if (exchangeHeard(this.#plugins)) return this.#exchangeWithPlugins(request);
+    return Promise.resolve(this.#exchange(request));
+  }
+
+  async #exchangeWithPlugins(request: ExchangeRequest): Promise<ExchangeResult> {
+    const sent = await beforeExchange(this.#plugins, request);
+    return await afterExchange(this.#plugins, sent, this.#exchange(sent));
+  }
+
+  #exchange(request: ExchangeRequest): ExchangeResult {
     const now = this.storage.now();
     const stamp = toUnixSeconds(now);
     const rejected: string[] = [];
@@ -235,13 +293,7 @@ export class MemoryBroker implements Broker {
       }
     }
     if (recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0) this.#wake();
-    return Promise.resolve({
-      claimed,
-      rejected,
-      recovered,
-      dropped,
-      quarantined: this.#quarantine.size,
-    });
+    return { claimed, rejected, recovered, dropped, quarantined: this.#quarantine.size };
   }
 
   /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
@@ -261,8 +313,17 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(renewal);
   }
 
-  /** Cancels a queued task at once, or tells the worker running it. */
+  /**
+   * Cancels a queued task at once, or tells the worker running it. `broker_update` may replace
+   * the reason first (when heard).
+   */
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    if (!this.#plugins.listens("broker_update")) return this.#cancel(uuid, reason, resultTtlMs);
+    return this.#plugins.run("broker_update", { appName: this.#plugins.appName, uuid, reason })
+      .then((args) => this.#cancel(uuid, args.reason, resultTtlMs));
+  }
+
+  #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     const fields = this.storage.fields(uuid);
     if (!fields) return Promise.resolve("missing");
     if (fields.status === "new") {
@@ -284,10 +345,15 @@ export class MemoryBroker implements Broker {
     return Promise.resolve("finished");
   }
 
-  /** Calls `listener` when a running task's cancel is requested. */
-  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
+  /** Calls `listener` when a running task's cancel is requested; runs `broker_listen_start`. */
+  async watchCancellations(
+    listener: (uuid: string, reason: string) => void,
+  ): Promise<() => void> {
     this.#cancelListeners.add(listener);
-    return Promise.resolve(() => void this.#cancelListeners.delete(listener));
+    if (this.#plugins.listens("broker_listen_start")) {
+      await this.#plugins.run("broker_listen_start", { appName: this.#plugins.appName });
+    }
+    return () => void this.#cancelListeners.delete(listener);
   }
 
   /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort; then claims. */
@@ -312,18 +378,26 @@ export class MemoryBroker implements Broker {
     return claim && !signal.aborted ? await this.exchange(claim) : undefined;
   }
 
-  /** Reads a record. */
+  /** Reads a record through the Storage (`storage_get`); `broker_get` may replace it. */
   get(uuid: string): Promise<TaskRecord | undefined> {
-    return this.storage.get(uuid);
+    const read = this.storage.get(uuid);
+    if (!this.#plugins.listens("broker_get")) return read;
+    return read.then(async (result) =>
+      (await this.#plugins.run("broker_get", { appName: this.#plugins.appName, uuid, result }))
+        .result
+    );
   }
 
-  /** Empties the queue, the leases and the storage. */
+  /** Empties the queue, the leases and the storage; then runs `broker_flush_all`. */
   async flushAll(): Promise<void> {
     this.#queue.clear();
     this.#quarantine.clear();
     this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();
+    if (this.#plugins.listens("broker_flush_all")) {
+      await this.#plugins.run("broker_flush_all", { appName: this.#plugins.appName });
+    }
   }
 
   #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {

@@ -2,6 +2,7 @@ import {
   type RedisComponentOptions,
   RedisGlobalConfig,
 } from "../global_config/redis_global_config.ts";
+import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { RedisConnection } from "../redis/redis_connection.ts";
 import type { RedisReply } from "../redis/redis_client.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
@@ -26,6 +27,14 @@ import type {
   LeaseRenewal,
   NewTask,
 } from "./broker.ts";
+import {
+  addHeard,
+  afterAdd,
+  afterExchange,
+  beforeAdd,
+  beforeExchange,
+  exchangeHeard,
+} from "./broker_triggers.ts";
 
 const BULK_BATCH = 500;
 
@@ -89,6 +98,8 @@ export class RedisBroker implements Broker {
   #holds = true;
   #logged = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #plugins = new ComponentPlugins("broker");
+  #started = false;
 
   /**
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
@@ -121,8 +132,12 @@ export class RedisBroker implements Broker {
     this.connection.acquire();
   }
 
-  /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
+  /**
+   * Starts the Storage (and GlobalConfig), then the broker's plugins (`broker_start`); connection
+   * errors are logged, redacted.
+   */
   async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
@@ -132,10 +147,16 @@ export class RedisBroker implements Broker {
       this.connection.onError((error) => context.logger.warn(error.message));
     }
     await this.storage.start(context);
+    this.#started = true;
+    await this.#plugins.started("broker_start");
   }
 
-  /** Releases the connection, then stops the Storage. */
+  /** Runs `broker_stop`, releases the connection, then stops the Storage. */
   async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("broker_stop");
+    }
     if (this.#holds) {
       this.#holds = false;
       await this.connection.release();
@@ -146,9 +167,22 @@ export class RedisBroker implements Broker {
   /**
    * Enqueues one task. Calls made in the same turn of the event loop (a web server handling
    * many requests, a `Promise.all`) are gathered and sent as one script call, up to 500 tasks:
-   * still one atomic step per task, fewer round trips.
+   * still one atomic step per task, fewer round trips. `broker_add_before` and `storage_add` run
+   * before the task joins a batch, `broker_add_after` once its batch is stored (when heard).
    */
   add(task: NewTask): Promise<void> {
+    if (addHeard(this.#plugins)) return this.#addWithPlugins(task);
+    return this.#enqueue(task);
+  }
+
+  async #addWithPlugins(task: NewTask): Promise<void> {
+    const stored = await beforeAdd(this.#plugins, task);
+    await this.#enqueue(stored);
+    await afterAdd(this.#plugins, stored);
+  }
+
+  /** Gathers a task into the batch of this turn. */
+  #enqueue(task: NewTask): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ task, resolve, reject });
       if (this.#pending.length >= BULK_BATCH) void this.#flush();
@@ -184,11 +218,21 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
+  /**
+   * Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). The add
+   * triggers run for each task, as in {@linkcode RedisBroker.add}.
+   */
   async addBulk(tasks: NewTask[]): Promise<void> {
+    const heard = addHeard(this.#plugins);
+    if (heard) {
+      const prepared: NewTask[] = [];
+      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
+      tasks = prepared;
+    }
     for (let start = 0; start < tasks.length; start += BULK_BATCH) {
       await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
     }
+    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
   }
 
   /**
@@ -252,8 +296,21 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** Settles, recovers and claims: one EVALSHA. */
-  async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+  /**
+   * Settles, recovers and claims: one EVALSHA. The exchange triggers (see
+   * {@linkcode beforeExchange} and {@linkcode afterExchange}) run around it when heard.
+   */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    if (exchangeHeard(this.#plugins)) return this.#exchangeWithPlugins(request);
+    return this.#exchange(request);
+  }
+
+  async #exchangeWithPlugins(request: ExchangeRequest): Promise<ExchangeResult> {
+    const sent = await beforeExchange(this.#plugins, request);
+    return await afterExchange(this.#plugins, sent, await this.#exchange(sent));
+  }
+
+  async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     const reply = await this.connection.script(
       exchangeScript,
       this.#exchangeKeys(),
@@ -308,8 +365,18 @@ export class RedisBroker implements Broker {
     return { lost, cancelled };
   }
 
-  /** Cancels: one EVALSHA (a running task's worker hears it on the control channel). */
+  /**
+   * Cancels: one EVALSHA (a running task's worker hears it on the control channel).
+   * `broker_update` may replace the reason first (when heard).
+   */
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    if (this.#plugins.listens("broker_update")) {
+      ({ reason } = await this.#plugins.run("broker_update", {
+        appName: this.#plugins.appName,
+        uuid,
+        reason,
+      }));
+    }
     return await this.connection.script(
       cancelScript,
       [this.keys.queue, this.keys.quarantine, this.keys.task(uuid)],
@@ -317,12 +384,18 @@ export class RedisBroker implements Broker {
     ) as CancelOutcome;
   }
 
-  /** Listens on the control channel for cancels of running tasks. */
-  watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
-    return this.connection.subscribe(this.keys.control, (message) => {
+  /** Listens on the control channel for cancels of running tasks; runs `broker_listen_start`. */
+  async watchCancellations(
+    listener: (uuid: string, reason: string) => void,
+  ): Promise<() => void> {
+    const remove = await this.connection.subscribe(this.keys.control, (message) => {
       const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
       if (match) listener(match[1], match[2]);
     });
+    if (this.#plugins.listens("broker_listen_start")) {
+      await this.#plugins.run("broker_listen_start", { appName: this.#plugins.appName });
+    }
+    return remove;
   }
 
   /**
@@ -341,6 +414,8 @@ export class RedisBroker implements Broker {
       await this.connection.blocking(pop, blockMs, signal);
       return undefined;
     }
+    const heard = exchangeHeard(this.#plugins);
+    if (heard) claim = await beforeExchange(this.#plugins, claim);
     const keys = this.#exchangeKeys();
     const call = [
       "EVALSHA",
@@ -352,20 +427,29 @@ export class RedisBroker implements Broker {
     const replies = await this.connection.blockingThen(pop, blockMs, signal, call);
     if (!replies) return undefined;
     const second = replies[1];
+    let result: ExchangeResult;
     if (second instanceof RedisReplyError) {
-      if (second.code === "NOSCRIPT") return await this.exchange(claim);
-      throw second;
-    }
-    return parseExchange(second);
+      if (second.code !== "NOSCRIPT") throw second;
+      result = await this.#exchange(claim);
+    } else result = parseExchange(second);
+    return heard ? await afterExchange(this.#plugins, claim, result) : result;
   }
 
-  /** Reads a record. */
+  /** Reads a record through the Storage (`storage_get`); `broker_get` may replace it. */
   get(uuid: string): Promise<TaskRecord | undefined> {
-    return this.storage.get(uuid);
+    const read = this.storage.get(uuid);
+    if (!this.#plugins.listens("broker_get")) return read;
+    return read.then(async (result) =>
+      (await this.#plugins.run("broker_get", { appName: this.#plugins.appName, uuid, result }))
+        .result
+    );
   }
 
-  /** Deletes every key of the app. */
-  flushAll(): Promise<void> {
-    return this.storage.flushAll();
+  /** Deletes every key of the app (through the Storage); then runs `broker_flush_all`. */
+  async flushAll(): Promise<void> {
+    await this.storage.flushAll();
+    if (this.#plugins.listens("broker_flush_all")) {
+      await this.#plugins.run("broker_flush_all", { appName: this.#plugins.appName });
+    }
   }
 }

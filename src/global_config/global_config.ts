@@ -27,6 +27,12 @@ export interface GlobalConfig {
   get(name: string, key: string): Promise<string | undefined>;
   /** Reads every key of a group. */
   getAll(name: string): Promise<Record<string, string>>;
+  /**
+   * Reads the keys of a group that match a glob `pattern`, as Redis `MATCH` does: `*` (any
+   * characters), `?` (one), `[abc]`, `[a-z]`, `[^a]` (one of a set, or not), `\` (escapes the
+   * next character).
+   */
+  getMatch(name: string, pattern: string): Promise<Record<string, string>>;
   /** Whether a started app (a worker) has a live heartbeat. */
   isRunning(): Promise<boolean>;
 }

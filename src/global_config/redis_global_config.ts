@@ -1,4 +1,5 @@
 import type { ComponentContext } from "../broker/broker.ts";
+import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { RedisConnection, type RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { heartbeatScript } from "../redis/scripts/heartbeat.ts";
@@ -51,6 +52,7 @@ export class RedisGlobalConfig implements GlobalConfig {
   #timer: ReturnType<typeof setInterval> | undefined;
   #ttlMs = 20_000;
   #holds = true;
+  #plugins = new ComponentPlugins("globalConfig");
 
   /** @param options Name and URL or connection. */
   constructor(options: RedisComponentOptions = {}) {
@@ -61,8 +63,13 @@ export class RedisGlobalConfig implements GlobalConfig {
     this.connection.acquire();
   }
 
-  /** Starts the heartbeat. */
+  /**
+   * Writes the first heartbeat and starts the periodic ones, then starts the GlobalConfig's
+   * plugins (`global_config_start`). Each heartbeat written runs `global_config_set_status`
+   * (`running`), the first one after `global_config_start`.
+   */
   async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
@@ -72,18 +79,26 @@ export class RedisGlobalConfig implements GlobalConfig {
     await this.#beat("beat");
     clearInterval(this.#timer);
     this.#timer = setInterval(() => {
-      this.#beat("beat").catch((error) =>
+      this.#beat("beat").then(() => this.#setStatus("running")).catch((error) =>
         logger.warn(`GlobalConfig heartbeat failed: ${(error as Error).message}`)
       );
     }, config.globalConfigStatusSetPeriodicMs);
+    await this.#plugins.started("global_config_start");
+    await this.#setStatus("running");
   }
 
-  /** Stops the heartbeat and releases the connection. */
+  /**
+   * Stops the heartbeat and removes this instance's running status (`global_config_set_status`
+   * `stopped`), runs `global_config_stop` and stops the GlobalConfig's plugins, then releases
+   * the connection.
+   */
   async stop(): Promise<void> {
     if (this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
       await this.#beat("stop").catch(() => 0);
+      await this.#setStatus("stopped");
+      await this.#plugins.stopping("global_config_stop");
     }
     if (this.#holds) {
       this.#holds = false;
@@ -91,25 +106,87 @@ export class RedisGlobalConfig implements GlobalConfig {
     }
   }
 
-  /** Stores a value. */
+  /** Stores a value (HSET); `global_config_set` may replace the group, key and value first. */
   async set(name: string, key: string, value: string): Promise<void> {
+    if (this.#plugins.listens("global_config_set")) {
+      ({ name, key, value } = await this.#plugins.run("global_config_set", {
+        appName: this.#plugins.appName,
+        name,
+        key,
+        value,
+      }));
+    }
     await this.connection.command(["HSET", this.keys.globalConfig(name), key, String(value)]);
   }
 
-  /** Reads a value. */
+  /** Reads a value (HGET); `global_config_get` may replace it. */
   async get(name: string, key: string): Promise<string | undefined> {
     const value = await this.connection.command(["HGET", this.keys.globalConfig(name), key]);
-    return typeof value === "string" ? value : undefined;
+    const result = typeof value === "string" ? value : undefined;
+    if (!this.#plugins.listens("global_config_get")) return result;
+    return (await this.#plugins.run("global_config_get", {
+      appName: this.#plugins.appName,
+      name,
+      key,
+      result,
+    })).result;
   }
 
-  /** Reads a group. */
+  /** Reads a group (HGETALL); `global_config_get_all` may replace it. */
   async getAll(name: string): Promise<Record<string, string>> {
-    return pairsToObject(await this.connection.command(["HGETALL", this.keys.globalConfig(name)]));
+    const result = pairsToObject(
+      await this.connection.command(["HGETALL", this.keys.globalConfig(name)]),
+    );
+    if (!this.#plugins.listens("global_config_get_all")) return result;
+    return (await this.#plugins.run("global_config_get_all", {
+      appName: this.#plugins.appName,
+      name,
+      result,
+    })).result;
+  }
+
+  /**
+   * Reads the keys of a group that match a glob (HSCAN … MATCH; see
+   * {@linkcode GlobalConfig.getMatch}); `global_config_get_match` may replace them.
+   */
+  async getMatch(name: string, pattern: string): Promise<Record<string, string>> {
+    const key = this.keys.globalConfig(name);
+    const result: Record<string, string> = {};
+    let cursor = "0";
+    do {
+      const reply = await this.connection.command([
+        "HSCAN",
+        key,
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000",
+      ]) as [string, string[]];
+      cursor = reply[0];
+      Object.assign(result, pairsToObject(reply[1]));
+    } while (cursor !== "0");
+    if (!this.#plugins.listens("global_config_get_match")) return result;
+    return (await this.#plugins.run("global_config_get_match", {
+      appName: this.#plugins.appName,
+      name,
+      pattern,
+      result,
+    })).result;
   }
 
   /** Whether any instance of the app has a live heartbeat. */
   async isRunning(): Promise<boolean> {
     return await this.#beat("check") > 0;
+  }
+
+  async #setStatus(status: "running" | "stopped"): Promise<void> {
+    if (this.#plugins.listens("global_config_set_status")) {
+      await this.#plugins.run("global_config_set_status", {
+        appName: this.#plugins.appName,
+        status,
+      });
+    }
   }
 
   async #beat(mode: "beat" | "stop" | "check"): Promise<number> {

@@ -189,7 +189,18 @@ export class RedisConnection {
     send: (client: RedisClient) => Promise<T>,
   ): Promise<T | null> {
     if (signal.aborted) return null;
-    const client = this.#blocking ??= await this.#open();
+    let client = this.#blocking;
+    if (!client) {
+      const opened = await this.#open();
+      // Aborted while connecting (a worker stopping, the connection closing meanwhile): nothing
+      // would ever close this client. Another call may also have opened one first.
+      if (signal.aborted) {
+        opened.destroy();
+        return null;
+      }
+      client = this.#blocking ??= opened;
+      if (client !== opened) opened.destroy();
+    }
     const drop = () => {
       if (this.#blocking === client) this.#blocking = undefined;
       client.destroy();

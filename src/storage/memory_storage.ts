@@ -1,9 +1,11 @@
 import type { ComponentContext } from "../broker/broker.ts";
 import type { GlobalConfig } from "../global_config/global_config.ts";
 import { PriorityHeap } from "../memory/priority_heap.ts";
+import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { decodeTaskRecord, type TaskFields } from "../task/task_codec.ts";
 import type { TaskRecord } from "../task/task_record.ts";
-import type { Storage, WaitForStatusOptions } from "./storage.ts";
+import { checkGetAllLimit, sortOldestFirst } from "./record_order.ts";
+import type { GetAllOptions, Storage, WaitForStatusOptions } from "./storage.ts";
 import { waitForRecord } from "./wait_for_record.ts";
 
 /**
@@ -28,6 +30,8 @@ export class MemoryStorage implements Storage {
   #records = new Map<string, TaskFields>();
   #expiries = new PriorityHeap<[number, string]>((a, b) => a[0] - b[0]);
   #watchers = new Map<string, Set<(status?: string) => void>>();
+  #plugins = new ComponentPlugins("storage");
+  #started = false;
 
   /**
    * @param options `name` (default `QueueTasks`), `globalConfig`, and `now`, a clock for tests.
@@ -38,27 +42,65 @@ export class MemoryStorage implements Storage {
     this.now = options.now ?? Date.now;
   }
 
-  /** Starts the GlobalConfig. */
+  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
   async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
     await this.globalConfig?.start(context);
+    this.#started = true;
+    await this.#plugins.started("storage_start");
   }
 
-  /** Stops the GlobalConfig. */
+  /** Runs `storage_stop`, then stops the GlobalConfig. */
   async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("storage_stop");
+    }
     await this.globalConfig?.stop();
   }
 
-  /** Reads one record. */
+  /** Reads one record; `storage_get` may replace it. */
   get(uuid: string): Promise<TaskRecord | undefined> {
+    const read = this.#read(uuid);
+    if (!this.#plugins.listens("storage_get")) return read;
+    return read.then(async (result) =>
+      (await this.#plugins.run("storage_get", { appName: this.#plugins.appName, uuid, result }))
+        .result
+    );
+  }
+
+  #read(uuid: string): Promise<TaskRecord | undefined> {
     this.#expire();
     const fields = this.#records.get(uuid);
     return Promise.resolve(fields ? decodeTaskRecord(uuid, fields) : undefined);
   }
 
+  /**
+   * Reads every record, oldest first (at most `limit`, default 1000: the oldest ones);
+   * `storage_get_all` may replace them.
+   */
+  async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
+    const limit = checkGetAllLimit(options.limit);
+    this.#expire();
+    const entries = sortOldestFirst([...this.#records]).slice(0, limit);
+    let results: TaskRecord[] = [];
+    for (const [uuid, fields] of entries) {
+      const record = decodeTaskRecord(uuid, fields);
+      if (record) results.push(record);
+    }
+    if (this.#plugins.listens("storage_get_all")) {
+      results = (await this.#plugins.run("storage_get_all", {
+        appName: this.#plugins.appName,
+        results,
+      })).results;
+    }
+    return results;
+  }
+
   /** Waits for a status, woken by every write to the record. */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
     return waitForRecord(options, {
-      read: () => this.get(uuid),
+      read: () => this.#read(uuid),
       watch: (onChange) => {
         let set = this.#watchers.get(uuid);
         if (!set) this.#watchers.set(uuid, set = new Set());
@@ -71,20 +113,31 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  /** Deletes the records of finished tasks (those given an expiry). */
-  deleteFinished(): Promise<number> {
-    let count = 0;
+  /**
+   * Deletes the records of finished tasks (those given an expiry); runs
+   * `storage_delete_finished_tasks` with the count.
+   */
+  async deleteFinished(): Promise<number> {
+    let deleted = 0;
     for (let entry = this.#expiries.pop(); entry; entry = this.#expiries.pop()) {
-      if (this.#records.delete(entry[1])) count++;
+      if (this.#records.delete(entry[1])) deleted++;
     }
-    return Promise.resolve(count);
+    if (this.#plugins.listens("storage_delete_finished_tasks")) {
+      await this.#plugins.run("storage_delete_finished_tasks", {
+        appName: this.#plugins.appName,
+        deleted,
+      });
+    }
+    return deleted;
   }
 
-  /** Deletes every record. */
-  flushAll(): Promise<void> {
+  /** Deletes every record; then runs `storage_flush_all`. */
+  async flushAll(): Promise<void> {
     this.#records.clear();
     this.#expiries.clear();
-    return Promise.resolve();
+    if (this.#plugins.listens("storage_flush_all")) {
+      await this.#plugins.run("storage_flush_all", { appName: this.#plugins.appName });
+    }
   }
 
   /** Backend use: the raw fields of a record. */

@@ -5,12 +5,14 @@ import {
   RedisGlobalConfig,
 } from "../global_config/redis_global_config.ts";
 import type { GlobalConfig } from "../global_config/global_config.ts";
+import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { RedisConnection } from "../redis/redis_connection.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { deleteFinishedScript } from "../redis/scripts/delete_finished.ts";
 import { decodeTaskRecord, type TaskFields } from "../task/task_codec.ts";
 import type { TaskRecord } from "../task/task_record.ts";
-import type { Storage, WaitForStatusOptions } from "./storage.ts";
+import { checkGetAllLimit, sortOldestFirst } from "./record_order.ts";
+import type { GetAllOptions, Storage, WaitForStatusOptions } from "./storage.ts";
 import { waitForRecord } from "./wait_for_record.ts";
 
 /**
@@ -39,6 +41,8 @@ export class RedisStorage implements Storage {
   #watchers = new Map<string, Set<(status?: string, changed?: TaskFields) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
+  #plugins = new ComponentPlugins("storage");
+  #started = false;
 
   /**
    * @param options Name, URL or connection, and `globalConfig` (whose connection is shared when
@@ -55,17 +59,24 @@ export class RedisStorage implements Storage {
     this.connection.acquire();
   }
 
-  /** Starts the GlobalConfig. */
+  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
   async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
     }
     await this.globalConfig?.start(context);
+    this.#started = true;
+    await this.#plugins.started("storage_start");
   }
 
-  /** Releases the connection, then stops the GlobalConfig. */
+  /** Runs `storage_stop`, releases the connection, then stops the GlobalConfig. */
   async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("storage_stop");
+    }
     this.#subscribed = undefined;
     this.#watchers.clear();
     if (this.#holds) {
@@ -75,10 +86,52 @@ export class RedisStorage implements Storage {
     await this.globalConfig?.stop();
   }
 
-  /** Reads one record (HGETALL). */
+  /** Reads one record (HGETALL); `storage_get` may replace it. */
   async get(uuid: string): Promise<TaskRecord | undefined> {
     const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
-    return decodeTaskRecord(uuid, pairsToObject(reply));
+    const result = decodeTaskRecord(uuid, pairsToObject(reply));
+    if (!this.#plugins.listens("storage_get")) return result;
+    return (await this.#plugins.run("storage_get", {
+      appName: this.#plugins.appName,
+      uuid,
+      result,
+    }))
+      .result;
+  }
+
+  /**
+   * Reads every record, oldest first: a SCAN of the record keys (the first `limit` found,
+   * default 1000) with their HGETALLs pipelined; a record deleted in between is skipped.
+   * `storage_get_all` may replace them.
+   */
+  async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
+    const limit = checkGetAllLimit(options.limit);
+    const entries: Array<[string, TaskFields]> = [];
+    const prefix = this.keys.taskPrefix;
+    if (limit > 0) {
+      await this.#scan(prefix, async (keys) => {
+        const page = keys.slice(0, limit - entries.length);
+        const replies = await Promise.all(
+          page.map((key) => this.connection.command(["HGETALL", key])),
+        );
+        for (let i = 0; i < page.length; i++) {
+          entries.push([page[i].slice(prefix.length), pairsToObject(replies[i])]);
+        }
+        return entries.length < limit;
+      });
+    }
+    let results: TaskRecord[] = [];
+    for (const [uuid, fields] of sortOldestFirst(entries)) {
+      const record = decodeTaskRecord(uuid, fields);
+      if (record) results.push(record);
+    }
+    if (this.#plugins.listens("storage_get_all")) {
+      results = (await this.#plugins.run("storage_get_all", {
+        appName: this.#plugins.appName,
+        results,
+      })).results;
+    }
+    return results;
   }
 
   /** Waits for a status, woken by the events channel. */
@@ -120,24 +173,42 @@ export class RedisStorage implements Storage {
     });
   }
 
-  /** Deletes finished records (SCAN of the task records, checked and deleted in batches). */
+  /**
+   * Deletes finished records (SCAN of the task records, checked and deleted in batches); runs
+   * `storage_delete_finished_tasks` with the count.
+   */
   async deleteFinished(): Promise<number> {
     let deleted = 0;
     await this.#scan(this.keys.taskPrefix, async (keys) => {
       deleted += Number(await this.connection.script(deleteFinishedScript, keys, []));
     });
+    if (this.#plugins.listens("storage_delete_finished_tasks")) {
+      await this.#plugins.run("storage_delete_finished_tasks", {
+        appName: this.#plugins.appName,
+        deleted,
+      });
+    }
     return deleted;
   }
 
-  /** Deletes every key of the app (SCAN + UNLINK in batches). */
+  /** Deletes every key of the app (SCAN + UNLINK in batches); then runs `storage_flush_all`. */
   async flushAll(): Promise<void> {
     await this.#scan(this.keys.prefix, async (keys) => {
       await this.connection.command(["UNLINK", ...keys]);
     });
+    if (this.#plugins.listens("storage_flush_all")) {
+      await this.#plugins.run("storage_flush_all", { appName: this.#plugins.appName });
+    }
   }
 
-  /** Calls `batch` with the keys that start with `prefix`, a SCAN page at a time. */
-  async #scan(prefix: string, batch: (keys: string[]) => Promise<void>): Promise<void> {
+  /**
+   * Calls `batch` with the keys that start with `prefix`, a SCAN page at a time, until the scan
+   * ends or `batch` resolves with `false`.
+   */
+  async #scan(
+    prefix: string,
+    batch: (keys: string[]) => Promise<boolean | void>,
+  ): Promise<void> {
     const pattern = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
     let cursor = "0";
     do {
@@ -150,7 +221,7 @@ export class RedisStorage implements Storage {
         "1000",
       ]) as [string, string[]];
       cursor = reply[0];
-      if (reply[1].length > 0) await batch(reply[1]);
+      if (reply[1].length > 0 && (await batch(reply[1])) === false) return;
     } while (cursor !== "0");
   }
 

@@ -23,6 +23,21 @@ export interface WaitForStatusOptions {
 }
 
 /**
+ * Options of {@linkcode Storage.getAll}.
+ *
+ * @example
+ * ```ts
+ * import type { GetAllOptions } from "@qtasks/qtasks";
+ *
+ * const options: GetAllOptions = { limit: 100 };
+ * ```
+ */
+export interface GetAllOptions {
+  /** Read at most this many records (default 1000). */
+  limit?: number;
+}
+
+/**
  * The Storage port: task records (status, result, error, timings). It holds the app's
  * GlobalConfig, if any. Implementations: {@linkcode MemoryStorage}, {@linkcode RedisStorage}.
  *
@@ -45,6 +60,14 @@ export interface Storage {
   stop(): Promise<void>;
   /** Reads one record. */
   get(uuid: string): Promise<TaskRecord | undefined>;
+  /**
+   * Reads every record of the app, oldest first (by `createdAt`): at most `limit` (default
+   * 1000). Past the limit, which records are read is up to the backend (memory: the oldest;
+   * Redis: the first its SCAN finds).
+   *
+   * @throws {RangeError} When `limit` is not a non-negative integer.
+   */
+  getAll(options?: GetAllOptions): Promise<TaskRecord[]>;
   /**
    * Resolves with the record as soon as its status is one of `statuses` (woken by the backend,
    * not by polling), or with the last record seen (possibly `undefined`) when the time is up.

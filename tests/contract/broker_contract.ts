@@ -1179,6 +1179,93 @@ export function brokerContract(
   );
 
   contractTest(
+    "getAll reads every record of the app oldest first, at most limit of them",
+    () =>
+      withBroker(async (broker) => {
+        assert.deepEqual(await broker.storage.getAll(), [], "no records yet");
+        const tasks = Array.from({ length: 5 }, (_, i) => newTask({ args: `[${i}]` }));
+        for (const task of tasks.slice(0, 3)) await broker.add(task);
+        await broker.addBulk(tasks.slice(3));
+        await broker.exchange(exchangeRequest({ want: 1 }));
+        await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: tasks[0].uuid, deliveries: 1, status: "success", returning: "7" }],
+        }));
+
+        const all = await broker.storage.getAll();
+        assert.deepEqual(all.map((record) => record.uuid), tasks.map((task) => task.uuid));
+        assert.deepEqual(all.map((record) => record.status), [
+          "success",
+          "new",
+          "new",
+          "new",
+          "new",
+        ]);
+        assert.equal(all[0].returning, 7);
+        assert.deepEqual(all[0], await mustGet(broker, tasks[0].uuid));
+
+        const some = await broker.storage.getAll({ limit: 2 });
+        assert.equal(some.length, 2);
+        const order = tasks.map((task) => task.uuid);
+        const positions = some.map((record) => order.indexOf(record.uuid));
+        assert.ok(positions.every((at) => at >= 0), "only records of this app");
+        assert.ok(positions[0] < positions[1], "still oldest first");
+        assert.deepEqual(await broker.storage.getAll({ limit: 0 }), []);
+        await assert.rejects(broker.storage.getAll({ limit: -1 }), RangeError);
+        await assert.rejects(broker.storage.getAll({ limit: 1.5 }), RangeError);
+
+        await broker.flushAll();
+        assert.deepEqual(await broker.storage.getAll(), [], "flushAll leaves no record");
+      }),
+  );
+
+  contractTest(
+    "getMatch reads the keys of a GlobalConfig group that match a Redis glob",
+    () =>
+      withBroker(async (broker) => {
+        const globalConfig = globalConfigOf(broker);
+        const keys = [
+          "email",
+          "email.daily",
+          "sms",
+          "ab",
+          "ac",
+          "ad",
+          "a?",
+          "a.b",
+          "a+b",
+          "x(1)|y",
+          "[lit]",
+          "back\\slash",
+        ];
+        for (const key of keys) await globalConfig.set("limits", key, `v-${key}`);
+        await globalConfig.set("other", "email", "elsewhere");
+        const match = async (pattern: string) =>
+          Object.keys(await globalConfig.getMatch("limits", pattern)).sort();
+
+        assert.deepEqual(await globalConfig.getMatch("limits", "email*"), {
+          email: "v-email",
+          "email.daily": "v-email.daily",
+        });
+        assert.deepEqual(await match("*"), [...keys].sort());
+        assert.deepEqual(await match("?mail"), ["email"]);
+        assert.deepEqual(await match("a[bc]"), ["ab", "ac"]);
+        assert.deepEqual(await match("a[b-c]"), ["ab", "ac"]);
+        assert.deepEqual(await match("a[c-b]"), ["ab", "ac"], "a range's ends in either order");
+        assert.deepEqual(await match("a[^b]"), ["a?", "ac", "ad"]);
+        assert.deepEqual(await match("a.b"), ["a.b"], "a dot is literal");
+        assert.deepEqual(await match("a+b"), ["a+b"]);
+        assert.deepEqual(await match("x(1)|y"), ["x(1)|y"]);
+        assert.deepEqual(await match("a\\?"), ["a?"], "an escaped ? is literal");
+        assert.deepEqual(await match("\\[lit\\]"), ["[lit]"]);
+        assert.deepEqual(await match("[[]*"), ["[lit]"]);
+        assert.deepEqual(await match("back\\\\slash"), ["back\\slash"]);
+        assert.deepEqual(await match("*.*"), ["a.b", "email.daily"]);
+        assert.deepEqual(await match("nothing*"), []);
+        assert.deepEqual(await globalConfig.getMatch("nowhere", "*"), {});
+      }),
+  );
+
+  contractTest(
     "keeps a task's own fields when extra uses a reserved field name",
     () =>
       withBroker(async (broker) => {

@@ -1,0 +1,28 @@
+/**
+ * The broker_*, storage_* and global_config_* triggers on the memory backend. Its clock is
+ * injected (MemoryStorage `now`), so lease expiry is tested without waiting.
+ *
+ * @module
+ */
+import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { componentTriggers } from "./component_triggers.ts";
+
+const clocks = new WeakMap<Broker, { offset: number }>();
+
+componentTriggers("memory", (name) => {
+  const clock = { offset: 0 };
+  const storage = new MemoryStorage({
+    name,
+    globalConfig: new MemoryGlobalConfig({ name }),
+    now: () => Date.now() + clock.offset,
+  });
+  const broker = new MemoryBroker({ name, storage });
+  clocks.set(broker, clock);
+  return broker;
+}, {
+  advanceClock: (broker, ms) => {
+    const clock = clocks.get(broker);
+    if (!clock) throw new Error(`broker ${broker.name} has no injected clock`);
+    clock.offset += ms;
+  },
+});
