@@ -23,6 +23,10 @@ export type { PingOptions, QueueTasksOptions } from "./src/app/queue_tasks.ts";
 export { AsyncResult } from "./src/app/async_result.ts";
 export type { AsyncResultControl, ResultOptions } from "./src/app/async_result.ts";
 export type { AddTaskOptions, TaskHandle } from "./src/app/task_handle.ts";
+export { Router } from "./src/app/router.ts";
+export type { BindableTaskHandle } from "./src/app/detached_task.ts";
+export { sharedTask } from "./src/app/shared_task.ts";
+export type { SharedTaskHandle } from "./src/app/shared_task.ts";
 
 export type {
   Broker,
@@ -79,6 +83,19 @@ export { isTaskStatus, TASK_STATUSES } from "./src/task/task_status.ts";
 export type { TaskStatus } from "./src/task/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
 export type { TaskContext, TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
+export { TASK_OPTION_NAMES } from "./src/task/task_options.ts";
+export { DEPENDENCY_SCOPES, depends } from "./src/task/depends.ts";
+export type {
+  Dependency,
+  DependencyScope,
+  DependsOptions,
+  Injected,
+  OpenedDependency,
+  TaskDependencies,
+} from "./src/task/depends.ts";
+export { executeInjected } from "./src/task/dependency_resolver.ts";
+export { defineState } from "./src/task/state.ts";
+export type { OptionalKeys, State } from "./src/task/state.ts";
 export {
   decodeTaskRecord,
   describeError,

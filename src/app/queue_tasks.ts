@@ -24,6 +24,11 @@ import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
+import type { Injected, TaskDependencies } from "../task/depends.ts";
+import { attachDependencies, callInjected } from "../task/dependency_resolver.ts";
+import { checkTaskOptions } from "../task/task_options.ts";
+import { includeRouter, type Router } from "./router.ts";
+import { pickUpSharedTasks } from "./shared_task.ts";
 
 /**
  * Options of {@linkcode QueueTasks}.
@@ -85,6 +90,15 @@ export interface PingOptions {
 
 type TaskFn<A extends unknown[], R> = (...args: A) => R;
 type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
+type InjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
+  dependencies: Injected<I>,
+  ...args: A
+) => R;
+type EchoInjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
+  context: TaskContext,
+  dependencies: Injected<I>,
+  ...args: A
+) => R;
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 const APP_NAME = /^[^{}\s]{1,200}$/;
@@ -193,6 +207,7 @@ export class QueueTasks {
         return after();
       },
     });
+    pickUpSharedTasks(this);
   }
 
   /** The registered tasks by name. */
@@ -204,13 +219,24 @@ export class QueueTasks {
    * Registers a task function and returns its typed handle.
    *
    * Forms: `task(fn)` (named after the function), `task(name, fn)`, `task(options, fn)`; with
-   * `echo: true` the function receives a {@linkcode TaskContext} first.
+   * `echo: true` the function receives a {@linkcode TaskContext} first; with `inject`, it
+   * receives the values of its dependencies (see `depends`) as one object, first (after the
+   * context).
    *
-   * @throws {TypeError} On a missing function or name, or a name already registered.
+   * @throws {TypeError} On a missing function or name, a name already registered, or an unknown
+   * option (`Cannot register task "x": unknown option "maxtime" (valid options: …)`).
    * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
    */
   task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
   task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R, I extends TaskDependencies>(
+    options: TaskOptions & { echo: true; inject: I },
+    fn: EchoInjectTaskFn<A, R, I>,
+  ): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R, I extends TaskDependencies>(
+    options: TaskOptions & { echo?: false; inject: I },
+    fn: InjectTaskFn<A, R, I>,
+  ): TaskHandle<A, Awaited<R>>;
   task<A extends unknown[], R>(
     options: TaskOptions & { echo: true },
     fn: EchoTaskFn<A, R>,
@@ -243,6 +269,7 @@ export class QueueTasks {
         `Cannot register task "${name}": a task is already registered under that name`,
       );
     }
+    const checked = checkTaskOptions(options, `Cannot register task "${name}"`);
     const priority = options.priority ?? this.config.taskDefaultPriority;
     checkPriority(priority, `Cannot register task "${name}"`);
     if (
@@ -272,9 +299,21 @@ export class QueueTasks {
       executor: options.executor,
       middlewaresBefore,
       middlewaresAfter,
+      ...checked,
     });
+    if (definition.inject !== undefined) attachDependencies(definition, this.plugins, this.logger);
     this.#tasks.set(name, definition);
     return this.#handle(definition, {});
+  }
+
+  /**
+   * Registers the tasks of a {@linkcode Router} (all or none). A router may be included in several
+   * apps; tasks added to it later are registered here too.
+   *
+   * @throws {TypeError} When it is included already, or a task of the same name is registered.
+   */
+  includeRouter(router: Router): void {
+    includeRouter(this, router);
   }
 
   /**
@@ -428,7 +467,8 @@ export class QueueTasks {
     checkArgs(taskName, args);
     const priority = this.#priorityOf(taskName, options);
     checkPriority(priority, `Cannot add task "${taskName}"`);
-    const extra = options.extra ?? {};
+    const own = this.#tasks.get(taskName)?.extra;
+    const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
     for (const [field, value] of Object.entries(extra)) {
       if (isReservedField(field)) {
         throw new TypeError(
@@ -525,8 +565,16 @@ export class QueueTasks {
     await this.plugins.run("qtasks_flush_all", { appName: this.name });
   }
 
-  /** Starts the app's plugins, the broker chain and the worker in this process. */
+  /**
+   * Picks up the shared tasks defined since the app was created, then starts the app's plugins,
+   * the broker chain and the worker in this process.
+   */
   start(): Promise<void> {
+    try {
+      pickUpSharedTasks(this);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.starter.start(this.#context());
   }
 
@@ -562,6 +610,12 @@ export class QueueTasks {
       withOptions: (options: AddTaskOptions) =>
         this.#handle(definition, { ...defaults, ...options }),
       call: async (...args: unknown[]) => {
+        if (definition.inject !== undefined) {
+          return await callInjected(
+            definition,
+            (ready) => this.#handle(ready, defaults).call(...args),
+          );
+        }
         const fn = definition.fn as (...args: unknown[]) => unknown;
         if (!definition.echo) return await fn(...args);
         const context: TaskContext = {

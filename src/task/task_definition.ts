@@ -1,5 +1,6 @@
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { TaskMiddleware } from "../executor/task_middleware.ts";
+import type { TaskDependencies } from "./depends.ts";
 
 /**
  * What a task function receives as its first argument when it is registered with `echo: true`.
@@ -76,6 +77,15 @@ export interface TaskOptions {
   middlewaresBefore?: TaskMiddleware[];
   /** Middlewares run after each successful run, before the result is stored (after app-wide ones). */
   middlewaresAfter?: TaskMiddleware[];
+  /** Labels, kept on the definition and shown by inspection tools. */
+  tags?: string[];
+  /** Extra string fields stored on every record of the task (a call's own `extra` wins). */
+  extra?: Record<string, string>;
+  /**
+   * Dependencies made by `depends(...)`: the function receives their values as one object, its
+   * first argument (after the {@linkcode TaskContext} with `echo`).
+   */
+  inject?: TaskDependencies;
 }
 
 /**
@@ -109,4 +119,10 @@ export interface TaskDefinition {
   readonly middlewaresBefore?: readonly TaskMiddleware[];
   /** Its own "after" middlewares (app-wide ones run first, at run time). */
   readonly middlewaresAfter?: readonly TaskMiddleware[];
+  /** Its labels, if any. */
+  readonly tags?: readonly string[];
+  /** Extra fields stored on each of its records, if any. */
+  readonly extra?: Readonly<Record<string, string>>;
+  /** Its dependencies, if any (opened by the worker for each run, see `depends`). */
+  readonly inject?: Readonly<TaskDependencies>;
 }

@@ -9,12 +9,13 @@ import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
 import { TaskCancelError } from "../errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../errors/unknown_task_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
-import type { TaskExecutor, TaskOutcome } from "../executor/task_executor.ts";
+import type { TaskExecutor, TaskOutcome, TaskRun } from "../executor/task_executor.ts";
 import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import type { PluginHub } from "../plugins/plugin_hub.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import type { AppEvents } from "../events/app_events.ts";
 import { describeError } from "../task/task_codec.ts";
+import { executeInjected } from "../task/dependency_resolver.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
 
 interface RunningTask {
@@ -743,7 +744,8 @@ export class AsyncWorker implements Worker {
           args,
         })).args;
       }
-      return await (definition.executor ?? this.#executor).execute({
+      const executor = definition.executor ?? this.#executor;
+      const run: TaskRun = {
         definition,
         uuid: task.uuid,
         priority: task.priority,
@@ -755,7 +757,11 @@ export class AsyncWorker implements Worker {
         plugins,
         middlewaresBefore: join(host.middlewaresBefore, definition.middlewaresBefore),
         middlewaresAfter: join(host.middlewaresAfter, definition.middlewaresAfter),
-      });
+      };
+      // A task with dependencies (inject) runs between their opening and closing.
+      return await (definition.inject === undefined
+        ? executor.execute(run)
+        : executeInjected(executor, run));
     } catch (error) {
       return { status: "error", error: describeError(error) };
     }
