@@ -78,7 +78,18 @@ export type { Logger, LogLevel } from "./src/logging/logger.ts";
 export { isTaskStatus, TASK_STATUSES } from "./src/task/task_status.ts";
 export type { TaskStatus } from "./src/task/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
-export type { TaskContext, TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
+export type { TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
+export { createTaskContext } from "./src/task/task_context.ts";
+export type { TaskContext, TaskContextInit, TaskServices } from "./src/task/task_context.ts";
+export type { GeneratorTaskResult, TaskResult, YieldOf } from "./src/task/task_result.ts";
+export { isArgsSchema, parseArgs } from "./src/task/task_schema.ts";
+export type {
+  ArgsSchema,
+  SchemaInput,
+  SchemaOutput,
+  StandardSchemaIssue,
+  StandardSchemaResult,
+} from "./src/task/task_schema.ts";
 export {
   decodeTaskRecord,
   describeError,
@@ -119,6 +130,8 @@ export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
 export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
+export { ValidationError } from "./src/errors/validation_error.ts";
+export type { ValidationIssue } from "./src/errors/validation_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
 export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";
