@@ -82,7 +82,6 @@ export type { Logger, LogLevel } from "./src/logging/logger.ts";
 export { isTaskStatus, TASK_STATUSES } from "./src/task/task_status.ts";
 export type { TaskStatus } from "./src/task/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
-export type { TaskContext, TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
 export { TASK_OPTION_NAMES } from "./src/task/task_options.ts";
 export { DEPENDENCY_SCOPES, depends } from "./src/task/depends.ts";
 export type {
@@ -96,6 +95,18 @@ export type {
 export { executeInjected } from "./src/task/dependency_resolver.ts";
 export { defineState } from "./src/task/state.ts";
 export type { OptionalKeys, State } from "./src/task/state.ts";
+export type { TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
+export { createTaskContext } from "./src/task/task_context.ts";
+export type { TaskContext, TaskContextInit, TaskServices } from "./src/task/task_context.ts";
+export type { GeneratorTaskResult, TaskResult, YieldOf } from "./src/task/task_result.ts";
+export { isArgsSchema, parseArgs } from "./src/task/task_schema.ts";
+export type {
+  ArgsSchema,
+  SchemaInput,
+  SchemaOutput,
+  StandardSchemaIssue,
+  StandardSchemaResult,
+} from "./src/task/task_schema.ts";
 export {
   decodeTaskRecord,
   describeError,
@@ -136,6 +147,8 @@ export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
 export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
+export { ValidationError } from "./src/errors/validation_error.ts";
+export type { ValidationIssue } from "./src/errors/validation_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
 export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";

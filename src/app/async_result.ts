@@ -108,6 +108,33 @@ export class AsyncResult<R = unknown> {
   }
 
   /**
+   * Reads the progress the task reported last (`ctx.progress(value)` in an `echo` task), or
+   * `undefined` when it reported none (or the task is unknown). It stays on the record once the
+   * task has finished.
+   *
+   * @typeParam P What the task reports (a JSON value; not checked).
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks, type TaskContext } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-progress" });
+   * const count = app.task({ name: "count", echo: true }, async (ctx: TaskContext, to: number) => {
+   *   for (let done = 1; done <= to; done++) await ctx.progress({ done, total: to });
+   *   return to;
+   * });
+   * await app.start();
+   * const job = await count.addTask(3);
+   * await job.result();
+   * console.log(await job.progress<{ done: number; total: number }>()); // { done: 3, total: 3 }
+   * await app.stop();
+   * ```
+   */
+  async progress<P = unknown>(): Promise<P | undefined> {
+    return (await this.#storage.get(this.uuid))?.progress as P | undefined;
+  }
+
+  /**
    * Waits for a final status and returns the record (status, returning, error, timings).
    *
    * @throws {ResultTimeoutError} When no final status is reached within `timeoutMs`.

@@ -13,7 +13,17 @@ import { createLogger, type Logger } from "../logging/logger.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import { type RunForeverOptions, Starter } from "../starter/starter.ts";
 import { encodeJson, isReservedField } from "../task/task_codec.ts";
-import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
+import { createTaskContext, type TaskContext } from "../task/task_context.ts";
+import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
+import type { TaskResult, YieldOf } from "../task/task_result.ts";
+import {
+  type ArgsSchema,
+  isArgsSchema,
+  parseArgs,
+  type SchemaInput,
+  type SchemaOutput,
+} from "../task/task_schema.ts";
+import { drain, generatorKind, generatorResult } from "../executor/task_generator.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
@@ -99,6 +109,12 @@ type EchoInjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
   dependencies: Injected<I>,
   ...args: A
 ) => R;
+/** The options of a typed registration: `echo`, `schema` and `generateHandler` drive the types. */
+type TypedOptions<E, S, R, H> = Omit<TaskOptions, "echo" | "schema" | "generateHandler"> & {
+  echo?: E;
+  schema?: S;
+  generateHandler?: (value: YieldOf<R>) => H;
+};
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 const APP_NAME = /^[^{}\s]{1,200}$/;
@@ -221,30 +237,41 @@ export class QueueTasks {
    * Forms: `task(fn)` (named after the function), `task(name, fn)`, `task(options, fn)`; with
    * `echo: true` the function receives a {@linkcode TaskContext} first; with `inject`, it
    * receives the values of its dependencies (see `depends`) as one object, first (after the
-   * context).
+   * context). With a `schema`, the handle's `addTask` takes the schema's input types and the
+   * function receives its output. A generator function's result is the list of values it yields
+   * (see {@linkcode TaskResult}).
    *
-   * @throws {TypeError} On a missing function or name, a name already registered, or an unknown
-   * option (`Cannot register task "x": unknown option "maxtime" (valid options: …)`).
+   * @throws {TypeError} On a missing function or name, a name already registered, an unknown
+   *   option (`Cannot register task "x": unknown option "maxtime" (valid options: …)`), or a
+   *   `schema` or `generateHandler` of the wrong kind.
    * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
    */
-  task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R, I extends TaskDependencies>(
-    options: TaskOptions & { echo: true; inject: I },
+  task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
+  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
+  task<A extends unknown[], R, I extends TaskDependencies, H = never>(
+    options: TypedOptions<true, undefined, R, H> & { echo: true; inject: I },
     fn: EchoInjectTaskFn<A, R, I>,
-  ): TaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R, I extends TaskDependencies>(
-    options: TaskOptions & { echo?: false; inject: I },
+  ): TaskHandle<A, TaskResult<R, H>>;
+  task<A extends unknown[], R, I extends TaskDependencies, H = never>(
+    options: TypedOptions<false, undefined, R, H> & { echo?: false; inject: I },
     fn: InjectTaskFn<A, R, I>,
-  ): TaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R>(
-    options: TaskOptions & { echo: true },
+  ): TaskHandle<A, TaskResult<R, H>>;
+  task<S extends ArgsSchema, R, H = never>(
+    options: TypedOptions<true, S, R, H> & { echo: true; schema: S },
+    fn: EchoTaskFn<SchemaOutput<S>, R>,
+  ): TaskHandle<SchemaInput<S>, TaskResult<R, H>>;
+  task<S extends ArgsSchema, R, H = never>(
+    options: TypedOptions<false, S, R, H> & { schema: S },
+    fn: TaskFn<SchemaOutput<S>, R>,
+  ): TaskHandle<SchemaInput<S>, TaskResult<R, H>>;
+  task<A extends unknown[], R, H = never>(
+    options: TypedOptions<true, undefined, R, H> & { echo: true },
     fn: EchoTaskFn<A, R>,
-  ): TaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R>(
-    options: TaskOptions & { echo?: false },
+  ): TaskHandle<A, TaskResult<R, H>>;
+  task<A extends unknown[], R, H = never>(
+    options: TypedOptions<false, undefined, R, H>,
     fn: TaskFn<A, R>,
-  ): TaskHandle<A, Awaited<R>>;
+  ): TaskHandle<A, TaskResult<R, H>>;
   task(
     first: string | TaskOptions | ((...args: never[]) => unknown),
     second?: (...args: never[]) => unknown,
@@ -289,6 +316,18 @@ export class QueueTasks {
       options.middlewaresAfter,
       `${context}: middlewaresAfter`,
     );
+    if (options.generateHandler !== undefined && typeof options.generateHandler !== "function") {
+      throw new TypeError(
+        `${context}: generateHandler must be a function (value) => value, got ${
+          typeName(options.generateHandler)
+        }`,
+      );
+    }
+    if (options.schema !== undefined && !isArgsSchema(options.schema)) {
+      throw new TypeError(
+        `${context}: schema must be a Standard Schema of the argument list, such as z.tuple([...])`,
+      );
+    }
     const definition: TaskDefinition = Object.freeze({
       name,
       priority,
@@ -300,6 +339,8 @@ export class QueueTasks {
       middlewaresBefore,
       middlewaresAfter,
       ...checked,
+      generateHandler: options.generateHandler,
+      schema: options.schema,
     });
     if (definition.inject !== undefined) attachDependencies(definition, this.plugins, this.logger);
     this.#tasks.set(name, definition);
@@ -465,7 +506,12 @@ export class QueueTasks {
       throw new TypeError("Cannot add task: the task name must be a non-empty string");
     }
     checkArgs(taskName, args);
-    const priority = this.#priorityOf(taskName, options);
+    const definition = this.#tasks.get(taskName);
+    // Validated, not transformed: the worker validates again and passes the output on.
+    if (definition?.schema !== undefined) {
+      parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
+    }
+    const priority = options.priority ?? definition?.priority ?? this.config.taskDefaultPriority;
     checkPriority(priority, `Cannot add task "${taskName}"`);
     const own = this.#tasks.get(taskName)?.extra;
     const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
@@ -617,15 +663,36 @@ export class QueueTasks {
           );
         }
         const fn = definition.fn as (...args: unknown[]) => unknown;
-        if (!definition.echo) return await fn(...args);
-        const context: TaskContext = {
-          taskName: definition.name,
-          taskUuid: crypto.randomUUID(),
-          priority: defaults.priority ?? definition.priority,
-          attempt: 1,
-          signal: new AbortController().signal,
-        };
-        return await fn(context, ...args);
+        if (definition.schema !== undefined) {
+          args = parseArgs(definition.schema, args, `Cannot call task "${definition.name}"`);
+        }
+        const signal = new AbortController().signal;
+        const value = await (definition.echo
+          ? fn(
+            createTaskContext({
+              taskName: definition.name,
+              uuid: crypto.randomUUID(),
+              priority: defaults.priority ?? definition.priority,
+              deliveries: 1,
+              workerId: "",
+              signal,
+              services: { broker: this.broker, config: this.config, logger: this.logger },
+            }),
+            ...args,
+          )
+          : fn(...args));
+        const kind = generatorKind(value);
+        if (kind === undefined) return value;
+        return generatorResult(
+          await drain(
+            value as Generator<unknown>,
+            kind,
+            signal,
+            definition.name,
+            undefined,
+            definition.generateHandler,
+          ),
+        );
       },
     };
   }

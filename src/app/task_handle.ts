@@ -55,6 +55,10 @@ export interface TaskHandle<A extends unknown[], R> {
   addTasks(argsList: A[]): Promise<AsyncResult<R>[]>;
   /** Returns a handle whose `addTask` applies these options. */
   withOptions(options: AddTaskOptions): TaskHandle<A, R>;
-  /** Calls the function in this process, without the queue (for tests). */
+  /**
+   * Calls the function in this process, without the queue (for tests): arguments go through the
+   * task's `schema`, an `echo` task gets a context (with no record), and a generator's values
+   * are collected as a worker would.
+   */
   call(...args: A): Promise<R>;
 }

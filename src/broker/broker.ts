@@ -253,6 +253,8 @@ export interface ComponentContext {
  *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
  *   cancel: (uuid, reason, resultTtlMs) => inner.cancel(uuid, reason, resultTtlMs),
  *   watchCancellations: (listener) => inner.watchCancellations(listener),
+ *   reportProgress: (workerId, uuid, deliveries, progress) =>
+ *     inner.reportProgress(workerId, uuid, deliveries, progress),
  *   waitForTasks: (timeoutMs, signal, claim) => inner.waitForTasks(timeoutMs, signal, claim),
  *   get: (uuid) => inner.get(uuid),
  *   flushAll: () => inner.flushAll(),
@@ -283,6 +285,18 @@ export interface Broker {
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome>;
   /** Calls `listener` when a running task's cancel is requested; resolves with a remover. */
   watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void>;
+  /**
+   * Stores a running task's progress (JSON text) in its record's `progress` field, atomically
+   * with a lease check: only `workerId` holding delivery `deliveries` may write. Resolves `true`
+   * when stored, `false` (nothing written) otherwise. Tells result waiters (Redis: publishes
+   * `"<uuid> progress"` on the events channel).
+   */
+  reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean>;
   /**
    * Waits until tasks may be available, `timeoutMs` passes, or `signal` aborts: a blocking call,
    * never a sleep loop. Resolves in every case (a spurious wake-up is allowed). With `claim`, it

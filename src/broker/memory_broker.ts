@@ -356,6 +356,24 @@ export class MemoryBroker implements Broker {
     return () => void this.#cancelListeners.delete(listener);
   }
 
+  /**
+   * Stores a running task's progress when `workerId` holds its delivery `deliveries`; wakes the
+   * record's waiters.
+   */
+  reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean> {
+    const lease = this.#leases.get(uuid);
+    if (!lease || lease.workerId !== workerId || lease.deliveries !== deliveries) {
+      return Promise.resolve(false);
+    }
+    this.storage.write(uuid, { progress, updated_at: toUnixSeconds(this.storage.now()) });
+    return Promise.resolve(true);
+  }
+
   /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort; then claims. */
   async waitForTasks(
     timeoutMs: number,

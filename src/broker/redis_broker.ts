@@ -10,6 +10,7 @@ import { enqueueBulkScript } from "../redis/scripts/enqueue_bulk.ts";
 import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
 import { cancelScript } from "../redis/scripts/cancel.ts";
+import { reportProgressScript } from "../redis/scripts/report_progress.ts";
 import { RedisStorage } from "../storage/redis_storage.ts";
 import { errorFields, isReservedField } from "../task/task_codec.ts";
 import { RedisReplyError } from "../redis/redis_reply_error.ts";
@@ -396,6 +397,21 @@ export class RedisBroker implements Broker {
       await this.#plugins.run("broker_listen_start", { appName: this.#plugins.appName });
     }
     return remove;
+  }
+
+  /** Stores a running task's progress under a lease check, and tells waiters: one EVALSHA. */
+  async reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean> {
+    const reply = await this.connection.script(
+      reportProgressScript,
+      [this.keys.leases, this.keys.task(uuid)],
+      [uuid, workerId, String(deliveries), progress, this.keys.events],
+    );
+    return Number(reply) === 1;
   }
 
   /**

@@ -3,95 +3,13 @@ import { TaskPluginTriggerError } from "../errors/task_plugin_trigger_error.ts";
 import { TaskTimeoutError } from "../errors/task_timeout_error.ts";
 import type { PluginHub } from "../plugins/plugin_hub.ts";
 import { describeError, encodeJson } from "../task/task_codec.ts";
-import type { TaskContext, TaskDefinition } from "../task/task_definition.ts";
+import { createTaskContext } from "../task/task_context.ts";
+import type { TaskDefinition } from "../task/task_definition.ts";
 import type { TaskExecutor, TaskOutcome, TaskRun } from "./task_executor.ts";
 import type { TaskCall, TaskMiddleware } from "./task_middleware.ts";
+import { drain, generatorKind, generatorResult, isThenable, raceAbort } from "./task_generator.ts";
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
-/**
- * The kind of generator object `value` is: what a `function*` or `async function*` returns. Only
- * generator objects count (an array, a Map or another iterable is a plain result).
- */
-function generatorKind(value: unknown): "sync" | "async" | undefined {
-  if (
-    value === null || typeof value !== "object" ||
-    typeof (value as { next?: unknown }).next !== "function"
-  ) return undefined;
-  const tag = Object.prototype.toString.call(value);
-  return tag === "[object Generator]"
-    ? "sync"
-    : tag === "[object AsyncGenerator]"
-    ? "async"
-    : undefined;
-}
-
-/** A promise that rejects with the signal's reason once it aborts. */
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Awaits a thenable, or the abort of the signal, whichever comes first. */
-function raceAbort(value: PromiseLike<unknown>, signal: AbortSignal): Promise<unknown> {
-  const pending = Promise.resolve(value);
-  pending.catch(() => {});
-  return Promise.race([pending, untilAborted(signal)]);
-}
-
-/**
- * Collects what a generator yields. A sync generator runs to its end at once (between yields, an
- * abort or `maxTime` passed since it began stops it); an async one is stopped by the signal (maxTime, cancel,
- * shutdown). A stopped generator is closed with `return()`, which runs its `finally` blocks.
- */
-async function drain(
-  generator: Generator<unknown> | AsyncGenerator<unknown>,
-  kind: "sync" | "async",
-  signal: AbortSignal,
-  taskName: string,
-  maxTime: number | undefined,
-): Promise<unknown[]> {
-  const values: unknown[] = [];
-  if (kind === "sync") {
-    const sync = generator as Generator<unknown>;
-    const deadline = maxTime === undefined ? undefined : performance.now() + maxTime;
-    for (;;) {
-      if (signal.aborted) {
-        sync.return(undefined);
-        throw signal.reason;
-      }
-      if (deadline !== undefined && maxTime !== undefined && performance.now() > deadline) {
-        sync.return(undefined);
-        throw new TaskTimeoutError(taskName, maxTime);
-      }
-      const step = sync.next();
-      if (step.done) return values;
-      values.push(step.value);
-    }
-  }
-  const async = generator as AsyncGenerator<unknown>;
-  const aborted = untilAborted(signal);
-  aborted.catch(() => {});
-  try {
-    for (;;) {
-      const step = await Promise.race([async.next(), aborted]);
-      if (step.done) return values;
-      values.push(step.value);
-    }
-  } catch (error) {
-    // Runs once the pending next() settles: the generator's finally blocks close what it opened.
-    async.return(undefined).catch(() => {});
-    throw error;
-  }
-}
 
 /** Calls the task function with its arguments (and a TaskContext first with `echo`). */
 function invoke(
@@ -102,13 +20,15 @@ function invoke(
 ): unknown {
   const fn = definition.fn as (...args: unknown[]) => unknown;
   if (!definition.echo) return fn(...args);
-  const context: TaskContext = {
+  const context = createTaskContext({
     taskName: definition.name,
-    taskUuid: run.uuid,
+    uuid: run.uuid,
     priority: run.priority,
-    attempt: run.deliveries,
+    deliveries: run.deliveries,
+    workerId: run.workerId,
     signal,
-  };
+    services: run.services,
+  });
   return fn(context, ...args);
 }
 
@@ -185,7 +105,13 @@ function limit(run: TaskRun): Limit {
  * `task_executor_task_close`. A task without middlewares whose triggers no plugin hears takes a
  * shorter path with none of these steps.
  *
- * A generator task (`function*` or `async function*`) ends with the list of values it yielded.
+ * A generator task (`function*` or `async function*`) ends with the list of values it yielded,
+ * each through the task's `generateHandler` (sync or async) when it has one; when the generator
+ * also returns a value other than `undefined`, the result is `{ values, returned }`.
+ * `task_executor_run_task_gen` sees and may replace the list (`results`), and sees `returned`.
+ *
+ * An `echo` task gets its {@linkcode TaskContext} from {@linkcode createTaskContext}, with the
+ * run's `services` (broker, config, logger); other tasks cost nothing for it.
  *
  * A task that exceeds `maxTime` (counted from the first middleware, when it has some) ends as
  * `error` with a {@linkcode TaskTimeoutError} at once, and its signal aborts (a generator is
@@ -306,7 +232,16 @@ export class AsyncTaskExecutor implements TaskExecutor {
         if (pending) value = await raceAbort(value as PromiseLike<unknown>, signal);
         const kind = generatorKind(value);
         if (kind !== undefined) {
-          value = await drain(value as Generator<unknown>, kind, signal, definition.name, maxTime);
+          value = generatorResult(
+            await drain(
+              value as Generator<unknown>,
+              kind,
+              signal,
+              definition.name,
+              maxTime,
+              definition.generateHandler,
+            ),
+          );
         }
       }
       return {
@@ -359,23 +294,23 @@ export class AsyncTaskExecutor implements TaskExecutor {
         let value = invoke(definition, run, bounds.signal, call.args);
         if (isThenable(value)) value = await raceAbort(value, bounds.signal);
         const kind = generatorKind(value);
-        const generated = kind !== undefined;
         if (kind !== undefined) {
-          value = await drain(
+          const output = await drain(
             value as Generator<unknown>,
             kind,
             bounds.signal,
             taskName,
             definition.maxTime,
+            definition.generateHandler,
           );
-        }
-        if (generated) {
           if (plugins?.listens("task_executor_run_task_gen")) {
-            value = (await plugins.run("task_executor_run_task_gen", {
+            output.values = (await plugins.run("task_executor_run_task_gen", {
               ...base,
-              results: value as unknown[],
+              results: output.values,
+              returned: output.returned,
             })).results;
           }
+          value = generatorResult(output);
         } else if (plugins?.listens("task_executor_run_task")) {
           value = (await plugins.run("task_executor_run_task", { ...base, result: value })).result;
         }

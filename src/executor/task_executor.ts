@@ -1,4 +1,5 @@
 import type { PluginHub } from "../plugins/plugin_hub.ts";
+import type { TaskServices } from "../task/task_context.ts";
 import type { TaskDefinition } from "../task/task_definition.ts";
 import type { TaskErrorInfo } from "../task/task_record.ts";
 import type { TaskMiddleware } from "./task_middleware.ts";
@@ -42,6 +43,12 @@ export interface TaskRun {
   middlewaresBefore: readonly TaskMiddleware[];
   /** The "after" middlewares, run after a successful run (app-wide ones first). */
   middlewaresAfter: readonly TaskMiddleware[];
+  /**
+   * The worker's broker, the app's config and logger: what the {@linkcode TaskContext} of an
+   * `echo` task reads and writes through (one object per worker). Without it, the context's
+   * `metadata`, `getTask` and `progress` reject.
+   */
+  services?: TaskServices;
 }
 
 /**

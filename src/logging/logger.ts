@@ -37,12 +37,18 @@ export interface Logger {
   warn(message: string, data?: Record<string, unknown>): void;
   /** Something failed. */
   error(message: string, data?: Record<string, unknown>): void;
+  /**
+   * Optional: a logger that labels every line with `bindings` (pino's `child`). A task's
+   * context uses it to label its logger with the task's name and uuid.
+   */
+  child?(bindings: Record<string, unknown>): Logger;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 /**
- * Creates the default logger: one line per event on the console, below `level` dropped.
+ * Creates the default logger: one line per event on the console, below `level` dropped. Its
+ * `child(bindings)` writes the bindings (`key=value`) after the prefix.
  *
  * @param level The lowest level written.
  * @param prefix Written before each message.
@@ -55,6 +61,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
  * const logger = createLogger("warn", "[myapp]");
  * logger.info("not written");
  * logger.warn("written");
+ * logger.child?.({ task: "resize" }).warn("written, labelled"); // … [myapp] task=resize WARN …
  * ```
  */
 export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
@@ -72,5 +79,9 @@ export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
     info: write("info", console.info),
     warn: write("warn", console.warn),
     error: write("error", console.error),
+    child: (bindings) => {
+      const labels = Object.entries(bindings).map(([key, value]) => `${key}=${String(value)}`);
+      return createLogger(level, [prefix, ...labels].join(" "));
+    },
   };
 }

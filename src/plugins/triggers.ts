@@ -211,9 +211,18 @@ export interface TriggerMap {
     args: { appName: string; taskName: string; uuid: string; result: unknown };
     replaces: { result: unknown };
   };
-  /** A generator task finished: may replace the list of values it yielded. */
+  /**
+   * A generator task finished: may replace the list of values it yielded (`returned` is what
+   * the generator returned, kept beside the list when not `undefined`).
+   */
   task_executor_run_task_gen: {
-    args: { appName: string; taskName: string; uuid: string; results: unknown[] };
+    args: {
+      appName: string;
+      taskName: string;
+      uuid: string;
+      results: unknown[];
+      returned: unknown;
+    };
     replaces: { results: unknown[] };
   };
   /**

@@ -35,6 +35,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "error_code",
   "cancel_reason",
   "cancel_requested",
+  "progress",
   "deliveries",
   "worker_id",
   "seq",
@@ -181,6 +182,7 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
     record.error = error;
   }
   if (fields.cancel_reason !== undefined) record.cancelReason = fields.cancel_reason;
+  if (fields.progress !== undefined) record.progress = parseJsonField(fields, "progress", null);
   if (fields.worker_id) record.workerId = fields.worker_id;
   for (const [key, value] of Object.entries(fields)) {
     if (!KNOWN_FIELDS.has(key)) record.extra[key] = value;

@@ -1,33 +1,9 @@
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import type { TaskDependencies } from "./depends.ts";
+import type { ArgsSchema } from "./task_schema.ts";
 
-/**
- * What a task function receives as its first argument when it is registered with `echo: true`.
- *
- * @example
- * ```ts
- * import { QueueTasks, type TaskContext } from "@qtasks/qtasks";
- *
- * const app = new QueueTasks({ name: "docs-context" });
- * app.task({ name: "download", echo: true, maxTime: 5_000 }, async (ctx: TaskContext, url: string) => {
- *   const response = await fetch(url, { signal: ctx.signal });
- *   return { status: response.status, attempt: ctx.attempt };
- * });
- * ```
- */
-export interface TaskContext {
-  /** The registered task name. */
-  readonly taskName: string;
-  /** The id of this task. */
-  readonly taskUuid: string;
-  /** Its priority. */
-  readonly priority: number;
-  /** Which delivery this is (1 on the first run; higher after a worker died). */
-  readonly attempt: number;
-  /** Aborts when maxTime is exceeded, the worker shuts down, or the lease is lost. */
-  readonly signal: AbortSignal;
-}
+export type { TaskContext } from "./task_context.ts";
 
 /**
  * Options of a task, given to `app.task(options, fn)`.
@@ -54,6 +30,18 @@ export interface TaskContext {
  *     call.result = { report: call.result };
  *   }],
  *   executor: { execute: (run) => inner.execute(run) },
+ * };
+ * ```
+ *
+ * @example A schema of the arguments, and a handler of generated values
+ * ```ts
+ * import { z } from "zod";
+ * import type { TaskOptions } from "@qtasks/qtasks";
+ *
+ * const options: TaskOptions = {
+ *   name: "thumbnails",
+ *   schema: z.tuple([z.array(z.url()), z.number().int().positive()]),
+ *   generateHandler: (value) => ({ thumbnail: value }),
  * };
  * ```
  */
@@ -86,6 +74,18 @@ export interface TaskOptions {
    * first argument (after the {@linkcode TaskContext} with `echo`).
    */
   inject?: TaskDependencies;
+  /**
+   * A generator task passes each value it yields through this (sync or async) before it joins
+   * the result list.
+   */
+  generateHandler?: (value: unknown) => unknown;
+  /**
+   * A schema of the argument list (a zod `z.tuple([...])`, or any Standard Schema of an array):
+   * arguments are validated at enqueue (`addTask` rejects with `ValidationError`, nothing is
+   * stored) and again before each run (the task ends as `error`); the function receives what
+   * the schema outputs. Typed handles take the schema's input types.
+   */
+  schema?: ArgsSchema;
 }
 
 /**
@@ -125,4 +125,8 @@ export interface TaskDefinition {
   readonly extra?: Readonly<Record<string, string>>;
   /** Its dependencies, if any (opened by the worker for each run, see `depends`). */
   readonly inject?: Readonly<TaskDependencies>;
+  /** What each value a generator task yields goes through, if any. */
+  readonly generateHandler?: (value: unknown) => unknown;
+  /** The schema of its argument list, if any. */
+  readonly schema?: ArgsSchema;
 }

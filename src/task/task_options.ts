@@ -18,6 +18,8 @@ const OPTION_NAMES = {
   tags: true,
   extra: true,
   inject: true,
+  generateHandler: true,
+  schema: true,
 } as const satisfies Record<keyof TaskOptions, true>;
 
 /**

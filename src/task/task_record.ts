@@ -67,6 +67,8 @@ export interface TaskRecord<R = unknown> {
   error?: TaskErrorInfo;
   /** Why it was cancelled, once the status is `cancel`. */
   cancelReason?: string;
+  /** The last progress the task reported (`ctx.progress(value)`), if any: a JSON value. */
+  progress?: unknown;
   /** How many times a worker has claimed it (1 on the first run). */
   deliveries: number;
   /** The worker that claimed it last. */

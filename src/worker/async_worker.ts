@@ -16,6 +16,8 @@ import { getRuntime } from "../runtime/runtime.ts";
 import type { AppEvents } from "../events/app_events.ts";
 import { describeError } from "../task/task_codec.ts";
 import { executeInjected } from "../task/dependency_resolver.ts";
+import type { TaskServices } from "../task/task_context.ts";
+import { parseArgs } from "../task/task_schema.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
 
 interface RunningTask {
@@ -95,6 +97,8 @@ export class AsyncWorker implements Worker {
   /** The executor of tasks without their own: the option's, the app's, or the default. */
   #executor: TaskExecutor;
   #plugins: PluginHub | undefined;
+  /** What echo tasks' contexts use: this broker, the app's config and logger (set by bind). */
+  #services: TaskServices | undefined;
   #concurrencyOption: number | undefined;
   #host: WorkerHost | undefined;
   #state: "idle" | "running" | "stopping" = "idle";
@@ -208,6 +212,7 @@ export class AsyncWorker implements Worker {
   bind(host: WorkerHost): void {
     this.#host = host;
     this.#plugins = host.plugins;
+    this.#services = { broker: this.broker, config: host.config, logger: host.logger };
     if (this.#executorOption === undefined && host.executor !== undefined) {
       this.#executor = host.executor;
     }
@@ -744,6 +749,10 @@ export class AsyncWorker implements Worker {
           args,
         })).args;
       }
+      // Arguments from producers that did not validate them: a ValidationError ends the task.
+      if (definition.schema !== undefined) {
+        args = parseArgs(definition.schema, args, `Cannot run task "${task.taskName}"`);
+      }
       const executor = definition.executor ?? this.#executor;
       const run: TaskRun = {
         definition,
@@ -757,6 +766,7 @@ export class AsyncWorker implements Worker {
         plugins,
         middlewaresBefore: join(host.middlewaresBefore, definition.middlewaresBefore),
         middlewaresAfter: join(host.middlewaresAfter, definition.middlewaresAfter),
+        services: this.#services,
       };
       // A task with dependencies (inject) runs between their opening and closing.
       return await (definition.inject === undefined

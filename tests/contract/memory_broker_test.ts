@@ -6,6 +6,7 @@
  */
 import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
 import { brokerContract } from "./broker_contract.ts";
+import { progressContract } from "./progress_contract.ts";
 
 /** Offset added to the wall clock, per broker. */
 const clocks = new WeakMap<Broker, { offset: number }>();
@@ -32,3 +33,5 @@ brokerContract("MemoryBroker", makeMemoryBroker, {
   // task is the only record, it deletes exactly that record.
   corrupt: (broker) => broker.storage.flushAll(),
 });
+
+progressContract("MemoryBroker", makeMemoryBroker);

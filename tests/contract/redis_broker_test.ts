@@ -17,6 +17,7 @@ import {
   mustGet,
   newTask,
 } from "./broker_contract.ts";
+import { progressContract } from "./progress_contract.ts";
 
 const url = process.env.QTASKS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -195,3 +196,23 @@ test("RedisBroker flushAll of an app whose name has glob characters deletes only
     assert.equal((await mustGet(other, keep.uuid)).status, "new");
   });
 });
+
+progressContract("RedisBroker", makeRedisBroker);
+
+test('RedisBroker publishes "<uuid> progress" on the events channel when progress is stored', () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const task = newTask();
+    await broker.add(task);
+    await broker.exchange(exchangeRequest({ want: 1 }));
+    let heard!: (message: string) => void;
+    const message = new Promise<string>((resolve) => heard = resolve);
+    const unsubscribe = await broker.connection.subscribe(broker.keys.events, (text) => {
+      if (text.startsWith(task.uuid)) heard(text);
+    });
+    try {
+      assert.equal(await broker.reportProgress("worker-a", task.uuid, 1, "7"), true);
+      assert.equal(await message, `${task.uuid} progress`);
+    } finally {
+      unsubscribe();
+    }
+  }));

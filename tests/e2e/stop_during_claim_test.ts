@@ -84,6 +84,14 @@ class HeldClaimBroker implements Broker {
   watchCancellations(listener: (uuid: string, reason: string) => void): Promise<() => void> {
     return this.inner.watchCancellations(listener);
   }
+  reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean> {
+    return this.inner.reportProgress(workerId, uuid, deliveries, progress);
+  }
   async waitForTasks(
     timeoutMs: number,
     signal: AbortSignal,
