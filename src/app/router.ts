@@ -1,3 +1,4 @@
+import type { TaskResult } from "../task/task_result.ts";
 import type { Injected, TaskDependencies } from "../task/depends.ts";
 import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
@@ -87,24 +88,27 @@ export class Router {
    * router (or an app that includes it) has already.
    * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
    */
-  task<A extends unknown[], R>(fn: TaskFn<A, R>): BindableTaskHandle<A, Awaited<R>>;
-  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): BindableTaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R>(fn: TaskFn<A, R>): BindableTaskHandle<A, TaskResult<R>>;
+  task<A extends unknown[], R>(
+    name: string,
+    fn: TaskFn<A, R>,
+  ): BindableTaskHandle<A, TaskResult<R>>;
   task<A extends unknown[], R, I extends TaskDependencies>(
     options: TaskOptions & { echo: true; inject: I },
     fn: EchoInjectTaskFn<A, R, I>,
-  ): BindableTaskHandle<A, Awaited<R>>;
+  ): BindableTaskHandle<A, TaskResult<R>>;
   task<A extends unknown[], R, I extends TaskDependencies>(
     options: TaskOptions & { echo?: false; inject: I },
     fn: InjectTaskFn<A, R, I>,
-  ): BindableTaskHandle<A, Awaited<R>>;
+  ): BindableTaskHandle<A, TaskResult<R>>;
   task<A extends unknown[], R>(
     options: TaskOptions & { echo: true },
     fn: EchoTaskFn<A, R>,
-  ): BindableTaskHandle<A, Awaited<R>>;
+  ): BindableTaskHandle<A, TaskResult<R>>;
   task<A extends unknown[], R>(
     options: TaskOptions & { echo?: false },
     fn: TaskFn<A, R>,
-  ): BindableTaskHandle<A, Awaited<R>>;
+  ): BindableTaskHandle<A, TaskResult<R>>;
   task(first: unknown, second?: unknown): BindableTaskHandle<unknown[], unknown> {
     const state = states.get(this)!;
     const task = DetachedTask.parse(first, second);

@@ -1,3 +1,4 @@
+import type { TaskResult } from "../task/task_result.ts";
 import type { Injected, TaskDependencies } from "../task/depends.ts";
 import type { TaskContext, TaskOptions } from "../task/task_definition.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
@@ -76,27 +77,27 @@ const registry = new Map<string, DetachedTask>();
  */
 export function sharedTask<A extends unknown[], R>(
   fn: TaskFn<A, R>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask<A extends unknown[], R>(
   name: string,
   fn: TaskFn<A, R>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask<A extends unknown[], R, I extends TaskDependencies>(
   options: TaskOptions & { echo: true; inject: I },
   fn: EchoInjectTaskFn<A, R, I>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask<A extends unknown[], R, I extends TaskDependencies>(
   options: TaskOptions & { echo?: false; inject: I },
   fn: InjectTaskFn<A, R, I>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask<A extends unknown[], R>(
   options: TaskOptions & { echo: true },
   fn: EchoTaskFn<A, R>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask<A extends unknown[], R>(
   options: TaskOptions & { echo?: false },
   fn: TaskFn<A, R>,
-): SharedTaskHandle<A, Awaited<R>>;
+): SharedTaskHandle<A, TaskResult<R>>;
 export function sharedTask(first: unknown, second?: unknown): SharedTaskHandle<unknown[], unknown> {
   const task = DetachedTask.parse(first, second);
   if (registry.has(task.name)) {

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import {
   type AsyncResult,
   type BindableTaskHandle,
+  createLogger,
   depends,
+  MemoryBroker,
   QueueTasks,
   Router,
   type TaskContext,
@@ -181,4 +183,26 @@ test("router.task checks its options at once, with the messages of app.task", ()
     { name: "TypeError", message: /^Cannot register task "u": unknown option "maxtime"/ },
   );
   assert.equal(router.tasks.size, 0);
+});
+
+test("a router's generator task is typed and run as the list of values it yields", async () => {
+  const router = new Router();
+  const countdown = router.task("router_countdown", function* (from: number) {
+    for (let n = from; n > 0; n--) yield n;
+  });
+  const name = uniqueName("router-gen");
+  const app = new QueueTasks({
+    name,
+    broker: new MemoryBroker({ name }),
+    env: false,
+    logger: createLogger("silent"),
+  });
+  app.includeRouter(router);
+  await app.start();
+  try {
+    const values: number[] = await (await countdown.addTask(3)).value();
+    assert.deepEqual(values, [3, 2, 1]);
+  } finally {
+    await app.stop();
+  }
 });
