@@ -88,6 +88,8 @@ export {
   toUnixSeconds,
 } from "./src/task/task_codec.ts";
 export type { TaskFields } from "./src/task/task_codec.ts";
+export { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "./src/task/retry_policy.ts";
+export type { BackoffOptions } from "./src/task/retry_policy.ts";
 
 export { getRuntime, registerRuntime, setRuntime } from "./src/runtime/runtime.ts";
 export type { Runtime, ShutdownSignal } from "./src/runtime/runtime.ts";
@@ -119,6 +121,7 @@ export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
 export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
+export { UnrecoverableError } from "./src/errors/unrecoverable_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
 export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";

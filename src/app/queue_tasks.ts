@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "../logging/logger.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import { type RunForeverOptions, Starter } from "../starter/starter.ts";
 import { encodeJson, isReservedField } from "../task/task_codec.ts";
+import { checkBackoff } from "../task/retry_policy.ts";
 import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
@@ -206,8 +207,10 @@ export class QueueTasks {
    * Forms: `task(fn)` (named after the function), `task(name, fn)`, `task(options, fn)`; with
    * `echo: true` the function receives a {@linkcode TaskContext} first.
    *
-   * @throws {TypeError} On a missing function or name, or a name already registered.
-   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
+   * @throws {TypeError} On a missing function or name, a name already registered, a `retryOn`
+   *   that is not a list of classes, or a `backoff` of an unknown type.
+   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0), a `retry`
+   *   that is not an integer >= 0, or `backoff` numbers out of range.
    */
   task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
   task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, Awaited<R>>;
@@ -262,6 +265,7 @@ export class QueueTasks {
       options.middlewaresAfter,
       `${context}: middlewaresAfter`,
     );
+    const retry = checkRetry(options, context);
     const definition: TaskDefinition = Object.freeze({
       name,
       priority,
@@ -272,6 +276,7 @@ export class QueueTasks {
       executor: options.executor,
       middlewaresBefore,
       middlewaresAfter,
+      ...retry,
     });
     this.#tasks.set(name, definition);
     return this.#handle(definition, {});
@@ -283,8 +288,10 @@ export class QueueTasks {
    *
    * @param taskName The registered name.
    * @param args Positional arguments (JSON values).
-   * @param options Priority and extra fields.
+   * @param options Priority, extra fields, uuid, and a delay (`delayMs` or `runAt`).
    * @throws {InvalidPayloadError} When the arguments cannot be encoded as JSON (nothing is stored).
+   * @throws {RangeError} On a negative or non-finite `delayMs`, or an invalid `runAt`.
+   * @throws {TypeError} When both `delayMs` and `runAt` are given.
    */
   async addTask<R = unknown>(
     taskName: string,
@@ -458,7 +465,19 @@ export class QueueTasks {
         `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
       );
     }
-    return { uuid: uuid.toLowerCase(), taskName, priority, args: encoded, kwargs: "{}", extra };
+    const task: NewTask = {
+      uuid: uuid.toLowerCase(),
+      taskName,
+      priority,
+      args: encoded,
+      kwargs: "{}",
+      extra,
+    };
+    if (options.delayMs !== undefined || options.runAt !== undefined) {
+      const delayMs = delayOf(taskName, options);
+      if (delayMs > 0) task.delayMs = delayMs;
+    }
+    return task;
   }
 
   /** The priority of a task: the call's, else the task's registered one, else the default. */
@@ -575,6 +594,66 @@ export class QueueTasks {
       },
     };
   }
+}
+
+/** The delay of `delayMs` or `runAt`, in whole milliseconds from now (0: due at once). */
+function delayOf(taskName: string, options: AddTaskOptions): number {
+  const { delayMs, runAt } = options;
+  if (delayMs !== undefined && runAt !== undefined) {
+    throw new TypeError(`Cannot add task "${taskName}": give either delayMs or runAt, not both`);
+  }
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Cannot add task "${taskName}": delayMs must be a number of milliseconds >= 0, got ${
+          String(delayMs)
+        }`,
+      );
+    }
+    return Math.ceil(delayMs);
+  }
+  const at = runAt instanceof Date ? runAt.getTime() : runAt;
+  if (typeof at !== "number" || !Number.isFinite(at) || at < 0) {
+    throw new RangeError(
+      `Cannot add task "${taskName}": runAt must be a valid Date or milliseconds since the epoch, got ${
+        String(runAt)
+      }`,
+    );
+  }
+  return Math.max(0, Math.ceil(at - Date.now()));
+}
+
+/** Checks the retry options of a task; returns the ones to keep on its definition. */
+function checkRetry(
+  options: TaskOptions,
+  context: string,
+): Pick<TaskDefinition, "retry" | "retryOn" | "backoff"> {
+  const kept: { -readonly [K in "retry" | "retryOn" | "backoff"]?: TaskDefinition[K] } = {};
+  const { retry, retryOn, backoff } = options;
+  if (retry !== undefined) {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw new RangeError(`${context}: retry must be an integer >= 0, got ${String(retry)}`);
+    }
+    if (retry > 0) kept.retry = retry;
+  }
+  if (retryOn !== undefined) {
+    if (!Array.isArray(retryOn)) {
+      throw new TypeError(`${context}: retryOn must be an array of error classes`);
+    }
+    retryOn.forEach((type, index) => {
+      if (typeof type !== "function") {
+        throw new TypeError(
+          `${context}: retryOn[${index}] must be an error class, got ${typeName(type)}`,
+        );
+      }
+    });
+    kept.retryOn = Object.freeze([...retryOn]);
+  }
+  if (backoff !== undefined) {
+    checkBackoff(backoff, context);
+    kept.backoff = Object.freeze({ ...backoff });
+  }
+  return kept;
 }
 
 function checkArgs(taskName: string, args: unknown): void {

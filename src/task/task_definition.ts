@@ -1,5 +1,6 @@
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { TaskMiddleware } from "../executor/task_middleware.ts";
+import type { BackoffOptions } from "./retry_policy.ts";
 
 /**
  * What a task function receives as its first argument when it is registered with `echo: true`.
@@ -36,6 +37,19 @@ export interface TaskContext {
  * import type { TaskOptions } from "@qtasks/qtasks";
  *
  * const options: TaskOptions = { name: "resize", priority: 5, maxTime: 10_000 };
+ * ```
+ *
+ * @example Retries: up to 3 more attempts for network errors, 0.5 s, 1 s, 2 s apart
+ * ```ts
+ * import type { TaskOptions } from "@qtasks/qtasks";
+ *
+ * class NetworkError extends Error {}
+ * const options: TaskOptions = {
+ *   name: "sync",
+ *   retry: 3,
+ *   retryOn: [NetworkError, TypeError],
+ *   backoff: { type: "exponential", delayMs: 500, maxDelayMs: 10_000 },
+ * };
  * ```
  *
  * @example Middlewares and an executor of its own
@@ -76,6 +90,19 @@ export interface TaskOptions {
   middlewaresBefore?: TaskMiddleware[];
   /** Middlewares run after each successful run, before the result is stored (after app-wide ones). */
   middlewaresAfter?: TaskMiddleware[];
+  /**
+   * Extra attempts after a failed run (default 0): a run that ends as `error` is retried as a new
+   * task record (see the README, "Retries"), until one succeeds or `retry` retries were used.
+   * Never for an `UnrecoverableError`, a cancel, bad stored arguments or a delivery limit.
+   */
+  retry?: number;
+  /**
+   * Retry only errors that are instances of one of these classes (subclasses included); by
+   * default every error is retried.
+   */
+  retryOn?: Array<new (...args: never[]) => Error>;
+  /** The wait before each retry (default {@linkcode DEFAULT_BACKOFF}: exponential from 1 s). */
+  backoff?: BackoffOptions;
 }
 
 /**
@@ -109,4 +136,10 @@ export interface TaskDefinition {
   readonly middlewaresBefore?: readonly TaskMiddleware[];
   /** Its own "after" middlewares (app-wide ones run first, at run time). */
   readonly middlewaresAfter?: readonly TaskMiddleware[];
+  /** Extra attempts after a failed run (0 or absent: none). */
+  readonly retry?: number;
+  /** The error classes that are retried (absent: every error). */
+  readonly retryOn?: ReadonlyArray<new (...args: never[]) => Error>;
+  /** The wait before each retry (absent: {@linkcode DEFAULT_BACKOFF}). */
+  readonly backoff?: Readonly<BackoffOptions>;
 }
