@@ -116,6 +116,8 @@ export {
   toUnixSeconds,
 } from "./src/task/task_codec.ts";
 export type { TaskFields } from "./src/task/task_codec.ts";
+export { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "./src/task/retry_policy.ts";
+export type { BackoffOptions } from "./src/task/retry_policy.ts";
 
 export { getRuntime, registerRuntime, setRuntime } from "./src/runtime/runtime.ts";
 export type { Runtime, ShutdownSignal } from "./src/runtime/runtime.ts";
@@ -149,6 +151,7 @@ export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.t
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
 export { ValidationError } from "./src/errors/validation_error.ts";
 export type { ValidationIssue } from "./src/errors/validation_error.ts";
+export { UnrecoverableError } from "./src/errors/unrecoverable_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
 export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";

@@ -41,6 +41,8 @@ export interface AsyncResultControl {
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
 const DEFAULT_RESULT_TIMEOUT_MS = 100_000;
+/** Most retry links followed by one wait (a guard against a corrupted, circular chain). */
+const MAX_RETRY_LINKS = 10_000;
 
 /**
  * A handle on an enqueued task: its uuid and ways to await its outcome. Waiting is event-driven
@@ -102,7 +104,7 @@ export class AsyncResult<R = unknown> {
     return this.#control.cancel(reason);
   }
 
-  /** Reads the record now, whatever its status. */
+  /** Reads the record of this uuid now, whatever its status (a retried one: status `retry`). */
   async get(): Promise<TaskRecord<R> | undefined> {
     return await this.#storage.get(this.uuid) as TaskRecord<R> | undefined;
   }
@@ -137,6 +139,10 @@ export class AsyncResult<R = unknown> {
   /**
    * Waits for a final status and returns the record (status, returning, error, timings).
    *
+   * A task that failed and was retried has status `retry` and a `retryChildUuid`: unless
+   * `statuses` names `retry`, the wait follows those links and resolves with the record of the
+   * attempt that reached a wanted status (its `uuid` is that attempt's), all within `timeoutMs`.
+   *
    * @throws {ResultTimeoutError} When no final status is reached within `timeoutMs`.
    */
   async result(options: ResultOptions = {}): Promise<TaskRecord<R>> {
@@ -145,18 +151,38 @@ export class AsyncResult<R = unknown> {
       throw new RangeError(`Cannot wait for task ${this.uuid}: timeoutMs must be >= 0`);
     }
     const statuses = options.statuses ?? this.#statuses;
-    const record = await this.#storage.waitForStatus(this.uuid, {
-      statuses,
-      timeoutMs,
-      signal: options.signal,
-    });
+    // A retried attempt is followed to the next one, unless `retry` itself is awaited.
+    const follow = !statuses.includes("retry");
+    const awaited = follow ? [...statuses, "retry" as const] : statuses;
+    const deadline = Date.now() + timeoutMs;
+    let uuid = this.uuid;
+    let record: TaskRecord | undefined;
+    for (let hops = 0; hops <= MAX_RETRY_LINKS; hops++) {
+      record = await this.#storage.waitForStatus(uuid, {
+        statuses: awaited,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        signal: options.signal,
+      });
+      if (!follow || record?.status !== "retry") break;
+      if (record.retryChildUuid === undefined) {
+        // A retry record without its link (written elsewhere): wait for a wanted status only.
+        record = await this.#storage.waitForStatus(uuid, {
+          statuses,
+          timeoutMs: Math.max(0, deadline - Date.now()),
+          signal: options.signal,
+        });
+        break;
+      }
+      uuid = record.retryChildUuid;
+    }
     if (record && statuses.includes(record.status)) return record as TaskRecord<R>;
     options.signal?.throwIfAborted();
     throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status);
   }
 
   /**
-   * Waits for the task and returns its return value.
+   * Waits for the task (following its retries, as {@linkcode AsyncResult.result} does) and returns
+   * its return value.
    *
    * @throws {TaskFailedError} When it ended as `error` or `cancel`.
    * @throws {ResultTimeoutError} When it did not finish in time.

@@ -24,6 +24,7 @@ import {
   type SchemaOutput,
 } from "../task/task_schema.ts";
 import { drain, generatorKind, generatorResult } from "../executor/task_generator.ts";
+import { checkBackoff } from "../task/retry_policy.ts";
 import type { TaskRecord } from "../task/task_record.ts";
 import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
@@ -242,9 +243,11 @@ export class QueueTasks {
    * (see {@linkcode TaskResult}).
    *
    * @throws {TypeError} On a missing function or name, a name already registered, an unknown
-   *   option (`Cannot register task "x": unknown option "maxtime" (valid options: …)`), or a
-   *   `schema` or `generateHandler` of the wrong kind.
-   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
+   *   option (`Cannot register task "x": unknown option "maxtime" (valid options: …)`), a
+   *   `schema` or `generateHandler` of the wrong kind, a `retryOn` that is not a list of classes,
+   *   or a `backoff` of an unknown type.
+   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0), a `retry`
+   *   that is not an integer >= 0, or `backoff` numbers out of range.
    */
   task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
   task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
@@ -328,6 +331,7 @@ export class QueueTasks {
         `${context}: schema must be a Standard Schema of the argument list, such as z.tuple([...])`,
       );
     }
+    const retry = checkRetry(options, context);
     const definition: TaskDefinition = Object.freeze({
       name,
       priority,
@@ -341,6 +345,7 @@ export class QueueTasks {
       ...checked,
       generateHandler: options.generateHandler,
       schema: options.schema,
+      ...retry,
     });
     if (definition.inject !== undefined) attachDependencies(definition, this.plugins, this.logger);
     this.#tasks.set(name, definition);
@@ -363,8 +368,10 @@ export class QueueTasks {
    *
    * @param taskName The registered name.
    * @param args Positional arguments (JSON values).
-   * @param options Priority and extra fields.
+   * @param options Priority, extra fields, uuid, and a delay (`delayMs` or `runAt`).
    * @throws {InvalidPayloadError} When the arguments cannot be encoded as JSON (nothing is stored).
+   * @throws {RangeError} On a negative or non-finite `delayMs`, or an invalid `runAt`.
+   * @throws {TypeError} When both `delayMs` and `runAt` are given.
    */
   async addTask<R = unknown>(
     taskName: string,
@@ -544,7 +551,19 @@ export class QueueTasks {
         `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
       );
     }
-    return { uuid: uuid.toLowerCase(), taskName, priority, args: encoded, kwargs: "{}", extra };
+    const task: NewTask = {
+      uuid: uuid.toLowerCase(),
+      taskName,
+      priority,
+      args: encoded,
+      kwargs: "{}",
+      extra,
+    };
+    if (options.delayMs !== undefined || options.runAt !== undefined) {
+      const delayMs = delayOf(taskName, options);
+      if (delayMs > 0) task.delayMs = delayMs;
+    }
+    return task;
   }
 
   /** The priority of a task: the call's, else the task's registered one, else the default. */
@@ -696,6 +715,66 @@ export class QueueTasks {
       },
     };
   }
+}
+
+/** The delay of `delayMs` or `runAt`, in whole milliseconds from now (0: due at once). */
+function delayOf(taskName: string, options: AddTaskOptions): number {
+  const { delayMs, runAt } = options;
+  if (delayMs !== undefined && runAt !== undefined) {
+    throw new TypeError(`Cannot add task "${taskName}": give either delayMs or runAt, not both`);
+  }
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Cannot add task "${taskName}": delayMs must be a number of milliseconds >= 0, got ${
+          String(delayMs)
+        }`,
+      );
+    }
+    return Math.ceil(delayMs);
+  }
+  const at = runAt instanceof Date ? runAt.getTime() : runAt;
+  if (typeof at !== "number" || !Number.isFinite(at) || at < 0) {
+    throw new RangeError(
+      `Cannot add task "${taskName}": runAt must be a valid Date or milliseconds since the epoch, got ${
+        String(runAt)
+      }`,
+    );
+  }
+  return Math.max(0, Math.ceil(at - Date.now()));
+}
+
+/** Checks the retry options of a task; returns the ones to keep on its definition. */
+function checkRetry(
+  options: TaskOptions,
+  context: string,
+): Pick<TaskDefinition, "retry" | "retryOn" | "backoff"> {
+  const kept: { -readonly [K in "retry" | "retryOn" | "backoff"]?: TaskDefinition[K] } = {};
+  const { retry, retryOn, backoff } = options;
+  if (retry !== undefined) {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw new RangeError(`${context}: retry must be an integer >= 0, got ${String(retry)}`);
+    }
+    if (retry > 0) kept.retry = retry;
+  }
+  if (retryOn !== undefined) {
+    if (!Array.isArray(retryOn)) {
+      throw new TypeError(`${context}: retryOn must be an array of error classes`);
+    }
+    retryOn.forEach((type, index) => {
+      if (typeof type !== "function") {
+        throw new TypeError(
+          `${context}: retryOn[${index}] must be an error class, got ${typeName(type)}`,
+        );
+      }
+    });
+    kept.retryOn = Object.freeze([...retryOn]);
+  }
+  if (backoff !== undefined) {
+    checkBackoff(backoff, context);
+    kept.backoff = Object.freeze({ ...backoff });
+  }
+  return kept;
 }
 
 function checkArgs(taskName: string, args: unknown): void {

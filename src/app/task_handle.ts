@@ -9,6 +9,8 @@ import type { TaskDefinition } from "../task/task_definition.ts";
  * import type { AddTaskOptions } from "@qtasks/qtasks";
  *
  * const options: AddTaskOptions = { priority: -1 };
+ * const later: AddTaskOptions = { delayMs: 60_000 }; // in one minute
+ * const tonight: AddTaskOptions = { runAt: new Date("2030-01-01T22:00:00Z") };
  * ```
  */
 export interface AddTaskOptions {
@@ -21,6 +23,17 @@ export interface AddTaskOptions {
    * resolves with the existing task instead of adding a second one. Default: a new random one.
    */
   uuid?: string;
+  /**
+   * Run no earlier than this many milliseconds from now (≥ 0). The record is stored at once, with
+   * status `new` and `runAt`; workers claim the task once it is due. Not with `runAt`.
+   */
+  delayMs?: number;
+  /**
+   * Run no earlier than this time (a `Date` or milliseconds since the epoch); a time in the past
+   * runs at once. Turned into a delay from now when enqueued, so it is measured against the
+   * backend's clock (Redis server time). Not with `delayMs`.
+   */
+  runAt?: Date | number;
 }
 
 /**

@@ -36,6 +36,11 @@ export interface NewTask {
   kwargs: string;
   /** Extra string fields stored on the record. */
   extra: TaskFields;
+  /**
+   * Claimable only this many milliseconds after it is stored (on the broker's clock: Redis server
+   * time), when > 0; until then it waits in the schedule with status `new`.
+   */
+  delayMs?: number;
 }
 
 /**
@@ -69,6 +74,10 @@ export interface ClaimedTask {
    * until it is settled, so that a task that kills its worker takes no other task with it.
    */
   isolated: boolean;
+  /** Which attempt this is, when it is a retry (2 for the first retry); absent on a first run. */
+  attempt?: number;
+  /** Retries left after this attempt, when the record says (a retry); absent on a first run. */
+  retriesLeft?: number;
 }
 
 /**
@@ -77,6 +86,9 @@ export interface ClaimedTask {
  * - `success` stores `returning` (JSON text).
  * - `error` stores the error.
  * - `cancel` stores the reason.
+ * - `retry` stores the error with status `retry`, and in the same atomic step creates the next
+ *   attempt: a new record `childUuid` (same task, arguments and extra fields; `retry` =
+ *   `retriesLeft − 1`, linked both ways) that becomes claimable `delayMs` later.
  * - `release` gives the task back to the queue unchanged (used on shutdown).
  *
  * @example
@@ -90,6 +102,19 @@ export type Settlement =
   | { uuid: string; deliveries: number; status: "success"; returning: string }
   | { uuid: string; deliveries: number; status: "error"; error: TaskErrorInfo }
   | { uuid: string; deliveries: number; status: "cancel"; reason: string }
+  | {
+    uuid: string;
+    deliveries: number;
+    status: "retry";
+    /** What the failed attempt threw. */
+    error: TaskErrorInfo;
+    /** The uuid of the next attempt's record. */
+    childUuid: string;
+    /** How long until the next attempt is claimable, in milliseconds. */
+    delayMs: number;
+    /** Retries left before this one (≥ 1): stored as the failed record's `retry`. */
+    retriesLeft: number;
+  }
   | { uuid: string; deliveries: number; status: "release" };
 
 /**
@@ -156,6 +181,11 @@ export interface ExchangeResult {
    * worker. A busy worker that sees some stops claiming until it is idle.
    */
   quarantined: number;
+  /**
+   * Milliseconds until the next scheduled task (delayed or a retry) is due, when there is one:
+   * an idle worker blocks no longer than that.
+   */
+  nextDueMs?: number;
 }
 
 /**
@@ -270,17 +300,24 @@ export interface Broker {
   start(context: ComponentContext): Promise<void>;
   /** Stops the broker, then its Storage. Safe to call when not started. */
   stop(): Promise<void>;
-  /** Stores the record and queues the task, atomically. */
+  /**
+   * Stores the record and queues the task, atomically; a task with `delayMs` goes to the schedule
+   * instead, and each exchange moves the due ones into the queue.
+   */
   add(task: NewTask): Promise<void>;
   /** Stores and queues many tasks, atomically (all or none), in as few round trips as it can. */
   addBulk(tasks: NewTask[]): Promise<void>;
-  /** Settles finished tasks, recovers expired leases, and claims up to `want` tasks. */
+  /**
+   * Settles finished tasks (a `retry` settlement also creates the next attempt), recovers expired
+   * leases, moves due scheduled tasks into the queue, and claims up to `want` tasks.
+   */
   exchange(request: ExchangeRequest): Promise<ExchangeResult>;
   /** Renews leases; reports the ones lost and the held ones whose cancel was requested. */
   extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal>;
   /**
-   * Cancels a task: a queued one at once (it never runs), a running one by telling its worker
-   * (through {@linkcode Broker.watchCancellations} and lease renewals).
+   * Cancels a task: a queued or scheduled one at once (it never runs), a running one by telling
+   * its worker (through {@linkcode Broker.watchCancellations} and lease renewals). On a record
+   * with status `retry` it cancels the latest attempt of that chain.
    */
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome>;
   /** Calls `listener` when a running task's cancel is requested; resolves with a remover. */

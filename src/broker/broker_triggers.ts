@@ -118,7 +118,7 @@ export function exchangeHeard(plugins: ComponentPlugins): boolean {
 
 /**
  * Runs the triggers of an exchange before its settle step: for each settlement that finishes a
- * task (`success`, `error` or `cancel`; not `release`), `broker_remove_finished_task` then
+ * task (`success`, `error`, `cancel` or `retry`; not `release`), `broker_remove_finished_task` then
  * `storage_update`, each of which may replace the settlement (its uuid and deliveries stay).
  *
  * @param plugins The broker's plugins.

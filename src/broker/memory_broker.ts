@@ -20,6 +20,7 @@ import type {
   Lease,
   LeaseRenewal,
   NewTask,
+  Settlement,
 } from "./broker.ts";
 import {
   addHeard,
@@ -40,6 +41,42 @@ function byPriorityThenSeq(a: QueueEntry, b: QueueEntry): number {
   return a.priority - b.priority || a.seq - b.seq;
 }
 
+interface ScheduledEntry extends QueueEntry {
+  /** When it is due (ms, the storage's clock). */
+  due: number;
+}
+
+function byDueThenSeq(a: ScheduledEntry, b: ScheduledEntry): number {
+  return a.due - b.due || a.seq - b.seq;
+}
+
+/** Due scheduled tasks moved into the queue per exchange, at most (as on Redis). */
+const MOVE_LIMIT = 1000;
+
+/** Fields that describe one attempt, not the task: a retry's record starts without them. */
+const ATTEMPT_FIELDS: ReadonlySet<string> = new Set([
+  "status",
+  "created_at",
+  "updated_at",
+  "started_at",
+  "finished_at",
+  "returning",
+  "traceback",
+  "error_type",
+  "error_message",
+  "error_code",
+  "cancel_reason",
+  "cancel_requested",
+  "deliveries",
+  "worker_id",
+  "seq",
+  "run_at",
+  "retry",
+  "retry_parent_uuid",
+  "retry_child_uuid",
+  "attempt",
+]);
+
 interface HeldLease {
   workerId: string;
   deliveries: number;
@@ -49,7 +86,8 @@ interface HeldLease {
 /**
  * In-memory {@linkcode Broker}: the embedded default for tests, demos and one-process apps. It
  * keeps the same guarantees as the Redis broker within one process: priority order with FIFO
- * inside a priority, leases, recovery of expired leases, and maxDeliveries.
+ * inside a priority, leases, recovery of expired leases, maxDeliveries, delayed tasks (a heap by
+ * due time, on the storage's clock) and retries.
  *
  * @example
  * ```ts
@@ -66,11 +104,13 @@ export class MemoryBroker implements Broker {
   #queue = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
   /** Tasks recovered from a dead worker: each runs alone on an idle worker. */
   #quarantine = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+  /** Tasks not yet due (delayed tasks, retries), earliest first. */
+  #scheduled = new PriorityHeap<ScheduledEntry>(byDueThenSeq);
   #leases = new Map<string, HeldLease>();
   #seq = 0;
   #waiters = new Set<() => void>();
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
-  /** Cancelled while queued: their heap entries are skipped when popped. */
+  /** Cancelled while queued or scheduled: their heap entries are skipped when popped. */
   #cancelled = new Set<string>();
   #plugins = new ComponentPlugins("broker");
   #started = false;
@@ -129,13 +169,14 @@ export class MemoryBroker implements Broker {
   /** Writes the record and queues the task, synchronously. */
   #store(task: NewTask): void {
     if (this.storage.fields(task.uuid)) throw new DuplicateTaskError(task.taskName, task.uuid);
-    const now = toUnixSeconds(this.storage.now());
+    const nowMs = this.storage.now();
+    const now = toUnixSeconds(nowMs);
     const seq = ++this.#seq;
     const extra: TaskFields = {};
     for (const [field, value] of Object.entries(task.extra)) {
       if (!isReservedField(field)) extra[field] = String(value);
     }
-    this.storage.write(task.uuid, {
+    const fields: TaskFields = {
       ...extra,
       task_name: task.taskName,
       priority: String(task.priority),
@@ -146,9 +187,36 @@ export class MemoryBroker implements Broker {
       updated_at: now,
       seq: String(seq),
       deliveries: "0",
-    });
-    this.#queue.push({ priority: task.priority, seq, uuid: task.uuid });
-    this.#wake();
+    };
+    const delay = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
+    if (delay > 0) fields.run_at = toUnixSeconds(nowMs + delay);
+    this.storage.write(task.uuid, fields);
+    this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
+  }
+
+  /**
+   * Queues an entry due at `due`, or puts it in the schedule; wakes the waiting workers when it is
+   * due now or earlier than every scheduled task (so that they shorten their wait).
+   */
+  #schedule(entry: QueueEntry, due: number, now: number): void {
+    if (due <= now) {
+      this.#queue.push(entry);
+      this.#wake();
+      return;
+    }
+    const head = this.#scheduledHead();
+    this.#scheduled.push({ ...entry, due });
+    if (!head || due < head.due) this.#wake();
+  }
+
+  /** The earliest scheduled task that was not cancelled (cancelled ones are dropped on the way). */
+  #scheduledHead(): ScheduledEntry | undefined {
+    let head = this.#scheduled.peek();
+    while (head && this.#cancelled.delete(head.uuid)) {
+      this.#scheduled.pop();
+      head = this.#scheduled.peek();
+    }
+    return head;
   }
 
   /**
@@ -211,9 +279,11 @@ export class MemoryBroker implements Broker {
         finished_at: stamp,
       };
       if (settlement.status === "success") fields.returning = settlement.returning;
-      else if (settlement.status === "error") Object.assign(fields, errorFields(settlement.error));
-      else fields.cancel_reason = settlement.reason;
-      this.#finish(settlement.uuid, fields, request.resultTtlMs);
+      else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+      else Object.assign(fields, errorFields(settlement.error));
+      if (settlement.status === "retry") {
+        this.#retry(settlement, fields, now, request.resultTtlMs);
+      } else this.#finish(settlement.uuid, fields, request.resultTtlMs);
     }
 
     let recovered = 0;
@@ -247,8 +317,20 @@ export class MemoryBroker implements Broker {
       }
     }
 
-    const claimed: ClaimedTask[] = [];
     const dropped: string[] = [];
+    // Due scheduled tasks join the queue by their priority and seq.
+    let moved = 0;
+    for (let head = this.#scheduledHead(); head && head.due <= now && moved < MOVE_LIMIT;) {
+      this.#scheduled.pop();
+      const status = this.storage.fields(head.uuid)?.status;
+      if (status === "new") {
+        this.#queue.push({ priority: head.priority, seq: head.seq, uuid: head.uuid });
+        moved++;
+      } else if (status === undefined) dropped.push(head.uuid);
+      head = this.#scheduledHead();
+    }
+
+    const claimed: ClaimedTask[] = [];
     const claimFrom = (queue: PriorityHeap<QueueEntry>, limit: number, isolated: boolean) => {
       let taken = 0;
       while (taken < limit) {
@@ -273,7 +355,7 @@ export class MemoryBroker implements Broker {
           deliveries,
           deadline: now + request.leaseMs,
         });
-        claimed.push({
+        const task: ClaimedTask = {
           uuid: entry.uuid,
           taskName: fields.task_name,
           priority: entry.priority,
@@ -281,7 +363,11 @@ export class MemoryBroker implements Broker {
           kwargs: fields.kwargs ?? "{}",
           deliveries,
           isolated,
-        });
+        };
+        // A retry's record says how many retries are left and which attempt it is.
+        if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
+        if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
+        claimed.push(task);
         taken++;
       }
       return taken;
@@ -292,8 +378,71 @@ export class MemoryBroker implements Broker {
         claimFrom(this.#queue, request.want, false);
       }
     }
-    if (recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0) this.#wake();
-    return { claimed, rejected, recovered, dropped, quarantined: this.#quarantine.size };
+    // Tasks waiting, or claims while tasks are scheduled: the other waiting workers look again
+    // (and learn when the next scheduled task is due).
+    if (
+      recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0 ||
+      (claimed.length > 0 && this.#scheduledHead() !== undefined)
+    ) this.#wake();
+    const result: ExchangeResult = {
+      claimed,
+      rejected,
+      recovered,
+      dropped,
+      quarantined: this.#quarantine.size,
+    };
+    const next = this.#scheduledHead();
+    if (next) result.nextDueMs = Math.max(1, next.due - now);
+    return result;
+  }
+
+  /**
+   * Settles a failed attempt as `retry` and creates the next attempt's record (scheduled after the
+   * delay), as the Redis exchange script does; a task whose cancel was requested (or whose record
+   * is gone) ends as `error` instead.
+   */
+  #retry(
+    settlement: Extract<Settlement, { status: "retry" }>,
+    fields: TaskFields,
+    now: number,
+    ttlMs: number,
+  ): void {
+    const parent = this.storage.fields(settlement.uuid);
+    const child = settlement.childUuid;
+    if (
+      !parent || parent.task_name === undefined || parent.cancel_requested !== undefined ||
+      this.storage.fields(child)
+    ) {
+      this.#finish(settlement.uuid, { ...fields, status: "error" }, ttlMs);
+      return;
+    }
+    const delay = Math.max(0, Math.ceil(settlement.delayMs));
+    const due = now + delay;
+    const stamp = toUnixSeconds(now);
+    const seq = ++this.#seq;
+    const copy: TaskFields = {};
+    for (const [field, value] of Object.entries(parent)) {
+      if (!ATTEMPT_FIELDS.has(field)) copy[field] = value;
+    }
+    const record: TaskFields = {
+      ...copy,
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      seq: String(seq),
+      deliveries: "0",
+      retry: String(settlement.retriesLeft - 1),
+      retry_parent_uuid: settlement.uuid,
+      attempt: String((Number(parent.attempt) || 1) + 1),
+    };
+    if (delay > 0) record.run_at = toUnixSeconds(due);
+    this.storage.write(child, record);
+    this.#finish(settlement.uuid, {
+      ...fields,
+      retry: String(settlement.retriesLeft),
+      retry_child_uuid: child,
+    }, ttlMs + delay);
+    this.#schedule({ priority: Number(parent.priority) || 0, seq, uuid: child }, due, now);
   }
 
   /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
@@ -324,8 +473,14 @@ export class MemoryBroker implements Broker {
   }
 
   #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
-    const fields = this.storage.fields(uuid);
-    if (!fields) return Promise.resolve("missing");
+    let fields = this.storage.fields(uuid);
+    // A retried attempt: cancel the latest attempt of its chain (an expired one: finished).
+    let hops = 0;
+    for (; hops < 1000 && fields?.status === "retry" && fields.retry_child_uuid; hops++) {
+      uuid = fields.retry_child_uuid;
+      fields = this.storage.fields(uuid);
+    }
+    if (!fields) return Promise.resolve(hops > 0 ? "finished" : "missing");
     if (fields.status === "new") {
       this.#cancelled.add(uuid);
       const stamp = toUnixSeconds(this.storage.now());
@@ -374,7 +529,10 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(true);
   }
 
-  /** Resolves when a task is added or recovered, after `timeoutMs`, or on abort; then claims. */
+  /**
+   * Resolves when a task is added or recovered (or a delayed one due earlier than every scheduled
+   * task is added), after `timeoutMs`, or on abort; then claims.
+   */
   async waitForTasks(
     timeoutMs: number,
     signal: AbortSignal,
@@ -410,6 +568,7 @@ export class MemoryBroker implements Broker {
   async flushAll(): Promise<void> {
     this.#queue.clear();
     this.#quarantine.clear();
+    this.#scheduled.clear();
     this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();

@@ -40,11 +40,11 @@ import {
 const BULK_BATCH = 500;
 
 function parseExchange(raw: RedisReply): ExchangeResult {
-  const reply = raw as [RedisReply[], string[], number, string[], number];
+  const reply = raw as [RedisReply[], string[], number, string[], number, number];
   const flat = reply[0];
   const claimed: ClaimedTask[] = [];
-  for (let i = 0; i < flat.length; i += 7) {
-    claimed.push({
+  for (let i = 0; i < flat.length; i += 9) {
+    const task: ClaimedTask = {
       uuid: flat[i] as string,
       taskName: flat[i + 1] as string,
       args: flat[i + 2] as string,
@@ -52,21 +52,30 @@ function parseExchange(raw: RedisReply): ExchangeResult {
       priority: Number(flat[i + 4]),
       deliveries: Number(flat[i + 5]),
       isolated: Number(flat[i + 6]) === 1,
-    });
+    };
+    // A retry's record says how many retries are left and which attempt it is.
+    if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
+    if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
+    claimed.push(task);
   }
-  return {
+  const result: ExchangeResult = {
     claimed,
     rejected: reply[1],
     recovered: Number(reply[2]),
     dropped: reply[3],
     quarantined: Number(reply[4]),
   };
+  const nextDue = Number(reply[5]);
+  if (nextDue >= 0) result.nextDueMs = nextDue;
+  return result;
 }
 
 /**
- * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue entries +
- * wake-up marker, for every task gathered in one turn), exchange (settle + recover expired leases + claim), lease renewal. Idle
- * workers block on BZPOPMIN of the marker; nothing polls. See docs/architecture.md.
+ * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue or
+ * schedule entries + wake-up marker, for every task gathered in one turn), exchange (settle,
+ * retries included + recover expired leases + move due scheduled tasks + claim), lease renewal,
+ * cancel. Idle workers block on BZPOPMIN of the marker, no longer than until the next scheduled
+ * task is due; nothing polls. See docs/architecture.md.
  *
  * @example Assembled from components, as in QTasks
  * ```ts
@@ -101,6 +110,8 @@ export class RedisBroker implements Broker {
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
   #plugins = new ComponentPlugins("broker");
   #started = false;
+  /** When the next scheduled task is due (performance.now() time), as the last exchange said. */
+  #dueAt: number | undefined;
 
   /**
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
@@ -242,7 +253,7 @@ export class RedisBroker implements Broker {
    * its first run stored are not duplicates) and reports none.
    */
   async #sendBulk(batch: NewTask[], skipExisting: boolean): Promise<string[]> {
-    const keys = [this.keys.queue, this.keys.marker, this.keys.seq];
+    const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.scheduled];
     const tail: string[] = [String(batch.length)];
     for (const task of batch) {
       const extra = Object.entries(task.extra).filter(([field]) => !isReservedField(field));
@@ -252,6 +263,7 @@ export class RedisBroker implements Broker {
         task.taskName,
         task.args,
         task.kwargs,
+        task.delayMs !== undefined && task.delayMs > 0 ? String(Math.ceil(task.delayMs)) : "0",
         String(extra.length),
       );
       for (const [field, value] of extra) tail.push(field, String(value));
@@ -317,11 +329,24 @@ export class RedisBroker implements Broker {
       this.#exchangeKeys(),
       this.#exchangeArgs(request),
     );
-    return parseExchange(reply);
+    return this.#noteDue(parseExchange(reply));
+  }
+
+  /** Remembers when the next scheduled task is due, for {@linkcode RedisBroker.waitForTasks}. */
+  #noteDue(result: ExchangeResult): ExchangeResult {
+    this.#dueAt = result.nextDueMs === undefined ? undefined : performance.now() + result.nextDueMs;
+    return result;
   }
 
   #exchangeKeys(): string[] {
-    return [this.keys.queue, this.keys.leases, this.keys.marker, this.keys.quarantine];
+    return [
+      this.keys.queue,
+      this.keys.leases,
+      this.keys.marker,
+      this.keys.quarantine,
+      this.keys.scheduled,
+      this.keys.seq,
+    ];
   }
 
   #exchangeArgs(request: ExchangeRequest): string[] {
@@ -341,10 +366,13 @@ export class RedisBroker implements Broker {
       args.push(s.uuid, String(s.deliveries), s.status);
       if (s.status === "success") args.push("1", "returning", s.returning);
       else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
-      else if (s.status === "error") {
+      else if (s.status === "error" || s.status === "retry") {
         const fields = Object.entries(errorFields(s.error));
         args.push(String(fields.length));
         for (const [field, value] of fields) args.push(field, value);
+        if (s.status === "retry") {
+          args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
+        }
       } else args.push("0");
     }
     return args;
@@ -380,8 +408,15 @@ export class RedisBroker implements Broker {
     }
     return await this.connection.script(
       cancelScript,
-      [this.keys.queue, this.keys.quarantine, this.keys.task(uuid)],
-      [uuid, reason, String(resultTtlMs), this.keys.events, this.keys.control],
+      [this.keys.queue, this.keys.quarantine, this.keys.task(uuid), this.keys.scheduled],
+      [
+        uuid,
+        reason,
+        String(resultTtlMs),
+        this.keys.events,
+        this.keys.control,
+        this.keys.taskPrefix,
+      ],
     ) as CancelOutcome;
   }
 
@@ -417,7 +452,10 @@ export class RedisBroker implements Broker {
   /**
    * Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. With `claim`,
    * the exchange is sent right behind the BZPOPMIN on the same connection, so the wake-up and the
-   * claim take one round trip.
+   * claim take one round trip. Redis ends a blocking wait only on its timer ticks (every 100 ms
+   * at the default `hz` 10), so when the last exchange said a scheduled task falls due within the
+   * wait, the broker sets the marker itself at that moment (one ZADD): the task is claimed within
+   * milliseconds of its due time, by this worker or another one that waits.
    */
   async waitForTasks(
     timeoutMs: number,
@@ -440,14 +478,29 @@ export class RedisBroker implements Broker {
       ...keys,
       ...this.#exchangeArgs(claim),
     ];
-    const replies = await this.connection.blockingThen(pop, blockMs, signal, call);
+    // A due time within the wait: set the marker then (once: the claim tells the next one).
+    let nudge: ReturnType<typeof setTimeout> | undefined;
+    const dueIn = this.#dueAt === undefined ? Infinity : this.#dueAt - performance.now();
+    if (dueIn <= blockMs) {
+      this.#dueAt = undefined;
+      nudge = setTimeout(() => {
+        nudge = undefined;
+        this.connection.command(["ZADD", this.keys.marker, "0", "0"]).catch(() => {});
+      }, Math.max(0, dueIn));
+    }
+    let replies;
+    try {
+      replies = await this.connection.blockingThen(pop, blockMs, signal, call);
+    } finally {
+      if (nudge !== undefined) clearTimeout(nudge);
+    }
     if (!replies) return undefined;
     const second = replies[1];
     let result: ExchangeResult;
     if (second instanceof RedisReplyError) {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
-    } else result = parseExchange(second);
+    } else result = this.#noteDue(parseExchange(second));
     return heard ? await afterExchange(this.#plugins, claim, result) : result;
   }
 

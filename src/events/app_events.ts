@@ -32,11 +32,14 @@ export interface AppEventMap {
   workerStopping: { appName: string; workerId: string };
   /** A task starts running on a worker of this app. */
   taskRunning: TaskEventBase & { attempt: number };
-  /** A task stopped running (any outcome), before its result is stored. */
-  taskStopping: TaskEventBase & { status: "success" | "error" | "cancel" };
+  /**
+   * A task stopped running (any outcome), before its result is stored; `retry` when it failed and
+   * will be retried (then no `taskError` follows: that attempt's error is on its record).
+   */
+  taskStopping: TaskEventBase & { status: "success" | "error" | "cancel" | "retry" };
   /** A task succeeded; `returning` is its JSON-encoded result. */
   taskSuccess: TaskEventBase & { returning: string };
-  /** A task failed. */
+  /** A task failed (and will not be retried). */
   taskError: TaskEventBase & { error: TaskErrorInfo };
   /** A task was cancelled while running. */
   taskCancel: TaskEventBase & { reason: string };

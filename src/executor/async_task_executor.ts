@@ -198,7 +198,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
       }
       return this.#plain(run);
     } catch (thrown) {
-      return Promise.resolve({ status: "error", error: describeError(thrown) });
+      return Promise.resolve({ status: "error", error: describeError(thrown), thrown });
     }
   }
 
@@ -250,7 +250,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
       };
     } catch (thrown) {
       if (thrown instanceof TaskCancelError) return { status: "cancel", reason: thrown.reason };
-      return { status: "error", error: describeError(thrown) };
+      return { status: "error", error: describeError(thrown), thrown };
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       if (forward) run.signal.removeEventListener("abort", forward);
@@ -365,7 +365,7 @@ export class AsyncTaskExecutor implements TaskExecutor {
         status = "cancel";
         return { status: "cancel", reason: thrown.reason };
       }
-      return { status: "error", error: describeError(thrown) };
+      return { status: "error", error: describeError(thrown), thrown };
     } finally {
       bounds.dispose();
       if (plugins?.listens("task_executor_task_close")) {

@@ -63,7 +63,12 @@ export interface TaskRun {
  */
 export type TaskOutcome =
   | { status: "success"; returning: string }
-  | { status: "error"; error: TaskErrorInfo }
+  | {
+    status: "error";
+    error: TaskErrorInfo;
+    /** What was thrown, when known: the worker matches it against the task's `retryOn`. */
+    thrown?: unknown;
+  }
   | { status: "cancel"; reason: string };
 
 /**

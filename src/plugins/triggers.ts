@@ -1,7 +1,7 @@
 import type { ClaimedTask, NewTask, Settlement } from "../broker/broker.ts";
 import type { TaskPluginTriggerError } from "../errors/task_plugin_trigger_error.ts";
 import type { TaskOutcome } from "../executor/task_executor.ts";
-import type { TaskRecord } from "../task/task_record.ts";
+import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
 
 /**
  * The components a plugin can be attached to. `app` plugins hear every trigger; the others hear
@@ -299,6 +299,26 @@ export interface TriggerMap {
     replaces: never;
   };
   /**
+   * A run failed and will be retried (it had retries left and the error is retryable), before the
+   * retry is settled: `attempt` is the attempt that failed (1 for the first run), `retriesLeft`
+   * the retries left before this one, `delayMs` the backoff. May replace `retry` (`false`: no
+   * retry, the task ends as `error`) and `delayMs`.
+   */
+  worker_task_error_retry: {
+    args: {
+      appName: string;
+      workerId: string;
+      taskName: string;
+      uuid: string;
+      error: TaskErrorInfo;
+      attempt: number;
+      retriesLeft: number;
+      delayMs: number;
+      retry: boolean;
+    };
+    replaces: { retry: boolean; delayMs: number };
+  };
+  /**
    * The worker hands a finished task's settlement to the broker: may replace it (its uuid and
    * deliveries stay).
    */
@@ -432,6 +452,7 @@ export const TRIGGERS: { readonly [N in TriggerName]: TriggerInfo } = {
   worker_execute_before: { component: "worker", replaces: ["task"], pinned: TASK_IDENTITY },
   worker_run_task_before: { component: "worker", replaces: ["args"] },
   worker_execute_after: { component: "worker", replaces: [] },
+  worker_task_error_retry: { component: "worker", replaces: ["retry", "delayMs"] },
   worker_remove_finished_task: {
     component: "worker",
     replaces: ["settlement"],

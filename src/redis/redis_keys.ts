@@ -21,6 +21,11 @@ export interface RedisKeys {
   readonly queue: string;
   /** ZSET like the queue, of tasks recovered from a dead worker: each runs alone. */
   readonly quarantine: string;
+  /**
+   * ZSET of tasks not yet due (delayed tasks, retries): score due time (ms, Redis server time),
+   * member `seq:uuid` as in the queue.
+   */
+  readonly scheduled: string;
   /** ZSET of claimed tasks: score lease deadline (ms), member `uuid|workerId|deliveries`. */
   readonly leases: string;
   /** ZSET holding one member while tasks may be waiting: what idle workers block on. */
@@ -63,6 +68,7 @@ export function redisKeys(name: string): RedisKeys {
     taskPrefix,
     queue: `${prefix}queue`,
     quarantine: `${prefix}quarantine`,
+    scheduled: `${prefix}scheduled`,
     leases: `${prefix}leases`,
     marker: `${prefix}marker`,
     seq: `${prefix}seq`,

@@ -39,6 +39,11 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "deliveries",
   "worker_id",
   "seq",
+  "run_at",
+  "retry",
+  "retry_parent_uuid",
+  "retry_child_uuid",
+  "attempt",
 ]);
 
 /**
@@ -184,6 +189,12 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.cancel_reason !== undefined) record.cancelReason = fields.cancel_reason;
   if (fields.progress !== undefined) record.progress = parseJsonField(fields, "progress", null);
   if (fields.worker_id) record.workerId = fields.worker_id;
+  const runAt = toDate(fields.run_at);
+  if (runAt) record.runAt = runAt;
+  if (fields.retry !== undefined && fields.retry !== "") record.retry = Number(fields.retry) || 0;
+  if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
+  if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;
+  if (fields.attempt) record.attempt = Number(fields.attempt) || 1;
   for (const [key, value] of Object.entries(fields)) {
     if (!KNOWN_FIELDS.has(key)) record.extra[key] = value;
   }

@@ -2,6 +2,7 @@ import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import type { TaskDependencies } from "./depends.ts";
 import type { ArgsSchema } from "./task_schema.ts";
+import type { BackoffOptions } from "./retry_policy.ts";
 
 export type { TaskContext } from "./task_context.ts";
 
@@ -13,6 +14,19 @@ export type { TaskContext } from "./task_context.ts";
  * import type { TaskOptions } from "@qtasks/qtasks";
  *
  * const options: TaskOptions = { name: "resize", priority: 5, maxTime: 10_000 };
+ * ```
+ *
+ * @example Retries: up to 3 more attempts for network errors, 0.5 s, 1 s, 2 s apart
+ * ```ts
+ * import type { TaskOptions } from "@qtasks/qtasks";
+ *
+ * class NetworkError extends Error {}
+ * const options: TaskOptions = {
+ *   name: "sync",
+ *   retry: 3,
+ *   retryOn: [NetworkError, TypeError],
+ *   backoff: { type: "exponential", delayMs: 500, maxDelayMs: 10_000 },
+ * };
  * ```
  *
  * @example Middlewares and an executor of its own
@@ -86,6 +100,19 @@ export interface TaskOptions {
    * the schema outputs. Typed handles take the schema's input types.
    */
   schema?: ArgsSchema;
+  /**
+   * Extra attempts after a failed run (default 0): a run that ends as `error` is retried as a new
+   * task record (see the README, "Retries"), until one succeeds or `retry` retries were used.
+   * Never for an `UnrecoverableError`, a cancel, bad stored arguments or a delivery limit.
+   */
+  retry?: number;
+  /**
+   * Retry only errors that are instances of one of these classes (subclasses included); by
+   * default every error is retried.
+   */
+  retryOn?: Array<new (...args: never[]) => Error>;
+  /** The wait before each retry (default {@linkcode DEFAULT_BACKOFF}: exponential from 1 s). */
+  backoff?: BackoffOptions;
 }
 
 /**
@@ -129,4 +156,10 @@ export interface TaskDefinition {
   readonly generateHandler?: (value: unknown) => unknown;
   /** The schema of its argument list, if any. */
   readonly schema?: ArgsSchema;
+  /** Extra attempts after a failed run (0 or absent: none). */
+  readonly retry?: number;
+  /** The error classes that are retried (absent: every error). */
+  readonly retryOn?: ReadonlyArray<new (...args: never[]) => Error>;
+  /** The wait before each retry (absent: {@linkcode DEFAULT_BACKOFF}). */
+  readonly backoff?: Readonly<BackoffOptions>;
 }

@@ -20,6 +20,9 @@ const OPTION_NAMES = {
   inject: true,
   generateHandler: true,
   schema: true,
+  retry: true,
+  retryOn: true,
+  backoff: true,
 } as const satisfies Record<keyof TaskOptions, true>;
 
 /**

@@ -73,6 +73,19 @@ export interface TaskRecord<R = unknown> {
   deliveries: number;
   /** The worker that claimed it last. */
   workerId?: string;
+  /** When a delayed task (or a retry) becomes claimable; absent for a task due at once. */
+  runAt?: Date;
+  /**
+   * Retries left (QTasks' `retry` field): on a record whose attempt failed and was retried, the
+   * retries that were left (status `retry`); on a retry's record, those left after it.
+   */
+  retry?: number;
+  /** On a retry's record: the record of the attempt before it. */
+  retryParentUuid?: string;
+  /** On a record with status `retry`: the record of the next attempt. */
+  retryChildUuid?: string;
+  /** Which attempt this record is, on a retry's record (2 for the first retry). */
+  attempt?: number;
   /** Fields of the stored hash that QTasks does not define (plugins, extra task options). */
   extra: Record<string, string>;
 }

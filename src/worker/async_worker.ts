@@ -18,7 +18,11 @@ import { describeError } from "../task/task_codec.ts";
 import { executeInjected } from "../task/dependency_resolver.ts";
 import type { TaskServices } from "../task/task_context.ts";
 import { parseArgs } from "../task/task_schema.ts";
+import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../task/retry_policy.ts";
+import type { TaskErrorInfo } from "../task/task_record.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
+
+type FailedOutcome = Extract<TaskOutcome, { status: "error" }>;
 
 interface RunningTask {
   deliveries: number;
@@ -75,10 +79,16 @@ const AVERAGE_WEIGHT = 0.2;
  * an unknown name ends as `error`; the worker carries on. When the broker is unreachable it
  * retries with backoff, keeping the results it has not stored yet.
  *
+ * A run that fails while its task has retries left (the task's `retry` option, then the
+ * record's `retry`) and a retryable error (see {@linkcode isRetryable}) is settled as `retry`:
+ * the broker stores the error with status `retry` and creates the next attempt, claimable after
+ * the task's backoff. When idle it blocks no longer than until the next scheduled task is due.
+ *
  * It runs the `worker_*` triggers: `worker_add` for each claimed task it takes in,
  * `worker_execute_before` when one is about to start, `worker_run_task_before` once its arguments
- * are decoded, `worker_execute_after` with its outcome, and `worker_remove_finished_task` before
- * its settlement goes to the broker. A trigger no plugin hears costs one map lookup.
+ * are decoded, `worker_execute_after` with its outcome, `worker_task_error_retry` before a failed
+ * run is retried, and `worker_remove_finished_task` before its settlement goes to the broker. A
+ * trigger no plugin hears costs one map lookup.
  *
  * @example
  * ```ts
@@ -133,6 +143,8 @@ export class AsyncWorker implements Worker {
   #isolated = 0;
   /** Tasks in the quarantine, as of the last exchange. */
   #quarantined = 0;
+  /** When the next scheduled task is due (performance.now() time), as of the last exchange. */
+  #nextDueAt: number | undefined;
   #unwatchCancels: (() => void) | undefined;
 
   /** @param options The broker and optional concurrency, executor and id. */
@@ -471,6 +483,9 @@ export class AsyncWorker implements Worker {
       );
     }
     this.#quarantined = result.quarantined;
+    this.#nextDueAt = result.nextDueMs === undefined
+      ? undefined
+      : performance.now() + result.nextDueMs;
     // The queue looked empty to this claim; a wake-up since it was sent says otherwise.
     if (want > 0 && result.claimed.length < want && this.#wakes === wakesBefore) {
       this.#mayHaveWork = false;
@@ -544,12 +559,14 @@ export class AsyncWorker implements Worker {
       : undefined;
     if (claim) this.#reserved += want;
     let result: ExchangeResult | undefined;
+    // With a claim, block no longer than until the next scheduled task is due (the claim's reply
+    // then says when the one after it is).
+    let timeoutMs = this.#requireHost().config.idleWakeMs;
+    if (claim && this.#nextDueAt !== undefined) {
+      timeoutMs = Math.min(timeoutMs, Math.max(0, Math.ceil(this.#nextDueAt - performance.now())));
+    }
     try {
-      result = await this.broker.waitForTasks(
-        this.#requireHost().config.idleWakeMs,
-        this.#stopController.signal,
-        claim,
-      );
+      result = await this.broker.waitForTasks(timeoutMs, this.#stopController.signal, claim);
     } catch (error) {
       this.#requireHost().logger.warn(
         `Worker ${this.id}: waiting for tasks failed (${(error as Error).message})`,
@@ -585,12 +602,92 @@ export class AsyncWorker implements Worker {
     this.#emitRunning(task);
     void this.#run(task, entry).then((outcome) => {
       if (entry.released) return;
-      this.#finish(task, task, started, {
+      if (outcome.status !== "error") {
+        this.#finish(task, task, started, {
+          uuid: task.uuid,
+          deliveries: task.deliveries,
+          ...outcome,
+        });
+        return;
+      }
+      const settlement = this.#failed(task, task, outcome);
+      if (!(settlement instanceof Promise)) this.#finish(task, task, started, settlement);
+      else {
+        void settlement.then((settled) => {
+          if (!entry.released) this.#finish(task, task, started, settled);
+        });
+      }
+    });
+  }
+
+  /**
+   * The settlement of a failed run (`task` is the one claimed, `current` as the plugins left it):
+   * `retry` when it has retries left and the error is retryable, after `worker_task_error_retry`
+   * (when heard, it returns a promise); else `error`.
+   */
+  #failed(
+    task: ClaimedTask,
+    current: ClaimedTask,
+    outcome: FailedOutcome,
+  ): Settlement | Promise<Settlement> {
+    const definition = this.#host?.tasks.get(current.taskName);
+    const retriesLeft = current.retriesLeft ?? definition?.retry ?? 0;
+    if (
+      retriesLeft <= 0 || definition === undefined ||
+      !isRetryable(definition.retryOn, outcome.error, outcome.thrown)
+    ) {
+      return {
         uuid: task.uuid,
         deliveries: task.deliveries,
-        ...outcome,
+        status: "error",
+        error: outcome.error,
+      };
+    }
+    const attempt = current.attempt ?? 1;
+    const delayMs = backoffDelay(definition.backoff ?? DEFAULT_BACKOFF, attempt);
+    const plugins = this.#plugins;
+    if (plugins !== undefined && plugins.listens("worker_task_error_retry")) {
+      return this.#failedWithPlugins(plugins, task, current, outcome.error, {
+        attempt,
+        retriesLeft,
+        delayMs,
       });
-    });
+    }
+    return retrySettlement(task, outcome.error, retriesLeft, delayMs);
+  }
+
+  /** #failed with worker_task_error_retry, which may cancel the retry or change its delay. */
+  async #failedWithPlugins(
+    plugins: PluginHub,
+    task: ClaimedTask,
+    current: ClaimedTask,
+    error: TaskErrorInfo,
+    plan: { attempt: number; retriesLeft: number; delayMs: number },
+  ): Promise<Settlement> {
+    let { delayMs } = plan;
+    try {
+      const decided = await plugins.run("worker_task_error_retry", {
+        appName: this.#requireHost().name,
+        workerId: this.id,
+        taskName: current.taskName,
+        uuid: task.uuid,
+        error,
+        attempt: plan.attempt,
+        retriesLeft: plan.retriesLeft,
+        delayMs,
+        retry: true,
+      });
+      if (!decided.retry) {
+        return { uuid: task.uuid, deliveries: task.deliveries, status: "error", error };
+      }
+      const replaced = Number(decided.delayMs);
+      if (Number.isFinite(replaced) && replaced >= 0) delayMs = Math.ceil(replaced);
+    } catch (failed) {
+      this.#requireHost().logger.error(
+        `Worker ${this.id}: worker_task_error_retry failed (${(failed as Error).message})`,
+      );
+    }
+    return retrySettlement(task, error, plan.retriesLeft, delayMs);
   }
 
   /**
@@ -624,7 +721,10 @@ export class AsyncWorker implements Worker {
           outcome,
         });
       }
-      settlement = { uuid: task.uuid, deliveries: task.deliveries, ...outcome };
+      settlement = outcome.status === "error"
+        ? await this.#failed(task, current, outcome)
+        : { uuid: task.uuid, deliveries: task.deliveries, ...outcome };
+      if (entry.released) return;
       if (plugins.listens("worker_remove_finished_task")) {
         settlement = (await plugins.run("worker_remove_finished_task", {
           appName,
@@ -697,7 +797,7 @@ export class AsyncWorker implements Worker {
       if (events.has("taskError")) {
         events.emit("taskError", { ...this.#eventBase(task), error: outcome.error });
       }
-    } else if (events.has("taskCancel")) {
+    } else if (outcome.status === "cancel" && events.has("taskCancel")) {
       events.emit("taskCancel", { ...this.#eventBase(task), reason: outcome.reason });
     }
   }
@@ -730,13 +830,14 @@ export class AsyncWorker implements Worker {
     const host = this.#requireHost();
     const definition = host.tasks.get(task.taskName);
     if (!definition) {
-      return { status: "error", error: describeError(new UnknownTaskError(task.taskName)) };
+      const thrown = new UnknownTaskError(task.taskName);
+      return { status: "error", error: describeError(thrown), thrown };
     }
     let args: unknown[];
     try {
       args = decodeArgs(task);
     } catch (error) {
-      return { status: "error", error: describeError(error) };
+      return { status: "error", error: describeError(error), thrown: error };
     }
     const plugins = this.#plugins;
     try {
@@ -773,7 +874,7 @@ export class AsyncWorker implements Worker {
         ? executor.execute(run)
         : executeInjected(executor, run));
     } catch (error) {
-      return { status: "error", error: describeError(error) };
+      return { status: "error", error: describeError(error), thrown: error };
     }
   }
 
@@ -837,6 +938,24 @@ function join(
   if (appWide === undefined || appWide.length === 0) return own ?? NO_MIDDLEWARES;
   if (own === undefined || own.length === 0) return appWide;
   return [...appWide, ...own];
+}
+
+/** The settlement of a failed attempt that is retried after `delayMs`, as a new record. */
+function retrySettlement(
+  task: ClaimedTask,
+  error: TaskErrorInfo,
+  retriesLeft: number,
+  delayMs: number,
+): Settlement {
+  return {
+    uuid: task.uuid,
+    deliveries: task.deliveries,
+    status: "retry",
+    error,
+    childUuid: crypto.randomUUID(),
+    delayMs,
+    retriesLeft,
+  };
 }
 
 /** A moving average: the first sample sets it. */

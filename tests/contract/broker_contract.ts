@@ -25,6 +25,7 @@ import {
   type GlobalConfig,
   type NewTask,
   parseQueueConfig,
+  type Settlement,
   type TaskRecord,
 } from "../../mod.ts";
 
@@ -1406,5 +1407,337 @@ export function brokerContract(
       assert.ok(elapsed < PROMPT_MS, `resolved ${elapsed} ms after stop`);
     },
     { bug: "stopWakesWaiters" },
+  );
+
+  // ── delayed tasks and retries ──────────────────────────────────────────────────────────────
+
+  /** A delay long enough to check "not yet" with an injected clock, short on the wall clock. */
+  const shortDelay = (ms: number) => options.advanceClock ? 60_000 : ms;
+
+  contractTest(
+    "stores a delayed task at once but claims it only once it is due",
+    () =>
+      withBroker(async (broker) => {
+        const delayMs = shortDelay(300);
+        const before = Date.now();
+        const delayed = newTask({ delayMs, extra: { source: "later" } });
+        await broker.add(delayed);
+        const after = Date.now();
+        const record = await mustGet(broker, delayed.uuid);
+        assert.equal(record.status, "new");
+        assert.deepEqual(record.extra, { source: "later" });
+        assert.ok(record.runAt instanceof Date, "a delayed task's record has runAt");
+        const runAt = record.runAt.getTime();
+        assert.ok(
+          runAt >= before + delayMs - 1_000 && runAt <= after + delayMs + 1_000,
+          `runAt ${record.runAt.toISOString()} should be the enqueue time + ${delayMs} ms`,
+        );
+
+        const early = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(early.claimed, [], "not claimed before it is due");
+        assert.ok(
+          early.nextDueMs !== undefined && early.nextDueMs > 0 && early.nextDueMs <= delayMs,
+          `nextDueMs ${early.nextDueMs} should be within the delay`,
+        );
+        assert.equal((await mustGet(broker, delayed.uuid)).status, "new");
+
+        const due = await exchangeUntil(
+          broker,
+          exchangeRequest({ want: 10 }),
+          delayMs,
+          (result) => result.claimed.length > 0,
+          "the delayed task is claimed once due",
+        );
+        assert.deepEqual(uuidsOf(due), [delayed.uuid]);
+        assert.equal(due.nextDueMs, undefined, "nothing else is scheduled");
+        const claimed = await mustGet(broker, delayed.uuid);
+        assert.equal(claimed.status, "process");
+        assert.ok(
+          claimed.startedAt && claimed.startedAt.getTime() >= runAt,
+          "it did not start before runAt",
+        );
+      }),
+  );
+
+  contractTest(
+    "claims due delayed tasks by priority, FIFO within a priority, among the queued ones",
+    () =>
+      withBroker(async (broker) => {
+        const delayMs = shortDelay(100);
+        const plan: Array<[string, number, number]> = [
+          ["late-p5", 5, delayMs],
+          ["late-p1-first", 1, delayMs],
+          ["now-p3", 3, 0],
+          ["late-p1-second", 1, delayMs],
+          ["late-pminus2", -2, delayMs],
+        ];
+        for (const [name, priority, ms] of plan) {
+          await broker.add(newTask({ taskName: name, priority, delayMs: ms || undefined }));
+        }
+        const early = await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.deepEqual(early.claimed.map((task) => task.taskName), ["now-p3"]);
+        await passTime(broker, delayMs + 1);
+        const order: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const result = await broker.exchange(exchangeRequest({ want: 1 }));
+          order.push(...result.claimed.map((task) => task.taskName));
+        }
+        assert.deepEqual(order, ["late-pminus2", "late-p1-first", "late-p1-second", "late-p5"]);
+      }),
+  );
+
+  contractTest(
+    "wakes a waiting worker when a delayed task is due before every scheduled one",
+    () =>
+      withBroker(async (broker) => {
+        const controller = new AbortController();
+        try {
+          let started = Date.now();
+          let woken = broker.waitForTasks(60_000, controller.signal);
+          await delay(50);
+          await broker.add(newTask({ delayMs: 30_000 }));
+          await woken;
+          let elapsed = Date.now() - started;
+          assert.ok(
+            elapsed < PROMPT_MS,
+            `the first delayed task woke the waiter after ${elapsed} ms`,
+          );
+
+          started = Date.now();
+          woken = broker.waitForTasks(60_000, controller.signal);
+          await delay(50);
+          await broker.add(newTask({ delayMs: 10_000 }));
+          await woken;
+          elapsed = Date.now() - started;
+          assert.ok(
+            elapsed < PROMPT_MS,
+            `an earlier delayed task woke the waiter after ${elapsed} ms`,
+          );
+
+          const result = await broker.exchange(exchangeRequest({ want: 10 }));
+          assert.deepEqual(result.claimed, []);
+          assert.ok(
+            result.nextDueMs !== undefined && result.nextDueMs > 5_000 &&
+              result.nextDueMs <= 10_000,
+            `nextDueMs ${result.nextDueMs} should be the earlier task's`,
+          );
+        } finally {
+          controller.abort();
+        }
+      }),
+  );
+
+  contractTest(
+    "cancels a scheduled task at once: it is never claimed",
+    () =>
+      withBroker(async (broker) => {
+        const delayMs = shortDelay(100);
+        const scheduled = newTask({ delayMs });
+        await broker.add(scheduled);
+        assert.equal(await broker.cancel(scheduled.uuid, "not needed", 600_000), "cancelled");
+        const record = await mustGet(broker, scheduled.uuid);
+        assert.equal(record.status, "cancel");
+        assert.equal(record.cancelReason, "not needed");
+        const after = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.equal(after.nextDueMs, undefined, "the schedule is empty");
+        await passTime(broker, delayMs + 1);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(claim.claimed, [], "the cancelled task is never claimed");
+        assert.equal((await mustGet(broker, scheduled.uuid)).status, "cancel");
+      }),
+  );
+
+  /** A retry settlement of the task `uuid` held by delivery `deliveries`. */
+  function retrySettlement(
+    uuid: string,
+    deliveries: number,
+    childUuid: string,
+    delayMs: number,
+    retriesLeft: number,
+    message = "flaky",
+  ): Settlement {
+    return {
+      uuid,
+      deliveries,
+      status: "retry",
+      error: { type: "Error", message, stack: `Error: ${message}` },
+      childUuid,
+      delayMs,
+      retriesLeft,
+    };
+  }
+
+  contractTest(
+    "settles a retry: the failed record links to a new attempt created in the same step",
+    () =>
+      withBroker(async (broker) => {
+        const delayMs = shortDelay(200);
+        const task = newTask({
+          taskName: "contract.flaky",
+          priority: 3,
+          args: '["x",1]',
+          kwargs: '{"k":true}',
+          extra: { tenant: "acme" },
+        });
+        await broker.add(task);
+        const [first] = (await broker.exchange(exchangeRequest({ want: 1 }))).claimed;
+        assert.equal(first.attempt, undefined, "a first run has no attempt number");
+        assert.equal(first.retriesLeft, undefined);
+
+        // A worker that does not hold the lease cannot retry it: nothing is created.
+        const stranger = crypto.randomUUID();
+        const refused = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          settlements: [retrySettlement(task.uuid, 1, stranger, 0, 2)],
+        }));
+        assert.deepEqual(refused.rejected, [task.uuid]);
+        assert.equal(await broker.get(stranger), undefined);
+
+        const child = crypto.randomUUID();
+        // Someone awaits the record: the settlement is announced to them too.
+        const waiting = broker.storage.waitForStatus(task.uuid, {
+          statuses: ["retry"],
+          timeoutMs: 5_000,
+        });
+        await delay(20);
+        const settled = await broker.exchange(exchangeRequest({
+          want: 10,
+          settlements: [retrySettlement(task.uuid, 1, child, delayMs, 2)],
+        }));
+        assert.deepEqual(settled.rejected, []);
+        const heard = await waiting;
+        assert.equal(heard?.status, "retry");
+        assert.equal(heard?.retryChildUuid, child);
+        assert.equal(heard?.retry, 2);
+        assert.deepEqual(settled.claimed, [], "the retry is not due yet");
+        assert.ok(
+          settled.nextDueMs !== undefined && settled.nextDueMs <= delayMs,
+          `nextDueMs ${settled.nextDueMs}`,
+        );
+
+        const parent = await mustGet(broker, task.uuid);
+        assert.equal(parent.status, "retry");
+        assert.deepEqual(parent.error, { type: "Error", message: "flaky", stack: "Error: flaky" });
+        assert.equal(parent.retry, 2);
+        assert.equal(parent.retryChildUuid, child);
+        assert.equal(parent.retryParentUuid, undefined);
+        assert.ok(parent.finishedAt instanceof Date);
+
+        const next = await mustGet(broker, child);
+        assert.equal(next.status, "new");
+        assert.equal(next.taskName, "contract.flaky");
+        assert.equal(next.priority, 3);
+        assert.deepEqual(next.args, ["x", 1]);
+        assert.deepEqual(next.kwargs, { k: true });
+        assert.deepEqual(next.extra, { tenant: "acme" });
+        assert.equal(next.retry, 1);
+        assert.equal(next.retryParentUuid, task.uuid);
+        assert.equal(next.retryChildUuid, undefined);
+        assert.equal(next.attempt, 2);
+        assert.equal(next.deliveries, 0);
+        assert.equal(next.error, undefined);
+        assert.equal(next.workerId, undefined);
+        assert.ok(next.runAt instanceof Date, "the retry waits until its runAt");
+
+        // Another worker (the first one may be gone) claims it once due.
+        const due = await exchangeUntil(
+          broker,
+          exchangeRequest({ workerId: "worker-b", want: 1 }),
+          delayMs,
+          (result) => result.claimed.length > 0,
+          "the retry is claimed once due",
+        );
+        assert.deepEqual(
+          due.claimed.map((t) => [t.uuid, t.taskName, t.args, t.kwargs, t.priority, t.deliveries]),
+          [[child, "contract.flaky", '["x",1]', '{"k":true}', 3, 1]],
+        );
+        assert.equal(due.claimed[0].attempt, 2);
+        assert.equal(due.claimed[0].retriesLeft, 1);
+
+        // A retry without delay is queued at once: the same exchange claims it.
+        const grandchild = crypto.randomUUID();
+        const again = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          want: 1,
+          settlements: [retrySettlement(child, 1, grandchild, 0, 1, "still flaky")],
+        }));
+        assert.deepEqual(uuidsOf(again), [grandchild]);
+        assert.equal(again.claimed[0].attempt, 3);
+        assert.equal(again.claimed[0].retriesLeft, 0);
+        const last = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          settlements: [{
+            uuid: grandchild,
+            deliveries: 1,
+            status: "error",
+            error: { type: "Error", message: "gave up" },
+          }],
+        }));
+        assert.deepEqual(last.rejected, []);
+
+        const chain = await Promise.all(
+          [task.uuid, child, grandchild].map((u) => mustGet(broker, u)),
+        );
+        assert.deepEqual(
+          chain.map((r) => [r.status, r.retry, r.attempt, r.retryParentUuid, r.retryChildUuid]),
+          [
+            ["retry", 2, undefined, undefined, child],
+            ["retry", 1, 2, task.uuid, grandchild],
+            ["error", 0, 3, child, undefined],
+          ],
+        );
+        assert.equal(chain[1].error?.message, "still flaky");
+        assert.ok(chain[1].runAt instanceof Date, "a delayed retry has runAt");
+        assert.equal(chain[2].runAt, undefined, "a retry without delay has none");
+      }),
+  );
+
+  contractTest(
+    "does not retry a running task whose cancel was requested: it ends as error",
+    () =>
+      withBroker(async (broker) => {
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ want: 1 }));
+        assert.equal(await broker.cancel(task.uuid, "stop", 60_000), "cancelling");
+        const child = crypto.randomUUID();
+        const result = await broker.exchange(exchangeRequest({
+          settlements: [retrySettlement(task.uuid, 1, child, 0, 3)],
+        }));
+        assert.deepEqual(result.rejected, []);
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "error");
+        assert.equal(record.error?.message, "flaky");
+        assert.equal(record.retryChildUuid, undefined);
+        assert.equal(await broker.get(child), undefined, "no next attempt");
+      }),
+  );
+
+  contractTest(
+    "cancelling a retried task cancels its latest attempt",
+    () =>
+      withBroker(async (broker) => {
+        const delayMs = shortDelay(100);
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ want: 1 }));
+        const child = crypto.randomUUID();
+        await broker.exchange(exchangeRequest({
+          settlements: [retrySettlement(task.uuid, 1, child, delayMs, 1)],
+        }));
+        assert.equal(await broker.cancel(task.uuid, "enough", 60_000), "cancelled");
+        assert.equal(
+          (await mustGet(broker, task.uuid)).status,
+          "retry",
+          "the parent keeps its status",
+        );
+        const cancelled = await mustGet(broker, child);
+        assert.equal(cancelled.status, "cancel");
+        assert.equal(cancelled.cancelReason, "enough");
+        await passTime(broker, delayMs + 1);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(claim.claimed, [], "the cancelled attempt is never claimed");
+        assert.equal(await broker.cancel(task.uuid, "again", 60_000), "finished");
+      }),
   );
 }

@@ -125,6 +125,8 @@ test("RedisBroker keeps every key of an app under its {name} hash tag", () =>
     assert.ok(globalConfig);
     await globalConfig.set("limits", "email", "1");
     const [done, running, queued] = Array.from({ length: 3 }, () => newTask());
+    const later = newTask({ delayMs: 60_000 });
+    await broker.add(later);
     await broker.add(done);
     await broker.add(running);
     await broker.exchange(exchangeRequest({ want: 2 }));
@@ -140,12 +142,14 @@ test("RedisBroker keeps every key of an app under its {name} hash tag", () =>
         "queue",
         "leases",
         "seq",
+        "scheduled",
         "GlobalConfig:limits",
         "GlobalConfig:main",
         "GlobalConfig:heartbeats",
         `task:${done.uuid}`,
         `task:${running.uuid}`,
         `task:${queued.uuid}`,
+        `task:${later.uuid}`,
       ]
     ) {
       assert.ok(keys.includes(`{${name}}:${expected}`), `expected key {${name}}:${expected}`);
@@ -196,6 +200,71 @@ test("RedisBroker flushAll of an app whose name has glob characters deletes only
     assert.equal((await mustGet(other, keep.uuid)).status, "new");
   });
 });
+
+/** Redis server time, in milliseconds. */
+async function serverNow(broker: Broker): Promise<number> {
+  const [seconds, micros] = await raw(broker, ["TIME"]) as [string, string];
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** The schedule score (due time, ms) of a task, read from `{N}:scheduled`. */
+async function scheduledScore(broker: Broker, uuid: string): Promise<number | undefined> {
+  const seq = await raw(broker, ["HGET", `{${broker.name}}:task:${uuid}`, "seq"]) as string;
+  const member = `${seq.padStart(15, "0")}:${uuid}`;
+  const score = await raw(broker, ["ZSCORE", `{${broker.name}}:scheduled`, member]);
+  return score === null ? undefined : Number(score);
+}
+
+test("RedisBroker schedules a delayed task at Redis server time + delayMs in {N}:scheduled", () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const task = newTask({ delayMs: 90_000 });
+    const before = await serverNow(broker);
+    await broker.add(task);
+    const after = await serverNow(broker);
+    const score = await scheduledScore(broker, task.uuid);
+    assert.ok(score !== undefined, "the task is in the schedule");
+    assert.ok(
+      score >= before + 90_000 && score <= after + 90_000,
+      `score ${score} should be server time + 90 000 (${before + 90_000}..${after + 90_000})`,
+    );
+    const runAt = (await mustGet(broker, task.uuid)).runAt?.getTime();
+    assert.equal(runAt, score, "run_at is the same due time");
+    assert.equal(await raw(broker, ["ZCARD", `{${broker.name}}:queue`]), 0, "not in the queue");
+    assert.equal(await broker.cancel(task.uuid, "", 60_000), "cancelled");
+    assert.equal(await scheduledScore(broker, task.uuid), undefined, "cancel unschedules it");
+  }));
+
+test("RedisBroker schedules a retry at Redis server time + delayMs and keeps the failed record that much longer", () =>
+  withRedisBrokers([appName()], async (broker) => {
+    const task = newTask();
+    await broker.add(task);
+    await broker.exchange(exchangeRequest({ want: 1 }));
+    const child = crypto.randomUUID();
+    const before = await serverNow(broker);
+    await broker.exchange(exchangeRequest({
+      resultTtlMs: 30_000,
+      settlements: [{
+        uuid: task.uuid,
+        deliveries: 1,
+        status: "retry",
+        error: { type: "Error", message: "flaky" },
+        childUuid: child,
+        delayMs: 120_000,
+        retriesLeft: 1,
+      }],
+    }));
+    const after = await serverNow(broker);
+    const score = await scheduledScore(broker, child);
+    assert.ok(score !== undefined, "the retry is in the schedule");
+    assert.ok(
+      score >= before + 120_000 && score <= after + 120_000,
+      `score ${score} should be server time + 120 000`,
+    );
+    const pttl = Number(await raw(broker, ["PTTL", `{${broker.name}}:task:${task.uuid}`]));
+    assert.ok(pttl > 120_000 && pttl <= 150_000, `PTTL ${pttl} should be resultTtlMs + delayMs`);
+    const childTtl = Number(await raw(broker, ["PTTL", `{${broker.name}}:task:${child}`]));
+    assert.equal(childTtl, -1, "the scheduled attempt never expires");
+  }));
 
 progressContract("RedisBroker", makeRedisBroker);
 

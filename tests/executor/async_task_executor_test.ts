@@ -75,6 +75,7 @@ test("AsyncTaskExecutor stores a thrown non-Error value by its type", async () =
   assert.deepEqual(outcome, {
     status: "error",
     error: { type: "object", message: '{"reason":"nope"}' },
+    thrown: { reason: "nope" },
   });
 });
 

@@ -1,22 +1,28 @@
 import { RedisScript } from "../redis_script.ts";
 
-/** Stores and queues many tasks in one atomic step. */
+/** Stores and queues (or schedules) many tasks in one atomic step. */
 export const enqueueBulkScript: RedisScript = new RedisScript(
   "enqueue_bulk",
   `--[[ enqueue_bulk: store and queue many tasks, in one atomic step (all or none).
-KEYS[1] queue    ZSET   score = priority, member = 15-digit seq .. ":" .. uuid
-KEYS[2] marker   ZSET   wake-up marker for blocked workers
-KEYS[3] seq      STRING sequence counter (FIFO order within a priority)
+KEYS[1] queue     ZSET   score = priority, member = 15-digit seq .. ":" .. uuid
+KEYS[2] marker    ZSET   wake-up marker for blocked workers
+KEYS[3] seq       STRING sequence counter (FIFO order within a priority)
+KEYS[4] scheduled ZSET   tasks not yet due: score = due time (ms, server time), member as in the queue
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse the whole batch
 ARGV[3] number of tasks T, followed by T tasks, each:
-        uuid, priority, task name, args (JSON), kwargs (JSON), n, n extra field/value pairs
+        uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once),
+        n, n extra field/value pairs
+A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
+exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
+a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
+shortens its wait.
 Returns the uuids skipped because they exist (mode "1"), or a DUPLICATE_TASK error with nothing
 written (mode "0"). ]]
 local prefix, skip = ARGV[1], ARGV[2] == '1'
 local tasks, skipped, i = {}, {}, 4
 for _ = 1, tonumber(ARGV[3]) do
-  local n = tonumber(ARGV[i + 5])
+  local n = tonumber(ARGV[i + 6])
   local key = prefix .. ARGV[i]
   if redis.call('EXISTS', key) == 1 then
     if not skip then
@@ -26,23 +32,40 @@ for _ = 1, tonumber(ARGV[3]) do
   else
     tasks[#tasks + 1] = { i, n, key }
   end
-  i = i + 6 + 2 * n
+  i = i + 7 + 2 * n
 end
 local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 -- One INCRBY reserves a sequence number for every task of the batch.
 local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
+local wake, head = false, nil
 for k, task in ipairs(tasks) do
   local j, n, key = task[1], task[2], task[3]
-  local seq = first + k
-  if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 6, j + 5 + 2 * n)) end
+  local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
+  local delay = tonumber(ARGV[j + 5]) or 0
+  if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', 'new', 'priority', ARGV[j + 1], 'created_at', stamp, 'updated_at', stamp,
-    'seq', seq, 'deliveries', 0)
-  redis.call('ZADD', KEYS[1], ARGV[j + 1], string.format('%015d', seq) .. ':' .. ARGV[j])
+    'seq', first + k, 'deliveries', 0)
+  if delay > 0 then
+    local due = now + delay
+    if head == nil then
+      local h = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+      head = tonumber(h[2]) or math.huge
+    end
+    if due < head then
+      wake, head = true, due
+    end
+    redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
+    redis.call('ZADD', KEYS[4], due, member)
+  else
+    wake = true
+    redis.call('ZADD', KEYS[1], ARGV[j + 1], member)
+  end
 end
-if #tasks > 0 then redis.call('ZADD', KEYS[2], 0, '0') end
+if wake then redis.call('ZADD', KEYS[2], 0, '0') end
 return skipped
 `,
-  3,
+  4,
 );

@@ -1,15 +1,21 @@
 import { RedisScript } from "../redis_script.ts";
 
-/** Settles finished tasks, recovers expired leases and claims tasks, in one atomic step. */
+/**
+ * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
+ * due scheduled tasks into the queue and claims tasks, in one atomic step.
+ */
 export const exchangeScript: RedisScript = new RedisScript(
   "exchange",
-  `--[[ exchange: a worker settles what it finished, expired leases are recovered, and the worker
-claims up to ARGV[4] tasks, all in one atomic step (one round trip per batch).
-KEYS[1] queue     ZSET  score = priority, member = 15-digit seq .. ":" .. uuid
-KEYS[2] leases    ZSET  score = lease deadline (ms, server time),
-                        member = uuid .. "|" .. worker id .. "|" .. deliveries (the lease token)
-KEYS[3] marker    ZSET  wake-up marker for blocked workers
-KEYS[4] quarantine ZSET like the queue: tasks whose worker died holding them, run one at a time
+  `--[[ exchange: a worker settles what it finished, expired leases are recovered, due scheduled
+tasks move into the queue, and the worker claims up to ARGV[4] tasks, all in one atomic step (one
+round trip per batch).
+KEYS[1] queue      ZSET   score = priority, member = 15-digit seq .. ":" .. uuid
+KEYS[2] leases     ZSET   score = lease deadline (ms, server time),
+                          member = uuid .. "|" .. worker id .. "|" .. deliveries (the lease token)
+KEYS[3] marker     ZSET   wake-up marker for blocked workers
+KEYS[4] quarantine ZSET   like the queue: tasks whose worker died holding them, run one at a time
+KEYS[5] scheduled  ZSET   tasks not yet due: score = due time (ms, server time), member as in the queue
+KEYS[6] seq        STRING sequence counter (a retry's record takes the next number)
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id (owner of the leases)
 ARGV[3] lease duration ms
@@ -24,12 +30,25 @@ ARGV[8] events channel: "<uuid> <status>" is published on every status change; a
         atomic, so it either counts that waiter or runs before its read
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
-        uuid, deliveries (lease token), status (success|error|cancel|release), n, n field/value pairs
-Returns { claimed, rejected, recovered, dropped, quarantined }: claimed is flat (uuid, task_name,
-args, kwargs, priority, deliveries, isolated per task), rejected lists settled uuids whose lease was
-lost, recovered counts expired leases (they go to the quarantine, so that a task that kills its
-worker cannot take other tasks down with it; a task whose cancel was requested ends as cancel
-instead), dropped lists queue entries that had no record, quarantined counts the quarantine. ]]
+        uuid, deliveries (lease token), status (success|error|cancel|retry|release), n, n
+        field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+A retry settlement gives the failed record status "retry", the error fields, retry = retries left
+and retry_child_uuid (it expires after result ttl + delay), and creates the child record: the
+task fields copied (task_name, priority, args, kwargs and extra fields), status "new", retry =
+retries left - 1, retry_parent_uuid, attempt = the parent's + 1, a new seq, and run_at when
+delayed; the child waits in the schedule, or goes straight into the queue when the delay is 0. A
+task whose cancel was requested is not retried: it ends as error.
+Then up to 1000 due scheduled tasks move into the queue (by their priority and seq), before the
+claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
+the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
+some are scheduled (so that an idle worker learns the next due time).
+Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
+task_name, args, kwargs, priority, deliveries, isolated, retry, attempt per task; retry and attempt
+are "" unless the record has them), rejected lists settled uuids whose lease was lost, recovered
+counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
+other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
+queue and schedule entries that had no record, quarantined counts the quarantine, next due is the
+ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -37,10 +56,12 @@ local prefix, wid = ARGV[1], ARGV[2]
 local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
 local maxDeliveries = tonumber(ARGV[6])
 local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
+local wake = false
+local dropped = {}
 
-local function finish(key, uuid, fields, owner, deliveries)
+local function finish(key, uuid, fields, owner, deliveries, keepMs)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
-  redis.call('PEXPIRE', key, ttl)
+  redis.call('PEXPIRE', key, keepMs or ttl)
   if not listened then return end
   local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
     deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
@@ -63,11 +84,71 @@ local function requeue(key, uuid, queue)
   return true
 end
 
+-- The due time of the earliest scheduled task (nil: none), read at most once unless it changes.
+local head = false
+local function scheduledHead()
+  if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]) end
+  return head
+end
+
+-- Fields that describe one attempt, not the task: a retry's record starts without them.
+local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
+  finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
+  cancel_reason = 1, cancel_requested = 1, deliveries = 1, worker_id = 1, seq = 1, run_at = 1,
+  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1 }
+
+local function retry(key, uuid, fields, token, child, delay, left)
+  local parent = redis.call('HGETALL', key)
+  local copy, attempt, priority, cancelled = {}, 1, 0, false
+  for j = 1, #parent, 2 do
+    local field, value = parent[j], parent[j + 1]
+    if field == 'attempt' then
+      attempt = tonumber(value) or 1
+    elseif field == 'cancel_requested' then
+      cancelled = true
+    elseif not ATTEMPT_FIELDS[field] then
+      copy[#copy + 1] = field
+      copy[#copy + 1] = value
+      if field == 'priority' then priority = tonumber(value) or 0 end
+    end
+  end
+  local childKey = prefix .. child
+  if cancelled or #copy == 0 or redis.call('EXISTS', childKey) == 1 then
+    fields[2] = 'error'
+    finish(key, uuid, fields, wid, token)
+    return
+  end
+  local seq = redis.call('INCR', KEYS[6])
+  local member = string.format('%015d', seq) .. ':' .. child
+  local due = now + delay
+  redis.call('HSET', childKey, unpack(copy))
+  redis.call('HSET', childKey, 'status', 'new', 'created_at', stamp, 'updated_at', stamp,
+    'seq', seq, 'deliveries', 0, 'retry', left - 1, 'retry_parent_uuid', uuid,
+    'attempt', attempt + 1)
+  if delay > 0 then
+    redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
+    local earliest = scheduledHead()
+    if not earliest or due < earliest then
+      wake, head = true, due
+    end
+    redis.call('ZADD', KEYS[5], due, member)
+  else
+    wake = true
+    redis.call('ZADD', KEYS[1], priority, member)
+  end
+  fields[#fields + 1] = 'retry'
+  fields[#fields + 1] = tostring(left)
+  fields[#fields + 1] = 'retry_child_uuid'
+  fields[#fields + 1] = child
+  finish(key, uuid, fields, wid, token, ttl + delay)
+end
+
 local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = prefix .. uuid
+  local after = i + 4 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery.
   if redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1 then
     if status == 'release' then
@@ -75,12 +156,17 @@ for _ = 1, tonumber(ARGV[10]) do
     else
       local fields = { 'status', status }
       for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 3 + j] end
-      finish(key, uuid, fields, wid, token)
+      if status == 'retry' then
+        retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
+          tonumber(ARGV[after + 2]) or 1)
+      else
+        finish(key, uuid, fields, wid, token)
+      end
     end
   else
     rejected[#rejected + 1] = uuid
   end
-  i = i + 4 + 2 * n
+  i = status == 'retry' and after + 3 or after
 end
 
 local recovered = 0
@@ -107,7 +193,25 @@ for _, member in ipairs(expired) do
   recovered = recovered + 1
 end
 
-local claimed, dropped, leases = {}, {}, {}
+-- Due scheduled tasks join the queue by their priority and seq.
+local moved = 0
+local earliest = scheduledHead()
+if earliest and earliest <= now then
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
+    redis.call('ZREM', KEYS[5], member)
+    local uuid = string.sub(member, 17)
+    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status')
+    if r[2] == 'new' then
+      redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, member)
+      moved = moved + 1
+    elseif not r[2] then
+      dropped[#dropped + 1] = uuid
+    end
+  end
+  head = false
+end
+
+local claimed, leases = {}, {}
 
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many.
 local function claimFrom(from, limit, isolated)
@@ -118,7 +222,8 @@ local function claimFrom(from, limit, isolated)
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
-      local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries')
+      local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
+        'attempt')
       if r[1] then
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
@@ -134,6 +239,8 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 5] = popped[k + 1]
         claimed[n + 6] = deliveries
         claimed[n + 7] = isolated
+        claimed[n + 8] = r[5] or ''
+        claimed[n + 9] = r[6] or ''
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -153,10 +260,14 @@ if want > 0 then
   end
 end
 local quarantined = redis.call('ZCARD', KEYS[4])
-if (want > 0 or recovered > 0) and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0) then
+earliest = scheduledHead()
+local nextDue = earliest and math.max(1, earliest - now) or -1
+if wake or (earliest and #claimed > 0)
+  or ((want > 0 or recovered > 0 or moved > 0)
+    and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
-return { claimed, rejected, recovered, dropped, quarantined }
+return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
-  4,
+  6,
 );
