@@ -206,6 +206,8 @@ export class QueueTasks {
     this.starter = options.starter ?? new Starter({ broker: this.broker, worker: this.worker });
     this.events = new AppEvents(this.logger);
     this.plugins = new PluginHub(this.logger);
+    // Components hear their triggers from now on, also in a producer that never starts.
+    this.broker.attach?.(this.#context());
     // The worker reads the app-wide middlewares at each run, so later addMiddleware calls count.
     const before = () => this.#middlewaresBefore;
     const after = () => this.#middlewaresAfter;

@@ -298,6 +298,12 @@ export interface Broker {
   readonly storage: Storage;
   /** Starts the broker, then its Storage (which starts its GlobalConfig). */
   start(context: ComponentContext): Promise<void>;
+  /**
+   * Optional: takes the app's plugins and name from `context` without starting anything, then its Storage (which attaches its GlobalConfig), so
+   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
+   * when it is created; `start` binds the same context again.
+   */
+  attach?(context: ComponentContext): void;
   /** Stops the broker, then its Storage. Safe to call when not started. */
   stop(): Promise<void>;
   /**

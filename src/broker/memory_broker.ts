@@ -128,6 +128,12 @@ export class MemoryBroker implements Broker {
       });
   }
 
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.storage.attach(context);
+  }
+
   /** Starts the Storage (and its GlobalConfig), then the broker's plugins (`broker_start`). */
   async start(context: ComponentContext): Promise<void> {
     this.#plugins.bind(context);

@@ -144,6 +144,12 @@ export class RedisBroker implements Broker {
     this.connection.acquire();
   }
 
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.storage.attach(context);
+  }
+
   /**
    * Starts the Storage (and GlobalConfig), then the broker's plugins (`broker_start`); connection
    * errors are logged, redacted.

@@ -19,6 +19,12 @@ export interface GlobalConfig {
   readonly name: string;
   /** Starts the heartbeat (status `running`, refreshed before its TTL ends). */
   start(context: ComponentContext): Promise<void>;
+  /**
+   * Optional: takes the app's plugins and name from `context` without starting anything, so
+   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
+   * when it is created; `start` binds the same context again.
+   */
+  attach?(context: ComponentContext): void;
   /** Stops the heartbeat and removes the running status. */
   stop(): Promise<void>;
   /** Stores `value` under `key` in the group `name`. */

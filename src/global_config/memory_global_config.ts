@@ -27,6 +27,11 @@ export class MemoryGlobalConfig implements GlobalConfig {
     this.name = options.name ?? "QueueTasks";
   }
 
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+  }
+
   /**
    * Marks the app as running, then starts the GlobalConfig's plugins (`global_config_start`) and
    * runs `global_config_set_status` (`running`).

@@ -63,6 +63,11 @@ export class RedisGlobalConfig implements GlobalConfig {
     this.connection.acquire();
   }
 
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+  }
+
   /**
    * Writes the first heartbeat and starts the periodic ones, then starts the GlobalConfig's
    * plugins (`global_config_start`). Each heartbeat written runs `global_config_set_status`

@@ -42,6 +42,12 @@ export class MemoryStorage implements Storage {
     this.now = options.now ?? Date.now;
   }
 
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.globalConfig?.attach?.(context);
+  }
+
   /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
   async start(context: ComponentContext): Promise<void> {
     this.#plugins.bind(context);

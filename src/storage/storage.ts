@@ -56,6 +56,12 @@ export interface Storage {
   readonly globalConfig: GlobalConfig | undefined;
   /** Starts the storage, then its GlobalConfig. */
   start(context: ComponentContext): Promise<void>;
+  /**
+   * Optional: takes the app's plugins and name from `context` without starting anything, then its GlobalConfig, so
+   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
+   * when it is created; `start` binds the same context again.
+   */
+  attach?(context: ComponentContext): void;
   /** Stops the storage, then its GlobalConfig. */
   stop(): Promise<void>;
   /** Reads one record. */

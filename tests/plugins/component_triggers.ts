@@ -191,6 +191,36 @@ export function componentTriggers(
     }
   }
 
+  it("a producer that never starts fires the broker, storage and globalConfig triggers of what it does", () =>
+    withApp(async (app) => {
+      const rec = recorder();
+      await app.addPlugin(rec, {
+        triggers: [
+          "global_config_set",
+          "broker_add_before",
+          "storage_add",
+          "broker_add_after",
+          "storage_get",
+        ],
+      });
+      await app.addPlugin({
+        name: "tenant",
+        handlers: { storage_add: ({ extra }) => ({ extra: { ...extra, tenant: "acme" } }) },
+      }, { component: "storage" });
+      await app.broker.storage.globalConfig?.set("limits", "mail", "5");
+      app.task("triggers.producer", (n: number) => n);
+      const job = await app.addTask("triggers.producer", [1]); // app.start() is never called
+      const record = await app.broker.storage.get(job.uuid);
+      assert.equal(record?.extra.tenant, "acme", "storage_add replaced the extra fields");
+      assert.deepEqual(rec.names(), [
+        "global_config_set",
+        "broker_add_before",
+        "storage_add",
+        "broker_add_after",
+        "storage_get",
+      ]);
+    }));
+
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────────
 
   it("start fires global_config_start, storage_start, broker_start in that order, each after its component's plugins started, and stop fires them in reverse", () =>

@@ -104,11 +104,21 @@ test("qtasks_get replaces the record read, and a trigger method hears every trig
   assert.equal(record?.extra.seen, "yes");
   await qtasks.ping({ server: false });
   await qtasks.flushAll();
+  // An app plugin hears every trigger, the components' too (even in an app never started).
   assert.deepEqual(heard, [
     "qtasks_add_task_before_broker",
+    "broker_add_before",
+    "storage_add",
+    "broker_add_after",
     "qtasks_add_task_after_broker",
+    "storage_get",
+    "broker_get",
     "qtasks_get",
+    "storage_get", // ping({ server: false }) reads a record to see the backend answer
+    "broker_get",
     "qtasks_ping",
+    "storage_flush_all",
+    "broker_flush_all",
     "qtasks_flush_all",
   ]);
 });
