@@ -1,3 +1,4 @@
+import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
 import { AppEvents } from "../events/app_events.ts";
 import { PluginHub } from "../plugins/plugin_hub.ts";
 import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
@@ -13,7 +14,7 @@ import { createLogger, type Logger } from "../logging/logger.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import { type RunForeverOptions, Starter } from "../starter/starter.ts";
 import { encodeJson, isReservedField } from "../task/task_codec.ts";
-import { createTaskContext, type TaskContext } from "../task/task_context.ts";
+import { createTaskContext } from "../task/task_context.ts";
 import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import type { TaskResult, YieldOf } from "../task/task_result.ts";
 import {
@@ -35,7 +36,7 @@ import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
-import type { Injected, TaskDependencies } from "../task/depends.ts";
+import type { TaskDependencies } from "../task/depends.ts";
 import { attachDependencies, callInjected } from "../task/dependency_resolver.ts";
 import { checkTaskOptions } from "../task/task_options.ts";
 import { includeRouter, type Router } from "./router.ts";
@@ -99,17 +100,6 @@ export interface PingOptions {
   server?: boolean;
 }
 
-type TaskFn<A extends unknown[], R> = (...args: A) => R;
-type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
-type InjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
-  dependencies: Injected<I>,
-  ...args: A
-) => R;
-type EchoInjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
-  context: TaskContext,
-  dependencies: Injected<I>,
-  ...args: A
-) => R;
 /** The options of a typed registration: `echo`, `schema` and `generateHandler` drive the types. */
 type TypedOptions<E, S, R, H> = Omit<TaskOptions, "echo" | "schema" | "generateHandler"> & {
   echo?: E;

@@ -1,20 +1,9 @@
+import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
 import type { TaskResult } from "../task/task_result.ts";
-import type { Injected, TaskDependencies } from "../task/depends.ts";
-import type { TaskContext, TaskDefinition, TaskOptions } from "../task/task_definition.ts";
+import type { TaskDependencies } from "../task/depends.ts";
+import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
 import type { QueueTasks } from "./queue_tasks.ts";
-
-type TaskFn<A extends unknown[], R> = (...args: A) => R;
-type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args: A) => R;
-type InjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
-  dependencies: Injected<I>,
-  ...args: A
-) => R;
-type EchoInjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
-  context: TaskContext,
-  dependencies: Injected<I>,
-  ...args: A
-) => R;
 
 interface RouterState {
   tasks: Map<string, DetachedTask>;
