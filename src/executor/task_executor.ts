@@ -28,6 +28,8 @@ export interface TaskRun {
   args: unknown[];
   /** Which delivery this is. */
   deliveries: number;
+  /** Which attempt this is: 1, then 2, 3, … on retries (default 1). */
+  attempt?: number;
   /** Aborted by the worker on shutdown or a lost lease. */
   signal: AbortSignal;
   /** The app name. */

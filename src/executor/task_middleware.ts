@@ -24,7 +24,7 @@ export interface TaskCall {
   readonly uuid: string;
   /** Its priority. */
   readonly priority: number;
-  /** Which delivery this is (1 on the first run). */
+  /** Which attempt this is: 1 on the first run, then 2, 3, … on its retries. */
   readonly attempt: number;
   /** Aborts when the task is cancelled, the worker shuts down or the lease is lost. */
   readonly signal: AbortSignal;

@@ -40,8 +40,10 @@ export interface TaskContext {
   readonly taskUuid: string;
   /** Its priority. */
   readonly priority: number;
-  /** Which delivery this is (1 on the first run; higher after a worker died). */
+  /** Which attempt this is: 1 on the first run, then 2, 3, … on its retries (option `retry`). */
   readonly attempt: number;
+  /** How many times this attempt was claimed: 1, higher when a worker died holding it. */
+  readonly deliveries: number;
   /**
    * Aborts when maxTime is exceeded (`TaskTimeoutError`), the task is cancelled
    * (`TaskCancelError`), the worker shuts down, or the lease is lost. Pass it on to `fetch` and
@@ -135,6 +137,8 @@ export interface TaskContextInit {
   readonly priority: number;
   /** Which delivery this is: with `workerId`, the lease that progress reports need. */
   readonly deliveries: number;
+  /** Which attempt this is (retries; default 1). */
+  readonly attempt?: number;
   /** The worker that runs it. */
   readonly workerId: string;
   /** The run's signal (with maxTime: the one that also aborts on time). */
@@ -183,6 +187,7 @@ class RunContext implements TaskContext {
   readonly taskUuid: string;
   readonly priority: number;
   readonly attempt: number;
+  readonly deliveries: number;
   readonly signal: AbortSignal;
   #workerId: string;
   #services: TaskServices | undefined;
@@ -192,7 +197,8 @@ class RunContext implements TaskContext {
     this.taskName = init.taskName;
     this.taskUuid = init.uuid;
     this.priority = init.priority;
-    this.attempt = init.deliveries;
+    this.attempt = init.attempt ?? 1;
+    this.deliveries = init.deliveries;
     this.signal = init.signal;
     this.#workerId = init.workerId;
     this.#services = init.services;

@@ -861,6 +861,7 @@ export class AsyncWorker implements Worker {
         priority: task.priority,
         args,
         deliveries: task.deliveries,
+        attempt: task.attempt ?? 1,
         signal: entry.controller.signal,
         appName: host.name,
         workerId: this.id,

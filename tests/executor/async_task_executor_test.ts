@@ -97,14 +97,18 @@ test("AsyncTaskExecutor ends a task past maxTime as TaskTimeoutError and aborts 
 
 test("AsyncTaskExecutor gives echo tasks their context", async () => {
   const outcome = await executor.execute(
-    run((ctx: TaskContext, x: number) => `${ctx.taskName}/${ctx.taskUuid}/${ctx.attempt}/${x}`, {
-      echo: true,
-      args: [4],
-    }),
+    run(
+      (ctx: TaskContext, x: number) =>
+        `${ctx.taskName}/${ctx.taskUuid}/${ctx.attempt}/${ctx.deliveries}/${x}`,
+      {
+        echo: true,
+        args: [4],
+      },
+    ),
   );
   assert.deepEqual(outcome, {
     status: "success",
-    returning: '"t/11111111-1111-4111-8111-111111111111/2/4"',
+    returning: '"t/11111111-1111-4111-8111-111111111111/1/2/4"', // attempt 1, delivery 2
   });
 });
 

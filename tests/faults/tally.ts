@@ -27,7 +27,7 @@ export function isFinal(record: TaskRecord | undefined): boolean {
 }
 
 /**
- * How many times each task body started, from the workers' `RAN <uuid> <pid> <attempt>` lines.
+ * How many times each task body started, from the workers' `RAN <uuid> <pid> <deliveries>` lines.
  *
  * @param lines Stdout lines of every worker process.
  * @returns Executions per uuid.

@@ -60,6 +60,24 @@ async function chainOf(app: QueueTasks, uuid: string): Promise<TaskRecord[]> {
 
 for (const backend of ["memory", "redis"] as const) {
   const label = backend === "memory" ? "In memory" : "On Redis";
+  test(`${label}, the task context counts attempts across retries, and deliveries within one`, async () => {
+    const seen: Array<[number, number]> = [];
+    await withApp(backend, (app) => {
+      app.task(
+        { name: "counted", echo: true, retry: 2, backoff: QUICK },
+        (ctx: TaskContext) => {
+          seen.push([ctx.attempt, ctx.deliveries]);
+          if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
+          return ctx.attempt;
+        },
+      );
+    }, async (app) => {
+      const job = await app.addTask("counted", []);
+      assert.equal(await job.value({ timeoutMs: 10_000 }), 3);
+      assert.deepEqual(seen, [[1, 1], [2, 1], [3, 1]]);
+    });
+  });
+
   test(`${label}, a task that fails twice then succeeds ends as success on its third attempt`, async () => {
     let runs = 0;
     await withApp(backend, (app) => {
