@@ -1,3 +1,5 @@
+import { generatorKind } from "../executor/task_generator.ts";
+
 /**
  * When a dependency is opened and closed:
  *
@@ -122,19 +124,6 @@ export type Injected<I extends TaskDependencies> = {
 
 const SCOPES: ReadonlySet<string> = new Set(DEPENDENCY_SCOPES);
 const NOTHING_TO_CLOSE = (): Promise<void> => Promise.resolve();
-
-function generatorKind(value: unknown): "sync" | "async" | undefined {
-  if (
-    value === null || typeof value !== "object" ||
-    typeof (value as { next?: unknown }).next !== "function"
-  ) return undefined;
-  const tag = Object.prototype.toString.call(value);
-  return tag === "[object Generator]"
-    ? "sync"
-    : tag === "[object AsyncGenerator]"
-    ? "async"
-    : undefined;
-}
 
 /** How to close a value: its `Symbol.asyncDispose`, else its `Symbol.dispose`, else nothing. */
 function closerOf(value: unknown): () => Promise<void> {
