@@ -474,7 +474,7 @@ export class MemoryBroker implements Broker {
    */
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     if (!this.#plugins.listens("broker_update")) return this.#cancel(uuid, reason, resultTtlMs);
-    return this.#plugins.run("broker_update", { appName: this.#plugins.appName, uuid, reason })
+    return this.#plugins.fire("broker_update", { uuid, reason })
       .then((args) => this.#cancel(uuid, args.reason, resultTtlMs));
   }
 
@@ -511,9 +511,7 @@ export class MemoryBroker implements Broker {
     listener: (uuid: string, reason: string) => void,
   ): Promise<() => void> {
     this.#cancelListeners.add(listener);
-    if (this.#plugins.listens("broker_listen_start")) {
-      await this.#plugins.run("broker_listen_start", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("broker_listen_start", {});
     return () => void this.#cancelListeners.delete(listener);
   }
 
@@ -565,7 +563,7 @@ export class MemoryBroker implements Broker {
     const read = this.storage.get(uuid);
     if (!this.#plugins.listens("broker_get")) return read;
     return read.then(async (result) =>
-      (await this.#plugins.run("broker_get", { appName: this.#plugins.appName, uuid, result }))
+      (await this.#plugins.fire("broker_get", { uuid, result }))
         .result
     );
   }
@@ -578,9 +576,7 @@ export class MemoryBroker implements Broker {
     this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();
-    if (this.#plugins.listens("broker_flush_all")) {
-      await this.#plugins.run("broker_flush_all", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("broker_flush_all", {});
   }
 
   #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {

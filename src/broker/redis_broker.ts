@@ -405,13 +405,10 @@ export class RedisBroker implements Broker {
    * `broker_update` may replace the reason first (when heard).
    */
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
-    if (this.#plugins.listens("broker_update")) {
-      ({ reason } = await this.#plugins.run("broker_update", {
-        appName: this.#plugins.appName,
-        uuid,
-        reason,
-      }));
-    }
+    ({ reason } = await this.#plugins.fire("broker_update", {
+      uuid,
+      reason,
+    }));
     return await this.connection.script(
       cancelScript,
       [this.keys.queue, this.keys.quarantine, this.keys.task(uuid), this.keys.scheduled],
@@ -434,9 +431,7 @@ export class RedisBroker implements Broker {
       const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
       if (match) listener(match[1], match[2]);
     });
-    if (this.#plugins.listens("broker_listen_start")) {
-      await this.#plugins.run("broker_listen_start", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("broker_listen_start", {});
     return remove;
   }
 
@@ -515,7 +510,7 @@ export class RedisBroker implements Broker {
     const read = this.storage.get(uuid);
     if (!this.#plugins.listens("broker_get")) return read;
     return read.then(async (result) =>
-      (await this.#plugins.run("broker_get", { appName: this.#plugins.appName, uuid, result }))
+      (await this.#plugins.fire("broker_get", { uuid, result }))
         .result
     );
   }
@@ -523,8 +518,6 @@ export class RedisBroker implements Broker {
   /** Deletes every key of the app (through the Storage); then runs `broker_flush_all`. */
   async flushAll(): Promise<void> {
     await this.storage.flushAll();
-    if (this.#plugins.listens("broker_flush_all")) {
-      await this.#plugins.run("broker_flush_all", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("broker_flush_all", {});
   }
 }

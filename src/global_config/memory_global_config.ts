@@ -56,14 +56,11 @@ export class MemoryGlobalConfig implements GlobalConfig {
 
   /** Stores a value; `global_config_set` may replace the group, key and value first. */
   async set(name: string, key: string, value: string): Promise<void> {
-    if (this.#plugins.listens("global_config_set")) {
-      ({ name, key, value } = await this.#plugins.run("global_config_set", {
-        appName: this.#plugins.appName,
-        name,
-        key,
-        value,
-      }));
-    }
+    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
+      name,
+      key,
+      value,
+    }));
     let group = this.#groups.get(name);
     if (!group) this.#groups.set(name, group = new Map());
     group.set(key, String(value));
@@ -72,9 +69,7 @@ export class MemoryGlobalConfig implements GlobalConfig {
   /** Reads a value; `global_config_get` may replace it. */
   async get(name: string, key: string): Promise<string | undefined> {
     const result = this.#groups.get(name)?.get(key);
-    if (!this.#plugins.listens("global_config_get")) return result;
-    return (await this.#plugins.run("global_config_get", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get", {
       name,
       key,
       result,
@@ -84,9 +79,7 @@ export class MemoryGlobalConfig implements GlobalConfig {
   /** Reads a group; `global_config_get_all` may replace it. */
   async getAll(name: string): Promise<Record<string, string>> {
     const result = Object.fromEntries(this.#groups.get(name) ?? []);
-    if (!this.#plugins.listens("global_config_get_all")) return result;
-    return (await this.#plugins.run("global_config_get_all", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get_all", {
       name,
       result,
     })).result;
@@ -102,9 +95,7 @@ export class MemoryGlobalConfig implements GlobalConfig {
     for (const [key, value] of this.#groups.get(name) ?? []) {
       if (matcher.test(key)) result[key] = value;
     }
-    if (!this.#plugins.listens("global_config_get_match")) return result;
-    return (await this.#plugins.run("global_config_get_match", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get_match", {
       name,
       pattern,
       result,
@@ -117,12 +108,9 @@ export class MemoryGlobalConfig implements GlobalConfig {
   }
 
   async #setStatus(status: "running" | "stopped"): Promise<void> {
-    if (this.#plugins.listens("global_config_set_status")) {
-      await this.#plugins.run("global_config_set_status", {
-        appName: this.#plugins.appName,
-        status,
-      });
-    }
+    await this.#plugins.fire("global_config_set_status", {
+      status,
+    });
   }
 }
 

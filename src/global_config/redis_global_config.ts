@@ -113,14 +113,11 @@ export class RedisGlobalConfig implements GlobalConfig {
 
   /** Stores a value (HSET); `global_config_set` may replace the group, key and value first. */
   async set(name: string, key: string, value: string): Promise<void> {
-    if (this.#plugins.listens("global_config_set")) {
-      ({ name, key, value } = await this.#plugins.run("global_config_set", {
-        appName: this.#plugins.appName,
-        name,
-        key,
-        value,
-      }));
-    }
+    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
+      name,
+      key,
+      value,
+    }));
     await this.connection.command(["HSET", this.keys.globalConfig(name), key, String(value)]);
   }
 
@@ -128,9 +125,7 @@ export class RedisGlobalConfig implements GlobalConfig {
   async get(name: string, key: string): Promise<string | undefined> {
     const value = await this.connection.command(["HGET", this.keys.globalConfig(name), key]);
     const result = typeof value === "string" ? value : undefined;
-    if (!this.#plugins.listens("global_config_get")) return result;
-    return (await this.#plugins.run("global_config_get", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get", {
       name,
       key,
       result,
@@ -142,9 +137,7 @@ export class RedisGlobalConfig implements GlobalConfig {
     const result = pairsToObject(
       await this.connection.command(["HGETALL", this.keys.globalConfig(name)]),
     );
-    if (!this.#plugins.listens("global_config_get_all")) return result;
-    return (await this.#plugins.run("global_config_get_all", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get_all", {
       name,
       result,
     })).result;
@@ -171,9 +164,7 @@ export class RedisGlobalConfig implements GlobalConfig {
       cursor = reply[0];
       Object.assign(result, pairsToObject(reply[1]));
     } while (cursor !== "0");
-    if (!this.#plugins.listens("global_config_get_match")) return result;
-    return (await this.#plugins.run("global_config_get_match", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("global_config_get_match", {
       name,
       pattern,
       result,
@@ -186,12 +177,9 @@ export class RedisGlobalConfig implements GlobalConfig {
   }
 
   async #setStatus(status: "running" | "stopped"): Promise<void> {
-    if (this.#plugins.listens("global_config_set_status")) {
-      await this.#plugins.run("global_config_set_status", {
-        appName: this.#plugins.appName,
-        status,
-      });
-    }
+    await this.#plugins.fire("global_config_set_status", {
+      status,
+    });
   }
 
   async #beat(mode: "beat" | "stop" | "check"): Promise<number> {

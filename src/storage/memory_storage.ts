@@ -70,7 +70,7 @@ export class MemoryStorage implements Storage {
     const read = this.#read(uuid);
     if (!this.#plugins.listens("storage_get")) return read;
     return read.then(async (result) =>
-      (await this.#plugins.run("storage_get", { appName: this.#plugins.appName, uuid, result }))
+      (await this.#plugins.fire("storage_get", { uuid, result }))
         .result
     );
   }
@@ -94,12 +94,9 @@ export class MemoryStorage implements Storage {
       const record = decodeTaskRecord(uuid, fields);
       if (record) results.push(record);
     }
-    if (this.#plugins.listens("storage_get_all")) {
-      results = (await this.#plugins.run("storage_get_all", {
-        appName: this.#plugins.appName,
-        results,
-      })).results;
-    }
+    results = (await this.#plugins.fire("storage_get_all", {
+      results,
+    })).results;
     return results;
   }
 
@@ -128,12 +125,9 @@ export class MemoryStorage implements Storage {
     for (let entry = this.#expiries.pop(); entry; entry = this.#expiries.pop()) {
       if (this.#records.delete(entry[1])) deleted++;
     }
-    if (this.#plugins.listens("storage_delete_finished_tasks")) {
-      await this.#plugins.run("storage_delete_finished_tasks", {
-        appName: this.#plugins.appName,
-        deleted,
-      });
-    }
+    await this.#plugins.fire("storage_delete_finished_tasks", {
+      deleted,
+    });
     return deleted;
   }
 
@@ -141,9 +135,7 @@ export class MemoryStorage implements Storage {
   async flushAll(): Promise<void> {
     this.#records.clear();
     this.#expiries.clear();
-    if (this.#plugins.listens("storage_flush_all")) {
-      await this.#plugins.run("storage_flush_all", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("storage_flush_all", {});
   }
 
   /** Backend use: the raw fields of a record. */

@@ -96,9 +96,7 @@ export class RedisStorage implements Storage {
   async get(uuid: string): Promise<TaskRecord | undefined> {
     const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
     const result = decodeTaskRecord(uuid, pairsToObject(reply));
-    if (!this.#plugins.listens("storage_get")) return result;
-    return (await this.#plugins.run("storage_get", {
-      appName: this.#plugins.appName,
+    return (await this.#plugins.fire("storage_get", {
       uuid,
       result,
     }))
@@ -131,12 +129,9 @@ export class RedisStorage implements Storage {
       const record = decodeTaskRecord(uuid, fields);
       if (record) results.push(record);
     }
-    if (this.#plugins.listens("storage_get_all")) {
-      results = (await this.#plugins.run("storage_get_all", {
-        appName: this.#plugins.appName,
-        results,
-      })).results;
-    }
+    results = (await this.#plugins.fire("storage_get_all", {
+      results,
+    })).results;
     return results;
   }
 
@@ -188,12 +183,9 @@ export class RedisStorage implements Storage {
     await this.#scan(this.keys.taskPrefix, async (keys) => {
       deleted += Number(await this.connection.script(deleteFinishedScript, keys, []));
     });
-    if (this.#plugins.listens("storage_delete_finished_tasks")) {
-      await this.#plugins.run("storage_delete_finished_tasks", {
-        appName: this.#plugins.appName,
-        deleted,
-      });
-    }
+    await this.#plugins.fire("storage_delete_finished_tasks", {
+      deleted,
+    });
     return deleted;
   }
 
@@ -202,9 +194,7 @@ export class RedisStorage implements Storage {
     await this.#scan(this.keys.prefix, async (keys) => {
       await this.connection.command(["UNLINK", ...keys]);
     });
-    if (this.#plugins.listens("storage_flush_all")) {
-      await this.#plugins.run("storage_flush_all", { appName: this.#plugins.appName });
-    }
+    await this.#plugins.fire("storage_flush_all", {});
   }
 
   /**
