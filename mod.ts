@@ -27,6 +27,13 @@ export { Router } from "./src/app/router.ts";
 export type { BindableTaskHandle } from "./src/app/detached_task.ts";
 export { sharedTask } from "./src/app/shared_task.ts";
 export type { SharedTaskHandle } from "./src/app/shared_task.ts";
+export { Chain } from "./src/flow/chain.ts";
+export { Group } from "./src/flow/group.ts";
+export type { GroupResults } from "./src/flow/group.ts";
+export type { TaskSignature } from "./src/flow/task_signature.ts";
+export type { FlowOptions, FlowSpec, FlowSpecStep } from "./src/flow/flow_spec.ts";
+export { isGroupStep, parseFlowLink, stepArgs } from "./src/flow/flow_link.ts";
+export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "./src/flow/flow_link.ts";
 
 export type {
   Broker,
@@ -37,6 +44,8 @@ export type {
   ExchangeResult,
   Lease,
   LeaseRenewal,
+  NewFlow,
+  NewFlowRecord,
   NewTask,
   Settlement,
 } from "./src/broker/broker.ts";

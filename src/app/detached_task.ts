@@ -219,6 +219,7 @@ export function detachedHandle(
     },
     addTask: async (...args: unknown[]) => await target("add").addTask(...args),
     addTasks: async (argsList: unknown[][]) => await target("add").addTasks(argsList),
+    s: (...args: unknown[]) => ({ taskName: task.name, args, options: defaults }),
     withOptions: (options: AddTaskOptions) =>
       detachedHandle(task, { ...defaults, ...options }, unbound, bind),
     call: async (...args: unknown[]) => await target("call").call(...args),

@@ -2,7 +2,13 @@ import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task
 import { AppEvents } from "../events/app_events.ts";
 import { PluginHub } from "../plugins/plugin_hub.ts";
 import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
-import type { Broker, CancelOutcome, ComponentContext, NewTask } from "../broker/broker.ts";
+import type {
+  Broker,
+  CancelOutcome,
+  ComponentContext,
+  NewFlowRecord,
+  NewTask,
+} from "../broker/broker.ts";
 import { MemoryBroker } from "../broker/memory_broker.ts";
 import { RedisBroker } from "../broker/redis_broker.ts";
 import {
@@ -35,6 +41,18 @@ import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
+import { Chain } from "../flow/chain.ts";
+import { checkSignature, Group, type GroupResults } from "../flow/group.ts";
+import type { FlowOptions, FlowSpec, FlowSpecStep } from "../flow/flow_spec.ts";
+import type { TaskSignature } from "../flow/task_signature.ts";
+import {
+  type FlowGroupStep,
+  type FlowLink,
+  type FlowStep,
+  type FlowTaskStep,
+  isGroupStep,
+} from "../flow/flow_link.ts";
+import { FLOW_TASK_NAMES } from "../flow/flow_record.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
 import type { TaskDependencies } from "../task/depends.ts";
 import { attachDependencies, callInjected } from "../task/dependency_resolver.ts";
@@ -415,6 +433,135 @@ export class QueueTasks {
   }
 
   /**
+   * A chain: `first` (a task signature or a group), then each step added with
+   * `.pipe(handle, ...args)`, which gets the previous result as its first argument. See
+   * {@linkcode Chain}: the broker runs it, and a failing step stops it and is reported on the
+   * chain's record.
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-app-chain" });
+   * const fetchPage = app.task("fetchPage", (url: string) => `<h1>${url}</h1>`);
+   * const measure = app.task("measure", (html: string) => html.length);
+   * await app.start();
+   * const job = await app.chain(fetchPage.s("example.com")).pipe(measure).addTask();
+   * console.log(await job.value()); // 20
+   * await app.stop();
+   * ```
+   */
+  chain<R>(first: TaskSignature<R>): Chain<R>;
+  /** A chain that starts with a group: its next step gets the group's results, in order. */
+  chain<T extends unknown[]>(first: Group<T>): Chain<T>;
+  chain(first: TaskSignature<unknown> | Group<unknown[]>): Chain<unknown> {
+    if (first instanceof Group) {
+      return new Chain([{ group: first.signatures }], this.#enqueueFlow);
+    }
+    checkSignature(first, "a chain");
+    return new Chain([{ signature: first, piped: false }], this.#enqueueFlow);
+  }
+
+  /**
+   * A group: tasks that run in parallel, whose results the broker gathers in order. See
+   * {@linkcode Group}.
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-app-group" });
+   * const add = app.task("add", (a: number, b: number) => a + b);
+   * const shout = app.task("shout", (text: string) => text.toUpperCase());
+   * await app.start();
+   * const job = await app.group([add.s(1, 2), shout.s("hi")]).addTask();
+   * const [sum, loud]: [number, string] = await job.value();
+   * console.log(sum, loud); // 3 "HI"
+   * await app.stop();
+   * ```
+   */
+  group<const S extends readonly TaskSignature<unknown>[]>(signatures: S): Group<GroupResults<S>> {
+    return new Group<GroupResults<S>>(signatures, this.#enqueueFlow);
+  }
+
+  /**
+   * Turns a chain or group into records and starts it: its record (and a first group's), and its
+   * first tasks, each carrying the rest of the flow in its `flow` field.
+   */
+  #enqueueFlow = async (spec: FlowSpec, options: FlowOptions): Promise<AsyncResult<unknown>> => {
+    const uuid = options.uuid ?? crypto.randomUUID();
+    if (typeof uuid !== "string" || !UUID.test(uuid)) {
+      throw new TypeError(`Cannot add a chain or group: uuid must be a UUID, got ${String(uuid)}`);
+    }
+    const [first, ...later] = spec.steps;
+    if (first === undefined) throw new RangeError("Cannot add a chain: it has no steps");
+    const isChain = !(spec.steps.length === 1 && "group" in first);
+    const id = uuid.toLowerCase();
+    const next: FlowStep[] = later.map((step) => this.#flowStep(step));
+    const steps = [first, ...later].map((step, index) =>
+      index === 0
+        ? ""
+        : isGroupStep(next[index - 1])
+        ? (next[index - 1] as FlowGroupStep).group
+        : (next[index - 1] as FlowTaskStep).uuid
+    );
+    const records: NewFlowRecord[] = [];
+    const tasks: NewTask[] = [];
+    if ("group" in first) {
+      const group = isChain ? crypto.randomUUID() : id;
+      steps[0] = group;
+      const size = first.group.length;
+      const members = first.group.map((signature, index) => {
+        const link: FlowLink = { group: { uuid: group, index, size }, next };
+        if (isChain) link.chain = id;
+        return this.#flowTask(signature, link);
+      });
+      records.push({ uuid: group, kind: "group", steps: members.map((task) => task.uuid) });
+      tasks.push(...members);
+    } else {
+      const link: FlowLink = { chain: id, next };
+      const task = this.#flowTask(first.signature, link);
+      steps[0] = task.uuid;
+      tasks.push(task);
+    }
+    if (isChain) records.unshift({ uuid: id, kind: "chain", steps, current: steps[0] });
+    await this.broker.addFlow({ records, tasks });
+    return this.result(id, isChain ? FLOW_TASK_NAMES.chain : FLOW_TASK_NAMES.group);
+  };
+
+  /** The first task of a flow (or a member of its first group), validated as `addTask` does. */
+  #flowTask(signature: TaskSignature<unknown>, link: FlowLink): NewTask {
+    checkFlowOptions(signature);
+    const task = this.#prepare(signature.taskName, [...signature.args], signature.options);
+    task.flow = JSON.stringify(link);
+    return task;
+  }
+
+  /** A later step of a flow: its own arguments are checked and encoded now, the rest at run time. */
+  #flowStep(step: FlowSpecStep): FlowStep {
+    if ("group" in step) {
+      return {
+        group: crypto.randomUUID(),
+        members: step.group.map((signature) => this.#flowTaskStep(signature, true)),
+      };
+    }
+    return this.#flowTaskStep(step.signature, step.piped);
+  }
+
+  #flowTaskStep(signature: TaskSignature<unknown>, piped: boolean): FlowTaskStep {
+    checkFlowOptions(signature);
+    const task = this.#prepare(signature.taskName, [...signature.args], signature.options, !piped);
+    const step: FlowTaskStep = {
+      uuid: task.uuid,
+      name: task.taskName,
+      priority: task.priority,
+      args: task.args,
+    };
+    if (Object.keys(task.extra).length > 0) step.extra = task.extra;
+    return step;
+  }
+
+  /**
    * Adds a plugin (see {@linkcode Plugin}): attached to the app (default), it hears every trigger
    * and starts and stops with the app; attached to a component, it hears that component's
    * triggers and starts and stops with it. `triggers` narrows what it hears.
@@ -500,14 +647,15 @@ export class QueueTasks {
   }
 
   /** Validates and encodes one task for the broker. */
-  #prepare(taskName: string, args: unknown[], options: AddTaskOptions): NewTask {
+  /** A task to store, validated; `validate: false` skips the schema (a chain step's partial arguments). */
+  #prepare(taskName: string, args: unknown[], options: AddTaskOptions, validate = true): NewTask {
     if (typeof taskName !== "string" || taskName === "") {
       throw new TypeError("Cannot add task: the task name must be a non-empty string");
     }
     checkArgs(taskName, args);
     const definition = this.#tasks.get(taskName);
     // Validated, not transformed: the worker validates again and passes the output on.
-    if (definition?.schema !== undefined) {
+    if (validate && definition?.schema !== undefined) {
       parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
     }
     const priority = options.priority ?? definition?.priority ?? this.config.taskDefaultPriority;
@@ -664,6 +812,7 @@ export class QueueTasks {
       definition,
       addTask: (...args: unknown[]) => this.addTask(definition.name, args, defaults),
       addTasks: (argsList: unknown[][]) => this.addTasks(definition.name, argsList, defaults),
+      s: (...args: unknown[]) => ({ taskName: definition.name, args, options: defaults }),
       withOptions: (options: AddTaskOptions) =>
         this.#handle(definition, { ...defaults, ...options }),
       call: async (...args: unknown[]) => {
@@ -807,5 +956,17 @@ function checkMiddlewares(list: unknown, context: string): readonly TaskMiddlewa
 function checkPriority(priority: unknown, context: string): void {
   if (!Number.isSafeInteger(priority) || Math.abs(priority as number) > 2 ** 48) {
     throw new RangeError(`${context}: priority must be an integer, got ${String(priority)}`);
+  }
+}
+
+/** A task of a flow takes the handle's priority and extra fields; a delay or a uuid is refused. */
+function checkFlowOptions(signature: TaskSignature<unknown>): void {
+  const options = signature.options ?? {};
+  for (const name of ["delayMs", "runAt", "uuid"] as const) {
+    if (options[name] !== undefined) {
+      throw new TypeError(
+        `Cannot add task "${signature.taskName}" to a chain or group: option ${name} is not supported there`,
+      );
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { AsyncResult } from "./async_result.ts";
 import type { TaskDefinition } from "../task/task_definition.ts";
+import type { TaskSignature } from "../flow/task_signature.ts";
 
 /**
  * Per-call options of `addTask`.
@@ -66,6 +67,11 @@ export interface TaskHandle<A extends unknown[], R> {
   addTask(...args: A): Promise<AsyncResult<R>>;
   /** Enqueues many tasks at once, one argument list each (see `QueueTasks.addTasks`). */
   addTasks(argsList: A[]): Promise<AsyncResult<R>[]>;
+  /**
+   * A signature of this task with these arguments (Celery's `s`), not enqueued: an item of
+   * `app.group([...])` or the first step of `app.chain(...)`. It keeps the handle's options.
+   */
+  s(...args: A): TaskSignature<R>;
   /** Returns a handle whose `addTask` applies these options. */
   withOptions(options: AddTaskOptions): TaskHandle<A, R>;
   /**

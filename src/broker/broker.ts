@@ -5,6 +5,7 @@ import type { Logger } from "../logging/logger.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TaskFields } from "../task/task_codec.ts";
 import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
+import type { FlowLink } from "../flow/flow_link.ts";
 
 /**
  * A task as a producer hands it to the Broker: already encoded, ready to store.
@@ -41,6 +42,52 @@ export interface NewTask {
    * time), when > 0; until then it waits in the schedule with status `new`.
    */
   delayMs?: number;
+  /**
+   * For a task of a chain or group: its {@linkcode FlowLink} as JSON text, stored in the `flow`
+   * field; the broker runs the rest of the flow when it finishes.
+   */
+  flow?: string;
+}
+
+/**
+ * The record of a chain or a group, created with its first tasks by {@linkcode Broker.addFlow}:
+ * it has status `process` until the flow ends, then the flow's outcome (the last result, or the
+ * error or cancel that stopped it).
+ *
+ * @example
+ * ```ts
+ * import type { NewFlowRecord } from "@qtasks/qtasks";
+ *
+ * const chain: NewFlowRecord = { uuid: crypto.randomUUID(), kind: "chain", steps: [] };
+ * ```
+ */
+export interface NewFlowRecord {
+  /** The record's uuid: the flow's id. */
+  uuid: string;
+  /** What it is; its task name is `@chain` or `@group`. */
+  kind: "chain" | "group";
+  /** The uuids of its steps in order (a chain's group step: the group's uuid), or a group's members. */
+  steps: string[];
+  /** A chain's step running now (the first one). */
+  current?: string;
+}
+
+/**
+ * A chain or group to store and start, atomically: its records, and the tasks that run first
+ * (each with its {@linkcode NewTask.flow}).
+ *
+ * @example
+ * ```ts
+ * import type { NewFlow } from "@qtasks/qtasks";
+ *
+ * const flow: NewFlow = { records: [], tasks: [] };
+ * ```
+ */
+export interface NewFlow {
+  /** The chain and group records. */
+  records: NewFlowRecord[];
+  /** The first tasks. */
+  tasks: NewTask[];
 }
 
 /**
@@ -279,6 +326,7 @@ export interface ComponentContext {
  *     await inner.add(task);
  *   },
  *   addBulk: (tasks) => inner.addBulk(tasks),
+ *   addFlow: (flow) => inner.addFlow(flow),
  *   exchange: (request) => inner.exchange(request),
  *   extendLeases: (workerId, leases, leaseMs) => inner.extendLeases(workerId, leases, leaseMs),
  *   cancel: (uuid, reason, resultTtlMs) => inner.cancel(uuid, reason, resultTtlMs),
@@ -313,6 +361,15 @@ export interface Broker {
   add(task: NewTask): Promise<void>;
   /** Stores and queues many tasks, atomically (all or none), in as few round trips as it can. */
   addBulk(tasks: NewTask[]): Promise<void>;
+  /**
+   * Stores a chain's or group's records and queues its first tasks, atomically (all or none; a
+   * uuid that exists fails with `DuplicateTaskError`). Afterwards the broker runs the flow: when a
+   * task with a `flow` field succeeds, the settle step queues the next one with the result as its
+   * first argument (a group's members each store their result, and the last one to finish queues
+   * the next step with all of them, in order); when one ends as `error` or `cancel`, its group and
+   * chain end with that status and its error. Cancelling a flow record cancels its running steps.
+   */
+  addFlow(flow: NewFlow): Promise<void>;
   /**
    * Settles finished tasks (a `retry` settlement also creates the next attempt), recovers expired
    * leases, moves due scheduled tasks into the queue, and claims up to `want` tasks.

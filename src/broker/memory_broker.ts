@@ -4,6 +4,21 @@ import { PriorityHeap } from "../memory/priority_heap.ts";
 import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import {
+  type FlowLink,
+  type FlowStep,
+  type FlowTaskStep,
+  isGroupStep,
+  parseFlowLink,
+  stepArgs,
+} from "../flow/flow_link.ts";
+import {
+  FLOW_ERROR_FIELDS,
+  flowRecordFields,
+  flowRecordName,
+  isFlowRunning,
+  parseStringList,
+} from "../flow/flow_record.ts";
+import {
   errorFields,
   isReservedField,
   type TaskFields,
@@ -19,6 +34,7 @@ import type {
   ExchangeResult,
   Lease,
   LeaseRenewal,
+  NewFlow,
   NewTask,
   Settlement,
 } from "./broker.ts";
@@ -196,6 +212,7 @@ export class MemoryBroker implements Broker {
     };
     const delay = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
     if (delay > 0) fields.run_at = toUnixSeconds(nowMs + delay);
+    if (task.flow !== undefined) fields.flow = task.flow;
     this.storage.write(task.uuid, fields);
     this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
   }
@@ -242,6 +259,32 @@ export class MemoryBroker implements Broker {
         throw new DuplicateTaskError(task.taskName, task.uuid);
       }
       seen.add(task.uuid);
+    }
+    for (const task of tasks) this.#store(task);
+    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+  }
+
+  /**
+   * Stores a chain's or group's records and queues its first tasks (all or none). The add
+   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
+   */
+  async addFlow(flow: NewFlow): Promise<void> {
+    const heard = addHeard(this.#plugins);
+    let tasks = flow.tasks;
+    if (heard) {
+      const prepared: NewTask[] = [];
+      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
+      tasks = prepared;
+    }
+    const seen = new Set<string>();
+    for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...tasks]) {
+      if (this.storage.fields(uuid) || seen.has(uuid)) throw new DuplicateTaskError(taskName, uuid);
+      seen.add(uuid);
+    }
+    const stamp = toUnixSeconds(this.storage.now());
+    for (const record of flow.records) {
+      const fields = flowRecordFields(record, stamp);
+      this.storage.write(record.uuid, fields);
     }
     for (const task of tasks) this.#store(task);
     if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
@@ -480,6 +523,9 @@ export class MemoryBroker implements Broker {
 
   #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     let fields = this.storage.fields(uuid);
+    if (fields?.flow_kind !== undefined) {
+      return Promise.resolve(this.#cancelFlow(uuid, reason, resultTtlMs));
+    }
     // A retried attempt: cancel the latest attempt of its chain (an expired one: finished).
     let hops = 0;
     for (; hops < 1000 && fields?.status === "retry" && fields.retry_child_uuid; hops++) {
@@ -504,6 +550,30 @@ export class MemoryBroker implements Broker {
       return Promise.resolve("cancelling");
     }
     return Promise.resolve("finished");
+  }
+
+  /**
+   * Cancels a chain or group: its record ends as `cancel` at once, then its running steps are
+   * cancelled (a chain's current step, a group's members); a step that still succeeds starts
+   * nothing more.
+   */
+  #cancelFlow(uuid: string, reason: string, resultTtlMs: number): CancelOutcome {
+    const fields = this.storage.fields(uuid)!;
+    if (!isFlowRunning(fields.status)) return "finished";
+    const stamp = toUnixSeconds(this.storage.now());
+    this.#finish(uuid, {
+      status: "cancel",
+      cancel_reason: reason,
+      updated_at: stamp,
+      finished_at: stamp,
+    }, resultTtlMs);
+    const steps = fields.flow_kind === "group"
+      ? parseStringList(fields.flow_steps)
+      : [fields.flow_current ?? ""];
+    for (const step of steps) {
+      if (step !== "" && this.storage.fields(step)) void this.#cancel(step, reason, resultTtlMs);
+    }
+    return "cancelled";
   }
 
   /** Calls `listener` when a running task's cancel is requested; runs `broker_listen_start`. */
@@ -591,8 +661,115 @@ export class MemoryBroker implements Broker {
   }
 
   #finish(uuid: string, fields: TaskFields, ttlMs: number): void {
+    const flow = this.storage.fields(uuid)?.flow;
     this.storage.write(uuid, fields);
     this.storage.expire(uuid, ttlMs);
+    if (flow !== undefined && fields.status !== "retry") this.#flowAfter(uuid, flow, fields, ttlMs);
+  }
+
+  /**
+   * A task of a chain or group reached a final status (as the Redis scripts' flowAfter): on
+   * success the next step starts with its result (a group's last member to finish starts it with
+   * all their results, in order); otherwise its group and chain end with its status and error.
+   */
+  #flowAfter(uuid: string, text: string, fields: TaskFields, ttlMs: number): void {
+    const link = parseFlowLink(text);
+    if (link === undefined) return;
+    const stamp = fields.updated_at ?? toUnixSeconds(this.storage.now());
+    if (fields.status !== "success") {
+      const failure: TaskFields = { status: fields.status, flow_failed_uuid: uuid };
+      for (const name of FLOW_ERROR_FIELDS) {
+        if (fields[name] !== undefined) failure[name] = fields[name];
+      }
+      if (link.group) this.#flowEnd(link.group.uuid, failure, stamp, ttlMs);
+      if (link.chain) this.#flowEnd(link.chain, failure, stamp, ttlMs);
+      return;
+    }
+    let previous = fields.returning ?? "null";
+    if (link.group) {
+      const { uuid: group, index, size } = link.group;
+      const record = this.storage.fields(group);
+      if (!isFlowRunning(record?.status)) return;
+      const done = Number(record!.flow_done ?? 0) + 1;
+      this.storage.write(group, { [`flow_result_${index}`]: previous, flow_done: String(done) });
+      if (done < size) return;
+      const results: string[] = [];
+      const stored = this.storage.fields(group)!;
+      for (let i = 0; i < size; i++) results.push(stored[`flow_result_${i}`] ?? "null");
+      for (let i = 0; i < size; i++) delete stored[`flow_result_${i}`];
+      previous = `[${results.join(",")}]`;
+      this.#flowEnd(group, { status: "success", returning: previous }, stamp, ttlMs);
+    }
+    if (link.chain && !isFlowRunning(this.storage.fields(link.chain)?.status)) return;
+    const [step, ...rest] = link.next;
+    if (step === undefined) {
+      if (link.chain) {
+        this.#flowEnd(link.chain, { status: "success", returning: previous }, stamp, ttlMs);
+      }
+      return;
+    }
+    this.#flowStart(step, previous, link.chain, rest, stamp);
+  }
+
+  /** Starts a step of a flow: its task, or its group's record and tasks. */
+  #flowStart(
+    step: FlowStep,
+    previous: string,
+    chain: string | undefined,
+    rest: FlowStep[],
+    stamp: string,
+  ): void {
+    if (isGroupStep(step)) {
+      if (!this.storage.fields(step.group)) {
+        this.storage.write(
+          step.group,
+          flowRecordFields(
+            { uuid: step.group, kind: "group", steps: step.members.map((m) => m.uuid) },
+            stamp,
+          ),
+        );
+      }
+      const size = step.members.length;
+      step.members.forEach((member, index) => {
+        const link: FlowLink = { next: rest, group: { uuid: step.group, index, size } };
+        if (chain) link.chain = chain;
+        this.#flowTask(member, previous, link, stamp);
+      });
+    } else {
+      const link: FlowLink = { next: rest };
+      if (chain) link.chain = chain;
+      this.#flowTask(step, previous, link, stamp);
+    }
+    if (chain) {
+      this.storage.write(chain, { flow_current: isGroupStep(step) ? step.group : step.uuid });
+    }
+  }
+
+  /** Stores and queues one task of a flow (unless its uuid exists). */
+  #flowTask(step: FlowTaskStep, previous: string, link: FlowLink, stamp: string): void {
+    if (this.storage.fields(step.uuid)) return;
+    const seq = ++this.#seq;
+    this.storage.write(step.uuid, {
+      ...step.extra,
+      task_name: step.name,
+      priority: String(step.priority),
+      args: stepArgs(previous, step.args),
+      kwargs: "{}",
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      seq: String(seq),
+      deliveries: "0",
+      flow: JSON.stringify(link),
+    });
+    this.#queue.push({ priority: step.priority, seq, uuid: step.uuid });
+    this.#wake();
+  }
+
+  /** Ends a chain or group record that is still running. */
+  #flowEnd(uuid: string, fields: TaskFields, stamp: string, ttlMs: number): void {
+    if (!isFlowRunning(this.storage.fields(uuid)?.status)) return;
+    this.#finish(uuid, { ...fields, updated_at: stamp, finished_at: stamp }, ttlMs);
   }
 
   #wake(): void {

@@ -26,8 +26,10 @@ import type {
   ExchangeResult,
   Lease,
   LeaseRenewal,
+  NewFlow,
   NewTask,
 } from "./broker.ts";
+import { flowRecordFields } from "../flow/flow_record.ts";
 import {
   addHeard,
   afterAdd,
@@ -254,25 +256,56 @@ export class RedisBroker implements Broker {
   }
 
   /**
+   * Stores a chain's or group's records and queues its first tasks: one EVALSHA of enqueue_bulk
+   * (all or none), the records as entries that are never queued. The add triggers run for each
+   * task, as in {@linkcode RedisBroker.add}.
+   */
+  async addFlow(flow: NewFlow): Promise<void> {
+    const heard = addHeard(this.#plugins);
+    let tasks = flow.tasks;
+    if (heard) {
+      const prepared: NewTask[] = [];
+      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
+      tasks = prepared;
+    }
+    const records: BulkEntry[] = flow.records.map((record) => {
+      const fields = flowRecordFields(record, "");
+      return {
+        uuid: record.uuid,
+        taskName: fields.task_name,
+        priority: 0,
+        args: "[]",
+        kwargs: "{}",
+        delay: "-1",
+        pairs: ["flow_kind", fields.flow_kind, "flow_steps", fields.flow_steps].concat(
+          record.current === undefined ? [] : ["flow_current", record.current],
+        ),
+      };
+    });
+    await this.#sendBulk([...records, ...tasks.map(bulkEntry)], false);
+    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+  }
+
+  /**
    * Sends one batch. With `skipExisting`, tasks whose uuid exists are skipped and returned;
    * without, a duplicate refuses the batch. A resend after a lost reply always skips (the tasks
    * its first run stored are not duplicates) and reports none.
    */
-  async #sendBulk(batch: NewTask[], skipExisting: boolean): Promise<string[]> {
+  async #sendBulk(batch: (NewTask | BulkEntry)[], skipExisting: boolean): Promise<string[]> {
     const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.scheduled];
     const tail: string[] = [String(batch.length)];
-    for (const task of batch) {
-      const extra = Object.entries(task.extra).filter(([field]) => !isReservedField(field));
+    for (const item of batch) {
+      const entry = "pairs" in item ? item : bulkEntry(item);
       tail.push(
-        task.uuid,
-        String(task.priority),
-        task.taskName,
-        task.args,
-        task.kwargs,
-        task.delayMs !== undefined && task.delayMs > 0 ? String(Math.ceil(task.delayMs)) : "0",
-        String(extra.length),
+        entry.uuid,
+        String(entry.priority),
+        entry.taskName,
+        entry.args,
+        entry.kwargs,
+        entry.delay,
+        String(entry.pairs.length / 2),
+        ...entry.pairs,
       );
-      for (const [field, value] of extra) tail.push(field, String(value));
     }
     let skipped: string[] = [];
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
@@ -520,4 +553,35 @@ export class RedisBroker implements Broker {
     await this.storage.flushAll();
     await this.#plugins.fire("broker_flush_all", {});
   }
+}
+
+/** One entry of an enqueue_bulk call: a task, or (delay "-1") the record of a chain or group. */
+interface BulkEntry {
+  uuid: string;
+  taskName: string;
+  priority: number;
+  args: string;
+  kwargs: string;
+  /** Milliseconds as text: "0" due at once, "-1" a flow record. */
+  delay: string;
+  /** Extra field/value pairs. */
+  pairs: string[];
+}
+
+/** A task as an enqueue_bulk entry: its extra fields (never reserved ones) and its flow link. */
+function bulkEntry(task: NewTask): BulkEntry {
+  const pairs: string[] = [];
+  for (const [field, value] of Object.entries(task.extra)) {
+    if (!isReservedField(field)) pairs.push(field, String(value));
+  }
+  if (task.flow !== undefined) pairs.push("flow", task.flow);
+  return {
+    uuid: task.uuid,
+    taskName: task.taskName,
+    priority: task.priority,
+    args: task.args,
+    kwargs: task.kwargs,
+    delay: task.delayMs !== undefined && task.delayMs > 0 ? String(Math.ceil(task.delayMs)) : "0",
+    pairs,
+  };
 }

@@ -1,6 +1,8 @@
 import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
 import type { TaskErrorInfo, TaskRecord } from "./task_record.ts";
 import { isTaskStatus } from "./task_status.ts";
+import { parseFlowLink } from "../flow/flow_link.ts";
+import { parseStringList } from "../flow/flow_record.ts";
 
 /**
  * The fields of a stored task hash, with the names and string encodings of QTasks: `task_name`,
@@ -44,6 +46,12 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "retry_parent_uuid",
   "retry_child_uuid",
   "attempt",
+  "flow",
+  "flow_kind",
+  "flow_steps",
+  "flow_current",
+  "flow_done",
+  "flow_failed_uuid",
 ]);
 
 /**
@@ -61,7 +69,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
  * ```
  */
 export function isReservedField(field: string): boolean {
-  return KNOWN_FIELDS.has(field);
+  return KNOWN_FIELDS.has(field) || field.startsWith("flow_");
 }
 
 /**
@@ -195,8 +203,22 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
   if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;
   if (fields.attempt) record.attempt = Number(fields.attempt) || 1;
+  if (fields.flow !== undefined) {
+    const link = parseFlowLink(fields.flow);
+    if (link?.chain) record.chainUuid = link.chain;
+    if (link?.group) {
+      record.groupUuid = link.group.uuid;
+      record.groupIndex = link.group.index;
+    }
+  }
+  if (fields.flow_kind === "chain" || fields.flow_kind === "group") {
+    record.flowKind = fields.flow_kind;
+    record.flowSteps = parseStringList(fields.flow_steps);
+  }
+  if (fields.flow_current) record.flowCurrent = fields.flow_current;
+  if (fields.flow_failed_uuid) record.flowFailedUuid = fields.flow_failed_uuid;
   for (const [key, value] of Object.entries(fields)) {
-    if (!KNOWN_FIELDS.has(key)) record.extra[key] = value;
+    if (!isReservedField(key)) record.extra[key] = value;
   }
   return record;
 }

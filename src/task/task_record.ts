@@ -86,6 +86,20 @@ export interface TaskRecord<R = unknown> {
   retryChildUuid?: string;
   /** Which attempt this record is, on a retry's record (2 for the first retry). */
   attempt?: number;
+  /** On a task of a chain: the chain's record (its outcome is the chain's). */
+  chainUuid?: string;
+  /** On a task of a group: the group's record, whose result lists its members' results. */
+  groupUuid?: string;
+  /** On a task of a group: its place in the group (0 for the first). */
+  groupIndex?: number;
+  /** On the record of a chain or group (task name `@chain` or `@group`): which it is. */
+  flowKind?: "chain" | "group";
+  /** On the record of a chain: its steps' uuids in order (a group step: the group's record); of a group: its members'. */
+  flowSteps?: string[];
+  /** On the record of a chain: the step that runs now, or ran last. */
+  flowCurrent?: string;
+  /** On the record of a chain or group that failed: the task whose error or cancel ended it. */
+  flowFailedUuid?: string;
   /** Fields of the stored hash that QTasks does not define (plugins, extra task options). */
   extra: Record<string, string>;
 }

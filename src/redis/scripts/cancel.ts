@@ -1,4 +1,5 @@
 import { RedisScript } from "../redis_script.ts";
+import { FLOW_LUA } from "./flow_lua.ts";
 
 /** Cancels a queued or scheduled task at once, or asks the worker running it to stop. */
 export const cancelScript: RedisScript = new RedisScript(
@@ -16,37 +17,72 @@ ARGV[5] control channel ("cancel <uuid> <reason>" tells the workers)
 ARGV[6] prefix of record keys ("{app}:task:")
 A record with status "retry" is followed to its retry_child_uuid (at most 1000 links), so that
 cancelling the first task of a retry chain cancels its latest attempt (an expired one: "finished").
+A chain's or group's record (a "flow_kind" field) that still runs ends as cancel at once, then its
+running steps are cancelled the same way (a chain's current step, a group's members): a step that
+still succeeds starts nothing more. A task of a flow that ends here ends its group and chain too.
 Returns "cancelled" (it was queued or scheduled: it will never run), "cancelling" (it is running:
 its worker aborts it and settles it as cancel), "finished" (already final: unchanged) or
 "missing". ]]
-local uuid, key = ARGV[1], KEYS[3]
-local r = redis.call('HMGET', key, 'status', 'seq', 'retry_child_uuid')
-for _ = 1, 1000 do
-  if r[1] ~= 'retry' or not r[3] then break end
-  uuid = r[3]
-  key = ARGV[6] .. uuid
-  r = redis.call('HMGET', key, 'status', 'seq', 'retry_child_uuid')
+local t = redis.call('TIME')
+local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local prefix, ttl = ARGV[6], tonumber(ARGV[3])
+local wake = false
+local flowAfter
+-- A cancel ends tasks, never succeeds one: the flow code here only ends groups and chains.
+local flowQueue, flowSeq = KEYS[1], nil
+
+local function finish(key, uuid, fields)
+  redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('PUBLISH', ARGV[4], uuid .. ' ' .. fields[2])
+  flowAfter(key, uuid, fields)
 end
-if not r[1] then return uuid == ARGV[1] and 'missing' or 'finished' end
-if r[1] == 'new' then
-  local t = redis.call('TIME')
-  local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-  local member = string.format('%015d', tonumber(r[2]) or 0) .. ':' .. uuid
-  redis.call('ZREM', KEYS[1], member)
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('ZREM', KEYS[4], member)
-  redis.call('HSET', key, 'status', 'cancel', 'cancel_reason', ARGV[2], 'updated_at', stamp,
-    'finished_at', stamp)
-  redis.call('PEXPIRE', key, tonumber(ARGV[3]))
-  redis.call('PUBLISH', ARGV[4], uuid .. ' cancel')
-  return 'cancelled'
+${FLOW_LUA}
+local cancel
+cancel = function(uuid, key, depth)
+  local r = redis.call('HMGET', key, 'status', 'seq', 'retry_child_uuid', 'flow_kind')
+  if r[4] then
+    -- A chain or group: its record ends now, then its running steps are cancelled.
+    if not FLOW_RUNNING[r[1]] then return 'finished' end
+    local f = redis.call('HMGET', key, 'flow_steps', 'flow_current')
+    finish(key, uuid, { 'status', 'cancel', 'cancel_reason', ARGV[2] })
+    local steps = {}
+    if r[4] == 'group' then
+      local ok, list = pcall(cjson.decode, f[1] or '[]')
+      if ok and type(list) == 'table' then steps = list end
+    elseif f[2] then
+      steps = { f[2] }
+    end
+    if depth < 4 then
+      for _, step in ipairs(steps) do cancel(step, prefix .. step, depth + 1) end
+    end
+    return 'cancelled'
+  end
+  local first = uuid
+  for _ = 1, 1000 do
+    if r[1] ~= 'retry' or not r[3] then break end
+    uuid = r[3]
+    key = prefix .. uuid
+    r = redis.call('HMGET', key, 'status', 'seq', 'retry_child_uuid')
+  end
+  if not r[1] then return uuid == first and 'missing' or 'finished' end
+  if r[1] == 'new' then
+    local member = string.format('%015d', tonumber(r[2]) or 0) .. ':' .. uuid
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[2], member)
+    redis.call('ZREM', KEYS[4], member)
+    finish(key, uuid, { 'status', 'cancel', 'cancel_reason', ARGV[2] })
+    return 'cancelled'
+  end
+  if r[1] == 'process' then
+    redis.call('HSET', key, 'cancel_requested', ARGV[2])
+    redis.call('PUBLISH', ARGV[5], 'cancel ' .. uuid .. ' ' .. ARGV[2])
+    return 'cancelling'
+  end
+  return 'finished'
 end
-if r[1] == 'process' then
-  redis.call('HSET', key, 'cancel_requested', ARGV[2])
-  redis.call('PUBLISH', ARGV[5], 'cancel ' .. uuid .. ' ' .. ARGV[2])
-  return 'cancelling'
-end
-return 'finished'
+
+return cancel(ARGV[1], KEYS[3], 0)
 `,
   4,
 );

@@ -11,7 +11,8 @@ KEYS[4] scheduled ZSET   tasks not yet due: score = due time (ms, server time), 
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse the whole batch
 ARGV[3] number of tasks T, followed by T tasks, each:
-        uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once),
+        uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once; -1: the
+        record of a chain or group, stored with status "process" and never queued),
         n, n extra field/value pairs
 A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
@@ -46,9 +47,11 @@ for k, task in ipairs(tasks) do
   local delay = tonumber(ARGV[j + 5]) or 0
   if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
-    'status', 'new', 'priority', ARGV[j + 1], 'created_at', stamp, 'updated_at', stamp,
-    'seq', first + k, 'deliveries', 0)
-  if delay > 0 then
+    'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
+    'updated_at', stamp, 'seq', first + k, 'deliveries', 0)
+  if delay < 0 then
+    redis.call('HSET', key, 'started_at', stamp)
+  elseif delay > 0 then
     local due = now + delay
     if head == nil then
       local h = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')

@@ -1,4 +1,5 @@
 import { RedisScript } from "../redis_script.ts";
+import { FLOW_LUA } from "./flow_lua.ts";
 
 /**
  * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
@@ -32,6 +33,10 @@ ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and 
 ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|retry|release), n, n
         field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
+the rest of its flow (see flow_lua.ts): on success the next step is stored and queued with the
+result as its first argument (a group's last member starts it with all the results, in order), and
+a chain or group that ends gets its final status; on error or cancel its group and chain end so.
 A retry settlement gives the failed record status "retry", the error fields, retry = retries left
 and retry_child_uuid (it expires after result ttl + delay), and creates the child record: the
 task fields copied (task_name, priority, args, kwargs and extra fields), status "new", retry =
@@ -59,10 +64,11 @@ local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
 local wake = false
 local dropped = {}
 
-local function finish(key, uuid, fields, owner, deliveries, keepMs)
-  redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
-  redis.call('PEXPIRE', key, keepMs or ttl)
-  if not listened then return end
+-- Chains and groups (defined below): run after every final status.
+local flowAfter
+local flowQueue, flowSeq = KEYS[1], KEYS[6]
+
+local function publishFinish(key, uuid, fields, owner, deliveries)
   local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
     deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
   local size = 0
@@ -73,6 +79,13 @@ local function finish(key, uuid, fields, owner, deliveries, keepMs)
   local message = uuid .. ' ' .. fields[2]
   if size <= 16384 then message = message .. ' ' .. cjson.encode(changed) end
   redis.call('PUBLISH', ARGV[8], message)
+end
+
+local function finish(key, uuid, fields, owner, deliveries, keepMs)
+  redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
+  redis.call('PEXPIRE', key, keepMs or ttl)
+  if listened then publishFinish(key, uuid, fields, owner, deliveries) end
+  if fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
 local function requeue(key, uuid, queue)
@@ -91,6 +104,7 @@ local function scheduledHead()
   return head
 end
 
+${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
 local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
   finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
