@@ -45,13 +45,7 @@ import { Chain } from "../flow/chain.ts";
 import { checkSignature, Group, type GroupResults } from "../flow/group.ts";
 import type { FlowOptions, FlowSpec, FlowSpecStep } from "../flow/flow_spec.ts";
 import type { TaskSignature } from "../flow/task_signature.ts";
-import {
-  type FlowGroupStep,
-  type FlowLink,
-  type FlowStep,
-  type FlowTaskStep,
-  isGroupStep,
-} from "../flow/flow_link.ts";
+import { type FlowLink, type FlowStep, type FlowTaskStep, isGroupStep } from "../flow/flow_link.ts";
 import { FLOW_TASK_NAMES } from "../flow/flow_record.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
 import type { TaskDependencies } from "../task/depends.ts";
@@ -498,13 +492,8 @@ export class QueueTasks {
     const isChain = !(spec.steps.length === 1 && "group" in first);
     const id = uuid.toLowerCase();
     const next: FlowStep[] = later.map((step) => this.#flowStep(step));
-    const steps = [first, ...later].map((step, index) =>
-      index === 0
-        ? ""
-        : isGroupStep(next[index - 1])
-        ? (next[index - 1] as FlowGroupStep).group
-        : (next[index - 1] as FlowTaskStep).uuid
-    );
+    // The steps' uuids (a group: its record's); the first one's is known below.
+    const steps = ["", ...next.map((step) => isGroupStep(step) ? step.group : step.uuid)];
     const records: NewFlowRecord[] = [];
     const tasks: NewTask[] = [];
     if ("group" in first) {

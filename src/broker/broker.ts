@@ -5,7 +5,6 @@ import type { Logger } from "../logging/logger.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TaskFields } from "../task/task_codec.ts";
 import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
-import type { FlowLink } from "../flow/flow_link.ts";
 
 /**
  * A task as a producer hands it to the Broker: already encoded, ready to store.
@@ -43,7 +42,7 @@ export interface NewTask {
    */
   delayMs?: number;
   /**
-   * For a task of a chain or group: its {@linkcode FlowLink} as JSON text, stored in the `flow`
+   * For a task of a chain or group: its `FlowLink` as JSON text, stored in the `flow`
    * field; the broker runs the rest of the flow when it finishes.
    */
   flow?: string;

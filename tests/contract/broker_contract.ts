@@ -822,6 +822,104 @@ export function brokerContract(
   );
 
   contractTest(
+    "addFlow stores a chain's record and queues only its first task; a settle queues the next with the result first",
+    () =>
+      withBroker(async (broker) => {
+        const chain = crypto.randomUUID();
+        const second = {
+          uuid: crypto.randomUUID(),
+          name: "contract.label",
+          priority: 0,
+          args: '["x"]',
+        };
+        const first = newTask({ flow: JSON.stringify({ chain, next: [second] }) });
+        await broker.addFlow({
+          records: [{
+            uuid: chain,
+            kind: "chain",
+            steps: [first.uuid, second.uuid],
+            current: first.uuid,
+          }],
+          tasks: [first],
+        });
+        const record = await mustGet(broker, chain);
+        assert.equal(record.status, "process");
+        assert.equal(record.taskName, "@chain");
+        assert.deepEqual(record.flowSteps, [first.uuid, second.uuid]);
+        assert.equal(await broker.get(second.uuid), undefined, "later steps wait for the first");
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [first.uuid], "the chain record is never claimed");
+        const next = await broker.exchange(exchangeRequest({
+          settlements: [{
+            uuid: first.uuid,
+            deliveries: 1,
+            status: "success",
+            returning: '{"n":3}',
+          }],
+          want: 10,
+        }));
+        assert.deepEqual(uuidsOf(next), [second.uuid]);
+        assert.equal(next.claimed[0].args, '[{"n":3},"x"]');
+        assert.equal((await mustGet(broker, second.uuid)).chainUuid, chain);
+        assert.equal((await mustGet(broker, chain)).flowCurrent, second.uuid);
+        await broker.exchange(exchangeRequest({
+          settlements: [{
+            uuid: second.uuid,
+            deliveries: 1,
+            status: "success",
+            returning: '"3 x"',
+          }],
+        }));
+        const done = await mustGet(broker, chain);
+        assert.equal(done.status, "success");
+        assert.equal(done.returning, "3 x");
+      }),
+  );
+
+  contractTest(
+    "addFlow stores nothing when a uuid exists, and a failed step ends its group and chain",
+    () =>
+      withBroker(async (broker) => {
+        const existing = newTask();
+        await broker.add(existing);
+        const group = crypto.randomUUID();
+        const link = (index: number) =>
+          JSON.stringify({ group: { uuid: group, index, size: 2 }, next: [] });
+        const a = newTask({ flow: link(0) });
+        await assert.rejects(
+          broker.addFlow({
+            records: [{ uuid: group, kind: "group", steps: [a.uuid, existing.uuid] }],
+            tasks: [a, { ...newTask({ flow: link(1) }), uuid: existing.uuid }],
+          }),
+          DuplicateTaskError,
+        );
+        assert.equal(await broker.get(group), undefined, "nothing of a refused flow is stored");
+        assert.equal(await broker.get(a.uuid), undefined);
+        const b = newTask({ flow: link(1) });
+        await broker.addFlow({
+          records: [{ uuid: group, kind: "group", steps: [a.uuid, b.uuid] }],
+          tasks: [a, b],
+        });
+        await broker.exchange(exchangeRequest({ want: 10 }));
+        await broker.exchange(exchangeRequest({
+          settlements: [
+            {
+              uuid: b.uuid,
+              deliveries: 1,
+              status: "error",
+              error: { type: "Error", message: "no" },
+            },
+            { uuid: a.uuid, deliveries: 1, status: "success", returning: "1" },
+          ],
+        }));
+        const record = await mustGet(broker, group);
+        assert.equal(record.status, "error");
+        assert.equal(record.error?.message, "no");
+        assert.equal(record.flowFailedUuid, b.uuid);
+      }),
+  );
+
+  contractTest(
     "cancels a queued task at once: it is never claimed",
     () =>
       withBroker(async (broker) => {

@@ -9,6 +9,7 @@ import {
   type Lease,
   type LeaseRenewal,
   MemoryBroker,
+  type NewFlow,
   type NewTask,
   QueueTasks,
   type Storage,
@@ -74,6 +75,9 @@ class HeldClaimBroker implements Broker {
   }
   addBulk(tasks: NewTask[]): Promise<void> {
     return this.inner.addBulk(tasks);
+  }
+  addFlow(flow: NewFlow): Promise<void> {
+    return this.inner.addFlow(flow);
   }
   extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
     return this.inner.extendLeases(workerId, leases, leaseMs);

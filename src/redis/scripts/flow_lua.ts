@@ -21,10 +21,18 @@ local FLOW_ERROR_FIELDS = { error_type = 1, error_message = 1, error_code = 1, t
 local FLOW_RUNNING = { process = true, new = true }
 
 -- Ends a chain or group record that still runs; returns whether it did.
+-- (Its flow_current goes into the final event too: a waiter completes the record it read before
+-- with that event's fields, and a chain's current step changed since.)
 local function flowEnd(uuid, fields)
   local key = prefix .. uuid
-  if not FLOW_RUNNING[redis.call('HGET', key, 'status')] then return false end
-  finish(key, uuid, fields)
+  local r = redis.call('HMGET', key, 'status', 'flow_current')
+  if not FLOW_RUNNING[r[1]] then return false end
+  local final = { unpack(fields) }
+  if r[2] then
+    final[#final + 1] = 'flow_current'
+    final[#final + 1] = r[2]
+  end
+  finish(key, uuid, final)
   return true
 end
 
