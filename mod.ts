@@ -24,6 +24,7 @@ export { AsyncResult } from "./src/app/async_result.ts";
 export type { AsyncResultControl, ResultOptions } from "./src/app/async_result.ts";
 export type { AddTaskOptions, TaskHandle } from "./src/app/task_handle.ts";
 export { Router } from "./src/app/router.ts";
+export type { HandleKinds, TaskRegistrar, TypedOptions } from "./src/app/task_registrar.ts";
 export type { BindableTaskHandle } from "./src/app/detached_task.ts";
 export { sharedTask } from "./src/app/shared_task.ts";
 export type { SharedTaskHandle } from "./src/app/shared_task.ts";

@@ -22,7 +22,7 @@ import { type RunForeverOptions, Starter } from "../starter/starter.ts";
 import { encodeJson, isReservedField } from "../task/task_codec.ts";
 import { createTaskContext } from "../task/task_context.ts";
 import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
-import type { TaskResult, YieldOf } from "../task/task_result.ts";
+import type { TaskResult } from "../task/task_result.ts";
 import {
   type ArgsSchema,
   isArgsSchema,
@@ -41,6 +41,7 @@ import type { TaskMiddleware } from "../executor/task_middleware.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { AsyncResult } from "./async_result.ts";
+import type { TypedOptions } from "./task_registrar.ts";
 import { Chain } from "../flow/chain.ts";
 import { checkSignature, Group, type GroupResults } from "../flow/group.ts";
 import type { FlowOptions, FlowSpec, FlowSpecStep } from "../flow/flow_spec.ts";
@@ -111,13 +112,6 @@ export interface PingOptions {
    */
   server?: boolean;
 }
-
-/** The options of a typed registration: `echo`, `schema` and `generateHandler` drive the types. */
-type TypedOptions<E, S, R, H> = Omit<TaskOptions, "echo" | "schema" | "generateHandler"> & {
-  echo?: E;
-  schema?: S;
-  generateHandler?: (value: YieldOf<R>) => H;
-};
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 const APP_NAME = /^[^{}\s]{1,200}$/;

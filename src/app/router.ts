@@ -1,7 +1,5 @@
-import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
-import type { TaskResult } from "../task/task_result.ts";
-import type { TaskDependencies } from "../task/depends.ts";
-import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
+import type { TaskDefinition } from "../task/task_definition.ts";
+import type { TaskRegistrar } from "./task_registrar.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
 import type { QueueTasks } from "./queue_tasks.ts";
 
@@ -77,28 +75,10 @@ export class Router {
    * router (or an app that includes it) has already.
    * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
    */
-  task<A extends unknown[], R>(fn: TaskFn<A, R>): BindableTaskHandle<A, TaskResult<R>>;
-  task<A extends unknown[], R>(
-    name: string,
-    fn: TaskFn<A, R>,
-  ): BindableTaskHandle<A, TaskResult<R>>;
-  task<A extends unknown[], R, I extends TaskDependencies>(
-    options: TaskOptions & { echo: true; inject: I },
-    fn: EchoInjectTaskFn<A, R, I>,
-  ): BindableTaskHandle<A, TaskResult<R>>;
-  task<A extends unknown[], R, I extends TaskDependencies>(
-    options: TaskOptions & { echo?: false; inject: I },
-    fn: InjectTaskFn<A, R, I>,
-  ): BindableTaskHandle<A, TaskResult<R>>;
-  task<A extends unknown[], R>(
-    options: TaskOptions & { echo: true },
-    fn: EchoTaskFn<A, R>,
-  ): BindableTaskHandle<A, TaskResult<R>>;
-  task<A extends unknown[], R>(
-    options: TaskOptions & { echo?: false },
-    fn: TaskFn<A, R>,
-  ): BindableTaskHandle<A, TaskResult<R>>;
-  task(first: unknown, second?: unknown): BindableTaskHandle<unknown[], unknown> {
+  readonly task: TaskRegistrar<"router"> = ((
+    first: unknown,
+    second?: unknown,
+  ): BindableTaskHandle<unknown[], unknown> => {
     const state = states.get(this)!;
     const task = DetachedTask.parse(first, second);
     if (state.tasks.has(task.name)) throw duplicate(task.name);
@@ -115,7 +95,7 @@ export class Router {
       }
       return handle;
     });
-  }
+  }) as TaskRegistrar<"router">;
 }
 
 /**

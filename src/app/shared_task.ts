@@ -1,7 +1,4 @@
-import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
-import type { TaskResult } from "../task/task_result.ts";
-import type { TaskDependencies } from "../task/depends.ts";
-import type { TaskOptions } from "../task/task_definition.ts";
+import type { TaskRegistrar } from "./task_registrar.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
 import type { QueueTasks } from "./queue_tasks.ts";
 
@@ -64,30 +61,10 @@ const registry = new Map<string, DetachedTask>();
  * thumbnail.unshare();
  * ```
  */
-export function sharedTask<A extends unknown[], R>(
-  fn: TaskFn<A, R>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask<A extends unknown[], R>(
-  name: string,
-  fn: TaskFn<A, R>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask<A extends unknown[], R, I extends TaskDependencies>(
-  options: TaskOptions & { echo: true; inject: I },
-  fn: EchoInjectTaskFn<A, R, I>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask<A extends unknown[], R, I extends TaskDependencies>(
-  options: TaskOptions & { echo?: false; inject: I },
-  fn: InjectTaskFn<A, R, I>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask<A extends unknown[], R>(
-  options: TaskOptions & { echo: true },
-  fn: EchoTaskFn<A, R>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask<A extends unknown[], R>(
-  options: TaskOptions & { echo?: false },
-  fn: TaskFn<A, R>,
-): SharedTaskHandle<A, TaskResult<R>>;
-export function sharedTask(first: unknown, second?: unknown): SharedTaskHandle<unknown[], unknown> {
+export const sharedTask: TaskRegistrar<"shared"> = ((
+  first: unknown,
+  second?: unknown,
+): SharedTaskHandle<unknown[], unknown> => {
   const task = DetachedTask.parse(first, second);
   if (registry.has(task.name)) {
     throw new TypeError(
@@ -106,7 +83,7 @@ export function sharedTask(first: unknown, second?: unknown): SharedTaskHandle<u
       if (registry.get(task.name) === task) registry.delete(task.name);
     },
   });
-}
+}) as TaskRegistrar<"shared">;
 
 /**
  * Registers on `app` the shared tasks it has not registered yet: all or none.

@@ -9,7 +9,9 @@ import {
   QueueTasks,
   Router,
   type TaskContext,
+  ValidationError,
 } from "../../mod.ts";
+import { z } from "zod";
 import { uniqueName } from "../support/deferred.ts";
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -202,6 +204,36 @@ test("a router's generator task is typed and run as the list of values it yields
   try {
     const values: number[] = await (await countdown.addTask(3)).value();
     assert.deepEqual(values, [3, 2, 1]);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a router task with a schema takes the schema's input types and validates them", async () => {
+  const router = new Router();
+  const resize = router.task(
+    { name: "router_resize", schema: z.tuple([z.string().min(1), z.number().int().positive()]) },
+    (path: string, width: number) => `${path}?w=${width}`,
+  );
+  const echoed = router.task(
+    { name: "router_echoed", echo: true, schema: z.tuple([z.coerce.number()]) },
+    (ctx: TaskContext, n: number) => `${ctx.taskName}:${n + 1}`,
+  );
+  // @ts-expect-error: the schema's second item is a number
+  void (() => resize.addTask("/a.png", "64"));
+  const name = uniqueName("router-schema");
+  const app = new QueueTasks({
+    name,
+    broker: new MemoryBroker({ name }),
+    env: false,
+    logger: createLogger("silent"),
+  });
+  app.includeRouter(router);
+  await app.start();
+  try {
+    assert.equal(await (await resize.addTask("/a.png", 64)).value(), "/a.png?w=64");
+    await assert.rejects(resize.addTask("", 0), ValidationError);
+    assert.equal(await (await echoed.addTask(41)).value(), "router_echoed:42");
   } finally {
     await app.stop();
   }

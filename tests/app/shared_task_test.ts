@@ -7,7 +7,9 @@ import {
   sharedTask,
   type SharedTaskHandle,
   type TaskContext,
+  ValidationError,
 } from "../../mod.ts";
+import { z } from "zod";
 import { uniqueName } from "../support/deferred.ts";
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -184,5 +186,25 @@ test("a shared task with inject gets its dependencies in every app", async () =>
     }
   } finally {
     read.unshare();
+  }
+});
+
+test("a shared task with a schema takes the schema's input types and validates when enqueued", async () => {
+  const name = sharedName("schema");
+  const square = sharedTask(
+    { name, schema: z.tuple([z.number().int()]) },
+    (n: number) => n * n,
+  );
+  assertType<Equals<typeof square, SharedTaskHandle<[number], number>>>(true);
+  // @ts-expect-error: the schema takes a number
+  void (() => square.addTask("3"));
+  const app = memoryApp();
+  await app.start();
+  try {
+    assert.equal(await (await square.addTask(3)).value(), 9);
+    await assert.rejects(square.addTask(1.5), ValidationError);
+  } finally {
+    await app.stop();
+    square.unshare();
   }
 });
