@@ -137,6 +137,101 @@ export class AsyncResult<R = unknown> {
   }
 
   /**
+   * Calls `listener` with each progress value the task reports (`ctx.progress(value)` in an
+   * `echo` task), pushed by the backend (Redis: the events channel; no polling), starting with the
+   * value reported already, if any. It stops by itself once the task reaches a final status (after
+   * delivering the last value), when `signal` aborts, or when the returned function is called.
+   * Reports that come faster than they can be read are coalesced: the listener always gets the
+   * latest value, never an older one after a newer. A listener that throws is logged with
+   * `console.error` and keeps listening.
+   *
+   * @typeParam P What the task reports (a JSON value; not checked).
+   * @returns Resolves once listening, with a function that stops it.
+   * @throws {TypeError} When the storage cannot push changes (it has no `watchRecord`).
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks, type TaskContext } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-on-progress" });
+   * const count = app.task({ name: "count", echo: true }, async (ctx: TaskContext, to: number) => {
+   *   for (let done = 1; done <= to; done++) await ctx.progress(done / to);
+   *   return to;
+   * });
+   * await app.start();
+   * const job = await count.addTask(4);
+   * await job.onProgress<number>((share) => console.log(`${share * 100}%`));
+   * await job.result();
+   * await app.stop();
+   * ```
+   */
+  async onProgress<P = unknown>(
+    listener: (progress: P) => void,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<() => void> {
+    const storage = this.#storage;
+    const uuid = this.uuid;
+    if (typeof listener !== "function") {
+      throw new TypeError(`Cannot watch the progress of task ${uuid}: listener must be a function`);
+    }
+    if (storage.watchRecord === undefined) {
+      throw new TypeError(
+        `Cannot watch the progress of task ${uuid}: its storage cannot push changes (no watchRecord)`,
+      );
+    }
+    const finals = this.#statuses as readonly string[];
+    let stopped = false;
+    let reading = false;
+    let again = false;
+    let delivered: string | undefined;
+    let unwatch: () => void = () => {};
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      unwatch();
+      options.signal?.removeEventListener("abort", stop);
+    };
+    const check = async (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          const record = await storage.get(uuid);
+          if (stopped) return;
+          if (record?.progress !== undefined) {
+            const text = JSON.stringify(record.progress);
+            if (text !== delivered) {
+              delivered = text;
+              try {
+                listener(record.progress as P);
+              } catch (error) {
+                console.error(`Progress listener of task ${uuid} failed:`, error);
+              }
+            }
+          }
+          if (record !== undefined && finals.includes(record.status)) stop();
+        } while (again && !stopped);
+      } catch (error) {
+        console.error(`Cannot read the progress of task ${uuid}:`, error);
+      } finally {
+        reading = false;
+      }
+    };
+    if (options.signal?.aborted) return () => {};
+    options.signal?.addEventListener("abort", stop, { once: true });
+    unwatch = await storage.watchRecord(uuid, (status) => {
+      if (status === undefined || status === "progress" || finals.includes(status)) void check();
+    });
+    if (stopped) unwatch();
+    else void check();
+    return stop;
+  }
+
+  /**
    * Waits for a final status and returns the record (status, returning, error, timings).
    *
    * A task that failed and was retried has status `retry` and a `retryChildUuid`: unless

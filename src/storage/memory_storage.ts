@@ -104,16 +104,26 @@ export class MemoryStorage implements Storage {
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
     return waitForRecord(options, {
       read: () => this.#read(uuid),
-      watch: (onChange) => {
-        let set = this.#watchers.get(uuid);
-        if (!set) this.#watchers.set(uuid, set = new Set());
-        set.add(onChange);
-        return () => {
-          set.delete(onChange);
-          if (set.size === 0) this.#watchers.delete(uuid);
-        };
-      },
+      watch: (onChange) => this.#watch(uuid, onChange),
     });
+  }
+
+  /**
+   * Calls `onChange` whenever the record of `uuid` changes (with its new status, when the change
+   * set one). Resolves with a function that stops it.
+   */
+  watchRecord(uuid: string, onChange: (status?: string) => void): Promise<() => void> {
+    return Promise.resolve(this.#watch(uuid, onChange));
+  }
+
+  #watch(uuid: string, onChange: (status?: string) => void): () => void {
+    let set = this.#watchers.get(uuid);
+    if (!set) this.#watchers.set(uuid, set = new Set());
+    set.add(onChange);
+    return () => {
+      set.delete(onChange);
+      if (set.size === 0) this.#watchers.delete(uuid);
+    };
   }
 
   /**

@@ -150,28 +150,42 @@ export class RedisStorage implements Storage {
         base = fields;
         return decodeTaskRecord(uuid, fields);
       },
-      watch: async (onChange) => {
-        const listener = (status?: string, changed?: TaskFields) => {
+      watch: (onChange) =>
+        this.#watch(uuid, (status, changed) => {
           if (changed) final = changed;
           else if (status === undefined) final = undefined; // a resync: read it all again
           onChange(status);
-        };
-        let set = this.#watchers.get(uuid);
-        if (!set) this.#watchers.set(uuid, set = new Set());
-        set.add(listener);
-        const remove = () => {
-          set.delete(listener);
-          if (set.size === 0) this.#watchers.delete(uuid);
-        };
-        try {
-          await this.#subscribe();
-        } catch (error) {
-          remove();
-          throw error;
-        }
-        return remove;
-      },
+        }),
     });
+  }
+
+  /**
+   * Calls `onChange` whenever the record of `uuid` may have changed (a message on the events
+   * channel: its status, or `"progress"`; `undefined` after a reconnect, when anything may have).
+   * Resolves once subscribed, with a function that stops it.
+   */
+  watchRecord(uuid: string, onChange: (status?: string) => void): Promise<() => void> {
+    return this.#watch(uuid, (status) => onChange(status));
+  }
+
+  async #watch(
+    uuid: string,
+    listener: (status?: string, changed?: TaskFields) => void,
+  ): Promise<() => void> {
+    let set = this.#watchers.get(uuid);
+    if (!set) this.#watchers.set(uuid, set = new Set());
+    set.add(listener);
+    const remove = () => {
+      set.delete(listener);
+      if (set.size === 0) this.#watchers.delete(uuid);
+    };
+    try {
+      await this.#subscribe();
+    } catch (error) {
+      remove();
+      throw error;
+    }
+    return remove;
   }
 
   /**

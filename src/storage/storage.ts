@@ -79,6 +79,13 @@ export interface Storage {
    * not by polling), or with the last record seen (possibly `undefined`) when the time is up.
    */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined>;
+  /**
+   * Optional: calls `onChange` whenever the record of `uuid` may have changed, its progress
+   * included (with the new status when known, `"progress"` for a progress report), woken by the
+   * backend; resolves once listening, with a function that stops it. `AsyncResult.onProgress`
+   * needs it.
+   */
+  watchRecord?(uuid: string, onChange: (status?: string) => void): Promise<() => void>;
   /** Deletes the records of finished tasks; returns how many. Never touches queued or running ones. */
   deleteFinished(): Promise<number>;
   /** Deletes every record of this app. */
