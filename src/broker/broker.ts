@@ -120,6 +120,8 @@ export interface ClaimedTask {
    * until it is settled, so that a task that kills its worker takes no other task with it.
    */
   isolated: boolean;
+  /** Whether it is a task of a chain or group (its settlement runs the rest of the flow). */
+  flow?: boolean;
   /** Which attempt this is, when it is a retry (2 for the first retry); absent on a first run. */
   attempt?: number;
   /** Retries left after this attempt, when the record says (a retry); absent on a first run. */

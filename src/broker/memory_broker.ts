@@ -416,6 +416,7 @@ export class MemoryBroker implements Broker {
         // A retry's record says how many retries are left and which attempt it is.
         if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
         if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
+        if (fields.flow !== undefined) task.flow = true;
         claimed.push(task);
         taken++;
       }

@@ -45,7 +45,7 @@ function parseExchange(raw: RedisReply): ExchangeResult {
   const reply = raw as [RedisReply[], string[], number, string[], number, number];
   const flat = reply[0];
   const claimed: ClaimedTask[] = [];
-  for (let i = 0; i < flat.length; i += 9) {
+  for (let i = 0; i < flat.length; i += 10) {
     const task: ClaimedTask = {
       uuid: flat[i] as string,
       taskName: flat[i + 1] as string,
@@ -58,6 +58,7 @@ function parseExchange(raw: RedisReply): ExchangeResult {
     // A retry's record says how many retries are left and which attempt it is.
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
+    if (flat[i + 9] === "1") task.flow = true;
     claimed.push(task);
   }
   const result: ExchangeResult = {
@@ -114,6 +115,8 @@ export class RedisBroker implements Broker {
   #started = false;
   /** When the next scheduled task is due (performance.now() time), as the last exchange said. */
   #dueAt: number | undefined;
+  /** Claimed tasks of a chain or group, until their settlement is stored. */
+  #flowTasks = new Set<string>();
 
   /**
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
@@ -368,12 +371,20 @@ export class RedisBroker implements Broker {
       this.#exchangeKeys(),
       this.#exchangeArgs(request),
     );
-    return this.#noteDue(parseExchange(reply));
+    return this.#noted(request, parseExchange(reply));
   }
 
-  /** Remembers when the next scheduled task is due, for {@linkcode RedisBroker.waitForTasks}. */
-  #noteDue(result: ExchangeResult): ExchangeResult {
+  /**
+   * Remembers when the next scheduled task is due, for {@linkcode RedisBroker.waitForTasks}, and
+   * which claimed tasks belong to a chain or group (their settlements say so; the others' spare
+   * the script a read).
+   */
+  #noted(request: ExchangeRequest, result: ExchangeResult): ExchangeResult {
     this.#dueAt = result.nextDueMs === undefined ? undefined : performance.now() + result.nextDueMs;
+    if (this.#flowTasks.size > 0) {
+      for (const settlement of request.settlements) this.#flowTasks.delete(settlement.uuid);
+    }
+    for (const task of result.claimed) if (task.flow) this.#flowTasks.add(task.uuid);
     return result;
   }
 
@@ -402,7 +413,7 @@ export class RedisBroker implements Broker {
       String(request.settlements.length),
     ];
     for (const s of request.settlements) {
-      args.push(s.uuid, String(s.deliveries), s.status);
+      args.push(s.uuid, String(s.deliveries), s.status, this.#flowTasks.has(s.uuid) ? "1" : "");
       if (s.status === "success") args.push("1", "returning", s.returning);
       else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
       else if (s.status === "error" || s.status === "retry") {
@@ -534,7 +545,7 @@ export class RedisBroker implements Broker {
     if (second instanceof RedisReplyError) {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
-    } else result = this.#noteDue(parseExchange(second));
+    } else result = this.#noted(claim, parseExchange(second));
     return heard ? await afterExchange(this.#plugins, claim, result) : result;
   }
 

@@ -849,6 +849,7 @@ export function brokerContract(
         assert.equal(await broker.get(second.uuid), undefined, "later steps wait for the first");
         const claim = await broker.exchange(exchangeRequest({ want: 10 }));
         assert.deepEqual(uuidsOf(claim), [first.uuid], "the chain record is never claimed");
+        assert.equal(claim.claimed[0].flow, true, "the claim says the task is part of a flow");
         const next = await broker.exchange(exchangeRequest({
           settlements: [{
             uuid: first.uuid,

@@ -31,8 +31,9 @@ ARGV[8] events channel: "<uuid> <status>" is published on every status change; a
         atomic, so it either counts that waiter or runs before its read
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
-        uuid, deliveries (lease token), status (success|error|cancel|retry|release), n, n
-        field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+        uuid, deliveries (lease token), status (success|error|cancel|retry|release), flow ("1"
+        when the claim said the task is part of a chain or group, else ""), n, n field/value
+        pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
 A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
 the rest of its flow (see flow_lua.ts): on success the next step is stored and queued with the
 result as its first argument (a group's last member starts it with all the results, in order), and
@@ -48,8 +49,8 @@ claim. The marker is set when tasks wait in the queue or quarantine, when a sche
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
 Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt per task; retry and attempt
-are "" unless the record has them), rejected lists settled uuids whose lease was lost, recovered
+task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task; retry and
+attempt are "" unless the record has them, flow is "1" for a task of a chain or group), rejected lists settled uuids whose lease was lost, recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record, quarantined counts the quarantine, next due is the
@@ -81,11 +82,12 @@ local function publishFinish(key, uuid, fields, owner, deliveries)
   redis.call('PUBLISH', ARGV[8], message)
 end
 
-local function finish(key, uuid, fields, owner, deliveries, keepMs)
+-- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
+local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keepMs or ttl)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
-  if fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
+  if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
 local function requeue(key, uuid, queue)
@@ -160,21 +162,22 @@ end
 local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
-  local uuid, token, status, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local plain, n = ARGV[i + 3] ~= '1', tonumber(ARGV[i + 4])
   local key = prefix .. uuid
-  local after = i + 4 + 2 * n
+  local after = i + 5 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery.
   if redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1 then
     if status == 'release' then
       requeue(key, uuid, KEYS[1])
     else
       local fields = { 'status', status }
-      for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 3 + j] end
+      for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 4 + j] end
       if status == 'retry' then
         retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
       else
-        finish(key, uuid, fields, wid, token)
+        finish(key, uuid, fields, wid, token, nil, plain)
       end
     end
   else
@@ -237,7 +240,7 @@ local function claimFrom(from, limit, isolated)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt')
+        'attempt', 'flow')
       if r[1] then
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
@@ -255,6 +258,7 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 7] = isolated
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
+        claimed[n + 10] = r[7] and '1' or ''
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
