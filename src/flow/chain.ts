@@ -67,6 +67,46 @@ export class Chain<R> {
   }
 
   /**
+   * A chain with one more step that fans out: every task of `handles` runs in parallel, each
+   * with this chain's result as its only argument, and the step's result is the list of theirs,
+   * in order (a group, with a record of its own).
+   *
+   * @param handles The tasks (at least one; their `withOptions` priority and extra fields apply).
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-fan-out" });
+   * const load = app.task("load", (id: number) => ({ id, price: 40 }));
+   * const tax = app.task("tax", (item: { price: number }) => item.price * 0.2);
+   * const shipping = app.task("shipping", (item: { id: number }) => (item.id > 10 ? 0 : 5));
+   * const sum = app.task("sum", (parts: number[]) => parts.reduce((a, b) => a + b, 0));
+   * await app.start();
+   * const job = await app.chain(load.s(7)).pipeGroup([tax, shipping]).pipe(sum).addTask();
+   * console.log(await job.value()); // 13
+   * await app.stop();
+   * ```
+   */
+  pipeGroup<const H extends readonly TaskHandle<[R], unknown>[]>(
+    handles: H,
+  ): Chain<{ -readonly [K in keyof H]: H[K] extends TaskHandle<[R], infer X> ? X : never }> {
+    if (!Array.isArray(handles) || handles.length === 0) {
+      throw new RangeError("Cannot pipe a group into a chain: it needs at least one task handle");
+    }
+    const group = handles.map((handle) => {
+      if (handle === null || typeof handle !== "object" || typeof handle.s !== "function") {
+        throw new TypeError(
+          "Cannot pipe a group into a chain: expected task handles (app.task(...))",
+        );
+      }
+      const signature = handle.s(undefined as R);
+      return { taskName: signature.taskName, args: [], options: signature.options };
+    });
+    return new Chain([...this.steps, { group }], this.#enqueue);
+  }
+
+  /**
    * Enqueues the chain: its record and its first step, atomically. The rest runs on the workers.
    *
    * @returns The chain's result: its value is the last step's.

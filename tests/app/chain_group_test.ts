@@ -110,6 +110,24 @@ for (const backend of ["memory", "redis"] as const) {
     });
   });
 
+  test(`${label}, a chain fans out after a step: each member gets the result, the next step the list`, async () => {
+    const app = makeApp();
+    const { add, double, sum } = arithmetic(app);
+    const negate = app.task("negate", (n: number) => -n);
+    await withApp(app, async () => {
+      const job = await app.chain(add.s(2, 3)).pipeGroup([double, negate, double]).pipe(sum)
+        .addTask();
+      assert.equal(await job.value(WAIT), 15);
+      const record = await job.get();
+      const group = await app.get(record!.flowSteps![1]);
+      assert.equal(group?.flowKind, "group");
+      assert.deepEqual(group?.returning, [10, -5, 10]);
+      const members = await Promise.all(group!.flowSteps!.map((uuid) => app.get(uuid)));
+      assert.deepEqual(members.map((member) => member?.args), [[5], [5], [5]]);
+      assert.ok(members.every((member) => member?.chainUuid === job.uuid));
+    });
+  });
+
   test(`${label}, a failing step stops its chain, which reports the step's error`, async () => {
     const app = makeApp();
     const { add, double, fail } = arithmetic(app);
@@ -276,6 +294,13 @@ test("Chain and group types follow the tasks' signatures", () => {
   app.chain(shout.s("a")).pipe(add, 1);
   // @ts-expect-error: repeat needs its second argument
   app.chain(shout.s("a")).pipe(repeat);
+  // @ts-expect-error: a fanned-out task takes the previous result as its only argument
+  app.chain(shout.s("a")).pipeGroup([add]);
+  const lengths = app.chain(shout.s("a")).pipeGroup([shout, shout]);
+  const both: typeof lengths extends { addTask(): Promise<{ value(): Promise<[string, string]> }> }
+    ? true
+    : false = true;
+  assert.equal(both, true);
   // @ts-expect-error: a signature's arguments are checked too
   add.s("1", 2);
   const group = app.group([add.s(1, 2), shout.s("x")]);
