@@ -86,6 +86,36 @@ export async function afterAdd(plugins: ComponentPlugins, task: NewTask): Promis
   }
 }
 
+/**
+ * Stores many tasks with the add triggers around them: {@linkcode beforeAdd} for each (which may
+ * replace it), then `store` with what they left, then {@linkcode afterAdd} for each. Without a
+ * plugin that hears them, just `store(tasks)`.
+ *
+ * @param plugins The broker's plugins.
+ * @param tasks The tasks to add.
+ * @param store Stores them (all or none).
+ *
+ * @example
+ * ```ts
+ * import { ComponentPlugins, type NewTask } from "@qtasks/qtasks";
+ * import { addAll } from "./broker_triggers.ts";
+ *
+ * const stored: NewTask[] = [];
+ * await addAll(new ComponentPlugins("broker"), [], (tasks) => void stored.push(...tasks));
+ * ```
+ */
+export async function addAll(
+  plugins: ComponentPlugins,
+  tasks: NewTask[],
+  store: (tasks: NewTask[]) => void | Promise<void>,
+): Promise<void> {
+  if (!addHeard(plugins)) return await store(tasks);
+  const prepared: NewTask[] = [];
+  for (const task of tasks) prepared.push(await beforeAdd(plugins, task));
+  await store(prepared);
+  for (const task of prepared) await afterAdd(plugins, task);
+}
+
 /** Every trigger an exchange may fire. */
 const EXCHANGE_TRIGGERS = [
   "broker_remove_finished_task",

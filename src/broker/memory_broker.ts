@@ -39,6 +39,7 @@ import type {
   Settlement,
 } from "./broker.ts";
 import {
+  addAll,
   addHeard,
   afterAdd,
   afterExchange,
@@ -246,48 +247,38 @@ export class MemoryBroker implements Broker {
    * Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). The add
    * triggers run for each task, as in {@linkcode MemoryBroker.add}.
    */
-  async addBulk(tasks: NewTask[]): Promise<void> {
-    const heard = addHeard(this.#plugins);
-    if (heard) {
-      const prepared: NewTask[] = [];
-      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
-      tasks = prepared;
-    }
-    const seen = new Set<string>();
-    for (const task of tasks) {
-      if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
-        throw new DuplicateTaskError(task.taskName, task.uuid);
+  addBulk(tasks: NewTask[]): Promise<void> {
+    return addAll(this.#plugins, tasks, (prepared) => {
+      const seen = new Set<string>();
+      for (const task of prepared) {
+        if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
+          throw new DuplicateTaskError(task.taskName, task.uuid);
+        }
+        seen.add(task.uuid);
       }
-      seen.add(task.uuid);
-    }
-    for (const task of tasks) this.#store(task);
-    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+      for (const task of prepared) this.#store(task);
+    });
   }
 
   /**
    * Stores a chain's or group's records and queues its first tasks (all or none). The add
    * triggers run for each task, as in {@linkcode MemoryBroker.add}.
    */
-  async addFlow(flow: NewFlow): Promise<void> {
-    const heard = addHeard(this.#plugins);
-    let tasks = flow.tasks;
-    if (heard) {
-      const prepared: NewTask[] = [];
-      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
-      tasks = prepared;
-    }
-    const seen = new Set<string>();
-    for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...tasks]) {
-      if (this.storage.fields(uuid) || seen.has(uuid)) throw new DuplicateTaskError(taskName, uuid);
-      seen.add(uuid);
-    }
-    const stamp = toUnixSeconds(this.storage.now());
-    for (const record of flow.records) {
-      const fields = flowRecordFields(record, stamp);
-      this.storage.write(record.uuid, fields);
-    }
-    for (const task of tasks) this.#store(task);
-    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+  addFlow(flow: NewFlow): Promise<void> {
+    return addAll(this.#plugins, flow.tasks, (tasks) => {
+      const seen = new Set<string>();
+      for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...tasks]) {
+        if (this.storage.fields(uuid) || seen.has(uuid)) {
+          throw new DuplicateTaskError(taskName, uuid);
+        }
+        seen.add(uuid);
+      }
+      const stamp = toUnixSeconds(this.storage.now());
+      for (const record of flow.records) {
+        this.storage.write(record.uuid, flowRecordFields(record, stamp));
+      }
+      for (const task of tasks) this.#store(task);
+    });
   }
 
   /**
@@ -536,13 +527,7 @@ export class MemoryBroker implements Broker {
     if (!fields) return Promise.resolve(hops > 0 ? "finished" : "missing");
     if (fields.status === "new") {
       this.#cancelled.add(uuid);
-      const stamp = toUnixSeconds(this.storage.now());
-      this.#finish(uuid, {
-        status: "cancel",
-        cancel_reason: reason,
-        updated_at: stamp,
-        finished_at: stamp,
-      }, resultTtlMs);
+      this.#endCancelled(uuid, reason, resultTtlMs);
       return Promise.resolve("cancelled");
     }
     if (fields.status === "process") {
@@ -553,6 +538,17 @@ export class MemoryBroker implements Broker {
     return Promise.resolve("finished");
   }
 
+  /** Ends a record as `cancel` now. */
+  #endCancelled(uuid: string, reason: string, resultTtlMs: number): void {
+    const stamp = toUnixSeconds(this.storage.now());
+    this.#finish(uuid, {
+      status: "cancel",
+      cancel_reason: reason,
+      updated_at: stamp,
+      finished_at: stamp,
+    }, resultTtlMs);
+  }
+
   /**
    * Cancels a chain or group: its record ends as `cancel` at once, then its running steps are
    * cancelled (a chain's current step, a group's members); a step that still succeeds starts
@@ -561,13 +557,7 @@ export class MemoryBroker implements Broker {
   #cancelFlow(uuid: string, reason: string, resultTtlMs: number): CancelOutcome {
     const fields = this.storage.fields(uuid)!;
     if (!isFlowRunning(fields.status)) return "finished";
-    const stamp = toUnixSeconds(this.storage.now());
-    this.#finish(uuid, {
-      status: "cancel",
-      cancel_reason: reason,
-      updated_at: stamp,
-      finished_at: stamp,
-    }, resultTtlMs);
+    this.#endCancelled(uuid, reason, resultTtlMs);
     const steps = fields.flow_kind === "group"
       ? parseStringList(fields.flow_steps)
       : [fields.flow_current ?? ""];

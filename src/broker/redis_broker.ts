@@ -31,6 +31,7 @@ import type {
 } from "./broker.ts";
 import { flowRecordFields } from "../flow/flow_record.ts";
 import {
+  addAll,
   addHeard,
   afterAdd,
   afterExchange,
@@ -245,17 +246,12 @@ export class RedisBroker implements Broker {
    * Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). The add
    * triggers run for each task, as in {@linkcode RedisBroker.add}.
    */
-  async addBulk(tasks: NewTask[]): Promise<void> {
-    const heard = addHeard(this.#plugins);
-    if (heard) {
-      const prepared: NewTask[] = [];
-      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
-      tasks = prepared;
-    }
-    for (let start = 0; start < tasks.length; start += BULK_BATCH) {
-      await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
-    }
-    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+  addBulk(tasks: NewTask[]): Promise<void> {
+    return addAll(this.#plugins, tasks, async (prepared) => {
+      for (let start = 0; start < prepared.length; start += BULK_BATCH) {
+        await this.#sendBulk(prepared.slice(start, start + BULK_BATCH), false);
+      }
+    });
   }
 
   /**
@@ -263,14 +259,7 @@ export class RedisBroker implements Broker {
    * (all or none), the records as entries that are never queued. The add triggers run for each
    * task, as in {@linkcode RedisBroker.add}.
    */
-  async addFlow(flow: NewFlow): Promise<void> {
-    const heard = addHeard(this.#plugins);
-    let tasks = flow.tasks;
-    if (heard) {
-      const prepared: NewTask[] = [];
-      for (const task of tasks) prepared.push(await beforeAdd(this.#plugins, task));
-      tasks = prepared;
-    }
+  addFlow(flow: NewFlow): Promise<void> {
     const records: BulkEntry[] = flow.records.map((record) => {
       const fields = flowRecordFields(record, "");
       return {
@@ -285,8 +274,9 @@ export class RedisBroker implements Broker {
         ),
       };
     });
-    await this.#sendBulk([...records, ...tasks.map(bulkEntry)], false);
-    if (heard) { for (const task of tasks) await afterAdd(this.#plugins, task); }
+    return addAll(this.#plugins, flow.tasks, async (tasks) => {
+      await this.#sendBulk([...records, ...tasks.map(bulkEntry)], false);
+    });
   }
 
   /**
