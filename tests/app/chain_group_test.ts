@@ -15,30 +15,14 @@ import {
   type TaskSignature,
   ValidationError,
 } from "../../mod.ts";
-import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
-
-/** Starts `app`, runs `body`, then always flushes and stops it. */
-async function withApp(app: QueueTasks, body: () => Promise<void>): Promise<void> {
-  await app.start();
-  try {
-    await body();
-  } finally {
-    await app.flushAll();
-    await app.stop({ graceMs: 1_000 });
-  }
-}
+import { deferred, uniqueName } from "../support/deferred.ts";
+import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 
 const WAIT = { timeoutMs: 10_000 };
 
-for (const backend of ["memory", "redis"] as const) {
-  const label = backend === "memory" ? "In memory" : "On Redis";
-  const makeApp = (name = uniqueName("flow")) =>
-    new QueueTasks({
-      name,
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
-      env: false,
-      config: { logsDefaultLevel: "silent" },
-    });
+for (const backend of BACKENDS) {
+  const label = backendLabel(backend);
+  const makeApp = (name = uniqueName("flow")) => backendApp(backend, "flow", {}, name);
 
   /** Registers the tasks the tests use. */
   const arithmetic = (app: QueueTasks) => ({

@@ -7,29 +7,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { QueueTasks } from "../../mod.ts";
-import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 
-/** Starts `app`, runs `body`, then always flushes and stops it. */
-async function withApp(app: QueueTasks, body: () => Promise<void>): Promise<void> {
-  await app.start();
-  try {
-    await body();
-  } finally {
-    await app.flushAll();
-    await app.stop({ graceMs: 1_000 });
-  }
-}
-
-for (const backend of ["memory", "redis"] as const) {
-  const label = backend === "memory" ? "In memory" : "On Redis";
-  const makeApp = (idleWakeMs = 5_000) =>
-    new QueueTasks({
-      name: uniqueName("delayed"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
-      env: false,
-      config: { logsDefaultLevel: "silent", idleWakeMs },
-    });
+for (const backend of BACKENDS) {
+  const label = backendLabel(backend);
+  const makeApp = (idleWakeMs = 5_000) => backendApp(backend, "delayed", { idleWakeMs });
 
   test(`${label}, a task added with delayMs is stored at once and runs no earlier than its delay`, async () => {
     const app = makeApp();

@@ -6,18 +6,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { QueueTasks, type TaskContext } from "../../mod.ts";
-import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
+import type { TaskContext } from "../../mod.ts";
+import { deferred } from "../support/deferred.ts";
+import { backendApp, backendLabel, BACKENDS } from "../support/with_app.ts";
 
-for (const backend of ["memory", "redis"] as const) {
-  const label = backend === "memory" ? "In memory" : "On Redis";
-  const makeApp = () =>
-    new QueueTasks({
-      name: uniqueName("on-progress"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
-      env: false,
-      config: { logsDefaultLevel: "silent" },
-    });
+for (const backend of BACKENDS) {
+  const label = backendLabel(backend);
+  const makeApp = () => backendApp(backend, "on-progress");
 
   test(`${label}, onProgress delivers each reported value in order and stops at the final status`, async () => {
     const app = makeApp();
