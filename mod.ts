@@ -94,6 +94,7 @@ export type { TaskStatus } from "./src/task/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
 export { TASK_OPTION_NAMES } from "./src/task/task_options.ts";
 export { DEPENDENCY_SCOPES, depends } from "./src/task/depends.ts";
+export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./src/task/task_fn.ts";
 export type {
   Dependency,
   DependencyScope,
@@ -163,7 +164,7 @@ export { ValidationError } from "./src/errors/validation_error.ts";
 export type { ValidationIssue } from "./src/errors/validation_error.ts";
 export { UnrecoverableError } from "./src/errors/unrecoverable_error.ts";
 export { AppEvents } from "./src/events/app_events.ts";
-export type { AppEventMap, AppEventName } from "./src/events/app_events.ts";
+export type { AppEventMap, AppEventName, TaskEventBase } from "./src/events/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";
 export { ComponentPlugins } from "./src/plugins/component_plugins.ts";
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";
@@ -171,6 +172,7 @@ export { TRIGGERS } from "./src/plugins/triggers.ts";
 export type {
   PluginComponent,
   TriggerArgs,
+  TriggerInfo,
   TriggerMap,
   TriggerName,
   TriggerResult,

@@ -74,6 +74,8 @@ export class AsyncResult<R = unknown> {
   #control: AsyncResultControl | undefined;
 
   /**
+   * Creates a AsyncResult.
+   *
    * @param uuid The task.
    * @param taskName Its name.
    * @param storage Where its record lives.

@@ -21,6 +21,8 @@ export class BackendError extends QTasksError {
   readonly uuid: string | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message What failed, with the redacted URL.
    * @param options Standard error options (`cause`) and the task's `uuid`.
    */

@@ -19,6 +19,8 @@ export class ConfigError extends QTasksError {
   readonly field: string;
 
   /**
+   * Creates the error.
+   *
    * @param field The failing field.
    * @param message Why it failed.
    */

@@ -17,6 +17,8 @@ export class DuplicateTaskError extends QTasksError {
   readonly uuid: string;
 
   /**
+   * Creates the error.
+   *
    * @param taskName The task being added.
    * @param uuid Its uuid.
    */

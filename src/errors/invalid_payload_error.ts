@@ -16,6 +16,8 @@ import { QTasksError } from "./qtasks_error.ts";
  */
 export class InvalidPayloadError extends QTasksError {
   /**
+   * Creates the error.
+   *
    * @param message What could not be encoded or decoded.
    * @param options Standard error options (`cause`).
    */

@@ -27,6 +27,8 @@ export class ResultTimeoutError extends QTasksError {
   readonly lastStatus: string | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param uuid The awaited task.
    * @param timeoutMs How long the caller waited.
    * @param lastStatus The status seen last.

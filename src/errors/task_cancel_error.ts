@@ -16,7 +16,11 @@ export class TaskCancelError extends QTasksError {
   /** Why the task was cancelled (stored as `cancel_reason`). */
   readonly reason: string;
 
-  /** @param reason Why the task is cancelled. */
+  /**
+   * Creates the error.
+   *
+   * @param reason Why the task is cancelled.
+   */
   constructor(reason = "") {
     super("TASK_CANCEL", reason ? `Task cancelled: ${reason}` : "Task cancelled");
     this.name = "TaskCancelError";

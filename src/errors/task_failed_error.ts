@@ -28,7 +28,11 @@ export class TaskFailedError extends QTasksError {
   /** The final record of the task. */
   readonly record: TaskRecord;
 
-  /** @param record The final record, with status `error` or `cancel`. */
+  /**
+   * Creates the error.
+   *
+   * @param record The final record, with status `error` or `cancel`.
+   */
   constructor(record: TaskRecord) {
     const detail = record.error
       ? `${record.error.type}: ${record.error.message}`

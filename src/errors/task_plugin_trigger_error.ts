@@ -29,6 +29,8 @@ export class TaskPluginTriggerError extends QTasksError {
   readonly trigger: string | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message What happened.
    * @param options `data` for the plugins, the failing `plugin` and `trigger`, and `cause`.
    */

@@ -16,6 +16,8 @@ import { QTasksError } from "./qtasks_error.ts";
  */
 export class TaskTimeoutError extends QTasksError {
   /**
+   * Creates the error.
+   *
    * @param taskName The task that ran too long.
    * @param maxTimeMs Its time limit in milliseconds.
    */

@@ -16,7 +16,11 @@ export class UnknownTaskError extends QTasksError {
   /** The name that was not found. */
   readonly taskName: string;
 
-  /** @param taskName The name that no task is registered under. */
+  /**
+   * Creates the error.
+   *
+   * @param taskName The name that no task is registered under.
+   */
   constructor(taskName: string) {
     super("UNKNOWN_TASK", `Cannot run task "${taskName}": no task is registered under that name`);
     this.name = "UnknownTaskError";

@@ -23,6 +23,8 @@ import { QTasksError } from "./qtasks_error.ts";
  */
 export class UnrecoverableError extends QTasksError {
   /**
+   * Creates the error.
+   *
    * @param message What went wrong.
    * @param options Standard error options (`cause`).
    */

@@ -42,6 +42,8 @@ export class ValidationError extends InvalidPayloadError {
   readonly issues: readonly ValidationIssue[];
 
   /**
+   * Creates the error.
+   *
    * @param context What was being done, the start of the message (`Cannot add task "x"`).
    * @param issues What the schema found (at least one).
    */

@@ -1,11 +1,24 @@
 import type { Logger } from "../logging/logger.ts";
 import type { TaskErrorInfo } from "../task/task_record.ts";
 
-/** What a task event tells about its task. */
-interface TaskEventBase {
+/**
+ * What every task event tells about its task.
+ *
+ * @example
+ * ```ts
+ * import type { TaskEventBase } from "@qtasks/qtasks";
+ *
+ * const describe = (event: TaskEventBase) => `${event.taskName} ${event.uuid} on ${event.workerId}`;
+ * ```
+ */
+export interface TaskEventBase {
+  /** The app name. */
   appName: string;
+  /** The worker that runs it. */
   workerId: string;
+  /** The task's id. */
   uuid: string;
+  /** Its registered name. */
   taskName: string;
 }
 
@@ -77,7 +90,11 @@ export class AppEvents {
   #logger: Logger;
   #handlers = new Map<AppEventName, Array<(payload: never) => unknown>>();
 
-  /** @param logger Where failing handlers are logged. */
+  /**
+   * Creates a AppEvents.
+   *
+   * @param logger Where failing handlers are logged.
+   */
   constructor(logger: Logger) {
     this.#logger = logger;
   }

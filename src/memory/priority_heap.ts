@@ -17,7 +17,11 @@ export class PriorityHeap<T> {
   #items: T[] = [];
   #less: (a: T, b: T) => number;
 
-  /** @param compare Negative when `a` comes first. */
+  /**
+   * Creates a PriorityHeap.
+   *
+   * @param compare Negative when `a` comes first.
+   */
   constructor(compare: (a: T, b: T) => number) {
     this.#less = compare;
   }

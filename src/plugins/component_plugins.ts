@@ -25,7 +25,11 @@ export class ComponentPlugins {
   #hub: PluginHub | undefined;
   #appName = "";
 
-  /** @param component The component it serves. */
+  /**
+   * Creates a ComponentPlugins.
+   *
+   * @param component The component it serves.
+   */
   constructor(component: PluginComponent) {
     this.component = component;
   }

@@ -40,7 +40,11 @@ export class PluginHub {
   #listeners = new Map<TriggerName, Entry[]>();
   #started = new Set<PluginComponent>();
 
-  /** @param logger Where plugin failures are logged. */
+  /**
+   * Creates a PluginHub.
+   *
+   * @param logger Where plugin failures are logged.
+   */
   constructor(logger: Logger) {
     this.#logger = logger;
   }

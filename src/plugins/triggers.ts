@@ -368,9 +368,22 @@ export type TriggerResult<N extends TriggerName> = [TriggerMap[N]["replaces"]] e
   ? void
   : Partial<TriggerMap[N]["replaces"]> | void;
 
-/** Where each trigger fires, and which fields its handlers may replace. */
-interface TriggerInfo {
+/**
+ * Where a trigger fires, and which fields its handlers may replace (an entry of
+ * {@linkcode TRIGGERS}).
+ *
+ * @example
+ * ```ts
+ * import { TRIGGERS, type TriggerInfo } from "@qtasks/qtasks";
+ *
+ * const info: TriggerInfo = TRIGGERS.broker_add_before;
+ * console.log(info.component, info.replaces); // broker ["task"]
+ * ```
+ */
+export interface TriggerInfo {
+  /** The component that fires it. */
   readonly component: PluginComponent;
+  /** The fields of its arguments a handler may replace by returning them. */
   readonly replaces: readonly string[];
   /** A plugin that throws on it fails the task (`task_executor_*`), instead of being skipped. */
   readonly failsTask?: boolean;

@@ -22,7 +22,11 @@ export type RedisReply = string | number | null | RedisReply[];
  * ```
  */
 export class RedisOfflineError extends Error {
-  /** @param options Standard error options (`cause`). */
+  /**
+   * Creates the error.
+   *
+   * @param options Standard error options (`cause`).
+   */
   constructor(options?: ErrorOptions) {
     super("The Redis client is offline: the command was not sent", options);
     this.name = "RedisOfflineError";

@@ -78,7 +78,11 @@ export class RedisConnection {
   #inFlight = new Set<PendingCommand>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
-  /** @param options URL, timeout, TLS and client factory. */
+  /**
+   * Creates a RedisConnection.
+   *
+   * @param options URL, timeout, TLS and client factory.
+   */
   constructor(options: RedisConnectionOptions = {}) {
     this.#url = options.url ?? "redis://127.0.0.1:6379";
     if (!/^rediss?:\/\//.test(this.#url)) {

@@ -15,6 +15,8 @@ export class RedisReplyError extends Error {
   readonly code: string;
 
   /**
+   * Creates the error.
+   *
    * @param message The server's error text.
    * @param options Standard error options (`cause`).
    */

@@ -19,6 +19,8 @@ export class RedisScript {
   #sha: Promise<string> | undefined;
 
   /**
+   * Creates a RedisScript.
+   *
    * @param name For messages.
    * @param source Lua source, opening with a comment documenting KEYS and ARGV.
    * @param keyCount How many KEYS it takes (-1: any number).

@@ -34,6 +34,8 @@ export class MemoryStorage implements Storage {
   #started = false;
 
   /**
+   * Creates a MemoryStorage.
+   *
    * @param options `name` (default `QueueTasks`), `globalConfig`, and `now`, a clock for tests.
    */
   constructor(options: { name?: string; globalConfig?: GlobalConfig; now?: () => number } = {}) {

@@ -45,6 +45,8 @@ export class RedisStorage implements Storage {
   #started = false;
 
   /**
+   * Creates a RedisStorage.
+   *
    * @param options Name, URL or connection, and `globalConfig` (whose connection is shared when
    *   no URL or connection is given).
    */

@@ -201,6 +201,7 @@ export function depends<T>(
   factory: () => Generator<T, unknown, undefined> | AsyncGenerator<T, unknown, undefined>,
   options?: DependsOptions,
 ): Dependency<T>;
+/** A dependency made by a plain or async factory (its result may be a disposable, disposed after use). */
 export function depends<R>(factory: () => R, options?: DependsOptions): Dependency<Awaited<R>>;
 export function depends(factory: () => unknown, options: DependsOptions = {}): Dependency<unknown> {
   if (typeof factory !== "function") {
