@@ -2,7 +2,7 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
-# only that part: deno, bun, node or faults.
+# only that part: deno, bun, node, faults or npm (the npm package smoke test, scripts/smoke_npm.sh).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(bash "$root/scripts/tools.sh") || exit 1
@@ -51,6 +51,12 @@ if [ "$only" = all ] || [ "$only" = faults ]; then
   passed=$((passed + p))
   failed=$((failed + f))
   echo "== faults: $p passed, $f failed (scenarios)"
+fi
+if [ "$only" = all ] || [ "$only" = npm ]; then
+  # Builds the npm package, installs the tarball in a scratch project and runs it on Node 20,
+  # Node 24, Bun and Deno; tsc type-checks a consumer.
+  run npm bash scripts/smoke_npm.sh
+  count "$logs/npm.log" '[0-9]+ passed' '[0-9]+ failed' npm
 fi
 rm -rf "$logs"
 [ "$failed" -eq 0 ] || status=1
