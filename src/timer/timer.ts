@@ -1,7 +1,6 @@
 import { Cron } from "croner";
 import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { TaskHandle } from "../app/task_handle.ts";
-import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import { UnknownTaskError } from "../errors/unknown_task_error.ts";
 import type { GlobalConfig } from "../global_config/global_config.ts";
 import type { Logger } from "../logging/logger.ts";
@@ -119,11 +118,11 @@ export interface TimerFire {
   /** The task's uuid (the same in every timer process). */
   uuid: string;
   /**
-   * `enqueued` (by this timer), `claimed-elsewhere` (another timer took this fire), `duplicate`
-   * (the task exists already), `skipped-late` (this timer was too late for it), or `failed` (the
-   * enqueue failed; the fire is lost).
+   * `enqueued` (by this timer; a task already stored under the fire's uuid is left as it is, not
+   * enqueued twice), `claimed-elsewhere` (another timer took this fire), `skipped-late` (this
+   * timer was too late for it), or `failed` (the enqueue failed; the fire is lost).
    */
-  outcome: "enqueued" | "claimed-elsewhere" | "duplicate" | "skipped-late" | "failed";
+  outcome: "enqueued" | "claimed-elsewhere" | "skipped-late" | "failed";
   /** It is the catch-up fire of `catchUp: "once"`, enqueued at start. */
   catchUp: boolean;
 }
@@ -477,6 +476,7 @@ export class Timer {
         fire.outcome = "claimed-elsewhere";
         return this.#report(fire);
       }
+      // A caller-chosen uuid is an idempotency key: a task already stored under it stays alone.
       await this.app.addTask(schedule.taskName, schedule.args, {
         priority: schedule.priority,
         uuid,
@@ -485,15 +485,11 @@ export class Timer {
         `Timer: enqueued ${schedule.taskName} ${uuid} for ${at}${catchUp ? " (catch-up)" : ""}`,
       );
     } catch (error) {
-      if (error instanceof DuplicateTaskError) {
-        fire.outcome = "duplicate";
-      } else {
-        fire.outcome = "failed";
-        this.#logger.error(
-          `Timer: could not enqueue ${schedule.taskName} for ${at}: ${(error as Error).message}`,
-          { error },
-        );
-      }
+      fire.outcome = "failed";
+      this.#logger.error(
+        `Timer: could not enqueue ${schedule.taskName} for ${at}: ${(error as Error).message}`,
+        { error },
+      );
     }
     return this.#report(fire);
   }
