@@ -192,6 +192,7 @@ test("a timer that wakes up too late for a fire skips it instead of risking a se
     ["59", "00", "01", "02", "03"],
   );
   assert.ok(ticked.slice(1).every((f) => f.outcome === "enqueued"));
+  assert.deepEqual(fires, ticked, "onFire hears every fire tick reports");
   await timer.stop();
 });
 
