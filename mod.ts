@@ -89,6 +89,10 @@ export { scheduleUuid } from "./src/timer/schedule_uuid.ts";
 
 export type { WorkerInfo, WorkerReport, WorkerStats } from "./src/stats/worker_report.ts";
 export type { QueueStats } from "./src/stats/queue_stats.ts";
+export { readAppStats } from "./src/stats/app_stats.ts";
+export type { AppStats } from "./src/stats/app_stats.ts";
+export { inspectApp, inspectTask } from "./src/stats/inspect_app.ts";
+export type { AppInfo, TaskInfo } from "./src/stats/inspect_app.ts";
 
 export { parseQueueConfig } from "./src/config/queue_config.ts";
 export type { QueueConfig, QueueConfigInput } from "./src/config/queue_config.ts";
