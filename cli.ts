@@ -12,9 +12,9 @@
  *
  * @example
  * ```ts
- * import { runCli } from "@qtasks/qtasks/cli";
+ * import { runCli, runtimeContext } from "@qtasks/qtasks/cli";
  *
- * console.log(await runCli(["worker", "--help"])); // 0
+ * console.log(await runCli(["worker", "--help"], runtimeContext((url) => import(url)))); // 0
  * ```
  *
  * @module
@@ -22,13 +22,18 @@
 import "./src/runtime/adapters.ts";
 import { getRuntime } from "./src/runtime/runtime.ts";
 import { runCli } from "./src/cli/main.ts";
+import { runtimeContext } from "./src/cli/cli_context.ts";
 
 export { runCli } from "./src/cli/main.ts";
+export { runtimeContext } from "./src/cli/cli_context.ts";
 export type { CliContext } from "./src/cli/cli_context.ts";
 
 if (import.meta.main || isNpmBin()) {
   const runtime = getRuntime();
-  runtime.exit(await runCli(runtime.args()));
+  // The one import of a computed specifier: the app module the operator names on the command
+  // line (never data from the backend). It lives here, in the program, not in src/.
+  const importModule = (url: string) => import(url) as Promise<Record<string, unknown>>;
+  runtime.exit(await runCli(runtime.args(), runtimeContext(importModule)));
 }
 
 /** The npm build's bin sets this before importing the module (node has no import.meta.main). */

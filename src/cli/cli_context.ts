@@ -15,14 +15,22 @@ export interface CliContext {
   isTerminal(stream: "stdout" | "stderr"): boolean;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
+  /**
+   * Imports the app module named on the command line. The program (cli.ts) provides it: src/
+   * never imports code from a computed specifier.
+   */
+  importModule(url: string): Promise<Record<string, unknown>>;
   /** The app the command loaded or built: the CLI names its backend in errors and stops it. */
   app?: QueueTasks;
 }
 
-/** The context over the current runtime. */
-export function runtimeContext(): CliContext {
+/** The context over the current runtime, with the program's module importer. */
+export function runtimeContext(
+  importModule: (url: string) => Promise<Record<string, unknown>>,
+): CliContext {
   const runtime = getRuntime();
   return {
+    importModule,
     out: (text) => runtime.write("stdout", text),
     err: (text) => runtime.write("stderr", text),
     isTerminal: (stream) => runtime.isTerminal(stream),
@@ -61,7 +69,7 @@ export async function resolveApp(
   const url = (flags.redis as string | undefined) ?? context.env("QTASKS_REDIS_URL");
   let app: QueueTasks;
   if (spec) {
-    app = await loadApp(parseAppSpec(spec));
+    app = await loadApp(parseAppSpec(spec), context);
   } else if (url && !needsModule) {
     const name = (flags.name as string | undefined) ?? context.env("QTASKS_NAME") ?? "QueueTasks";
     try {

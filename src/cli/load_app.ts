@@ -1,6 +1,7 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
 import { getRuntime } from "../runtime/runtime.ts";
 import { Timer } from "../timer/timer.ts";
+import type { CliContext } from "./cli_context.ts";
 import { CliFailure } from "./cli_errors.ts";
 
 /** What a `./app.ts[:export]` argument names. */
@@ -50,9 +51,12 @@ function isTimer(value: unknown): value is Timer {
     isApp(candidate.app);
 }
 
-async function importModule(spec: AppSpec): Promise<Record<string, unknown>> {
+async function importModule(
+  spec: AppSpec,
+  importer: Pick<CliContext, "importModule">,
+): Promise<Record<string, unknown>> {
   try {
-    return await import(spec.url) as Record<string, unknown>;
+    return await importer.importModule(spec.url);
   } catch (error) {
     const message = String((error as Error)?.message ?? error).split("\n")[0];
     throw new CliFailure(`cannot load ${pathOf(spec)}: ${message}`);
@@ -110,8 +114,11 @@ function describe(value: unknown): string {
  *
  * @throws {CliFailure} When the module cannot be loaded or has no (single) app.
  */
-export async function loadApp(spec: AppSpec): Promise<QueueTasks> {
-  const module = await importModule(spec);
+export async function loadApp(
+  spec: AppSpec,
+  importer: Pick<CliContext, "importModule">,
+): Promise<QueueTasks> {
+  const module = await importModule(spec, importer);
   if (spec.exportName !== undefined && isTimer(module[spec.exportName])) {
     return (module[spec.exportName] as Timer).app;
   }
@@ -124,6 +131,9 @@ export async function loadApp(spec: AppSpec): Promise<QueueTasks> {
  *
  * @throws {CliFailure} When the module cannot be loaded or has no (single) Timer.
  */
-export async function loadTimer(spec: AppSpec): Promise<Timer> {
-  return pick(spec, await importModule(spec), "Timer", isTimer, "timer");
+export async function loadTimer(
+  spec: AppSpec,
+  importer: Pick<CliContext, "importModule">,
+): Promise<Timer> {
+  return pick(spec, await importModule(spec, importer), "Timer", isTimer, "timer");
 }

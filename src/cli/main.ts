@@ -7,7 +7,7 @@ import { statsCommand } from "./commands/stats_command.ts";
 import { timerCommand } from "./commands/timer_command.ts";
 import { workerCommand } from "./commands/worker_command.ts";
 import { redactedBackend } from "./backend_label.ts";
-import { type CliContext, runtimeContext } from "./cli_context.ts";
+import type { CliContext } from "./cli_context.ts";
 import { CliFailure, CliUsageError } from "./cli_errors.ts";
 import type { Command } from "./command.ts";
 
@@ -36,20 +36,22 @@ a module that exports it. Exit codes: 0 success, 1 failure, 2 usage error.
  * error, `qtasks: …`, with Redis URLs redacted. Stops the app it loaded, so the process can end.
  *
  * @param argv The arguments, such as `["add", "send_email", "--args", "[\"a@b.c\"]"]`.
- * @param context Output, terminal checks and environment (default: the runtime's).
+ * @param context Output, terminal checks, environment and the module importer
+ *   ({@linkcode runtimeContext} over the runtime adapter; cli.ts gives it the importer).
  * @returns The exit code.
  *
  * @example
  * ```ts
- * import { runCli } from "@qtasks/qtasks/cli";
+ * import { runCli, runtimeContext } from "@qtasks/qtasks/cli";
  *
- * const code = await runCli(["--help"]);
+ * // --help imports no module: the importer is never called.
+ * const code = await runCli(["--help"], runtimeContext(() => Promise.resolve({})));
  * console.log(code); // 0
  * ```
  */
 export async function runCli(
   argv: readonly string[],
-  context: CliContext = runtimeContext(),
+  context: CliContext,
 ): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {

@@ -26,7 +26,7 @@ Options:
     if (positionals.length !== 1) {
       throw new CliUsageError("timer needs one app module: qtasks timer ./app.ts[:export]");
     }
-    const timer = await loadTimer(parseAppSpec(positionals[0]));
+    const timer = await loadTimer(parseAppSpec(positionals[0]), context);
     const app = timer.app;
     context.app = app;
     await runUntilSignal(

@@ -32,7 +32,7 @@ Options:
       throw new CliUsageError("worker needs one app module: qtasks worker ./app.ts[:export]");
     }
     const spec = parseAppSpec(positionals[0]);
-    const app = await loadApp(spec);
+    const app = await loadApp(spec, context);
     context.app = app;
     const runnable = workerRunnable(app, {
       concurrency: flags.concurrency as number | undefined,
