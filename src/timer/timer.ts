@@ -359,7 +359,15 @@ export class Timer {
       schedule.next = this.#nextAfter(schedule, now);
     }
     this.#ticking = this.#catchUp(now);
-    await this.#ticking;
+    try {
+      await this.#ticking;
+    } catch (error) {
+      // The backend failed during the catch-up: not started.
+      this.#running = false;
+      this.#offStopping?.();
+      this.#offStopping = undefined;
+      throw error;
+    }
     this.#logger.info(
       `Timer started: ${this.#schedules.size} schedule${this.#schedules.size === 1 ? "" : "s"}`,
     );

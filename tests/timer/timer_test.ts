@@ -255,3 +255,15 @@ test("runForever stops the timer and the app on a stop signal", async () => {
   await running;
   assert.equal(timer.running, false);
 });
+
+test("a timer whose catch-up read fails does not start", async () => {
+  const app = memoryApp();
+  const globalConfig = app.broker.storage.globalConfig!;
+  globalConfig.get = () => Promise.reject(new Error("backend down"));
+  const clock = new ManualClock(T0);
+  const timer = new Timer({ app, clock });
+  timer.addTask("ping", { cron: "*/10 * * * * *", catchUp: "once" });
+  await assert.rejects(timer.start(), /backend down/);
+  assert.equal(timer.running, false);
+  assert.equal(clock.pending, 0);
+});
