@@ -69,7 +69,6 @@ async function round(
   await app.start();
   await done;
   const seconds = (performance.now() - started) / 1000;
-  await app.stop();
   await app.flushAll();
   await app.stop();
   return n / seconds;
@@ -94,7 +93,6 @@ async function main(): Promise<void> {
     else throw new Error(`unknown flag ${flag}\n${USAGE}`);
   }
   // One untimed warm-up round each way (JIT, connections, script loading).
-  console.error("warm-up");
   await round(url, Math.min(n, 2_000), concurrency, false);
   await round(url, Math.min(n, 2_000), concurrency, true);
   const on: number[] = [];
