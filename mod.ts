@@ -82,6 +82,27 @@ export type { TaskCall, TaskMiddleware } from "./src/executor/task_middleware.ts
 
 export { Starter } from "./src/starter/starter.ts";
 export type { RunForeverOptions } from "./src/starter/starter.ts";
+export { runUntilSignal } from "./src/starter/run_until_signal.ts";
+export type { Runnable } from "./src/starter/run_until_signal.ts";
+
+export { Timer } from "./src/timer/timer.ts";
+export type {
+  CatchUp,
+  ScheduleInfo,
+  ScheduleOptions,
+  TimerFire,
+  TimerOptions,
+} from "./src/timer/timer.ts";
+export { systemClock } from "./src/timer/timer_clock.ts";
+export type { TimerClock } from "./src/timer/timer_clock.ts";
+export { scheduleUuid } from "./src/timer/schedule_uuid.ts";
+
+export type { WorkerInfo, WorkerReport, WorkerStats } from "./src/stats/worker_report.ts";
+export type { QueueStats } from "./src/stats/queue_stats.ts";
+export { readAppStats } from "./src/stats/app_stats.ts";
+export type { AppStats } from "./src/stats/app_stats.ts";
+export { inspectApp, inspectTask } from "./src/stats/inspect_app.ts";
+export type { AppInfo, TaskInfo } from "./src/stats/inspect_app.ts";
 
 export { parseQueueConfig } from "./src/config/queue_config.ts";
 export type { QueueConfig, QueueConfigInput } from "./src/config/queue_config.ts";

@@ -323,6 +323,22 @@ export function buildNpm(root: string, out: string): BuildResult {
     externalizeSourceMap(pkgDir, rel, isCli ? "#!/usr/bin/env node" : undefined);
   }
 
+  // The bin: bin/qtasks.js, which marks the run as the command line (Node 20 has no
+  // import.meta.main) and imports the compiled CLI module.
+  let bin: string | undefined;
+  if (cli !== undefined) {
+    const shim = readFileSync(join(root, "bin", `${BIN_NAME}.js`), "utf8");
+    const target = `../${cli.slice(2)}`;
+    const call = /import\("[^"]+"\)/;
+    if (!call.test(shim)) {
+      throw new Error(`bin/${BIN_NAME}.js has no import("...") to point at ${cli}`);
+    }
+    const rewritten = shim.replace(call, `import("${target}")`);
+    mkdirSync(join(pkgDir, "bin"), { recursive: true });
+    writeFileSync(join(pkgDir, "bin", `${BIN_NAME}.js`), rewritten, { mode: 0o755 });
+    bin = `./bin/${BIN_NAME}.js`;
+  }
+
   // 3. package.json, from deno.json only.
   const npmExports: NpmPackageJson["exports"] = {};
   for (const [key, path] of Object.entries(exports)) {
@@ -341,7 +357,7 @@ export function buildNpm(root: string, out: string): BuildResult {
     main: main.default,
     types: main.types,
     exports: npmExports,
-    bin: cli === undefined ? undefined : { [BIN_NAME]: cli },
+    bin: bin === undefined ? undefined : { [BIN_NAME]: bin },
     files: readdirSync(pkgDir).filter((name) => !always.has(name)).sort(),
     engines: { node: NODE_ENGINE },
     dependencies,

@@ -54,6 +54,7 @@ import { attachDependencies, callInjected } from "../task/dependency_resolver.ts
 import { checkTaskOptions } from "../task/task_options.ts";
 import { includeRouter, type Router } from "./router.ts";
 import { pickUpSharedTasks } from "./shared_task.ts";
+import { attachStatsRecorder } from "../stats/stats_recorder.ts";
 
 /**
  * Options of {@linkcode QueueTasks}.
@@ -202,6 +203,7 @@ export class QueueTasks {
     this.starter = options.starter ?? new Starter({ broker: this.broker, worker: this.worker });
     this.events = new AppEvents(this.logger);
     this.plugins = new PluginHub(this.logger);
+    if (this.config.statsEnabled) attachStatsRecorder(this);
     // Components hear their triggers from now on, also in a producer that never starts.
     this.broker.attach?.(this.#context());
     // The worker reads the app-wide middlewares at each run, so later addMiddleware calls count.

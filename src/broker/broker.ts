@@ -5,6 +5,7 @@ import type { Logger } from "../logging/logger.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TaskFields } from "../task/task_codec.ts";
 import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
+import type { QueueStats } from "../stats/queue_stats.ts";
 
 /**
  * A task as a producer hands it to the Broker: already encoded, ready to store.
@@ -414,4 +415,9 @@ export interface Broker {
   get(uuid: string): Promise<TaskRecord | undefined>;
   /** Deletes every queue, lease and record of this app. */
   flushAll(): Promise<void>;
+  /**
+   * Optional: counts the queued tasks per priority, the quarantined, scheduled and claimed ones
+   * (for `qtasks stats`).
+   */
+  queueStats?(): Promise<QueueStats>;
 }

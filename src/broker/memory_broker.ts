@@ -1,6 +1,7 @@
 import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
 import { MemoryGlobalConfig } from "../global_config/memory_global_config.ts";
 import { PriorityHeap } from "../memory/priority_heap.ts";
+import type { QueueStats } from "../stats/queue_stats.ts";
 import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import {
@@ -627,6 +628,29 @@ export class MemoryBroker implements Broker {
       (await this.#plugins.fire("broker_get", { uuid, result }))
         .result
     );
+  }
+
+  /** Counts the queued tasks per priority, and the quarantined, scheduled and claimed ones. */
+  queueStats(): Promise<QueueStats> {
+    const waiting = (entry: QueueEntry) =>
+      !this.#cancelled.has(entry.uuid) && this.storage.fields(entry.uuid)?.status === "new";
+    const counts = new Map<number, number>();
+    let queued = 0;
+    for (const entry of this.#queue.values()) {
+      if (!waiting(entry)) continue;
+      queued++;
+      counts.set(entry.priority, (counts.get(entry.priority) ?? 0) + 1);
+    }
+    return Promise.resolve({
+      queued,
+      byPriority: [...counts].sort((a, b) => a[0] - b[0]).map(([priority, count]) => ({
+        priority,
+        count,
+      })),
+      quarantined: this.#quarantine.values().filter(waiting).length,
+      scheduled: this.#scheduled.values().filter(waiting).length,
+      inFlight: this.#leases.size,
+    });
   }
 
   /** Empties the queue, the leases and the storage; then runs `broker_flush_all`. */

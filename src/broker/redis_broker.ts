@@ -11,6 +11,8 @@ import { exchangeScript } from "../redis/scripts/exchange.ts";
 import { extendLeasesScript } from "../redis/scripts/extend_leases.ts";
 import { cancelScript } from "../redis/scripts/cancel.ts";
 import { reportProgressScript } from "../redis/scripts/report_progress.ts";
+import { queueStatsScript } from "../redis/scripts/queue_stats.ts";
+import type { QueueStats } from "../stats/queue_stats.ts";
 import { RedisStorage } from "../storage/redis_storage.ts";
 import { errorFields, isReservedField } from "../task/task_codec.ts";
 import { RedisReplyError } from "../redis/redis_reply_error.ts";
@@ -547,6 +549,32 @@ export class RedisBroker implements Broker {
       (await this.#plugins.fire("broker_get", { uuid, result }))
         .result
     );
+  }
+
+  /**
+   * Counts the queued tasks per priority (one script: a ZRANGEBYSCORE and a ZCOUNT per distinct
+   * priority, up to 100), and the quarantined, scheduled and leased ones.
+   */
+  async queueStats(): Promise<QueueStats> {
+    const reply = await this.connection.script(
+      queueStatsScript,
+      [this.keys.queue, this.keys.quarantine, this.keys.scheduled, this.keys.leases],
+      ["100"],
+    ) as [Array<string | number>, number, number, number];
+    const byPriority: QueueStats["byPriority"] = [];
+    let queued = 0;
+    for (let i = 0; i + 1 < reply[0].length; i += 2) {
+      const count = Number(reply[0][i + 1]);
+      byPriority.push({ priority: Number(reply[0][i]), count });
+      queued += count;
+    }
+    return {
+      queued,
+      byPriority,
+      quarantined: Number(reply[1]),
+      scheduled: Number(reply[2]),
+      inFlight: Number(reply[3]),
+    };
   }
 
   /** Deletes every key of the app (through the Storage); then runs `broker_flush_all`. */

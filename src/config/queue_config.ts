@@ -24,6 +24,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
   maxPayloadBytes: z.number().int().min(64).default(1_048_576),
   globalConfigStatusTtlMs: z.number().int().min(1000).default(20_000),
   globalConfigStatusSetPeriodicMs: z.number().int().min(100).default(17_000),
+  statsEnabled: z.boolean().default(true),
+  statsIntervalMs: z.number().int().min(50).default(5_000),
   logsDefaultLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   environPrefix: z.string().default("QTASKS_"),
 }).strict().refine(
@@ -54,6 +56,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  * | backendTimeoutMs | 10 s | how long a Redis command waits for a connection and its reply |
  * | maxPayloadBytes | 1 MiB | largest encoded arguments of one task; larger ones are refused at enqueue |
  * | globalConfigStatusTtlMs / …SetPeriodicMs | 20 s / 17 s | worker heartbeat |
+ * | statsEnabled | true | workers report their heartbeat record and task counters to the GlobalConfig (`qtasks stats`) |
+ * | statsIntervalMs | 5 s | how often a worker reports them (one Redis script call) |
  * | logsDefaultLevel | info | default logger's level |
  * | environPrefix | QTASKS_ | prefix of environment overrides |
  *
@@ -100,6 +104,13 @@ export interface QueueConfig {
   readonly globalConfigStatusTtlMs: number;
   /** How often the heartbeat is refreshed, in ms. */
   readonly globalConfigStatusSetPeriodicMs: number;
+  /**
+   * Workers report their heartbeat record (host, pid, runtime, concurrency, start) and task
+   * counters to the GlobalConfig, for `qtasks stats`.
+   */
+  readonly statsEnabled: boolean;
+  /** How often a worker reports its stats, in ms (one Redis script call each time). */
+  readonly statsIntervalMs: number;
   /** Level of the default logger. */
   readonly logsDefaultLevel: LogLevel;
   /** Prefix of environment overrides. */

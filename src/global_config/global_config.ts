@@ -1,4 +1,5 @@
 import type { ComponentContext } from "../broker/broker.ts";
+import type { WorkerReport, WorkerStats } from "../stats/worker_report.ts";
 
 /**
  * The GlobalConfig port: shared settings (`set`/`get` by group and key) and the heartbeat that
@@ -41,4 +42,22 @@ export interface GlobalConfig {
   getMatch(name: string, pattern: string): Promise<Record<string, string>>;
   /** Whether a started app (a worker) has a live heartbeat. */
   isRunning(): Promise<boolean>;
+  /**
+   * Claims `key` for `ttlMs`: resolves `true` for the first caller, `false` for every other
+   * caller (in any process) until the claim expires. With `record`, the winner also stores
+   * `record.value` under `record.key` in group `record.name`, atomically with the claim (Redis:
+   * one script). The Timer claims each fire this way, so each fire is enqueued once.
+   */
+  claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean>;
+  /**
+   * Records a worker's report: its heartbeat record (alive for `ttlMs`), and its counter
+   * deltas added to its totals, the app's totals and the current throughput bucket.
+   */
+  reportWorker(report: WorkerReport): Promise<void>;
+  /** Reads the live workers, the app's totals and the last minute's throughput. */
+  readWorkerStats(): Promise<WorkerStats>;
 }

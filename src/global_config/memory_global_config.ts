@@ -1,6 +1,14 @@
 import type { ComponentContext } from "../broker/broker.ts";
 import { ComponentPlugins } from "../plugins/component_plugins.ts";
+import {
+  STATS_BUCKET_MS,
+  STATS_MINUTE_BUCKETS,
+  type WorkerInfo,
+  type WorkerReport,
+  type WorkerStats,
+} from "../stats/worker_report.ts";
 import type { GlobalConfig } from "./global_config.ts";
+import { checkClaim } from "./check_claim.ts";
 
 /**
  * In-memory {@linkcode GlobalConfig}: settings in a map, the heartbeat as a flag. For tests,
@@ -21,10 +29,22 @@ export class MemoryGlobalConfig implements GlobalConfig {
   #groups = new Map<string, Map<string, string>>();
   #running = false;
   #plugins = new ComponentPlugins("globalConfig");
+  #now: () => number;
+  /** Claimed keys and when their claims expire. */
+  #claims = new Map<string, number>();
+  /** Live workers and when their records expire. */
+  #workers = new Map<string, { info: WorkerInfo; expiresAt: number }>();
+  #totals = { processed: 0, failed: 0 };
+  /** Throughput buckets by start time (ms). */
+  #buckets = new Map<number, { processed: number; failed: number }>();
 
-  /** @param options `name`: the app name (default `QueueTasks`). */
-  constructor(options: { name?: string } = {}) {
+  /**
+   * @param options `name`: the app name (default `QueueTasks`); `now`: a clock for tests
+   *   (default `Date.now`), used by claims, worker records and throughput buckets.
+   */
+  constructor(options: { name?: string; now?: () => number } = {}) {
     this.name = options.name ?? "QueueTasks";
+    this.#now = options.now ?? Date.now;
   }
 
   /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
@@ -105,6 +125,100 @@ export class MemoryGlobalConfig implements GlobalConfig {
   /** Whether `start` was called and `stop` was not. */
   isRunning(): Promise<boolean> {
     return Promise.resolve(this.#running);
+  }
+
+  /** Claims `key` for `ttlMs` (see {@linkcode GlobalConfig.claimOnce}). */
+  claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean> {
+    try {
+      return Promise.resolve(this.#claim(key, ttlMs, record));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #claim(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): boolean {
+    checkClaim(key, ttlMs);
+    const now = this.#now();
+    if (this.#claims.size >= 1000) {
+      for (const [claimed, expiresAt] of this.#claims) {
+        if (expiresAt <= now) this.#claims.delete(claimed);
+      }
+    }
+    const expiresAt = this.#claims.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    this.#claims.set(key, now + ttlMs);
+    if (record) {
+      let group = this.#groups.get(record.name);
+      if (!group) this.#groups.set(record.name, group = new Map());
+      group.set(record.key, String(record.value));
+    }
+    return true;
+  }
+
+  /** Records a worker's report (see {@linkcode GlobalConfig.reportWorker}). */
+  reportWorker(report: WorkerReport): Promise<void> {
+    const now = this.#now();
+    const { processed, failed } = report;
+    if (processed > 0 || failed > 0) {
+      this.#totals.processed += processed;
+      this.#totals.failed += failed;
+      const start = Math.floor(now / STATS_BUCKET_MS) * STATS_BUCKET_MS;
+      const bucket = this.#buckets.get(start) ?? { processed: 0, failed: 0 };
+      bucket.processed += processed;
+      bucket.failed += failed;
+      this.#buckets.set(start, bucket);
+      for (const old of this.#buckets.keys()) {
+        if (old < start - 60 * STATS_BUCKET_MS) this.#buckets.delete(old);
+      }
+    }
+    const previous = this.#workers.get(report.workerId)?.info;
+    if (report.stopped) {
+      this.#workers.delete(report.workerId);
+      return Promise.resolve();
+    }
+    this.#workers.set(report.workerId, {
+      expiresAt: now + report.ttlMs,
+      info: {
+        workerId: report.workerId,
+        host: report.host,
+        pid: report.pid,
+        runtime: report.runtime,
+        concurrency: report.concurrency,
+        startedAt: report.startedAt,
+        seenAt: now,
+        active: report.active,
+        processed: (previous?.processed ?? 0) + processed,
+        failed: (previous?.failed ?? 0) + failed,
+      },
+    });
+    return Promise.resolve();
+  }
+
+  /** Reads the live workers and the counters (see {@linkcode GlobalConfig.readWorkerStats}). */
+  readWorkerStats(): Promise<WorkerStats> {
+    const now = this.#now();
+    const workers: WorkerInfo[] = [];
+    for (const [id, { info, expiresAt }] of this.#workers) {
+      if (expiresAt <= now) this.#workers.delete(id);
+      else workers.push({ ...info });
+    }
+    workers.sort((a, b) => a.startedAt - b.startedAt);
+    const current = Math.floor(now / STATS_BUCKET_MS) * STATS_BUCKET_MS;
+    const lastMinute = { processed: 0, failed: 0 };
+    for (let i = 0; i < STATS_MINUTE_BUCKETS; i++) {
+      const bucket = this.#buckets.get(current - i * STATS_BUCKET_MS);
+      lastMinute.processed += bucket?.processed ?? 0;
+      lastMinute.failed += bucket?.failed ?? 0;
+    }
+    return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
   }
 
   async #setStatus(status: "running" | "stopped"): Promise<void> {

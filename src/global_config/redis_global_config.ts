@@ -3,6 +3,16 @@ import { ComponentPlugins } from "../plugins/component_plugins.ts";
 import { RedisConnection, type RedisConnectionOptions } from "../redis/redis_connection.ts";
 import { type RedisKeys, redisKeys } from "../redis/redis_keys.ts";
 import { heartbeatScript } from "../redis/scripts/heartbeat.ts";
+import { claimOnceScript } from "../redis/scripts/claim_once.ts";
+import { readWorkerStatsScript } from "../redis/scripts/read_worker_stats.ts";
+import { workerReportScript } from "../redis/scripts/worker_report.ts";
+import {
+  STATS_MINUTE_BUCKETS,
+  type WorkerInfo,
+  type WorkerReport,
+  type WorkerStats,
+} from "../stats/worker_report.ts";
+import { checkClaim } from "./check_claim.ts";
 import type { GlobalConfig } from "./global_config.ts";
 
 /**
@@ -174,6 +184,96 @@ export class RedisGlobalConfig implements GlobalConfig {
   /** Whether any instance of the app has a live heartbeat. */
   async isRunning(): Promise<boolean> {
     return await this.#beat("check") > 0;
+  }
+
+  /**
+   * Claims `key` for `ttlMs` with `SET {app}:claim:<key> 1 NX PX ttl`, and on success stores
+   * `record` in the same script (see {@linkcode GlobalConfig.claimOnce}).
+   */
+  async claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean> {
+    checkClaim(key, ttlMs);
+    const reply = await this.connection.script(
+      claimOnceScript,
+      [this.keys.claim(key), this.keys.globalConfig(record?.name ?? "main")],
+      [String(ttlMs), record?.key ?? "", record ? String(record.value) : ""],
+    );
+    return Number(reply) === 1;
+  }
+
+  /** Records a worker's report in one script (see {@linkcode GlobalConfig.reportWorker}). */
+  async reportWorker(report: WorkerReport): Promise<void> {
+    await this.connection.script(
+      workerReportScript,
+      [
+        this.keys.statsWorkers,
+        this.keys.statsWorkerPrefix + report.workerId,
+        this.keys.statsTotals,
+        this.keys.statsBucketPrefix,
+      ],
+      [
+        report.workerId,
+        String(report.ttlMs),
+        String(report.processed),
+        String(report.failed),
+        report.stopped ? "1" : "0",
+        "host",
+        report.host,
+        "pid",
+        String(report.pid),
+        "runtime",
+        report.runtime,
+        "concurrency",
+        String(report.concurrency),
+        "started_at",
+        String(report.startedAt),
+        "active",
+        String(report.active),
+      ],
+    );
+  }
+
+  /** Reads the live workers and the counters in one script (see {@linkcode GlobalConfig.readWorkerStats}). */
+  async readWorkerStats(): Promise<WorkerStats> {
+    const reply = await this.connection.script(
+      readWorkerStatsScript,
+      [
+        this.keys.statsWorkers,
+        this.keys.statsTotals,
+        this.keys.statsBucketPrefix,
+        this.keys.statsWorkerPrefix,
+      ],
+      [String(STATS_MINUTE_BUCKETS)],
+    ) as [number, string[], [number, number], Array<string | string[]>];
+    const [now, totals, minute, list] = reply;
+    const counts = pairsToObject(totals);
+    const workers: WorkerInfo[] = [];
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const fields = pairsToObject(list[i + 1]);
+      workers.push({
+        workerId: String(list[i]),
+        host: fields.host ?? "",
+        pid: Number(fields.pid) || 0,
+        runtime: fields.runtime ?? "",
+        concurrency: Number(fields.concurrency) || 0,
+        startedAt: Number(fields.started_at) || 0,
+        seenAt: Number(fields.seen_at) || 0,
+        active: Number(fields.active) || 0,
+        processed: Number(fields.processed) || 0,
+        failed: Number(fields.failed) || 0,
+      });
+    }
+    workers.sort((a, b) => a.startedAt - b.startedAt);
+    return {
+      now: Number(now),
+      workers,
+      processed: Number(counts.processed) || 0,
+      failed: Number(counts.failed) || 0,
+      lastMinute: { processed: Number(minute[0]) || 0, failed: Number(minute[1]) || 0 },
+    };
   }
 
   async #setStatus(status: "running" | "stopped"): Promise<void> {

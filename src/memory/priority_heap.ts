@@ -72,6 +72,11 @@ export class PriorityHeap<T> {
     return this.#items[0];
   }
 
+  /** Every item, in no particular order (for counting; do not change them). */
+  values(): readonly T[] {
+    return this.#items;
+  }
+
   /** Removes every item. */
   clear(): void {
     this.#items = [];

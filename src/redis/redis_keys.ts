@@ -38,8 +38,18 @@ export interface RedisKeys {
   readonly control: string;
   /** ZSET of live GlobalConfig instances: score heartbeat expiry (ms), member instance id. */
   readonly heartbeats: string;
+  /** ZSET of live workers (stats): score record expiry (ms), member worker id. */
+  readonly statsWorkers: string;
+  /** Prefix of a worker's stats record HASH: `{name}:stats:worker:` + worker id. */
+  readonly statsWorkerPrefix: string;
+  /** HASH of the app's task counters: `processed`, `failed`. */
+  readonly statsTotals: string;
+  /** Prefix of a throughput bucket HASH: `{name}:stats:bucket:` + its start (unix seconds). */
+  readonly statsBucketPrefix: string;
   /** HASH of one task. */
   task(uuid: string): string;
+  /** STRING held while `key` is claimed (`globalConfig.claimOnce`). */
+  claim(key: string): string;
   /** HASH of one GlobalConfig group (`main` holds the QTasks status). */
   globalConfig(group: string): string;
 }
@@ -75,6 +85,11 @@ export function redisKeys(name: string): RedisKeys {
     events: `${prefix}events`,
     control: `${prefix}control`,
     heartbeats: `${prefix}GlobalConfig:heartbeats`,
+    statsWorkers: `${prefix}stats:workers`,
+    statsWorkerPrefix: `${prefix}stats:worker:`,
+    statsTotals: `${prefix}stats:totals`,
+    statsBucketPrefix: `${prefix}stats:bucket:`,
+    claim: (key: string) => `${prefix}claim:${key}`,
     task: (uuid: string) => taskPrefix + uuid,
     globalConfig: (group: string) => `${prefix}GlobalConfig:${group}`,
   });

@@ -8,6 +8,15 @@ interface DenoNamespace {
   addSignalListener(signal: ShutdownSignal, handler: () => void): void;
   removeSignalListener(signal: ShutdownSignal, handler: () => void): void;
   exit(code: number): never;
+  args: string[];
+  cwd(): string;
+  stdout: DenoOutput;
+  stderr: DenoOutput;
+}
+
+interface DenoOutput {
+  write(bytes: Uint8Array): Promise<number>;
+  isTerminal(): boolean;
 }
 
 /**
@@ -49,5 +58,13 @@ export function denoRuntime(): Runtime | undefined {
     },
     exit: (code) => deno.exit(code),
     defer: (callback) => void setImmediate(callback),
+    args: () => [...deno.args],
+    cwd: () => deno.cwd(),
+    write: async (stream, text) => {
+      const output = stream === "stdout" ? deno.stdout : deno.stderr;
+      let bytes = new TextEncoder().encode(text);
+      while (bytes.length > 0) bytes = bytes.subarray(await output.write(bytes));
+    },
+    isTerminal: (stream) => (stream === "stdout" ? deno.stdout : deno.stderr).isTerminal(),
   };
 }

@@ -28,5 +28,13 @@ export function nodeRuntime(): Runtime {
     },
     exit: (code) => process.exit(code),
     defer: (callback) => void setImmediate(callback),
+    args: () => process.argv.slice(2),
+    cwd: () => process.cwd(),
+    write: (stream, text) =>
+      new Promise<void>((resolve, reject) => {
+        const output = stream === "stdout" ? process.stdout : process.stderr;
+        output.write(text, (error) => (error ? reject(error) : resolve()));
+      }),
+    isTerminal: (stream) => Boolean((stream === "stdout" ? process.stdout : process.stderr).isTTY),
   };
 }

@@ -45,6 +45,14 @@ export interface Runtime {
    * minimum delay of `setTimeout(…, 0)` (`setImmediate` on all three runtimes).
    */
   defer(callback: () => void): void;
+  /** The command-line arguments after the program and script names. */
+  args(): string[];
+  /** The working directory. */
+  cwd(): string;
+  /** Writes `text` to standard output or standard error; resolves once it is written. */
+  write(stream: "stdout" | "stderr", text: string): Promise<void>;
+  /** Whether standard output or standard error is a terminal (not a pipe or a file). */
+  isTerminal(stream: "stdout" | "stderr"): boolean;
 }
 
 let override: Runtime | undefined;

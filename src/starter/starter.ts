@@ -1,5 +1,6 @@
 import type { Broker, ComponentContext } from "../broker/broker.ts";
-import { getRuntime, type ShutdownSignal } from "../runtime/runtime.ts";
+import type { ShutdownSignal } from "../runtime/runtime.ts";
+import { runUntilSignal } from "./run_until_signal.ts";
 import type { Worker } from "../worker/worker.ts";
 
 /**
@@ -104,35 +105,11 @@ export class Starter {
    * Starts, waits for a shutdown signal, stops gracefully, and exits with code 0 (unless
    * `exit: false`).
    */
-  async runForever(context: ComponentContext, options: RunForeverOptions = {}): Promise<void> {
-    const runtime = getRuntime();
-    const signals = options.signals ?? ["SIGINT", "SIGTERM"];
-    let received = 0;
-    let release: () => void = () => {};
-    const stopRequested = new Promise<void>((resolve) => release = resolve);
-    let stopping: Promise<void> | undefined;
-    const onSignal = (name: string) => () => {
-      received++;
-      if (received === 1) {
-        context.logger.info(`Received ${name}: shutting down gracefully`);
-        // Called synchronously: the worker stops taking tasks before anything else runs.
-        stopping = this.stop({}, context);
-        release();
-      } else {
-        context.logger.warn(`Received ${name} again: exiting at once`);
-        runtime.exit(1);
-      }
-    };
-    // Handlers go in first, so a signal that arrives while starting still stops gracefully.
-    const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
-    options.signal?.addEventListener("abort", () => release(), { once: true });
-    try {
-      await this.start(context);
-      await stopRequested;
-      await (stopping ?? this.stop({}, context));
-    } finally {
-      for (const remove of removers) remove();
-    }
-    if (options.exit ?? true) runtime.exit(0);
+  runForever(context: ComponentContext, options: RunForeverOptions = {}): Promise<void> {
+    return runUntilSignal(
+      { start: () => this.start(context), stop: () => this.stop({}, context) },
+      context.logger,
+      options,
+    );
   }
 }

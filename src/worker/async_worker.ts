@@ -205,6 +205,18 @@ export class AsyncWorker implements Worker {
     return this.#concurrencyOption ?? this.#host?.config.maxTasksProcess ?? 10;
   }
 
+  /**
+   * Sets how many tasks run at once (`qtasks worker --concurrency`); set it before `start`.
+   *
+   * @throws {RangeError} For a value that is not a positive integer.
+   */
+  set concurrency(value: number) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`AsyncWorker concurrency must be a positive integer, got ${value}`);
+    }
+    this.#concurrencyOption = value;
+  }
+
   /** Most tasks claimed ahead of free slots. */
   get prefetch(): number {
     return this.#prefetchOption ?? this.#host?.config.maxTasksPrefetch ?? 0;

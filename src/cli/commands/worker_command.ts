@@ -1,0 +1,61 @@
+import { redactedBackend } from "../backend_label.ts";
+import type { CliContext } from "../cli_context.ts";
+import { CliUsageError } from "../cli_errors.ts";
+import type { Command } from "../command.ts";
+import { loadApp, parseAppSpec } from "../load_app.ts";
+import { parseFlags } from "../parse_flags.ts";
+import { runUntilSignal } from "../../starter/run_until_signal.ts";
+import { workerRunnable } from "../worker_runner.ts";
+
+/** `qtasks worker ./app.ts[:export]`. */
+export const workerCommand: Command = {
+  name: "worker",
+  summary: "run the app's worker until Ctrl-C (graceful stop)",
+  help: `Usage: qtasks worker ./app.ts[:export] [--concurrency N] [--pool-size N]
+
+Runs the worker of the app the module exports (the named export, else default, else "app", else
+its only QueueTasks), until SIGINT or SIGTERM: then it stops taking tasks, lets running ones
+finish within shutdownGraceMs, gives the rest back to the queue and exits 0. A second signal
+exits 1 at once.
+
+Options:
+  --concurrency N  tasks run at once (default: the app's maxTasksProcess)
+  --pool-size N    run tasks on N Web Worker threads (needs the worker pool)
+  --help, -h       this help
+`,
+  async run(argv: readonly string[], context: CliContext): Promise<number> {
+    const { flags, positionals } = parseFlags(argv, {
+      concurrency: { type: "integer", short: "c" },
+      "pool-size": { type: "integer" },
+    });
+    if (positionals.length !== 1) {
+      throw new CliUsageError("worker needs one app module: qtasks worker ./app.ts[:export]");
+    }
+    const spec = parseAppSpec(positionals[0]);
+    const app = await loadApp(spec, context);
+    context.app = app;
+    const runnable = workerRunnable(app, {
+      concurrency: flags.concurrency as number | undefined,
+      poolSize: flags["pool-size"] as number | undefined,
+      moduleUrl: spec.url,
+    });
+    await runUntilSignal(
+      {
+        start: async () => {
+          await runnable.start();
+          const concurrency = (app.worker as { concurrency?: number }).concurrency;
+          await context.out(
+            `qtasks: worker of app "${app.name}" on ${redactedBackend(app)} running${
+              concurrency === undefined ? "" : ` (concurrency ${concurrency})`
+            }; Ctrl-C to stop\n`,
+          );
+        },
+        stop: () => runnable.stop(),
+      },
+      app.logger,
+      { exit: false },
+    );
+    await context.out(`qtasks: worker of app "${app.name}" stopped\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+import { RedisScript } from "../redis_script.ts";
+
+/** Records a worker's heartbeat record and adds its counter deltas. */
+export const workerReportScript: RedisScript = new RedisScript(
+  "worker_report",
+  `--[[ worker_report: a worker's stats report, flushed every statsIntervalMs and at its stop.
+KEYS[1] workers  ZSET  live workers: score = record expiry (ms, server time), member = worker id
+KEYS[2] worker   HASH  this worker's record: host, pid, runtime, concurrency, started_at,
+                       active, seen_at, processed, failed (PEXPIRE ttl)
+KEYS[3] totals   HASH  the app's counters: processed, failed
+KEYS[4] bucket prefix: the throughput bucket of server time t is the HASH
+                       KEYS[4] .. floor(t / 10000) * 10 (processed, failed; PEXPIRE 10 min)
+ARGV[1] worker id
+ARGV[2] ttl ms
+ARGV[3] processed since the previous report
+ARGV[4] failed since the previous report
+ARGV[5] "1" when the worker stopped (its record is removed), else "0"
+ARGV[6..] field, value pairs of the record
+Returns the number of live workers. ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local processed = tonumber(ARGV[3])
+local failed = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if processed > 0 or failed > 0 then
+  redis.call('HINCRBY', KEYS[3], 'processed', processed)
+  redis.call('HINCRBY', KEYS[3], 'failed', failed)
+  local bucket = KEYS[4] .. tostring(math.floor(now / 10000) * 10)
+  redis.call('HINCRBY', bucket, 'processed', processed)
+  redis.call('HINCRBY', bucket, 'failed', failed)
+  redis.call('PEXPIRE', bucket, 600000)
+end
+if ARGV[5] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2])
+else
+  if #ARGV >= 7 then redis.call('HSET', KEYS[2], unpack(ARGV, 6)) end
+  redis.call('HSET', KEYS[2], 'seen_at', now)
+  redis.call('HINCRBY', KEYS[2], 'processed', processed)
+  redis.call('HINCRBY', KEYS[2], 'failed', failed)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return redis.call('ZCARD', KEYS[1])
+`,
+  4,
+);

@@ -1,0 +1,103 @@
+import type { Broker } from "../broker/broker.ts";
+import type { QueueConfig } from "../config/queue_config.ts";
+import type { AppEvents } from "../events/app_events.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
+import { getRuntime } from "../runtime/runtime.ts";
+import type { Worker } from "../worker/worker.ts";
+import type { WorkerReport } from "./worker_report.ts";
+
+/** What the recorder needs from the app. */
+export interface StatsRecorderHost {
+  readonly broker: Broker;
+  readonly worker: Worker;
+  readonly config: QueueConfig;
+  readonly logger: Logger;
+  readonly events: AppEvents;
+  readonly plugins: PluginHub;
+}
+
+/**
+ * Keeps a worker's stats: counts the tasks it finishes (an `app.events` `taskStopping` handler:
+ * two integer increments per task, no I/O), and reports them with its heartbeat record to the
+ * app's GlobalConfig every `statsIntervalMs` (one Redis script call), at its start and at its
+ * stop. It is a plugin on `worker_start` and `worker_stop`, so the first report is written
+ * before the worker takes tasks and the last one before the broker chain stops.
+ *
+ * The app attaches one when `config.statsEnabled` (default `true`).
+ *
+ * @param host The app.
+ */
+export function attachStatsRecorder(host: StatsRecorderHost): void {
+  const runtime = getRuntime();
+  let processed = 0;
+  let failed = 0;
+  let totalProcessed = 0;
+  let totalFailed = 0;
+  let identity: Omit<WorkerReport, "active" | "processed" | "failed" | "stopped"> | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let chain: Promise<void> = Promise.resolve();
+
+  host.events.on("taskStopping", ({ status }) => {
+    processed++;
+    if (status === "error") failed++;
+  });
+
+  const report = (stopped: boolean): Promise<void> => {
+    chain = chain.then(async () => {
+      const globalConfig = host.broker.storage.globalConfig;
+      if (!globalConfig || !identity) return;
+      const delta = { processed, failed };
+      processed = 0;
+      failed = 0;
+      try {
+        await globalConfig.reportWorker({
+          ...identity,
+          active: (host.worker as { active?: number }).active ?? 0,
+          ...delta,
+          stopped,
+        });
+        totalProcessed += delta.processed;
+        totalFailed += delta.failed;
+        host.logger.debug(
+          `Worker stats reported (${totalProcessed} processed, ${totalFailed} failed in total)`,
+        );
+      } catch (error) {
+        // Kept for the next report.
+        processed += delta.processed;
+        failed += delta.failed;
+        host.logger.warn(`Worker stats report failed: ${(error as Error).message}`);
+      }
+    });
+    return chain;
+  };
+
+  void host.plugins.add({
+    name: "qtasks-stats",
+    handlers: {
+      worker_start: async ({ workerId, concurrency }) => {
+        const { config } = host;
+        identity = {
+          workerId,
+          host: runtime.hostname(),
+          pid: runtime.pid,
+          runtime: `${runtime.name} ${runtime.version}`,
+          concurrency,
+          startedAt: Date.now(),
+          ttlMs: Math.max(config.globalConfigStatusTtlMs, 2 * config.statsIntervalMs),
+        };
+        totalProcessed = 0;
+        totalFailed = 0;
+        clearInterval(timer);
+        timer = setInterval(() => void report(false), config.statsIntervalMs);
+        await report(false);
+      },
+      worker_stop: async () => {
+        clearInterval(timer);
+        timer = undefined;
+        await report(true);
+        identity = undefined;
+      },
+    },
+  });
+}
