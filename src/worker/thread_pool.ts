@@ -190,6 +190,7 @@ export class ThreadPool implements TaskExecutor {
   #restartDelay = 0;
   #restartTimers = new Set<ReturnType<typeof setTimeout>>();
   #idleWaiters: Array<() => void> = [];
+  #terminating = new Set<Promise<void>>();
 
   /** @param options The task module, size, concurrency per thread, termination delay. */
   constructor(options: ThreadPoolOptions) {
@@ -282,7 +283,8 @@ export class ThreadPool implements TaskExecutor {
     try {
       await Promise.all(threads.map((thread) => thread.loaded));
     } catch (error) {
-      for (const thread of threads) this.#kill(thread);
+      for (const thread of threads) void this.#kill(thread);
+      await Promise.all(this.#terminating);
       this.#state = "idle";
       throw new ThreadCrashError(
         `Cannot start ThreadPool: a thread could not load the task module ${this.module}: ${
@@ -363,7 +365,9 @@ export class ThreadPool implements TaskExecutor {
     }
     // Each loaded thread stops its plugins (closing dependencies), within the same delay.
     await Promise.all(threads.map((thread) => this.#closeThread(thread)));
-    await Promise.all(threads.map((thread) => this.#kill(thread)));
+    for (const thread of threads) void this.#kill(thread);
+    // Also the threads put down meanwhile (crashed, or terminated for an abandoned task).
+    await Promise.all(this.#terminating);
     this.#state = "idle";
   }
 
@@ -667,12 +671,16 @@ export class ThreadPool implements TaskExecutor {
     this.#checkIdle();
   }
 
-  /** Terminates the thread and forgets it. */
+  /** Terminates the thread and forgets it (close and a failed start await the termination). */
   #kill(thread: PoolThread): Promise<void> {
     thread.state = "dead";
     this.#threads.delete(thread);
     if (thread.handle === undefined) return Promise.resolve();
-    return thread.handle.terminate().catch(() => {});
+    const terminated = thread.handle.terminate().catch(() => {}).finally(() =>
+      this.#terminating.delete(terminated)
+    );
+    this.#terminating.add(terminated);
+    return terminated;
   }
 
   #failQueued(error: unknown): void {
