@@ -26,6 +26,16 @@ type ErrorClass = abstract new (...args: never[]) => Error;
  * names of the classes on its prototype chain (most derived first), its other own fields when
  * they can be cloned, and its `cause`. A thrown value that is not an `Error` travels as itself
  * when it can be cloned.
+ *
+ * @example
+ * ```ts
+ * import type { ThreadErrorData } from "./thread_error.ts";
+ *
+ * const data: ThreadErrorData = {
+ *   info: { type: "TypeError", message: "bad" },
+ *   chain: ["TypeError", "Error"],
+ * };
+ * ```
  */
 export interface ThreadErrorData {
   /** The stored error fields (type, message, stack, code). */
@@ -88,6 +98,13 @@ function canClone(value: unknown): boolean {
  * @param thrown Any thrown value.
  * @param depth How deep in a `cause` chain this is (stops at 3).
  * @returns The data to post.
+ *
+ * @example
+ * ```ts
+ * import { encodeThreadError } from "./thread_error.ts";
+ *
+ * console.log(encodeThreadError(new RangeError("too big")).chain); // ["RangeError", "Error"]
+ * ```
  */
 export function encodeThreadError(thrown: unknown, depth = 0): ThreadErrorData {
   const info = describeError(thrown);
@@ -115,7 +132,9 @@ export function encodeThreadError(thrown: unknown, depth = 0): ThreadErrorData {
     }
   }
   if (any) data.fields = fields;
-  if (thrown.cause !== undefined && depth < 3) data.cause = encodeThreadError(thrown.cause, depth + 1);
+  if (thrown.cause !== undefined && depth < 3) {
+    data.cause = encodeThreadError(thrown.cause, depth + 1);
+  }
   return data;
 }
 
@@ -129,6 +148,16 @@ export function encodeThreadError(thrown: unknown, depth = 0): ThreadErrorData {
  * @param data What {@linkcode encodeThreadError} produced.
  * @param extra More classes to recognise.
  * @returns The rebuilt error (or the thrown value itself, when it was not an Error).
+ *
+ * @example
+ * ```ts
+ * import { encodeThreadError, rebuildThreadError } from "./thread_error.ts";
+ *
+ * class HttpError extends Error {}
+ * class BadGateway extends HttpError {}
+ * const data = encodeThreadError(new BadGateway("502"));
+ * console.log(rebuildThreadError(data, [HttpError]) instanceof HttpError); // true
+ * ```
  */
 export function rebuildThreadError(
   data: ThreadErrorData,
@@ -153,7 +182,12 @@ export function rebuildThreadError(
   if (data.info.stack !== undefined) own("stack", data.info.stack);
   if (data.cause !== undefined) own("cause", rebuildThreadError(data.cause, extra));
   for (const [key, value] of Object.entries(data.fields ?? {})) {
-    Object.defineProperty(error, key, { value, writable: true, configurable: true, enumerable: true });
+    Object.defineProperty(error, key, {
+      value,
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
   }
   if (error.name !== data.info.type) own("name", data.info.type);
   return error;

@@ -167,6 +167,14 @@ function failure(thrown: Error): TaskOutcome {
  * await app.runForever({ exit: false }); // does nothing in the pool's threads
  * await pool.close();
  * ```
+ *
+ * @example Its size (threads start on first use, or with `start()`)
+ * ```ts
+ * import { ThreadPool } from "@qtasks/qtasks";
+ *
+ * const pool = new ThreadPool({ module: import.meta.url, size: 2, concurrencyPerThread: 4 });
+ * console.log(pool.concurrency, pool.threads); // 8 0
+ * ```
  */
 export class ThreadPool implements TaskExecutor {
   /** The pool opens a task's dependencies in the thread: the worker hands it tasks as they are. */
@@ -496,29 +504,34 @@ export class ThreadPool implements TaskExecutor {
     job.thread = thread;
     thread.running.set(job.id, job);
     try {
-      thread.handle.post({
-        type: "run",
-        id: job.id,
-        taskName: run.definition.name,
-        uuid: run.uuid,
-        priority: run.priority,
-        args: run.args,
-        deliveries: run.deliveries,
-        attempt: run.attempt ?? 1,
-        appName: run.appName,
-        workerId: run.workerId,
-      } satisfies ToThread);
+      thread.handle.post(
+        {
+          type: "run",
+          id: job.id,
+          taskName: run.definition.name,
+          uuid: run.uuid,
+          priority: run.priority,
+          args: run.args,
+          deliveries: run.deliveries,
+          attempt: run.attempt ?? 1,
+          appName: run.appName,
+          workerId: run.workerId,
+        } satisfies ToThread,
+      );
     } catch (error) {
       // Arguments that cannot be cloned (a schema's output with functions, say).
       thread.running.delete(job.id);
-      this.#settle(job, failure(
-        new TypeError(
-          `Cannot run task "${run.definition.name}" on a thread: its arguments cannot be sent (${
-            describeError(error).message
-          })`,
-          { cause: error },
+      this.#settle(
+        job,
+        failure(
+          new TypeError(
+            `Cannot run task "${run.definition.name}" on a thread: its arguments cannot be sent (${
+              describeError(error).message
+            })`,
+            { cause: error },
+          ),
         ),
-      ));
+      );
       this.#checkIdle();
       return;
     }
@@ -559,7 +572,9 @@ export class ThreadPool implements TaskExecutor {
       return;
     }
     if (thread.state === "dead") return;
-    thread.handle.post({ type: "abort", id: job.id, reason: encodeThreadError(reason) } satisfies ToThread);
+    thread.handle.post(
+      { type: "abort", id: job.id, reason: encodeThreadError(reason) } satisfies ToThread,
+    );
     job.killTimer = setTimeout(() => {
       if (thread.running.get(job.id) !== job) return;
       this.#crash(

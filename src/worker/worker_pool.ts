@@ -52,6 +52,14 @@ export interface WorkerPoolOptions
  * });
  * await app.runForever(); // in the threads: does nothing
  * ```
+ *
+ * @example Its concurrency: size × concurrencyPerThread
+ * ```ts
+ * import { MemoryBroker, WorkerPool } from "@qtasks/qtasks";
+ *
+ * const worker = new WorkerPool({ broker: new MemoryBroker(), module: import.meta.url, size: 2 });
+ * console.log(worker.concurrency, worker.pool.threads); // 2 0
+ * ```
  */
 export class WorkerPool extends AsyncWorker {
   /** The threads its tasks run on. */
@@ -61,7 +69,9 @@ export class WorkerPool extends AsyncWorker {
   /** @param options The broker, the task module, and the pool's and worker's settings. */
   constructor(options: WorkerPoolOptions) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError("Cannot create WorkerPool: options with a broker and a module are required");
+      throw new TypeError(
+        "Cannot create WorkerPool: options with a broker and a module are required",
+      );
     }
     if ((options as { executor?: unknown }).executor !== undefined) {
       throw new TypeError(

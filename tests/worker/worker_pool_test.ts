@@ -323,7 +323,10 @@ test("a task module that throws at load makes the pool's start fail and leaves n
   await assert.rejects(app.start(), (error: Error & { code?: string }) => {
     assert.equal(error.name, "ThreadCrashError");
     assert.equal(error.code, "THREAD_CRASHED");
-    assert.match(error.message, /could not load the task module .*pool_broken\.ts: the module is broken/);
+    assert.match(
+      error.message,
+      /could not load the task module .*pool_broken\.ts: the module is broken/,
+    );
     return true;
   });
   assert.equal(worker.pool.threads, 0);
