@@ -190,7 +190,10 @@ export class ThreadPool implements TaskExecutor {
   #factoryOption: ThreadFactory | undefined;
   #logger: Logger | undefined;
   #threads = new Set<PoolThread>();
-  #queue: Job[] = [];
+  /** Waiting for a thread, oldest first from #head (abandoned ones are skipped when reached). */
+  #queue: Array<Job | undefined> = [];
+  #head = 0;
+  #waiting = 0;
   #state: "idle" | "starting" | "running" | "closing" = "idle";
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -252,7 +255,7 @@ export class ThreadPool implements TaskExecutor {
 
   /** Tasks waiting for a free thread. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#waiting;
   }
 
   /** Whether its threads are started (or starting). */
@@ -329,6 +332,7 @@ export class ThreadPool implements TaskExecutor {
       job.onAbort = () => this.#abandon(job, run.signal.reason, "it was aborted");
       run.signal.addEventListener("abort", job.onAbort, { once: true });
       this.#queue.push(job);
+      this.#waiting++;
       if (this.#state === "idle") {
         this.start().catch((error) => this.#failQueued(error));
       } else this.#dispatch();
@@ -488,15 +492,37 @@ export class ThreadPool implements TaskExecutor {
 
   /** Sends queued tasks to the least busy loaded threads with a free slot. */
   #dispatch(): void {
-    while (this.#queue.length > 0) {
+    while (this.#waiting > 0) {
       let best: PoolThread | undefined;
       for (const thread of this.#threads) {
         if (thread.state !== "ready" || thread.running.size >= this.concurrencyPerThread) continue;
         if (best === undefined || thread.running.size < best.running.size) best = thread;
+        if (best.running.size === 0) break;
       }
       if (best === undefined) return;
-      this.#send(best, this.#queue.shift()!);
+      this.#send(best, this.#take()!);
     }
+  }
+
+  /** The oldest queued task still waiting (abandoned ones are dropped on the way). */
+  #take(): Job | undefined {
+    const queue = this.#queue;
+    while (this.#head < queue.length) {
+      const job = queue[this.#head];
+      queue[this.#head++] = undefined;
+      if (this.#head === queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= queue.length) {
+        this.#queue = queue.slice(this.#head);
+        this.#head = 0;
+      }
+      if (job !== undefined && !job.settled) {
+        this.#waiting--;
+        return job;
+      }
+    }
+    return undefined;
   }
 
   #send(thread: PoolThread, job: Job): void {
@@ -567,8 +593,8 @@ export class ThreadPool implements TaskExecutor {
     this.#settle(job, abortOutcome(reason));
     const thread = job.thread;
     if (thread === undefined) {
-      const index = this.#queue.indexOf(job);
-      if (index >= 0) this.#queue.splice(index, 1);
+      // Still queued: #take skips it.
+      this.#waiting--;
       return;
     }
     if (thread.state === "dead") return;
@@ -699,9 +725,11 @@ export class ThreadPool implements TaskExecutor {
   }
 
   #failQueued(error: unknown): void {
-    const queued = this.#queue;
+    const queued = this.#queue.slice(this.#head).filter((job) => job !== undefined && !job.settled);
     this.#queue = [];
+    this.#head = 0;
+    this.#waiting = 0;
     const thrown = error instanceof Error ? error : new Error(String(error));
-    for (const job of queued) this.#settle(job, failure(thrown));
+    for (const job of queued) this.#settle(job!, failure(thrown));
   }
 }
