@@ -306,6 +306,8 @@ export class ThreadPool implements TaskExecutor {
     }
     this.#state = "running";
     this.#restartDelay = 0;
+    // A thread that loaded and then died while the others were loading is replaced now.
+    while (this.#threads.size < this.size) this.#spawn();
     this.#dispatch();
   }
 
