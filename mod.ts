@@ -75,6 +75,11 @@ export type { RedisComponentOptions } from "./src/global_config/redis_global_con
 export type { Worker, WorkerHost, WorkerStopOptions } from "./src/worker/worker.ts";
 export { AsyncWorker } from "./src/worker/async_worker.ts";
 export type { AsyncWorkerOptions } from "./src/worker/async_worker.ts";
+export { ThreadPool } from "./src/worker/thread_pool.ts";
+export type { ThreadPoolOptions } from "./src/worker/thread_pool.ts";
+export { WorkerPool } from "./src/worker/worker_pool.ts";
+export type { WorkerPoolOptions } from "./src/worker/worker_pool.ts";
+export { isPoolThread } from "./src/worker/pool_thread_flag.ts";
 
 export type { TaskExecutor, TaskOutcome, TaskRun } from "./src/executor/task_executor.ts";
 export { AsyncTaskExecutor } from "./src/executor/async_task_executor.ts";
@@ -155,6 +160,19 @@ export { getRuntime, registerRuntime, setRuntime } from "./src/runtime/runtime.t
 export type { Runtime, ShutdownSignal } from "./src/runtime/runtime.ts";
 export { denoRuntime } from "./src/runtime/deno_runtime.ts";
 export { nodeRuntime } from "./src/runtime/node_runtime.ts";
+export {
+  getThreadFactory,
+  registerThreadFactory,
+  setThreadFactory,
+} from "./src/runtime/thread_factory.ts";
+export type {
+  ThreadFactory,
+  ThreadHandle,
+  ThreadListener,
+  ThreadPort,
+} from "./src/runtime/thread_factory.ts";
+export { webThreadFactory } from "./src/runtime/web_threads.ts";
+export { nodeThreadFactory } from "./src/runtime/node_threads.ts";
 
 export { RedisConnection } from "./src/redis/redis_connection.ts";
 export type { RedisConnectionOptions } from "./src/redis/redis_connection.ts";
@@ -179,6 +197,7 @@ export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
 export { TaskCancelError } from "./src/errors/task_cancel_error.ts";
 export { TaskFailedError } from "./src/errors/task_failed_error.ts";
 export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
+export { ThreadCrashError } from "./src/errors/thread_crash_error.ts";
 export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
 export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
 export { ValidationError } from "./src/errors/validation_error.ts";

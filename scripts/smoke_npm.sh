@@ -296,8 +296,24 @@ round_trip deno "deno ($("$bin/deno" --version | head -n 1 | cut -d' ' -f2), jsr
 # ---- 6. Checks that need code from other branches -------------------------------------------
 # The Web Worker pool, run from the npm build: a round trip whose worker runs its tasks on the
 # pool, on Node 20, Node 24 and Bun from $app_dir. Added with the pool.
+# The Web Worker pool from the npm build (pool.mjs: 4 tasks on 2 threads, each must say it ran in
+# a thread) on Node 20, Node 24 and Bun.
 check_worker_pool() {
-  skip "worker pool (npm build)" "not in this build yet"
+  local label runner out code
+  for label in node20 node24 bun; do
+    case $label in
+      node20) runner=${node20_bin:-} ;;
+      node24) runner="$bin/node" ;;
+      bun) runner="$bin/bun" ;;
+    esac
+    [ -n "$runner" ] || continue
+    out=$(cd "$app_dir" && timeout 60 "$runner" pool.mjs 2>&1) && code=0 || code=$?
+    if [ "$code" -eq 0 ] && grep -q "^OK pool:" <<<"$out"; then
+      pass "worker pool ($label)" "$(grep "^OK pool:" <<<"$out" | cut -c1-90)"
+    else
+      fail "worker pool ($label)" "pool.mjs exited $code: $(tail -n 3 <<<"$out")"
+    fi
+  done
 }
 # The CLI's bin: `npx qtasks --help` in $app_dir. Built only when deno.json exports "./cli" (then
 # package.json has bin.qtasks and its file a node shebang).

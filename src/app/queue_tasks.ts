@@ -1,3 +1,4 @@
+import { isPoolThread } from "../worker/pool_thread_flag.ts";
 import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
 import { AppEvents } from "../events/app_events.ts";
 import { PluginHub } from "../plugins/plugin_hub.ts";
@@ -230,6 +231,16 @@ export class QueueTasks {
   /** The registered tasks by name. */
   get tasks(): ReadonlyMap<string, TaskDefinition> {
     return this.#tasks;
+  }
+
+  /** The app-wide "before" middlewares, outermost first (see {@linkcode QueueTasks.addMiddleware}). */
+  get middlewaresBefore(): readonly TaskMiddleware[] {
+    return this.#middlewaresBefore;
+  }
+
+  /** The app-wide "after" middlewares, in the order they run. */
+  get middlewaresAfter(): readonly TaskMiddleware[] {
+    return this.#middlewaresAfter;
   }
 
   /**
@@ -757,9 +768,11 @@ export class QueueTasks {
 
   /**
    * Picks up the shared tasks defined since the app was created, then starts the app's plugins,
-   * the broker chain and the worker in this process.
+   * the broker chain and the worker in this process. Does nothing inside a pool thread (see
+   * {@linkcode isPoolThread}), where the module is imported only for its tasks.
    */
   start(): Promise<void> {
+    if (isPoolThread()) return Promise.resolve();
     try {
       pickUpSharedTasks(this);
     } catch (error) {
@@ -770,14 +783,20 @@ export class QueueTasks {
 
   /**
    * Stops the worker gracefully, then closes the broker chain and stops the app's plugins (also
-   * for producer-only use).
+   * for producer-only use). Does nothing inside a pool thread.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (isPoolThread()) return Promise.resolve();
     return this.starter.stop(options, this.#context());
   }
 
-  /** Starts, runs until SIGINT/SIGTERM, shuts down gracefully and exits with code 0. */
+  /**
+   * Starts, runs until SIGINT/SIGTERM, shuts down gracefully and exits with code 0. Does nothing
+   * inside a pool thread (see {@linkcode isPoolThread}): a module may call it at its end and
+   * still be a pool's task module.
+   */
   runForever(options: RunForeverOptions = {}): Promise<void> {
+    if (isPoolThread()) return Promise.resolve();
     return this.starter.runForever(this.#context(), options);
   }
 

@@ -1,6 +1,10 @@
 import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { Runnable } from "../starter/run_until_signal.ts";
+import type { ComponentContext } from "../broker/broker.ts";
+import { Starter } from "../starter/starter.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
+import type { Worker } from "../worker/worker.ts";
+import { WorkerPool } from "../worker/worker_pool.ts";
 import { CliUsageError } from "./cli_errors.ts";
 
 /** The flags of `qtasks worker` that shape the worker. */
@@ -11,6 +15,14 @@ export interface WorkerFlags {
   poolSize?: number;
   /** The URL of the app's module: what each pool thread imports to find the tasks. */
   moduleUrl: string;
+  /** The export of that module that holds the app (`./app.ts:export`), if the command named one. */
+  exportName?: string;
+}
+
+/** What `qtasks worker` runs: start and stop, and the worker that takes the tasks. */
+export interface WorkerRunnable extends Runnable {
+  /** The app's worker, or the pool built for `--pool-size`. */
+  readonly worker: Worker;
 }
 
 /**
@@ -19,7 +31,7 @@ export interface WorkerFlags {
  *
  * @throws {CliUsageError} For flags the app's worker cannot take.
  */
-export function workerRunnable(app: QueueTasks, flags: WorkerFlags): Runnable {
+export function workerRunnable(app: QueueTasks, flags: WorkerFlags): WorkerRunnable {
   for (const [flag, value] of [["concurrency", flags.concurrency], ["pool-size", flags.poolSize]]) {
     if (value !== undefined && (value as number) < 1) {
       throw new CliUsageError(`--${flag} must be at least 1, got ${value}`);
@@ -34,19 +46,49 @@ export function workerRunnable(app: QueueTasks, flags: WorkerFlags): Runnable {
     }
     app.worker.concurrency = flags.concurrency;
   }
-  return { start: () => app.start(), stop: () => app.stop() };
+  return { start: () => app.start(), stop: () => app.stop(), worker: app.worker };
 }
 
 /**
- * The seam for the Web Worker pool (issue 7): build the pool for `app` here (for example a
- * `WorkerPool` on `app.broker` importing `flags.moduleUrl` in each of `size` threads, running
- * `flags.concurrency` tasks per thread) and return what starts and stops it with the app's broker
- * chain. Until the pool exists, `--pool-size` is refused as a usage error.
+ * `--pool-size N`: a {@linkcode WorkerPool} of N threads on the app's broker, in place of the
+ * app's own worker, each thread importing the app's module (the export the command named, else
+ * the module's app) and running `--concurrency` tasks at once (default 1). It gets the app's
+ * tasks, config, logger, events, plugins and middlewares, and starts and stops with the app's
+ * broker chain; the app's own worker stays idle.
  */
-function poolRunnable(app: QueueTasks, size: number, flags: WorkerFlags): Runnable {
-  void app;
-  void flags;
-  throw new CliUsageError(
-    `--pool-size ${size}: the Web Worker pool (WorkerPool) is not part of this build yet`,
-  );
+function poolRunnable(app: QueueTasks, size: number, flags: WorkerFlags): WorkerRunnable {
+  const pool = new WorkerPool({
+    broker: app.broker,
+    module: flags.moduleUrl,
+    exportName: flags.exportName,
+    size,
+    concurrencyPerThread: flags.concurrency ?? 1,
+  });
+  pool.bind({
+    name: app.name,
+    tasks: app.tasks,
+    config: app.config,
+    logger: app.logger,
+    events: app.events,
+    plugins: app.plugins,
+    get middlewaresBefore() {
+      return app.middlewaresBefore;
+    },
+    get middlewaresAfter() {
+      return app.middlewaresAfter;
+    },
+  });
+  const starter = new Starter({ broker: app.broker, worker: pool });
+  const context: ComponentContext = {
+    config: app.config,
+    logger: app.logger,
+    appName: app.name,
+    events: app.events,
+    plugins: app.plugins,
+  };
+  return {
+    start: () => starter.start(context),
+    stop: () => starter.stop({}, context),
+    worker: pool,
+  };
 }

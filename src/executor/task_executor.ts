@@ -99,4 +99,11 @@ export type TaskOutcome =
 export interface TaskExecutor {
   /** Runs the task; never rejects. */
   execute(run: TaskRun): Promise<TaskOutcome>;
+  /**
+   * `true` when it opens the dependencies of a task with `inject` itself (a
+   * {@linkcode ThreadPool} does, in its thread): the worker then hands it such a task as it is.
+   * Otherwise (default) the worker opens them and hands it a definition whose function receives
+   * them.
+   */
+  readonly opensDependencies?: boolean;
 }

@@ -103,8 +103,11 @@ export interface TaskContext {
  * ```
  */
 export interface TaskServices {
-  /** Where the task's record lives, and where its progress goes. */
-  readonly broker: Broker;
+  /**
+   * Where the task's record lives, and where its progress goes: a Broker, or anything with its
+   * `get` and `reportProgress` (a pool thread's stand-in, which asks the main thread's broker).
+   */
+  readonly broker: Pick<Broker, "get" | "reportProgress">;
   /** The app's config. */
   readonly config: QueueConfig;
   /** The app's logger. */
@@ -287,7 +290,7 @@ class RunContext implements TaskContext {
       return this.#broker("report progress").reportProgress(
         this.#workerId,
         this.taskUuid,
-        this.attempt,
+        this.deliveries,
         json,
       );
     } catch (error) {
@@ -295,7 +298,7 @@ class RunContext implements TaskContext {
     }
   }
 
-  #broker(what: string): Broker {
+  #broker(what: string): Pick<Broker, "get" | "reportProgress"> {
     const broker = this.#services?.broker;
     if (broker === undefined) {
       throw new TypeError(

@@ -883,7 +883,7 @@ export class AsyncWorker implements Worker {
         services: this.#services,
       };
       // A task with dependencies (inject) runs between their opening and closing.
-      return await (definition.inject === undefined
+      return await (definition.inject === undefined || executor.opensDependencies === true
         ? executor.execute(run)
         : executeInjected(executor, run));
     } catch (error) {

@@ -14,6 +14,7 @@ import { runtimeName, type SpawnedProcess, spawnRuntime } from "../support/spawn
 const CLI = repoPath("cli.ts");
 const FIXTURE = repoPath("tests/cli/fixtures/app.ts");
 const NO_APP = repoPath("tests/cli/fixtures/no_app.ts");
+const POOL_FIXTURE = repoPath("tests/cli/fixtures/pool_app.ts");
 
 interface Run {
   code: number | null;
@@ -205,6 +206,44 @@ test("a worker started by the CLI runs tasks that add, get, cancel and stats see
   }
 });
 
+test("a worker started with --pool-size runs the app's tasks on threads and stops on SIGTERM", async () => {
+  const name = uniqueAppName("cli-pool");
+  const worker = spawnRuntime(CLI, {
+    args: ["worker", `${POOL_FIXTURE}:app`, "--pool-size", "2", "--concurrency", "2"],
+    env: { CLI_APP: name, CLI_REDIS_URL: REDIS_URL },
+  });
+  const producer = producerApp(name);
+  try {
+    await worker.waitForLine(
+      /^qtasks: worker of app "[^"]+" on .* running \(concurrency 4\)/,
+      30_000,
+    );
+    const added = await qtasks([
+      "add",
+      "where",
+      "--args",
+      "[21]",
+      "--wait",
+      "--json",
+      "--redis",
+      REDIS_URL,
+      "--name",
+      name,
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const record = jsonOf(added) as { status: string; returning: { thread: boolean; n: number } };
+    assert.equal(record.status, "success");
+    assert.deepEqual(record.returning, { thread: true, n: 42 });
+    worker.signal("SIGTERM");
+    assert.equal(await worker.exitCode(20_000), 0);
+    assert.match(worker.stdout, /qtasks: worker of app "[^"]+" stopped/);
+  } finally {
+    await worker.kill();
+    await producer.flushAll();
+    await producer.stop();
+  }
+});
+
 test("CLI errors are one line with exit code 1 or 2, and Redis URLs are redacted", async () => {
   const env = { CLI_APP: uniqueAppName("cli-errors"), CLI_REDIS_URL: REDIS_URL };
   assertOneErrorLine(
@@ -226,9 +265,9 @@ test("CLI errors are one line with exit code 1 or 2, and Redis URLs are redacted
   assertOneErrorLine(await qtasks(["worker", "./does/not/exist.ts"]), 1, /cannot load/);
   assertOneErrorLine(await qtasks(["worker"]), 2, /worker needs one app module/);
   assertOneErrorLine(
-    await qtasks(["worker", FIXTURE, "--pool-size", "2"], env),
+    await qtasks(["worker", FIXTURE, "--pool-size", "0"], env),
     2,
-    /--pool-size 2/,
+    /--pool-size must be at least 1, got 0/,
   );
   assertOneErrorLine(
     await qtasks(["worker", FIXTURE, "--concurrency", "many"], env),

@@ -103,6 +103,15 @@ test("a producer whose Redis is unreachable gets a BackendError after backendTim
   await app.stop();
 });
 
+/**
+ * The one dynamic import of a computed specifier, audited: a pool thread imports the task module
+ * whose URL the program gave its ThreadPool (`new ThreadPool({ module })`, posted by the pool in
+ * its `init` message), never a value read from the broker.
+ */
+const AUDITED_IMPORTS: ReadonlyMap<string, string> = new Map([
+  ["worker/pool_thread.ts", "await import(message.module)"],
+]);
+
 test("the source never evaluates code from data", () => {
   const root = new URL("../../src/", import.meta.url).pathname;
   const offenders: string[] = [];
@@ -111,7 +120,12 @@ test("the source never evaluates code from data", () => {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
       else if (path.endsWith(".ts")) {
-        const text = readFileSync(path, "utf8");
+        let text = readFileSync(path, "utf8");
+        const audited = AUDITED_IMPORTS.get(path.slice(root.length));
+        if (audited !== undefined) {
+          assert.equal(text.split(audited).length, 2, `${path}: the audited import is there once`);
+          text = text.replace(audited, "");
+        }
         if (/\beval\s*\(|new\s+Function\s*\(|\bimport\s*\(\s*[^"'`]/.test(text)) {
           offenders.push(path);
         }

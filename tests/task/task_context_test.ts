@@ -5,6 +5,7 @@ import {
   createTaskContext,
   InvalidPayloadError,
   type Logger,
+  parseQueueConfig,
   QueueTasks,
   TaskCancelError,
   type TaskContext,
@@ -271,4 +272,30 @@ test("a context without services still sleeps and cancels, and rejects what need
   controller.abort(new TaskTimeoutError("bare", 1));
   await assert.rejects(nap, TaskTimeoutError);
   await assert.rejects(ctx.progress({ x: 1n }), InvalidPayloadError);
+});
+
+test("ctx.progress names the run's delivery, not its attempt, so a re-delivered run may report", async () => {
+  const calls: unknown[][] = [];
+  const broker = {
+    get: () => Promise.resolve(undefined),
+    reportProgress: (...args: unknown[]) => {
+      calls.push(args);
+      return Promise.resolve(true);
+    },
+  };
+  const uuid = crypto.randomUUID();
+  const ctx = createTaskContext(
+    {
+      taskName: "redelivered",
+      uuid,
+      priority: 0,
+      deliveries: 2,
+      attempt: 1,
+      workerId: "w",
+      signal: new AbortController().signal,
+      services: { broker, config: parseQueueConfig({}), logger: createLogger("silent") },
+    },
+  );
+  assert.equal(await ctx.progress({ done: 1 }), true);
+  assert.deepEqual(calls, [["w", uuid, 2, '{"done":1}']]);
 });

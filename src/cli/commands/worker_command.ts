@@ -20,7 +20,7 @@ exits 1 at once.
 
 Options:
   --concurrency N  tasks run at once (default: the app's maxTasksProcess)
-  --pool-size N    run tasks on N Web Worker threads (needs the worker pool)
+  --pool-size N    run tasks on a pool of N threads (Web Workers), --concurrency per thread
   --help, -h       this help
 `,
   async run(argv: readonly string[], context: CliContext): Promise<number> {
@@ -38,12 +38,13 @@ Options:
       concurrency: flags.concurrency as number | undefined,
       poolSize: flags["pool-size"] as number | undefined,
       moduleUrl: spec.url,
+      exportName: spec.exportName,
     });
     await runUntilSignal(
       {
         start: async () => {
           await runnable.start();
-          const concurrency = (app.worker as { concurrency?: number }).concurrency;
+          const concurrency = (runnable.worker as { concurrency?: number }).concurrency;
           await context.out(
             `qtasks: worker of app "${app.name}" on ${redactedBackend(app)} running${
               concurrency === undefined ? "" : ` (concurrency ${concurrency})`

@@ -1,0 +1,385 @@
+/**
+ * WorkerPool and ThreadPool: tasks run on threads that import tests/worker/fixtures/pool_app.ts,
+ * on the memory backend and on Redis (the same tests, run twice). Tasks and tests talk over
+ * BroadcastChannels (fixtures/pool_tasks.ts), so every wait is for an event. Threads are counted
+ * by a factory that wraps the runtime's: none may be left after a stop. Needs Redis at
+ * redis://127.0.0.1:6379, or at QTASKS_TEST_REDIS_URL.
+ *
+ * @module
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type Broker,
+  createLogger,
+  getThreadFactory,
+  MemoryBroker,
+  QueueTasks,
+  RedisBroker,
+  type TaskRecord,
+  type ThreadFactory,
+  ThreadPool,
+  WorkerPool,
+} from "../../mod.ts";
+import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { hear, registerPoolTasks, say, THREAD_ID } from "./fixtures/pool_tasks.ts";
+
+const SILENT = createLogger("silent");
+const POOL_APP = new URL("./fixtures/pool_app.ts", import.meta.url);
+const BROKEN_APP = new URL("./fixtures/pool_broken.ts", import.meta.url);
+
+/** Wraps the runtime's thread factory and counts the threads it started and those still alive. */
+class CountingFactory implements ThreadFactory {
+  readonly name: "web" | "node";
+  spawned = 0;
+  live = 0;
+  #real: ThreadFactory = getThreadFactory();
+
+  constructor() {
+    this.name = this.#real.name;
+  }
+
+  spawn(url: URL, listener: Parameters<ThreadFactory["spawn"]>[1]) {
+    this.spawned++;
+    this.live++;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.live--;
+    };
+    const handle = this.#real.spawn(url, {
+      message: listener.message,
+      error: listener.error,
+      exit: () => {
+        end();
+        listener.exit();
+      },
+    });
+    return {
+      post: (message: unknown) => handle.post(message),
+      terminate: async () => {
+        await handle.terminate();
+        end();
+      },
+    };
+  }
+
+  port() {
+    return this.#real.port();
+  }
+}
+
+type MakeBroker = (name: string) => Broker;
+
+const backends: Array<[string, MakeBroker]> = [
+  ["memory", (name) => new MemoryBroker({ name })],
+  ["redis", (name) => new RedisBroker({ name, url: testRedisUrl() })],
+];
+
+interface PoolSetup {
+  app: QueueTasks;
+  worker: WorkerPool;
+  threads: CountingFactory;
+}
+
+/** Runs `body` with a started app on a WorkerPool of 2 threads; always flushes and stops it. */
+async function withPool(
+  makeBroker: MakeBroker,
+  body: (setup: PoolSetup) => Promise<void>,
+  options: { size?: number; concurrencyPerThread?: number } = {},
+): Promise<void> {
+  const name = uniqueName("worker-pool");
+  const broker = makeBroker(name);
+  const threads = new CountingFactory();
+  const worker = new WorkerPool({
+    broker,
+    module: POOL_APP,
+    size: options.size ?? 2,
+    concurrencyPerThread: options.concurrencyPerThread,
+    terminateAfterMs: 200,
+    threadFactory: threads,
+  });
+  const app = new QueueTasks({ name, broker, worker, logger: SILENT, env: false });
+  registerPoolTasks(app);
+  await app.start();
+  try {
+    await body({ app, worker, threads });
+  } finally {
+    try {
+      await app.flushAll();
+    } finally {
+      await app.stop({ graceMs: 1_000 });
+    }
+  }
+  assert.equal(worker.pool.threads, 0, "the pool has no thread after stop");
+  assert.equal(threads.live, 0, "no thread is alive after stop");
+}
+
+function poolTests(backend: string, makeBroker: MakeBroker): void {
+  test(`${backend}: a task runs on a pool thread, through the thread app's middlewares and plugins`, async () => {
+    await withPool(makeBroker, async ({ app, worker, threads }) => {
+      assert.equal(worker.pool.threads, 2);
+      assert.equal(worker.concurrency, 2);
+      assert.equal(threads.spawned, 2);
+      const sum = await (await app.addTask("add", [1, 2])).value() as Record<string, unknown>;
+      assert.equal(sum.sum, 3);
+      assert.equal(sum.middleware, "thread");
+      assert.notEqual(sum.thread, THREAD_ID, "it ran on another thread");
+      const closed = hear<{ uuid: string; status: string }>("close", () => true);
+      const job = await app.addTask("where", []);
+      assert.deepEqual(await job.value(), {
+        thread: (await job.value() as { thread: string }).thread,
+        poolThread: true,
+        plugin: "thread",
+      });
+      assert.deepEqual(await closed, { uuid: job.uuid, status: "success" });
+      assert.deepEqual(await (await app.addTask("generate", [4])).value(), [0, 1, 4, 9]);
+    });
+  });
+
+  test(`${backend}: two tasks run at the same time, each on its own thread`, async () => {
+    await withPool(makeBroker, async ({ app }) => {
+      const tag = crypto.randomUUID();
+      // Each waits until it hears the other: on one thread, one after the other, neither ends.
+      const [a, b] = await Promise.all([
+        app.addTask("rendezvous", [tag, "a", "b"]),
+        app.addTask("rendezvous", [tag, "b", "a"]),
+      ]);
+      const [threadA, threadB] = await Promise.all([a.value(), b.value()]);
+      assert.notEqual(threadA, threadB);
+    });
+  });
+
+  test(`${backend}: an error thrown in a thread is rebuilt as its class, so retryOn and UnrecoverableError work`, async () => {
+    await withPool(makeBroker, async ({ app }) => {
+      // retryOn [FlakyError] matches the subclass FlakierError: 1 run + 2 retries.
+      const flaky = await app.addTask("flaky", [1]);
+      const final = await flaky.result(); // follows the retry chain to its last attempt
+      const types: string[] = [];
+      for (let uuid: string | undefined = flaky.uuid; uuid !== undefined;) {
+        const record: TaskRecord | undefined = uuid === final.uuid ? final : await app.get(uuid);
+        types.push(`${record?.status}:${record?.error?.type}`);
+        uuid = record?.retryChildUuid;
+      }
+      assert.deepEqual(types, ["retry:FlakierError", "retry:FlakierError", "error:FlakierError"]);
+      // UnrecoverableError: never retried.
+      const fatal = await (await app.addTask("fatal", [])).result();
+      assert.equal(fatal.status, "error");
+      assert.equal(fatal.error?.type, "UnrecoverableError");
+      assert.equal(fatal.error?.code, "UNRECOVERABLE");
+      assert.equal(fatal.retryChildUuid, undefined);
+      // A RangeError is not among retryOn [TypeError].
+      const typed = await (await app.addTask("typed", [])).result();
+      assert.equal(typed.status, "error");
+      assert.equal(typed.error?.type, "RangeError");
+      assert.equal(typed.retryChildUuid, undefined);
+    });
+  });
+
+  test(`${backend}: a thread that crashes ends its task as ThreadCrashError and is replaced`, async () => {
+    await withPool(makeBroker, async ({ app, worker, threads }) => {
+      const tag = crypto.randomUUID();
+      const started = hear(tag, () => true);
+      const job = await app.addTask("crash", [tag]);
+      await started;
+      const record = await job.result();
+      assert.equal(record.status, "error");
+      assert.equal(record.error?.type, "ThreadCrashError");
+      assert.equal(record.error?.code, "THREAD_CRASHED");
+      assert.match(record.error?.message ?? "", /the thread blew up/);
+      assert.equal(threads.spawned, 3, "one thread replaced");
+      assert.equal(worker.pool.threads, 2);
+      // The pool still runs tasks, on both threads.
+      const tag2 = crypto.randomUUID();
+      const [a, b] = await Promise.all([
+        app.addTask("rendezvous", [tag2, "a", "b"]),
+        app.addTask("rendezvous", [tag2, "b", "a"]),
+      ]);
+      assert.notEqual(await a.value(), await b.value());
+      assert.equal(threads.live, 2);
+    });
+  });
+
+  test(`${backend}: a thread that ends itself ends its task as ThreadCrashError and is replaced`, async () => {
+    await withPool(makeBroker, async ({ app, worker, threads }) => {
+      const record = await (await app.addTask("quit", [])).result();
+      assert.equal(record.status, "error");
+      assert.equal(record.error?.code, "THREAD_CRASHED");
+      assert.equal(worker.pool.threads, 2);
+      assert.equal(threads.spawned, 3);
+      assert.equal((await (await app.addTask("add", [2, 2])).value() as { sum: number }).sum, 4);
+    });
+  });
+
+  test(`${backend}: a CPU-bound task over its maxTime ends as TaskTimeoutError and its thread is replaced`, async () => {
+    await withPool(makeBroker, async ({ app, worker, threads }) => {
+      const tag = crypto.randomUUID();
+      const started = hear(tag, () => true);
+      const job = await app.addTask("spin", [tag]);
+      await started;
+      const record = await job.result();
+      assert.equal(record.status, "error");
+      assert.equal(record.error?.type, "TaskTimeoutError");
+      assert.equal(record.error?.code, "TASK_TIMEOUT");
+      // The spinning thread is terminated terminateAfterMs (200 ms) later and replaced.
+      const sum = await (await app.addTask("add", [1, 1])).value() as { sum: number };
+      assert.equal(sum.sum, 2);
+      const [a, b] = await Promise.all([
+        app.addTask("rendezvous", [tag, "a", "b"]),
+        app.addTask("rendezvous", [tag, "b", "a"]),
+      ]);
+      assert.notEqual(await a.value(), await b.value(), "two threads again");
+      assert.equal(threads.spawned, 3);
+      assert.equal(worker.pool.threads, 2);
+      assert.equal(threads.live, 2);
+    });
+  });
+
+  test(`${backend}: a running task cancelled in a thread ends as cancel`, async () => {
+    await withPool(makeBroker, async ({ app }) => {
+      const tag = crypto.randomUUID();
+      const started = hear(tag, () => true);
+      const job = await app.addTask("gate", [tag]);
+      await started;
+      await app.cancel(job.uuid, "changed my mind");
+      const record = await job.result();
+      assert.equal(record.status, "cancel");
+      assert.equal(record.cancelReason, "changed my mind");
+    });
+  });
+
+  test(`${backend}: progress reported from a thread is readable by the producer`, async () => {
+    await withPool(makeBroker, async ({ app }) => {
+      const job = await app.addTask("report", [3]);
+      assert.deepEqual(await job.value(), { status: "process", deliveries: 1 });
+      assert.deepEqual(await job.progress(), { done: 3, steps: 3 });
+    });
+  });
+
+  test(`${backend}: stop waits for the running tasks on threads, then ends the threads`, async () => {
+    const name = uniqueName("worker-pool");
+    const broker = makeBroker(name);
+    const threads = new CountingFactory();
+    const worker = new WorkerPool({ broker, module: POOL_APP, size: 1, threadFactory: threads });
+    const app = new QueueTasks({ name, broker, worker, logger: SILENT, env: false });
+    registerPoolTasks(app);
+    await app.start();
+    const tag = crypto.randomUUID();
+    const started = hear(tag, () => true);
+    const job = await app.addTask("gate", [tag]);
+    await started;
+    const stopped = app.stop({ graceMs: 10_000 });
+    say(tag, "go");
+    await stopped;
+    assert.equal(worker.pool.threads, 0);
+    assert.equal(threads.live, 0);
+    const record = await app.get(job.uuid);
+    assert.equal(record?.status, "success");
+    assert.equal(record?.returning, "passed");
+    await app.start();
+    await app.flushAll();
+    await app.stop();
+  });
+
+  test(`${backend}: stop terminates a thread still busy after the grace period and gives its task back`, async () => {
+    const name = uniqueName("worker-pool");
+    const broker = makeBroker(name);
+    const threads = new CountingFactory();
+    const worker = new WorkerPool({
+      broker,
+      module: POOL_APP,
+      size: 1,
+      terminateAfterMs: 100,
+      threadFactory: threads,
+    });
+    const app = new QueueTasks({ name, broker, worker, logger: SILENT, env: false });
+    registerPoolTasks(app);
+    await app.start();
+    try {
+      const running = new Promise<void>((resolve) => app.events.on("taskRunning", () => resolve()));
+      const job = await app.addTask("burn", [60_000]);
+      await running;
+      await app.stop({ graceMs: 100 });
+      assert.equal(worker.pool.threads, 0);
+      assert.equal(threads.live, 0);
+      assert.equal((await app.get(job.uuid))?.status, "new", "given back to the queue");
+    } finally {
+      await app.start();
+      await app.flushAll();
+      await app.stop({ graceMs: 100 });
+    }
+  });
+}
+
+for (const [backend, makeBroker] of backends) poolTests(backend, makeBroker);
+
+test("a task module that throws at load makes the pool's start fail and leaves no thread", async () => {
+  const name = uniqueName("worker-pool");
+  const broker = new MemoryBroker({ name });
+  const threads = new CountingFactory();
+  const worker = new WorkerPool({ broker, module: BROKEN_APP, size: 2, threadFactory: threads });
+  const app = new QueueTasks({ name, broker, worker, logger: SILENT, env: false });
+  await assert.rejects(app.start(), (error: Error & { code?: string }) => {
+    assert.equal(error.name, "ThreadCrashError");
+    assert.equal(error.code, "THREAD_CRASHED");
+    assert.match(
+      error.message,
+      /could not load the task module .*pool_broken\.ts: the module is broken/,
+    );
+    return true;
+  });
+  assert.equal(worker.pool.threads, 0);
+  assert.equal(threads.live, 0);
+  await app.stop();
+});
+
+test("a ThreadPool runs one task as its executor while the others run on the event loop", async () => {
+  const threads = new CountingFactory();
+  const pool = new ThreadPool({ module: POOL_APP, size: 1, threadFactory: threads });
+  const app = new QueueTasks({ name: uniqueName("thread-pool"), logger: SILENT, env: false });
+  app.task(
+    { name: "add", executor: pool },
+    (a: number, b: number) => ({ sum: a + b, thread: THREAD_ID }),
+  );
+  app.task("local", () => THREAD_ID);
+  await app.start();
+  try {
+    assert.equal(pool.threads, 0, "started on first use");
+    const remote = await (await app.addTask("add", [2, 3])).value() as Record<string, unknown>;
+    assert.equal(remote.sum, 5);
+    assert.notEqual(remote.thread, THREAD_ID);
+    assert.equal(remote.middleware, "thread");
+    assert.equal(await (await app.addTask("local", [])).value(), THREAD_ID);
+    assert.equal(pool.threads, 1);
+  } finally {
+    await app.stop();
+    await pool.close();
+  }
+  assert.equal(pool.threads, 0);
+  assert.equal(threads.live, 0);
+});
+
+test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
+  assert.throws(
+    () => new ThreadPool({ module: POOL_APP, size: 0 }),
+    new RangeError("Cannot create ThreadPool: size must be a positive integer, got 0"),
+  );
+  assert.throws(
+    () => new ThreadPool({ module: POOL_APP, concurrencyPerThread: 1.5 }),
+    /concurrencyPerThread must be a positive integer, got 1.5/,
+  );
+  assert.throws(() => new ThreadPool({ module: "./tasks.ts" }), TypeError);
+  const broker = new MemoryBroker();
+  assert.throws(
+    () => new WorkerPool({ broker, module: POOL_APP, executor: pool() } as never),
+    /it has no executor option/,
+  );
+  const worker = new WorkerPool({ broker, module: POOL_APP, size: 3, concurrencyPerThread: 2 });
+  assert.equal(worker.concurrency, 6);
+  assert.equal(worker.pool.size, 3);
+
+  function pool(): ThreadPool {
+    return new ThreadPool({ module: POOL_APP });
+  }
+});
