@@ -144,6 +144,17 @@ for tool in publint attw; do
 done
 [ "$build_ok" -eq 1 ] || echo "      (scripts/build_npm.ts --check exited non-zero)"
 
+# Every public entry point (deno.json exports) documented: deno doc --lint, as JSR scores it.
+doc_log="$work/doc_lint.log"
+mapfile -t entries < <(cd "$root" && "$bin/deno" eval --no-config \
+  'const e = JSON.parse(Deno.readTextFileSync("deno.json")).exports;
+   for (const p of typeof e === "string" ? [e] : Object.values(e)) console.log(p);')
+if (cd "$root" && "$bin/deno" doc --lint "${entries[@]}") >"$doc_log" 2>&1; then
+  pass "deno doc --lint" "${#entries[@]} entry points: ${entries[*]}"
+else
+  fail "deno doc --lint" "$(grep -c '^error\[' "$doc_log") findings" "$doc_log"
+fi
+
 # ---- 1b. JSR: the publish dry run --------------------------------------------------------------
 # No slow types, and nothing excluded by accident: every deno.json export, every module it
 # imports (the files under src/) and README.md, LICENSE and deno.json are in the file list.

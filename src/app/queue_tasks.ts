@@ -168,7 +168,11 @@ export class QueueTasks {
   #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
 
-  /** @param options Name, backend and components, config, logger, executor. */
+  /**
+   * Creates a QueueTasks.
+   *
+   * @param options Name, backend and components, config, logger, executor.
+   */
   constructor(options: QueueTasksOptions = {}) {
     const name = options.name ?? options.broker?.name ?? "QueueTasks";
     if (typeof name !== "string" || !APP_NAME.test(name)) {
@@ -261,27 +265,34 @@ export class QueueTasks {
    *   that is not an integer >= 0, or `backoff` numbers out of range.
    */
   task<A extends unknown[], R>(fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
+  /** A function under a name. */
   task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>): TaskHandle<A, TaskResult<R>>;
+  /** With a context and dependencies (`echo: true`, `inject`): the function gets the context, then the dependencies' values. */
   task<A extends unknown[], R, I extends TaskDependencies, H = never>(
     options: TypedOptions<true, undefined, R, H> & { echo: true; inject: I },
     fn: EchoInjectTaskFn<A, R, I>,
   ): TaskHandle<A, TaskResult<R, H>>;
+  /** With dependencies (`inject`): the function gets their values first. */
   task<A extends unknown[], R, I extends TaskDependencies, H = never>(
     options: TypedOptions<false, undefined, R, H> & { echo?: false; inject: I },
     fn: InjectTaskFn<A, R, I>,
   ): TaskHandle<A, TaskResult<R, H>>;
+  /** With a context and a schema: `addTask` takes the schema's input, the function gets its output after the context. */
   task<S extends ArgsSchema, R, H = never>(
     options: TypedOptions<true, S, R, H> & { echo: true; schema: S },
     fn: EchoTaskFn<SchemaOutput<S>, R>,
   ): TaskHandle<SchemaInput<S>, TaskResult<R, H>>;
+  /** With a schema: `addTask` takes the schema's input, the function gets its output. */
   task<S extends ArgsSchema, R, H = never>(
     options: TypedOptions<false, S, R, H> & { schema: S },
     fn: TaskFn<SchemaOutput<S>, R>,
   ): TaskHandle<SchemaInput<S>, TaskResult<R, H>>;
+  /** With a context (`echo: true`): the function gets a `TaskContext` first. */
   task<A extends unknown[], R, H = never>(
     options: TypedOptions<true, undefined, R, H> & { echo: true },
     fn: EchoTaskFn<A, R>,
   ): TaskHandle<A, TaskResult<R, H>>;
+  /** With options. */
   task<A extends unknown[], R, H = never>(
     options: TypedOptions<false, undefined, R, H>,
     fn: TaskFn<A, R>,

@@ -134,6 +134,8 @@ export class MemoryBroker implements Broker {
   #started = false;
 
   /**
+   * Creates a MemoryBroker.
+   *
    * @param options `name` (default `QueueTasks`) and `storage` (default a new
    *   {@linkcode MemoryStorage} with a {@linkcode MemoryGlobalConfig}).
    */

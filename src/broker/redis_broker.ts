@@ -122,6 +122,8 @@ export class RedisBroker implements Broker {
   #flowTasks = new Set<string>();
 
   /**
+   * Creates a RedisBroker.
+   *
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
    *   with a {@linkcode RedisGlobalConfig}, all on one connection).
    */

@@ -17,6 +17,8 @@ import { QTasksError } from "./qtasks_error.ts";
  */
 export class ThreadCrashError extends QTasksError {
   /**
+   * Creates the error.
+   *
    * @param message What happened to the thread.
    * @param options Standard error options (`cause`: the thread's error, when there was one).
    */

@@ -39,6 +39,8 @@ export class MemoryGlobalConfig implements GlobalConfig {
   #buckets = new Map<number, { processed: number; failed: number }>();
 
   /**
+   * Creates a MemoryGlobalConfig.
+   *
    * @param options `name`: the app name (default `QueueTasks`); `now`: a clock for tests
    *   (default `Date.now`), used by claims, worker records and throughput buckets.
    */

@@ -64,7 +64,11 @@ export class RedisGlobalConfig implements GlobalConfig {
   #holds = true;
   #plugins = new ComponentPlugins("globalConfig");
 
-  /** @param options Name and URL or connection. */
+  /**
+   * Creates a RedisGlobalConfig.
+   *
+   * @param options Name and URL or connection.
+   */
   constructor(options: RedisComponentOptions = {}) {
     this.name = options.name ?? "QueueTasks";
     this.keys = redisKeys(this.name);

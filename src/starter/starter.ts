@@ -50,7 +50,11 @@ export class Starter {
   #started = false;
   #starting: Promise<void> | undefined;
 
-  /** @param options The broker and the worker. */
+  /**
+   * Creates a Starter.
+   *
+   * @param options The broker and the worker.
+   */
   constructor(options: { broker: Broker; worker?: Worker }) {
     this.broker = options.broker;
     this.worker = options.worker;

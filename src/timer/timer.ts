@@ -218,6 +218,8 @@ export class Timer {
   #offStopping: (() => void) | undefined;
 
   /**
+   * Creates a Timer.
+   *
    * @param options The app, and optionally a clock, the lock TTL, a fire listener and a logger.
    * @throws {TypeError} Without an app.
    * @throws {RangeError} For a lockTtlMs under 1 second.
@@ -272,6 +274,7 @@ export class Timer {
    * @throws {ValidationError} When the task's schema refuses the arguments.
    */
   addTask<A extends unknown[], R>(task: TaskHandle<A, R>, options: ScheduleOptions<A>): string;
+  /** Schedules a task by its registered name (its arguments are not type-checked). */
   addTask(task: string, options: ScheduleOptions): string;
   addTask(task: string | { name: string }, options: ScheduleOptions): string {
     const taskName = typeof task === "string" ? task : task?.name;

@@ -147,7 +147,11 @@ export class AsyncWorker implements Worker {
   #nextDueAt: number | undefined;
   #unwatchCancels: (() => void) | undefined;
 
-  /** @param options The broker and optional concurrency, executor and id. */
+  /**
+   * Creates a AsyncWorker.
+   *
+   * @param options The broker and optional concurrency, executor and id.
+   */
   constructor(options: AsyncWorkerOptions) {
     if (!options || !options.broker) {
       throw new TypeError("Cannot create AsyncWorker: broker is required");

@@ -203,7 +203,11 @@ export class ThreadPool implements TaskExecutor {
   #idleWaiters: Array<() => void> = [];
   #terminating = new Set<Promise<void>>();
 
-  /** @param options The task module, size, concurrency per thread, termination delay. */
+  /**
+   * Creates a ThreadPool.
+   *
+   * @param options The task module, size, concurrency per thread, termination delay.
+   */
   constructor(options: ThreadPoolOptions) {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Cannot create ThreadPool: options with a module URL are required");

@@ -66,7 +66,11 @@ export class WorkerPool extends AsyncWorker {
   readonly pool: ThreadPool;
   #closing: Promise<void> | undefined;
 
-  /** @param options The broker, the task module, and the pool's and worker's settings. */
+  /**
+   * Creates a WorkerPool.
+   *
+   * @param options The broker, the task module, and the pool's and worker's settings.
+   */
   constructor(options: WorkerPoolOptions) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(
