@@ -304,28 +304,32 @@ cp "$fixtures"/*.mjs "$deno_dir/"
 round_trip deno "deno ($("$bin/deno" --version | head -n 1 | cut -d' ' -f2), jsr link)" "$deno_dir" \
   deno "$bin/deno" run -A
 
-# ---- 6. Checks that need code from other branches -------------------------------------------
-# The Web Worker pool, run from the npm build: a round trip whose worker runs its tasks on the
-# pool, on Node 20, Node 24 and Bun from $app_dir. Added with the pool.
-# The Web Worker pool from the npm build (pool.mjs: 4 tasks on 2 threads, each must say it ran in
-# a thread) on Node 20, Node 24 and Bun.
-check_worker_pool() {
-  local label runner out code
+# ---- 6. The worker pool and the bin, from the installed package -----------------------------
+# Calls "$1 LABEL RUNNER" for Node 20 (when there is one), Node 24 and Bun.
+each_npm_runtime() {
+  local label runner
   for label in node20 node24 bun; do
     case $label in
       node20) runner=${node20_bin:-} ;;
       node24) runner="$bin/node" ;;
       bun) runner="$bin/bun" ;;
     esac
-    [ -n "$runner" ] || continue
-    out=$(cd "$app_dir" && timeout 60 "$runner" pool.mjs 2>&1) && code=0 || code=$?
-    if [ "$code" -eq 0 ] && grep -q "^OK pool:" <<<"$out"; then
-      pass "worker pool ($label)" "$(grep "^OK pool:" <<<"$out" | cut -c1-90)"
-    else
-      fail "worker pool ($label)" "pool.mjs exited $code: $(tail -n 3 <<<"$out")"
-    fi
+    [ -n "$runner" ] && "$1" "$label" "$runner"
   done
+  return 0
 }
+# The Web Worker pool from the npm build (pool.mjs: 4 tasks on 2 threads, each must say it ran in
+# a thread).
+pool_on() {
+  local label=$1 runner=$2 out code
+  out=$(cd "$app_dir" && timeout 60 "$runner" pool.mjs 2>&1) && code=0 || code=$?
+  if [ "$code" -eq 0 ] && grep -q "^OK pool:" <<<"$out"; then
+    pass "worker pool ($label)" "$(grep "^OK pool:" <<<"$out" | cut -c1-90)"
+  else
+    fail "worker pool ($label)" "pool.mjs exited $code: $(tail -n 3 <<<"$out")"
+  fi
+}
+check_worker_pool() { each_npm_runtime pool_on; }
 # The CLI's bin: `npx qtasks --help` in $app_dir. Built only when deno.json exports "./cli" (then
 # package.json has bin.qtasks and its file a node shebang).
 check_cli_bin() {
@@ -333,28 +337,22 @@ check_cli_bin() {
     skip "cli bin (npx qtasks)" "the package has no bin: deno.json exports no \"./cli\""
     return
   fi
-  # On each runtime: the bin runs the command line (exit 0 and its usage), and a usage error
-  # exits 2 with one line.
-  local label runner out code
-  for label in node20 node24 bun; do
-    case $label in
-      node20) runner=${node20_bin:-} ;;
-      node24) runner="$bin/node" ;;
-      bun) runner="$bin/bun" ;;
-    esac
-    [ -n "$runner" ] || continue
-    out=$(cd "$app_dir" && "$runner" node_modules/.bin/qtasks --help 2>&1) && code=0 || code=$?
-    if [ "$code" -ne 0 ] || ! grep -q "^Usage: qtasks <command>" <<<"$out"; then
-      fail "cli bin ($label)" "qtasks --help exited $code: $(head -n 3 <<<"$out")"
-      continue
-    fi
-    out=$(cd "$app_dir" && "$runner" node_modules/.bin/qtasks frobnicate 2>&1) && code=0 || code=$?
-    if [ "$code" -ne 2 ]; then
-      fail "cli bin ($label)" "qtasks frobnicate exited $code (expected 2): $out"
-      continue
-    fi
-    pass "cli bin ($label)" "qtasks --help exits 0 with its usage; an unknown command exits 2: $out"
-  done
+  each_npm_runtime bin_on
+}
+# The bin runs the command line (exit 0 and its usage), and a usage error exits 2 with one line.
+bin_on() {
+  local label=$1 runner=$2 out code
+  out=$(cd "$app_dir" && "$runner" node_modules/.bin/qtasks --help 2>&1) && code=0 || code=$?
+  if [ "$code" -ne 0 ] || ! grep -q "^Usage: qtasks <command>" <<<"$out"; then
+    fail "cli bin ($label)" "qtasks --help exited $code: $(head -n 3 <<<"$out")"
+    return
+  fi
+  out=$(cd "$app_dir" && "$runner" node_modules/.bin/qtasks frobnicate 2>&1) && code=0 || code=$?
+  if [ "$code" -ne 2 ]; then
+    fail "cli bin ($label)" "qtasks frobnicate exited $code (expected 2): $out"
+    return
+  fi
+  pass "cli bin ($label)" "qtasks --help exits 0 with its usage; an unknown command exits 2: $out"
 }
 check_worker_pool
 check_cli_bin
