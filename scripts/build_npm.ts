@@ -174,7 +174,8 @@ export function runtimeDependencies(imports: Record<string, string>): Record<str
 function repository(root: string): NpmPackageJson["repository"] {
   const result = spawnSync("git", ["remote", "get-url", "origin"], { cwd: root, encoding: "utf8" });
   const url = result.status === 0 ? result.stdout.trim() : "";
-  if (url === "") return undefined;
+  // A local path (a clone of a clone, as in CI) is no repository users can reach.
+  if (!/^(git@[^:]+:|(git\+)?(https?|ssh|git):\/\/)/.test(url)) return undefined;
   const https = url.replace(/^git@([^:]+):/, "https://$1/");
   return { type: "git", url: https.startsWith("git+") ? https : `git+${https}` };
 }
