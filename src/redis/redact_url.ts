@@ -18,6 +18,7 @@ export function redactUrl(url: string): string {
     else if (parsed.username) parsed.username = "***";
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/[^@/]*@/, "//***@");
+    // Not a URL: hide everything between "//" and the last "@" of the authority.
+    return url.replace(/\/\/[^/]*@/, "//***@");
   }
 }

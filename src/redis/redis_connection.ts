@@ -74,6 +74,8 @@ export class RedisConnection {
   #resync = new Set<() => void>();
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
+  /** The last error a client reported (a refused AUTH shows up here while it reconnects). */
+  #lastClientError: Error | undefined;
   #readyWaits = new WeakMap<RedisClient, Promise<void>>();
   #inFlight = new Set<PendingCommand>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
@@ -89,6 +91,11 @@ export class RedisConnection {
       throw new TypeError(
         `Cannot connect to ${redactUrl(this.#url)}: the URL must start with redis:// or rediss://`,
       );
+    }
+    // Checked here, so that a malformed URL fails at once with its password hidden (the client
+    // would throw later, lazily, with the URL in clear).
+    if (!URL.canParse(this.#url)) {
+      throw new TypeError(`Cannot connect to ${redactUrl(this.#url)}: the URL is not valid`);
     }
     this.redactedUrl = redactUrl(this.#url);
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -347,7 +354,13 @@ export class RedisConnection {
   }
 
   #unreachable(what: string, last?: unknown): BackendError {
-    const detail = last instanceof RedisReplyError ? ` (last reply: ${last.message})` : "";
+    // A refusal the client heard while connecting (WRONGPASS, NOAUTH, …) says why.
+    const heard = last instanceof RedisReplyError
+      ? last.message
+      : /\b(WRONGPASS|NOAUTH|NOPERM)\b/.test(this.#lastClientError?.message ?? "")
+      ? this.#lastClientError!.message.split("\n")[0]
+      : undefined;
+    const detail = heard === undefined ? "" : ` (last reply: ${heard})`;
     return new BackendError(
       `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms${detail}`,
     );
@@ -356,6 +369,7 @@ export class RedisConnection {
   #newClient(): RedisClient {
     const client = this.#create(this.#url);
     client.onError((error) => {
+      this.#lastClientError = error;
       const wrapped = this.#wrap(error, "connection");
       for (const listener of this.#errorListeners) listener(wrapped);
     });

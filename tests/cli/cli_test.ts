@@ -306,6 +306,23 @@ test("CLI errors are one line with exit code 1 or 2, and Redis URLs are redacted
     /^qtasks: Redis unreachable at redis:\/\/qt:\*\*\*@127\.0\.0\.1:1\/0$/,
   );
   assert.ok(!unreachable.stdout.includes("s3cret") && !unreachable.stderr.includes("s3cret"));
+
+  // A malformed URL is a usage error, its password hidden.
+  const malformed = await qtasks(["get", "1", "--redis", "redis://bob:hunter2@127.0.0.1:notaport"]);
+  assertOneErrorLine(malformed, 2, /Cannot connect to redis:\/\/\*\*\*@127\.0\.0\.1:notaport/);
+  assert.ok(!malformed.stderr.includes("hunter2"), malformed.stderr);
+
+  // Redis answered but refused the credentials: said so, not "unreachable".
+  const refused = await qtasks(
+    ["stats", "--redis", "redis://nobody:wrong-password@127.0.0.1:6379"],
+    { QTASKS_BACKEND_TIMEOUT_MS: "1000" },
+  );
+  assertOneErrorLine(
+    refused,
+    1,
+    /^qtasks: Redis at redis:\/\/nobody:\*\*\*@127\.0\.0\.1:6379 refused the connection: WRONGPASS/,
+  );
+  assert.ok(!refused.stderr.includes("wrong-password"));
 });
 
 test("two qtasks timer processes on one app enqueue each fire exactly once", async () => {
