@@ -50,7 +50,10 @@ export interface ScheduleOptions<A extends unknown[] = unknown[]> {
   args?: A;
   /** The task's priority (default: the task's own). */
   priority?: number;
-  /** An IANA time zone the pattern is read in, such as `Europe/Berlin` (default: the process's). */
+  /**
+   * An IANA time zone the pattern is read in, such as `Europe/Berlin` (default `UTC`, so that
+   * timers on hosts in different zones agree on every fire).
+   */
   timezone?: string;
   /** Fires missed while every timer was down: `skip` (default) or `once`. */
   catchUp?: CatchUp;
@@ -84,7 +87,7 @@ export interface ScheduleInfo {
   readonly taskName: string;
   /** Its pattern. */
   readonly cron: string;
-  /** Its time zone, if one was given. */
+  /** Its time zone (`UTC` unless one was given). */
   readonly timezone: string | undefined;
   /** The task's arguments. */
   readonly args: readonly unknown[];
@@ -287,16 +290,16 @@ export class Timer {
     if (!options || typeof options !== "object") {
       throw new TypeError(`${context}: options with a cron pattern are required`);
     }
-    const { cron, timezone, priority } = options;
+    const { cron, priority } = options;
+    // UTC unless given: every timer process reads the pattern alike, whatever its host's zone.
+    const timezone = options.timezone ?? "UTC";
     if (typeof cron !== "string" || cron.trim() === "") {
       throw new TypeError(`${context}: cron must be a pattern string, got ${String(cron)}`);
     }
-    if (timezone !== undefined) {
-      try {
-        new Intl.DateTimeFormat("en-US", { timeZone: timezone });
-      } catch {
-        throw new RangeError(`${context}: unknown time zone "${String(timezone)}"`);
-      }
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+    } catch {
+      throw new RangeError(`${context}: unknown time zone "${String(timezone)}"`);
     }
     let pattern: Cron;
     try {
@@ -320,7 +323,11 @@ export class Timer {
     const encoded = encodeJson(args, `arguments of task "${taskName}"`);
     if (definition.schema !== undefined) parseArgs(definition.schema, args, context);
     const id = options.id ??
-      `${taskName}:${shortHash(JSON.stringify([cron, timezone ?? "", encoded, priority ?? null]))}`;
+      `${taskName}:${
+        shortHash(
+          JSON.stringify([cron, timezone === "UTC" ? "" : timezone, encoded, priority ?? null]),
+        )
+      }`;
     if (typeof id !== "string" || id === "" || /\s/.test(id)) {
       throw new TypeError(`${context}: id must be a non-empty string without spaces`);
     }

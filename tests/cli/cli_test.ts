@@ -253,6 +253,11 @@ test("CLI errors are one line with exit code 1 or 2, and Redis URLs are redacted
   );
   assertOneErrorLine(await qtasks(["timer", NO_APP]), 1, /no_app\.ts has no Timer export$/);
   assertOneErrorLine(
+    await qtasks(["timer", repoPath("tests/cli/fixtures/memory_timer.ts")]),
+    1,
+    /uses the in-memory backend: a timer process would enqueue where no worker runs/,
+  );
+  assertOneErrorLine(
     await qtasks(["worker", `${FIXTURE}:missing`], env),
     1,
     /app\.ts has no export "missing"$/,

@@ -91,6 +91,21 @@ test("a schedule with a time zone fires at that zone's wall-clock time", async (
   await timer.stop();
 });
 
+test("a schedule without a time zone is read in UTC, whatever the host's zone", async () => {
+  const app = memoryApp();
+  const clock = new ManualClock(Date.UTC(2030, 0, 1, 0, 0, 0));
+  const { fires, onFire } = collect();
+  const timer = new Timer({ app, clock, onFire });
+  timer.addTask("report", { cron: "0 9 * * *", args: ["utc"] });
+  assert.equal(timer.schedules[0].timezone, "UTC");
+  await timer.start();
+  await clock.advance(24 * 3_600_000);
+  assert.deepEqual(fires.map((fire) => new Date(fire.fireAt).toISOString()), [
+    "2030-01-01T09:00:00.000Z",
+  ]);
+  await timer.stop();
+});
+
 test("fires missed while every timer was down are skipped by default and caught up once with catchUp once", async () => {
   const app = memoryApp();
   const clock = new ManualClock(T0);

@@ -1,6 +1,7 @@
 import { redactedBackend } from "../backend_label.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CliUsageError } from "../cli_errors.ts";
+import { CliFailure, CliUsageError } from "../cli_errors.ts";
+import { MemoryBroker } from "../../broker/memory_broker.ts";
 import type { Command } from "../command.ts";
 import { table } from "../format.ts";
 import { loadTimer, parseAppSpec } from "../load_app.ts";
@@ -29,6 +30,11 @@ Options:
     const timer = await loadTimer(parseAppSpec(positionals[0]), context);
     const app = timer.app;
     context.app = app;
+    if (app.broker instanceof MemoryBroker) {
+      throw new CliFailure(
+        `app "${app.name}" uses the in-memory backend: a timer process would enqueue where no worker runs (give it a brokerUrl)`,
+      );
+    }
     await runUntilSignal(
       {
         start: async () => {
