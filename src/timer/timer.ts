@@ -216,6 +216,8 @@ export class Timer {
   #onFire: ((fire: TimerFire) => void) | undefined;
   #schedules = new Map<string, Schedule>();
   #running = false;
+  /** When the timer started (clock time). */
+  #startedAt: number | undefined;
   #cancelWait: (() => void) | undefined;
   #ticking: Promise<unknown> = Promise.resolve();
   #offStopping: (() => void) | undefined;
@@ -365,6 +367,7 @@ export class Timer {
     this.#running = true;
     this.#offStopping = this.app.events.on("stopping", () => void this.stop());
     const now = this.clock.now();
+    this.#startedAt = now;
     for (const schedule of this.#schedules.values()) {
       schedule.next = this.#nextAfter(schedule, now);
     }
@@ -450,6 +453,9 @@ export class Timer {
             outcome: "skipped-late",
             catchUp: false,
           }));
+          // A stall (a paused VM, a blocked loop) is a miss like downtime: catch up once.
+          const missed = await this.#catchUpOnce(schedule, now - maxLateMs, this.#startedAt);
+          if (missed !== undefined) fires.push(missed);
           continue;
         }
         schedule.next = this.#nextAfter(schedule, fireAt);
@@ -461,16 +467,26 @@ export class Timer {
 
   /** At start: one fire for each `catchUp: "once"` schedule that missed fires since its last. */
   async #catchUp(now: number): Promise<void> {
-    const globalConfig = this.#globalConfig();
-    for (const schedule of this.#schedules.values()) {
-      if (schedule.catchUp !== "once") continue;
-      const last = Number(await globalConfig.get(LAST_FIRE_GROUP, schedule.id));
-      if (!Number.isFinite(last)) continue; // never fired: nothing was missed
-      const missed = schedule.pattern.previousRuns(1, new Date(now))[0]?.getTime();
-      if (missed !== undefined && missed > last && missed < now) {
-        await this.#fire(schedule, missed, true);
-      }
-    }
+    for (const schedule of this.#schedules.values()) await this.#catchUpOnce(schedule, now);
+  }
+
+  /**
+   * For a `catchUp: "once"` schedule: fires its latest fire before `before` when no timer
+   * recorded it (or a later one) as its last fire. A schedule that never fired counts from
+   * `since` (a running timer's start; at start, none: nothing was missed). Returns that fire.
+   */
+  async #catchUpOnce(
+    schedule: Schedule,
+    before: number,
+    since?: number,
+  ): Promise<TimerFire | undefined> {
+    if (schedule.catchUp !== "once") return undefined;
+    const recorded = Number(await this.#globalConfig().get(LAST_FIRE_GROUP, schedule.id));
+    const last = Number.isFinite(recorded) ? recorded : since;
+    if (last === undefined) return undefined;
+    const missed = schedule.pattern.previousRuns(1, new Date(before))[0]?.getTime();
+    if (missed === undefined || missed <= last || missed >= before) return undefined;
+    return await this.#fire(schedule, missed, true);
   }
 
   async #fire(schedule: Schedule, fireAt: number, catchUp: boolean): Promise<TimerFire> {

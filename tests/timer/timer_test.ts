@@ -211,6 +211,32 @@ test("a timer that wakes up too late for a fire skips it instead of risking a se
   await timer.stop();
 });
 
+test("a catchUp once schedule enqueues one of the fires a stalled timer skipped", async () => {
+  const app = memoryApp();
+  const clock = new ManualClock(Date.UTC(2030, 0, 1, 8, 0, 0));
+  const timer = new Timer({ app, clock, lockTtlMs: 60_000 });
+  timer.addTask("ping", { cron: "0 9 * * *", id: "daily", catchUp: "once" });
+  timer.addTask("ping", { cron: "0 9 * * *", id: "daily-skip" });
+  await timer.start();
+  clock.jump(2 * 3_600_000); // stalled from 08:00 to 10:00: the 09:00 fires are an hour late
+  const ticked = await timer.tick();
+  const summary = ticked.map((fire) =>
+    `${fire.scheduleId} ${new Date(fire.fireAt).toISOString().slice(11, 16)} ${fire.outcome}${
+      fire.catchUp ? " (catch-up)" : ""
+    }`
+  );
+  assert.deepEqual(summary, [
+    "daily 09:00 skipped-late",
+    "daily 09:00 enqueued (catch-up)",
+    "daily-skip 09:00 skipped-late",
+  ]);
+  const caught = ticked[1];
+  assert.equal((await app.get(caught.uuid))?.taskName, "ping");
+  // The next tick has nothing more to catch up.
+  assert.deepEqual(await timer.tick(), []);
+  await timer.stop();
+});
+
 test("addTask checks the task, the pattern, the time zone and the arguments", () => {
   const app = memoryApp();
   app.task({ name: "typed", schema: z.tuple([z.number()]) }, (n: number) => n);
