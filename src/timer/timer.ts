@@ -1,3 +1,4 @@
+import { BackendError } from "../errors/backend_error.ts";
 import { Cron } from "croner";
 import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { TaskHandle } from "../app/task_handle.ts";
@@ -510,11 +511,29 @@ export class Timer {
         fire.outcome = "claimed-elsewhere";
         return this.#report(fire);
       }
-      // A caller-chosen uuid is an idempotency key: a task already stored under it stays alone.
-      await this.app.addTask(schedule.taskName, schedule.args, {
-        priority: schedule.priority,
-        uuid,
-      });
+      // A caller-chosen uuid is an idempotency key: a task already stored under it stays alone,
+      // so a failed enqueue is tried again while this timer's claim stands.
+      const until = fireAt + this.lockTtlMs / 2;
+      for (let attempt = 1;; attempt++) {
+        try {
+          await this.app.addTask(schedule.taskName, schedule.args, {
+            priority: schedule.priority,
+            uuid,
+          });
+          break;
+        } catch (error) {
+          const wait = Math.min(100 * 2 ** (attempt - 1), 5_000);
+          if (
+            !(error instanceof BackendError) || !this.#running || this.clock.now() + wait > until
+          ) throw error;
+          this.#logger.warn(
+            `Timer: enqueue of ${schedule.taskName} for ${at} failed (${
+              (error as Error).message
+            }); trying again in ${wait} ms`,
+          );
+          await new Promise<void>((resolve) => this.clock.setTimer(resolve, wait));
+        }
+      }
       this.#logger.info(
         `Timer: enqueued ${schedule.taskName} ${uuid} for ${at}${catchUp ? " (catch-up)" : ""}`,
       );

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  BackendError,
+  MemoryBroker,
   QueueTasks,
   scheduleUuid,
   Timer,
@@ -16,7 +18,7 @@ import {
   ValidationError,
 } from "../../mod.ts";
 import { z } from "zod";
-import { uniqueName } from "../support/deferred.ts";
+import { deferred, uniqueName } from "../support/deferred.ts";
 import { ManualClock } from "../support/manual_clock.ts";
 
 const T0 = Date.UTC(2030, 0, 1, 0, 0, 3); // 2030-01-01T00:00:03Z, a Tuesday
@@ -235,6 +237,31 @@ test("a catchUp once schedule enqueues one of the fires a stalled timer skipped"
   // The next tick has nothing more to catch up.
   assert.deepEqual(await timer.tick(), []);
   await timer.stop();
+});
+
+test("a fire whose enqueue fails on the backend is tried again while the claim stands", async () => {
+  const broker = new MemoryBroker({ name: uniqueName("timer-retry") });
+  let failures = 2;
+  const add = broker.add.bind(broker);
+  broker.add = (task) =>
+    failures-- > 0
+      ? Promise.reject(new BackendError("Cannot reach Redis at redis://x (add): no reply"))
+      : add(task);
+  const app = new QueueTasks({ broker, env: false, config: { logsDefaultLevel: "silent" } });
+  app.task("ping", () => "pong");
+  const first = deferred<TimerFire>();
+  // The system clock: the retries wait 100 ms, then 200 ms.
+  const timer = new Timer({ app, onFire: (fire) => first.resolve(fire) });
+  timer.addTask("ping", { cron: "* * * * * *" });
+  await timer.start();
+  try {
+    const fire = await first.promise;
+    assert.equal(fire.outcome, "enqueued");
+    assert.equal(failures, -1, "two failed tries, then the one that stored it");
+    assert.equal((await app.get(fire.uuid))?.taskName, "ping");
+  } finally {
+    await timer.stop();
+  }
 });
 
 test("addTask checks the task, the pattern, the time zone and the arguments", () => {
