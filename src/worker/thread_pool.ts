@@ -298,15 +298,23 @@ export class ThreadPool implements TaskExecutor {
     try {
       await Promise.all(threads.map((thread) => thread.loaded));
     } catch (error) {
-      for (const thread of threads) void this.#kill(thread);
-      await Promise.all(this.#terminating);
-      this.#state = "idle";
-      throw new ThreadCrashError(
+      const failed = new ThreadCrashError(
         `Cannot start ThreadPool: a thread could not load the task module ${this.module}: ${
           describeError(error).message
         }`,
         { cause: error },
       );
+      // Every thread of this start goes, with whatever it runs (tasks are only sent once the
+      // pool runs, but a thread may hold one all the same), and the queued tasks fail with it.
+      for (const thread of new Set([...threads, ...this.#threads])) {
+        void this.#kill(thread);
+        this.#loseRunning(thread, "the thread pool could not start", error);
+      }
+      this.#failQueued(failed);
+      await Promise.all(this.#terminating);
+      this.#state = "idle";
+      this.#checkIdle();
+      throw failed;
     }
     this.#state = "running";
     this.#restartDelay = 0;
@@ -341,7 +349,8 @@ export class ThreadPool implements TaskExecutor {
       this.#waiting++;
       if (this.#state === "idle") {
         this.start().catch((error) => this.#failQueued(error));
-      } else this.#dispatch();
+      } else if (this.#state === "running") this.#dispatch();
+      // While starting, it waits: the start dispatches it, or fails it with the start.
     });
   }
 
@@ -675,19 +684,7 @@ export class ThreadPool implements TaskExecutor {
     void this.#kill(thread);
     const detail = cause === undefined ? "" : ` (${describeError(cause).message})`;
     thread.settleLoad(cause ?? new ThreadCrashError(`A pool thread died while loading: ${why}`));
-    for (const job of thread.running.values()) {
-      clearTimeout(job.killTimer);
-      this.#settle(
-        job,
-        failure(
-          new ThreadCrashError(
-            `Task "${job.run.definition.name}" (${job.run.uuid}) was lost: ${why}${detail}`,
-            { cause },
-          ),
-        ),
-      );
-    }
-    thread.running.clear();
+    this.#loseRunning(thread, why, cause);
     if (this.#state !== "running") {
       this.#checkIdle();
       return;
@@ -716,6 +713,24 @@ export class ThreadPool implements TaskExecutor {
       this.#dispatch();
     }
     this.#checkIdle();
+  }
+
+  /** Ends the tasks on a thread that died with a ThreadCrashError. */
+  #loseRunning(thread: PoolThread, why: string, cause?: unknown): void {
+    const detail = cause === undefined ? "" : ` (${describeError(cause).message})`;
+    for (const job of thread.running.values()) {
+      clearTimeout(job.killTimer);
+      this.#settle(
+        job,
+        failure(
+          new ThreadCrashError(
+            `Task "${job.run.definition.name}" (${job.run.uuid}) was lost: ${why}${detail}`,
+            { cause },
+          ),
+        ),
+      );
+    }
+    thread.running.clear();
   }
 
   /** Terminates the thread and forgets it (close and a failed start await the termination). */

@@ -16,8 +16,11 @@ import {
   MemoryBroker,
   QueueTasks,
   RedisBroker,
+  type TaskOutcome,
   type TaskRecord,
+  type TaskRun,
   type ThreadFactory,
+  type ThreadListener,
   ThreadPool,
   WorkerPool,
 } from "../../mod.ts";
@@ -68,6 +71,96 @@ class CountingFactory implements ThreadFactory {
   port() {
     return this.#real.port();
   }
+}
+
+/** A thread the test plays by hand: what the pool sent it, and the pool's listener. */
+interface FakeThread {
+  listener: ThreadListener;
+  posted: Array<{ type: string; id?: number }>;
+  terminated: boolean;
+}
+
+/**
+ * Starts no real thread: each spawn is a {@linkcode FakeThread} the test answers for (`ready`,
+ * `load-error`, `done`), so the pool's own logic is tested without timing. `refuse` makes the
+ * next spawns throw.
+ */
+class FakeFactory implements ThreadFactory {
+  readonly name = "web" as const;
+  threads: FakeThread[] = [];
+  refuse = 0;
+  onSpawn: ((thread: FakeThread) => void) | undefined;
+
+  spawn(_url: URL, listener: ThreadListener) {
+    if (this.refuse > 0) {
+      this.refuse--;
+      throw new Error("no more threads");
+    }
+    const thread: FakeThread = { listener, posted: [], terminated: false };
+    this.threads.push(thread);
+    this.onSpawn?.(thread);
+    return {
+      post: (message: unknown) => void thread.posted.push(message as FakeThread["posted"][0]),
+      terminate: () => {
+        thread.terminated = true;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  port() {
+    return undefined;
+  }
+
+  /** Resolves with the next thread spawned. */
+  next(): Promise<FakeThread> {
+    return new Promise((resolve) => {
+      this.onSpawn = (thread) => {
+        this.onSpawn = undefined;
+        resolve(thread);
+      };
+    });
+  }
+}
+
+function loaded(thread: FakeThread): void {
+  thread.listener.message({ type: "ready" });
+}
+
+function loadFails(thread: FakeThread, message: string): void {
+  thread.listener.message({
+    type: "load-error",
+    error: { info: { type: "Error", message }, chain: ["Error"] },
+  });
+}
+
+/** The ids of the tasks the pool sent the thread. */
+function sent(thread: FakeThread): number[] {
+  return thread.posted.filter((message) => message.type === "run").map((message) => message.id!);
+}
+
+/** A run of a task `name` for ThreadPool.execute, outside any worker. */
+function fakeRun(name: string, signal: AbortSignal = new AbortController().signal): TaskRun {
+  return {
+    definition: { name } as TaskRun["definition"],
+    uuid: crypto.randomUUID(),
+    priority: 0,
+    args: [],
+    deliveries: 1,
+    signal,
+    appName: "pool-test",
+    workerId: "w1",
+    middlewaresBefore: [],
+    middlewaresAfter: [],
+  };
+}
+
+/** The outcome is an error thrown as `name`; returns its message. */
+function failedWith(outcome: TaskOutcome, name: string): string {
+  assert.equal(outcome.status, "error");
+  const thrown = (outcome as { thrown?: Error }).thrown;
+  assert.equal(thrown?.name, name);
+  return thrown.message;
 }
 
 type MakeBroker = (name: string) => Broker;
@@ -382,4 +475,42 @@ test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
   function pool(): ThreadPool {
     return new ThreadPool({ module: POOL_APP });
   }
+});
+
+test("a pool that fails to start ends the tasks waiting for it and sends none to a loaded thread meanwhile", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 2,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const first = pool.execute(fakeRun("add"));
+  const [a, b] = threads.threads;
+  loaded(a);
+  const second = pool.execute(fakeRun("add"));
+  assert.deepEqual(sent(a), [], "no task is sent while the pool starts");
+  loadFails(b, "the module is broken");
+  for (const outcome of await Promise.all([first, second])) {
+    assert.match(failedWith(outcome, "ThreadCrashError"), /the module is broken/);
+  }
+  assert.equal(pool.threads, 0);
+  assert.equal(pool.queued, 0);
+  assert.ok(a.terminated && b.terminated);
+});
+
+test("a task queued while an explicit start fails ends with the start's error", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const queued = pool.execute(fakeRun("add"));
+  loadFails(threads.threads[0], "the module is broken");
+  await assert.rejects(started, { name: "ThreadCrashError" });
+  assert.match(failedWith(await queued, "ThreadCrashError"), /could not load the task module/);
+  assert.equal(pool.queued, 0);
 });
