@@ -497,7 +497,7 @@ export class ThreadPool implements TaskExecutor {
         );
         break;
       case "exit":
-        this.#crash(thread, "its thread closed itself");
+        this.#crash(thread, "its thread ended itself (close or exit)");
         break;
       case "closed":
         thread.onClosed?.();

@@ -453,6 +453,24 @@ test("a ThreadPool runs one task as its executor while the others run on the eve
   assert.equal(threads.live, 0);
 });
 
+test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrashError and the pool runs the next task", async () => {
+  await withPool(backends[0][1], async ({ app, worker, threads }) => {
+    for (const name of ["exit", "process-exit"]) {
+      const record = await (await app.addTask(name, [])).result();
+      assert.equal(record.status, "error", name);
+      assert.equal(record.error?.type, "ThreadCrashError", name);
+      assert.equal(record.error?.code, "THREAD_CRASHED", name);
+      assert.equal(
+        (await (await app.addTask("add", [2, 3])).value() as { sum: number }).sum,
+        5,
+        `the pool runs a task after ${name}`,
+      );
+    }
+    assert.equal(threads.spawned, 4, "each exited thread replaced");
+    assert.equal(worker.pool.threads, 2);
+  });
+});
+
 test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
   assert.throws(
     () => new ThreadPool({ module: POOL_APP, size: 0 }),
