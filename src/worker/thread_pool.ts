@@ -50,6 +50,13 @@ export interface ThreadPoolOptions {
    * replaced (default 1,000 ms).
    */
   terminateAfterMs?: number;
+  /**
+   * How long a thread may take to load the task module (its imports, top-level awaits, the
+   * `app` and `worker` plugins' start) before it counts as a failed load: terminated, and the
+   * start fails or the thread is replaced with backoff (default 30,000 ms; `Infinity` waits
+   * for ever).
+   */
+  loadTimeoutMs?: number;
   /** How threads are started (default: {@linkcode getThreadFactory}; replace it in tests). */
   threadFactory?: ThreadFactory;
   /** Where to log crashes (default: the logger of the first task's run, else the console). */
@@ -80,9 +87,12 @@ interface PoolThread {
   settleLoad(error?: unknown): void;
   /** Called when it answers `closed`. */
   onClosed: (() => void) | undefined;
+  /** Fails the load when it takes longer than `loadTimeoutMs`. */
+  loadTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const DEFAULT_TERMINATE_AFTER_MS = 1_000;
+const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
 
@@ -187,6 +197,7 @@ export class ThreadPool implements TaskExecutor {
   readonly module: string;
   #exportName: string | undefined;
   #terminateAfterMs: number;
+  #loadTimeoutMs: number;
   #factoryOption: ThreadFactory | undefined;
   #logger: Logger | undefined;
   #threads = new Set<PoolThread>();
@@ -231,11 +242,22 @@ export class ThreadPool implements TaskExecutor {
         }`,
       );
     }
+    if (
+      options.loadTimeoutMs !== undefined &&
+      (typeof options.loadTimeoutMs !== "number" || !(options.loadTimeoutMs > 0))
+    ) {
+      throw new RangeError(
+        `Cannot create ThreadPool: loadTimeoutMs must be a positive number, got ${
+          String(options.loadTimeoutMs)
+        }`,
+      );
+    }
     if (options.exportName !== undefined && typeof options.exportName !== "string") {
       throw new TypeError("Cannot create ThreadPool: exportName must be a string");
     }
     this.#exportName = options.exportName;
     this.#terminateAfterMs = options.terminateAfterMs ?? DEFAULT_TERMINATE_AFTER_MS;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#factoryOption = options.threadFactory;
     this.#logger = options.logger;
   }
@@ -368,7 +390,16 @@ export class ThreadPool implements TaskExecutor {
   }
 
   async #close(graceMs: number): Promise<void> {
-    if (this.#starting) await this.#starting.catch(() => {});
+    if (this.#starting) {
+      // A start may never finish (a module that awaits for ever): its loading threads fail now,
+      // so the start fails too (and ends the tasks waiting for it).
+      for (const thread of [...this.#threads]) {
+        if (thread.state === "loading") {
+          this.#crash(thread, "the thread pool was closed while the thread loaded the task module");
+        }
+      }
+      await this.#starting.catch(() => {});
+    }
     if (this.#state === "idle" && this.#threads.size === 0) return;
     this.#state = "closing";
     for (const timer of this.#restartTimers) clearTimeout(timer);
@@ -446,6 +477,7 @@ export class ThreadPool implements TaskExecutor {
       loaded,
       settleLoad,
       onClosed: undefined,
+      loadTimer: undefined,
     };
     const factory = this.#factoryOption ?? getThreadFactory();
     this.#threads.add(thread);
@@ -464,6 +496,20 @@ export class ThreadPool implements TaskExecutor {
     thread.handle.post(
       { type: "init", module: this.module, exportName: this.#exportName } satisfies ToThread,
     );
+    const timeoutMs = this.#loadTimeoutMs;
+    if (Number.isFinite(timeoutMs)) {
+      thread.loadTimer = setTimeout(() => {
+        if (thread.state !== "loading") return;
+        this.#crash(
+          thread,
+          "its thread could not load the task module",
+          new ThreadCrashError(
+            `A pool thread did not load the task module within ${timeoutMs} ms (loadTimeoutMs)`,
+          ),
+          true,
+        );
+      }, timeoutMs);
+    }
     return thread;
   }
 
@@ -471,6 +517,7 @@ export class ThreadPool implements TaskExecutor {
     if (thread.state === "dead") return;
     switch (message.type) {
       case "ready":
+        clearTimeout(thread.loadTimer);
         thread.state = "ready";
         thread.settleLoad();
         if (this.#state === "running") {
@@ -735,6 +782,7 @@ export class ThreadPool implements TaskExecutor {
 
   /** Terminates the thread and forgets it (close and a failed start await the termination). */
   #kill(thread: PoolThread): Promise<void> {
+    clearTimeout(thread.loadTimer);
     thread.state = "dead";
     this.#threads.delete(thread);
     if (thread.handle === undefined) return Promise.resolve();

@@ -453,6 +453,46 @@ test("a ThreadPool runs one task as its executor while the others run on the eve
   assert.equal(threads.live, 0);
 });
 
+test("close does not wait for a start whose threads never finish loading: the start fails", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 2,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const queued = pool.execute(fakeRun("add"));
+  loaded(threads.threads[0]); // the other one never answers (a top-level await that never ends)
+  await pool.close();
+  await assert.rejects(started, { name: "ThreadCrashError" });
+  assert.match(failedWith(await queued, "ThreadCrashError"), /closed while the thread loaded/);
+  assert.equal(pool.threads, 0);
+  assert.ok(threads.threads.every((thread) => thread.terminated));
+});
+
+test("a thread that takes longer than loadTimeoutMs to load counts as a failed load", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    loadTimeoutMs: 20,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  await assert.rejects(pool.start(), (error: Error) => {
+    assert.equal(error.name, "ThreadCrashError");
+    assert.match(error.message, /did not load the task module within 20 ms \(loadTimeoutMs\)/);
+    return true;
+  });
+  assert.equal(pool.threads, 0);
+  assert.ok(threads.threads[0].terminated);
+  assert.throws(
+    () => new ThreadPool({ module: POOL_APP, loadTimeoutMs: 0 }),
+    /loadTimeoutMs must be a positive number, got 0/,
+  );
+});
+
 test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrashError and the pool runs the next task", async () => {
   await withPool(backends[0][1], async ({ app, worker, threads }) => {
     for (const name of ["exit", "process-exit"]) {
