@@ -341,7 +341,7 @@ export class ThreadPool implements TaskExecutor {
     this.#state = "running";
     this.#restartDelay = 0;
     // A thread that loaded and then died while the others were loading is replaced now.
-    while (this.#threads.size < this.size) this.#spawn();
+    for (let missing = this.size - this.#threads.size; missing > 0; missing--) this.#spawn();
     this.#dispatch();
   }
 
@@ -491,6 +491,16 @@ export class ThreadPool implements TaskExecutor {
       this.#threads.delete(thread);
       thread.state = "dead";
       settleLoad(error);
+      // While starting, the start fails with it; later it counts as a failed load (backoff).
+      if (this.#state === "running") {
+        const detail = ` (${describeError(error).message})`;
+        (this.#logger ??= createLogger("info")).error(
+          `ThreadPool: a thread could not be started${detail}`,
+        );
+        this.#respawnLater(
+          new ThreadCrashError(`No pool thread could be started${detail}`, { cause: error }),
+        );
+      }
       return thread;
     }
     thread.handle.post(
@@ -740,26 +750,32 @@ export class ThreadPool implements TaskExecutor {
       `ThreadPool: a thread was replaced: ${why}${detail}`,
     );
     if (atLoad || loading) {
-      this.#restartDelay = Math.min(
-        RESTART_MAX_MS,
-        Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
+      this.#respawnLater(
+        new ThreadCrashError(`No pool thread could load the task module${detail}`, { cause }),
       );
-      // With no thread loaded, queued tasks would wait for a module that may never load.
-      if (![...this.#threads].some((other) => other.state === "ready")) {
-        this.#failQueued(
-          new ThreadCrashError(`No pool thread could load the task module${detail}`, { cause }),
-        );
-      }
-      const timer = setTimeout(() => {
-        this.#restartTimers.delete(timer);
-        if (this.#state === "running") this.#spawn();
-      }, this.#restartDelay);
-      this.#restartTimers.add(timer);
     } else {
       this.#spawn();
       this.#dispatch();
     }
     this.#checkIdle();
+  }
+
+  /**
+   * Starts a thread in place of one that could not load (or be started) after the backoff
+   * (100 ms doubling to 10 s). With no thread loaded, the queued tasks fail with `error`: they
+   * would wait for a module that may never load.
+   */
+  #respawnLater(error: ThreadCrashError): void {
+    this.#restartDelay = Math.min(
+      RESTART_MAX_MS,
+      Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
+    );
+    if (![...this.#threads].some((other) => other.state === "ready")) this.#failQueued(error);
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(timer);
+      if (this.#state === "running") this.#spawn();
+    }, this.#restartDelay);
+    this.#restartTimers.add(timer);
   }
 
   /** Ends the tasks on a thread that died with a ThreadCrashError. */

@@ -100,7 +100,13 @@ class FakeFactory implements ThreadFactory {
     this.threads.push(thread);
     this.onSpawn?.(thread);
     return {
-      post: (message: unknown) => void thread.posted.push(message as FakeThread["posted"][0]),
+      post: (message: unknown) => {
+        thread.posted.push(message as FakeThread["posted"][0]);
+        // A loaded thread asked to close stops its plugins and says so.
+        if ((message as { type: string }).type === "close") {
+          queueMicrotask(() => listener.message({ type: "closed" }));
+        }
+      },
       terminate: () => {
         thread.terminated = true;
         return Promise.resolve();
@@ -131,6 +137,19 @@ function loadFails(thread: FakeThread, message: string): void {
   thread.listener.message({
     type: "load-error",
     error: { info: { type: "Error", message }, chain: ["Error"] },
+  });
+}
+
+/** Reports the thread's task `id` done with `returning`. */
+function finish(thread: FakeThread, id: number, returning = "1"): void {
+  thread.listener.message({ type: "done", id, outcome: { status: "success", returning } });
+}
+
+/** The thread reports an uncaught exception. */
+function crash(thread: FakeThread): void {
+  thread.listener.message({
+    type: "crash",
+    error: { info: { type: "Error", message: "the thread blew up" }, chain: ["Error"] },
   });
 }
 
@@ -491,6 +510,36 @@ test("a thread that takes longer than loadTimeoutMs to load counts as a failed l
     () => new ThreadPool({ module: POOL_APP, loadTimeoutMs: 0 }),
     /loadTimeoutMs must be a positive number, got 0/,
   );
+});
+
+test("a thread factory that throws while replacing a thread is retried with backoff, and queued tasks fail while no thread can be made", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  loaded(threads.threads[0]);
+  await started;
+  const first = pool.execute(fakeRun("add"));
+  finish(threads.threads[0], sent(threads.threads[0])[0]);
+  assert.equal((await first).status, "success");
+  threads.refuse = 2; // the replacement and its first retry fail
+  crash(threads.threads[0]);
+  assert.equal(pool.threads, 0);
+  const queued = pool.execute(fakeRun("add"));
+  // The retry (after the backoff) fails too, with no thread loaded: the queued task fails.
+  assert.match(failedWith(await queued, "ThreadCrashError"), /could be started.*no more threads/);
+  const replacement = await threads.next(); // the second retry works
+  loaded(replacement);
+  assert.equal(pool.threads, 1);
+  const next = pool.execute(fakeRun("add"));
+  finish(replacement, sent(replacement)[0], "2");
+  assert.deepEqual(await next, { status: "success", returning: "2" });
+  await pool.close({ graceMs: 0 });
+  assert.equal(pool.threads, 0);
 });
 
 test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrashError and the pool runs the next task", async () => {
