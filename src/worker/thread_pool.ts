@@ -89,12 +89,18 @@ interface PoolThread {
   onClosed: (() => void) | undefined;
   /** Fails the load when it takes longer than `loadTimeoutMs`. */
   loadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When it loaded (`Date.now()`), 0 before. */
+  readyAt: number;
+  /** Whether it finished a task: then a crash is the task's, not the module's. */
+  finished: boolean;
 }
 
 const DEFAULT_TERMINATE_AFTER_MS = 1_000;
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
+/** A thread up this long (or that finished a task) was healthy: its crash resets the backoff. */
+const STABLE_MS = 1_000;
 
 /** `.ts` here, `.js` in the npm build: the entry has the extension this file has. */
 const ENTRY_URL: URL = new URL(
@@ -478,6 +484,8 @@ export class ThreadPool implements TaskExecutor {
       settleLoad,
       onClosed: undefined,
       loadTimer: undefined,
+      readyAt: 0,
+      finished: false,
     };
     const factory = this.#factoryOption ?? getThreadFactory();
     this.#threads.add(thread);
@@ -529,11 +537,11 @@ export class ThreadPool implements TaskExecutor {
       case "ready":
         clearTimeout(thread.loadTimer);
         thread.state = "ready";
+        thread.readyAt = Date.now();
         thread.settleLoad();
-        if (this.#state === "running") {
-          this.#restartDelay = 0;
-          this.#dispatch();
-        }
+        // The backoff is reset only once a thread proved healthy (see #crash), not on load: a
+        // module that crashes right after loading would otherwise respawn in a tight loop.
+        if (this.#state === "running") this.#dispatch();
         break;
       case "load-error": {
         const error = rebuildThreadError(message.error);
@@ -686,6 +694,8 @@ export class ThreadPool implements TaskExecutor {
     const job = thread.running.get(id);
     if (job === undefined) return;
     thread.running.delete(id);
+    thread.finished = true;
+    this.#restartDelay = 0;
     clearTimeout(job.killTimer);
     if (!job.settled) {
       if (outcome.status !== "error" || outcome.thrown === undefined) this.#settle(job, outcome);
@@ -753,9 +763,19 @@ export class ThreadPool implements TaskExecutor {
       this.#respawnLater(
         new ThreadCrashError(`No pool thread could load the task module${detail}`, { cause }),
       );
-    } else {
+    } else if (thread.finished || Date.now() - thread.readyAt >= STABLE_MS) {
+      // A healthy thread: replaced at once.
+      this.#restartDelay = 0;
       this.#spawn();
       this.#dispatch();
+    } else {
+      // Crashed soon after loading, before finishing a task: maybe the module itself (a timer
+      // that throws), so replaced with backoff. Queued tasks wait: the module does load.
+      this.#restartDelay = Math.min(
+        RESTART_MAX_MS,
+        Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
+      );
+      this.#spawnAfter(this.#restartDelay);
     }
     this.#checkIdle();
   }
@@ -771,10 +791,14 @@ export class ThreadPool implements TaskExecutor {
       Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
     );
     if (![...this.#threads].some((other) => other.state === "ready")) this.#failQueued(error);
+    this.#spawnAfter(this.#restartDelay);
+  }
+
+  #spawnAfter(delayMs: number): void {
     const timer = setTimeout(() => {
       this.#restartTimers.delete(timer);
       if (this.#state === "running") this.#spawn();
-    }, this.#restartDelay);
+    }, delayMs);
     this.#restartTimers.add(timer);
   }
 

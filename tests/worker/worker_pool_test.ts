@@ -42,9 +42,25 @@ class CountingFactory implements ThreadFactory {
     this.name = this.#real.name;
   }
 
+  #waiters: Array<() => void> = [];
+
+  /** Resolves once `count` threads were started (a crashed one is replaced after a backoff). */
+  untilSpawned(count: number): Promise<void> {
+    if (this.spawned >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.spawned < count) return;
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
+        resolve();
+      };
+      this.#waiters.push(check);
+    });
+  }
+
   spawn(url: URL, listener: Parameters<ThreadFactory["spawn"]>[1]) {
     this.spawned++;
     this.live++;
+    for (const waiter of [...this.#waiters]) waiter();
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -300,6 +316,8 @@ function poolTests(backend: string, makeBroker: MakeBroker): void {
       assert.equal(record.error?.type, "ThreadCrashError");
       assert.equal(record.error?.code, "THREAD_CRASHED");
       assert.match(record.error?.message ?? "", /the thread blew up/);
+      // A thread that crashes before it finished a task is replaced after a short backoff.
+      await threads.untilSpawned(3);
       assert.equal(threads.spawned, 3, "one thread replaced");
       assert.equal(worker.pool.threads, 2);
       // The pool still runs tasks, on both threads.
@@ -318,6 +336,7 @@ function poolTests(backend: string, makeBroker: MakeBroker): void {
       const record = await (await app.addTask("quit", [])).result();
       assert.equal(record.status, "error");
       assert.equal(record.error?.code, "THREAD_CRASHED");
+      await threads.untilSpawned(3);
       assert.equal(worker.pool.threads, 2);
       assert.equal(threads.spawned, 3);
       assert.equal((await (await app.addTask("add", [2, 2])).value() as { sum: number }).sum, 4);
@@ -542,6 +561,40 @@ test("a thread factory that throws while replacing a thread is retried with back
   assert.equal(pool.threads, 0);
 });
 
+test("a thread that crashes right after loading is replaced with backoff, and at once after it finished a task", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  let thread = threads.threads[0];
+  loaded(thread);
+  await started;
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    crash(thread); // right after loading, as a module whose timer throws would
+    assert.equal(pool.threads, 0, "not replaced at once");
+    const since = Date.now();
+    thread = await threads.next();
+    delays.push(Date.now() - since);
+    loaded(thread);
+  }
+  // 100, 200, 400 ms (timers may fire a little early or late).
+  assert.ok(delays[0] >= 80, `first delay ${delays[0]} ms`);
+  assert.ok(delays[2] >= 300, `delays grow: ${delays.join(", ")} ms`);
+  // A thread that finished a task was healthy: its crash is the task's, replaced at once.
+  const job = pool.execute(fakeRun("add"));
+  finish(thread, sent(thread)[0]);
+  assert.equal((await job).status, "success");
+  crash(thread);
+  assert.equal(pool.threads, 1, "replaced at once");
+  assert.equal(threads.threads.length, 5);
+  await pool.close({ graceMs: 0 });
+});
+
 test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrashError and the pool runs the next task", async () => {
   await withPool(backends[0][1], async ({ app, worker, threads }) => {
     for (const name of ["exit", "process-exit"]) {
@@ -555,6 +608,7 @@ test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrash
         `the pool runs a task after ${name}`,
       );
     }
+    await threads.untilSpawned(4);
     assert.equal(threads.spawned, 4, "each exited thread replaced");
     assert.equal(worker.pool.threads, 2);
   });
