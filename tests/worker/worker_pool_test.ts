@@ -22,9 +22,12 @@ import {
   type ThreadFactory,
   type ThreadListener,
   ThreadPool,
+  UnrecoverableError,
+  ValidationError,
   WorkerPool,
 } from "../../mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { encodeThreadError, rebuildThreadError } from "../../src/worker/thread_error.ts";
 import { hear, registerPoolTasks, say, THREAD_ID } from "./fixtures/pool_tasks.ts";
 
 const SILENT = createLogger("silent");
@@ -674,4 +677,29 @@ test("a task queued while an explicit start fails ends with the start's error", 
   await assert.rejects(started, { name: "ThreadCrashError" });
   assert.match(failedWith(await queued, "ThreadCrashError"), /could not load the task module/);
   assert.equal(pool.queued, 0);
+});
+
+test("an error crossing threads is rebuilt as a QTasks class only when it was one, and an AggregateError keeps its errors", () => {
+  const crossed = (thrown: unknown, extra: Array<new (message: string) => Error> = []) =>
+    rebuildThreadError(structuredClone(encodeThreadError(thrown)), extra) as Error;
+  // A library's own classes that share a name with QTasks' ones.
+  class OwnUnrecoverable extends Error {}
+  Object.defineProperty(OwnUnrecoverable, "name", { value: "UnrecoverableError" });
+  class OwnValidation extends Error {}
+  Object.defineProperty(OwnValidation, "name", { value: "ValidationError" });
+  const own = crossed(new OwnUnrecoverable("mine"));
+  assert.ok(!(own instanceof UnrecoverableError), "not QTasks' UnrecoverableError");
+  assert.ok(own instanceof Error);
+  assert.equal(own.message, "mine");
+  assert.ok(!(crossed(new OwnValidation("mine")) instanceof ValidationError));
+  assert.ok(crossed(new OwnValidation("mine"), [OwnValidation]) instanceof OwnValidation);
+  // QTasks' own still are.
+  assert.ok(crossed(new UnrecoverableError("no retry")) instanceof UnrecoverableError);
+  const aggregate = crossed(new AggregateError([new RangeError("a"), "b"], "both"));
+  assert.ok(aggregate instanceof AggregateError);
+  const errors = (aggregate as AggregateError).errors;
+  assert.equal(errors.length, 2);
+  assert.ok(errors[0] instanceof RangeError);
+  assert.equal(errors[0].message, "a");
+  assert.equal(errors[1], "b");
 });
