@@ -552,7 +552,11 @@ export class ThreadPool implements TaskExecutor {
         this.#done(thread, message.id, message.outcome);
         break;
       case "call":
-        void this.#answer(thread, message);
+        this.#answer(thread, message).catch((error) => {
+          (this.#logger ??= createLogger("info")).error(
+            `ThreadPool: could not answer a thread's call: ${describeError(error).message}`,
+          );
+        });
         break;
       case "crash":
         this.#crash(
@@ -738,7 +742,25 @@ export class ThreadPool implements TaskExecutor {
     } catch (error) {
       reply = { type: "reply", call: message.call, ok: false, error: encodeThreadError(error) };
     }
-    if (thread.state !== "dead") thread.handle.post(reply);
+    if (thread.state === "dead") return;
+    try {
+      thread.handle.post(reply);
+    } catch (error) {
+      // The value cannot be sent (a DataCloneError): the call fails in the thread instead.
+      thread.handle.post(
+        {
+          type: "reply",
+          call: message.call,
+          ok: false,
+          error: encodeThreadError(
+            new TypeError(
+              `The broker's answer cannot be sent to the thread (${describeError(error).message})`,
+              { cause: error },
+            ),
+          ),
+        } satisfies ToThread,
+      );
+    }
   }
 
   /**

@@ -95,8 +95,10 @@ class CountingFactory implements ThreadFactory {
 /** A thread the test plays by hand: what the pool sent it, and the pool's listener. */
 interface FakeThread {
   listener: ThreadListener;
-  posted: Array<{ type: string; id?: number }>;
+  posted: Array<{ type: string; id?: number; ok?: boolean; error?: { info: { message: string } } }>;
   terminated: boolean;
+  /** Called with each message the pool posts. */
+  onPost?: (message: FakeThread["posted"][0]) => void;
 }
 
 /**
@@ -120,7 +122,10 @@ class FakeFactory implements ThreadFactory {
     this.onSpawn?.(thread);
     return {
       post: (message: unknown) => {
-        thread.posted.push(message as FakeThread["posted"][0]);
+        // Cloned as a real thread's postMessage does (a DataCloneError included).
+        const cloned = structuredClone(message) as FakeThread["posted"][0];
+        thread.posted.push(cloned);
+        thread.onPost?.(cloned);
         // A loaded thread asked to close stops its plugins and says so.
         if ((message as { type: string }).type === "close") {
           queueMicrotask(() => listener.message({ type: "closed" }));
@@ -702,4 +707,38 @@ test("an error crossing threads is rebuilt as a QTasks class only when it was on
   assert.ok(errors[0] instanceof RangeError);
   assert.equal(errors[0].message, "a");
   assert.equal(errors[1], "b");
+});
+
+test("a broker answer that cannot be sent to the thread fails the thread's call instead of leaving it pending", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const thread = threads.threads[0];
+  loaded(thread);
+  await started;
+  const run = fakeRun("report");
+  // A record that cannot be cloned (a function in it).
+  const record = { uuid: run.uuid, status: "process", toJSON: () => "x" };
+  run.services = {
+    broker: { get: () => Promise.resolve(record) },
+  } as unknown as TaskRun["services"];
+  const job = pool.execute(run);
+  const [id] = sent(thread);
+  const reply = new Promise<FakeThread["posted"][0]>((resolve) => {
+    thread.onPost = (message) => {
+      if (message.type === "reply") resolve(message);
+    };
+  });
+  thread.listener.message({ type: "call", call: 1, id, op: "get", uuid: run.uuid });
+  const answer = await reply;
+  assert.equal(answer.ok, false);
+  assert.match(answer.error?.info.message ?? "", /cannot be sent to the thread/);
+  finish(thread, id);
+  assert.equal((await job).status, "success");
+  await pool.close({ graceMs: 0 });
 });
