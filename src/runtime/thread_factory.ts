@@ -61,6 +61,12 @@ export interface ThreadPort {
   post(message: unknown): void;
   /** Calls `handler` with each message from the owner. */
   listen(handler: (data: unknown) => void): void;
+  /**
+   * Calls `notify` (once) just before the thread ends itself with the runtime's exit
+   * (`Deno.exit`, `process.exit`), on runtimes where the owner would not learn of it otherwise
+   * (Deno); `notify` can still post. Absent where the owner is told anyway.
+   */
+  onExit?(notify: () => void): void;
 }
 
 /**

@@ -13,6 +13,38 @@ interface WorkerScope {
   addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
 }
 
+/** Something with an exit function: `Deno`, `process`. */
+type Exiting = { exit?: (code?: number) => unknown };
+
+/**
+ * Deno's worker ends at `Deno.exit()` (and its `process.exit()`) without a word to its owner:
+ * both are wrapped to call `notify` first (once). Bun reports it anyway; wrapping is harmless.
+ */
+function wrapExits(notify: () => void): void {
+  let notified = false;
+  const g = globalThis as { Deno?: Exiting; process?: Exiting };
+  for (const target of [g.Deno, g.process]) {
+    if (target === undefined || target === null || typeof target.exit !== "function") continue;
+    const exit = target.exit.bind(target);
+    const wrapped = (code?: number): unknown => {
+      if (!notified) {
+        notified = true;
+        try {
+          notify();
+        } catch {
+          // Exits all the same.
+        }
+      }
+      return exit(code);
+    };
+    try {
+      Object.defineProperty(target, "exit", { value: wrapped, writable: true, configurable: true });
+    } catch {
+      // A runtime whose exit cannot be replaced: the owner may not be told.
+    }
+  }
+}
+
 type WorkerConstructor = new (url: URL, options: { type: "module" }) => WebWorker;
 
 /**
@@ -77,6 +109,7 @@ export function webThreadFactory(): ThreadFactory | undefined {
       return {
         post: (message) => scope.postMessage(message),
         listen: (handler) => scope.addEventListener("message", (event) => handler(event.data)),
+        onExit: (notify) => wrapExits(notify),
       };
     },
   };

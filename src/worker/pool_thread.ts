@@ -52,6 +52,9 @@ if (typeof scope.close === "function") {
   };
 }
 
+// Likewise a task that calls `Deno.exit()` or `process.exit()` (Deno tells the owner nothing).
+owner.onExit?.(() => post({ type: "exit" }));
+
 // Where the runtime reports them in the thread (Deno, Bun), an uncaught exception or unhandled
 // rejection is reported by the thread itself, as data (the owner then terminates it); Node reports
 // them to the owner through the thread's `error` event.

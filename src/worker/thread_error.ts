@@ -50,10 +50,17 @@ export interface ThreadErrorData {
   value?: unknown;
   /** Whether `value` is set. */
   plain?: boolean;
+  /**
+   * Whether it is a QTasks error (`instanceof QTasksError`): only then is it rebuilt as a QTasks
+   * class, so a library's own class that shares a name (`ValidationError`) stays itself.
+   */
+  qtasks?: boolean;
+  /** The `errors` of an `AggregateError` (not an enumerable field), up to the same depth. */
+  errors?: ThreadErrorData[];
 }
 
-/** The classes QTasks and the language know: rebuilt as themselves. */
-const KNOWN: readonly ErrorClass[] = [
+/** QTasks' classes: rebuilt as themselves, only for errors marked `qtasks` when encoded. */
+const QTASKS_CLASSES: readonly ErrorClass[] = [
   BackendError,
   ConfigError,
   DuplicateTaskError,
@@ -68,6 +75,10 @@ const KNOWN: readonly ErrorClass[] = [
   UnknownTaskError,
   UnrecoverableError,
   ValidationError,
+];
+
+/** The language's classes: rebuilt as themselves. */
+const BUILTIN_CLASSES: readonly ErrorClass[] = [
   Error,
   TypeError,
   RangeError,
@@ -121,6 +132,10 @@ export function encodeThreadError(thrown: unknown, depth = 0): ThreadErrorData {
     if (typeof name === "string" && name !== "") chain.push(name);
   }
   const data: ThreadErrorData = { info, chain };
+  if (thrown instanceof QTasksError) data.qtasks = true;
+  if (thrown instanceof AggregateError && Array.isArray(thrown.errors) && depth < 3) {
+    data.errors = thrown.errors.map((error: unknown) => encodeThreadError(error, depth + 1));
+  }
   const fields: Record<string, unknown> = {};
   let any = false;
   for (const key of Object.keys(thrown)) {
@@ -140,10 +155,10 @@ export function encodeThreadError(thrown: unknown, depth = 0): ThreadErrorData {
 
 /**
  * Rebuilds what a thread threw: an instance of the most derived class on its prototype chain
- * that is known here (QTasks' errors, the built-in ones, and `extra`: a task's `retryOn`
- * classes), with its message, stack, name and other fields; so `instanceof` checks (`retryOn`,
- * `UnrecoverableError`) behave as in the thread. No constructor runs: the object is made from
- * the class's prototype.
+ * that is known here (QTasks' errors when it was one in the thread, the built-in ones, and
+ * `extra`: a task's `retryOn` classes), with its message, stack, name, other fields and an
+ * `AggregateError`'s `errors`; so `instanceof` checks (`retryOn`, `UnrecoverableError`) behave
+ * as in the thread. No constructor runs: the object is made from the class's prototype.
  *
  * @param data What {@linkcode encodeThreadError} produced.
  * @param extra More classes to recognise.
@@ -166,8 +181,9 @@ export function rebuildThreadError(
   if (data.plain) return data.value;
   if (data.chain === undefined) return new Error(data.info.message);
   let found: ErrorClass = Error;
+  const lists = data.qtasks ? [extra, QTASKS_CLASSES, BUILTIN_CLASSES] : [extra, BUILTIN_CLASSES];
   search: for (const name of data.chain) {
-    for (const known of [extra, KNOWN]) {
+    for (const known of lists) {
       const match = known.find((type) => type.name === name);
       if (match !== undefined) {
         found = match;
@@ -181,6 +197,9 @@ export function rebuildThreadError(
   own("message", data.info.message);
   if (data.info.stack !== undefined) own("stack", data.info.stack);
   if (data.cause !== undefined) own("cause", rebuildThreadError(data.cause, extra));
+  if (data.errors !== undefined) {
+    own("errors", data.errors.map((error) => rebuildThreadError(error, extra)));
+  }
   for (const [key, value] of Object.entries(data.fields ?? {})) {
     Object.defineProperty(error, key, {
       value,

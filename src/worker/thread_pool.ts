@@ -50,6 +50,13 @@ export interface ThreadPoolOptions {
    * replaced (default 1,000 ms).
    */
   terminateAfterMs?: number;
+  /**
+   * How long a thread may take to load the task module (its imports, top-level awaits, the
+   * `app` and `worker` plugins' start) before it counts as a failed load: terminated, and the
+   * start fails or the thread is replaced with backoff (default 30,000 ms; `Infinity` waits
+   * for ever).
+   */
+  loadTimeoutMs?: number;
   /** How threads are started (default: {@linkcode getThreadFactory}; replace it in tests). */
   threadFactory?: ThreadFactory;
   /** Where to log crashes (default: the logger of the first task's run, else the console). */
@@ -80,11 +87,20 @@ interface PoolThread {
   settleLoad(error?: unknown): void;
   /** Called when it answers `closed`. */
   onClosed: (() => void) | undefined;
+  /** Fails the load when it takes longer than `loadTimeoutMs`. */
+  loadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When it loaded (`Date.now()`), 0 before. */
+  readyAt: number;
+  /** Whether it finished a task: then a crash is the task's, not the module's. */
+  finished: boolean;
 }
 
 const DEFAULT_TERMINATE_AFTER_MS = 1_000;
+const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
+/** A thread up this long (or that finished a task) was healthy: its crash resets the backoff. */
+const STABLE_MS = 1_000;
 
 /** `.ts` here, `.js` in the npm build: the entry has the extension this file has. */
 const ENTRY_URL: URL = new URL(
@@ -187,6 +203,7 @@ export class ThreadPool implements TaskExecutor {
   readonly module: string;
   #exportName: string | undefined;
   #terminateAfterMs: number;
+  #loadTimeoutMs: number;
   #factoryOption: ThreadFactory | undefined;
   #logger: Logger | undefined;
   #threads = new Set<PoolThread>();
@@ -231,11 +248,22 @@ export class ThreadPool implements TaskExecutor {
         }`,
       );
     }
+    if (
+      options.loadTimeoutMs !== undefined &&
+      (typeof options.loadTimeoutMs !== "number" || !(options.loadTimeoutMs > 0))
+    ) {
+      throw new RangeError(
+        `Cannot create ThreadPool: loadTimeoutMs must be a positive number, got ${
+          String(options.loadTimeoutMs)
+        }`,
+      );
+    }
     if (options.exportName !== undefined && typeof options.exportName !== "string") {
       throw new TypeError("Cannot create ThreadPool: exportName must be a string");
     }
     this.#exportName = options.exportName;
     this.#terminateAfterMs = options.terminateAfterMs ?? DEFAULT_TERMINATE_AFTER_MS;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#factoryOption = options.threadFactory;
     this.#logger = options.logger;
   }
@@ -298,20 +326,28 @@ export class ThreadPool implements TaskExecutor {
     try {
       await Promise.all(threads.map((thread) => thread.loaded));
     } catch (error) {
-      for (const thread of threads) void this.#kill(thread);
-      await Promise.all(this.#terminating);
-      this.#state = "idle";
-      throw new ThreadCrashError(
+      const failed = new ThreadCrashError(
         `Cannot start ThreadPool: a thread could not load the task module ${this.module}: ${
           describeError(error).message
         }`,
         { cause: error },
       );
+      // Every thread of this start goes, with whatever it runs (tasks are only sent once the
+      // pool runs, but a thread may hold one all the same), and the queued tasks fail with it.
+      for (const thread of new Set([...threads, ...this.#threads])) {
+        void this.#kill(thread);
+        this.#loseRunning(thread, "the thread pool could not start", error);
+      }
+      this.#failQueued(failed);
+      await Promise.all(this.#terminating);
+      this.#state = "idle";
+      this.#checkIdle();
+      throw failed;
     }
     this.#state = "running";
     this.#restartDelay = 0;
     // A thread that loaded and then died while the others were loading is replaced now.
-    while (this.#threads.size < this.size) this.#spawn();
+    for (let missing = this.size - this.#threads.size; missing > 0; missing--) this.#spawn();
     this.#dispatch();
   }
 
@@ -341,7 +377,8 @@ export class ThreadPool implements TaskExecutor {
       this.#waiting++;
       if (this.#state === "idle") {
         this.start().catch((error) => this.#failQueued(error));
-      } else this.#dispatch();
+      } else if (this.#state === "running") this.#dispatch();
+      // While starting, it waits: the start dispatches it, or fails it with the start.
     });
   }
 
@@ -359,7 +396,16 @@ export class ThreadPool implements TaskExecutor {
   }
 
   async #close(graceMs: number): Promise<void> {
-    if (this.#starting) await this.#starting.catch(() => {});
+    if (this.#starting) {
+      // A start may never finish (a module that awaits for ever): its loading threads fail now,
+      // so the start fails too (and ends the tasks waiting for it).
+      for (const thread of [...this.#threads]) {
+        if (thread.state === "loading") {
+          this.#crash(thread, "the thread pool was closed while the thread loaded the task module");
+        }
+      }
+      await this.#starting.catch(() => {});
+    }
     if (this.#state === "idle" && this.#threads.size === 0) return;
     this.#state = "closing";
     for (const timer of this.#restartTimers) clearTimeout(timer);
@@ -437,6 +483,9 @@ export class ThreadPool implements TaskExecutor {
       loaded,
       settleLoad,
       onClosed: undefined,
+      loadTimer: undefined,
+      readyAt: 0,
+      finished: false,
     };
     const factory = this.#factoryOption ?? getThreadFactory();
     this.#threads.add(thread);
@@ -450,11 +499,35 @@ export class ThreadPool implements TaskExecutor {
       this.#threads.delete(thread);
       thread.state = "dead";
       settleLoad(error);
+      // While starting, the start fails with it; later it counts as a failed load (backoff).
+      if (this.#state === "running") {
+        const detail = ` (${describeError(error).message})`;
+        (this.#logger ??= createLogger("info")).error(
+          `ThreadPool: a thread could not be started${detail}`,
+        );
+        this.#respawnLater(
+          new ThreadCrashError(`No pool thread could be started${detail}`, { cause: error }),
+        );
+      }
       return thread;
     }
     thread.handle.post(
       { type: "init", module: this.module, exportName: this.#exportName } satisfies ToThread,
     );
+    const timeoutMs = this.#loadTimeoutMs;
+    if (Number.isFinite(timeoutMs)) {
+      thread.loadTimer = setTimeout(() => {
+        if (thread.state !== "loading") return;
+        this.#crash(
+          thread,
+          "its thread could not load the task module",
+          new ThreadCrashError(
+            `A pool thread did not load the task module within ${timeoutMs} ms (loadTimeoutMs)`,
+          ),
+          true,
+        );
+      }, timeoutMs);
+    }
     return thread;
   }
 
@@ -462,12 +535,13 @@ export class ThreadPool implements TaskExecutor {
     if (thread.state === "dead") return;
     switch (message.type) {
       case "ready":
+        clearTimeout(thread.loadTimer);
         thread.state = "ready";
+        thread.readyAt = Date.now();
         thread.settleLoad();
-        if (this.#state === "running") {
-          this.#restartDelay = 0;
-          this.#dispatch();
-        }
+        // The backoff is reset only once a thread proved healthy (see #crash), not on load: a
+        // module that crashes right after loading would otherwise respawn in a tight loop.
+        if (this.#state === "running") this.#dispatch();
         break;
       case "load-error": {
         const error = rebuildThreadError(message.error);
@@ -478,7 +552,11 @@ export class ThreadPool implements TaskExecutor {
         this.#done(thread, message.id, message.outcome);
         break;
       case "call":
-        void this.#answer(thread, message);
+        this.#answer(thread, message).catch((error) => {
+          (this.#logger ??= createLogger("info")).error(
+            `ThreadPool: could not answer a thread's call: ${describeError(error).message}`,
+          );
+        });
         break;
       case "crash":
         this.#crash(
@@ -488,7 +566,7 @@ export class ThreadPool implements TaskExecutor {
         );
         break;
       case "exit":
-        this.#crash(thread, "its thread closed itself");
+        this.#crash(thread, "its thread ended itself (close or exit)");
         break;
       case "closed":
         thread.onClosed?.();
@@ -620,6 +698,8 @@ export class ThreadPool implements TaskExecutor {
     const job = thread.running.get(id);
     if (job === undefined) return;
     thread.running.delete(id);
+    thread.finished = true;
+    this.#restartDelay = 0;
     clearTimeout(job.killTimer);
     if (!job.settled) {
       if (outcome.status !== "error" || outcome.thrown === undefined) this.#settle(job, outcome);
@@ -662,7 +742,25 @@ export class ThreadPool implements TaskExecutor {
     } catch (error) {
       reply = { type: "reply", call: message.call, ok: false, error: encodeThreadError(error) };
     }
-    if (thread.state !== "dead") thread.handle.post(reply);
+    if (thread.state === "dead") return;
+    try {
+      thread.handle.post(reply);
+    } catch (error) {
+      // The value cannot be sent (a DataCloneError): the call fails in the thread instead.
+      thread.handle.post(
+        {
+          type: "reply",
+          call: message.call,
+          ok: false,
+          error: encodeThreadError(
+            new TypeError(
+              `The broker's answer cannot be sent to the thread (${describeError(error).message})`,
+              { cause: error },
+            ),
+          ),
+        } satisfies ToThread,
+      );
+    }
   }
 
   /**
@@ -675,6 +773,60 @@ export class ThreadPool implements TaskExecutor {
     void this.#kill(thread);
     const detail = cause === undefined ? "" : ` (${describeError(cause).message})`;
     thread.settleLoad(cause ?? new ThreadCrashError(`A pool thread died while loading: ${why}`));
+    this.#loseRunning(thread, why, cause);
+    if (this.#state !== "running") {
+      this.#checkIdle();
+      return;
+    }
+    (this.#logger ??= createLogger("info")).error(
+      `ThreadPool: a thread was replaced: ${why}${detail}`,
+    );
+    if (atLoad || loading) {
+      this.#respawnLater(
+        new ThreadCrashError(`No pool thread could load the task module${detail}`, { cause }),
+      );
+    } else if (thread.finished || Date.now() - thread.readyAt >= STABLE_MS) {
+      // A healthy thread: replaced at once.
+      this.#restartDelay = 0;
+      this.#spawn();
+      this.#dispatch();
+    } else {
+      // Crashed soon after loading, before finishing a task: maybe the module itself (a timer
+      // that throws), so replaced with backoff. Queued tasks wait: the module does load.
+      this.#restartDelay = Math.min(
+        RESTART_MAX_MS,
+        Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
+      );
+      this.#spawnAfter(this.#restartDelay);
+    }
+    this.#checkIdle();
+  }
+
+  /**
+   * Starts a thread in place of one that could not load (or be started) after the backoff
+   * (100 ms doubling to 10 s). With no thread loaded, the queued tasks fail with `error`: they
+   * would wait for a module that may never load.
+   */
+  #respawnLater(error: ThreadCrashError): void {
+    this.#restartDelay = Math.min(
+      RESTART_MAX_MS,
+      Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
+    );
+    if (![...this.#threads].some((other) => other.state === "ready")) this.#failQueued(error);
+    this.#spawnAfter(this.#restartDelay);
+  }
+
+  #spawnAfter(delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(timer);
+      if (this.#state === "running") this.#spawn();
+    }, delayMs);
+    this.#restartTimers.add(timer);
+  }
+
+  /** Ends the tasks on a thread that died with a ThreadCrashError. */
+  #loseRunning(thread: PoolThread, why: string, cause?: unknown): void {
+    const detail = cause === undefined ? "" : ` (${describeError(cause).message})`;
     for (const job of thread.running.values()) {
       clearTimeout(job.killTimer);
       this.#settle(
@@ -688,38 +840,11 @@ export class ThreadPool implements TaskExecutor {
       );
     }
     thread.running.clear();
-    if (this.#state !== "running") {
-      this.#checkIdle();
-      return;
-    }
-    (this.#logger ??= createLogger("info")).error(
-      `ThreadPool: a thread was replaced: ${why}${detail}`,
-    );
-    if (atLoad || loading) {
-      this.#restartDelay = Math.min(
-        RESTART_MAX_MS,
-        Math.max(RESTART_MIN_MS, this.#restartDelay * 2),
-      );
-      // With no thread loaded, queued tasks would wait for a module that may never load.
-      if (![...this.#threads].some((other) => other.state === "ready")) {
-        this.#failQueued(
-          new ThreadCrashError(`No pool thread could load the task module${detail}`, { cause }),
-        );
-      }
-      const timer = setTimeout(() => {
-        this.#restartTimers.delete(timer);
-        if (this.#state === "running") this.#spawn();
-      }, this.#restartDelay);
-      this.#restartTimers.add(timer);
-    } else {
-      this.#spawn();
-      this.#dispatch();
-    }
-    this.#checkIdle();
   }
 
   /** Terminates the thread and forgets it (close and a failed start await the termination). */
   #kill(thread: PoolThread): Promise<void> {
+    clearTimeout(thread.loadTimer);
     thread.state = "dead";
     this.#threads.delete(thread);
     if (thread.handle === undefined) return Promise.resolve();

@@ -88,6 +88,7 @@ export class WorkerPool extends AsyncWorker {
       size: options.size,
       concurrencyPerThread: options.concurrencyPerThread,
       terminateAfterMs: options.terminateAfterMs,
+      loadTimeoutMs: options.loadTimeoutMs,
       threadFactory: options.threadFactory,
     });
     super({

@@ -16,12 +16,18 @@ import {
   MemoryBroker,
   QueueTasks,
   RedisBroker,
+  type TaskOutcome,
   type TaskRecord,
+  type TaskRun,
   type ThreadFactory,
+  type ThreadListener,
   ThreadPool,
+  UnrecoverableError,
+  ValidationError,
   WorkerPool,
 } from "../../mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { encodeThreadError, rebuildThreadError } from "../../src/worker/thread_error.ts";
 import { hear, registerPoolTasks, say, THREAD_ID } from "./fixtures/pool_tasks.ts";
 
 const SILENT = createLogger("silent");
@@ -39,9 +45,25 @@ class CountingFactory implements ThreadFactory {
     this.name = this.#real.name;
   }
 
+  #waiters: Array<() => void> = [];
+
+  /** Resolves once `count` threads were started (a crashed one is replaced after a backoff). */
+  untilSpawned(count: number): Promise<void> {
+    if (this.spawned >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.spawned < count) return;
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
+        resolve();
+      };
+      this.#waiters.push(check);
+    });
+  }
+
   spawn(url: URL, listener: Parameters<ThreadFactory["spawn"]>[1]) {
     this.spawned++;
     this.live++;
+    for (const waiter of [...this.#waiters]) waiter();
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -68,6 +90,120 @@ class CountingFactory implements ThreadFactory {
   port() {
     return this.#real.port();
   }
+}
+
+/** A thread the test plays by hand: what the pool sent it, and the pool's listener. */
+interface FakeThread {
+  listener: ThreadListener;
+  posted: Array<{ type: string; id?: number; ok?: boolean; error?: { info: { message: string } } }>;
+  terminated: boolean;
+  /** Called with each message the pool posts. */
+  onPost?: (message: FakeThread["posted"][0]) => void;
+}
+
+/**
+ * Starts no real thread: each spawn is a {@linkcode FakeThread} the test answers for (`ready`,
+ * `load-error`, `done`), so the pool's own logic is tested without timing. `refuse` makes the
+ * next spawns throw.
+ */
+class FakeFactory implements ThreadFactory {
+  readonly name = "web" as const;
+  threads: FakeThread[] = [];
+  refuse = 0;
+  onSpawn: ((thread: FakeThread) => void) | undefined;
+
+  spawn(_url: URL, listener: ThreadListener) {
+    if (this.refuse > 0) {
+      this.refuse--;
+      throw new Error("no more threads");
+    }
+    const thread: FakeThread = { listener, posted: [], terminated: false };
+    this.threads.push(thread);
+    this.onSpawn?.(thread);
+    return {
+      post: (message: unknown) => {
+        // Cloned as a real thread's postMessage does (a DataCloneError included).
+        const cloned = structuredClone(message) as FakeThread["posted"][0];
+        thread.posted.push(cloned);
+        thread.onPost?.(cloned);
+        // A loaded thread asked to close stops its plugins and says so.
+        if ((message as { type: string }).type === "close") {
+          queueMicrotask(() => listener.message({ type: "closed" }));
+        }
+      },
+      terminate: () => {
+        thread.terminated = true;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  port() {
+    return undefined;
+  }
+
+  /** Resolves with the next thread spawned. */
+  next(): Promise<FakeThread> {
+    return new Promise((resolve) => {
+      this.onSpawn = (thread) => {
+        this.onSpawn = undefined;
+        resolve(thread);
+      };
+    });
+  }
+}
+
+function loaded(thread: FakeThread): void {
+  thread.listener.message({ type: "ready" });
+}
+
+function loadFails(thread: FakeThread, message: string): void {
+  thread.listener.message({
+    type: "load-error",
+    error: { info: { type: "Error", message }, chain: ["Error"] },
+  });
+}
+
+/** Reports the thread's task `id` done with `returning`. */
+function finish(thread: FakeThread, id: number, returning = "1"): void {
+  thread.listener.message({ type: "done", id, outcome: { status: "success", returning } });
+}
+
+/** The thread reports an uncaught exception. */
+function crash(thread: FakeThread): void {
+  thread.listener.message({
+    type: "crash",
+    error: { info: { type: "Error", message: "the thread blew up" }, chain: ["Error"] },
+  });
+}
+
+/** The ids of the tasks the pool sent the thread. */
+function sent(thread: FakeThread): number[] {
+  return thread.posted.filter((message) => message.type === "run").map((message) => message.id!);
+}
+
+/** A run of a task `name` for ThreadPool.execute, outside any worker. */
+function fakeRun(name: string, signal: AbortSignal = new AbortController().signal): TaskRun {
+  return {
+    definition: { name } as TaskRun["definition"],
+    uuid: crypto.randomUUID(),
+    priority: 0,
+    args: [],
+    deliveries: 1,
+    signal,
+    appName: "pool-test",
+    workerId: "w1",
+    middlewaresBefore: [],
+    middlewaresAfter: [],
+  };
+}
+
+/** The outcome is an error thrown as `name`; returns its message. */
+function failedWith(outcome: TaskOutcome, name: string): string {
+  assert.equal(outcome.status, "error");
+  const thrown = (outcome as { thrown?: Error }).thrown;
+  assert.equal(thrown?.name, name);
+  return thrown.message;
 }
 
 type MakeBroker = (name: string) => Broker;
@@ -188,6 +324,8 @@ function poolTests(backend: string, makeBroker: MakeBroker): void {
       assert.equal(record.error?.type, "ThreadCrashError");
       assert.equal(record.error?.code, "THREAD_CRASHED");
       assert.match(record.error?.message ?? "", /the thread blew up/);
+      // A thread that crashes before it finished a task is replaced after a short backoff.
+      await threads.untilSpawned(3);
       assert.equal(threads.spawned, 3, "one thread replaced");
       assert.equal(worker.pool.threads, 2);
       // The pool still runs tasks, on both threads.
@@ -206,6 +344,7 @@ function poolTests(backend: string, makeBroker: MakeBroker): void {
       const record = await (await app.addTask("quit", [])).result();
       assert.equal(record.status, "error");
       assert.equal(record.error?.code, "THREAD_CRASHED");
+      await threads.untilSpawned(3);
       assert.equal(worker.pool.threads, 2);
       assert.equal(threads.spawned, 3);
       assert.equal((await (await app.addTask("add", [2, 2])).value() as { sum: number }).sum, 4);
@@ -360,6 +499,129 @@ test("a ThreadPool runs one task as its executor while the others run on the eve
   assert.equal(threads.live, 0);
 });
 
+test("close does not wait for a start whose threads never finish loading: the start fails", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 2,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const queued = pool.execute(fakeRun("add"));
+  loaded(threads.threads[0]); // the other one never answers (a top-level await that never ends)
+  await pool.close();
+  await assert.rejects(started, { name: "ThreadCrashError" });
+  assert.match(failedWith(await queued, "ThreadCrashError"), /closed while the thread loaded/);
+  assert.equal(pool.threads, 0);
+  assert.ok(threads.threads.every((thread) => thread.terminated));
+});
+
+test("a thread that takes longer than loadTimeoutMs to load counts as a failed load", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    loadTimeoutMs: 20,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  await assert.rejects(pool.start(), (error: Error) => {
+    assert.equal(error.name, "ThreadCrashError");
+    assert.match(error.message, /did not load the task module within 20 ms \(loadTimeoutMs\)/);
+    return true;
+  });
+  assert.equal(pool.threads, 0);
+  assert.ok(threads.threads[0].terminated);
+  assert.throws(
+    () => new ThreadPool({ module: POOL_APP, loadTimeoutMs: 0 }),
+    /loadTimeoutMs must be a positive number, got 0/,
+  );
+});
+
+test("a thread factory that throws while replacing a thread is retried with backoff, and queued tasks fail while no thread can be made", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  loaded(threads.threads[0]);
+  await started;
+  const first = pool.execute(fakeRun("add"));
+  finish(threads.threads[0], sent(threads.threads[0])[0]);
+  assert.equal((await first).status, "success");
+  threads.refuse = 2; // the replacement and its first retry fail
+  crash(threads.threads[0]);
+  assert.equal(pool.threads, 0);
+  const queued = pool.execute(fakeRun("add"));
+  // The retry (after the backoff) fails too, with no thread loaded: the queued task fails.
+  assert.match(failedWith(await queued, "ThreadCrashError"), /could be started.*no more threads/);
+  const replacement = await threads.next(); // the second retry works
+  loaded(replacement);
+  assert.equal(pool.threads, 1);
+  const next = pool.execute(fakeRun("add"));
+  finish(replacement, sent(replacement)[0], "2");
+  assert.deepEqual(await next, { status: "success", returning: "2" });
+  await pool.close({ graceMs: 0 });
+  assert.equal(pool.threads, 0);
+});
+
+test("a thread that crashes right after loading is replaced with backoff, and at once after it finished a task", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  let thread = threads.threads[0];
+  loaded(thread);
+  await started;
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    crash(thread); // right after loading, as a module whose timer throws would
+    assert.equal(pool.threads, 0, "not replaced at once");
+    const since = Date.now();
+    thread = await threads.next();
+    delays.push(Date.now() - since);
+    loaded(thread);
+  }
+  // 100, 200, 400 ms (timers may fire a little early or late).
+  assert.ok(delays[0] >= 80, `first delay ${delays[0]} ms`);
+  assert.ok(delays[2] >= 300, `delays grow: ${delays.join(", ")} ms`);
+  // A thread that finished a task was healthy: its crash is the task's, replaced at once.
+  const job = pool.execute(fakeRun("add"));
+  finish(thread, sent(thread)[0]);
+  assert.equal((await job).status, "success");
+  crash(thread);
+  assert.equal(pool.threads, 1, "replaced at once");
+  assert.equal(threads.threads.length, 5);
+  await pool.close({ graceMs: 0 });
+});
+
+test("a task that exits its thread (Deno.exit, process.exit) ends as ThreadCrashError and the pool runs the next task", async () => {
+  await withPool(backends[0][1], async ({ app, worker, threads }) => {
+    for (const name of ["exit", "process-exit"]) {
+      const record = await (await app.addTask(name, [])).result();
+      assert.equal(record.status, "error", name);
+      assert.equal(record.error?.type, "ThreadCrashError", name);
+      assert.equal(record.error?.code, "THREAD_CRASHED", name);
+      assert.equal(
+        (await (await app.addTask("add", [2, 3])).value() as { sum: number }).sum,
+        5,
+        `the pool runs a task after ${name}`,
+      );
+    }
+    await threads.untilSpawned(4);
+    assert.equal(threads.spawned, 4, "each exited thread replaced");
+    assert.equal(worker.pool.threads, 2);
+  });
+});
+
 test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
   assert.throws(
     () => new ThreadPool({ module: POOL_APP, size: 0 }),
@@ -382,4 +644,101 @@ test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
   function pool(): ThreadPool {
     return new ThreadPool({ module: POOL_APP });
   }
+});
+
+test("a pool that fails to start ends the tasks waiting for it and sends none to a loaded thread meanwhile", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 2,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const first = pool.execute(fakeRun("add"));
+  const [a, b] = threads.threads;
+  loaded(a);
+  const second = pool.execute(fakeRun("add"));
+  assert.deepEqual(sent(a), [], "no task is sent while the pool starts");
+  loadFails(b, "the module is broken");
+  for (const outcome of await Promise.all([first, second])) {
+    assert.match(failedWith(outcome, "ThreadCrashError"), /the module is broken/);
+  }
+  assert.equal(pool.threads, 0);
+  assert.equal(pool.queued, 0);
+  assert.ok(a.terminated && b.terminated);
+});
+
+test("a task queued while an explicit start fails ends with the start's error", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const queued = pool.execute(fakeRun("add"));
+  loadFails(threads.threads[0], "the module is broken");
+  await assert.rejects(started, { name: "ThreadCrashError" });
+  assert.match(failedWith(await queued, "ThreadCrashError"), /could not load the task module/);
+  assert.equal(pool.queued, 0);
+});
+
+test("an error crossing threads is rebuilt as a QTasks class only when it was one, and an AggregateError keeps its errors", () => {
+  const crossed = (thrown: unknown, extra: Array<new (message: string) => Error> = []) =>
+    rebuildThreadError(structuredClone(encodeThreadError(thrown)), extra) as Error;
+  // A library's own classes that share a name with QTasks' ones.
+  class OwnUnrecoverable extends Error {}
+  Object.defineProperty(OwnUnrecoverable, "name", { value: "UnrecoverableError" });
+  class OwnValidation extends Error {}
+  Object.defineProperty(OwnValidation, "name", { value: "ValidationError" });
+  const own = crossed(new OwnUnrecoverable("mine"));
+  assert.ok(!(own instanceof UnrecoverableError), "not QTasks' UnrecoverableError");
+  assert.ok(own instanceof Error);
+  assert.equal(own.message, "mine");
+  assert.ok(!(crossed(new OwnValidation("mine")) instanceof ValidationError));
+  assert.ok(crossed(new OwnValidation("mine"), [OwnValidation]) instanceof OwnValidation);
+  // QTasks' own still are.
+  assert.ok(crossed(new UnrecoverableError("no retry")) instanceof UnrecoverableError);
+  const aggregate = crossed(new AggregateError([new RangeError("a"), "b"], "both"));
+  assert.ok(aggregate instanceof AggregateError);
+  const errors = (aggregate as AggregateError).errors;
+  assert.equal(errors.length, 2);
+  assert.ok(errors[0] instanceof RangeError);
+  assert.equal(errors[0].message, "a");
+  assert.equal(errors[1], "b");
+});
+
+test("a broker answer that cannot be sent to the thread fails the thread's call instead of leaving it pending", async () => {
+  const threads = new FakeFactory();
+  const pool = new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+  });
+  const started = pool.start();
+  const thread = threads.threads[0];
+  loaded(thread);
+  await started;
+  const run = fakeRun("report");
+  // A record that cannot be cloned (a function in it).
+  const record = { uuid: run.uuid, status: "process", toJSON: () => "x" };
+  run.services = {
+    broker: { get: () => Promise.resolve(record) },
+  } as unknown as TaskRun["services"];
+  const job = pool.execute(run);
+  const [id] = sent(thread);
+  const reply = new Promise<FakeThread["posted"][0]>((resolve) => {
+    thread.onPost = (message) => {
+      if (message.type === "reply") resolve(message);
+    };
+  });
+  thread.listener.message({ type: "call", call: 1, id, op: "get", uuid: run.uuid });
+  const answer = await reply;
+  assert.equal(answer.ok, false);
+  assert.match(answer.error?.info.message ?? "", /cannot be sent to the thread/);
+  finish(thread, id);
+  assert.equal((await job).status, "success");
+  await pool.close({ graceMs: 0 });
 });
