@@ -414,18 +414,7 @@ export class ThreadPool implements TaskExecutor {
     await this.#idle(graceMs);
     const threads = [...this.#threads];
     for (const thread of threads) {
-      for (const job of thread.running.values()) {
-        clearTimeout(job.killTimer);
-        this.#settle(
-          job,
-          failure(
-            new ThreadCrashError(
-              `Task "${job.run.definition.name}" (${job.run.uuid}) was still running when the thread pool closed`,
-            ),
-          ),
-        );
-      }
-      thread.running.clear();
+      this.#loseRunning(thread, "it was still running when the thread pool closed");
     }
     // Each loaded thread stops its plugins (closing dependencies), within the same delay.
     await Promise.all(threads.map((thread) => this.#closeThread(thread)));
