@@ -229,16 +229,23 @@ test("maxTime stops a slow async generator: TaskTimeoutError, and the generator 
 
 test("maxTime stops a sync generator between yields", async () => {
   let yielded = 0;
+  let closed = false;
   const outcome = await executor.execute(taskRun(function* () {
-    for (;;) {
-      const until = performance.now() + 2;
-      while (performance.now() < until) { /* busy */ }
-      yield ++yielded;
+    try {
+      for (;;) {
+        const until = performance.now() + 2;
+        while (performance.now() < until) { /* busy */ }
+        yield ++yielded;
+      }
+    } finally {
+      closed = true;
     }
   }, { maxTime: 20 }));
   assert.equal(outcome.status, "error");
   if (outcome.status === "error") assert.equal(outcome.error.code, "TASK_TIMEOUT");
-  assert.ok(yielded >= 5, `it ran until the limit (${yielded} values)`);
+  // An endless generator ended: between two yields, and closed (its finally ran).
+  assert.ok(yielded >= 1, "it yielded before the limit");
+  assert.equal(closed, true, "the generator was closed");
 });
 
 test("a cancel stops an async generator: the task ends as cancel and the generator is closed", async () => {
