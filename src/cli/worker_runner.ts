@@ -2,6 +2,7 @@ import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { Runnable } from "../starter/run_until_signal.ts";
 import type { ComponentContext } from "../broker/broker.ts";
 import { Starter } from "../starter/starter.ts";
+import { reportStatsOf } from "../stats/stats_recorder.ts";
 import { AsyncWorker } from "../worker/async_worker.ts";
 import type { Worker } from "../worker/worker.ts";
 import { WorkerPool } from "../worker/worker_pool.ts";
@@ -78,6 +79,7 @@ function poolRunnable(app: QueueTasks, size: number, flags: WorkerFlags): Worker
       return app.middlewaresAfter;
     },
   });
+  reportStatsOf(app, pool);
   const starter = new Starter({ broker: app.broker, worker: pool });
   const context: ComponentContext = {
     config: app.config,

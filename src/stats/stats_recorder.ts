@@ -17,6 +17,20 @@ export interface StatsRecorderHost {
   readonly plugins: PluginHub;
 }
 
+/** Workers that run an app's tasks in place of its own (`qtasks worker --pool-size`). */
+const reported = new WeakMap<object, Worker>();
+
+/**
+ * Makes the stats of `host` describe `worker` (how many tasks it runs now) instead of the app's
+ * own worker: for a worker built for the app later, such as the CLI's pool.
+ *
+ * @param host The app.
+ * @param worker The worker that runs its tasks.
+ */
+export function reportStatsOf(host: StatsRecorderHost, worker: Worker): void {
+  reported.set(host, worker);
+}
+
 /**
  * Keeps a worker's stats: counts the tasks it finishes (an `app.events` `taskStopping` handler:
  * two integer increments per task, no I/O), and reports them with its heartbeat record to the
@@ -53,7 +67,7 @@ export function attachStatsRecorder(host: StatsRecorderHost): void {
       try {
         await globalConfig.reportWorker({
           ...identity,
-          active: (host.worker as { active?: number }).active ?? 0,
+          active: ((reported.get(host) ?? host.worker) as { active?: number }).active ?? 0,
           ...delta,
           stopped,
         });

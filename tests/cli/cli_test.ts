@@ -234,6 +234,20 @@ test("a worker started with --pool-size runs the app's tasks on threads and stop
     const record = jsonOf(added) as { status: string; returning: { thread: boolean; n: number } };
     assert.equal(record.status, "success");
     assert.deepEqual(record.returning, { thread: true, n: 42 });
+
+    // While a task runs on the pool, the worker's stats count it as active (reported every
+    // 50 ms by the fixture's statsIntervalMs).
+    const held = await producer.addTask("hold", [60_000]);
+    await held.result({ statuses: ["process"], timeoutMs: 10_000 });
+    let active = 0;
+    for (const deadline = Date.now() + 10_000; active !== 1 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the next report
+      active = (await readAppStats(producer)).workers[0]?.active ?? 0;
+    }
+    assert.equal(active, 1, "the pool's running task is reported as active");
+    await held.cancel("done");
+    assert.equal((await held.result({ timeoutMs: 10_000 })).status, "cancel");
+
     worker.signal("SIGTERM");
     assert.equal(await worker.exitCode(20_000), 0);
     assert.match(worker.stdout, /qtasks: worker of app "[^"]+" stopped/);
