@@ -29,9 +29,10 @@ import type {
   Lease,
   LeaseRenewal,
   NewFlow,
+  NewFlowRecord,
   NewTask,
 } from "./broker.ts";
-import { flowRecordFields } from "../flow/flow_record.ts";
+import { FLOW_TASK_NAMES } from "../flow/flow_record.ts";
 import {
   addAll,
   addHeard,
@@ -264,22 +265,8 @@ export class RedisBroker implements Broker {
    * task, as in {@linkcode RedisBroker.add}.
    */
   addFlow(flow: NewFlow): Promise<void> {
-    const records: BulkEntry[] = flow.records.map((record) => {
-      const fields = flowRecordFields(record, "");
-      return {
-        uuid: record.uuid,
-        taskName: fields.task_name,
-        priority: 0,
-        args: "[]",
-        kwargs: "{}",
-        delay: "-1",
-        pairs: ["flow_kind", fields.flow_kind, "flow_steps", fields.flow_steps].concat(
-          record.current === undefined ? [] : ["flow_current", record.current],
-        ),
-      };
-    });
     return addAll(this.#plugins, flow.tasks, async (tasks) => {
-      await this.#sendBulk([...records, ...tasks.map(bulkEntry)], false);
+      await this.#sendBulk(tasks, false, flow.records);
     });
   }
 
@@ -288,22 +275,15 @@ export class RedisBroker implements Broker {
    * without, a duplicate refuses the batch. A resend after a lost reply always skips (the tasks
    * its first run stored are not duplicates) and reports none.
    */
-  async #sendBulk(batch: (NewTask | BulkEntry)[], skipExisting: boolean): Promise<string[]> {
+  async #sendBulk(
+    batch: NewTask[],
+    skipExisting: boolean,
+    records: readonly NewFlowRecord[] = [],
+  ): Promise<string[]> {
     const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.scheduled];
-    const tail: string[] = [String(batch.length)];
-    for (const item of batch) {
-      const entry = "pairs" in item ? item : bulkEntry(item);
-      tail.push(
-        entry.uuid,
-        String(entry.priority),
-        entry.taskName,
-        entry.args,
-        entry.kwargs,
-        entry.delay,
-        String(entry.pairs.length / 2),
-        ...entry.pairs,
-      );
-    }
+    const tail: string[] = [String(records.length + batch.length)];
+    for (const record of records) appendFlowRecord(tail, record);
+    for (const task of batch) appendTask(tail, task);
     let skipped: string[] = [];
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
       const reply = await this.connection.script(enqueueBulkScript, keys, [
@@ -586,33 +566,41 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** One entry of an enqueue_bulk call: a task, or (delay "-1") the record of a chain or group. */
-interface BulkEntry {
-  uuid: string;
-  taskName: string;
-  priority: number;
-  args: string;
-  kwargs: string;
-  /** Milliseconds as text: "0" due at once, "-1" a flow record. */
-  delay: string;
-  /** Extra field/value pairs. */
-  pairs: string[];
+/**
+ * Appends a task to enqueue_bulk's ARGV: its fields, then its extra fields (never reserved ones)
+ * and its flow link as pairs.
+ */
+function appendTask(tail: string[], task: NewTask): void {
+  const delay = task.delayMs !== undefined && task.delayMs > 0
+    ? String(Math.ceil(task.delayMs))
+    : "0";
+  tail.push(task.uuid, String(task.priority), task.taskName, task.args, task.kwargs, delay, "");
+  const count = tail.length - 1;
+  let pairs = 0;
+  for (const field in task.extra) {
+    if (isReservedField(field)) continue;
+    tail.push(field, String(task.extra[field]));
+    pairs++;
+  }
+  if (task.flow !== undefined) {
+    tail.push("flow", task.flow);
+    pairs++;
+  }
+  tail[count] = String(pairs);
 }
 
-/** A task as an enqueue_bulk entry: its extra fields (never reserved ones) and its flow link. */
-function bulkEntry(task: NewTask): BulkEntry {
-  const pairs: string[] = [];
-  for (const [field, value] of Object.entries(task.extra)) {
-    if (!isReservedField(field)) pairs.push(field, String(value));
-  }
-  if (task.flow !== undefined) pairs.push("flow", task.flow);
-  return {
-    uuid: task.uuid,
-    taskName: task.taskName,
-    priority: task.priority,
-    args: task.args,
-    kwargs: task.kwargs,
-    delay: task.delayMs !== undefined && task.delayMs > 0 ? String(Math.ceil(task.delayMs)) : "0",
-    pairs,
-  };
+/** Appends the record of a chain or group: an entry with delay -1, stored and never queued. */
+function appendFlowRecord(tail: string[], record: NewFlowRecord): void {
+  const pairs = ["flow_kind", record.kind, "flow_steps", JSON.stringify(record.steps)];
+  if (record.current !== undefined) pairs.push("flow_current", record.current);
+  tail.push(
+    record.uuid,
+    "0",
+    FLOW_TASK_NAMES[record.kind],
+    "[]",
+    "{}",
+    "-1",
+    String(pairs.length / 2),
+    ...pairs,
+  );
 }

@@ -84,9 +84,6 @@ function describeFailure(error: unknown, command: Command, context: CliContext):
   if (error instanceof CliFailure) return error.message;
   if (error instanceof BackendError) {
     const where = context.app ? redactedBackend(context.app) : "its URL";
-    // A reply from Redis (WRONGPASS, NOAUTH, …) means it was reached: say what it answered.
-    const reply = /\b(WRONGPASS|NOAUTH|NOPERM)\b[^\n)]*/.exec(error.message);
-    if (reply) return `Redis at ${where} refused the connection: ${reply[0]}`;
     return /Cannot (reach|connect)/.test(error.message)
       ? `Redis unreachable at ${where}`
       : firstLine(error.message);

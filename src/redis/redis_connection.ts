@@ -354,13 +354,17 @@ export class RedisConnection {
   }
 
   #unreachable(what: string, last?: unknown): BackendError {
-    // A refusal the client heard while connecting (WRONGPASS, NOAUTH, …) says why.
-    const heard = last instanceof RedisReplyError
-      ? last.message
-      : /\b(WRONGPASS|NOAUTH|NOPERM)\b/.test(this.#lastClientError?.message ?? "")
-      ? this.#lastClientError!.message.split("\n")[0]
-      : undefined;
-    const detail = heard === undefined ? "" : ` (last reply: ${heard})`;
+    // Redis answered but refused the credentials (the client heard it while connecting): that
+    // is no outage, and the message says so.
+    const refusal = /\b(WRONGPASS|NOAUTH|NOPERM)\b[^\n]*/.exec(
+      this.#lastClientError?.message ?? "",
+    );
+    if (refusal) {
+      return new BackendError(
+        `Redis at ${this.redactedUrl} refused the connection: ${refusal[0]}`,
+      );
+    }
+    const detail = last instanceof RedisReplyError ? ` (last reply: ${last.message})` : "";
     return new BackendError(
       `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms${detail}`,
     );
