@@ -13,17 +13,11 @@ import {
 } from "../../mod.ts";
 import { z } from "zod";
 import { uniqueName } from "../support/deferred.ts";
+import { assertType, type Equals } from "../support/type_assert.ts";
+import { backendApp } from "../support/with_app.ts";
 
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
-  : false;
-function assertType<T extends true>(_proof: T): void {}
-
-function memoryApp(config = {}): QueueTasks {
-  return new QueueTasks({
-    name: uniqueName("router"),
-    env: false,
-    config: { logsDefaultLevel: "silent", ...config },
-  });
+function memoryApp(config: Record<string, unknown> = {}): QueueTasks {
+  return backendApp("memory", "router", config);
 }
 
 test("router.task takes the forms of app.task and includeRouter registers its tasks", () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   type AsyncResult,
   depends,
-  QueueTasks,
+  type QueueTasks,
   sharedTask,
   type SharedTaskHandle,
   type TaskContext,
@@ -11,17 +11,11 @@ import {
 } from "../../mod.ts";
 import { z } from "zod";
 import { uniqueName } from "../support/deferred.ts";
+import { assertType, type Equals } from "../support/type_assert.ts";
+import { backendApp } from "../support/with_app.ts";
 
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
-  : false;
-function assertType<T extends true>(_proof: T): void {}
-
-function memoryApp(config = {}): QueueTasks {
-  return new QueueTasks({
-    name: uniqueName("shared"),
-    env: false,
-    config: { logsDefaultLevel: "silent", ...config },
-  });
+function memoryApp(config: Record<string, unknown> = {}): QueueTasks {
+  return backendApp("memory", "shared", config);
 }
 
 /** Shared tasks are process-wide: each test defines its own names and unshares them after. */

@@ -9,17 +9,11 @@ import {
   TaskTimeoutError,
 } from "../../mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { assertType, type Equals } from "../support/type_assert.ts";
+import { backendApp } from "../support/with_app.ts";
 
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
-  : false;
-function assertType<T extends true>(_proof: T): void {}
-
-function memoryApp(config = {}): QueueTasks {
-  return new QueueTasks({
-    name: uniqueName("depends"),
-    env: false,
-    config: { logsDefaultLevel: "silent", ...config },
-  });
+function memoryApp(config: Record<string, unknown> = {}): QueueTasks {
+  return backendApp("memory", "depends", config);
 }
 
 /** A resource that records its life in `log`. */
