@@ -22,6 +22,7 @@ import {
   type ThreadFactory,
   type ThreadListener,
   ThreadPool,
+  type ThreadPoolOptions,
   UnrecoverableError,
   ValidationError,
   WorkerPool,
@@ -99,6 +100,17 @@ interface FakeThread {
   terminated: boolean;
   /** Called with each message the pool posts. */
   onPost?: (message: FakeThread["posted"][0]) => void;
+}
+
+/** A ThreadPool of the pool fixture on scripted threads, silent; `options` add to or replace those. */
+function fakePool(threads: FakeFactory, options: Partial<ThreadPoolOptions> = {}): ThreadPool {
+  return new ThreadPool({
+    module: POOL_APP,
+    size: 1,
+    threadFactory: threads,
+    logger: SILENT,
+    ...options,
+  });
 }
 
 /**
@@ -501,12 +513,7 @@ test("a ThreadPool runs one task as its executor while the others run on the eve
 
 test("close does not wait for a start whose threads never finish loading: the start fails", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 2,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads, { size: 2 });
   const started = pool.start();
   const queued = pool.execute(fakeRun("add"));
   loaded(threads.threads[0]); // the other one never answers (a top-level await that never ends)
@@ -519,13 +526,7 @@ test("close does not wait for a start whose threads never finish loading: the st
 
 test("a thread that takes longer than loadTimeoutMs to load counts as a failed load", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 1,
-    loadTimeoutMs: 20,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads, { loadTimeoutMs: 20 });
   await assert.rejects(pool.start(), (error: Error) => {
     assert.equal(error.name, "ThreadCrashError");
     assert.match(error.message, /did not load the task module within 20 ms \(loadTimeoutMs\)/);
@@ -541,12 +542,7 @@ test("a thread that takes longer than loadTimeoutMs to load counts as a failed l
 
 test("a thread factory that throws while replacing a thread is retried with backoff, and queued tasks fail while no thread can be made", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 1,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads);
   const started = pool.start();
   loaded(threads.threads[0]);
   await started;
@@ -571,12 +567,7 @@ test("a thread factory that throws while replacing a thread is retried with back
 
 test("a thread that crashes right after loading is replaced with backoff, and at once after it finished a task", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 1,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads);
   const started = pool.start();
   let thread = threads.threads[0];
   loaded(thread);
@@ -648,12 +639,7 @@ test("ThreadPool and WorkerPool refuse bad options with clear errors", () => {
 
 test("a pool that fails to start ends the tasks waiting for it and sends none to a loaded thread meanwhile", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 2,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads, { size: 2 });
   const first = pool.execute(fakeRun("add"));
   const [a, b] = threads.threads;
   loaded(a);
@@ -670,12 +656,7 @@ test("a pool that fails to start ends the tasks waiting for it and sends none to
 
 test("a task queued while an explicit start fails ends with the start's error", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 1,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads);
   const started = pool.start();
   const queued = pool.execute(fakeRun("add"));
   loadFails(threads.threads[0], "the module is broken");
@@ -711,12 +692,7 @@ test("an error crossing threads is rebuilt as a QTasks class only when it was on
 
 test("a broker answer that cannot be sent to the thread fails the thread's call instead of leaving it pending", async () => {
   const threads = new FakeFactory();
-  const pool = new ThreadPool({
-    module: POOL_APP,
-    size: 1,
-    threadFactory: threads,
-    logger: SILENT,
-  });
+  const pool = fakePool(threads);
   const started = pool.start();
   const thread = threads.threads[0];
   loaded(thread);
