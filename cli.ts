@@ -20,7 +20,7 @@
  * @module
  */
 import "./src/runtime/adapters.ts";
-import { getRuntime } from "./src/runtime/runtime.ts";
+import { getRuntime } from "./src/ports/runtime.ts";
 import { runCli } from "./src/cli/main.ts";
 import { runtimeContext } from "./src/cli/cli_context.ts";
 

@@ -28,13 +28,13 @@ export type { HandleKinds, TaskRegistrar, TypedOptions } from "./src/app/task_re
 export type { BindableTaskHandle } from "./src/app/detached_task.ts";
 export { sharedTask } from "./src/app/shared_task.ts";
 export type { SharedTaskHandle } from "./src/app/shared_task.ts";
-export { Chain } from "./src/flow/chain.ts";
-export { Group } from "./src/flow/group.ts";
-export type { GroupResults } from "./src/flow/group.ts";
-export type { TaskSignature } from "./src/flow/task_signature.ts";
-export type { FlowOptions, FlowSpec, FlowSpecStep } from "./src/flow/flow_spec.ts";
-export { isGroupStep, parseFlowLink, stepArgs } from "./src/flow/flow_link.ts";
-export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "./src/flow/flow_link.ts";
+export { Chain } from "./src/app/chain.ts";
+export { Group } from "./src/app/group.ts";
+export type { GroupResults } from "./src/app/group.ts";
+export type { TaskSignature } from "./src/app/task_signature.ts";
+export type { FlowOptions, FlowSpec, FlowSpecStep } from "./src/app/flow_spec.ts";
+export { isGroupStep, parseFlowLink, stepArgs } from "./src/model/flow_link.ts";
+export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "./src/model/flow_link.ts";
 
 export type {
   Broker,
@@ -49,9 +49,9 @@ export type {
   NewFlowRecord,
   NewTask,
   Settlement,
-} from "./src/broker/broker.ts";
-export { MemoryBroker } from "./src/broker/memory_broker.ts";
-export { RedisBroker } from "./src/broker/redis_broker.ts";
+} from "./src/ports/broker.ts";
+export { MemoryBroker } from "./src/backends/memory/memory_broker.ts";
+export { RedisBroker } from "./src/backends/redis/redis_broker.ts";
 export {
   addHeard,
   afterAdd,
@@ -59,36 +59,36 @@ export {
   beforeAdd,
   beforeExchange,
   exchangeHeard,
-} from "./src/broker/broker_triggers.ts";
+} from "./src/ports/broker_triggers.ts";
 
-export type { GetAllOptions, Storage, WaitForStatusOptions } from "./src/storage/storage.ts";
-export { MemoryStorage } from "./src/storage/memory_storage.ts";
-export { RedisStorage } from "./src/storage/redis_storage.ts";
-export { waitForRecord } from "./src/storage/wait_for_record.ts";
-export type { RecordSource } from "./src/storage/wait_for_record.ts";
+export type { GetAllOptions, Storage, WaitForStatusOptions } from "./src/ports/storage.ts";
+export { MemoryStorage } from "./src/backends/memory/memory_storage.ts";
+export { RedisStorage } from "./src/backends/redis/redis_storage.ts";
+export { waitForRecord } from "./src/ports/wait_for_record.ts";
+export type { RecordSource } from "./src/ports/wait_for_record.ts";
 
-export type { GlobalConfig } from "./src/global_config/global_config.ts";
-export { MemoryGlobalConfig } from "./src/global_config/memory_global_config.ts";
-export { pairsToObject, RedisGlobalConfig } from "./src/global_config/redis_global_config.ts";
-export type { RedisComponentOptions } from "./src/global_config/redis_global_config.ts";
+export type { GlobalConfig } from "./src/ports/global_config.ts";
+export { MemoryGlobalConfig } from "./src/backends/memory/memory_global_config.ts";
+export { pairsToObject, RedisGlobalConfig } from "./src/backends/redis/redis_global_config.ts";
+export type { RedisComponentOptions } from "./src/backends/redis/redis_global_config.ts";
 
-export type { Worker, WorkerHost, WorkerStopOptions } from "./src/worker/worker.ts";
-export { AsyncWorker } from "./src/worker/async_worker.ts";
-export type { AsyncWorkerOptions } from "./src/worker/async_worker.ts";
-export { ThreadPool } from "./src/worker/thread_pool.ts";
-export type { ThreadPoolOptions } from "./src/worker/thread_pool.ts";
-export { WorkerPool } from "./src/worker/worker_pool.ts";
-export type { WorkerPoolOptions } from "./src/worker/worker_pool.ts";
-export { isPoolThread } from "./src/worker/pool_thread_flag.ts";
+export type { Worker, WorkerHost, WorkerStopOptions } from "./src/ports/worker.ts";
+export { AsyncWorker } from "./src/engine/worker/async_worker.ts";
+export type { AsyncWorkerOptions } from "./src/engine/worker/async_worker.ts";
+export { ThreadPool } from "./src/engine/executor/thread_pool.ts";
+export type { ThreadPoolOptions } from "./src/engine/executor/thread_pool.ts";
+export { WorkerPool } from "./src/engine/worker/worker_pool.ts";
+export type { WorkerPoolOptions } from "./src/engine/worker/worker_pool.ts";
+export { isPoolThread } from "./src/engine/executor/pool_thread_flag.ts";
 
-export type { TaskExecutor, TaskOutcome, TaskRun } from "./src/executor/task_executor.ts";
-export { AsyncTaskExecutor } from "./src/executor/async_task_executor.ts";
-export type { TaskCall, TaskMiddleware } from "./src/executor/task_middleware.ts";
+export type { TaskExecutor, TaskOutcome, TaskRun } from "./src/ports/task_executor.ts";
+export { AsyncTaskExecutor } from "./src/engine/executor/async_task_executor.ts";
+export type { TaskCall, TaskMiddleware } from "./src/plugins/task_middleware.ts";
 
-export { Starter } from "./src/starter/starter.ts";
-export type { RunForeverOptions } from "./src/starter/starter.ts";
-export { runUntilSignal } from "./src/starter/run_until_signal.ts";
-export type { Runnable } from "./src/starter/run_until_signal.ts";
+export { Starter } from "./src/engine/starter/starter.ts";
+export type { RunForeverOptions } from "./src/engine/starter/starter.ts";
+export { runUntilSignal } from "./src/engine/starter/run_until_signal.ts";
+export type { Runnable } from "./src/engine/starter/run_until_signal.ts";
 
 export { Timer } from "./src/timer/timer.ts";
 export type {
@@ -98,29 +98,29 @@ export type {
   TimerFire,
   TimerOptions,
 } from "./src/timer/timer.ts";
-export { systemClock } from "./src/timer/timer_clock.ts";
-export type { TimerClock } from "./src/timer/timer_clock.ts";
+export { systemClock } from "./src/ports/timer_clock.ts";
+export type { TimerClock } from "./src/ports/timer_clock.ts";
 export { scheduleUuid } from "./src/timer/schedule_uuid.ts";
 
-export type { WorkerInfo, WorkerReport, WorkerStats } from "./src/stats/worker_report.ts";
-export type { QueueStats } from "./src/stats/queue_stats.ts";
-export { readAppStats } from "./src/stats/app_stats.ts";
-export type { AppStats } from "./src/stats/app_stats.ts";
-export { inspectApp, inspectTask } from "./src/stats/inspect_app.ts";
-export type { AppInfo, TaskInfo } from "./src/stats/inspect_app.ts";
+export type { WorkerInfo, WorkerReport, WorkerStats } from "./src/model/worker_report.ts";
+export type { QueueStats } from "./src/model/queue_stats.ts";
+export { readAppStats } from "./src/app/app_stats.ts";
+export type { AppStats } from "./src/app/app_stats.ts";
+export { inspectApp, inspectTask } from "./src/app/inspect_app.ts";
+export type { AppInfo, TaskInfo } from "./src/app/inspect_app.ts";
 
-export { parseQueueConfig } from "./src/config/queue_config.ts";
-export type { QueueConfig, QueueConfigInput } from "./src/config/queue_config.ts";
+export { parseQueueConfig } from "./src/model/queue_config.ts";
+export type { QueueConfig, QueueConfigInput } from "./src/model/queue_config.ts";
 
-export { createLogger } from "./src/logging/logger.ts";
-export type { Logger, LogLevel } from "./src/logging/logger.ts";
+export { createLogger } from "./src/model/logger.ts";
+export type { Logger, LogLevel } from "./src/model/logger.ts";
 
-export { isTaskStatus, TASK_STATUSES } from "./src/task/task_status.ts";
-export type { TaskStatus } from "./src/task/task_status.ts";
-export type { TaskErrorInfo, TaskRecord } from "./src/task/task_record.ts";
-export { TASK_OPTION_NAMES } from "./src/task/task_options.ts";
-export { DEPENDENCY_SCOPES, depends } from "./src/task/depends.ts";
-export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./src/task/task_fn.ts";
+export { isTaskStatus, TASK_STATUSES } from "./src/model/task_status.ts";
+export type { TaskStatus } from "./src/model/task_status.ts";
+export type { TaskErrorInfo, TaskRecord } from "./src/model/task_record.ts";
+export { TASK_OPTION_NAMES } from "./src/app/task_options.ts";
+export { DEPENDENCY_SCOPES, depends } from "./src/model/depends.ts";
+export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./src/ports/task_fn.ts";
 export type {
   Dependency,
   DependencyScope,
@@ -128,22 +128,22 @@ export type {
   Injected,
   OpenedDependency,
   TaskDependencies,
-} from "./src/task/depends.ts";
-export { executeInjected } from "./src/task/dependency_resolver.ts";
-export { defineState } from "./src/task/state.ts";
-export type { OptionalKeys, State } from "./src/task/state.ts";
-export type { TaskDefinition, TaskOptions } from "./src/task/task_definition.ts";
-export { createTaskContext } from "./src/task/task_context.ts";
-export type { TaskContext, TaskContextInit, TaskServices } from "./src/task/task_context.ts";
-export type { GeneratorTaskResult, TaskResult, YieldOf } from "./src/task/task_result.ts";
-export { isArgsSchema, parseArgs } from "./src/task/task_schema.ts";
+} from "./src/model/depends.ts";
+export { executeInjected } from "./src/engine/executor/dependency_resolver.ts";
+export { defineState } from "./src/model/state.ts";
+export type { OptionalKeys, State } from "./src/model/state.ts";
+export type { TaskDefinition, TaskOptions } from "./src/ports/task_executor.ts";
+export { createTaskContext } from "./src/ports/task_context.ts";
+export type { TaskContext, TaskContextInit, TaskServices } from "./src/ports/task_context.ts";
+export type { GeneratorTaskResult, TaskResult, YieldOf } from "./src/model/task_result.ts";
+export { isArgsSchema, parseArgs } from "./src/model/task_schema.ts";
 export type {
   ArgsSchema,
   SchemaInput,
   SchemaOutput,
   StandardSchemaIssue,
   StandardSchemaResult,
-} from "./src/task/task_schema.ts";
+} from "./src/model/task_schema.ts";
 export {
   decodeTaskRecord,
   describeError,
@@ -151,60 +151,60 @@ export {
   errorFields,
   isReservedField,
   toUnixSeconds,
-} from "./src/task/task_codec.ts";
-export type { TaskFields } from "./src/task/task_codec.ts";
-export { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "./src/task/retry_policy.ts";
-export type { BackoffOptions } from "./src/task/retry_policy.ts";
+} from "./src/model/task_codec.ts";
+export type { TaskFields } from "./src/model/task_codec.ts";
+export { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "./src/model/retry_policy.ts";
+export type { BackoffOptions } from "./src/model/retry_policy.ts";
 
-export { getRuntime, registerRuntime, setRuntime } from "./src/runtime/runtime.ts";
-export type { Runtime, ShutdownSignal } from "./src/runtime/runtime.ts";
+export { getRuntime, registerRuntime, setRuntime } from "./src/ports/runtime.ts";
+export type { Runtime, ShutdownSignal } from "./src/ports/runtime.ts";
 export { denoRuntime } from "./src/runtime/deno_runtime.ts";
 export { nodeRuntime } from "./src/runtime/node_runtime.ts";
 export {
   getThreadFactory,
   registerThreadFactory,
   setThreadFactory,
-} from "./src/runtime/thread_factory.ts";
+} from "./src/ports/thread_factory.ts";
 export type {
   ThreadFactory,
   ThreadHandle,
   ThreadListener,
   ThreadPort,
-} from "./src/runtime/thread_factory.ts";
+} from "./src/ports/thread_factory.ts";
 export { webThreadFactory } from "./src/runtime/web_threads.ts";
 export { nodeThreadFactory } from "./src/runtime/node_threads.ts";
 
-export { RedisConnection } from "./src/redis/redis_connection.ts";
-export type { RedisConnectionOptions } from "./src/redis/redis_connection.ts";
-export { RedisOfflineError } from "./src/redis/redis_client.ts";
-export type { RedisClient, RedisReply } from "./src/redis/redis_client.ts";
-export { createNodeRedisClient } from "./src/redis/node_redis_client.ts";
-export type { NodeRedisClientOptions } from "./src/redis/node_redis_client.ts";
-export { RedisScript } from "./src/redis/redis_script.ts";
-export { RedisReplyError } from "./src/redis/redis_reply_error.ts";
-export { redisKeys } from "./src/redis/redis_keys.ts";
-export type { RedisKeys } from "./src/redis/redis_keys.ts";
-export { redactUrl } from "./src/redis/redact_url.ts";
+export { RedisConnection } from "./src/backends/redis/redis_connection.ts";
+export type { RedisConnectionOptions } from "./src/backends/redis/redis_connection.ts";
+export { RedisOfflineError } from "./src/backends/redis/redis_client.ts";
+export type { RedisClient, RedisReply } from "./src/backends/redis/redis_client.ts";
+export { createNodeRedisClient } from "./src/backends/redis/node_redis_client.ts";
+export type { NodeRedisClientOptions } from "./src/backends/redis/node_redis_client.ts";
+export { RedisScript } from "./src/backends/redis/redis_script.ts";
+export { RedisReplyError } from "./src/backends/redis/redis_reply_error.ts";
+export { redisKeys } from "./src/backends/redis/redis_keys.ts";
+export type { RedisKeys } from "./src/backends/redis/redis_keys.ts";
+export { redactUrl } from "./src/backends/redis/redact_url.ts";
 
-export { PriorityHeap } from "./src/memory/priority_heap.ts";
+export { PriorityHeap } from "./src/backends/memory/_priority_heap.ts";
 
-export { QTasksError } from "./src/errors/qtasks_error.ts";
-export { BackendError } from "./src/errors/backend_error.ts";
-export { ConfigError } from "./src/errors/config_error.ts";
-export { DuplicateTaskError } from "./src/errors/duplicate_task_error.ts";
-export { InvalidPayloadError } from "./src/errors/invalid_payload_error.ts";
-export { ResultTimeoutError } from "./src/errors/result_timeout_error.ts";
-export { TaskCancelError } from "./src/errors/task_cancel_error.ts";
-export { TaskFailedError } from "./src/errors/task_failed_error.ts";
-export { TaskTimeoutError } from "./src/errors/task_timeout_error.ts";
-export { ThreadCrashError } from "./src/errors/thread_crash_error.ts";
-export { TaskPluginTriggerError } from "./src/errors/task_plugin_trigger_error.ts";
-export { UnknownTaskError } from "./src/errors/unknown_task_error.ts";
-export { ValidationError } from "./src/errors/validation_error.ts";
-export type { ValidationIssue } from "./src/errors/validation_error.ts";
-export { UnrecoverableError } from "./src/errors/unrecoverable_error.ts";
-export { AppEvents } from "./src/events/app_events.ts";
-export type { AppEventMap, AppEventName, TaskEventBase } from "./src/events/app_events.ts";
+export { QTasksError } from "./src/model/errors/qtasks_error.ts";
+export { BackendError } from "./src/model/errors/backend_error.ts";
+export { ConfigError } from "./src/model/errors/config_error.ts";
+export { DuplicateTaskError } from "./src/model/errors/duplicate_task_error.ts";
+export { InvalidPayloadError } from "./src/model/errors/invalid_payload_error.ts";
+export { ResultTimeoutError } from "./src/model/errors/result_timeout_error.ts";
+export { TaskCancelError } from "./src/model/errors/task_cancel_error.ts";
+export { TaskFailedError } from "./src/model/errors/task_failed_error.ts";
+export { TaskTimeoutError } from "./src/model/errors/task_timeout_error.ts";
+export { ThreadCrashError } from "./src/model/errors/thread_crash_error.ts";
+export { TaskPluginTriggerError } from "./src/model/errors/task_plugin_trigger_error.ts";
+export { UnknownTaskError } from "./src/model/errors/unknown_task_error.ts";
+export { ValidationError } from "./src/model/errors/validation_error.ts";
+export type { ValidationIssue } from "./src/model/errors/validation_error.ts";
+export { UnrecoverableError } from "./src/model/errors/unrecoverable_error.ts";
+export { AppEvents } from "./src/plugins/app_events.ts";
+export type { AppEventMap, AppEventName, TaskEventBase } from "./src/plugins/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";
 export { ComponentPlugins } from "./src/plugins/component_plugins.ts";
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";

@@ -177,7 +177,7 @@ if (cd "$root" && "$bin/deno" publish --dry-run --allow-dirty) >"$jsr_log" 2>&1;
     }
     next_is_location && /-->/ {
       next_is_location = 0
-      if (pending ~ /unanalyzable-dynamic-import/ && ($0 ~ /\/cli\.ts:/ || $0 ~ /\/src\/worker\/pool_thread\.ts:/)) next
+      if (pending ~ /unanalyzable-dynamic-import/ && ($0 ~ /\/cli\.ts:/ || $0 ~ /\/src\/engine\/executor\/pool_thread\.ts:/)) next
       count++; next
     }
     END { if (next_is_location) count++; print count + 0 }

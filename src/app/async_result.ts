@@ -1,9 +1,9 @@
-import { ResultTimeoutError } from "../errors/result_timeout_error.ts";
-import { TaskFailedError } from "../errors/task_failed_error.ts";
-import type { TaskStatus } from "../task/task_status.ts";
-import type { TaskRecord } from "../task/task_record.ts";
-import type { Storage } from "../storage/storage.ts";
-import type { CancelOutcome } from "../broker/broker.ts";
+import { ResultTimeoutError } from "../model/errors/result_timeout_error.ts";
+import { TaskFailedError } from "../model/errors/task_failed_error.ts";
+import type { TaskStatus } from "../model/task_status.ts";
+import type { TaskRecord } from "../model/task_record.ts";
+import type { Storage } from "../ports/storage.ts";
+import type { CancelOutcome } from "../ports/broker.ts";
 
 /**
  * Options of {@linkcode AsyncResult.result} and {@linkcode AsyncResult.value}.

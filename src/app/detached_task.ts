@@ -1,6 +1,6 @@
-import type { TaskMiddleware } from "../executor/task_middleware.ts";
-import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
-import { checkTaskOptions } from "../task/task_options.ts";
+import type { TaskMiddleware } from "../plugins/task_middleware.ts";
+import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import { checkTaskOptions } from "./task_options.ts";
 import type { QueueTasks } from "./queue_tasks.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
 

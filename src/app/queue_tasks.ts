@@ -1,6 +1,6 @@
-import { isPoolThread } from "../worker/pool_thread_flag.ts";
-import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
-import { AppEvents } from "../events/app_events.ts";
+import { isPoolThread } from "../engine/executor/pool_thread_flag.ts";
+import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../ports/task_fn.ts";
+import { AppEvents } from "../plugins/app_events.ts";
 import { PluginHub } from "../plugins/plugin_hub.ts";
 import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
 import type {
@@ -9,53 +9,58 @@ import type {
   ComponentContext,
   NewFlowRecord,
   NewTask,
-} from "../broker/broker.ts";
-import { MemoryBroker } from "../broker/memory_broker.ts";
-import { RedisBroker } from "../broker/redis_broker.ts";
+} from "../ports/broker.ts";
+import { MemoryBroker } from "../backends/memory/memory_broker.ts";
+import { RedisBroker } from "../backends/redis/redis_broker.ts";
 import {
   parseQueueConfig,
   type QueueConfig,
   type QueueConfigInput,
-} from "../config/queue_config.ts";
-import { createLogger, type Logger } from "../logging/logger.ts";
-import { getRuntime } from "../runtime/runtime.ts";
-import { type RunForeverOptions, Starter } from "../starter/starter.ts";
-import { encodeJson, isReservedField } from "../task/task_codec.ts";
-import { createTaskContext } from "../task/task_context.ts";
-import type { TaskDefinition, TaskOptions } from "../task/task_definition.ts";
-import type { TaskResult } from "../task/task_result.ts";
+} from "../model/queue_config.ts";
+import { createLogger, type Logger } from "../model/logger.ts";
+import { getRuntime } from "../ports/runtime.ts";
+import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
+import { encodeJson, isReservedField } from "../model/task_codec.ts";
+import { createTaskContext } from "../ports/task_context.ts";
+import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import type { TaskResult } from "../model/task_result.ts";
 import {
   type ArgsSchema,
   isArgsSchema,
   parseArgs,
   type SchemaInput,
   type SchemaOutput,
-} from "../task/task_schema.ts";
-import { drain, generatorKind, generatorResult } from "../executor/task_generator.ts";
-import { checkBackoff } from "../task/retry_policy.ts";
-import type { TaskRecord } from "../task/task_record.ts";
-import type { RedisConnectionOptions } from "../redis/redis_connection.ts";
-import { InvalidPayloadError } from "../errors/invalid_payload_error.ts";
-import { DuplicateTaskError } from "../errors/duplicate_task_error.ts";
-import type { TaskExecutor } from "../executor/task_executor.ts";
-import type { TaskMiddleware } from "../executor/task_middleware.ts";
-import { AsyncWorker } from "../worker/async_worker.ts";
-import type { Worker } from "../worker/worker.ts";
+} from "../model/task_schema.ts";
+import { drain, generatorKind, generatorResult } from "../engine/executor/_task_generator.ts";
+import { checkBackoff } from "../model/retry_policy.ts";
+import type { TaskRecord } from "../model/task_record.ts";
+import type { RedisConnectionOptions } from "../backends/redis/redis_connection.ts";
+import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
+import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";
+import type { TaskExecutor } from "../ports/task_executor.ts";
+import type { TaskMiddleware } from "../plugins/task_middleware.ts";
+import { AsyncWorker } from "../engine/worker/async_worker.ts";
+import type { Worker } from "../ports/worker.ts";
 import { AsyncResult } from "./async_result.ts";
 import type { TypedOptions } from "./task_registrar.ts";
-import { Chain } from "../flow/chain.ts";
-import { checkSignature, Group, type GroupResults } from "../flow/group.ts";
-import type { FlowOptions, FlowSpec, FlowSpecStep } from "../flow/flow_spec.ts";
-import type { TaskSignature } from "../flow/task_signature.ts";
-import { type FlowLink, type FlowStep, type FlowTaskStep, isGroupStep } from "../flow/flow_link.ts";
-import { FLOW_TASK_NAMES } from "../flow/flow_record.ts";
+import { Chain } from "./chain.ts";
+import { checkSignature, Group, type GroupResults } from "./group.ts";
+import type { FlowOptions, FlowSpec, FlowSpecStep } from "./flow_spec.ts";
+import type { TaskSignature } from "./task_signature.ts";
+import {
+  type FlowLink,
+  type FlowStep,
+  type FlowTaskStep,
+  isGroupStep,
+} from "../model/flow_link.ts";
+import { FLOW_TASK_NAMES } from "../model/flow_record.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
-import type { TaskDependencies } from "../task/depends.ts";
-import { attachDependencies, callInjected } from "../task/dependency_resolver.ts";
-import { checkTaskOptions } from "../task/task_options.ts";
+import type { TaskDependencies } from "../model/depends.ts";
+import { attachDependencies, callInjected } from "../engine/executor/dependency_resolver.ts";
+import { checkTaskOptions } from "./task_options.ts";
 import { includeRouter, type Router } from "./router.ts";
 import { pickUpSharedTasks } from "./shared_task.ts";
-import { attachStatsRecorder } from "../stats/stats_recorder.ts";
+import { attachStatsRecorder } from "../engine/stats_recorder.ts";
 
 /**
  * Options of {@linkcode QueueTasks}.

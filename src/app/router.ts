@@ -1,4 +1,4 @@
-import type { TaskDefinition } from "../task/task_definition.ts";
+import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { TaskRegistrar } from "./task_registrar.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
 import type { QueueTasks } from "./queue_tasks.ts";

@@ -1,6 +1,6 @@
 import type { AsyncResult } from "./async_result.ts";
-import type { TaskDefinition } from "../task/task_definition.ts";
-import type { TaskSignature } from "../flow/task_signature.ts";
+import type { TaskDefinition } from "../ports/task_executor.ts";
+import type { TaskSignature } from "./task_signature.ts";
 
 /**
  * Per-call options of `addTask`.

@@ -1,8 +1,8 @@
-import type { ArgsSchema, SchemaInput, SchemaOutput } from "../task/task_schema.ts";
-import type { TaskDependencies } from "../task/depends.ts";
-import type { TaskOptions } from "../task/task_definition.ts";
-import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../task/task_fn.ts";
-import type { TaskResult, YieldOf } from "../task/task_result.ts";
+import type { ArgsSchema, SchemaInput, SchemaOutput } from "../model/task_schema.ts";
+import type { TaskDependencies } from "../model/depends.ts";
+import type { TaskOptions } from "../ports/task_executor.ts";
+import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../ports/task_fn.ts";
+import type { TaskResult, YieldOf } from "../model/task_result.ts";
 import type { BindableTaskHandle } from "./detached_task.ts";
 import type { SharedTaskHandle } from "./shared_task.ts";
 import type { TaskHandle } from "./task_handle.ts";

@@ -1,6 +1,6 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
-import { MemoryBroker } from "../broker/memory_broker.ts";
-import { getRuntime } from "../runtime/runtime.ts";
+import { MemoryBroker } from "../backends/memory/memory_broker.ts";
+import { getRuntime } from "../ports/runtime.ts";
 import { CliFailure, CliUsageError } from "./cli_errors.ts";
 import { loadApp, parseAppSpec } from "./load_app.ts";
 import type { FlagSpec } from "./parse_flags.ts";

@@ -1,8 +1,13 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
-import { getRuntime } from "../runtime/runtime.ts";
+import { getRuntime } from "../ports/runtime.ts";
 import { Timer } from "../timer/timer.ts";
-import type { CliContext } from "./cli_context.ts";
 import { CliFailure } from "./cli_errors.ts";
+
+/** What loads the operator's module for the CLI: the program's own importer (see `CliContext`). */
+export interface ModuleImporter {
+  /** Imports the module at `url`. */
+  importModule(url: string): Promise<Record<string, unknown>>;
+}
 
 /** What a `./app.ts[:export]` argument names. */
 export interface AppSpec {
@@ -53,7 +58,7 @@ function isTimer(value: unknown): value is Timer {
 
 async function importModule(
   spec: AppSpec,
-  importer: Pick<CliContext, "importModule">,
+  importer: ModuleImporter,
 ): Promise<Record<string, unknown>> {
   try {
     return await importer.importModule(spec.url);
@@ -116,7 +121,7 @@ function describe(value: unknown): string {
  */
 export async function loadApp(
   spec: AppSpec,
-  importer: Pick<CliContext, "importModule">,
+  importer: ModuleImporter,
 ): Promise<QueueTasks> {
   const module = await importModule(spec, importer);
   if (spec.exportName !== undefined && isTimer(module[spec.exportName])) {
@@ -133,7 +138,7 @@ export async function loadApp(
  */
 export async function loadTimer(
   spec: AppSpec,
-  importer: Pick<CliContext, "importModule">,
+  importer: ModuleImporter,
 ): Promise<Timer> {
   return pick(spec, await importModule(spec, importer), "Timer", isTimer, "timer");
 }

@@ -1,4 +1,4 @@
-import { BackendError } from "../errors/backend_error.ts";
+import { BackendError } from "../model/errors/backend_error.ts";
 import { addCommand } from "./commands/add_command.ts";
 import { cancelCommand } from "./commands/cancel_command.ts";
 import { getCommand } from "./commands/get_command.ts";

@@ -1,4 +1,4 @@
-import type { TaskRecord } from "../task/task_record.ts";
+import type { TaskRecord } from "../model/task_record.ts";
 import { fields, json } from "./format.ts";
 
 /** A task record as aligned `field: value` lines. */

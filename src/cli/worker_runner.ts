@@ -1,11 +1,11 @@
 import type { QueueTasks } from "../app/queue_tasks.ts";
-import type { Runnable } from "../starter/run_until_signal.ts";
-import type { ComponentContext } from "../broker/broker.ts";
-import { Starter } from "../starter/starter.ts";
-import { reportStatsOf } from "../stats/stats_recorder.ts";
-import { AsyncWorker } from "../worker/async_worker.ts";
-import type { Worker } from "../worker/worker.ts";
-import { WorkerPool } from "../worker/worker_pool.ts";
+import type { Runnable } from "../engine/starter/run_until_signal.ts";
+import type { ComponentContext } from "../ports/broker.ts";
+import { Starter } from "../engine/starter/starter.ts";
+import { reportStatsOf } from "../engine/stats_recorder.ts";
+import { AsyncWorker } from "../engine/worker/async_worker.ts";
+import type { Worker } from "../ports/worker.ts";
+import { WorkerPool } from "../engine/worker/worker_pool.ts";
 import { CliUsageError } from "./cli_errors.ts";
 
 /** The flags of `qtasks worker` that shape the worker. */

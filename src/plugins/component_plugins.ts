@@ -1,4 +1,3 @@
-import type { ComponentContext } from "../broker/broker.ts";
 import type { PluginHub } from "./plugin_hub.ts";
 import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
 
@@ -34,8 +33,11 @@ export class ComponentPlugins {
     this.component = component;
   }
 
-  /** Takes the hub and app name from the context a component is started with. */
-  bind(context: ComponentContext): void {
+  /**
+   * Takes the hub and app name from the context a component is started with (a
+   * `ComponentContext`, or anything with its `plugins` and `appName`).
+   */
+  bind(context: { plugins?: PluginHub; appName?: string }): void {
     this.#hub = context.plugins;
     this.#appName = context.appName ?? "";
   }

@@ -1,5 +1,5 @@
-import { TaskPluginTriggerError } from "../errors/task_plugin_trigger_error.ts";
-import type { Logger } from "../logging/logger.ts";
+import { TaskPluginTriggerError } from "../model/errors/task_plugin_trigger_error.ts";
+import type { Logger } from "../model/logger.ts";
 import type { AddPluginOptions, Plugin } from "./plugin.ts";
 import { type PluginComponent, type TriggerArgs, type TriggerName, TRIGGERS } from "./triggers.ts";
 

@@ -1,7 +1,6 @@
-import type { ClaimedTask, NewTask, Settlement } from "../broker/broker.ts";
-import type { TaskPluginTriggerError } from "../errors/task_plugin_trigger_error.ts";
-import type { TaskOutcome } from "../executor/task_executor.ts";
-import type { TaskErrorInfo, TaskRecord } from "../task/task_record.ts";
+import type { ClaimedTask, NewTask, Settlement, TaskOutcome } from "../model/messages.ts";
+import type { TaskPluginTriggerError } from "../model/errors/task_plugin_trigger_error.ts";
+import type { TaskErrorInfo, TaskRecord } from "../model/task_record.ts";
 
 /**
  * The components a plugin can be attached to. `app` plugins hear every trigger; the others hear

@@ -7,10 +7,10 @@
  */
 import { denoRuntime } from "./deno_runtime.ts";
 import { nodeRuntime } from "./node_runtime.ts";
-import { registerRuntime } from "./runtime.ts";
+import { registerRuntime } from "../ports/runtime.ts";
 import { nodeThreadFactory } from "./node_threads.ts";
 import { webThreadFactory } from "./web_threads.ts";
-import { registerThreadFactory } from "./thread_factory.ts";
+import { registerThreadFactory } from "../ports/thread_factory.ts";
 
 registerRuntime(denoRuntime);
 registerRuntime(nodeRuntime);

@@ -1,4 +1,4 @@
-import type { Runtime, ShutdownSignal } from "./runtime.ts";
+import type { Runtime, ShutdownSignal } from "../ports/runtime.ts";
 
 interface DenoNamespace {
   version: { deno: string };

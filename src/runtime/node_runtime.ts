@@ -1,6 +1,6 @@
 import process from "node:process";
 import { hostname } from "node:os";
-import type { Runtime } from "./runtime.ts";
+import type { Runtime } from "../ports/runtime.ts";
 
 /**
  * The runtime adapter for Node and Bun (both provide `node:process`).

@@ -1,5 +1,10 @@
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
-import type { ThreadFactory, ThreadHandle, ThreadListener, ThreadPort } from "./thread_factory.ts";
+import type {
+  ThreadFactory,
+  ThreadHandle,
+  ThreadListener,
+  ThreadPort,
+} from "../ports/thread_factory.ts";
 
 /**
  * The thread factory of Node: `node:worker_threads` (Node 24 strips the types of a `.ts`

@@ -1,4 +1,9 @@
-import type { ThreadFactory, ThreadHandle, ThreadListener, ThreadPort } from "./thread_factory.ts";
+import type {
+  ThreadFactory,
+  ThreadHandle,
+  ThreadListener,
+  ThreadPort,
+} from "../ports/thread_factory.ts";
 
 /** The parts of a Web Worker used here (Deno and Bun; Bun also fires `close` when it ends). */
 interface WebWorker {

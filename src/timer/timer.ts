@@ -1,16 +1,16 @@
-import { BackendError } from "../errors/backend_error.ts";
+import { BackendError } from "../model/errors/backend_error.ts";
 import { Cron } from "croner";
 import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { TaskHandle } from "../app/task_handle.ts";
-import { UnknownTaskError } from "../errors/unknown_task_error.ts";
-import type { GlobalConfig } from "../global_config/global_config.ts";
-import type { Logger } from "../logging/logger.ts";
-import { runUntilSignal } from "../starter/run_until_signal.ts";
-import type { RunForeverOptions } from "../starter/starter.ts";
-import { encodeJson } from "../task/task_codec.ts";
-import { parseArgs } from "../task/task_schema.ts";
+import { UnknownTaskError } from "../model/errors/unknown_task_error.ts";
+import type { GlobalConfig } from "../ports/global_config.ts";
+import type { Logger } from "../model/logger.ts";
+import { runUntilSignal } from "../engine/starter/run_until_signal.ts";
+import type { RunForeverOptions } from "../engine/starter/starter.ts";
+import { encodeJson } from "../model/task_codec.ts";
+import { parseArgs } from "../model/task_schema.ts";
 import { scheduleUuid, shortHash } from "./schedule_uuid.ts";
-import { systemClock, type TimerClock } from "./timer_clock.ts";
+import { systemClock, type TimerClock } from "../ports/timer_clock.ts";
 
 /**
  * What a Timer does at start about the fires of a schedule missed while every timer was down:

@@ -109,7 +109,7 @@ test("a producer whose Redis is unreachable gets a BackendError after backendTim
  * its `init` message), never a value read from the broker.
  */
 const AUDITED_IMPORTS: ReadonlyMap<string, string> = new Map([
-  ["worker/pool_thread.ts", "await import(message.module)"],
+  ["engine/executor/pool_thread.ts", "await import(message.module)"],
 ]);
 
 test("the source never evaluates code from data", () => {

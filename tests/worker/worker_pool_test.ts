@@ -28,7 +28,7 @@ import {
   WorkerPool,
 } from "../../mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
-import { encodeThreadError, rebuildThreadError } from "../../src/worker/thread_error.ts";
+import { encodeThreadError, rebuildThreadError } from "../../src/engine/executor/_thread_error.ts";
 import { hear, registerPoolTasks, say, THREAD_ID } from "./fixtures/pool_tasks.ts";
 
 const SILENT = createLogger("silent");

@@ -1,4 +1,4 @@
-import { ResultTimeoutError } from "../../errors/result_timeout_error.ts";
+import { ResultTimeoutError } from "../../model/errors/result_timeout_error.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
 import { CliFailure, CliUsageError } from "../cli_errors.ts";
 import type { Command } from "../command.ts";

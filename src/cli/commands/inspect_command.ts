@@ -1,4 +1,4 @@
-import { inspectApp, inspectTask, type TaskInfo } from "../../stats/inspect_app.ts";
+import { inspectApp, inspectTask, type TaskInfo } from "../../app/inspect_app.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
 import { CliFailure, CliUsageError } from "../cli_errors.ts";
 import type { Command } from "../command.ts";

@@ -1,6 +1,6 @@
 import type { QueueTasks } from "../../app/queue_tasks.ts";
-import { getRuntime } from "../../runtime/runtime.ts";
-import { type AppStats, readAppStats } from "../../stats/app_stats.ts";
+import { getRuntime } from "../../ports/runtime.ts";
+import { type AppStats, readAppStats } from "../../app/app_stats.ts";
 import { redactedBackend } from "../backend_label.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
 import { CliUsageError } from "../cli_errors.ts";

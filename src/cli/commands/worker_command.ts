@@ -4,7 +4,7 @@ import { CliUsageError } from "../cli_errors.ts";
 import type { Command } from "../command.ts";
 import { loadApp, parseAppSpec } from "../load_app.ts";
 import { parseFlags } from "../parse_flags.ts";
-import { runUntilSignal } from "../../starter/run_until_signal.ts";
+import { runUntilSignal } from "../../engine/starter/run_until_signal.ts";
 import { workerRunnable } from "../worker_runner.ts";
 
 /** `qtasks worker ./app.ts[:export]`. */

@@ -1,0 +1,795 @@
+import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
+import { MemoryGlobalConfig } from "./memory_global_config.ts";
+import { PriorityHeap } from "./_priority_heap.ts";
+import type { QueueStats } from "../../model/queue_stats.ts";
+import { ComponentPlugins } from "../../plugins/component_plugins.ts";
+import { MemoryStorage } from "./memory_storage.ts";
+import {
+  type FlowLink,
+  type FlowStep,
+  type FlowTaskStep,
+  isGroupStep,
+  parseFlowLink,
+  stepArgs,
+} from "../../model/flow_link.ts";
+import {
+  FLOW_ERROR_FIELDS,
+  flowRecordFields,
+  flowRecordName,
+  isFlowRunning,
+  parseStringList,
+} from "../../model/flow_record.ts";
+import {
+  errorFields,
+  isReservedField,
+  type TaskFields,
+  toUnixSeconds,
+} from "../../model/task_codec.ts";
+import type { TaskRecord } from "../../model/task_record.ts";
+import type {
+  Broker,
+  CancelOutcome,
+  ClaimedTask,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  LeaseRenewal,
+  NewFlow,
+  NewTask,
+  Settlement,
+} from "../../ports/broker.ts";
+import {
+  addAll,
+  addHeard,
+  afterAdd,
+  afterExchange,
+  beforeAdd,
+  beforeExchange,
+  exchangeHeard,
+} from "../../ports/broker_triggers.ts";
+
+interface QueueEntry {
+  priority: number;
+  seq: number;
+  uuid: string;
+}
+
+function byPriorityThenSeq(a: QueueEntry, b: QueueEntry): number {
+  return a.priority - b.priority || a.seq - b.seq;
+}
+
+interface ScheduledEntry extends QueueEntry {
+  /** When it is due (ms, the storage's clock). */
+  due: number;
+}
+
+function byDueThenSeq(a: ScheduledEntry, b: ScheduledEntry): number {
+  return a.due - b.due || a.seq - b.seq;
+}
+
+/** Due scheduled tasks moved into the queue per exchange, at most (as on Redis). */
+const MOVE_LIMIT = 1000;
+
+/** Fields that describe one attempt, not the task: a retry's record starts without them. */
+const ATTEMPT_FIELDS: ReadonlySet<string> = new Set([
+  "status",
+  "created_at",
+  "updated_at",
+  "started_at",
+  "finished_at",
+  "returning",
+  "traceback",
+  "error_type",
+  "error_message",
+  "error_code",
+  "cancel_reason",
+  "cancel_requested",
+  "deliveries",
+  "worker_id",
+  "seq",
+  "run_at",
+  "retry",
+  "retry_parent_uuid",
+  "retry_child_uuid",
+  "attempt",
+]);
+
+interface HeldLease {
+  workerId: string;
+  deliveries: number;
+  deadline: number;
+}
+
+/**
+ * In-memory {@linkcode Broker}: the embedded default for tests, demos and one-process apps. It
+ * keeps the same guarantees as the Redis broker within one process: priority order with FIFO
+ * inside a priority, leases, recovery of expired leases, maxDeliveries, delayed tasks (a heap by
+ * due time, on the storage's clock) and retries.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBroker, QueueTasks } from "@qtasks/qtasks";
+ *
+ * const app = new QueueTasks({ name: "demo", broker: new MemoryBroker({ name: "demo" }) });
+ * ```
+ */
+export class MemoryBroker implements Broker {
+  /** The app name. */
+  readonly name: string;
+  /** Where records live. */
+  readonly storage: MemoryStorage;
+  #queue = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+  /** Tasks recovered from a dead worker: each runs alone on an idle worker. */
+  #quarantine = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+  /** Tasks not yet due (delayed tasks, retries), earliest first. */
+  #scheduled = new PriorityHeap<ScheduledEntry>(byDueThenSeq);
+  #leases = new Map<string, HeldLease>();
+  #seq = 0;
+  #waiters = new Set<() => void>();
+  #cancelListeners = new Set<(uuid: string, reason: string) => void>();
+  /** Cancelled while queued or scheduled: their heap entries are skipped when popped. */
+  #cancelled = new Set<string>();
+  #plugins = new ComponentPlugins("broker");
+  #started = false;
+
+  /**
+   * Creates a MemoryBroker.
+   *
+   * @param options `name` (default `QueueTasks`) and `storage` (default a new
+   *   {@linkcode MemoryStorage} with a {@linkcode MemoryGlobalConfig}).
+   */
+  constructor(options: { name?: string; storage?: MemoryStorage } = {}) {
+    this.name = options.name ?? options.storage?.name ?? "QueueTasks";
+    this.storage = options.storage ??
+      new MemoryStorage({
+        name: this.name,
+        globalConfig: new MemoryGlobalConfig({ name: this.name }),
+      });
+  }
+
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.storage.attach(context);
+  }
+
+  /** Starts the Storage (and its GlobalConfig), then the broker's plugins (`broker_start`). */
+  async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
+    await this.storage.start(context);
+    this.#started = true;
+    await this.#plugins.started("broker_start");
+  }
+
+  /** Runs `broker_stop`, wakes every waiting worker, then stops the Storage. */
+  async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("broker_stop");
+    }
+    this.#wake();
+    await this.storage.stop();
+  }
+
+  /**
+   * Stores the record and queues the task. Runs `broker_add_before` and `storage_add` before,
+   * `broker_add_after` after (when heard).
+   */
+  add(task: NewTask): Promise<void> {
+    if (addHeard(this.#plugins)) return this.#addWithPlugins(task);
+    try {
+      this.#store(task);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
+  }
+
+  async #addWithPlugins(task: NewTask): Promise<void> {
+    const stored = await beforeAdd(this.#plugins, task);
+    this.#store(stored);
+    await afterAdd(this.#plugins, stored);
+  }
+
+  /** Writes the record and queues the task, synchronously. */
+  #store(task: NewTask): void {
+    if (this.storage.fields(task.uuid)) throw new DuplicateTaskError(task.taskName, task.uuid);
+    const nowMs = this.storage.now();
+    const now = toUnixSeconds(nowMs);
+    const seq = ++this.#seq;
+    const extra: TaskFields = {};
+    for (const [field, value] of Object.entries(task.extra)) {
+      if (!isReservedField(field)) extra[field] = String(value);
+    }
+    const fields: TaskFields = {
+      ...extra,
+      task_name: task.taskName,
+      priority: String(task.priority),
+      args: task.args,
+      kwargs: task.kwargs,
+      status: "new",
+      created_at: now,
+      updated_at: now,
+      seq: String(seq),
+      deliveries: "0",
+    };
+    const delay = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
+    if (delay > 0) fields.run_at = toUnixSeconds(nowMs + delay);
+    if (task.flow !== undefined) fields.flow = task.flow;
+    this.storage.write(task.uuid, fields);
+    this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
+  }
+
+  /**
+   * Queues an entry due at `due`, or puts it in the schedule; wakes the waiting workers when it is
+   * due now or earlier than every scheduled task (so that they shorten their wait).
+   */
+  #schedule(entry: QueueEntry, due: number, now: number): void {
+    if (due <= now) {
+      this.#queue.push(entry);
+      this.#wake();
+      return;
+    }
+    const head = this.#scheduledHead();
+    this.#scheduled.push({ ...entry, due });
+    if (!head || due < head.due) this.#wake();
+  }
+
+  /** The earliest scheduled task that was not cancelled (cancelled ones are dropped on the way). */
+  #scheduledHead(): ScheduledEntry | undefined {
+    let head = this.#scheduled.peek();
+    while (head && this.#cancelled.delete(head.uuid)) {
+      this.#scheduled.pop();
+      head = this.#scheduled.peek();
+    }
+    return head;
+  }
+
+  /**
+   * Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). The add
+   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
+   */
+  addBulk(tasks: NewTask[]): Promise<void> {
+    return addAll(this.#plugins, tasks, (prepared) => {
+      const seen = new Set<string>();
+      for (const task of prepared) {
+        if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
+          throw new DuplicateTaskError(task.taskName, task.uuid);
+        }
+        seen.add(task.uuid);
+      }
+      for (const task of prepared) this.#store(task);
+    });
+  }
+
+  /**
+   * Stores a chain's or group's records and queues its first tasks (all or none). The add
+   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
+   */
+  addFlow(flow: NewFlow): Promise<void> {
+    return addAll(this.#plugins, flow.tasks, (tasks) => {
+      const seen = new Set<string>();
+      for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...tasks]) {
+        if (this.storage.fields(uuid) || seen.has(uuid)) {
+          throw new DuplicateTaskError(taskName, uuid);
+        }
+        seen.add(uuid);
+      }
+      const stamp = toUnixSeconds(this.storage.now());
+      for (const record of flow.records) {
+        this.storage.write(record.uuid, flowRecordFields(record, stamp));
+      }
+      for (const task of tasks) this.#store(task);
+    });
+  }
+
+  /**
+   * Settles, recovers expired leases and claims, as one synchronous step. The exchange triggers
+   * (see {@linkcode beforeExchange} and {@linkcode afterExchange}) run around it when heard.
+   */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    if (exchangeHeard(this.#plugins)) return this.#exchangeWithPlugins(request);
+    return Promise.resolve(this.#exchange(request));
+  }
+
+  async #exchangeWithPlugins(request: ExchangeRequest): Promise<ExchangeResult> {
+    const sent = await beforeExchange(this.#plugins, request);
+    return await afterExchange(this.#plugins, sent, this.#exchange(sent));
+  }
+
+  #exchange(request: ExchangeRequest): ExchangeResult {
+    const now = this.storage.now();
+    const stamp = toUnixSeconds(now);
+    const rejected: string[] = [];
+    for (const settlement of request.settlements) {
+      const lease = this.#leases.get(settlement.uuid);
+      if (
+        !lease || lease.workerId !== request.workerId ||
+        lease.deliveries !== settlement.deliveries
+      ) {
+        rejected.push(settlement.uuid);
+        continue;
+      }
+      this.#leases.delete(settlement.uuid);
+      if (settlement.status === "release") {
+        this.#requeue(settlement.uuid, stamp);
+        continue;
+      }
+      const fields: TaskFields = {
+        status: settlement.status,
+        updated_at: stamp,
+        finished_at: stamp,
+      };
+      if (settlement.status === "success") fields.returning = settlement.returning;
+      else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+      else Object.assign(fields, errorFields(settlement.error));
+      if (settlement.status === "retry") {
+        this.#retry(settlement, fields, now, request.resultTtlMs);
+      } else this.#finish(settlement.uuid, fields, request.resultTtlMs);
+    }
+
+    let recovered = 0;
+    for (const [uuid, lease] of this.#leases) {
+      if (recovered >= request.recoverLimit) break;
+      if (lease.deadline > now) continue;
+      this.#leases.delete(uuid);
+      recovered++;
+      const cancelRequested = this.storage.fields(uuid)?.cancel_requested;
+      if (cancelRequested !== undefined) {
+        this.#finish(uuid, {
+          status: "cancel",
+          cancel_reason: cancelRequested,
+          updated_at: stamp,
+          finished_at: stamp,
+        }, request.resultTtlMs);
+      } else if (lease.deliveries >= request.maxDeliveries) {
+        this.#finish(uuid, {
+          status: "error",
+          updated_at: stamp,
+          finished_at: stamp,
+          ...errorFields({
+            type: "DeliveryLimitError",
+            code: "DELIVERY_LIMIT",
+            message:
+              `Task was delivered ${lease.deliveries} times and its worker never settled it (worker died or lost its lease); not retried again`,
+          }),
+        }, request.resultTtlMs);
+      } else {
+        this.#requeue(uuid, stamp, this.#quarantine);
+      }
+    }
+
+    const dropped: string[] = [];
+    // Due scheduled tasks join the queue by their priority and seq.
+    let moved = 0;
+    for (let head = this.#scheduledHead(); head && head.due <= now && moved < MOVE_LIMIT;) {
+      this.#scheduled.pop();
+      const status = this.storage.fields(head.uuid)?.status;
+      if (status === "new") {
+        this.#queue.push({ priority: head.priority, seq: head.seq, uuid: head.uuid });
+        moved++;
+      } else if (status === undefined) dropped.push(head.uuid);
+      head = this.#scheduledHead();
+    }
+
+    const claimed: ClaimedTask[] = [];
+    const claimFrom = (queue: PriorityHeap<QueueEntry>, limit: number, isolated: boolean) => {
+      let taken = 0;
+      while (taken < limit) {
+        const entry = queue.pop();
+        if (!entry) break;
+        if (this.#cancelled.delete(entry.uuid)) continue;
+        const fields = this.storage.fields(entry.uuid);
+        if (!fields || fields.task_name === undefined) {
+          dropped.push(entry.uuid);
+          continue;
+        }
+        const deliveries = Number(fields.deliveries ?? 0) + 1;
+        this.storage.write(entry.uuid, {
+          status: "process",
+          worker_id: request.workerId,
+          deliveries: String(deliveries),
+          started_at: stamp,
+          updated_at: stamp,
+        });
+        this.#leases.set(entry.uuid, {
+          workerId: request.workerId,
+          deliveries,
+          deadline: now + request.leaseMs,
+        });
+        const task: ClaimedTask = {
+          uuid: entry.uuid,
+          taskName: fields.task_name,
+          priority: entry.priority,
+          args: fields.args ?? "[]",
+          kwargs: fields.kwargs ?? "{}",
+          deliveries,
+          isolated,
+        };
+        // A retry's record says how many retries are left and which attempt it is.
+        if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
+        if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
+        if (fields.flow !== undefined) task.flow = true;
+        claimed.push(task);
+        taken++;
+      }
+      return taken;
+    };
+    if (request.want > 0) {
+      // An idle worker takes one quarantined task and nothing else; otherwise, the queue.
+      if (!(request.idle && claimFrom(this.#quarantine, 1, true) > 0)) {
+        claimFrom(this.#queue, request.want, false);
+      }
+    }
+    // Tasks waiting, or claims while tasks are scheduled: the other waiting workers look again
+    // (and learn when the next scheduled task is due).
+    if (
+      recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0 ||
+      (claimed.length > 0 && this.#scheduledHead() !== undefined)
+    ) this.#wake();
+    const result: ExchangeResult = {
+      claimed,
+      rejected,
+      recovered,
+      dropped,
+      quarantined: this.#quarantine.size,
+    };
+    const next = this.#scheduledHead();
+    if (next) result.nextDueMs = Math.max(1, next.due - now);
+    return result;
+  }
+
+  /**
+   * Settles a failed attempt as `retry` and creates the next attempt's record (scheduled after the
+   * delay), as the Redis exchange script does; a task whose cancel was requested (or whose record
+   * is gone) ends as `error` instead.
+   */
+  #retry(
+    settlement: Extract<Settlement, { status: "retry" }>,
+    fields: TaskFields,
+    now: number,
+    ttlMs: number,
+  ): void {
+    const parent = this.storage.fields(settlement.uuid);
+    const child = settlement.childUuid;
+    if (
+      !parent || parent.task_name === undefined || parent.cancel_requested !== undefined ||
+      this.storage.fields(child)
+    ) {
+      this.#finish(settlement.uuid, { ...fields, status: "error" }, ttlMs);
+      return;
+    }
+    const delay = Math.max(0, Math.ceil(settlement.delayMs));
+    const due = now + delay;
+    const stamp = toUnixSeconds(now);
+    const seq = ++this.#seq;
+    const copy: TaskFields = {};
+    for (const [field, value] of Object.entries(parent)) {
+      if (!ATTEMPT_FIELDS.has(field)) copy[field] = value;
+    }
+    const record: TaskFields = {
+      ...copy,
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      seq: String(seq),
+      deliveries: "0",
+      retry: String(settlement.retriesLeft - 1),
+      retry_parent_uuid: settlement.uuid,
+      attempt: String((Number(parent.attempt) || 1) + 1),
+    };
+    if (delay > 0) record.run_at = toUnixSeconds(due);
+    this.storage.write(child, record);
+    this.#finish(settlement.uuid, {
+      ...fields,
+      retry: String(settlement.retriesLeft),
+      retry_child_uuid: child,
+    }, ttlMs + delay);
+    this.#schedule({ priority: Number(parent.priority) || 0, seq, uuid: child }, due, now);
+  }
+
+  /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
+  extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
+    const deadline = this.storage.now() + leaseMs;
+    const renewal: LeaseRenewal = { lost: [], cancelled: [] };
+    for (const { uuid, deliveries } of leases) {
+      const lease = this.#leases.get(uuid);
+      if (lease && lease.workerId === workerId && lease.deliveries === deliveries) {
+        lease.deadline = deadline;
+        const reason = this.storage.fields(uuid)?.cancel_requested;
+        if (reason !== undefined) renewal.cancelled.push({ uuid, reason });
+      } else {
+        renewal.lost.push(uuid);
+      }
+    }
+    return Promise.resolve(renewal);
+  }
+
+  /**
+   * Cancels a queued task at once, or tells the worker running it. `broker_update` may replace
+   * the reason first (when heard).
+   */
+  cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    if (!this.#plugins.listens("broker_update")) return this.#cancel(uuid, reason, resultTtlMs);
+    return this.#plugins.fire("broker_update", { uuid, reason })
+      .then((args) => this.#cancel(uuid, args.reason, resultTtlMs));
+  }
+
+  #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    let fields = this.storage.fields(uuid);
+    if (fields?.flow_kind !== undefined) {
+      return Promise.resolve(this.#cancelFlow(uuid, reason, resultTtlMs));
+    }
+    // A retried attempt: cancel the latest attempt of its chain (an expired one: finished).
+    let hops = 0;
+    for (; hops < 1000 && fields?.status === "retry" && fields.retry_child_uuid; hops++) {
+      uuid = fields.retry_child_uuid;
+      fields = this.storage.fields(uuid);
+    }
+    if (!fields) return Promise.resolve(hops > 0 ? "finished" : "missing");
+    if (fields.status === "new") {
+      this.#cancelled.add(uuid);
+      this.#endCancelled(uuid, reason, resultTtlMs);
+      return Promise.resolve("cancelled");
+    }
+    if (fields.status === "process") {
+      this.storage.write(uuid, { cancel_requested: reason });
+      for (const listener of [...this.#cancelListeners]) listener(uuid, reason);
+      return Promise.resolve("cancelling");
+    }
+    return Promise.resolve("finished");
+  }
+
+  /** Ends a record as `cancel` now. */
+  #endCancelled(uuid: string, reason: string, resultTtlMs: number): void {
+    const stamp = toUnixSeconds(this.storage.now());
+    this.#finish(uuid, {
+      status: "cancel",
+      cancel_reason: reason,
+      updated_at: stamp,
+      finished_at: stamp,
+    }, resultTtlMs);
+  }
+
+  /**
+   * Cancels a chain or group: its record ends as `cancel` at once, then its running steps are
+   * cancelled (a chain's current step, a group's members); a step that still succeeds starts
+   * nothing more.
+   */
+  #cancelFlow(uuid: string, reason: string, resultTtlMs: number): CancelOutcome {
+    const fields = this.storage.fields(uuid)!;
+    if (!isFlowRunning(fields.status)) return "finished";
+    this.#endCancelled(uuid, reason, resultTtlMs);
+    const steps = fields.flow_kind === "group"
+      ? parseStringList(fields.flow_steps)
+      : [fields.flow_current ?? ""];
+    for (const step of steps) {
+      if (step !== "" && this.storage.fields(step)) void this.#cancel(step, reason, resultTtlMs);
+    }
+    return "cancelled";
+  }
+
+  /** Calls `listener` when a running task's cancel is requested; runs `broker_listen_start`. */
+  async watchCancellations(
+    listener: (uuid: string, reason: string) => void,
+  ): Promise<() => void> {
+    this.#cancelListeners.add(listener);
+    await this.#plugins.fire("broker_listen_start", {});
+    return () => void this.#cancelListeners.delete(listener);
+  }
+
+  /**
+   * Stores a running task's progress when `workerId` holds its delivery `deliveries`; wakes the
+   * record's waiters.
+   */
+  reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean> {
+    const lease = this.#leases.get(uuid);
+    if (!lease || lease.workerId !== workerId || lease.deliveries !== deliveries) {
+      return Promise.resolve(false);
+    }
+    this.storage.write(uuid, { progress, updated_at: toUnixSeconds(this.storage.now()) });
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Resolves when a task is added or recovered (or a delayed one due earlier than every scheduled
+   * task is added), after `timeoutMs`, or on abort; then claims.
+   */
+  async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined> {
+    if (this.#queue.size === 0 && this.#quarantine.size === 0 && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        signal.addEventListener("abort", done, { once: true });
+        this.#waiters.add(done);
+      });
+    }
+    return claim && !signal.aborted ? await this.exchange(claim) : undefined;
+  }
+
+  /** Reads a record through the Storage (`storage_get`); `broker_get` may replace it. */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    const read = this.storage.get(uuid);
+    if (!this.#plugins.listens("broker_get")) return read;
+    return read.then(async (result) =>
+      (await this.#plugins.fire("broker_get", { uuid, result }))
+        .result
+    );
+  }
+
+  /** Counts the queued tasks per priority, and the quarantined, scheduled and claimed ones. */
+  queueStats(): Promise<QueueStats> {
+    const waiting = (entry: QueueEntry) =>
+      !this.#cancelled.has(entry.uuid) && this.storage.fields(entry.uuid)?.status === "new";
+    const counts = new Map<number, number>();
+    let queued = 0;
+    for (const entry of this.#queue.values()) {
+      if (!waiting(entry)) continue;
+      queued++;
+      counts.set(entry.priority, (counts.get(entry.priority) ?? 0) + 1);
+    }
+    return Promise.resolve({
+      queued,
+      byPriority: [...counts].sort((a, b) => a[0] - b[0]).map(([priority, count]) => ({
+        priority,
+        count,
+      })),
+      quarantined: this.#quarantine.values().filter(waiting).length,
+      scheduled: this.#scheduled.values().filter(waiting).length,
+      inFlight: this.#leases.size,
+    });
+  }
+
+  /** Empties the queue, the leases and the storage; then runs `broker_flush_all`. */
+  async flushAll(): Promise<void> {
+    this.#queue.clear();
+    this.#quarantine.clear();
+    this.#scheduled.clear();
+    this.#cancelled.clear();
+    this.#leases.clear();
+    await this.storage.flushAll();
+    await this.#plugins.fire("broker_flush_all", {});
+  }
+
+  #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {
+    const fields = this.storage.fields(uuid);
+    if (!fields) return;
+    this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    queue.push({
+      priority: Number(fields.priority ?? 0),
+      seq: Number(fields.seq ?? 0),
+      uuid,
+    });
+  }
+
+  #finish(uuid: string, fields: TaskFields, ttlMs: number): void {
+    const flow = this.storage.fields(uuid)?.flow;
+    this.storage.write(uuid, fields);
+    this.storage.expire(uuid, ttlMs);
+    if (flow !== undefined && fields.status !== "retry") this.#flowAfter(uuid, flow, fields, ttlMs);
+  }
+
+  /**
+   * A task of a chain or group reached a final status (as the Redis scripts' flowAfter): on
+   * success the next step starts with its result (a group's last member to finish starts it with
+   * all their results, in order); otherwise its group and chain end with its status and error.
+   */
+  #flowAfter(uuid: string, text: string, fields: TaskFields, ttlMs: number): void {
+    const link = parseFlowLink(text);
+    if (link === undefined) return;
+    const stamp = fields.updated_at ?? toUnixSeconds(this.storage.now());
+    if (fields.status !== "success") {
+      const failure: TaskFields = { status: fields.status, flow_failed_uuid: uuid };
+      for (const name of FLOW_ERROR_FIELDS) {
+        if (fields[name] !== undefined) failure[name] = fields[name];
+      }
+      if (link.group) this.#flowEnd(link.group.uuid, failure, stamp, ttlMs);
+      if (link.chain) this.#flowEnd(link.chain, failure, stamp, ttlMs);
+      return;
+    }
+    let previous = fields.returning ?? "null";
+    if (link.group) {
+      const { uuid: group, index, size } = link.group;
+      const record = this.storage.fields(group);
+      if (!isFlowRunning(record?.status)) return;
+      const done = Number(record!.flow_done ?? 0) + 1;
+      this.storage.write(group, { [`flow_result_${index}`]: previous, flow_done: String(done) });
+      if (done < size) return;
+      const results: string[] = [];
+      const stored = this.storage.fields(group)!;
+      for (let i = 0; i < size; i++) results.push(stored[`flow_result_${i}`] ?? "null");
+      for (let i = 0; i < size; i++) delete stored[`flow_result_${i}`];
+      previous = `[${results.join(",")}]`;
+      this.#flowEnd(group, { status: "success", returning: previous }, stamp, ttlMs);
+    }
+    if (link.chain && !isFlowRunning(this.storage.fields(link.chain)?.status)) return;
+    const [step, ...rest] = link.next;
+    if (step === undefined) {
+      if (link.chain) {
+        this.#flowEnd(link.chain, { status: "success", returning: previous }, stamp, ttlMs);
+      }
+      return;
+    }
+    this.#flowStart(step, previous, link.chain, rest, stamp);
+  }
+
+  /** Starts a step of a flow: its task, or its group's record and tasks. */
+  #flowStart(
+    step: FlowStep,
+    previous: string,
+    chain: string | undefined,
+    rest: FlowStep[],
+    stamp: string,
+  ): void {
+    if (isGroupStep(step)) {
+      if (!this.storage.fields(step.group)) {
+        this.storage.write(
+          step.group,
+          flowRecordFields(
+            { uuid: step.group, kind: "group", steps: step.members.map((m) => m.uuid) },
+            stamp,
+          ),
+        );
+      }
+      const size = step.members.length;
+      step.members.forEach((member, index) => {
+        const link: FlowLink = { next: rest, group: { uuid: step.group, index, size } };
+        if (chain) link.chain = chain;
+        this.#flowTask(member, previous, link, stamp);
+      });
+    } else {
+      const link: FlowLink = { next: rest };
+      if (chain) link.chain = chain;
+      this.#flowTask(step, previous, link, stamp);
+    }
+    if (chain) {
+      this.storage.write(chain, { flow_current: isGroupStep(step) ? step.group : step.uuid });
+    }
+  }
+
+  /** Stores and queues one task of a flow (unless its uuid exists). */
+  #flowTask(step: FlowTaskStep, previous: string, link: FlowLink, stamp: string): void {
+    if (this.storage.fields(step.uuid)) return;
+    const seq = ++this.#seq;
+    this.storage.write(step.uuid, {
+      ...step.extra,
+      task_name: step.name,
+      priority: String(step.priority),
+      args: stepArgs(previous, step.args),
+      kwargs: "{}",
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      seq: String(seq),
+      deliveries: "0",
+      flow: JSON.stringify(link),
+    });
+    this.#queue.push({ priority: step.priority, seq, uuid: step.uuid });
+    this.#wake();
+  }
+
+  /** Ends a chain or group record that is still running. */
+  #flowEnd(uuid: string, fields: TaskFields, stamp: string, ttlMs: number): void {
+    if (!isFlowRunning(this.storage.fields(uuid)?.status)) return;
+    this.#finish(uuid, { ...fields, updated_at: stamp, finished_at: stamp }, ttlMs);
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}

@@ -1,0 +1,267 @@
+import type { ComponentContext } from "../../ports/broker.ts";
+import { ComponentPlugins } from "../../plugins/component_plugins.ts";
+import {
+  STATS_BUCKET_MS,
+  STATS_MINUTE_BUCKETS,
+  type WorkerInfo,
+  type WorkerReport,
+  type WorkerStats,
+} from "../../model/worker_report.ts";
+import type { GlobalConfig } from "../../ports/global_config.ts";
+import { checkClaim } from "../../ports/_check_claim.ts";
+
+/**
+ * In-memory {@linkcode GlobalConfig}: settings in a map, the heartbeat as a flag. For tests,
+ * demos and one-process apps.
+ *
+ * @example
+ * ```ts
+ * import { MemoryGlobalConfig } from "@qtasks/qtasks";
+ *
+ * const config = new MemoryGlobalConfig({ name: "demo" });
+ * await config.set("feature", "beta", "on");
+ * console.log(await config.getAll("feature")); // { beta: "on" }
+ * ```
+ */
+export class MemoryGlobalConfig implements GlobalConfig {
+  /** The app name. */
+  readonly name: string;
+  #groups = new Map<string, Map<string, string>>();
+  #running = false;
+  #plugins = new ComponentPlugins("globalConfig");
+  #now: () => number;
+  /** Claimed keys and when their claims expire. */
+  #claims = new Map<string, number>();
+  /** Live workers and when their records expire. */
+  #workers = new Map<string, { info: WorkerInfo; expiresAt: number }>();
+  #totals = { processed: 0, failed: 0 };
+  /** Throughput buckets by start time (ms). */
+  #buckets = new Map<number, { processed: number; failed: number }>();
+
+  /**
+   * Creates a MemoryGlobalConfig.
+   *
+   * @param options `name`: the app name (default `QueueTasks`); `now`: a clock for tests
+   *   (default `Date.now`), used by claims, worker records and throughput buckets.
+   */
+  constructor(options: { name?: string; now?: () => number } = {}) {
+    this.name = options.name ?? "QueueTasks";
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+  }
+
+  /**
+   * Marks the app as running, then starts the GlobalConfig's plugins (`global_config_start`) and
+   * runs `global_config_set_status` (`running`).
+   */
+  async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
+    this.#running = true;
+    await this.#plugins.started("global_config_start");
+    await this.#setStatus("running");
+  }
+
+  /**
+   * Marks the app as stopped and runs `global_config_set_status` (`stopped`), then
+   * `global_config_stop` and stops the GlobalConfig's plugins.
+   */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.#setStatus("stopped");
+    await this.#plugins.stopping("global_config_stop");
+  }
+
+  /** Stores a value; `global_config_set` may replace the group, key and value first. */
+  async set(name: string, key: string, value: string): Promise<void> {
+    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
+      name,
+      key,
+      value,
+    }));
+    let group = this.#groups.get(name);
+    if (!group) this.#groups.set(name, group = new Map());
+    group.set(key, String(value));
+  }
+
+  /** Reads a value; `global_config_get` may replace it. */
+  async get(name: string, key: string): Promise<string | undefined> {
+    const result = this.#groups.get(name)?.get(key);
+    return (await this.#plugins.fire("global_config_get", {
+      name,
+      key,
+      result,
+    })).result;
+  }
+
+  /** Reads a group; `global_config_get_all` may replace it. */
+  async getAll(name: string): Promise<Record<string, string>> {
+    const result = Object.fromEntries(this.#groups.get(name) ?? []);
+    return (await this.#plugins.fire("global_config_get_all", {
+      name,
+      result,
+    })).result;
+  }
+
+  /**
+   * Reads the keys of a group that match a glob (see {@linkcode GlobalConfig.getMatch});
+   * `global_config_get_match` may replace them.
+   */
+  async getMatch(name: string, pattern: string): Promise<Record<string, string>> {
+    const matcher = globToRegExp(pattern);
+    const result: Record<string, string> = {};
+    for (const [key, value] of this.#groups.get(name) ?? []) {
+      if (matcher.test(key)) result[key] = value;
+    }
+    return (await this.#plugins.fire("global_config_get_match", {
+      name,
+      pattern,
+      result,
+    })).result;
+  }
+
+  /** Whether `start` was called and `stop` was not. */
+  isRunning(): Promise<boolean> {
+    return Promise.resolve(this.#running);
+  }
+
+  /** Claims `key` for `ttlMs` (see {@linkcode GlobalConfig.claimOnce}). */
+  claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean> {
+    try {
+      return Promise.resolve(this.#claim(key, ttlMs, record));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #claim(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): boolean {
+    checkClaim(key, ttlMs);
+    const now = this.#now();
+    if (this.#claims.size >= 1000) {
+      for (const [claimed, expiresAt] of this.#claims) {
+        if (expiresAt <= now) this.#claims.delete(claimed);
+      }
+    }
+    const expiresAt = this.#claims.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    this.#claims.set(key, now + ttlMs);
+    if (record) {
+      let group = this.#groups.get(record.name);
+      if (!group) this.#groups.set(record.name, group = new Map());
+      group.set(record.key, String(record.value));
+    }
+    return true;
+  }
+
+  /** Records a worker's report (see {@linkcode GlobalConfig.reportWorker}). */
+  reportWorker(report: WorkerReport): Promise<void> {
+    const now = this.#now();
+    const { processed, failed } = report;
+    if (processed > 0 || failed > 0) {
+      this.#totals.processed += processed;
+      this.#totals.failed += failed;
+      const start = Math.floor(now / STATS_BUCKET_MS) * STATS_BUCKET_MS;
+      const bucket = this.#buckets.get(start) ?? { processed: 0, failed: 0 };
+      bucket.processed += processed;
+      bucket.failed += failed;
+      this.#buckets.set(start, bucket);
+      for (const old of this.#buckets.keys()) {
+        if (old < start - 60 * STATS_BUCKET_MS) this.#buckets.delete(old);
+      }
+    }
+    const previous = this.#workers.get(report.workerId)?.info;
+    if (report.stopped) {
+      this.#workers.delete(report.workerId);
+      return Promise.resolve();
+    }
+    this.#workers.set(report.workerId, {
+      expiresAt: now + report.ttlMs,
+      info: {
+        workerId: report.workerId,
+        host: report.host,
+        pid: report.pid,
+        runtime: report.runtime,
+        concurrency: report.concurrency,
+        startedAt: report.startedAt,
+        seenAt: now,
+        active: report.active,
+        processed: (previous?.processed ?? 0) + processed,
+        failed: (previous?.failed ?? 0) + failed,
+      },
+    });
+    return Promise.resolve();
+  }
+
+  /** Reads the live workers and the counters (see {@linkcode GlobalConfig.readWorkerStats}). */
+  readWorkerStats(): Promise<WorkerStats> {
+    const now = this.#now();
+    const workers: WorkerInfo[] = [];
+    for (const [id, { info, expiresAt }] of this.#workers) {
+      if (expiresAt <= now) this.#workers.delete(id);
+      else workers.push({ ...info });
+    }
+    workers.sort((a, b) => a.startedAt - b.startedAt);
+    const current = Math.floor(now / STATS_BUCKET_MS) * STATS_BUCKET_MS;
+    const lastMinute = { processed: 0, failed: 0 };
+    for (let i = 0; i < STATS_MINUTE_BUCKETS; i++) {
+      const bucket = this.#buckets.get(current - i * STATS_BUCKET_MS);
+      lastMinute.processed += bucket?.processed ?? 0;
+      lastMinute.failed += bucket?.failed ?? 0;
+    }
+    return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
+  }
+
+  async #setStatus(status: "running" | "stopped"): Promise<void> {
+    await this.#plugins.fire("global_config_set_status", {
+      status,
+    });
+  }
+}
+
+/** A character as a RegExp atom that matches only itself (no `u` flag). */
+function literal(char: string): string {
+  return "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0");
+}
+
+/**
+ * Translates a Redis glob (`*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`) into an anchored RegExp, as
+ * Redis' stringmatchlen reads it: every other character is literal, an unclosed `[` takes the
+ * rest of the pattern as its set, and a range's ends may come in either order.
+ */
+function globToRegExp(pattern: string): RegExp {
+  let source = "^";
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === "*") source += "[\\s\\S]*";
+    else if (char === "?") source += "[\\s\\S]";
+    else if (char === "\\" && i + 1 < pattern.length) source += literal(pattern[++i]);
+    else if (char === "[") {
+      i++;
+      const negate = pattern[i] === "^";
+      if (negate) i++;
+      let set = "";
+      for (; i < pattern.length && pattern[i] !== "]"; i++) {
+        if (pattern[i] === "\\" && i + 1 < pattern.length) set += literal(pattern[++i]);
+        else if (i + 2 < pattern.length && pattern[i + 1] === "-") {
+          const [low, high] = [pattern[i], pattern[i + 2]].sort();
+          set += `${literal(low)}-${literal(high)}`;
+          i += 2;
+        } else set += literal(pattern[i]);
+      }
+      source += `[${negate ? "^" : ""}${set}]`;
+    } else source += literal(char);
+  }
+  return new RegExp(source + "$");
+}

@@ -1,0 +1,180 @@
+import type { ComponentContext } from "../../ports/broker.ts";
+import type { GlobalConfig } from "../../ports/global_config.ts";
+import { PriorityHeap } from "./_priority_heap.ts";
+import { ComponentPlugins } from "../../plugins/component_plugins.ts";
+import { decodeTaskRecord, type TaskFields } from "../../model/task_codec.ts";
+import type { TaskRecord } from "../../model/task_record.ts";
+import { checkGetAllLimit, sortOldestFirst } from "../../ports/_record_order.ts";
+import type { GetAllOptions, Storage, WaitForStatusOptions } from "../../ports/storage.ts";
+import { waitForRecord } from "../../ports/wait_for_record.ts";
+
+/**
+ * In-memory {@linkcode Storage}. Records are kept as the same string fields the Redis backend
+ * stores, so arguments and results go through JSON exactly as they would in production.
+ *
+ * @example
+ * ```ts
+ * import { MemoryGlobalConfig, MemoryStorage } from "@qtasks/qtasks";
+ *
+ * const storage = new MemoryStorage({ name: "demo", globalConfig: new MemoryGlobalConfig({ name: "demo" }) });
+ * console.log(storage.globalConfig?.name); // "demo"
+ * ```
+ */
+export class MemoryStorage implements Storage {
+  /** The app name. */
+  readonly name: string;
+  /** Settings and heartbeat, if any. */
+  readonly globalConfig: GlobalConfig | undefined;
+  /** The clock, in milliseconds since the epoch. */
+  readonly now: () => number;
+  #records = new Map<string, TaskFields>();
+  #expiries = new PriorityHeap<[number, string]>((a, b) => a[0] - b[0]);
+  #watchers = new Map<string, Set<(status?: string) => void>>();
+  #plugins = new ComponentPlugins("storage");
+  #started = false;
+
+  /**
+   * Creates a MemoryStorage.
+   *
+   * @param options `name` (default `QueueTasks`), `globalConfig`, and `now`, a clock for tests.
+   */
+  constructor(options: { name?: string; globalConfig?: GlobalConfig; now?: () => number } = {}) {
+    this.name = options.name ?? "QueueTasks";
+    this.globalConfig = options.globalConfig;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.globalConfig?.attach?.(context);
+  }
+
+  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
+  async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
+    await this.globalConfig?.start(context);
+    this.#started = true;
+    await this.#plugins.started("storage_start");
+  }
+
+  /** Runs `storage_stop`, then stops the GlobalConfig. */
+  async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("storage_stop");
+    }
+    await this.globalConfig?.stop();
+  }
+
+  /** Reads one record; `storage_get` may replace it. */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    const read = this.#read(uuid);
+    if (!this.#plugins.listens("storage_get")) return read;
+    return read.then(async (result) =>
+      (await this.#plugins.fire("storage_get", { uuid, result }))
+        .result
+    );
+  }
+
+  #read(uuid: string): Promise<TaskRecord | undefined> {
+    this.#expire();
+    const fields = this.#records.get(uuid);
+    return Promise.resolve(fields ? decodeTaskRecord(uuid, fields) : undefined);
+  }
+
+  /**
+   * Reads every record, oldest first (at most `limit`, default 1000: the oldest ones);
+   * `storage_get_all` may replace them.
+   */
+  async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
+    const limit = checkGetAllLimit(options.limit);
+    this.#expire();
+    const entries = sortOldestFirst([...this.#records]).slice(0, limit);
+    let results: TaskRecord[] = [];
+    for (const [uuid, fields] of entries) {
+      const record = decodeTaskRecord(uuid, fields);
+      if (record) results.push(record);
+    }
+    results = (await this.#plugins.fire("storage_get_all", {
+      results,
+    })).results;
+    return results;
+  }
+
+  /** Waits for a status, woken by every write to the record. */
+  waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
+    return waitForRecord(options, {
+      read: () => this.#read(uuid),
+      watch: (onChange) => this.#watch(uuid, onChange),
+    });
+  }
+
+  /**
+   * Calls `onChange` whenever the record of `uuid` changes (with its new status, when the change
+   * set one). Resolves with a function that stops it.
+   */
+  watchRecord(uuid: string, onChange: (status?: string) => void): Promise<() => void> {
+    return Promise.resolve(this.#watch(uuid, onChange));
+  }
+
+  #watch(uuid: string, onChange: (status?: string) => void): () => void {
+    let set = this.#watchers.get(uuid);
+    if (!set) this.#watchers.set(uuid, set = new Set());
+    set.add(onChange);
+    return () => {
+      set.delete(onChange);
+      if (set.size === 0) this.#watchers.delete(uuid);
+    };
+  }
+
+  /**
+   * Deletes the records of finished tasks (those given an expiry); runs
+   * `storage_delete_finished_tasks` with the count.
+   */
+  async deleteFinished(): Promise<number> {
+    let deleted = 0;
+    for (let entry = this.#expiries.pop(); entry; entry = this.#expiries.pop()) {
+      if (this.#records.delete(entry[1])) deleted++;
+    }
+    await this.#plugins.fire("storage_delete_finished_tasks", {
+      deleted,
+    });
+    return deleted;
+  }
+
+  /** Deletes every record; then runs `storage_flush_all`. */
+  async flushAll(): Promise<void> {
+    this.#records.clear();
+    this.#expiries.clear();
+    await this.#plugins.fire("storage_flush_all", {});
+  }
+
+  /** Backend use: the raw fields of a record. */
+  fields(uuid: string): TaskFields | undefined {
+    return this.#records.get(uuid);
+  }
+
+  /** Backend use: creates or updates a record and wakes its watchers. */
+  write(uuid: string, fields: TaskFields): void {
+    const current = this.#records.get(uuid);
+    if (current) Object.assign(current, fields);
+    else this.#records.set(uuid, { ...fields });
+    const watchers = this.#watchers.get(uuid);
+    if (watchers) { for (const notify of [...watchers]) notify(fields.status); }
+  }
+
+  /** Backend use: the record expires `ttlMs` from now (finished tasks). */
+  expire(uuid: string, ttlMs: number): void {
+    this.#expiries.push([this.now() + ttlMs, uuid]);
+    this.#expire();
+  }
+
+  #expire(): void {
+    const now = this.now();
+    for (let next = this.#expiries.peek(); next && next[0] <= now; next = this.#expiries.peek()) {
+      this.#expiries.pop();
+      this.#records.delete(next[1]);
+    }
+  }
+}

@@ -1,0 +1,317 @@
+import type { ComponentContext } from "../../ports/broker.ts";
+import { ComponentPlugins } from "../../plugins/component_plugins.ts";
+import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
+import { type RedisKeys, redisKeys } from "./redis_keys.ts";
+import { heartbeatScript } from "./scripts/heartbeat.ts";
+import { claimOnceScript } from "./scripts/claim_once.ts";
+import { readWorkerStatsScript } from "./scripts/read_worker_stats.ts";
+import { workerReportScript } from "./scripts/worker_report.ts";
+import {
+  STATS_MINUTE_BUCKETS,
+  type WorkerInfo,
+  type WorkerReport,
+  type WorkerStats,
+} from "../../model/worker_report.ts";
+import { checkClaim } from "../../ports/_check_claim.ts";
+import type { GlobalConfig } from "../../ports/global_config.ts";
+
+/**
+ * Options of the Redis components: the app name and either a URL or a shared connection.
+ *
+ * @example
+ * ```ts
+ * import type { RedisComponentOptions } from "@qtasks/qtasks";
+ *
+ * const options: RedisComponentOptions = { name: "shop", url: "redis://127.0.0.1:6379/0" };
+ * ```
+ */
+export interface RedisComponentOptions {
+  /** The app name (default `QueueTasks`). */
+  name?: string;
+  /** Redis URL (default: the parent component's connection, else `redis://127.0.0.1:6379`). */
+  url?: string;
+  /** A connection to share. */
+  connection?: RedisConnection;
+  /** For a connection made from `url`: its timeout, TLS settings and client factory. */
+  redis?: Omit<RedisConnectionOptions, "url">;
+}
+
+/**
+ * Redis {@linkcode GlobalConfig}: settings in `{app}:GlobalConfig:{group}` hashes, and a
+ * heartbeat per running instance (`{app}:GlobalConfig:heartbeats`), mirrored into QTasks'
+ * `{app}:GlobalConfig:main` status hash.
+ *
+ * @example
+ * ```ts
+ * import { RedisGlobalConfig } from "@qtasks/qtasks";
+ *
+ * const config = new RedisGlobalConfig({ name: "docs-gc", url: "redis://127.0.0.1:6379" });
+ * await config.set("limits", "email", "100");
+ * console.log(await config.get("limits", "email")); // "100"
+ * await config.stop();
+ * ```
+ */
+export class RedisGlobalConfig implements GlobalConfig {
+  /** The app name. */
+  readonly name: string;
+  /** The shared connection. */
+  readonly connection: RedisConnection;
+  /** The app's keys. */
+  readonly keys: RedisKeys;
+  #instance = crypto.randomUUID();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #ttlMs = 20_000;
+  #holds = true;
+  #plugins = new ComponentPlugins("globalConfig");
+
+  /**
+   * Creates a RedisGlobalConfig.
+   *
+   * @param options Name and URL or connection.
+   */
+  constructor(options: RedisComponentOptions = {}) {
+    this.name = options.name ?? "QueueTasks";
+    this.keys = redisKeys(this.name);
+    this.connection = options.connection ??
+      new RedisConnection({ ...options.redis, url: options.url });
+    this.connection.acquire();
+  }
+
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+  }
+
+  /**
+   * Writes the first heartbeat and starts the periodic ones, then starts the GlobalConfig's
+   * plugins (`global_config_start`). Each heartbeat written runs `global_config_set_status`
+   * (`running`), the first one after `global_config_start`.
+   */
+  async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
+    if (!this.#holds) {
+      this.connection.acquire();
+      this.#holds = true;
+    }
+    const { config, logger } = context;
+    this.#ttlMs = config.globalConfigStatusTtlMs;
+    await this.#beat("beat");
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => {
+      this.#beat("beat").then(() => this.#setStatus("running")).catch((error) =>
+        logger.warn(`GlobalConfig heartbeat failed: ${(error as Error).message}`)
+      );
+    }, config.globalConfigStatusSetPeriodicMs);
+    await this.#plugins.started("global_config_start");
+    await this.#setStatus("running");
+  }
+
+  /**
+   * Stops the heartbeat and removes this instance's running status (`global_config_set_status`
+   * `stopped`), runs `global_config_stop` and stops the GlobalConfig's plugins, then releases
+   * the connection.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      await this.#beat("stop").catch(() => 0);
+      await this.#setStatus("stopped");
+      await this.#plugins.stopping("global_config_stop");
+    }
+    if (this.#holds) {
+      this.#holds = false;
+      await this.connection.release();
+    }
+  }
+
+  /** Stores a value (HSET); `global_config_set` may replace the group, key and value first. */
+  async set(name: string, key: string, value: string): Promise<void> {
+    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
+      name,
+      key,
+      value,
+    }));
+    await this.connection.command(["HSET", this.keys.globalConfig(name), key, String(value)]);
+  }
+
+  /** Reads a value (HGET); `global_config_get` may replace it. */
+  async get(name: string, key: string): Promise<string | undefined> {
+    const value = await this.connection.command(["HGET", this.keys.globalConfig(name), key]);
+    const result = typeof value === "string" ? value : undefined;
+    return (await this.#plugins.fire("global_config_get", {
+      name,
+      key,
+      result,
+    })).result;
+  }
+
+  /** Reads a group (HGETALL); `global_config_get_all` may replace it. */
+  async getAll(name: string): Promise<Record<string, string>> {
+    const result = pairsToObject(
+      await this.connection.command(["HGETALL", this.keys.globalConfig(name)]),
+    );
+    return (await this.#plugins.fire("global_config_get_all", {
+      name,
+      result,
+    })).result;
+  }
+
+  /**
+   * Reads the keys of a group that match a glob (HSCAN … MATCH; see
+   * {@linkcode GlobalConfig.getMatch}); `global_config_get_match` may replace them.
+   */
+  async getMatch(name: string, pattern: string): Promise<Record<string, string>> {
+    const key = this.keys.globalConfig(name);
+    const result: Record<string, string> = {};
+    let cursor = "0";
+    do {
+      const reply = await this.connection.command([
+        "HSCAN",
+        key,
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000",
+      ]) as [string, string[]];
+      cursor = reply[0];
+      Object.assign(result, pairsToObject(reply[1]));
+    } while (cursor !== "0");
+    return (await this.#plugins.fire("global_config_get_match", {
+      name,
+      pattern,
+      result,
+    })).result;
+  }
+
+  /** Whether any instance of the app has a live heartbeat. */
+  async isRunning(): Promise<boolean> {
+    return await this.#beat("check") > 0;
+  }
+
+  /**
+   * Claims `key` for `ttlMs` with `SET {app}:claim:<key> 1 NX PX ttl`, and on success stores
+   * `record` in the same script (see {@linkcode GlobalConfig.claimOnce}).
+   */
+  async claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean> {
+    checkClaim(key, ttlMs);
+    const reply = await this.connection.script(
+      claimOnceScript,
+      [this.keys.claim(key), this.keys.globalConfig(record?.name ?? "main")],
+      [String(ttlMs), record?.key ?? "", record ? String(record.value) : ""],
+    );
+    return Number(reply) === 1;
+  }
+
+  /** Records a worker's report in one script (see {@linkcode GlobalConfig.reportWorker}). */
+  async reportWorker(report: WorkerReport): Promise<void> {
+    await this.connection.script(
+      workerReportScript,
+      [
+        this.keys.statsWorkers,
+        this.keys.statsWorkerPrefix + report.workerId,
+        this.keys.statsTotals,
+        this.keys.statsBucketPrefix,
+      ],
+      [
+        report.workerId,
+        String(report.ttlMs),
+        String(report.processed),
+        String(report.failed),
+        report.stopped ? "1" : "0",
+        "host",
+        report.host,
+        "pid",
+        String(report.pid),
+        "runtime",
+        report.runtime,
+        "concurrency",
+        String(report.concurrency),
+        "started_at",
+        String(report.startedAt),
+        "active",
+        String(report.active),
+      ],
+    );
+  }
+
+  /** Reads the live workers and the counters in one script (see {@linkcode GlobalConfig.readWorkerStats}). */
+  async readWorkerStats(): Promise<WorkerStats> {
+    const reply = await this.connection.script(
+      readWorkerStatsScript,
+      [
+        this.keys.statsWorkers,
+        this.keys.statsTotals,
+        this.keys.statsBucketPrefix,
+        this.keys.statsWorkerPrefix,
+      ],
+      [String(STATS_MINUTE_BUCKETS)],
+    ) as [number, string[], [number, number], Array<string | string[]>];
+    const [now, totals, minute, list] = reply;
+    const counts = pairsToObject(totals);
+    const workers: WorkerInfo[] = [];
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const fields = pairsToObject(list[i + 1]);
+      workers.push({
+        workerId: String(list[i]),
+        host: fields.host ?? "",
+        pid: Number(fields.pid) || 0,
+        runtime: fields.runtime ?? "",
+        concurrency: Number(fields.concurrency) || 0,
+        startedAt: Number(fields.started_at) || 0,
+        seenAt: Number(fields.seen_at) || 0,
+        active: Number(fields.active) || 0,
+        processed: Number(fields.processed) || 0,
+        failed: Number(fields.failed) || 0,
+      });
+    }
+    workers.sort((a, b) => a.startedAt - b.startedAt);
+    return {
+      now: Number(now),
+      workers,
+      processed: Number(counts.processed) || 0,
+      failed: Number(counts.failed) || 0,
+      lastMinute: { processed: Number(minute[0]) || 0, failed: Number(minute[1]) || 0 },
+    };
+  }
+
+  async #setStatus(status: "running" | "stopped"): Promise<void> {
+    await this.#plugins.fire("global_config_set_status", {
+      status,
+    });
+  }
+
+  async #beat(mode: "beat" | "stop" | "check"): Promise<number> {
+    const reply = await this.connection.script(
+      heartbeatScript,
+      [this.keys.heartbeats, this.keys.globalConfig("main")],
+      [mode, this.#instance, String(this.#ttlMs), this.name],
+    );
+    return Number(reply);
+  }
+}
+
+/**
+ * Turns a flat `[field, value, …]` reply into an object.
+ *
+ * @param reply An HGETALL reply.
+ * @returns The object.
+ *
+ * @example
+ * ```ts
+ * import { pairsToObject } from "@qtasks/qtasks";
+ *
+ * console.log(pairsToObject(["a", "1", "b", "2"])); // { a: "1", b: "2" }
+ * ```
+ */
+export function pairsToObject(reply: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(reply)) return out;
+  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+  return out;
+}

@@ -1,0 +1,273 @@
+import type { ComponentContext } from "../../ports/broker.ts";
+import {
+  pairsToObject,
+  type RedisComponentOptions,
+  RedisGlobalConfig,
+} from "./redis_global_config.ts";
+import type { GlobalConfig } from "../../ports/global_config.ts";
+import { ComponentPlugins } from "../../plugins/component_plugins.ts";
+import { RedisConnection } from "./redis_connection.ts";
+import { type RedisKeys, redisKeys } from "./redis_keys.ts";
+import { deleteFinishedScript } from "./scripts/delete_finished.ts";
+import { decodeTaskRecord, type TaskFields } from "../../model/task_codec.ts";
+import type { TaskRecord } from "../../model/task_record.ts";
+import { checkGetAllLimit, sortOldestFirst } from "../../ports/_record_order.ts";
+import type { GetAllOptions, Storage, WaitForStatusOptions } from "../../ports/storage.ts";
+import { waitForRecord } from "../../ports/wait_for_record.ts";
+
+/**
+ * Redis {@linkcode Storage}: one hash per task (`{app}:task:{uuid}`) with QTasks' field names.
+ * Waiting for a result listens on the app's events channel through one shared subscriber.
+ *
+ * @example
+ * ```ts
+ * import { RedisGlobalConfig, RedisStorage } from "@qtasks/qtasks";
+ *
+ * const globalConfig = new RedisGlobalConfig({ name: "docs-storage", url: "redis://127.0.0.1:6379" });
+ * const storage = new RedisStorage({ name: "docs-storage", globalConfig });
+ * console.log(await storage.get("unknown")); // undefined
+ * await storage.stop();
+ * ```
+ */
+export class RedisStorage implements Storage {
+  /** The app name. */
+  readonly name: string;
+  /** Settings and heartbeat. */
+  readonly globalConfig: GlobalConfig | undefined;
+  /** The shared connection. */
+  readonly connection: RedisConnection;
+  /** The app's keys. */
+  readonly keys: RedisKeys;
+  #watchers = new Map<string, Set<(status?: string, changed?: TaskFields) => void>>();
+  #subscribed: Promise<unknown> | undefined;
+  #holds = true;
+  #plugins = new ComponentPlugins("storage");
+  #started = false;
+
+  /**
+   * Creates a RedisStorage.
+   *
+   * @param options Name, URL or connection, and `globalConfig` (whose connection is shared when
+   *   no URL or connection is given).
+   */
+  constructor(options: RedisComponentOptions & { globalConfig?: GlobalConfig } = {}) {
+    this.name = options.name ?? options.globalConfig?.name ?? "QueueTasks";
+    this.keys = redisKeys(this.name);
+    this.globalConfig = options.globalConfig;
+    this.connection = options.connection ??
+      (!options.url && options.globalConfig instanceof RedisGlobalConfig
+        ? options.globalConfig.connection
+        : new RedisConnection({ ...options.redis, url: options.url }));
+    this.connection.acquire();
+  }
+
+  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
+  attach(context: ComponentContext): void {
+    this.#plugins.bind(context);
+    this.globalConfig?.attach?.(context);
+  }
+
+  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
+  async start(context: ComponentContext): Promise<void> {
+    this.#plugins.bind(context);
+    if (!this.#holds) {
+      this.connection.acquire();
+      this.#holds = true;
+    }
+    await this.globalConfig?.start(context);
+    this.#started = true;
+    await this.#plugins.started("storage_start");
+  }
+
+  /** Runs `storage_stop`, releases the connection, then stops the GlobalConfig. */
+  async stop(): Promise<void> {
+    if (this.#started) {
+      this.#started = false;
+      await this.#plugins.stopping("storage_stop");
+    }
+    this.#subscribed = undefined;
+    this.#watchers.clear();
+    if (this.#holds) {
+      this.#holds = false;
+      await this.connection.release();
+    }
+    await this.globalConfig?.stop();
+  }
+
+  /** Reads one record (HGETALL); `storage_get` may replace it. */
+  async get(uuid: string): Promise<TaskRecord | undefined> {
+    const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
+    const result = decodeTaskRecord(uuid, pairsToObject(reply));
+    return (await this.#plugins.fire("storage_get", {
+      uuid,
+      result,
+    }))
+      .result;
+  }
+
+  /**
+   * Reads every record, oldest first: a SCAN of the record keys (the first `limit` found,
+   * default 1000) with their HGETALLs pipelined; a record deleted in between is skipped.
+   * `storage_get_all` may replace them.
+   */
+  async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
+    const limit = checkGetAllLimit(options.limit);
+    const entries: Array<[string, TaskFields]> = [];
+    const prefix = this.keys.taskPrefix;
+    if (limit > 0) {
+      await this.#scan(prefix, async (keys) => {
+        const page = keys.slice(0, limit - entries.length);
+        const replies = await Promise.all(
+          page.map((key) => this.connection.command(["HGETALL", key])),
+        );
+        for (let i = 0; i < page.length; i++) {
+          entries.push([page[i].slice(prefix.length), pairsToObject(replies[i])]);
+        }
+        return entries.length < limit;
+      });
+    }
+    let results: TaskRecord[] = [];
+    for (const [uuid, fields] of sortOldestFirst(entries)) {
+      const record = decodeTaskRecord(uuid, fields);
+      if (record) results.push(record);
+    }
+    results = (await this.#plugins.fire("storage_get_all", {
+      results,
+    })).results;
+    return results;
+  }
+
+  /** Waits for a status, woken by the events channel. */
+  waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
+    // The last record read, and the fields a final-status message said it changed: together they
+    // are the final record, with no second read.
+    let base: TaskFields | undefined;
+    let final: TaskFields | undefined;
+    return waitForRecord(options, {
+      read: async () => {
+        if (base && final) return decodeTaskRecord(uuid, { ...base, ...final });
+        const fields = pairsToObject(
+          await this.connection.command(["HGETALL", this.keys.task(uuid)]),
+        );
+        base = fields;
+        return decodeTaskRecord(uuid, fields);
+      },
+      watch: (onChange) =>
+        this.#watch(uuid, (status, changed) => {
+          if (changed) final = changed;
+          else if (status === undefined) final = undefined; // a resync: read it all again
+          onChange(status);
+        }),
+    });
+  }
+
+  /**
+   * Calls `onChange` whenever the record of `uuid` may have changed (a message on the events
+   * channel: its status, or `"progress"`; `undefined` after a reconnect, when anything may have).
+   * Resolves once subscribed, with a function that stops it.
+   */
+  watchRecord(uuid: string, onChange: (status?: string) => void): Promise<() => void> {
+    return this.#watch(uuid, (status) => onChange(status));
+  }
+
+  async #watch(
+    uuid: string,
+    listener: (status?: string, changed?: TaskFields) => void,
+  ): Promise<() => void> {
+    let set = this.#watchers.get(uuid);
+    if (!set) this.#watchers.set(uuid, set = new Set());
+    set.add(listener);
+    const remove = () => {
+      set.delete(listener);
+      if (set.size === 0) this.#watchers.delete(uuid);
+    };
+    try {
+      await this.#subscribe();
+    } catch (error) {
+      remove();
+      throw error;
+    }
+    return remove;
+  }
+
+  /**
+   * Deletes finished records (SCAN of the task records, checked and deleted in batches); runs
+   * `storage_delete_finished_tasks` with the count.
+   */
+  async deleteFinished(): Promise<number> {
+    let deleted = 0;
+    await this.#scan(this.keys.taskPrefix, async (keys) => {
+      deleted += Number(await this.connection.script(deleteFinishedScript, keys, []));
+    });
+    await this.#plugins.fire("storage_delete_finished_tasks", {
+      deleted,
+    });
+    return deleted;
+  }
+
+  /** Deletes every key of the app (SCAN + UNLINK in batches); then runs `storage_flush_all`. */
+  async flushAll(): Promise<void> {
+    await this.#scan(this.keys.prefix, async (keys) => {
+      await this.connection.command(["UNLINK", ...keys]);
+    });
+    await this.#plugins.fire("storage_flush_all", {});
+  }
+
+  /**
+   * Calls `batch` with the keys that start with `prefix`, a SCAN page at a time, until the scan
+   * ends or `batch` resolves with `false`.
+   */
+  async #scan(
+    prefix: string,
+    batch: (keys: string[]) => Promise<boolean | void>,
+  ): Promise<void> {
+    const pattern = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
+    let cursor = "0";
+    do {
+      const reply = await this.connection.command([
+        "SCAN",
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000",
+      ]) as [string, string[]];
+      cursor = reply[0];
+      if (reply[1].length > 0 && (await batch(reply[1])) === false) return;
+    } while (cursor !== "0");
+  }
+
+  #subscribe(): Promise<unknown> {
+    this.#subscribed ??= this.connection.subscribe(
+      this.keys.events,
+      (message) => {
+        // "<uuid> <status>", or "<uuid> <status> <JSON of the changed fields>".
+        const first = message.indexOf(" ");
+        const uuid = first < 0 ? message : message.slice(0, first);
+        const set = this.#watchers.get(uuid);
+        if (!set) return;
+        const second = first < 0 ? -1 : message.indexOf(" ", first + 1);
+        const status = first < 0
+          ? undefined
+          : message.slice(first + 1, second < 0 ? undefined : second);
+        let changed: TaskFields | undefined;
+        if (second > 0) {
+          try {
+            changed = JSON.parse(message.slice(second + 1)) as TaskFields;
+          } catch {
+            changed = undefined;
+          }
+        }
+        for (const notify of [...set]) notify(status, changed);
+      },
+      // After a reconnection, messages may have been missed: every waiter reads again.
+      () => {
+        for (const set of this.#watchers.values()) for (const notify of [...set]) notify();
+      },
+    ).catch((error) => {
+      this.#subscribed = undefined;
+      throw error;
+    });
+    return this.#subscribed;
+  }
+}

@@ -1,0 +1,101 @@
+import type { Logger } from "../../model/logger.ts";
+import { getRuntime } from "../../ports/runtime.ts";
+import type { ShutdownSignal } from "../../ports/runtime.ts";
+
+/**
+ * How `runForever` waits: which signals stop it, and whether it exits the process.
+ *
+ * @example
+ * ```ts
+ * import type { RunForeverOptions } from "@qtasks/qtasks";
+ *
+ * const options: RunForeverOptions = { signals: ["SIGTERM"], exit: false };
+ * ```
+ */
+export interface RunForeverOptions {
+  /** Signals that trigger graceful shutdown (default SIGINT and SIGTERM). */
+  signals?: ShutdownSignal[];
+  /** Exit the process with code 0 after a graceful stop (default `true`). */
+  exit?: boolean;
+  /** Resolves the wait as if a signal arrived (for embedding and tests). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Something that starts and stops: an app's starter, a {@linkcode Timer}, or both.
+ *
+ * @example
+ * ```ts
+ * import type { Runnable } from "@qtasks/qtasks";
+ *
+ * const nothing: Runnable = { start: async () => {}, stop: async () => {} };
+ * ```
+ */
+export interface Runnable {
+  /** Starts it. */
+  start(): Promise<void>;
+  /**
+   * Stops it gracefully. Called synchronously from the first signal's handler, so whatever it
+   * does before its first `await` (a worker stops taking tasks) happens at once.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `work`, waits for SIGINT or SIGTERM (through the runtime adapter), stops it gracefully
+ * and exits with code 0 (unless `exit: false`). The handlers go in before `start`, so a signal
+ * that arrives while starting still stops gracefully; a second signal exits at once with code 1.
+ * `app.runForever()`, `timer.runForever()` and the `qtasks` command line all run through it.
+ *
+ * @param work What to start and stop.
+ * @param logger Where the signals are logged.
+ * @param options Signals, exit, and an `AbortSignal` that acts as a signal.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, runUntilSignal } from "@qtasks/qtasks";
+ *
+ * const stop = new AbortController();
+ * const done = runUntilSignal(
+ *   { start: async () => console.log("started"), stop: async () => console.log("stopped") },
+ *   createLogger("warn"),
+ *   { signal: stop.signal, exit: false },
+ * );
+ * stop.abort();
+ * await done;
+ * ```
+ */
+export async function runUntilSignal(
+  work: Runnable,
+  logger: Logger,
+  options: RunForeverOptions = {},
+): Promise<void> {
+  const runtime = getRuntime();
+  const signals = options.signals ?? ["SIGINT", "SIGTERM"];
+  let received = 0;
+  let release: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => release = resolve);
+  let stopping: Promise<void> | undefined;
+  const onSignal = (name: string) => () => {
+    received++;
+    if (received === 1) {
+      logger.info(`Received ${name}: shutting down gracefully`);
+      // Called synchronously: a worker stops taking tasks before anything else runs.
+      stopping = work.stop();
+      release();
+    } else {
+      logger.warn(`Received ${name} again: exiting at once`);
+      runtime.exit(1);
+    }
+  };
+  const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
+  options.signal?.addEventListener("abort", () => release(), { once: true });
+  try {
+    await work.start();
+    await stopRequested;
+    await (stopping ?? work.stop());
+  } finally {
+    for (const remove of removers) remove();
+  }
+  if (options.exit ?? true) runtime.exit(0);
+}

@@ -1,0 +1,308 @@
+/**
+ * The messages that travel between the components: what a producer hands the Broker
+ * ({@linkcode NewTask}, {@linkcode NewFlow}), what a worker claims ({@linkcode ClaimedTask}) and
+ * settles ({@linkcode Settlement}) through an exchange, leases, and how a run ended
+ * ({@linkcode TaskOutcome}). Plain data: the model layer, imported by the ports, the plugins and
+ * every backend.
+ *
+ * @module
+ */
+import type { TaskErrorInfo, TaskFields } from "./task_record.ts";
+
+/**
+ * A task as a producer hands it to the Broker: already encoded, ready to store.
+ *
+ * @example
+ * ```ts
+ * import type { NewTask } from "@qtasks/qtasks";
+ *
+ * const task: NewTask = {
+ *   uuid: crypto.randomUUID(),
+ *   taskName: "add",
+ *   priority: 0,
+ *   args: "[1,2]",
+ *   kwargs: "{}",
+ *   extra: {},
+ * };
+ * ```
+ */
+export interface NewTask {
+  /** The task's id, a lowercase UUID v4. */
+  uuid: string;
+  /** The registered task name. */
+  taskName: string;
+  /** Lower runs first; FIFO within one priority. An integer. */
+  priority: number;
+  /** Positional arguments as JSON text (an array). */
+  args: string;
+  /** Keyword arguments as JSON text (an object). */
+  kwargs: string;
+  /** Extra string fields stored on the record. */
+  extra: TaskFields;
+  /**
+   * Claimable only this many milliseconds after it is stored (on the broker's clock: Redis server
+   * time), when > 0; until then it waits in the schedule with status `new`.
+   */
+  delayMs?: number;
+  /**
+   * For a task of a chain or group: its `FlowLink` as JSON text, stored in the `flow`
+   * field; the broker runs the rest of the flow when it finishes.
+   */
+  flow?: string;
+}
+
+/**
+ * The record of a chain or a group, created with its first tasks by {@linkcode Broker.addFlow}:
+ * it has status `process` until the flow ends, then the flow's outcome (the last result, or the
+ * error or cancel that stopped it).
+ *
+ * @example
+ * ```ts
+ * import type { NewFlowRecord } from "@qtasks/qtasks";
+ *
+ * const chain: NewFlowRecord = { uuid: crypto.randomUUID(), kind: "chain", steps: [] };
+ * ```
+ */
+export interface NewFlowRecord {
+  /** The record's uuid: the flow's id. */
+  uuid: string;
+  /** What it is; its task name is `@chain` or `@group`. */
+  kind: "chain" | "group";
+  /** The uuids of its steps in order (a chain's group step: the group's uuid), or a group's members. */
+  steps: string[];
+  /** A chain's step running now (the first one). */
+  current?: string;
+}
+
+/**
+ * A chain or group to store and start, atomically: its records, and the tasks that run first
+ * (each with its {@linkcode NewTask.flow}).
+ *
+ * @example
+ * ```ts
+ * import type { NewFlow } from "@qtasks/qtasks";
+ *
+ * const flow: NewFlow = { records: [], tasks: [] };
+ * ```
+ */
+export interface NewFlow {
+  /** The chain and group records. */
+  records: NewFlowRecord[];
+  /** The first tasks. */
+  tasks: NewTask[];
+}
+
+/**
+ * A task a worker has claimed: it owns it under a lease until it settles it or the lease
+ * expires.
+ *
+ * @example
+ * ```ts
+ * import type { ClaimedTask } from "@qtasks/qtasks";
+ *
+ * function describe(task: ClaimedTask): string {
+ *   return `${task.taskName} #${task.deliveries}`;
+ * }
+ * ```
+ */
+export interface ClaimedTask {
+  /** The task's id. */
+  uuid: string;
+  /** The registered task name. */
+  taskName: string;
+  /** Its priority. */
+  priority: number;
+  /** Positional arguments as stored (JSON text); the worker decodes them. */
+  args: string;
+  /** Keyword arguments as stored (JSON text). */
+  kwargs: string;
+  /** How many times the task has been claimed, this claim included. It is the lease token. */
+  deliveries: number;
+  /**
+   * Taken from the quarantine (its worker died holding it): run it alone, and claim nothing else
+   * until it is settled, so that a task that kills its worker takes no other task with it.
+   */
+  isolated: boolean;
+  /** Whether it is a task of a chain or group (its settlement runs the rest of the flow). */
+  flow?: boolean;
+  /** Which attempt this is, when it is a retry (2 for the first retry); absent on a first run. */
+  attempt?: number;
+  /** Retries left after this attempt, when the record says (a retry); absent on a first run. */
+  retriesLeft?: number;
+}
+
+/**
+ * How a worker settles a task it claimed.
+ *
+ * - `success` stores `returning` (JSON text).
+ * - `error` stores the error.
+ * - `cancel` stores the reason.
+ * - `retry` stores the error with status `retry`, and in the same atomic step creates the next
+ *   attempt: a new record `childUuid` (same task, arguments and extra fields; `retry` =
+ *   `retriesLeft − 1`, linked both ways) that becomes claimable `delayMs` later.
+ * - `release` gives the task back to the queue unchanged (used on shutdown).
+ *
+ * @example
+ * ```ts
+ * import type { Settlement } from "@qtasks/qtasks";
+ *
+ * const done: Settlement = { uuid: "…", deliveries: 1, status: "success", returning: "3" };
+ * ```
+ */
+export type Settlement =
+  | { uuid: string; deliveries: number; status: "success"; returning: string }
+  | { uuid: string; deliveries: number; status: "error"; error: TaskErrorInfo }
+  | { uuid: string; deliveries: number; status: "cancel"; reason: string }
+  | {
+    uuid: string;
+    deliveries: number;
+    status: "retry";
+    /** What the failed attempt threw. */
+    error: TaskErrorInfo;
+    /** The uuid of the next attempt's record. */
+    childUuid: string;
+    /** How long until the next attempt is claimable, in milliseconds. */
+    delayMs: number;
+    /** Retries left before this one (≥ 1): stored as the failed record's `retry`. */
+    retriesLeft: number;
+  }
+  | { uuid: string; deliveries: number; status: "release" };
+
+/**
+ * One exchange between a worker and the Broker: settle finished tasks and claim new ones, in a
+ * single atomic step (one Redis round trip).
+ *
+ * @example
+ * ```ts
+ * import type { ExchangeRequest } from "@qtasks/qtasks";
+ *
+ * const request: ExchangeRequest = {
+ *   workerId: "host:1:abc",
+ *   settlements: [],
+ *   want: 10,
+ *   leaseMs: 30_000,
+ *   resultTtlMs: 86_400_000,
+ *   maxDeliveries: 5,
+ *   recoverLimit: 100,
+ * };
+ * ```
+ */
+export interface ExchangeRequest {
+  /** The claiming worker: owner of the leases. */
+  workerId: string;
+  /** Tasks to settle. Each must still be owned by this worker under the same delivery. */
+  settlements: Settlement[];
+  /** How many tasks to claim at most (0 to only settle). */
+  want: number;
+  /** How long a claimed task stays owned without renewal. */
+  leaseMs: number;
+  /** How long a finished record is kept. */
+  resultTtlMs: number;
+  /** After this many deliveries whose lease expired, a task ends as `error` instead of re-running. */
+  maxDeliveries: number;
+  /** How many expired leases to recover in this exchange at most. */
+  recoverLimit: number;
+  /** The worker runs nothing now: it may take one quarantined task (and then nothing else). */
+  idle?: boolean;
+}
+
+/**
+ * What an exchange did.
+ *
+ * @example
+ * ```ts
+ * import type { ExchangeResult } from "@qtasks/qtasks";
+ *
+ * function summary(result: ExchangeResult): string {
+ *   return `${result.claimed.length} claimed, ${result.rejected.length} rejected`;
+ * }
+ * ```
+ */
+export interface ExchangeResult {
+  /** The tasks now owned by the worker, in the order to run them. */
+  claimed: ClaimedTask[];
+  /** Settlements refused because the worker no longer owned the task (lease lost). */
+  rejected: string[];
+  /** Tasks whose lease had expired and that went back to the queue (or ended, past maxDeliveries). */
+  recovered: number;
+  /** Queue entries that pointed at no record and were dropped. */
+  dropped: string[];
+  /**
+   * Tasks waiting in the quarantine: recovered from a dead worker, each to run alone on an idle
+   * worker. A busy worker that sees some stops claiming until it is idle.
+   */
+  quarantined: number;
+  /**
+   * Milliseconds until the next scheduled task (delayed or a retry) is due, when there is one:
+   * an idle worker blocks no longer than that.
+   */
+  nextDueMs?: number;
+}
+
+/**
+ * A lease a worker holds on a claimed task.
+ *
+ * @example
+ * ```ts
+ * import type { Lease } from "@qtasks/qtasks";
+ *
+ * const lease: Lease = { uuid: "…", deliveries: 1 };
+ * ```
+ */
+export interface Lease {
+  /** The task. */
+  uuid: string;
+  /** The delivery that holds it (the token). */
+  deliveries: number;
+}
+
+/**
+ * What renewing leases found.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseRenewal } from "@qtasks/qtasks";
+ *
+ * const renewal: LeaseRenewal = { lost: [], cancelled: [{ uuid: "…", reason: "withdrawn" }] };
+ * ```
+ */
+export interface LeaseRenewal {
+  /** Tasks whose lease this worker no longer holds (they were recovered and may run elsewhere). */
+  lost: string[];
+  /** Held tasks whose cancellation was requested: abort them. */
+  cancelled: Array<{ uuid: string; reason: string }>;
+}
+
+/**
+ * What `cancel` did: `cancelled` (the task was queued; it will never run), `cancelling` (it is
+ * running; its worker is told to abort it and settles it as `cancel`), `finished` (it was
+ * already final; nothing changed) or `missing` (no such task).
+ *
+ * @example
+ * ```ts
+ * import type { CancelOutcome } from "@qtasks/qtasks";
+ *
+ * const outcome: CancelOutcome = "cancelled";
+ * ```
+ */
+export type CancelOutcome = "cancelled" | "cancelling" | "finished" | "missing";
+
+/**
+ * How a run ended. `returning` is already JSON text.
+ *
+ * @example
+ * ```ts
+ * import type { TaskOutcome } from "@qtasks/qtasks";
+ *
+ * const outcome: TaskOutcome = { status: "success", returning: "42" };
+ * ```
+ */
+export type TaskOutcome =
+  | { status: "success"; returning: string }
+  | {
+    status: "error";
+    error: TaskErrorInfo;
+    /** What was thrown, when known: the worker matches it against the task's `retryOn`. */
+    thrown?: unknown;
+  }
+  | { status: "cancel"; reason: string };

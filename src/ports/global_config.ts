@@ -1,0 +1,63 @@
+import type { ComponentContext } from "./component_context.ts";
+import type { WorkerReport, WorkerStats } from "../model/worker_report.ts";
+
+/**
+ * The GlobalConfig port: shared settings (`set`/`get` by group and key) and the heartbeat that
+ * tells producers a worker of the app is running. Implementations:
+ * {@linkcode MemoryGlobalConfig}, {@linkcode RedisGlobalConfig}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryGlobalConfig } from "@qtasks/qtasks";
+ *
+ * const config = new MemoryGlobalConfig();
+ * await config.set("limits", "email", "100");
+ * console.log(await config.get("limits", "email")); // "100"
+ * ```
+ */
+export interface GlobalConfig {
+  /** The app name. */
+  readonly name: string;
+  /** Starts the heartbeat (status `running`, refreshed before its TTL ends). */
+  start(context: ComponentContext): Promise<void>;
+  /**
+   * Optional: takes the app's plugins and name from `context` without starting anything, so
+   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
+   * when it is created; `start` binds the same context again.
+   */
+  attach?(context: ComponentContext): void;
+  /** Stops the heartbeat and removes the running status. */
+  stop(): Promise<void>;
+  /** Stores `value` under `key` in the group `name`. */
+  set(name: string, key: string, value: string): Promise<void>;
+  /** Reads one value. */
+  get(name: string, key: string): Promise<string | undefined>;
+  /** Reads every key of a group. */
+  getAll(name: string): Promise<Record<string, string>>;
+  /**
+   * Reads the keys of a group that match a glob `pattern`, as Redis `MATCH` does: `*` (any
+   * characters), `?` (one), `[abc]`, `[a-z]`, `[^a]` (one of a set, or not), `\` (escapes the
+   * next character).
+   */
+  getMatch(name: string, pattern: string): Promise<Record<string, string>>;
+  /** Whether a started app (a worker) has a live heartbeat. */
+  isRunning(): Promise<boolean>;
+  /**
+   * Claims `key` for `ttlMs`: resolves `true` for the first caller, `false` for every other
+   * caller (in any process) until the claim expires. With `record`, the winner also stores
+   * `record.value` under `record.key` in group `record.name`, atomically with the claim (Redis:
+   * one script). The Timer claims each fire this way, so each fire is enqueued once.
+   */
+  claimOnce(
+    key: string,
+    ttlMs: number,
+    record?: { name: string; key: string; value: string },
+  ): Promise<boolean>;
+  /**
+   * Records a worker's report: its heartbeat record (alive for `ttlMs`), and its counter
+   * deltas added to its totals, the app's totals and the current throughput bucket.
+   */
+  reportWorker(report: WorkerReport): Promise<void>;
+  /** Reads the live workers, the app's totals and the last minute's throughput. */
+  readWorkerStats(): Promise<WorkerStats>;
+}

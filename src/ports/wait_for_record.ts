@@ -1,0 +1,87 @@
+import type { TaskRecord } from "../model/task_record.ts";
+import type { WaitForStatusOptions } from "./storage.ts";
+
+/**
+ * How a backend lets {@linkcode waitForRecord} read a record and hear about changes to it.
+ *
+ * @example
+ * ```ts
+ * import type { RecordSource } from "@qtasks/qtasks";
+ *
+ * const never: RecordSource = { read: () => Promise.resolve(undefined), watch: () => () => {} };
+ * ```
+ */
+export interface RecordSource {
+  /** Reads the record now. */
+  read(): Promise<TaskRecord | undefined>;
+  /**
+   * Calls `onChange` whenever the record may have changed, with the new status when known;
+   * returns a function that stops it.
+   */
+  watch(onChange: (status?: string) => void): (() => void) | Promise<() => void>;
+}
+
+/**
+ * Waits for a record to reach one of `options.statuses`, event-driven: it subscribes first,
+ * then reads, then re-reads on each change notification, so no update can slip between the
+ * read and the subscription. Shared by the memory and Redis storages.
+ *
+ * @param options Statuses, timeout and abort signal.
+ * @param source How to read and watch the record.
+ * @returns The record in a wanted status, or the last one read when time ran out.
+ *
+ * @example
+ * ```ts
+ * import { waitForRecord } from "@qtasks/qtasks";
+ *
+ * const record = await waitForRecord({ statuses: ["success"], timeoutMs: 10 }, {
+ *   read: () => Promise.resolve(undefined),
+ *   watch: () => () => {},
+ * });
+ * console.log(record); // undefined
+ * ```
+ */
+export async function waitForRecord(
+  options: WaitForStatusOptions,
+  source: RecordSource,
+): Promise<TaskRecord | undefined> {
+  let wake: () => void = () => {};
+  let dirty = true;
+  const onChange = (status?: string) => {
+    // A known status that is not awaited needs no read (a claim, when waiting for the result).
+    if (status !== undefined && !(options.statuses as readonly string[]).includes(status)) return;
+    dirty = true;
+    wake();
+  };
+  const unwatch = await source.watch(onChange);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expired = false;
+  const onAbort = () => {
+    expired = true;
+    wake();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (Number.isFinite(options.timeoutMs)) {
+    timer = setTimeout(onAbort, Math.max(0, options.timeoutMs));
+  }
+  let last: TaskRecord | undefined;
+  try {
+    while (!expired && !options.signal?.aborted) {
+      if (dirty) {
+        dirty = false;
+        last = await source.read();
+        if (last && options.statuses.includes(last.status)) return last;
+        continue;
+      }
+      await new Promise<void>((resolve) => wake = resolve);
+      wake = () => {};
+    }
+    // Time is up: one last read, so the caller sees the current status.
+    last = await source.read();
+    return last;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    unwatch();
+  }
+}
