@@ -1,3 +1,42 @@
+/**
+ * The AsyncWorker: runs up to `concurrency` tasks at once on the event loop, with every broker
+ * call batched into exchanges. Its loop, one turn of which is driven by {@linkcode AsyncWorker}'s
+ * private `#kick` after any event (a claim came back, a task finished, a wake-up, a timer):
+ *
+ * ```text
+ *   #kick ── want = free slots + claim-ahead target − held − claims in flight
+ *     │        (0 while an isolated task runs, or while the quarantine waits for us to drain)
+ *     │
+ *     ├─ settlements queued, or a claim worth sending (≥ ¼ of the slots), and fewer than 2
+ *     │  exchanges in flight (1 while isolating):
+ *     │     #exchange ── broker.exchange({ settlements, want, leaseMs, recoverLimit, idle })
+ *     │                  one round trip: settle ▸ recover expired leases ▸ move due ▸ claim
+ *     │
+ *     └─ nothing in flight and the queue looked empty:
+ *           #wait ────── broker.waitForTasks(min(idleWakeMs, next due), stop, claim)
+ *                        Redis: BZPOPMIN with the claim pipelined behind it
+ *
+ *   #absorb (either reply) ── claimed tasks ─► #adding (worker_add plugins) ─► #ahead
+ *   #startAhead ── a free slot? ─► #launch ─► #run: decode args ▸ schema ▸ executor.execute
+ *                                   (one AbortSignal: maxTime, cancel, lost lease, shutdown)
+ *   #finish ── success | error | retry (with backoff) | cancel ─► a Settlement queued ─► #kick
+ *              (it rides on the next exchange, fused with the next claim)
+ *
+ *   beside the loop: #renewLeases every leaseMs/3 (one extendLeases for all held tasks; lost
+ *   ones are aborted, cancel-requested ones cancelled); watchCancellations aborts a task whose
+ *   cancel was requested; a failed exchange is retried with backoff, its settlements kept.
+ * ```
+ *
+ * Where prefetch happens: `#wanted` adds `#aheadTarget()` (concurrency × exchange round trip ÷
+ * task time, both moving averages, at most `prefetch`) to the free slots, so short tasks are
+ * claimed before the slots free up and wait in `#ahead`; slow tasks get no claim-ahead. Where
+ * batching happens: finishes are queued, not sent, and every exchange carries all queued
+ * settlements plus the claim, so the finishes of one event-loop turn and the next claim share
+ * one round trip; at most two exchanges are in flight, so Redis runs one while the worker runs
+ * the tasks of the other.
+ *
+ * @module
+ */
 import type {
   Broker,
   ClaimedTask,
