@@ -38,12 +38,12 @@ export function addHeard(plugins: ComponentPlugins): boolean {
  *
  * @example
  * ```ts
- * import { beforeAdd, ComponentPlugins, createLogger, parseQueueConfig, PluginHub } from "@qtasks/qtasks";
+ * import { beforeAdd, ComponentPlugins, createLogger, PluginHub } from "@qtasks/qtasks";
  *
  * const hub = new PluginHub(createLogger("silent"));
  * await hub.add({ name: "tag", handlers: { storage_add: ({ extra }) => ({ extra: { ...extra, by: "me" } }) } });
  * const plugins = new ComponentPlugins("broker");
- * plugins.bind({ config: parseQueueConfig({}), logger: createLogger("silent"), appName: "shop", plugins: hub });
+ * plugins.bind({ appName: "shop", plugins: hub });
  * const task = { uuid: crypto.randomUUID(), taskName: "t", priority: 0, args: "[]", kwargs: "{}", extra: {} };
  * console.log((await beforeAdd(plugins, task)).extra); // { by: "me" }
  * ```
