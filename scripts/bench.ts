@@ -5,7 +5,7 @@
  *
  *   deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] [--contenders LIST]
  *                                [--n N] [--latency-n N] [--memory-n N] [--repeat R]
- *                                [--redis-url URL] [--no-install] [--verbose]
+ *                                [--redis-url URL] [--baseline REF] [--no-install] [--verbose]
  *
  *   --short       smaller numbers (under about 2 minutes): N 2,000, latency 200, memory 20k/100k
  *   --json        where to write the whole result (default .bench/bench.json)
@@ -15,6 +15,8 @@
  *   --repeat      rounds of scenarios 1–3 over all contenders, median reported (default 3; short 1)
  *   --redis-url   use this Redis database (FLUSHDB before each run) instead of a private
  *                 redis-server; INFO commandstats then also counts other clients of that server
+ *   --baseline    also measure QTasks as it was at git ref REF (commit, tag or branch), in the
+ *                 same run: see "Baseline" below (`deno task bench:compare REF`)
  *   --no-install  do not run npm install for the peers (missing ones are reported unavailable)
  *   --verbose     echo every driver's output to stderr
  *
@@ -38,6 +40,28 @@
  * each figure per contender and our ratio to the best peer, then the issue's targets; the JSON
  * has everything (raw driver output, commands by name, memory samples, durations). Child
  * processes and the private redis-server are killed at the end, also on failure or Ctrl-C.
+ *
+ * Baseline (`--baseline REF`): the QTasks tree at REF is checked out with
+ * `git worktree add --detach` in a temporary folder, and its own driver
+ * (scripts/bench/qtasks.ts there, which imports that checkout's src/) runs with the same
+ * arguments as extra contenders, one per QTasks runtime measured: `qtasks-deno@REF`,
+ * `qtasks-node@REF`, `qtasks-bun@REF`. Each baseline contender runs right next to its current
+ * twin in every round (current first in even rounds, baseline first in odd ones), so both see
+ * the same machine conditions. The checkout reuses this tree's node_modules and
+ * scripts/tools/node_modules through symlinks when REF's deno.json has the same npm imports
+ * (`redis` is resolved from node_modules by Node and Bun, and Deno's `nodeModulesDir` finds it
+ * up to date); otherwise `deno install` gives the checkout its own. The report adds a table of
+ * ratios current / baseline per runtime for each metric measured by both (and the issue 15
+ * check: processing at concurrency 100 at least 0.95 of the baseline); the JSON has them under
+ * `baseline` and `ratiosToBaseline`. The checkout is removed at the end, also on failure or
+ * Ctrl-C (after SIGKILL, `git worktree prune` drops its leftover entry).
+ *
+ *   deno task bench:compare 8f59feb    # scenario 3, N 20,000, median of 5, Deno, Bun and Node
+ *   deno task bench:short --baseline main
+ *
+ * With N 2,000 a processing run takes tens of milliseconds, so a single ratio is mostly noise;
+ * `bench:compare` uses N 20,000 and 5 rounds. Other options may follow the ref:
+ * `deno task bench:compare 8f59feb --repeat 9`.
  *
  * @module
  */
@@ -64,13 +88,15 @@ interface Options {
   memoryTotal: number;
   memorySample: number;
   redisUrl: string | undefined;
+  /** The git ref to measure as a baseline in the same run (`--baseline`). */
+  baseline: string | undefined;
   install: boolean;
   verbose: boolean;
 }
 
 const USAGE = "usage: deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] " +
   "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--memory-n N] [--repeat R] " +
-  "[--redis-url URL] " +
+  "[--redis-url URL] [--baseline REF] " +
   "[--no-install] [--verbose]";
 
 /** Calls in flight in scenario 1 (like a web server), and the worker concurrencies. */
@@ -93,6 +119,7 @@ function parseOptions(argv: string[]): Options {
     memoryTotal: short ? 100_000 : 1_000_000,
     memorySample: 0,
     redisUrl: undefined,
+    baseline: undefined,
     install: true,
     verbose: false,
   };
@@ -111,6 +138,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--repeat") options.repeat = count();
     else if (flag === "--memory-n") options.memoryTotal = count();
     else if (flag === "--redis-url") options.redisUrl = value();
+    else if (flag === "--baseline") options.baseline = value();
     else if (flag === "--no-install") options.install = false;
     else if (flag === "--verbose") options.verbose = true;
     else if (flag === "--scenarios") {
@@ -149,8 +177,11 @@ function stepTimeoutMs(options: Options, kind: "step" | "latency" | "memory"): n
 // ---------------------------------------------------------------- child processes
 
 const children = new Set<Deno.ChildProcess>();
+/** Synchronous clean-ups run after the children are killed (the baseline checkout's removal). */
+const cleanUps: Array<() => void> = [];
 
-function killAll(): void {
+/** Kills every child process, then runs the clean-ups (each once). */
+function cleanUpAll(): void {
   for (const child of children) {
     try {
       child.kill("SIGKILL");
@@ -159,6 +190,13 @@ function killAll(): void {
     }
   }
   children.clear();
+  for (let cleanUp; (cleanUp = cleanUps.pop());) {
+    try {
+      cleanUp();
+    } catch (error) {
+      console.error(`bench: clean-up failed: ${(error as Error).message}`);
+    }
+  }
 }
 
 interface Outcome {
@@ -197,12 +235,12 @@ class Driver {
   #child: Deno.ChildProcess;
   #timedOut = false;
 
-  constructor(label: string, command: string[], verbose: boolean) {
+  constructor(label: string, command: string[], verbose: boolean, cwd: string = ROOT) {
     this.label = label;
     const started = performance.now();
     this.#child = new Deno.Command(command[0], {
       args: command.slice(1),
-      cwd: ROOT,
+      cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -338,6 +376,15 @@ interface Contender {
   version: string;
   /** Why it cannot run, if it cannot. */
   unavailable?: string;
+  /** Where the command runs (default: this tree's root). */
+  cwd?: string;
+  /** For a baseline contender (`--baseline`): the id of its twin from the current tree. */
+  baselineOf?: string;
+}
+
+/** QTasks from the current tree (not a baseline, not a peer). */
+function isOurs(contender: Contender): boolean {
+  return contender.lib === "qtasks" && contender.baselineOf === undefined;
 }
 
 const CONTENDER_IDS = ["qtasks-deno", "qtasks-bun", "qtasks-node", "bullmq", "bee-queue"];
@@ -509,6 +556,172 @@ function buildContenders(tools: Tools, peers: PeerInstall, only?: string[]): Con
     },
   ];
   return all.filter((c) => !only || only.includes(c.id));
+}
+
+// ---------------------------------------------------------------- baseline (--baseline REF)
+
+/** The QTasks tree at a git ref, checked out for `--baseline`. */
+interface Baseline {
+  /** The ref as given. */
+  ref: string;
+  /** The commit it names (40 hex digits). */
+  commit: string;
+  /** Its name in labels (`qtasks·deno@<tag>`): the ref when short and plain, else the commit's. */
+  tag: string;
+  /** The commit's subject line. */
+  subject: string;
+  /** The checkout (a detached git worktree in a temporary folder). */
+  dir: string;
+  /** How the checkout got its npm packages. */
+  nodeModules: string;
+}
+
+async function git(args: string[]): Promise<string> {
+  const output = await new Deno.Command("git", {
+    args,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  if (!output.success) throw new Error(`git ${args.join(" ")}: ${decode(output.stderr)}`);
+  return decode(output.stdout);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function npmImports(dir: string): string | undefined {
+  try {
+    const config = JSON.parse(Deno.readTextFileSync(`${dir}/deno.json`)) as { imports?: unknown };
+    return JSON.stringify(config.imports ?? {});
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks out `ref` with `git worktree add --detach` in a temporary folder (removed by
+ * {@linkcode cleanUpAll}) and gives it npm packages: symlinks to this tree's node_modules and
+ * scripts/tools/node_modules when its deno.json has the same imports, else `deno install`.
+ */
+async function checkOutBaseline(ref: string, log: (message: string) => void): Promise<Baseline> {
+  let commit: string;
+  try {
+    commit = await git(["rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`]);
+  } catch {
+    throw new Error(`--baseline: no commit "${ref}" in this repository`);
+  }
+  const short = await git(["rev-parse", "--short", commit]);
+  const subject = await git(["log", "-1", "--format=%s", commit]);
+  const tag = /^[\w.-]{1,20}$/.test(ref) ? ref : short;
+  const tmp = await Deno.makeTempDir({ prefix: "qtasks-bench-baseline-" });
+  const dir = `${tmp}/qtasks`;
+  const links: string[] = [];
+  cleanUps.push(() => {
+    // The links first, so that nothing below follows them into this tree's packages.
+    for (const link of links) {
+      try {
+        Deno.removeSync(link);
+      } catch {
+        // Already gone.
+      }
+    }
+    const removed = new Deno.Command("git", {
+      args: ["worktree", "remove", "--force", dir],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch {
+      // Already gone.
+    }
+    if (!removed.success) {
+      new Deno.Command("git", { args: ["worktree", "prune"], cwd: ROOT, stderr: "null" })
+        .outputSync();
+    }
+  });
+  log(`baseline: git worktree add --detach ${dir} ${short} (${ref})`);
+  await git(["worktree", "add", "--detach", "--quiet", dir, commit]);
+  let nodeModules: string;
+  const imports = npmImports(dir);
+  if (imports !== undefined && imports === npmImports(ROOT)) {
+    for (const path of ["node_modules", "scripts/tools/node_modules"]) {
+      const parent = `${dir}/${path}`.slice(0, `${dir}/${path}`.lastIndexOf("/"));
+      if (!exists(`${ROOT}/${path}`) || exists(`${dir}/${path}`) || !exists(parent)) continue;
+      Deno.symlinkSync(Deno.realPathSync(`${ROOT}/${path}`), `${dir}/${path}`);
+      links.push(`${dir}/${path}`);
+    }
+    nodeModules = `symlinks to this tree's ${
+      links.map((link) => link.slice(dir.length + 1)).join(" and ")
+    }`;
+  } else {
+    log("baseline: its deno.json has other npm imports: deno install in the checkout");
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "--quiet"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      const text = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-3);
+      throw new Error(`--baseline: deno install in the checkout failed: ${text.join(" | ")}`);
+    }
+    nodeModules = "its own (deno install)";
+  }
+  return { ref, commit, tag, subject, dir, nodeModules };
+}
+
+/**
+ * The current tree's QTasks contenders, each followed by its baseline twin: the same command
+ * run in the checkout (so the checkout's own driver and src/).
+ */
+function withBaseline(contenders: Contender[], baseline: Baseline): Contender[] {
+  let version = "?";
+  try {
+    version = (JSON.parse(Deno.readTextFileSync(`${baseline.dir}/deno.json`)) as {
+      version?: string;
+    }).version ?? "?";
+  } catch {
+    // Reported as unavailable below (no driver) or shown as "?".
+  }
+  const hasDriver = exists(`${baseline.dir}/scripts/bench/qtasks.ts`);
+  return contenders.flatMap((c): Contender[] =>
+    c.lib !== "qtasks" ? [c] : [c, {
+      ...c,
+      id: `${c.id}@${baseline.tag}`,
+      label: `${c.label}@${baseline.tag}`,
+      version: `${version} (${baseline.commit.slice(0, 7)})`,
+      cwd: baseline.dir,
+      baselineOf: c.id,
+      unavailable: c.unavailable ??
+        (hasDriver ? undefined : `${baseline.ref} has no scripts/bench/qtasks.ts`),
+    }]
+  );
+}
+
+/**
+ * The contenders in the order of one round: each baseline twin right after its current
+ * contender in even rounds, right before it in odd ones.
+ */
+function roundOrder(contenders: Contender[], round: number): Contender[] {
+  const order = [...contenders];
+  if (round % 2 === 0) return order;
+  for (let i = 0; i + 1 < order.length; i++) {
+    if (order[i + 1].baselineOf === order[i].id) {
+      [order[i], order[i + 1]] = [order[i + 1], order[i]];
+      i++;
+    }
+  }
+  return order;
 }
 
 // ---------------------------------------------------------------- Redis
@@ -740,6 +953,8 @@ interface Context {
   /** Repetitions of throughput steps not yet reduced to their median. */
   repetitions: Record<string, Record<string, Repetition[]>>;
   log: (message: string) => void;
+  /** The tree measured beside the current one (`--baseline`). */
+  baseline?: Baseline;
 }
 
 interface Scenario {
@@ -791,6 +1006,7 @@ function startDriver(
     `${contender.label} ${fields.mode}`,
     [...contender.command, ...driverArgs(ctx, fields)],
     ctx.options.verbose,
+    contender.cwd,
   );
 }
 
@@ -1397,6 +1613,61 @@ function ratioOf(ctx: Context, metric: Metric, contender: Contender): number | u
   return ours / peer.value;
 }
 
+/** Current / baseline of one metric for a current contender, when both were measured. */
+function baselineRatio(ctx: Context, metric: Metric, contender: Contender): number | undefined {
+  const twin = ctx.contenders.find((c) => c.baselineOf === contender.id);
+  if (!twin) return undefined;
+  const current = metric.value(ctx.runs, contender.id);
+  const base = metric.value(ctx.runs, twin.id);
+  if (current === undefined || base === undefined || base === 0) return undefined;
+  return current / base;
+}
+
+/** Issue 15: processing at concurrency 100 at least this fraction of the baseline's. */
+const BASELINE_MIN_RATIO = 0.95;
+
+/** The ratios current / baseline of every metric measured by both, per runtime. */
+function renderBaseline(ctx: Context, all: Metric[]): string[] {
+  const baseline = ctx.baseline;
+  if (!baseline) return [];
+  const ours = ctx.contenders.filter(isOurs);
+  const rows = [[
+    `current / baseline ${baseline.tag}`,
+    "better",
+    ...ours.map((c) => `ratio ${c.runtime}`),
+  ]];
+  for (const metric of all) {
+    const ratios = ours.map((c) => baselineRatio(ctx, metric, c));
+    if (ratios.every((r) => r === undefined)) continue;
+    rows.push([
+      metric.label,
+      metric.better,
+      ...ratios.map((r) => r === undefined ? "-" : `${r.toFixed(2)}x`),
+    ]);
+  }
+  if (rows.length === 1) {
+    return ["", `current / baseline ${baseline.tag}: no metric measured by both`];
+  }
+  const table = padTable(rows, 2).split("\n");
+  table.splice(1, 0, "-".repeat(table[0].length));
+  const c100 = all.find((m) => m.key === "processC100PerSecond")!;
+  const verdicts = ours.map((c) => {
+    const r = baselineRatio(ctx, c100, c);
+    const verdict = r === undefined ? "n/a" : r >= BASELINE_MIN_RATIO ? "met" : "NOT met";
+    return `${c.runtime} ${verdict}${r === undefined ? "" : ` (${r.toFixed(2)}x)`}`;
+  });
+  return [
+    "",
+    ...table,
+    "",
+    `ratio = current tree / ${baseline.ref} (${baseline.commit.slice(0, 12)}), the same run, ` +
+    "rounds interleaved;",
+    "for 'higher' rows above 1 is better, for 'lower' rows below 1 (median of each, so use",
+    "--repeat 3 or more and an N that takes seconds, not milliseconds, to read it as a verdict).",
+    `process c100 >= ${BASELINE_MIN_RATIO}x baseline (issue 15): ${verdicts.join(", ")}`,
+  ];
+}
+
 function padTable(rows: string[][], rightAlignFrom = 1): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...(row[c] ?? "")].length)));
   return rows.map((row) =>
@@ -1415,7 +1686,7 @@ interface TargetRow {
 function targets(ctx: Context, all: Metric[]): TargetRow[] {
   const metric = (key: string) => all.find((m) => m.key === key)!;
   const value = (key: string, id: string) => metric(key).value(ctx.runs, id);
-  const ours = ctx.contenders.filter((c) => c.lib === "qtasks");
+  const ours = ctx.contenders.filter(isOurs);
   const rows: TargetRow[] = [];
   const versus = (
     target: string,
@@ -1497,7 +1768,7 @@ function targets(ctx: Context, all: Metric[]): TargetRow[] {
 }
 
 function renderReport(ctx: Context, all: Metric[], targetRows: TargetRow[]): string {
-  const ours = ctx.contenders.filter((c) => c.lib === "qtasks");
+  const ours = ctx.contenders.filter(isOurs);
   const header = [
     "metric",
     "better",
@@ -1536,6 +1807,7 @@ function renderReport(ctx: Context, all: Metric[], targetRows: TargetRow[]): str
     }
   }
   if (failures.length) lines.push("", "failed runs:", ...failures.map((f) => `  ${f}`));
+  lines.push(...renderBaseline(ctx, all));
   const targetTable = [
     ["target (from the issue)", ...ours.map((c) => c.label)],
     ...targetRows.map((row) => [
@@ -1587,7 +1859,12 @@ async function main(): Promise<number> {
   const tools = await findTools();
   if (tools.error) log(tools.error);
   const peers = await installPeers(options.install);
-  const contenders = buildContenders(tools, peers, options.contenders);
+  let contenders = buildContenders(tools, peers, options.contenders);
+  let baseline: Baseline | undefined;
+  if (options.baseline) {
+    baseline = await checkOutBaseline(options.baseline, log);
+    contenders = withBaseline(contenders, baseline);
+  }
 
   let target: RedisTarget;
   let serverVersion = "";
@@ -1638,6 +1915,13 @@ async function main(): Promise<number> {
         k(options.memorySample)
       } → ${k(options.memoryTotal)} (c${MEMORY_CONCURRENCY})`,
     );
+    if (baseline) {
+      console.log(
+        `baseline: ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject}" ` +
+          `(checked out in ${baseline.dir}; node_modules: ${baseline.nodeModules}), ` +
+          "each run next to its current twin",
+      );
+    }
     console.log("");
 
     const ctx: Context = {
@@ -1648,6 +1932,7 @@ async function main(): Promise<number> {
       runs: {},
       repetitions: {},
       log,
+      baseline,
     };
     const durations: Record<string, number> = {};
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
@@ -1655,7 +1940,7 @@ async function main(): Promise<number> {
       log(`scenario ${scenario.id}: ${scenario.name}`);
       const rounds = scenario.repeated ? options.repeat : 1;
       for (let round = 0; round < rounds; round++) {
-        for (const contender of contenders) {
+        for (const contender of roundOrder(contenders, round)) {
           if (contender.unavailable) continue;
           if (!scenario.peers && contender.lib !== "qtasks") continue;
           try {
@@ -1695,7 +1980,7 @@ async function main(): Promise<number> {
         contenders.map((c) => [c.id, metric.value(ctx.runs, c.id)]),
       );
       ratios[metric.key] = Object.fromEntries(
-        contenders.filter((c) => c.lib === "qtasks").map((c) => [
+        contenders.filter(isOurs).map((c) => [
           c.runtime,
           ratioOf(ctx, metric, c),
         ]),
@@ -1717,18 +2002,37 @@ async function main(): Promise<number> {
         memoryConcurrency: MEMORY_CONCURRENCY,
         redis: target.private ? "private redis-server, flushed before each run" : target.url,
       },
-      contenders: contenders.map(({ id, lib, runtime, version, unavailable, command }) => ({
+      contenders: contenders.map((
+        { id, lib, runtime, version, unavailable, command, baselineOf },
+      ) => ({
         id,
         lib,
         runtime,
         version,
         unavailable,
         command: command.map((part) => part.replace(ROOT + "/", "")),
+        baselineOf,
+        cwd: baselineOf ? "the baseline checkout" : undefined,
       })),
       peersInstall: peers,
       metrics: all.map(({ key, label, better }) => ({ key, label, better })),
       figures,
       ratiosToBestPeer: ratios,
+      baseline: baseline && {
+        ref: baseline.ref,
+        commit: baseline.commit,
+        subject: baseline.subject,
+        tag: baseline.tag,
+        nodeModules: baseline.nodeModules,
+      },
+      ratiosToBaseline: baseline && Object.fromEntries(
+        all.map((metric) => [
+          metric.key,
+          Object.fromEntries(
+            contenders.filter(isOurs).map((c) => [c.runtime, baselineRatio(ctx, metric, c)]),
+          ),
+        ]),
+      ),
       targets: targetRows,
       runs: ctx.runs,
       loadAverageAtEnd: loadavg().map((v) => Math.round(v * 100) / 100),
@@ -1745,11 +2049,11 @@ async function main(): Promise<number> {
   }
 }
 
-globalThis.addEventListener("unload", killAll);
+globalThis.addEventListener("unload", cleanUpAll);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
     console.error(`\nbench: ${signal}, killing every child process`);
-    killAll();
+    cleanUpAll();
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   });
 }
@@ -1761,7 +2065,7 @@ if (import.meta.main) {
   } catch (error) {
     console.error(`bench: ${(error as Error).stack ?? error}`);
   } finally {
-    killAll();
+    cleanUpAll();
   }
   Deno.exit(code);
 }
