@@ -30,8 +30,8 @@ run() {
 if [ "$only" = all ] || [ "$only" = deno ]; then
   run deno "$bin/deno" test -A "${files[@]}"
   count "$logs/deno.log" '[0-9]+ passed' '[0-9]+ failed' deno
-  # Every JSDoc @example and README snippet, run as a test.
-  run deno-doc "$bin/deno" test -A --doc --quiet mod.ts cli.ts src/ README.md
+  # Every JSDoc @example and every ts block of README.md and docs/*.md, run as a test.
+  run deno-doc "$bin/deno" test -A --doc --quiet mod.ts cli.ts src/ README.md docs/
   count "$logs/deno-doc.log" '[0-9]+ passed' '[0-9]+ failed' deno-doc
 fi
 if [ "$only" = all ] || [ "$only" = bun ]; then
