@@ -217,7 +217,7 @@ test("a running task whose lease is lost is aborted with LeaseLostError", async 
     config: { leaseMs: 150 },
   });
   const aborted = deferred<unknown>();
-  const task = app.task("held", (ctx) =>
+  const task = app.task({ name: "held", echo: true }, (ctx) =>
     new Promise((_, reject) => {
       ctx.signal.addEventListener("abort", () => {
         aborted.resolve(ctx.signal.reason);
