@@ -19,6 +19,7 @@ import {
   type Broker,
   type ComponentContext,
   createLogger,
+  DeliveryLimitError,
   DuplicateTaskError,
   type ExchangeRequest,
   type ExchangeResult,
@@ -652,7 +653,11 @@ export function brokerContract(
         assert.equal(record.deliveries, 2);
         assert.equal(record.error?.type, "DeliveryLimitError");
         assert.equal(record.error?.code, "DELIVERY_LIMIT");
-        assert.ok((record.error?.message ?? "").length > 0, "the error has a message");
+        // The recorded error is the DeliveryLimitError class's, name, code and message alike.
+        const expected = new DeliveryLimitError(2);
+        assert.equal(record.error?.type, expected.name);
+        assert.equal(record.error?.code, expected.code);
+        assert.equal(record.error?.message, expected.message);
         assert.ok(record.finishedAt instanceof Date);
 
         const late = await broker.exchange(exchangeRequest({

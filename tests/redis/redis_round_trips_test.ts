@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { QueueTasks } from "../../mod.ts";
-import { enqueueBulkScript } from "../../src/backends/redis/scripts/enqueue_bulk.ts";
-import { exchangeScript } from "../../src/backends/redis/scripts/exchange.ts";
+import { enqueueBulkScript } from "../../src/backends/redis/scripts/_enqueue_bulk.ts";
+import { exchangeScript } from "../../src/backends/redis/scripts/_exchange.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 /**

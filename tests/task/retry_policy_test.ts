@@ -9,12 +9,15 @@ import assert from "node:assert/strict";
 import {
   backoffDelay,
   DEFAULT_BACKOFF,
+  DeliveryLimitError,
   InvalidPayloadError,
   isRetryable,
+  LeaseLostError,
   TaskTimeoutError,
   UnknownTaskError,
   UnrecoverableError,
   ValidationError,
+  WorkerShutdownError,
 } from "../../mod.ts";
 
 const never = () => {
@@ -99,6 +102,34 @@ test("an UnrecoverableError, its subclasses and errors a retry cannot fix are ne
     isRetryable(undefined, { type: "DeliveryLimitError", message: "", code: "DELIVERY_LIMIT" }),
     false,
   );
+});
+
+test("retryOn can name the worker's errors; a DeliveryLimitError is never retried", () => {
+  const lost = new LeaseLostError("u-1");
+  const shutdown = new WorkerShutdownError();
+  assert.equal(isRetryable([LeaseLostError], info(lost), lost), true);
+  assert.equal(isRetryable([LeaseLostError], info(lost)), true, "by its recorded type too");
+  assert.equal(isRetryable([LeaseLostError], info(shutdown), shutdown), false);
+  assert.equal(isRetryable([WorkerShutdownError], info(shutdown)), true);
+  const limit = new DeliveryLimitError(3);
+  assert.equal(isRetryable([DeliveryLimitError], info(limit), limit), false, "even when listed");
+  assert.equal(isRetryable([DeliveryLimitError], info(limit)), false, "known by its code alone");
+});
+
+test("the worker's error classes carry a stable code and a clear message", () => {
+  const lost = new LeaseLostError("u-1");
+  assert.deepEqual([lost.name, lost.code, lost.uuid], ["LeaseLostError", "LEASE_LOST", "u-1"]);
+  assert.match(lost.message, /lost its lease on task u-1/);
+  const shutdown = new WorkerShutdownError();
+  assert.deepEqual([shutdown.name, shutdown.code], ["WorkerShutdownError", "WORKER_SHUTDOWN"]);
+  assert.equal(shutdown.message, "The worker is shutting down");
+  const limit = new DeliveryLimitError(3);
+  assert.deepEqual([limit.name, limit.code, limit.deliveries], [
+    "DeliveryLimitError",
+    "DELIVERY_LIMIT",
+    3,
+  ]);
+  assert.match(limit.message, /^Task was delivered 3 times and its worker never settled it/);
 });
 
 test("retryOn retries instances of its classes and their subclasses only", () => {

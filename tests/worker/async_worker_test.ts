@@ -5,10 +5,14 @@ import {
   createLogger,
   type ExchangeRequest,
   type ExchangeResult,
+  type Lease,
+  LeaseLostError,
+  type LeaseRenewal,
   type Logger,
   MemoryBroker,
   MemoryStorage,
   QueueTasks,
+  WorkerShutdownError,
 } from "../../mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
@@ -184,9 +188,52 @@ test("stop gives tasks still running after the grace period back to the queue", 
   await started.promise;
   await app.stop({ graceMs: 20 });
   assert.equal(signal?.aborted, true);
+  assert.ok(signal?.reason instanceof WorkerShutdownError, "aborted with WorkerShutdownError");
+  assert.equal(signal.reason.code, "WORKER_SHUTDOWN");
   const record = await job.get();
   assert.equal(record?.status, "new");
   assert.equal(record?.deliveries, 1);
+});
+
+test("a running task whose lease is lost is aborted with LeaseLostError", async () => {
+  /** A broker that says every lease it is asked to renew was lost. */
+  class LosingBroker extends MemoryBroker {
+    override async extendLeases(
+      workerId: string,
+      leases: Lease[],
+      leaseMs: number,
+    ): Promise<LeaseRenewal> {
+      const renewal = await super.extendLeases(workerId, leases, leaseMs);
+      return { lost: leases.map((lease) => lease.uuid), cancelled: renewal.cancelled };
+    }
+  }
+  const broker = new LosingBroker({ name: uniqueName("worker") });
+  const worker = new AsyncWorker({ broker, concurrency: 1 });
+  const app = new QueueTasks({
+    broker,
+    worker,
+    logger: createLogger("silent"),
+    env: false,
+    config: { leaseMs: 150 },
+  });
+  const aborted = deferred<unknown>();
+  const task = app.task({ name: "held", echo: true }, (ctx) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        aborted.resolve(ctx.signal.reason);
+        reject(ctx.signal.reason);
+      }, { once: true });
+    }));
+  const job = await task.addTask();
+  await app.start();
+  try {
+    const reason = await aborted.promise;
+    assert.ok(reason instanceof LeaseLostError, "aborted with LeaseLostError");
+    assert.equal(reason.code, "LEASE_LOST");
+    assert.equal(reason.uuid, job.uuid);
+  } finally {
+    await app.stop({ graceMs: 0 });
+  }
 });
 
 test("an AsyncWorker needs a broker, a positive concurrency and an app", async () => {

@@ -12,7 +12,9 @@ import assert from "node:assert/strict";
 import {
   type Broker,
   createLogger,
+  DeliveryLimitError,
   getThreadFactory,
+  LeaseLostError,
   MemoryBroker,
   QueueTasks,
   RedisBroker,
@@ -26,6 +28,7 @@ import {
   UnrecoverableError,
   ValidationError,
   WorkerPool,
+  WorkerShutdownError,
 } from "../../mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { encodeThreadError, rebuildThreadError } from "../../src/engine/executor/_thread_error.ts";
@@ -688,6 +691,38 @@ test("an error crossing threads is rebuilt as a QTasks class only when it was on
   assert.ok(errors[0] instanceof RangeError);
   assert.equal(errors[0].message, "a");
   assert.equal(errors[1], "b");
+  // The abort reasons the worker sends to a thread keep their class, code and fields.
+  const lost = crossed(new LeaseLostError("u-1"));
+  assert.ok(lost instanceof LeaseLostError);
+  assert.equal((lost as LeaseLostError).code, "LEASE_LOST");
+  assert.equal((lost as LeaseLostError).uuid, "u-1");
+  const shutdown = crossed(new WorkerShutdownError());
+  assert.ok(shutdown instanceof WorkerShutdownError);
+  assert.equal((shutdown as WorkerShutdownError).code, "WORKER_SHUTDOWN");
+  const limit = crossed(new DeliveryLimitError(3));
+  assert.ok(limit instanceof DeliveryLimitError);
+  assert.equal((limit as DeliveryLimitError).deliveries, 3);
+});
+
+test("a closing ThreadPool ends the tasks it has not started with WorkerShutdownError", async () => {
+  const threads = new FakeFactory();
+  const pool = fakePool(threads, { concurrencyPerThread: 1 });
+  const started = pool.start();
+  loaded(threads.threads[0]);
+  await started;
+  const running = pool.execute(fakeRun("add"));
+  const queued = pool.execute(fakeRun("add"));
+  assert.equal(sent(threads.threads[0]).length, 1, "one slot: the second task waits");
+  const closing = pool.close({ graceMs: 0 });
+  const outcome = await queued;
+  assert.match(failedWith(outcome, "WorkerShutdownError"), /closed before the task started/);
+  const thrown = (outcome as { thrown?: unknown }).thrown;
+  assert.ok(thrown instanceof WorkerShutdownError);
+  assert.equal(thrown.code, "WORKER_SHUTDOWN");
+  const late = await pool.execute(fakeRun("add"));
+  assert.match(failedWith(late, "WorkerShutdownError"), /the thread pool is closing/);
+  await closing;
+  assert.equal((await running).status, "error");
 });
 
 test("a broker answer that cannot be sent to the thread fails the thread's call instead of leaving it pending", async () => {

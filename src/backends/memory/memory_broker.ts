@@ -1,4 +1,5 @@
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
+import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
@@ -348,12 +349,7 @@ export class MemoryBroker implements Broker {
           status: "error",
           updated_at: stamp,
           finished_at: stamp,
-          ...errorFields({
-            type: "DeliveryLimitError",
-            code: "DELIVERY_LIMIT",
-            message:
-              `Task was delivered ${lease.deliveries} times and its worker never settled it (worker died or lost its lease); not retried again`,
-          }),
+          ...deliveryLimitFields(lease.deliveries),
         }, request.resultTtlMs);
       } else {
         this.#requeue(uuid, stamp, this.#quarantine);
@@ -792,4 +788,10 @@ export class MemoryBroker implements Broker {
   #wake(): void {
     for (const wake of [...this.#waiters]) wake();
   }
+}
+
+/** The error fields of a task ended by the delivery limit (traceback: "type: message"). */
+function deliveryLimitFields(deliveries: number): TaskFields {
+  const error = new DeliveryLimitError(deliveries);
+  return errorFields({ type: error.name, code: error.code, message: error.message });
 }

@@ -1,17 +1,27 @@
 import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_config.ts";
 import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection } from "./redis_connection.ts";
-import type { RedisReply } from "./redis_client.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
-import { enqueueBulkScript } from "./scripts/enqueue_bulk.ts";
-import { exchangeScript } from "./scripts/exchange.ts";
-import { extendLeasesScript } from "./scripts/extend_leases.ts";
-import { cancelScript } from "./scripts/cancel.ts";
-import { reportProgressScript } from "./scripts/report_progress.ts";
-import { queueStatsScript } from "./scripts/queue_stats.ts";
+import {
+  decodeEnqueueBulk,
+  encodeEnqueueBulk,
+  enqueueBulkScript,
+} from "./scripts/_enqueue_bulk.ts";
+import { decodeExchange, encodeExchange, exchangeScript } from "./scripts/_exchange.ts";
+import {
+  decodeExtendLeases,
+  encodeExtendLeases,
+  extendLeasesScript,
+} from "./scripts/_extend_leases.ts";
+import { cancelScript, decodeCancel, encodeCancel } from "./scripts/_cancel.ts";
+import {
+  decodeReportProgress,
+  encodeReportProgress,
+  reportProgressScript,
+} from "./scripts/_report_progress.ts";
+import { decodeQueueStats, encodeQueueStats, queueStatsScript } from "./scripts/_queue_stats.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { RedisStorage } from "./redis_storage.ts";
-import { errorFields, isReservedField } from "../../model/task_codec.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
@@ -19,7 +29,6 @@ import type { TaskRecord } from "../../model/task_record.ts";
 import type {
   Broker,
   CancelOutcome,
-  ClaimedTask,
   ComponentContext,
   ExchangeRequest,
   ExchangeResult,
@@ -29,7 +38,6 @@ import type {
   NewFlowRecord,
   NewTask,
 } from "../../ports/broker.ts";
-import { FLOW_TASK_NAMES } from "../../model/flow_record.ts";
 import {
   addAll,
   addHeard,
@@ -41,38 +49,6 @@ import {
 } from "../../ports/broker_triggers.ts";
 
 const BULK_BATCH = 500;
-
-function parseExchange(raw: RedisReply): ExchangeResult {
-  const reply = raw as [RedisReply[], string[], number, string[], number, number];
-  const flat = reply[0];
-  const claimed: ClaimedTask[] = [];
-  for (let i = 0; i < flat.length; i += 10) {
-    const task: ClaimedTask = {
-      uuid: flat[i] as string,
-      taskName: flat[i + 1] as string,
-      args: flat[i + 2] as string,
-      kwargs: flat[i + 3] as string,
-      priority: Number(flat[i + 4]),
-      deliveries: Number(flat[i + 5]),
-      isolated: Number(flat[i + 6]) === 1,
-    };
-    // A retry's record says how many retries are left and which attempt it is.
-    if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
-    if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
-    if (flat[i + 9] === "1") task.flow = true;
-    claimed.push(task);
-  }
-  const result: ExchangeResult = {
-    claimed,
-    rejected: reply[1],
-    recovered: Number(reply[2]),
-    dropped: reply[3],
-    quarantined: Number(reply[4]),
-  };
-  const nextDue = Number(reply[5]);
-  if (nextDue >= 0) result.nextDueMs = nextDue;
-  return result;
-}
 
 /**
  * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue or
@@ -277,18 +253,17 @@ export class RedisBroker implements Broker {
     skipExisting: boolean,
     records: readonly NewFlowRecord[] = [],
   ): Promise<string[]> {
-    const keys = [this.keys.queue, this.keys.marker, this.keys.seq, this.keys.scheduled];
-    const tail: string[] = [String(records.length + batch.length)];
-    for (const record of records) appendFlowRecord(tail, record);
-    for (const task of batch) appendTask(tail, task);
     let skipped: string[] = [];
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
-      const reply = await this.connection.script(enqueueBulkScript, keys, [
-        this.keys.taskPrefix,
-        skipExisting || resent ? "1" : "0",
-        ...tail,
-      ]);
-      skipped = resent ? [] : reply as string[];
+      const { keys, args } = encodeEnqueueBulk(this.keys, {
+        tasks: batch,
+        skipExisting: skipExisting || resent,
+        records,
+      });
+      const skippedNow = decodeEnqueueBulk(
+        await this.connection.script(enqueueBulkScript, keys, args),
+      );
+      skipped = resent ? [] : skippedNow;
     });
     return skipped;
   }
@@ -337,12 +312,9 @@ export class RedisBroker implements Broker {
   }
 
   async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    const reply = await this.connection.script(
-      exchangeScript,
-      this.#exchangeKeys(),
-      this.#exchangeArgs(request),
-    );
-    return this.#noted(request, parseExchange(reply));
+    const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks);
+    const reply = await this.connection.script(exchangeScript, keys, args);
+    return this.#noted(request, decodeExchange(reply));
   }
 
   /**
@@ -359,60 +331,10 @@ export class RedisBroker implements Broker {
     return result;
   }
 
-  #exchangeKeys(): string[] {
-    return [
-      this.keys.queue,
-      this.keys.leases,
-      this.keys.marker,
-      this.keys.quarantine,
-      this.keys.scheduled,
-      this.keys.seq,
-    ];
-  }
-
-  #exchangeArgs(request: ExchangeRequest): string[] {
-    const args: string[] = [
-      this.keys.taskPrefix,
-      request.workerId,
-      String(request.leaseMs),
-      String(request.want),
-      String(request.resultTtlMs),
-      String(request.maxDeliveries),
-      String(request.recoverLimit),
-      this.keys.events,
-      request.idle ? "1" : "0",
-      String(request.settlements.length),
-    ];
-    for (const s of request.settlements) {
-      args.push(s.uuid, String(s.deliveries), s.status, this.#flowTasks.has(s.uuid) ? "1" : "");
-      if (s.status === "success") args.push("1", "returning", s.returning);
-      else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
-      else if (s.status === "error" || s.status === "retry") {
-        const fields = Object.entries(errorFields(s.error));
-        args.push(String(fields.length));
-        for (const [field, value] of fields) args.push(field, value);
-        if (s.status === "retry") {
-          args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
-        }
-      } else args.push("0");
-    }
-    return args;
-  }
-
   /** Renews leases: one EVALSHA. */
   async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
-    const args = [this.keys.taskPrefix, workerId, String(leaseMs)];
-    for (const lease of leases) args.push(lease.uuid, String(lease.deliveries));
-    const [lost, flat] = await this.connection.script(
-      extendLeasesScript,
-      [this.keys.leases],
-      args,
-    ) as [string[], string[]];
-    const cancelled: LeaseRenewal["cancelled"] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      cancelled.push({ uuid: flat[i], reason: flat[i + 1] });
-    }
-    return { lost, cancelled };
+    const { keys, args } = encodeExtendLeases(this.keys, { workerId, leases, leaseMs });
+    return decodeExtendLeases(await this.connection.script(extendLeasesScript, keys, args));
   }
 
   /**
@@ -424,18 +346,8 @@ export class RedisBroker implements Broker {
       uuid,
       reason,
     }));
-    return await this.connection.script(
-      cancelScript,
-      [this.keys.queue, this.keys.quarantine, this.keys.task(uuid), this.keys.scheduled],
-      [
-        uuid,
-        reason,
-        String(resultTtlMs),
-        this.keys.events,
-        this.keys.control,
-        this.keys.taskPrefix,
-      ],
-    ) as CancelOutcome;
+    const { keys, args } = encodeCancel(this.keys, { uuid, reason, resultTtlMs });
+    return decodeCancel(await this.connection.script(cancelScript, keys, args));
   }
 
   /** Listens on the control channel for cancels of running tasks; runs `broker_listen_start`. */
@@ -457,12 +369,13 @@ export class RedisBroker implements Broker {
     deliveries: number,
     progress: string,
   ): Promise<boolean> {
-    const reply = await this.connection.script(
-      reportProgressScript,
-      [this.keys.leases, this.keys.task(uuid)],
-      [uuid, workerId, String(deliveries), progress, this.keys.events],
-    );
-    return Number(reply) === 1;
+    const { keys, args } = encodeReportProgress(this.keys, {
+      workerId,
+      uuid,
+      deliveries,
+      progress,
+    });
+    return decodeReportProgress(await this.connection.script(reportProgressScript, keys, args));
   }
 
   /**
@@ -486,14 +399,8 @@ export class RedisBroker implements Broker {
     }
     const heard = exchangeHeard(this.#plugins);
     if (heard) claim = await beforeExchange(this.#plugins, claim);
-    const keys = this.#exchangeKeys();
-    const call = [
-      "EVALSHA",
-      await exchangeScript.sha(),
-      String(keys.length),
-      ...keys,
-      ...this.#exchangeArgs(claim),
-    ];
+    const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks);
+    const call = ["EVALSHA", await exchangeScript.sha(), String(keys.length), ...keys, ...args];
     // A due time within the wait: set the marker then (once: the claim tells the next one).
     let nudge: ReturnType<typeof setTimeout> | undefined;
     const dueIn = this.#dueAt === undefined ? Infinity : this.#dueAt - performance.now();
@@ -516,7 +423,7 @@ export class RedisBroker implements Broker {
     if (second instanceof RedisReplyError) {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
-    } else result = this.#noted(claim, parseExchange(second));
+    } else result = this.#noted(claim, decodeExchange(second));
     return heard ? await afterExchange(this.#plugins, claim, result) : result;
   }
 
@@ -535,25 +442,8 @@ export class RedisBroker implements Broker {
    * priority, up to 100), and the quarantined, scheduled and leased ones.
    */
   async queueStats(): Promise<QueueStats> {
-    const reply = await this.connection.script(
-      queueStatsScript,
-      [this.keys.queue, this.keys.quarantine, this.keys.scheduled, this.keys.leases],
-      ["100"],
-    ) as [Array<string | number>, number, number, number];
-    const byPriority: QueueStats["byPriority"] = [];
-    let queued = 0;
-    for (let i = 0; i + 1 < reply[0].length; i += 2) {
-      const count = Number(reply[0][i + 1]);
-      byPriority.push({ priority: Number(reply[0][i]), count });
-      queued += count;
-    }
-    return {
-      queued,
-      byPriority,
-      quarantined: Number(reply[1]),
-      scheduled: Number(reply[2]),
-      inFlight: Number(reply[3]),
-    };
+    const { keys, args } = encodeQueueStats(this.keys, 100);
+    return decodeQueueStats(await this.connection.script(queueStatsScript, keys, args));
   }
 
   /** Deletes every key of the app (through the Storage); then runs `broker_flush_all`. */
@@ -561,43 +451,4 @@ export class RedisBroker implements Broker {
     await this.storage.flushAll();
     await this.#plugins.fire("broker_flush_all", {});
   }
-}
-
-/**
- * Appends a task to enqueue_bulk's ARGV: its fields, then its extra fields (never reserved ones)
- * and its flow link as pairs.
- */
-function appendTask(tail: string[], task: NewTask): void {
-  const delay = task.delayMs !== undefined && task.delayMs > 0
-    ? String(Math.ceil(task.delayMs))
-    : "0";
-  tail.push(task.uuid, String(task.priority), task.taskName, task.args, task.kwargs, delay, "");
-  const count = tail.length - 1;
-  let pairs = 0;
-  for (const field in task.extra) {
-    if (isReservedField(field)) continue;
-    tail.push(field, String(task.extra[field]));
-    pairs++;
-  }
-  if (task.flow !== undefined) {
-    tail.push("flow", task.flow);
-    pairs++;
-  }
-  tail[count] = String(pairs);
-}
-
-/** Appends the record of a chain or group: an entry with delay -1, stored and never queued. */
-function appendFlowRecord(tail: string[], record: NewFlowRecord): void {
-  const pairs = ["flow_kind", record.kind, "flow_steps", JSON.stringify(record.steps)];
-  if (record.current !== undefined) pairs.push("flow_current", record.current);
-  tail.push(
-    record.uuid,
-    "0",
-    FLOW_TASK_NAMES[record.kind],
-    "[]",
-    "{}",
-    "-1",
-    String(pairs.length / 2),
-    ...pairs,
-  );
 }

@@ -2,13 +2,21 @@ import type { ComponentContext } from "../../ports/broker.ts";
 import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
-import { heartbeatScript } from "./scripts/heartbeat.ts";
-import { claimOnceScript } from "./scripts/claim_once.ts";
-import { readWorkerStatsScript } from "./scripts/read_worker_stats.ts";
-import { workerReportScript } from "./scripts/worker_report.ts";
+import { decodeHeartbeat, encodeHeartbeat, heartbeatScript } from "./scripts/_heartbeat.ts";
+import { claimOnceScript, decodeClaimOnce, encodeClaimOnce } from "./scripts/_claim_once.ts";
+import {
+  decodeReadWorkerStats,
+  encodeReadWorkerStats,
+  readWorkerStatsScript,
+} from "./scripts/_read_worker_stats.ts";
+import {
+  decodeWorkerReport,
+  encodeWorkerReport,
+  workerReportScript,
+} from "./scripts/_worker_report.ts";
+import { replyPairs } from "./scripts/_reply.ts";
 import {
   STATS_MINUTE_BUCKETS,
-  type WorkerInfo,
   type WorkerReport,
   type WorkerStats,
 } from "../../model/worker_report.ts";
@@ -200,84 +208,20 @@ export class RedisGlobalConfig implements GlobalConfig {
     record?: { name: string; key: string; value: string },
   ): Promise<boolean> {
     checkClaim(key, ttlMs);
-    const reply = await this.connection.script(
-      claimOnceScript,
-      [this.keys.claim(key), this.keys.globalConfig(record?.name ?? "main")],
-      [String(ttlMs), record?.key ?? "", record ? String(record.value) : ""],
-    );
-    return Number(reply) === 1;
+    const { keys, args } = encodeClaimOnce(this.keys, { key, ttlMs, record });
+    return decodeClaimOnce(await this.connection.script(claimOnceScript, keys, args));
   }
 
   /** Records a worker's report in one script (see {@linkcode GlobalConfig.reportWorker}). */
   async reportWorker(report: WorkerReport): Promise<void> {
-    await this.connection.script(
-      workerReportScript,
-      [
-        this.keys.statsWorkers,
-        this.keys.statsWorkerPrefix + report.workerId,
-        this.keys.statsTotals,
-        this.keys.statsBucketPrefix,
-      ],
-      [
-        report.workerId,
-        String(report.ttlMs),
-        String(report.processed),
-        String(report.failed),
-        report.stopped ? "1" : "0",
-        "host",
-        report.host,
-        "pid",
-        String(report.pid),
-        "runtime",
-        report.runtime,
-        "concurrency",
-        String(report.concurrency),
-        "started_at",
-        String(report.startedAt),
-        "active",
-        String(report.active),
-      ],
-    );
+    const { keys, args } = encodeWorkerReport(this.keys, report);
+    decodeWorkerReport(await this.connection.script(workerReportScript, keys, args));
   }
 
   /** Reads the live workers and the counters in one script (see {@linkcode GlobalConfig.readWorkerStats}). */
   async readWorkerStats(): Promise<WorkerStats> {
-    const reply = await this.connection.script(
-      readWorkerStatsScript,
-      [
-        this.keys.statsWorkers,
-        this.keys.statsTotals,
-        this.keys.statsBucketPrefix,
-        this.keys.statsWorkerPrefix,
-      ],
-      [String(STATS_MINUTE_BUCKETS)],
-    ) as [number, string[], [number, number], Array<string | string[]>];
-    const [now, totals, minute, list] = reply;
-    const counts = pairsToObject(totals);
-    const workers: WorkerInfo[] = [];
-    for (let i = 0; i + 1 < list.length; i += 2) {
-      const fields = pairsToObject(list[i + 1]);
-      workers.push({
-        workerId: String(list[i]),
-        host: fields.host ?? "",
-        pid: Number(fields.pid) || 0,
-        runtime: fields.runtime ?? "",
-        concurrency: Number(fields.concurrency) || 0,
-        startedAt: Number(fields.started_at) || 0,
-        seenAt: Number(fields.seen_at) || 0,
-        active: Number(fields.active) || 0,
-        processed: Number(fields.processed) || 0,
-        failed: Number(fields.failed) || 0,
-      });
-    }
-    workers.sort((a, b) => a.startedAt - b.startedAt);
-    return {
-      now: Number(now),
-      workers,
-      processed: Number(counts.processed) || 0,
-      failed: Number(counts.failed) || 0,
-      lastMinute: { processed: Number(minute[0]) || 0, failed: Number(minute[1]) || 0 },
-    };
+    const { keys, args } = encodeReadWorkerStats(this.keys, STATS_MINUTE_BUCKETS);
+    return decodeReadWorkerStats(await this.connection.script(readWorkerStatsScript, keys, args));
   }
 
   async #setStatus(status: "running" | "stopped"): Promise<void> {
@@ -287,12 +231,13 @@ export class RedisGlobalConfig implements GlobalConfig {
   }
 
   async #beat(mode: "beat" | "stop" | "check"): Promise<number> {
-    const reply = await this.connection.script(
-      heartbeatScript,
-      [this.keys.heartbeats, this.keys.globalConfig("main")],
-      [mode, this.#instance, String(this.#ttlMs), this.name],
-    );
-    return Number(reply);
+    const { keys, args } = encodeHeartbeat(this.keys, {
+      mode,
+      instance: this.#instance,
+      ttlMs: this.#ttlMs,
+      appName: this.name,
+    });
+    return decodeHeartbeat(await this.connection.script(heartbeatScript, keys, args));
   }
 }
 
@@ -310,8 +255,5 @@ export class RedisGlobalConfig implements GlobalConfig {
  * ```
  */
 export function pairsToObject(reply: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(reply)) return out;
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
-  return out;
+  return replyPairs(reply);
 }

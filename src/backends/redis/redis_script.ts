@@ -39,3 +39,21 @@ export class RedisScript {
     return this.#sha;
   }
 }
+
+/**
+ * What a script call sends: its KEYS and its ARGV, as the `encode…` function of each script
+ * module builds them.
+ *
+ * @example
+ * ```ts
+ * import type { ScriptCall } from "./redis_script.ts";
+ *
+ * const call: ScriptCall = { keys: ["{shop}:queue"], args: ["100"] };
+ * ```
+ */
+export interface ScriptCall {
+  /** KEYS, in the order the script's header lists them. */
+  keys: string[];
+  /** ARGV, in the order the script's header lists them. */
+  args: string[];
+}

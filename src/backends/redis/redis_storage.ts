@@ -8,7 +8,11 @@ import type { GlobalConfig } from "../../ports/global_config.ts";
 import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
-import { deleteFinishedScript } from "./scripts/delete_finished.ts";
+import {
+  decodeDeleteFinished,
+  deleteFinishedScript,
+  encodeDeleteFinished,
+} from "./scripts/_delete_finished.ts";
 import { decodeTaskRecord, type TaskFields } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import { checkGetAllLimit, sortOldestFirst } from "../../ports/_record_order.ts";
@@ -197,7 +201,10 @@ export class RedisStorage implements Storage {
   async deleteFinished(): Promise<number> {
     let deleted = 0;
     await this.#scan(this.keys.taskPrefix, async (keys) => {
-      deleted += Number(await this.connection.script(deleteFinishedScript, keys, []));
+      const call = encodeDeleteFinished(keys);
+      deleted += decodeDeleteFinished(
+        await this.connection.script(deleteFinishedScript, call.keys, call.args),
+      );
     });
     await this.#plugins.fire("storage_delete_finished_tasks", {
       deleted,

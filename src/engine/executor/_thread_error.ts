@@ -1,7 +1,9 @@
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { ConfigError } from "../../model/errors/config_error.ts";
+import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts";
+import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
 import { QTasksError } from "../../model/errors/qtasks_error.ts";
 import { ResultTimeoutError } from "../../model/errors/result_timeout_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
@@ -12,6 +14,7 @@ import { ThreadCrashError } from "../../model/errors/thread_crash_error.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
 import { UnrecoverableError } from "../../model/errors/unrecoverable_error.ts";
 import { ValidationError } from "../../model/errors/validation_error.ts";
+import { WorkerShutdownError } from "../../model/errors/worker_shutdown_error.ts";
 import { describeError } from "../../model/task_codec.ts";
 import type { TaskErrorInfo } from "../../model/task_record.ts";
 
@@ -63,8 +66,10 @@ export interface ThreadErrorData {
 const QTASKS_CLASSES: readonly ErrorClass[] = [
   BackendError,
   ConfigError,
+  DeliveryLimitError,
   DuplicateTaskError,
   InvalidPayloadError,
+  LeaseLostError,
   QTasksError,
   ResultTimeoutError,
   TaskCancelError,
@@ -75,6 +80,7 @@ const QTASKS_CLASSES: readonly ErrorClass[] = [
   UnknownTaskError,
   UnrecoverableError,
   ValidationError,
+  WorkerShutdownError,
 ];
 
 /** The language's classes: rebuilt as themselves. */

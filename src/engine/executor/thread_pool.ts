@@ -1,6 +1,7 @@
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
 import { TaskTimeoutError } from "../../model/errors/task_timeout_error.ts";
 import { ThreadCrashError } from "../../model/errors/thread_crash_error.ts";
+import { WorkerShutdownError } from "../../model/errors/worker_shutdown_error.ts";
 import type { TaskExecutor, TaskOutcome, TaskRun } from "../../ports/task_executor.ts";
 import { createLogger, type Logger } from "../../model/logger.ts";
 import {
@@ -356,7 +357,9 @@ export class ThreadPool implements TaskExecutor {
     this.#logger ??= run.services?.logger;
     if (this.#state === "closing") {
       return Promise.resolve(failure(
-        new Error(`Cannot run task "${run.definition.name}": the thread pool is closing`),
+        new WorkerShutdownError(
+          `Cannot run task "${run.definition.name}": the thread pool is closing`,
+        ),
       ));
     }
     if (run.signal.aborted) return Promise.resolve(abortOutcome(run.signal.reason));
@@ -410,7 +413,7 @@ export class ThreadPool implements TaskExecutor {
     this.#state = "closing";
     for (const timer of this.#restartTimers) clearTimeout(timer);
     this.#restartTimers.clear();
-    this.#failQueued(new Error("The thread pool closed before the task started"));
+    this.#failQueued(new WorkerShutdownError("The thread pool closed before the task started"));
     await this.#idle(graceMs);
     const threads = [...this.#threads];
     for (const thread of threads) {

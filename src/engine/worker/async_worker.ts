@@ -45,8 +45,10 @@ import type {
   Settlement,
 } from "../../ports/broker.ts";
 import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts";
+import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
+import { WorkerShutdownError } from "../../model/errors/worker_shutdown_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
 import type { TaskExecutor, TaskOutcome, TaskRun } from "../../ports/task_executor.ts";
 import type { TaskMiddleware } from "../../plugins/task_middleware.ts";
@@ -362,7 +364,7 @@ export class AsyncWorker implements Worker {
     if (!(await this.#drained(graceMs))) {
       for (const [uuid, task] of this.#running) {
         task.released = true;
-        task.controller.abort(new Error("The worker is shutting down"));
+        task.controller.abort(new WorkerShutdownError(`Worker ${this.id} is shutting down`));
         this.#settlements.push({ uuid, deliveries: task.deliveries, status: "release" });
       }
       host.logger.warn(`Gave ${this.#running.size} unfinished tasks back to the queue`);
@@ -966,9 +968,7 @@ export class AsyncWorker implements Worker {
         this.#requireHost().config.leaseMs,
       );
       for (const uuid of renewal.lost) {
-        this.#running.get(uuid)?.controller.abort(
-          new Error("The worker lost its lease on this task"),
-        );
+        this.#running.get(uuid)?.controller.abort(new LeaseLostError(uuid));
       }
       if (renewal.lost.length > 0) {
         const lost = new Set(renewal.lost);

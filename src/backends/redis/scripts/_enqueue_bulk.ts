@@ -1,4 +1,10 @@
-import { RedisScript } from "../redis_script.ts";
+import { RedisScript, type ScriptCall } from "../redis_script.ts";
+import type { RedisReply } from "../redis_client.ts";
+import type { RedisKeys } from "../redis_keys.ts";
+import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
+import { isReservedField } from "../../../model/task_codec.ts";
+import { FLOW_TASK_NAMES } from "../../../model/flow_record.ts";
+import { replyStrings } from "./_reply.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */
 export const enqueueBulkScript: RedisScript = new RedisScript(
@@ -72,3 +78,84 @@ return skipped
 `,
   4,
 );
+
+/** What {@linkcode encodeEnqueueBulk} takes. */
+export interface EnqueueBulkInput {
+  /** The tasks to store and queue (or schedule). */
+  tasks: readonly NewTask[];
+  /** Skip (and report) tasks whose uuid exists, instead of refusing the batch. */
+  skipExisting: boolean;
+  /** Records of chains and groups, stored first and never queued. */
+  records?: readonly NewFlowRecord[];
+}
+
+/**
+ * KEYS and ARGV of an enqueue: ARGV is written straight from the tasks (no intermediate
+ * objects per task).
+ *
+ * @param keys The app's keys.
+ * @param input The tasks, the flow records and the duplicate mode.
+ * @returns The call.
+ */
+export function encodeEnqueueBulk(keys: RedisKeys, input: EnqueueBulkInput): ScriptCall {
+  const records = input.records ?? [];
+  const args: string[] = [
+    keys.taskPrefix,
+    input.skipExisting ? "1" : "0",
+    String(records.length + input.tasks.length),
+  ];
+  for (const record of records) appendFlowRecord(args, record);
+  for (const task of input.tasks) appendTask(args, task);
+  return { keys: [keys.queue, keys.marker, keys.seq, keys.scheduled], args };
+}
+
+/**
+ * The uuids skipped because they exist (always empty when `skipExisting` was false: a duplicate
+ * then fails the call with a `DUPLICATE_TASK` error reply).
+ *
+ * @param reply The script's reply.
+ * @returns The skipped uuids.
+ * @throws {BackendError} When the reply is not a list of uuids.
+ */
+export function decodeEnqueueBulk(reply: RedisReply): string[] {
+  return replyStrings("enqueue_bulk", reply);
+}
+
+/**
+ * Appends a task to the ARGV: its fields, then its extra fields (never reserved ones) and its
+ * flow link as pairs.
+ */
+function appendTask(args: string[], task: NewTask): void {
+  const delay = task.delayMs !== undefined && task.delayMs > 0
+    ? String(Math.ceil(task.delayMs))
+    : "0";
+  args.push(task.uuid, String(task.priority), task.taskName, task.args, task.kwargs, delay, "");
+  const count = args.length - 1;
+  let pairs = 0;
+  for (const field in task.extra) {
+    if (isReservedField(field)) continue;
+    args.push(field, String(task.extra[field]));
+    pairs++;
+  }
+  if (task.flow !== undefined) {
+    args.push("flow", task.flow);
+    pairs++;
+  }
+  args[count] = String(pairs);
+}
+
+/** Appends the record of a chain or group: an entry with delay -1, stored and never queued. */
+function appendFlowRecord(args: string[], record: NewFlowRecord): void {
+  const pairs = ["flow_kind", record.kind, "flow_steps", JSON.stringify(record.steps)];
+  if (record.current !== undefined) pairs.push("flow_current", record.current);
+  args.push(
+    record.uuid,
+    "0",
+    FLOW_TASK_NAMES[record.kind],
+    "[]",
+    "{}",
+    "-1",
+    String(pairs.length / 2),
+    ...pairs,
+  );
+}

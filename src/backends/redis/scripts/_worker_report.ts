@@ -1,4 +1,8 @@
-import { RedisScript } from "../redis_script.ts";
+import { RedisScript, type ScriptCall } from "../redis_script.ts";
+import type { RedisReply } from "../redis_client.ts";
+import type { RedisKeys } from "../redis_keys.ts";
+import type { WorkerReport } from "../../../model/worker_report.ts";
+import { replyInteger } from "./_reply.ts";
 
 /** Records a worker's heartbeat record and adds its counter deltas. */
 export const workerReportScript: RedisScript = new RedisScript(
@@ -47,3 +51,51 @@ return redis.call('ZCARD', KEYS[1])
 `,
   4,
 );
+
+/**
+ * KEYS and ARGV of a worker's report.
+ *
+ * @param keys The app's keys.
+ * @param report The report.
+ * @returns The call.
+ */
+export function encodeWorkerReport(keys: RedisKeys, report: WorkerReport): ScriptCall {
+  return {
+    keys: [
+      keys.statsWorkers,
+      keys.statsWorkerPrefix + report.workerId,
+      keys.statsTotals,
+      keys.statsBucketPrefix,
+    ],
+    args: [
+      report.workerId,
+      String(report.ttlMs),
+      String(report.processed),
+      String(report.failed),
+      report.stopped ? "1" : "0",
+      "host",
+      report.host,
+      "pid",
+      String(report.pid),
+      "runtime",
+      report.runtime,
+      "concurrency",
+      String(report.concurrency),
+      "started_at",
+      String(report.startedAt),
+      "active",
+      String(report.active),
+    ],
+  };
+}
+
+/**
+ * The number of live workers.
+ *
+ * @param reply The script's reply.
+ * @returns The count.
+ * @throws {BackendError} When the reply is not an integer.
+ */
+export function decodeWorkerReport(reply: RedisReply): number {
+  return replyInteger("worker_report", reply);
+}

@@ -1,5 +1,9 @@
-import { RedisScript } from "../redis_script.ts";
-import { FLOW_LUA } from "./flow_lua.ts";
+import { RedisScript, type ScriptCall } from "../redis_script.ts";
+import type { RedisReply } from "../redis_client.ts";
+import type { RedisKeys } from "../redis_keys.ts";
+import type { CancelOutcome } from "../../../model/messages.ts";
+import { malformedReply } from "./_reply.ts";
+import { FLOW_LUA } from "./_flow_lua.ts";
 
 /** Cancels a queued or scheduled task at once, or asks the worker running it to stop. */
 export const cancelScript: RedisScript = new RedisScript(
@@ -86,3 +90,50 @@ return cancel(ARGV[1], KEYS[3], 0)
 `,
   4,
 );
+
+/** What {@linkcode encodeCancel} takes. */
+export interface CancelInput {
+  /** The task to cancel. */
+  uuid: string;
+  /** Why (stored as `cancel_reason`). */
+  reason: string;
+  /** How long the finished record lives, in ms. */
+  resultTtlMs: number;
+}
+
+/**
+ * KEYS and ARGV of a cancel.
+ *
+ * @param keys The app's keys.
+ * @param input The task and reason.
+ * @returns The call.
+ */
+export function encodeCancel(keys: RedisKeys, input: CancelInput): ScriptCall {
+  return {
+    keys: [keys.queue, keys.quarantine, keys.task(input.uuid), keys.scheduled],
+    args: [
+      input.uuid,
+      input.reason,
+      String(input.resultTtlMs),
+      keys.events,
+      keys.control,
+      keys.taskPrefix,
+    ],
+  };
+}
+
+const OUTCOMES: ReadonlySet<string> = new Set(["cancelled", "cancelling", "finished", "missing"]);
+
+/**
+ * The outcome of a cancel.
+ *
+ * @param reply The script's reply.
+ * @returns What the cancel did.
+ * @throws {BackendError} When the reply is not one of the four outcomes.
+ */
+export function decodeCancel(reply: RedisReply): CancelOutcome {
+  if (typeof reply !== "string" || !OUTCOMES.has(reply)) {
+    throw malformedReply("cancel", '"cancelled", "cancelling", "finished" or "missing"', reply);
+  }
+  return reply as CancelOutcome;
+}

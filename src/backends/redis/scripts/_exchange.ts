@@ -1,5 +1,26 @@
-import { RedisScript } from "../redis_script.ts";
-import { FLOW_LUA } from "./flow_lua.ts";
+import { RedisScript, type ScriptCall } from "../redis_script.ts";
+import type { RedisReply } from "../redis_client.ts";
+import type { RedisKeys } from "../redis_keys.ts";
+import type { ClaimedTask, ExchangeRequest, ExchangeResult } from "../../../model/messages.ts";
+import { errorFields } from "../../../model/task_codec.ts";
+import {
+  DeliveryLimitError,
+  deliveryLimitMessage,
+} from "../../../model/errors/delivery_limit_error.ts";
+import { malformedReply } from "./_reply.ts";
+import { FLOW_LUA } from "./_flow_lua.ts";
+
+/** A Lua string literal of plain ASCII text. */
+function luaString(text: string): string {
+  if (!/^[\x20-\x7e]*$/.test(text)) throw new TypeError(`Cannot inline ${text} in Lua`);
+  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+/** What recovery writes for a task past its delivery limit: a DeliveryLimitError's fields. */
+const LIMIT_ERROR = new DeliveryLimitError(0);
+const LIMIT_TYPE = luaString(LIMIT_ERROR.name);
+const LIMIT_CODE = luaString(LIMIT_ERROR.code);
+const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
 
 /**
  * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
@@ -35,7 +56,7 @@ ARGV[10] number of settlements S, followed by S settlements, each:
         when the claim said the task is part of a chain or group, else ""), n, n field/value
         pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
 A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
-the rest of its flow (see flow_lua.ts): on success the next step is stored and queued with the
+the rest of its flow (see _flow_lua.ts): on success the next step is stored and queued with the
 result as its first argument (a group's last member starts it with all the results, in order), and
 a chain or group that ends gets its final status; on error or cancel its group and chain end so.
 A retry settlement gives the failed record status "retry", the error fields, retry = retries left
@@ -199,11 +220,11 @@ for _, member in ipairs(expired) do
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
   elseif deliveries >= maxDeliveries then
-    local message = 'Task was delivered ' .. deliveries .. ' times and its worker never settled it '
-      .. '(worker died or lost its lease); not retried again'
-    finish(key, uuid, { 'status', 'error', 'error_type', 'DeliveryLimitError',
-      'error_code', 'DELIVERY_LIMIT', 'error_message', message,
-      'traceback', 'DeliveryLimitError: ' .. message }, owner, r[1])
+    -- The fields of a DeliveryLimitError (src/model/errors/delivery_limit_error.ts).
+    local message = ${LIMIT_MESSAGE[0]} .. deliveries .. ${LIMIT_MESSAGE[1]}
+    finish(key, uuid, { 'status', 'error', 'error_type', ${LIMIT_TYPE},
+      'error_code', ${LIMIT_CODE}, 'error_message', message,
+      'traceback', ${LIMIT_TYPE} .. ': ' .. message }, owner, r[1])
   else
     requeue(key, uuid, KEYS[4])
   end
@@ -289,3 +310,100 @@ return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
   6,
 );
+
+/**
+ * KEYS and ARGV of an exchange.
+ *
+ * @param keys The app's keys.
+ * @param request The worker's request.
+ * @param flowTasks The claimed tasks of a chain or group still unsettled (their settlements
+ *   carry the flow flag; the others spare the script a read).
+ * @returns The call.
+ */
+export function encodeExchange(
+  keys: RedisKeys,
+  request: ExchangeRequest,
+  flowTasks: ReadonlySet<string>,
+): ScriptCall {
+  const args: string[] = [
+    keys.taskPrefix,
+    request.workerId,
+    String(request.leaseMs),
+    String(request.want),
+    String(request.resultTtlMs),
+    String(request.maxDeliveries),
+    String(request.recoverLimit),
+    keys.events,
+    request.idle ? "1" : "0",
+    String(request.settlements.length),
+  ];
+  for (const s of request.settlements) {
+    args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
+    if (s.status === "success") args.push("1", "returning", s.returning);
+    else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
+    else if (s.status === "error" || s.status === "retry") {
+      const fields = Object.entries(errorFields(s.error));
+      args.push(String(fields.length));
+      for (const [field, value] of fields) args.push(field, value);
+      if (s.status === "retry") {
+        args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
+      }
+    } else args.push("0");
+  }
+  return {
+    keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
+    args,
+  };
+}
+
+/** Items per claimed task in the reply's flat list. */
+const CLAIMED_WIDTH = 10;
+
+/**
+ * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
+ * dropped entries, the quarantine's size and when the next scheduled task is due.
+ *
+ * @param reply The script's reply.
+ * @returns The result.
+ * @throws {BackendError} When the reply does not have the documented shape.
+ */
+export function decodeExchange(reply: RedisReply): ExchangeResult {
+  if (
+    !Array.isArray(reply) || reply.length !== 6 || !Array.isArray(reply[0]) ||
+    reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
+  ) {
+    throw malformedReply(
+      "exchange",
+      "{ claimed, rejected, recovered, dropped, quarantined, next due }",
+      reply,
+    );
+  }
+  const flat = reply[0] as string[];
+  const claimed: ClaimedTask[] = [];
+  for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
+    const task: ClaimedTask = {
+      uuid: flat[i],
+      taskName: flat[i + 1],
+      args: flat[i + 2],
+      kwargs: flat[i + 3],
+      priority: Number(flat[i + 4]),
+      deliveries: Number(flat[i + 5]),
+      isolated: Number(flat[i + 6]) === 1,
+    };
+    // A retry's record says how many retries are left and which attempt it is.
+    if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
+    if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
+    if (flat[i + 9] === "1") task.flow = true;
+    claimed.push(task);
+  }
+  const result: ExchangeResult = {
+    claimed,
+    rejected: reply[1] as string[],
+    recovered: Number(reply[2]),
+    dropped: reply[3] as string[],
+    quarantined: Number(reply[4]),
+  };
+  const nextDue = Number(reply[5]);
+  if (nextDue >= 0) result.nextDueMs = nextDue;
+  return result;
+}

@@ -1,0 +1,271 @@
+/**
+ * The Redis script modules (src/backends/redis/scripts/_*.ts): each one's `encode…` builds the
+ * KEYS and ARGV its Lua header documents, and its `decode…` reads the reply into typed results.
+ * Round trips against the real Redis for the enqueue and exchange path, and malformed replies,
+ * which fail with a BackendError naming the script. Needs Redis at redis://127.0.0.1:6379, or at
+ * QTASKS_TEST_REDIS_URL.
+ *
+ * @module
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BackendError, type ExchangeRequest, type NewTask, RedisConnection } from "../../mod.ts";
+import { redisKeys } from "../../src/backends/redis/redis_keys.ts";
+import {
+  decodeEnqueueBulk,
+  encodeEnqueueBulk,
+  enqueueBulkScript,
+} from "../../src/backends/redis/scripts/_enqueue_bulk.ts";
+import {
+  decodeExchange,
+  encodeExchange,
+  exchangeScript,
+} from "../../src/backends/redis/scripts/_exchange.ts";
+import {
+  decodeExtendLeases,
+  encodeExtendLeases,
+  extendLeasesScript,
+} from "../../src/backends/redis/scripts/_extend_leases.ts";
+import {
+  decodeQueueStats,
+  encodeQueueStats,
+  queueStatsScript,
+} from "../../src/backends/redis/scripts/_queue_stats.ts";
+import {
+  cancelScript,
+  decodeCancel,
+  encodeCancel,
+} from "../../src/backends/redis/scripts/_cancel.ts";
+import { decodeReadWorkerStats } from "../../src/backends/redis/scripts/_read_worker_stats.ts";
+import { decodeHeartbeat } from "../../src/backends/redis/scripts/_heartbeat.ts";
+import type { ScriptCall } from "../../src/backends/redis/redis_script.ts";
+import type { RedisScript } from "../../src/backends/redis/redis_script.ts";
+import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    uuid: crypto.randomUUID(),
+    taskName: "add",
+    priority: 0,
+    args: "[1,2]",
+    kwargs: "{}",
+    extra: {},
+    ...overrides,
+  };
+}
+
+function request(overrides: Partial<ExchangeRequest> = {}): ExchangeRequest {
+  return {
+    workerId: "worker-a",
+    settlements: [],
+    want: 10,
+    leaseMs: 30_000,
+    resultTtlMs: 60_000,
+    maxDeliveries: 3,
+    recoverLimit: 100,
+    ...overrides,
+  };
+}
+
+/** Runs `body` with a connection and the keys of a fresh app, deleting the app's keys after. */
+async function withRedis(
+  body: (
+    run: (script: RedisScript, call: ScriptCall) => ReturnType<RedisConnection["command"]>,
+    keys: ReturnType<typeof redisKeys>,
+  ) => Promise<void>,
+): Promise<void> {
+  const name = uniqueName("codecs");
+  const keys = redisKeys(name);
+  const connection = new RedisConnection({ url: testRedisUrl() });
+  connection.acquire();
+  try {
+    await body((script, call) => connection.script(script, call.keys, call.args), keys);
+  } finally {
+    let cursor = "0";
+    do {
+      const reply = await connection.command(["SCAN", cursor, "MATCH", `{${name}}:*`]) as [
+        string,
+        string[],
+      ];
+      cursor = reply[0];
+      if (reply[1].length > 0) await connection.command(["DEL", ...reply[1]]);
+    } while (cursor !== "0");
+    await connection.release();
+  }
+}
+
+test("enqueue_bulk and exchange round trip: the tasks written are the tasks claimed", () =>
+  withRedis(async (run, keys) => {
+    const first = newTask({ priority: 5, extra: { trace: "t-1", status: "forged" } });
+    const second = newTask({ taskName: "mul", args: "[3]", kwargs: '{"k":1}' });
+    const call = encodeEnqueueBulk(keys, { tasks: [first, second], skipExisting: true });
+    assert.deepEqual(call.keys, [keys.queue, keys.marker, keys.seq, keys.scheduled]);
+    // A reserved field (status) is never written from `extra`.
+    assert.ok(!call.args.includes("forged"));
+    assert.deepEqual(decodeEnqueueBulk(await run(enqueueBulkScript, call)), []);
+    // Sent again with skipExisting, both are reported as skipped.
+    const skipped = decodeEnqueueBulk(await run(enqueueBulkScript, call));
+    assert.deepEqual(skipped.sort(), [first.uuid, second.uuid].sort());
+
+    const stats = decodeQueueStats(await run(queueStatsScript, encodeQueueStats(keys, 100)));
+    assert.deepEqual(stats, {
+      queued: 2,
+      byPriority: [{ priority: 0, count: 1 }, { priority: 5, count: 1 }],
+      quarantined: 0,
+      scheduled: 0,
+      inFlight: 0,
+    });
+
+    const flowTasks = new Set<string>();
+    const claim = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), flowTasks)),
+    );
+    assert.deepEqual(claim.claimed, [
+      {
+        uuid: second.uuid,
+        taskName: "mul",
+        args: "[3]",
+        kwargs: '{"k":1}',
+        priority: 0,
+        deliveries: 1,
+        isolated: false,
+      },
+      {
+        uuid: first.uuid,
+        taskName: "add",
+        args: "[1,2]",
+        kwargs: "{}",
+        priority: 5,
+        deliveries: 1,
+        isolated: false,
+      },
+    ]);
+    assert.deepEqual([claim.rejected, claim.recovered, claim.dropped, claim.quarantined], [
+      [],
+      0,
+      [],
+      0,
+    ]);
+    assert.equal(claim.nextDueMs, undefined);
+
+    const renewal = decodeExtendLeases(
+      await run(
+        extendLeasesScript,
+        encodeExtendLeases(keys, {
+          workerId: "worker-a",
+          leases: [{ uuid: first.uuid, deliveries: 1 }, { uuid: "gone", deliveries: 1 }],
+          leaseMs: 30_000,
+        }),
+      ),
+    );
+    assert.deepEqual(renewal, { lost: ["gone"], cancelled: [] });
+
+    assert.equal(
+      decodeCancel(
+        await run(
+          cancelScript,
+          encodeCancel(keys, { uuid: first.uuid, reason: "stop", resultTtlMs: 60_000 }),
+        ),
+      ),
+      "cancelling",
+    );
+
+    // Settling both: one success, one error; a settlement from another delivery is rejected.
+    const settled = decodeExchange(
+      await run(
+        exchangeScript,
+        encodeExchange(
+          keys,
+          request({
+            want: 0,
+            settlements: [
+              { uuid: second.uuid, deliveries: 1, status: "success", returning: "3" },
+              {
+                uuid: first.uuid,
+                deliveries: 1,
+                status: "error",
+                error: { type: "RangeError", message: "bad", code: "E_BAD" },
+              },
+              { uuid: "stranger", deliveries: 1, status: "success", returning: "0" },
+            ],
+          }),
+          flowTasks,
+        ),
+      ),
+    );
+    assert.deepEqual(settled.claimed, []);
+    assert.deepEqual(settled.rejected, ["stranger"]);
+  }));
+
+test("encodeExchange writes each settlement as the exchange header documents", () => {
+  const keys = redisKeys("codecs");
+  const { keys: sent, args } = encodeExchange(
+    keys,
+    request({
+      idle: true,
+      settlements: [
+        { uuid: "a", deliveries: 1, status: "success", returning: "1" },
+        { uuid: "b", deliveries: 2, status: "cancel", reason: "no" },
+        { uuid: "c", deliveries: 1, status: "release" },
+        {
+          uuid: "d",
+          deliveries: 1,
+          status: "retry",
+          error: { type: "Error", message: "m" },
+          childUuid: "d2",
+          delayMs: 10.2,
+          retriesLeft: 2,
+        },
+      ],
+    }),
+    new Set(["b"]),
+  );
+  assert.deepEqual(sent, [
+    keys.queue,
+    keys.leases,
+    keys.marker,
+    keys.quarantine,
+    keys.scheduled,
+    keys.seq,
+  ]);
+  assert.deepEqual(args, [
+    keys.taskPrefix,
+    "worker-a",
+    "30000",
+    "10",
+    "60000",
+    "3",
+    "100",
+    keys.events,
+    "1",
+    "4",
+    ...["a", "1", "success", "", "1", "returning", "1"],
+    ...["b", "2", "cancel", "1", "1", "cancel_reason", "no"],
+    ...["c", "1", "release", "", "0"],
+    ...["d", "1", "retry", "", "3", "error_type", "Error", "error_message", "m"],
+    ...["traceback", "Error: m", "d2", "11", "2"],
+  ]);
+});
+
+test("a reply of the wrong shape fails with a BackendError that names the script", () => {
+  const cases: Array<[string, () => unknown]> = [
+    ["exchange", () => decodeExchange("OK")],
+    ["exchange", () => decodeExchange([["a", "b", "c"], [], 0, [], 0, -1])],
+    ["enqueue_bulk", () => decodeEnqueueBulk([1, 2])],
+    ["extend_leases", () => decodeExtendLeases([[], ["only-a-uuid"]])],
+    ["queue_stats", () => decodeQueueStats([[0, 1], 0, 0])],
+    ["cancel", () => decodeCancel("perhaps")],
+    ["read_worker_stats", () => decodeReadWorkerStats(null)],
+    ["heartbeat", () => decodeHeartbeat("many")],
+  ];
+  for (const [script, decode] of cases) {
+    assert.throws(decode, (error: unknown) => {
+      assert.ok(error instanceof BackendError, script);
+      assert.match(
+        error.message,
+        new RegExp(`^Cannot decode the reply of Redis script "${script}": expected .+, got `),
+      );
+      return true;
+    });
+  }
+});
