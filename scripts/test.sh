@@ -2,7 +2,8 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
-# only that part: deno, bun, node, faults or npm (the npm package smoke test, scripts/smoke_npm.sh).
+# only that part: imports (the import cycle and layer check), deno, bun, node, faults or npm (the
+# npm package smoke test, scripts/smoke_npm.sh).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(bash "$root/scripts/tools.sh") || exit 1
@@ -27,6 +28,15 @@ run() {
   echo "== $name: $*"
   if "$@" 2>&1 | tee "$logs/$name.log"; then :; else status=1; echo "== $name: FAILED"; fi
 }
+if [ "$only" = all ] || [ "$only" = imports ]; then
+  # No import cycle and no import against the layer rule (docs/architecture.md#layers).
+  run imports "$bin/deno" run -A scripts/check_imports.ts
+  if grep -qE '^imports: .* 0 cycles, 0 layer violations' "$logs/imports.log"; then
+    passed=$((passed + 1)); echo "== imports: 1 passed, 0 failed"
+  else
+    failed=$((failed + 1)); echo "== imports: 0 passed, 1 failed"
+  fi
+fi
 if [ "$only" = all ] || [ "$only" = deno ]; then
   run deno "$bin/deno" test -A "${files[@]}"
   count "$logs/deno.log" '[0-9]+ passed' '[0-9]+ failed' deno
