@@ -1,10 +1,13 @@
 /**
  * Private: turns one `addTask` call into the {@linkcode NewTask} a broker stores, with every
- * per-call check (arguments, priority, extra fields, payload size, uuid, delay).
+ * per-call check (arguments, priority, extra fields, payload size, uuid, delay), and runs the
+ * `qtasks_add_task_*` plugin triggers around the broker. `QueueTasks.addTask`, `addTasks` and the
+ * flow compiler use it; the broker calls themselves stay in the facade.
  *
  * @module
  */
 import type { QueueConfig } from "../model/queue_config.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
 import { encodeJson, isReservedField } from "../model/task_codec.ts";
 import { parseArgs } from "../model/task_schema.ts";
 import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
@@ -12,6 +15,18 @@ import type { NewTask } from "../ports/broker.ts";
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
+
+/** What preparing a task uses of the app (a `QueueTasks`). */
+export interface PrepareHost {
+  /** The app name (in the plugins' payloads). */
+  readonly name: string;
+  /** Default priority and payload limit. */
+  readonly config: Pick<QueueConfig, "taskDefaultPriority" | "maxPayloadBytes">;
+  /** The plugins that hear `qtasks_add_task_before_broker` and `…_after_broker`. */
+  readonly plugins: PluginHub;
+  /** The registered tasks (their schema, priority and extra fields). */
+  readonly tasks: ReadonlyMap<string, TaskDefinition>;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,25 +47,25 @@ export function checkArgs(taskName: string, args: unknown): void {
  * arguments). The schema validates, it does not transform: the worker validates again and passes
  * the output on.
  *
+ * @param app The app (its registered definition of the task, if any, and its config).
  * @param taskName The task name (a producer need not have registered it).
  * @param args Its positional arguments.
  * @param options The call's options.
- * @param definition The task's definition in this app, if it registered one.
- * @param config The app's default priority and payload limit.
  * @param validate Whether to check the arguments against the task's schema.
  */
 export function prepareTask(
+  app: PrepareHost,
   taskName: string,
   args: unknown[],
   options: AddTaskOptions,
-  definition: TaskDefinition | undefined,
-  config: Pick<QueueConfig, "taskDefaultPriority" | "maxPayloadBytes">,
   validate = true,
 ): NewTask {
   if (typeof taskName !== "string" || taskName === "") {
     throw new TypeError("Cannot add task: the task name must be a non-empty string");
   }
   checkArgs(taskName, args);
+  const definition = app.tasks.get(taskName);
+  const config = app.config;
   if (validate && definition?.schema !== undefined) {
     parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
   }
@@ -100,6 +115,40 @@ export function prepareTask(
     if (delayMs > 0) task.delayMs = delayMs;
   }
   return task;
+}
+
+/** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */
+export async function prepareWithPlugins(
+  app: PrepareHost,
+  taskName: string,
+  args: unknown[],
+  options: AddTaskOptions,
+): Promise<NewTask> {
+  checkArgs(taskName, args);
+  const replaced = await app.plugins.run("qtasks_add_task_before_broker", {
+    appName: app.name,
+    taskName,
+    args,
+    // The call's priority, else the task's registered one, else the default.
+    priority: options.priority ?? app.tasks.get(taskName)?.priority ??
+      app.config.taskDefaultPriority,
+    extra: options.extra ?? {},
+  });
+  return prepareTask(app, taskName, replaced.args, {
+    ...options,
+    priority: replaced.priority,
+    extra: replaced.extra,
+  });
+}
+
+/** Runs qtasks_add_task_after_broker for a stored task. */
+export async function afterBroker(app: PrepareHost, task: NewTask): Promise<void> {
+  await app.plugins.run("qtasks_add_task_after_broker", {
+    appName: app.name,
+    taskName: task.taskName,
+    uuid: task.uuid,
+    priority: task.priority,
+  });
 }
 
 /** The delay of `delayMs` or `runAt`, in whole milliseconds from now (0: due at once). */

@@ -8,8 +8,7 @@ import type { TaskHandle } from "./task_handle.ts";
  *
  * @example
  * ```ts
- * import { QueueTasks } from "@qtasks/qtasks";
- * import type { AppLike } from "./app_like.ts";
+ * import { type AppLike, QueueTasks } from "@qtasks/qtasks";
  *
  * const app: AppLike = new QueueTasks({ name: "docs-app-like" });
  * app.task({ name: "ping" }, () => "pong");

@@ -4,6 +4,7 @@ import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
 import { attachStatsRecorder } from "../engine/stats_recorder.ts";
 import { AsyncWorker } from "../engine/worker/async_worker.ts";
 import type { TaskDependencies } from "../model/depends.ts";
+import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";
 import { createLogger, type Logger } from "../model/logger.ts";
 import { parseQueueConfig, type QueueConfig } from "../model/queue_config.ts";
 import type { TaskRecord } from "../model/task_record.ts";
@@ -37,7 +38,8 @@ import {
 } from "./task_options.ts";
 import type { TypedOptions } from "./task_registrar.ts";
 import type { TaskSignature } from "./task_signature.ts";
-import { enqueueFlow, enqueueTask, enqueueTasks } from "./_enqueue.ts";
+import { compileFlow } from "./_flow_compiler.ts";
+import { afterBroker, prepareTask, prepareWithPlugins } from "./_prepare_task.ts";
 import { createTaskHandle } from "./_task_handle_factory.ts";
 
 // Declared in their own module; re-exported here, where they were first declared.
@@ -256,7 +258,17 @@ export class QueueTasks implements AppLike {
     args: unknown[] = [],
     options: AddTaskOptions = {},
   ): Promise<AsyncResult<R>> {
-    return this.result<R>(await enqueueTask(this, taskName, args, options), taskName);
+    const task = this.plugins.listens("qtasks_add_task_before_broker")
+      ? await prepareWithPlugins(this, taskName, args, options)
+      : prepareTask(this, taskName, args, options);
+    try {
+      await this.broker.add(task);
+    } catch (error) {
+      // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
+      if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
+    }
+    if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
+    return this.result<R>(task.uuid, taskName);
   }
 
   /**
@@ -274,8 +286,20 @@ export class QueueTasks implements AppLike {
     argsList: unknown[][],
     options: AddTaskOptions = {},
   ): Promise<AsyncResult<R>[]> {
-    const uuids = await enqueueTasks(this, taskName, argsList, options);
-    return uuids.map((uuid) => this.result<R>(uuid, taskName));
+    if (!Array.isArray(argsList)) {
+      throw new TypeError(`Cannot add tasks "${taskName}": argsList must be an array of arrays`);
+    }
+    if (options.uuid !== undefined) {
+      throw new TypeError(`Cannot add tasks "${taskName}": one uuid cannot name several tasks`);
+    }
+    const tasks = this.plugins.listens("qtasks_add_task_before_broker")
+      ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
+      : argsList.map((args) => prepareTask(this, taskName, args, options));
+    if (tasks.length > 0) await this.broker.addBulk(tasks);
+    if (this.plugins.listens("qtasks_add_task_after_broker")) {
+      for (const task of tasks) await afterBroker(this, task);
+    }
+    return tasks.map((task) => this.result<R>(task.uuid, taskName));
   }
 
   /**
@@ -335,7 +359,12 @@ export class QueueTasks implements AppLike {
    * first tasks, each carrying the rest of the flow in its `flow` field.
    */
   #enqueueFlow = async (spec: FlowSpec, options: FlowOptions): Promise<AsyncResult<unknown>> => {
-    const { uuid, taskName } = await enqueueFlow(this, spec, options);
+    const { uuid, taskName, flow } = compileFlow(
+      spec,
+      options,
+      (name, args, addOptions, validate) => prepareTask(this, name, args, addOptions, validate),
+    );
+    await this.broker.addFlow(flow);
     return this.result(uuid, taskName);
   };
 
