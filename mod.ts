@@ -26,6 +26,7 @@ export type { AddTaskOptions, TaskHandle } from "./src/app/task_handle.ts";
 export { Router } from "./src/app/router.ts";
 export type { HandleKinds, TaskRegistrar, TypedOptions } from "./src/app/task_registrar.ts";
 export type { BindableTaskHandle } from "./src/app/detached_task.ts";
+export type { AppLike } from "./src/app/app_like.ts";
 export { sharedTask } from "./src/app/shared_task.ts";
 export type { SharedTaskHandle } from "./src/app/shared_task.ts";
 export { Chain } from "./src/app/chain.ts";

@@ -1,8 +1,8 @@
-import type { TaskMiddleware } from "../plugins/task_middleware.ts";
 import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
-import { checkTaskOptions } from "./task_options.ts";
-import type { QueueTasks } from "./queue_tasks.ts";
-import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
+import { defineTask, readTaskRegistration } from "./task_options.ts";
+import type { AddTaskOptions } from "./add_task_options.ts";
+import type { AppLike } from "./app_like.ts";
+import type { TaskHandle } from "./task_handle.ts";
 
 /**
  * The handle of a task defined without an app, on a {@linkcode Router} or with
@@ -36,15 +36,10 @@ export interface BindableTaskHandle<A extends unknown[], R> extends TaskHandle<A
   /** Returns a handle whose `addTask` applies these options. */
   withOptions(options: AddTaskOptions): BindableTaskHandle<A, R>;
   /** The handle of the task in `app` (with the options of this handle). */
-  bindTo(app: QueueTasks): TaskHandle<A, R>;
+  bindTo(app: AppLike): TaskHandle<A, R>;
 }
 
 type AnyFn = (...args: never[]) => unknown;
-type Register = (
-  this: QueueTasks,
-  options: TaskOptions,
-  fn: AnyFn,
-) => TaskHandle<unknown[], unknown>;
 
 /**
  * A task defined without an app: its options and function, and the apps that registered it
@@ -67,8 +62,8 @@ export class DetachedTask {
   readonly fn: AnyFn;
   /** The definition as defined (priority 0 unless set). */
   readonly template: TaskDefinition;
-  #apps: WeakRef<QueueTasks>[] = [];
-  #handles = new WeakMap<QueueTasks, TaskHandle<unknown[], unknown>>();
+  #apps: WeakRef<AppLike>[] = [];
+  #handles = new WeakMap<AppLike, TaskHandle<unknown[], unknown>>();
 
   /** Use {@linkcode DetachedTask.parse}. */
   constructor(name: string, options: TaskOptions, fn: AnyFn, template: TaskDefinition) {
@@ -79,70 +74,27 @@ export class DetachedTask {
   }
 
   /**
-   * Reads the forms of `task(...)`: `(fn)`, `(name, fn)`, `(options, fn)`, and checks them as
-   * `app.task` does (its checks that need no app).
+   * Reads the forms of `task(...)`: `(fn)`, `(name, fn)`, `(options, fn)`, and checks them with
+   * the checks of `app.task` (see {@linkcode defineTask}).
    *
    * @throws {TypeError} On a missing function or name, or a bad or unknown option.
-   * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0).
+   * @throws {RangeError} On a priority, maxTime or retry out of range.
    */
   static parse(first: unknown, second?: unknown): DetachedTask {
-    const fn = typeof first === "function" ? first : second;
-    const given: TaskOptions = typeof first === "string"
-      ? { name: first }
-      : typeof first === "object" && first !== null
-      ? first as TaskOptions
-      : {};
-    if (typeof fn !== "function") {
-      throw new TypeError("Cannot register task: a function is required");
-    }
-    const name = given.name ?? fn.name;
-    if (typeof name !== "string" || name === "") {
-      throw new TypeError(
-        "Cannot register task: it needs a name (options.name or a named function)",
-      );
-    }
-    const context = `Cannot register task "${name}"`;
-    const checked = checkTaskOptions(given, context);
-    const priority = given.priority ?? 0;
-    if (!Number.isSafeInteger(priority) || Math.abs(priority) > 2 ** 48) {
-      throw new RangeError(`${context}: priority must be an integer, got ${String(priority)}`);
-    }
-    if (given.maxTime !== undefined && !(Number.isFinite(given.maxTime) && given.maxTime > 0)) {
-      throw new RangeError(`${context}: maxTime must be a positive number of milliseconds`);
-    }
-    const executor = given.executor as { execute?: unknown } | null | undefined;
-    if (executor !== undefined && (executor === null || typeof executor.execute !== "function")) {
-      throw new TypeError(`${context}: executor must be an object with an execute(run) method`);
-    }
-    const middlewares = (list: unknown, field: string): readonly TaskMiddleware[] | undefined => {
-      if (list === undefined) return undefined;
-      if (!Array.isArray(list) || list.some((middleware) => typeof middleware !== "function")) {
-        throw new TypeError(`${context}: ${field} must be an array of functions`);
-      }
-      return Object.freeze([...list]);
-    };
-    const template: TaskDefinition = Object.freeze({
-      name,
-      priority,
-      maxTime: given.maxTime,
-      echo: given.echo ?? false,
-      description: given.description,
-      fn: fn as AnyFn,
-      executor: given.executor,
-      middlewaresBefore: middlewares(given.middlewaresBefore, "middlewaresBefore"),
-      middlewaresAfter: middlewares(given.middlewaresAfter, "middlewaresAfter"),
-      ...checked,
-    });
-    return new DetachedTask(name, Object.freeze({ ...given, name }), fn as AnyFn, template);
+    const registration = readTaskRegistration(first, second);
+    const { name, fn } = registration;
+    // The checks of app.task, with priority 0 for an unset one (an app uses its own default).
+    const template = defineTask(registration, 0);
+    return new DetachedTask(name, Object.freeze({ ...registration.options, name }), fn, template);
   }
 
   /** Whether `app` registered it. */
-  registeredIn(app: QueueTasks): boolean {
+  registeredIn(app: AppLike): boolean {
     return this.#handles.has(app);
   }
 
   /** Its handle in `app`, if `app` registered it. */
-  handleIn(app: QueueTasks): TaskHandle<unknown[], unknown> | undefined {
+  handleIn(app: AppLike): TaskHandle<unknown[], unknown> | undefined {
     return this.#handles.get(app);
   }
 
@@ -151,16 +103,16 @@ export class DetachedTask {
    *
    * @throws {TypeError} When `app` has a task of that name.
    */
-  register(app: QueueTasks): TaskHandle<unknown[], unknown> {
-    const handle = (app.task as unknown as Register).call(app, this.options, this.fn);
+  register(app: AppLike): TaskHandle<unknown[], unknown> {
+    const handle = app.task(this.options, this.fn);
     this.#handles.set(app, handle);
     this.#apps.push(new WeakRef(app));
     return handle;
   }
 
   /** The apps that registered it and still exist. */
-  apps(): QueueTasks[] {
-    const apps: QueueTasks[] = [];
+  apps(): AppLike[] {
+    const apps: AppLike[] = [];
     this.#apps = this.#apps.filter((ref) => {
       const app = ref.deref();
       if (app !== undefined) apps.push(app);
@@ -199,7 +151,7 @@ export function detachedHandle(
   task: DetachedTask,
   defaults: AddTaskOptions,
   unbound: string,
-  bind: (app: QueueTasks) => TaskHandle<unknown[], unknown>,
+  bind: (app: AppLike) => TaskHandle<unknown[], unknown>,
 ): BindableTaskHandle<unknown[], unknown> {
   const target = (verb: string): TaskHandle<unknown[], unknown> => {
     const apps = task.apps();
@@ -223,6 +175,6 @@ export function detachedHandle(
     withOptions: (options: AddTaskOptions) =>
       detachedHandle(task, { ...defaults, ...options }, unbound, bind),
     call: async (...args: unknown[]) => await target("call").call(...args),
-    bindTo: (app: QueueTasks) => withDefaults(bind(app), defaults),
+    bindTo: (app: AppLike) => withDefaults(bind(app), defaults),
   };
 }

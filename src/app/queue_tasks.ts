@@ -1,128 +1,52 @@
+import { attachDependencies } from "../engine/executor/dependency_resolver.ts";
 import { isPoolThread } from "../engine/executor/pool_thread_flag.ts";
-import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../ports/task_fn.ts";
-import { AppEvents } from "../plugins/app_events.ts";
-import { PluginHub } from "../plugins/plugin_hub.ts";
-import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
-import type {
-  Broker,
-  CancelOutcome,
-  ComponentContext,
-  NewFlowRecord,
-  NewTask,
-} from "../ports/broker.ts";
-import { MemoryBroker } from "../backends/memory/memory_broker.ts";
-import { RedisBroker } from "../backends/redis/redis_broker.ts";
-import {
-  parseQueueConfig,
-  type QueueConfig,
-  type QueueConfigInput,
-} from "../model/queue_config.ts";
-import { createLogger, type Logger } from "../model/logger.ts";
-import { getRuntime } from "../ports/runtime.ts";
 import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
-import { encodeJson, isReservedField } from "../model/task_codec.ts";
-import { createTaskContext } from "../ports/task_context.ts";
-import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
-import type { TaskResult } from "../model/task_result.ts";
-import {
-  type ArgsSchema,
-  isArgsSchema,
-  parseArgs,
-  type SchemaInput,
-  type SchemaOutput,
-} from "../model/task_schema.ts";
-import { drain, generatorKind, generatorResult } from "../engine/executor/_task_generator.ts";
-import { checkBackoff } from "../model/retry_policy.ts";
-import type { TaskRecord } from "../model/task_record.ts";
-import type { RedisConnectionOptions } from "../backends/redis/redis_connection.ts";
-import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
-import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";
-import type { TaskExecutor } from "../ports/task_executor.ts";
-import type { TaskMiddleware } from "../plugins/task_middleware.ts";
+import { attachStatsRecorder } from "../engine/stats_recorder.ts";
 import { AsyncWorker } from "../engine/worker/async_worker.ts";
-import type { Worker } from "../ports/worker.ts";
-import { AsyncResult } from "./async_result.ts";
-import type { TypedOptions } from "./task_registrar.ts";
-import { Chain } from "./chain.ts";
-import { checkSignature, Group, type GroupResults } from "./group.ts";
-import type { FlowOptions, FlowSpec, FlowSpecStep } from "./flow_spec.ts";
-import type { TaskSignature } from "./task_signature.ts";
-import {
-  type FlowLink,
-  type FlowStep,
-  type FlowTaskStep,
-  isGroupStep,
-} from "../model/flow_link.ts";
-import { FLOW_TASK_NAMES } from "../model/flow_record.ts";
-import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
 import type { TaskDependencies } from "../model/depends.ts";
-import { attachDependencies, callInjected } from "../engine/executor/dependency_resolver.ts";
-import { checkTaskOptions } from "./task_options.ts";
+import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";
+import { createLogger, type Logger } from "../model/logger.ts";
+import { parseQueueConfig, type QueueConfig } from "../model/queue_config.ts";
+import type { TaskRecord } from "../model/task_record.ts";
+import type { TaskResult } from "../model/task_result.ts";
+import type { ArgsSchema, SchemaInput, SchemaOutput } from "../model/task_schema.ts";
+import { AppEvents } from "../plugins/app_events.ts";
+import type { AddPluginOptions, Plugin } from "../plugins/plugin.ts";
+import { PluginHub } from "../plugins/plugin_hub.ts";
+import type { TaskMiddleware } from "../plugins/task_middleware.ts";
+import type { Broker, CancelOutcome, ComponentContext } from "../ports/broker.ts";
+import { getRuntime } from "../ports/runtime.ts";
+import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../ports/task_fn.ts";
+import type { Worker } from "../ports/worker.ts";
+import type { AddTaskOptions } from "./add_task_options.ts";
+import type { AppLike } from "./app_like.ts";
+import { AsyncResult } from "./async_result.ts";
+import { Chain } from "./chain.ts";
+import { defaultBackend } from "./default_backend.ts";
+import type { FlowOptions, FlowSpec } from "./flow_spec.ts";
+import { checkSignature, Group, type GroupResults } from "./group.ts";
+import type { PingOptions, QueueTasksOptions } from "./queue_tasks_options.ts";
 import { includeRouter, type Router } from "./router.ts";
 import { pickUpSharedTasks } from "./shared_task.ts";
-import { attachStatsRecorder } from "../engine/stats_recorder.ts";
+import type { TaskHandle } from "./task_handle.ts";
+import {
+  checkExecutor,
+  checkMiddleware,
+  defineTask,
+  readTaskRegistration,
+} from "./task_options.ts";
+import type { TypedOptions } from "./task_registrar.ts";
+import type { TaskSignature } from "./task_signature.ts";
+import { compileFlow } from "./_flow_compiler.ts";
+import { afterBroker, prepareTask, prepareWithPlugins } from "./_prepare_task.ts";
+import { createTaskHandle } from "./_task_handle_factory.ts";
 
-/**
- * Options of {@linkcode QueueTasks}.
- *
- * @example
- * ```ts
- * import type { QueueTasksOptions } from "@qtasks/qtasks";
- *
- * const options: QueueTasksOptions = {
- *   name: "shop",
- *   brokerUrl: "redis://127.0.0.1:6379/0",
- *   config: { maxTasksProcess: 50 },
- * };
- * ```
- */
-export interface QueueTasksOptions {
-  /** The app name: the namespace of every Redis key (default `QueueTasks`). No `{` or `}`. */
-  name?: string;
-  /** `redis://` or `rediss://` URL: use the Redis backend. Without it (and without `broker`), the in-memory backend. */
-  brokerUrl?: string;
-  /** With `brokerUrl`: TLS settings (`rediss://` with your own CA) or another client factory. */
-  redis?: Omit<RedisConnectionOptions, "url" | "timeoutMs">;
-  /** A broker you assembled (Redis or memory, or your own). */
-  broker?: Broker;
-  /** The worker (default an {@linkcode AsyncWorker} on the broker). */
-  worker?: Worker;
-  /** The starter (default one over the broker and worker). */
-  starter?: Starter;
-  /** Settings; anything unset comes from `QTASKS_*` variables, then the defaults. */
-  config?: QueueConfigInput;
-  /** Where to log (default: the console, at `logsDefaultLevel`). */
-  logger?: Logger;
-  /** Read `QTASKS_*` environment variables (default `true`). */
-  env?: boolean;
-  /**
-   * Runs every task that has no executor of its own, unless the worker was given one (default
-   * {@linkcode AsyncTaskExecutor}).
-   */
-  executor?: TaskExecutor;
-}
-
-/**
- * Options of {@linkcode QueueTasks.ping}.
- *
- * @example
- * ```ts
- * import type { PingOptions } from "@qtasks/qtasks";
- *
- * const options: PingOptions = { server: false };
- * ```
- */
-export interface PingOptions {
-  /**
-   * `true` (default): is a worker of this app running (its heartbeat is live)? `false`: does the
-   * backend answer?
-   */
-  server?: boolean;
-}
+// Declared in their own module; re-exported here, where they were first declared.
+export type { PingOptions, QueueTasksOptions } from "./queue_tasks_options.ts";
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 const APP_NAME = /^[^{}\s]{1,200}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The app: registers tasks, enqueues them, reads and awaits their results, and runs the worker.
@@ -151,7 +75,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * //              console.log(await job.result({ timeoutMs: 10_000 }));
  * ```
  */
-export class QueueTasks {
+export class QueueTasks implements AppLike {
   /** The app name. */
   readonly name: string;
   /** The validated config. */
@@ -195,17 +119,7 @@ export class QueueTasks {
     if (options.executor !== undefined) {
       checkExecutor(options.executor, `Cannot create app "${name}"`);
     }
-    if (options.broker && options.brokerUrl) {
-      throw new TypeError(`Cannot create app "${name}": give either broker or brokerUrl, not both`);
-    }
-    this.broker = options.broker ??
-      (options.brokerUrl
-        ? new RedisBroker({
-          name,
-          url: options.brokerUrl,
-          redis: { ...options.redis, timeoutMs: this.config.backendTimeoutMs },
-        })
-        : new MemoryBroker({ name }));
+    this.broker = defaultBackend(name, options, this.config.backendTimeoutMs);
     this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
     if (this.worker.broker !== this.broker) {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);
@@ -306,77 +220,16 @@ export class QueueTasks {
     first: string | TaskOptions | ((...args: never[]) => unknown),
     second?: (...args: never[]) => unknown,
   ): TaskHandle<unknown[], unknown> {
-    const fn = typeof first === "function" ? first : second;
-    const options: TaskOptions = typeof first === "string"
-      ? { name: first }
-      : typeof first === "object" && first !== null
-      ? first
-      : {};
-    if (typeof fn !== "function") {
-      throw new TypeError("Cannot register task: a function is required");
-    }
-    const name = options.name ?? fn.name;
-    if (typeof name !== "string" || name === "") {
+    const registration = readTaskRegistration(first, second);
+    if (this.#tasks.has(registration.name)) {
       throw new TypeError(
-        "Cannot register task: it needs a name (options.name or a named function)",
+        `Cannot register task "${registration.name}": a task is already registered under that name`,
       );
     }
-    if (this.#tasks.has(name)) {
-      throw new TypeError(
-        `Cannot register task "${name}": a task is already registered under that name`,
-      );
-    }
-    const checked = checkTaskOptions(options, `Cannot register task "${name}"`);
-    const priority = options.priority ?? this.config.taskDefaultPriority;
-    checkPriority(priority, `Cannot register task "${name}"`);
-    if (
-      options.maxTime !== undefined && !(Number.isFinite(options.maxTime) && options.maxTime > 0)
-    ) {
-      throw new RangeError(
-        `Cannot register task "${name}": maxTime must be a positive number of milliseconds`,
-      );
-    }
-    const context = `Cannot register task "${name}"`;
-    if (options.executor !== undefined) checkExecutor(options.executor, context);
-    const middlewaresBefore = checkMiddlewares(
-      options.middlewaresBefore,
-      `${context}: middlewaresBefore`,
-    );
-    const middlewaresAfter = checkMiddlewares(
-      options.middlewaresAfter,
-      `${context}: middlewaresAfter`,
-    );
-    if (options.generateHandler !== undefined && typeof options.generateHandler !== "function") {
-      throw new TypeError(
-        `${context}: generateHandler must be a function (value) => value, got ${
-          typeName(options.generateHandler)
-        }`,
-      );
-    }
-    if (options.schema !== undefined && !isArgsSchema(options.schema)) {
-      throw new TypeError(
-        `${context}: schema must be a Standard Schema of the argument list, such as z.tuple([...])`,
-      );
-    }
-    const retry = checkRetry(options, context);
-    const definition: TaskDefinition = Object.freeze({
-      name,
-      priority,
-      maxTime: options.maxTime,
-      echo: options.echo ?? false,
-      description: options.description,
-      fn,
-      executor: options.executor,
-      middlewaresBefore,
-      middlewaresAfter,
-      ...checked,
-      generateHandler: options.generateHandler,
-      schema: options.schema,
-      ...retry,
-    });
+    const definition = defineTask(registration, this.config.taskDefaultPriority);
     if (definition.inject !== undefined) attachDependencies(definition, this.plugins, this.logger);
-    this.#tasks.set(name, definition);
-    return this.#handle(definition, {});
+    this.#tasks.set(definition.name, definition);
+    return createTaskHandle(this, definition, {});
   }
 
   /**
@@ -406,15 +259,15 @@ export class QueueTasks {
     options: AddTaskOptions = {},
   ): Promise<AsyncResult<R>> {
     const task = this.plugins.listens("qtasks_add_task_before_broker")
-      ? await this.#prepareWithPlugins(taskName, args, options)
-      : this.#prepare(taskName, args, options);
+      ? await prepareWithPlugins(this, taskName, args, options)
+      : prepareTask(this, taskName, args, options);
     try {
       await this.broker.add(task);
     } catch (error) {
       // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
       if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
     }
-    if (this.plugins.listens("qtasks_add_task_after_broker")) await this.#afterBroker(task);
+    if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
     return this.result<R>(task.uuid, taskName);
   }
 
@@ -440,11 +293,11 @@ export class QueueTasks {
       throw new TypeError(`Cannot add tasks "${taskName}": one uuid cannot name several tasks`);
     }
     const tasks = this.plugins.listens("qtasks_add_task_before_broker")
-      ? await Promise.all(argsList.map((args) => this.#prepareWithPlugins(taskName, args, options)))
-      : argsList.map((args) => this.#prepare(taskName, args, options));
+      ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
+      : argsList.map((args) => prepareTask(this, taskName, args, options));
     if (tasks.length > 0) await this.broker.addBulk(tasks);
     if (this.plugins.listens("qtasks_add_task_after_broker")) {
-      for (const task of tasks) await this.#afterBroker(task);
+      for (const task of tasks) await afterBroker(this, task);
     }
     return tasks.map((task) => this.result<R>(task.uuid, taskName));
   }
@@ -506,72 +359,14 @@ export class QueueTasks {
    * first tasks, each carrying the rest of the flow in its `flow` field.
    */
   #enqueueFlow = async (spec: FlowSpec, options: FlowOptions): Promise<AsyncResult<unknown>> => {
-    const uuid = options.uuid ?? crypto.randomUUID();
-    if (typeof uuid !== "string" || !UUID.test(uuid)) {
-      throw new TypeError(`Cannot add a chain or group: uuid must be a UUID, got ${String(uuid)}`);
-    }
-    const [first, ...later] = spec.steps;
-    if (first === undefined) throw new RangeError("Cannot add a chain: it has no steps");
-    const isChain = !(spec.steps.length === 1 && "group" in first);
-    const id = uuid.toLowerCase();
-    const next: FlowStep[] = later.map((step) => this.#flowStep(step));
-    // The steps' uuids (a group: its record's); the first one's is known below.
-    const steps = ["", ...next.map((step) => isGroupStep(step) ? step.group : step.uuid)];
-    const records: NewFlowRecord[] = [];
-    const tasks: NewTask[] = [];
-    if ("group" in first) {
-      const group = isChain ? crypto.randomUUID() : id;
-      steps[0] = group;
-      const size = first.group.length;
-      const members = first.group.map((signature, index) => {
-        const link: FlowLink = { group: { uuid: group, index, size }, next };
-        if (isChain) link.chain = id;
-        return this.#flowTask(signature, link);
-      });
-      records.push({ uuid: group, kind: "group", steps: members.map((task) => task.uuid) });
-      tasks.push(...members);
-    } else {
-      const link: FlowLink = { chain: id, next };
-      const task = this.#flowTask(first.signature, link);
-      steps[0] = task.uuid;
-      tasks.push(task);
-    }
-    if (isChain) records.unshift({ uuid: id, kind: "chain", steps, current: steps[0] });
-    await this.broker.addFlow({ records, tasks });
-    return this.result(id, isChain ? FLOW_TASK_NAMES.chain : FLOW_TASK_NAMES.group);
+    const { uuid, taskName, flow } = compileFlow(
+      spec,
+      options,
+      (name, args, addOptions, validate) => prepareTask(this, name, args, addOptions, validate),
+    );
+    await this.broker.addFlow(flow);
+    return this.result(uuid, taskName);
   };
-
-  /** The first task of a flow (or a member of its first group), validated as `addTask` does. */
-  #flowTask(signature: TaskSignature<unknown>, link: FlowLink): NewTask {
-    checkFlowOptions(signature);
-    const task = this.#prepare(signature.taskName, [...signature.args], signature.options);
-    task.flow = JSON.stringify(link);
-    return task;
-  }
-
-  /** A later step of a flow: its own arguments are checked and encoded now, the rest at run time. */
-  #flowStep(step: FlowSpecStep): FlowStep {
-    if ("group" in step) {
-      return {
-        group: crypto.randomUUID(),
-        members: step.group.map((signature) => this.#flowTaskStep(signature, true)),
-      };
-    }
-    return this.#flowTaskStep(step.signature, step.piped);
-  }
-
-  #flowTaskStep(signature: TaskSignature<unknown>, piped: boolean): FlowTaskStep {
-    checkFlowOptions(signature);
-    const task = this.#prepare(signature.taskName, [...signature.args], signature.options, !piped);
-    const step: FlowTaskStep = {
-      uuid: task.uuid,
-      name: task.taskName,
-      priority: task.priority,
-      args: task.args,
-    };
-    if (Object.keys(task.extra).length > 0) step.extra = task.extra;
-    return step;
-  }
 
   /**
    * Adds a plugin (see {@linkcode Plugin}): attached to the app (default), it hears every trigger
@@ -616,112 +411,12 @@ export class QueueTasks {
         `Cannot add middleware: position must be "before" or "after", got ${String(position)}`,
       );
     }
-    if (typeof middleware !== "function") {
-      throw new TypeError(
-        `Cannot add middleware: it must be a function (call, next), got ${typeName(middleware)}`,
-      );
-    }
+    checkMiddleware(middleware, "Cannot add middleware: it");
     if (position === "before") {
       this.#middlewaresBefore = Object.freeze([...this.#middlewaresBefore, middleware]);
     } else {
       this.#middlewaresAfter = Object.freeze([...this.#middlewaresAfter, middleware]);
     }
-  }
-
-  /** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */
-  async #prepareWithPlugins(
-    taskName: string,
-    args: unknown[],
-    options: AddTaskOptions,
-  ): Promise<NewTask> {
-    checkArgs(taskName, args);
-    const replaced = await this.plugins.run("qtasks_add_task_before_broker", {
-      appName: this.name,
-      taskName,
-      args,
-      priority: this.#priorityOf(taskName, options),
-      extra: options.extra ?? {},
-    });
-    return this.#prepare(taskName, replaced.args, {
-      ...options,
-      priority: replaced.priority,
-      extra: replaced.extra,
-    });
-  }
-
-  async #afterBroker(task: NewTask): Promise<void> {
-    await this.plugins.run("qtasks_add_task_after_broker", {
-      appName: this.name,
-      taskName: task.taskName,
-      uuid: task.uuid,
-      priority: task.priority,
-    });
-  }
-
-  /** Validates and encodes one task for the broker. */
-  /** A task to store, validated; `validate: false` skips the schema (a chain step's partial arguments). */
-  #prepare(taskName: string, args: unknown[], options: AddTaskOptions, validate = true): NewTask {
-    if (typeof taskName !== "string" || taskName === "") {
-      throw new TypeError("Cannot add task: the task name must be a non-empty string");
-    }
-    checkArgs(taskName, args);
-    const definition = this.#tasks.get(taskName);
-    // Validated, not transformed: the worker validates again and passes the output on.
-    if (validate && definition?.schema !== undefined) {
-      parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
-    }
-    const priority = options.priority ?? definition?.priority ?? this.config.taskDefaultPriority;
-    checkPriority(priority, `Cannot add task "${taskName}"`);
-    const own = this.#tasks.get(taskName)?.extra;
-    const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
-    for (const [field, value] of Object.entries(extra)) {
-      if (isReservedField(field)) {
-        throw new TypeError(
-          `Cannot add task "${taskName}": extra field "${field}" is reserved for QTasks`,
-        );
-      }
-      if (typeof value !== "string") {
-        throw new TypeError(
-          `Cannot add task "${taskName}": extra field "${field}" must be a string`,
-        );
-      }
-    }
-    const encoded = encodeJson(args, `arguments of task "${taskName}"`);
-    const limit = this.config.maxPayloadBytes;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it might matter.
-    if (encoded.length * 3 > limit) {
-      const bytes = new TextEncoder().encode(encoded).length;
-      if (bytes > limit) {
-        throw new InvalidPayloadError(
-          `Cannot add task "${taskName}": its arguments take ${bytes} bytes, over maxPayloadBytes (${limit})`,
-        );
-      }
-    }
-    const uuid = options.uuid ?? crypto.randomUUID();
-    if (typeof uuid !== "string" || !UUID.test(uuid)) {
-      throw new TypeError(
-        `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
-      );
-    }
-    const task: NewTask = {
-      uuid: uuid.toLowerCase(),
-      taskName,
-      priority,
-      args: encoded,
-      kwargs: "{}",
-      extra,
-    };
-    if (options.delayMs !== undefined || options.runAt !== undefined) {
-      const delayMs = delayOf(taskName, options);
-      if (delayMs > 0) task.delayMs = delayMs;
-    }
-    return task;
-  }
-
-  /** The priority of a task: the call's, else the task's registered one, else the default. */
-  #priorityOf(taskName: string, options: AddTaskOptions): number {
-    return options.priority ?? this.#tasks.get(taskName)?.priority ??
-      this.config.taskDefaultPriority;
   }
 
   /** Reads a task record by uuid (`undefined` if unknown or expired). */
@@ -824,169 +519,5 @@ export class QueueTasks {
       events: this.events,
       plugins: this.plugins,
     };
-  }
-
-  #handle(definition: TaskDefinition, defaults: AddTaskOptions): TaskHandle<unknown[], unknown> {
-    return {
-      name: definition.name,
-      definition,
-      addTask: (...args: unknown[]) => this.addTask(definition.name, args, defaults),
-      addTasks: (argsList: unknown[][]) => this.addTasks(definition.name, argsList, defaults),
-      s: (...args: unknown[]) => ({ taskName: definition.name, args, options: defaults }),
-      withOptions: (options: AddTaskOptions) =>
-        this.#handle(definition, { ...defaults, ...options }),
-      call: async (...args: unknown[]) => {
-        if (definition.inject !== undefined) {
-          return await callInjected(
-            definition,
-            (ready) => this.#handle(ready, defaults).call(...args),
-          );
-        }
-        const fn = definition.fn as (...args: unknown[]) => unknown;
-        if (definition.schema !== undefined) {
-          args = parseArgs(definition.schema, args, `Cannot call task "${definition.name}"`);
-        }
-        const signal = new AbortController().signal;
-        const value = await (definition.echo
-          ? fn(
-            createTaskContext({
-              taskName: definition.name,
-              uuid: crypto.randomUUID(),
-              priority: defaults.priority ?? definition.priority,
-              deliveries: 1,
-              workerId: "",
-              signal,
-              services: { broker: this.broker, config: this.config, logger: this.logger },
-            }),
-            ...args,
-          )
-          : fn(...args));
-        const kind = generatorKind(value);
-        if (kind === undefined) return value;
-        return generatorResult(
-          await drain(
-            value as Generator<unknown>,
-            kind,
-            signal,
-            definition.name,
-            undefined,
-            definition.generateHandler,
-          ),
-        );
-      },
-    };
-  }
-}
-
-/** The delay of `delayMs` or `runAt`, in whole milliseconds from now (0: due at once). */
-function delayOf(taskName: string, options: AddTaskOptions): number {
-  const { delayMs, runAt } = options;
-  if (delayMs !== undefined && runAt !== undefined) {
-    throw new TypeError(`Cannot add task "${taskName}": give either delayMs or runAt, not both`);
-  }
-  if (delayMs !== undefined) {
-    if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
-      throw new RangeError(
-        `Cannot add task "${taskName}": delayMs must be a number of milliseconds >= 0, got ${
-          String(delayMs)
-        }`,
-      );
-    }
-    return Math.ceil(delayMs);
-  }
-  const at = runAt instanceof Date ? runAt.getTime() : runAt;
-  if (typeof at !== "number" || !Number.isFinite(at) || at < 0) {
-    throw new RangeError(
-      `Cannot add task "${taskName}": runAt must be a valid Date or milliseconds since the epoch, got ${
-        String(runAt)
-      }`,
-    );
-  }
-  return Math.max(0, Math.ceil(at - Date.now()));
-}
-
-/** Checks the retry options of a task; returns the ones to keep on its definition. */
-function checkRetry(
-  options: TaskOptions,
-  context: string,
-): Pick<TaskDefinition, "retry" | "retryOn" | "backoff"> {
-  const kept: { -readonly [K in "retry" | "retryOn" | "backoff"]?: TaskDefinition[K] } = {};
-  const { retry, retryOn, backoff } = options;
-  if (retry !== undefined) {
-    if (!Number.isSafeInteger(retry) || retry < 0) {
-      throw new RangeError(`${context}: retry must be an integer >= 0, got ${String(retry)}`);
-    }
-    if (retry > 0) kept.retry = retry;
-  }
-  if (retryOn !== undefined) {
-    if (!Array.isArray(retryOn)) {
-      throw new TypeError(`${context}: retryOn must be an array of error classes`);
-    }
-    retryOn.forEach((type, index) => {
-      if (typeof type !== "function") {
-        throw new TypeError(
-          `${context}: retryOn[${index}] must be an error class, got ${typeName(type)}`,
-        );
-      }
-    });
-    kept.retryOn = Object.freeze([...retryOn]);
-  }
-  if (backoff !== undefined) {
-    checkBackoff(backoff, context);
-    kept.backoff = Object.freeze({ ...backoff });
-  }
-  return kept;
-}
-
-function checkArgs(taskName: string, args: unknown): void {
-  if (!Array.isArray(args)) {
-    throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
-  }
-}
-
-function typeName(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
-}
-
-function checkExecutor(executor: unknown, context: string): void {
-  if (
-    executor === null || typeof executor !== "object" ||
-    typeof (executor as { execute?: unknown }).execute !== "function"
-  ) {
-    throw new TypeError(`${context}: executor must be an object with an execute(run) method`);
-  }
-}
-
-/** Checks a list of middlewares and returns a frozen copy (the shared empty one for none). */
-function checkMiddlewares(list: unknown, context: string): readonly TaskMiddleware[] {
-  if (list === undefined) return NO_MIDDLEWARES;
-  if (!Array.isArray(list)) {
-    throw new TypeError(`${context} must be an array of functions`);
-  }
-  list.forEach((middleware, index) => {
-    if (typeof middleware !== "function") {
-      throw new TypeError(
-        `${context}[${index}] must be a function (call, next), got ${typeName(middleware)}`,
-      );
-    }
-  });
-  return list.length === 0 ? NO_MIDDLEWARES : Object.freeze([...list] as TaskMiddleware[]);
-}
-
-function checkPriority(priority: unknown, context: string): void {
-  if (!Number.isSafeInteger(priority) || Math.abs(priority as number) > 2 ** 48) {
-    throw new RangeError(`${context}: priority must be an integer, got ${String(priority)}`);
-  }
-}
-
-/** A task of a flow takes the handle's priority and extra fields; a delay or a uuid is refused. */
-function checkFlowOptions(signature: TaskSignature<unknown>): void {
-  const options = signature.options ?? {};
-  for (const name of ["delayMs", "runAt", "uuid"] as const) {
-    if (options[name] !== undefined) {
-      throw new TypeError(
-        `Cannot add task "${signature.taskName}" to a chain or group: option ${name} is not supported there`,
-      );
-    }
   }
 }

@@ -1,17 +1,17 @@
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { TaskRegistrar } from "./task_registrar.ts";
 import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
-import type { QueueTasks } from "./queue_tasks.ts";
+import type { AppLike } from "./app_like.ts";
 
 interface RouterState {
   tasks: Map<string, DetachedTask>;
-  apps: WeakRef<QueueTasks>[];
+  apps: WeakRef<AppLike>[];
 }
 
 const states = new WeakMap<Router, RouterState>();
 
-function liveApps(state: RouterState): QueueTasks[] {
-  const apps: QueueTasks[] = [];
+function liveApps(state: RouterState): AppLike[] {
+  const apps: AppLike[] = [];
   state.apps = state.apps.filter((ref) => {
     const app = ref.deref();
     if (app !== undefined) apps.push(app);
@@ -118,7 +118,7 @@ export class Router {
  * console.log(app.tasks.has("docs-include-ping")); // true
  * ```
  */
-export function includeRouter(app: QueueTasks, router: Router): void {
+export function includeRouter(app: AppLike, router: Router): void {
   const state = router instanceof Router ? states.get(router) : undefined;
   if (state === undefined) {
     throw new TypeError("Cannot include a router: it must be made with new Router()");

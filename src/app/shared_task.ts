@@ -1,30 +1,10 @@
 import type { TaskRegistrar } from "./task_registrar.ts";
-import { type BindableTaskHandle, detachedHandle, DetachedTask } from "./detached_task.ts";
-import type { QueueTasks } from "./queue_tasks.ts";
+import { detachedHandle, DetachedTask } from "./detached_task.ts";
+import type { SharedTaskHandle } from "./shared_task_handle.ts";
+import type { AppLike } from "./app_like.ts";
 
-/**
- * The handle of a shared task (see {@linkcode sharedTask}).
- *
- * @typeParam A The function's parameters (without the context and the dependencies).
- * @typeParam R The function's awaited return type.
- *
- * @example
- * ```ts
- * import { QueueTasks, sharedTask, type SharedTaskHandle } from "@qtasks/qtasks";
- *
- * const ping: SharedTaskHandle<[], string> = sharedTask("docs-shared-handle-ping", () => "pong");
- * const app = new QueueTasks({ name: "docs-shared-handle" }); // picks it up
- * console.log(app.tasks.has("docs-shared-handle-ping")); // true
- * ping.unshare(); // apps created from now on do not pick it up
- * ```
- */
-export interface SharedTaskHandle<A extends unknown[], R> extends BindableTaskHandle<A, R> {
-  /**
-   * Takes it out of the process-wide registry: apps created or started from now on do not pick it
-   * up (apps that did keep it).
-   */
-  unshare(): void;
-}
+// Declared in its own module (task_registrar.ts needs it); re-exported where it was first declared.
+export type { SharedTaskHandle } from "./shared_task_handle.ts";
 
 /** The shared tasks of this process, by name. */
 const registry = new Map<string, DetachedTask>();
@@ -103,7 +83,7 @@ export const sharedTask: TaskRegistrar<"shared"> = ((
  * late.unshare();
  * ```
  */
-export function pickUpSharedTasks(app: QueueTasks): void {
+export function pickUpSharedTasks(app: AppLike): void {
   if (registry.size === 0) return;
   const missing = [...registry.values()].filter((task) => !task.registeredIn(app));
   for (const task of missing) {

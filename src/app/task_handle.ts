@@ -1,41 +1,10 @@
 import type { AsyncResult } from "./async_result.ts";
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { TaskSignature } from "./task_signature.ts";
+import type { AddTaskOptions } from "./add_task_options.ts";
 
-/**
- * Per-call options of `addTask`.
- *
- * @example
- * ```ts
- * import type { AddTaskOptions } from "@qtasks/qtasks";
- *
- * const options: AddTaskOptions = { priority: -1 };
- * const later: AddTaskOptions = { delayMs: 60_000 }; // in one minute
- * const tonight: AddTaskOptions = { runAt: new Date("2030-01-01T22:00:00Z") };
- * ```
- */
-export interface AddTaskOptions {
-  /** Overrides the task's default priority for this call; lower runs first. */
-  priority?: number;
-  /** Extra string fields stored on the record. */
-  extra?: Record<string, string>;
-  /**
-   * The task's uuid (a UUID), as an idempotency key: adding a task whose uuid exists already
-   * resolves with the existing task instead of adding a second one. Default: a new random one.
-   */
-  uuid?: string;
-  /**
-   * Run no earlier than this many milliseconds from now (≥ 0). The record is stored at once, with
-   * status `new` and `runAt`; workers claim the task once it is due. Not with `runAt`.
-   */
-  delayMs?: number;
-  /**
-   * Run no earlier than this time (a `Date` or milliseconds since the epoch); a time in the past
-   * runs at once. Turned into a delay from now when enqueued, so it is measured against the
-   * backend's clock (Redis server time). Not with `delayMs`.
-   */
-  runAt?: Date | number;
-}
+// Re-exported where it was first declared, so existing imports keep working.
+export type { AddTaskOptions } from "./add_task_options.ts";
 
 /**
  * Enqueues tasks of one registered function. Returned by `app.task(...)`; its `addTask` takes

@@ -1,6 +1,16 @@
+/**
+ * The one place that checks a task registration: `app.task`, `router.task` and `sharedTask` all
+ * read their arguments with {@linkcode readTaskRegistration} and build the definition with
+ * {@linkcode defineTask}, so they accept and refuse the same options with the same messages.
+ *
+ * @module
+ */
 import { checkInject, type TaskDependencies } from "../model/depends.ts";
+import { checkBackoff } from "../model/retry_policy.ts";
 import { isReservedField } from "../model/task_codec.ts";
-import type { TaskOptions } from "../ports/task_executor.ts";
+import { isArgsSchema } from "../model/task_schema.ts";
+import type { TaskMiddleware } from "../plugins/task_middleware.ts";
+import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
 
 /**
  * Every option of {@linkcode TaskOptions}: the type checker keeps this list and the type in step
@@ -91,6 +101,270 @@ export function checkTaskOptions(options: TaskOptions, context: string): Checked
     extra: checkExtra(options.extra, context),
     inject: checkInject(options.inject, context),
   };
+}
+
+/**
+ * A task registration as given: `task(fn)`, `task(name, fn)` or `task(options, fn)`.
+ *
+ * @example
+ * ```ts
+ * import type { TaskRegistration } from "./task_options.ts";
+ *
+ * const registration: TaskRegistration = { name: "ping", options: { name: "ping" }, fn: () => "pong" };
+ * ```
+ */
+export interface TaskRegistration {
+  /** The name it registers under: `options.name`, else the function's name. */
+  name: string;
+  /** Its options (with `name` only when the caller gave one). */
+  options: TaskOptions;
+  /** Its function. */
+  fn: (...args: never[]) => unknown;
+}
+
+/**
+ * Reads the forms of `task(...)`: `(fn)` (named after the function), `(name, fn)` and
+ * `(options, fn)`.
+ *
+ * @param first A function, a name or the options.
+ * @param second The function, unless `first` is.
+ * @returns The name, the options and the function (the options are checked by
+ *   {@linkcode defineTask}).
+ * @throws {TypeError} On a missing function or name.
+ *
+ * @example
+ * ```ts
+ * import { readTaskRegistration } from "./task_options.ts";
+ *
+ * function ping(): string {
+ *   return "pong";
+ * }
+ * console.log(readTaskRegistration(ping).name); // ping
+ * console.log(readTaskRegistration("other", ping).name); // other
+ * ```
+ */
+export function readTaskRegistration(first: unknown, second?: unknown): TaskRegistration {
+  const fn = typeof first === "function" ? first : second;
+  const options: TaskOptions = typeof first === "string"
+    ? { name: first }
+    : typeof first === "object" && first !== null
+    ? first as TaskOptions
+    : {};
+  if (typeof fn !== "function") {
+    throw new TypeError("Cannot register task: a function is required");
+  }
+  const name = options.name ?? fn.name;
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(
+      "Cannot register task: it needs a name (options.name or a named function)",
+    );
+  }
+  return { name, options, fn: fn as (...args: never[]) => unknown };
+}
+
+/**
+ * Checks every option of a task registration and returns its frozen definition (its
+ * dependencies not attached yet).
+ *
+ * @param registration What {@linkcode readTaskRegistration} read.
+ * @param defaultPriority The priority when the options set none (an app's
+ *   `taskDefaultPriority`; 0 for a task defined without an app).
+ * @returns The definition.
+ * @throws {TypeError} On an unknown option (`Cannot register task "x": unknown option "maxtime"
+ *   (valid options: …)`), bad `tags`, `extra` or `inject`, an executor without `execute`, a
+ *   middleware that is not a function, a `schema` or `generateHandler` of the wrong kind, a
+ *   `retryOn` that is not a list of classes, or a `backoff` of an unknown type.
+ * @throws {RangeError} On a priority or maxTime that is not an integer (maxTime > 0), a `retry`
+ *   that is not an integer >= 0, or `backoff` numbers out of range.
+ *
+ * @example
+ * ```ts
+ * import { defineTask, readTaskRegistration } from "./task_options.ts";
+ *
+ * const definition = defineTask(readTaskRegistration({ name: "add", retry: 2 }, () => 3), 0);
+ * console.log(definition.name, definition.priority, definition.retry); // add 0 2
+ * try {
+ *   defineTask(readTaskRegistration({ name: "bad", maxTime: 0 }, () => 1), 0);
+ * } catch (error) {
+ *   console.log((error as Error).message); // Cannot register task "bad": maxTime must be a positive number of milliseconds
+ * }
+ * ```
+ */
+export function defineTask(
+  registration: TaskRegistration,
+  defaultPriority: number,
+): TaskDefinition {
+  const { name, options, fn } = registration;
+  const context = `Cannot register task "${name}"`;
+  const checked = checkTaskOptions(options, context);
+  const priority = options.priority ?? defaultPriority;
+  checkPriority(priority, context);
+  if (
+    options.maxTime !== undefined && !(Number.isFinite(options.maxTime) && options.maxTime > 0)
+  ) {
+    throw new RangeError(`${context}: maxTime must be a positive number of milliseconds`);
+  }
+  if (options.executor !== undefined) checkExecutor(options.executor, context);
+  const middlewaresBefore = checkMiddlewares(
+    options.middlewaresBefore,
+    `${context}: middlewaresBefore`,
+  );
+  const middlewaresAfter = checkMiddlewares(
+    options.middlewaresAfter,
+    `${context}: middlewaresAfter`,
+  );
+  if (options.generateHandler !== undefined && typeof options.generateHandler !== "function") {
+    throw new TypeError(
+      `${context}: generateHandler must be a function (value) => value, got ${
+        typeName(options.generateHandler)
+      }`,
+    );
+  }
+  if (options.schema !== undefined && !isArgsSchema(options.schema)) {
+    throw new TypeError(
+      `${context}: schema must be a Standard Schema of the argument list, such as z.tuple([...])`,
+    );
+  }
+  return Object.freeze({
+    name,
+    priority,
+    maxTime: options.maxTime,
+    echo: options.echo ?? false,
+    description: options.description,
+    fn,
+    executor: options.executor,
+    middlewaresBefore,
+    middlewaresAfter,
+    ...checked,
+    generateHandler: options.generateHandler,
+    schema: options.schema,
+    ...checkRetry(options, context),
+  });
+}
+
+/**
+ * Checks a task priority: a safe integer of at most 2^48 either way.
+ *
+ * @param priority The priority.
+ * @param context The start of the error message, e.g. `Cannot add task "x"`.
+ * @throws {RangeError} When it is not one.
+ *
+ * @example
+ * ```ts
+ * import { checkPriority } from "./task_options.ts";
+ *
+ * checkPriority(-3, 'Cannot add task "x"'); // fine
+ * try {
+ *   checkPriority(1.5, 'Cannot add task "x"');
+ * } catch (error) {
+ *   console.log((error as Error).message); // Cannot add task "x": priority must be an integer, got 1.5
+ * }
+ * ```
+ */
+export function checkPriority(priority: unknown, context: string): void {
+  if (!Number.isSafeInteger(priority) || Math.abs(priority as number) > 2 ** 48) {
+    throw new RangeError(`${context}: priority must be an integer, got ${String(priority)}`);
+  }
+}
+
+/**
+ * Checks an executor (of an app or a task): an object with an `execute(run)` method.
+ *
+ * @param executor The executor.
+ * @param context The start of the error message, e.g. `Cannot create app "x"`.
+ * @throws {TypeError} When it is not one.
+ *
+ * @example
+ * ```ts
+ * import { checkExecutor } from "./task_options.ts";
+ *
+ * checkExecutor({ execute: () => Promise.resolve() }, 'Cannot create app "x"'); // fine
+ * ```
+ */
+export function checkExecutor(executor: unknown, context: string): void {
+  if (
+    executor === null || typeof executor !== "object" ||
+    typeof (executor as { execute?: unknown }).execute !== "function"
+  ) {
+    throw new TypeError(`${context}: executor must be an object with an execute(run) method`);
+  }
+}
+
+/**
+ * Checks one middleware: a function `(call, next)`.
+ *
+ * @param middleware The middleware.
+ * @param label What the message calls it, e.g. `Cannot add middleware: it`.
+ * @throws {TypeError} When it is not a function.
+ *
+ * @example
+ * ```ts
+ * import { checkMiddleware } from "./task_options.ts";
+ *
+ * try {
+ *   checkMiddleware(42, "Cannot add middleware: it");
+ * } catch (error) {
+ *   console.log((error as Error).message); // Cannot add middleware: it must be a function (call, next), got number
+ * }
+ * ```
+ */
+export function checkMiddleware(
+  middleware: unknown,
+  label: string,
+): asserts middleware is TaskMiddleware {
+  if (typeof middleware !== "function") {
+    throw new TypeError(`${label} must be a function (call, next), got ${typeName(middleware)}`);
+  }
+}
+
+/** No middlewares: one shared frozen empty list. */
+const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
+
+/** Checks a list of middlewares and returns a frozen copy (the shared empty one for none). */
+function checkMiddlewares(list: unknown, context: string): readonly TaskMiddleware[] {
+  if (list === undefined) return NO_MIDDLEWARES;
+  if (!Array.isArray(list)) {
+    throw new TypeError(`${context} must be an array of functions`);
+  }
+  list.forEach((middleware, index) => checkMiddleware(middleware, `${context}[${index}]`));
+  return list.length === 0 ? NO_MIDDLEWARES : Object.freeze([...list] as TaskMiddleware[]);
+}
+
+/** Checks the retry options of a task; returns the ones to keep on its definition. */
+function checkRetry(
+  options: TaskOptions,
+  context: string,
+): Pick<TaskDefinition, "retry" | "retryOn" | "backoff"> {
+  const kept: { -readonly [K in "retry" | "retryOn" | "backoff"]?: TaskDefinition[K] } = {};
+  const { retry, retryOn, backoff } = options;
+  if (retry !== undefined) {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw new RangeError(`${context}: retry must be an integer >= 0, got ${String(retry)}`);
+    }
+    if (retry > 0) kept.retry = retry;
+  }
+  if (retryOn !== undefined) {
+    if (!Array.isArray(retryOn)) {
+      throw new TypeError(`${context}: retryOn must be an array of error classes`);
+    }
+    retryOn.forEach((type, index) => {
+      if (typeof type !== "function") {
+        throw new TypeError(
+          `${context}: retryOn[${index}] must be an error class, got ${typeName(type)}`,
+        );
+      }
+    });
+    kept.retryOn = Object.freeze([...retryOn]);
+  }
+  if (backoff !== undefined) {
+    checkBackoff(backoff, context);
+    kept.backoff = Object.freeze({ ...backoff });
+  }
+  return kept;
+}
+
+function typeName(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
 }
 
 function checkTags(tags: unknown, context: string): readonly string[] | undefined {

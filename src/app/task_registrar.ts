@@ -4,7 +4,7 @@ import type { TaskOptions } from "../ports/task_executor.ts";
 import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../ports/task_fn.ts";
 import type { TaskResult, YieldOf } from "../model/task_result.ts";
 import type { BindableTaskHandle } from "./detached_task.ts";
-import type { SharedTaskHandle } from "./shared_task.ts";
+import type { SharedTaskHandle } from "./shared_task_handle.ts";
 import type { TaskHandle } from "./task_handle.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { AddTaskOptions } from "./task_handle.ts";
+import type { AddTaskOptions } from "./add_task_options.ts";
 
 /**
  * A task call not enqueued yet: a task name, its arguments and its per-call options (priority,

@@ -1,0 +1,179 @@
+/**
+ * Private: turns one `addTask` call into the {@linkcode NewTask} a broker stores, with every
+ * per-call check (arguments, priority, extra fields, payload size, uuid, delay), and runs the
+ * `qtasks_add_task_*` plugin triggers around the broker. `QueueTasks.addTask`, `addTasks` and the
+ * flow compiler use it; the broker calls themselves stay in the facade.
+ *
+ * @module
+ */
+import type { QueueConfig } from "../model/queue_config.ts";
+import type { PluginHub } from "../plugins/plugin_hub.ts";
+import { encodeJson, isReservedField } from "../model/task_codec.ts";
+import { parseArgs } from "../model/task_schema.ts";
+import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
+import type { NewTask } from "../ports/broker.ts";
+import type { TaskDefinition } from "../ports/task_executor.ts";
+import type { AddTaskOptions } from "./add_task_options.ts";
+import { checkPriority } from "./task_options.ts";
+
+/** What preparing a task uses of the app (a `QueueTasks`). */
+export interface PrepareHost {
+  /** The app name (in the plugins' payloads). */
+  readonly name: string;
+  /** Default priority and payload limit. */
+  readonly config: Pick<QueueConfig, "taskDefaultPriority" | "maxPayloadBytes">;
+  /** The plugins that hear `qtasks_add_task_before_broker` and `…_after_broker`. */
+  readonly plugins: PluginHub;
+  /** The registered tasks (their schema, priority and extra fields). */
+  readonly tasks: ReadonlyMap<string, TaskDefinition>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID (any version, either case). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
+
+/** Refuses arguments that are not an array. */
+export function checkArgs(taskName: string, args: unknown): void {
+  if (!Array.isArray(args)) {
+    throw new TypeError(`Cannot add task "${taskName}": args must be an array`);
+  }
+}
+
+/**
+ * A task to store, validated; `validate: false` skips the schema (a chain step's partial
+ * arguments). The schema validates, it does not transform: the worker validates again and passes
+ * the output on.
+ *
+ * @param app The app (its registered definition of the task, if any, and its config).
+ * @param taskName The task name (a producer need not have registered it).
+ * @param args Its positional arguments.
+ * @param options The call's options.
+ * @param validate Whether to check the arguments against the task's schema.
+ */
+export function prepareTask(
+  app: PrepareHost,
+  taskName: string,
+  args: unknown[],
+  options: AddTaskOptions,
+  validate = true,
+): NewTask {
+  if (typeof taskName !== "string" || taskName === "") {
+    throw new TypeError("Cannot add task: the task name must be a non-empty string");
+  }
+  checkArgs(taskName, args);
+  const definition = app.tasks.get(taskName);
+  const config = app.config;
+  if (validate && definition?.schema !== undefined) {
+    parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
+  }
+  const priority = options.priority ?? definition?.priority ?? config.taskDefaultPriority;
+  checkPriority(priority, `Cannot add task "${taskName}"`);
+  const own = definition?.extra;
+  const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
+  for (const [field, value] of Object.entries(extra)) {
+    if (isReservedField(field)) {
+      throw new TypeError(
+        `Cannot add task "${taskName}": extra field "${field}" is reserved for QTasks`,
+      );
+    }
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `Cannot add task "${taskName}": extra field "${field}" must be a string`,
+      );
+    }
+  }
+  const encoded = encodeJson(args, `arguments of task "${taskName}"`);
+  const limit = config.maxPayloadBytes;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it might matter.
+  if (encoded.length * 3 > limit) {
+    const bytes = new TextEncoder().encode(encoded).length;
+    if (bytes > limit) {
+      throw new InvalidPayloadError(
+        `Cannot add task "${taskName}": its arguments take ${bytes} bytes, over maxPayloadBytes (${limit})`,
+      );
+    }
+  }
+  const uuid = options.uuid ?? crypto.randomUUID();
+  if (!isUuid(uuid)) {
+    throw new TypeError(
+      `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
+    );
+  }
+  const task: NewTask = {
+    uuid: uuid.toLowerCase(),
+    taskName,
+    priority,
+    args: encoded,
+    kwargs: "{}",
+    extra,
+  };
+  if (options.delayMs !== undefined || options.runAt !== undefined) {
+    const delayMs = delayOf(taskName, options);
+    if (delayMs > 0) task.delayMs = delayMs;
+  }
+  return task;
+}
+
+/** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */
+export async function prepareWithPlugins(
+  app: PrepareHost,
+  taskName: string,
+  args: unknown[],
+  options: AddTaskOptions,
+): Promise<NewTask> {
+  checkArgs(taskName, args);
+  const replaced = await app.plugins.run("qtasks_add_task_before_broker", {
+    appName: app.name,
+    taskName,
+    args,
+    // The call's priority, else the task's registered one, else the default.
+    priority: options.priority ?? app.tasks.get(taskName)?.priority ??
+      app.config.taskDefaultPriority,
+    extra: options.extra ?? {},
+  });
+  return prepareTask(app, taskName, replaced.args, {
+    ...options,
+    priority: replaced.priority,
+    extra: replaced.extra,
+  });
+}
+
+/** Runs qtasks_add_task_after_broker for a stored task. */
+export async function afterBroker(app: PrepareHost, task: NewTask): Promise<void> {
+  await app.plugins.run("qtasks_add_task_after_broker", {
+    appName: app.name,
+    taskName: task.taskName,
+    uuid: task.uuid,
+    priority: task.priority,
+  });
+}
+
+/** The delay of `delayMs` or `runAt`, in whole milliseconds from now (0: due at once). */
+function delayOf(taskName: string, options: AddTaskOptions): number {
+  const { delayMs, runAt } = options;
+  if (delayMs !== undefined && runAt !== undefined) {
+    throw new TypeError(`Cannot add task "${taskName}": give either delayMs or runAt, not both`);
+  }
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(
+        `Cannot add task "${taskName}": delayMs must be a number of milliseconds >= 0, got ${
+          String(delayMs)
+        }`,
+      );
+    }
+    return Math.ceil(delayMs);
+  }
+  const at = runAt instanceof Date ? runAt.getTime() : runAt;
+  if (typeof at !== "number" || !Number.isFinite(at) || at < 0) {
+    throw new RangeError(
+      `Cannot add task "${taskName}": runAt must be a valid Date or milliseconds since the epoch, got ${
+        String(runAt)
+      }`,
+    );
+  }
+  return Math.max(0, Math.ceil(at - Date.now()));
+}
