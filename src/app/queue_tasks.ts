@@ -53,14 +53,14 @@ import {
   type FlowTaskStep,
   isGroupStep,
 } from "../model/flow_link.ts";
-import { FLOW_TASK_NAMES } from "../model/flow_record.ts";
+import { FLOW_TASK_NAMES } from "../model/_flow_record.ts";
 import type { AddTaskOptions, TaskHandle } from "./task_handle.ts";
 import type { TaskDependencies } from "../model/depends.ts";
-import { attachDependencies, callInjected } from "../engine/executor/dependency_resolver.ts";
+import { attachDependencies, callInjected } from "../engine/executor/_dependency_resolver.ts";
 import { checkTaskOptions } from "./task_options.ts";
 import { includeRouter, type Router } from "./router.ts";
 import { pickUpSharedTasks } from "./shared_task.ts";
-import { attachStatsRecorder } from "../engine/stats_recorder.ts";
+import { attachStatsRecorder } from "../engine/_stats_recorder.ts";
 
 /**
  * Options of {@linkcode QueueTasks}.

@@ -1,9 +1,9 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
 import { MemoryBroker } from "../backends/memory/memory_broker.ts";
 import { getRuntime } from "../ports/runtime.ts";
-import { CliFailure, CliUsageError } from "./cli_errors.ts";
-import { loadApp, parseAppSpec } from "./load_app.ts";
-import type { FlagSpec } from "./parse_flags.ts";
+import { CliFailure, CliUsageError } from "./_cli_errors.ts";
+import { loadApp, parseAppSpec } from "./_load_app.ts";
+import type { FlagSpec } from "./_parse_flags.ts";
 
 /** What a command uses from the outside world, through the runtime adapter. */
 export interface CliContext {

@@ -2,7 +2,7 @@ import { InvalidPayloadError } from "./errors/invalid_payload_error.ts";
 import type { TaskErrorInfo, TaskRecord } from "./task_record.ts";
 import { isTaskStatus } from "./task_status.ts";
 import { parseFlowLink } from "./flow_link.ts";
-import { parseStringList } from "./flow_record.ts";
+import { parseStringList } from "./_flow_record.ts";
 import type { TaskFields } from "./task_record.ts";
 
 export type { TaskFields } from "./task_record.ts";

@@ -7,15 +7,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  backoffDelay,
-  DEFAULT_BACKOFF,
   InvalidPayloadError,
-  isRetryable,
   TaskTimeoutError,
   UnknownTaskError,
   UnrecoverableError,
   ValidationError,
 } from "../../mod.ts";
+import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../src/model/retry_policy.ts";
 
 const never = () => {
   throw new Error("random() must not be called without jitter");

@@ -18,7 +18,7 @@ import {
   flowRecordName,
   isFlowRunning,
   parseStringList,
-} from "../../model/flow_record.ts";
+} from "../../model/_flow_record.ts";
 import {
   errorFields,
   isReservedField,

@@ -29,7 +29,7 @@ import type {
   NewFlowRecord,
   NewTask,
 } from "../../ports/broker.ts";
-import { FLOW_TASK_NAMES } from "../../model/flow_record.ts";
+import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 import {
   addAll,
   addHeard,

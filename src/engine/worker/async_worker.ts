@@ -15,7 +15,7 @@ import type { PluginHub } from "../../plugins/plugin_hub.ts";
 import { getRuntime } from "../../ports/runtime.ts";
 import type { AppEvents } from "../../plugins/app_events.ts";
 import { describeError } from "../../model/task_codec.ts";
-import { executeInjected } from "../executor/dependency_resolver.ts";
+import { executeInjected } from "../executor/_dependency_resolver.ts";
 import type { TaskServices } from "../../ports/task_context.ts";
 import { parseArgs } from "../../model/task_schema.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../model/retry_policy.ts";
