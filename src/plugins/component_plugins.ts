@@ -9,12 +9,13 @@ import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
  *
  * @example A custom GlobalConfig that fires `global_config_start`
  * ```ts
- * import { ComponentPlugins, createLogger, parseQueueConfig, PluginHub } from "@qtasks/qtasks";
+ * import { createLogger } from "@qtasks/qtasks";
+ * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
  *
  * const plugins = new ComponentPlugins("globalConfig");
  * const hub = new PluginHub(createLogger("silent"));
  * hub.add({ name: "hello", handlers: { global_config_start: ({ appName }) => console.log(appName) } });
- * plugins.bind({ config: parseQueueConfig({}), logger: createLogger("silent"), appName: "shop", plugins: hub });
+ * plugins.bind({ appName: "shop", plugins: hub });
  * await plugins.started("global_config_start"); // logs "shop"
  * ```
  */

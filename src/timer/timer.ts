@@ -71,7 +71,7 @@ export interface ScheduleOptions<A extends unknown[] = unknown[]> {
  *
  * @example
  * ```ts
- * import { QueueTasks, Timer, type ScheduleInfo } from "@qtasks/qtasks";
+ * import { QueueTasks, type ScheduleInfo, Timer } from "@qtasks/qtasks";
  *
  * const app = new QueueTasks({ name: "docs-schedule-info" });
  * app.task("tick", () => "tock");

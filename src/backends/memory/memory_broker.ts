@@ -109,7 +109,8 @@ interface HeldLease {
  *
  * @example
  * ```ts
- * import { MemoryBroker, QueueTasks } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
  *
  * const app = new QueueTasks({ name: "demo", broker: new MemoryBroker({ name: "demo" }) });
  * ```

@@ -325,7 +325,9 @@ function resolverOf(definition: TaskDefinition): { resolver: DependencyResolver;
  *
  * @example
  * ```ts
- * import { AsyncTaskExecutor, depends, executeInjected } from "@qtasks/qtasks";
+ * import { depends } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor } from "@qtasks/qtasks/ports";
+ * import { executeInjected } from "./_dependency_resolver.ts";
  *
  * const outcome = await executeInjected(new AsyncTaskExecutor(), {
  *   definition: {

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { generatorKind } from "../../model/_generator_kind.ts";
 import { TaskTimeoutError } from "../../model/errors/task_timeout_error.ts";
 
 export { generatorKind } from "../../model/_generator_kind.ts";

@@ -35,7 +35,8 @@ interface RunningTask {
  *
  * @example
  * ```ts
- * import { MemoryBroker, type AsyncWorkerOptions } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import type { AsyncWorkerOptions } from "@qtasks/qtasks/ports";
  *
  * const options: AsyncWorkerOptions = { broker: new MemoryBroker(), concurrency: 50 };
  * ```
@@ -92,7 +93,9 @@ const AVERAGE_WEIGHT = 0.2;
  *
  * @example
  * ```ts
- * import { AsyncWorker, QueueTasks, RedisBroker } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { AsyncWorker } from "@qtasks/qtasks/ports";
+ * import { RedisBroker } from "@qtasks/qtasks/redis";
  *
  * const broker = new RedisBroker({ name: "shop", url: "redis://127.0.0.1:6379" });
  * const app = new QueueTasks({ name: "shop", broker, worker: new AsyncWorker({ broker, concurrency: 100 }) });
