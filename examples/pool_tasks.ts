@@ -5,7 +5,8 @@
  *
  *   deno run -A examples/pool.ts      (or `bun examples/pool.ts` / `node examples/pool.ts`)
  */
-import { MemoryBroker, QueueTasks, WorkerPool } from "../mod.ts";
+import { QueueTasks, WorkerPool } from "../mod.ts";
+import { MemoryBroker } from "../src/backends/memory/mod.ts";
 
 const broker = new MemoryBroker({ name: "pool-demo" });
 

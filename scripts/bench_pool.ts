@@ -21,16 +21,9 @@
  *
  * @module
  */
-import {
-  AsyncWorker,
-  createLogger,
-  MemoryBroker,
-  QueueTasks,
-  type TaskRun,
-  ThreadPool,
-  type Worker,
-  WorkerPool,
-} from "../mod.ts";
+import { createLogger, QueueTasks, ThreadPool, WorkerPool } from "../mod.ts";
+import { MemoryBroker } from "../src/backends/memory/mod.ts";
+import { AsyncWorker, type TaskRun, type Worker } from "../src/ports/mod.ts";
 import { hash, registerBenchTasks } from "./bench_pool/pool_app.ts";
 import { cliArgs } from "./cli_args.ts";
 

@@ -17,7 +17,8 @@
  *   4 app           src/app/         the QueueTasks facade and the preset that picks a backend
  *   5 timer         src/timer/       the cron timer, on top of an app
  *   6 cli           src/cli/         the qtasks command
- *   7 entry points  *.ts at the top  mod.ts, cli.ts and the other subpath exports
+ *   7 entry points  *.ts at the top  mod.ts, cli.ts, and every other module deno.json exports
+ *                                    (the mod.ts of a src folder: re-exports from any layer)
  *
  * Groups of the same rank (engine, each backend, runtime) may not import one another. The few
  * exceptions are listed in EXCEPTIONS below, each with its reason.
@@ -46,17 +47,25 @@ const LAYERS: Array<[prefix: string, layer: (path: string) => Layer]> = [
 ];
 
 /** Imports allowed against the rule, `from -> to`, with the reason. */
-const EXCEPTIONS: Record<string, string> = {
-  "src/engine/executor/pool_thread.ts -> src/runtime/adapters.ts":
-    "a pool thread's entry module: it registers the runtime adapters in its thread, as mod.ts does",
-};
+// (None: the pool thread's entry module, which registers the runtime adapters in its thread as
+// mod.ts does, is an entry point of deno.json.)
+const EXCEPTIONS: Record<string, string> = {};
 
 const ROOT = new URL("..", import.meta.url);
 const rootPath = decodeURIComponent(ROOT.pathname);
 
+/** The modules deno.json exports (relative to the root): the entry points, whatever their folder. */
+const ENTRY_POINTS: Set<string> = new Set(
+  Object.values(
+    (JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))) as {
+      exports: Record<string, string>;
+    }).exports,
+  ).map((path) => path.replace(/^\.\//, "")),
+);
+
 function layerOf(path: string): Layer {
+  if (ENTRY_POINTS.has(path) || !path.includes("/")) return { group: "entry", rank: 7 };
   for (const [prefix, layer] of LAYERS) if (path.startsWith(prefix)) return layer(path);
-  if (!path.includes("/")) return { group: "entry", rank: 7 };
   throw new Error(`check_imports: ${path} is in no layer: add its folder to LAYERS`);
 }
 

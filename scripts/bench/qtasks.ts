@@ -16,13 +16,9 @@
  *
  * @module
  */
-import {
-  type ExchangeRequest,
-  type ExchangeResult,
-  QueueTasks,
-  RedisBroker,
-  type RedisComponentOptions,
-} from "../../mod.ts";
+import { QueueTasks } from "../../mod.ts";
+import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
+import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
   countdown,
   type DriverArgs,

@@ -2,7 +2,8 @@
 // import this very file (the pool thread's entry must be found next to the compiled sources, as
 // .js). Run as a program it adds four tasks and prints "OK pool ..." when every one ran in a
 // thread; in a thread it only registers the task.
-import { isPoolThread, MemoryBroker, QueueTasks, WorkerPool } from "@qtasks/qtasks";
+import { isPoolThread, QueueTasks, WorkerPool } from "@qtasks/qtasks";
+import { MemoryBroker } from "@qtasks/qtasks/memory";
 
 const broker = new MemoryBroker({ name: "npm-smoke-pool" });
 export const app = new QueueTasks({

@@ -11,7 +11,7 @@ import {
   type FlowTaskStep,
   isGroupStep,
 } from "../model/flow_link.ts";
-import { FLOW_TASK_NAMES } from "../model/flow_record.ts";
+import { FLOW_TASK_NAMES } from "../model/_flow_record.ts";
 import type { NewFlow, NewFlowRecord, NewTask } from "../ports/broker.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import type { FlowOptions, FlowSpec, FlowSpecStep } from "./flow_spec.ts";

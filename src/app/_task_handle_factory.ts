@@ -6,7 +6,7 @@
  * @module
  */
 import { drain, generatorKind, generatorResult } from "../engine/executor/_task_generator.ts";
-import { callInjected } from "../engine/executor/dependency_resolver.ts";
+import { callInjected } from "../engine/executor/_dependency_resolver.ts";
 import type { Logger } from "../model/logger.ts";
 import type { QueueConfig } from "../model/queue_config.ts";
 import { parseArgs } from "../model/task_schema.ts";

@@ -8,7 +8,8 @@ import type { TaskHandle } from "./task_handle.ts";
  *
  * @example
  * ```ts
- * import { type AppLike, QueueTasks } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import type { AppLike } from "@qtasks/qtasks/ports";
  *
  * const app: AppLike = new QueueTasks({ name: "docs-app-like" });
  * app.task({ name: "ping" }, () => "pong");

@@ -29,7 +29,7 @@ export interface ResultOptions {
  *
  * @example
  * ```ts
- * import type { AsyncResultControl } from "@qtasks/qtasks";
+ * import type { AsyncResultControl } from "./async_result.ts";
  *
  * const control: AsyncResultControl = { cancel: () => Promise.resolve("missing") };
  * ```

@@ -6,7 +6,7 @@ import type { TaskSignature } from "./task_signature.ts";
  *
  * @example
  * ```ts
- * import type { FlowSpecStep } from "@qtasks/qtasks";
+ * import type { FlowSpecStep } from "@qtasks/qtasks/ports";
  *
  * const step: FlowSpecStep = { signature: { taskName: "add", args: [1, 2], options: {} }, piped: false };
  * ```
@@ -21,7 +21,7 @@ export type FlowSpecStep =
  *
  * @example
  * ```ts
- * import type { FlowSpec } from "@qtasks/qtasks";
+ * import type { FlowSpec } from "@qtasks/qtasks/ports";
  *
  * const spec: FlowSpec = { steps: [] };
  * ```

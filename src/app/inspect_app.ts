@@ -91,7 +91,8 @@ export interface AppInfo {
  *
  * @example
  * ```ts
- * import { inspectTask, QueueTasks } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { inspectTask } from "./inspect_app.ts";
  *
  * const app = new QueueTasks({ name: "docs-inspect-task" });
  * app.task({ name: "slow", maxTime: 5_000, retry: 2 }, async () => "done");

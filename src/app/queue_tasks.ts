@@ -1,7 +1,7 @@
-import { attachDependencies } from "../engine/executor/dependency_resolver.ts";
+import { attachDependencies } from "../engine/executor/_dependency_resolver.ts";
 import { isPoolThread } from "../engine/executor/pool_thread_flag.ts";
 import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
-import { attachStatsRecorder } from "../engine/stats_recorder.ts";
+import { attachStatsRecorder } from "../engine/_stats_recorder.ts";
 import { AsyncWorker } from "../engine/worker/async_worker.ts";
 import type { TaskDependencies } from "../model/depends.ts";
 import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";

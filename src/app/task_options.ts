@@ -40,7 +40,7 @@ const OPTION_NAMES = {
  *
  * @example
  * ```ts
- * import { TASK_OPTION_NAMES } from "@qtasks/qtasks";
+ * import { TASK_OPTION_NAMES } from "./task_options.ts";
  *
  * console.log(TASK_OPTION_NAMES.includes("maxTime")); // true
  * ```

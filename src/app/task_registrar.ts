@@ -18,7 +18,7 @@ import type { TaskHandle } from "./task_handle.ts";
  *
  * @example
  * ```ts
- * import type { TypedOptions } from "@qtasks/qtasks";
+ * import type { TypedOptions } from "@qtasks/qtasks/ports";
  *
  * const options: TypedOptions<false, undefined, number, never> = { name: "add", priority: 1 };
  * ```
@@ -37,7 +37,7 @@ export type TypedOptions<E, S, R, H> = Omit<TaskOptions, "echo" | "schema" | "ge
  *
  * @example
  * ```ts
- * import type { HandleKinds } from "@qtasks/qtasks";
+ * import type { HandleKinds } from "@qtasks/qtasks/ports";
  *
  * type RouterHandle = HandleKinds<[number], number>["router"];
  * ```
@@ -61,7 +61,8 @@ export interface HandleKinds<A extends unknown[], R> {
  *
  * @example
  * ```ts
- * import { Router, type TaskRegistrar } from "@qtasks/qtasks";
+ * import { Router } from "@qtasks/qtasks";
+ * import type { TaskRegistrar } from "@qtasks/qtasks/ports";
  *
  * const register: TaskRegistrar<"router"> = new Router().task;
  * const add = register("add", (a: number, b: number) => a + b);

@@ -1,11 +1,28 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
 import { MemoryBroker } from "../backends/memory/memory_broker.ts";
 import { getRuntime } from "../ports/runtime.ts";
-import { CliFailure, CliUsageError } from "./cli_errors.ts";
-import { loadApp, parseAppSpec } from "./load_app.ts";
-import type { FlagSpec } from "./parse_flags.ts";
+import { CliFailure, CliUsageError } from "./_cli_errors.ts";
+import { loadApp, parseAppSpec } from "./_load_app.ts";
+import type { FlagSpec } from "./_parse_flags.ts";
 
-/** What a command uses from the outside world, through the runtime adapter. */
+/**
+ * What a command uses from the outside world, through the runtime adapter.
+ *
+ * @example A context that captures the output, to test a command
+ * ```ts
+ * import { type CliContext, runCli } from "@qtasks/qtasks/cli";
+ *
+ * let out = "";
+ * const context: CliContext = {
+ *   out: async (text) => void (out += text),
+ *   err: async () => {},
+ *   isTerminal: () => false,
+ *   env: () => undefined,
+ *   importModule: (url) => import(url),
+ * };
+ * console.log(await runCli(["--help"], context), out.startsWith("Usage: qtasks")); // 0 true
+ * ```
+ */
 export interface CliContext {
   /** Writes to standard output. */
   out(text: string): Promise<void>;
@@ -24,7 +41,19 @@ export interface CliContext {
   app?: QueueTasks;
 }
 
-/** The context over the current runtime, with the program's module importer. */
+/**
+ * The context over the current runtime, with the program's module importer.
+ *
+ * @param importModule Imports the app module named on the command line (`(url) => import(url)`).
+ * @returns The context: standard output and error, the environment, through `getRuntime()`.
+ *
+ * @example
+ * ```ts
+ * import { runCli, runtimeContext } from "@qtasks/qtasks/cli";
+ *
+ * console.log(await runCli(["worker", "--help"], runtimeContext((url) => import(url)))); // 0
+ * ```
+ */
 export function runtimeContext(
   importModule: (url: string) => Promise<Record<string, unknown>>,
 ): CliContext {

@@ -1,15 +1,15 @@
 import { BackendError } from "../model/errors/backend_error.ts";
-import { addCommand } from "./commands/add_command.ts";
-import { cancelCommand } from "./commands/cancel_command.ts";
-import { getCommand } from "./commands/get_command.ts";
-import { inspectCommand } from "./commands/inspect_command.ts";
-import { statsCommand } from "./commands/stats_command.ts";
-import { timerCommand } from "./commands/timer_command.ts";
-import { workerCommand } from "./commands/worker_command.ts";
-import { redactedBackend } from "./backend_label.ts";
+import { addCommand } from "./commands/_add_command.ts";
+import { cancelCommand } from "./commands/_cancel_command.ts";
+import { getCommand } from "./commands/_get_command.ts";
+import { inspectCommand } from "./commands/_inspect_command.ts";
+import { statsCommand } from "./commands/_stats_command.ts";
+import { timerCommand } from "./commands/_timer_command.ts";
+import { workerCommand } from "./commands/_worker_command.ts";
+import { redactedBackend } from "./_backend_label.ts";
 import type { CliContext } from "./cli_context.ts";
-import { CliFailure, CliUsageError } from "./cli_errors.ts";
-import type { Command } from "./command.ts";
+import { CliFailure, CliUsageError } from "./_cli_errors.ts";
+import type { Command } from "./_command.ts";
 
 const COMMANDS: readonly Command[] = [
   workerCommand,

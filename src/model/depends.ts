@@ -12,7 +12,7 @@ import { generatorKind } from "./_generator_kind.ts";
  *
  * @example
  * ```ts
- * import type { DependencyScope } from "@qtasks/qtasks";
+ * import type { DependencyScope } from "@qtasks/qtasks/ports";
  *
  * const scope: DependencyScope = "worker";
  * ```
@@ -24,7 +24,7 @@ export type DependencyScope = "task" | "worker" | "broker" | "storage" | "global
  *
  * @example
  * ```ts
- * import { DEPENDENCY_SCOPES } from "@qtasks/qtasks";
+ * import { DEPENDENCY_SCOPES } from "./depends.ts";
  *
  * console.log(DEPENDENCY_SCOPES.includes("worker")); // true
  * ```
@@ -44,7 +44,7 @@ export const DEPENDENCY_SCOPES: readonly DependencyScope[] = Object.freeze([
  *
  * @example
  * ```ts
- * import type { OpenedDependency } from "@qtasks/qtasks";
+ * import type { OpenedDependency } from "@qtasks/qtasks/ports";
  *
  * const opened: OpenedDependency<number> = { value: 42, close: () => Promise.resolve() };
  * ```
@@ -98,7 +98,8 @@ export interface DependsOptions {
  *
  * @example
  * ```ts
- * import { depends, type TaskDependencies } from "@qtasks/qtasks";
+ * import { depends } from "@qtasks/qtasks";
+ * import type { TaskDependencies } from "@qtasks/qtasks/ports";
  *
  * const inject: TaskDependencies = { now: depends(() => Date.now()) };
  * ```
@@ -112,7 +113,8 @@ export type TaskDependencies = Record<string, Dependency<unknown>>;
  *
  * @example
  * ```ts
- * import { type Dependency, depends, type Injected } from "@qtasks/qtasks";
+ * import { type Dependency, depends } from "@qtasks/qtasks";
+ * import type { Injected } from "@qtasks/qtasks/ports";
  *
  * const inject = { now: depends(() => Date.now()) };
  * const values: Injected<typeof inject> = { now: 0 };

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import type { FlowTaskStep } from "@qtasks/qtasks";
+ * import type { FlowTaskStep } from "@qtasks/qtasks/ports";
  *
  * const step: FlowTaskStep = { uuid: crypto.randomUUID(), name: "store", priority: 0, args: '["pages"]' };
  * ```
@@ -38,7 +38,7 @@ export interface FlowTaskStep {
  *
  * @example
  * ```ts
- * import type { FlowGroupStep } from "@qtasks/qtasks";
+ * import type { FlowGroupStep } from "@qtasks/qtasks/ports";
  *
  * const step: FlowGroupStep = { group: crypto.randomUUID(), members: [] };
  * ```
@@ -55,7 +55,7 @@ export interface FlowGroupStep {
  *
  * @example
  * ```ts
- * import type { FlowStep } from "@qtasks/qtasks";
+ * import type { FlowStep } from "@qtasks/qtasks/ports";
  *
  * const steps: FlowStep[] = [];
  * ```
@@ -68,7 +68,7 @@ export type FlowStep = FlowTaskStep | FlowGroupStep;
  *
  * @example
  * ```ts
- * import type { FlowLink } from "@qtasks/qtasks";
+ * import type { FlowLink } from "@qtasks/qtasks/ports";
  *
  * const link: FlowLink = { chain: crypto.randomUUID(), next: [] };
  * ```
@@ -91,7 +91,7 @@ export interface FlowLink {
  *
  * @example
  * ```ts
- * import { parseFlowLink } from "@qtasks/qtasks";
+ * import { parseFlowLink } from "@qtasks/qtasks/ports";
  *
  * console.log(parseFlowLink('{"chain":"c","next":{}}')); // { chain: "c", next: [] }
  * ```
@@ -128,7 +128,7 @@ export function parseFlowLink(text: string | undefined): FlowLink | undefined {
  *
  * @example
  * ```ts
- * import { stepArgs } from "@qtasks/qtasks";
+ * import { stepArgs } from "./flow_link.ts";
  *
  * console.log(stepArgs("3", '["x"]')); // [3,"x"]
  * ```
@@ -146,7 +146,7 @@ export function stepArgs(previous: string | undefined, args: string): string {
  *
  * @example
  * ```ts
- * import { isGroupStep } from "@qtasks/qtasks";
+ * import { isGroupStep } from "./flow_link.ts";
  *
  * console.log(isGroupStep({ group: "g", members: [] })); // true
  * ```

@@ -16,7 +16,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
  *
  * @example
  * ```ts
- * import { QueueTasks, type Logger } from "@qtasks/qtasks";
+ * import { type Logger, QueueTasks } from "@qtasks/qtasks";
  *
  * const lines: string[] = [];
  * const logger: Logger = {

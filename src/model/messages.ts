@@ -14,7 +14,7 @@ import type { TaskErrorInfo, TaskFields } from "./task_record.ts";
  *
  * @example
  * ```ts
- * import type { NewTask } from "@qtasks/qtasks";
+ * import type { NewTask } from "@qtasks/qtasks/ports";
  *
  * const task: NewTask = {
  *   uuid: crypto.randomUUID(),
@@ -58,7 +58,7 @@ export interface NewTask {
  *
  * @example
  * ```ts
- * import type { NewFlowRecord } from "@qtasks/qtasks";
+ * import type { NewFlowRecord } from "@qtasks/qtasks/ports";
  *
  * const chain: NewFlowRecord = { uuid: crypto.randomUUID(), kind: "chain", steps: [] };
  * ```
@@ -80,7 +80,7 @@ export interface NewFlowRecord {
  *
  * @example
  * ```ts
- * import type { NewFlow } from "@qtasks/qtasks";
+ * import type { NewFlow } from "@qtasks/qtasks/ports";
  *
  * const flow: NewFlow = { records: [], tasks: [] };
  * ```
@@ -98,7 +98,7 @@ export interface NewFlow {
  *
  * @example
  * ```ts
- * import type { ClaimedTask } from "@qtasks/qtasks";
+ * import type { ClaimedTask } from "@qtasks/qtasks/ports";
  *
  * function describe(task: ClaimedTask): string {
  *   return `${task.taskName} #${task.deliveries}`;
@@ -144,7 +144,7 @@ export interface ClaimedTask {
  *
  * @example
  * ```ts
- * import type { Settlement } from "@qtasks/qtasks";
+ * import type { Settlement } from "@qtasks/qtasks/ports";
  *
  * const done: Settlement = { uuid: "…", deliveries: 1, status: "success", returning: "3" };
  * ```
@@ -174,7 +174,7 @@ export type Settlement =
  *
  * @example
  * ```ts
- * import type { ExchangeRequest } from "@qtasks/qtasks";
+ * import type { ExchangeRequest } from "@qtasks/qtasks/ports";
  *
  * const request: ExchangeRequest = {
  *   workerId: "host:1:abc",
@@ -211,7 +211,7 @@ export interface ExchangeRequest {
  *
  * @example
  * ```ts
- * import type { ExchangeResult } from "@qtasks/qtasks";
+ * import type { ExchangeResult } from "@qtasks/qtasks/ports";
  *
  * function summary(result: ExchangeResult): string {
  *   return `${result.claimed.length} claimed, ${result.rejected.length} rejected`;
@@ -244,7 +244,7 @@ export interface ExchangeResult {
  *
  * @example
  * ```ts
- * import type { Lease } from "@qtasks/qtasks";
+ * import type { Lease } from "@qtasks/qtasks/ports";
  *
  * const lease: Lease = { uuid: "…", deliveries: 1 };
  * ```
@@ -261,7 +261,7 @@ export interface Lease {
  *
  * @example
  * ```ts
- * import type { LeaseRenewal } from "@qtasks/qtasks";
+ * import type { LeaseRenewal } from "@qtasks/qtasks/ports";
  *
  * const renewal: LeaseRenewal = { lost: [], cancelled: [{ uuid: "…", reason: "withdrawn" }] };
  * ```
@@ -280,7 +280,7 @@ export interface LeaseRenewal {
  *
  * @example
  * ```ts
- * import type { CancelOutcome } from "@qtasks/qtasks";
+ * import type { CancelOutcome } from "@qtasks/qtasks/ports";
  *
  * const outcome: CancelOutcome = "cancelled";
  * ```
@@ -292,7 +292,7 @@ export type CancelOutcome = "cancelled" | "cancelling" | "finished" | "missing";
  *
  * @example
  * ```ts
- * import type { TaskOutcome } from "@qtasks/qtasks";
+ * import type { TaskOutcome } from "@qtasks/qtasks/ports";
  *
  * const outcome: TaskOutcome = { status: "success", returning: "42" };
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { MemoryBroker } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
  *
  * const broker = new MemoryBroker({ name: "demo" });
  * const stats = await broker.queueStats();

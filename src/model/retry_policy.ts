@@ -14,7 +14,7 @@ import type { TaskErrorInfo } from "./task_record.ts";
  *
  * @example
  * ```ts
- * import type { BackoffOptions } from "@qtasks/qtasks";
+ * import type { BackoffOptions } from "@qtasks/qtasks/ports";
  *
  * const backoff: BackoffOptions = { type: "exponential", delayMs: 500, maxDelayMs: 60_000, jitter: 0.1 };
  * ```
@@ -36,7 +36,7 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_BACKOFF } from "@qtasks/qtasks";
+ * import { DEFAULT_BACKOFF } from "./retry_policy.ts";
  *
  * console.log(DEFAULT_BACKOFF.type, DEFAULT_BACKOFF.delayMs); // "exponential" 1000
  * ```
@@ -61,7 +61,7 @@ const DEFAULT_MAX_DELAY_MS = 3_600_000;
  *
  * @example
  * ```ts
- * import { backoffDelay } from "@qtasks/qtasks";
+ * import { backoffDelay } from "./retry_policy.ts";
  *
  * const exponential = { type: "exponential", delayMs: 100, maxDelayMs: 1_000 } as const;
  * console.log([1, 2, 3, 4, 5].map((attempt) => backoffDelay(exponential, attempt))); // [100, 200, 400, 800, 1000]
@@ -145,7 +145,8 @@ const NEVER_RETRIED: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * import { isRetryable, TaskTimeoutError, UnrecoverableError } from "@qtasks/qtasks";
+ * import { TaskTimeoutError, UnrecoverableError } from "@qtasks/qtasks";
+ * import { isRetryable } from "./retry_policy.ts";
  *
  * class HttpError extends Error {}
  * class BadGateway extends HttpError {}

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import type { OptionalKeys } from "@qtasks/qtasks";
+ * import type { OptionalKeys } from "@qtasks/qtasks/ports";
  *
  * const key: OptionalKeys<{ hits: number; last?: string }> = "last";
  * ```

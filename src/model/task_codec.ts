@@ -2,7 +2,7 @@ import { InvalidPayloadError } from "./errors/invalid_payload_error.ts";
 import type { TaskErrorInfo, TaskRecord } from "./task_record.ts";
 import { isTaskStatus } from "./task_status.ts";
 import { parseFlowLink } from "./flow_link.ts";
-import { parseStringList } from "./flow_record.ts";
+import { parseStringList } from "./_flow_record.ts";
 import type { TaskFields } from "./task_record.ts";
 
 export type { TaskFields } from "./task_record.ts";
@@ -49,7 +49,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * import { isReservedField } from "@qtasks/qtasks";
+ * import { isReservedField } from "@qtasks/qtasks/ports";
  *
  * console.log(isReservedField("status")); // true
  * console.log(isReservedField("tenant")); // false
@@ -70,7 +70,7 @@ export function isReservedField(field: string): boolean {
  *
  * @example
  * ```ts
- * import { encodeJson } from "@qtasks/qtasks";
+ * import { encodeJson } from "@qtasks/qtasks/ports";
  *
  * console.log(encodeJson([1, "a"], "arguments")); // '[1,"a"]'
  * ```
@@ -96,7 +96,7 @@ export function encodeJson(value: unknown, what: string): string {
  *
  * @example
  * ```ts
- * import { toUnixSeconds } from "@qtasks/qtasks";
+ * import { toUnixSeconds } from "./task_codec.ts";
  *
  * console.log(toUnixSeconds(1500)); // "1.500"
  * ```
@@ -133,7 +133,7 @@ function parseJsonField(fields: TaskFields, name: string, fallback: unknown): un
  *
  * @example
  * ```ts
- * import { decodeTaskRecord } from "@qtasks/qtasks";
+ * import { decodeTaskRecord } from "@qtasks/qtasks/ports";
  *
  * const record = decodeTaskRecord("6f1c…", {
  *   task_name: "add",
@@ -218,7 +218,7 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
  *
  * @example
  * ```ts
- * import { describeError } from "@qtasks/qtasks";
+ * import { describeError } from "@qtasks/qtasks/ports";
  *
  * console.log(describeError(new TypeError("bad")).type); // "TypeError"
  * console.log(describeError("plain string").type); // "string"
@@ -253,7 +253,7 @@ export function describeError(thrown: unknown): TaskErrorInfo {
  *
  * @example
  * ```ts
- * import { errorFields } from "@qtasks/qtasks";
+ * import { errorFields } from "@qtasks/qtasks/ports";
  *
  * console.log(errorFields({ type: "Error", message: "x" }));
  * ```

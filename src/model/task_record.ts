@@ -112,7 +112,7 @@ export interface TaskRecord<R = unknown> {
  *
  * @example
  * ```ts
- * import type { TaskFields } from "@qtasks/qtasks";
+ * import type { TaskFields } from "@qtasks/qtasks/ports";
  *
  * const fields: TaskFields = { task_name: "add", status: "new" };
  * console.log(fields.task_name);

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import type { GeneratorTaskResult } from "@qtasks/qtasks";
+ * import type { GeneratorTaskResult } from "@qtasks/qtasks/ports";
  *
  * const list: GeneratorTaskResult<number, void> = [3, 2, 1];
  * const both: GeneratorTaskResult<number, string> = { values: [3, 2, 1], returned: "liftoff" };
@@ -25,7 +25,7 @@ export type GeneratorTaskResult<Y, Ret> = [Ret] extends [never] ? Y[]
  *
  * @example
  * ```ts
- * import type { YieldOf } from "@qtasks/qtasks";
+ * import type { YieldOf } from "@qtasks/qtasks/ports";
  *
  * function* countdown(): Generator<number, void> {
  *   yield 1;
@@ -46,7 +46,7 @@ export type YieldOf<R> = R extends
  *
  * @example
  * ```ts
- * import type { TaskResult } from "@qtasks/qtasks";
+ * import type { TaskResult } from "@qtasks/qtasks/ports";
  *
  * const plain: TaskResult<Promise<number>> = 3;
  * const generated: TaskResult<Generator<string, number>> = { values: ["a"], returned: 1 };

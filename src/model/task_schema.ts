@@ -5,7 +5,7 @@ import { ValidationError, type ValidationIssue } from "./errors/validation_error
  *
  * @example
  * ```ts
- * import type { StandardSchemaIssue } from "@qtasks/qtasks";
+ * import type { StandardSchemaIssue } from "@qtasks/qtasks/ports";
  *
  * const issue: StandardSchemaIssue = { message: "Required", path: [0, { key: "email" }] };
  * ```
@@ -25,7 +25,7 @@ export interface StandardSchemaIssue {
  *
  * @example
  * ```ts
- * import type { StandardSchemaResult } from "@qtasks/qtasks";
+ * import type { StandardSchemaResult } from "@qtasks/qtasks/ports";
  *
  * const ok: StandardSchemaResult<[number]> = { value: [1] };
  * const failed: StandardSchemaResult<[number]> = { issues: [{ message: "Expected number" }] };
@@ -47,7 +47,7 @@ export type StandardSchemaResult<Output> =
  * @example
  * ```ts
  * import { z } from "zod";
- * import type { ArgsSchema } from "@qtasks/qtasks";
+ * import type { ArgsSchema } from "@qtasks/qtasks/ports";
  *
  * const schema: ArgsSchema<[string, number]> = z.tuple([z.email(), z.number().int()]);
  * ```
@@ -79,7 +79,7 @@ export interface ArgsSchema<
  * @example
  * ```ts
  * import { z } from "zod";
- * import type { SchemaInput } from "@qtasks/qtasks";
+ * import type { SchemaInput } from "@qtasks/qtasks/ports";
  *
  * const schema = z.tuple([z.string(), z.coerce.number()]);
  * const args: SchemaInput<typeof schema> = ["ada", "42"];
@@ -99,7 +99,7 @@ export type SchemaInput<S extends ArgsSchema> = NonNullable<S["~standard"]["type
  * @example
  * ```ts
  * import { z } from "zod";
- * import type { SchemaOutput } from "@qtasks/qtasks";
+ * import type { SchemaOutput } from "@qtasks/qtasks/ports";
  *
  * const schema = z.tuple([z.string(), z.coerce.number()]);
  * const args: SchemaOutput<typeof schema> = ["ada", 42];
@@ -119,7 +119,7 @@ export type SchemaOutput<S extends ArgsSchema> = NonNullable<S["~standard"]["typ
  * @example
  * ```ts
  * import { z } from "zod";
- * import { isArgsSchema } from "@qtasks/qtasks";
+ * import { isArgsSchema } from "./task_schema.ts";
  *
  * console.log(isArgsSchema(z.tuple([z.string()]))); // true
  * console.log(isArgsSchema({})); // false
@@ -145,7 +145,8 @@ export function isArgsSchema(value: unknown): value is ArgsSchema {
  * @example
  * ```ts
  * import { z } from "zod";
- * import { parseArgs, ValidationError } from "@qtasks/qtasks";
+ * import { ValidationError } from "@qtasks/qtasks";
+ * import { parseArgs } from "./task_schema.ts";
  *
  * const schema = z.tuple([z.email(), z.number().int()]);
  * console.log(parseArgs(schema, ["ada@example.com", 36], 'Cannot add task "signup"'));

@@ -43,7 +43,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { isTaskStatus } from "@qtasks/qtasks";
+ * import { isTaskStatus } from "./task_status.ts";
  *
  * console.log(isTaskStatus("process")); // true
  * console.log(isTaskStatus("done")); // false

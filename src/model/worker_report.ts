@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import type { WorkerReport } from "@qtasks/qtasks";
+ * import type { WorkerReport } from "@qtasks/qtasks/ports";
  *
  * const report: WorkerReport = {
  *   workerId: "box:4242:1a2b3c4d",
@@ -51,7 +51,7 @@ export interface WorkerReport {
  *
  * @example
  * ```ts
- * import type { WorkerInfo } from "@qtasks/qtasks";
+ * import type { WorkerInfo } from "@qtasks/qtasks/ports";
  *
  * function uptimeMs(worker: WorkerInfo, now: number): number {
  *   return now - worker.startedAt;
@@ -86,7 +86,7 @@ export interface WorkerInfo {
  *
  * @example
  * ```ts
- * import { MemoryGlobalConfig } from "@qtasks/qtasks";
+ * import { MemoryGlobalConfig } from "@qtasks/qtasks/memory";
  *
  * const config = new MemoryGlobalConfig({ name: "demo" });
  * const stats = await config.readWorkerStats();

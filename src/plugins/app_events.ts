@@ -6,7 +6,7 @@ import type { TaskErrorInfo } from "../model/task_record.ts";
  *
  * @example
  * ```ts
- * import type { TaskEventBase } from "@qtasks/qtasks";
+ * import type { TaskEventBase } from "@qtasks/qtasks/ports";
  *
  * const describe = (event: TaskEventBase) => `${event.taskName} ${event.uuid} on ${event.workerId}`;
  * ```

@@ -9,7 +9,8 @@ import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
  *
  * @example A custom GlobalConfig that fires `global_config_start`
  * ```ts
- * import { ComponentPlugins, createLogger, PluginHub } from "@qtasks/qtasks";
+ * import { createLogger } from "@qtasks/qtasks";
+ * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
  *
  * const plugins = new ComponentPlugins("globalConfig");
  * const hub = new PluginHub(createLogger("silent"));

@@ -24,7 +24,8 @@ const COMPONENTS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * import { createLogger, PluginHub } from "@qtasks/qtasks";
+ * import { createLogger } from "@qtasks/qtasks";
+ * import { PluginHub } from "@qtasks/qtasks/ports";
  *
  * const hub = new PluginHub(createLogger("silent"));
  * hub.add({ name: "bump", handlers: { qtasks_add_task_before_broker: () => ({ priority: 9 }) } });

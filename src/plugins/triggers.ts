@@ -9,7 +9,7 @@ import type { TaskErrorInfo, TaskRecord } from "../model/task_record.ts";
  *
  * @example
  * ```ts
- * import type { PluginComponent } from "@qtasks/qtasks";
+ * import type { PluginComponent } from "@qtasks/qtasks/ports";
  *
  * const where: PluginComponent = "worker";
  * ```
@@ -23,7 +23,8 @@ export type PluginComponent = "app" | "worker" | "broker" | "storage" | "globalC
  *
  * @example A handler typed from the map
  * ```ts
- * import type { TriggerArgs, TriggerResult } from "@qtasks/qtasks";
+ * import type { TriggerArgs } from "@qtasks/qtasks";
+ * import type { TriggerResult } from "@qtasks/qtasks/ports";
  *
  * const addDefault = (
  *   args: TriggerArgs<"qtasks_add_task_before_broker">,
@@ -358,7 +359,7 @@ export type TriggerArgs<N extends TriggerName> = TriggerMap[N]["args"];
  *
  * @example
  * ```ts
- * import type { TriggerResult } from "@qtasks/qtasks";
+ * import type { TriggerResult } from "@qtasks/qtasks/ports";
  *
  * const onlyPriority: TriggerResult<"qtasks_add_task_before_broker"> = { priority: 5 };
  * ```
@@ -373,7 +374,7 @@ export type TriggerResult<N extends TriggerName> = [TriggerMap[N]["replaces"]] e
  *
  * @example
  * ```ts
- * import { TRIGGERS, type TriggerInfo } from "@qtasks/qtasks";
+ * import { type TriggerInfo, TRIGGERS } from "@qtasks/qtasks/ports";
  *
  * const info: TriggerInfo = TRIGGERS.broker_add_before;
  * console.log(info.component, info.replaces); // broker ["task"]
@@ -400,7 +401,7 @@ const SETTLEMENT_IDENTITY = ["uuid", "deliveries"] as const;
  *
  * @example
  * ```ts
- * import { TRIGGERS } from "@qtasks/qtasks";
+ * import { TRIGGERS } from "@qtasks/qtasks/ports";
  *
  * console.log(TRIGGERS.qtasks_get.replaces); // ["result"]
  * ```

@@ -39,7 +39,8 @@ export type {
  *
  * @example A broker that logs what it enqueues, around another one
  * ```ts
- * import { MemoryBroker, type Broker, type NewTask } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import type { Broker, NewTask } from "@qtasks/qtasks/ports";
  *
  * const inner = new MemoryBroker();
  * const logging: Broker = {

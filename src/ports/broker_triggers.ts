@@ -17,7 +17,8 @@ import type {
  *
  * @example
  * ```ts
- * import { addHeard, ComponentPlugins } from "@qtasks/qtasks";
+ * import { ComponentPlugins } from "@qtasks/qtasks/ports";
+ * import { addHeard } from "./broker_triggers.ts";
  *
  * console.log(addHeard(new ComponentPlugins("broker"))); // false: not bound to any plugins
  * ```
@@ -38,7 +39,9 @@ export function addHeard(plugins: ComponentPlugins): boolean {
  *
  * @example
  * ```ts
- * import { beforeAdd, ComponentPlugins, createLogger, PluginHub } from "@qtasks/qtasks";
+ * import { createLogger } from "@qtasks/qtasks";
+ * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
+ * import { beforeAdd } from "./broker_triggers.ts";
  *
  * const hub = new PluginHub(createLogger("silent"));
  * await hub.add({ name: "tag", handlers: { storage_add: ({ extra }) => ({ extra: { ...extra, by: "me" } }) } });
@@ -74,7 +77,8 @@ export async function beforeAdd(plugins: ComponentPlugins, task: NewTask): Promi
  *
  * @example
  * ```ts
- * import { afterAdd, ComponentPlugins } from "@qtasks/qtasks";
+ * import { ComponentPlugins } from "@qtasks/qtasks/ports";
+ * import { afterAdd } from "./broker_triggers.ts";
  *
  * const task = { uuid: crypto.randomUUID(), taskName: "t", priority: 0, args: "[]", kwargs: "{}", extra: {} };
  * await afterAdd(new ComponentPlugins("broker"), task); // nobody listens: nothing happens
@@ -97,7 +101,7 @@ export async function afterAdd(plugins: ComponentPlugins, task: NewTask): Promis
  *
  * @example
  * ```ts
- * import { ComponentPlugins, type NewTask } from "@qtasks/qtasks";
+ * import { ComponentPlugins, type NewTask } from "@qtasks/qtasks/ports";
  * import { addAll } from "./broker_triggers.ts";
  *
  * const stored: NewTask[] = [];
@@ -136,7 +140,8 @@ const EXCHANGE_TRIGGERS = [
  *
  * @example
  * ```ts
- * import { ComponentPlugins, exchangeHeard } from "@qtasks/qtasks";
+ * import { ComponentPlugins } from "@qtasks/qtasks/ports";
+ * import { exchangeHeard } from "./broker_triggers.ts";
  *
  * console.log(exchangeHeard(new ComponentPlugins("broker"))); // false
  * ```
@@ -157,7 +162,8 @@ export function exchangeHeard(plugins: ComponentPlugins): boolean {
  *
  * @example
  * ```ts
- * import { beforeExchange, ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks";
+ * import { ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks/ports";
+ * import { beforeExchange } from "./broker_triggers.ts";
  *
  * const request: ExchangeRequest = {
  *   workerId: "w1",
@@ -218,7 +224,8 @@ export async function beforeExchange(
  *
  * @example
  * ```ts
- * import { afterExchange, ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks";
+ * import { ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks/ports";
+ * import { afterExchange } from "./broker_triggers.ts";
  *
  * const request: ExchangeRequest = {
  *   workerId: "w1",

@@ -14,7 +14,8 @@ import type { Logger } from "../model/logger.ts";
  *
  * @example
  * ```ts
- * import { createLogger, parseQueueConfig, type ComponentContext } from "@qtasks/qtasks";
+ * import { createLogger, parseQueueConfig } from "@qtasks/qtasks";
+ * import type { ComponentContext } from "@qtasks/qtasks/ports";
  *
  * const context: ComponentContext = { config: parseQueueConfig({}), logger: createLogger("info") };
  * ```

@@ -8,7 +8,7 @@ import type { WorkerReport, WorkerStats } from "../model/worker_report.ts";
  *
  * @example
  * ```ts
- * import { MemoryGlobalConfig } from "@qtasks/qtasks";
+ * import { MemoryGlobalConfig } from "@qtasks/qtasks/memory";
  *
  * const config = new MemoryGlobalConfig();
  * await config.set("limits", "email", "100");

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import type { ShutdownSignal } from "@qtasks/qtasks";
+ * import type { ShutdownSignal } from "@qtasks/qtasks/runtime";
  *
  * const signal: ShutdownSignal = "SIGTERM";
  * ```
@@ -16,7 +16,8 @@ export type ShutdownSignal = "SIGINT" | "SIGTERM";
  *
  * @example A runtime for tests that records exits instead of exiting
  * ```ts
- * import { getRuntime, setRuntime, type Runtime } from "@qtasks/qtasks";
+ * import { getRuntime } from "@qtasks/qtasks";
+ * import { type Runtime, setRuntime } from "@qtasks/qtasks/runtime";
  *
  * const real = getRuntime();
  * const exits: number[] = [];
@@ -65,7 +66,8 @@ let detected: Runtime | undefined;
  *
  * @example
  * ```ts
- * import { getRuntime, setRuntime } from "@qtasks/qtasks";
+ * import { getRuntime } from "@qtasks/qtasks";
+ * import { setRuntime } from "@qtasks/qtasks/runtime";
  *
  * setRuntime({ ...getRuntime(), env: () => undefined });
  * setRuntime(undefined);
@@ -105,7 +107,8 @@ const factories: Array<() => Runtime | undefined> = [];
  *
  * @example
  * ```ts
- * import { getRuntime, registerRuntime } from "@qtasks/qtasks";
+ * import { getRuntime } from "@qtasks/qtasks";
+ * import { registerRuntime } from "@qtasks/qtasks/runtime";
  *
  * registerRuntime(() => undefined); // recognises nothing
  * console.log(getRuntime().name);

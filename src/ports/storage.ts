@@ -8,7 +8,7 @@ import type { TaskStatus } from "../model/task_status.ts";
  *
  * @example
  * ```ts
- * import type { WaitForStatusOptions } from "@qtasks/qtasks";
+ * import type { WaitForStatusOptions } from "@qtasks/qtasks/ports";
  *
  * const options: WaitForStatusOptions = { statuses: ["success", "error", "cancel"], timeoutMs: 1000 };
  * ```
@@ -27,7 +27,7 @@ export interface WaitForStatusOptions {
  *
  * @example
  * ```ts
- * import type { GetAllOptions } from "@qtasks/qtasks";
+ * import type { GetAllOptions } from "@qtasks/qtasks/ports";
  *
  * const options: GetAllOptions = { limit: 100 };
  * ```
@@ -43,7 +43,7 @@ export interface GetAllOptions {
  *
  * @example Read a record
  * ```ts
- * import { MemoryStorage } from "@qtasks/qtasks";
+ * import { MemoryStorage } from "@qtasks/qtasks/memory";
  *
  * const storage = new MemoryStorage();
  * console.log(await storage.get("no-such-task")); // undefined

@@ -93,7 +93,9 @@ export interface TaskContext {
  *
  * @example
  * ```ts
- * import { createLogger, MemoryBroker, parseQueueConfig, type TaskServices } from "@qtasks/qtasks";
+ * import { createLogger, parseQueueConfig } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import type { TaskServices } from "@qtasks/qtasks/ports";
  *
  * const services: TaskServices = {
  *   broker: new MemoryBroker(),
@@ -119,7 +121,7 @@ export interface TaskServices {
  *
  * @example
  * ```ts
- * import type { TaskContextInit } from "@qtasks/qtasks";
+ * import type { TaskContextInit } from "@qtasks/qtasks/ports";
  *
  * const init: TaskContextInit = {
  *   taskName: "resize",
@@ -162,7 +164,7 @@ export interface TaskContextInit {
  *
  * @example
  * ```ts
- * import { createTaskContext } from "@qtasks/qtasks";
+ * import { createTaskContext } from "@qtasks/qtasks/ports";
  *
  * const controller = new AbortController();
  * const ctx = createTaskContext({

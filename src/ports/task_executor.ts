@@ -41,7 +41,8 @@ export type { TaskContext } from "./task_context.ts";
  *
  * @example Middlewares and an executor of its own
  * ```ts
- * import { AsyncTaskExecutor, type TaskOptions } from "@qtasks/qtasks";
+ * import type { TaskOptions } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor } from "@qtasks/qtasks/ports";
  *
  * const inner = new AsyncTaskExecutor();
  * const options: TaskOptions = {
@@ -180,7 +181,7 @@ export interface TaskDefinition {
  *
  * @example
  * ```ts
- * import type { TaskRun } from "@qtasks/qtasks";
+ * import type { TaskRun } from "@qtasks/qtasks/ports";
  *
  * function label(run: TaskRun): string {
  *   return `${run.appName}/${run.definition.name}(${run.args.length} args) #${run.deliveries}`;
@@ -233,7 +234,7 @@ export interface TaskRun {
  *
  * @example An executor that times every task, around the default one
  * ```ts
- * import { AsyncTaskExecutor, type TaskExecutor } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor, type TaskExecutor } from "@qtasks/qtasks/ports";
  *
  * const inner = new AsyncTaskExecutor();
  * const timed: TaskExecutor = {

@@ -6,7 +6,7 @@ import type { TaskContext } from "./task_context.ts";
  *
  * @example
  * ```ts
- * import type { TaskFn } from "@qtasks/qtasks";
+ * import type { TaskFn } from "@qtasks/qtasks/ports";
  *
  * const add: TaskFn<[number, number], number> = (a, b) => a + b;
  * ```
@@ -18,7 +18,7 @@ export type TaskFn<A extends unknown[], R> = (...args: A) => R;
  *
  * @example
  * ```ts
- * import type { EchoTaskFn } from "@qtasks/qtasks";
+ * import type { EchoTaskFn } from "@qtasks/qtasks/ports";
  *
  * const greet: EchoTaskFn<[string], string> = (ctx, name) => `${ctx.taskName}: hi ${name}`;
  * ```
@@ -30,7 +30,8 @@ export type EchoTaskFn<A extends unknown[], R> = (context: TaskContext, ...args:
  *
  * @example
  * ```ts
- * import { depends, type InjectTaskFn } from "@qtasks/qtasks";
+ * import { depends } from "@qtasks/qtasks";
+ * import type { InjectTaskFn } from "@qtasks/qtasks/ports";
  *
  * const inject = { base: depends(() => 10) };
  * const offset: InjectTaskFn<[number], number, typeof inject> = ({ base }, n) => base + n;
@@ -46,7 +47,8 @@ export type InjectTaskFn<A extends unknown[], R, I extends TaskDependencies> = (
  *
  * @example
  * ```ts
- * import { depends, type EchoInjectTaskFn } from "@qtasks/qtasks";
+ * import { depends } from "@qtasks/qtasks";
+ * import type { EchoInjectTaskFn } from "@qtasks/qtasks/ports";
  *
  * const inject = { base: depends(() => 10) };
  * const offset: EchoInjectTaskFn<[number], string, typeof inject> = (ctx, { base }, n) =>

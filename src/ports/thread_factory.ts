@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import type { ThreadListener } from "@qtasks/qtasks";
+ * import type { ThreadListener } from "@qtasks/qtasks/runtime";
  *
  * const listener: ThreadListener = {
  *   message: (data) => console.log("from the thread:", data),
@@ -29,7 +29,7 @@ export interface ThreadListener {
  *
  * @example
  * ```ts
- * import type { ThreadHandle } from "@qtasks/qtasks";
+ * import type { ThreadHandle } from "@qtasks/qtasks/runtime";
  *
  * async function stop(thread: ThreadHandle): Promise<void> {
  *   thread.post({ type: "close" });
@@ -49,7 +49,7 @@ export interface ThreadHandle {
  *
  * @example
  * ```ts
- * import type { ThreadPort } from "@qtasks/qtasks";
+ * import type { ThreadPort } from "@qtasks/qtasks/runtime";
  *
  * function echo(port: ThreadPort): void {
  *   port.listen((data) => port.post(data));
@@ -76,7 +76,7 @@ export interface ThreadPort {
  *
  * @example A factory that counts the threads it started
  * ```ts
- * import { getThreadFactory, type ThreadFactory } from "@qtasks/qtasks";
+ * import { getThreadFactory, type ThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * let started = 0;
  * const real = getThreadFactory();
@@ -112,7 +112,7 @@ const factories: Array<() => ThreadFactory | undefined> = [];
  *
  * @example
  * ```ts
- * import { getThreadFactory, registerThreadFactory } from "@qtasks/qtasks";
+ * import { getThreadFactory, registerThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * registerThreadFactory(() => undefined); // fits nothing
  * console.log(getThreadFactory().name);
@@ -129,7 +129,7 @@ export function registerThreadFactory(factory: () => ThreadFactory | undefined):
  *
  * @example
  * ```ts
- * import { getThreadFactory, setThreadFactory } from "@qtasks/qtasks";
+ * import { getThreadFactory, setThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * setThreadFactory(getThreadFactory());
  * setThreadFactory(undefined);
@@ -148,7 +148,7 @@ export function setThreadFactory(factory: ThreadFactory | undefined): void {
  *
  * @example
  * ```ts
- * import { getThreadFactory } from "@qtasks/qtasks";
+ * import { getThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * console.log(getThreadFactory().name); // "web" on Deno and Bun, "node" on Node
  * ```

@@ -4,7 +4,7 @@
  *
  * @example A clock moved by hand
  * ```ts
- * import type { TimerClock } from "@qtasks/qtasks";
+ * import type { TimerClock } from "@qtasks/qtasks/ports";
  *
  * let now = Date.UTC(2030, 0, 1);
  * const waiting: Array<{ at: number; callback: () => unknown }> = [];
@@ -33,7 +33,7 @@ export interface TimerClock {
  *
  * @example
  * ```ts
- * import { systemClock } from "@qtasks/qtasks";
+ * import { systemClock } from "@qtasks/qtasks/ports";
  *
  * const cancel = systemClock.setTimer(() => console.log("never"), 60_000);
  * cancel();

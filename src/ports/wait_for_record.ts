@@ -6,7 +6,7 @@ import type { WaitForStatusOptions } from "./storage.ts";
  *
  * @example
  * ```ts
- * import type { RecordSource } from "@qtasks/qtasks";
+ * import type { RecordSource } from "@qtasks/qtasks/ports";
  *
  * const never: RecordSource = { read: () => Promise.resolve(undefined), watch: () => () => {} };
  * ```
@@ -32,7 +32,7 @@ export interface RecordSource {
  *
  * @example
  * ```ts
- * import { waitForRecord } from "@qtasks/qtasks";
+ * import { waitForRecord } from "@qtasks/qtasks/ports";
  *
  * const record = await waitForRecord({ statuses: ["success"], timeoutMs: 10 }, {
  *   read: () => Promise.resolve(undefined),

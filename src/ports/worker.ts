@@ -13,7 +13,8 @@ import type { TaskMiddleware } from "../plugins/task_middleware.ts";
  *
  * @example
  * ```ts
- * import { createLogger, parseQueueConfig, type WorkerHost } from "@qtasks/qtasks";
+ * import { createLogger, parseQueueConfig } from "@qtasks/qtasks";
+ * import type { WorkerHost } from "@qtasks/qtasks/ports";
  *
  * const host: WorkerHost = {
  *   name: "demo",
@@ -49,7 +50,7 @@ export interface WorkerHost {
  *
  * @example
  * ```ts
- * import type { WorkerStopOptions } from "@qtasks/qtasks";
+ * import type { WorkerStopOptions } from "@qtasks/qtasks/ports";
  *
  * const options: WorkerStopOptions = { graceMs: 10_000 };
  * ```
@@ -65,7 +66,9 @@ export interface WorkerStopOptions {
  *
  * @example
  * ```ts
- * import { AsyncWorker, MemoryBroker, QueueTasks, type Worker } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import { AsyncWorker, type Worker } from "@qtasks/qtasks/ports";
  *
  * const broker = new MemoryBroker({ name: "demo" });
  * const worker: Worker = new AsyncWorker({ broker });

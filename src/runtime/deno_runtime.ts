@@ -26,7 +26,7 @@ interface DenoOutput {
  *
  * @example
  * ```ts
- * import { denoRuntime } from "@qtasks/qtasks";
+ * import { denoRuntime } from "@qtasks/qtasks/runtime";
  *
  * console.log(denoRuntime()?.name);
  * ```

@@ -9,7 +9,7 @@ import type { Runtime } from "../ports/runtime.ts";
  *
  * @example
  * ```ts
- * import { nodeRuntime } from "@qtasks/qtasks";
+ * import { nodeRuntime } from "@qtasks/qtasks/runtime";
  *
  * console.log(nodeRuntime().pid > 0); // true
  * ```

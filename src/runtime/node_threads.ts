@@ -15,7 +15,7 @@ import type {
  *
  * @example
  * ```ts
- * import { nodeThreadFactory } from "@qtasks/qtasks";
+ * import { nodeThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * console.log(nodeThreadFactory()?.name); // "node" on Node
  * ```

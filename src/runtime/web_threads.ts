@@ -61,7 +61,7 @@ type WorkerConstructor = new (url: URL, options: { type: "module" }) => WebWorke
  *
  * @example
  * ```ts
- * import { webThreadFactory } from "@qtasks/qtasks";
+ * import { webThreadFactory } from "@qtasks/qtasks/runtime";
  *
  * console.log(webThreadFactory()?.name); // "web" on Deno and Bun
  * ```

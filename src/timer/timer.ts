@@ -9,7 +9,7 @@ import { runUntilSignal } from "../engine/starter/run_until_signal.ts";
 import type { RunForeverOptions } from "../engine/starter/starter.ts";
 import { encodeJson } from "../model/task_codec.ts";
 import { parseArgs } from "../model/task_schema.ts";
-import { scheduleUuid, shortHash } from "./schedule_uuid.ts";
+import { scheduleUuid, shortHash } from "./_schedule_uuid.ts";
 import { systemClock, type TimerClock } from "../ports/timer_clock.ts";
 
 /**
@@ -71,7 +71,7 @@ export interface ScheduleOptions<A extends unknown[] = unknown[]> {
  *
  * @example
  * ```ts
- * import { QueueTasks, Timer, type ScheduleInfo } from "@qtasks/qtasks";
+ * import { QueueTasks, type ScheduleInfo, Timer } from "@qtasks/qtasks";
  *
  * const app = new QueueTasks({ name: "docs-schedule-info" });
  * app.task("tick", () => "tock");

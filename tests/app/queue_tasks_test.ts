@@ -4,14 +4,14 @@ import {
   type AsyncResult,
   ConfigError,
   InvalidPayloadError,
-  MemoryBroker,
-  type NewTask,
   QueueTasks,
   ResultTimeoutError,
   type TaskContext,
   TaskFailedError,
   type TaskRecord,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import type { NewTask } from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 import { assertType, type Equals } from "../support/type_assert.ts";
 import { backendApp } from "../support/with_app.ts";

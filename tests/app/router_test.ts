@@ -2,15 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   type AsyncResult,
-  type BindableTaskHandle,
   createLogger,
   depends,
-  MemoryBroker,
   QueueTasks,
   Router,
   type TaskContext,
   ValidationError,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import type { BindableTaskHandle } from "../../src/ports/mod.ts";
 import { z } from "zod";
 import { uniqueName } from "../support/deferred.ts";
 import { assertType, type Equals } from "../support/type_assert.ts";

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, getRuntime, parseQueueConfig, QueueTasks, setRuntime } from "../../mod.ts";
+import { ConfigError, getRuntime, parseQueueConfig, QueueTasks } from "../../mod.ts";
+import { setRuntime } from "../../src/runtime/mod.ts";
 
 function envOf(values: Record<string, string>): (name: string) => string | undefined {
   return (name) => values[name];

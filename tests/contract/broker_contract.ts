@@ -16,19 +16,21 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
 import {
-  type Broker,
-  type ComponentContext,
   createLogger,
   DeliveryLimitError,
   DuplicateTaskError,
-  type ExchangeRequest,
-  type ExchangeResult,
-  type GlobalConfig,
-  type NewTask,
   parseQueueConfig,
-  type Settlement,
   type TaskRecord,
 } from "../../mod.ts";
+import type {
+  Broker,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  GlobalConfig,
+  NewTask,
+  Settlement,
+} from "../../src/ports/mod.ts";
 
 /** Tests of the suite that an implementation may declare as a known bug. */
 export type ContractCase =

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../src/backends/memory/mod.ts";
+import type { Broker } from "../../src/ports/mod.ts";
 import { brokerContract } from "./broker_contract.ts";
 import { progressContract } from "./progress_contract.ts";
 

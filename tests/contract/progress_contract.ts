@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Broker } from "../../mod.ts";
+import type { Broker } from "../../src/ports/mod.ts";
 import { appName, componentContext, exchangeRequest, mustGet, newTask } from "./broker_contract.ts";
 
 /**

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
-import { type Broker, RedisBroker } from "../../mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import type { Broker } from "../../src/ports/mod.ts";
 import {
   appName,
   brokerContract,

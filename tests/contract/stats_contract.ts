@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Broker, GlobalConfig, WorkerReport } from "../../mod.ts";
+import type { Broker, GlobalConfig, WorkerReport } from "../../src/ports/mod.ts";
 import { uniqueName } from "../support/deferred.ts";
 
 /** What a backend gives the contract. */

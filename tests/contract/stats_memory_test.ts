@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../src/backends/memory/mod.ts";
 import { statsContract } from "./stats_contract.ts";
 
 statsContract("MemoryGlobalConfig", {

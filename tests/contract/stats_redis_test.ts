@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RedisBroker } from "../../mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { statsContract } from "./stats_contract.ts";
 

@@ -1,17 +1,37 @@
 /**
- * Every name mod.ts exports is documented with an example: its declaration has a JSDoc block
- * with an `@example`. Reads the sources as text (no TypeScript compiler): mod.ts's
- * `export { … } from "…"` and `export type { … } from "…"` statements, then the declaration of
- * each name in its file (following further re-exports), then the comment right above it.
+ * Every name an entry module exports (each module deno.json's `exports` lists: mod.ts and the
+ * subpaths) is documented with an example: its declaration has a JSDoc block with an `@example`.
+ * Reads the sources as text (no TypeScript compiler): the entry's `export { … } from "…"` and
+ * `export type { … } from "…"` statements, then the declaration of each name in its file
+ * (following further re-exports), then the comment right above it.
+ *
+ * Also keeps the public API curated: mod.ts exports at most {@linkcode MAX_ROOT_EXPORTS} names,
+ * and no entry module re-exports a private module (a file whose name starts with `_`).
  *
  * @module
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import * as mod from "../../mod.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
+
+/** The entry modules: every module deno.json exports, by export name (".", "./redis", …). */
+const ENTRIES: Map<string, URL> = new Map(
+  Object.entries(
+    (JSON.parse(readFileSync(new URL("deno.json", ROOT), "utf8")) as {
+      exports: Record<string, string>;
+    }).exports,
+  ).map(([name, path]) => [name, new URL(path, ROOT)]),
+);
+
+/**
+ * The most names mod.ts may export: what an app author needs (the app, handles, results, flows,
+ * the worker pool, the timer, task options and context, every error class, plugins, events,
+ * logger, config, stats), with room for the few error classes still to come. Anything else
+ * belongs in a subpath (./redis, ./memory, ./ports, ./runtime) or stays internal.
+ */
+const MAX_ROOT_EXPORTS = 80;
 
 /** One name a module exports, and where it comes from. */
 interface ExportedName {
@@ -93,28 +113,72 @@ function declarationOf(name: string, file: URL, seen = new Set<string>()): Decla
   return declarationOf(reexport.local, reexport.from, seen);
 }
 
-/** The names mod.ts exports, with the declaration of each. */
-function modExports(): Map<string, Declaration> {
+/** The names an entry module exports, with the declaration of each. */
+function entryExports(entry: URL): Map<string, Declaration> {
   const found = new Map<string, Declaration>();
-  for (const entry of exportLists(MOD)) {
-    found.set(entry.name, declarationOf(entry.local, entry.from ?? MOD));
+  for (const { name, local, from } of exportLists(entry)) {
+    found.set(name, declarationOf(local, from ?? entry, new Set()));
   }
   return found;
 }
 
-test("the export statements of mod.ts name every value the module exports", () => {
-  const listed = new Set(modExports().keys());
-  const values = Object.keys(mod).filter((name) => !listed.has(name));
-  assert.deepEqual(values, [], "exported values that the statement parser missed");
-  assert.ok(listed.size > Object.keys(mod).length, "the type-only exports are listed too");
+/** `src/ports/mod.ts`: a path relative to the repository, for messages. */
+function relative(url: URL): string {
+  return url.pathname.slice(ROOT.pathname.length);
+}
+
+test("deno.json exports mod.ts and the subpath entry modules", () => {
+  assert.equal(ENTRIES.get(".")?.href, new URL("mod.ts", ROOT).href);
+  for (const subpath of ["./redis", "./memory", "./ports", "./runtime"]) {
+    assert.match(relative(ENTRIES.get(subpath)!), /^src\/.+\/mod\.ts$/, subpath);
+  }
 });
 
-test("every export of mod.ts has a JSDoc block with an @example", () => {
+test("the export statements of each entry module name every value it exports", async () => {
+  for (const [name, entry] of ENTRIES) {
+    if (exportLists(entry).length === 0) continue; // the pool thread's entry: runs, exports nothing
+    const listed = new Set(entryExports(entry).keys());
+    const module = await import(entry.href) as Record<string, unknown>;
+    const values = Object.keys(module).filter((value) => !listed.has(value));
+    assert.deepEqual(values, [], `${name}: exported values that the statement parser missed`);
+  }
+  const root = await import(ENTRIES.get(".")!.href) as Record<string, unknown>;
+  assert.ok(
+    entryExports(ENTRIES.get(".")!).size > Object.keys(root).length,
+    "types are listed too",
+  );
+});
+
+test("every export of every entry module has a JSDoc block with an @example", () => {
   const missing: string[] = [];
-  for (const [name, { file, line, jsdoc }] of modExports()) {
-    const where = `${file.pathname.split("/").slice(-2).join("/")}:${line}`;
-    if (jsdoc === undefined) missing.push(`${name} (${where}): no JSDoc`);
-    else if (!/^\s*\*\s*@example\b/m.test(jsdoc)) missing.push(`${name} (${where}): no @example`);
+  for (const [entryName, entry] of ENTRIES) {
+    for (const [name, { file, line, jsdoc }] of entryExports(entry)) {
+      const where = `${relative(file)}:${line}`;
+      if (jsdoc === undefined) missing.push(`${entryName} ${name} (${where}): no JSDoc`);
+      else if (!/^\s*\*\s*@example\b/m.test(jsdoc)) {
+        missing.push(`${entryName} ${name} (${where}): no @example`);
+      }
+    }
   }
   assert.deepEqual(missing, []);
+});
+
+test(`mod.ts exports at most ${MAX_ROOT_EXPORTS} names`, () => {
+  const names = [...entryExports(ENTRIES.get(".")!).keys()];
+  assert.ok(
+    names.length <= MAX_ROOT_EXPORTS,
+    `mod.ts exports ${names.length} names: move what an app author does not need to a subpath`,
+  );
+});
+
+test("no entry module re-exports a private module (a file named _*.ts)", () => {
+  const found: string[] = [];
+  for (const [name, entry] of ENTRIES) {
+    for (const { name: exported, from } of exportLists(entry)) {
+      if (from !== undefined && from.pathname.split("/").pop()!.startsWith("_")) {
+        found.push(`${name} re-exports ${exported} from ${relative(from)}`);
+      }
+    }
+  }
+  assert.deepEqual(found, []);
 });

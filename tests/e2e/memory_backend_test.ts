@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  MemoryBroker,
   QueueTasks,
   ResultTimeoutError,
   type TaskContext,
   TaskFailedError,
   TaskTimeoutError,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { repoPath, uniqueAppName } from "../support/e2e_env.ts";
 import { spawnRuntime } from "../support/spawn_runtime.ts";
 

@@ -1,20 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  type Broker,
-  type CancelOutcome,
-  type ComponentContext,
-  type ExchangeRequest,
-  type ExchangeResult,
-  type Lease,
-  type LeaseRenewal,
-  MemoryBroker,
-  type NewFlow,
-  type NewTask,
-  QueueTasks,
-  type Storage,
-  type TaskRecord,
-} from "../../mod.ts";
+import { QueueTasks, type TaskRecord } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import type {
+  Broker,
+  CancelOutcome,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  LeaseRenewal,
+  NewFlow,
+  NewTask,
+  Storage,
+} from "../../src/ports/mod.ts";
 import { uniqueAppName } from "../support/e2e_env.ts";
 
 /**

@@ -1,11 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AsyncTaskExecutor,
-  type TaskContext,
-  type TaskDefinition,
-  type TaskRun,
-} from "../../mod.ts";
+import type { TaskContext } from "../../mod.ts";
+import { AsyncTaskExecutor, type TaskDefinition, type TaskRun } from "../../src/ports/mod.ts";
 
 function run(
   fn: (...args: never[]) => unknown,

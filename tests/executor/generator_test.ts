@@ -1,13 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AsyncTaskExecutor,
-  createLogger,
-  PluginHub,
-  QueueTasks,
-  TaskCancelError,
-  type TaskRun,
-} from "../../mod.ts";
+import { createLogger, QueueTasks, TaskCancelError } from "../../mod.ts";
+import { AsyncTaskExecutor, PluginHub, type TaskRun } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 const executor = new AsyncTaskExecutor();

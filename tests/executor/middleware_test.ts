@@ -1,13 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AsyncWorker,
-  createLogger,
-  MemoryBroker,
-  QueueTasks,
-  type TaskCall,
-  type TaskMiddleware,
-} from "../../mod.ts";
+import { createLogger, QueueTasks, type TaskCall, type TaskMiddleware } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import { AsyncWorker } from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 function app(): QueueTasks {

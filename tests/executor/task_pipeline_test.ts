@@ -1,23 +1,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  AsyncTaskExecutor,
-  AsyncWorker,
   createLogger,
   type Logger,
-  MemoryBroker,
   type Plugin,
-  PluginHub,
   QueueTasks,
   TaskCancelError,
   type TaskContext,
-  type TaskExecutor,
   type TaskMiddleware,
-  type TaskOutcome,
   TaskPluginTriggerError,
-  type TaskRun,
   type TriggerName,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import {
+  AsyncTaskExecutor,
+  AsyncWorker,
+  PluginHub,
+  type TaskExecutor,
+  type TaskOutcome,
+  type TaskRun,
+} from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 const UUID = "22222222-2222-4222-8222-222222222222";

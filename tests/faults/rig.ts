@@ -6,15 +6,8 @@
  *
  * @module
  */
-import {
-  type Logger,
-  type QueueConfigInput,
-  QueueTasks,
-  RedisConnection,
-  type RedisKeys,
-  redisKeys,
-  type TaskRecord,
-} from "../../mod.ts";
+import { type Logger, type QueueConfigInput, QueueTasks, type TaskRecord } from "../../mod.ts";
+import { RedisConnection, type RedisKeys, redisKeys } from "../../src/backends/redis/mod.ts";
 import { RedisServer, type RedisServerOptions } from "./redis_server.ts";
 import type { Checks, ScenarioContext, ScenarioOutcome } from "./scenario.ts";
 import { awaitFinal, countExecutions, type Counts, leftovers, tally } from "./tally.ts";

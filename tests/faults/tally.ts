@@ -8,14 +8,8 @@
  *
  * @module
  */
-import {
-  BackendError,
-  type QueueTasks,
-  type RedisConnection,
-  type RedisKeys,
-  ResultTimeoutError,
-  type TaskRecord,
-} from "../../mod.ts";
+import { BackendError, type QueueTasks, ResultTimeoutError, type TaskRecord } from "../../mod.ts";
+import type { RedisConnection, RedisKeys } from "../../src/backends/redis/mod.ts";
 import type { ScenarioRow } from "./scenario.ts";
 
 /** Statuses after which a task never changes again. */

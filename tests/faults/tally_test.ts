@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { RedisConnection, type TaskRecord } from "../../mod.ts";
+import type { TaskRecord } from "../../mod.ts";
+import { RedisConnection } from "../../src/backends/redis/mod.ts";
 import { REDIS_SERVER, RedisServer } from "./redis_server.ts";
 import { countExecutions, tally, wrongResults } from "./tally.ts";
 

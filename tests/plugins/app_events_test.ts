@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createLogger, type Logger, MemoryBroker, QueueTasks, TaskCancelError } from "../../mod.ts";
+import { createLogger, type Logger, QueueTasks, TaskCancelError } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { uniqueName } from "../support/deferred.ts";
 
 function app(logger: Logger = createLogger("silent")) {

@@ -12,24 +12,26 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  createLogger,
+  parseQueueConfig,
+  type Plugin,
+  type QueueConfigInput,
+  QueueTasks,
+  type TriggerArgs,
+  type TriggerName,
+} from "../../mod.ts";
+import {
   type Broker,
   type ClaimedTask,
   type ComponentContext,
-  createLogger,
   type ExchangeRequest,
   type ExchangeResult,
   type GlobalConfig,
   type NewTask,
-  parseQueueConfig,
-  type Plugin,
   type PluginComponent,
   PluginHub,
-  type QueueConfigInput,
-  QueueTasks,
   type Settlement,
-  type TriggerArgs,
-  type TriggerName,
-} from "../../mod.ts";
+} from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 /** How a backend plugs into the suite. */

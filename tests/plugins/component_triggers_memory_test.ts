@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../src/backends/memory/mod.ts";
+import type { Broker } from "../../src/ports/mod.ts";
 import { componentTriggers } from "./component_triggers.ts";
 
 const clocks = new WeakMap<Broker, { offset: number }>();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RedisBroker } from "../../mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import { testRedisUrl } from "../support/deferred.ts";
 import { componentTriggers } from "./component_triggers.ts";
 

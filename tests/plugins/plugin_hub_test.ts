@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createLogger, type Logger, MemoryBroker, type Plugin, QueueTasks } from "../../mod.ts";
+import { createLogger, type Logger, type Plugin, QueueTasks } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { uniqueName } from "../support/deferred.ts";
 
 /** A logger that keeps its error lines. */

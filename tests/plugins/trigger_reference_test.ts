@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { TRIGGERS } from "../../mod.ts";
+import { TRIGGERS } from "../../src/ports/mod.ts";
 
 /** Every trigger of QTasks' reference (seed 004), by component. */
 const SEED_004 = [

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BackendError, QueueTasks, RedisConnection } from "../../mod.ts";
+import { BackendError, QueueTasks } from "../../mod.ts";
+import { RedisConnection } from "../../src/backends/redis/mod.ts";
 import { freePort, hasCommand, startRedisServer } from "../support/redis_server.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 

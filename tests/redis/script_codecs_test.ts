@@ -9,7 +9,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BackendError, type ExchangeRequest, type NewTask, RedisConnection } from "../../mod.ts";
+import { BackendError } from "../../mod.ts";
+import { RedisConnection } from "../../src/backends/redis/mod.ts";
+import type { ExchangeRequest, NewTask } from "../../src/ports/mod.ts";
 import { redisKeys } from "../../src/backends/redis/redis_keys.ts";
 import {
   decodeEnqueueBulk,

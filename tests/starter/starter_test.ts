@@ -1,12 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  getRuntime,
-  QueueTasks,
-  type Runtime,
-  setRuntime,
-  type ShutdownSignal,
-} from "../../mod.ts";
+import { getRuntime, QueueTasks } from "../../mod.ts";
+import { type Runtime, setRuntime, type ShutdownSignal } from "../../src/runtime/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 /** A runtime whose signals are raised by the test and whose exit is recorded. */

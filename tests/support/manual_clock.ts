@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TimerClock } from "../../mod.ts";
+import type { TimerClock } from "../../src/ports/mod.ts";
 
 interface Pending {
   at: number;

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import {
   type Dependency,
   depends,
-  type Injected,
   QueueTasks,
   type TaskContext,
   TaskTimeoutError,
 } from "../../mod.ts";
+import type { Injected } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { assertType, type Equals } from "../support/type_assert.ts";
 import { backendApp } from "../support/with_app.ts";

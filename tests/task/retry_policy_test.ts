@@ -7,11 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  backoffDelay,
-  DEFAULT_BACKOFF,
   DeliveryLimitError,
   InvalidPayloadError,
-  isRetryable,
   LeaseLostError,
   TaskTimeoutError,
   UnknownTaskError,
@@ -19,6 +16,7 @@ import {
   ValidationError,
   WorkerShutdownError,
 } from "../../mod.ts";
+import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../src/model/retry_policy.ts";
 
 const never = () => {
   throw new Error("random() must not be called without jitter");

@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   createLogger,
-  createTaskContext,
   InvalidPayloadError,
   type Logger,
   parseQueueConfig,
@@ -11,6 +10,7 @@ import {
   type TaskContext,
   TaskTimeoutError,
 } from "../../mod.ts";
+import { createTaskContext } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 /** Starts the app, runs `body`, and always flushes and stops it. */

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { QueueTasks, TASK_OPTION_NAMES } from "../../mod.ts";
+import { QueueTasks } from "../../mod.ts";
+import { TASK_OPTION_NAMES } from "../../src/app/task_options.ts";
 import { uniqueName } from "../support/deferred.ts";
 
 function memoryApp(): QueueTasks {

@@ -1,13 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { z } from "zod";
-import {
-  type ArgsSchema,
-  InvalidPayloadError,
-  QueueTasks,
-  type TaskContext,
-  ValidationError,
-} from "../../mod.ts";
+import { InvalidPayloadError, QueueTasks, type TaskContext, ValidationError } from "../../mod.ts";
+import type { ArgsSchema } from "../../src/ports/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 const signupSchema = z.tuple([z.email(), z.number().int().min(18)]);

@@ -9,14 +9,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   BackendError,
-  MemoryBroker,
   QueueTasks,
-  scheduleUuid,
   Timer,
   type TimerFire,
   UnknownTaskError,
   ValidationError,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import { scheduleUuid } from "../../src/timer/_schedule_uuid.ts";
 import { z } from "zod";
 import { deferred, uniqueName } from "../support/deferred.ts";
 import { ManualClock } from "../support/manual_clock.ts";

@@ -1,19 +1,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  AsyncWorker,
   createLogger,
-  type ExchangeRequest,
-  type ExchangeResult,
-  type Lease,
   LeaseLostError,
-  type LeaseRenewal,
   type Logger,
-  MemoryBroker,
-  MemoryStorage,
   QueueTasks,
   WorkerShutdownError,
 } from "../../mod.ts";
+import { MemoryBroker, MemoryStorage } from "../../src/backends/memory/mod.ts";
+import {
+  AsyncWorker,
+  type ExchangeRequest,
+  type ExchangeResult,
+  type Lease,
+  type LeaseRenewal,
+} from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 /** A memory broker that records every exchange and can be told to fail some. */

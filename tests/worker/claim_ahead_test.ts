@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { QueueTasks } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import {
   AsyncWorker,
   type ExchangeRequest,
   type ExchangeResult,
   type Lease,
   type LeaseRenewal,
-  MemoryBroker,
-  QueueTasks,
-} from "../../mod.ts";
+} from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
 /**

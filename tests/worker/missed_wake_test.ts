@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ExchangeRequest, type ExchangeResult, QueueTasks, RedisBroker } from "../../mod.ts";
+import { QueueTasks } from "../../mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 /** A Redis broker that can hold back the reply of one exchange and reports wake-ups. */

@@ -9,7 +9,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  type AsyncWorker,
   QueueTasks,
   ResultTimeoutError,
   type TaskContext,
@@ -18,6 +17,7 @@ import {
   type TriggerArgs,
   UnrecoverableError,
 } from "../../mod.ts";
+import type { AsyncWorker } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 const QUICK = { type: "fixed", delayMs: 2 } as const;

@@ -9,17 +9,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AsyncWorker,
-  type Broker,
-  createLogger,
-  MemoryBroker,
-  QueueTasks,
-  RedisBroker,
-  type TaskRecord,
-  type Worker,
-  WorkerPool,
-} from "../../mod.ts";
+import { createLogger, QueueTasks, type TaskRecord, WorkerPool } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import { AsyncWorker, type Broker, type Worker } from "../../src/ports/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { hear, say } from "./fixtures/pool_tasks.ts";
 import { setupParityApp } from "./fixtures/parity_tasks.ts";

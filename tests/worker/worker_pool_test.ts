@@ -10,19 +10,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  type Broker,
   createLogger,
   DeliveryLimitError,
-  getThreadFactory,
   LeaseLostError,
-  MemoryBroker,
   QueueTasks,
-  RedisBroker,
-  type TaskOutcome,
   type TaskRecord,
-  type TaskRun,
-  type ThreadFactory,
-  type ThreadListener,
   ThreadPool,
   type ThreadPoolOptions,
   UnrecoverableError,
@@ -30,6 +22,14 @@ import {
   WorkerPool,
   WorkerShutdownError,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import type { Broker, TaskOutcome, TaskRun } from "../../src/ports/mod.ts";
+import {
+  getThreadFactory,
+  type ThreadFactory,
+  type ThreadListener,
+} from "../../src/runtime/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { encodeThreadError, rebuildThreadError } from "../../src/engine/executor/_thread_error.ts";
 import { hear, registerPoolTasks, say, THREAD_ID } from "./fixtures/pool_tasks.ts";

@@ -8,16 +8,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  type AsyncWorker,
-  type ClaimedTask,
   createLogger,
-  MemoryBroker,
   type Plugin,
   QueueTasks,
-  type Settlement,
   type TriggerArgs,
   type TriggerName,
 } from "../../mod.ts";
+import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import type { AsyncWorker, ClaimedTask, Settlement } from "../../src/ports/mod.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 type MakeApp = (name: string) => QueueTasks;

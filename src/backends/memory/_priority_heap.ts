@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { PriorityHeap } from "@qtasks/qtasks";
+ * import { PriorityHeap } from "./_priority_heap.ts";
  *
  * const heap = new PriorityHeap<number>((a, b) => a - b);
  * heap.push(3);

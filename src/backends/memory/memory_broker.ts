@@ -19,7 +19,7 @@ import {
   flowRecordName,
   isFlowRunning,
   parseStringList,
-} from "../../model/flow_record.ts";
+} from "../../model/_flow_record.ts";
 import {
   errorFields,
   isReservedField,
@@ -110,7 +110,8 @@ interface HeldLease {
  *
  * @example
  * ```ts
- * import { MemoryBroker, QueueTasks } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
  *
  * const app = new QueueTasks({ name: "demo", broker: new MemoryBroker({ name: "demo" }) });
  * ```

@@ -16,7 +16,7 @@ import { checkClaim } from "../../ports/_check_claim.ts";
  *
  * @example
  * ```ts
- * import { MemoryGlobalConfig } from "@qtasks/qtasks";
+ * import { MemoryGlobalConfig } from "@qtasks/qtasks/memory";
  *
  * const config = new MemoryGlobalConfig({ name: "demo" });
  * await config.set("feature", "beta", "on");

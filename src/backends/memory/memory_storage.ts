@@ -14,7 +14,7 @@ import { waitForRecord } from "../../ports/wait_for_record.ts";
  *
  * @example
  * ```ts
- * import { MemoryGlobalConfig, MemoryStorage } from "@qtasks/qtasks";
+ * import { MemoryGlobalConfig, MemoryStorage } from "@qtasks/qtasks/memory";
  *
  * const storage = new MemoryStorage({ name: "demo", globalConfig: new MemoryGlobalConfig({ name: "demo" }) });
  * console.log(storage.globalConfig?.name); // "demo"

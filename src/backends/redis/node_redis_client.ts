@@ -9,7 +9,7 @@ type NodeRedis = ReturnType<typeof createClient>;
  *
  * @example
  * ```ts
- * import type { NodeRedisClientOptions } from "@qtasks/qtasks";
+ * import type { NodeRedisClientOptions } from "@qtasks/qtasks/redis";
  *
  * const options: NodeRedisClientOptions = { connectTimeoutMs: 2_000, tls: { ca: "-----BEGIN CERTIFICATE-----…" } };
  * ```
@@ -75,7 +75,7 @@ function wrap(client: NodeRedis): RedisClient {
  *
  * @example
  * ```ts
- * import { createNodeRedisClient } from "@qtasks/qtasks";
+ * import { createNodeRedisClient } from "@qtasks/qtasks/redis";
  *
  * const client = createNodeRedisClient("redis://127.0.0.1:6379");
  * await client.connect();

@@ -59,13 +59,9 @@ const BULK_BATCH = 500;
  *
  * @example Assembled from components, as in QTasks
  * ```ts
- * import {
- *   AsyncWorker,
- *   QueueTasks,
- *   RedisBroker,
- *   RedisGlobalConfig,
- *   RedisStorage,
- * } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { AsyncWorker } from "@qtasks/qtasks/ports";
+ * import { RedisBroker, RedisGlobalConfig, RedisStorage } from "@qtasks/qtasks/redis";
  *
  * const url = "redis://127.0.0.1:6379";
  * const globalConfig = new RedisGlobalConfig({ name: "shop", url });

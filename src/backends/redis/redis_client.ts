@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import type { RedisReply } from "@qtasks/qtasks";
+ * import type { RedisReply } from "@qtasks/qtasks/redis";
  *
  * const reply: RedisReply = ["a", 1, null];
  * ```
@@ -16,7 +16,7 @@ export type RedisReply = string | number | null | RedisReply[];
  *
  * @example
  * ```ts
- * import { RedisOfflineError } from "@qtasks/qtasks";
+ * import { RedisOfflineError } from "@qtasks/qtasks/redis";
  *
  * console.log(new RedisOfflineError().message);
  * ```
@@ -42,7 +42,7 @@ export class RedisOfflineError extends Error {
  *
  * @example A client that counts the commands it sends
  * ```ts
- * import { createNodeRedisClient, type RedisClient } from "@qtasks/qtasks";
+ * import { createNodeRedisClient, type RedisClient } from "@qtasks/qtasks/redis";
  *
  * function counting(inner: RedisClient, counter: { sent: number }): RedisClient {
  *   return {

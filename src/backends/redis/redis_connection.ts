@@ -3,7 +3,7 @@ import { createNodeRedisClient, type NodeRedisClientOptions } from "./node_redis
 import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_client.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
-import { redactUrl } from "./redact_url.ts";
+import { redactUrl } from "./_redact_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
 interface PendingCommand {
@@ -21,7 +21,7 @@ const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOW
  *
  * @example
  * ```ts
- * import type { RedisConnectionOptions } from "@qtasks/qtasks";
+ * import type { RedisConnectionOptions } from "@qtasks/qtasks/redis";
  *
  * const options: RedisConnectionOptions = { url: "redis://127.0.0.1:6379", timeoutMs: 5_000 };
  * ```
@@ -52,7 +52,7 @@ export interface RedisConnectionOptions {
  *
  * @example
  * ```ts
- * import { RedisConnection } from "@qtasks/qtasks";
+ * import { RedisConnection } from "@qtasks/qtasks/redis";
  *
  * const connection = new RedisConnection({ url: "redis://127.0.0.1:6379" });
  * console.log(await connection.command(["PING"])); // "PONG"

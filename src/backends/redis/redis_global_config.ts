@@ -28,7 +28,7 @@ import type { GlobalConfig } from "../../ports/global_config.ts";
  *
  * @example
  * ```ts
- * import type { RedisComponentOptions } from "@qtasks/qtasks";
+ * import type { RedisComponentOptions } from "@qtasks/qtasks/redis";
  *
  * const options: RedisComponentOptions = { name: "shop", url: "redis://127.0.0.1:6379/0" };
  * ```
@@ -51,7 +51,7 @@ export interface RedisComponentOptions {
  *
  * @example
  * ```ts
- * import { RedisGlobalConfig } from "@qtasks/qtasks";
+ * import { RedisGlobalConfig } from "@qtasks/qtasks/redis";
  *
  * const config = new RedisGlobalConfig({ name: "docs-gc", url: "redis://127.0.0.1:6379" });
  * await config.set("limits", "email", "100");
@@ -249,7 +249,7 @@ export class RedisGlobalConfig implements GlobalConfig {
  *
  * @example
  * ```ts
- * import { pairsToObject } from "@qtasks/qtasks";
+ * import { pairsToObject } from "./redis_global_config.ts";
  *
  * console.log(pairsToObject(["a", "1", "b", "2"])); // { a: "1", b: "2" }
  * ```

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { redisKeys } from "@qtasks/qtasks";
+ * import { redisKeys } from "@qtasks/qtasks/redis";
  *
  * const keys = redisKeys("shop");
  * console.log(keys.queue); // "{shop}:queue"
@@ -62,7 +62,7 @@ export interface RedisKeys {
  *
  * @example
  * ```ts
- * import { redisKeys } from "@qtasks/qtasks";
+ * import { redisKeys } from "@qtasks/qtasks/redis";
  *
  * console.log(redisKeys("QueueTasks").globalConfig("main")); // "{QueueTasks}:GlobalConfig:main"
  * ```

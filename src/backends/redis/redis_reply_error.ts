@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { RedisReplyError } from "@qtasks/qtasks";
+ * import { RedisReplyError } from "@qtasks/qtasks/redis";
  *
  * const error = new RedisReplyError("WRONGTYPE Operation against a key holding the wrong kind of value");
  * console.log(error.code); // "WRONGTYPE"

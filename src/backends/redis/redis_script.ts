@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { RedisScript } from "@qtasks/qtasks";
+ * import { RedisScript } from "@qtasks/qtasks/redis";
  *
  * const script = new RedisScript("echo", "-- KEYS: none; ARGV[1]: text\nreturn ARGV[1]", 0);
  * console.log(script.keyCount); // 0

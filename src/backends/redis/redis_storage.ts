@@ -25,7 +25,7 @@ import { waitForRecord } from "../../ports/wait_for_record.ts";
  *
  * @example
  * ```ts
- * import { RedisGlobalConfig, RedisStorage } from "@qtasks/qtasks";
+ * import { RedisGlobalConfig, RedisStorage } from "@qtasks/qtasks/redis";
  *
  * const globalConfig = new RedisGlobalConfig({ name: "docs-storage", url: "redis://127.0.0.1:6379" });
  * const storage = new RedisStorage({ name: "docs-storage", globalConfig });

@@ -131,7 +131,7 @@ function limit(run: TaskRun): Limit {
  *
  * @example
  * ```ts
- * import { AsyncTaskExecutor } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor } from "@qtasks/qtasks/ports";
  *
  * const executor = new AsyncTaskExecutor();
  * const outcome = await executor.execute({
@@ -158,7 +158,7 @@ function limit(run: TaskRun): Limit {
  *
  * @example A generator task and a middleware
  * ```ts
- * import { AsyncTaskExecutor } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor } from "@qtasks/qtasks/ports";
  *
  * const outcome = await new AsyncTaskExecutor().execute({
  *   definition: {

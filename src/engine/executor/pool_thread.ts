@@ -16,7 +16,7 @@ import { AsyncTaskExecutor } from "./async_task_executor.ts";
 import type { TaskOutcome, TaskRun } from "../../ports/task_executor.ts";
 import type { TaskMiddleware } from "../../plugins/task_middleware.ts";
 import { getThreadFactory, type ThreadPort } from "../../ports/thread_factory.ts";
-import { executeInjected } from "./dependency_resolver.ts";
+import { executeInjected } from "./_dependency_resolver.ts";
 import { describeError } from "../../model/task_codec.ts";
 import type { TaskServices } from "../../ports/task_context.ts";
 import type { TaskRecord } from "../../model/task_record.ts";

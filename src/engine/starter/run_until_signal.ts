@@ -26,7 +26,7 @@ export interface RunForeverOptions {
  *
  * @example
  * ```ts
- * import type { Runnable } from "@qtasks/qtasks";
+ * import type { Runnable } from "./run_until_signal.ts";
  *
  * const nothing: Runnable = { start: async () => {}, stop: async () => {} };
  * ```
@@ -53,7 +53,8 @@ export interface Runnable {
  *
  * @example
  * ```ts
- * import { createLogger, runUntilSignal } from "@qtasks/qtasks";
+ * import { createLogger } from "@qtasks/qtasks";
+ * import { runUntilSignal } from "./run_until_signal.ts";
  *
  * const stop = new AbortController();
  * const done = runUntilSignal(

@@ -15,7 +15,9 @@ export type { RunForeverOptions } from "./run_until_signal.ts";
  *
  * @example
  * ```ts
- * import { AsyncWorker, MemoryBroker, QueueTasks, Starter } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import { AsyncWorker, Starter } from "@qtasks/qtasks/ports";
  *
  * const broker = new MemoryBroker({ name: "demo" });
  * const worker = new AsyncWorker({ broker });

@@ -56,7 +56,7 @@ import type { PluginHub } from "../../plugins/plugin_hub.ts";
 import { getRuntime } from "../../ports/runtime.ts";
 import type { AppEvents } from "../../plugins/app_events.ts";
 import { describeError } from "../../model/task_codec.ts";
-import { executeInjected } from "../executor/dependency_resolver.ts";
+import { executeInjected } from "../executor/_dependency_resolver.ts";
 import type { TaskServices } from "../../ports/task_context.ts";
 import { parseArgs } from "../../model/task_schema.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../model/retry_policy.ts";
@@ -76,7 +76,8 @@ interface RunningTask {
  *
  * @example
  * ```ts
- * import { MemoryBroker, type AsyncWorkerOptions } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
+ * import type { AsyncWorkerOptions } from "@qtasks/qtasks/ports";
  *
  * const options: AsyncWorkerOptions = { broker: new MemoryBroker(), concurrency: 50 };
  * ```
@@ -133,7 +134,9 @@ const AVERAGE_WEIGHT = 0.2;
  *
  * @example
  * ```ts
- * import { AsyncWorker, QueueTasks, RedisBroker } from "@qtasks/qtasks";
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { AsyncWorker } from "@qtasks/qtasks/ports";
+ * import { RedisBroker } from "@qtasks/qtasks/redis";
  *
  * const broker = new RedisBroker({ name: "shop", url: "redis://127.0.0.1:6379" });
  * const app = new QueueTasks({ name: "shop", broker, worker: new AsyncWorker({ broker, concurrency: 100 }) });

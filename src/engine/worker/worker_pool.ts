@@ -8,7 +8,8 @@ import { ThreadPool, type ThreadPoolOptions } from "../executor/thread_pool.ts";
  *
  * @example
  * ```ts
- * import { MemoryBroker, type WorkerPoolOptions } from "@qtasks/qtasks";
+ * import type { WorkerPoolOptions } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
  *
  * const options: WorkerPoolOptions = {
  *   broker: new MemoryBroker({ name: "docs-pool" }),
@@ -38,7 +39,8 @@ export interface WorkerPoolOptions
  * @example
  * ```ts ignore
  * // app.ts: run it with `deno run -A app.ts`
- * import { QueueTasks, RedisBroker, WorkerPool } from "@qtasks/qtasks";
+ * import { QueueTasks, WorkerPool } from "@qtasks/qtasks";
+ * import { RedisBroker } from "@qtasks/qtasks/redis";
  *
  * const broker = new RedisBroker({ name: "hashes", url: "redis://127.0.0.1:6379" });
  * const worker = new WorkerPool({ broker, module: import.meta.url, size: 4 });
@@ -55,7 +57,8 @@ export interface WorkerPoolOptions
  *
  * @example Its concurrency: size × concurrencyPerThread
  * ```ts
- * import { MemoryBroker, WorkerPool } from "@qtasks/qtasks";
+ * import { WorkerPool } from "@qtasks/qtasks";
+ * import { MemoryBroker } from "@qtasks/qtasks/memory";
  *
  * const worker = new WorkerPool({ broker: new MemoryBroker(), module: import.meta.url, size: 2 });
  * console.log(worker.concurrency, worker.pool.threads); // 2 0

@@ -3,7 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
 import { isReservedField } from "../../../model/task_codec.ts";
-import { FLOW_TASK_NAMES } from "../../../model/flow_record.ts";
+import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */

@@ -1,7 +1,7 @@
 import { QueueTasks } from "../app/queue_tasks.ts";
 import { getRuntime } from "../ports/runtime.ts";
 import { Timer } from "../timer/timer.ts";
-import { CliFailure } from "./cli_errors.ts";
+import { CliFailure } from "./_cli_errors.ts";
 
 /** What loads the operator's module for the CLI: the program's own importer (see `CliContext`). */
 export interface ModuleImporter {

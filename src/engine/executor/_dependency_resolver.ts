@@ -13,7 +13,7 @@ import type { TaskDefinition } from "../../ports/task_executor.ts";
  *
  * @example
  * ```ts
- * import type { InjectedRun } from "./dependency_resolver.ts";
+ * import type { InjectedRun } from "./_dependency_resolver.ts";
  *
  * async function runOnce(injected: InjectedRun): Promise<void> {
  *   try {
@@ -110,7 +110,7 @@ function untilAborted<T>(
  * @example
  * ```ts
  * import { depends } from "../../model/depends.ts";
- * import { DependencyResolver } from "./dependency_resolver.ts";
+ * import { DependencyResolver } from "./_dependency_resolver.ts";
  * import { createLogger } from "../../model/logger.ts";
  *
  * const resolver = new DependencyResolver(createLogger("silent"));
@@ -267,7 +267,7 @@ const CLOSED_WITH: ReadonlyArray<[PluginComponent, readonly DependencyScope[]]> 
  *
  * @example
  * ```ts
- * import { attachDependencies } from "./dependency_resolver.ts";
+ * import { attachDependencies } from "./_dependency_resolver.ts";
  * import { depends } from "../../model/depends.ts";
  * import { PluginHub } from "../../plugins/plugin_hub.ts";
  * import { createLogger } from "../../model/logger.ts";
@@ -325,7 +325,9 @@ function resolverOf(definition: TaskDefinition): { resolver: DependencyResolver;
  *
  * @example
  * ```ts
- * import { AsyncTaskExecutor, depends, executeInjected } from "@qtasks/qtasks";
+ * import { depends } from "@qtasks/qtasks";
+ * import { AsyncTaskExecutor } from "@qtasks/qtasks/ports";
+ * import { executeInjected } from "./_dependency_resolver.ts";
  *
  * const outcome = await executeInjected(new AsyncTaskExecutor(), {
  *   definition: {
@@ -387,7 +389,7 @@ export async function executeInjected(executor: TaskExecutor, run: TaskRun): Pro
  *
  * @example
  * ```ts
- * import { callInjected } from "./dependency_resolver.ts";
+ * import { callInjected } from "./_dependency_resolver.ts";
  * import { depends } from "../../model/depends.ts";
  *
  * const sum = await callInjected({

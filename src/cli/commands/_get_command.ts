@@ -1,8 +1,8 @@
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
-import { CliFailure, CliUsageError } from "../cli_errors.ts";
-import type { Command } from "../command.ts";
-import { parseFlags } from "../parse_flags.ts";
-import { recordJson, recordText } from "../record_output.ts";
+import { CliFailure, CliUsageError } from "../_cli_errors.ts";
+import type { Command } from "../_command.ts";
+import { parseFlags } from "../_parse_flags.ts";
+import { recordJson, recordText } from "../_record_output.ts";
 
 /** `qtasks get UUID`. */
 export const getCommand: Command = {

@@ -1,12 +1,12 @@
 import type { QueueTasks } from "../../app/queue_tasks.ts";
 import { getRuntime } from "../../ports/runtime.ts";
 import { type AppStats, readAppStats } from "../../app/app_stats.ts";
-import { redactedBackend } from "../backend_label.ts";
+import { redactedBackend } from "../_backend_label.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
-import { CliUsageError } from "../cli_errors.ts";
-import type { Command } from "../command.ts";
-import { duration, fields, table } from "../format.ts";
-import { parseFlags } from "../parse_flags.ts";
+import { CliUsageError } from "../_cli_errors.ts";
+import type { Command } from "../_command.ts";
+import { duration, fields, table } from "../_format.ts";
+import { parseFlags } from "../_parse_flags.ts";
 
 /** `qtasks stats`. */
 export const statsCommand: Command = {

@@ -1,7 +1,7 @@
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
-import { CliFailure, CliUsageError } from "../cli_errors.ts";
-import type { Command } from "../command.ts";
-import { parseFlags } from "../parse_flags.ts";
+import { CliFailure, CliUsageError } from "../_cli_errors.ts";
+import type { Command } from "../_command.ts";
+import { parseFlags } from "../_parse_flags.ts";
 
 /** `qtasks cancel UUID`. */
 export const cancelCommand: Command = {

@@ -1,11 +1,11 @@
-import { redactedBackend } from "../backend_label.ts";
+import { redactedBackend } from "../_backend_label.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CliUsageError } from "../cli_errors.ts";
-import type { Command } from "../command.ts";
-import { loadApp, parseAppSpec } from "../load_app.ts";
-import { parseFlags } from "../parse_flags.ts";
+import { CliUsageError } from "../_cli_errors.ts";
+import type { Command } from "../_command.ts";
+import { loadApp, parseAppSpec } from "../_load_app.ts";
+import { parseFlags } from "../_parse_flags.ts";
 import { runUntilSignal } from "../../engine/starter/run_until_signal.ts";
-import { workerRunnable } from "../worker_runner.ts";
+import { workerRunnable } from "../_worker_runner.ts";
 
 /** `qtasks worker ./app.ts[:export]`. */
 export const workerCommand: Command = {

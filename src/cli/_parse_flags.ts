@@ -1,4 +1,4 @@
-import { CliUsageError } from "./cli_errors.ts";
+import { CliUsageError } from "./_cli_errors.ts";
 
 /** The kind of value a flag takes. */
 export type FlagType = "boolean" | "string" | "integer";

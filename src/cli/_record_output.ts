@@ -1,5 +1,5 @@
 import type { TaskRecord } from "../model/task_record.ts";
-import { fields, json } from "./format.ts";
+import { fields, json } from "./_format.ts";
 
 /** A task record as aligned `field: value` lines. */
 export function recordText(record: TaskRecord): string {

@@ -1,11 +1,11 @@
-import { redactedBackend } from "../backend_label.ts";
+import { redactedBackend } from "../_backend_label.ts";
 import type { CliContext } from "../cli_context.ts";
-import { CliFailure, CliUsageError } from "../cli_errors.ts";
+import { CliFailure, CliUsageError } from "../_cli_errors.ts";
 import { MemoryBroker } from "../../backends/memory/memory_broker.ts";
-import type { Command } from "../command.ts";
-import { table } from "../format.ts";
-import { loadTimer, parseAppSpec } from "../load_app.ts";
-import { parseFlags } from "../parse_flags.ts";
+import type { Command } from "../_command.ts";
+import { table } from "../_format.ts";
+import { loadTimer, parseAppSpec } from "../_load_app.ts";
+import { parseFlags } from "../_parse_flags.ts";
 import { runUntilSignal } from "../../engine/starter/run_until_signal.ts";
 
 /** `qtasks timer ./app.ts[:export]`. */

@@ -1,9 +1,9 @@
 import { inspectApp, inspectTask, type TaskInfo } from "../../app/inspect_app.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
-import { CliFailure, CliUsageError } from "../cli_errors.ts";
-import type { Command } from "../command.ts";
-import { fields, json, table } from "../format.ts";
-import { parseFlags } from "../parse_flags.ts";
+import { CliFailure, CliUsageError } from "../_cli_errors.ts";
+import type { Command } from "../_command.ts";
+import { fields, json, table } from "../_format.ts";
+import { parseFlags } from "../_parse_flags.ts";
 
 /** `qtasks inspect app|tasks|task NAME`. */
 export const inspectCommand: Command = {

@@ -2,11 +2,11 @@ import type { QueueTasks } from "../app/queue_tasks.ts";
 import type { Runnable } from "../engine/starter/run_until_signal.ts";
 import type { ComponentContext } from "../ports/broker.ts";
 import { Starter } from "../engine/starter/starter.ts";
-import { reportStatsOf } from "../engine/stats_recorder.ts";
+import { reportStatsOf } from "../engine/_stats_recorder.ts";
 import { AsyncWorker } from "../engine/worker/async_worker.ts";
 import type { Worker } from "../ports/worker.ts";
 import { WorkerPool } from "../engine/worker/worker_pool.ts";
-import { CliUsageError } from "./cli_errors.ts";
+import { CliUsageError } from "./_cli_errors.ts";
 
 /** The flags of `qtasks worker` that shape the worker. */
 export interface WorkerFlags {

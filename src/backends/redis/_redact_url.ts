@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { redactUrl } from "@qtasks/qtasks";
+ * import { redactUrl } from "./_redact_url.ts";
  *
  * console.log(redactUrl("redis://app:s3cret@db:6379/0")); // "redis://app:***@db:6379/0"
  * ```

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { scheduleUuid } from "@qtasks/qtasks";
+ * import { scheduleUuid } from "./_schedule_uuid.ts";
  *
  * const a = await scheduleUuid("shop", "report:1a2b3c4d", Date.UTC(2030, 0, 1));
  * const b = await scheduleUuid("shop", "report:1a2b3c4d", Date.UTC(2030, 0, 1));

@@ -6,7 +6,7 @@ import type { TaskFields } from "./task_record.ts";
  *
  * @example
  * ```ts
- * import { FLOW_TASK_NAMES } from "./flow_record.ts";
+ * import { FLOW_TASK_NAMES } from "./_flow_record.ts";
  *
  * console.log(FLOW_TASK_NAMES.chain); // "@chain"
  * ```
@@ -21,7 +21,7 @@ export const FLOW_TASK_NAMES: { readonly chain: "@chain"; readonly group: "@grou
  *
  * @example
  * ```ts
- * import { FLOW_ERROR_FIELDS } from "./flow_record.ts";
+ * import { FLOW_ERROR_FIELDS } from "./_flow_record.ts";
  *
  * console.log(FLOW_ERROR_FIELDS.includes("error_message")); // true
  * ```
@@ -43,7 +43,7 @@ export const FLOW_ERROR_FIELDS: readonly string[] = [
  *
  * @example
  * ```ts
- * import { isFlowRunning } from "./flow_record.ts";
+ * import { isFlowRunning } from "./_flow_record.ts";
  *
  * console.log(isFlowRunning("process"), isFlowRunning("success")); // true false
  * ```
@@ -61,7 +61,7 @@ export function isFlowRunning(status: string | undefined): boolean {
  *
  * @example
  * ```ts
- * import { flowRecordFields } from "./flow_record.ts";
+ * import { flowRecordFields } from "./_flow_record.ts";
  *
  * const fields = flowRecordFields({ uuid: "c", kind: "chain", steps: ["a", "b"], current: "a" }, "1700000000.000000");
  * console.log(fields.task_name, fields.flow_steps); // @chain ["a","b"]
@@ -93,7 +93,7 @@ export function flowRecordFields(record: NewFlowRecord, stamp: string): TaskFiel
  *
  * @example
  * ```ts
- * import { flowRecordName } from "./flow_record.ts";
+ * import { flowRecordName } from "./_flow_record.ts";
  *
  * console.log(flowRecordName({ uuid: "g", kind: "group", steps: [] }).taskName); // "@group"
  * ```
@@ -110,7 +110,7 @@ export function flowRecordName(record: NewFlowRecord): { uuid: string; taskName:
  *
  * @example
  * ```ts
- * import { parseStringList } from "./flow_record.ts";
+ * import { parseStringList } from "./_flow_record.ts";
  *
  * console.log(parseStringList('["a","b"]')); // ["a", "b"]
  * ```
