@@ -52,14 +52,6 @@ export type {
 } from "./src/ports/broker.ts";
 export { MemoryBroker } from "./src/backends/memory/memory_broker.ts";
 export { RedisBroker } from "./src/backends/redis/redis_broker.ts";
-export {
-  addHeard,
-  afterAdd,
-  afterExchange,
-  beforeAdd,
-  beforeExchange,
-  exchangeHeard,
-} from "./src/ports/broker_triggers.ts";
 
 export type { GetAllOptions, Storage, WaitForStatusOptions } from "./src/ports/storage.ts";
 export { MemoryStorage } from "./src/backends/memory/memory_storage.ts";
@@ -206,7 +198,7 @@ export { UnrecoverableError } from "./src/model/errors/unrecoverable_error.ts";
 export { AppEvents } from "./src/plugins/app_events.ts";
 export type { AppEventMap, AppEventName, TaskEventBase } from "./src/plugins/app_events.ts";
 export { PluginHub } from "./src/plugins/plugin_hub.ts";
-export { ComponentPlugins } from "./src/plugins/component_plugins.ts";
+export { ComponentPlugins } from "./src/engine/triggers/component_plugins.ts";
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";
 export { TRIGGERS } from "./src/plugins/triggers.ts";
 export type {

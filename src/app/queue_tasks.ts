@@ -12,6 +12,7 @@ import type {
 } from "../ports/broker.ts";
 import { MemoryBroker } from "../backends/memory/memory_broker.ts";
 import { RedisBroker } from "../backends/redis/redis_broker.ts";
+import { triggeredBroker } from "../engine/triggers/triggered_broker.ts";
 import {
   parseQueueConfig,
   type QueueConfig,
@@ -198,14 +199,17 @@ export class QueueTasks {
     if (options.broker && options.brokerUrl) {
       throw new TypeError(`Cannot create app "${name}": give either broker or brokerUrl, not both`);
     }
-    this.broker = options.broker ??
-      (options.brokerUrl
-        ? new RedisBroker({
-          name,
-          url: options.brokerUrl,
-          redis: { ...options.redis, timeoutMs: this.config.backendTimeoutMs },
-        })
-        : new MemoryBroker({ name }));
+    // Every trigger of the broker, its storage and global config fires in this decorator.
+    this.broker = triggeredBroker(
+      options.broker ??
+        (options.brokerUrl
+          ? new RedisBroker({
+            name,
+            url: options.brokerUrl,
+            redis: { ...options.redis, timeoutMs: this.config.backendTimeoutMs },
+          })
+          : new MemoryBroker({ name })),
+    );
     this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
     if (this.worker.broker !== this.broker) {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);

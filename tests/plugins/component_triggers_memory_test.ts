@@ -5,6 +5,7 @@
  * @module
  */
 import { type Broker, MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../mod.ts";
+import { triggeredBroker } from "../../src/engine/triggers/triggered_broker.ts";
 import { componentTriggers } from "./component_triggers.ts";
 
 const clocks = new WeakMap<Broker, { offset: number }>();
@@ -16,7 +17,8 @@ componentTriggers("memory", (name) => {
     globalConfig: new MemoryGlobalConfig({ name }),
     now: () => Date.now() + clock.offset,
   });
-  const broker = new MemoryBroker({ name, storage });
+  // The trigger decorator the app puts around every broker (the tests also start it directly).
+  const broker = triggeredBroker(new MemoryBroker({ name, storage }));
   clocks.set(broker, clock);
   return broker;
 }, {

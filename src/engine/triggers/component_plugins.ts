@@ -1,5 +1,5 @@
-import type { PluginHub } from "./plugin_hub.ts";
-import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
+import type { PluginHub } from "../../plugins/plugin_hub.ts";
+import type { PluginComponent, TriggerArgs, TriggerName } from "../../plugins/triggers.ts";
 
 /**
  * How a Broker, Storage or GlobalConfig reaches the app's plugins: bound to the
