@@ -17,7 +17,7 @@ componentTriggers("memory", (name) => {
     globalConfig: new MemoryGlobalConfig({ name }),
     now: () => Date.now() + clock.offset,
   });
-  // The trigger decorator the app puts around every broker (the tests also start it directly).
+  // The trigger decorator the app puts on every broker (the tests also start it directly).
   const broker = triggeredBroker(new MemoryBroker({ name, storage }));
   clocks.set(broker, clock);
   return broker;

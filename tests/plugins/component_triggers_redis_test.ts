@@ -11,7 +11,7 @@ import { componentTriggers } from "./component_triggers.ts";
 
 const url = testRedisUrl();
 
-// The trigger decorator the app puts around every broker (the tests also start it directly).
+// The trigger decorator the app puts on every broker (the tests also start it directly).
 componentTriggers("redis", (name) => triggeredBroker(new RedisBroker({ name, url })), {
   periodicHeartbeat: true,
 });

@@ -464,6 +464,10 @@ export class MemoryBroker implements Broker {
 
   /** Cancels a queued task at once, or tells the worker running it. */
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    return this.#cancel(uuid, reason, resultTtlMs);
+  }
+
+  #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
     let fields = this.storage.fields(uuid);
     if (fields?.flow_kind !== undefined) {
       return Promise.resolve(this.#cancelFlow(uuid, reason, resultTtlMs));
@@ -512,7 +516,7 @@ export class MemoryBroker implements Broker {
       ? parseStringList(fields.flow_steps)
       : [fields.flow_current ?? ""];
     for (const step of steps) {
-      if (step !== "" && this.storage.fields(step)) void this.cancel(step, reason, resultTtlMs);
+      if (step !== "" && this.storage.fields(step)) void this.#cancel(step, reason, resultTtlMs);
     }
     return "cancelled";
   }

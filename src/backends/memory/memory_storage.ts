@@ -64,7 +64,12 @@ export class MemoryStorage implements Storage {
 
   /** Reads every record, oldest first (at most `limit`, default 1000: the oldest ones). */
   getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
-    const limit = checkGetAllLimit(options.limit);
+    let limit: number;
+    try {
+      limit = checkGetAllLimit(options.limit);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#expire();
     const entries = sortOldestFirst([...this.#records]).slice(0, limit);
     const results: TaskRecord[] = [];

@@ -1,7 +1,6 @@
 import type { Broker, ComponentContext } from "../../ports/broker.ts";
 import type { Worker } from "../../ports/worker.ts";
 import { type RunForeverOptions, runUntilSignal } from "./run_until_signal.ts";
-import { triggeredBroker } from "../triggers/triggered_broker.ts";
 
 export type { RunForeverOptions } from "./run_until_signal.ts";
 
@@ -39,7 +38,7 @@ export class Starter {
    * @param options The broker and the worker.
    */
   constructor(options: { broker: Broker; worker?: Worker }) {
-    this.broker = triggeredBroker(options.broker); // the app's stand-in, when built on its broker
+    this.broker = options.broker;
     this.worker = options.worker;
   }
 

@@ -1,5 +1,6 @@
 /**
- * The broker triggers that fire around an add or an exchange, for the broker decorator (`triggered_broker.ts`):
+ * The broker triggers that fire around an add or an exchange, for
+ * `triggeredBroker`:
  * the order they run in, what each may replace, and the `listens` checks that keep a path
  * without plugins free of allocation and await. Internal.
  *

@@ -1,13 +1,11 @@
 import type {
   Broker,
-  CancelOutcome,
   ComponentContext,
   ExchangeRequest,
   ExchangeResult,
   NewFlow,
   NewTask,
 } from "../../ports/broker.ts";
-import type { TaskRecord } from "../../model/task_record.ts";
 import { ComponentPlugins } from "./component_plugins.ts";
 import {
   addAll,
@@ -18,183 +16,138 @@ import {
   beforeExchange,
   exchangeHeard,
 } from "./_broker_triggers.ts";
-import { delegate } from "./_delegate.ts";
-import { StorageTriggers } from "./triggered_storage.ts";
+import { decorate } from "./_decorate.ts";
+import { triggeredStorage } from "./triggered_storage.ts";
 
-/** Each implementation's decorator, under the implementation and under its stand-in. */
-const decorators = new WeakMap<object, BrokerTriggers>();
-
-/**
- * The decorator of a {@linkcode Broker}: the one place that fires the `broker_*` triggers, and
- * the `storage_*` ones of what a broker writes into its Storage (`storage_add` on enqueue;
- * `storage_update`, `storage_remove_finished_task`, `storage_add_process`,
- * `storage_running_older_tasks` around an exchange), around the implementation's calls. Its
- * stand-in's `storage` is the decorated Storage, whose `globalConfig` is the decorated
- * GlobalConfig; starting and stopping the stand-in fires the lifecycle triggers of all three.
- * The implementation's own calls (its Storage, its `exchange` from `waitForTasks`) reach the
- * undecorated components, so each trigger fires once. Users get the stand-in through
- * {@linkcode triggeredBroker}.
- *
- * @example
- * ```ts
- * import { MemoryBroker } from "@qtasks/qtasks";
- * import { BrokerTriggers } from "./triggered_broker.ts";
- *
- * const triggers = BrokerTriggers.of(new MemoryBroker());
- * console.log(triggers.facade.storage === triggers.storage.facade); // true
- * ```
- */
-export class BrokerTriggers {
-  /** The implementation. */
-  readonly inner: Broker;
-  /** What users call: the implementation with its port methods decorated. */
-  readonly facade: Broker;
-  /** The decorator of its Storage. */
-  readonly storage: StorageTriggers;
-  #plugins = new ComponentPlugins("broker");
-  #started = false;
-
-  /**
-   * The decorator of `broker` (made once per implementation; given a stand-in, the decorator
-   * that made it).
-   *
-   * @param broker An implementation, or a stand-in made by a decorator.
-   * @returns Its decorator.
-   */
-  static of(broker: Broker): BrokerTriggers {
-    let triggers = decorators.get(broker);
-    if (!triggers) {
-      triggers = new BrokerTriggers(broker);
-      decorators.set(broker, triggers);
-      decorators.set(triggers.facade, triggers);
-    }
-    return triggers;
-  }
-
-  private constructor(inner: Broker) {
-    this.inner = inner;
-    this.storage = StorageTriggers.of(inner.storage);
-    const plugins = this.#plugins;
-    const storage = this.storage;
-    this.facade = delegate(inner, {
-      storage: storage.facade,
-      attach: (context: ComponentContext): void => {
-        this.#bind(context);
-        inner.attach?.(context);
-      },
-      start: async (context: ComponentContext): Promise<void> => {
-        this.#bind(context);
-        await inner.start(context);
-        await storage.started();
-        this.#started = true;
-        await plugins.started("broker_start");
-      },
-      stop: async (): Promise<void> => {
-        if (this.#started) {
-          this.#started = false;
-          await plugins.stopping("broker_stop");
-        }
-        await storage.stopping();
-        await inner.stop();
-      },
-      add: (task: NewTask): Promise<void> => addHeard(plugins) ? this.#add(task) : inner.add(task),
-      addBulk: (tasks: NewTask[]): Promise<void> =>
-        addHeard(plugins)
-          ? addAll(plugins, tasks, (prepared) => inner.addBulk(prepared))
-          : inner.addBulk(tasks),
-      addFlow: (flow: NewFlow): Promise<void> =>
-        addHeard(plugins)
-          ? addAll(plugins, flow.tasks, (tasks) => inner.addFlow({ ...flow, tasks }))
-          : inner.addFlow(flow),
-      exchange: (request: ExchangeRequest): Promise<ExchangeResult> =>
-        exchangeHeard(plugins) ? this.#exchange(request) : inner.exchange(request),
-      waitForTasks: (
-        timeoutMs: number,
-        signal: AbortSignal,
-        claim?: ExchangeRequest,
-      ): Promise<ExchangeResult | undefined> =>
-        claim !== undefined && exchangeHeard(plugins)
-          ? this.#waitThenExchange(timeoutMs, signal, claim)
-          : inner.waitForTasks(timeoutMs, signal, claim),
-      cancel: (uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> => {
-        if (!plugins.listens("broker_update")) return inner.cancel(uuid, reason, resultTtlMs);
-        return plugins.fire("broker_update", { uuid, reason })
-          .then((args) => inner.cancel(uuid, args.reason, resultTtlMs));
-      },
-      watchCancellations: async (
-        listener: (uuid: string, reason: string) => void,
-      ): Promise<() => void> => {
-        const remove = await inner.watchCancellations(listener);
-        if (plugins.listens("broker_listen_start")) await plugins.fire("broker_listen_start", {});
-        return remove;
-      },
-      get: (uuid: string): Promise<TaskRecord | undefined> => {
-        const read = storage.afterGet(uuid, inner.get(uuid));
-        if (!plugins.listens("broker_get")) return read;
-        return read.then(async (result) =>
-          (await plugins.fire("broker_get", { uuid, result })).result
-        );
-      },
-      flushAll: async (): Promise<void> => {
-        await inner.flushAll();
-        await storage.flushed();
-        if (plugins.listens("broker_flush_all")) await plugins.fire("broker_flush_all", {});
-      },
-    });
-  }
-
-  /** Takes the app's plugins and name, for the broker, its Storage and its GlobalConfig. */
-  #bind(context: ComponentContext): void {
-    this.#plugins.bind(context);
-    this.storage.bind(context);
-  }
-
-  async #add(task: NewTask): Promise<void> {
-    const stored = await beforeAdd(this.#plugins, task);
-    await this.inner.add(stored);
-    await afterAdd(this.#plugins, stored);
-  }
-
-  async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    const sent = await beforeExchange(this.#plugins, request);
-    return await afterExchange(this.#plugins, sent, await this.inner.exchange(sent));
-  }
-
-  async #waitThenExchange(
-    timeoutMs: number,
-    signal: AbortSignal,
-    claim: ExchangeRequest,
-  ): Promise<ExchangeResult | undefined> {
-    const sent = await beforeExchange(this.#plugins, claim);
-    const result = await this.inner.waitForTasks(timeoutMs, signal, sent);
-    return result && await afterExchange(this.#plugins, sent, result);
-  }
-}
+/** The Brokers decorated so far: each one once. */
+const decorated = new WeakSet<Broker>();
 
 /**
- * Decorates a {@linkcode Broker} with the plugin triggers of the three ports: returns the
- * stand-in that fires the `broker_*` triggers, and the `storage_*` and `global_config_*` ones
- * through its `storage` (see {@linkcode BrokerTriggers}), around the implementation's calls. An
- * implementation fires no trigger itself: a Broker of your own gets them all. The app decorates
- * its broker when it is created, and so do a worker and a starter theirs; idempotent (a stand-in,
- * or a broker decorated before, gives the same stand-in), so no trigger ever fires twice. The
- * stand-in is still an instance of the implementation's class, with its fields and other methods;
- * when no plugin hears a trigger, a call costs a map lookup more, no allocation and no await.
+ * Decorates a {@linkcode Broker}, its Storage and the Storage's GlobalConfig (see
+ * {@linkcode triggeredStorage}) with the plugin triggers of the three ports: the one place they
+ * fire, so an implementation fires none itself and a Broker of your own gets them all. The app
+ * decorates its broker when it is created (memory, Redis or yours).
  *
- * @param broker The implementation (or a stand-in).
- * @returns The stand-in.
+ * - `attach` and `start` take the app's plugins from the context (and hand it to the Storage);
+ *   `start` then starts the broker's plugins and fires `broker_start`, after the Storage's and
+ *   GlobalConfig's (which the implementation starts); `stop` fires `broker_stop` and stops them,
+ *   before the Storage's and GlobalConfig's.
+ * - `add`, `addBulk` and `addFlow`: `broker_add_before` and `storage_add` for each task before
+ *   it is stored (they may replace it), `broker_add_after` once stored.
+ * - `exchange`, and `waitForTasks` with a claim: `broker_remove_finished_task` and
+ *   `storage_update` for each finished settlement before it is stored (they may replace it);
+ *   afterwards `storage_remove_finished_task`, the `*_running_older_tasks` pair, and
+ *   `storage_add_process` and `broker_add_worker` for each claimed task (they may replace what
+ *   the worker gets).
+ * - `cancel` (`broker_update`), `watchCancellations` (`broker_listen_start`), `get` (`broker_get`
+ *   after the Storage's `storage_get`), `flushAll` (`broker_flush_all` after the Storage's
+ *   `storage_flush_all`).
+ *
+ * The methods are replaced on the object itself, so it keeps its identity, its class and its
+ * other members: the app, a worker built on the same broker and the broker's own calls to its
+ * Storage all go through them. The implementation's own calls to itself do not fire twice (an
+ * exchange run by `waitForTasks` fires its triggers once). Idempotent: a broker decorated before
+ * is returned as it is. A trigger no plugin hears costs one map lookup: no allocation, no await
+ * (the memory enqueue and exchange stay synchronous).
+ *
+ * @param broker The implementation.
+ * @returns The same object, decorated.
+ * @throws {TypeError} When the object (or its Storage or GlobalConfig) is frozen.
  *
  * @example
  * ```ts
  * import { MemoryBroker } from "@qtasks/qtasks";
  * import { triggeredBroker } from "./triggered_broker.ts";
  *
- * const inner = new MemoryBroker({ name: "demo" });
- * const broker = triggeredBroker(inner);
- * console.log(broker instanceof MemoryBroker, triggeredBroker(broker) === broker); // true true
- * console.log(triggeredBroker(inner) === broker, broker.storage === inner.storage); // true false
+ * const broker = new MemoryBroker({ name: "demo" });
+ * console.log(triggeredBroker(broker) === broker, triggeredBroker(broker) === broker); // true true
  * ```
  */
 export function triggeredBroker<B extends Broker>(broker: B): B {
-  return BrokerTriggers.of(broker).facade as B;
+  if (decorated.has(broker)) return broker;
+  const storage = triggeredStorage(broker.storage);
+  const plugins = new ComponentPlugins("broker");
+  let started = false;
+  /** The exchanges `waitForTasks` fires the triggers of itself (its inner `exchange` does not). */
+  const claiming = new WeakSet<ExchangeRequest>();
+  decorate<Broker>(broker, `broker "${broker.name}"`, {
+    attach: (attach) => (context: ComponentContext) => {
+      plugins.bind(context);
+      if (attach) attach(context);
+      else storage.attach?.(context);
+    },
+    start: (start) => async (context: ComponentContext) => {
+      plugins.bind(context);
+      await start(context);
+      started = true;
+      await plugins.started("broker_start");
+    },
+    stop: (stop) => async () => {
+      if (started) {
+        started = false;
+        await plugins.stopping("broker_stop");
+      }
+      await stop();
+    },
+    add: (add) => (task: NewTask) => {
+      if (!addHeard(plugins)) return add(task);
+      return (async () => {
+        const stored = await beforeAdd(plugins, task);
+        await add(stored);
+        await afterAdd(plugins, stored);
+      })();
+    },
+    addBulk: (addBulk) => (tasks: NewTask[]) =>
+      addHeard(plugins) ? addAll(plugins, tasks, addBulk) : addBulk(tasks),
+    addFlow: (addFlow) => (flow: NewFlow) =>
+      addHeard(plugins)
+        ? addAll(plugins, flow.tasks, (tasks) => addFlow({ ...flow, tasks }))
+        : addFlow(flow),
+    exchange: (exchange) => (request: ExchangeRequest) => {
+      if (!exchangeHeard(plugins) || claiming.has(request)) return exchange(request);
+      return (async () => {
+        const sent = await beforeExchange(plugins, request);
+        return await afterExchange(plugins, sent, await exchange(sent));
+      })();
+    },
+    waitForTasks: (waitForTasks) => (timeoutMs, signal, claim?: ExchangeRequest) => {
+      if (claim === undefined || !exchangeHeard(plugins)) {
+        return waitForTasks(timeoutMs, signal, claim);
+      }
+      return (async (): Promise<ExchangeResult | undefined> => {
+        // A copy of its own, so that only this claim skips the triggers in `exchange`.
+        const sent = { ...await beforeExchange(plugins, claim) };
+        claiming.add(sent);
+        try {
+          const result = await waitForTasks(timeoutMs, signal, sent);
+          return result && await afterExchange(plugins, sent, result);
+        } finally {
+          claiming.delete(sent);
+        }
+      })();
+    },
+    cancel: (cancel) => (uuid: string, reason: string, resultTtlMs: number) => {
+      if (!plugins.listens("broker_update")) return cancel(uuid, reason, resultTtlMs);
+      return plugins.fire("broker_update", { uuid, reason })
+        .then((args) => cancel(uuid, args.reason, resultTtlMs));
+    },
+    watchCancellations: (watch) => async (listener: (uuid: string, reason: string) => void) => {
+      const remove = await watch(listener);
+      if (plugins.listens("broker_listen_start")) await plugins.fire("broker_listen_start", {});
+      return remove;
+    },
+    get: (get) => (uuid: string) => {
+      const read = get(uuid);
+      if (!plugins.listens("broker_get")) return read;
+      return read.then(async (result) =>
+        (await plugins.fire("broker_get", { uuid, result })).result
+      );
+    },
+    flushAll: (flushAll) => async () => {
+      await flushAll();
+      if (plugins.listens("broker_flush_all")) await plugins.fire("broker_flush_all", {});
+    },
+  });
+  decorated.add(broker);
+  return broker;
 }

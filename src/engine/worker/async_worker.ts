@@ -21,7 +21,6 @@ import { parseArgs } from "../../model/task_schema.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../model/retry_policy.ts";
 import type { TaskErrorInfo } from "../../model/task_record.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "../../ports/worker.ts";
-import { triggeredBroker } from "../triggers/triggered_broker.ts";
 
 type FailedOutcome = Extract<TaskOutcome, { status: "error" }>;
 
@@ -165,7 +164,7 @@ export class AsyncWorker implements Worker {
         `Cannot create AsyncWorker: concurrency must be a positive integer, got ${options.concurrency}`,
       );
     }
-    this.broker = triggeredBroker(options.broker); // the app's stand-in, when built on its broker
+    this.broker = options.broker;
     if (
       options.executor !== undefined &&
       (options.executor === null || typeof options.executor.execute !== "function")
