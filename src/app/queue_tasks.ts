@@ -2,6 +2,7 @@ import { attachDependencies } from "../engine/executor/_dependency_resolver.ts";
 import { isPoolThread } from "../engine/executor/pool_thread_flag.ts";
 import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
 import { attachStatsRecorder } from "../engine/_stats_recorder.ts";
+import { triggeredBroker } from "../engine/triggers/triggered_broker.ts";
 import { AsyncWorker } from "../engine/worker/async_worker.ts";
 import type { TaskDependencies } from "../model/depends.ts";
 import { DuplicateTaskError } from "../model/errors/duplicate_task_error.ts";
@@ -119,7 +120,8 @@ export class QueueTasks implements AppLike {
     if (options.executor !== undefined) {
       checkExecutor(options.executor, `Cannot create app "${name}"`);
     }
-    this.broker = defaultBackend(name, options, this.config.backendTimeoutMs);
+    // The backend the preset picks (or the user's own), with its ports' plugin triggers.
+    this.broker = triggeredBroker(defaultBackend(name, options, this.config.backendTimeoutMs));
     this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
     if (this.worker.broker !== this.broker) {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);

@@ -74,9 +74,10 @@ export interface Broker {
   /** Starts the broker, then its Storage (which starts its GlobalConfig). */
   start(context: ComponentContext): Promise<void>;
   /**
-   * Optional: takes the app's plugins and name from `context` without starting anything, then its Storage (which attaches its GlobalConfig), so
-   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
-   * when it is created; `start` binds the same context again.
+   * Optional: takes what it needs from `context` without starting anything, then attaches
+   * its Storage (which attaches its GlobalConfig) (the app calls it once, when it is created, also in a producer that never calls
+   * `app.start()`; `start` gets the same context again). The app's plugins need no attach: the
+   * trigger decorator takes them.
    */
   attach?(context: ComponentContext): void;
   /** Stops the broker, then its Storage. Safe to call when not started. */

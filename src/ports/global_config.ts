@@ -21,13 +21,19 @@ export interface GlobalConfig {
   /** Starts the heartbeat (status `running`, refreshed before its TTL ends). */
   start(context: ComponentContext): Promise<void>;
   /**
-   * Optional: takes the app's plugins and name from `context` without starting anything, so
-   * that its triggers fire in a producer that never calls `app.start()`. The app calls it once,
-   * when it is created; `start` binds the same context again.
+   * Optional: takes what it needs from `context` without starting anything (the app calls it
+   * once, when it is created, also in a producer that never calls `app.start()`; `start` gets
+   * the same context again). The app's plugins need no attach: the trigger decorator takes them.
    */
   attach?(context: ComponentContext): void;
   /** Stops the heartbeat and removes the running status. */
   stop(): Promise<void>;
+  /**
+   * Optional, for an implementation that refreshes its heartbeat on a timer: calls `listener`
+   * after each refresh written (not the first heartbeat, which `start` writes); returns a
+   * function that stops it. The trigger decorator fires `global_config_set_status` from it.
+   */
+  watchHeartbeats?(listener: () => void): () => void;
   /** Stores `value` under `key` in the group `name`. */
   set(name: string, key: string, value: string): Promise<void>;
   /** Reads one value. */

@@ -102,7 +102,6 @@ export type {
   TriggerResult,
 } from "../plugins/triggers.ts";
 export { PluginHub } from "../plugins/plugin_hub.ts";
-export { ComponentPlugins } from "../plugins/component_plugins.ts";
 export type { TaskEventBase } from "../plugins/app_events.ts";
 
 // The default components, to assemble an app by hand.

@@ -6,6 +6,7 @@
  */
 import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../src/backends/memory/mod.ts";
 import type { Broker } from "../../src/ports/mod.ts";
+import { triggeredBroker } from "../../src/engine/triggers/triggered_broker.ts";
 import { componentTriggers } from "./component_triggers.ts";
 
 const clocks = new WeakMap<Broker, { offset: number }>();
@@ -17,7 +18,8 @@ componentTriggers("memory", (name) => {
     globalConfig: new MemoryGlobalConfig({ name }),
     now: () => Date.now() + clock.offset,
   });
-  const broker = new MemoryBroker({ name, storage });
+  // The trigger decorator the app puts on every broker (the tests also start it directly).
+  const broker = triggeredBroker(new MemoryBroker({ name, storage }));
   clocks.set(broker, clock);
   return broker;
 }, {

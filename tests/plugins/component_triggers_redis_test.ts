@@ -6,8 +6,12 @@
  */
 import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import { testRedisUrl } from "../support/deferred.ts";
+import { triggeredBroker } from "../../src/engine/triggers/triggered_broker.ts";
 import { componentTriggers } from "./component_triggers.ts";
 
 const url = testRedisUrl();
 
-componentTriggers("redis", (name) => new RedisBroker({ name, url }), { periodicHeartbeat: true });
+// The trigger decorator the app puts on every broker (the tests also start it directly).
+componentTriggers("redis", (name) => triggeredBroker(new RedisBroker({ name, url })), {
+  periodicHeartbeat: true,
+});

@@ -3,7 +3,6 @@ import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { MemoryStorage } from "./memory_storage.ts";
 import {
   type FlowLink,
@@ -40,15 +39,6 @@ import type {
   NewTask,
   Settlement,
 } from "../../ports/broker.ts";
-import {
-  addAll,
-  addHeard,
-  afterAdd,
-  afterExchange,
-  beforeAdd,
-  beforeExchange,
-  exchangeHeard,
-} from "../../ports/broker_triggers.ts";
 
 interface QueueEntry {
   priority: number;
@@ -132,8 +122,6 @@ export class MemoryBroker implements Broker {
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
   /** Cancelled while queued or scheduled: their heap entries are skipped when popped. */
   #cancelled = new Set<string>();
-  #plugins = new ComponentPlugins("broker");
-  #started = false;
 
   /**
    * Creates a MemoryBroker.
@@ -150,48 +138,25 @@ export class MemoryBroker implements Broker {
       });
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-    this.storage.attach(context);
-  }
-
-  /** Starts the Storage (and its GlobalConfig), then the broker's plugins (`broker_start`). */
+  /** Starts the Storage (and its GlobalConfig). */
   async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
     await this.storage.start(context);
-    this.#started = true;
-    await this.#plugins.started("broker_start");
   }
 
-  /** Runs `broker_stop`, wakes every waiting worker, then stops the Storage. */
+  /** Wakes every waiting worker, then stops the Storage. */
   async stop(): Promise<void> {
-    if (this.#started) {
-      this.#started = false;
-      await this.#plugins.stopping("broker_stop");
-    }
     this.#wake();
     await this.storage.stop();
   }
 
-  /**
-   * Stores the record and queues the task. Runs `broker_add_before` and `storage_add` before,
-   * `broker_add_after` after (when heard).
-   */
+  /** Stores the record and queues the task. */
   add(task: NewTask): Promise<void> {
-    if (addHeard(this.#plugins)) return this.#addWithPlugins(task);
     try {
       this.#store(task);
     } catch (error) {
       return Promise.reject(error);
     }
     return Promise.resolve();
-  }
-
-  async #addWithPlugins(task: NewTask): Promise<void> {
-    const stored = await beforeAdd(this.#plugins, task);
-    this.#store(stored);
-    await afterAdd(this.#plugins, stored);
   }
 
   /** Writes the record and queues the task, synchronously. */
@@ -248,31 +213,28 @@ export class MemoryBroker implements Broker {
     return head;
   }
 
-  /**
-   * Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). The add
-   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
-   */
+  /** Stores and queues many tasks (all or none: a duplicate uuid refuses the batch). */
   addBulk(tasks: NewTask[]): Promise<void> {
-    return addAll(this.#plugins, tasks, (prepared) => {
+    try {
       const seen = new Set<string>();
-      for (const task of prepared) {
+      for (const task of tasks) {
         if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
           throw new DuplicateTaskError(task.taskName, task.uuid);
         }
         seen.add(task.uuid);
       }
-      for (const task of prepared) this.#store(task);
-    });
+      for (const task of tasks) this.#store(task);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
   }
 
-  /**
-   * Stores a chain's or group's records and queues its first tasks (all or none). The add
-   * triggers run for each task, as in {@linkcode MemoryBroker.add}.
-   */
+  /** Stores a chain's or group's records and queues its first tasks (all or none). */
   addFlow(flow: NewFlow): Promise<void> {
-    return addAll(this.#plugins, flow.tasks, (tasks) => {
+    try {
       const seen = new Set<string>();
-      for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...tasks]) {
+      for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
         if (this.storage.fields(uuid) || seen.has(uuid)) {
           throw new DuplicateTaskError(taskName, uuid);
         }
@@ -282,22 +244,16 @@ export class MemoryBroker implements Broker {
       for (const record of flow.records) {
         this.storage.write(record.uuid, flowRecordFields(record, stamp));
       }
-      for (const task of tasks) this.#store(task);
-    });
+      for (const task of flow.tasks) this.#store(task);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
   }
 
-  /**
-   * Settles, recovers expired leases and claims, as one synchronous step. The exchange triggers
-   * (see {@linkcode beforeExchange} and {@linkcode afterExchange}) run around it when heard.
-   */
+  /** Settles, recovers expired leases and claims, as one synchronous step. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    if (exchangeHeard(this.#plugins)) return this.#exchangeWithPlugins(request);
     return Promise.resolve(this.#exchange(request));
-  }
-
-  async #exchangeWithPlugins(request: ExchangeRequest): Promise<ExchangeResult> {
-    const sent = await beforeExchange(this.#plugins, request);
-    return await afterExchange(this.#plugins, sent, this.#exchange(sent));
   }
 
   #exchange(request: ExchangeRequest): ExchangeResult {
@@ -503,14 +459,9 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(renewal);
   }
 
-  /**
-   * Cancels a queued task at once, or tells the worker running it. `broker_update` may replace
-   * the reason first (when heard).
-   */
+  /** Cancels a queued task at once, or tells the worker running it. */
   cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
-    if (!this.#plugins.listens("broker_update")) return this.#cancel(uuid, reason, resultTtlMs);
-    return this.#plugins.fire("broker_update", { uuid, reason })
-      .then((args) => this.#cancel(uuid, args.reason, resultTtlMs));
+    return this.#cancel(uuid, reason, resultTtlMs);
   }
 
   #cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
@@ -567,13 +518,12 @@ export class MemoryBroker implements Broker {
     return "cancelled";
   }
 
-  /** Calls `listener` when a running task's cancel is requested; runs `broker_listen_start`. */
-  async watchCancellations(
+  /** Calls `listener` when a running task's cancel is requested. */
+  watchCancellations(
     listener: (uuid: string, reason: string) => void,
   ): Promise<() => void> {
     this.#cancelListeners.add(listener);
-    await this.#plugins.fire("broker_listen_start", {});
-    return () => void this.#cancelListeners.delete(listener);
+    return Promise.resolve(() => void this.#cancelListeners.delete(listener));
   }
 
   /**
@@ -619,14 +569,9 @@ export class MemoryBroker implements Broker {
     return claim && !signal.aborted ? await this.exchange(claim) : undefined;
   }
 
-  /** Reads a record through the Storage (`storage_get`); `broker_get` may replace it. */
+  /** Reads a record through the Storage. */
   get(uuid: string): Promise<TaskRecord | undefined> {
-    const read = this.storage.get(uuid);
-    if (!this.#plugins.listens("broker_get")) return read;
-    return read.then(async (result) =>
-      (await this.#plugins.fire("broker_get", { uuid, result }))
-        .result
-    );
+    return this.storage.get(uuid);
   }
 
   /** Counts the queued tasks per priority, and the quarantined, scheduled and claimed ones. */
@@ -652,7 +597,7 @@ export class MemoryBroker implements Broker {
     });
   }
 
-  /** Empties the queue, the leases and the storage; then runs `broker_flush_all`. */
+  /** Empties the queue, the leases and the storage. */
   async flushAll(): Promise<void> {
     this.#queue.clear();
     this.#quarantine.clear();
@@ -660,7 +605,6 @@ export class MemoryBroker implements Broker {
     this.#cancelled.clear();
     this.#leases.clear();
     await this.storage.flushAll();
-    await this.#plugins.fire("broker_flush_all", {});
   }
 
   #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {

@@ -1,5 +1,4 @@
 import type { ComponentContext } from "../../ports/broker.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import {
   STATS_BUCKET_MS,
   STATS_MINUTE_BUCKETS,
@@ -28,7 +27,6 @@ export class MemoryGlobalConfig implements GlobalConfig {
   readonly name: string;
   #groups = new Map<string, Map<string, string>>();
   #running = false;
-  #plugins = new ComponentPlugins("globalConfig");
   #now: () => number;
   /** Claimed keys and when their claims expire. */
   #claims = new Map<string, number>();
@@ -49,79 +47,44 @@ export class MemoryGlobalConfig implements GlobalConfig {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-  }
-
-  /**
-   * Marks the app as running, then starts the GlobalConfig's plugins (`global_config_start`) and
-   * runs `global_config_set_status` (`running`).
-   */
-  async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
+  /** Marks the app as running. */
+  start(_context: ComponentContext): Promise<void> {
     this.#running = true;
-    await this.#plugins.started("global_config_start");
-    await this.#setStatus("running");
+    return Promise.resolve();
   }
 
-  /**
-   * Marks the app as stopped and runs `global_config_set_status` (`stopped`), then
-   * `global_config_stop` and stops the GlobalConfig's plugins.
-   */
-  async stop(): Promise<void> {
-    if (!this.#running) return;
+  /** Marks the app as stopped. */
+  stop(): Promise<void> {
     this.#running = false;
-    await this.#setStatus("stopped");
-    await this.#plugins.stopping("global_config_stop");
+    return Promise.resolve();
   }
 
-  /** Stores a value; `global_config_set` may replace the group, key and value first. */
-  async set(name: string, key: string, value: string): Promise<void> {
-    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
-      name,
-      key,
-      value,
-    }));
+  /** Stores a value. */
+  set(name: string, key: string, value: string): Promise<void> {
     let group = this.#groups.get(name);
     if (!group) this.#groups.set(name, group = new Map());
     group.set(key, String(value));
+    return Promise.resolve();
   }
 
-  /** Reads a value; `global_config_get` may replace it. */
-  async get(name: string, key: string): Promise<string | undefined> {
-    const result = this.#groups.get(name)?.get(key);
-    return (await this.#plugins.fire("global_config_get", {
-      name,
-      key,
-      result,
-    })).result;
+  /** Reads a value. */
+  get(name: string, key: string): Promise<string | undefined> {
+    return Promise.resolve(this.#groups.get(name)?.get(key));
   }
 
-  /** Reads a group; `global_config_get_all` may replace it. */
-  async getAll(name: string): Promise<Record<string, string>> {
-    const result = Object.fromEntries(this.#groups.get(name) ?? []);
-    return (await this.#plugins.fire("global_config_get_all", {
-      name,
-      result,
-    })).result;
+  /** Reads a group. */
+  getAll(name: string): Promise<Record<string, string>> {
+    return Promise.resolve(Object.fromEntries(this.#groups.get(name) ?? []));
   }
 
-  /**
-   * Reads the keys of a group that match a glob (see {@linkcode GlobalConfig.getMatch});
-   * `global_config_get_match` may replace them.
-   */
-  async getMatch(name: string, pattern: string): Promise<Record<string, string>> {
+  /** Reads the keys of a group that match a glob (see {@linkcode GlobalConfig.getMatch}). */
+  getMatch(name: string, pattern: string): Promise<Record<string, string>> {
     const matcher = globToRegExp(pattern);
     const result: Record<string, string> = {};
     for (const [key, value] of this.#groups.get(name) ?? []) {
       if (matcher.test(key)) result[key] = value;
     }
-    return (await this.#plugins.fire("global_config_get_match", {
-      name,
-      pattern,
-      result,
-    })).result;
+    return Promise.resolve(result);
   }
 
   /** Whether `start` was called and `stop` was not. */
@@ -221,12 +184,6 @@ export class MemoryGlobalConfig implements GlobalConfig {
       lastMinute.failed += bucket?.failed ?? 0;
     }
     return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
-  }
-
-  async #setStatus(status: "running" | "stopped"): Promise<void> {
-    await this.#plugins.fire("global_config_set_status", {
-      status,
-    });
   }
 }
 

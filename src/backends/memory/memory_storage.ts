@@ -1,7 +1,6 @@
 import type { ComponentContext } from "../../ports/broker.ts";
 import type { GlobalConfig } from "../../ports/global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { decodeTaskRecord, type TaskFields } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import { checkGetAllLimit, sortOldestFirst } from "../../ports/_record_order.ts";
@@ -30,8 +29,6 @@ export class MemoryStorage implements Storage {
   #records = new Map<string, TaskFields>();
   #expiries = new PriorityHeap<[number, string]>((a, b) => a[0] - b[0]);
   #watchers = new Map<string, Set<(status?: string) => void>>();
-  #plugins = new ComponentPlugins("storage");
-  #started = false;
 
   /**
    * Creates a MemoryStorage.
@@ -44,37 +41,19 @@ export class MemoryStorage implements Storage {
     this.now = options.now ?? Date.now;
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-    this.globalConfig?.attach?.(context);
-  }
-
-  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
+  /** Starts the GlobalConfig. */
   async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
     await this.globalConfig?.start(context);
-    this.#started = true;
-    await this.#plugins.started("storage_start");
   }
 
-  /** Runs `storage_stop`, then stops the GlobalConfig. */
+  /** Stops the GlobalConfig. */
   async stop(): Promise<void> {
-    if (this.#started) {
-      this.#started = false;
-      await this.#plugins.stopping("storage_stop");
-    }
     await this.globalConfig?.stop();
   }
 
-  /** Reads one record; `storage_get` may replace it. */
+  /** Reads one record. */
   get(uuid: string): Promise<TaskRecord | undefined> {
-    const read = this.#read(uuid);
-    if (!this.#plugins.listens("storage_get")) return read;
-    return read.then(async (result) =>
-      (await this.#plugins.fire("storage_get", { uuid, result }))
-        .result
-    );
+    return this.#read(uuid);
   }
 
   #read(uuid: string): Promise<TaskRecord | undefined> {
@@ -83,23 +62,22 @@ export class MemoryStorage implements Storage {
     return Promise.resolve(fields ? decodeTaskRecord(uuid, fields) : undefined);
   }
 
-  /**
-   * Reads every record, oldest first (at most `limit`, default 1000: the oldest ones);
-   * `storage_get_all` may replace them.
-   */
-  async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
-    const limit = checkGetAllLimit(options.limit);
+  /** Reads every record, oldest first (at most `limit`, default 1000: the oldest ones). */
+  getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
+    let limit: number;
+    try {
+      limit = checkGetAllLimit(options.limit);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#expire();
     const entries = sortOldestFirst([...this.#records]).slice(0, limit);
-    let results: TaskRecord[] = [];
+    const results: TaskRecord[] = [];
     for (const [uuid, fields] of entries) {
       const record = decodeTaskRecord(uuid, fields);
       if (record) results.push(record);
     }
-    results = (await this.#plugins.fire("storage_get_all", {
-      results,
-    })).results;
-    return results;
+    return Promise.resolve(results);
   }
 
   /** Waits for a status, woken by every write to the record. */
@@ -128,26 +106,20 @@ export class MemoryStorage implements Storage {
     };
   }
 
-  /**
-   * Deletes the records of finished tasks (those given an expiry); runs
-   * `storage_delete_finished_tasks` with the count.
-   */
-  async deleteFinished(): Promise<number> {
+  /** Deletes the records of finished tasks (those given an expiry). */
+  deleteFinished(): Promise<number> {
     let deleted = 0;
     for (let entry = this.#expiries.pop(); entry; entry = this.#expiries.pop()) {
       if (this.#records.delete(entry[1])) deleted++;
     }
-    await this.#plugins.fire("storage_delete_finished_tasks", {
-      deleted,
-    });
-    return deleted;
+    return Promise.resolve(deleted);
   }
 
-  /** Deletes every record; then runs `storage_flush_all`. */
-  async flushAll(): Promise<void> {
+  /** Deletes every record. */
+  flushAll(): Promise<void> {
     this.#records.clear();
     this.#expiries.clear();
-    await this.#plugins.fire("storage_flush_all", {});
+    return Promise.resolve();
   }
 
   /** Backend use: the raw fields of a record. */

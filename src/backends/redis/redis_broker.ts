@@ -1,5 +1,4 @@
 import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_config.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import {
@@ -38,15 +37,7 @@ import type {
   NewFlowRecord,
   NewTask,
 } from "../../ports/broker.ts";
-import {
-  addAll,
-  addHeard,
-  afterAdd,
-  afterExchange,
-  beforeAdd,
-  beforeExchange,
-  exchangeHeard,
-} from "../../ports/broker_triggers.ts";
+import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 
 const BULK_BATCH = 500;
 
@@ -84,8 +75,6 @@ export class RedisBroker implements Broker {
   #holds = true;
   #logged = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
-  #plugins = new ComponentPlugins("broker");
-  #started = false;
   /** When the next scheduled task is due (performance.now() time), as the last exchange said. */
   #dueAt: number | undefined;
   /** Claimed tasks of a chain or group, until their settlement is stored. */
@@ -124,18 +113,8 @@ export class RedisBroker implements Broker {
     this.connection.acquire();
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-    this.storage.attach(context);
-  }
-
-  /**
-   * Starts the Storage (and GlobalConfig), then the broker's plugins (`broker_start`); connection
-   * errors are logged, redacted.
-   */
+  /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
   async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
@@ -145,16 +124,10 @@ export class RedisBroker implements Broker {
       this.connection.onError((error) => context.logger.warn(error.message));
     }
     await this.storage.start(context);
-    this.#started = true;
-    await this.#plugins.started("broker_start");
   }
 
-  /** Runs `broker_stop`, releases the connection, then stops the Storage. */
+  /** Releases the connection, then stops the Storage. */
   async stop(): Promise<void> {
-    if (this.#started) {
-      this.#started = false;
-      await this.#plugins.stopping("broker_stop");
-    }
     if (this.#holds) {
       this.#holds = false;
       await this.connection.release();
@@ -165,22 +138,9 @@ export class RedisBroker implements Broker {
   /**
    * Enqueues one task. Calls made in the same turn of the event loop (a web server handling
    * many requests, a `Promise.all`) are gathered and sent as one script call, up to 500 tasks:
-   * still one atomic step per task, fewer round trips. `broker_add_before` and `storage_add` run
-   * before the task joins a batch, `broker_add_after` once its batch is stored (when heard).
+   * still one atomic step per task, fewer round trips.
    */
   add(task: NewTask): Promise<void> {
-    if (addHeard(this.#plugins)) return this.#addWithPlugins(task);
-    return this.#enqueue(task);
-  }
-
-  async #addWithPlugins(task: NewTask): Promise<void> {
-    const stored = await beforeAdd(this.#plugins, task);
-    await this.#enqueue(stored);
-    await afterAdd(this.#plugins, stored);
-  }
-
-  /** Gathers a task into the batch of this turn. */
-  #enqueue(task: NewTask): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ task, resolve, reject });
       if (this.#pending.length >= BULK_BATCH) void this.#flush();
@@ -216,27 +176,19 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /**
-   * Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). The add
-   * triggers run for each task, as in {@linkcode RedisBroker.add}.
-   */
-  addBulk(tasks: NewTask[]): Promise<void> {
-    return addAll(this.#plugins, tasks, async (prepared) => {
-      for (let start = 0; start < prepared.length; start += BULK_BATCH) {
-        await this.#sendBulk(prepared.slice(start, start + BULK_BATCH), false);
-      }
-    });
+  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
+  async addBulk(tasks: NewTask[]): Promise<void> {
+    for (let start = 0; start < tasks.length; start += BULK_BATCH) {
+      await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
+    }
   }
 
   /**
    * Stores a chain's or group's records and queues its first tasks: one EVALSHA of enqueue_bulk
-   * (all or none), the records as entries that are never queued. The add triggers run for each
-   * task, as in {@linkcode RedisBroker.add}.
+   * (all or none), the records as entries that are never queued.
    */
-  addFlow(flow: NewFlow): Promise<void> {
-    return addAll(this.#plugins, flow.tasks, async (tasks) => {
-      await this.#sendBulk(tasks, false, flow.records);
-    });
+  async addFlow(flow: NewFlow): Promise<void> {
+    await this.#sendBulk(flow.tasks, false, flow.records);
   }
 
   /**
@@ -293,18 +245,9 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /**
-   * Settles, recovers and claims: one EVALSHA. The exchange triggers (see
-   * {@linkcode beforeExchange} and {@linkcode afterExchange}) run around it when heard.
-   */
+  /** Settles, recovers and claims: one EVALSHA. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    if (exchangeHeard(this.#plugins)) return this.#exchangeWithPlugins(request);
     return this.#exchange(request);
-  }
-
-  async #exchangeWithPlugins(request: ExchangeRequest): Promise<ExchangeResult> {
-    const sent = await beforeExchange(this.#plugins, request);
-    return await afterExchange(this.#plugins, sent, await this.#exchange(sent));
   }
 
   async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
@@ -333,20 +276,13 @@ export class RedisBroker implements Broker {
     return decodeExtendLeases(await this.connection.script(extendLeasesScript, keys, args));
   }
 
-  /**
-   * Cancels: one EVALSHA (a running task's worker hears it on the control channel).
-   * `broker_update` may replace the reason first (when heard).
-   */
+  /** Cancels: one EVALSHA (a running task's worker hears it on the control channel). */
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
-    ({ reason } = await this.#plugins.fire("broker_update", {
-      uuid,
-      reason,
-    }));
     const { keys, args } = encodeCancel(this.keys, { uuid, reason, resultTtlMs });
     return decodeCancel(await this.connection.script(cancelScript, keys, args));
   }
 
-  /** Listens on the control channel for cancels of running tasks; runs `broker_listen_start`. */
+  /** Listens on the control channel for cancels of running tasks. */
   async watchCancellations(
     listener: (uuid: string, reason: string) => void,
   ): Promise<() => void> {
@@ -354,7 +290,6 @@ export class RedisBroker implements Broker {
       const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
       if (match) listener(match[1], match[2]);
     });
-    await this.#plugins.fire("broker_listen_start", {});
     return remove;
   }
 
@@ -393,8 +328,6 @@ export class RedisBroker implements Broker {
       await this.connection.blocking(pop, blockMs, signal);
       return undefined;
     }
-    const heard = exchangeHeard(this.#plugins);
-    if (heard) claim = await beforeExchange(this.#plugins, claim);
     const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks);
     const call = ["EVALSHA", await exchangeScript.sha(), String(keys.length), ...keys, ...args];
     // A due time within the wait: set the marker then (once: the claim tells the next one).
@@ -420,17 +353,12 @@ export class RedisBroker implements Broker {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
     } else result = this.#noted(claim, decodeExchange(second));
-    return heard ? await afterExchange(this.#plugins, claim, result) : result;
+    return result;
   }
 
-  /** Reads a record through the Storage (`storage_get`); `broker_get` may replace it. */
+  /** Reads a record through the Storage. */
   get(uuid: string): Promise<TaskRecord | undefined> {
-    const read = this.storage.get(uuid);
-    if (!this.#plugins.listens("broker_get")) return read;
-    return read.then(async (result) =>
-      (await this.#plugins.fire("broker_get", { uuid, result }))
-        .result
-    );
+    return this.storage.get(uuid);
   }
 
   /**
@@ -442,9 +370,8 @@ export class RedisBroker implements Broker {
     return decodeQueueStats(await this.connection.script(queueStatsScript, keys, args));
   }
 
-  /** Deletes every key of the app (through the Storage); then runs `broker_flush_all`. */
+  /** Deletes every key of the app (through the Storage). */
   async flushAll(): Promise<void> {
     await this.storage.flushAll();
-    await this.#plugins.fire("broker_flush_all", {});
   }
 }

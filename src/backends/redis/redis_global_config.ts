@@ -1,5 +1,4 @@
 import type { ComponentContext } from "../../ports/broker.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import { decodeHeartbeat, encodeHeartbeat, heartbeatScript } from "./scripts/_heartbeat.ts";
@@ -70,7 +69,7 @@ export class RedisGlobalConfig implements GlobalConfig {
   #timer: ReturnType<typeof setInterval> | undefined;
   #ttlMs = 20_000;
   #holds = true;
-  #plugins = new ComponentPlugins("globalConfig");
+  #heartbeatListeners = new Set<() => void>();
 
   /**
    * Creates a RedisGlobalConfig.
@@ -85,18 +84,11 @@ export class RedisGlobalConfig implements GlobalConfig {
     this.connection.acquire();
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-  }
-
   /**
-   * Writes the first heartbeat and starts the periodic ones, then starts the GlobalConfig's
-   * plugins (`global_config_start`). Each heartbeat written runs `global_config_set_status`
-   * (`running`), the first one after `global_config_start`.
+   * Writes the first heartbeat and starts the periodic ones (each one written tells the
+   * {@linkcode RedisGlobalConfig.watchHeartbeats} listeners).
    */
   async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
@@ -106,26 +98,24 @@ export class RedisGlobalConfig implements GlobalConfig {
     await this.#beat("beat");
     clearInterval(this.#timer);
     this.#timer = setInterval(() => {
-      this.#beat("beat").then(() => this.#setStatus("running")).catch((error) =>
+      this.#beat("beat").then(() => this.#beaten()).catch((error) =>
         logger.warn(`GlobalConfig heartbeat failed: ${(error as Error).message}`)
       );
     }, config.globalConfigStatusSetPeriodicMs);
-    await this.#plugins.started("global_config_start");
-    await this.#setStatus("running");
   }
 
-  /**
-   * Stops the heartbeat and removes this instance's running status (`global_config_set_status`
-   * `stopped`), runs `global_config_stop` and stops the GlobalConfig's plugins, then releases
-   * the connection.
-   */
+  /** Calls `listener` after each periodic heartbeat written; returns a function that stops it. */
+  watchHeartbeats(listener: () => void): () => void {
+    this.#heartbeatListeners.add(listener);
+    return () => void this.#heartbeatListeners.delete(listener);
+  }
+
+  /** Stops the heartbeat and removes this instance's running status, then releases the connection. */
   async stop(): Promise<void> {
     if (this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
       await this.#beat("stop").catch(() => 0);
-      await this.#setStatus("stopped");
-      await this.#plugins.stopping("global_config_stop");
     }
     if (this.#holds) {
       this.#holds = false;
@@ -133,41 +123,27 @@ export class RedisGlobalConfig implements GlobalConfig {
     }
   }
 
-  /** Stores a value (HSET); `global_config_set` may replace the group, key and value first. */
+  /** Stores a value (HSET). */
   async set(name: string, key: string, value: string): Promise<void> {
-    ({ name, key, value } = await this.#plugins.fire("global_config_set", {
-      name,
-      key,
-      value,
-    }));
     await this.connection.command(["HSET", this.keys.globalConfig(name), key, String(value)]);
   }
 
-  /** Reads a value (HGET); `global_config_get` may replace it. */
+  /** Reads a value (HGET). */
   async get(name: string, key: string): Promise<string | undefined> {
     const value = await this.connection.command(["HGET", this.keys.globalConfig(name), key]);
-    const result = typeof value === "string" ? value : undefined;
-    return (await this.#plugins.fire("global_config_get", {
-      name,
-      key,
-      result,
-    })).result;
+    return typeof value === "string" ? value : undefined;
   }
 
-  /** Reads a group (HGETALL); `global_config_get_all` may replace it. */
+  /** Reads a group (HGETALL). */
   async getAll(name: string): Promise<Record<string, string>> {
-    const result = pairsToObject(
+    return pairsToObject(
       await this.connection.command(["HGETALL", this.keys.globalConfig(name)]),
     );
-    return (await this.#plugins.fire("global_config_get_all", {
-      name,
-      result,
-    })).result;
   }
 
   /**
    * Reads the keys of a group that match a glob (HSCAN … MATCH; see
-   * {@linkcode GlobalConfig.getMatch}); `global_config_get_match` may replace them.
+   * {@linkcode GlobalConfig.getMatch}).
    */
   async getMatch(name: string, pattern: string): Promise<Record<string, string>> {
     const key = this.keys.globalConfig(name);
@@ -186,11 +162,7 @@ export class RedisGlobalConfig implements GlobalConfig {
       cursor = reply[0];
       Object.assign(result, pairsToObject(reply[1]));
     } while (cursor !== "0");
-    return (await this.#plugins.fire("global_config_get_match", {
-      name,
-      pattern,
-      result,
-    })).result;
+    return result;
   }
 
   /** Whether any instance of the app has a live heartbeat. */
@@ -224,10 +196,8 @@ export class RedisGlobalConfig implements GlobalConfig {
     return decodeReadWorkerStats(await this.connection.script(readWorkerStatsScript, keys, args));
   }
 
-  async #setStatus(status: "running" | "stopped"): Promise<void> {
-    await this.#plugins.fire("global_config_set_status", {
-      status,
-    });
+  #beaten(): void {
+    for (const listener of [...this.#heartbeatListeners]) listener();
   }
 
   async #beat(mode: "beat" | "stop" | "check"): Promise<number> {

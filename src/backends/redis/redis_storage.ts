@@ -5,7 +5,6 @@ import {
   RedisGlobalConfig,
 } from "./redis_global_config.ts";
 import type { GlobalConfig } from "../../ports/global_config.ts";
-import { ComponentPlugins } from "../../plugins/component_plugins.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import {
@@ -45,8 +44,6 @@ export class RedisStorage implements Storage {
   #watchers = new Map<string, Set<(status?: string, changed?: TaskFields) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
-  #plugins = new ComponentPlugins("storage");
-  #started = false;
 
   /**
    * Creates a RedisStorage.
@@ -65,30 +62,17 @@ export class RedisStorage implements Storage {
     this.connection.acquire();
   }
 
-  /** Takes the app's plugins without starting (so a producer that never starts fires triggers). */
-  attach(context: ComponentContext): void {
-    this.#plugins.bind(context);
-    this.globalConfig?.attach?.(context);
-  }
-
-  /** Starts the GlobalConfig, then the storage's plugins (`storage_start`). */
+  /** Starts the GlobalConfig. */
   async start(context: ComponentContext): Promise<void> {
-    this.#plugins.bind(context);
     if (!this.#holds) {
       this.connection.acquire();
       this.#holds = true;
     }
     await this.globalConfig?.start(context);
-    this.#started = true;
-    await this.#plugins.started("storage_start");
   }
 
-  /** Runs `storage_stop`, releases the connection, then stops the GlobalConfig. */
+  /** Releases the connection, then stops the GlobalConfig. */
   async stop(): Promise<void> {
-    if (this.#started) {
-      this.#started = false;
-      await this.#plugins.stopping("storage_stop");
-    }
     this.#subscribed = undefined;
     this.#watchers.clear();
     if (this.#holds) {
@@ -98,21 +82,15 @@ export class RedisStorage implements Storage {
     await this.globalConfig?.stop();
   }
 
-  /** Reads one record (HGETALL); `storage_get` may replace it. */
+  /** Reads one record (HGETALL). */
   async get(uuid: string): Promise<TaskRecord | undefined> {
     const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
-    const result = decodeTaskRecord(uuid, pairsToObject(reply));
-    return (await this.#plugins.fire("storage_get", {
-      uuid,
-      result,
-    }))
-      .result;
+    return decodeTaskRecord(uuid, pairsToObject(reply));
   }
 
   /**
    * Reads every record, oldest first: a SCAN of the record keys (the first `limit` found,
    * default 1000) with their HGETALLs pipelined; a record deleted in between is skipped.
-   * `storage_get_all` may replace them.
    */
   async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
     const limit = checkGetAllLimit(options.limit);
@@ -130,14 +108,11 @@ export class RedisStorage implements Storage {
         return entries.length < limit;
       });
     }
-    let results: TaskRecord[] = [];
+    const results: TaskRecord[] = [];
     for (const [uuid, fields] of sortOldestFirst(entries)) {
       const record = decodeTaskRecord(uuid, fields);
       if (record) results.push(record);
     }
-    results = (await this.#plugins.fire("storage_get_all", {
-      results,
-    })).results;
     return results;
   }
 
@@ -194,10 +169,7 @@ export class RedisStorage implements Storage {
     return remove;
   }
 
-  /**
-   * Deletes finished records (SCAN of the task records, checked and deleted in batches); runs
-   * `storage_delete_finished_tasks` with the count.
-   */
+  /** Deletes finished records (SCAN of the task records, checked and deleted in batches). */
   async deleteFinished(): Promise<number> {
     let deleted = 0;
     await this.#scan(this.keys.taskPrefix, async (keys) => {
@@ -206,18 +178,14 @@ export class RedisStorage implements Storage {
         await this.connection.script(deleteFinishedScript, call.keys, call.args),
       );
     });
-    await this.#plugins.fire("storage_delete_finished_tasks", {
-      deleted,
-    });
     return deleted;
   }
 
-  /** Deletes every key of the app (SCAN + UNLINK in batches); then runs `storage_flush_all`. */
+  /** Deletes every key of the app (SCAN + UNLINK in batches). */
   async flushAll(): Promise<void> {
     await this.#scan(this.keys.prefix, async (keys) => {
       await this.connection.command(["UNLINK", ...keys]);
     });
-    await this.#plugins.fire("storage_flush_all", {});
   }
 
   /**

@@ -1,11 +1,19 @@
-import type { ComponentPlugins } from "../plugins/component_plugins.ts";
+/**
+ * The broker triggers that fire around an add or an exchange, for
+ * `triggeredBroker`:
+ * the order they run in, what each may replace, and the `listens` checks that keep a path
+ * without plugins free of allocation and await. Internal.
+ *
+ * @module
+ */
+import type { ComponentPlugins } from "./_component_plugins.ts";
 import type {
   ClaimedTask,
   ExchangeRequest,
   ExchangeResult,
   NewTask,
   Settlement,
-} from "./broker.ts";
+} from "../../model/messages.ts";
 
 /**
  * Whether any plugin hears a trigger of `add`/`addBulk` (`broker_add_before`, `storage_add`,
@@ -14,14 +22,6 @@ import type {
  *
  * @param plugins The broker's plugins.
  * @returns Whether the add triggers must run.
- *
- * @example
- * ```ts
- * import { ComponentPlugins } from "@qtasks/qtasks/ports";
- * import { addHeard } from "./broker_triggers.ts";
- *
- * console.log(addHeard(new ComponentPlugins("broker"))); // false: not bound to any plugins
- * ```
  */
 export function addHeard(plugins: ComponentPlugins): boolean {
   return plugins.listens("broker_add_before") || plugins.listens("storage_add") ||
@@ -36,20 +36,6 @@ export function addHeard(plugins: ComponentPlugins): boolean {
  * @param plugins The broker's plugins.
  * @param task The task as the producer sent it.
  * @returns The task to store (the same object when nothing was replaced).
- *
- * @example
- * ```ts
- * import { createLogger } from "@qtasks/qtasks";
- * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
- * import { beforeAdd } from "./broker_triggers.ts";
- *
- * const hub = new PluginHub(createLogger("silent"));
- * await hub.add({ name: "tag", handlers: { storage_add: ({ extra }) => ({ extra: { ...extra, by: "me" } }) } });
- * const plugins = new ComponentPlugins("broker");
- * plugins.bind({ appName: "shop", plugins: hub });
- * const task = { uuid: crypto.randomUUID(), taskName: "t", priority: 0, args: "[]", kwargs: "{}", extra: {} };
- * console.log((await beforeAdd(plugins, task)).extra); // { by: "me" }
- * ```
  */
 export async function beforeAdd(plugins: ComponentPlugins, task: NewTask): Promise<NewTask> {
   const appName = plugins.appName;
@@ -74,15 +60,6 @@ export async function beforeAdd(plugins: ComponentPlugins, task: NewTask): Promi
  *
  * @param plugins The broker's plugins.
  * @param task The task as stored (what {@linkcode beforeAdd} returned).
- *
- * @example
- * ```ts
- * import { ComponentPlugins } from "@qtasks/qtasks/ports";
- * import { afterAdd } from "./broker_triggers.ts";
- *
- * const task = { uuid: crypto.randomUUID(), taskName: "t", priority: 0, args: "[]", kwargs: "{}", extra: {} };
- * await afterAdd(new ComponentPlugins("broker"), task); // nobody listens: nothing happens
- * ```
  */
 export async function afterAdd(plugins: ComponentPlugins, task: NewTask): Promise<void> {
   if (plugins.listens("broker_add_after")) {
@@ -98,15 +75,6 @@ export async function afterAdd(plugins: ComponentPlugins, task: NewTask): Promis
  * @param plugins The broker's plugins.
  * @param tasks The tasks to add.
  * @param store Stores them (all or none).
- *
- * @example
- * ```ts
- * import { ComponentPlugins, type NewTask } from "@qtasks/qtasks/ports";
- * import { addAll } from "./broker_triggers.ts";
- *
- * const stored: NewTask[] = [];
- * await addAll(new ComponentPlugins("broker"), [], (tasks) => void stored.push(...tasks));
- * ```
  */
 export async function addAll(
   plugins: ComponentPlugins,
@@ -137,14 +105,6 @@ const EXCHANGE_TRIGGERS = [
  *
  * @param plugins The broker's plugins.
  * @returns Whether the exchange triggers must run.
- *
- * @example
- * ```ts
- * import { ComponentPlugins } from "@qtasks/qtasks/ports";
- * import { exchangeHeard } from "./broker_triggers.ts";
- *
- * console.log(exchangeHeard(new ComponentPlugins("broker"))); // false
- * ```
  */
 export function exchangeHeard(plugins: ComponentPlugins): boolean {
   for (const name of EXCHANGE_TRIGGERS) if (plugins.listens(name)) return true;
@@ -159,23 +119,6 @@ export function exchangeHeard(plugins: ComponentPlugins): boolean {
  * @param plugins The broker's plugins.
  * @param request The exchange as the worker sent it (left unchanged).
  * @returns The exchange to run (the same object when nothing was replaced).
- *
- * @example
- * ```ts
- * import { ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks/ports";
- * import { beforeExchange } from "./broker_triggers.ts";
- *
- * const request: ExchangeRequest = {
- *   workerId: "w1",
- *   settlements: [{ uuid: "…", deliveries: 1, status: "success", returning: "3" }],
- *   want: 1,
- *   leaseMs: 30_000,
- *   resultTtlMs: 60_000,
- *   maxDeliveries: 5,
- *   recoverLimit: 100,
- * };
- * console.log(await beforeExchange(new ComponentPlugins("broker"), request) === request); // true
- * ```
  */
 export async function beforeExchange(
   plugins: ComponentPlugins,
@@ -221,24 +164,6 @@ export async function beforeExchange(
  * @param request The exchange that ran (what {@linkcode beforeExchange} returned).
  * @param result What it did (left unchanged).
  * @returns The result for the worker (the same object when no claimed task was replaced).
- *
- * @example
- * ```ts
- * import { ComponentPlugins, type ExchangeRequest } from "@qtasks/qtasks/ports";
- * import { afterExchange } from "./broker_triggers.ts";
- *
- * const request: ExchangeRequest = {
- *   workerId: "w1",
- *   settlements: [],
- *   want: 1,
- *   leaseMs: 30_000,
- *   resultTtlMs: 60_000,
- *   maxDeliveries: 5,
- *   recoverLimit: 100,
- * };
- * const result = { claimed: [], rejected: [], recovered: 0, dropped: [], quarantined: 0 };
- * console.log(await afterExchange(new ComponentPlugins("broker"), request, result) === result); // true
- * ```
  */
 export async function afterExchange(
   plugins: ComponentPlugins,

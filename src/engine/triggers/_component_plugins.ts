@@ -1,13 +1,13 @@
-import type { PluginHub } from "./plugin_hub.ts";
-import type { PluginComponent, TriggerArgs, TriggerName } from "./triggers.ts";
+import type { PluginHub } from "../../plugins/plugin_hub.ts";
+import type { PluginComponent, TriggerArgs, TriggerName } from "../../plugins/triggers.ts";
 
 /**
- * How a Broker, Storage or GlobalConfig reaches the app's plugins: bound to the
- * {@linkcode ComponentContext} it was started with, it runs triggers (a no-op without plugins)
- * and starts and stops the plugins attached to its component. Implementations of the ports use
- * it so that every backend fires the same triggers.
+ * How the trigger decorators of the Broker, Storage and GlobalConfig reach the app's plugins:
+ * bound to the {@linkcode ComponentContext} the component was attached or started with, it runs
+ * triggers (a no-op without plugins) and starts and stops the plugins attached to its component.
+ * Implementations of the ports need none of it: the decorators fire their triggers.
  *
- * @example A custom GlobalConfig that fires `global_config_start`
+ * @example Fire `global_config_start`
  * ```ts
  * import { createLogger } from "@qtasks/qtasks";
  * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
