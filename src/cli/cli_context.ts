@@ -18,7 +18,7 @@ import type { FlagSpec } from "./_parse_flags.ts";
  *   err: async () => {},
  *   isTerminal: () => false,
  *   env: () => undefined,
- *   importModule: (url) => import(url),
+ *   importModule: () => Promise.resolve({}), // --help imports no app module
  * };
  * console.log(await runCli(["--help"], context), out.startsWith("Usage: qtasks")); // 0 true
  * ```
@@ -44,14 +44,17 @@ export interface CliContext {
 /**
  * The context over the current runtime, with the program's module importer.
  *
- * @param importModule Imports the app module named on the command line (`(url) => import(url)`).
+ * @param importModule Imports the app module named on the command line: the program's own dynamic
+ *   import of `url` (see cli.ts), so that src/ never imports code from a computed specifier.
  * @returns The context: standard output and error, the environment, through `getRuntime()`.
  *
  * @example
  * ```ts
  * import { runCli, runtimeContext } from "@qtasks/qtasks/cli";
  *
- * console.log(await runCli(["worker", "--help"], runtimeContext((url) => import(url)))); // 0
+ * // --help loads no app module: a program passes its own importer (see cli.ts).
+ * const context = runtimeContext(() => Promise.resolve({}));
+ * console.log(await runCli(["worker", "--help"], context)); // 0
  * ```
  */
 export function runtimeContext(
