@@ -10,7 +10,8 @@ import type { PluginComponent, TriggerArgs, TriggerName } from "../../plugins/tr
  * @example Fire `global_config_start`
  * ```ts
  * import { createLogger } from "@qtasks/qtasks";
- * import { ComponentPlugins, PluginHub } from "@qtasks/qtasks/ports";
+ * import { PluginHub } from "@qtasks/qtasks/ports";
+ * import { ComponentPlugins } from "./_component_plugins.ts";
  *
  * const plugins = new ComponentPlugins("globalConfig");
  * const hub = new PluginHub(createLogger("silent"));
