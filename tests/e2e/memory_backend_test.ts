@@ -6,6 +6,7 @@ import {
   type TaskContext,
   TaskFailedError,
   TaskTimeoutError,
+  UnknownTaskError,
 } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { repoPath, uniqueAppName } from "../support/e2e_env.ts";
@@ -69,8 +70,9 @@ test(
       assert.equal(timedOut.error?.type, "TaskTimeoutError");
       assert.equal(timedOut.error?.code, new TaskTimeoutError("slow", 50).code);
 
-      const unknown = await app.addTask("no_such_task");
-      assert.equal((await unknown.result({ timeoutMs: 5_000 })).error?.type, "UnknownTaskError");
+      // An app with tasks refuses a name it does not know, before anything is stored.
+      await assert.rejects(app.addTask("ad"), (error: unknown) =>
+        error instanceof UnknownTaskError && /did you mean "add"\?/.test(error.message));
       assert.equal(await (await add.addTask(1, 1)).value({ timeoutMs: 5_000 }), 2);
 
       await app.stop();

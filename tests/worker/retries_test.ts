@@ -32,7 +32,7 @@ async function withApp(
 ): Promise<void> {
   const app = new QueueTasks({
     name: uniqueName("retries"),
-    brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+    ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
     env: false,
     config: { logsDefaultLevel: "silent" },
   });

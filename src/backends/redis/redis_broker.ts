@@ -40,6 +40,8 @@ import type {
 import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 
 const BULK_BATCH = 500;
+/** How long the same connection error is not logged again. */
+const REPEAT_QUIET_MS = 60_000;
 
 /**
  * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue or
@@ -121,7 +123,16 @@ export class RedisBroker implements Broker {
     }
     if (!this.#logged) {
       this.#logged = true;
-      this.connection.onError((error) => context.logger.warn(error.message));
+      // One line per distinct error: a client reconnecting every few ms repeats the same one.
+      let last = "";
+      let lastAt = 0;
+      this.connection.onError((error) => {
+        const now = performance.now();
+        if (error.message === last && now - lastAt < REPEAT_QUIET_MS) return;
+        last = error.message;
+        lastAt = now;
+        context.logger.warn(error.message);
+      });
     }
     await this.storage.start(context);
   }
