@@ -26,6 +26,7 @@ import { AsyncResult } from "./async_result.ts";
 import { Chain } from "./chain.ts";
 import { defaultBackend } from "./default_backend.ts";
 import { backendLabel, isMemoryBackend } from "./_backend_label.ts";
+import { type WorkerPresence, workerPresence } from "./_worker_presence.ts";
 import type { FlowOptions, FlowSpec } from "./flow_spec.ts";
 import { checkSignature, Group, type GroupResults } from "./group.ts";
 import type { PingOptions, QueueTasksOptions } from "./queue_tasks_options.ts";
@@ -98,6 +99,7 @@ export class QueueTasks implements AppLike {
   /** App-wide middlewares: replaced (never changed in place) by addMiddleware. */
   #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
+  #presence: WorkerPresence | undefined;
 
   /**
    * Creates a QueueTasks.
@@ -458,8 +460,17 @@ export class QueueTasks implements AppLike {
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
+    this.#presence ??= workerPresence(
+      this.name,
+      () => this.broker.storage.globalConfig,
+      this.logger,
+    );
+    const presence = this.#presence;
     return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
       cancel: (reason) => this.cancel(uuid, reason),
+      appName: this.name,
+      workerRunning: () => presence.workerRunning(),
+      warnNoWorker: (id) => presence.warnNoWorker(id),
     });
   }
 

@@ -77,7 +77,13 @@ ${APP_FLAGS_HELP}
       record = await job.result({ timeoutMs });
     } catch (error) {
       if (error instanceof ResultTimeoutError) {
-        throw new CliFailure(`no result for task ${taskName} ${job.uuid} within ${timeoutMs} ms`);
+        throw new CliFailure(
+          `no result for task ${taskName} ${job.uuid} within ${timeoutMs} ms${
+            error.workerRunning === false
+              ? ` (no worker of app "${app.name}" is running: start one with qtasks worker)`
+              : ""
+          }`,
+        );
       }
       throw error;
     } finally {
