@@ -275,7 +275,9 @@ export class AsyncResult<R = unknown> {
       if (firstRead && found === undefined) missing.abort();
       firstRead = false;
     };
-    const signal = options.signal ? AbortSignal.any([options.signal, missing.signal]) : missing.signal;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, missing.signal])
+      : missing.signal;
     // A wait that lasts asks once whether any worker is there to run the task.
     const control = this.#control;
     let check: ReturnType<typeof setTimeout> | undefined;
