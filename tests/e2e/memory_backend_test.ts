@@ -71,8 +71,11 @@ test(
       assert.equal(timedOut.error?.code, new TaskTimeoutError("slow", 50).code);
 
       // An app with tasks refuses a name it does not know, before anything is stored.
-      await assert.rejects(app.addTask("ad"), (error: unknown) =>
-        error instanceof UnknownTaskError && /did you mean "add"\?/.test(error.message));
+      await assert.rejects(
+        app.addTask("ad"),
+        (error: unknown) =>
+          error instanceof UnknownTaskError && /did you mean "add"\?/.test(error.message),
+      );
       assert.equal(await (await add.addTask(1, 1)).value({ timeoutMs: 5_000 }), 2);
 
       await app.stop();
@@ -109,7 +112,15 @@ test(
       );
       assert.ok(out.some((line) => /^slow_report\(5\) -> error, TaskTimeoutError/.test(line)));
       assert.equal(out.at(-1), "done");
-      assert.equal(quickstart.stderr, "", "nothing on stderr");
+      // On stderr, only the worker's line for each failed run (logTaskErrors), never arguments.
+      const errors = quickstart.stderr.split("\n").filter((line) => line !== "");
+      assert.deepEqual(
+        errors.map((line) =>
+          line.replace(/^.*? ERROR Task "(\w+)" \S+ failed \(attempt 1\): (\w+): .*$/, "$1 $2")
+        ),
+        ["divide RangeError", "slow_report TaskTimeoutError"],
+        quickstart.stderr,
+      );
     } finally {
       await quickstart.kill();
     }

@@ -60,8 +60,8 @@ export interface Runnable {
  *
  * When the backend cannot be reached at start (Redis is down), it keeps trying, with backoff and
  * a warning per attempt (unless `retryStart: false`). A signal while it is starting or waiting to
- * try again ends it at once: nothing was started, so there is nothing to drain (the attempt in
- * flight is abandoned and cleaned up in the background).
+ * try again stops it at once (`work.stop()` must not wait for a connection attempt in flight, as
+ * the app's Starter does not).
  *
  * @param work What to start and stop.
  * @param logger Where the signals are logged.
@@ -107,16 +107,12 @@ export async function runUntilSignal(
   };
   const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
   options.signal?.addEventListener("abort", () => release(), { once: true });
-  let started = false;
   try {
-    started = await startWithRetries(work, logger, stopRequested, options.retryStart ?? true);
-    if (started) {
-      await stopRequested;
-      await (stopping ?? work.stop());
-    } else {
-      // Stopped while starting: the stop runs once the abandoned attempt settles.
-      (stopping ?? work.stop()).catch(() => {});
-    }
+    const started = await startWithRetries(work, logger, stopRequested, options.retryStart ?? true);
+    if (started) await stopRequested;
+    // Stopped while starting, the stop itself does not wait for a connection attempt in flight
+    // (see Starter.stop): it returns at once when nothing runs yet.
+    await (stopping ?? work.stop());
   } finally {
     for (const remove of removers) remove();
   }
