@@ -87,6 +87,7 @@ export { InvalidPayloadError } from "./src/model/errors/invalid_payload_error.ts
 export { ResultTimeoutError } from "./src/model/errors/result_timeout_error.ts";
 export { TaskCancelError } from "./src/model/errors/task_cancel_error.ts";
 export { TaskFailedError } from "./src/model/errors/task_failed_error.ts";
+export { TaskNotFoundError } from "./src/model/errors/task_not_found_error.ts";
 export { TaskPluginTriggerError } from "./src/model/errors/task_plugin_trigger_error.ts";
 export { TaskTimeoutError } from "./src/model/errors/task_timeout_error.ts";
 export { ThreadCrashError } from "./src/model/errors/thread_crash_error.ts";

@@ -10,9 +10,11 @@
  */
 import { getRuntime, QueueTasks } from "../mod.ts";
 
+const redisUrl = getRuntime().env("QTASKS_REDIS_URL");
 const app = new QueueTasks({
   name: "flows-example",
-  brokerUrl: getRuntime().env("QTASKS_REDIS_URL"),
+  // A brokerUrl key that is present but undefined is refused: leave it out for memory.
+  ...(redisUrl ? { brokerUrl: redisUrl } : {}),
   config: { logsDefaultLevel: "warn" },
 });
 

@@ -15,11 +15,12 @@
  */
 import { getRuntime, QueueTasks, type TaskContext, TaskFailedError } from "../mod.ts";
 
-// Without a broker URL the app uses the in-memory backend.
+// Without a broker URL the app uses the in-memory backend. A brokerUrl key that is present but
+// undefined (an unset variable) is refused, so it is given only when there is one.
 const brokerUrl = getRuntime().env("QTASKS_REDIS_URL");
 const app = new QueueTasks({
   name: "quickstart",
-  brokerUrl,
+  ...(brokerUrl ? { brokerUrl } : {}),
   // One task at a time, so the run order below shows the priorities; only warnings are logged.
   config: { maxTasksProcess: 1, logsDefaultLevel: "warn" },
 });

@@ -3,16 +3,32 @@
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults or npm (the
-# npm package smoke test, scripts/smoke_npm.sh).
+# npm package smoke test, scripts/smoke_npm.sh). `--quick` (or `quick`) is a first run: the import
+# check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
+# After the tests it checks that they left no new key in the test database (keys: …).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(bash "$root/scripts/tools.sh") || exit 1
 cd "$root"
 export NO_COLOR=1
 only=${1:-all}
+if [ "$only" = --quick ]; then only=quick; fi
+case "$only" in
+  all | quick | imports | deno | bun | node | faults | npm) ;;
+  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|npm]" >&2; exit 2 ;;
+esac
+redis_url=${QTASKS_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+started=$(date +%s)
 mapfile -t files < <(find tests -name '*_test.ts' | sort)
 logs=$(mktemp -d)
 status=0
+# The keys of the test database now: after the tests, any new one is a leak.
+keycheck=no
+case "$only" in all | quick | deno | bun | node)
+  if "$bin/deno" run -A scripts/redis_keys_left.ts snapshot "$logs/keys.json" "$redis_url"; then
+    keycheck=yes
+  fi ;;
+esac
 passed=0
 failed=0
 count() { # $1 log, $2 pass regex, $3 fail regex (each captures the number)
@@ -28,7 +44,7 @@ run() {
   echo "== $name: $*"
   if "$@" 2>&1 | tee "$logs/$name.log"; then :; else status=1; echo "== $name: FAILED"; fi
 }
-if [ "$only" = all ] || [ "$only" = imports ]; then
+if [ "$only" = all ] || [ "$only" = quick ] || [ "$only" = imports ]; then
   # No import cycle and no import against the layer rule (docs/architecture.md#layers).
   run imports "$bin/deno" run -A scripts/check_imports.ts
   if grep -qE '^imports: .* 0 cycles, 0 layer violations' "$logs/imports.log"; then
@@ -37,7 +53,7 @@ if [ "$only" = all ] || [ "$only" = imports ]; then
     failed=$((failed + 1)); echo "== imports: 0 passed, 1 failed"
   fi
 fi
-if [ "$only" = all ] || [ "$only" = deno ]; then
+if [ "$only" = all ] || [ "$only" = quick ] || [ "$only" = deno ]; then
   run deno "$bin/deno" test -A "${files[@]}"
   count "$logs/deno.log" '[0-9]+ passed' '[0-9]+ failed' deno
   # Every JSDoc @example and every ts block of README.md and docs/*.md, run as a test.
@@ -68,7 +84,17 @@ if [ "$only" = all ] || [ "$only" = npm ]; then
   run npm bash scripts/smoke_npm.sh
   count "$logs/npm.log" '[0-9]+ passed' '[0-9]+ failed' npm
 fi
+if [ "$keycheck" = yes ]; then
+  # Every test cleans up after itself: no key is left in the test database.
+  run keys "$bin/deno" run -A scripts/redis_keys_left.ts compare "$logs/keys.json" "$redis_url"
+  if grep -qE '^keys: 0 new keys' "$logs/keys.log"; then
+    passed=$((passed + 1)); echo "== keys: 1 passed, 0 failed"
+  else
+    failed=$((failed + 1)); echo "== keys: 0 passed, 1 failed"
+  fi
+fi
 rm -rf "$logs"
+echo "time: $(( $(date +%s) - started )) s"
 [ "$failed" -eq 0 ] || status=1
 echo "total: $passed passed, $failed failed"
 exit $status

@@ -11,10 +11,12 @@ import type { PluginHub } from "../plugins/plugin_hub.ts";
 import { encodeJson, isReservedField } from "../model/task_codec.ts";
 import { parseArgs } from "../model/task_schema.ts";
 import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
+import { UnknownTaskError } from "../model/errors/unknown_task_error.ts";
 import type { NewTask } from "../ports/broker.ts";
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
+import { unknownNameHint } from "./_closest_name.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
 export interface PrepareHost {
@@ -48,7 +50,8 @@ export function checkArgs(taskName: string, args: unknown): void {
  * the output on.
  *
  * @param app The app (its registered definition of the task, if any, and its config).
- * @param taskName The task name (a producer need not have registered it).
+ * @param taskName The task name: an app that registers no task may send any name (a producer need
+ *   not import the tasks); one that registers tasks sends only their names.
  * @param args Its positional arguments.
  * @param options The call's options.
  * @param validate Whether to check the arguments against the task's schema.
@@ -65,6 +68,14 @@ export function prepareTask(
   }
   checkArgs(taskName, args);
   const definition = app.tasks.get(taskName);
+  if (definition === undefined && app.tasks.size > 0) {
+    throw new UnknownTaskError(
+      taskName,
+      `Cannot add task "${taskName}": no task is registered under that name${
+        unknownNameHint(taskName, app.tasks.keys())
+      } (an app that registers tasks sends only those; a producer that registers none may send any name)`,
+    );
+  }
   const config = app.config;
   if (validate && definition?.schema !== undefined) {
     parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);

@@ -1,5 +1,6 @@
 import { ResultTimeoutError } from "../model/errors/result_timeout_error.ts";
 import { TaskFailedError } from "../model/errors/task_failed_error.ts";
+import { TaskNotFoundError } from "../model/errors/task_not_found_error.ts";
 import type { TaskStatus } from "../model/task_status.ts";
 import type { TaskRecord } from "../model/task_record.ts";
 import type { Storage } from "../ports/storage.ts";
@@ -37,10 +38,21 @@ export interface ResultOptions {
 export interface AsyncResultControl {
   /** Cancels the task. */
   cancel(reason: string): Promise<CancelOutcome>;
+  /** The app's name, for messages. */
+  appName?: string;
+  /**
+   * Whether a worker of the app has a live heartbeat (`undefined`: cannot tell). Asked only when
+   * a wait lasts: once early (see `warnNoWorker`) and once when it times out.
+   */
+  workerRunning?(): Promise<boolean | undefined>;
+  /** Warns (at most once in a while per app) that a wait goes on with no worker running. */
+  warnNoWorker?(uuid: string): void;
 }
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
 const DEFAULT_RESULT_TIMEOUT_MS = 100_000;
+/** How long a wait goes on before it asks whether a worker is running (at most half the wait). */
+const WORKER_CHECK_AFTER_MS = 2_000;
 /** Most retry links followed by one wait (a guard against a corrupted, circular chain). */
 const MAX_RETRY_LINKS = 10_000;
 
@@ -240,7 +252,11 @@ export class AsyncResult<R = unknown> {
    * `statuses` names `retry`, the wait follows those links and resolves with the record of the
    * attempt that reached a wanted status (its `uuid` is that attempt's), all within `timeoutMs`.
    *
-   * @throws {ResultTimeoutError} When no final status is reached within `timeoutMs`.
+   * @throws {TaskNotFoundError} At once, when no record has this uuid (never enqueued in this
+   *   app's backend, or expired or deleted).
+   * @throws {ResultTimeoutError} When no final status is reached within `timeoutMs`; its message
+   *   says when no worker of the app is running (and, when the wait lasts over 2 s with none,
+   *   the app warns once early in the wait).
    */
   async result(options: ResultOptions = {}): Promise<TaskRecord<R>> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_RESULT_TIMEOUT_MS;
@@ -252,29 +268,63 @@ export class AsyncResult<R = unknown> {
     const follow = !statuses.includes("retry");
     const awaited = follow ? [...statuses, "retry" as const] : statuses;
     const deadline = Date.now() + timeoutMs;
+    // The first read of the first record tells whether it exists: if not, stop waiting at once.
+    const missing = new AbortController();
+    let firstRead = true;
+    const onRead = (found: TaskRecord | undefined) => {
+      if (firstRead && found === undefined) missing.abort();
+      firstRead = false;
+    };
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, missing.signal])
+      : missing.signal;
+    // A wait that lasts asks once whether any worker is there to run the task.
+    const control = this.#control;
+    let check: ReturnType<typeof setTimeout> | undefined;
+    if (control?.workerRunning && control.warnNoWorker && timeoutMs >= 200) {
+      check = setTimeout(() => {
+        control.workerRunning!().then((running) => {
+          if (running === false) control.warnNoWorker!(this.uuid);
+        }, () => {});
+      }, Math.min(WORKER_CHECK_AFTER_MS, timeoutMs / 2));
+    }
     let uuid = this.uuid;
     let record: TaskRecord | undefined;
-    for (let hops = 0; hops <= MAX_RETRY_LINKS; hops++) {
-      record = await this.#storage.waitForStatus(uuid, {
-        statuses: awaited,
-        timeoutMs: Math.max(0, deadline - Date.now()),
-        signal: options.signal,
-      });
-      if (!follow || record?.status !== "retry") break;
-      if (record.retryChildUuid === undefined) {
-        // A retry record without its link (written elsewhere): wait for a wanted status only.
+    try {
+      for (let hops = 0; hops <= MAX_RETRY_LINKS; hops++) {
         record = await this.#storage.waitForStatus(uuid, {
-          statuses,
+          statuses: awaited,
           timeoutMs: Math.max(0, deadline - Date.now()),
-          signal: options.signal,
+          signal,
+          onRead,
         });
-        break;
+        if (!follow || record?.status !== "retry") break;
+        if (record.retryChildUuid === undefined) {
+          // A retry record without its link (written elsewhere): wait for a wanted status only.
+          record = await this.#storage.waitForStatus(uuid, {
+            statuses,
+            timeoutMs: Math.max(0, deadline - Date.now()),
+            signal: options.signal,
+          });
+          break;
+        }
+        uuid = record.retryChildUuid;
       }
-      uuid = record.retryChildUuid;
+    } finally {
+      if (check !== undefined) clearTimeout(check);
     }
     if (record && statuses.includes(record.status)) return record as TaskRecord<R>;
     options.signal?.throwIfAborted();
-    throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status);
+    if (missing.signal.aborted) {
+      if (record === undefined) throw new TaskNotFoundError(this.uuid, control?.appName);
+      // Stored between the first read and the last: wait for it after all.
+      return await this.result({ ...options, timeoutMs: Math.max(0, deadline - Date.now()) });
+    }
+    const workerRunning = await control?.workerRunning?.().catch(() => undefined);
+    throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status, {
+      workerRunning,
+      appName: control?.appName,
+    });
   }
 
   /**

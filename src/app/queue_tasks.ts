@@ -25,6 +25,8 @@ import type { AppLike } from "./app_like.ts";
 import { AsyncResult } from "./async_result.ts";
 import { Chain } from "./chain.ts";
 import { defaultBackend } from "./default_backend.ts";
+import { backendLabel, isMemoryBackend } from "./_backend_label.ts";
+import { type WorkerPresence, workerPresence } from "./_worker_presence.ts";
 import type { FlowOptions, FlowSpec } from "./flow_spec.ts";
 import { checkSignature, Group, type GroupResults } from "./group.ts";
 import type { PingOptions, QueueTasksOptions } from "./queue_tasks_options.ts";
@@ -97,6 +99,7 @@ export class QueueTasks implements AppLike {
   /** App-wide middlewares: replaced (never changed in place) by addMiddleware. */
   #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
+  #presence: WorkerPresence | undefined;
 
   /**
    * Creates a QueueTasks.
@@ -121,7 +124,13 @@ export class QueueTasks implements AppLike {
       checkExecutor(options.executor, `Cannot create app "${name}"`);
     }
     // The backend the preset picks (or the user's own), with its ports' plugin triggers.
-    this.broker = triggeredBroker(defaultBackend(name, options, this.config.backendTimeoutMs));
+    const brokerUrlVariable = `${this.config.environPrefix}BROKER_URL`;
+    this.broker = triggeredBroker(
+      defaultBackend(name, options, this.config.backendTimeoutMs, {
+        name: brokerUrlVariable,
+        value: options.env === false ? undefined : runtime.env(brokerUrlVariable),
+      }),
+    );
     this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
     if (this.worker.broker !== this.broker) {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);
@@ -245,13 +254,16 @@ export class QueueTasks implements AppLike {
   }
 
   /**
-   * Enqueues a task by name. The name is not checked here (a producer need not register the
-   * tasks it sends); a worker without it ends the task as `error` with `UnknownTaskError`.
+   * Enqueues a task by name. An app that registers tasks sends only their names: another name is
+   * refused with an `UnknownTaskError` that suggests the closest one (a typo never reaches a
+   * worker). An app that registers none (a producer that does not import the tasks) may send any
+   * name; a worker without it ends the task as `error` with `UnknownTaskError`.
    *
    * @param taskName The registered name.
    * @param args Positional arguments (JSON values).
    * @param options Priority, extra fields, uuid, and a delay (`delayMs` or `runAt`).
    * @throws {InvalidPayloadError} When the arguments cannot be encoded as JSON (nothing is stored).
+   * @throws {UnknownTaskError} When the app registers tasks, none of them under `taskName`.
    * @throws {RangeError} On a negative or non-finite `delayMs`, or an invalid `runAt`.
    * @throws {TypeError} When both `delayMs` and `runAt` are given.
    */
@@ -448,8 +460,17 @@ export class QueueTasks implements AppLike {
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
+    this.#presence ??= workerPresence(
+      this.name,
+      () => this.broker.storage.globalConfig,
+      this.logger,
+    );
+    const presence = this.#presence;
     return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
       cancel: (reason) => this.cancel(uuid, reason),
+      appName: this.name,
+      workerRunning: () => presence.workerRunning(),
+      warnNoWorker: (id) => presence.warnNoWorker(id),
     });
   }
 
@@ -491,7 +512,13 @@ export class QueueTasks implements AppLike {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#announce();
     return this.starter.start(this.#context());
+  }
+
+  /** Says at start where the tasks live (the redacted URL, or memory: this process only). */
+  #announce(): void {
+    this.logger.info(`App "${this.name}" starting on ${backendLabel(this.broker)}`);
   }
 
   /**
@@ -510,6 +537,12 @@ export class QueueTasks implements AppLike {
    */
   runForever(options: RunForeverOptions = {}): Promise<void> {
     if (isPoolThread()) return Promise.resolve();
+    if (isMemoryBackend(this.broker)) {
+      this.logger.warn(
+        `App "${this.name}" runs on the in-memory backend: no other process can reach its tasks (give brokerUrl, or set ${this.config.environPrefix}BROKER_URL, to share them)`,
+      );
+    }
+    this.#announce();
     return this.starter.runForever(this.#context(), options);
   }
 

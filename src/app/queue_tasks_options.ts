@@ -23,7 +23,12 @@ import type { Worker } from "../ports/worker.ts";
 export interface QueueTasksOptions {
   /** The app name: the namespace of every Redis key (default `QueueTasks`). No `{` or `}`. */
   name?: string;
-  /** `redis://` or `rediss://` URL: use the Redis backend. Without it (and without `broker`), the in-memory backend. */
+  /**
+   * `redis://` or `rediss://` URL: use the Redis backend. Without the key (and without `broker`),
+   * the `QTASKS_BROKER_URL` variable, else the in-memory backend (this process only). A key that
+   * is present but empty or `undefined` (`brokerUrl: process.env.REDIS_URL` with the variable
+   * unset) is a `ConfigError`, never a silent switch to memory.
+   */
   brokerUrl?: string;
   /** With `brokerUrl`: TLS settings (`rediss://` with your own CA) or another client factory. */
   redis?: Omit<RedisConnectionOptions, "url" | "timeoutMs">;

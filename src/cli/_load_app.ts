@@ -64,9 +64,19 @@ async function importModule(
     return await importer.importModule(spec.url);
   } catch (error) {
     const message = String((error as Error)?.message ?? error).split("\n")[0];
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[cm]?tsx?$/i.test(spec.url.split(/[?#]/)[0])) {
+      throw new CliFailure(`cannot load ${pathOf(spec)}: ${message}. ${TS_ON_OLD_NODE}`);
+    }
     throw new CliFailure(`cannot load ${pathOf(spec)}: ${message}`);
   }
 }
+
+/** What to do when Node cannot import a `.ts` module (Node before 22.18 strips no types). */
+export const TS_ON_OLD_NODE =
+  "This Node cannot run TypeScript (Node 22.18 or later can): compile the module to JavaScript " +
+  "(tsc) and name the .js file, or run qtasks through a loader: " +
+  "npx tsx node_modules/qtasks/bin/qtasks.js worker ./app.ts (or run it on Deno or Bun)";
 
 function pathOf(spec: AppSpec): string {
   return spec.exportName === undefined

@@ -27,6 +27,7 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
   statsEnabled: z.boolean().default(true),
   statsIntervalMs: z.number().int().min(50).default(5_000),
   logsDefaultLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  logTaskErrors: z.boolean().default(true),
   environPrefix: z.string().default("QTASKS_"),
 }).strict().refine(
   (c) => c.globalConfigStatusSetPeriodicMs < c.globalConfigStatusTtlMs,
@@ -59,6 +60,7 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  * | statsEnabled | true | workers report their heartbeat record and task counters to the GlobalConfig (`qtasks stats`) |
  * | statsIntervalMs | 5 s | how often a worker reports them (one Redis script call) |
  * | logsDefaultLevel | info | default logger's level |
+ * | logTaskErrors | true | a worker logs one line per failed run (task name, uuid, attempt, error type and message; never the arguments): `error`, or `warn` when it is retried |
  * | environPrefix | QTASKS_ | prefix of environment overrides |
  *
  * @example
@@ -113,6 +115,11 @@ export interface QueueConfig {
   readonly statsIntervalMs: number;
   /** Level of the default logger. */
   readonly logsDefaultLevel: LogLevel;
+  /**
+   * A worker logs one line per failed run: task name, uuid, attempt, error type and message
+   * (never the arguments), at `error` (at `warn` when the task is retried). `false` silences it.
+   */
+  readonly logTaskErrors: boolean;
   /** Prefix of environment overrides. */
   readonly environPrefix: string;
 }

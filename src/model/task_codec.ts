@@ -165,6 +165,7 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
     createdAt: toDate(fields.created_at) ?? new Date(0),
     updatedAt: toDate(fields.updated_at) ?? toDate(fields.created_at) ?? new Date(0),
     deliveries: Number(fields.deliveries ?? 0) || 0,
+    attempt: Number(fields.attempt) || 1,
     extra: {},
   };
   const startedAt = toDate(fields.started_at);
@@ -189,7 +190,6 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.retry !== undefined && fields.retry !== "") record.retry = Number(fields.retry) || 0;
   if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
   if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;
-  if (fields.attempt) record.attempt = Number(fields.attempt) || 1;
   if (fields.flow !== undefined) {
     const link = parseFlowLink(fields.flow);
     if (link?.chain) record.chainUuid = link.chain;

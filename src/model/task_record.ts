@@ -49,7 +49,11 @@ export interface TaskRecord<R = unknown> {
   priority: number;
   /** Positional arguments. */
   args: unknown[];
-  /** Keyword arguments (kept for QTasks compatibility; `{}` for tasks enqueued from TypeScript). */
+  /**
+   * Keyword arguments, QTasks' `kwargs` field: `{}` for every task enqueued from TypeScript. Kept
+   * so a record written by another producer with keyword arguments reads back whole; a worker
+   * passes a non-empty `kwargs` object as the task's last argument (see docs/glossary.md).
+   */
   kwargs: Record<string, unknown>;
   /** Current status. */
   status: TaskStatus;
@@ -84,8 +88,8 @@ export interface TaskRecord<R = unknown> {
   retryParentUuid?: string;
   /** On a record with status `retry`: the record of the next attempt. */
   retryChildUuid?: string;
-  /** Which attempt this record is, on a retry's record (2 for the first retry). */
-  attempt?: number;
+  /** Which attempt this record is: 1 for the first run, 2 for the first retry (as `ctx.attempt`). */
+  attempt: number;
   /** On a task of a chain: the chain's record (its outcome is the chain's). */
   chainUuid?: string;
   /** On a task of a group: the group's record, whose result lists its members' results. */

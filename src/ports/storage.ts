@@ -20,6 +20,11 @@ export interface WaitForStatusOptions {
   timeoutMs: number;
   /** Give up when this signal aborts. */
   signal?: AbortSignal;
+  /**
+   * Called with each record read (`undefined`: no record), before it is checked: how a waiter
+   * learns early that the record does not exist.
+   */
+  onRead?: (record: TaskRecord | undefined) => void;
 }
 
 /**

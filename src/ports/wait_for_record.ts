@@ -70,6 +70,7 @@ export async function waitForRecord(
       if (dirty) {
         dirty = false;
         last = await source.read();
+        options.onRead?.(last);
         if (last && options.statuses.includes(last.status)) return last;
         continue;
       }

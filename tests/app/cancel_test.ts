@@ -8,7 +8,7 @@ for (const backend of ["memory", "redis"] as const) {
   const makeApp = () =>
     new QueueTasks({
       name: uniqueName("cancel"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       config: { logsDefaultLevel: "silent", maxTasksProcess: 1 },
     });

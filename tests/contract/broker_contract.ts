@@ -1787,7 +1787,7 @@ export function brokerContract(
         assert.deepEqual(
           chain.map((r) => [r.status, r.retry, r.attempt, r.retryParentUuid, r.retryChildUuid]),
           [
-            ["retry", 2, undefined, undefined, child],
+            ["retry", 2, 1, undefined, child],
             ["retry", 1, 2, task.uuid, grandchild],
             ["error", 0, 3, child, undefined],
           ],

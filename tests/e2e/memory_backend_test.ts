@@ -6,6 +6,7 @@ import {
   type TaskContext,
   TaskFailedError,
   TaskTimeoutError,
+  UnknownTaskError,
 } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { repoPath, uniqueAppName } from "../support/e2e_env.ts";
@@ -69,8 +70,12 @@ test(
       assert.equal(timedOut.error?.type, "TaskTimeoutError");
       assert.equal(timedOut.error?.code, new TaskTimeoutError("slow", 50).code);
 
-      const unknown = await app.addTask("no_such_task");
-      assert.equal((await unknown.result({ timeoutMs: 5_000 })).error?.type, "UnknownTaskError");
+      // An app with tasks refuses a name it does not know, before anything is stored.
+      await assert.rejects(
+        app.addTask("ad"),
+        (error: unknown) =>
+          error instanceof UnknownTaskError && /did you mean "add"\?/.test(error.message),
+      );
       assert.equal(await (await add.addTask(1, 1)).value({ timeoutMs: 5_000 }), 2);
 
       await app.stop();
@@ -107,7 +112,15 @@ test(
       );
       assert.ok(out.some((line) => /^slow_report\(5\) -> error, TaskTimeoutError/.test(line)));
       assert.equal(out.at(-1), "done");
-      assert.equal(quickstart.stderr, "", "nothing on stderr");
+      // On stderr, only the worker's line for each failed run (logTaskErrors), never arguments.
+      const errors = quickstart.stderr.split("\n").filter((line) => line !== "");
+      assert.deepEqual(
+        errors.map((line) =>
+          line.replace(/^.*? ERROR Task "(\w+)" \S+ failed \(attempt 1\): (\w+): .*$/, "$1 $2")
+        ),
+        ["divide RangeError", "slow_report TaskTimeoutError"],
+        quickstart.stderr,
+      );
     } finally {
       await quickstart.kill();
     }

@@ -177,7 +177,7 @@ for (const backend of ["memory", "redis"] as const) {
   test(`${label}, a generator task with generateHandler and a return value stores { values, returned }`, async () => {
     const app = new QueueTasks({
       name: uniqueName("generators"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       config: { logsDefaultLevel: "silent" },
     });

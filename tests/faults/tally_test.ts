@@ -21,6 +21,7 @@ function record(uuid: string, status: TaskRecord["status"], deliveries = 1): Tas
     createdAt: new Date(0),
     updatedAt: new Date(0),
     deliveries,
+    attempt: 1,
     extra: {},
     returning: status === "success" ? 1 : undefined,
   };

@@ -23,7 +23,7 @@ export function backendApp(
 ): QueueTasks {
   return new QueueTasks({
     name,
-    brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+    ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
     env: false,
     config: { logsDefaultLevel: "silent", ...config },
   });

@@ -194,7 +194,7 @@ for (const backend of ["memory", "redis"] as const) {
   test(`${label}, app-level dependencies are closed when the app stops, after the worker's`, async () => {
     const app = new QueueTasks({
       name: uniqueName("depends-stop"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       config: { logsDefaultLevel: "silent" },
     });

@@ -29,7 +29,7 @@ for (const backend of ["memory", "redis"] as const) {
   const makeApp = (logger?: Logger) =>
     new QueueTasks({
       name: uniqueName("context"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       logger,
       config: { logsDefaultLevel: "silent", maxTasksProcess: 4, resultTtlMs: 60_000 },

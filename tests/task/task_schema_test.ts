@@ -12,7 +12,7 @@ for (const backend of ["memory", "redis"] as const) {
   const makeApp = () =>
     new QueueTasks({
       name: uniqueName("schema"),
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       config: { logsDefaultLevel: "silent" },
     });

@@ -121,8 +121,9 @@ test("a task with malformed stored arguments ends as error and the worker goes o
 
 test("a task enqueued under an unknown name ends as UnknownTaskError and the worker goes on", async () => {
   const { app } = setup(1);
-  app.task("known", () => "ok");
+  // Sent while the app registers nothing, as a producer without the tasks would.
   const unknown = await app.addTask("unknown");
+  app.task("known", () => "ok");
   const known = await app.addTask("known");
   await app.start();
   try {

@@ -32,7 +32,7 @@ async function withApp(
 ): Promise<void> {
   const app = new QueueTasks({
     name: uniqueName("retries"),
-    brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+    ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
     env: false,
     config: { logsDefaultLevel: "silent" },
   });
@@ -98,7 +98,7 @@ for (const backend of ["memory", "redis"] as const) {
       assert.deepEqual(
         chain.map((r) => [r.status, r.retry, r.attempt, r.error?.message, r.deliveries]),
         [
-          ["retry", 3, undefined, "attempt 1 failed", 1],
+          ["retry", 3, 1, "attempt 1 failed", 1],
           ["retry", 2, 2, "attempt 2 failed", 1],
           ["success", 1, 3, undefined, 1],
         ],
@@ -134,7 +134,7 @@ for (const backend of ["memory", "redis"] as const) {
       assert.equal(failure.record.error?.message, "run 3");
       const chain = await chainOf(app, job.uuid);
       assert.deepEqual(chain.map((r) => [r.status, r.retry, r.attempt]), [
-        ["retry", 2, undefined],
+        ["retry", 2, 1],
         ["retry", 1, 2],
         ["error", 0, 3],
       ]);

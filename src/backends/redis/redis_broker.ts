@@ -23,6 +23,8 @@ import type { QueueStats } from "../../model/queue_stats.ts";
 import { RedisStorage } from "./redis_storage.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
+import { ConfigError } from "../../model/errors/config_error.ts";
+import { serverOf } from "./_same_server.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
@@ -40,6 +42,20 @@ import type {
 import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 
 const BULK_BATCH = 500;
+
+/**
+ * Refuses a broker and a storage on different Redis servers or databases: the broker's scripts
+ * write the records, so `app.get()` would read another database and find nothing.
+ */
+function checkSameServer(name: string, broker: RedisConnection, storage: RedisConnection): void {
+  if (broker === storage || serverOf(broker.redactedUrl) === serverOf(storage.redactedUrl)) return;
+  throw new ConfigError(
+    "storage",
+    `Cannot create RedisBroker "${name}": the broker is on ${broker.redactedUrl} and its storage on ${storage.redactedUrl}; the broker's scripts write the records, so both must use one Redis server and database (give the storage no URL of its own, or the same one)`,
+  );
+}
+/** How long the same connection error is not logged again. */
+const REPEAT_QUIET_MS = 60_000;
 
 /**
  * Redis {@linkcode Broker}. Every state change is one Lua script: enqueue (records + queue or
@@ -85,6 +101,8 @@ export class RedisBroker implements Broker {
    *
    * @param options Name, URL or connection, and `storage` (default a {@linkcode RedisStorage}
    *   with a {@linkcode RedisGlobalConfig}, all on one connection).
+   * @throws {ConfigError} When a `storage` is given on another Redis server or database than the
+   *   broker's `url` or `connection` (the broker's scripts write the records: they would split).
    */
   constructor(options: RedisComponentOptions & { storage?: RedisStorage } = {}) {
     this.name = options.name ?? options.storage?.name ?? "QueueTasks";
@@ -100,6 +118,7 @@ export class RedisBroker implements Broker {
         (options.url
           ? new RedisConnection({ ...options.redis, url: options.url })
           : options.storage.connection);
+      checkSameServer(this.name, this.connection, options.storage.connection);
     } else {
       this.connection = options.connection ??
         new RedisConnection({ ...options.redis, url: options.url });
@@ -121,7 +140,16 @@ export class RedisBroker implements Broker {
     }
     if (!this.#logged) {
       this.#logged = true;
-      this.connection.onError((error) => context.logger.warn(error.message));
+      // One line per distinct error: a client reconnecting every few ms repeats the same one.
+      let last = "";
+      let lastAt = 0;
+      this.connection.onError((error) => {
+        const now = performance.now();
+        if (error.message === last && now - lastAt < REPEAT_QUIET_MS) return;
+        last = error.message;
+        lastAt = now;
+        context.logger.warn(error.message);
+      });
     }
     await this.storage.start(context);
   }

@@ -1,4 +1,5 @@
 import { ResultTimeoutError } from "../../model/errors/result_timeout_error.ts";
+import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
 import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_context.ts";
 import { CliFailure, CliUsageError } from "../_cli_errors.ts";
 import type { Command } from "../_command.ts";
@@ -12,7 +13,8 @@ export const addCommand: Command = {
   summary: "enqueue a task (and wait for its result with --wait)",
   help: `Usage: qtasks add NAME [--args JSON] [--priority N] [--wait [--timeout MS]] [--json]
 
-Enqueues task NAME and prints its uuid. With --wait, waits for its result and prints the record
+Enqueues task NAME and prints its uuid. With --app, NAME must be one of the app's tasks (a typo is
+refused, with the closest name); with --redis, any name is sent. With --wait, waits for its result and prints the record
 (a spinner shows on a terminal); exits 1 when the task ends as error or cancel.
 
 Options:
@@ -49,7 +51,10 @@ ${APP_FLAGS_HELP}
     try {
       job = await app.addTask(taskName, args, { priority: flags.priority as number | undefined });
     } catch (error) {
-      if (error instanceof TypeError || error instanceof RangeError) {
+      if (
+        error instanceof TypeError || error instanceof RangeError ||
+        error instanceof UnknownTaskError
+      ) {
         throw new CliUsageError(error.message);
       }
       throw error;
@@ -72,7 +77,13 @@ ${APP_FLAGS_HELP}
       record = await job.result({ timeoutMs });
     } catch (error) {
       if (error instanceof ResultTimeoutError) {
-        throw new CliFailure(`no result for task ${taskName} ${job.uuid} within ${timeoutMs} ms`);
+        throw new CliFailure(
+          `no result for task ${taskName} ${job.uuid} within ${timeoutMs} ms${
+            error.workerRunning === false
+              ? ` (no worker of app "${app.name}" is running: start one with qtasks worker)`
+              : ""
+          }`,
+        );
       }
       throw error;
     } finally {

@@ -16,7 +16,8 @@ export const workerCommand: Command = {
 Runs the worker of the app the module exports (the named export, else default, else "app", else
 its only QueueTasks), until SIGINT or SIGTERM: then it stops taking tasks, lets running ones
 finish within shutdownGraceMs, gives the rest back to the queue and exits 0. A second signal
-exits 1 at once.
+exits 1 at once. While Redis cannot be reached it keeps trying to start (1 s, doubling up to
+30 s, one warning per attempt); a signal then stops it at once.
 
 Options:
   --concurrency N  tasks run at once (default: the app's maxTasksProcess)
@@ -40,10 +41,12 @@ Options:
       moduleUrl: spec.url,
       exportName: spec.exportName,
     });
+    let running = false;
     await runUntilSignal(
       {
         start: async () => {
           await runnable.start();
+          running = true;
           const concurrency = (runnable.worker as { concurrency?: number }).concurrency;
           await context.out(
             `qtasks: worker of app "${app.name}" on ${redactedBackend(app)} running${
@@ -56,6 +59,13 @@ Options:
       app.logger,
       { exit: false },
     );
+    if (!running) {
+      // Stopped while it was still connecting: nothing runs, and the attempt in flight is left
+      // to settle in the background (waiting for it would ignore the signal for seconds).
+      context.app = undefined;
+      await context.out(`qtasks: worker of app "${app.name}" stopped before it started\n`);
+      return 0;
+    }
     await context.out(`qtasks: worker of app "${app.name}" stopped\n`);
     return 0;
   },

@@ -1,3 +1,4 @@
+import { BackendError } from "../../model/errors/backend_error.ts";
 import type { Logger } from "../../model/logger.ts";
 import { getRuntime } from "../../ports/runtime.ts";
 import type { ShutdownSignal } from "../../ports/runtime.ts";
@@ -19,7 +20,17 @@ export interface RunForeverOptions {
   exit?: boolean;
   /** Resolves the wait as if a signal arrived (for embedding and tests). */
   signal?: AbortSignal;
+  /**
+   * When the backend cannot be reached at start (a {@linkcode BackendError}): `true` (default)
+   * tries again with backoff (1 s, doubling, at most 30 s), one warning per attempt, until it
+   * starts or a signal arrives; `false` fails at once with that error.
+   */
+  retryStart?: boolean;
 }
+
+/** The first wait between start attempts, in ms; it doubles up to {@linkcode MAX_START_DELAY_MS}. */
+const FIRST_START_DELAY_MS = 1_000;
+const MAX_START_DELAY_MS = 30_000;
 
 /**
  * Something that starts and stops: an app's starter, a {@linkcode Timer}, or both.
@@ -46,6 +57,11 @@ export interface Runnable {
  * and exits with code 0 (unless `exit: false`). The handlers go in before `start`, so a signal
  * that arrives while starting still stops gracefully; a second signal exits at once with code 1.
  * `app.runForever()`, `timer.runForever()` and the `qtasks` command line all run through it.
+ *
+ * When the backend cannot be reached at start (Redis is down), it keeps trying, with backoff and
+ * a warning per attempt (unless `retryStart: false`). A signal while it is starting or waiting to
+ * try again stops it at once (`work.stop()` must not wait for a connection attempt in flight, as
+ * the app's Starter does not).
  *
  * @param work What to start and stop.
  * @param logger Where the signals are logged.
@@ -92,11 +108,58 @@ export async function runUntilSignal(
   const removers = signals.map((name) => runtime.onSignal(name, onSignal(name)));
   options.signal?.addEventListener("abort", () => release(), { once: true });
   try {
-    await work.start();
-    await stopRequested;
+    const started = await startWithRetries(work, logger, stopRequested, options.retryStart ?? true);
+    if (started) await stopRequested;
+    // Stopped while starting, the stop itself does not wait for a connection attempt in flight
+    // (see Starter.stop): it returns at once when nothing runs yet.
     await (stopping ?? work.stop());
   } finally {
     for (const remove of removers) remove();
   }
   if (options.exit ?? true) runtime.exit(0);
+}
+
+/**
+ * Starts `work`, again with backoff while the backend is unreachable; resolves `false` as soon as
+ * a stop is requested before it has started.
+ */
+async function startWithRetries(
+  work: Runnable,
+  logger: Logger,
+  stopRequested: Promise<void>,
+  retry: boolean,
+): Promise<boolean> {
+  const stop = stopRequested.then(() => ({ stop: true as const }));
+  let delayMs = FIRST_START_DELAY_MS;
+  for (let attempt = 1;; attempt++) {
+    const starting = work.start();
+    const outcome = await Promise.race([
+      starting.then(() => ({ started: true as const }), (error: unknown) => ({ error })),
+      stop,
+    ]);
+    if ("stop" in outcome) {
+      starting.catch(() => {});
+      return false;
+    }
+    if ("started" in outcome) return true;
+    const error = outcome.error;
+    if (!retry || !(error instanceof BackendError)) throw error;
+    logger.warn(
+      `Cannot start (attempt ${attempt}): ${
+        firstLine(error.message)
+      }; trying again in ${delayMs} ms (Ctrl-C to give up)`,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = await Promise.race([
+      new Promise<"again">((resolve) => timer = setTimeout(() => resolve("again"), delayMs)),
+      stop,
+    ]);
+    clearTimeout(timer);
+    if (waited !== "again") return false;
+    delayMs = Math.min(MAX_START_DELAY_MS, delayMs * 2);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0];
 }

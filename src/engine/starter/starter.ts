@@ -69,7 +69,9 @@ export class Starter {
 
   /**
    * Stops the worker gracefully, then the broker chain. Safe to call at any time; a stop during
-   * start waits for the start to finish first.
+   * start waits for the start to finish first, unless the broker is still connecting (Redis
+   * down): then no worker runs, and it resolves at once, the rest of the stop running in the
+   * background once the connection attempt settles.
    */
   async stop(options: { graceMs?: number } = {}, context?: ComponentContext): Promise<void> {
     // Synchronously, a running worker stops taking tasks before anything else runs.
@@ -79,11 +81,34 @@ export class Starter {
     context?.events?.emit("stopping", { appName });
     await context?.plugins?.run("qtasks_stop", { appName });
     await stoppingWorker;
+    if (starting && !this.#started) {
+      // The broker is still connecting (Redis down?): no worker runs yet, so there is nothing to
+      // drain, and waiting for the connection attempt would ignore the stop for seconds. The
+      // rest of the stop runs once that attempt settles.
+      void starting.catch(() => {}).then(() => this.#finishStop(options, context, true));
+      return;
+    }
     if (starting) {
       await starting.catch(() => {});
       await this.worker?.stop(options); // a worker that finished starting meanwhile
     }
-    await this.broker.stop();
+    await this.#finishStop(options, context, false);
+  }
+
+  async #finishStop(
+    options: { graceMs?: number },
+    context: ComponentContext | undefined,
+    afterStart: boolean,
+  ): Promise<void> {
+    const appName = context?.appName ?? "";
+    try {
+      if (afterStart) await this.worker?.stop(options); // it started after all: stop it too
+      await this.broker.stop();
+    } catch (error) {
+      if (!afterStart) throw error;
+      context?.logger.warn(`Stop after an abandoned start failed: ${(error as Error).message}`);
+      return;
+    }
     this.#started = false;
     await context?.plugins?.run("starter_stop", { appName });
     await context?.plugins?.stop("app");

@@ -59,6 +59,7 @@ import { describeError } from "../../model/task_codec.ts";
 import { executeInjected } from "../executor/_dependency_resolver.ts";
 import type { TaskServices } from "../../ports/task_context.ts";
 import { parseArgs } from "../../model/task_schema.ts";
+import { logFailedRun } from "./_failed_run_log.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../model/retry_policy.ts";
 import type { TaskErrorInfo } from "../../model/task_record.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "../../ports/worker.ts";
@@ -827,6 +828,18 @@ export class AsyncWorker implements Worker {
   ): void {
     const events = this.#host?.events;
     if (events) this.#emitOutcome(events, current, settlement);
+    if (
+      (settlement.status === "error" || settlement.status === "retry") &&
+      this.#host?.config.logTaskErrors !== false
+    ) {
+      logFailedRun(this.#host!.logger, {
+        taskName: current.taskName,
+        uuid: task.uuid,
+        attempt: current.attempt ?? 1,
+        error: settlement.error,
+        retryInMs: settlement.status === "retry" ? settlement.delayMs : undefined,
+      });
+    }
     if (task.isolated) this.#isolated--;
     this.#running.delete(task.uuid);
     this.#taskMs = average(this.#taskMs, performance.now() - started);

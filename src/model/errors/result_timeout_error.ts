@@ -25,6 +25,11 @@ export class ResultTimeoutError extends QTasksError {
   readonly uuid: string;
   /** The status the task had when the wait gave up, or `undefined` if no record was found. */
   readonly lastStatus: string | undefined;
+  /**
+   * `true` when no worker of the app had a live heartbeat when the wait gave up (so nothing was
+   * there to run the task); `false` when one had; `undefined` when it could not be told.
+   */
+  readonly workerRunning: boolean | undefined;
 
   /**
    * Creates the error.
@@ -32,16 +37,28 @@ export class ResultTimeoutError extends QTasksError {
    * @param uuid The awaited task.
    * @param timeoutMs How long the caller waited.
    * @param lastStatus The status seen last.
+   * @param options Whether a worker of the app was running (`workerRunning`), and the app's name.
    */
-  constructor(uuid: string, timeoutMs: number, lastStatus: string | undefined) {
+  constructor(
+    uuid: string,
+    timeoutMs: number,
+    lastStatus: string | undefined,
+    options: { workerRunning?: boolean; appName?: string } = {},
+  ) {
+    const noWorker = options.workerRunning === false
+      ? `; no worker of app "${
+        options.appName ?? "?"
+      }" is running (no live heartbeat): start one with app.runForever() or qtasks worker`
+      : "";
     super(
       "RESULT_TIMEOUT",
       `Cannot get the result of task ${uuid}: it did not finish within ${timeoutMs} ms (status: ${
         lastStatus ?? "not found"
-      })`,
+      })${noWorker}`,
     );
     this.name = "ResultTimeoutError";
     this.uuid = uuid;
     this.lastStatus = lastStatus;
+    this.workerRunning = options.workerRunning;
   }
 }
