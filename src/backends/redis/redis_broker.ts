@@ -39,7 +39,6 @@ import type {
   NewFlowRecord,
   NewTask,
 } from "../../ports/broker.ts";
-import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 
 const BULK_BATCH = 500;
 
