@@ -77,6 +77,14 @@ export type { State } from "./src/model/state.ts";
 export { TASK_STATUSES } from "./src/model/task_status.ts";
 export type { TaskStatus } from "./src/model/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/model/task_record.ts";
+export type {
+  QueryStatus,
+  TaskCounts,
+  TaskEvent,
+  TaskLogLine,
+  TaskPage,
+  TaskQuery,
+} from "./src/model/task_query.ts";
 
 // Errors: every condition a caller can meet, each with a stable `code`.
 export { QTasksError } from "./src/model/errors/qtasks_error.ts";
@@ -97,6 +105,7 @@ export type { ValidationIssue } from "./src/model/errors/validation_error.ts";
 export { LeaseLostError } from "./src/model/errors/lease_lost_error.ts";
 export { WorkerShutdownError } from "./src/model/errors/worker_shutdown_error.ts";
 export { DeliveryLimitError } from "./src/model/errors/delivery_limit_error.ts";
+export { TaskStateError } from "./src/model/errors/task_state_error.ts";
 
 // Plugins, middlewares and app events.
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";

@@ -21,6 +21,8 @@ import {
 import { decodeQueueStats, encodeQueueStats, queueStatsScript } from "./scripts/_queue_stats.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { RedisStorage } from "./redis_storage.ts";
+import { RedisOperations } from "./redis_operations.ts";
+import { appendLogScript, decodeAppendLog, encodeAppendLog } from "./scripts/_append_log.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
@@ -72,6 +74,8 @@ export class RedisBroker implements Broker {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
+  /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
+  readonly operations: RedisOperations;
   #holds = true;
   #logged = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
@@ -111,6 +115,7 @@ export class RedisBroker implements Broker {
       });
     }
     this.connection.acquire();
+    this.operations = new RedisOperations(this.connection, this.keys);
   }
 
   /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
@@ -307,6 +312,24 @@ export class RedisBroker implements Broker {
       progress,
     });
     return decodeReportProgress(await this.connection.script(reportProgressScript, keys, args));
+  }
+
+  /** Appends a line to a running task's log under a lease check: one EVALSHA. */
+  async appendLog(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    line: string,
+    caps: { maxLines: number; maxBytes: number },
+  ): Promise<boolean> {
+    const { keys, args } = encodeAppendLog(this.keys, {
+      workerId,
+      uuid,
+      deliveries,
+      line,
+      ...caps,
+    });
+    return decodeAppendLog(await this.connection.script(appendLogScript, keys, args));
   }
 
   /**

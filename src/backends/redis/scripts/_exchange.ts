@@ -9,6 +9,7 @@ import {
 } from "../../../model/errors/delivery_limit_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
+import { INDEX_LUA } from "./_index_lua.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -42,7 +43,8 @@ ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id (owner of the leases)
 ARGV[3] lease duration ms
 ARGV[4] how many tasks to claim
-ARGV[5] result ttl ms (finished records expire after it)
+ARGV[5] result ttl ms (finished records expire after it), optionally ":" and the ttl ms of failed
+        and cancelled records
 ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
 ARGV[8] events channel: "<uuid> <status>" is published on every status change; a final status
@@ -80,11 +82,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
+local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
 local maxDeliveries = tonumber(ARGV[6])
 local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
 local wake = false
 local dropped = {}
+${INDEX_LUA}
 
 -- Chains and groups (defined below): run after every final status.
 local flowAfter
@@ -105,15 +109,19 @@ end
 
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
+  local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
+  local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
+  idxMove(uuid, m[1], m[2], m[3], fields[2], now + keep)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
-  redis.call('PEXPIRE', key, keepMs or ttl)
+  redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
   if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
 local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq')
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name')
   if not r[2] then return false end
+  idxMove(uuid, r[3], r[2], 'process', 'queued')
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
@@ -132,7 +140,7 @@ ${FLOW_LUA}
 local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
   finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
   cancel_reason = 1, cancel_requested = 1, deliveries = 1, worker_id = 1, seq = 1, run_at = 1,
-  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1 }
+  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1, logs = 1, logs_dropped = 1 }
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
@@ -162,6 +170,7 @@ local function retry(key, uuid, fields, token, child, delay, left)
   redis.call('HSET', childKey, 'status', 'new', 'created_at', stamp, 'updated_at', stamp,
     'seq', seq, 'deliveries', 0, 'retry', left - 1, 'retry_parent_uuid', uuid,
     'attempt', attempt + 1)
+  idxMove(child, redis.call('HGET', key, 'task_name'), seq, nil, delay > 0 and 'scheduled' or 'queued')
   if delay > 0 then
     redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
     local earliest = scheduledHead()
@@ -238,8 +247,9 @@ if earliest and earliest <= now then
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
     redis.call('ZREM', KEYS[5], member)
     local uuid = string.sub(member, 17)
-    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status')
+    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name')
     if r[2] == 'new' then
+      idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
       redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, member)
       moved = moved + 1
     elseif not r[2] then
@@ -262,7 +272,10 @@ local function claimFrom(from, limit, isolated)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
         'attempt', 'flow')
-      if r[1] then
+      if r[1] and idxPark(r[1], popped[k], popped[k + 1]) then
+        -- A paused task name: parked until it is resumed (see _index_lua.ts).
+      elseif r[1] then
+        idxMove(uuid, r[1], string.sub(popped[k], 1, 15), 'queued', 'process')
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
@@ -290,6 +303,7 @@ local function claimFrom(from, limit, isolated)
 end
 
 local want = tonumber(ARGV[4])
+if idxPaused()['*'] then want = 0 end
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
@@ -306,6 +320,8 @@ if wake or (earliest and #claimed > 0)
     and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
+idxTrim(100)
+idxFlush()
 return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
   6,
@@ -330,7 +346,9 @@ export function encodeExchange(
     request.workerId,
     String(request.leaseMs),
     String(request.want),
-    String(request.resultTtlMs),
+    request.failedTtlMs === undefined
+      ? String(request.resultTtlMs)
+      : `${request.resultTtlMs}:${request.failedTtlMs}`,
     String(request.maxDeliveries),
     String(request.recoverLimit),
     keys.events,
