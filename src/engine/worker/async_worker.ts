@@ -407,6 +407,7 @@ export class AsyncWorker implements Worker {
       workerId: this.id,
       leaseMs: config.leaseMs,
       resultTtlMs: config.resultTtlMs,
+      failedTtlMs: config.failedTtlMs,
       maxDeliveries: config.maxDeliveries,
     };
   }
