@@ -264,11 +264,15 @@ export interface CheckedQuery {
  */
 export function checkTaskQuery(query: TaskQuery | undefined): CheckedQuery {
   if (query === undefined || query === null) query = {};
-  if (typeof query !== "object") throw new TypeError("Cannot list tasks: the query is not an object");
+  if (typeof query !== "object") {
+    throw new TypeError("Cannot list tasks: the query is not an object");
+  }
   const { status, taskName, limit, cursor } = query;
   if (status !== undefined && !isQueryStatus(status)) {
     throw new TypeError(
-      `Cannot list tasks: status ${JSON.stringify(status)} is not one of ${QUERY_STATUSES.join(", ")}`,
+      `Cannot list tasks: status ${JSON.stringify(status)} is not one of ${
+        QUERY_STATUSES.join(", ")
+      }`,
     );
   }
   checkTaskName("list tasks", taskName);

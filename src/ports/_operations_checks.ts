@@ -29,7 +29,9 @@ export interface CheckedRetryAll {
 export function checkUuid(action: string, uuid: unknown): asserts uuid is string {
   if (typeof uuid !== "string" || uuid === "" || /[|\s]/.test(uuid)) {
     throw new TypeError(
-      `Cannot ${action} task ${JSON.stringify(uuid)}: uuid must be a non-empty string without spaces or "|"`,
+      `Cannot ${action} task ${
+        JSON.stringify(uuid)
+      }: uuid must be a non-empty string without spaces or "|"`,
     );
   }
 }
@@ -52,11 +54,15 @@ export function checkTaskNameArg(action: string, taskName: unknown): void {
 export function checkFindPrefix(prefix: unknown, limit: unknown): void {
   if (typeof prefix !== "string" || prefix.length < 4 || /[|\s]/.test(prefix)) {
     throw new TypeError(
-      `Cannot find tasks: prefix ${JSON.stringify(prefix)} must be at least 4 characters, without spaces or "|"`,
+      `Cannot find tasks: prefix ${
+        JSON.stringify(prefix)
+      } must be at least 4 characters, without spaces or "|"`,
     );
   }
   if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new TypeError(`Cannot find tasks: limit ${String(limit)} is not an integer from 1 to 1000`);
+    throw new TypeError(
+      `Cannot find tasks: limit ${String(limit)} is not an integer from 1 to 1000`,
+    );
   }
 }
 

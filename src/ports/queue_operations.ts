@@ -7,8 +7,8 @@ import type {
   TaskCounts,
   TaskEvent,
   TaskLogLine,
-  TaskQuery,
   TaskPage,
+  TaskQuery,
 } from "../model/task_query.ts";
 
 export type {

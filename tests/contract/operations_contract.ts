@@ -10,13 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TaskStateError } from "../../mod.ts";
 import type { Broker, QueueOperations, TaskEvent } from "../../src/ports/mod.ts";
-import {
-  appName,
-  componentContext,
-  exchangeRequest,
-  mustGet,
-  newTask,
-} from "./broker_contract.ts";
+import { appName, componentContext, exchangeRequest, mustGet, newTask } from "./broker_contract.ts";
 
 /** How an implementation plugs into the suite. */
 export interface OperationsContractOptions {
@@ -151,15 +145,27 @@ export function operationsContract(
 
   test(`${label} refuses a malformed query with a TypeError naming the field`, () =>
     withOps(async (_broker, ops) => {
-      await assert.rejects(ops.list({ cursor: "nope" }), (e) => e instanceof TypeError && /cursor/.test(e.message));
+      await assert.rejects(
+        ops.list({ cursor: "nope" }),
+        (e) => e instanceof TypeError && /cursor/.test(e.message),
+      );
       await assert.rejects(
         // deno-lint-ignore no-explicit-any
         ops.list({ status: "done" as any }),
         (e) => e instanceof TypeError && /status/.test(e.message),
       );
-      await assert.rejects(ops.list({ limit: 0 }), (e) => e instanceof TypeError && /limit/.test(e.message));
-      await assert.rejects(ops.list({ taskName: "" }), (e) => e instanceof TypeError && /taskName/.test(e.message));
-      await assert.rejects(ops.find("ab"), (e) => e instanceof TypeError && /prefix/.test(e.message));
+      await assert.rejects(
+        ops.list({ limit: 0 }),
+        (e) => e instanceof TypeError && /limit/.test(e.message),
+      );
+      await assert.rejects(
+        ops.list({ taskName: "" }),
+        (e) => e instanceof TypeError && /taskName/.test(e.message),
+      );
+      await assert.rejects(
+        ops.find("ab"),
+        (e) => e instanceof TypeError && /prefix/.test(e.message),
+      );
       await assert.rejects(
         // deno-lint-ignore no-explicit-any
         ops.clean({ status: "queued" as any }),
@@ -218,7 +224,11 @@ export function operationsContract(
       assert.equal(next.retryParentUuid, failed);
       assert.equal(next.attempt, 2);
       assert.deepEqual(next.args, [1, 2]);
-      await assert.rejects(ops.retry(failed), TaskStateError, "a retried record is not retried twice");
+      await assert.rejects(
+        ops.retry(failed),
+        TaskStateError,
+        "a retried record is not retried twice",
+      );
       const { claimed } = await broker.exchange(exchangeRequest({ want: 10 }));
       assert.deepEqual(claimed.map((t) => t.uuid), [child]);
       assert.deepEqual((await ops.list({ status: "retry" })).records.map((r) => r.uuid), [failed]);
