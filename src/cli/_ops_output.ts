@@ -50,12 +50,25 @@ export function countsText(counts: TaskCounts): string {
     ]),
     ["(all)", ...QUERY_STATUSES.map((s) => String(counts.byStatus[s]))],
   ];
-  return table(rows) + pausedLine(counts.paused) + "\n";
+  return table(rows) + pausedLine(counts.paused, counts) + "\n";
 }
 
-/** `paused: app, send_email` or `paused: nothing`. */
-export function pausedLine(paused: { app: boolean; taskNames: readonly string[] }): string {
-  const what = [...(paused.app ? ["the whole app"] : []), ...paused.taskNames];
+/**
+ * `paused: the whole app, send_email` or `paused: nothing`; with counts, each paused task name
+ * says how many of its tasks wait (`send_email (2 waiting)`).
+ */
+export function pausedLine(
+  paused: { app: boolean; taskNames: readonly string[] },
+  counts?: TaskCounts,
+): string {
+  const waiting = (name: string) => {
+    const byStatus = counts?.byTaskName[name];
+    return byStatus ? ` (${byStatus.queued + byStatus.scheduled} waiting)` : "";
+  };
+  const what = [
+    ...(paused.app ? ["the whole app"] : []),
+    ...paused.taskNames.map((name) => name + waiting(name)),
+  ];
   return `paused: ${what.length > 0 ? what.join(", ") : "nothing"}`;
 }
 

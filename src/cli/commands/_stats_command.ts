@@ -8,7 +8,7 @@ import type { Command } from "../_command.ts";
 import { duration, fields, table } from "../_format.ts";
 import { parseFlags } from "../_parse_flags.ts";
 import { pausedLine } from "../_ops_output.ts";
-import type { PausedState } from "../../model/task_query.ts";
+import type { TaskCounts } from "../../model/task_query.ts";
 
 /** `qtasks stats`. */
 export const statsCommand: Command = {
@@ -40,12 +40,12 @@ ${APP_FLAGS_HELP}
     const app = await resolveApp(flags, context, "stats");
     if (flags.json) {
       const paused = await app.broker.operations?.paused();
-      await context.out(JSON.stringify({ ...await readAppStats(app), paused }) + "\n");
+      await context.out(JSON.stringify({ ...(await readAppStats(app)), paused }) + "\n");
       return 0;
     }
     if (!context.isTerminal("stdout")) {
       await context.out(
-        statsText(app, await readAppStats(app), await app.broker.operations?.paused()),
+        statsText(app, await readAppStats(app), await app.broker.operations?.counts()),
       );
       return 0;
     }
@@ -65,7 +65,7 @@ async function live(app: QueueTasks, context: CliContext, intervalMs: number): P
   try {
     await context.out("\x1b[?25l"); // hide the cursor
     while (running) {
-      const text = statsText(app, await readAppStats(app), await app.broker.operations?.paused());
+      const text = statsText(app, await readAppStats(app), await app.broker.operations?.counts());
       await context.out(
         `\x1b[H\x1b[2J${text}\n(refreshing every ${intervalMs} ms; Ctrl-C to quit)\n`,
       );
@@ -83,7 +83,7 @@ async function live(app: QueueTasks, context: CliContext, intervalMs: number): P
 }
 
 /** The stats as text. */
-export function statsText(app: QueueTasks, stats: AppStats, paused?: PausedState): string {
+export function statsText(app: QueueTasks, stats: AppStats, counts?: TaskCounts): string {
   const { queue } = stats;
   const priorities = queue.byPriority.map((p) => `priority ${p.priority}: ${p.count}`).join(", ");
   const perSecond = (stats.lastMinute.processed / 60).toFixed(1);
@@ -99,7 +99,9 @@ export function statsText(app: QueueTasks, stats: AppStats, paused?: PausedState
     ],
     ["total", `${stats.processed} processed, ${stats.failed} failed`],
     ["workers", `${stats.workers.length} alive`],
-    ...(paused ? [["paused", pausedLine(paused).slice("paused: ".length)] as const] : []),
+    ...(counts
+      ? [["paused", pausedLine(counts.paused, counts).slice("paused: ".length)] as const]
+      : []),
   ]);
   if (stats.workers.length === 0) return head;
   return head + table([

@@ -11,7 +11,7 @@ import { QTasksError } from "./qtasks_error.ts";
  *
  * const error = new TaskStateError("retry", "0b6c…", "running");
  * console.log(error.code); // "TASK_STATE"
- * console.log(error.message); // 'Cannot retry task 0b6c…: it is running (only a failed or cancelled task can be retried)'
+ * console.log(error.message); // 'Cannot retry task 0b6c…: its status is running (only a failed or cancelled task can be retried)'
  * ```
  */
 export class TaskStateError extends QTasksError {
@@ -31,7 +31,7 @@ export class TaskStateError extends QTasksError {
     const rule = action === "retry"
       ? "only a failed or cancelled task can be retried"
       : "a running task cannot be deleted; cancel it first";
-    super("TASK_STATE", `Cannot ${action} task ${uuid}: it is ${status} (${rule})`);
+    super("TASK_STATE", `Cannot ${action} task ${uuid}: its status is ${status} (${rule})`);
     this.name = "TaskStateError";
     this.uuid = uuid;
     this.status = status;
