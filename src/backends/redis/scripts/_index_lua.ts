@@ -4,9 +4,12 @@
  * change in the same atomic step as the status, with no extra round trip.
  *
  * Keys (all under the app's hash tag `{N}:`):
- * - `{N}:i:<status>` ZSET, one per query status (queued, scheduled, running, success, error,
- *   cancel, retry): score = the record's seq (enqueue order), member = uuid;
- * - `{N}:i:<status>:<task name>` ZSET, the same per task name;
+ * - `{N}:i:<status>:<task name>` ZSET, one per query status (queued, scheduled, success, error,
+ *   cancel, retry) and task name: score = the record's seq (enqueue order), member = uuid. A
+ *   status across task names is read by merging the names' sets (a task name is one more key,
+ *   a status of every name one more write per change). Running tasks are read from the leases
+ *   (they all hold one), so a claim costs one ZREM and a settle one ZADD; only the records of
+ *   chains and groups, which hold no lease, are indexed as `running` (`{N}:i:running:@chain`);
  * - `{N}:i:names` SET of the task names that have records;
  * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX);
  * - `{N}:i:expiry` ZSET of finished records: score = when the record expires (ms, server time),
@@ -41,9 +44,14 @@ local function idxPublish(uuid, name, status)
 end
 
 -- The query status of a record status: "new" stands for queued or scheduled (both are cleared).
-local function idxStatus(status, runAt)
+local function idxStatus(status)
   if status == 'process' then return 'running' end
   return status
+end
+
+-- Whether records of "name" in "status" have an index (running ones are read from the leases).
+local function idxKept(status, name)
+  return status ~= 'running' or string.sub(name, 1, 1) == '@'
 end
 
 -- Records that a task moved from status "from" (nil: a new record; "new": queued or scheduled)
@@ -89,12 +97,9 @@ local function idxFlush()
     local from, to, name = e.from, e.to, e.name
     if from ~= to or (to and IDX_FINAL[to] and e.keep) then
       if from == 'new' then
-        for _, s in ipairs({ 'queued', 'scheduled' }) do
-          push(rem, remOrder, IP .. 'i:' .. s, uuid)
-          push(rem, remOrder, IP .. 'i:' .. s .. ':' .. name, uuid)
-        end
-      elseif from and from ~= to then
-        push(rem, remOrder, IP .. 'i:' .. from, uuid)
+        push(rem, remOrder, IP .. 'i:queued:' .. name, uuid)
+        push(rem, remOrder, IP .. 'i:scheduled:' .. name, uuid)
+      elseif from and from ~= to and idxKept(from, name) then
         push(rem, remOrder, IP .. 'i:' .. from .. ':' .. name, uuid)
       end
       local keep = e.keep
@@ -106,8 +111,7 @@ local function idxFlush()
         push(rem, remOrder, IP .. 'i:expiry', old)
       end
       if to then
-        if to ~= from then
-          push(add, addOrder, IP .. 'i:' .. to, e.seq, uuid)
+        if to ~= from and idxKept(to, name) then
           push(add, addOrder, IP .. 'i:' .. to .. ':' .. name, e.seq, uuid)
         end
         if IDX_FINAL[to] and keep then
@@ -150,12 +154,45 @@ local function idxTrim(limit)
     local b = string.find(member, '|', a + 1, true)
     local status, uuid, name = string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1),
       string.sub(member, b + 1)
-    redis.call('ZREM', IP .. 'i:' .. status, uuid)
     redis.call('ZREM', IP .. 'i:' .. status .. ':' .. name, uuid)
     redis.call('ZREM', IP .. 'i:uuids', uuid)
   end
   redis.call('ZREM', IP .. 'i:expiry', unpack(expired))
   return #expired
+end
+
+-- The task names to read: "name", or every name when it is "".
+local function idxNames(name)
+  if name ~= '' then return { name } end
+  return redis.call('SMEMBERS', IP .. 'i:names')
+end
+
+-- Up to "count" entries { uuid, seq } of a query status (of task "name", or of every task when
+-- it is "") whose seq is below "before" ("+inf" for no bound), newest first.
+local function idxPage(status, name, before, count)
+  local out = {}
+  local bound = before == '+inf' and math.huge or tonumber(before)
+  local from = before == '+inf' and '+inf' or '(' .. before
+  if status == 'running' then
+    for _, member in ipairs(redis.call('ZRANGE', IP .. 'leases', 0, -1)) do
+      local uuid = string.sub(member, 1, (string.find(member, '|', 1, true) or 0) - 1)
+      local r = redis.call('HMGET', prefix .. uuid, 'task_name', 'seq', 'status')
+      local seq = tonumber(r[2])
+      if r[3] == 'process' and seq and seq < bound and (name == '' or r[1] == name) then
+        out[#out + 1] = { uuid, seq }
+      end
+    end
+  end
+  for _, n in ipairs(idxNames(name)) do
+    if idxKept(status, n) then
+      local r = redis.call('ZREVRANGEBYSCORE', IP .. 'i:' .. status .. ':' .. n, from, '-inf',
+        'WITHSCORES', 'LIMIT', 0, count)
+      for k = 1, #r, 2 do out[#out + 1] = { r[k], tonumber(r[k + 1]) } end
+    end
+  end
+  table.sort(out, function(a, b) return a[2] > b[2] end)
+  for k = #out, count + 1, -1 do out[k] = nil end
+  return out
 end
 
 -- Paused task names: read once per call ("*" pauses the app).

@@ -21,15 +21,30 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
 idxTrim(1000)
+-- Running tasks hold a lease: counted per task name from the leases (bounded by the workers'
+-- concurrency); chains and groups from their index.
+local running = {}
+for _, member in ipairs(redis.call('ZRANGE', IP .. 'leases', 0, -1)) do
+  local uuid = string.sub(member, 1, (string.find(member, '|', 1, true) or 0) - 1)
+  local r = redis.call('HMGET', prefix .. uuid, 'task_name', 'status')
+  if r[1] and r[2] == 'process' then running[r[1]] = (running[r[1]] or 0) + 1 end
+end
 local totals = {}
-for j = 2, #ARGV do totals[#totals + 1] = redis.call('ZCARD', IP .. 'i:' .. ARGV[j]) end
+for j = 2, #ARGV do totals[j - 1] = 0 end
 local names = redis.call('SRANDMEMBER', IP .. 'i:names', 1000)
 local byName = {}
 for _, name in ipairs(names) do
   local counts, any = {}, false
   for j = 2, #ARGV do
-    counts[#counts + 1] = redis.call('ZCARD', IP .. 'i:' .. ARGV[j] .. ':' .. name)
-    if counts[#counts] > 0 then any = true end
+    local count
+    if ARGV[j] == 'running' and string.sub(name, 1, 1) ~= '@' then
+      count = running[name] or 0
+    else
+      count = redis.call('ZCARD', IP .. 'i:' .. ARGV[j] .. ':' .. name)
+    end
+    counts[j - 1] = count
+    totals[j - 1] = totals[j - 1] + count
+    if count > 0 then any = true end
   end
   if any then
     byName[#byName + 1] = name

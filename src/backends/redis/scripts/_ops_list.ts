@@ -25,13 +25,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
 idxTrim(1000)
 local before, limit, name = ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local from = before == '+inf' and '+inf' or '(' .. before
-local suffix = name ~= '' and ':' .. name or ''
 local cands = {}
 for j = 5, #ARGV do
-  local r = redis.call('ZREVRANGEBYSCORE', IP .. 'i:' .. ARGV[j] .. suffix, from, '-inf',
-    'WITHSCORES', 'LIMIT', 0, limit + 1)
-  for k = 1, #r, 2 do cands[#cands + 1] = { r[k], tonumber(r[k + 1]) } end
+  for _, entry in ipairs(idxPage(ARGV[j], name, before, limit + 1)) do cands[#cands + 1] = entry end
 end
 table.sort(cands, function(a, b) return a[2] > b[2] end)
 local out = { '' }

@@ -48,9 +48,12 @@ if ARGV[2] == 'one' then
 else
   local status, before, name = ARGV[3], ARGV[4], ARGV[5]
   local cutoff, budget, most = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-  local from = before == '+inf' and '+inf' or '(' .. before
-  local index = IP .. 'i:' .. status .. (name ~= '' and ':' .. name or '')
-  local r = redis.call('ZREVRANGEBYSCORE', index, from, '-inf', 'WITHSCORES', 'LIMIT', 0, budget)
+  local page = idxPage(status, name, before, budget)
+  local r = {}
+  for _, entry in ipairs(page) do
+    r[#r + 1] = entry[1]
+    r[#r + 1] = entry[2]
+  end
   local deleted, last, full = 0, nil, false
   for k = 1, #r, 2 do
     if deleted >= most then

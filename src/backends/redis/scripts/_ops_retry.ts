@@ -78,9 +78,12 @@ if ARGV[3] == 'one' then
 else
   local status, before, name, since = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
   local budget, spare = tonumber(ARGV[8]), 9
-  local from = before == '+inf' and '+inf' or '(' .. before
-  local index = IP .. 'i:' .. status .. (name ~= '' and ':' .. name or '')
-  local r = redis.call('ZREVRANGEBYSCORE', index, from, '-inf', 'WITHSCORES', 'LIMIT', 0, budget)
+  local page = idxPage(status, name, before, budget)
+  local r = {}
+  for _, entry in ipairs(page) do
+    r[#r + 1] = entry[1]
+    r[#r + 1] = entry[2]
+  end
   local retried, last = 0, nil
   for k = 1, #r, 2 do
     if spare > #ARGV then break end
