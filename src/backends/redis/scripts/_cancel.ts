@@ -40,7 +40,7 @@ local flowQueue, flowSeq = KEYS[1], nil
 
 local function finish(key, uuid, fields)
   local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
-  idxMove(uuid, m[1], m[2], m[3], fields[2], now + ttl)
+  idxMove(uuid, m[1], m[2], m[3], fields[2])
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', ARGV[4], uuid .. ' ' .. fields[2])

@@ -111,7 +111,7 @@ end
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
   local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
   local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
-  idxMove(uuid, m[1], m[2], m[3], fields[2], now + keep)
+  idxMove(uuid, m[1], m[2], m[3], fields[2])
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
@@ -275,7 +275,7 @@ local function claimFrom(from, limit, isolated)
       if r[1] and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
       elseif r[1] then
-        idxMove(uuid, r[1], string.sub(popped[k], 1, 15), 'queued', 'process')
+        idxMove(uuid, r[1], nil, 'queued', 'process')
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
@@ -320,7 +320,6 @@ if wake or (earliest and #claimed > 0)
     and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
-idxTrim(100)
 idxFlush()
 return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,

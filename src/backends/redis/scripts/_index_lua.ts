@@ -11,10 +11,13 @@
  *   (they all hold one), so a claim costs one ZREM and a settle one ZADD; only the records of
  *   chains and groups, which hold no lease, are indexed as `running` (`{N}:i:running:@chain`);
  * - `{N}:i:names` SET of the task names that have records;
- * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX);
- * - `{N}:i:expiry` ZSET of finished records: score = when the record expires (ms, server time),
- *   member = `<status>|<uuid>|<task name>`; each exchange trims the index entries of expired
- *   records with it, so the indexes never outgrow the records;
+ * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX).
+ *
+ * Finished records expire (PEXPIRE); their index entries are trimmed from the oldest end: a call
+ * that added to a finished index looks at its oldest entries and removes those whose record is
+ * gone, at least as many as it added, so an index never outgrows its records (a record kept
+ * longer than the ones after it, such as a retry's, holds the trimming back until it expires);
+ * queries and counts trim the indexes they read the same way.
  * - `{N}:stream` pub/sub channel, the public event stream: one JSON message
  *   `{"uuid","taskName","status","at"}` per change, published only while it has a subscriber
  *   (one `PUBSUB NUMSUB` per script call that changed something).
@@ -30,7 +33,7 @@ export const INDEX_LUA = `
 -- Operator indexes (see _index_lua.ts).
 local IP = string.sub(prefix, 1, -6)
 local IDX_FINAL = { success = true, error = true, cancel = true, retry = true }
-local idxJournal, idxOrder = {}, {}
+local jN, jAt, jUuid, jName, jSeq, jFrom, jTo = 0, {}, {}, {}, {}, {}, {}
 local idxListened = nil
 
 local function idxPublish(uuid, name, status)
@@ -43,30 +46,44 @@ local function idxPublish(uuid, name, status)
   end
 end
 
--- The query status of a record status: "new" stands for queued or scheduled (both are cleared).
-local function idxStatus(status)
-  if status == 'process' then return 'running' end
-  return status
+-- Index keys, built once per status and name.
+local idxKeyCache = {}
+local function idxKey(status, name)
+  local byName = idxKeyCache[status]
+  if not byName then
+    byName = {}
+    idxKeyCache[status] = byName
+  end
+  local key = byName[name]
+  if not key then
+    key = IP .. 'i:' .. status .. ':' .. name
+    byName[name] = key
+  end
+  return key
 end
 
 -- Whether records of "name" in "status" have an index (running ones are read from the leases).
 local function idxKept(status, name)
-  return status ~= 'running' or string.sub(name, 1, 1) == '@'
+  return status ~= 'running' or string.byte(name, 1) == 64
 end
 
--- Records that a task moved from status "from" (nil: a new record; "new": queued or scheduled)
--- to "to" (nil: deleted); "keep" is when a finished record expires (ms, server time).
-local function idxMove(uuid, name, seq, from, to, keep)
+-- Records that a task moved from record or query status "from" (nil: a new record; "new":
+-- queued or scheduled) to "to" (nil: deleted). "seq" (its score) is needed when "to" is indexed.
+local function idxMove(uuid, name, seq, from, to)
   if not name then return end
-  local e = idxJournal[uuid]
-  if not e then
-    e = { name = name, seq = tonumber(seq) or 0, from = idxStatus(from) }
-    idxJournal[uuid] = e
-    idxOrder[#idxOrder + 1] = uuid
+  local k = jAt[uuid]
+  if not k then
+    jN = jN + 1
+    k = jN
+    jAt[uuid] = k
+    jUuid[k], jName[k], jSeq[k] = uuid, name, seq
+    jFrom[k] = from == 'process' and 'running' or from
+  elseif seq then
+    jSeq[k] = seq
   end
-  e.to = idxStatus(to)
-  e.keep = keep
-  idxPublish(uuid, name, to and idxStatus(to) or 'deleted')
+  to = to == 'process' and 'running' or to
+  jTo[k] = to
+  if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
 end
 
 local function idxWrite(command, groups, order)
@@ -78,9 +95,27 @@ local function idxWrite(command, groups, order)
   end
 end
 
--- Writes the merged changes: one ZREM and one ZADD per key.
+-- Removes up to "most" index entries of expired records from the oldest end of "key" (it stops
+-- at the first record that exists); returns how many.
+local function idxTrimKey(key, most)
+  local head = redis.call('ZRANGE', key, 0, most - 1)
+  local gone = {}
+  for _, uuid in ipairs(head) do
+    if redis.call('EXISTS', prefix .. uuid) == 1 then break end
+    gone[#gone + 1] = uuid
+  end
+  if #gone > 0 then
+    redis.call('ZREM', key, unpack(gone))
+    redis.call('ZREM', IP .. 'i:uuids', unpack(gone))
+  end
+  return #gone
+end
+
+-- Writes the merged changes (one ZREM and one ZADD per key), then trims the finished indexes
+-- it added to.
 local function idxFlush()
-  local rem, remOrder, add, addOrder = {}, {}, {}, {}
+  if jN == 0 then return end
+  local rem, remOrder, add, addOrder, names, trim = {}, {}, {}, {}, nil, nil
   local function push(groups, order, key, a, b)
     local list = groups[key]
     if not list then
@@ -91,80 +126,58 @@ local function idxFlush()
     list[#list + 1] = a
     if b then list[#list + 1] = b end
   end
-  local names = {}
-  for _, uuid in ipairs(idxOrder) do
-    local e = idxJournal[uuid]
-    local from, to, name = e.from, e.to, e.name
-    if from ~= to or (to and IDX_FINAL[to] and e.keep) then
+  for k = 1, jN do
+    local uuid, name, from, to = jUuid[k], jName[k], jFrom[k], jTo[k]
+    if from ~= to then
       if from == 'new' then
-        push(rem, remOrder, IP .. 'i:queued:' .. name, uuid)
-        push(rem, remOrder, IP .. 'i:scheduled:' .. name, uuid)
-      elseif from and from ~= to and idxKept(from, name) then
-        push(rem, remOrder, IP .. 'i:' .. from .. ':' .. name, uuid)
-      end
-      local keep = e.keep
-      if from and IDX_FINAL[from] then
-        local old = from .. '|' .. uuid .. '|' .. name
-        if to and IDX_FINAL[to] and not keep then
-          keep = tonumber(redis.call('ZSCORE', IP .. 'i:expiry', old))
-        end
-        push(rem, remOrder, IP .. 'i:expiry', old)
+        push(rem, remOrder, idxKey('queued', name), uuid)
+        push(rem, remOrder, idxKey('scheduled', name), uuid)
+      elseif from and idxKept(from, name) then
+        push(rem, remOrder, idxKey(from, name), uuid)
       end
       if to then
-        if to ~= from and idxKept(to, name) then
-          push(add, addOrder, IP .. 'i:' .. to .. ':' .. name, e.seq, uuid)
+        if idxKept(to, name) then
+          local key = idxKey(to, name)
+          push(add, addOrder, key, jSeq[k] or 0, uuid)
+          if IDX_FINAL[to] then
+            trim = trim or {}
+            trim[key] = (trim[key] or 0) + 1
+          end
         end
-        if IDX_FINAL[to] and keep then
-          push(add, addOrder, IP .. 'i:expiry', keep, to .. '|' .. uuid .. '|' .. name)
+        if not from then
+          push(add, addOrder, IP .. 'i:uuids', 0, uuid)
+          names = names or {}
+          names[name] = true
         end
       else
         push(rem, remOrder, IP .. 'i:uuids', uuid)
       end
-      if not from and to then
-        push(add, addOrder, IP .. 'i:uuids', 0, uuid)
-        if not names[name] then
-          names[name] = true
-          push(add, addOrder, IP .. 'i:names', name)
-        end
-      end
     end
   end
   idxWrite('ZREM', rem, remOrder)
-  for _, key in ipairs(addOrder) do
-    if key == IP .. 'i:names' then
-      local list = add[key]
-      for j = 1, #list, 1000 do
-        redis.call('SADD', key, unpack(list, j, math.min(j + 999, #list)))
-      end
-      add[key] = nil
-    end
+  idxWrite('ZADD', add, addOrder)
+  if names then
+    local list = {}
+    for name in pairs(names) do list[#list + 1] = name end
+    redis.call('SADD', IP .. 'i:names', unpack(list))
   end
-  local rest = {}
-  for _, key in ipairs(addOrder) do if add[key] then rest[#rest + 1] = key end end
-  idxWrite('ZADD', add, rest)
-  idxJournal, idxOrder = {}, {}
-end
-
--- Removes the index entries of up to "limit" records that expired; returns how many.
-local function idxTrim(limit)
-  local expired = redis.call('ZRANGEBYSCORE', IP .. 'i:expiry', '-inf', now, 'LIMIT', 0, limit)
-  if #expired == 0 then return 0 end
-  for _, member in ipairs(expired) do
-    local a = string.find(member, '|', 1, true)
-    local b = string.find(member, '|', a + 1, true)
-    local status, uuid, name = string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1),
-      string.sub(member, b + 1)
-    redis.call('ZREM', IP .. 'i:' .. status .. ':' .. name, uuid)
-    redis.call('ZREM', IP .. 'i:uuids', uuid)
+  if trim then
+    for key, added in pairs(trim) do idxTrimKey(key, math.max(10, 2 * added)) end
   end
-  redis.call('ZREM', IP .. 'i:expiry', unpack(expired))
-  return #expired
+  jN, jAt = 0, {}
 end
 
 -- The task names to read: "name", or every name when it is "".
 local function idxNames(name)
   if name ~= '' then return { name } end
   return redis.call('SMEMBERS', IP .. 'i:names')
+end
+
+-- Trims the finished indexes of "name" (every name when "") by up to "most" entries each.
+local function idxTrim(name, most)
+  for _, n in ipairs(idxNames(name)) do
+    for status in pairs(IDX_FINAL) do idxTrimKey(idxKey(status, n), most) end
+  end
 end
 
 -- Up to "count" entries { uuid, seq } of a query status (of task "name", or of every task when
@@ -185,7 +198,7 @@ local function idxPage(status, name, before, count)
   end
   for _, n in ipairs(idxNames(name)) do
     if idxKept(status, n) then
-      local r = redis.call('ZREVRANGEBYSCORE', IP .. 'i:' .. status .. ':' .. n, from, '-inf',
+      local r = redis.call('ZREVRANGEBYSCORE', idxKey(status, n), from, '-inf',
         'WITHSCORES', 'LIMIT', 0, count)
       for k = 1, #r, 2 do out[#out + 1] = { r[k], tonumber(r[k + 1]) } end
     end
@@ -209,7 +222,7 @@ end
 -- A claimed queue entry of a paused task name goes to {N}:parked:<name> until it is resumed;
 -- returns whether it did.
 local function idxPark(name, member, score)
-  if not idxPaused()[name] then return false end
+  if not next(idxPaused()) or not idxPausedTable[name] then return false end
   redis.call('ZADD', IP .. 'parked:' .. name, score, member)
   return true
 end

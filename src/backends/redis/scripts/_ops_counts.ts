@@ -20,7 +20,7 @@ local prefix = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
-idxTrim(1000)
+idxTrim('', 100)
 -- Running tasks hold a lease: counted per task name from the leases (bounded by the workers'
 -- concurrency); chains and groups from their index.
 local running = {}

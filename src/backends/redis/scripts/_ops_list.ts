@@ -23,7 +23,7 @@ local prefix = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
-idxTrim(1000)
+idxTrim(ARGV[4] or '', 100)
 local before, limit, name = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cands = {}
 for j = 5, #ARGV do
