@@ -83,6 +83,11 @@ export class RedisBroker implements Broker {
   #dueAt: number | undefined;
   /** Claimed tasks of a chain or group, until their settlement is stored. */
   #flowTasks = new Set<string>();
+  /** The task name and seq of each claimed task, until its settlement is stored (see encodeExchange). */
+  #claimed = new Map<string, { taskName: string; seq: string }>();
+  #onClaim = (uuid: string, taskName: string, seq: string): void => {
+    this.#claimed.set(uuid, { taskName, seq });
+  };
 
   /**
    * Creates a RedisBroker.
@@ -256,9 +261,9 @@ export class RedisBroker implements Broker {
   }
 
   async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks);
+    const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks, this.#claimed);
     const reply = await this.connection.script(exchangeScript, keys, args);
-    return this.#noted(request, decodeExchange(reply));
+    return this.#noted(request, decodeExchange(reply, this.#onClaim));
   }
 
   /**
@@ -271,6 +276,7 @@ export class RedisBroker implements Broker {
     if (this.#flowTasks.size > 0) {
       for (const settlement of request.settlements) this.#flowTasks.delete(settlement.uuid);
     }
+    for (const settlement of request.settlements) this.#claimed.delete(settlement.uuid);
     for (const task of result.claimed) if (task.flow) this.#flowTasks.add(task.uuid);
     return result;
   }
@@ -351,7 +357,7 @@ export class RedisBroker implements Broker {
       await this.connection.blocking(pop, blockMs, signal);
       return undefined;
     }
-    const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks);
+    const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks, this.#claimed);
     const call = ["EVALSHA", await exchangeScript.sha(), String(keys.length), ...keys, ...args];
     // A due time within the wait: set the marker then (once: the claim tells the next one).
     let nudge: ReturnType<typeof setTimeout> | undefined;
@@ -375,7 +381,7 @@ export class RedisBroker implements Broker {
     if (second instanceof RedisReplyError) {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
-    } else result = this.#noted(claim, decodeExchange(second));
+    } else result = this.#noted(claim, decodeExchange(second, this.#onClaim));
     return result;
   }
 

@@ -72,8 +72,10 @@ claim. The marker is set when tasks wait in the queue or quarantine, when a sche
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
 Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task; retry and
-attempt are "" unless the record has them, flow is "1" for a task of a chain or group), rejected lists settled uuids whose lease was lost, recovered
+task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
+task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
+group; the member's seq lets the worker's settlement carry the record's task_name and seq as
+field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost, recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record, quarantined counts the quarantine, next due is the
@@ -110,8 +112,7 @@ end
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
   local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
-  local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
-  idxMove(uuid, m[1], m[2], m[3], fields[2])
+  idxFinish(key, uuid, fields)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
@@ -293,6 +294,7 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
+        claimed[n + 11] = popped[k]
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -333,12 +335,16 @@ return { claimed, rejected, recovered, dropped, quarantined, nextDue }
  * @param request The worker's request.
  * @param flowTasks The claimed tasks of a chain or group still unsettled (their settlements
  *   carry the flow flag; the others spare the script a read).
+ * @param claimedIndex The task name and seq of each claimed task still unsettled: its
+ *   settlement carries them as `task_name` and `seq` pairs (the values the record has), so the
+ *   script updates the operator's indexes without reading the record.
  * @returns The call.
  */
 export function encodeExchange(
   keys: RedisKeys,
   request: ExchangeRequest,
   flowTasks: ReadonlySet<string>,
+  claimedIndex?: ReadonlyMap<string, { taskName: string; seq: string }>,
 ): ScriptCall {
   const args: string[] = [
     keys.taskPrefix,
@@ -356,16 +362,21 @@ export function encodeExchange(
   ];
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
-    if (s.status === "success") args.push("1", "returning", s.returning);
-    else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
-    else if (s.status === "error" || s.status === "retry") {
-      const fields = Object.entries(errorFields(s.error));
-      args.push(String(fields.length));
-      for (const [field, value] of fields) args.push(field, value);
-      if (s.status === "retry") {
-        args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
-      }
-    } else args.push("0");
+    if (s.status === "release") {
+      args.push("0");
+      continue;
+    }
+    const count = args.length;
+    args.push("");
+    if (s.status === "success") args.push("returning", s.returning);
+    else if (s.status === "cancel") args.push("cancel_reason", s.reason);
+    else for (const [field, value] of Object.entries(errorFields(s.error))) args.push(field, value);
+    const index = claimedIndex?.get(s.uuid);
+    if (index !== undefined) args.push("task_name", index.taskName, "seq", index.seq);
+    args[count] = String((args.length - count - 1) / 2);
+    if (s.status === "retry") {
+      args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
+    }
   }
   return {
     keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
@@ -374,17 +385,22 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 10;
+const CLAIMED_WIDTH = 11;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
  * dropped entries, the quarantine's size and when the next scheduled task is due.
  *
  * @param reply The script's reply.
+ * @param onClaim Told each claimed task's uuid, task name and seq (for the settlement's
+ *   index fields, see {@linkcode encodeExchange}).
  * @returns The result.
  * @throws {BackendError} When the reply does not have the documented shape.
  */
-export function decodeExchange(reply: RedisReply): ExchangeResult {
+export function decodeExchange(
+  reply: RedisReply,
+  onClaim?: (uuid: string, taskName: string, seq: string) => void,
+): ExchangeResult {
   if (
     !Array.isArray(reply) || reply.length !== 6 || !Array.isArray(reply[0]) ||
     reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
@@ -411,6 +427,7 @@ export function decodeExchange(reply: RedisReply): ExchangeResult {
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
+    onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
     claimed.push(task);
   }
   const result: ExchangeResult = {

@@ -86,6 +86,26 @@ local function idxMove(uuid, name, seq, from, to)
   if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
 end
 
+-- A finished record's move (from "process"): the settlement's fields carry its task_name and seq
+-- when the worker's broker knew them (then nothing is read); else they are read.
+local function idxFinish(key, uuid, fields)
+  local name, seq
+  for j = 3, #fields, 2 do
+    local field = fields[j]
+    if field == 'task_name' then
+      name = fields[j + 1]
+    elseif field == 'seq' then
+      seq = fields[j + 1]
+    end
+  end
+  if name and seq then
+    idxMove(uuid, name, seq, 'process', fields[2])
+  else
+    local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
+    idxMove(uuid, m[1], m[2], m[3], fields[2])
+  end
+end
+
 local function idxWrite(command, groups, order)
   for _, key in ipairs(order) do
     local list = groups[key]
@@ -213,8 +233,7 @@ local idxPausedTable = nil
 local function idxPaused()
   if idxPausedTable == nil then
     idxPausedTable = {}
-    local flat = redis.call('HGETALL', IP .. 'paused')
-    for j = 1, #flat, 2 do idxPausedTable[flat[j]] = true end
+    for _, name in ipairs(redis.call('HKEYS', IP .. 'paused')) do idxPausedTable[name] = true end
   end
   return idxPausedTable
 end
