@@ -86,19 +86,15 @@ local function idxMove(uuid, name, seq, from, to)
   if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
 end
 
--- A finished record's move (from "process"): the settlement's fields carry its task_name and seq
--- when the worker's broker knew them (then nothing is read); else they are read.
+-- A finished record's move (from "process"): a settlement's fields end with its task_name and
+-- seq pairs when the worker's broker knew them (they are taken off the fields, and nothing is
+-- read); else they are read.
 local function idxFinish(key, uuid, fields)
-  local name, seq
-  for j = 3, #fields, 2 do
-    local field = fields[j]
-    if field == 'task_name' then
-      name = fields[j + 1]
-    elseif field == 'seq' then
-      seq = fields[j + 1]
-    end
-  end
-  if name and seq then
+  local n = #fields
+  if n >= 6 and fields[n - 3] == 'task_name' and fields[n - 1] == 'seq' then
+    -- The settlement's last pairs (the record's own values): taken off, nothing to write.
+    local name, seq = fields[n - 2], fields[n]
+    fields[n], fields[n - 1], fields[n - 2], fields[n - 3] = nil, nil, nil, nil
     idxMove(uuid, name, seq, 'process', fields[2])
   else
     local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
