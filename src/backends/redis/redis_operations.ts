@@ -187,13 +187,11 @@ export class RedisOperations implements QueueOperations {
   /** Deletes finished records by status and age, in chunks of one script each. */
   async clean(options: CleanOptions): Promise<number> {
     const checked = checkCleanOptions(options);
-    const now = await this.#serverNow();
-    return await this.#removeAll(
-      [checked.status],
-      checked.taskName,
-      checked.limit,
-      now - checked.olderThanMs,
-    );
+    // No age: every record of that status (also one that finished within this millisecond).
+    const cutoff = checked.olderThanMs > 0
+      ? await this.#serverNow() - checked.olderThanMs
+      : undefined;
+    return await this.#removeAll([checked.status], checked.taskName, checked.limit, cutoff);
   }
 
   /** Deletes every queued and scheduled task, in chunks of one script each. */
