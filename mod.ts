@@ -77,14 +77,6 @@ export type { State } from "./src/model/state.ts";
 export { TASK_STATUSES } from "./src/model/task_status.ts";
 export type { TaskStatus } from "./src/model/task_status.ts";
 export type { TaskErrorInfo, TaskRecord } from "./src/model/task_record.ts";
-export type {
-  QueryStatus,
-  TaskCounts,
-  TaskEvent,
-  TaskLogLine,
-  TaskPage,
-  TaskQuery,
-} from "./src/model/task_query.ts";
 
 // Errors: every condition a caller can meet, each with a stable `code`.
 export { QTasksError } from "./src/model/errors/qtasks_error.ts";

@@ -71,7 +71,9 @@ try {
     );
     await broker.exchange({ ...request, settlements, want: 0 });
     if ((done / BATCH) % 200 === 0) {
-      console.error(`filled ${done + tasks.length} (${((performance.now() - fillStart) / 1000).toFixed(0)} s)`);
+      console.error(
+        `filled ${done + tasks.length} (${((performance.now() - fillStart) / 1000).toFixed(0)} s)`,
+      );
     }
   }
   const fillSeconds = (performance.now() - fillStart) / 1000;
@@ -91,8 +93,10 @@ try {
     ["list success, first page of 50", () => ops.list({ status: "success", limit: 50 })],
     ["list error + task name, 50", () => ops.list({ status: "error", taskName: "task_9" })],
     ["list every status (7 indexes merged), 50", () => ops.list({ limit: 50 })],
-    ["list success, a page 400k records deep", () =>
-      ops.list({ status: "success", limit: 50, ...(deep ? { cursor: deep } : {}) })],
+    [
+      "list success, a page 400k records deep",
+      () => ops.list({ status: "success", limit: 50, ...(deep ? { cursor: deep } : {}) }),
+    ],
     ["counts (by status and task name)", () => ops.counts()],
     ["find by uuid prefix (8 chars)", () => ops.find(mid.records[0].uuid.slice(0, 8))],
   ];

@@ -14,7 +14,7 @@ import type { TaskRecord } from "./task_record.ts";
  *
  * @example
  * ```ts
- * import type { QueryStatus } from "@qtasks/qtasks";
+ * import type { QueryStatus } from "@qtasks/qtasks/ports";
  *
  * const status: QueryStatus = "error";
  * ```
@@ -63,7 +63,7 @@ export function isQueryStatus(value: unknown): value is QueryStatus {
  *
  * @example
  * ```ts
- * import type { TaskQuery } from "@qtasks/qtasks";
+ * import type { TaskQuery } from "@qtasks/qtasks/ports";
  *
  * const failedEmails: TaskQuery = { status: "error", taskName: "send_email", limit: 50 };
  * ```
@@ -84,7 +84,7 @@ export interface TaskQuery {
  *
  * @example
  * ```ts
- * import type { TaskPage } from "@qtasks/qtasks";
+ * import type { TaskPage } from "@qtasks/qtasks/ports";
  *
  * const page: TaskPage = { records: [] };
  * console.log(page.cursor === undefined); // true: no more pages
@@ -102,7 +102,7 @@ export interface TaskPage {
  *
  * @example
  * ```ts
- * import type { TaskCounts } from "@qtasks/qtasks";
+ * import type { TaskCounts } from "@qtasks/qtasks/ports";
  *
  * function failed(counts: TaskCounts): number {
  *   return counts.byStatus.error;
@@ -123,7 +123,7 @@ export interface TaskCounts {
  *
  * @example
  * ```ts
- * import type { PausedState } from "@qtasks/qtasks";
+ * import type { PausedState } from "@qtasks/qtasks/ports";
  *
  * const state: PausedState = { app: false, taskNames: ["send_email"] };
  * ```
@@ -140,7 +140,7 @@ export interface PausedState {
  *
  * @example
  * ```ts
- * import type { RetryAllFilter } from "@qtasks/qtasks";
+ * import type { RetryAllFilter } from "@qtasks/qtasks/ports";
  *
  * const filter: RetryAllFilter = { taskName: "send_email", status: "error", since: new Date(0) };
  * ```
@@ -161,7 +161,7 @@ export interface RetryAllFilter {
  *
  * @example
  * ```ts
- * import type { CleanOptions } from "@qtasks/qtasks";
+ * import type { CleanOptions } from "@qtasks/qtasks/ports";
  *
  * const week: CleanOptions = { status: "success", olderThanMs: 7 * 86_400_000 };
  * ```
@@ -182,7 +182,7 @@ export interface CleanOptions {
  *
  * @example
  * ```ts
- * import type { DrainOptions } from "@qtasks/qtasks";
+ * import type { DrainOptions } from "@qtasks/qtasks/ports";
  *
  * const options: DrainOptions = { taskName: "report" };
  * ```
@@ -197,7 +197,7 @@ export interface DrainOptions {
  *
  * @example
  * ```ts
- * import type { TaskEvent } from "@qtasks/qtasks";
+ * import type { TaskEvent } from "@qtasks/qtasks/ports";
  *
  * function show(event: TaskEvent): string {
  *   return `${event.at.toISOString()} ${event.taskName} ${event.uuid} ${event.status}`;
@@ -219,7 +219,16 @@ export interface TaskEvent {
   at: Date;
 }
 
-/** The levels of a task log line. */
+/**
+ * The levels of a task log line (`ctx.log(message, level)`).
+ *
+ * @example
+ * ```ts
+ * import type { TaskLogLevel } from "@qtasks/qtasks/ports";
+ *
+ * const level: TaskLogLevel = "warn";
+ * ```
+ */
 export type TaskLogLevel = "debug" | "info" | "warn" | "error";
 
 /**
@@ -227,7 +236,7 @@ export type TaskLogLevel = "debug" | "info" | "warn" | "error";
  *
  * @example
  * ```ts
- * import type { TaskLogLine } from "@qtasks/qtasks";
+ * import type { TaskLogLine } from "@qtasks/qtasks/ports";
  *
  * const line: TaskLogLine = { at: new Date(0), level: "info", message: "sent" };
  * ```

@@ -1,3 +1,4 @@
+import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
@@ -130,7 +131,7 @@ export class MemoryBroker implements Broker {
   #paused = new Set<string>();
   #parked = new Map<string, QueueEntry[]>();
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
-  readonly operations: MemoryOperations;
+  readonly operations: QueueOperations;
 
   /**
    * Creates a MemoryBroker.

@@ -1,3 +1,4 @@
+import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_config.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
@@ -39,7 +40,6 @@ import type {
   NewFlowRecord,
   NewTask,
 } from "../../ports/broker.ts";
-import { FLOW_TASK_NAMES } from "../../model/_flow_record.ts";
 
 const BULK_BATCH = 500;
 
@@ -75,7 +75,7 @@ export class RedisBroker implements Broker {
   /** The app's keys. */
   readonly keys: RedisKeys;
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
-  readonly operations: RedisOperations;
+  readonly operations: QueueOperations;
   #holds = true;
   #logged = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
