@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type TaskContext, type TaskEvent, TaskStateError } from "../../mod.ts";
+import { type TaskContext, TaskStateError } from "../../mod.ts";
+import type { TaskEvent } from "../../src/ports/mod.ts";
 import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 
 for (const backend of BACKENDS) {

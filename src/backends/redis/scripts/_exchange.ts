@@ -87,10 +87,13 @@ local prefix, wid = ARGV[1], ARGV[2]
 local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
 local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
 local maxDeliveries = tonumber(ARGV[6])
-local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
+-- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
+local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
+local listened = subscribers[2] > 0
 local wake = false
 local dropped = {}
 ${INDEX_LUA}
+idxListened = subscribers[4] > 0
 
 -- Chains and groups (defined below): run after every final status.
 local flowAfter

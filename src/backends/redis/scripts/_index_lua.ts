@@ -13,11 +13,13 @@
  * - `{N}:i:names` SET of the task names that have records;
  * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX).
  *
- * Finished records expire (PEXPIRE); their index entries are trimmed from the oldest end: a call
- * that added to a finished index looks at its oldest entries and removes those whose record is
- * gone, at least as many as it added, so an index never outgrows its records (a record kept
- * longer than the ones after it, such as a retry's, holds the trimming back until it expires);
- * queries and counts trim the indexes they read the same way.
+ * Finished records expire (PEXPIRE); their index entries are trimmed from the oldest end: about
+ * one addition to a finished index in 8 (those whose seq is a multiple of 8) looks at the index's
+ * oldest entries and removes those whose record is gone, up to 32 (twice what 8 additions add,
+ * so trimming keeps pace), stopping at the first record that exists; an index therefore never
+ * outgrows its records by more than a few entries per addition (a record kept longer than the
+ * ones after it, such as a retry's, holds the trimming back until it expires). Queries and
+ * counts trim the indexes they read the same way.
  * - `{N}:stream` pub/sub channel, the public event stream: one JSON message
  *   `{"uuid","taskName","status","at"}` per change, published only while it has a subscriber
  *   (one `PUBSUB NUMSUB` per script call that changed something).
@@ -154,10 +156,13 @@ local function idxFlush()
       if to then
         if idxKept(to, name) then
           local key = idxKey(to, name)
-          push(add, addOrder, key, jSeq[k] or 0, uuid)
-          if IDX_FINAL[to] then
+          local seq = jSeq[k] or 0
+          push(add, addOrder, key, seq, uuid)
+          -- About one addition in 8 (by seq) trims its index, by up to 16 entries per addition
+          -- since the last trim (so trimming keeps pace) plus 16.
+          if IDX_FINAL[to] and tonumber(seq) % 8 == 0 then
             trim = trim or {}
-            trim[key] = (trim[key] or 0) + 1
+            trim[key] = (trim[key] or 16) + 16
           end
         end
         if not from then
@@ -178,11 +183,35 @@ local function idxFlush()
     redis.call('SADD', IP .. 'i:names', unpack(list))
   end
   if trim then
-    for key, added in pairs(trim) do idxTrimKey(key, math.max(10, 2 * added)) end
+    for key, most in pairs(trim) do idxTrimKey(key, most) end
   end
   jN, jAt = 0, {}
 end
 
+-- Paused task names: read once per call ("*" pauses the app).
+local idxPausedTable = nil
+local function idxPaused()
+  if idxPausedTable == nil then
+    idxPausedTable = {}
+    for _, name in ipairs(redis.call('HKEYS', IP .. 'paused')) do idxPausedTable[name] = true end
+  end
+  return idxPausedTable
+end
+
+-- A claimed queue entry of a paused task name goes to {N}:parked:<name> until it is resumed;
+-- returns whether it did.
+local function idxPark(name, member, score)
+  if not next(idxPaused()) or not idxPausedTable[name] then return false end
+  redis.call('ZADD', IP .. 'parked:' .. name, score, member)
+  return true
+end
+`;
+
+/**
+ * The reading part of the operator's indexes, for the operations scripts (after
+ * {@linkcode INDEX_LUA}): `idxNames`, `idxTrim` and `idxPage`.
+ */
+export const INDEX_QUERY_LUA = `
 -- The task names to read: "name", or every name when it is "".
 local function idxNames(name)
   if name ~= '' then return { name } end
@@ -222,23 +251,5 @@ local function idxPage(status, name, before, count)
   table.sort(out, function(a, b) return a[2] > b[2] end)
   for k = #out, count + 1, -1 do out[k] = nil end
   return out
-end
-
--- Paused task names: read once per call ("*" pauses the app).
-local idxPausedTable = nil
-local function idxPaused()
-  if idxPausedTable == nil then
-    idxPausedTable = {}
-    for _, name in ipairs(redis.call('HKEYS', IP .. 'paused')) do idxPausedTable[name] = true end
-  end
-  return idxPausedTable
-end
-
--- A claimed queue entry of a paused task name goes to {N}:parked:<name> until it is resumed;
--- returns whether it did.
-local function idxPark(name, member, score)
-  if not next(idxPaused()) or not idxPausedTable[name] then return false end
-  redis.call('ZADD', IP .. 'parked:' .. name, score, member)
-  return true
 end
 `;

@@ -3,7 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import { QUERY_STATUSES, type TaskCounts, zeroCounts } from "../../../model/task_query.ts";
 import { malformedReply } from "./_reply.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
 
 /** Counts the records per status and task name, and reads what is paused. */
 export const opsCountsScript: RedisScript = new RedisScript(
@@ -20,6 +20,7 @@ local prefix = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
+${INDEX_QUERY_LUA}
 idxTrim('', 100)
 -- Running tasks hold a lease: counted per task name from the leases (bounded by the workers'
 -- concurrency); chains and groups from their index.

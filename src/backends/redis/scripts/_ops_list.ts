@@ -4,7 +4,7 @@ import type { RedisKeys } from "../redis_keys.ts";
 import type { TaskFields } from "../../../model/task_record.ts";
 import { QUERY_STATUSES, type QueryStatus } from "../../../model/task_query.ts";
 import { malformedReply, replyPairs } from "./_reply.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
 
 /** Reads one page of records from the operator's indexes. */
 export const opsListScript: RedisScript = new RedisScript(
@@ -23,6 +23,7 @@ local prefix = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
+${INDEX_QUERY_LUA}
 idxTrim(ARGV[4] or '', 100)
 local before, limit, name = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cands = {}

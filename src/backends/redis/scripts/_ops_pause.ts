@@ -2,7 +2,7 @@ import { RedisScript, type ScriptCall } from "../redis_script.ts";
 import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import { replyInteger } from "./_reply.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
 
 /** Pauses or resumes the app or one task name. */
 export const opsPauseScript: RedisScript = new RedisScript(
@@ -20,6 +20,7 @@ Returns how many parked tasks went back to the queue (0 for a pause). ]]
 local prefix = ARGV[1]
 local now = 0
 ${INDEX_LUA}
+${INDEX_QUERY_LUA}
 if ARGV[2] == 'pause' then
   redis.call('HSET', IP .. 'paused', ARGV[3], '1')
   return 0

@@ -2,7 +2,7 @@ import { RedisScript, type ScriptCall } from "../redis_script.ts";
 import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import { malformedReply } from "./_reply.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
 
 /** Deletes task records: one (delete), finished ones by age (clean), waiting ones (drain). */
 export const opsRemoveScript: RedisScript = new RedisScript(
@@ -22,6 +22,7 @@ local prefix = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 ${INDEX_LUA}
+${INDEX_QUERY_LUA}
 
 -- Deletes one record unless it runs; returns "ok", "missing" or "running".
 local function removeOne(uuid, before)
