@@ -90,9 +90,9 @@ try {
     deep = (await ops.list({ status: "success", limit: 1000, cursor: deep })).cursor;
   }
   const cases: Array<[string, () => Promise<unknown>]> = [
-    ["list success, first page of 50", () => ops.list({ status: "success", limit: 50 })],
+    ["list success (10 task names merged), 50", () => ops.list({ status: "success", limit: 50 })],
     ["list error + task name, 50", () => ops.list({ status: "error", taskName: "task_9" })],
-    ["list every status (7 indexes merged), 50", () => ops.list({ limit: 50 })],
+    ["list every status and task name, merged, 50", () => ops.list({ limit: 50 })],
     [
       "list success, a page 400k records deep",
       () => ops.list({ status: "success", limit: 50, ...(deep ? { cursor: deep } : {}) }),
