@@ -98,6 +98,7 @@ export type { ValidationIssue } from "./src/model/errors/validation_error.ts";
 export { LeaseLostError } from "./src/model/errors/lease_lost_error.ts";
 export { WorkerShutdownError } from "./src/model/errors/worker_shutdown_error.ts";
 export { DeliveryLimitError } from "./src/model/errors/delivery_limit_error.ts";
+export { TaskStateError } from "./src/model/errors/task_state_error.ts";
 
 // Plugins, middlewares and app events.
 export type { AddPluginOptions, Plugin, TriggerHandlers } from "./src/plugins/plugin.ts";

@@ -1,3 +1,4 @@
+import type { QueueOperations } from "../ports/queue_operations.ts";
 import { attachDependencies } from "../engine/executor/_dependency_resolver.ts";
 import { isPoolThread } from "../engine/executor/pool_thread_flag.ts";
 import { type RunForeverOptions, Starter } from "../engine/starter/starter.ts";
@@ -455,7 +456,33 @@ export class QueueTasks implements AppLike {
     if (typeof uuid !== "string" || uuid === "") {
       return Promise.reject(new TypeError("Cannot cancel a task: uuid must be a non-empty string"));
     }
-    return this.broker.cancel(uuid, String(reason), this.config.resultTtlMs);
+    return this.broker.cancel(uuid, String(reason), this.config.failedTtlMs);
+  }
+
+  /**
+   * The operator's API of this app's backend (`broker.operations`): list and count tasks, find
+   * them by uuid prefix, retry, delete, clean and drain, pause and resume, follow the event
+   * stream, read task logs. See docs/operations.md.
+   *
+   * @throws {TypeError} When the app's broker offers no operations (a Broker of your own).
+   *
+   * @example
+   * ```ts
+   * import { QueueTasks } from "@qtasks/qtasks";
+   *
+   * const app = new QueueTasks({ name: "docs-ops" });
+   * await app.ops.pause("report");
+   * console.log((await app.ops.counts()).paused); // { app: false, taskNames: ["report"] }
+   * ```
+   */
+  get ops(): QueueOperations {
+    const operations = this.broker.operations;
+    if (!operations) {
+      throw new TypeError(
+        `Cannot operate app "${this.name}": its broker offers no operations (Broker.operations)`,
+      );
+    }
+    return operations;
   }
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */

@@ -6,6 +6,14 @@ import { inspectCommand } from "./commands/_inspect_command.ts";
 import { statsCommand } from "./commands/_stats_command.ts";
 import { timerCommand } from "./commands/_timer_command.ts";
 import { workerCommand } from "./commands/_worker_command.ts";
+import { listCommand } from "./commands/_list_command.ts";
+import { retryCommand } from "./commands/_retry_command.ts";
+import { deleteCommand } from "./commands/_delete_command.ts";
+import { cleanCommand } from "./commands/_clean_command.ts";
+import { drainCommand } from "./commands/_drain_command.ts";
+import { pauseTasksCommand, resumeTasksCommand } from "./commands/_pause_command.ts";
+import { eventsCommand } from "./commands/_events_command.ts";
+import { logsCommand } from "./commands/_logs_command.ts";
 import { redactedBackend } from "./_backend_label.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CliFailure, CliUsageError } from "./_cli_errors.ts";
@@ -19,6 +27,15 @@ const COMMANDS: readonly Command[] = [
   cancelCommand,
   inspectCommand,
   statsCommand,
+  listCommand,
+  retryCommand,
+  deleteCommand,
+  cleanCommand,
+  drainCommand,
+  pauseTasksCommand,
+  resumeTasksCommand,
+  eventsCommand,
+  logsCommand,
 ];
 
 const HELP = `Usage: qtasks <command> [options]

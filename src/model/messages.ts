@@ -198,6 +198,8 @@ export interface ExchangeRequest {
   leaseMs: number;
   /** How long a finished record is kept. */
   resultTtlMs: number;
+  /** How long a failed or cancelled record is kept (default `resultTtlMs`). */
+  failedTtlMs?: number;
   /** After this many deliveries whose lease expired, a task ends as `error` instead of re-running. */
   maxDeliveries: number;
   /** How many expired leases to recover in this exchange at most. */

@@ -16,6 +16,9 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
   taskDefaultPriority: z.number().int().default(0),
   resultStatusesEnd: z.array(statusSchema).min(1).default(["success", "error", "cancel"]),
   resultTtlMs: z.number().int().min(1000).default(86_400_000),
+  failedTtlMs: z.number().int().min(1000).default(604_800_000),
+  taskLogMaxLines: z.number().int().min(1).max(100_000).default(1000),
+  taskLogMaxBytes: z.number().int().min(256).max(16_777_216).default(65_536),
   leaseMs: z.number().int().min(100).default(30_000),
   maxDeliveries: z.number().int().min(1).default(5),
   shutdownGraceMs: z.number().int().min(0).default(30_000),
@@ -50,6 +53,8 @@ const queueConfigSchema: z.ZodType<QueueConfig> = z.object({
  * | taskDefaultPriority | 0 | priority of tasks registered without one |
  * | resultStatusesEnd | success, error, cancel | statuses `result()` waits for |
  * | resultTtlMs | 1 day | how long finished records are kept |
+ * | failedTtlMs | 7 days | how long failed and cancelled records are kept (to be inspected and retried) |
+ * | taskLogMaxLines / taskLogMaxBytes | 1000 / 64 KiB | cap of a task's `ctx.log` lines; the oldest are dropped |
  * | leaseMs | 30 s | a claimed task returns to the queue if its worker stops renewing for this long |
  * | maxDeliveries | 5 | deliveries with an expired lease before the task ends as `error` |
  * | shutdownGraceMs | 30 s | how long shutdown waits for running tasks |
@@ -90,6 +95,12 @@ export interface QueueConfig {
   readonly resultStatusesEnd: readonly TaskStatus[];
   /** How long finished records are kept, in ms. */
   readonly resultTtlMs: number;
+  /** How long failed and cancelled records are kept. */
+  readonly failedTtlMs: number;
+  /** Most `ctx.log` lines kept per task. */
+  readonly taskLogMaxLines: number;
+  /** Most `ctx.log` bytes kept per task. */
+  readonly taskLogMaxBytes: number;
   /** How long a claimed task stays owned without renewal, in ms. */
   readonly leaseMs: number;
   /** Deliveries with an expired lease before the task ends as `error`. */

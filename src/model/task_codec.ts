@@ -39,6 +39,8 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "flow_current",
   "flow_done",
   "flow_failed_uuid",
+  "logs",
+  "logs_dropped",
 ]);
 
 /**

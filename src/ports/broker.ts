@@ -8,6 +8,7 @@ import type { ComponentContext } from "./component_context.ts";
 import type { Storage } from "./storage.ts";
 import type { TaskRecord } from "../model/task_record.ts";
 import type { QueueStats } from "../model/queue_stats.ts";
+import type { QueueOperations } from "./queue_operations.ts";
 import type {
   CancelOutcome,
   ExchangeRequest,
@@ -146,4 +147,22 @@ export interface Broker {
    * (for `qtasks stats`).
    */
   queueStats?(): Promise<QueueStats>;
+  /**
+   * Optional: the operator's API (query, retry, delete, clean, drain, pause and resume, the event
+   * stream, task logs), as `app.ops` and the `qtasks` commands use it.
+   */
+  readonly operations?: QueueOperations;
+  /**
+   * Optional: appends a line (JSON text, no newline) to a running task's log, atomically with a
+   * lease check (only `workerId` holding delivery `deliveries` may write), keeping at most
+   * `maxLines` lines and `maxBytes` bytes (the oldest are dropped and counted). Resolves `true`
+   * when stored. `ctx.log` needs it.
+   */
+  appendLog?(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    line: string,
+    caps: { maxLines: number; maxBytes: number },
+  ): Promise<boolean>;
 }

@@ -33,6 +33,21 @@ export type { GetAllOptions, Storage, WaitForStatusOptions } from "./storage.ts"
 export { waitForRecord } from "./wait_for_record.ts";
 export type { RecordSource } from "./wait_for_record.ts";
 export type { GlobalConfig } from "./global_config.ts";
+export type {
+  CleanOptions,
+  DrainOptions,
+  PausedState,
+  QueryStatus,
+  QueueOperations,
+  RetryAllFilter,
+  SubscribeOptions,
+  TaskCounts,
+  TaskEvent,
+  TaskLogLevel,
+  TaskLogLine,
+  TaskPage,
+  TaskQuery,
+} from "./queue_operations.ts";
 export type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
 export type { TaskDefinition, TaskExecutor, TaskRun } from "./task_executor.ts";
 export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./task_fn.ts";

@@ -5,6 +5,8 @@ import { TaskCancelError } from "../model/errors/task_cancel_error.ts";
 import { createLogger, type Logger } from "../model/logger.ts";
 import { encodeJson } from "../model/task_codec.ts";
 import type { TaskRecord } from "../model/task_record.ts";
+import type { TaskLogLevel } from "../model/task_query.ts";
+import { checkLogLevel, encodeLogLine } from "../model/_task_log.ts";
 
 /**
  * What a task function receives as its first argument when it is registered with `echo: true`:
@@ -85,6 +87,18 @@ export interface TaskContext {
    * @throws {InvalidPayloadError} When the value is not JSON or is larger than `maxPayloadBytes`.
    */
   progress(value: unknown): Promise<boolean>;
+  /**
+   * Appends a line to this task's log, kept on its record (capped by `taskLogMaxLines` and
+   * `taskLogMaxBytes`: the oldest lines are dropped, and a marker line says how many) and read
+   * with `app.ops.logs(uuid)` or `qtasks logs <uuid>`. Resolves `true` once stored, `false` when
+   * this run no longer owns the task or the backend keeps no logs. One backend write per call.
+   * Works from a pool thread too.
+   *
+   * @param message The text.
+   * @param level `debug`, `info` (default), `warn` or `error`.
+   * @throws {TypeError} When the level is not one of those.
+   */
+  log(message: string, level?: TaskLogLevel): Promise<boolean>;
 }
 
 /**
@@ -109,7 +123,7 @@ export interface TaskServices {
    * Where the task's record lives, and where its progress goes: a Broker, or anything with its
    * `get` and `reportProgress` (a pool thread's stand-in, which asks the main thread's broker).
    */
-  readonly broker: Pick<Broker, "get" | "reportProgress">;
+  readonly broker: Pick<Broker, "get" | "reportProgress" | "appendLog">;
   /** The app's config. */
   readonly config: QueueConfig;
   /** The app's logger. */
@@ -300,7 +314,21 @@ class RunContext implements TaskContext {
     }
   }
 
-  #broker(what: string): Pick<Broker, "get" | "reportProgress"> {
+  log(message: string, level?: TaskLogLevel): Promise<boolean> {
+    try {
+      const line = encodeLogLine(Date.now(), checkLogLevel(level), String(message));
+      const broker = this.#broker("log");
+      if (!broker.appendLog) return Promise.resolve(false);
+      return broker.appendLog(this.#workerId, this.taskUuid, this.deliveries, line, {
+        maxLines: this.config.taskLogMaxLines,
+        maxBytes: this.config.taskLogMaxBytes,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #broker(what: string): Pick<Broker, "get" | "reportProgress" | "appendLog"> {
     const broker = this.#services?.broker;
     if (broker === undefined) {
       throw new TypeError(

@@ -8,6 +8,7 @@ import { MemoryBroker, MemoryGlobalConfig, MemoryStorage } from "../../src/backe
 import type { Broker } from "../../src/ports/mod.ts";
 import { brokerContract } from "./broker_contract.ts";
 import { progressContract } from "./progress_contract.ts";
+import { operationsContract } from "./operations_contract.ts";
 
 /** Offset added to the wall clock, per broker. */
 const clocks = new WeakMap<Broker, { offset: number }>();
@@ -36,3 +37,11 @@ brokerContract("MemoryBroker", makeMemoryBroker, {
 });
 
 progressContract("MemoryBroker", makeMemoryBroker);
+
+operationsContract("MemoryBroker", makeMemoryBroker, {
+  advanceClock: (broker, ms) => {
+    const clock = clocks.get(broker);
+    if (!clock) throw new Error(`broker ${broker.name} has no injected clock`);
+    clock.offset += ms;
+  },
+});

@@ -411,6 +411,18 @@ function poolTests(backend: string, makeBroker: MakeBroker): void {
     });
   });
 
+  test(`${backend}: log lines written from a thread are readable through app.ops.logs`, async () => {
+    await withPool(makeBroker, async ({ app }) => {
+      const job = await app.addTask("logged", [2]);
+      assert.equal(await job.value(), 2);
+      const logs = await app.ops.logs(job.uuid);
+      assert.deepEqual(logs?.map((l) => [l.level, l.message]), [["info", "line 1"], [
+        "warn",
+        "line 2",
+      ]]);
+    });
+  });
+
   test(`${backend}: stop waits for the running tasks on threads, then ends the threads`, async () => {
     const name = uniqueName("worker-pool");
     const broker = makeBroker(name);

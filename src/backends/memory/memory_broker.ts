@@ -1,9 +1,12 @@
+import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { MemoryStorage } from "./memory_storage.ts";
+import { MemoryOperations } from "./memory_operations.ts";
+import { appendLogLine } from "../../model/_task_log.ts";
 import {
   type FlowLink,
   type FlowStep,
@@ -84,6 +87,8 @@ const ATTEMPT_FIELDS: ReadonlySet<string> = new Set([
   "retry_parent_uuid",
   "retry_child_uuid",
   "attempt",
+  "logs",
+  "logs_dropped",
 ]);
 
 interface HeldLease {
@@ -122,6 +127,11 @@ export class MemoryBroker implements Broker {
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
   /** Cancelled while queued or scheduled: their heap entries are skipped when popped. */
   #cancelled = new Set<string>();
+  /** Paused task names (`*`: the app) and the entries claimed while paused, per name. */
+  #paused = new Set<string>();
+  #parked = new Map<string, QueueEntry[]>();
+  /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
+  readonly operations: QueueOperations;
 
   /**
    * Creates a MemoryBroker.
@@ -136,6 +146,25 @@ export class MemoryBroker implements Broker {
         name: this.name,
         globalConfig: new MemoryGlobalConfig({ name: this.name }),
       });
+    this.operations = new MemoryOperations({
+      storage: this.storage,
+      paused: this.#paused,
+      nextSeq: () => ++this.#seq,
+      enqueue: (entry) => {
+        this.#queue.push(entry);
+        this.#wake();
+      },
+      unqueue: (uuid) => void this.#cancelled.add(uuid),
+      unpark: (taskName) => {
+        for (const [name, entries] of this.#parked) {
+          if (taskName !== undefined && name !== taskName) continue;
+          if (this.#paused.has(name)) continue;
+          for (const entry of entries) this.#queue.push(entry);
+          this.#parked.delete(name);
+        }
+        this.#wake();
+      },
+    });
   }
 
   /** Starts the Storage (and its GlobalConfig). */
@@ -242,7 +271,10 @@ export class MemoryBroker implements Broker {
       }
       const stamp = toUnixSeconds(this.storage.now());
       for (const record of flow.records) {
-        this.storage.write(record.uuid, flowRecordFields(record, stamp));
+        this.storage.write(record.uuid, {
+          ...flowRecordFields(record, stamp),
+          seq: String(++this.#seq),
+        });
       }
       for (const task of flow.tasks) this.#store(task);
     } catch (error) {
@@ -260,6 +292,7 @@ export class MemoryBroker implements Broker {
     const now = this.storage.now();
     const stamp = toUnixSeconds(now);
     const rejected: string[] = [];
+    const failedTtl = request.failedTtlMs ?? request.resultTtlMs;
     for (const settlement of request.settlements) {
       const lease = this.#leases.get(settlement.uuid);
       if (
@@ -284,7 +317,13 @@ export class MemoryBroker implements Broker {
       else Object.assign(fields, errorFields(settlement.error));
       if (settlement.status === "retry") {
         this.#retry(settlement, fields, now, request.resultTtlMs);
-      } else this.#finish(settlement.uuid, fields, request.resultTtlMs);
+      } else {
+        this.#finish(
+          settlement.uuid,
+          fields,
+          settlement.status === "success" ? request.resultTtlMs : failedTtl,
+        );
+      }
     }
 
     let recovered = 0;
@@ -300,14 +339,14 @@ export class MemoryBroker implements Broker {
           cancel_reason: cancelRequested,
           updated_at: stamp,
           finished_at: stamp,
-        }, request.resultTtlMs);
+        }, failedTtl);
       } else if (lease.deliveries >= request.maxDeliveries) {
         this.#finish(uuid, {
           status: "error",
           updated_at: stamp,
           finished_at: stamp,
           ...deliveryLimitFields(lease.deliveries),
-        }, request.resultTtlMs);
+        }, failedTtl);
       } else {
         this.#requeue(uuid, stamp, this.#quarantine);
       }
@@ -336,6 +375,13 @@ export class MemoryBroker implements Broker {
         const fields = this.storage.fields(entry.uuid);
         if (!fields || fields.task_name === undefined) {
           dropped.push(entry.uuid);
+          continue;
+        }
+        if (this.#paused.size > 0 && this.#paused.has(fields.task_name)) {
+          // A paused task name: parked until it is resumed.
+          const parked = this.#parked.get(fields.task_name);
+          if (parked) parked.push(entry);
+          else this.#parked.set(fields.task_name, [entry]);
           continue;
         }
         const deliveries = Number(fields.deliveries ?? 0) + 1;
@@ -369,7 +415,7 @@ export class MemoryBroker implements Broker {
       }
       return taken;
     };
-    if (request.want > 0) {
+    if (request.want > 0 && !this.#paused.has("*")) {
       // An idle worker takes one quarantined task and nothing else; otherwise, the queue.
       if (!(request.idle && claimFrom(this.#quarantine, 1, true) > 0)) {
         claimFrom(this.#queue, request.want, false);
@@ -544,6 +590,26 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(true);
   }
 
+  /** Appends a line to a running task's log when `workerId` holds its delivery `deliveries`. */
+  appendLog(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    line: string,
+    caps: { maxLines: number; maxBytes: number },
+  ): Promise<boolean> {
+    const lease = this.#leases.get(uuid);
+    const fields = this.storage.fields(uuid);
+    if (!lease || !fields || lease.workerId !== workerId || lease.deliveries !== deliveries) {
+      return Promise.resolve(false);
+    }
+    this.storage.write(
+      uuid,
+      appendLogLine(fields.logs, fields.logs_dropped, line, caps.maxLines, caps.maxBytes),
+    );
+    return Promise.resolve(true);
+  }
+
   /**
    * Resolves when a task is added or recovered (or a delayed one due earlier than every scheduled
    * task is added), after `timeoutMs`, or on abort; then claims.
@@ -603,6 +669,8 @@ export class MemoryBroker implements Broker {
     this.#quarantine.clear();
     this.#scheduled.clear();
     this.#cancelled.clear();
+    this.#parked.clear();
+    this.#paused.clear();
     this.#leases.clear();
     await this.storage.flushAll();
   }
@@ -681,10 +749,13 @@ export class MemoryBroker implements Broker {
       if (!this.storage.fields(step.group)) {
         this.storage.write(
           step.group,
-          flowRecordFields(
-            { uuid: step.group, kind: "group", steps: step.members.map((m) => m.uuid) },
-            stamp,
-          ),
+          {
+            ...flowRecordFields(
+              { uuid: step.group, kind: "group", steps: step.members.map((m) => m.uuid) },
+              stamp,
+            ),
+            seq: String(++this.#seq),
+          },
         );
       }
       const size = step.members.length;

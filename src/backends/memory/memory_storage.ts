@@ -29,6 +29,7 @@ export class MemoryStorage implements Storage {
   #records = new Map<string, TaskFields>();
   #expiries = new PriorityHeap<[number, string]>((a, b) => a[0] - b[0]);
   #watchers = new Map<string, Set<(status?: string) => void>>();
+  #allWatchers = new Set<(uuid: string, changed: TaskFields, fields?: TaskFields) => void>();
 
   /**
    * Creates a MemoryStorage.
@@ -134,6 +135,37 @@ export class MemoryStorage implements Storage {
     else this.#records.set(uuid, { ...fields });
     const watchers = this.#watchers.get(uuid);
     if (watchers) { for (const notify of [...watchers]) notify(fields.status); }
+    if (this.#allWatchers.size > 0) {
+      const record = this.#records.get(uuid);
+      for (const notify of [...this.#allWatchers]) notify(uuid, fields, record);
+    }
+  }
+
+  /** Backend use: deletes a record (an operator's delete, clean or drain). */
+  remove(uuid: string): void {
+    if (!this.#records.delete(uuid)) return;
+    for (const notify of [...this.#allWatchers]) notify(uuid, {}, undefined);
+    // A deleted record's watchers see it gone (their read finds nothing).
+    const watchers = this.#watchers.get(uuid);
+    if (watchers) { for (const notify of [...watchers]) notify(undefined); }
+  }
+
+  /** Backend use: every live record, expired ones dropped first. */
+  entries(): Array<[string, TaskFields]> {
+    this.#expire();
+    return [...this.#records];
+  }
+
+  /**
+   * Backend use: calls `listener` after every write (the changed fields and the whole record)
+   * and delete (no record) of any record; returns a function that stops it. Nothing is done per
+   * write while nobody listens.
+   */
+  watchAll(
+    listener: (uuid: string, changed: TaskFields, fields?: TaskFields) => void,
+  ): () => void {
+    this.#allWatchers.add(listener);
+    return () => void this.#allWatchers.delete(listener);
   }
 
   /** Backend use: the record expires `ttlMs` from now (finished tasks). */

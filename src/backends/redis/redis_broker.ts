@@ -1,3 +1,4 @@
+import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_config.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
@@ -21,6 +22,8 @@ import {
 import { decodeQueueStats, encodeQueueStats, queueStatsScript } from "./scripts/_queue_stats.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { RedisStorage } from "./redis_storage.ts";
+import { RedisOperations } from "./redis_operations.ts";
+import { appendLogScript, decodeAppendLog, encodeAppendLog } from "./scripts/_append_log.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { ConfigError } from "../../model/errors/config_error.ts";
@@ -87,6 +90,8 @@ export class RedisBroker implements Broker {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
+  /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
+  readonly operations: QueueOperations;
   #holds = true;
   #logged = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
@@ -94,6 +99,11 @@ export class RedisBroker implements Broker {
   #dueAt: number | undefined;
   /** Claimed tasks of a chain or group, until their settlement is stored. */
   #flowTasks = new Set<string>();
+  /** The task name and seq of each claimed task, until its settlement is stored (see encodeExchange). */
+  #claimed = new Map<string, { taskName: string; seq: string }>();
+  #onClaim = (uuid: string, taskName: string, seq: string): void => {
+    this.#claimed.set(uuid, { taskName, seq });
+  };
 
   /**
    * Creates a RedisBroker.
@@ -129,6 +139,7 @@ export class RedisBroker implements Broker {
       });
     }
     this.connection.acquire();
+    this.operations = new RedisOperations(this.connection, this.keys);
   }
 
   /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
@@ -278,9 +289,9 @@ export class RedisBroker implements Broker {
   }
 
   async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
-    const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks);
+    const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks, this.#claimed);
     const reply = await this.connection.script(exchangeScript, keys, args);
-    return this.#noted(request, decodeExchange(reply));
+    return this.#noted(request, decodeExchange(reply, this.#onClaim));
   }
 
   /**
@@ -293,6 +304,7 @@ export class RedisBroker implements Broker {
     if (this.#flowTasks.size > 0) {
       for (const settlement of request.settlements) this.#flowTasks.delete(settlement.uuid);
     }
+    for (const settlement of request.settlements) this.#claimed.delete(settlement.uuid);
     for (const task of result.claimed) if (task.flow) this.#flowTasks.add(task.uuid);
     return result;
   }
@@ -336,6 +348,24 @@ export class RedisBroker implements Broker {
     return decodeReportProgress(await this.connection.script(reportProgressScript, keys, args));
   }
 
+  /** Appends a line to a running task's log under a lease check: one EVALSHA. */
+  async appendLog(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    line: string,
+    caps: { maxLines: number; maxBytes: number },
+  ): Promise<boolean> {
+    const { keys, args } = encodeAppendLog(this.keys, {
+      workerId,
+      uuid,
+      deliveries,
+      line,
+      ...caps,
+    });
+    return decodeAppendLog(await this.connection.script(appendLogScript, keys, args));
+  }
+
   /**
    * Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. With `claim`,
    * the exchange is sent right behind the BZPOPMIN on the same connection, so the wake-up and the
@@ -355,7 +385,7 @@ export class RedisBroker implements Broker {
       await this.connection.blocking(pop, blockMs, signal);
       return undefined;
     }
-    const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks);
+    const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks, this.#claimed);
     const call = ["EVALSHA", await exchangeScript.sha(), String(keys.length), ...keys, ...args];
     // A due time within the wait: set the marker then (once: the claim tells the next one).
     let nudge: ReturnType<typeof setTimeout> | undefined;
@@ -379,7 +409,7 @@ export class RedisBroker implements Broker {
     if (second instanceof RedisReplyError) {
       if (second.code !== "NOSCRIPT") throw second;
       result = await this.#exchange(claim);
-    } else result = this.#noted(claim, decodeExchange(second));
+    } else result = this.#noted(claim, decodeExchange(second, this.#onClaim));
     return result;
   }
 

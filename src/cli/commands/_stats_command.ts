@@ -7,6 +7,8 @@ import { CliUsageError } from "../_cli_errors.ts";
 import type { Command } from "../_command.ts";
 import { duration, fields, table } from "../_format.ts";
 import { parseFlags } from "../_parse_flags.ts";
+import { pausedLine } from "../_ops_output.ts";
+import type { TaskCounts } from "../../model/task_query.ts";
 
 /** `qtasks stats`. */
 export const statsCommand: Command = {
@@ -37,11 +39,14 @@ ${APP_FLAGS_HELP}
     if (intervalMs < 100) throw new CliUsageError(`--interval must be >= 100, got ${intervalMs}`);
     const app = await resolveApp(flags, context, "stats");
     if (flags.json) {
-      await context.out(JSON.stringify(await readAppStats(app)) + "\n");
+      const paused = await app.broker.operations?.paused();
+      await context.out(JSON.stringify({ ...(await readAppStats(app)), paused }) + "\n");
       return 0;
     }
     if (!context.isTerminal("stdout")) {
-      await context.out(statsText(app, await readAppStats(app)));
+      await context.out(
+        statsText(app, await readAppStats(app), await app.broker.operations?.counts()),
+      );
       return 0;
     }
     await live(app, context, intervalMs);
@@ -60,7 +65,7 @@ async function live(app: QueueTasks, context: CliContext, intervalMs: number): P
   try {
     await context.out("\x1b[?25l"); // hide the cursor
     while (running) {
-      const text = statsText(app, await readAppStats(app));
+      const text = statsText(app, await readAppStats(app), await app.broker.operations?.counts());
       await context.out(
         `\x1b[H\x1b[2J${text}\n(refreshing every ${intervalMs} ms; Ctrl-C to quit)\n`,
       );
@@ -78,7 +83,7 @@ async function live(app: QueueTasks, context: CliContext, intervalMs: number): P
 }
 
 /** The stats as text. */
-export function statsText(app: QueueTasks, stats: AppStats): string {
+export function statsText(app: QueueTasks, stats: AppStats, counts?: TaskCounts): string {
   const { queue } = stats;
   const priorities = queue.byPriority.map((p) => `priority ${p.priority}: ${p.count}`).join(", ");
   const perSecond = (stats.lastMinute.processed / 60).toFixed(1);
@@ -94,6 +99,9 @@ export function statsText(app: QueueTasks, stats: AppStats): string {
     ],
     ["total", `${stats.processed} processed, ${stats.failed} failed`],
     ["workers", `${stats.workers.length} alive`],
+    ...(counts
+      ? [["paused", pausedLine(counts.paused, counts).slice("paused: ".length)] as const]
+      : []),
   ]);
   if (stats.workers.length === 0) return head;
   return head + table([

@@ -77,6 +77,18 @@ export type FromThread =
     deliveries: number;
     json: string;
   }
+  | {
+    type: "call";
+    call: number;
+    id: number;
+    op: "log";
+    workerId: string;
+    uuid: string;
+    deliveries: number;
+    line: string;
+    maxLines: number;
+    maxBytes: number;
+  }
   | { type: "crash"; error: ThreadErrorData }
   | { type: "exit" }
   | { type: "closed" };

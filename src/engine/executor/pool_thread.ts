@@ -118,7 +118,7 @@ function ask(message: FromThread & { type: "call" }): Promise<unknown> {
 }
 
 /** The task context's broker: asks the owner's. */
-function remoteBroker(id: number): Pick<Broker, "get" | "reportProgress"> {
+function remoteBroker(id: number): Pick<Broker, "get" | "reportProgress" | "appendLog"> {
   return {
     get: (uuid) =>
       ask({ type: "call", call: ++nextCall, id, op: "get", uuid }) as Promise<
@@ -134,6 +134,19 @@ function remoteBroker(id: number): Pick<Broker, "get" | "reportProgress"> {
         uuid,
         deliveries,
         json,
+      }) as Promise<boolean>,
+    appendLog: (workerId, uuid, deliveries, line, caps) =>
+      ask({
+        type: "call",
+        call: ++nextCall,
+        id,
+        op: "log",
+        workerId,
+        uuid,
+        deliveries,
+        line,
+        maxLines: caps.maxLines,
+        maxBytes: caps.maxBytes,
       }) as Promise<boolean>,
   };
 }

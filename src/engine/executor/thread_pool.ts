@@ -724,6 +724,17 @@ export class ThreadPool implements TaskExecutor {
       }
       const value = message.op === "get"
         ? await broker.get(message.uuid)
+        : message.op === "log"
+        ? (await broker.appendLog?.(
+          message.workerId,
+          message.uuid,
+          message.deliveries,
+          message.line,
+          {
+            maxLines: message.maxLines,
+            maxBytes: message.maxBytes,
+          },
+        )) ?? false
         : await broker.reportProgress(
           message.workerId,
           message.uuid,

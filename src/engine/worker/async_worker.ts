@@ -408,6 +408,7 @@ export class AsyncWorker implements Worker {
       workerId: this.id,
       leaseMs: config.leaseMs,
       resultTtlMs: config.resultTtlMs,
+      failedTtlMs: config.failedTtlMs,
       maxDeliveries: config.maxDeliveries,
     };
   }

@@ -4,6 +4,7 @@ import type { RedisKeys } from "../redis_keys.ts";
 import type { CancelOutcome } from "../../../model/messages.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
+import { INDEX_LUA } from "./_index_lua.ts";
 
 /** Cancels a queued or scheduled task at once, or asks the worker running it to stop. */
 export const cancelScript: RedisScript = new RedisScript(
@@ -28,14 +29,18 @@ Returns "cancelled" (it was queued or scheduled: it will never run), "cancelling
 its worker aborts it and settles it as cancel), "finished" (already final: unchanged) or
 "missing". ]]
 local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, ttl = ARGV[6], tonumber(ARGV[3])
+${INDEX_LUA}
 local wake = false
 local flowAfter
 -- A cancel ends tasks, never succeeds one: the flow code here only ends groups and chains.
 local flowQueue, flowSeq = KEYS[1], nil
 
 local function finish(key, uuid, fields)
+  local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
+  idxMove(uuid, m[1], m[2], m[3], fields[2])
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', ARGV[4], uuid .. ' ' .. fields[2])
@@ -75,6 +80,7 @@ cancel = function(uuid, key, depth)
     redis.call('ZREM', KEYS[1], member)
     redis.call('ZREM', KEYS[2], member)
     redis.call('ZREM', KEYS[4], member)
+    redis.call('ZREM', IP .. 'parked:' .. (redis.call('HGET', key, 'task_name') or ''), member)
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', ARGV[2] })
     return 'cancelled'
   end
@@ -86,7 +92,9 @@ cancel = function(uuid, key, depth)
   return 'finished'
 end
 
-return cancel(ARGV[1], KEYS[3], 0)
+local outcome = cancel(ARGV[1], KEYS[3], 0)
+idxFlush()
+return outcome
 `,
   4,
 );

@@ -5,6 +5,7 @@ import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
 import { isReservedField } from "../../../model/task_codec.ts";
 import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
+import { INDEX_LUA } from "./_index_lua.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */
 export const enqueueBulkScript: RedisScript = new RedisScript(
@@ -20,7 +21,7 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once; -1: the
         record of a chain or group, stored with status "process" and never queued),
         n, n extra field/value pairs
-A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
+Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
 shortens its wait.
@@ -44,6 +45,7 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+${INDEX_LUA}
 -- One INCRBY reserves a sequence number for every task of the batch.
 local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
 local wake, head = false, nil
@@ -55,6 +57,8 @@ for k, task in ipairs(tasks) do
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
     'updated_at', stamp, 'seq', first + k, 'deliveries', 0)
+  idxMove(ARGV[j], ARGV[j + 2], first + k, nil,
+    delay < 0 and 'process' or (delay > 0 and 'scheduled' or 'queued'))
   if delay < 0 then
     redis.call('HSET', key, 'started_at', stamp)
   elseif delay > 0 then
@@ -74,6 +78,7 @@ for k, task in ipairs(tasks) do
   end
 end
 if wake then redis.call('ZADD', KEYS[2], 0, '0') end
+idxFlush()
 return skipped
 `,
   4,

@@ -9,6 +9,7 @@ import {
 } from "../../../model/errors/delivery_limit_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
+import { INDEX_LUA } from "./_index_lua.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -42,7 +43,8 @@ ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id (owner of the leases)
 ARGV[3] lease duration ms
 ARGV[4] how many tasks to claim
-ARGV[5] result ttl ms (finished records expire after it)
+ARGV[5] result ttl ms (finished records expire after it), optionally ":" and the ttl ms of failed
+        and cancelled records
 ARGV[6] max deliveries (an expired lease past it ends the task as error)
 ARGV[7] how many expired leases to recover at most
 ARGV[8] events channel: "<uuid> <status>" is published on every status change; a final status
@@ -70,8 +72,10 @@ claim. The marker is set when tasks wait in the queue or quarantine, when a sche
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
 Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task; retry and
-attempt are "" unless the record has them, flow is "1" for a task of a chain or group), rejected lists settled uuids whose lease was lost, recovered
+task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
+task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
+group; the member's seq lets the worker's settlement carry the record's task_name and seq as
+field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost, recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record, quarantined counts the quarantine, next due is the
@@ -80,11 +84,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
+local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
 local maxDeliveries = tonumber(ARGV[6])
-local listened = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2] > 0
+-- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
+local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
+local listened = subscribers[2] > 0
 local wake = false
 local dropped = {}
+${INDEX_LUA}
+idxListened = subscribers[4] > 0
 
 -- Chains and groups (defined below): run after every final status.
 local flowAfter
@@ -105,15 +114,18 @@ end
 
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
+  local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
+  idxFinish(key, uuid, fields)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
-  redis.call('PEXPIRE', key, keepMs or ttl)
+  redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
   if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
 local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq')
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name')
   if not r[2] then return false end
+  idxMove(uuid, r[3], r[2], 'process', 'queued')
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
@@ -132,7 +144,7 @@ ${FLOW_LUA}
 local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
   finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
   cancel_reason = 1, cancel_requested = 1, deliveries = 1, worker_id = 1, seq = 1, run_at = 1,
-  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1 }
+  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1, logs = 1, logs_dropped = 1 }
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
@@ -162,6 +174,7 @@ local function retry(key, uuid, fields, token, child, delay, left)
   redis.call('HSET', childKey, 'status', 'new', 'created_at', stamp, 'updated_at', stamp,
     'seq', seq, 'deliveries', 0, 'retry', left - 1, 'retry_parent_uuid', uuid,
     'attempt', attempt + 1)
+  idxMove(child, redis.call('HGET', key, 'task_name'), seq, nil, delay > 0 and 'scheduled' or 'queued')
   if delay > 0 then
     redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
     local earliest = scheduledHead()
@@ -238,8 +251,9 @@ if earliest and earliest <= now then
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
     redis.call('ZREM', KEYS[5], member)
     local uuid = string.sub(member, 17)
-    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status')
+    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name')
     if r[2] == 'new' then
+      idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
       redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, member)
       moved = moved + 1
     elseif not r[2] then
@@ -262,7 +276,10 @@ local function claimFrom(from, limit, isolated)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
         'attempt', 'flow')
-      if r[1] then
+      if r[1] and idxPark(r[1], popped[k], popped[k + 1]) then
+        -- A paused task name: parked until it is resumed (see _index_lua.ts).
+      elseif r[1] then
+        idxMove(uuid, r[1], nil, 'queued', 'process')
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
@@ -280,6 +297,7 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
+        claimed[n + 11] = popped[k]
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -290,6 +308,7 @@ local function claimFrom(from, limit, isolated)
 end
 
 local want = tonumber(ARGV[4])
+if idxPaused()['*'] then want = 0 end
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
@@ -306,6 +325,7 @@ if wake or (earliest and #claimed > 0)
     and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
+idxFlush()
 return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
   6,
@@ -318,19 +338,25 @@ return { claimed, rejected, recovered, dropped, quarantined, nextDue }
  * @param request The worker's request.
  * @param flowTasks The claimed tasks of a chain or group still unsettled (their settlements
  *   carry the flow flag; the others spare the script a read).
+ * @param claimedIndex The task name and seq of each claimed task still unsettled: its
+ *   settlement carries them as `task_name` and `seq` pairs (the values the record has), so the
+ *   script updates the operator's indexes without reading the record.
  * @returns The call.
  */
 export function encodeExchange(
   keys: RedisKeys,
   request: ExchangeRequest,
   flowTasks: ReadonlySet<string>,
+  claimedIndex?: ReadonlyMap<string, { taskName: string; seq: string }>,
 ): ScriptCall {
   const args: string[] = [
     keys.taskPrefix,
     request.workerId,
     String(request.leaseMs),
     String(request.want),
-    String(request.resultTtlMs),
+    request.failedTtlMs === undefined
+      ? String(request.resultTtlMs)
+      : `${request.resultTtlMs}:${request.failedTtlMs}`,
     String(request.maxDeliveries),
     String(request.recoverLimit),
     keys.events,
@@ -339,16 +365,21 @@ export function encodeExchange(
   ];
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
-    if (s.status === "success") args.push("1", "returning", s.returning);
-    else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
-    else if (s.status === "error" || s.status === "retry") {
-      const fields = Object.entries(errorFields(s.error));
-      args.push(String(fields.length));
-      for (const [field, value] of fields) args.push(field, value);
-      if (s.status === "retry") {
-        args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
-      }
-    } else args.push("0");
+    if (s.status === "release") {
+      args.push("0");
+      continue;
+    }
+    const count = args.length;
+    args.push("");
+    if (s.status === "success") args.push("returning", s.returning);
+    else if (s.status === "cancel") args.push("cancel_reason", s.reason);
+    else for (const [field, value] of Object.entries(errorFields(s.error))) args.push(field, value);
+    const index = claimedIndex?.get(s.uuid);
+    if (index !== undefined) args.push("task_name", index.taskName, "seq", index.seq);
+    args[count] = String((args.length - count - 1) / 2);
+    if (s.status === "retry") {
+      args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
+    }
   }
   return {
     keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
@@ -357,17 +388,22 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 10;
+const CLAIMED_WIDTH = 11;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
  * dropped entries, the quarantine's size and when the next scheduled task is due.
  *
  * @param reply The script's reply.
+ * @param onClaim Told each claimed task's uuid, task name and seq (for the settlement's
+ *   index fields, see {@linkcode encodeExchange}).
  * @returns The result.
  * @throws {BackendError} When the reply does not have the documented shape.
  */
-export function decodeExchange(reply: RedisReply): ExchangeResult {
+export function decodeExchange(
+  reply: RedisReply,
+  onClaim?: (uuid: string, taskName: string, seq: string) => void,
+): ExchangeResult {
   if (
     !Array.isArray(reply) || reply.length !== 6 || !Array.isArray(reply[0]) ||
     reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
@@ -394,6 +430,7 @@ export function decodeExchange(reply: RedisReply): ExchangeResult {
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
+    onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
     claimed.push(task);
   }
   const result: ExchangeResult = {

@@ -4,7 +4,8 @@
  * after a task reached a final status with `fields` (`{ 'status', s, field, value, ... }`).
  *
  * The host script defines before it: `prefix` (record key prefix), `stamp` (unix seconds),
- * `finish(key, uuid, fields)` (writes a final status, expiry and event), `flowQueue` and
+ * `finish(key, uuid, fields)` (writes a final status, expiry and event), `idxMove` (the operator's
+ * indexes, _index_lua.ts), `flowQueue` and
  * `flowSeq` (the queue and sequence keys, where the next steps go) and a global-to-the-script
  * `wake` it sets when it queues a task. It declares `local flowAfter` before `finish` and assigns
  * it here, because finishing a flow record goes through `finish` too.
@@ -53,6 +54,7 @@ local function flowTask(step, prev, link)
   redis.call('HSET', key, 'task_name', step.name, 'priority', step.priority, 'args', args,
     'kwargs', '{}', 'status', 'new', 'created_at', stamp, 'updated_at', stamp, 'seq', seq,
     'deliveries', 0, 'flow', cjson.encode(link))
+  idxMove(step.uuid, step.name, seq, nil, 'queued')
   redis.call('ZADD', flowQueue, tonumber(step.priority) or 0,
     string.format('%015d', seq) .. ':' .. step.uuid)
   wake = true
@@ -68,6 +70,9 @@ local function flowStart(step, prev, chain, rest)
       redis.call('HSET', gkey, 'task_name', '@group', 'priority', 0, 'args', '[]', 'kwargs', '{}',
         'status', 'process', 'created_at', stamp, 'updated_at', stamp, 'started_at', stamp,
         'deliveries', 0, 'flow_kind', 'group', 'flow_steps', cjson.encode(members))
+      local gseq = redis.call('INCR', flowSeq)
+      redis.call('HSET', gkey, 'seq', gseq)
+      idxMove(step.group, '@group', gseq, nil, 'process')
     end
     for index, member in ipairs(step.members) do
       flowTask(member, prev, { chain = chain, next = rest,

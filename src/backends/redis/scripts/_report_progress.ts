@@ -15,12 +15,19 @@ ARGV[2] worker id
 ARGV[3] deliveries (the lease token)
 ARGV[4] progress (JSON text), stored in the field "progress"
 ARGV[5] events channel: "<uuid> progress" is published, so waiters can be told
+ARGV[6] the public event stream ({"uuid","taskName","status":"progress","at"} while it has a
+        subscriber; see _index_lua.ts)
 Returns 1 when stored, 0 when that worker no longer holds that delivery (nothing written). ]]
 if not redis.call('ZSCORE', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3]) then return 0 end
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], 'progress', ARGV[4],
   'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))
 redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' progress')
+if ARGV[6] and redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2] > 0 then
+  redis.call('PUBLISH', ARGV[6], cjson.encode({ uuid = ARGV[1], status = 'progress',
+    taskName = redis.call('HGET', KEYS[2], 'task_name'),
+    at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) }))
+end
 return 1
 `,
   2,
@@ -48,7 +55,14 @@ export interface ReportProgressInput {
 export function encodeReportProgress(keys: RedisKeys, input: ReportProgressInput): ScriptCall {
   return {
     keys: [keys.leases, keys.task(input.uuid)],
-    args: [input.uuid, input.workerId, String(input.deliveries), input.progress, keys.events],
+    args: [
+      input.uuid,
+      input.workerId,
+      String(input.deliveries),
+      input.progress,
+      keys.events,
+      `${keys.prefix}stream`,
+    ],
   };
 }
 
