@@ -35,7 +35,6 @@ export const INDEX_LUA = `
 -- Operator indexes (see _index_lua.ts).
 local IP = string.sub(prefix, 1, -6)
 local IDX_FINAL = { success = true, error = true, cancel = true, retry = true }
-local jN, jAt, jUuid, jName, jSeq, jFrom, jTo = 0, {}, {}, {}, {}, {}, {}
 local idxListened = nil
 
 local function idxPublish(uuid, name, status)
@@ -64,33 +63,104 @@ local function idxKey(status, name)
   return key
 end
 
--- Whether records of "name" in "status" have an index (running ones are read from the leases).
+-- Whether records of "name" in "status" have an index ZSET: queued tasks are read from the
+-- queue and counted by {N}:i:queued, running ones are read from the leases.
 local function idxKept(status, name)
-  return status ~= 'running' or string.byte(name, 1) == 64
+  if status == 'running' then return string.byte(name, 1) == 64 end
+  return status ~= 'queued'
+end
+
+-- The pending writes of this call: ZADD arguments and ZREM members per key (in first-use
+-- order), and the change of each task name's queued count.
+local idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
+local idxNewNames, idxTrimming = nil, nil
+
+local function idxEnter(key, seq, uuid)
+  local list = idxAdd[key]
+  if not list then
+    list = {}
+    idxAdd[key] = list
+    idxAddOrder[#idxAddOrder + 1] = key
+  end
+  local n = #list
+  list[n + 1] = seq
+  list[n + 2] = uuid
+end
+
+-- Takes back an entry this call added to "key" (rare: a record that enters and leaves one
+-- index within one script call); returns whether there was one.
+local function idxTakeBack(key, uuid)
+  local list = idxAdd[key]
+  if list then
+    for j = 2, #list, 2 do
+      if list[j] == uuid then
+        table.remove(list, j)
+        table.remove(list, j - 1)
+        return true
+      end
+    end
+  end
+  return false
+end
+
+local function idxLeave(key, uuid)
+  if idxTakeBack(key, uuid) then return end
+  local list = idxRem[key]
+  if not list then
+    list = {}
+    idxRem[key] = list
+    idxRemOrder[#idxRemOrder + 1] = key
+  end
+  list[#list + 1] = uuid
 end
 
 -- Records that a task moved from record or query status "from" (nil: a new record; "new":
 -- queued or scheduled) to "to" (nil: deleted). "seq" (its score) is needed when "to" is indexed.
+-- Each move is written as it comes (no per-record bookkeeping): a claim changes a counter only,
+-- a settlement adds one entry.
 local function idxMove(uuid, name, seq, from, to)
   if not name then return end
-  local k = jAt[uuid]
-  if not k then
-    jN = jN + 1
-    k = jN
-    jAt[uuid] = k
-    jUuid[k], jName[k], jSeq[k] = uuid, name, seq
-    jFrom[k] = from == 'process' and 'running' or from
-  elseif seq then
-    jSeq[k] = seq
+  if from == 'process' then from = 'running' end
+  if to == 'process' then to = 'running' end
+  if from == to then return end
+  if from == 'queued' then
+    idxQueued[name] = (idxQueued[name] or 0) - 1
+  elseif from == 'new' then
+    -- Queued or scheduled: the schedule's index says which.
+    local key = idxKey('scheduled', name)
+    if not idxTakeBack(key, uuid) and redis.call('ZREM', key, uuid) == 0 then
+      idxQueued[name] = (idxQueued[name] or 0) - 1
+    end
+  elseif from then
+    if idxKept(from, name) then idxLeave(idxKey(from, name), uuid) end
+  else
+    idxEnter(IP .. 'i:uuids', 0, uuid)
+    idxNewNames = idxNewNames or {}
+    idxNewNames[name] = true
   end
-  to = to == 'process' and 'running' or to
-  jTo[k] = to
+  if to == 'queued' then
+    idxQueued[name] = (idxQueued[name] or 0) + 1
+  elseif to then
+    if idxKept(to, name) then
+      local key = idxKey(to, name)
+      seq = seq or 0
+      idxEnter(key, seq, uuid)
+      -- About one addition in 8 (by seq) trims its index, by up to 16 entries per addition
+      -- since the last trim (so trimming keeps pace) plus 16.
+      if IDX_FINAL[to] and tonumber(seq) % 8 == 0 then
+        idxTrimming = idxTrimming or {}
+        idxTrimming[key] = (idxTrimming[key] or 16) + 16
+      end
+    end
+  else
+    idxLeave(IP .. 'i:uuids', uuid)
+  end
   if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
 end
 
 -- A finished record's move (from "process"): a settlement's fields end with its task_name and
--- seq pairs when the worker's broker knew them (they are taken off the fields, and nothing is
--- read); else they are read.
+-- seq pairs when the worker's broker knew them (they are taken off, and nothing is read); else
+-- they are read.
 local function idxFinish(key, uuid, fields)
   local n = #fields
   if n >= 6 and fields[n - 3] == 'task_name' and fields[n - 1] == 'seq' then
@@ -108,7 +178,7 @@ local function idxWrite(command, groups, order)
   for _, key in ipairs(order) do
     local list = groups[key]
     for j = 1, #list, 1000 do
-      redis.call(command, key, unpack(list, j, math.min(j + 999, #list)))
+      if j <= #list then redis.call(command, key, unpack(list, j, math.min(j + 999, #list))) end
     end
   end
 end
@@ -129,63 +199,24 @@ local function idxTrimKey(key, most)
   return #gone
 end
 
--- Writes the merged changes (one ZREM and one ZADD per key), then trims the finished indexes
--- it added to.
+-- Writes this call's changes (one ZREM and one ZADD per key, one HINCRBY per task name whose
+-- queued count changed), then trims the finished indexes it added to.
 local function idxFlush()
-  if jN == 0 then return end
-  local rem, remOrder, add, addOrder, names, trim = {}, {}, {}, {}, nil, nil
-  local function push(groups, order, key, a, b)
-    local list = groups[key]
-    if not list then
-      list = {}
-      groups[key] = list
-      order[#order + 1] = key
-    end
-    list[#list + 1] = a
-    if b then list[#list + 1] = b end
+  idxWrite('ZREM', idxRem, idxRemOrder)
+  idxWrite('ZADD', idxAdd, idxAddOrder)
+  for name, delta in pairs(idxQueued) do
+    if delta ~= 0 then redis.call('HINCRBY', IP .. 'i:queued', name, delta) end
   end
-  for k = 1, jN do
-    local uuid, name, from, to = jUuid[k], jName[k], jFrom[k], jTo[k]
-    if from ~= to then
-      if from == 'new' then
-        push(rem, remOrder, idxKey('queued', name), uuid)
-        push(rem, remOrder, idxKey('scheduled', name), uuid)
-      elseif from and idxKept(from, name) then
-        push(rem, remOrder, idxKey(from, name), uuid)
-      end
-      if to then
-        if idxKept(to, name) then
-          local key = idxKey(to, name)
-          local seq = jSeq[k] or 0
-          push(add, addOrder, key, seq, uuid)
-          -- About one addition in 8 (by seq) trims its index, by up to 16 entries per addition
-          -- since the last trim (so trimming keeps pace) plus 16.
-          if IDX_FINAL[to] and tonumber(seq) % 8 == 0 then
-            trim = trim or {}
-            trim[key] = (trim[key] or 16) + 16
-          end
-        end
-        if not from then
-          push(add, addOrder, IP .. 'i:uuids', 0, uuid)
-          names = names or {}
-          names[name] = true
-        end
-      else
-        push(rem, remOrder, IP .. 'i:uuids', uuid)
-      end
-    end
-  end
-  idxWrite('ZREM', rem, remOrder)
-  idxWrite('ZADD', add, addOrder)
-  if names then
+  if idxNewNames then
     local list = {}
-    for name in pairs(names) do list[#list + 1] = name end
+    for name in pairs(idxNewNames) do list[#list + 1] = name end
     redis.call('SADD', IP .. 'i:names', unpack(list))
   end
-  if trim then
-    for key, most in pairs(trim) do idxTrimKey(key, most) end
+  if idxTrimming then
+    for key, most in pairs(idxTrimming) do idxTrimKey(key, most) end
   end
-  jN, jAt = 0, {}
+  idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
+  idxNewNames, idxTrimming = nil, nil
 end
 
 -- Paused task names: read once per call ("*" pauses the app).
@@ -225,6 +256,57 @@ local function idxTrim(name, most)
   end
 end
 
+-- How many tasks of "name" are queued (the counter kept by idxMove).
+local function idxQueuedCount(name)
+  return math.max(0, tonumber(redis.call('HGET', IP .. 'i:queued', name)) or 0)
+end
+
+-- Appends to "out" up to "count" queued entries { uuid, seq } of the sorted set "key" (the
+-- queue, the quarantine or a parking: member = 15-digit seq .. ":" .. uuid, score = priority)
+-- whose seq is below "bound", of task "name" ("" for any), newest first. Within one priority the
+-- members are in seq order, so each priority's run of ranks is searched (binary search for the
+-- bound, then read backwards); a task name other than the record's is skipped.
+local function idxQueuedFrom(key, name, bound, count, out)
+  local lo = 0
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  while first[1] do
+    local hi = lo + redis.call('ZCOUNT', key, first[2], first[2]) - 1
+    -- The highest rank in lo..hi whose seq is below the bound (lo - 1: none).
+    local a, b = lo, hi
+    if bound ~= math.huge then
+      b = lo - 1
+      local top = hi
+      while a <= top do
+        local mid = math.floor((a + top) / 2)
+        local member = redis.call('ZRANGE', key, mid, mid)[1]
+        if tonumber(string.sub(member, 1, 15)) < bound then
+          b, a = mid, mid + 1
+        else
+          top = mid - 1
+        end
+      end
+    end
+    local found = 0
+    local r = b
+    while r >= lo and found < count do
+      local chunk = redis.call('ZRANGE', key, math.max(lo, r - 99), r)
+      for k = #chunk, 1, -1 do
+        local member = chunk[k]
+        local uuid = string.sub(member, 17)
+        local m = redis.call('HMGET', prefix .. uuid, 'task_name', 'status')
+        if m[2] == 'new' and (name == '' or m[1] == name) then
+          out[#out + 1] = { uuid, tonumber(string.sub(member, 1, 15)) }
+          found = found + 1
+          if found >= count then break end
+        end
+      end
+      r = r - #chunk
+    end
+    lo = hi + 1
+    first = redis.call('ZRANGE', key, lo, lo, 'WITHSCORES')
+  end
+end
+
 -- Up to "count" entries { uuid, seq } of a query status (of task "name", or of every task when
 -- it is "") whose seq is below "before" ("+inf" for no bound), newest first.
 local function idxPage(status, name, before, count)
@@ -241,8 +323,14 @@ local function idxPage(status, name, before, count)
       end
     end
   end
+  if status == 'queued' then
+    idxQueuedFrom(IP .. 'queue', name, bound, count, out)
+    idxQueuedFrom(IP .. 'quarantine', name, bound, count, out)
+  end
   for _, n in ipairs(idxNames(name)) do
-    if idxKept(status, n) then
+    if status == 'queued' then
+      idxQueuedFrom(IP .. 'parked:' .. n, n, bound, count, out)
+    elseif idxKept(status, n) then
       local r = redis.call('ZREVRANGEBYSCORE', idxKey(status, n), from, '-inf',
         'WITHSCORES', 'LIMIT', 0, count)
       for k = 1, #r, 2 do out[#out + 1] = { r[k], tonumber(r[k + 1]) } end

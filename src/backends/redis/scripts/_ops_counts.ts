@@ -9,8 +9,8 @@ import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
 export const opsCountsScript: RedisScript = new RedisScript(
   "ops_counts",
   `--[[ ops_counts: how many records each status holds, in all and per task name (ZCARD of the
-operator's indexes, _index_lua.ts, after trimming the entries of expired records), and the paused
-task names. A task name left with no record leaves {app}:i:names.
+operator's indexes, _index_lua.ts, after trimming the entries of expired records; queued tasks
+from the counters of {app}:i:queued, running ones from the leases), and the paused task names. A task name left with no record leaves {app}:i:names.
 KEYS none (every key is under the app's hash tag, built from ARGV[1])
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2..] the query statuses, in the order of the reply's counts
@@ -40,6 +40,8 @@ for _, name in ipairs(names) do
     local count
     if ARGV[j] == 'running' and string.sub(name, 1, 1) ~= '@' then
       count = running[name] or 0
+    elseif ARGV[j] == 'queued' then
+      count = idxQueuedCount(name)
     else
       count = redis.call('ZCARD', IP .. 'i:' .. ARGV[j] .. ':' .. name)
     end
