@@ -186,6 +186,9 @@ end
 -- Removes up to "most" index entries of expired records from the oldest end of "key" (it stops
 -- at the first record that exists); returns how many.
 local function idxTrimKey(key, most)
+  -- Most often the oldest record still exists: one entry read, nothing trimmed.
+  local oldest = redis.call('ZRANGE', key, 0, 0)[1]
+  if not oldest or redis.call('EXISTS', prefix .. oldest) == 1 then return 0 end
   local head = redis.call('ZRANGE', key, 0, most - 1)
   local gone = {}
   for _, uuid in ipairs(head) do
