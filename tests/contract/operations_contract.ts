@@ -129,6 +129,54 @@ export function operationsContract(
       assert.equal(last.cursor, undefined, "no cursor on the last page");
     }));
 
+  test(`${label} lists queued tasks of mixed priorities newest first, page by page, and counts them per name`, () =>
+    withOps(async (broker, ops) => {
+      const plan: Array<[string, number]> = [
+        ["p", 5],
+        ["q", 0],
+        ["p", 0],
+        ["p", -1],
+        ["q", 5],
+        ["p", 5],
+        ["q", -1],
+        ["p", 0],
+      ];
+      const uuids: string[] = [];
+      for (const [taskName, priority] of plan) {
+        const task = newTask({ taskName, priority });
+        await broker.add(task);
+        uuids.push(task.uuid);
+      }
+      const newestFirst = (list: string[]) => [...list].reverse();
+      const ofName = (name: string) => uuids.filter((_, i) => plan[i][0] === name);
+      assert.deepEqual(
+        (await readAll(ops, { status: "queued", limit: 3 })).uuids,
+        newestFirst(uuids),
+      );
+      const p = await readAll(ops, { status: "queued", taskName: "p", limit: 2 });
+      assert.deepEqual(p.uuids, newestFirst(ofName("p")));
+      assert.equal(p.pages, 3);
+      assert.deepEqual(
+        (await readAll(ops, { status: "queued", taskName: "q", limit: 1 })).uuids,
+        newestFirst(ofName("q")),
+      );
+      // Claiming takes the lowest priority value first; the rest stay listed and counted.
+      const { claimed } = await broker.exchange(exchangeRequest({ want: 3 }));
+      const left = uuids.filter((uuid) => !claimed.some((task) => task.uuid === uuid));
+      assert.deepEqual(
+        (await readAll(ops, { status: "queued", limit: 2 })).uuids,
+        newestFirst(left),
+      );
+      const counts = await ops.counts();
+      assert.equal(counts.byStatus.queued, left.length);
+      assert.equal(
+        counts.byTaskName.p.queued + counts.byTaskName.q.queued,
+        left.length,
+      );
+      assert.equal(counts.byTaskName.p.queued, left.filter((u) => ofName("p").includes(u)).length);
+      assert.equal(counts.byStatus.running, 3);
+    }));
+
   test(`${label} lists running, failed and cancelled tasks under their status`, () =>
     withOps(async (broker, ops) => {
       await addAll(broker, ["x", "x", "x"]);
