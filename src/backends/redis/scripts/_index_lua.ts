@@ -4,12 +4,16 @@
  * change in the same atomic step as the status, with no extra round trip.
  *
  * Keys (all under the app's hash tag `{N}:`):
- * - `{N}:i:<status>:<task name>` ZSET, one per query status (queued, scheduled, success, error,
+ * - `{N}:i:<status>:<task name>` ZSET, one per indexed status (scheduled, success, error,
  *   cancel, retry) and task name: score = the record's seq (enqueue order), member = uuid. A
  *   status across task names is read by merging the names' sets (a task name is one more key,
- *   a status of every name one more write per change). Running tasks are read from the leases
- *   (they all hold one), so a claim costs one ZREM and a settle one ZADD; only the records of
- *   chains and groups, which hold no lease, are indexed as `running` (`{N}:i:running:@chain`);
+ *   a status of every name one more write per change). Queued tasks have no index: they are
+ *   read from the queue, the quarantine and the parkings themselves (their members start with
+ *   the seq) and counted per task name in `{N}:i:queued` (HASH name -> count, one HINCRBY per
+ *   name per call). Running tasks are read from the leases (they all hold one). So a claim
+ *   writes nothing to an index (it changes a counter in Lua) and a settle adds one ZADD entry;
+ *   only the records of chains and groups, which hold no lease, are indexed as `running`
+ *   (`{N}:i:running:@chain`);
  * - `{N}:i:names` SET of the task names that have records;
  * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX).
  *
@@ -26,8 +30,8 @@
  *
  * The host script defines before it `prefix` (the record key prefix `{N}:task:`) and `now`
  * (server time, ms); it calls `idxMove` for each change and `idxFlush()` once before it returns:
- * the changes of one call are merged per record (a task released and claimed again in the same
- * exchange costs nothing) and written as one ZADD or ZREM per key.
+ * the changes of one call are gathered per key (no per-record bookkeeping; an entry added and
+ * removed again within the call is taken back) and written as one ZREM and one ZADD per key.
  *
  * @module
  */
