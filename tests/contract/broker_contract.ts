@@ -508,11 +508,16 @@ export function brokerContract(
           settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "42" }],
         }));
         assert.deepEqual(settled.rejected, []);
-        // A second settlement of a finished task is rejected and changes nothing.
+        // A second settlement of a finished task changes nothing; the same status from the same
+        // delivery is a resend after a lost reply: already stored, so not reported as rejected.
         const twice = await broker.exchange(exchangeRequest({
           settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "43" }],
         }));
-        assert.deepEqual(twice.rejected, [task.uuid]);
+        assert.deepEqual(twice.rejected, []);
+        const other = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "cancel", reason: "late" }],
+        }));
+        assert.deepEqual(other.rejected, [task.uuid], "another status from that delivery");
         record = await mustGet(broker, task.uuid);
         assert.equal(record.status, "success");
         assert.equal(record.returning, 42);
@@ -615,6 +620,32 @@ export function brokerContract(
           taken.push(idle.claimed[0].uuid);
         }
         assert.deepEqual(taken, dead.map((t) => t.uuid));
+      }),
+  );
+
+  contractTest(
+    "renews, never recovers, the expired leases of the worker that calls (it is alive: its event loop was blocked)",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const task = newTask();
+        await broker.add(task);
+        await broker.exchange(exchangeRequest({ want: 1, leaseMs }));
+        // Time passes past the lease while worker-a is blocked (no renewal).
+        if (options.advanceClock) await options.advanceClock(broker, leaseMs + 1);
+        else await delay(leaseMs + 100);
+        const own = await broker.exchange(exchangeRequest({ leaseMs }));
+        assert.equal(own.recovered, 0, "worker-a's own lease is not recovered");
+        // The call renewed it: another worker finds nothing to recover either.
+        const other = await broker.exchange(exchangeRequest({ workerId: "worker-b", leaseMs }));
+        assert.equal(other.recovered, 0, "renewed by worker-a's exchange");
+        const settled = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 1, status: "success", returning: "1" }],
+        }));
+        assert.deepEqual(settled.rejected, []);
+        const record = await mustGet(broker, task.uuid);
+        assert.equal(record.status, "success");
+        assert.equal(record.deliveries, 1, "it ran once");
       }),
   );
 

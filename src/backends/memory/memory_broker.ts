@@ -266,7 +266,13 @@ export class MemoryBroker implements Broker {
         !lease || lease.workerId !== request.workerId ||
         lease.deliveries !== settlement.deliveries
       ) {
-        rejected.push(settlement.uuid);
+        // Already stored by an earlier send of this settlement (its reply lost): skipped, as on
+        // Redis; else this worker no longer holds the task.
+        const fields = this.storage.fields(settlement.uuid);
+        const done = fields !== undefined && fields.worker_id === request.workerId &&
+          fields.deliveries === String(settlement.deliveries) &&
+          fields.status === settlement.status && fields.error_code !== "DELIVERY_LIMIT";
+        if (!done) rejected.push(settlement.uuid);
         continue;
       }
       this.#leases.delete(settlement.uuid);
@@ -291,6 +297,11 @@ export class MemoryBroker implements Broker {
     for (const [uuid, lease] of this.#leases) {
       if (recovered >= request.recoverLimit) break;
       if (lease.deadline > now) continue;
+      // This worker is alive (it is calling): its own expired leases are renewed, not recovered.
+      if (lease.workerId === request.workerId) {
+        lease.deadline = now + request.leaseMs;
+        continue;
+      }
       this.#leases.delete(uuid);
       recovered++;
       const cancelRequested = this.storage.fields(uuid)?.cancel_requested;
@@ -334,7 +345,7 @@ export class MemoryBroker implements Broker {
         if (!entry) break;
         if (this.#cancelled.delete(entry.uuid)) continue;
         const fields = this.storage.fields(entry.uuid);
-        if (!fields || fields.task_name === undefined) {
+        if (!fields || fields.task_name === undefined || fields.status !== "new") {
           dropped.push(entry.uuid);
           continue;
         }

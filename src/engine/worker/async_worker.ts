@@ -183,6 +183,7 @@ export class AsyncWorker implements Worker {
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
   #stopping: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
   /** Running tasks taken from the quarantine (0 or 1): nothing else is claimed meanwhile. */
   #isolated = 0;
   /** Tasks in the quarantine, as of the last exchange. */
@@ -290,10 +291,19 @@ export class AsyncWorker implements Worker {
     }
   }
 
-  /** Starts taking tasks. */
-  async start(): Promise<void> {
+  /**
+   * Starts taking tasks. Calls made while it starts share that start; a call while it runs does
+   * nothing.
+   */
+  start(): Promise<void> {
     const host = this.#requireHost();
-    if (this.#state !== "idle") return;
+    if (this.#starting) return this.#starting;
+    if (this.#state !== "idle") return Promise.resolve();
+    this.#starting = this.#start(host).finally(() => this.#starting = undefined);
+    return this.#starting;
+  }
+
+  async #start(host: WorkerHost): Promise<void> {
     const { config } = host;
     if (config.deleteFinishedTasks) {
       const deleted = await this.broker.storage.deleteFinished();
@@ -320,10 +330,16 @@ export class AsyncWorker implements Worker {
     this.#stopController = new AbortController();
     this.#mayHaveWork = true;
     this.#quarantined = 0;
-    this.#leaseTimer = setInterval(
-      () => void this.#renewLeases(),
-      Math.max(50, config.leaseMs / 3),
-    );
+    const every = Math.max(50, config.leaseMs / 3);
+    let tick = performance.now();
+    this.#leaseTimer = setInterval(() => {
+      // Renewal first: after a stall, before anything else this worker sends.
+      void this.#renewLeases();
+      const now = performance.now();
+      const blocked = now - tick - every;
+      tick = now;
+      if (blocked > config.leaseMs / 2) this.#warnBlocked(blocked, config.leaseMs);
+    }, every);
     host.logger.info(`Worker ${this.id} started (concurrency ${this.concurrency})`);
     await host.plugins?.start("worker");
     await host.plugins?.run("worker_start", {
@@ -341,6 +357,8 @@ export class AsyncWorker implements Worker {
 
   /** Stops gracefully: see {@linkcode Worker.stop}. */
   stop(options: WorkerStopOptions = {}): Promise<void> {
+    // Starting: stop once started (a failed start leaves nothing to stop).
+    if (this.#starting) return this.#starting.then(() => this.stop(options), () => {});
     if (this.#state === "running") {
       this.#stopping = this.#stop(options).finally(() => this.#stopping = undefined);
     }
@@ -532,7 +550,7 @@ export class AsyncWorker implements Worker {
     const host = this.#requireHost();
     if (result.rejected.length > 0) {
       host.logger.warn(
-        `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
+        `Worker ${this.id}: ${result.rejected.length} results were not stored: this worker no longer held those tasks (their leases expired before the results arrived, for example while Redis or this event loop was stalled, and another worker recovered them: they were queued again or ended there)`,
         { uuids: result.rejected },
       );
     }
@@ -954,6 +972,15 @@ export class AsyncWorker implements Worker {
     if (task && !task.controller.signal.aborted) {
       task.controller.abort(new TaskCancelError(reason));
     }
+  }
+
+  /** The event loop was blocked past half a lease: the held tasks may have been recovered. */
+  #warnBlocked(blockedMs: number, leaseMs: number): void {
+    this.#requireHost().logger.warn(
+      `Worker ${this.id}: the event loop was blocked for ${
+        Math.round(blockedMs)
+      } ms (leaseMs is ${leaseMs}); leases of the tasks it holds may have expired and other workers may run them again. Synchronous CPU-bound work longer than leaseMs belongs in a WorkerPool (its threads keep the event loop free)`,
+    );
   }
 
   async #renewLeases(): Promise<void> {
