@@ -251,13 +251,13 @@ export class AsyncResult<R = unknown> {
     // A retried attempt is followed to the next one, unless `retry` itself is awaited.
     const follow = !statuses.includes("retry");
     const awaited = follow ? [...statuses, "retry" as const] : statuses;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs; // monotonic: a clock step changes nothing
     let uuid = this.uuid;
     let record: TaskRecord | undefined;
     for (let hops = 0; hops <= MAX_RETRY_LINKS; hops++) {
       record = await this.#storage.waitForStatus(uuid, {
         statuses: awaited,
-        timeoutMs: Math.max(0, deadline - Date.now()),
+        timeoutMs: Math.max(0, deadline - performance.now()),
         signal: options.signal,
       });
       if (!follow || record?.status !== "retry") break;
@@ -265,7 +265,7 @@ export class AsyncResult<R = unknown> {
         // A retry record without its link (written elsewhere): wait for a wanted status only.
         record = await this.#storage.waitForStatus(uuid, {
           statuses,
-          timeoutMs: Math.max(0, deadline - Date.now()),
+          timeoutMs: Math.max(0, deadline - performance.now()),
           signal: options.signal,
         });
         break;

@@ -295,12 +295,12 @@ export class AsyncWorker implements Worker {
    * Starts taking tasks. Calls made while it starts share that start; a call while it runs does
    * nothing.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const host = this.#requireHost();
-    if (this.#starting) return this.#starting;
-    if (this.#state !== "idle") return Promise.resolve();
+    if (this.#starting) return await this.#starting;
+    if (this.#state !== "idle") return;
     this.#starting = this.#start(host).finally(() => this.#starting = undefined);
-    return this.#starting;
+    return await this.#starting;
   }
 
   async #start(host: WorkerHost): Promise<void> {
