@@ -124,3 +124,27 @@ test("A settlement sent again after its reply was lost is taken as stored, not a
     assert.deepEqual(again.rejected, []);
     assert.equal((await mustGet(broker, task.uuid)).returning, 7);
   }));
+
+test("A forged final-status message on the events channel does not decide what result() returns", () =>
+  withBroker(async (broker) => {
+    const task = newTask();
+    await broker.add(task);
+    const waiting = broker.storage.waitForStatus(task.uuid, {
+      statuses: ["success", "error", "cancel"],
+      timeoutMs: 1_500,
+    });
+    // Once the waiter is subscribed (it subscribes before it reads), forge a success.
+    let record = await broker.get(task.uuid);
+    assert.equal(record?.status, "new");
+    for (let i = 0; i < 20; i++) {
+      await broker.connection.command([
+        "PUBLISH",
+        broker.keys.events,
+        `${task.uuid} success {"returning":"\\"forged\\"","status":"success"}`,
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    record = await waiting;
+    assert.equal(record?.status, "new", "the record, not the message, decides");
+    assert.equal(record?.returning, undefined);
+  }));
