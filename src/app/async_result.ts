@@ -4,6 +4,7 @@ import type { TaskStatus } from "../model/task_status.ts";
 import type { TaskRecord } from "../model/task_record.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { CancelOutcome } from "../ports/broker.ts";
+import { normalizeUuid } from "./_prepare_task.ts";
 
 /**
  * Options of {@linkcode AsyncResult.result} and {@linkcode AsyncResult.value}.
@@ -37,6 +38,8 @@ export interface ResultOptions {
 export interface AsyncResultControl {
   /** Cancels the task. */
   cancel(reason: string): Promise<CancelOutcome>;
+  /** Set by `addTask` when a task with the chosen uuid existed already: nothing was stored. */
+  duplicate?: boolean;
 }
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
@@ -69,6 +72,12 @@ export class AsyncResult<R = unknown> {
   readonly uuid: string;
   /** The registered name it was enqueued under. */
   readonly taskName: string;
+  /**
+   * `true` when `addTask` was given a `uuid` (an idempotency key) under which a task existed
+   * already: this call stored nothing, its arguments were dropped, and this handle follows the
+   * existing task. `false` otherwise.
+   */
+  readonly duplicate: boolean;
   #storage: Storage;
   #statuses: readonly TaskStatus[];
   #control: AsyncResultControl | undefined;
@@ -89,11 +98,12 @@ export class AsyncResult<R = unknown> {
     statuses: readonly TaskStatus[],
     control?: AsyncResultControl,
   ) {
-    this.uuid = uuid;
+    this.uuid = normalizeUuid(uuid);
     this.taskName = taskName;
     this.#storage = storage;
     this.#statuses = statuses;
     this.#control = control;
+    this.duplicate = control?.duplicate === true;
   }
 
   /** Cancels the task: see `QueueTasks.cancel`. */
