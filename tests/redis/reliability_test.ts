@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { QueueTasks } from "../../mod.ts";
 import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import {
   appName,
@@ -148,3 +149,41 @@ test("A forged final-status message on the events channel does not decide what r
     assert.equal(record?.status, "new", "the record, not the message, decides");
     assert.equal(record?.returning, undefined);
   }));
+
+test("flushAll then stop leaves no key of the app: the worker's last stats report writes no totals back", async () => {
+  const name = appName();
+  const app = new QueueTasks({
+    name,
+    brokerUrl: testRedisUrl(),
+    env: false,
+    config: { logsDefaultLevel: "silent", statsIntervalMs: 60_000 },
+  });
+  const echo = app.task("echo", (n: number) => n);
+  await app.start();
+  let stopped = false;
+  try {
+    await Promise.all(
+      [1, 2, 3].map(async (n) => (await echo.addTask(n)).value({ timeoutMs: 5_000 })),
+    );
+    await app.flushAll();
+    await app.stop();
+    stopped = true;
+    const broker = app.broker as RedisBroker;
+    const probe = new RedisBroker({ name, url: testRedisUrl() });
+    try {
+      const [, keys] = await probe.connection.command([
+        "SCAN",
+        "0",
+        "MATCH",
+        `{${name}}:*`,
+        "COUNT",
+        "10000",
+      ]) as [string, string[]];
+      assert.deepEqual(keys, [], `keys left: ${keys.join(", ")} (${broker.name})`);
+    } finally {
+      await probe.stop();
+    }
+  } finally {
+    if (!stopped) await app.stop();
+  }
+});

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Logger, QueueTasks } from "../../mod.ts";
+import { ConfigError, type Logger, QueueTasks } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { AsyncWorker } from "../../src/ports/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
@@ -119,4 +119,88 @@ test("AsyncWorker stopped while it starts ends up stopped", async () => {
   await started;
   assert.equal(worker.running, false, "the stop waited for the start, then stopped it");
   await broker.stop();
+});
+
+for (const backend of BACKENDS) {
+  test(`${backendLabel(backend)}, a second worker with the id of a live worker of the app is refused at start`, async () => {
+    const name = uniqueName("dup-id");
+    const make = () => {
+      const app = new QueueTasks({
+        name,
+        brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+        env: false,
+        config: { logsDefaultLevel: "silent" },
+      });
+      const worker = new AsyncWorker({ broker: app.broker, id: "worker-1" });
+      return {
+        app: new QueueTasks({
+          name,
+          broker: app.broker,
+          worker,
+          env: false,
+          config: { logsDefaultLevel: "silent" },
+        }),
+        worker,
+      };
+    };
+    const one = make();
+    const two = make();
+    await one.app.start();
+    try {
+      await assert.rejects(two.app.start(), (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.match(
+          error.message,
+          /Cannot start worker "worker-1".*a live worker with this id runs/,
+        );
+        return true;
+      });
+      await two.app.stop();
+      await one.app.stop();
+      // Once the first one stopped, the id is free again.
+      await two.app.start();
+      assert.equal(two.worker.running, true);
+    } finally {
+      await two.app.flushAll();
+      await two.app.stop();
+      await one.app.stop();
+    }
+  });
+}
+
+test("On Redis, a worker id whose heartbeat record comes from another host is refused", async () => {
+  const name = uniqueName("dup-host");
+  const app = new QueueTasks({
+    name,
+    brokerUrl: testRedisUrl(),
+    env: false,
+    config: { logsDefaultLevel: "silent" },
+  });
+  const worker = new AsyncWorker({ broker: app.broker, id: "shared-id" });
+  const host = new QueueTasks({
+    name,
+    broker: app.broker,
+    worker,
+    env: false,
+    config: { logsDefaultLevel: "silent" },
+  });
+  try {
+    await host.broker.start({ config: host.config, logger: host.logger });
+    await host.broker.storage.globalConfig?.reportWorker({
+      workerId: "shared-id",
+      host: "other-host",
+      pid: 7,
+      runtime: "test",
+      concurrency: 1,
+      startedAt: Date.now(),
+      active: 0,
+      processed: 0,
+      failed: 0,
+      ttlMs: 60_000,
+    });
+    await assert.rejects(host.start(), /a live worker with this id runs on other-host \(pid 7\)/);
+  } finally {
+    await host.flushAll();
+    await host.stop();
+  }
 });

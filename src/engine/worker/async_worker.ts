@@ -45,6 +45,7 @@ import type {
   Settlement,
 } from "../../ports/broker.ts";
 import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts";
+import { ConfigError } from "../../model/errors/config_error.ts";
 import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
@@ -101,6 +102,9 @@ export interface AsyncWorkerOptions {
   /** This worker's id, the owner of its leases (default: `host:pid:random`). */
   id?: string;
 }
+
+/** Workers started in this process, by app name and id: a second one with the same id is refused. */
+const LIVE_IDS = new Set<string>();
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -305,6 +309,42 @@ export class AsyncWorker implements Worker {
 
   async #start(host: WorkerHost): Promise<void> {
     const { config } = host;
+    const liveKey = `${host.name}\0${this.id}`;
+    await this.#refuseDuplicateId(host, liveKey);
+    LIVE_IDS.add(liveKey);
+    try {
+      await this.#startTaking(host);
+    } catch (error) {
+      LIVE_IDS.delete(liveKey);
+      throw error;
+    }
+  }
+
+  /**
+   * Refuses to start under an id a live worker of the app has: one started in this process, or
+   * one whose heartbeat record (stats) comes from another host or process. Two workers with one
+   * id would share their leases' owner and their stats record. A record of this host and pid
+   * (this process before a restart, such as pid 1 in a container) does not count.
+   */
+  async #refuseDuplicateId(host: WorkerHost, liveKey: string): Promise<void> {
+    const refuse = (where: string) =>
+      new ConfigError(
+        "id",
+        `Cannot start worker "${this.id}" of app "${host.name}": a live worker with this id runs ${where}; give each worker its own id, or leave id unset (host:pid:random)`,
+      );
+    if (LIVE_IDS.has(liveKey)) throw refuse("in this process");
+    const globalConfig = this.broker.storage.globalConfig;
+    if (!host.config.statsEnabled || !globalConfig) return;
+    const runtime = getRuntime();
+    const live = (await globalConfig.readWorkerStats()).workers.find((worker) =>
+      worker.workerId === this.id &&
+      (worker.host !== runtime.hostname() || worker.pid !== runtime.pid)
+    );
+    if (live) throw refuse(`on ${live.host} (pid ${live.pid})`);
+  }
+
+  async #startTaking(host: WorkerHost): Promise<void> {
+    const { config } = host;
     if (config.deleteFinishedTasks) {
       const deleted = await this.broker.storage.deleteFinished();
       host.logger.info(`Deleted ${deleted} finished task records (deleteFinishedTasks)`);
@@ -405,6 +445,7 @@ export class AsyncWorker implements Worker {
     this.#unwatchCancels?.();
     this.#unwatchCancels = undefined;
     this.#state = "idle";
+    LIVE_IDS.delete(`${host.name}\0${this.id}`);
     await host.plugins?.run("worker_stop", { appName: host.name, workerId: this.id });
     await host.plugins?.stop("worker");
     host.logger.info(`Worker ${this.id} stopped`);
