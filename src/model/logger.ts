@@ -92,6 +92,7 @@ export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
 }
 
 /** Control characters (C0, DEL, C1, line and paragraph separators). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 
 /**

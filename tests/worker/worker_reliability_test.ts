@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, type Logger, QueueTasks } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
+import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import { AsyncWorker } from "../../src/ports/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
 import { backendLabel, BACKENDS } from "../support/with_app.ts";
@@ -184,9 +185,11 @@ test("On Redis, a worker id whose heartbeat record comes from another host is re
     env: false,
     config: { logsDefaultLevel: "silent" },
   });
+  // Another process's heartbeat record under the same id, written through a broker of its own.
+  const other = new RedisBroker({ name, url: testRedisUrl() });
   try {
-    await host.broker.start({ config: host.config, logger: host.logger });
-    await host.broker.storage.globalConfig?.reportWorker({
+    await other.start({ config: host.config, logger: host.logger });
+    await other.storage.globalConfig?.reportWorker({
       workerId: "shared-id",
       host: "other-host",
       pid: 7,
@@ -200,7 +203,9 @@ test("On Redis, a worker id whose heartbeat record comes from another host is re
     });
     await assert.rejects(host.start(), /a live worker with this id runs on other-host \(pid 7\)/);
   } finally {
-    await host.flushAll();
+    // The failed start stopped the app's broker: clean up through the other one.
     await host.stop();
+    await other.flushAll();
+    await other.stop();
   }
 });

@@ -308,7 +308,6 @@ export class AsyncWorker implements Worker {
   }
 
   async #start(host: WorkerHost): Promise<void> {
-    const { config } = host;
     const liveKey = `${host.name}\0${this.id}`;
     await this.#refuseDuplicateId(host, liveKey);
     LIVE_IDS.add(liveKey);
