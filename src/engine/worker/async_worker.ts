@@ -396,10 +396,11 @@ export class AsyncWorker implements Worker {
 
   /** Stops gracefully: see {@linkcode Worker.stop}. */
   stop(options: WorkerStopOptions = {}): Promise<void> {
-    // Starting: stop once started (a failed start leaves nothing to stop).
-    if (this.#starting) return this.#starting.then(() => this.stop(options), () => {});
     if (this.#state === "running") {
       this.#stopping = this.#stop(options).finally(() => this.#stopping = undefined);
+    } else if (this.#starting) {
+      // Still starting: stop once started (a failed start leaves nothing to stop).
+      return this.#starting.then(() => this.stop(options), () => {});
     }
     return this.#stopping ?? Promise.resolve();
   }
