@@ -297,11 +297,6 @@ export class MemoryBroker implements Broker {
     for (const [uuid, lease] of this.#leases) {
       if (recovered >= request.recoverLimit) break;
       if (lease.deadline > now) continue;
-      // This worker is alive (it is calling): its own expired leases are renewed, not recovered.
-      if (lease.workerId === request.workerId) {
-        lease.deadline = now + request.leaseMs;
-        continue;
-      }
       this.#leases.delete(uuid);
       recovered++;
       const cancelRequested = this.storage.fields(uuid)?.cancel_requested;

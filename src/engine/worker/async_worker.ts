@@ -188,6 +188,10 @@ export class AsyncWorker implements Worker {
   #drainWaiters: Array<() => void> = [];
   #stopping: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
+  /** When the leases were last renewed (or the renewals began), performance.now() time. */
+  #renewedAt = 0;
+  /** The renewal sent after a stall, until it is done: exchanges and waits go after it. */
+  #afterStall: Promise<void> | undefined;
   /** Running tasks taken from the quarantine (0 or 1): nothing else is claimed meanwhile. */
   #isolated = 0;
   /** Tasks in the quarantine, as of the last exchange. */
@@ -370,13 +374,14 @@ export class AsyncWorker implements Worker {
     this.#mayHaveWork = true;
     this.#quarantined = 0;
     const every = Math.max(50, config.leaseMs / 3);
-    let tick = performance.now();
+    this.#renewedAt = performance.now();
+    let tick = this.#renewedAt;
     this.#leaseTimer = setInterval(() => {
-      // Renewal first: after a stall, before anything else this worker sends.
-      void this.#renewLeases();
+      // How late this timer fired: the event loop was blocked that long.
       const now = performance.now();
       const blocked = now - tick - every;
       tick = now;
+      if (this.#leasesFirst() === undefined) void this.#renewLeases();
       if (blocked > config.leaseMs / 2) this.#warnBlocked(blocked, config.leaseMs);
     }, every);
     host.logger.info(`Worker ${this.id} started (concurrency ${this.concurrency})`);
@@ -555,6 +560,9 @@ export class AsyncWorker implements Worker {
     const sent = performance.now();
     let result;
     try {
+      // After a stall (a blocked event loop), the leases first: this exchange would recover them.
+      const first = this.#leasesFirst();
+      if (first !== undefined) await first;
       result = await this.broker.exchange({
         ...this.#limits(),
         settlements,
@@ -685,6 +693,8 @@ export class AsyncWorker implements Worker {
       timeoutMs = Math.min(timeoutMs, Math.max(0, Math.ceil(this.#nextDueAt - performance.now())));
     }
     try {
+      const first = this.#leasesFirst();
+      if (first !== undefined) await first;
       result = await this.broker.waitForTasks(timeoutMs, this.#stopController.signal, claim);
     } catch (error) {
       this.#requireHost().logger.warn(
@@ -1015,6 +1025,34 @@ export class AsyncWorker implements Worker {
     }
   }
 
+  /**
+   * Whether the lease renewal is overdue (its timer, every leaseMs / 3, was held up for more than
+   * another third): then the held leases may have expired, and an exchange would recover them.
+   * One clock read; false while nothing is held.
+   */
+  #renewalOverdue(): boolean {
+    if (this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0) {
+      return false;
+    }
+    const leaseMs = this.#requireHost().config.leaseMs;
+    return performance.now() - this.#renewedAt > (2 * leaseMs) / 3;
+  }
+
+  /**
+   * After a stall, the renewal that must reach the broker before anything else this worker sends
+   * (started now when overdue); `undefined` when none is due.
+   */
+  #leasesFirst(): Promise<void> | undefined {
+    if (this.#renewalOverdue()) {
+      const renewal = this.#renewLeases();
+      this.#afterStall = renewal;
+      void renewal.finally(() => {
+        if (this.#afterStall === renewal) this.#afterStall = undefined;
+      });
+    }
+    return this.#afterStall;
+  }
+
   /** The event loop was blocked past half a lease: the held tasks may have been recovered. */
   #warnBlocked(blockedMs: number, leaseMs: number): void {
     this.#requireHost().logger.warn(
@@ -1025,6 +1063,7 @@ export class AsyncWorker implements Worker {
   }
 
   async #renewLeases(): Promise<void> {
+    this.#renewedAt = performance.now();
     if (this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0) return;
     const leases = [...this.#running].map(([uuid, task]) => ({
       uuid,

@@ -74,10 +74,10 @@ task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow pe
 attempt are "" unless the record has them, flow is "1" for a task of a chain or group), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
-counts expired leases of other workers (they go to the quarantine, so that a task that kills its
-worker cannot take other tasks down with it; a task whose cancel was requested ends as cancel
-instead; this worker's own expired leases are renewed instead: it is alive), dropped lists queue and
-schedule entries that had no record or whose record is not "new" (nothing claims it twice), quarantined counts the quarantine, next due is the
+counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
+other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
+queue and schedule entries that had no record or whose record is not "new" (nothing claims it
+twice), quarantined counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -234,11 +234,6 @@ for _, member in ipairs(expired) do
   local uuid = string.sub(member, 1, bar - 1)
   local owner = string.sub(member, bar + 1, string.find(member, '|', bar + 1, true) - 1)
   local key = prefix .. uuid
-  -- This worker is alive (it is calling): its own expired leases are renewed, not recovered (its
-  -- event loop was blocked past the deadline; its renewal comes after this call).
-  if owner == wid then
-    redis.call('ZADD', KEYS[2], 'XX', now + leaseMs, member)
-  else
   redis.call('ZREM', KEYS[2], member)
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
   local deliveries = tonumber(r[1] or '0') or 0
@@ -254,7 +249,6 @@ for _, member in ipairs(expired) do
     requeue(key, uuid, KEYS[4])
   end
   recovered = recovered + 1
-  end
 end
 
 -- Due scheduled tasks join the queue by their priority and seq.
