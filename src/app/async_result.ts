@@ -4,7 +4,6 @@ import type { TaskStatus } from "../model/task_status.ts";
 import type { TaskRecord } from "../model/task_record.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { CancelOutcome } from "../ports/broker.ts";
-import { normalizeUuid } from "./_prepare_task.ts";
 
 /**
  * Options of {@linkcode AsyncResult.result} and {@linkcode AsyncResult.value}.
@@ -98,7 +97,7 @@ export class AsyncResult<R = unknown> {
     statuses: readonly TaskStatus[],
     control?: AsyncResultControl,
   ) {
-    this.uuid = normalizeUuid(uuid);
+    this.uuid = uuid;
     this.taskName = taskName;
     this.#storage = storage;
     this.#statuses = statuses;

@@ -461,6 +461,7 @@ export class QueueTasks implements AppLike {
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
+    uuid = normalizeUuid(uuid);
     return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
       cancel: (reason) => this.cancel(uuid, reason),
     });

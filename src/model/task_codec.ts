@@ -170,13 +170,13 @@ export function findLossy(value: unknown): string | undefined {
         return `${pathOf(path)} is a ${typeof current}, which JSON drops`;
       case "object": {
         if (current === null || depth > LOSSY_DEPTH) return undefined;
-        const kind = lossyKind(current);
-        if (kind !== undefined) return `${pathOf(path)} is ${kind}`;
-        if (typeof (current as { toJSON?: unknown }).toJSON === "function") return undefined;
+        // Arrays and plain objects first: the common case, no instanceof chain.
         if (Array.isArray(current)) {
           for (let i = 0; i < current.length; i++) {
-            path.push(i);
             const item = current[i];
+            const type = typeof item;
+            if (type === "string" || type === "boolean" || item === null) continue;
+            path.push(i);
             const found = item === undefined
               ? `${pathOf(path)} is undefined, which JSON turns into null (pass null)`
               : walk(item, depth + 1);
@@ -185,13 +185,19 @@ export function findLossy(value: unknown): string | undefined {
           }
           return undefined;
         }
+        const proto = Object.getPrototypeOf(current);
+        if (proto !== Object.prototype && proto !== null) {
+          const kind = lossyKind(current);
+          if (kind !== undefined) return `${pathOf(path)} is ${kind}`;
+          return undefined; // an object with its own toJSON: its JSON is what it says
+        }
+        if (typeof (current as { toJSON?: unknown }).toJSON === "function") return undefined;
         for (const key in current) {
           const item = (current as Record<string, unknown>)[key];
-          if (
-            item === undefined ||
-            (typeof item !== "object" && typeof item !== "number" && typeof item !== "function" &&
-              typeof item !== "symbol")
-          ) continue;
+          const type = typeof item;
+          if (type === "string" || type === "boolean" || item === null || item === undefined) {
+            continue;
+          }
           path.push(key);
           const found = walk(item, depth + 1);
           path.pop();
