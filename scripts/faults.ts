@@ -6,7 +6,7 @@
  *   deno run -A scripts/faults.ts [--short] [--only N[,M]] [--json FILE] [--verbose]
  *
  *   --short    the CI form: smaller numbers and shorter outages (under about 2 minutes)
- *   --only     run only these scenarios (1–6)
+ *   --only     run only these scenarios (1–8)
  *   --json     also write the results as JSON to FILE
  *   --verbose  echo every worker's output to stderr
  *

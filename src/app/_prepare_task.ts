@@ -37,6 +37,17 @@ export function isUuid(value: unknown): value is string {
   return typeof value === "string" && UUID.test(value);
 }
 
+/**
+ * A uuid as stored: a UUID in lower case (enqueue lowercases the one a caller chose, so `get`,
+ * `cancel` and `result` do too); any other text unchanged.
+ *
+ * @param uuid A task's uuid, in any case.
+ * @returns The stored form.
+ */
+export function normalizeUuid(uuid: string): string {
+  return isUuid(uuid) ? uuid.toLowerCase() : uuid;
+}
+
 /** Refuses arguments that are not an array. */
 export function checkArgs(taskName: string, args: unknown): void {
   if (!Array.isArray(args)) {

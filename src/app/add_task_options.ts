@@ -16,8 +16,11 @@ export interface AddTaskOptions {
   /** Extra string fields stored on the record. */
   extra?: Record<string, string>;
   /**
-   * The task's uuid (a UUID), as an idempotency key: adding a task whose uuid exists already
-   * resolves with the existing task instead of adding a second one. Default: a new random one.
+   * The task's uuid (a UUID, stored in lower case), as an idempotency key: adding a task whose
+   * uuid exists already resolves with the existing task instead of adding a second one, and the
+   * returned handle's `duplicate` is `true` (this call's arguments were dropped). The key is
+   * remembered only while the record lives: once a finished record expires (`resultTtlMs`), the
+   * same uuid adds and runs the task again. Default: a new random one.
    */
   uuid?: string;
   /**
@@ -27,8 +30,10 @@ export interface AddTaskOptions {
   delayMs?: number;
   /**
    * Run no earlier than this time (a `Date` or milliseconds since the epoch); a time in the past
-   * runs at once. Turned into a delay from now when enqueued, so it is measured against the
-   * backend's clock (Redis server time). Not with `delayMs`.
+   * runs at once. Turned into a delay on the producer's clock when enqueued (`runAt` −
+   * `Date.now()`), then scheduled at the backend's time (Redis server time) + that delay: a
+   * producer whose clock is off by a minute runs the task a minute early or late. Keep producer
+   * clocks synchronised (NTP). Not with `delayMs`.
    */
   runAt?: Date | number;
 }

@@ -47,6 +47,8 @@ export interface AsyncResultControl {
   workerRunning?(): Promise<boolean | undefined>;
   /** Warns (at most once in a while per app) that a wait goes on with no worker running. */
   warnNoWorker?(uuid: string): void;
+  /** Set by `addTask` when a task with the chosen uuid existed already: nothing was stored. */
+  duplicate?: boolean;
 }
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
@@ -81,6 +83,12 @@ export class AsyncResult<R = unknown> {
   readonly uuid: string;
   /** The registered name it was enqueued under. */
   readonly taskName: string;
+  /**
+   * `true` when `addTask` was given a `uuid` (an idempotency key) under which a task existed
+   * already: this call stored nothing, its arguments were dropped, and this handle follows the
+   * existing task. `false` otherwise.
+   */
+  readonly duplicate: boolean;
   #storage: Storage;
   #statuses: readonly TaskStatus[];
   #control: AsyncResultControl | undefined;
@@ -106,6 +114,7 @@ export class AsyncResult<R = unknown> {
     this.#storage = storage;
     this.#statuses = statuses;
     this.#control = control;
+    this.duplicate = control?.duplicate === true;
   }
 
   /** Cancels the task: see `QueueTasks.cancel`. */
@@ -267,7 +276,7 @@ export class AsyncResult<R = unknown> {
     // A retried attempt is followed to the next one, unless `retry` itself is awaited.
     const follow = !statuses.includes("retry");
     const awaited = follow ? [...statuses, "retry" as const] : statuses;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs; // monotonic: a clock step changes nothing
     // The first read of the first record tells whether it exists: if not, stop waiting at once.
     const missing = new AbortController();
     let firstRead = true;
@@ -294,7 +303,7 @@ export class AsyncResult<R = unknown> {
       for (let hops = 0; hops <= MAX_RETRY_LINKS; hops++) {
         record = await this.#storage.waitForStatus(uuid, {
           statuses: awaited,
-          timeoutMs: Math.max(0, deadline - Date.now()),
+          timeoutMs: Math.max(0, deadline - performance.now()),
           signal,
           onRead,
         });
@@ -303,7 +312,7 @@ export class AsyncResult<R = unknown> {
           // A retry record without its link (written elsewhere): wait for a wanted status only.
           record = await this.#storage.waitForStatus(uuid, {
             statuses,
-            timeoutMs: Math.max(0, deadline - Date.now()),
+            timeoutMs: Math.max(0, deadline - performance.now()),
             signal: options.signal,
           });
           break;
@@ -318,7 +327,7 @@ export class AsyncResult<R = unknown> {
     if (missing.signal.aborted) {
       if (record === undefined) throw new TaskNotFoundError(this.uuid, control?.appName);
       // Stored between the first read and the last: wait for it after all.
-      return await this.result({ ...options, timeoutMs: Math.max(0, deadline - Date.now()) });
+      return await this.result({ ...options, timeoutMs: Math.max(0, deadline - performance.now()) });
     }
     const workerRunning = await control?.workerRunning?.().catch(() => undefined);
     throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status, {

@@ -43,7 +43,7 @@ import {
 import type { TypedOptions } from "./task_registrar.ts";
 import type { TaskSignature } from "./task_signature.ts";
 import { compileFlow } from "./_flow_compiler.ts";
-import { afterBroker, prepareTask, prepareWithPlugins } from "./_prepare_task.ts";
+import { afterBroker, normalizeUuid, prepareTask, prepareWithPlugins } from "./_prepare_task.ts";
 import { createTaskHandle } from "./_task_handle_factory.ts";
 
 // Declared in their own module; re-exported here, where they were first declared.
@@ -276,14 +276,26 @@ export class QueueTasks implements AppLike {
     const task = this.plugins.listens("qtasks_add_task_before_broker")
       ? await prepareWithPlugins(this, taskName, args, options)
       : prepareTask(this, taskName, args, options);
+    let duplicate = false;
     try {
       await this.broker.add(task);
     } catch (error) {
-      // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked.
+      // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked
+      // (the handle says so: `duplicate`, its arguments were dropped).
       if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
+      duplicate = true;
     }
     if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
-    return this.result<R>(task.uuid, taskName);
+    return new AsyncResult<R>(
+      task.uuid,
+      taskName,
+      this.broker.storage,
+      this.config.resultStatusesEnd,
+      {
+        cancel: (reason) => this.cancel(task.uuid, reason),
+        duplicate,
+      },
+    );
   }
 
   /**
@@ -436,6 +448,7 @@ export class QueueTasks implements AppLike {
 
   /** Reads a task record by uuid (`undefined` if unknown or expired). */
   get(uuid: string): Promise<TaskRecord | undefined> {
+    uuid = normalizeUuid(uuid);
     const read = this.broker.get(uuid);
     if (!this.plugins.listens("qtasks_get")) return read;
     return read.then(async (result) =>
@@ -456,7 +469,7 @@ export class QueueTasks implements AppLike {
     if (typeof uuid !== "string" || uuid === "") {
       return Promise.reject(new TypeError("Cannot cancel a task: uuid must be a non-empty string"));
     }
-    return this.broker.cancel(uuid, String(reason), this.config.failedTtlMs);
+    return this.broker.cancel(normalizeUuid(uuid), String(reason), this.config.failedTtlMs);
   }
 
   /**
@@ -487,6 +500,7 @@ export class QueueTasks implements AppLike {
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
+    uuid = normalizeUuid(uuid);
     this.#presence ??= workerPresence(
       this.name,
       () => this.broker.storage.globalConfig,

@@ -48,7 +48,9 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 /**
  * Creates the default logger: one line per event on the console, below `level` dropped. Its
- * `child(bindings)` writes the bindings (`key=value`) after the prefix.
+ * `child(bindings)` writes the bindings (`key=value`) after the prefix. Control characters in
+ * messages and bindings (a task name or an error message with a newline, an ANSI escape) are
+ * written escaped (`\n`, `\x1b`), so data can never forge a log line.
  *
  * @param level The lowest level written.
  * @param prefix Written before each message.
@@ -71,8 +73,9 @@ export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
     (message: string, data?: Record<string, unknown>): void => {
       if (ORDER[at] < threshold) return;
       const time = new Date().toISOString();
-      if (data === undefined) sink(`${time} ${prefix} ${at.toUpperCase()} ${message}`);
-      else sink(`${time} ${prefix} ${at.toUpperCase()} ${message}`, data);
+      const line = `${time} ${prefix} ${at.toUpperCase()} ${escapeControl(message)}`;
+      if (data === undefined) sink(line);
+      else sink(line, data);
     };
   return {
     debug: write("debug", console.debug),
@@ -80,8 +83,41 @@ export function createLogger(level: LogLevel, prefix = "[qtasks]"): Logger {
     warn: write("warn", console.warn),
     error: write("error", console.error),
     child: (bindings) => {
-      const labels = Object.entries(bindings).map(([key, value]) => `${key}=${String(value)}`);
+      const labels = Object.entries(bindings).map(([key, value]) =>
+        `${escapeControl(key)}=${escapeControl(String(value))}`
+      );
       return createLogger(level, [prefix, ...labels].join(" "));
     },
   };
+}
+
+/** Control characters (C0, DEL, C1, line and paragraph separators). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+
+/**
+ * Escapes the control characters of a text that goes into one log line: `\n`, `\r`, `\t` and
+ * `\xNN` / `\uNNNN` for the others, so that data (a task name, an error message) cannot start
+ * a line of its own or colour the terminal.
+ *
+ * @param text Any text.
+ * @returns The text on one line.
+ *
+ * @example
+ * ```ts
+ * import { escapeControl } from "./logger.ts";
+ *
+ * console.log(escapeControl("evil\n2026-01-01 [qtasks] INFO forged")); // evil\n2026-01-01 [qtasks] INFO forged
+ * ```
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }

@@ -68,7 +68,9 @@ export function isReservedField(field: string): boolean {
  * @param value The value to encode.
  * @param what What the value is, for the error message (`'arguments of task "x"'`).
  * @returns The JSON text (`"null"` for `undefined`).
- * @throws {InvalidPayloadError} When the value cannot be encoded (BigInt, cycles, throwing toJSON).
+ * @throws {InvalidPayloadError} When the value cannot be encoded (BigInt, cycles, throwing toJSON)
+ *   or JSON would change it silently (`NaN`, a `Date`, a `Map`, `undefined` in an array, …: see
+ *   {@linkcode findLossy}); the message names the path of the bad value.
  *
  * @example
  * ```ts
@@ -78,6 +80,10 @@ export function isReservedField(field: string): boolean {
  * ```
  */
 export function encodeJson(value: unknown, what: string): string {
+  const lossy = findLossy(value);
+  if (lossy !== undefined) {
+    throw new InvalidPayloadError(`Cannot encode the ${what} as JSON: ${lossy}`);
+  }
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -88,6 +94,124 @@ export function encodeJson(value: unknown, what: string): string {
     );
   }
   return text ?? "null";
+}
+
+/** How deep {@linkcode findLossy} looks (deeper values are left to JSON.stringify). */
+const LOSSY_DEPTH = 100;
+
+/** What a value of a kind JSON cannot carry turns into, and what to pass instead. */
+function lossyKind(value: object): string | undefined {
+  if (value instanceof Date) {
+    return "a Date, which JSON turns into a string (pass date.toISOString() or date.getTime())";
+  }
+  if (value instanceof Map) {
+    return "a Map, which JSON turns into {} (pass Object.fromEntries(map) or [...map])";
+  }
+  if (value instanceof Set) return "a Set, which JSON turns into {} (pass [...set])";
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    return "binary data, which JSON turns into an object of indices (pass base64 text or an array of numbers)";
+  }
+  if (value instanceof RegExp || value instanceof WeakMap || value instanceof WeakSet) {
+    return `a ${value.constructor.name}, which JSON turns into {}`;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (
+    proto !== null && proto !== Object.prototype && !Array.isArray(value) &&
+    typeof (value as { toJSON?: unknown }).toJSON !== "function"
+  ) {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name || "class";
+    return `an instance of ${name}, which JSON turns into a plain object without its prototype (pass a plain object, or give the class a toJSON method)`;
+  }
+  return undefined;
+}
+
+function pathOf(path: readonly (string | number)[]): string {
+  let text = "";
+  for (const key of path) {
+    text += typeof key === "number"
+      ? `[${key}]`
+      : /^[A-Za-z_$][\w$]*$/.test(key)
+      ? `.${key}`
+      : `[${JSON.stringify(key)}]`;
+  }
+  return text === "" ? "the value" : `the value at ${text.startsWith(".") ? text.slice(1) : text}`;
+}
+
+/**
+ * Finds the first value JSON would change silently: `NaN` or `Infinity` (→ `null`), `undefined`
+ * or a hole in an array (→ `null`), a function or symbol in an object or array (dropped or
+ * `null`), a `Date` (→ a string), a `Map`, `Set` or `RegExp` (→ `{}`), binary data, and an
+ * instance of a class without `toJSON` (→ a plain object). `undefined` alone (a task that
+ * returns nothing) and `undefined` properties (absent either way) are fine.
+ *
+ * @param value Any value.
+ * @returns What is wrong and where (`the value at [0].when is a Date, …`), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { findLossy } from "./task_codec.ts";
+ *
+ * console.log(findLossy([{ when: new Date(0) }])?.startsWith("the value at [0].when is a Date")); // true
+ * console.log(findLossy([1, "a", { b: null }])); // undefined
+ * ```
+ */
+export function findLossy(value: unknown): string | undefined {
+  const type = typeof value;
+  if (type === "string" || type === "boolean" || value === null || value === undefined) {
+    return undefined;
+  }
+  const path: (string | number)[] = [];
+  const walk = (current: unknown, depth: number): string | undefined => {
+    switch (typeof current) {
+      case "number":
+        return Number.isFinite(current)
+          ? undefined
+          : `${pathOf(path)} is ${current}, which JSON turns into null`;
+      case "function":
+      case "symbol":
+        return `${pathOf(path)} is a ${typeof current}, which JSON drops`;
+      case "object": {
+        if (current === null || depth > LOSSY_DEPTH) return undefined;
+        // Arrays and plain objects first: the common case, no instanceof chain.
+        if (Array.isArray(current)) {
+          for (let i = 0; i < current.length; i++) {
+            const item = current[i];
+            const type = typeof item;
+            if (type === "string" || type === "boolean" || item === null) continue;
+            path.push(i);
+            const found = item === undefined
+              ? `${pathOf(path)} is undefined, which JSON turns into null (pass null)`
+              : walk(item, depth + 1);
+            path.pop();
+            if (found !== undefined) return found;
+          }
+          return undefined;
+        }
+        const proto = Object.getPrototypeOf(current);
+        if (proto !== Object.prototype && proto !== null) {
+          const kind = lossyKind(current);
+          if (kind !== undefined) return `${pathOf(path)} is ${kind}`;
+          return undefined; // an object with its own toJSON: its JSON is what it says
+        }
+        if (typeof (current as { toJSON?: unknown }).toJSON === "function") return undefined;
+        for (const key in current) {
+          const item = (current as Record<string, unknown>)[key];
+          const type = typeof item;
+          if (type === "string" || type === "boolean" || item === null || item === undefined) {
+            continue;
+          }
+          path.push(key);
+          const found = walk(item, depth + 1);
+          path.pop();
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+  return walk(value, 0);
 }
 
 /**

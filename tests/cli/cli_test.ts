@@ -328,7 +328,7 @@ test("CLI errors are one line with exit code 1 or 2, and Redis URLs are redacted
 
   // A malformed URL is a usage error, its password hidden.
   const malformed = await qtasks(["get", "1", "--redis", "redis://bob:hunter2@127.0.0.1:notaport"]);
-  assertOneErrorLine(malformed, 2, /Cannot connect to redis:\/\/\*\*\*@127\.0\.0\.1:notaport/);
+  assertOneErrorLine(malformed, 2, /Cannot connect to redis:\/\/bob:\*\*\*@127\.0\.0\.1:notaport/);
   assert.ok(!malformed.stderr.includes("hunter2"), malformed.stderr);
 
   // Redis answered but refused the credentials: said so, not "unreachable".

@@ -508,11 +508,16 @@ export function brokerContract(
           settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "42" }],
         }));
         assert.deepEqual(settled.rejected, []);
-        // A second settlement of a finished task is rejected and changes nothing.
+        // A second settlement of a finished task changes nothing; the same status from the same
+        // delivery is a resend after a lost reply: already stored, so not reported as rejected.
         const twice = await broker.exchange(exchangeRequest({
           settlements: [{ uuid: task.uuid, deliveries: 2, status: "success", returning: "43" }],
         }));
-        assert.deepEqual(twice.rejected, [task.uuid]);
+        assert.deepEqual(twice.rejected, []);
+        const other = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: task.uuid, deliveries: 2, status: "cancel", reason: "late" }],
+        }));
+        assert.deepEqual(other.rejected, [task.uuid], "another status from that delivery");
         record = await mustGet(broker, task.uuid);
         assert.equal(record.status, "success");
         assert.equal(record.returning, 42);
@@ -615,6 +620,26 @@ export function brokerContract(
           taken.push(idle.claimed[0].uuid);
         }
         assert.deepEqual(taken, dead.map((t) => t.uuid));
+      }),
+  );
+
+  contractTest(
+    "recovers an expired lease of the calling worker too: a claim whose reply was lost is never held for ever",
+    () =>
+      withBroker(async (broker) => {
+        const leaseMs = 150;
+        const task = newTask();
+        await broker.add(task);
+        // worker-a never saw this reply (lost in an outage): it does not know it holds the task.
+        await broker.exchange(exchangeRequest({ want: 1, leaseMs }));
+        const again = await exchangeUntil(
+          broker,
+          exchangeRequest({ leaseMs }),
+          leaseMs,
+          (r) => r.recovered > 0,
+          "worker-a's own expired lease should be recovered by its next exchange",
+        );
+        assert.equal(again.recovered, 1);
       }),
   );
 

@@ -108,7 +108,7 @@ test("RedisBroker DeliveryLimitError records expire too", () =>
     const signal = new AbortController().signal;
     for (;;) {
       const result = await broker.exchange(
-        exchangeRequest({ resultTtlMs: 30_000, maxDeliveries: 1 }),
+        exchangeRequest({ workerId: "worker-b", resultTtlMs: 30_000, maxDeliveries: 1 }),
       );
       if (result.recovered > 0) break;
       assert.ok(Date.now() < deadline, "the 1 ms lease should expire");

@@ -28,6 +28,8 @@ export interface RedisServerOptions {
   password?: string;
   /** How long to wait for the server to be ready (default 15 000 ms). */
   readyTimeoutMs?: number;
+  /** More redis-server arguments (`--maxmemory 5mb`, …). */
+  args?: string[];
 }
 
 /** The redis-server executable (env `REDIS_SERVER`, default `redis-server` on the PATH). */
@@ -158,6 +160,7 @@ export class RedisServer {
     ];
     if (persistent) args.push("--appendfsync", "always");
     if (this.#options.password) args.push("--requirepass", this.#options.password);
+    args.push(...(this.#options.args ?? []));
     return args;
   }
 

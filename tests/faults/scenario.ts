@@ -10,7 +10,7 @@
 
 /** One row of the result table. */
 export interface ScenarioRow {
-  /** Scenario number (1–6). */
+  /** Scenario number (1–8). */
   id: number;
   /** Short name. */
   name: string;

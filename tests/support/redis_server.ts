@@ -90,7 +90,9 @@ function makeCertificates(dir: string): { ca: string } {
 }
 
 /** Starts redis-server; resolves once it accepts connections (its log says so). */
-export async function startRedisServer(options: { tls?: boolean } = {}): Promise<PrivateRedis> {
+export async function startRedisServer(
+  options: { tls?: boolean; args?: string[] } = {},
+): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), "qtasks-redis-"));
   const port = await freePort();
   const args = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
@@ -114,6 +116,7 @@ export async function startRedisServer(options: { tls?: boolean } = {}): Promise
   } else {
     args.push("--port", String(port));
   }
+  args.push(...(options.args ?? []));
   const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {

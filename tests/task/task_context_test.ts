@@ -204,6 +204,22 @@ test("the default logger's child writes its labels after the prefix", () => {
   assert.match(String(written[0][0]), /\[qtasks\] task=resize uuid=u1 INFO done$/);
 });
 
+test("the default logger escapes control characters, so a task name with a newline cannot forge a log line", () => {
+  const written: unknown[][] = [];
+  const original = console.warn;
+  console.warn = (...data: unknown[]) => void written.push(data);
+  try {
+    const name = "evil\n2026-01-01T00:00:00.000Z [qtasks] ERROR forged\u001b[31m";
+    createLogger("info", "[qtasks]").child?.({ task: name }).warn(`Cannot run task "${name}"`);
+  } finally {
+    console.warn = original;
+  }
+  const line = String(written[0][0]);
+  assert.equal(line.split("\n").length, 1, line);
+  assert.ok(!line.includes("\u001b"), "no raw escape character");
+  assert.match(line, /task=evil\\n2026.*forged\\x1b\[31m WARN Cannot run task "evil\\n2026/);
+});
+
 test("ctx.sleep rejects with TaskTimeoutError at maxTime, and ctx.progress refuses a value that is not JSON", async () => {
   const app = new QueueTasks({
     name: uniqueName("context-limits"),

@@ -299,7 +299,13 @@ export class MemoryBroker implements Broker {
         !lease || lease.workerId !== request.workerId ||
         lease.deliveries !== settlement.deliveries
       ) {
-        rejected.push(settlement.uuid);
+        // Already stored by an earlier send of this settlement (its reply lost): skipped, as on
+        // Redis; else this worker no longer holds the task.
+        const fields = this.storage.fields(settlement.uuid);
+        const done = fields !== undefined && fields.worker_id === request.workerId &&
+          fields.deliveries === String(settlement.deliveries) &&
+          fields.status === settlement.status && fields.error_code !== "DELIVERY_LIMIT";
+        if (!done) rejected.push(settlement.uuid);
         continue;
       }
       this.#leases.delete(settlement.uuid);
@@ -373,7 +379,7 @@ export class MemoryBroker implements Broker {
         if (!entry) break;
         if (this.#cancelled.delete(entry.uuid)) continue;
         const fields = this.storage.fields(entry.uuid);
-        if (!fields || fields.task_name === undefined) {
+        if (!fields || fields.task_name === undefined || fields.status !== "new") {
           dropped.push(entry.uuid);
           continue;
         }

@@ -202,13 +202,8 @@ export class RedisBroker implements Broker {
         if (!(error instanceof BackendError)) reject(error);
         else {
           // Each task's own uuid on its error, for a safe resend with { uuid }.
-          const cause = error.cause instanceof Error ? error.cause : error;
-          reject(
-            new BackendError(
-              `Cannot add task "${task.taskName}" (${task.uuid}): ${cause.message}; it may have been stored`,
-              { cause, uuid: task.uuid },
-            ),
-          );
+          const cause = error.cause instanceof BackendError ? error.cause : error;
+          reject(addFailed(task.taskName, task.uuid, cause, error.sent));
         }
       }
     }
@@ -263,20 +258,21 @@ export class RedisBroker implements Broker {
     uuid: string,
     send: (resent: boolean) => Promise<void>,
   ): Promise<void> {
-    const deadline = Date.now() + this.connection.timeoutMs;
+    const deadline = performance.now() + this.connection.timeoutMs;
+    let sent = false;
     for (let attempt = 1;; attempt++) {
       try {
-        return await send(attempt > 1);
+        return await send(sent);
       } catch (error) {
         if (error instanceof RedisReplyError && error.code === "DUPLICATE_TASK") {
           throw new DuplicateTaskError(taskName, uuid);
         }
         if (!(error instanceof BackendError)) throw error;
-        if (Date.now() >= deadline) {
-          throw new BackendError(
-            `Cannot add task "${taskName}" (${uuid}): ${error.message}; it may have been stored`,
-            { cause: error, uuid },
-          );
+        // A send that may have run makes every later one a resend (skip what it stored).
+        sent ||= error.sent;
+        // Refused by the server (OOM, NOAUTH, …): nothing was stored; sending again won't help.
+        if (error.reply !== undefined || performance.now() >= deadline) {
+          throw addFailed(taskName, uuid, error, sent);
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }
@@ -431,4 +427,23 @@ export class RedisBroker implements Broker {
   async flushAll(): Promise<void> {
     await this.storage.flushAll();
   }
+}
+
+/**
+ * The error of an enqueue that failed: "it may have been stored" only when a send may have run.
+ */
+function addFailed(
+  taskName: string,
+  uuid: string,
+  cause: BackendError,
+  sent: boolean,
+): BackendError {
+  return new BackendError(
+    `Cannot add task "${taskName}" (${uuid}): ${cause.message}${
+      sent
+        ? "; it may have been stored (add it again with the same uuid to be sure)"
+        : "; it was not stored"
+    }`,
+    { cause, uuid, sent, reply: cause.reply },
+  );
 }

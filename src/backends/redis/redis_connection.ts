@@ -1,13 +1,15 @@
 import { BackendError } from "../../model/errors/backend_error.ts";
+import { ConfigError } from "../../model/errors/config_error.ts";
 import { createNodeRedisClient, type NodeRedisClientOptions } from "./node_redis_client.ts";
 import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_client.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
-import { redactUrl } from "./_redact_url.ts";
+import { redactUrl, unencodedInUserInfo, urlSecrets } from "./_redact_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
 interface PendingCommand {
   client: RedisClient;
+  /** performance.now() time. */
   deadline: number;
   what: string;
   reject: (error: Error) => void;
@@ -15,6 +17,18 @@ interface PendingCommand {
 
 /** Error replies for commands the server refused without running them. */
 const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"]);
+
+/** What to do about a refusal of the server, by its error code. */
+const REFUSAL_HINTS: Readonly<Record<string, string>> = {
+  OOM:
+    "Redis is out of memory (maxmemory reached with maxmemory-policy noeviction); nothing was stored: raise maxmemory, or free memory (shorter resultTtlMs)",
+  NOAUTH: "Redis requires a password: put it in the URL (redis://user:password@host:port)",
+  WRONGPASS: "the user name or password in the URL is wrong",
+  NOPERM:
+    "the ACL user lacks a permission QTasks needs (every command on the app's keys ~{app}:* and channels)",
+  READONLY: "this server is a read-only replica: use the primary's URL",
+  MISCONF: "Redis cannot save to disk and refuses writes: see the server's log",
+};
 
 /**
  * Options of {@linkcode RedisConnection}.
@@ -39,6 +53,13 @@ export interface RedisConnectionOptions {
   tls?: NodeRedisClientOptions["tls"];
   /** Makes the clients (default node-redis); for other clients and tests. */
   createClient?: (url: string) => RedisClient;
+  /**
+   * Accept a server whose `maxmemory-policy` evicts keys (default `false`). An evicting policy
+   * deletes task records, queues and leases when memory runs out, so tasks are lost silently:
+   * by default the first connection refuses such a server with a {@linkcode ConfigError}, and
+   * `noeviction` (Redis refuses writes when full, and QTasks reports it) is required.
+   */
+  allowEviction?: boolean;
 }
 
 /**
@@ -65,6 +86,8 @@ export class RedisConnection {
   /** How long a command may wait, in ms. */
   readonly timeoutMs: number;
   #url: string;
+  /** The URL's password and secret query values, hidden in every message. */
+  #secrets: string[];
   #create: (url: string) => RedisClient;
   #client: RedisClient | undefined;
   #connecting: Promise<RedisClient> | undefined;
@@ -77,6 +100,9 @@ export class RedisConnection {
   /** The last error a client reported (a refused AUTH shows up here while it reconnects). */
   #lastClientError: Error | undefined;
   #readyWaits = new WeakMap<RedisClient, Promise<void>>();
+  #allowEviction: boolean;
+  /** Whether the server's eviction policy was checked (once per connection). */
+  #policyChecked = false;
   #inFlight = new Set<PendingCommand>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
@@ -94,12 +120,24 @@ export class RedisConnection {
     }
     // Checked here, so that a malformed URL fails at once with its password hidden (the client
     // would throw later, lazily, with the URL in clear).
+    const unencoded = unencodedInUserInfo(this.#url);
+    if (unencoded !== undefined) {
+      throw new TypeError(
+        `Cannot connect to ${
+          redactUrl(this.#url)
+        }: the user name or password contains "${unencoded}", which must be percent-encoded in a URL (${unencoded} is ${
+          encodeURIComponent(unencoded)
+        }; encodeURIComponent(password) does it)`,
+      );
+    }
     if (!URL.canParse(this.#url)) {
       throw new TypeError(`Cannot connect to ${redactUrl(this.#url)}: the URL is not valid`);
     }
     this.redactedUrl = redactUrl(this.#url);
+    this.#secrets = urlSecrets(this.#url);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     if (!(this.timeoutMs > 0)) throw new RangeError("RedisConnection timeoutMs must be > 0");
+    this.#allowEviction = options.allowEviction === true;
     const tls = options.tls;
     const connectTimeoutMs = Math.min(this.timeoutMs, 5_000);
     this.#create = options.createClient ??
@@ -183,7 +221,7 @@ export class RedisConnection {
     return await this.#onBlockingClient(blockMs, signal, args[0], (client) => {
       const first = client.send(args);
       const second = client.send(next).catch((error: unknown) => {
-        if (error instanceof RedisReplyError) return error;
+        if (error instanceof RedisReplyError && error.code === "NOSCRIPT") return error;
         throw error;
       });
       second.catch(() => {}); // observed below, after the first
@@ -282,10 +320,13 @@ export class RedisConnection {
   }
 
   async #send(args: readonly string[], what: string): Promise<RedisReply> {
-    const deadline = Date.now() + this.timeoutMs;
+    // Monotonic: a wall clock stepped back or forward changes no deadline.
+    const deadline = performance.now() + this.timeoutMs;
     for (;;) {
       const client = await this.#ready();
-      if (!client.isReady() && !(await this.#waitUntilReady(client, deadline - Date.now()))) {
+      if (
+        !client.isReady() && !(await this.#waitUntilReady(client, deadline - performance.now()))
+      ) {
         throw this.#unreachable(what);
       }
       try {
@@ -295,8 +336,8 @@ export class RedisConnection {
         // restart, BUSY script, MASTERDOWN): safe to send again until the deadline.
         const unexecuted = error instanceof RedisOfflineError ||
           (error instanceof RedisReplyError && NOT_EXECUTED.has(error.code));
-        if (!unexecuted) throw this.#wrap(error, what);
-        const left = deadline - Date.now();
+        if (!unexecuted) throw this.#wrap(error, what, true);
+        const left = deadline - performance.now();
         if (left <= 0) throw this.#unreachable(what, error);
         if (!(error instanceof RedisOfflineError)) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, left)));
@@ -332,7 +373,7 @@ export class RedisConnection {
 
   /** Fails the commands past their deadline; stops the watchdog when none is in flight. */
   #sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const entry of this.#inFlight) {
       if (entry.deadline > now) continue;
       this.#inFlight.delete(entry);
@@ -344,6 +385,7 @@ export class RedisConnection {
       entry.reject(
         new BackendError(
           `Cannot reach Redis at ${this.redactedUrl} (${entry.what}): no reply within ${this.timeoutMs} ms`,
+          { sent: true },
         ),
       );
     }
@@ -360,13 +402,46 @@ export class RedisConnection {
       this.#lastClientError?.message ?? "",
     );
     if (refusal) {
+      const code = refusal[1];
+      const hint = REFUSAL_HINTS[code];
       return new BackendError(
-        `Redis at ${this.redactedUrl} refused the connection: ${refusal[0]}`,
+        `Redis at ${this.redactedUrl} refused the connection: ${this.#hide(refusal[0])}${
+          hint ? ` (${hint})` : ""
+        }`,
+        { cause: this.#lastClientError, reply: code },
       );
     }
-    const detail = last instanceof RedisReplyError ? ` (last reply: ${last.message})` : "";
+    // The cause of the failed connection attempts (a refused SELECT, a DNS failure, a TLS
+    // handshake with a plain server…), in a sentence of ours.
+    const cause = last instanceof RedisReplyError ? last : this.#lastClientError;
+    let detail = cause === undefined ? "" : `; last error: ${this.#hide(describeCause(cause))}`;
+    if (this.#url.startsWith("rediss:") && !(cause instanceof RedisReplyError)) {
+      detail += "; a rediss:// URL needs a TLS server: is this one plain redis://?";
+    }
     return new BackendError(
-      `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection for ${this.timeoutMs} ms${detail}`,
+      `Cannot reach Redis at ${this.redactedUrl} (${what}): no connection within ${this.timeoutMs} ms${detail}`,
+      { cause },
+    );
+  }
+
+  /** `text` with the URL and its secrets hidden. */
+  #hide(text: string): string {
+    let hidden = text.replaceAll(this.#url, this.redactedUrl);
+    for (const secret of this.#secrets) hidden = hidden.replaceAll(secret, "***");
+    return hidden;
+  }
+
+  /** A typed error for a refusal of the server (OOM, NOAUTH, …), with what to do about it. */
+  #refused(error: RedisReplyError, what: string | undefined): BackendError {
+    // The server's text, without the script SHA and Lua location it may quote.
+    const text = this.#hide(error.message.replace(/[.,]?\s*script: [0-9a-f]{40}[\s\S]*$/, ""));
+    const hint = REFUSAL_HINTS[error.code] ??
+      (/unauthenticated|NOAUTH/i.test(error.message) ? REFUSAL_HINTS.NOAUTH : undefined);
+    return new BackendError(
+      `Redis at ${this.redactedUrl} refused ${what ?? "the command"}: ${text}${
+        hint ? ` (${hint})` : ""
+      }`,
+      { cause: error, reply: error.code },
     );
   }
 
@@ -400,11 +475,45 @@ export class RedisConnection {
 
   #ready(): Promise<RedisClient> {
     if (this.#client) return Promise.resolve(this.#client);
-    this.#connecting ??= this.#open().then((client) => this.#client = client, (error) => {
+    this.#connecting ??= this.#open().then(async (client) => {
+      try {
+        await this.#checkEviction(client);
+      } catch (error) {
+        client.destroy();
+        throw error;
+      }
+      return this.#client = client;
+    }).catch((error) => {
       this.#connecting = undefined;
       throw error;
     });
     return this.#connecting;
+  }
+
+  /**
+   * Refuses a server whose maxmemory-policy evicts keys (unless `allowEviction`): one
+   * `CONFIG GET` (or `INFO memory` where CONFIG is disabled) per connection.
+   */
+  async #checkEviction(client: RedisClient): Promise<void> {
+    if (this.#allowEviction || this.#policyChecked) return;
+    let policy: string | undefined;
+    try {
+      const reply = await client.send(["CONFIG", "GET", "maxmemory-policy"]);
+      if (Array.isArray(reply) && typeof reply[1] === "string") policy = reply[1];
+    } catch {
+      // CONFIG is renamed or disabled on many managed servers: INFO says it too.
+      try {
+        const info = await client.send(["INFO", "memory"]);
+        policy = /^maxmemory_policy:(\S+)/m.exec(String(info))?.[1];
+      } catch { /* unknown: nothing to refuse */ }
+    }
+    if (policy !== undefined && policy !== "noeviction") {
+      throw new ConfigError(
+        "allowEviction",
+        `Cannot use Redis at ${this.redactedUrl}: its maxmemory-policy is "${policy}", which deletes keys when memory runs out, so tasks, results and leases would be lost silently. Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and maxmemory-policy noeviction in redis.conf), or pass redis: { allowEviction: true } to accept the risk`,
+      );
+    }
+    this.#policyChecked = true;
   }
 
   #ensureSubscriber(): Promise<RedisClient> {
@@ -442,16 +551,39 @@ export class RedisConnection {
     return Promise.race([ready.then(() => true), late]).finally(() => clearTimeout(timer));
   }
 
-  #wrap(error: unknown, what: string | undefined): Error {
-    if (error instanceof BackendError || error instanceof RedisReplyError) {
-      return error instanceof RedisReplyError && what === "connect"
-        ? new BackendError(`Cannot connect to Redis at ${this.redactedUrl}: ${error.message}`)
-        : error;
+  /**
+   * A typed error for what a client threw. Error replies of the server become a BackendError
+   * that says what to do (a script's own codes, `DUPLICATE_TASK` and the like, and `NOSCRIPT`
+   * pass through for their callers); other failures (the connection dropped, node-redis's own
+   * texts) are wrapped in a sentence of ours, `sent` when the command had been sent.
+   */
+  #wrap(error: unknown, what: string | undefined, sent = false): Error {
+    if (error instanceof BackendError) return error;
+    if (error instanceof RedisReplyError) {
+      if (error.code === "NOSCRIPT" || error.code.includes("_")) return error;
+      return this.#refused(error, what);
     }
-    const message = String((error as Error)?.message ?? error).replaceAll(
-      this.#url,
-      this.redactedUrl,
+    const message = this.#hide(describeCause(error));
+    return new BackendError(
+      sent
+        ? `Cannot reach Redis at ${this.redactedUrl} (${what}): the connection failed after the command was sent (${message})`
+        : `Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`,
+      { cause: error, sent },
     );
-    return new BackendError(`Cannot reach Redis at ${this.redactedUrl} (${what}): ${message}`);
   }
+}
+
+/** An error's message, with node-redis's bare texts put in words. */
+function describeCause(error: unknown): string {
+  const message = String((error as Error)?.message ?? error);
+  if (/^Disconnects client$/i.test(message)) {
+    return "the client was closed (node-redis: Disconnects client)";
+  }
+  if (/^Socket closed unexpectedly$/i.test(message)) {
+    return "the server closed the connection (node-redis: Socket closed unexpectedly)";
+  }
+  if (/^Connection timeout$/i.test(message)) {
+    return "no connection within the connect timeout (node-redis: Connection timeout)";
+  }
+  return message;
 }

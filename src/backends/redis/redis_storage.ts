@@ -41,7 +41,7 @@ export class RedisStorage implements Storage {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
-  #watchers = new Map<string, Set<(status?: string, changed?: TaskFields) => void>>();
+  #watchers = new Map<string, Set<(status?: string) => void>>();
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
 
@@ -118,25 +118,16 @@ export class RedisStorage implements Storage {
 
   /** Waits for a status, woken by the events channel. */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
-    // The last record read, and the fields a final-status message said it changed: together they
-    // are the final record, with no second read.
-    let base: TaskFields | undefined;
-    let final: TaskFields | undefined;
+    // A message on the events channel only says when to read: its status and fields are never
+    // taken as the record (anyone allowed to PUBLISH could forge them), so an awaited status is
+    // read back from the record itself (one HGETALL per awaited status heard).
     return waitForRecord(options, {
-      read: async () => {
-        if (base && final) return decodeTaskRecord(uuid, { ...base, ...final });
-        const fields = pairsToObject(
-          await this.connection.command(["HGETALL", this.keys.task(uuid)]),
-        );
-        base = fields;
-        return decodeTaskRecord(uuid, fields);
-      },
-      watch: (onChange) =>
-        this.#watch(uuid, (status, changed) => {
-          if (changed) final = changed;
-          else if (status === undefined) final = undefined; // a resync: read it all again
-          onChange(status);
-        }),
+      read: async () =>
+        decodeTaskRecord(
+          uuid,
+          pairsToObject(await this.connection.command(["HGETALL", this.keys.task(uuid)])),
+        ),
+      watch: (onChange) => this.#watch(uuid, (status) => onChange(status)),
     });
   }
 
@@ -151,7 +142,7 @@ export class RedisStorage implements Storage {
 
   async #watch(
     uuid: string,
-    listener: (status?: string, changed?: TaskFields) => void,
+    listener: (status?: string) => void,
   ): Promise<() => void> {
     let set = this.#watchers.get(uuid);
     if (!set) this.#watchers.set(uuid, set = new Set());
@@ -216,7 +207,8 @@ export class RedisStorage implements Storage {
     this.#subscribed ??= this.connection.subscribe(
       this.keys.events,
       (message) => {
-        // "<uuid> <status>", or "<uuid> <status> <JSON of the changed fields>".
+        // "<uuid> <status>", or "<uuid> <status> <JSON of the changed fields>": only the status
+        // is used, as a hint of when to read (the fields are not trusted, see waitForStatus).
         const first = message.indexOf(" ");
         const uuid = first < 0 ? message : message.slice(0, first);
         const set = this.#watchers.get(uuid);
@@ -225,15 +217,7 @@ export class RedisStorage implements Storage {
         const status = first < 0
           ? undefined
           : message.slice(first + 1, second < 0 ? undefined : second);
-        let changed: TaskFields | undefined;
-        if (second > 0) {
-          try {
-            changed = JSON.parse(message.slice(second + 1)) as TaskFields;
-          } catch {
-            changed = undefined;
-          }
-        }
-        for (const notify of [...set]) notify(status, changed);
+        for (const notify of [...set]) notify(status);
       },
       // After a reconnection, messages may have been missed: every waiter reads again.
       () => {

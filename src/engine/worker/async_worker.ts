@@ -45,6 +45,7 @@ import type {
   Settlement,
 } from "../../ports/broker.ts";
 import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts";
+import { ConfigError } from "../../model/errors/config_error.ts";
 import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
@@ -102,6 +103,9 @@ export interface AsyncWorkerOptions {
   /** This worker's id, the owner of its leases (default: `host:pid:random`). */
   id?: string;
 }
+
+/** Workers started in this process, by app name and id: a second one with the same id is refused. */
+const LIVE_IDS = new Set<string>();
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
@@ -184,6 +188,11 @@ export class AsyncWorker implements Worker {
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
   #stopping: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
+  /** When the leases were last renewed (or the renewals began), performance.now() time. */
+  #renewedAt = 0;
+  /** The renewal sent after a stall, until it is done: exchanges and waits go after it. */
+  #afterStall: Promise<void> | undefined;
   /** Running tasks taken from the quarantine (0 or 1): nothing else is claimed meanwhile. */
   #isolated = 0;
   /** Tasks in the quarantine, as of the last exchange. */
@@ -291,10 +300,54 @@ export class AsyncWorker implements Worker {
     }
   }
 
-  /** Starts taking tasks. */
+  /**
+   * Starts taking tasks. Calls made while it starts share that start; a call while it runs does
+   * nothing.
+   */
   async start(): Promise<void> {
     const host = this.#requireHost();
+    if (this.#starting) return await this.#starting;
     if (this.#state !== "idle") return;
+    this.#starting = this.#start(host).finally(() => this.#starting = undefined);
+    return await this.#starting;
+  }
+
+  async #start(host: WorkerHost): Promise<void> {
+    const liveKey = `${host.name}\0${this.id}`;
+    await this.#refuseDuplicateId(host, liveKey);
+    LIVE_IDS.add(liveKey);
+    try {
+      await this.#startTaking(host);
+    } catch (error) {
+      LIVE_IDS.delete(liveKey);
+      throw error;
+    }
+  }
+
+  /**
+   * Refuses to start under an id a live worker of the app has: one started in this process, or
+   * one whose heartbeat record (stats) comes from another host or process. Two workers with one
+   * id would share their leases' owner and their stats record. A record of this host and pid
+   * (this process before a restart, such as pid 1 in a container) does not count.
+   */
+  async #refuseDuplicateId(host: WorkerHost, liveKey: string): Promise<void> {
+    const refuse = (where: string) =>
+      new ConfigError(
+        "id",
+        `Cannot start worker "${this.id}" of app "${host.name}": a live worker with this id runs ${where}; give each worker its own id, or leave id unset (host:pid:random)`,
+      );
+    if (LIVE_IDS.has(liveKey)) throw refuse("in this process");
+    const globalConfig = this.broker.storage.globalConfig;
+    if (!host.config.statsEnabled || !globalConfig) return;
+    const runtime = getRuntime();
+    const live = (await globalConfig.readWorkerStats()).workers.find((worker) =>
+      worker.workerId === this.id &&
+      (worker.host !== runtime.hostname() || worker.pid !== runtime.pid)
+    );
+    if (live) throw refuse(`on ${live.host} (pid ${live.pid})`);
+  }
+
+  async #startTaking(host: WorkerHost): Promise<void> {
     const { config } = host;
     if (config.deleteFinishedTasks) {
       const deleted = await this.broker.storage.deleteFinished();
@@ -321,10 +374,17 @@ export class AsyncWorker implements Worker {
     this.#stopController = new AbortController();
     this.#mayHaveWork = true;
     this.#quarantined = 0;
-    this.#leaseTimer = setInterval(
-      () => void this.#renewLeases(),
-      Math.max(50, config.leaseMs / 3),
-    );
+    const every = Math.max(50, config.leaseMs / 3);
+    this.#renewedAt = performance.now();
+    let tick = this.#renewedAt;
+    this.#leaseTimer = setInterval(() => {
+      // How late this timer fired: the event loop was blocked that long.
+      const now = performance.now();
+      const blocked = now - tick - every;
+      tick = now;
+      if (this.#leasesFirst() === undefined) void this.#renewLeases();
+      if (blocked > config.leaseMs / 2) this.#warnBlocked(blocked, config.leaseMs);
+    }, every);
     host.logger.info(`Worker ${this.id} started (concurrency ${this.concurrency})`);
     await host.plugins?.start("worker");
     await host.plugins?.run("worker_start", {
@@ -344,6 +404,9 @@ export class AsyncWorker implements Worker {
   stop(options: WorkerStopOptions = {}): Promise<void> {
     if (this.#state === "running") {
       this.#stopping = this.#stop(options).finally(() => this.#stopping = undefined);
+    } else if (this.#starting) {
+      // Still starting: stop once started (a failed start leaves nothing to stop).
+      return this.#starting.then(() => this.stop(options), () => {});
     }
     return this.#stopping ?? Promise.resolve();
   }
@@ -388,6 +451,7 @@ export class AsyncWorker implements Worker {
     this.#unwatchCancels?.();
     this.#unwatchCancels = undefined;
     this.#state = "idle";
+    LIVE_IDS.delete(`${host.name}\0${this.id}`);
     await host.plugins?.run("worker_stop", { appName: host.name, workerId: this.id });
     await host.plugins?.stop("worker");
     host.logger.info(`Worker ${this.id} stopped`);
@@ -498,6 +562,9 @@ export class AsyncWorker implements Worker {
     const sent = performance.now();
     let result;
     try {
+      // After a stall (a blocked event loop), the leases first: this exchange would recover them.
+      const first = this.#leasesFirst();
+      if (first !== undefined) await first;
       result = await this.broker.exchange({
         ...this.#limits(),
         settlements,
@@ -534,7 +601,7 @@ export class AsyncWorker implements Worker {
     const host = this.#requireHost();
     if (result.rejected.length > 0) {
       host.logger.warn(
-        `Worker ${this.id}: ${result.rejected.length} results were not stored because the lease was lost (the task ran again elsewhere)`,
+        `Worker ${this.id}: ${result.rejected.length} results were not stored: this worker no longer held those tasks (their leases expired before the results arrived, for example while Redis or this event loop was stalled, and another worker recovered them: they were queued again or ended there)`,
         { uuids: result.rejected },
       );
     }
@@ -628,6 +695,8 @@ export class AsyncWorker implements Worker {
       timeoutMs = Math.min(timeoutMs, Math.max(0, Math.ceil(this.#nextDueAt - performance.now())));
     }
     try {
+      const first = this.#leasesFirst();
+      if (first !== undefined) await first;
       result = await this.broker.waitForTasks(timeoutMs, this.#stopController.signal, claim);
     } catch (error) {
       this.#requireHost().logger.warn(
@@ -970,7 +1039,45 @@ export class AsyncWorker implements Worker {
     }
   }
 
+  /**
+   * Whether the lease renewal is overdue (its timer, every leaseMs / 3, was held up for more than
+   * another third): then the held leases may have expired, and an exchange would recover them.
+   * One clock read; false while nothing is held.
+   */
+  #renewalOverdue(): boolean {
+    if (this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0) {
+      return false;
+    }
+    const leaseMs = this.#requireHost().config.leaseMs;
+    return performance.now() - this.#renewedAt > (2 * leaseMs) / 3;
+  }
+
+  /**
+   * After a stall, the renewal that must reach the broker before anything else this worker sends
+   * (started now when overdue); `undefined` when none is due.
+   */
+  #leasesFirst(): Promise<void> | undefined {
+    if (this.#renewalOverdue()) {
+      const renewal = this.#renewLeases();
+      this.#afterStall = renewal;
+      void renewal.finally(() => {
+        if (this.#afterStall === renewal) this.#afterStall = undefined;
+      });
+    }
+    return this.#afterStall;
+  }
+
+  /** The event loop was blocked past half a lease: the held tasks may have been recovered. */
+  #warnBlocked(blockedMs: number, leaseMs: number): void {
+    this.#requireHost().logger.warn(
+      `Worker ${this.id}: the event loop was blocked for ${
+        Math.round(blockedMs)
+      } ms (leaseMs is ${leaseMs}); leases of the tasks it holds may have expired and other workers may run them again. Synchronous CPU-bound work longer than leaseMs belongs in a WorkerPool (its threads keep the event loop free)`,
+    );
+  }
+
   async #renewLeases(): Promise<void> {
+    this.#renewedAt = performance.now();
     if (this.#running.size === 0 && this.#ahead.length === 0 && this.#adding.length === 0) return;
     const leases = [...this.#running].map(([uuid, task]) => ({
       uuid,

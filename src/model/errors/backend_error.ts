@@ -19,16 +19,33 @@ export class BackendError extends QTasksError {
    * reply was lost). Add it again with `{ uuid }` to be sure, without creating a second task.
    */
   readonly uuid: string | undefined;
+  /**
+   * Whether the command reached the server without an answer (no reply in time, or the
+   * connection dropped after it was sent): then it may have run. `false` when it was never sent
+   * (no connection) or the server refused it.
+   */
+  readonly sent: boolean;
+  /**
+   * The server's error code when Redis refused the command (`OOM`, `NOAUTH`, `WRONGPASS`,
+   * `NOPERM`, `READONLY`, `MISCONF`, …): nothing was done. `undefined` otherwise.
+   */
+  readonly reply: string | undefined;
 
   /**
    * Creates the error.
    *
    * @param message What failed, with the redacted URL.
-   * @param options Standard error options (`cause`) and the task's `uuid`.
+   * @param options Standard error options (`cause`), the task's `uuid`, whether the command was
+   *   `sent`, and the server's `reply` code when it refused it.
    */
-  constructor(message: string, options?: ErrorOptions & { uuid?: string }) {
+  constructor(
+    message: string,
+    options?: ErrorOptions & { uuid?: string; sent?: boolean; reply?: string },
+  ) {
     super("BACKEND_UNAVAILABLE", message, options);
     this.name = "BackendError";
     this.uuid = options?.uuid;
+    this.sent = options?.sent ?? false;
+    this.reply = options?.reply;
   }
 }

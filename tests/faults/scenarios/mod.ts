@@ -5,7 +5,9 @@
  */
 import type { Scenario } from "../scenario.ts";
 import { crashingTaskScenario } from "./crashing_task.ts";
+import { evictingRedisScenario } from "./evicting_redis.ts";
 import { killWorkersScenario } from "./kill_workers.ts";
+import { leasesDeletedScenario } from "./leases_deleted.ts";
 import { poisonScenario } from "./poison_input.ts";
 import { redisFreezeScenario } from "./redis_freeze.ts";
 import { redisRestartScenario } from "./redis_restart.ts";
@@ -19,4 +21,6 @@ export const SCENARIOS: readonly Scenario[] = [
   sigtermScenario,
   poisonScenario,
   crashingTaskScenario,
+  evictingRedisScenario,
+  leasesDeletedScenario,
 ];

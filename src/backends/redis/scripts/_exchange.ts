@@ -75,10 +75,13 @@ Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claime
 task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
 task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
 group; the member's seq lets the worker's settlement carry the record's task_name and seq as
-field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost, recovered
+field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
+is stored all the same when the record still says this worker runs this delivery, and is skipped
+as already stored when the record holds its final status: a resend after a lost reply), recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
-queue and schedule entries that had no record, quarantined counts the quarantine, next due is the
+queue and schedule entries that had no record or whose record is not "new" (nothing claims it
+twice), quarantined counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -193,6 +196,19 @@ local function retry(key, uuid, fields, token, child, delay, left)
   finish(key, uuid, fields, wid, token, ttl + delay)
 end
 
+-- A settlement whose lease member is missing: 'held' when the record still says this worker runs
+-- this delivery (the leases key lost the member: deleted, or evicted), 'done' when the record
+-- already holds this delivery's final status, the one settled (an earlier send of this settlement
+-- was stored and its reply lost), else 'lost' (the lease expired and the task was recovered).
+local function settleWithoutLease(key, token, status)
+  local r = redis.call('HMGET', key, 'status', 'worker_id', 'deliveries', 'error_code')
+  if r[2] ~= wid or r[3] ~= token then return 'lost' end
+  if r[1] == 'process' then return 'held' end
+  -- Recovery ends a task past maxDeliveries with the worker's id left on it: not this send's.
+  if r[1] == status and r[4] ~= ${LIMIT_CODE} then return 'done' end
+  return 'lost'
+end
+
 local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
@@ -200,8 +216,12 @@ for _ = 1, tonumber(ARGV[10]) do
   local plain, n = ARGV[i + 3] ~= '1', tonumber(ARGV[i + 4])
   local key = prefix .. uuid
   local after = i + 5 + 2 * n
-  -- The lease member is the token: it exists only while this worker holds this delivery.
-  if redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1 then
+  -- The lease member is the token: it exists only while this worker holds this delivery. When
+  -- it is missing, the record decides (see settleWithoutLease).
+  local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
+  local state = 'lost'
+  if not held then state = settleWithoutLease(key, token, status) end
+  if held or state == 'held' then
     if status == 'release' then
       requeue(key, uuid, KEYS[1])
     else
@@ -214,7 +234,7 @@ for _ = 1, tonumber(ARGV[10]) do
         finish(key, uuid, fields, wid, token, nil, plain)
       end
     end
-  else
+  elseif state == 'lost' then
     rejected[#rejected + 1] = uuid
   end
   i = status == 'retry' and after + 3 or after
@@ -223,11 +243,11 @@ end
 local recovered = 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
 for _, member in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], member)
   local bar = string.find(member, '|', 1, true)
   local uuid = string.sub(member, 1, bar - 1)
   local owner = string.sub(member, bar + 1, string.find(member, '|', bar + 1, true) - 1)
   local key = prefix .. uuid
+  redis.call('ZREM', KEYS[2], member)
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
   local deliveries = tonumber(r[1] or '0') or 0
   if r[2] then
@@ -275,10 +295,13 @@ local function claimFrom(from, limit, isolated)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow')
-      if r[1] and idxPark(r[1], popped[k], popped[k + 1]) then
+        'attempt', 'flow', 'status')
+      -- Only a waiting task is claimed: an entry of a finished or running task (written into the
+      -- queue by hand) is dropped, never run again.
+      local waiting = r[1] and r[8] == 'new'
+      if waiting and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif r[1] then
+      elseif waiting then
         idxMove(uuid, r[1], nil, 'queued', 'process')
         local deliveries = (tonumber(r[4]) or 0) + 1
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,

@@ -14,6 +14,8 @@ ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] worker id
 ARGV[3] lease duration ms
 ARGV[4..] uuid, deliveries pairs
+A lease missing from the key while the record still says this worker runs that delivery
+(status process, worker_id, deliveries) is written again: the key was deleted or evicted.
 Returns { lost, cancelled }: the uuids whose lease the worker no longer holds, and uuid/reason
 pairs of held tasks whose cancel was requested (in case the control message was missed). ]]
 local t = redis.call('TIME')
@@ -30,7 +32,14 @@ for i = 4, #ARGV, 2 do
       cancelled[#cancelled + 1] = reason
     end
   else
-    lost[#lost + 1] = uuid
+    -- The member is missing: when the record still says this worker runs this delivery, the
+    -- leases key lost it (deleted, evicted) and the lease is written again; else it was recovered.
+    local r = redis.call('HMGET', ARGV[1] .. uuid, 'status', 'worker_id', 'deliveries')
+    if r[1] == 'process' and r[2] == ARGV[2] and r[3] == ARGV[i + 1] then
+      redis.call('ZADD', KEYS[1], deadline, member)
+    else
+      lost[#lost + 1] = uuid
+    end
   end
 end
 return { lost, cancelled }

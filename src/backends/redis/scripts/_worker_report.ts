@@ -20,6 +20,8 @@ ARGV[3] processed since the previous report
 ARGV[4] failed since the previous report
 ARGV[5] "1" when the worker stopped (its record is removed), else "0"
 ARGV[6..] field, value pairs of the record
+A stop report finding neither the worker's record nor the totals (flushAll since the last report)
+adds nothing, so no key of the app outlives flushAll.
 Returns the number of live workers. ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -27,7 +29,11 @@ local ttl = tonumber(ARGV[2])
 local processed = tonumber(ARGV[3])
 local failed = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if processed > 0 or failed > 0 then
+-- The stop report of a worker whose record and app totals are gone (flushAll since its last
+-- report) brings nothing back: its counts were flushed with the rest.
+local flushed = ARGV[5] == '1' and redis.call('EXISTS', KEYS[2]) == 0
+  and redis.call('EXISTS', KEYS[3]) == 0
+if (processed > 0 or failed > 0) and not flushed then
   redis.call('HINCRBY', KEYS[3], 'processed', processed)
   redis.call('HINCRBY', KEYS[3], 'failed', failed)
   local bucket = KEYS[4] .. tostring(math.floor(now / 10000) * 10)
