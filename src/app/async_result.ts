@@ -327,7 +327,10 @@ export class AsyncResult<R = unknown> {
     if (missing.signal.aborted) {
       if (record === undefined) throw new TaskNotFoundError(this.uuid, control?.appName);
       // Stored between the first read and the last: wait for it after all.
-      return await this.result({ ...options, timeoutMs: Math.max(0, deadline - performance.now()) });
+      return await this.result({
+        ...options,
+        timeoutMs: Math.max(0, deadline - performance.now()),
+      });
     }
     const workerRunning = await control?.workerRunning?.().catch(() => undefined);
     throw new ResultTimeoutError(this.uuid, timeoutMs, record?.status, {

@@ -286,16 +286,7 @@ export class QueueTasks implements AppLike {
       duplicate = true;
     }
     if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
-    return new AsyncResult<R>(
-      task.uuid,
-      taskName,
-      this.broker.storage,
-      this.config.resultStatusesEnd,
-      {
-        cancel: (reason) => this.cancel(task.uuid, reason),
-        duplicate,
-      },
-    );
+    return this.#result<R>(task.uuid, taskName, duplicate);
   }
 
   /**
@@ -500,7 +491,11 @@ export class QueueTasks implements AppLike {
 
   /** Returns an {@linkcode AsyncResult} for a uuid obtained elsewhere. */
   result<R = unknown>(uuid: string, taskName = ""): AsyncResult<R> {
-    uuid = normalizeUuid(uuid);
+    return this.#result<R>(normalizeUuid(uuid), taskName, false);
+  }
+
+  /** An AsyncResult that can cancel its task and tell, when a wait lasts, whether a worker runs. */
+  #result<R>(uuid: string, taskName: string, duplicate: boolean): AsyncResult<R> {
     this.#presence ??= workerPresence(
       this.name,
       () => this.broker.storage.globalConfig,
@@ -512,6 +507,7 @@ export class QueueTasks implements AppLike {
       appName: this.name,
       workerRunning: () => presence.workerRunning(),
       warnNoWorker: (id) => presence.warnNoWorker(id),
+      ...(duplicate ? { duplicate } : {}),
     });
   }
 

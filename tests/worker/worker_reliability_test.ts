@@ -37,7 +37,7 @@ for (const backend of BACKENDS) {
     const { logger, warnings } = warningLogger();
     const app = new QueueTasks({
       name,
-      brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+      ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
       env: false,
       logger,
       config: { leaseMs: 300, maxTasksProcess: 2 },
@@ -128,7 +128,7 @@ for (const backend of BACKENDS) {
     const make = () => {
       const app = new QueueTasks({
         name,
-        brokerUrl: backend === "redis" ? testRedisUrl() : undefined,
+        ...(backend === "redis" ? { brokerUrl: testRedisUrl() } : {}),
         env: false,
         config: { logsDefaultLevel: "silent" },
       });
