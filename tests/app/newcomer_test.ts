@@ -271,6 +271,7 @@ for (const backend of BACKENDS) {
       await job.result({ timeoutMs: 5_000 });
     } finally {
       release.resolve();
+      await app.worker.stop({ graceMs: 1_000 });
       await app.flushAll();
       await app.stop();
     }

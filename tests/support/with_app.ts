@@ -29,12 +29,16 @@ export function backendApp(
   });
 }
 
-/** Starts `app`, runs `body`, then always flushes and stops it. */
+/**
+ * Starts `app`, runs `body`, then always stops its worker (so no task settles after the flush),
+ * flushes the app's keys and stops it.
+ */
 export async function withApp(app: QueueTasks, body: () => Promise<void>): Promise<void> {
   await app.start();
   try {
     await body();
   } finally {
+    await app.worker.stop({ graceMs: 1_000 });
     await app.flushAll();
     await app.stop({ graceMs: 1_000 });
   }

@@ -212,7 +212,10 @@ local function idxFlush()
   idxWrite('ZREM', idxRem, idxRemOrder)
   idxWrite('ZADD', idxAdd, idxAddOrder)
   for name, delta in pairs(idxQueued) do
-    if delta ~= 0 then redis.call('HINCRBY', IP .. 'i:queued', name, delta) end
+    if delta ~= 0 and redis.call('HINCRBY', IP .. 'i:queued', name, delta) <= 0 then
+      -- Nothing of that name waits: no field (and, once every name is done, no key) is left.
+      redis.call('HDEL', IP .. 'i:queued', name)
+    end
   end
   if idxNewNames then
     local list = {}
