@@ -1,3 +1,4 @@
+import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
@@ -66,30 +67,7 @@ function byDueThenSeq(a: ScheduledEntry, b: ScheduledEntry): number {
 const MOVE_LIMIT = 1000;
 
 /** Fields that describe one attempt, not the task: a retry's record starts without them. */
-const ATTEMPT_FIELDS: ReadonlySet<string> = new Set([
-  "status",
-  "created_at",
-  "updated_at",
-  "started_at",
-  "finished_at",
-  "returning",
-  "traceback",
-  "error_type",
-  "error_message",
-  "error_code",
-  "cancel_reason",
-  "cancel_requested",
-  "deliveries",
-  "worker_id",
-  "seq",
-  "run_at",
-  "retry",
-  "retry_parent_uuid",
-  "retry_child_uuid",
-  "attempt",
-  "logs",
-  "logs_dropped",
-]);
+const ATTEMPT_FIELD_SET: ReadonlySet<string> = new Set(ATTEMPT_FIELDS);
 
 interface HeldLease {
   workerId: string;
@@ -471,7 +449,7 @@ export class MemoryBroker implements Broker {
     const seq = ++this.#seq;
     const copy: TaskFields = {};
     for (const [field, value] of Object.entries(parent)) {
-      if (!ATTEMPT_FIELDS.has(field)) copy[field] = value;
+      if (!ATTEMPT_FIELD_SET.has(field)) copy[field] = value;
     }
     const record: TaskFields = {
       ...copy,

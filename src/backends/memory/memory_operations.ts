@@ -1,3 +1,4 @@
+import { OPERATOR_RETRY_DROPPED_FIELDS } from "../../model/_attempt_fields.ts";
 import type { MemoryStorage } from "./memory_storage.ts";
 import { decodeTaskRecord, type TaskFields, toUnixSeconds } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
@@ -62,31 +63,7 @@ export interface MemoryQueueHost {
 }
 
 /** Fields that describe one attempt: an operator's retry starts without them. */
-const ATTEMPT_FIELDS: ReadonlySet<string> = new Set([
-  "status",
-  "created_at",
-  "updated_at",
-  "started_at",
-  "finished_at",
-  "returning",
-  "traceback",
-  "error_type",
-  "error_message",
-  "error_code",
-  "cancel_reason",
-  "cancel_requested",
-  "deliveries",
-  "worker_id",
-  "seq",
-  "run_at",
-  "retry",
-  "retry_parent_uuid",
-  "retry_child_uuid",
-  "attempt",
-  "logs",
-  "logs_dropped",
-  "progress",
-]);
+const DROPPED_ON_RETRY: ReadonlySet<string> = new Set(OPERATOR_RETRY_DROPPED_FIELDS);
 
 /**
  * The in-memory {@linkcode QueueOperations} (`MemoryBroker.operations`): the same semantics as
@@ -201,7 +178,7 @@ export class MemoryOperations implements QueueOperations {
     const stamp = toUnixSeconds(storage.now());
     const copy: TaskFields = {};
     for (const [field, value] of Object.entries(parent)) {
-      if (!ATTEMPT_FIELDS.has(field)) copy[field] = value;
+      if (!DROPPED_ON_RETRY.has(field)) copy[field] = value;
     }
     const seq = this.#host.nextSeq();
     storage.write(child, {

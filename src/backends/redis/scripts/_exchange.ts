@@ -7,6 +7,7 @@ import {
   DeliveryLimitError,
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
+import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
@@ -144,10 +145,7 @@ end
 
 ${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
-local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
-  finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
-  cancel_reason = 1, cancel_requested = 1, deliveries = 1, worker_id = 1, seq = 1, run_at = 1,
-  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1, logs = 1, logs_dropped = 1 }
+local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)

@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import { malformedReply } from "./_reply.ts";
 import { INDEX_LUA, INDEX_QUERY_LUA } from "./_index_lua.ts";
+import { luaSet, OPERATOR_RETRY_DROPPED_FIELDS } from "../../../model/_attempt_fields.ts";
 
 /** Re-enqueues failed or cancelled tasks as new attempts linked to their old records. */
 export const opsRetryScript: RedisScript = new RedisScript(
@@ -30,11 +31,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 ${INDEX_LUA}
 ${INDEX_QUERY_LUA}
-local ATTEMPT_FIELDS = { status = 1, created_at = 1, updated_at = 1, started_at = 1,
-  finished_at = 1, returning = 1, traceback = 1, error_type = 1, error_message = 1, error_code = 1,
-  cancel_reason = 1, cancel_requested = 1, deliveries = 1, worker_id = 1, seq = 1, run_at = 1,
-  retry = 1, retry_parent_uuid = 1, retry_child_uuid = 1, attempt = 1, logs = 1,
-  logs_dropped = 1, progress = 1 }
+local ATTEMPT_FIELDS = ${luaSet(OPERATOR_RETRY_DROPPED_FIELDS)}
 local STATUS = { new = 'queued', process = 'running' }
 
 local function retryOne(uuid, child)
