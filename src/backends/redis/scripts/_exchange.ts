@@ -149,9 +149,10 @@ local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
-  local copy, attempt, priority, cancelled = {}, 1, 0, false
+  local copy, attempt, priority, cancelled, name = {}, 1, 0, false, nil
   for j = 1, #parent, 2 do
     local field, value = parent[j], parent[j + 1]
+    if field == 'task_name' then name = value end
     if field == 'attempt' then
       attempt = tonumber(value) or 1
     elseif field == 'cancel_requested' then
@@ -175,7 +176,7 @@ local function retry(key, uuid, fields, token, child, delay, left)
   redis.call('HSET', childKey, 'status', 'new', 'created_at', stamp, 'updated_at', stamp,
     'seq', seq, 'deliveries', 0, 'retry', left - 1, 'retry_parent_uuid', uuid,
     'attempt', attempt + 1)
-  idxMove(child, redis.call('HGET', key, 'task_name'), seq, nil, delay > 0 and 'scheduled' or 'queued')
+  idxMove(child, name, seq, nil, delay > 0 and 'scheduled' or 'queued')
   if delay > 0 then
     redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
     local earliest = scheduledHead()
@@ -187,10 +188,16 @@ local function retry(key, uuid, fields, token, child, delay, left)
     wake = true
     redis.call('ZADD', KEYS[1], priority, member)
   end
-  fields[#fields + 1] = 'retry'
-  fields[#fields + 1] = tostring(left)
-  fields[#fields + 1] = 'retry_child_uuid'
-  fields[#fields + 1] = child
+  -- The retry's fields go before the settlement's task_name and seq pairs, which idxFinish takes
+  -- off the end (so it reads nothing and they are not written back).
+  local at = #fields + 1
+  if #fields >= 6 and fields[#fields - 3] == 'task_name' and fields[#fields - 1] == 'seq' then
+    at = #fields - 3
+  end
+  table.insert(fields, at, child)
+  table.insert(fields, at, 'retry_child_uuid')
+  table.insert(fields, at, tostring(left))
+  table.insert(fields, at, 'retry')
   finish(key, uuid, fields, wid, token, ttl + delay)
 end
 
