@@ -25,10 +25,19 @@ let n = 1_000_000;
 let queries = 1_000;
 let url: string | undefined;
 for (const { flag, value } of cliArgs(Deno.args, USAGE)) {
-  if (flag === "--n") n = Number(value());
-  else if (flag === "--queries") queries = Number(value());
+  if (flag === "--n") n = count(flag, value());
+  else if (flag === "--queries") queries = count(flag, value());
   else if (flag === "--redis-url") url = value();
   else throw new Error(`unknown flag ${flag}\n${USAGE}`);
+}
+
+/** A positive integer flag value, or a usage error. */
+function count(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${flag} takes a positive integer, got ${JSON.stringify(text)}\n${USAGE}`);
+  }
+  return value;
 }
 
 const server = url ? undefined : await startRedisServer();
@@ -86,15 +95,21 @@ try {
   );
   const mid = await ops.list({ status: "success", limit: 1000 });
   let deep = mid.cursor;
+  let depth = mid.records.length;
   for (let i = 0; i < 400 && deep; i++) {
-    deep = (await ops.list({ status: "success", limit: 1000, cursor: deep })).cursor;
+    const page = await ops.list({ status: "success", limit: 1000, cursor: deep });
+    depth += page.records.length;
+    deep = page.cursor;
   }
   const cases: Array<[string, () => Promise<unknown>]> = [
     ["list success (10 task names merged), 50", () => ops.list({ status: "success", limit: 50 })],
-    ["list error + task name, 50", () => ops.list({ status: "error", taskName: "task_9" })],
+    [
+      "list error + task name, 50",
+      () => ops.list({ status: "error", taskName: "task_9", limit: 50 }),
+    ],
     ["list every status and task name, merged, 50", () => ops.list({ limit: 50 })],
     [
-      "list success, a page 400k records deep",
+      `list success, a page ${Math.round(depth / 1000)}k records deep`,
       () => ops.list({ status: "success", limit: 50, ...(deep ? { cursor: deep } : {}) }),
     ],
     ["counts (by status and task name)", () => ops.counts()],

@@ -60,10 +60,13 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
   if (result.status !== 0) fail(`${command} ${args.join(" ")} exited ${result.status}`);
 }
 
-/** Runs a command and returns its standard output (empty when it fails). */
+/** Runs a command and returns its standard output; a command that fails stops the release. */
 function read(command: string, args: string[]): string {
   const result = spawnSync(command, args, { cwd: root, encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : "";
+  if (result.status !== 0) {
+    fail(`${command} ${args.join(" ")} failed: ${(result.stderr ?? String(result.error)).trim()}`);
+  }
+  return result.stdout.trim();
 }
 
 // 1. The version.

@@ -118,14 +118,18 @@ export function prepareTask(
       );
     }
   }
-  const uuid = options.uuid ?? crypto.randomUUID();
-  if (!isUuid(uuid)) {
-    throw new TypeError(
-      `Cannot add task "${taskName}": uuid must be a UUID, got ${String(uuid)}`,
-    );
+  // A generated uuid is valid and lowercase already; a caller's is checked and lowercased.
+  let uuid: string = crypto.randomUUID();
+  if (options.uuid !== undefined) {
+    if (!isUuid(options.uuid)) {
+      throw new TypeError(
+        `Cannot add task "${taskName}": uuid must be a UUID, got ${String(options.uuid)}`,
+      );
+    }
+    uuid = options.uuid.toLowerCase();
   }
   const task: NewTask = {
-    uuid: uuid.toLowerCase(),
+    uuid,
     taskName,
     priority,
     args: encoded,

@@ -317,7 +317,7 @@ export class QueueTasks implements AppLike {
     if (this.plugins.listens("qtasks_add_task_after_broker")) {
       for (const task of tasks) await afterBroker(this, task);
     }
-    return tasks.map((task) => this.result<R>(task.uuid, taskName));
+    return tasks.map((task) => this.#result<R>(task.uuid, taskName, false));
   }
 
   /**
@@ -383,7 +383,7 @@ export class QueueTasks implements AppLike {
       (name, args, addOptions, validate) => prepareTask(this, name, args, addOptions, validate),
     );
     await this.broker.addFlow(flow);
-    return this.result(uuid, taskName);
+    return this.#result(uuid, taskName, false);
   };
 
   /**
@@ -505,9 +505,9 @@ export class QueueTasks implements AppLike {
     return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
       cancel: (reason) => this.cancel(uuid, reason),
       appName: this.name,
-      workerRunning: () => presence.workerRunning(),
-      warnNoWorker: (id) => presence.warnNoWorker(id),
-      ...(duplicate ? { duplicate } : {}),
+      workerRunning: presence.workerRunning,
+      warnNoWorker: presence.warnNoWorker,
+      duplicate,
     });
   }
 

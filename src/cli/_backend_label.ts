@@ -1,9 +1,8 @@
+import { backendLabel, MEMORY_LABEL } from "../app/_backend_label.ts";
 import type { QueueTasks } from "../app/queue_tasks.ts";
 
-/** Where the app's tasks live, for messages: the redacted Redis URL, or the broker's class. */
+/** Where the app's tasks live, for messages: the redacted Redis URL, `memory`, or the broker's class. */
 export function redactedBackend(app: QueueTasks): string {
-  const url = (app.broker as { connection?: { redactedUrl?: unknown } }).connection?.redactedUrl;
-  if (typeof url === "string") return url;
-  const name = app.broker.constructor.name;
-  return name === "MemoryBroker" ? "memory" : name;
+  const label = backendLabel(app.broker);
+  return label === MEMORY_LABEL ? "memory" : label;
 }

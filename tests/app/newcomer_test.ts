@@ -143,7 +143,7 @@ test("an app logs its backend at start, and runForever on memory warns that no o
   assert.ok(!redisLogger.lines.some((line) => /in-memory/.test(line)));
 });
 
-test("a worker started while Redis is down keeps trying with one line per attempt, and a signal ends it at once", async () => {
+test("a worker started while Redis is down keeps trying with one line per attempt, and a signal ends it during the wait between attempts", async () => {
   const logger = recordingLogger();
   const app = new QueueTasks({
     name: uniqueName("newcomer-redis-down"),

@@ -137,14 +137,19 @@ test("A forged final-status message on the events channel does not decide what r
     // Once the waiter is subscribed (it subscribes before it reads), forge a success.
     let record = await broker.get(task.uuid);
     assert.equal(record?.status, "new");
-    for (let i = 0; i < 20; i++) {
-      await broker.connection.command([
-        "PUBLISH",
-        broker.keys.events,
-        `${task.uuid} success {"returning":"\\"forged\\"","status":"success"}`,
-      ]);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    // PUBLISH answers how many subscribers got the message: forge until the waiter has one.
+    let received = 0;
+    for (let i = 0; i < 100 && received === 0; i++) {
+      received = Number(
+        await broker.connection.command([
+          "PUBLISH",
+          broker.keys.events,
+          `${task.uuid} success {"returning":"\\"forged\\"","status":"success"}`,
+        ]),
+      );
+      if (received === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    assert.ok(received > 0, "the waiter received the forged message");
     record = await waiting;
     assert.equal(record?.status, "new", "the record, not the message, decides");
     assert.equal(record?.returning, undefined);
