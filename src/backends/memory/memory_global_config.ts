@@ -8,6 +8,7 @@ import {
 } from "../../model/worker_report.ts";
 import type { GlobalConfig } from "../../ports/global_config.ts";
 import { checkClaim } from "../../ports/_check_claim.ts";
+import { globToRegExp } from "../../ports/_glob.ts";
 
 /**
  * In-memory {@linkcode GlobalConfig}: settings in a map, the heartbeat as a flag. For tests,
@@ -185,40 +186,4 @@ export class MemoryGlobalConfig implements GlobalConfig {
     }
     return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
   }
-}
-
-/** A character as a RegExp atom that matches only itself (no `u` flag). */
-function literal(char: string): string {
-  return "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0");
-}
-
-/**
- * Translates a Redis glob (`*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`) into an anchored RegExp, as
- * Redis' stringmatchlen reads it: every other character is literal, an unclosed `[` takes the
- * rest of the pattern as its set, and a range's ends may come in either order.
- */
-function globToRegExp(pattern: string): RegExp {
-  let source = "^";
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i];
-    if (char === "*") source += "[\\s\\S]*";
-    else if (char === "?") source += "[\\s\\S]";
-    else if (char === "\\" && i + 1 < pattern.length) source += literal(pattern[++i]);
-    else if (char === "[") {
-      i++;
-      const negate = pattern[i] === "^";
-      if (negate) i++;
-      let set = "";
-      for (; i < pattern.length && pattern[i] !== "]"; i++) {
-        if (pattern[i] === "\\" && i + 1 < pattern.length) set += literal(pattern[++i]);
-        else if (i + 2 < pattern.length && pattern[i + 1] === "-") {
-          const [low, high] = [pattern[i], pattern[i + 2]].sort();
-          set += `${literal(low)}-${literal(high)}`;
-          i += 2;
-        } else set += literal(pattern[i]);
-      }
-      source += `[${negate ? "^" : ""}${set}]`;
-    } else source += literal(char);
-  }
-  return new RegExp(source + "$");
 }
