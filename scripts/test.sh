@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
-# (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
+# (or QTASKS_TEST_REDIS_URL), PostgreSQL at 127.0.0.1:5432 (or QTASKS_TEST_POSTGRES_URL), and
+# redis-server on the PATH for the fault suite. Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults or npm (the
 # npm package smoke test, scripts/smoke_npm.sh). `--quick` (or `quick`) is a first run: the import
 # check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
@@ -22,18 +23,27 @@ esac
 # docs (database 0), as a reader would.
 export QTASKS_TEST_REDIS_URL=${QTASKS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 redis_url=$QTASKS_TEST_REDIS_URL
+# The PostgreSQL tests make a schema of their own (qt_…) in this database and drop it.
+export QTASKS_TEST_POSTGRES_URL=${QTASKS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+pg_url=$QTASKS_TEST_POSTGRES_URL
 started=$(date +%s)
 mapfile -t files < <(find tests -name '*_test.ts' | sort)
 logs=$(mktemp -d)
 status=0
 # The keys of the test database now: after the tests, any new one is a leak.
 keycheck=no
+schemacheck=no
 case "$only" in all | quick | deno | bun | node)
   if "$bin/deno" run -A scripts/redis_keys_left.ts snapshot "$logs/keys.json" "$redis_url"; then
     keycheck=yes
   else
     # No snapshot, no key check: say so and count it, rather than skip it unseen.
     echo "== keys: the snapshot of $redis_url failed"; keycheck=failed
+  fi
+  if "$bin/deno" run -A scripts/postgres_schemas_left.ts snapshot "$logs/schemas.json" "$pg_url"; then
+    schemacheck=yes
+  else
+    echo "== schemas: the snapshot of $pg_url failed"; schemacheck=failed
   fi ;;
 esac
 passed=0
@@ -101,6 +111,17 @@ if [ "$keycheck" = yes ]; then
   fi
 elif [ "$keycheck" = failed ]; then
   failed=$((failed + 1)); echo "== keys: 0 passed, 1 failed (no snapshot)"
+fi
+if [ "$schemacheck" = yes ]; then
+  # Every PostgreSQL test drops the schema it made.
+  run schemas "$bin/deno" run -A scripts/postgres_schemas_left.ts compare "$logs/schemas.json" "$pg_url"
+  if grep -qE '^schemas: 0 new schemas' "$logs/schemas.log"; then
+    passed=$((passed + 1)); echo "== schemas: 1 passed, 0 failed"
+  else
+    failed=$((failed + 1)); echo "== schemas: 0 passed, 1 failed"
+  fi
+elif [ "$schemacheck" = failed ]; then
+  failed=$((failed + 1)); echo "== schemas: 0 passed, 1 failed (no snapshot)"
 fi
 rm -rf "$logs"
 echo "time: $(( $(date +%s) - started )) s"

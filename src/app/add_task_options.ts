@@ -36,4 +36,11 @@ export interface AddTaskOptions {
    * clocks synchronised (NTP). Not with `delayMs`.
    */
   runAt?: Date | number;
+  /**
+   * Your open transaction, on the PostgreSQL backend (a postgres.js transaction, as
+   * `sql.begin(async (tx) => …)` gives it): the task is stored in it, so it becomes visible to
+   * workers when your transaction commits and disappears if it rolls back. Another backend
+   * refuses it with a `TypeError`. See docs/postgres.md.
+   */
+  tx?: unknown;
 }

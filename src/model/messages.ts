@@ -49,6 +49,12 @@ export interface NewTask {
    * field; the broker runs the rest of the flow when it finishes.
    */
   flow?: string;
+  /**
+   * The caller's open transaction (PostgreSQL: a postgres.js `sql.begin` transaction): the task
+   * is stored in it, visible when it commits, gone if it rolls back. Only a broker whose
+   * `transactional` is true gets one.
+   */
+  tx?: unknown;
 }
 
 /**
@@ -90,6 +96,11 @@ export interface NewFlow {
   records: NewFlowRecord[];
   /** The first tasks. */
   tasks: NewTask[];
+  /**
+   * The caller's open transaction (PostgreSQL: a postgres.js `sql.begin` transaction): the flow
+   * is stored in it. Only a broker whose `transactional` is true gets one.
+   */
+  tx?: unknown;
 }
 
 /**

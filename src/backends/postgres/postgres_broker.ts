@@ -85,6 +85,8 @@ export class PostgresBroker implements Broker {
   readonly storage: PostgresStorage;
   /** The operator's API. */
   readonly operations: PostgresOperations;
+  /** It stores a task given with `tx` in the caller's transaction. */
+  readonly transactional = true;
   #waiters = new Set<() => void>();
   #wakes = 0;
   #wakesSeen = 0;

@@ -45,11 +45,14 @@ export type Queryable = postgres.Sql | postgres.TransactionSql;
  * ```
  */
 export interface PostgresConnectionOptions {
-  /** `postgres://user:password@host:port/database`; ignored when `sql` is given. */
+  /**
+   * `postgres://user:password@host:port/database`, optionally with `?schema=name`; ignored when
+   * `sql` is given.
+   */
   url?: string;
   /** Your own postgres.js client (it is not closed on stop). */
   sql?: PostgresSql;
-  /** The schema of the backend's tables (default `qtasks`); created on first use. */
+  /** The schema of the backend's tables (default: the URL's `schema`, else `qtasks`). */
   schema?: string;
   /** Connections in the pool (default 10); one more is used for LISTEN. */
   max?: number;
@@ -106,7 +109,33 @@ export class PostgresConnection {
    * @throws {PostgresBackendError} `PG_BAD_URL` for a URL that is not `postgres://`.
    */
   constructor(options: PostgresConnectionOptions = {}) {
-    this.schema = options.schema ?? DEFAULT_SCHEMA;
+    let url = options.sql ? undefined : options.url ?? "postgres://127.0.0.1:5432/postgres";
+    this.label = url === undefined ? "the given postgres.js client" : redactUrl(url);
+    this.#secrets = url === undefined ? [] : urlSecrets(url);
+    let schemaInUrl: string | undefined;
+    if (url !== undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new PostgresBackendError(
+          "PG_BAD_URL",
+          `Cannot connect to ${this.label}: it is not a valid URL (postgres://user:password@host:5432/database)`,
+        );
+      }
+      if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+        throw new PostgresBackendError(
+          "PG_BAD_URL",
+          `Cannot connect to ${this.label}: the scheme must be postgres:// or postgresql://`,
+        );
+      }
+      schemaInUrl = parsed.searchParams.get("schema") ?? undefined;
+      if (schemaInUrl !== undefined) {
+        parsed.searchParams.delete("schema");
+        url = parsed.href;
+      }
+    }
+    this.schema = options.schema ?? schemaInUrl ?? DEFAULT_SCHEMA;
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(this.schema)) {
       throw new TypeError(
         `Cannot use schema ${
@@ -120,35 +149,20 @@ export class PostgresConnection {
     if (options.sql) {
       this.sql = options.sql;
       this.#owned = false;
-      this.label = "the given postgres.js client";
-      this.#secrets = [];
       return;
     }
-    const url = options.url ?? "postgres://127.0.0.1:5432/postgres";
-    this.label = redactUrl(url);
-    this.#secrets = urlSecrets(url);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new PostgresBackendError(
-        "PG_BAD_URL",
-        `Cannot connect to ${this.label}: it is not a valid URL (postgres://user:password@host:5432/database)`,
-      );
-    }
-    if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-      throw new PostgresBackendError(
-        "PG_BAD_URL",
-        `Cannot connect to ${this.label}: the scheme must be postgres:// or postgresql://`,
-      );
-    }
-    this.sql = postgres(url, {
+    this.sql = postgres(url!, {
       max: options.max ?? 10,
       onnotice: () => {},
       connect_timeout: 10,
       idle_timeout: 30,
     });
     this.#owned = true;
+  }
+
+  /** The server, for the app's backend label: the URL with its password hidden. */
+  get redactedUrl(): string {
+    return this.label;
   }
 
   /** Counts one more component using this connection. */
