@@ -227,7 +227,7 @@ export class LazyPostgresBroker implements Broker {
     this.name = name;
     this.connection = { redactedUrl: redactUrl(url) };
     this.#load = once(async () => {
-      const { PostgresBroker } = await import("../backends/postgres/mod.ts");
+      const { PostgresBroker } = await import("../backends/postgres/postgres_broker.ts");
       return new PostgresBroker({ name, url });
     });
     this.storage = new LazyStorage(name, this.#load);

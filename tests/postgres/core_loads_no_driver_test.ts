@@ -44,6 +44,9 @@ test("importing the core and creating an app on a postgres:// URL loads no Postg
 
 test("starting that app loads the PostgreSQL backend and its driver", async () => {
   const { postgres } = await run("start");
-  assert.ok(postgres.some((url) => url.includes("/backends/postgres/mod.ts")), String(postgres));
+  assert.ok(
+    postgres.some((url) => url.includes("/backends/postgres/postgres_broker.ts")),
+    String(postgres),
+  );
   assert.ok(postgres.some((url) => url.includes("/node_modules/postgres/")), String(postgres));
 });
