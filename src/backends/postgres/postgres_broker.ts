@@ -328,12 +328,78 @@ export class PostgresBroker implements Broker {
     const stamp = toUnixSeconds(now);
     const rejected: string[] = [];
     const failedTtl = request.failedTtlMs ?? request.resultTtlMs;
-    for (const settlement of request.settlements) {
-      const held = await step.run(
-        `delete from ${S}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 returning uuid`,
-        [this.name, settlement.uuid, request.workerId, settlement.deliveries],
+    // Plain final settlements (success, error, cancel of a task outside a flow) in one statement;
+    // the rest (retries, releases, flow steps, re-sent or lost ones) one by one below.
+    const plain = request.settlements.filter((each) =>
+      each.status === "success" || each.status === "error" || each.status === "cancel"
+    );
+    const slow = new Set<Settlement>(
+      request.settlements.filter((each) => !(plain as Settlement[]).includes(each)),
+    );
+    const held = new Set<string>();
+    if (plain.length > 0) {
+      const patches = plain.map((settlement) => {
+        const fields: TaskFields = {
+          status: settlement.status,
+          updated_at: stamp,
+          finished_at: stamp,
+        };
+        if (settlement.status === "success") fields.returning = settlement.returning;
+        else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+        else if (settlement.status === "error") {
+          Object.assign(fields, errorFields(settlement.error));
+        }
+        return JSON.stringify(fields);
+      });
+      const rows = await step.run(
+        `with s as (
+           select * from unnest($2::text[], $3::int[], $4::text[], $5::float8[])
+             as s(uuid, deliveries, patch, ttl)),
+         held as (
+           delete from ${S}.leases l using s
+           where l.app = $1 and l.uuid = s.uuid and l.worker_id = $6 and l.deliveries = s.deliveries
+           returning l.uuid),
+         done as (
+           update ${S}.records r set fields = r.fields || s.patch::jsonb,
+             expires_at = clock_timestamp() + s.ttl * interval '1 millisecond'
+           from s join held h using (uuid)
+           where r.app = $1 and r.uuid = s.uuid and not (r.fields ? 'flow')
+           returning r.uuid, r.task_name)
+         select s.uuid, h.uuid is not null as held, d.uuid is not null as done, d.task_name
+         from s left join held h using (uuid) left join done d using (uuid)`,
+        [
+          this.name,
+          plain.map((each) => each.uuid),
+          plain.map((each) => each.deliveries),
+          patches,
+          plain.map((each) => each.status === "success" ? request.resultTtlMs : failedTtl),
+          request.workerId,
+        ],
       );
-      if (held.length === 0) {
+      const byUuid = new Map(plain.map((each) => [each.uuid, each]));
+      for (const row of rows) {
+        const settlement = byUuid.get(row.uuid)!;
+        if (row.done) {
+          step.events.push([
+            this.name,
+            row.uuid,
+            settlement.status,
+            settlement.status,
+            row.task_name ?? "",
+          ]);
+          continue;
+        }
+        if (row.held) held.add(row.uuid);
+        slow.add(settlement);
+      }
+    }
+    for (const settlement of request.settlements) {
+      if (!slow.has(settlement)) continue;
+      const leased = held.has(settlement.uuid) || (await step.run(
+            `delete from ${S}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 returning uuid`,
+            [this.name, settlement.uuid, request.workerId, settlement.deliveries],
+          )).length > 0;
+      if (!leased) {
         const fields = await step.fields(settlement.uuid);
         const done = fields !== undefined && fields.worker_id === request.workerId &&
           fields.deliveries === String(settlement.deliveries) &&
