@@ -26,8 +26,7 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-/** The schema version this code needs (the last migration's number). */
-export const SCHEMA_VERSION = 1;
+export { SCHEMA_VERSION } from "./schema_version.ts";
 
 /** Every migration, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [

@@ -8,18 +8,13 @@
  */
 import { queryStatusOf } from "../../model/task_query.ts";
 import type { TaskFields } from "../../model/task_record.ts";
-import type { PostgresConnection, Queryable } from "./postgres_connection.ts";
+import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
 
 /** Bytes of one notification's payload, at most (the server's limit is 8000). */
 const PAYLOAD_LIMIT = 7_000;
 
-/**
- * One event line on the channel, as JSON: `[app, uuid, rawStatus, queryStatus, taskName]`;
- * `rawStatus` is `"!wake"` for a wake-up (tasks may be claimable), `"!cancel"` for a cancel
- * request (then the fourth item is the reason), `"progress"` for a progress report, `"deleted"`
- * for a removed record.
- */
-export type EventLine = [string, string, string, string, string];
+/** One event line (see {@linkcode PostgresEventLine}). */
+export type EventLine = PostgresEventLine;
 
 /** Encodes event lines into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes. */
 export function encodeEvents(lines: EventLine[]): string[] {

@@ -33,9 +33,12 @@ export type { PostgresComponentOptions } from "./postgres_global_config.ts";
 export { DEFAULT_SCHEMA, PostgresConnection } from "./postgres_connection.ts";
 export type {
   PostgresConnectionOptions,
+  PostgresEventLine,
   PostgresSql,
   PostgresTransaction,
+  Queryable,
 } from "./postgres_connection.ts";
+export { PostgresOperations } from "./postgres_operations.ts";
 export { PostgresBackendError } from "./postgres_error.ts";
 export type { PostgresErrorCode } from "./postgres_error.ts";
-export { SCHEMA_VERSION } from "./_migrations.ts";
+export { SCHEMA_VERSION } from "./schema_version.ts";

@@ -31,8 +31,32 @@ export type PostgresSql = postgres.Sql;
  */
 export type PostgresTransaction = postgres.TransactionSql;
 
-/** A client or a transaction: what runs a statement. */
-export type Queryable = postgres.Sql | postgres.TransactionSql;
+/**
+ * A client or a transaction: what runs a statement.
+ *
+ * @example
+ * ```ts
+ * import type { Queryable } from "@qtasks/qtasks/postgres";
+ *
+ * const count = (on: Queryable) => on.unsafe("select 1");
+ * ```
+ */
+export type Queryable = PostgresSql | PostgresTransaction;
+
+/**
+ * One event on the backend's NOTIFY channel: `[app, uuid, rawStatus, queryStatus, taskName]`;
+ * `rawStatus` is `"!wake"` for a wake-up (tasks may be claimable), `"!cancel"` for a cancel
+ * request (then the fourth item is the reason), `"progress"` for a progress report, `"deleted"`
+ * for a removed record, else the record's new status.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresEventLine } from "@qtasks/qtasks/postgres";
+ *
+ * const line: PostgresEventLine = ["billing", "", "!wake", "", ""];
+ * ```
+ */
+export type PostgresEventLine = [string, string, string, string, string];
 
 /**
  * Options of {@linkcode PostgresConnection}.
@@ -60,7 +84,16 @@ export interface PostgresConnectionOptions {
   migrate?: boolean;
 }
 
-/** The default schema name. */
+/**
+ * The schema of the backend's tables when neither the options nor the URL name one.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SCHEMA } from "@qtasks/qtasks/postgres";
+ *
+ * console.log(DEFAULT_SCHEMA); // "qtasks"
+ * ```
+ */
 export const DEFAULT_SCHEMA = "qtasks";
 
 /** An identifier quoted for SQL text. */

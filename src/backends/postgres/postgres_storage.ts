@@ -5,8 +5,8 @@ import type { TaskRecord } from "../../model/task_record.ts";
 import { checkGetAllLimit } from "../../ports/_record_order.ts";
 import type { GetAllOptions, Storage, WaitForStatusOptions } from "../../ports/storage.ts";
 import { waitForRecord } from "../../ports/wait_for_record.ts";
-import type { PostgresConnection, Queryable } from "./postgres_connection.ts";
-import { decodeEvents, type EventLine } from "./_pg_step.ts";
+import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
+import { decodeEvents } from "./_pg_step.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 
 /**
@@ -30,7 +30,7 @@ export class PostgresStorage implements Storage {
   /** The shared connection. */
   readonly connection: PostgresConnection;
   #holds = true;
-  #listeners = new Set<(line: EventLine) => void>();
+  #listeners = new Set<(line: PostgresEventLine) => void>();
   #unlisten: Promise<() => void> | undefined;
 
   /**
@@ -77,7 +77,7 @@ export class PostgresStorage implements Storage {
    *
    * @returns A remover.
    */
-  async onEvent(listener: (line: EventLine) => void): Promise<() => void> {
+  async onEvent(listener: (line: PostgresEventLine) => void): Promise<() => void> {
     this.#listeners.add(listener);
     this.#unlisten ??= this.connection.listen((payload) => {
       for (const line of decodeEvents(payload)) {
