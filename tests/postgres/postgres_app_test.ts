@@ -77,11 +77,12 @@ test("a task added in a transaction becomes visible when the transaction commits
     }
   }));
 
-test("a task added in a transaction that rolls back is gone", () =>
+test("tasks and flows added in a transaction that rolls back are gone", () =>
   withSchema(async (schema) => {
     const broker = new PostgresBroker({ name: "pg-rollback", url, schema });
     const app = new QueueTasks({ name: "pg-rollback", broker });
-    app.task("noop", () => 1);
+    const noop = app.task("noop", () => 1);
+    const inc = app.task("inc", (n: number) => n + 1);
     try {
       await broker.connection.ready();
       let uuids: string[] = [];
@@ -91,11 +92,12 @@ test("a task added in a transaction that rolls back is gone", () =>
           uuids = uuids.concat(
             (await app.addTasks("noop", [[], []], { tx })).map((result) => result.uuid),
           );
+          uuids.push((await app.chain(noop.s()).pipe(inc).addTask({ tx })).uuid);
           throw new Error("business write failed");
         }),
         /business write failed/,
       );
-      assert.equal(uuids.length, 3);
+      assert.equal(uuids.length, 4);
       for (const uuid of uuids) assert.equal(await broker.get(uuid), undefined);
       assert.equal((await broker.queueStats()).queued, 0);
     } finally {
