@@ -220,6 +220,8 @@ async function qtasksContender(): Promise<Contender> {
 
 // ---------------------------------------------------------------- pg-boss
 async function pgBossContender(): Promise<Contender> {
+  // A dev-only peer of this benchmark, pinned here rather than in deno.json (never shipped).
+  // deno-lint-ignore no-import-prefix
   const { PgBoss } = await import("npm:pg-boss@12.38.1");
   const schema = "pgboss_bench";
   await dropSchema(schema);
@@ -297,6 +299,8 @@ async function pgBossContender(): Promise<Contender> {
 
 // ---------------------------------------------------------------- graphile-worker
 async function graphileContender(): Promise<Contender> {
+  // A dev-only peer of this benchmark, pinned here rather than in deno.json (never shipped).
+  // deno-lint-ignore no-import-prefix
   const graphile = await import("npm:graphile-worker@0.18.0");
   await dropSchema("graphile_worker");
   const utils = await graphile.makeWorkerUtils({ connectionString: benchUrl });
