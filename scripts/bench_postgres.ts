@@ -449,7 +449,7 @@ async function measureSize(n: number): Promise<void> {
   await until(() => done >= n);
   await app.stop();
   const sizes = await bench.unsafe(
-    `select relname, pg_total_relation_size(c.oid) as bytes, n_live_tup, n_dead_tup
+    `select c.relname, pg_total_relation_size(c.oid) as bytes, t.n_live_tup, t.n_dead_tup
      from pg_class c join pg_namespace s on s.oid = c.relnamespace
      left join pg_stat_user_tables t on t.relid = c.oid
      where s.nspname = $1 and c.relkind = 'r' order by 2 desc`,
