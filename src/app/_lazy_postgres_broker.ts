@@ -1,6 +1,6 @@
 /**
  * The broker the backend preset returns for a `postgres://` URL: it loads the PostgreSQL backend
- * (and its driver) with a dynamic `import()` on first use, so that importing `@qtasks/qtasks`
+ * (and its driver) with a dynamic import on first use, so that importing `@qtasks/qtasks`
  * never loads them. Every call waits for the real broker, then forwards to it.
  *
  * @module

@@ -49,7 +49,7 @@ export interface BrokerUrlFromEnv {
  * The app's backend preset: the caller's broker if it gave one, else a Redis broker (with its
  * storage and global config) on `brokerUrl` (or, without one, on the `QTASKS_BROKER_URL`
  * variable), or a PostgreSQL one for a `postgres://` URL (its module and driver loaded with a
- * dynamic `import()` on first use, so the core never loads them), else the in-memory backend. The only place the app
+ * dynamic import on first use, so the core never loads them), else the in-memory backend. The only place the app
  * constructs a broker.
  *
  * @param appName The app name (the namespace of the backend's keys).
