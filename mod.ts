@@ -111,6 +111,8 @@ export type { AppEventMap, AppEventName } from "./src/plugins/app_events.ts";
 export { createLogger } from "./src/model/logger.ts";
 export type { Logger, LogLevel } from "./src/model/logger.ts";
 export { parseQueueConfig } from "./src/model/queue_config.ts";
+export { DEFAULT_QUEUE } from "./src/model/queue_name.ts";
+export type { WorkerQueue } from "./src/model/queue_name.ts";
 export type { QueueConfig, QueueConfigInput } from "./src/model/queue_config.ts";
 
 // What the app is doing.

@@ -125,6 +125,7 @@ function flowTaskStep(
     args: task.args,
   };
   if (Object.keys(task.extra).length > 0) step.extra = task.extra;
+  if (task.queue !== undefined) step.queue = task.queue;
   return step;
 }
 

@@ -16,6 +16,7 @@ import type { NewTask } from "../ports/broker.ts";
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
+import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { unknownNameHint } from "./_closest_name.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
@@ -136,6 +137,10 @@ export function prepareTask(
     kwargs: "{}",
     extra,
   };
+  const queue = options.queue === undefined
+    ? definition?.queue
+    : checkQueueName(options.queue, `Cannot add task "${taskName}"`, "queue");
+  if (queue !== undefined && queue !== DEFAULT_QUEUE) task.queue = queue;
   if (options.delayMs !== undefined || options.runAt !== undefined) {
     const delayMs = delayOf(taskName, options);
     if (delayMs > 0) task.delayMs = delayMs;

@@ -13,6 +13,8 @@
 export interface AddTaskOptions {
   /** Overrides the task's default priority for this call; lower runs first. */
   priority?: number;
+  /** Overrides the task's named queue for this call (see docs/flow-control.md). */
+  queue?: string;
   /** Extra string fields stored on the record. */
   extra?: Record<string, string>;
   /**
