@@ -98,6 +98,7 @@ export type { ValidationIssue } from "./src/model/errors/validation_error.ts";
 export { LeaseLostError } from "./src/model/errors/lease_lost_error.ts";
 export { WorkerShutdownError } from "./src/model/errors/worker_shutdown_error.ts";
 export { DeliveryLimitError } from "./src/model/errors/delivery_limit_error.ts";
+export { TaskExpiredError } from "./src/model/errors/task_expired_error.ts";
 export { TaskStateError } from "./src/model/errors/task_state_error.ts";
 
 // Plugins, middlewares and app events.

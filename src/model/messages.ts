@@ -54,6 +54,13 @@ export interface NewTask {
    * default queue. Only workers that consume this queue claim it.
    */
   queue?: string;
+  /**
+   * Its deadline, in milliseconds after it is stored (on the broker's clock: Redis server time),
+   * when > 0: stored as the record's `expires_at` (unix seconds); a claim that finds it past its
+   * deadline ends it as `cancel` with a `TaskExpiredError`'s fields instead of
+   * running it.
+   */
+  expiresInMs?: number;
 }
 
 /**

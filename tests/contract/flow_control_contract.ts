@@ -234,4 +234,31 @@ export function flowControlContract(
       const page = await broker.operations.list({ status: "queued" });
       assert.deepEqual(page.records.map((r) => r.uuid).sort(), [named.uuid, plain.uuid].sort());
     }));
+
+  test(`${label} ends a task not claimed by its deadline as cancel with TASK_EXPIRED, never handing it out`, () =>
+    withBroker(async (broker) => {
+      const late = newTask({ expiresInMs: 50 });
+      const fresh = newTask({ expiresInMs: 600_000 });
+      await broker.add(late);
+      await broker.add(fresh);
+      await passTime(broker, 100);
+      const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+      assert.deepEqual(uuidsOf(claim), [fresh.uuid]);
+      const record = await mustGet(broker, late.uuid);
+      assert.equal(record.status, "cancel");
+      assert.equal(record.cancelReason, "expired");
+      assert.equal(record.error?.type, "TaskExpiredError");
+      assert.equal(record.error?.code, "TASK_EXPIRED");
+      assert.equal(record.deliveries, 0, "it never ran");
+    }));
+
+  test(`${label} stores a task's deadline as its expiresAt, expiresInMs after it is stored`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ expiresInMs: 90_000, queue: "q" });
+      await broker.add(task);
+      const record = await mustGet(broker, task.uuid);
+      const after = (record.expiresAt?.getTime() ?? 0) - record.createdAt.getTime();
+      assert.ok(Math.abs(after - 90_000) <= 5, `expiresAt is ${after} ms after createdAt`);
+      assert.equal(record.queue, "q");
+    }));
 }

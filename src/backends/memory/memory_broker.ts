@@ -2,6 +2,7 @@ import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
+import { TaskExpiredError } from "../../model/errors/task_expired_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
 import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
@@ -199,6 +200,9 @@ export class MemoryBroker implements Broker {
     if (delay > 0) fields.run_at = toUnixSeconds(nowMs + delay);
     if (task.flow !== undefined) fields.flow = task.flow;
     if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) fields.queue = task.queue;
+    if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
+      fields.expires_at = toUnixSeconds(nowMs + Math.ceil(task.expiresInMs));
+    }
     this.storage.write(task.uuid, fields);
     this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
   }
@@ -378,6 +382,17 @@ export class MemoryBroker implements Broker {
         const fields = this.storage.fields(entry.uuid);
         if (!fields || fields.task_name === undefined || fields.status !== "new") {
           dropped.push(entry.uuid);
+          continue;
+        }
+        if (fields.expires_at !== undefined && Number(fields.expires_at) * 1000 <= now) {
+          // Not started by its deadline: it ends as cancel instead of running late.
+          this.#finish(entry.uuid, {
+            status: "cancel",
+            cancel_reason: "expired",
+            ...expiredFields(),
+            updated_at: stamp,
+            finished_at: stamp,
+          }, failedTtl);
           continue;
         }
         if (
@@ -855,5 +870,11 @@ export class MemoryBroker implements Broker {
 /** The error fields of a task ended by the delivery limit (traceback: "type: message"). */
 function deliveryLimitFields(deliveries: number): TaskFields {
   const error = new DeliveryLimitError(deliveries);
+  return errorFields({ type: error.name, code: error.code, message: error.message });
+}
+
+/** The error fields of a task that was not started by its deadline. */
+function expiredFields(): TaskFields {
+  const error = new TaskExpiredError();
   return errorFields({ type: error.name, code: error.code, message: error.message });
 }

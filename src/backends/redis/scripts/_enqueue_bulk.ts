@@ -24,7 +24,9 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         record of a chain or group, stored with status "process" and never queued),
         n, n extra field/value pairs; a task of a named queue has "queue", its name as its
         first pair: it goes to KEYS[1] .. ":" .. name and wakes KEYS[2] .. ":" .. name (the
-        default queue's task has no such pair and costs nothing more)
+        default queue's task has no such pair and costs nothing more); a task with a deadline
+        has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
+        the record's expires_at becomes server time + that, in unix seconds
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
@@ -59,12 +61,17 @@ for k, task in ipairs(tasks) do
   local j, n, key = task[1], task[2], task[3]
   local named = n > 0 and ARGV[j + 7] == 'queue' and ARGV[j + 8] or nil
   if named then redis.call('SADD', KEYS[5], named) end
+  local e = named and j + 9 or j + 7
+  local expires = n > 0 and ARGV[e] == 'expires_at' and tonumber(ARGV[e + 1]) or nil
   local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
   local delay = tonumber(ARGV[j + 5]) or 0
   if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
     'updated_at', stamp, 'seq', first + k, 'deliveries', 0)
+  if expires then
+    redis.call('HSET', key, 'expires_at', string.format('%.3f', (now + expires) / 1000))
+  end
   idxMove(ARGV[j], ARGV[j + 2], first + k, nil,
     delay < 0 and 'process' or (delay > 0 and 'scheduled' or 'queued'))
   if delay < 0 then
@@ -153,6 +160,11 @@ function appendTask(args: string[], task: NewTask): void {
   // A named queue's pair comes first: the script looks for it there only.
   if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) {
     args.push("queue", task.queue);
+    pairs++;
+  }
+  // Then the deadline's (ms from now: the script turns it into server time).
+  if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
+    args.push("expires_at", String(Math.ceil(task.expiresInMs)));
     pairs++;
   }
   for (const field in task.extra) {

@@ -8,6 +8,7 @@ import {
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
@@ -24,6 +25,12 @@ const LIMIT_ERROR = new DeliveryLimitError(0);
 const LIMIT_TYPE = luaString(LIMIT_ERROR.name);
 const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
+
+/** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
+const EXPIRED_ERROR = new TaskExpiredError();
+const EXPIRED_TYPE = luaString(EXPIRED_ERROR.name);
+const EXPIRED_CODE = luaString(EXPIRED_ERROR.code);
+const EXPIRED_MESSAGE = luaString(EXPIRED_ERROR.message);
 
 /**
  * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
@@ -89,7 +96,9 @@ as already stored when the record holds its final status: a resend after a lost 
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record or whose record is not "new" (nothing claims it
-twice), quarantined counts the quarantine, next due is the
+twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
+ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
+counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -347,11 +356,17 @@ local function claimFrom(from, limit, isolated, named)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue')
+        'attempt', 'flow', 'status', 'queue', 'expires_at')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
-      if waiting and ((named and known and not known[r[1]])
+      if waiting and r[10] and tonumber(r[10]) * 1000 <= now then
+        -- Not started by its deadline: it ends as cancel (a TaskExpiredError's fields).
+        finish(key, uuid, { 'status', 'cancel', 'cancel_reason', 'expired',
+          'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
+          'error_message', ${EXPIRED_MESSAGE},
+          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+      elseif waiting and ((named and known and not known[r[1]])
           or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
           or (isolated == 1 and not consumed and r[9])) then
         skipped[#skipped + 1] = popped[k + 1]
