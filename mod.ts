@@ -98,7 +98,6 @@ export type { ValidationIssue } from "./src/model/errors/validation_error.ts";
 export { LeaseLostError } from "./src/model/errors/lease_lost_error.ts";
 export { WorkerShutdownError } from "./src/model/errors/worker_shutdown_error.ts";
 export { DeliveryLimitError } from "./src/model/errors/delivery_limit_error.ts";
-export { TaskExpiredError } from "./src/model/errors/task_expired_error.ts";
 export { TaskStateError } from "./src/model/errors/task_state_error.ts";
 
 // Plugins, middlewares and app events.
@@ -112,8 +111,6 @@ export type { AppEventMap, AppEventName } from "./src/plugins/app_events.ts";
 export { createLogger } from "./src/model/logger.ts";
 export type { Logger, LogLevel } from "./src/model/logger.ts";
 export { parseQueueConfig } from "./src/model/queue_config.ts";
-export { DEFAULT_QUEUE } from "./src/model/queue_name.ts";
-export type { WorkerQueue } from "./src/model/queue_name.ts";
 export type { QueueConfig, QueueConfigInput } from "./src/model/queue_config.ts";
 
 // What the app is doing.

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { DEFAULT_QUEUE } from "@qtasks/qtasks";
+ * import { DEFAULT_QUEUE } from "@qtasks/qtasks/ports";
  *
  * console.log(DEFAULT_QUEUE); // default
  * ```
@@ -58,7 +58,7 @@ export function checkQueueName(name: unknown, context: string, field: string): s
  *
  * @example
  * ```ts
- * import type { WorkerQueue } from "@qtasks/qtasks";
+ * import type { WorkerQueue } from "@qtasks/qtasks/ports";
  *
  * const queues: WorkerQueue[] = [{ name: "io", weight: 3 }, { name: "cpu", weight: 1 }];
  * ```

@@ -11,7 +11,7 @@ import { QTasksError } from "./qtasks_error.ts";
  *
  * @example Recognise an expired task
  * ```ts
- * import { TaskExpiredError } from "@qtasks/qtasks";
+ * import { TaskExpiredError } from "@qtasks/qtasks/ports";
  *
  * const error = new TaskExpiredError();
  * console.log(error.name, error.code); // "TaskExpiredError" "TASK_EXPIRED"
