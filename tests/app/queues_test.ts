@@ -12,6 +12,7 @@ import { createLogger, type Logger, QueueTasks, ResultTimeoutError } from "../..
 import type { AsyncWorker } from "../../src/ports/mod.ts";
 import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { weightedOrder } from "../../src/model/queue_name.ts";
 
 /** A logger that keeps its warnings. */
 function warningLogger(): Logger & { warnings: string[] } {
@@ -136,4 +137,18 @@ test("A worker's queues refuse an empty list, a bad name and a weight that is no
   assert.deepEqual(worker.queues, ["default"]);
   worker.queues = ["io", { name: "cpu", weight: 2 }, "io"];
   assert.deepEqual(worker.queues, ["io", "cpu"]);
+});
+
+test("Weighted queues come first with a chance proportional to their weight, and every queue is visited", () => {
+  let seed = 42;
+  // A small deterministic generator (an LCG), so the test cannot flake.
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const first = new Map<string, number>();
+  for (let i = 0; i < 4_000; i++) {
+    const order = weightedOrder(["io", "cpu"], [3, 1], random);
+    assert.deepEqual([...order].sort(), ["cpu", "io"]);
+    first.set(order[0], (first.get(order[0]) ?? 0) + 1);
+  }
+  const share = (first.get("io") ?? 0) / 4_000;
+  assert.ok(share > 0.72 && share < 0.78, `io came first in ${share} of the claims, not about 3/4`);
 });

@@ -128,6 +128,18 @@ export function flowControlContract(
       assert.deepEqual(uuidsOf(theirs), [unknown.uuid]);
     }));
 
+  test(`${label} takes nothing from a named queue for a claim that knows no task name`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      const none = await broker.exchange(
+        exchangeRequest({ want: 1, queues: ["q"], taskNames: [] }),
+      );
+      assert.deepEqual(uuidsOf(none), []);
+      const any = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(any), [task.uuid]);
+    }));
+
   test(`${label} gives a released task of a named queue back to that queue`, () =>
     withBroker(async (broker) => {
       const task = newTask({ queue: "q" });

@@ -507,8 +507,12 @@ export function encodeExchange(
   }
   const queues = request.queues;
   if (queues !== undefined && !(queues.length === 1 && queues[0] === DEFAULT_QUEUE)) {
-    const names = request.taskNames ?? [];
-    args.push(String(queues.length), ...queues, String(names.length), ...names);
+    args.push(String(queues.length), ...queues);
+    // No list: any name; an empty one: none (a name no task has, "").
+    const names = request.taskNames;
+    if (names === undefined) args.push("0");
+    else if (names.length === 0) args.push("1", "");
+    else args.push(String(names.length), ...names);
   }
   return {
     keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
