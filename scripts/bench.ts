@@ -62,9 +62,11 @@
  * the same machine conditions. The checkout reuses this tree's node_modules and
  * scripts/tools/node_modules through symlinks when REF's deno.json has the same npm imports
  * (`redis` is resolved from node_modules by Node and Bun, and Deno's `nodeModulesDir` finds it
- * up to date); otherwise `deno install` gives the checkout its own. The report adds a table of
- * ratios current / baseline per runtime for each metric measured by both (and the issue 15
- * check: processing at concurrency 100 at least 0.95 of the baseline); the JSON has them under
+ * up to date); otherwise `deno install` gives the checkout its own. A checkout whose driver
+ * predates the request-response mode (scenario 7) gets this tree's scripts/bench/common.ts and
+ * qtasks.ts (they import the checkout's src/, so its code is what is measured). The report adds
+ * a table of ratios current / baseline per runtime for each metric measured by both (and the
+ * issue 15 check: processing at concurrency 100 at least 0.95 of the baseline); the JSON has them under
  * `baseline` and `ratiosToBaseline`. The checkout is removed at the end, also on failure or
  * Ctrl-C (after SIGKILL, `git worktree prune` drops its leftover entry).
  *
@@ -632,6 +634,8 @@ interface Baseline {
   dir: string;
   /** How the checkout got its npm packages. */
   nodeModules: string;
+  /** Whose QTasks driver runs the checkout: its own, or this tree's (see checkOutBaseline). */
+  driver: string;
 }
 
 async function git(args: string[]): Promise<string> {
@@ -735,7 +739,17 @@ async function checkOutBaseline(ref: string, log: (message: string) => void): Pr
     }
     nodeModules = "its own (deno install)";
   }
-  return { ref, commit, tag, subject, dir, nodeModules };
+  // A checkout whose driver predates the request-response mode (scenario 7) gets this tree's
+  // driver (scripts/bench/common.ts and qtasks.ts), which imports the checkout's own src/.
+  let driver = "its own scripts/bench/qtasks.ts";
+  const common = `${dir}/scripts/bench/common.ts`;
+  if (exists(common) && !Deno.readTextFileSync(common).includes('"rr"')) {
+    for (const file of ["common.ts", "qtasks.ts"]) {
+      Deno.copyFileSync(`${BENCH_DIR}/${file}`, `${dir}/scripts/bench/${file}`);
+    }
+    driver = "this tree's scripts/bench/common.ts and qtasks.ts (its own predates scenario 7)";
+  }
+  return { ref, commit, tag, subject, dir, nodeModules, driver };
 }
 
 /**
@@ -1430,15 +1444,28 @@ async function requestResponseOnce(
   const total = (field: string) => results.reduce((sum, r) => sum + Number(r[field] ?? 0), 0);
   const lost = total("lost");
   const failed = total("failed");
-  const samples = results.flatMap((r) => r.samples as number[]);
+  // Every producer's latency histogram (ms, 3 significant digits → count), merged.
+  const merged = new Map<number, number>();
+  for (const r of results) {
+    for (const [ms, count] of Object.entries(r.histogram as Record<string, number>)) {
+      merged.set(Number(ms), (merged.get(Number(ms)) ?? 0) + count);
+    }
+  }
+  const buckets = [...merged].sort((a, b) => a[0] - b[0]);
+  const finished = buckets.reduce((sum, [, count]) => sum + count, 0);
+  /** The p-th percentile, nearest rank, over the merged histogram. */
+  const at = (p: number) => {
+    const rank = Math.max(1, Math.ceil((p / 100) * finished));
+    let seen = 0;
+    for (const [ms, count] of buckets) if ((seen += count) >= rank) return ms;
+    return buckets[buckets.length - 1]?.[0];
+  };
   const startedAt = Math.min(...results.map((r) => Number(r.startedAt)));
   const endedAt = Math.max(...results.map((r) => Number(r.endedAt)));
   const span = variant.producers === 1 ? Number(results[0].seconds) : (endedAt - startedAt) / 1000;
   const workerCpuUs = workerCpuBefore !== undefined && workerCpuAfter !== undefined
     ? workerCpuAfter - workerCpuBefore
     : undefined;
-  const sorted = samples.sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
   const result: Record<string, unknown> = {
     ...results[0],
     n,
@@ -1450,15 +1477,15 @@ async function requestResponseOnce(
     lost,
     failed,
     firstError: results.find((r) => r.firstError)?.firstError,
-    p50Ms: sorted.length ? at(50) : undefined,
-    p99Ms: sorted.length ? at(99) : undefined,
-    meanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : undefined,
-    maxMs: sorted.length ? sorted[sorted.length - 1] : undefined,
+    p50Ms: finished ? at(50) : undefined,
+    p99Ms: finished ? at(99) : undefined,
+    meanMs: finished ? buckets.reduce((sum, [ms, c]) => sum + ms * c, 0) / finished : undefined,
+    maxMs: finished ? buckets[buckets.length - 1][0] : undefined,
     clientCpuUs: total("clientCpuUs"),
     clientCpuUsPerTask: total("clientCpuUs") / n,
     workerCpuUsPerTask: workerCpuUs === undefined ? undefined : workerCpuUs / n,
     producerRates: results.map((r) => r.perSecond),
-    samples: undefined,
+    histogram: undefined,
     startedAt: undefined,
     endedAt: undefined,
   };
@@ -2165,14 +2192,17 @@ async function main(): Promise<number> {
         k(options.memorySample)
       } → ${k(options.memoryTotal)} (c${MEMORY_CONCURRENCY}) · request-response ${
         k(options.rrN)
-      } calls (${RR_VARIANTS.map((v) => `c${v.calls}×${v.producers}`).join(", ")} producers; ${
-        RR_PAYLOAD_BYTES
-      } B argument; worker c${RR_WORKER_CONCURRENCY}; wait bound ${RR_WAIT_MS / 1000} s)`,
+      } calls (${
+        RR_VARIANTS.map((v) => `c${v.calls}×${v.producers}`).join(", ")
+      } producers; ${RR_PAYLOAD_BYTES} B argument; worker c${RR_WORKER_CONCURRENCY}; wait bound ${
+        RR_WAIT_MS / 1000
+      } s)`,
     );
     if (baseline) {
       console.log(
         `baseline: ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject}" ` +
-          `(checked out in ${baseline.dir}; node_modules: ${baseline.nodeModules}), ` +
+          `(checked out in ${baseline.dir}; node_modules: ${baseline.nodeModules}; driver: ` +
+          `${baseline.driver}), ` +
           "each run next to its current twin",
       );
     }
@@ -2285,6 +2315,7 @@ async function main(): Promise<number> {
         subject: baseline.subject,
         tag: baseline.tag,
         nodeModules: baseline.nodeModules,
+        driver: baseline.driver,
       },
       ratiosToBaseline: baseline && Object.fromEntries(
         all.map((metric) => [

@@ -14,11 +14,11 @@
  */
 import { createRequire } from "node:module";
 import {
+  bounded,
   countdown,
   type DriverArgs,
   expectCount,
   latencyRun,
-  bounded,
   pool,
   redisTarget,
   requestResponseRun,

@@ -336,7 +336,8 @@ export function waitForGo(): Promise<void> {
  * latency is from before the enqueue until the result is in hand. The RESULT line has `head`,
  * the wall-clock span (`startedAt`, `endedAt` in epoch ms, to merge several producers),
  * `perSecond`, this process's CPU per call, the lost and failed counts, the latency summary and
- * every finished call's latency (`samples`, ms).
+ * a histogram of every finished call's latency (`histogram`: ms to 3 significant digits → calls;
+ * a line short enough for any pipe, mergeable over producers).
  */
 export async function requestResponseRun(
   head: ResultHead,
@@ -381,8 +382,18 @@ export async function requestResponseRun(
     failed,
     firstError,
     ...(samples.length ? latencySummary(samples) : {}),
-    samples: samples.map((ms) => Math.round(ms * 1000) / 1000),
+    histogram: latencyHistogram(samples),
   });
+}
+
+/** Latencies (ms) counted per value rounded to 3 significant digits. */
+export function latencyHistogram(samples: number[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const ms of samples) {
+    const key = String(Number(ms.toPrecision(3)));
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** A background worker's end: prints READY and waits until the orchestrator stops this process. */
