@@ -137,7 +137,8 @@ export class RedisStorage implements Storage {
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
     // A message on the events channel only says when to read: its status and fields are never
     // taken as the record (anyone allowed to PUBLISH could forge them), so an awaited status is
-    // read back from the record itself (one HGETALL per awaited status heard).
+    // read back from the record itself (one read per awaited status heard, shared by the waiters
+    // that read in the same turn: see #readSoon).
     return waitForRecord(options, {
       read: () => this.#readSoon(uuid),
       watch: (onChange) => this.#watch(uuid, (status) => onChange(status)),
