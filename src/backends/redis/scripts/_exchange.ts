@@ -74,11 +74,12 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
-task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
-group; the member's seq lets the worker's settlement carry the record's task_name and seq, so
-that the settle step updates the operator's indexes without reading the record), rejected lists
+Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (queue
+member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
+the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
+carry the record's task_name and seq, so that the settle step updates the operator's indexes
+without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
+a task of a chain or group), rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -91,8 +92,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
-local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
+-- Numbers that go into a command once per task are kept as text: Redis 7.0 formats a Lua number
+-- argument with snprintf, and Lua does the same to concatenate one, each hundreds of instructions
+-- per task (see _index_lua.ts, "Cost").
+local ttlText = string.match(ARGV[5], '^%d+')
+local failedTtlText = string.match(ARGV[5], ':(%d+)$') or ttlText
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ttlText)
+local leaseAt = string.format('%d', now + leaseMs)
+-- A claim's delivery count as text, for the small counts, and a settlement's count of field
+-- pairs as a number: no tonumber (strtod) or number-to-text conversion per task.
+local NEXT_DELIVERY = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
+local PAIRS = { ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5 }
 local maxDeliveries = tonumber(ARGV[6])
 -- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
 local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
@@ -122,7 +132,8 @@ end
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed);
 -- "name" and "seq" are the record's task_name and seq when known (nil: idxFinish reads them).
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain, name, seq)
-  local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
+  local keep = keepMs or
+    ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtlText or ttlText)
   idxFinish(key, uuid, fields[2], name, seq)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
@@ -216,7 +227,8 @@ local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local plain, name, seq, n = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6])
+  local plain, name, seq = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5]
+  local n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
   if name == '' then name, seq = nil, nil end
   local key = prefix .. uuid
   local after = i + 7 + 2 * n
@@ -310,14 +322,14 @@ local function claimFrom(from, limit, isolated)
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
       elseif waiting then
         idxClaim(uuid, r[1])
-        local deliveries = (tonumber(r[4]) or 0) + 1
+        local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
-        leases[#leases + 1] = now + leaseMs
+        leases[#leases + 1] = leaseAt
         leases[#leases + 1] = uuid .. '|' .. wid .. '|' .. deliveries
         if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' process') end
         local n = #claimed
-        claimed[n + 1] = uuid
+        claimed[n + 1] = popped[k]
         claimed[n + 2] = r[1]
         claimed[n + 3] = r[2] or '[]'
         claimed[n + 4] = r[3] or '{}'
@@ -327,7 +339,6 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
-        claimed[n + 11] = popped[k]
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -421,7 +432,7 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 11;
+const CLAIMED_WIDTH = 10;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
@@ -450,8 +461,10 @@ export function decodeExchange(
   const flat = reply[0] as string[];
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
+    // The queue member: 15-digit seq, ":", uuid.
+    const member = flat[i];
     const task: ClaimedTask = {
-      uuid: flat[i],
+      uuid: member.slice(16),
       taskName: flat[i + 1],
       args: flat[i + 2],
       kwargs: flat[i + 3],
@@ -463,7 +476,7 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
-    onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
+    onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
   const result: ExchangeResult = {
