@@ -15,9 +15,20 @@
  *             another commit (`git worktree add --detach /tmp/base REF`) to compare in one run;
  *             the rounds interleave the trees, the median is reported
  *   --json    one JSON line per tree instead of the table
+ *   --callgrind  the server runs under `valgrind --tool=callgrind --instr-atstart=no`: turn its
+ *             instrumentation on around each processing loop only (`callgrind_control -i on`,
+ *             then `-i off` and `-d TREE`), so that each dump counts the instructions of one run
+ *             (`callgrind_annotate FILE | grep TOTALS`, divided by N). Counts are repeatable to
+ *             about 1% even on a loaded machine, unlike CPU time
  *
  * Without a worker, the client's own time does not hide the server's: the CPU per task is the
- * script's cost (networking included), steady from run to run to about ±0.3 µs on a quiet server.
+ * scripts' cost (networking included); on a shared machine it still moves by 20% or more, so
+ * compare trees in one run, or count instructions (--callgrind):
+ *
+ *   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
+ *     redis-server --port 7398 --save '' &
+ *   deno run -A scripts/bench_exchange.ts --url redis://127.0.0.1:7398/0 --n 5000 --repeat 2 \
+ *     --callgrind --tree /tmp/base --tree .
  *
  * @module
  */
@@ -32,12 +43,13 @@ interface Broker {
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const USAGE =
-  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--json]";
+  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--json] [--callgrind]";
 let url = "redis://127.0.0.1:7399/0";
 let n = 20_000;
 let batch = 100;
 let repeat = 5;
 let json = false;
+let callgrind = false;
 const trees: string[] = [];
 for (const arg of cliArgs(Deno.args, USAGE)) {
   if (arg.flag === "--url") url = arg.value();
@@ -46,6 +58,7 @@ for (const arg of cliArgs(Deno.args, USAGE)) {
   else if (arg.flag === "--repeat") repeat = Number(arg.value());
   else if (arg.flag === "--tree") trees.push(arg.value().replace(/\/$/, ""));
   else if (arg.flag === "--json") json = true;
+  else if (arg.flag === "--callgrind") callgrind = true;
   else throw new Error(`Unknown argument ${arg.arg}\n${USAGE}`);
 }
 if (trees.length === 0) trees.push(ROOT);
@@ -59,6 +72,14 @@ if (!Number.isInteger(repeat) || repeat < 1) {
 
 const client = createClient({ url });
 await client.connect();
+
+/** Runs `callgrind_control` with these arguments (--callgrind). */
+async function callgrindControl(...args: string[]): Promise<void> {
+  if (!callgrind) return;
+  const { success } = await new Deno.Command("callgrind_control", { args, stdout: "null" })
+    .output();
+  if (!success) throw new Error(`callgrind_control ${args.join(" ")} failed`);
+}
 
 async function snapshot(): Promise<
   { cpu: number; calls: Map<string, number>; usec: Map<string, number> }
@@ -98,6 +119,7 @@ async function run(tree: string): Promise<Run> {
     });
   }
   for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
+  await callgrindControl("-i", "on");
   const before = await snapshot();
   let running: Array<{ uuid: string; deliveries: number }> = [];
   let done = 0;
@@ -122,6 +144,8 @@ async function run(tree: string): Promise<Run> {
     running = result.claimed;
   }
   const after = await snapshot();
+  await callgrindControl("-i", "off");
+  await callgrindControl("-d", tree.split("/").pop() ?? "tree");
   let commands = 0;
   const byCommand: Record<string, [number, number]> = {};
   for (const [name, count] of after.calls) {
