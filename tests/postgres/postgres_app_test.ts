@@ -212,3 +212,24 @@ test("a role without rights on the database fails with PG_PERMISSION_DENIED", as
     await admin.release();
   }
 });
+
+test("named queues and deadlines are refused on PostgreSQL, not dropped", () =>
+  withSchema(async (schema) => {
+    const broker = new PostgresBroker({ name: "pg-unsupported", url, schema });
+    try {
+      const task = {
+        uuid: crypto.randomUUID(),
+        taskName: "noop",
+        priority: 0,
+        args: "[]",
+        kwargs: "{}",
+        extra: {},
+      };
+      await assert.rejects(broker.add({ ...task, queue: "emails" }), /named queues/);
+      await assert.rejects(broker.add({ ...task, expiresInMs: 1000 }), /deadlines/);
+      assert.equal(await broker.get(task.uuid), undefined);
+    } finally {
+      await broker.flushAll();
+      await broker.stop();
+    }
+  }));

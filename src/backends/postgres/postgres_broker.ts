@@ -158,6 +158,7 @@ export class PostgresBroker implements Broker {
    * given): one statement, which also sends the task's event and the workers' wake-up.
    */
   async add(task: NewTask): Promise<void> {
+    unsupported(task);
     const tx = (task as WithTx).tx as Queryable | undefined;
     if (tx !== undefined) {
       await this.connection.ready();
@@ -202,6 +203,7 @@ export class PostgresBroker implements Broker {
    */
   // deno-lint-ignore no-explicit-any
   #insertTasks(on: Queryable, tasks: NewTask[], notify: boolean): Promise<any[]> {
+    for (const task of tasks) unsupported(task);
     const S = this.connection.s;
     const fields: string[] = [];
     const delays: number[] = [];
@@ -1008,6 +1010,23 @@ export class PostgresBroker implements Broker {
   ): Promise<void> {
     if (!isFlowRunning((await step.fields(uuid))?.status)) return;
     await this.#finish(step, uuid, { ...fields, updated_at: stamp, finished_at: stamp }, ttlMs);
+  }
+}
+
+/**
+ * Refuses what this backend does not implement yet (named queues and deadlines, from the
+ * flow-control work), rather than dropping it silently.
+ */
+function unsupported(task: NewTask): void {
+  if (task.queue !== undefined && task.queue !== "default") {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": named queues are not supported on the PostgreSQL backend yet`,
+    );
+  }
+  if (task.expiresInMs !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": deadlines (expiresInMs, expiresAt) are not supported on the PostgreSQL backend yet`,
+    );
   }
 }
 
