@@ -5,6 +5,7 @@ import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_cl
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl, unencodedInUserInfo, urlSecrets } from "./_redact_url.ts";
+import { clusterUrl, isTopologyUrl, parseTopologyUrl } from "./_topology_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
 interface PendingCommand {
@@ -16,7 +17,14 @@ interface PendingCommand {
 }
 
 /** Error replies for commands the server refused without running them. */
-const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"]);
+const NOT_EXECUTED: ReadonlySet<string> = new Set([
+  "LOADING",
+  "BUSY",
+  "MASTERDOWN",
+  "TRYAGAIN",
+  // A Redis Cluster without a primary for some slot (during a failover): nothing ran.
+  "CLUSTERDOWN",
+]);
 
 /** What to do about a refusal of the server, by its error code. */
 const REFUSAL_HINTS: Readonly<Record<string, string>> = {
@@ -41,8 +49,19 @@ const REFUSAL_HINTS: Readonly<Record<string, string>> = {
  * ```
  */
 export interface RedisConnectionOptions {
-  /** `redis://` or `rediss://` URL, with ACL user and password if any (default `redis://127.0.0.1:6379`). */
+  /**
+   * `redis://` or `rediss://` URL, with ACL user and password if any (default
+   * `redis://127.0.0.1:6379`); `redis+cluster://h1:p1,h2:p2` for a Redis Cluster,
+   * `redis+sentinel://s1:p1,s2:p2/mymaster` for a primary found through Sentinel
+   * (docs/redis-cluster.md).
+   */
   url?: string;
+  /**
+   * A Redis Cluster, instead of `url`: its seed nodes (`host:port`, or
+   * `redis://user:password@host:port` whose scheme and credentials apply to every node), used
+   * only to discover the cluster. The same as the URL `redis+cluster://h1:p1,h2:p2`.
+   */
+  cluster?: { rootNodes: readonly string[] };
   /**
    * How long a command may wait for a connection and then for its reply before it fails with a
    * {@linkcode BackendError} (default 10 000 ms). A connection that gives no reply for this long
@@ -112,10 +131,22 @@ export class RedisConnection {
    * @param options URL, timeout, TLS and client factory.
    */
   constructor(options: RedisConnectionOptions = {}) {
-    this.#url = options.url ?? "redis://127.0.0.1:6379";
-    if (!/^rediss?:\/\//.test(this.#url)) {
+    if (options.cluster !== undefined) {
+      if (options.url !== undefined) {
+        throw new TypeError("Cannot connect to Redis: give either url or cluster, not both");
+      }
+      if (options.cluster.rootNodes.length === 0) {
+        throw new TypeError("Cannot connect to a Redis Cluster: cluster.rootNodes is empty");
+      }
+    }
+    this.#url = options.cluster !== undefined
+      ? clusterUrl(options.cluster.rootNodes)
+      : options.url ?? "redis://127.0.0.1:6379";
+    if (!/^rediss?:\/\//.test(this.#url) && !isTopologyUrl(this.#url)) {
       throw new TypeError(
-        `Cannot connect to ${redactUrl(this.#url)}: the URL must start with redis:// or rediss://`,
+        `Cannot connect to ${
+          redactUrl(this.#url)
+        }: the URL must start with redis://, rediss://, redis+cluster:// or redis+sentinel://`,
       );
     }
     // Checked here, so that a malformed URL fails at once with its password hidden (the client
@@ -130,7 +161,15 @@ export class RedisConnection {
         }; encodeURIComponent(password) does it)`,
       );
     }
-    if (!URL.canParse(this.#url)) {
+    if (isTopologyUrl(this.#url)) {
+      try {
+        parseTopologyUrl(this.#url);
+      } catch (error) {
+        throw new TypeError(
+          `Cannot connect to ${redactUrl(this.#url)}: ${(error as Error).message}`,
+        );
+      }
+    } else if (!URL.canParse(this.#url)) {
       throw new TypeError(`Cannot connect to ${redactUrl(this.#url)}: the URL is not valid`);
     }
     this.redactedUrl = redactUrl(this.#url);
@@ -339,7 +378,8 @@ export class RedisConnection {
         if (!unexecuted) throw this.#wrap(error, what, true);
         const left = deadline - performance.now();
         if (left <= 0) throw this.#unreachable(what, error);
-        if (!(error instanceof RedisOfflineError)) {
+        // A cluster stays "ready" while one of its nodes is offline: wait before sending again.
+        if (!(error instanceof RedisOfflineError) || client.isReady()) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, left)));
         }
       }
