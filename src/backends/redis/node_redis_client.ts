@@ -263,6 +263,18 @@ function wrapCluster(cluster: NodeRedisCluster, nodeOptions: NodeClientOptions):
           throw mapError(error);
         },
       ),
+    sendBeside: async (key, args) => {
+      try {
+        // node-redis keeps one connection per node: the one the commands on `key` went through.
+        const master = (cluster.slots as Array<{ master: unknown } | undefined>)[clusterSlot(key)]
+          ?.master;
+        if (!master) throw new RedisOfflineError();
+        const node = await cluster.nodeClient(master as Parameters<typeof cluster.nodeClient>[0]);
+        return await (node.sendCommand([...args]) as Promise<RedisReply>);
+      } catch (error) {
+        throw mapError(error);
+      }
+    },
     duplicate: () => wrapCluster(cluster.duplicate(), nodeOptions),
     subscribe: async (channel, listener) => {
       try {

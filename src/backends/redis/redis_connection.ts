@@ -79,6 +79,15 @@ export interface RedisConnectionOptions {
    * `noeviction` (Redis refuses writes when full, and QTasks reports it) is required.
    */
   allowEviction?: boolean;
+  /**
+   * Durable enqueue (off by default): each enqueue (`addTask`, `addTasks`, flows) is followed by
+   * `WAIT replicas timeoutMs` on its connection, and succeeds only once that many replicas hold
+   * it; otherwise it is sent again (a resend is harmless: the uuid skips what is stored) until
+   * `backendTimeoutMs`, then fails with a BackendError saying it may have been stored. Redis
+   * replication is asynchronous: without it, a task acknowledged just before its primary dies
+   * can be lost by the failover. See docs/redis-cluster.md for what each mode promises.
+   */
+  durableEnqueue?: { replicas: number; timeoutMs: number };
 }
 
 /**
@@ -111,6 +120,10 @@ export class RedisConnection {
   #client: RedisClient | undefined;
   #connecting: Promise<RedisClient> | undefined;
   #blocking: RedisClient | undefined;
+  /** The connection of durable enqueues (WAIT blocks its connection). */
+  #durable: Promise<RedisClient> | undefined;
+  /** Durable enqueue's settings, if on. */
+  readonly durableEnqueue: { replicas: number; timeoutMs: number } | undefined;
   #subscriber: Promise<RedisClient> | undefined;
   #channels = new Map<string, Set<(message: string) => void>>();
   #resync = new Set<() => void>();
@@ -177,6 +190,20 @@ export class RedisConnection {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     if (!(this.timeoutMs > 0)) throw new RangeError("RedisConnection timeoutMs must be > 0");
     this.#allowEviction = options.allowEviction === true;
+    if (options.durableEnqueue !== undefined) {
+      const { replicas, timeoutMs } = options.durableEnqueue;
+      if (!(Number.isInteger(replicas) && replicas >= 1)) {
+        throw new RangeError(
+          `RedisConnection durableEnqueue.replicas must be an integer >= 1, got ${replicas}`,
+        );
+      }
+      if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1)) {
+        throw new RangeError(
+          `RedisConnection durableEnqueue.timeoutMs must be an integer >= 1, got ${timeoutMs}`,
+        );
+      }
+      this.durableEnqueue = { replicas, timeoutMs };
+    }
     const tls = options.tls;
     const connectTimeoutMs = Math.min(this.timeoutMs, 5_000);
     this.#create = options.createClient ??
@@ -223,6 +250,70 @@ export class RedisConnection {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
     }
     return await this.#send(["EVAL", script.source, ...tail], script.name);
+  }
+
+  /**
+   * Runs a script, then `WAIT replicas timeoutMs` (the `durableEnqueue` setting) on the same
+   * connection, a dedicated one (WAIT blocks its connection), and resolves with the script's
+   * reply once that many replicas acknowledged its writes.
+   *
+   * @throws {BackendError} When fewer replicas acknowledged within the timeout (`sent`: the
+   *   script ran on the primary; it may survive or not).
+   */
+  async durableScript(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<RedisReply> {
+    const durable = this.durableEnqueue;
+    if (!durable) return await this.script(script, keys, args);
+    const client = await this.#durableClient();
+    const deadline = performance.now() + this.timeoutMs;
+    const tail = [String(keys.length), ...keys, ...args];
+    const run = async (command: string[]) => {
+      try {
+        return await this.#withDeadline(client, client.send(command), deadline, script.name);
+      } catch (error) {
+        if (error instanceof RedisReplyError && error.code === "NOSCRIPT") throw error;
+        throw this.#wrap(error, script.name, !(error instanceof RedisOfflineError));
+      }
+    };
+    let reply: RedisReply;
+    try {
+      reply = await run(["EVALSHA", await script.sha(), ...tail]);
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
+      reply = await run(["EVAL", script.source, ...tail]);
+    }
+    const wait = ["WAIT", String(durable.replicas), String(durable.timeoutMs)];
+    let acked: RedisReply;
+    try {
+      acked = await this.#withDeadline(
+        client,
+        client.sendBeside && keys[0] !== undefined
+          ? client.sendBeside(keys[0], wait)
+          : client.send(wait),
+        deadline + durable.timeoutMs,
+        "WAIT",
+      );
+    } catch (error) {
+      throw this.#wrap(error, "WAIT", true);
+    }
+    if (Number(acked) < durable.replicas) {
+      throw new BackendError(
+        `Redis at ${this.redactedUrl} stored ${script.name} on the primary, but only ${acked} of ${durable.replicas} replicas acknowledged it within ${durable.timeoutMs} ms (durableEnqueue)`,
+        { sent: true },
+      );
+    }
+    return reply;
+  }
+
+  #durableClient(): Promise<RedisClient> {
+    this.#durable ??= this.#open().catch((error) => {
+      this.#durable = undefined;
+      throw error;
+    });
+    return this.#durable;
   }
 
   /**
@@ -348,6 +439,9 @@ export class RedisConnection {
     const blocking = this.#blocking;
     this.#blocking = undefined;
     blocking?.destroy();
+    const durable = await this.#durable?.catch(() => undefined);
+    this.#durable = undefined;
+    durable?.destroy();
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
     this.#channels.clear();
