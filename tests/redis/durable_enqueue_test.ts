@@ -1,7 +1,7 @@
 /**
  * Durable enqueue (`redis.durableEnqueue`): an enqueue followed by `WAIT` on its connection.
- * Against a private primary with one replica (redis-server on free ports) and against the shared
- * test Redis, which has none. Needs redis-server on the PATH for the first two.
+ * Against a private primary with one replica, and a private server without any (redis-server on
+ * free ports). Needs redis-server on the PATH.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { RedisBroker, RedisConnection } from "../../src/backends/redis/mod.ts";
 import { BackendError } from "../../src/model/errors/backend_error.ts";
 import { componentContext, newTask } from "../contract/broker_contract.ts";
-import { testRedisUrl, uniqueName } from "../support/deferred.ts";
+import { uniqueName } from "../support/deferred.ts";
 import { hasCommand, type PrivateRedis, startRedisServer } from "../support/redis_server.ts";
 
 async function withBroker(
@@ -74,8 +74,12 @@ test("durable enqueue resolves once the replica holds the task", { skip: !server
   }
 });
 
-test("durable enqueue fails with a BackendError saying it may be stored when no replica acknowledges", async () => {
-  await withBroker(testRedisUrl(), { replicas: 1, timeoutMs: 50 }, async (broker) => {
+test("durable enqueue fails with a BackendError saying it may be stored when no replica acknowledges", {
+  skip: !servers,
+}, async () => {
+  const alone = await startRedisServer();
+  try {
+    await withBroker(alone.url, { replicas: 1, timeoutMs: 50 }, async (broker) => {
     const task = newTask();
     const error = await broker.add(task).then(() => undefined, (error: unknown) => error);
     assert.ok(error instanceof BackendError, `got ${error}`);
@@ -83,7 +87,10 @@ test("durable enqueue fails with a BackendError saying it may be stored when no 
     assert.match(error.message, /only 0 of 1 replicas acknowledged/);
     assert.match(error.message, /may have been stored/);
     assert.equal((await broker.get(task.uuid))?.status, "new", "the primary holds it");
-  });
+    });
+  } finally {
+    await alone.stop();
+  }
 });
 
 test("durable enqueue refuses a replica count below 1", () => {
