@@ -303,6 +303,12 @@ function wrapCluster(cluster: NodeRedisCluster, nodeOptions: NodeClientOptions):
 }
 
 function wrapSentinel(sentinel: NodeRedisSentinel): RedisClient {
+  // node-redis's Sentinel client sends a command again after its connection closed (it takes
+  // that for a failover): destroy() must still fail the pending ones at once (it is how a
+  // blocking wait is cancelled).
+  let destroyed: (error: Error) => void = () => {};
+  const whenDestroyed = new Promise<never>((_, reject) => destroyed = reject);
+  whenDestroyed.catch(() => {});
   return {
     connect: async () => {
       try {
@@ -317,9 +323,10 @@ function wrapSentinel(sentinel: NodeRedisSentinel): RedisClient {
       return () => void sentinel.off("ready", listener);
     },
     send: (args) =>
-      (sentinel.sendCommand(false, [...args]) as Promise<RedisReply>).catch((error: unknown) => {
-        throw mapError(error);
-      }),
+      Promise.race([sentinel.sendCommand(false, [...args]) as Promise<RedisReply>, whenDestroyed])
+        .catch((error: unknown) => {
+          throw mapError(error);
+        }),
     duplicate: () => wrapSentinel(sentinel.duplicate()),
     subscribe: async (channel, listener) => {
       await sentinel.subscribe(channel, (message: string) => listener(message));
@@ -331,6 +338,7 @@ function wrapSentinel(sentinel: NodeRedisSentinel): RedisClient {
       if (sentinel.isOpen) await sentinel.close();
     },
     destroy: () => {
+      destroyed(new Error("Disconnects client"));
       if (sentinel.isOpen) void Promise.resolve(sentinel.destroy()).catch(() => {});
     },
     onError: (listener) => {

@@ -136,6 +136,8 @@ export class RedisConnection {
   /** Whether the server's eviction policy was checked (once per connection). */
   #policyChecked = false;
   #inFlight = new Set<PendingCommand>();
+  /** How many times close() ran (a blocking client opened across a close is dropped). */
+  #closes = 0;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -370,10 +372,12 @@ export class RedisConnection {
     if (signal.aborted) return null;
     let client = this.#blocking;
     if (!client) {
+      const closes = this.#closes;
       const opened = await this.#open();
-      // Aborted while connecting (a worker stopping, the connection closing meanwhile): nothing
-      // would ever close this client. Another call may also have opened one first.
-      if (signal.aborted) {
+      // Aborted while connecting (a worker stopping, the connection closing meanwhile: a
+      // cluster or Sentinel client takes several round trips to connect): nothing would ever
+      // close this client. Another call may also have opened one first.
+      if (signal.aborted || closes !== this.#closes) {
         opened.destroy();
         return null;
       }
@@ -433,6 +437,7 @@ export class RedisConnection {
 
   /** Closes every client. */
   async close(): Promise<void> {
+    this.#closes++;
     const client = this.#client ?? await this.#connecting?.catch(() => undefined);
     this.#client = undefined;
     this.#connecting = undefined;
