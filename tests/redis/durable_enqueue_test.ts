@@ -38,7 +38,9 @@ async function withBroker(
 /** A primary and its replica, synced. */
 async function primaryWithReplica(): Promise<{ primary: PrivateRedis; replica: PrivateRedis }> {
   const primary = await startRedisServer();
-  const replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
+  const replica = await startRedisServer({
+    args: ["--replicaof", "127.0.0.1", String(primary.port)],
+  });
   const connection = new RedisConnection({ url: replica.url });
   try {
     for (;;) {
@@ -62,7 +64,11 @@ test("durable enqueue resolves once the replica holds the task", { skip: !server
       await broker.add(task);
       const onReplica = new RedisConnection({ url: replica.url });
       try {
-        const status = await onReplica.command(["HGET", `{${broker.name}}:task:${task.uuid}`, "status"]);
+        const status = await onReplica.command([
+          "HGET",
+          `{${broker.name}}:task:${task.uuid}`,
+          "status",
+        ]);
         assert.equal(status, "new", "the replica has the record when add resolves");
       } finally {
         await onReplica.close();
@@ -74,24 +80,28 @@ test("durable enqueue resolves once the replica holds the task", { skip: !server
   }
 });
 
-test("durable enqueue fails with a BackendError saying it may be stored when no replica acknowledges", {
-  skip: !servers,
-}, async () => {
-  const alone = await startRedisServer();
-  try {
-    await withBroker(alone.url, { replicas: 1, timeoutMs: 50 }, async (broker) => {
-    const task = newTask();
-    const error = await broker.add(task).then(() => undefined, (error: unknown) => error);
-    assert.ok(error instanceof BackendError, `got ${error}`);
-    assert.equal(error.sent, true);
-    assert.match(error.message, /only 0 of 1 replicas acknowledged/);
-    assert.match(error.message, /may have been stored/);
-    assert.equal((await broker.get(task.uuid))?.status, "new", "the primary holds it");
-    });
-  } finally {
-    await alone.stop();
-  }
-});
+test(
+  "durable enqueue fails with a BackendError saying it may be stored when no replica acknowledges",
+  {
+    skip: !servers,
+  },
+  async () => {
+    const alone = await startRedisServer();
+    try {
+      await withBroker(alone.url, { replicas: 1, timeoutMs: 50 }, async (broker) => {
+        const task = newTask();
+        const error = await broker.add(task).then(() => undefined, (error: unknown) => error);
+        assert.ok(error instanceof BackendError, `got ${error}`);
+        assert.equal(error.sent, true);
+        assert.match(error.message, /only 0 of 1 replicas acknowledged/);
+        assert.match(error.message, /may have been stored/);
+        assert.equal((await broker.get(task.uuid))?.status, "new", "the primary holds it");
+      });
+    } finally {
+      await alone.stop();
+    }
+  },
+);
 
 test("durable enqueue refuses a replica count below 1", () => {
   assert.throws(

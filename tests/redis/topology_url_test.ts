@@ -68,7 +68,10 @@ test("the cluster option becomes a redis+cluster:// URL with the first node's cr
 });
 
 test("a script is routed by its first key, or by the app prefix when it declares none", () => {
-  assert.equal(routingKey(["EVALSHA", "abc", "2", "{shop}:queue", "{shop}:seq", "x"]), "{shop}:queue");
+  assert.equal(
+    routingKey(["EVALSHA", "abc", "2", "{shop}:queue", "{shop}:seq", "x"]),
+    "{shop}:queue",
+  );
   assert.equal(routingKey(["EVALSHA", "abc", "0", "{shop}:task:", "x"]), "{shop}:task:");
   assert.equal(routingKey(["HGETALL", "{shop}:task:1"]), "{shop}:task:1");
   assert.equal(routingKey(["SCAN", "0", "MATCH", "{shop}:*"]), undefined);
@@ -79,24 +82,28 @@ test("a script is routed by its first key, or by the app prefix when it declares
 const url = process.env.QTASKS_TEST_REDIS_URL ?? "";
 const topology = /^rediss?\+(cluster|sentinel):/.test(url);
 
-test("durable enqueue resolves on a cluster or Sentinel deployment, whose primaries have a replica", {
-  skip: !topology,
-}, async () => {
-  const broker = new RedisBroker({
-    name: uniqueName("durable-topology"),
-    url,
-    redis: { durableEnqueue: { replicas: 1, timeoutMs: 2_000 } },
-  });
-  try {
-    await broker.start(componentContext());
-    const task = newTask();
-    await broker.add(task);
-    assert.equal((await broker.get(task.uuid))?.status, "new");
-  } finally {
+test(
+  "durable enqueue resolves on a cluster or Sentinel deployment, whose primaries have a replica",
+  {
+    skip: !topology,
+  },
+  async () => {
+    const broker = new RedisBroker({
+      name: uniqueName("durable-topology"),
+      url,
+      redis: { durableEnqueue: { replicas: 1, timeoutMs: 2_000 } },
+    });
     try {
-      await broker.flushAll();
+      await broker.start(componentContext());
+      const task = newTask();
+      await broker.add(task);
+      assert.equal((await broker.get(task.uuid))?.status, "new");
     } finally {
-      await broker.stop();
+      try {
+        await broker.flushAll();
+      } finally {
+        await broker.stop();
+      }
     }
-  }
-});
+  },
+);

@@ -149,11 +149,15 @@ export async function startCluster(fromPort = 7100): Promise<RedisTopology> {
       "1",
       "--cluster-yes",
     ]);
-    await until("cluster_state:ok on every node", () =>
-      ports.every((port) => cli(port, "CLUSTER", "INFO").includes("cluster_state:ok")));
+    await until(
+      "cluster_state:ok on every node",
+      () => ports.every((port) => cli(port, "CLUSTER", "INFO").includes("cluster_state:ok")),
+    );
     // Every node knows every other one (the replicas too) before a test runs.
-    await until("every node to see 6 nodes", () =>
-      ports.every((port) => cli(port, "CLUSTER", "NODES").trim().split("\n").length === 6));
+    await until(
+      "every node to see 6 nodes",
+      () => ports.every((port) => cli(port, "CLUSTER", "NODES").trim().split("\n").length === 6),
+    );
   } catch (error) {
     stopTopology(topology);
     throw error;
@@ -189,8 +193,10 @@ export async function startSentinel(fromPort = 7150): Promise<RedisTopology> {
   try {
     nodes.push(await startNode(root, ports[0], []));
     nodes.push(await startNode(root, ports[1], [`replicaof 127.0.0.1 ${ports[0]}`]));
-    await until("the replica to sync", () =>
-      cli(ports[1], "INFO", "replication").includes("master_link_status:up"));
+    await until(
+      "the replica to sync",
+      () => cli(ports[1], "INFO", "replication").includes("master_link_status:up"),
+    );
     for (const port of ports.slice(2)) {
       const dir = join(root, String(port));
       mkdirSync(dir, { recursive: true });
@@ -212,11 +218,14 @@ export async function startSentinel(fromPort = 7150): Promise<RedisTopology> {
       await until(`sentinel on ${port}`, () => ping(port));
       sentinels.push({ port, dir });
     }
-    await until("every Sentinel to know the replica and the others", () =>
-      sentinels.every((sentinel) => {
-        const info = cli(sentinel.port, "INFO", "sentinel");
-        return /slaves=1,sentinels=3/.test(info);
-      }));
+    await until(
+      "every Sentinel to know the replica and the others",
+      () =>
+        sentinels.every((sentinel) => {
+          const info = cli(sentinel.port, "INFO", "sentinel");
+          return /slaves=1,sentinels=3/.test(info);
+        }),
+    );
   } catch (error) {
     stopTopology(topology);
     throw error;
@@ -250,9 +259,8 @@ export function clusterPrimaryPorts(topology: RedisTopology): number[] {
     if (reply.status !== 0 || !reply.stdout.includes("myself")) continue;
     return reply.stdout.trim().split("\n").filter((line) =>
       / master /.test(line) || /,master /.test(line)
-    ).filter((line) => !line.includes("fail")).map((line) =>
-      Number(/:(\d+)@/.exec(line)?.[1])
-    ).sort((a, b) => a - b);
+    ).filter((line) => !line.includes("fail")).map((line) => Number(/:(\d+)@/.exec(line)?.[1]))
+      .sort((a, b) => a - b);
   }
   return [];
 }

@@ -149,10 +149,12 @@ class SlotSubscribers {
   async #connect(slot: number): Promise<{ address: string; client: NodeRedis }> {
     const master = this.#primaryOf(slot);
     if (!master) throw new RedisOfflineError();
-    const client = createClient({
-      ...this.#options,
-      socket: { ...this.#options.socket, host: master.host, port: master.port },
-    } as Parameters<typeof createClient>[0]) as NodeRedis;
+    const client = createClient(
+      {
+        ...this.#options,
+        socket: { ...this.#options.socket, host: master.host, port: master.port },
+      } as Parameters<typeof createClient>[0],
+    ) as NodeRedis;
     client.on("error", (error: Error) => this.#onError(error));
     client.on("ready", () => this.#onMoved());
     await client.connect();
@@ -342,8 +344,10 @@ function wrapSentinel(sentinel: NodeRedisSentinel): RedisClient {
       if (sentinel.isOpen) void Promise.resolve(sentinel.destroy()).catch(() => {});
     },
     onError: (listener) => {
-      sentinel.on("error", (error: unknown) =>
-        listener(error instanceof Error ? error : new Error(String(error))));
+      sentinel.on(
+        "error",
+        (error: unknown) => listener(error instanceof Error ? error : new Error(String(error))),
+      );
     },
   };
 }
@@ -372,35 +376,39 @@ function createTopologyClient(topology: TopologyUrl, options: NodeRedisClientOpt
       disableOfflineQueue: true,
       socket: socketOptions(options, topology.tls),
     };
-    const cluster = createCluster({
-      rootNodes: topology.nodes.map(({ host, port }) => ({
-        socket: { host, port, ...socketOptions(options, topology.tls) },
-      })),
-      // Applied to every node's connection: credentials and TLS must be here.
-      defaults,
-      RESP: 2,
-      // A node that stopped answering: ask the others for the new topology after 1 s.
-      topologyRefreshOnReconnectionAttemptStrategy: 1_000,
-    } as Parameters<typeof createCluster>[0]);
+    const cluster = createCluster(
+      {
+        rootNodes: topology.nodes.map(({ host, port }) => ({
+          socket: { host, port, ...socketOptions(options, topology.tls) },
+        })),
+        // Applied to every node's connection: credentials and TLS must be here.
+        defaults,
+        RESP: 2,
+        // A node that stopped answering: ask the others for the new topology after 1 s.
+        topologyRefreshOnReconnectionAttemptStrategy: 1_000,
+      } as Parameters<typeof createCluster>[0],
+    );
     return wrapCluster(cluster as NodeRedisCluster, defaults);
   }
-  const sentinel = createSentinel({
-    name: topology.masterName!,
-    sentinelRootNodes: topology.nodes,
-    nodeClientOptions: {
-      ...auth,
+  const sentinel = createSentinel(
+    {
+      name: topology.masterName!,
+      sentinelRootNodes: topology.nodes,
+      nodeClientOptions: {
+        ...auth,
+        RESP: 2,
+        disableOfflineQueue: true,
+        ...(topology.database !== 0 ? { database: topology.database } : {}),
+        socket: socketOptions(options, topology.tls),
+      },
+      sentinelClientOptions: {
+        ...(topology.sentinelPassword !== undefined ? { password: topology.sentinelPassword } : {}),
+        socket: socketOptions(options, topology.tls),
+      },
       RESP: 2,
-      disableOfflineQueue: true,
-      ...(topology.database !== 0 ? { database: topology.database } : {}),
-      socket: socketOptions(options, topology.tls),
-    },
-    sentinelClientOptions: {
-      ...(topology.sentinelPassword !== undefined ? { password: topology.sentinelPassword } : {}),
-      socket: socketOptions(options, topology.tls),
-    },
-    RESP: 2,
-    scanInterval: 1_000,
-  } as Parameters<typeof createSentinel>[0]);
+      scanInterval: 1_000,
+    } as Parameters<typeof createSentinel>[0],
+  );
   return wrapSentinel(sentinel as NodeRedisSentinel);
 }
 
