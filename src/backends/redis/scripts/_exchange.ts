@@ -56,8 +56,10 @@ ARGV[8] events channel: "<uuid> <status>" is published on every status change; a
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|retry|release), flow ("1"
-        when the claim said the task is part of a chain or group, else ""), n, n field/value
-        pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+        when the claim said the task is part of a chain or group, else ""), task name and seq
+        (the record's task_name and seq, as the claim's reply gave them, so that the operator's
+        indexes are updated without reading the record; "" and "": unknown, they are read), n,
+        n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
 A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
 the rest of its flow (see _flow_lua.ts): on success the next step is stored and queued with the
 result as its first argument (a group's last member starts it with all the results, in order), and
@@ -72,11 +74,13 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
-task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
-group; the member's seq lets the worker's settlement carry the record's task_name and seq as
-field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
+Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (queue
+member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
+the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
+carry the record's task_name and seq, so that the settle step updates the operator's indexes
+without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
+a task of a chain or group), rejected lists
+settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
@@ -88,8 +92,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
-local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
+-- Numbers that go into a command once per task are kept as text: Redis 7.0 formats a Lua number
+-- argument with snprintf, and Lua does the same to concatenate one, each hundreds of instructions
+-- per task (see _index_lua.ts, "Cost").
+local ttlText = string.match(ARGV[5], '^%d+')
+local failedTtlText = string.match(ARGV[5], ':(%d+)$') or ttlText
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ttlText)
+local leaseAt = string.format('%d', now + leaseMs)
+-- A claim's delivery count as text, for the small counts, and a settlement's count of field
+-- pairs as a number: no tonumber (strtod) or number-to-text conversion per task.
+local NEXT_DELIVERY = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
+local PAIRS = { ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5 }
 local maxDeliveries = tonumber(ARGV[6])
 -- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
 local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
@@ -116,10 +129,12 @@ local function publishFinish(key, uuid, fields, owner, deliveries)
   redis.call('PUBLISH', ARGV[8], message)
 end
 
--- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
-local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
-  local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
-  idxFinish(key, uuid, fields)
+-- "plain" is true for a settlement that said its task is not part of a flow (no read needed);
+-- "name" and "seq" are the record's task_name and seq when known (nil: idxFinish reads them).
+local function finish(key, uuid, fields, owner, deliveries, keepMs, plain, name, seq)
+  local keep = keepMs or
+    ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtlText or ttlText)
+  idxFinish(key, uuid, fields[2], name, seq)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
@@ -149,10 +164,11 @@ local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
-  local copy, attempt, priority, cancelled, name = {}, 1, 0, false, nil
+  local copy, attempt, priority, cancelled, name, pseq = {}, 1, 0, false, nil, nil
   for j = 1, #parent, 2 do
     local field, value = parent[j], parent[j + 1]
     if field == 'task_name' then name = value end
+    if field == 'seq' then pseq = value end
     if field == 'attempt' then
       attempt = tonumber(value) or 1
     elseif field == 'cancel_requested' then
@@ -166,7 +182,7 @@ local function retry(key, uuid, fields, token, child, delay, left)
   local childKey = prefix .. child
   if cancelled or #copy == 0 or redis.call('EXISTS', childKey) == 1 then
     fields[2] = 'error'
-    finish(key, uuid, fields, wid, token)
+    finish(key, uuid, fields, wid, token, nil, nil, name, name and pseq)
     return
   end
   local seq = redis.call('INCR', KEYS[6])
@@ -188,17 +204,10 @@ local function retry(key, uuid, fields, token, child, delay, left)
     wake = true
     redis.call('ZADD', KEYS[1], priority, member)
   end
-  -- The retry's fields go before the settlement's task_name and seq pairs, which idxFinish takes
-  -- off the end (so it reads nothing and they are not written back).
-  local at = #fields + 1
-  if #fields >= 6 and fields[#fields - 3] == 'task_name' and fields[#fields - 1] == 'seq' then
-    at = #fields - 3
-  end
-  table.insert(fields, at, child)
-  table.insert(fields, at, 'retry_child_uuid')
-  table.insert(fields, at, tostring(left))
-  table.insert(fields, at, 'retry')
-  finish(key, uuid, fields, wid, token, ttl + delay)
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] =
+    'retry', tostring(left), 'retry_child_uuid', child
+  finish(key, uuid, fields, wid, token, ttl + delay, nil, name, pseq)
 end
 
 -- A settlement whose lease member is missing: 'held' when the record still says this worker runs
@@ -218,9 +227,11 @@ local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local plain, n = ARGV[i + 3] ~= '1', tonumber(ARGV[i + 4])
+  local plain, name, seq = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5]
+  local n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+  if name == '' then name, seq = nil, nil end
   local key = prefix .. uuid
-  local after = i + 5 + 2 * n
+  local after = i + 7 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery. When
   -- it is missing, the record decides (see settleWithoutLease).
   local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
@@ -231,12 +242,12 @@ for _ = 1, tonumber(ARGV[10]) do
       requeue(key, uuid, KEYS[1])
     else
       local fields = { 'status', status }
-      for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 4 + j] end
+      for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
       if status == 'retry' then
         retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
       else
-        finish(key, uuid, fields, wid, token, nil, plain)
+        finish(key, uuid, fields, wid, token, nil, plain, name, seq)
       end
     end
   elseif state == 'lost' then
@@ -289,6 +300,9 @@ if earliest and earliest <= now then
 end
 
 local claimed, leases = {}, {}
+-- Whether a task name (or the app) is paused: set before the claim (then claimed entries of a
+-- paused name are parked).
+local parking = false
 
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many.
 local function claimFrom(from, limit, isolated)
@@ -304,18 +318,18 @@ local function claimFrom(from, limit, isolated)
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
-      if waiting and idxPark(r[1], popped[k], popped[k + 1]) then
+      if waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
       elseif waiting then
-        idxMove(uuid, r[1], nil, 'queued', 'process')
-        local deliveries = (tonumber(r[4]) or 0) + 1
+        idxClaim(uuid, r[1])
+        local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
-        leases[#leases + 1] = now + leaseMs
+        leases[#leases + 1] = leaseAt
         leases[#leases + 1] = uuid .. '|' .. wid .. '|' .. deliveries
         if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' process') end
         local n = #claimed
-        claimed[n + 1] = uuid
+        claimed[n + 1] = popped[k]
         claimed[n + 2] = r[1]
         claimed[n + 3] = r[2] or '[]'
         claimed[n + 4] = r[3] or '{}'
@@ -325,7 +339,6 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
-        claimed[n + 11] = popped[k]
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -336,7 +349,9 @@ local function claimFrom(from, limit, isolated)
 end
 
 local want = tonumber(ARGV[4])
-if idxPaused()['*'] then want = 0 end
+local paused = idxPaused()
+parking = next(paused) ~= nil
+if paused['*'] then want = 0 end
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
@@ -367,8 +382,8 @@ return { claimed, rejected, recovered, dropped, quarantined, nextDue }
  * @param flowTasks The claimed tasks of a chain or group still unsettled (their settlements
  *   carry the flow flag; the others spare the script a read).
  * @param claimedIndex The task name and seq of each claimed task still unsettled: its
- *   settlement carries them as `task_name` and `seq` pairs (the values the record has), so the
- *   script updates the operator's indexes without reading the record.
+ *   settlement carries them (the values the record has), so the script updates the operator's
+ *   indexes without reading the record.
  * @returns The call.
  */
 export function encodeExchange(
@@ -394,17 +409,18 @@ export function encodeExchange(
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
     if (s.status === "release") {
-      args.push("0");
+      args.push("", "", "0");
       continue;
     }
-    const count = args.length;
-    args.push("");
-    if (s.status === "success") args.push("returning", s.returning);
-    else if (s.status === "cancel") args.push("cancel_reason", s.reason);
-    else for (const [field, value] of Object.entries(errorFields(s.error))) args.push(field, value);
     const index = claimedIndex?.get(s.uuid);
-    if (index !== undefined) args.push("task_name", index.taskName, "seq", index.seq);
-    args[count] = String((args.length - count - 1) / 2);
+    args.push(index?.taskName ?? "", index?.seq ?? "");
+    if (s.status === "success") args.push("1", "returning", s.returning);
+    else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
+    else {
+      const fields = Object.entries(errorFields(s.error));
+      args.push(String(fields.length));
+      for (const [field, value] of fields) args.push(field, value);
+    }
     if (s.status === "retry") {
       args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
     }
@@ -416,7 +432,7 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 11;
+const CLAIMED_WIDTH = 10;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
@@ -445,8 +461,10 @@ export function decodeExchange(
   const flat = reply[0] as string[];
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
+    // The queue member: 15-digit seq, ":", uuid.
+    const member = flat[i];
     const task: ClaimedTask = {
-      uuid: flat[i],
+      uuid: member.slice(16),
       taskName: flat[i + 1],
       args: flat[i + 2],
       kwargs: flat[i + 3],
@@ -458,7 +476,7 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
-    onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
+    onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
   const result: ExchangeResult = {
