@@ -161,7 +161,7 @@ export class RedisConnection {
       throw new TypeError(
         `Cannot connect to ${
           redactUrl(this.#url)
-        }: the URL must start with redis://, rediss://, redis+cluster:// or redis+sentinel://`,
+        }: the URL must start with redis:// or rediss:// (redis+cluster:// for a Redis Cluster, redis+sentinel:// through Sentinel)`,
       );
     }
     // Checked here, so that a malformed URL fails at once with its password hidden (the client
