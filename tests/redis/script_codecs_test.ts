@@ -106,7 +106,13 @@ test("enqueue_bulk and exchange round trip: the tasks written are the tasks clai
     const first = newTask({ priority: 5, extra: { trace: "t-1", status: "forged" } });
     const second = newTask({ taskName: "mul", args: "[3]", kwargs: '{"k":1}' });
     const call = encodeEnqueueBulk(keys, { tasks: [first, second], skipExisting: true });
-    assert.deepEqual(call.keys, [keys.queue, keys.marker, keys.seq, keys.scheduled]);
+    assert.deepEqual(call.keys, [
+      keys.queue,
+      keys.marker,
+      keys.seq,
+      keys.scheduled,
+      keys.queueNames,
+    ]);
     // A reserved field (status) is never written from `extra`.
     assert.ok(!call.args.includes("forged"));
     assert.deepEqual(decodeEnqueueBulk(await run(enqueueBulkScript, call)), []);

@@ -8,9 +8,11 @@ import {
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -23,6 +25,15 @@ const LIMIT_ERROR = new DeliveryLimitError(0);
 const LIMIT_TYPE = luaString(LIMIT_ERROR.name);
 const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
+
+/** Items per claimed task in the reply's flat list. */
+const CLAIMED_WIDTH = 10;
+
+/** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
+const EXPIRED_ERROR = new TaskExpiredError();
+const EXPIRED_TYPE = luaString(EXPIRED_ERROR.name);
+const EXPIRED_CODE = luaString(EXPIRED_ERROR.code);
+const EXPIRED_MESSAGE = luaString(EXPIRED_ERROR.message);
 
 /**
  * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
@@ -60,6 +71,12 @@ ARGV[10] number of settlements S, followed by S settlements, each:
         (the record's task_name and seq, as the claim's reply gave them, so that the operator's
         indexes are updated without reading the record; "" and "": unknown, they are read), n,
         n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
+        to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
+        woken through KEYS[3] or KEYS[3] .. ":" .. name), then N, then N task names this worker
+        knows (N = 0: any): a task of another name in a named queue is left there, and a
+        quarantined task of a queue not in the list too. A record's "queue" field names its
+        queue: a release, a retry, a due scheduled task and a flow's next step go back there.
 A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
 the rest of its flow (see _flow_lua.ts): on success the next step is stored and queued with the
 result as its first argument (a group's last member starts it with all the results, in order), and
@@ -86,7 +103,9 @@ as already stored when the record holds its final status: a resend after a lost 
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record or whose record is not "new" (nothing claims it
-twice), quarantined counts the quarantine, next due is the
+twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
+ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
+counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -108,6 +127,8 @@ local maxDeliveries = tonumber(ARGV[6])
 local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
 local listened = subscribers[2] > 0
 local wake = false
+-- Named queues whose marker is set at the end (the default queue's is "wake").
+local wakes = {}
 local dropped = {}
 ${INDEX_LUA}
 idxListened = subscribers[4] > 0
@@ -141,9 +162,24 @@ local function finish(key, uuid, fields, owner, deliveries, keepMs, plain, name,
   if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
+-- The ZSET of queue "name" (nil or "default": the default queue).
+local function queueKey(name)
+  if not name or name == 'default' then return KEYS[1] end
+  return KEYS[1] .. ':' .. name
+end
+
+-- Sets the marker of queue "name" at the end.
+local function wakeQueue(name)
+  if not name or name == 'default' then wake = true else wakes[name] = true end
+end
+
 local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name')
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
   if not r[2] then return false end
+  if queue == KEYS[1] and r[4] then
+    queue = queueKey(r[4])
+    wakeQueue(r[4])
+  end
   idxMove(uuid, r[3], r[2], 'process', 'queued')
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
@@ -164,11 +200,12 @@ local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
-  local copy, attempt, priority, cancelled, name, pseq = {}, 1, 0, false, nil, nil
+  local copy, attempt, priority, cancelled, name, pseq, queue = {}, 1, 0, false, nil, nil, nil
   for j = 1, #parent, 2 do
     local field, value = parent[j], parent[j + 1]
     if field == 'task_name' then name = value end
     if field == 'seq' then pseq = value end
+    if field == 'queue' then queue = value end
     if field == 'attempt' then
       attempt = tonumber(value) or 1
     elseif field == 'cancel_requested' then
@@ -197,12 +234,13 @@ local function retry(key, uuid, fields, token, child, delay, left)
     redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
     local earliest = scheduledHead()
     if not earliest or due < earliest then
-      wake, head = true, due
+      head = due
+      wakeQueue(queue)
     end
     redis.call('ZADD', KEYS[5], due, member)
   else
-    wake = true
-    redis.call('ZADD', KEYS[1], priority, member)
+    wakeQueue(queue)
+    redis.call('ZADD', queueKey(queue), priority, member)
   end
   local n = #fields
   fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] =
@@ -287,10 +325,11 @@ if earliest and earliest <= now then
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
     redis.call('ZREM', KEYS[5], member)
     local uuid = string.sub(member, 17)
-    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name')
+    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name', 'queue')
     if r[2] == 'new' then
       idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
-      redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, member)
+      if r[4] then wakeQueue(r[4]) end
+      redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
     elseif not r[2] then
       dropped[#dropped + 1] = uuid
@@ -304,21 +343,53 @@ local claimed, leases = {}, {}
 -- paused name are parked).
 local parking = false
 
--- Claims up to "limit" tasks from the sorted set "from"; returns how many.
-local function claimFrom(from, limit, isolated)
+-- The queues to claim from and the task names this worker knows (see the header).
+local queues, consumed, known = { 'default' }, nil, nil
+local nq = tonumber(ARGV[i]) or 0
+if nq > 0 then
+  queues, consumed = {}, {}
+  for q = 1, nq do
+    queues[q] = ARGV[i + q]
+    consumed[ARGV[i + q]] = true
+  end
+  local nn = tonumber(ARGV[i + nq + 1]) or 0
+  if nn > 0 then
+    known = {}
+    for q = 1, nn do known[ARGV[i + nq + 1 + q]] = true end
+  end
+end
+-- Entries this worker may not take, put back after the claim (at most 1000 per exchange), and
+-- the sets they came from (their markers are not set again by this worker).
+local skipped, skippedFrom = {}, {}
+
+-- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
+-- queue, where tasks this worker does not know are skipped.
+local function claimFrom(from, limit, isolated, named)
   local taken = 0
-  while taken < limit do
+  while taken < limit and #skipped < 2000 do
     local popped = redis.call('ZPOPMIN', from, limit - taken)
     if #popped == 0 then break end
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status')
+        'attempt', 'flow', 'status', 'queue', 'expires_at')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
-      if waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
+      if waiting and r[10] and tonumber(r[10]) * 1000 <= now then
+        -- Not started by its deadline: it ends as cancel (a TaskExpiredError's fields).
+        finish(key, uuid, { 'status', 'cancel', 'cancel_reason', 'expired',
+          'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
+          'error_message', ${EXPIRED_MESSAGE},
+          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+      elseif waiting and ((named and known and not known[r[1]])
+          or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
+          or (isolated == 1 and not consumed and r[9])) then
+        skipped[#skipped + 1] = popped[k + 1]
+        skipped[#skipped + 1] = popped[k]
+        skippedFrom[from] = true
+      elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
       elseif waiting then
         idxClaim(uuid, r[1])
@@ -354,7 +425,23 @@ parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
+  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
+    if skippedFrom[KEYS[4]] then
+      redis.call('ZADD', KEYS[4], unpack(skipped))
+      skipped = {}
+    end
+    for _, q in ipairs(queues) do
+      if #claimed >= want * ${CLAIMED_WIDTH} then break end
+      local from = queueKey(q)
+      claimFrom(from, want - #claimed / ${CLAIMED_WIDTH}, 0, from ~= KEYS[1])
+      if #skipped > 0 then
+        redis.call('ZADD', from, unpack(skipped))
+        skipped = {}
+      end
+    end
+  elseif #skipped > 0 then
+    redis.call('ZADD', KEYS[4], unpack(skipped))
+  end
   -- One ZADD for every lease taken (in chunks: unpack has a stack limit).
   for j = 1, #leases, 1000 do
     redis.call('ZADD', KEYS[2], unpack(leases, j, math.min(j + 999, #leases)))
@@ -363,11 +450,23 @@ end
 local quarantined = redis.call('ZCARD', KEYS[4])
 earliest = scheduledHead()
 local nextDue = earliest and math.max(1, earliest - now) or -1
+-- A quarantine this worker skipped entries of does not wake its queues again (no busy loop).
+local waiting = quarantined > 0 and not skippedFrom[KEYS[4]]
+local active = want > 0 or recovered > 0 or moved > 0
 if wake or (earliest and #claimed > 0)
-  or ((want > 0 or recovered > 0 or moved > 0)
-    and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
+  or (active and (waiting or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
+if consumed then
+  for _, q in ipairs(queues) do
+    local from = queueKey(q)
+    if from ~= KEYS[1] and not wakes[q] and not skippedFrom[from] and ((earliest and #claimed > 0)
+        or (active and (waiting or redis.call('ZCARD', from) > 0))) then
+      wakes[q] = true
+    end
+  end
+end
+for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
 return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
@@ -425,14 +524,20 @@ export function encodeExchange(
       args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
     }
   }
+  const queues = request.queues;
+  if (queues !== undefined && !(queues.length === 1 && queues[0] === DEFAULT_QUEUE)) {
+    args.push(String(queues.length), ...queues);
+    // No list: any name; an empty one: none (a name no task has, "").
+    const names = request.taskNames;
+    if (names === undefined) args.push("0");
+    else if (names.length === 0) args.push("1", "");
+    else args.push(String(names.length), ...names);
+  }
   return {
     keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
     args,
   };
 }
-
-/** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 10;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the

@@ -366,6 +366,10 @@ local function idxPage(status, name, before, count)
   end
   if status == 'queued' then
     idxQueuedFrom(IP .. 'queue', name, bound, count, out)
+    -- The named queues that tasks were sent to (enqueue_bulk adds them to {N}:queues).
+    for _, q in ipairs(redis.call('SMEMBERS', IP .. 'queues')) do
+      idxQueuedFrom(IP .. 'queue:' .. q, name, bound, count, out)
+    end
     idxQueuedFrom(IP .. 'quarantine', name, bound, count, out)
   end
   for _, n in ipairs(idxNames(name)) do
