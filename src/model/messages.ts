@@ -49,6 +49,13 @@ export interface NewTask {
    * field; the broker runs the rest of the flow when it finishes.
    */
   flow?: string;
+  /**
+   * Headers carried with the task (stored as JSON in the record's reserved `headers` field): trace
+   * context such as W3C `traceparent` and `tracestate`, put there by an instrumentation. The
+   * worker gets them with the claim; a retry's record and the next steps of a chain or group
+   * inherit them.
+   */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -129,6 +136,8 @@ export interface ClaimedTask {
   attempt?: number;
   /** Retries left after this attempt, when the record says (a retry); absent on a first run. */
   retriesLeft?: number;
+  /** The headers the task carries ({@linkcode NewTask.headers}), when it has some. */
+  headers?: Record<string, string>;
 }
 
 /**

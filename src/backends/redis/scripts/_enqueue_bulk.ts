@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
 import { isReservedField } from "../../../model/task_codec.ts";
+import { encodeHeaders } from "../../../model/task_headers.ts";
 import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
@@ -20,7 +21,8 @@ ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse 
 ARGV[3] number of tasks T, followed by T tasks, each:
         uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once; -1: the
         record of a chain or group, stored with status "process" and never queued),
-        n, n extra field/value pairs
+        n, n extra field/value pairs (with "flow" for a task of a chain or group and "headers",
+        JSON, for a task that carries headers)
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
@@ -144,6 +146,11 @@ function appendTask(args: string[], task: NewTask): void {
   }
   if (task.flow !== undefined) {
     args.push("flow", task.flow);
+    pairs++;
+  }
+  const headers = encodeHeaders(task.headers);
+  if (headers !== undefined) {
+    args.push("headers", headers);
     pairs++;
   }
   args[count] = String(pairs);

@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { ClaimedTask, ExchangeRequest, ExchangeResult } from "../../../model/messages.ts";
 import { errorFields } from "../../../model/task_codec.ts";
+import { parseHeaders } from "../../../model/task_headers.ts";
 import {
   DeliveryLimitError,
   deliveryLimitMessage,
@@ -74,8 +75,8 @@ the earliest (a blocked worker then shortens its wait), and when this worker cla
 some are scheduled (so that an idle worker learns the next due time).
 Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
 task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
-task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
-group; the member's seq lets the worker's settlement carry the record's task_name and seq as
+task, then headers (JSON, "" when none); retry and attempt are "" unless the record has them, flow
+is "1" for a task of a chain or group; the member's seq lets the worker's settlement carry the record's task_name and seq as
 field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -300,7 +301,7 @@ local function claimFrom(from, limit, isolated)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status')
+        'attempt', 'flow', 'status', 'headers')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -326,6 +327,7 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
         claimed[n + 11] = popped[k]
+        claimed[n + 12] = r[9] or ''
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -416,7 +418,7 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 11;
+const CLAIMED_WIDTH = 12;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
@@ -458,6 +460,10 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
+    if (flat[i + 11] !== "") {
+      const headers = parseHeaders(flat[i + 11]);
+      if (headers !== undefined) task.headers = headers;
+    }
     onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
     claimed.push(task);
   }
