@@ -138,6 +138,12 @@ export interface ClaimedTask {
   retriesLeft?: number;
   /** The headers the task carries ({@linkcode NewTask.headers}), when it has some. */
   headers?: Record<string, string>;
+  /**
+   * How long the task waited to be claimed, in milliseconds on the broker's clock (Redis server
+   * time): from when it became due (its record's creation, or its `run_at` for a delayed task or
+   * a retry) to this claim. Absent when the broker does not know.
+   */
+  waitedMs?: number;
 }
 
 /**

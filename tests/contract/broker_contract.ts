@@ -881,6 +881,8 @@ export function brokerContract(
         const byUuid = new Map(claim.claimed.map((task) => [task.uuid, task]));
         assert.deepEqual(byUuid.get(first.uuid)?.headers, headers);
         assert.equal(byUuid.get(plain.uuid)?.headers, undefined, "no headers, none claimed");
+        const waited = byUuid.get(plain.uuid)?.waitedMs;
+        assert.ok(typeof waited === "number" && waited >= 0 && waited < 60_000, `${waited}`);
         const child = crypto.randomUUID();
         const retried = await broker.exchange(exchangeRequest({
           settlements: [retrySettlement(first.uuid, 1, child, 0, 1)],

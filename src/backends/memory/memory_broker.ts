@@ -401,6 +401,8 @@ export class MemoryBroker implements Broker {
           const headers = parseHeaders(fields.headers);
           if (headers !== undefined) task.headers = headers;
         }
+        const due = Math.max(Number(fields.created_at) || 0, Number(fields.run_at) || 0) * 1000;
+        if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
         claimed.push(task);
         taken++;
       }

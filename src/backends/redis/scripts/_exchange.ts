@@ -75,7 +75,8 @@ the earliest (a blocked worker then shortens its wait), and when this worker cla
 some are scheduled (so that an idle worker learns the next due time).
 Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
 task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
-task, then headers (JSON, "" when none); retry and attempt are "" unless the record has them, flow
+task, then headers (JSON, "" when none) and the ms it waited since it was due (created_at, or
+run_at when later; -1 when unknown); retry and attempt are "" unless the record has them, flow
 is "1" for a task of a chain or group; the member's seq lets the worker's settlement carry the record's task_name and seq as
 field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
@@ -301,7 +302,7 @@ local function claimFrom(from, limit, isolated)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'headers')
+        'attempt', 'flow', 'status', 'headers', 'created_at', 'run_at')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -328,6 +329,8 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 10] = r[7] and '1' or ''
         claimed[n + 11] = popped[k]
         claimed[n + 12] = r[9] or ''
+        local due = math.max(tonumber(r[10] or '') or 0, tonumber(r[11] or '') or 0) * 1000
+        claimed[n + 13] = due > 0 and math.max(0, math.floor(now - due)) or -1
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -418,7 +421,7 @@ export function encodeExchange(
 }
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 12;
+const CLAIMED_WIDTH = 13;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
@@ -464,6 +467,8 @@ export function decodeExchange(
       const headers = parseHeaders(flat[i + 11]);
       if (headers !== undefined) task.headers = headers;
     }
+    const waited = Number(flat[i + 12]);
+    if (waited >= 0) task.waitedMs = waited;
     onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
     claimed.push(task);
   }
