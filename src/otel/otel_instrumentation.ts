@@ -1,5 +1,6 @@
 import {
   type Attributes,
+  type BatchObservableResult,
   type Context,
   context,
   type Counter,
@@ -317,9 +318,9 @@ interface QueueGauges {
  *
  * @param app The app to read.
  * @param meter Where the gauges go.
- * @returns A function that removes the callback.
+ * @returns Functions that add and remove the callback.
  */
-function observeQueue(app: QueueTasks, meter: Meter): () => void {
+function observeQueue(app: QueueTasks, meter: Meter): { add(): void; remove(): void } {
   const gauges: QueueGauges = {
     depth: meter.createObservableGauge("qtasks.queue.depth", {
       description: "Tasks waiting in the queue, per priority",
@@ -338,7 +339,7 @@ function observeQueue(app: QueueTasks, meter: Meter): () => void {
       unit: "{worker}",
     }),
   };
-  const callback = async (result: import("@opentelemetry/api").BatchObservableResult) => {
+  const callback = async (result: BatchObservableResult) => {
     const stats = await readAppStats(app);
     const base = { "messaging.destination.name": app.name };
     for (const { priority, count } of stats.queue.byPriority) {
@@ -349,8 +350,10 @@ function observeQueue(app: QueueTasks, meter: Meter): () => void {
     result.observe(gauges.workers, stats.workers.length, base);
   };
   const observables = Object.values(gauges);
-  meter.addBatchObservableCallback(callback, observables);
-  return () => meter.removeBatchObservableCallback(callback, observables);
+  return {
+    add: () => meter.addBatchObservableCallback(callback, observables),
+    remove: () => meter.removeBatchObservableCallback(callback, observables),
+  };
 }
 
 /**
@@ -386,8 +389,9 @@ export async function instrumentApp(
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
       INSTRUMENTATION_NAME,
     );
-    const remove = observeQueue(app, meter);
-    await app.addPlugin({ name: "opentelemetry-queue", handlers: {}, stop: remove });
+    // Observed while the app runs.
+    const { add, remove } = observeQueue(app, meter);
+    await app.addPlugin({ name: "opentelemetry-queue", handlers: {}, start: add, stop: remove });
   }
   return instrumentation;
 }
