@@ -98,7 +98,7 @@ for (const backend of BACKENDS) {
     const add = app.task("add", (a: number, b: number) => a + b);
     await instrumentApp(app, { meterProvider, traces: false, observeQueue: true });
     await withApp(app, async () => {
-      await app.ops.pause("add");
+      await app.ops.pause();
       await add.withOptions({ priority: 1 }).addTask(1, 1);
       await add.withOptions({ priority: 1 }).addTask(1, 2);
       await add.withOptions({ priority: 5 }).addTask(1, 3);
@@ -113,7 +113,8 @@ for (const backend of BACKENDS) {
       const workers = points(resourceMetrics, "qtasks.workers");
       assert.deepEqual(workers.map((p) => p.value), [stats.workers.length]);
       assert.ok(stats.workers.length >= 1, "the app's worker is alive");
-      await app.ops.resume("add");
+      assert.equal(stats.queue.queued, 3, "the tasks wait while the app is paused");
+      await app.ops.resume();
     });
     await meterProvider.shutdown();
   });
