@@ -11,12 +11,18 @@
  * time), memworker (a worker that prints its RSS every `--sample-every` tasks) and feed (bulk
  * enqueue in chunks while the queue is shorter than `--max-queue`).
  *
+ * With `QTASKS_BENCH_OTEL=1` in the environment the app is instrumented with
+ * `@qtasks/qtasks/otel` (`instrumentApp`), with no OpenTelemetry SDK registered: the overhead of
+ * the instrumentation when nobody collects (a baseline driver, `--baseline REF`, ignores it).
+ *
  * Completion is counted where the worker stores results: a {@linkcode RedisBroker} subclass
  * counts the settlements each exchange stored, so counting costs no Redis command.
  *
  * @module
  */
+import process from "node:process";
 import { QueueTasks } from "../../mod.ts";
+import { instrumentApp } from "../../src/otel/mod.ts";
 import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
 import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
@@ -93,6 +99,7 @@ async function main(args: DriverArgs): Promise<void> {
     args,
     ["process", "worker", "memworker"].includes(args.mode),
   );
+  if (process.env.QTASKS_BENCH_OTEL === "1") await instrumentApp(app);
   const connection = broker.connection;
   const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
   const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");
