@@ -2,7 +2,16 @@ import type { QueueTasks } from "../app/queue_tasks.ts";
 import { readAppStats } from "../app/app_stats.ts";
 import type { TaskCounts } from "../model/task_query.ts";
 
-/** The content type of the Prometheus text exposition format. */
+/**
+ * The content type of the Prometheus text exposition format (version 0.0.4).
+ *
+ * @example
+ * ```ts
+ * import { PROMETHEUS_CONTENT_TYPE } from "@qtasks/qtasks/metrics";
+ *
+ * console.log(PROMETHEUS_CONTENT_TYPE); // "text/plain; version=0.0.4; charset=utf-8"
+ * ```
+ */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 type Labels = Record<string, string | number>;

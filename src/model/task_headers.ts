@@ -6,7 +6,17 @@
  * @module
  */
 
-/** The most header bytes stored (JSON text); larger header sets are refused, not cut. */
+/**
+ * The most characters of headers stored (their JSON text); larger header sets are refused, not
+ * cut.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HEADERS_LENGTH } from "@qtasks/qtasks/ports";
+ *
+ * console.log(MAX_HEADERS_LENGTH); // 8192
+ * ```
+ */
 export const MAX_HEADERS_LENGTH = 8192;
 
 /**

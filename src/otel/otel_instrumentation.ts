@@ -26,7 +26,16 @@ import type { Settlement } from "../model/messages.ts";
 import type { QueueTasks } from "../app/queue_tasks.ts";
 import { readAppStats } from "../app/app_stats.ts";
 
-/** The instrumentation scope name of QTasks' tracer and meter. */
+/**
+ * The instrumentation scope name of QTasks' tracer and meter.
+ *
+ * @example
+ * ```ts
+ * import { INSTRUMENTATION_NAME } from "@qtasks/qtasks/otel";
+ *
+ * console.log(INSTRUMENTATION_NAME); // "qtasks"
+ * ```
+ */
 export const INSTRUMENTATION_NAME = "qtasks";
 
 /** What `messaging.system` says on every span. */
@@ -46,10 +55,16 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
  * ```
  */
 export interface OtelInstrumentationOptions {
-  /** Where spans go (default: the global one, `trace.getTracerProvider()`). */
-  tracerProvider?: TracerProvider;
-  /** Where metrics go (default: the global one, `metrics.getMeterProvider()`). */
-  meterProvider?: MeterProvider;
+  /**
+   * Where spans go: an OpenTelemetry `TracerProvider` (default: the global one,
+   * `trace.getTracerProvider()`).
+   */
+  tracerProvider?: { getTracer(name: string): unknown };
+  /**
+   * Where metrics go: an OpenTelemetry `MeterProvider` (default: the global one,
+   * `metrics.getMeterProvider()`).
+   */
+  meterProvider?: { getMeter(name: string): unknown };
   /**
    * How a run's `process` span relates to the `create` span of its enqueue: `"parent"` (default:
    * a child, so one trace goes from the request that enqueued the task to every run of it, its
@@ -133,6 +148,16 @@ function instruments(meter: Meter): Instruments {
   };
 }
 
+/** The tracer provider of the options, or the global one. */
+function tracerProviderOf(options: OtelInstrumentationOptions): TracerProvider {
+  return (options.tracerProvider as TracerProvider | undefined) ?? trace.getTracerProvider();
+}
+
+/** The meter provider of the options, or the global one. */
+function meterProviderOf(options: OtelInstrumentationOptions): MeterProvider {
+  return (options.meterProvider as MeterProvider | undefined) ?? metrics.getMeterProvider();
+}
+
 /** The OTel exception of a stored error (type, message, stack). */
 function recordError(span: Span, error: TaskErrorInfo): void {
   span.recordException({ name: error.type, message: error.message, stack: error.stack });
@@ -175,11 +200,9 @@ export function otelInstrumentation(options: OtelInstrumentationOptions = {}): O
   const tracing = options.traces !== false;
   const metering = options.metrics !== false;
   const tracer: Tracer | undefined = tracing
-    ? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME)
+    ? tracerProviderOf(options).getTracer(INSTRUMENTATION_NAME)
     : undefined;
-  const meter = metering
-    ? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME)
-    : undefined;
+  const meter = metering ? meterProviderOf(options).getMeter(INSTRUMENTATION_NAME) : undefined;
   const counters = meter ? instruments(meter) : undefined;
   const linkMode = options.processSpan === "link";
   const runs = new Map<string, Run>();
@@ -386,9 +409,7 @@ export async function instrumentApp(
   await app.addPlugin(instrumentation.plugin);
   app.addMiddleware(instrumentation.middleware, "before");
   if (options.observeQueue && options.metrics !== false) {
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
-      INSTRUMENTATION_NAME,
-    );
+    const meter = meterProviderOf(options).getMeter(INSTRUMENTATION_NAME);
     // Observed while the app runs.
     const { add, remove } = observeQueue(app, meter);
     await app.addPlugin({ name: "opentelemetry-queue", handlers: {}, start: add, stop: remove });
