@@ -16,6 +16,7 @@
  * @module
  */
 export {
+  type AppInstrumentation,
   instrumentApp,
   INSTRUMENTATION_NAME,
   type OtelInstrumentation,

@@ -4,6 +4,7 @@ import {
   type Context,
   context,
   type Counter,
+  createNoopMeter,
   type Histogram,
   type Link,
   type Meter,
@@ -11,6 +12,7 @@ import {
   metrics,
   type ObservableGauge,
   propagation,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -106,6 +108,27 @@ export interface OtelInstrumentation {
   endOpenSpans(reason: string): void;
 }
 
+/**
+ * What {@linkcode instrumentApp} installed: what it records, from the SDK it found.
+ *
+ * @example
+ * ```ts
+ * import type { AppInstrumentation } from "@qtasks/qtasks/otel";
+ *
+ * function describe(installed: AppInstrumentation): string {
+ *   return installed.traces || installed.metrics ? "on" : "off (no SDK registered)";
+ * }
+ * ```
+ */
+export interface AppInstrumentation {
+  /** Spans are recorded: a tracer provider was given or registered. */
+  readonly traces: boolean;
+  /** Metrics are recorded: a meter provider was given or registered. */
+  readonly metrics: boolean;
+  /** The plugin and middleware added, when either is recorded. */
+  readonly instrumentation: OtelInstrumentation | undefined;
+}
+
 interface Run {
   span: Span | undefined;
   active: Context | undefined;
@@ -156,6 +179,20 @@ function tracerProviderOf(options: OtelInstrumentationOptions): TracerProvider {
 /** The meter provider of the options, or the global one. */
 function meterProviderOf(options: OtelInstrumentationOptions): MeterProvider {
   return (options.meterProvider as MeterProvider | undefined) ?? metrics.getMeterProvider();
+}
+
+/** Whether spans would be recorded: a provider given, or a real one registered globally. */
+function hasTracerProvider(options: OtelInstrumentationOptions): boolean {
+  if (options.tracerProvider !== undefined) return true;
+  const global = trace.getTracerProvider();
+  return !(global instanceof ProxyTracerProvider) ||
+    global.getDelegateTracer(INSTRUMENTATION_NAME) !== undefined;
+}
+
+/** Whether metrics would be recorded: a provider given, or a real one registered globally. */
+function hasMeterProvider(options: OtelInstrumentationOptions): boolean {
+  return options.meterProvider !== undefined ||
+    metrics.getMeterProvider().getMeter(INSTRUMENTATION_NAME) !== createNoopMeter();
 }
 
 /** The OTel exception of a stored error (type, message, stack). */
@@ -380,13 +417,16 @@ function observeQueue(app: QueueTasks, meter: Meter): { add(): void; remove(): v
 }
 
 /**
- * Instruments an app with OpenTelemetry (see {@linkcode otelInstrumentation}): adds the plugin,
- * and the middleware before every other app-wide one, and, with `observeQueue`, the queue gauges.
- * Call it before the app starts, in the producers and in the workers.
+ * Instruments an app with OpenTelemetry (see {@linkcode otelInstrumentation}) when an SDK is
+ * there to record: it adds the plugin, and an app-wide middleware (add yours after it, so that
+ * they run inside the run's span), and, with `observeQueue`, the queue gauges. It looks for the
+ * SDK when called: register it first (or pass `tracerProvider` / `meterProvider`). With none, it
+ * adds nothing, and the app runs exactly as without it. Call it in every process of the app,
+ * producers and workers, before the app starts.
  *
  * @param app The app.
  * @param options Providers, parent or link mode, what to record.
- * @returns The instrumentation.
+ * @returns What it installed.
  *
  * @example
  * ```ts
@@ -395,7 +435,8 @@ function observeQueue(app: QueueTasks, meter: Meter): { add(): void; remove(): v
  *
  * const app = new QueueTasks({ name: "docs-otel" });
  * const add = app.task("add", (a: number, b: number) => a + b);
- * await instrumentApp(app); // spans and metrics go to the SDK you registered, if any
+ * const installed = await instrumentApp(app); // spans and metrics go to the SDK you registered
+ * console.log(installed.traces, installed.metrics); // false false: no SDK here
  * await app.start();
  * console.log(await (await add.addTask(1, 2)).value()); // 3
  * await app.stop();
@@ -404,15 +445,18 @@ function observeQueue(app: QueueTasks, meter: Meter): { add(): void; remove(): v
 export async function instrumentApp(
   app: QueueTasks,
   options: OtelInstrumentationOptions = {},
-): Promise<OtelInstrumentation> {
-  const instrumentation = otelInstrumentation(options);
+): Promise<AppInstrumentation> {
+  const traces = options.traces !== false && hasTracerProvider(options);
+  const metering = options.metrics !== false && hasMeterProvider(options);
+  if (!traces && !metering) return { traces, metrics: metering, instrumentation: undefined };
+  const instrumentation = otelInstrumentation({ ...options, traces, metrics: metering });
   await app.addPlugin(instrumentation.plugin);
   app.addMiddleware(instrumentation.middleware, "before");
-  if (options.observeQueue && options.metrics !== false) {
+  if (options.observeQueue && metering) {
     const meter = meterProviderOf(options).getMeter(INSTRUMENTATION_NAME);
     // Observed while the app runs.
     const { add, remove } = observeQueue(app, meter);
     await app.addPlugin({ name: "opentelemetry-queue", handlers: {}, start: add, stop: remove });
   }
-  return instrumentation;
+  return { traces, metrics: metering, instrumentation };
 }

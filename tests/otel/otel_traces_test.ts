@@ -40,18 +40,44 @@ function only(spans: ReadableSpan[], predicate: (span: ReadableSpan) => boolean)
 }
 
 for (const backend of BACKENDS) {
-  test(`${backendLabel(backend)}, without a propagator registered, no headers are stored and the task still runs`, async () => {
+  test(`${backendLabel(backend)}, without an SDK instrumentApp adds nothing and the task carries no headers`, async () => {
     const app = backendApp(backend, "otel-nosdk");
     const add = app.task("add", (a: number, b: number) => a + b);
-    await instrumentApp(app);
+    const installed = await instrumentApp(app);
+    assert.deepEqual(installed, { traces: false, metrics: false, instrumentation: undefined });
     await withApp(app, async () => {
-      const job = await add.addTask(1, 2);
-      const record = await job.result();
+      const record = await (await add.addTask(1, 2)).result();
       assert.equal(record.returning, 3);
       assert.equal(record.headers, undefined);
     });
   });
 }
+
+test("with a tracer provider but no propagator, spans are recorded and no headers are stored", async () => {
+  exporter.reset();
+  const app = backendApp("memory", "otel-noprop");
+  const add = app.task("add", (a: number, b: number) => a + b);
+  const installed = await instrumentApp(app, { tracerProvider: provider });
+  assert.equal(installed.traces, true);
+  await withApp(app, async () => {
+    assert.equal((await (await add.addTask(1, 2)).result()).headers, undefined);
+  });
+  const spans = exporter.getFinishedSpans();
+  assert.deepEqual(spans.map((s) => s.kind).sort(), [SpanKind.PRODUCER, SpanKind.CONSUMER].sort());
+  const [run] = only(spans, (s) => s.kind === SpanKind.CONSUMER);
+  assert.equal(parentOf(run), undefined, "nothing to continue: a root span");
+});
+
+test("instrumentApp finds a tracer provider registered globally", async () => {
+  trace.setGlobalTracerProvider(provider);
+  try {
+    const installed = await instrumentApp(backendApp("memory", "otel-global"));
+    assert.equal(installed.traces, true);
+    assert.equal(installed.metrics, false, "no meter provider registered");
+  } finally {
+    trace.disable();
+  }
+});
 
 let contextManager: AsyncLocalStorageContextManager;
 before(() => {
