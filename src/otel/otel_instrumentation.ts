@@ -216,8 +216,9 @@ function recordError(span: Span, error: TaskErrorInfo): void {
  * counters `qtasks.tasks.{enqueued,started,succeeded,failed,retried,cancelled}` and histograms
  * `qtasks.task.duration` and `qtasks.task.wait` (seconds), per app and task name.
  *
- * Without an SDK registered, the API's no-op tracer and meter make all of it nearly free: no
- * header is stored, nothing is recorded.
+ * Added by hand without an SDK, the parts run on the API's no-op tracer and meter: no header is
+ * stored and nothing is recorded, but the worker still runs the plugin's hooks for every task
+ * (docs/observability.md gives their cost); {@linkcode instrumentApp} adds nothing then.
  *
  * @param options Providers, parent or link mode, what to record.
  * @returns The plugin and the middleware.
