@@ -133,7 +133,8 @@ interface Run {
   span: Span | undefined;
   active: Context | undefined;
   started: number;
-  taskName: string;
+  /** The metrics' attributes: app (`messaging.destination.name`) and task name. */
+  attributes: Attributes;
 }
 
 interface Instruments {
@@ -260,7 +261,7 @@ export function otelInstrumentation(options: OtelInstrumentationOptions = {}): O
     const { span } = run;
     const status = settlement.status;
     if (counters) {
-      const attributes: Attributes = { "qtasks.task.name": run.taskName };
+      const attributes = run.attributes;
       if (status === "success") counters.succeeded.add(1, attributes);
       else if (status === "error") counters.failed.add(1, attributes);
       else if (status === "retry") counters.retried.add(1, attributes);
@@ -316,7 +317,10 @@ export function otelInstrumentation(options: OtelInstrumentationOptions = {}): O
       },
       worker_execute_before: ({ appName, workerId, task }) => {
         const attempt = task.attempt ?? 1;
-        const attributes: Attributes = { "qtasks.task.name": task.taskName };
+        const attributes: Attributes = {
+          "messaging.destination.name": appName,
+          "qtasks.task.name": task.taskName,
+        };
         if (counters) {
           counters.started.add(1, attributes);
           if (task.waitedMs !== undefined) counters.wait.record(task.waitedMs / 1000, attributes);
@@ -348,7 +352,7 @@ export function otelInstrumentation(options: OtelInstrumentationOptions = {}): O
           }, linkMode || creation === undefined ? ROOT_CONTEXT : creation);
           active = trace.setSpan(ROOT_CONTEXT, span);
         }
-        runs.set(task.uuid, { span, active, started: performance.now(), taskName: task.taskName });
+        runs.set(task.uuid, { span, active, started: performance.now(), attributes });
       },
       worker_remove_finished_task: ({ settlement }) => settle(settlement),
       worker_stop: () => endOpenSpans("release"),

@@ -84,6 +84,7 @@ for (const backend of BACKENDS) {
       .filter((p) => p.attributes["qtasks.task.name"] === "add");
     assert.deepEqual(durations.map((p) => (p.value as Histogram).count), [3]);
     assert.equal(durations[0].attributes["qtasks.task.status"], "success");
+    assert.equal(durations[0].attributes["messaging.destination.name"], app.name, "per app");
     const waits = points(resourceMetrics, "qtasks.task.wait")
       .filter((p) => p.attributes["qtasks.task.name"] === "add");
     assert.equal((waits[0].value as Histogram).count, 3);
