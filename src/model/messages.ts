@@ -56,6 +56,18 @@ export interface NewTask {
    * inherit them.
    */
   headers?: Record<string, string>;
+  /**
+   * The named queue it goes to, stored as the record's `queue` field; absent (or `default`): the
+   * default queue. Only workers that consume this queue claim it.
+   */
+  queue?: string;
+  /**
+   * Its deadline, in milliseconds after it is stored (on the broker's clock: Redis server time),
+   * when > 0: stored as the record's `expires_at` (unix seconds); a claim that finds it past its
+   * deadline ends it as `cancel` with a `TaskExpiredError`'s fields instead of
+   * running it.
+   */
+  expiresInMs?: number;
 }
 
 /**
@@ -221,6 +233,18 @@ export interface ExchangeRequest {
   recoverLimit: number;
   /** The worker runs nothing now: it may take one quarantined task (and then nothing else). */
   idle?: boolean;
+  /**
+   * The queues to claim from, in the order to visit them (absent: the default queue alone). A
+   * claim empties a queue before it takes from the next one; priorities hold within each.
+   */
+  queues?: string[];
+  /**
+   * The task names this worker knows: a task of another name in a named queue is left there
+   * for a worker that knows it (absent: every name is taken). The default queue is not
+   * filtered: a worker that consumes it is expected to know every task, and an unknown one
+   * ends as `error` (UnknownTaskError), so that a typo is seen instead of waiting forever.
+   */
+  taskNames?: string[];
 }
 
 /**

@@ -30,6 +30,8 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "worker_id",
   "seq",
   "run_at",
+  "queue",
+  "expires_at",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",
@@ -315,6 +317,9 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.worker_id) record.workerId = fields.worker_id;
   const runAt = toDate(fields.run_at);
   if (runAt) record.runAt = runAt;
+  if (fields.queue) record.queue = fields.queue;
+  const expiresAt = toDate(fields.expires_at);
+  if (expiresAt) record.expiresAt = expiresAt;
   if (fields.retry !== undefined && fields.retry !== "") record.retry = Number(fields.retry) || 0;
   if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
   if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;

@@ -125,3 +125,6 @@ export { AsyncWorker } from "../engine/worker/async_worker.ts";
 export type { AsyncWorkerOptions } from "../engine/worker/async_worker.ts";
 export { AsyncTaskExecutor } from "../engine/executor/async_task_executor.ts";
 export { Starter } from "../engine/starter/starter.ts";
+export { DEFAULT_QUEUE } from "../model/queue_name.ts";
+export type { WorkerQueue } from "../model/queue_name.ts";
+export { TaskExpiredError } from "../model/errors/task_expired_error.ts";

@@ -7,14 +7,16 @@
  * `finish(key, uuid, fields)` (writes a final status, expiry and event), `idxMove` (the operator's
  * indexes, _index_lua.ts), `flowQueue` and
  * `flowSeq` (the queue and sequence keys, where the next steps go) and a global-to-the-script
- * `wake` it sets when it queues a task. It declares `local flowAfter` before `finish` and assigns
+ * `wake` it sets when it queues a task in the default queue, and a table `wakes` of the named
+ * queues it queued tasks in (a step's `queue`: its record's `queue` field and the ZSET
+ * `flowQueue .. ':' .. queue`). It declares `local flowAfter` before `finish` and assigns
  * it here, because finishing a flow record goes through `finish` too.
  *
  * A task's `flow` field is a JSON object: `chain` (uuid of the chain's record), `group`
  * (`{ uuid, index, size }`: the group's record and the task's place in it), `next` (the steps
- * after it: `{ uuid, name, priority, args, extra }` for a task, whose args are JSON text that
- * follows the previous result; `{ group, members }` for a group). A step inherits the `headers`
- * field of the task that starts it.
+ * after it: `{ uuid, name, priority, args, extra, queue }` for a task, whose args are JSON text that
+ * follows the previous result; `{ group, members }` for a group). A step inherits
+ * the `headers` field of the task that starts it.
  */
 export const FLOW_LUA = `
 -- Chains and groups: what runs after a task of a flow reached a final status.
@@ -57,9 +59,17 @@ local function flowTask(step, prev, link, headers)
     'deliveries', 0, 'flow', cjson.encode(link))
   if headers then redis.call('HSET', key, 'headers', headers) end
   idxMove(step.uuid, step.name, seq, nil, 'queued')
-  redis.call('ZADD', flowQueue, tonumber(step.priority) or 0,
+  local queue = flowQueue
+  if type(step.queue) == 'string' and step.queue ~= 'default' then
+    -- A named queue: its ZSET and marker (the caller's "wakes" table).
+    redis.call('HSET', key, 'queue', step.queue)
+    queue = flowQueue .. ':' .. step.queue
+    wakes[step.queue] = true
+  else
+    wake = true
+  end
+  redis.call('ZADD', queue, tonumber(step.priority) or 0,
     string.format('%015d', seq) .. ':' .. step.uuid)
-  wake = true
 end
 
 -- Starts a step: its task, or its group's record and tasks.
