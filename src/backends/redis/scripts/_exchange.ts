@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { ClaimedTask, ExchangeRequest, ExchangeResult } from "../../../model/messages.ts";
 import { errorFields } from "../../../model/task_codec.ts";
+import { parseHeaders } from "../../../model/task_headers.ts";
 import {
   DeliveryLimitError,
   deliveryLimitMessage,
@@ -27,7 +28,7 @@ const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 10;
+const CLAIMED_WIDTH = 12;
 
 /** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
 const EXPIRED_ERROR = new TaskExpiredError();
@@ -96,7 +97,8 @@ member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt,
 the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
 carry the record's task_name and seq, so that the settle step updates the operator's indexes
 without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
-a task of a chain or group), rejected lists
+a task of a chain or group), then headers (JSON, "" when none) and the ms the task waited since it
+was due (created_at, or run_at when later; -1 when unknown); rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -373,7 +375,7 @@ local function claimFrom(from, limit, isolated, named)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue', 'expires_at')
+        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -410,6 +412,9 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
+        claimed[n + 11] = r[11] or ''
+        local due = math.max(tonumber(r[12] or '') or 0, tonumber(r[13] or '') or 0) * 1000
+        claimed[n + 12] = due > 0 and math.max(0, math.floor(now - due)) or -1
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -581,6 +586,12 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
+    if (flat[i + 10] !== "") {
+      const headers = parseHeaders(flat[i + 10]);
+      if (headers !== undefined) task.headers = headers;
+    }
+    const waited = Number(flat[i + 11]);
+    if (waited >= 0) task.waitedMs = waited;
     onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
