@@ -3,6 +3,7 @@ import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { appendLogLine } from "../../model/_task_log.ts";
+import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
 import {
   type FlowLink,
   type FlowStep,
@@ -221,6 +222,8 @@ export class PostgresBroker implements Broker {
         deliveries: "0",
       });
       if (task.flow !== undefined) each.flow = task.flow;
+      const headers = encodeHeaders(task.headers);
+      if (headers !== undefined) each.headers = headers;
       fields.push(JSON.stringify(each));
       delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
     }
@@ -524,7 +527,7 @@ export class PostgresBroker implements Broker {
            where c.app = $1 and c.quarantine = $2 and c.due_at <= to_timestamp($3::float8 / 1000.0)
              and not exists (select 1 from ${S}.paused p where p.app = $1 and p.name in ('*', c.task_name))
            order by c.priority, c.seq limit $4 for update skip locked)
-         returning q.uuid, q.priority, q.seq),
+         returning q.uuid, q.priority, q.seq, (extract(epoch from q.due_at) * 1000)::float8 as due),
        updated as (
          update ${S}.records r set fields = r.fields || jsonb_build_object(
              'status', 'process', 'worker_id', $5::text,
@@ -538,7 +541,7 @@ export class PostgresBroker implements Broker {
          insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline)
          select $1, u.uuid, $5, (u.fields->>'deliveries')::int, to_timestamp(($3::float8 + $7::float8) / 1000.0)
          from updated u returning uuid)
-       select p.uuid, p.priority, p.seq, u.fields from picked p left join updated u using (uuid)
+       select p.uuid, p.priority, p.seq, p.due, u.fields from picked p left join updated u using (uuid)
        order by p.priority, p.seq`,
       [this.name, isolated, step.nowMs, limit, request.workerId, stamp, request.leaseMs],
     );
@@ -561,6 +564,12 @@ export class PostgresBroker implements Broker {
       if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
       if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
       if (fields.flow !== undefined) task.flow = true;
+      // How long it waited since it was due (the server's clock).
+      task.waitedMs = Math.max(0, Math.floor(step.nowMs - Number(row.due)));
+      if (fields.headers !== undefined) {
+        const headers = parseHeaders(fields.headers);
+        if (headers !== undefined) task.headers = headers;
+      }
       step.events.push([this.name, row.uuid, "process", "running", task.taskName]);
       claimed.push(task);
       taken++;
@@ -880,7 +889,8 @@ export class PostgresBroker implements Broker {
     await step.write(uuid, fields);
     await step.expire(uuid, ttlMs);
     if (flow !== undefined && fields.status !== "retry") {
-      await this.#flowAfter(step, uuid, flow, fields, ttlMs);
+      // The next steps of a flow carry the headers of the task that started them.
+      await this.#flowAfter(step, uuid, flow, fields, ttlMs, current?.headers);
     }
   }
 
@@ -891,6 +901,7 @@ export class PostgresBroker implements Broker {
     text: string,
     fields: TaskFields,
     ttlMs: number,
+    headers?: string,
   ): Promise<void> {
     const link = parseFlowLink(text);
     if (link === undefined) return;
@@ -938,7 +949,7 @@ export class PostgresBroker implements Broker {
       }
       return;
     }
-    await this.#flowStart(step, next, previous, link.chain, rest, stamp);
+    await this.#flowStart(step, next, previous, link.chain, rest, stamp, headers);
   }
 
   /** Starts a step of a flow: its task, or its group's record and tasks. */
@@ -949,6 +960,7 @@ export class PostgresBroker implements Broker {
     chain: string | undefined,
     rest: FlowStep[],
     stamp: string,
+    headers?: string,
   ): Promise<void> {
     if (isGroupStep(next)) {
       if (!await step.fields(next.group)) {
@@ -964,12 +976,12 @@ export class PostgresBroker implements Broker {
       for (let index = 0; index < size; index++) {
         const link: FlowLink = { next: rest, group: { uuid: next.group, index, size } };
         if (chain) link.chain = chain;
-        await this.#flowTask(step, next.members[index], previous, link, stamp);
+        await this.#flowTask(step, next.members[index], previous, link, stamp, headers);
       }
     } else {
       const link: FlowLink = { next: rest };
       if (chain) link.chain = chain;
-      await this.#flowTask(step, next, previous, link, stamp);
+      await this.#flowTask(step, next, previous, link, stamp, headers);
     }
     if (chain) {
       await step.write(chain, { flow_current: isGroupStep(next) ? next.group : next.uuid });
@@ -983,9 +995,11 @@ export class PostgresBroker implements Broker {
     previous: string,
     link: FlowLink,
     stamp: string,
+    headers?: string,
   ): Promise<void> {
     const seq = await step.insert(task.uuid, {
       ...task.extra,
+      ...(headers === undefined ? undefined : { headers }),
       task_name: task.name,
       priority: String(task.priority),
       args: stepArgs(previous, task.args),
