@@ -58,9 +58,10 @@ export type { RunForeverOptions } from "./src/engine/starter/run_until_signal.ts
 export { getRuntime } from "./src/ports/runtime.ts";
 
 // Periodic tasks.
-export { Timer } from "./src/timer/timer.ts";
+export { SCHEDULES_GROUP, Timer } from "./src/timer/timer.ts";
 export type {
   CatchUp,
+  PublishedSchedule,
   ScheduleInfo,
   ScheduleOptions,
   TimerFire,

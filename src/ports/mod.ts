@@ -74,7 +74,12 @@ export type {
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
-export type { WorkerInfo, WorkerReport, WorkerStats } from "../model/worker_report.ts";
+export type {
+  ThroughputMinute,
+  WorkerInfo,
+  WorkerReport,
+  WorkerStats,
+} from "../model/worker_report.ts";
 
 // The record codec: a task record as the hash fields every backend stores.
 export {
