@@ -93,6 +93,7 @@ function overview(d) {
   set("total-processed", d.totals.processed); set("total-failed", d.totals.failed);
   set("workers", d.workers.length);
   set("queue-scheduled", d.queue.scheduled); set("queue-inflight", d.queue.inFlight);
+  set("queue-held", Math.max(0, d.byStatus.queued - d.queue.queued));
   const body = document.querySelector('[data-k="priorities"]');
   if (body) {
     body.replaceChildren(...(d.byPriority.length ? d.byPriority : [null]).map((p) => {

@@ -200,7 +200,11 @@ export function overviewPage(ctx: PageContext, data: OverviewData): Html {
         </table>
         <p
           class="muted">scheduled <b data-k="queue-scheduled">${data.queue
-            .scheduled}</b> · in flight <b data-k="queue-inflight">${data.queue.inFlight}</b></p>
+            .scheduled}</b> · in flight <b data-k="queue-inflight">${data.queue
+            .inFlight}</b> · held by a pause <b data-k="queue-held">${Math.max(
+              0,
+              data.byStatus.queued - data.queue.queued,
+            )}</b></p>
         <div class="actions">${data.paused.app
           ? actionForm(ctx, "resume", "Resume app", {})
           : actionForm(
