@@ -13,7 +13,7 @@ export const webCommand: Command = {
   summary: "serve the dashboard (WebView) on 127.0.0.1:8080",
   help: `Usage: qtasks web [./app.ts[:export]] [--port 8080] [--host 127.0.0.1] [options]
 
-Serves the dashboard of an app until Ctrl-C: overview, workers, tasks, task detail and
+Serves the dashboard of an app until Ctrl-C (or SIGTERM), and says where on standard output: overview, workers, tasks, task detail and
 schedules, live, with the operator's actions. It needs no application code: --redis URL and
 --name NAME are enough (--app NAME is taken as the name when it is not a module path).
 
@@ -90,14 +90,15 @@ ${APP_FLAGS_HELP}
     const removers = (["SIGINT", "SIGTERM"] as const).map((s) => runtime.onSignal(s, () => stop()));
     try {
       const shown = host.includes(":") ? `[${host}]` : host;
-      await context.err(
-        `dashboard of app "${app.name}" (${
+      await context.out(
+        `qtasks: dashboard of app "${app.name}" (${
           redactedBackend(app)
         }) on http://${shown}:${server.port}${(flags["base-path"] as string | undefined) ?? ""}/${
           flags["read-only"] ? " (read-only)" : ""
         }${auth ? " (authentication required)" : ""} (Ctrl-C to stop)\n`,
       );
       await stopped;
+      await context.out(`qtasks: dashboard of app "${app.name}" stopped\n`);
     } finally {
       for (const remove of removers) remove();
       dashboard.close();
