@@ -41,6 +41,7 @@ input,select{font:inherit;padding:4px 8px;border:1px solid var(--line);border-ra
 #flash{position:fixed;right:16px;bottom:16px;max-width:480px}#flash div{padding:10px 14px;border-radius:8px;margin-top:8px;background:var(--panel);border:1px solid var(--line);box-shadow:0 4px 14px #0002}
 #flash .bad{border-color:var(--err);color:var(--err)}
 .chart svg{width:100%;height:160px;display:block}.chart .p{fill:var(--accent)}.chart .f{fill:var(--err)}.chart text{fill:var(--muted);font-size:10px}
+tr.current td{font-weight:600}.attempts td{padding:3px 6px}
 .lv-warn{color:var(--warn)}.lv-error{color:var(--err)}.lv-debug{color:var(--muted)}
 @media (max-width:900px){.cards{grid-template-columns:repeat(4,1fr)}.row{flex-direction:column}}
 `;

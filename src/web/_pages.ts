@@ -456,6 +456,7 @@ export function taskPage(
   record: TaskRecord,
   logs: TaskLogLine[],
   now: number,
+  attempts: TaskRecord[] = [record],
 ): Html {
   const status = queryStatus(record, now);
   const link = (uuid: string | undefined, label?: string) =>
@@ -552,6 +553,24 @@ export function taskPage(
     <tr><td>priority</td><td>${record.priority}</td></tr>
     <tr><td>worker</td><td class="mono">${record.workerId ?? "–"}</td></tr>
     </tbody></table>
+    ${attempts.length > 1
+      ? html`
+        <h2>Attempts</h2>
+        <table class="attempts">
+          <tbody>${attempts.map((a) =>
+            html`
+              <tr${new Html(a.uuid === record.uuid ? ' class="current"' : "")}>
+                <td>#${a.attempt}</td>
+                <td>${link(a.uuid, a.uuid.slice(0, 8))}</td>
+                <td>${statusBadge(queryStatus(a, now))}</td>
+                <td>${when(a.finishedAt ?? a.startedAt)}</td>
+                <td class="cut">${a.error?.message ?? ""}</td>
+                </tr>
+            `
+          )}</tbody>
+        </table>
+      `
+      : ""}
     ${record.chainUuid || record.groupUuid || record.flowSteps
       ? html`
         <h2>Flow</h2><table>
@@ -582,7 +601,7 @@ export function taskPage(
         </table>${record.flowSteps?.length
           ? html`
             <h3>steps</h3>
-            <ol class="mono">${record.flowSteps.map((s) => html`<li>${s}</li>`)}</ol>
+            <ol class="mono">${record.flowSteps.map((s) => html`<li>${link(s)}</li>`)}</ol>
           `
           : ""}
       `

@@ -240,11 +240,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
             ).value,
           );
         }
-        const logs = (await app.ops.logs(record.uuid)) ?? [];
+        const [logs, attempts] = await Promise.all([
+          app.ops.logs(record.uuid).then((lines) => lines ?? []),
+          attemptsOf(app, record),
+        ]);
         return page(
           "/tasks",
           record.taskName,
-          taskPage(ctx, record, logs, Date.now()),
+          taskPage(ctx, record, logs, Date.now(), attempts),
           `task:${record.uuid}`,
         );
       }
@@ -303,6 +306,30 @@ async function tasks(app: QueueTasks, ctx: PageContext, url: URL): Promise<Html>
     }
   }
   return tasksPage(ctx, filters, names, records, next, Date.now(), error);
+}
+
+/** How many earlier and later attempts a task page follows (each one record read). */
+const MAX_ATTEMPTS = 10;
+
+/** The task's attempts, first to last: its retry parents and children, read one by one. */
+async function attemptsOf(app: QueueTasks, record: TaskRecord): Promise<TaskRecord[]> {
+  const before: TaskRecord[] = [];
+  let parent = record.retryParentUuid;
+  while (parent && before.length < MAX_ATTEMPTS) {
+    const found = await app.get(parent).catch(() => undefined);
+    if (!found) break;
+    before.unshift(found);
+    parent = found.retryParentUuid;
+  }
+  const after: TaskRecord[] = [];
+  let child = record.retryChildUuid;
+  while (child && after.length < MAX_ATTEMPTS) {
+    const found = await app.get(child).catch(() => undefined);
+    if (!found) break;
+    after.push(found);
+    child = found.retryChildUuid;
+  }
+  return [...before, record, ...after];
 }
 
 async function readSchedules(app: QueueTasks): Promise<PublishedSchedule[]> {

@@ -253,6 +253,9 @@ for (const backend of BACKENDS) {
       const retried = await post(dashboard, "/actions/retry", { uuid: job.uuid }, headers);
       assert.equal(retried.status, 200);
       assert.equal((await app.result(job.uuid).result()).returning, 7);
+      const attempts = (await get(dashboard, `/tasks/${job.uuid}`)).body;
+      assert.match(attempts, /<h2>Attempts<\/h2>/);
+      assert.ok(attempts.includes(`href="/tasks/${retried.body.uuid}"`), "links the new attempt");
       const again = await post(dashboard, "/actions/retry", { uuid: job.uuid }, headers);
       assert.equal(again.status, 409, "a retried task is not retried twice");
       assert.equal(
