@@ -72,7 +72,10 @@ try {
     ["tasks page, newest first (every status, merged), 50 rows", "/tasks"],
     ["tasks page, status success, 50 rows", "/tasks?status=success"],
     ["tasks page, status error + task name, 50 rows", "/tasks?status=error&task=task_9"],
-    [`tasks page, ${Math.round(depth / 1000)}k records deep`, `/tasks?status=success&cursor=${deep}`],
+    [
+      `tasks page, ${Math.round(depth / 1000)}k records deep`,
+      `/tasks?status=success&cursor=${deep}`,
+    ],
     ["tasks page, uuid search (8 chars)", `/tasks?uuid=${uuid.slice(0, 8)}`],
     ["overview (counts, stats, throughput)", "/"],
     ["task detail", `/tasks/${uuid}`],
