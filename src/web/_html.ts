@@ -38,16 +38,25 @@ const ESCAPES: Record<string, string> = {
  * @returns The escaped text.
  */
 export function escapeHtml(text: unknown): string {
-  return String(text).replace(/[&<>"'`]/g, (c) => ESCAPES[c]);
+  const value = String(text);
+  return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]) : value;
 }
+
+const SPECIAL = /[&<>"'`]/;
+const SPECIALS = /[&<>"'`]/g;
 
 /** A value of an {@linkcode html} template. */
 export type HtmlValue = Html | string | number | boolean | undefined | null | HtmlValue[];
 
 function render(value: HtmlValue): string {
   if (value === undefined || value === null || value === false) return "";
+  if (typeof value === "number") return String(value);
   if (value instanceof Html) return value.value;
-  if (Array.isArray(value)) return value.map(render).join("");
+  if (Array.isArray(value)) {
+    let out = "";
+    for (const item of value) out += render(item);
+    return out;
+  }
   return escapeHtml(value);
 }
 
