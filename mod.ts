@@ -58,10 +58,9 @@ export type { RunForeverOptions } from "./src/engine/starter/run_until_signal.ts
 export { getRuntime } from "./src/ports/runtime.ts";
 
 // Periodic tasks.
-export { SCHEDULES_GROUP, Timer } from "./src/timer/timer.ts";
+export { Timer } from "./src/timer/timer.ts";
 export type {
   CatchUp,
-  PublishedSchedule,
   ScheduleInfo,
   ScheduleOptions,
   TimerFire,

@@ -1,8 +1,20 @@
 /**
  * The GlobalConfig group where a running timer publishes its schedules (key: schedule id, value:
  * {@linkcode PublishedSchedule} as JSON), so that the dashboard reads them without the app's code.
+ *
+ * @example Read what the running timers published
+ * ```ts
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { SCHEDULES_GROUP } from "@qtasks/qtasks/ports";
+ *
+ * const app = new QueueTasks({ name: "docs-schedules-group" });
+ * await app.start();
+ * const published = await app.broker.storage.globalConfig!.getAll(SCHEDULES_GROUP);
+ * console.log(Object.keys(published)); // [] (no timer started)
+ * await app.stop();
+ * ```
  */
-export const SCHEDULES_GROUP = "timer:schedules";
+export const SCHEDULES_GROUP: string = "timer:schedules";
 
 /**
  * A schedule as a running timer publishes it in the app's GlobalConfig (group
@@ -10,7 +22,7 @@ export const SCHEDULES_GROUP = "timer:schedules";
  *
  * @example
  * ```ts
- * import type { PublishedSchedule } from "@qtasks/qtasks";
+ * import type { PublishedSchedule } from "@qtasks/qtasks/ports";
  *
  * const published: PublishedSchedule = {
  *   id: "report",

@@ -74,6 +74,8 @@ export type {
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
+export { SCHEDULES_GROUP } from "../model/published_schedule.ts";
+export type { PublishedSchedule } from "../model/published_schedule.ts";
 export type {
   ThroughputMinute,
   WorkerInfo,

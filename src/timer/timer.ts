@@ -26,8 +26,6 @@ import { systemClock, type TimerClock } from "../ports/timer_clock.ts";
  * ```
  */
 export type CatchUp = "skip" | "once";
-export type { PublishedSchedule };
-export { SCHEDULES_GROUP };
 
 /**
  * A schedule of {@linkcode Timer.addTask}.

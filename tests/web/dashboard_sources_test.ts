@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type PublishedSchedule, SCHEDULES_GROUP, Timer } from "../../mod.ts";
+import { Timer } from "../../mod.ts";
+import { type PublishedSchedule, SCHEDULES_GROUP } from "../../src/ports/mod.ts";
 import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 
 for (const backend of BACKENDS) {
