@@ -213,7 +213,7 @@ test("in Chromium: live counts, a failed task's error, Retry, pause, and XSS sho
     assert.match((await page.textContent("#flash .bad"))!, /not valid JSON/);
 
     await page.goto(`${base}/tasks`);
-    await page.screenshot({ path: join(shots, "tasks.png"), fullPage: true });
+    await page.screenshot({ path: join(shots, "tasks.png") });
     await page.goto(`${base}/workers`);
     await page.waitForSelector("main td");
     assert.match((await page.textContent("main tbody"))!, /node/);
