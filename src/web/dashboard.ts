@@ -185,9 +185,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           return json(404, { message: "No such action" });
         }
         if (readOnly) return json(403, { message: "The dashboard is read-only" });
-        const refused = checkCsrf(request, csrf);
+        const form = await request.formData().catch(() => undefined);
+        const refused = checkCsrf(request, csrf, form?.get("_csrf"));
         if (refused) return json(403, { message: refused });
-        return await act(app, match[1] as Action, await request.formData().catch(() => undefined));
+        return await act(app, match[1] as Action, form);
       }
       if (request.method !== "GET" && request.method !== "HEAD") {
         return text(405, "Method not allowed", { allow: "GET, HEAD, POST" });
@@ -467,8 +468,15 @@ function events(
   });
 }
 
-/** Accepts a POST only from the dashboard's own pages: same origin, and the page's token. */
-function checkCsrf(request: Request, token: string): string | undefined {
+/**
+ * Accepts a POST only from the dashboard's own pages: same origin, and the page's token (the
+ * `X-CSRF-Token` header the script sends, or the form's `_csrf` field).
+ */
+function checkCsrf(
+  request: Request,
+  token: string,
+  field: FormDataEntryValue | null | undefined,
+): string | undefined {
   const site = request.headers.get("sec-fetch-site");
   if (site !== null && site !== "same-origin") return `Cross-site request refused (${site})`;
   const origin = request.headers.get("origin");
@@ -480,7 +488,7 @@ function checkCsrf(request: Request, token: string): string | undefined {
     } catch { /* "null" or garbage */ }
     if (originHost !== host) return "Cross-origin request refused";
   }
-  const given = request.headers.get("x-csrf-token");
+  const given = request.headers.get("x-csrf-token") ?? (typeof field === "string" ? field : null);
   if (given === null || !constantTimeEqual(given, token)) {
     return "Missing or wrong CSRF token (reload the page)";
   }

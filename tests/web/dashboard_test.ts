@@ -210,6 +210,9 @@ for (const backend of BACKENDS) {
       });
       assert.equal(ok.status, 200);
       assert.deepEqual((await app.ops.paused()).taskNames, ["report"]);
+      const byField = await post(dashboard, "/actions/resume", { ...fields, _csrf: token }, {});
+      assert.equal(byField.status, 200, "the form's _csrf field stands for the header");
+      assert.deepEqual((await app.ops.paused()).taskNames, []);
       assert.equal((await dashboard(new Request(ORIGIN + "/actions/pause"))).status, 404);
       assert.equal((await dashboard(new Request(ORIGIN + "/", { method: "PUT" }))).status, 405);
     });
