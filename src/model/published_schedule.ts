@@ -14,7 +14,7 @@
  * await app.stop();
  * ```
  */
-export const SCHEDULES_GROUP: string = "timer:schedules";
+export const SCHEDULES_GROUP: string = "schedules";
 
 /**
  * A schedule as a running timer publishes it in the app's GlobalConfig (group
