@@ -4,15 +4,17 @@
  * BullMQ and bee-queue in the same run").
  *
  *   deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] [--contenders LIST]
- *                                [--n N] [--latency-n N] [--memory-n N] [--repeat R]
+ *                                [--n N] [--latency-n N] [--rr-n N] [--memory-n N] [--repeat R]
  *                                [--redis-url URL] [--baseline REF] [--no-install] [--verbose]
  *
  *   --short       smaller numbers (under about 2 minutes): N 2,000, latency 200, memory 20k/100k
  *   --json        where to write the whole result (default .bench/bench.json)
- *   --scenarios   run only these scenarios (1–6)
+ *   --scenarios   run only these scenarios (1–7)
  *   --contenders  run only these: qtasks-deno, qtasks-bun, qtasks-node, bullmq, bee-queue
- *   --n, --latency-n, --memory-n   override the task counts (memory: the last checkpoint)
- *   --repeat      rounds of scenarios 1–3 over all contenders, median reported (default 3; short 1)
+ *   --n, --latency-n, --rr-n, --memory-n   override the task counts (memory: the last
+ *                 checkpoint; rr: request-response calls, scenario 7)
+ *   --repeat      rounds of scenarios 1–3 and 7 over all contenders, median reported (default 3;
+ *                 short 1)
  *   --redis-url   use this Redis database (FLUSHDB before each run) instead of a private
  *                 redis-server; INFO commandstats then also counts other clients of that server
  *   --baseline    also measure QTasks as it was at git ref REF (commit, tag or branch), in the
@@ -33,6 +35,16 @@
  *      time per task (INFO cpu), networking included
  *   6. worker memory (QTasks only, each runtime): RSS after 100,000 and 1,000,000 processed
  *      tasks (short: 20k and 100k), fed by bulk enqueue in chunks from another process
+ *   7. request-response, the pattern of a web handler that enqueues a task and awaits its
+ *      result: producers keep C calls in flight (200 and 1,000 from one process; 200 from 4
+ *      processes, 50 each), each enqueues a task with a 1 KiB string argument and awaits its own
+ *      result (`addTask` + `result()`, BullMQ `add` + `waitUntilFinished`, bee-queue `save` +
+ *      its queue's `job succeeded` event); one worker process at concurrency 100; N 10,000
+ *      calls over all producers (short: 2,000; `--rr-n`), `--repeat` rounds, median reported.
+ *      Each call's wait is bounded (10 s): a lost result shows as "did not finish" in the
+ *      table instead of hanging the run. Reported: calls/s (N over the span from the first
+ *      producer's start to the last one's end), latency p50 and p99 of every call, and CPU per
+ *      call of the producers (their own clock), the worker (/proc/PID/stat) and Redis (INFO cpu)
  *
  * Each contender and runtime runs in its own child process: a driver in scripts/bench/ that
  * takes the step as arguments and prints one JSON line. The peers are installed from
@@ -50,9 +62,11 @@
  * the same machine conditions. The checkout reuses this tree's node_modules and
  * scripts/tools/node_modules through symlinks when REF's deno.json has the same npm imports
  * (`redis` is resolved from node_modules by Node and Bun, and Deno's `nodeModulesDir` finds it
- * up to date); otherwise `deno install` gives the checkout its own. The report adds a table of
- * ratios current / baseline per runtime for each metric measured by both (and the issue 15
- * check: processing at concurrency 100 at least 0.95 of the baseline); the JSON has them under
+ * up to date); otherwise `deno install` gives the checkout its own. A checkout whose driver
+ * predates the request-response mode (scenario 7) gets this tree's scripts/bench/common.ts and
+ * qtasks.ts (they import the checkout's src/, so its code is what is measured). The report adds
+ * a table of ratios current / baseline per runtime for each metric measured by both (and the
+ * issue 15 check: processing at concurrency 100 at least 0.95 of the baseline); the JSON has them under
  * `baseline` and `ratiosToBaseline`. The checkout is removed at the end, also on failure or
  * Ctrl-C (after SIGKILL, `git worktree prune` drops its leftover entry).
  *
@@ -83,6 +97,8 @@ interface Options {
   n: number;
   latencyN: number;
   latencyWarmup: number;
+  /** Calls per request-response run (scenario 7), over all its producers. */
+  rrN: number;
   /** Repetitions of each throughput step (scenarios 1–3); the median is reported. */
   repeat: number;
   memoryTotal: number;
@@ -95,7 +111,8 @@ interface Options {
 }
 
 const USAGE = "usage: deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] " +
-  "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--memory-n N] [--repeat R] " +
+  "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--rr-n N] [--memory-n N] " +
+  "[--repeat R] " +
   "[--redis-url URL] [--baseline REF] " +
   "[--no-install] [--verbose]";
 
@@ -105,16 +122,30 @@ const PROCESS_CONCURRENCY = [100, 1];
 const LATENCY_WORKER_CONCURRENCY = 10;
 const MEMORY_CONCURRENCY = 100;
 
+/**
+ * Scenario 7, request-response: calls in flight over all producers, the producer processes, the
+ * worker's concurrency, the argument's size and the longest wait for one call's result.
+ */
+const RR_VARIANTS = [
+  { key: "rr-c200", calls: 200, producers: 1 },
+  { key: "rr-c1000", calls: 1_000, producers: 1 },
+  { key: "rr-c200-p4", calls: 200, producers: 4 },
+] as const;
+const RR_WORKER_CONCURRENCY = 100;
+const RR_PAYLOAD_BYTES = 1024;
+const RR_WAIT_MS = 10_000;
+
 function parseOptions(argv: string[]): Options {
   const short = argv.includes("--short");
   const options: Options = {
     short,
     json: ".bench/bench.json",
-    scenarios: [1, 2, 3, 4, 5, 6],
+    scenarios: [1, 2, 3, 4, 5, 6, 7],
     contenders: undefined,
     n: short ? 2_000 : 20_000,
     latencyN: short ? 200 : 1_000,
     latencyWarmup: short ? 20 : 50,
+    rrN: short ? 2_000 : 10_000,
     repeat: short ? 1 : 3,
     memoryTotal: short ? 100_000 : 1_000_000,
     memorySample: 0,
@@ -135,6 +166,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--json") options.json = value();
     else if (flag === "--n") options.n = count();
     else if (flag === "--latency-n") options.latencyN = count();
+    else if (flag === "--rr-n") options.rrN = count();
     else if (flag === "--repeat") options.repeat = count();
     else if (flag === "--memory-n") options.memoryTotal = count();
     else if (flag === "--redis-url") options.redisUrl = value();
@@ -168,8 +200,12 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** Longest one driver run may take before it is killed and reported as timed out. */
-function stepTimeoutMs(options: Options, kind: "step" | "latency" | "memory"): number {
+function stepTimeoutMs(
+  options: Options,
+  kind: "step" | "latency" | "memory" | "rr",
+): number {
   if (kind === "memory") return Math.max(120_000, options.memoryTotal * 0.6);
+  if (kind === "rr") return Math.max(90_000, options.rrN * 10);
   if (kind === "latency") return options.short ? 120_000 : 300_000;
   return options.short ? 60_000 : Math.max(120_000, options.n * 6);
 }
@@ -234,14 +270,22 @@ class Driver {
   readonly done: Promise<Outcome>;
   #child: Deno.ChildProcess;
   #timedOut = false;
+  #stdin: boolean;
 
-  constructor(label: string, command: string[], verbose: boolean, cwd: string = ROOT) {
+  constructor(
+    label: string,
+    command: string[],
+    verbose: boolean,
+    cwd: string = ROOT,
+    stdin = false,
+  ) {
     this.label = label;
+    this.#stdin = stdin;
     const started = performance.now();
     this.#child = new Deno.Command(command[0], {
       args: command.slice(1),
       cwd,
-      stdin: "null",
+      stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1" },
@@ -284,6 +328,22 @@ class Driver {
         seconds: secondsSince(started),
       };
     })();
+  }
+
+  /** The process id (its CPU time is read from /proc). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Writes the start line to a driver started with `stdin` (request-response producers). */
+  async go(): Promise<void> {
+    if (!this.#stdin) throw new Error(`${this.label} has no stdin`);
+    const writer = this.#child.stdin.getWriter();
+    try {
+      await writer.write(new TextEncoder().encode("GO\n"));
+    } finally {
+      writer.releaseLock();
+    }
   }
 
   kill(): void {
@@ -574,6 +634,8 @@ interface Baseline {
   dir: string;
   /** How the checkout got its npm packages. */
   nodeModules: string;
+  /** Whose QTasks driver runs the checkout: its own, or this tree's (see checkOutBaseline). */
+  driver: string;
 }
 
 async function git(args: string[]): Promise<string> {
@@ -677,7 +739,17 @@ async function checkOutBaseline(ref: string, log: (message: string) => void): Pr
     }
     nodeModules = "its own (deno install)";
   }
-  return { ref, commit, tag, subject, dir, nodeModules };
+  // A checkout whose driver predates the request-response mode (scenario 7) gets this tree's
+  // driver (scripts/bench/common.ts and qtasks.ts), which imports the checkout's own src/.
+  let driver = "its own scripts/bench/qtasks.ts";
+  const common = `${dir}/scripts/bench/common.ts`;
+  if (exists(common) && !Deno.readTextFileSync(common).includes('"rr"')) {
+    for (const file of ["common.ts", "qtasks.ts"]) {
+      Deno.copyFileSync(`${BENCH_DIR}/${file}`, `${dir}/scripts/bench/${file}`);
+    }
+    driver = "this tree's scripts/bench/common.ts and qtasks.ts (its own predates scenario 7)";
+  }
+  return { ref, commit, tag, subject, dir, nodeModules, driver };
 }
 
 /**
@@ -1001,12 +1073,14 @@ function startDriver(
   ctx: Context,
   contender: Contender,
   fields: Record<string, string | number>,
+  stdin = false,
 ): Driver {
   return new Driver(
-    `${contender.label} ${fields.mode}`,
+    `${contender.label} ${fields.mode}${stdin ? ` ${fields.n}` : ""}`,
     [...contender.command, ...driverArgs(ctx, fields)],
     ctx.options.verbose,
     contender.cwd,
+    stdin,
   );
 }
 
@@ -1289,6 +1363,143 @@ async function memoryScenario(ctx: Context, contender: Contender): Promise<void>
   }
 }
 
+/** Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`; 100 on Linux almost always). */
+let clockTicks = 100;
+
+/** CPU time (user + system) of a process so far, in µs, from /proc; undefined elsewhere. */
+function processCpuUs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One repetition of a request-response run (scenario 7): a worker at concurrency 100, then the
+ * variant's producers, started together once all are connected; the result merges them.
+ */
+async function requestResponseOnce(
+  ctx: Context,
+  contender: Contender,
+  variant: typeof RR_VARIANTS[number],
+): Promise<{ outcome: Outcome; error?: string; commands?: Commands }> {
+  await flush(ctx);
+  const worker = startDriver(ctx, contender, {
+    mode: "worker",
+    n: 0,
+    concurrency: RR_WORKER_CONCURRENCY,
+  });
+  const producers: Driver[] = [];
+  const stopAll = async () => {
+    for (const producer of producers) producer.kill();
+    return await worker.stop();
+  };
+  try {
+    await worker.waitReady(30_000);
+  } catch (error) {
+    const outcome = await stopAll();
+    return { outcome, error: `worker: ${(error as Error).message}; ${failure(outcome) ?? ""}` };
+  }
+  const n = ctx.options.rrN;
+  for (let p = 0; p < variant.producers; p++) {
+    const share = Math.floor(n / variant.producers) + (p < n % variant.producers ? 1 : 0);
+    producers.push(startDriver(ctx, contender, {
+      mode: "rr",
+      n: share,
+      concurrency: variant.calls / variant.producers,
+      payload: RR_PAYLOAD_BYTES,
+      "wait-ms": RR_WAIT_MS,
+    }, true));
+  }
+  try {
+    await Promise.all(producers.map((producer) => producer.waitReady(60_000)));
+  } catch (error) {
+    const outcome = await Promise.any(producers.map((p) => p.done));
+    await stopAll();
+    return { outcome, error: `producer: ${(error as Error).message}` };
+  }
+  const before = await commandStats(ctx.admin);
+  const workerCpuBefore = processCpuUs(worker.pid);
+  await Promise.all(producers.map((producer) => producer.go()));
+  const timeoutMs = stepTimeoutMs(ctx.options, "rr");
+  const outcomes = await Promise.all(producers.map((producer) => producer.wait(timeoutMs)));
+  const workerCpuAfter = processCpuUs(worker.pid);
+  const commands = statsDelta(await commandStats(ctx.admin), before);
+  const workerOutcome = await worker.stop();
+  const seconds = Math.max(...outcomes.map((o) => o.seconds));
+  const errors = outcomes.map((o) => failure(o, timeoutMs)).filter((e) => e !== undefined);
+  if (errors.length > 0) {
+    const workerDied = workerOutcome.code !== 0 && workerOutcome.code !== null &&
+      workerOutcome.code !== 143;
+    return {
+      outcome: { ...outcomes[0], seconds },
+      error: errors[0] + (workerDied ? `; worker: ${failure(workerOutcome)}` : ""),
+    };
+  }
+  const results = outcomes.map((o) => o.result as Record<string, unknown>);
+  const total = (field: string) => results.reduce((sum, r) => sum + Number(r[field] ?? 0), 0);
+  const lost = total("lost");
+  const failed = total("failed");
+  // Every producer's latency histogram (ms, 3 significant digits → count), merged.
+  const merged = new Map<number, number>();
+  for (const r of results) {
+    for (const [ms, count] of Object.entries(r.histogram as Record<string, number>)) {
+      merged.set(Number(ms), (merged.get(Number(ms)) ?? 0) + count);
+    }
+  }
+  const buckets = [...merged].sort((a, b) => a[0] - b[0]);
+  const finished = buckets.reduce((sum, [, count]) => sum + count, 0);
+  /** The p-th percentile, nearest rank, over the merged histogram. */
+  const at = (p: number) => {
+    const rank = Math.max(1, Math.ceil((p / 100) * finished));
+    let seen = 0;
+    for (const [ms, count] of buckets) if ((seen += count) >= rank) return ms;
+    return buckets[buckets.length - 1]?.[0];
+  };
+  const startedAt = Math.min(...results.map((r) => Number(r.startedAt)));
+  const endedAt = Math.max(...results.map((r) => Number(r.endedAt)));
+  const span = variant.producers === 1 ? Number(results[0].seconds) : (endedAt - startedAt) / 1000;
+  const workerCpuUs = workerCpuBefore !== undefined && workerCpuAfter !== undefined
+    ? workerCpuAfter - workerCpuBefore
+    : undefined;
+  const result: Record<string, unknown> = {
+    ...results[0],
+    n,
+    calls: variant.calls,
+    producers: variant.producers,
+    workerConcurrency: RR_WORKER_CONCURRENCY,
+    seconds: span,
+    perSecond: n / span,
+    lost,
+    failed,
+    firstError: results.find((r) => r.firstError)?.firstError,
+    p50Ms: finished ? at(50) : undefined,
+    p99Ms: finished ? at(99) : undefined,
+    meanMs: finished ? buckets.reduce((sum, [ms, c]) => sum + ms * c, 0) / finished : undefined,
+    maxMs: finished ? buckets[buckets.length - 1][0] : undefined,
+    clientCpuUs: total("clientCpuUs"),
+    clientCpuUsPerTask: total("clientCpuUs") / n,
+    workerCpuUsPerTask: workerCpuUs === undefined ? undefined : workerCpuUs / n,
+    producerRates: results.map((r) => r.perSecond),
+    histogram: undefined,
+    startedAt: undefined,
+    endedAt: undefined,
+  };
+  const outcome: Outcome = { ...outcomes[0], result, seconds };
+  if (lost > 0 || failed > 0) {
+    return {
+      outcome,
+      error: `did not finish: ${lost} of ${n} calls got no result within ${RR_WAIT_MS / 1000} s` +
+        (failed ? `, ${failed} failed (${result.firstError})` : ""),
+    };
+  }
+  return { outcome, commands };
+}
+
 const SCENARIOS: Scenario[] = [
   {
     id: 1,
@@ -1336,6 +1547,23 @@ const SCENARIOS: Scenario[] = [
     run: commandsScenario,
   },
   { id: 6, name: "worker memory", peers: false, run: memoryScenario },
+  {
+    id: 7,
+    name: "request-response (enqueue and await, calls in flight)",
+    peers: true,
+    repeated: true,
+    async run(ctx, contender, round) {
+      for (const variant of RR_VARIANTS) {
+        await repeated(
+          ctx,
+          variant.key,
+          contender,
+          round,
+          () => requestResponseOnce(ctx, contender, variant),
+        );
+      }
+    },
+  },
 ];
 
 // ---------------------------------------------------------------- report
@@ -1346,6 +1574,8 @@ interface Metric {
   better: "higher" | "lower";
   digits: number;
   value(runs: Context["runs"], contender: string): number | undefined;
+  /** The run key it reads, when {@linkcode metricScenario} cannot tell from `key`. */
+  scenario?: string;
 }
 
 function fromRun(key: string, field: string) {
@@ -1532,6 +1762,33 @@ function metrics(options: Options): Metric[] {
       digits: 1,
       value: fromRun("process-c100", "clientCpuUsPerTask"),
     },
+    ...RR_VARIANTS.flatMap(({ key, calls, producers }): Metric[] => {
+      const name = `7 req-resp c${calls}${producers > 1 ? ` ${producers} producers` : ""}`;
+      const id = key.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+      const row = (
+        suffix: string,
+        label: string,
+        field: string,
+        better: "higher" | "lower",
+        digits: number,
+      ): Metric => ({
+        key: `${id}${suffix}`,
+        label: `${name} ${label}`,
+        better,
+        digits,
+        value: fromRun(key, field),
+        scenario: key,
+      });
+      return [
+        row("PerSecond", "(calls/s)", "perSecond", "higher", 0),
+        row("P50Ms", "p50 (ms)", "p50Ms", "lower", 1),
+        row("P99Ms", "p99 (ms)", "p99Ms", "lower", 1),
+        row("ProducerCpuUs", "producer CPU/call (µs)", "clientCpuUsPerTask", "lower", 1),
+        row("WorkerCpuUs", "worker CPU/call (µs)", "workerCpuUsPerTask", "lower", 1),
+        row("RedisCpuUs", "Redis CPU/call (µs)", "redisCpuUsPerTask", "lower", 1),
+        row("CommandsPerTask", "cmds/call, all", "commandsPerTask", "lower", 2),
+      ];
+    }),
     {
       key: "rssFirstMiB",
       label: `6 worker RSS after ${k(first)} tasks (MiB)`,
@@ -1575,9 +1832,12 @@ function cellFor(ctx: Context, metric: Metric, contender: Contender): string {
   const value = metric.value(ctx.runs, contender.id);
   if (value !== undefined) return format(value, metric.digits);
   if (contender.unavailable) return "n/a";
-  const scenarioKey = metricScenario(metric.key);
+  const scenarioKey = metric.scenario ?? metricScenario(metric.key);
   const run = scenarioKey ? ctx.runs[scenarioKey]?.[contender.id] : undefined;
-  if (run && !run.ok) return run.error?.startsWith("timed out") ? "timeout" : "ERROR";
+  if (run && !run.ok) {
+    if (run.error?.includes("did not finish")) return "did not finish";
+    return run.error?.includes("timed out") ? "timeout" : "ERROR";
+  }
   return "-";
 }
 
@@ -1731,6 +1991,22 @@ function targets(ctx: Context, all: Metric[]): TargetRow[] {
   versus("bulk enqueue >= BullMQ addBulk", "bulkPerSecond", "bullmq", (r) => r >= 1);
   versus("latency p50 <= 0.5x BullMQ", "latencyP50Ms", "bullmq", (r) => r <= 0.5);
   versus("latency p99 <= BullMQ", "latencyP99Ms", "bullmq", (r) => r <= 1);
+  for (const { key } of RR_VARIANTS) {
+    const id = key.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    const what = key.replace(/^rr-/, "req-resp ");
+    versus(`${what} >= 2x bee-queue`, `${id}PerSecond`, "bee-queue", (r) => r >= 2);
+    versus(`${what} >= 3x BullMQ`, `${id}PerSecond`, "bullmq", (r) => r >= 3);
+    versus(`${what} p99 <= bee-queue`, `${id}P99Ms`, "bee-queue", (r) => r <= 1);
+    const row: TargetRow = { target: `${what} producer CPU <= worker CPU`, byRuntime: {} };
+    for (const c of ours) {
+      const producer = value(`${id}ProducerCpuUs`, c.id);
+      const worker = value(`${id}WorkerCpuUs`, c.id);
+      row.byRuntime[c.runtime] = producer === undefined || worker === undefined
+        ? { met: undefined, detail: "not measured" }
+        : { met: producer <= worker, detail: `${format(producer, 1)} / ${format(worker, 1)} µs` };
+    }
+    rows.push(row);
+  }
   absolute("<= 3 cmds/task end to end, client-sent", "endToEndClientPerTask", (v) => v <= 3);
   absolute(
     "<= 3 cmds/task end to end, all (in scripts too)",
@@ -1852,6 +2128,7 @@ async function environment(tools: Tools, redisVersion: string) {
 
 async function main(): Promise<number> {
   const options = parseOptions(Deno.args);
+  clockTicks = Number(await commandOutput("getconf", ["CLK_TCK"])) || 100;
   const suiteStart = performance.now();
   const log = (message: string) =>
     console.error(`[${secondsSince(suiteStart).toFixed(1)}s] ${message}`);
@@ -1913,12 +2190,19 @@ async function main(): Promise<number> {
         k(options.latencyN)
       } (+${options.latencyWarmup} warm-up, worker c${LATENCY_WORKER_CONCURRENCY} in another process) · memory ${
         k(options.memorySample)
-      } → ${k(options.memoryTotal)} (c${MEMORY_CONCURRENCY})`,
+      } → ${k(options.memoryTotal)} (c${MEMORY_CONCURRENCY}) · request-response ${
+        k(options.rrN)
+      } calls (${
+        RR_VARIANTS.map((v) => `c${v.calls}×${v.producers}`).join(", ")
+      } producers; ${RR_PAYLOAD_BYTES} B argument; worker c${RR_WORKER_CONCURRENCY}; wait bound ${
+        RR_WAIT_MS / 1000
+      } s)`,
     );
     if (baseline) {
       console.log(
         `baseline: ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject}" ` +
-          `(checked out in ${baseline.dir}; node_modules: ${baseline.nodeModules}), ` +
+          `(checked out in ${baseline.dir}; node_modules: ${baseline.nodeModules}; driver: ` +
+          `${baseline.driver}), ` +
           "each run next to its current twin",
       );
     }
@@ -2000,6 +2284,13 @@ async function main(): Promise<number> {
         latencyWorkerConcurrency: LATENCY_WORKER_CONCURRENCY,
         memoryCheckpoints: [options.memorySample, options.memoryTotal],
         memoryConcurrency: MEMORY_CONCURRENCY,
+        requestResponse: {
+          n: options.rrN,
+          variants: RR_VARIANTS,
+          workerConcurrency: RR_WORKER_CONCURRENCY,
+          payloadBytes: RR_PAYLOAD_BYTES,
+          waitMs: RR_WAIT_MS,
+        },
         redis: target.private ? "private redis-server, flushed before each run" : target.url,
       },
       contenders: contenders.map((
@@ -2024,6 +2315,7 @@ async function main(): Promise<number> {
         subject: baseline.subject,
         tag: baseline.tag,
         nodeModules: baseline.nodeModules,
+        driver: baseline.driver,
       },
       ratiosToBaseline: baseline && Object.fromEntries(
         all.map((metric) => [

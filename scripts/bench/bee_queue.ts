@@ -7,7 +7,8 @@
  * The same modes as scripts/bench/qtasks.ts, with bee-queue's own calls and defaults:
  * `createJob(data).save()` (enqueue), `saveAll` (bulk, fill), `queue.process(concurrency, fn)`
  * timed until its `succeeded` event fired for every job (process), and `job.save()` + the
- * queue's `job succeeded` event for that id (latency). Producers that only enqueue use `isWorker: false, getEvents:
+ * queue's `job succeeded` event for that id (latency, and rr with `--concurrency` calls in flight,
+ * each wait bounded by `--wait-ms`). Producers that only enqueue use `isWorker: false, getEvents:
  * false`, as bee-queue recommends; the latency producer keeps `getEvents` on (it needs the
  * event). Defaults kept: succeeded jobs stay in Redis (`removeOnSuccess: false`) and results are
  * sent to producers by pub/sub (`sendEvents: true`); bee-queue does not store return values.
@@ -16,12 +17,14 @@
  */
 import { createRequire } from "node:module";
 import {
+  bounded,
   countdown,
   type DriverArgs,
   expectCount,
   latencyRun,
   pool,
   redisTarget,
+  requestResponseRun,
   runDriver,
   serveUntilStopped,
   timedRun,
@@ -143,7 +146,8 @@ async function main(args: DriverArgs): Promise<void> {
       await serveUntilStopped();
       break;
     }
-    case "latency": {
+    case "latency":
+    case "rr": {
       // Waits on the queue-wide "job succeeded" event, not the job's own "succeeded": that one is
       // lost when the job finishes before save() resolves (the job is not in the queue's map
       // yet), which a fast worker does (a run waited 30 s for job 135 of 220).
@@ -164,6 +168,24 @@ async function main(args: DriverArgs): Promise<void> {
         console.error(`bee-queue job ${id} failed: ${error.message}`);
         settle(id);
       });
+      if (args.mode === "rr") {
+        await requestResponseRun(
+          { ...common, n: args.n },
+          args,
+          async (_i, payload) => {
+            const job = await queue.createJob({ payload }).save();
+            if (early.delete(job.id)) return "finished";
+            const outcome = await bounded(
+              new Promise<void>((resolve) => waiters.set(job.id, resolve)),
+              args.waitMs,
+            );
+            if (outcome === "lost") waiters.delete(job.id);
+            return outcome;
+          },
+          () => queue.close(),
+        );
+        break;
+      }
       await latencyRun(
         { ...common, n: args.n },
         args.warmup,

@@ -14,12 +14,14 @@
  */
 import { createRequire } from "node:module";
 import {
+  bounded,
   countdown,
   type DriverArgs,
   expectCount,
   latencyRun,
   pool,
   redisTarget,
+  requestResponseRun,
   runDriver,
   serveUntilStopped,
   timedRun,
@@ -156,6 +158,24 @@ async function main(args: DriverArgs): Promise<void> {
         async (i) => {
           const job = await queue.add("noop", { i });
           await job.waitUntilFinished(queueEvents, 30_000);
+        },
+        () => queueEvents.close(),
+      );
+      break;
+    }
+    case "rr": {
+      const queueEvents = new QueueEvents(args.queue, { connection });
+      await queueEvents.waitUntilReady();
+      await requestResponseRun(
+        { ...common, n: args.n },
+        args,
+        async (_i, payload) => {
+          const job = await queue.add("noop", { payload });
+          // BullMQ's own ttl rejects as well; the bound makes a lost event a "lost" call.
+          return await bounded(
+            job.waitUntilFinished(queueEvents, args.waitMs + 1_000),
+            args.waitMs,
+          );
         },
         () => queueEvents.close(),
       );

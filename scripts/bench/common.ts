@@ -20,7 +20,8 @@ export type Mode =
   | "worker"
   | "latency"
   | "memworker"
-  | "feed";
+  | "feed"
+  | "rr";
 
 /** The arguments of one driver run (`--mode process --n 20000 --concurrency 100 ...`). */
 export interface DriverArgs {
@@ -41,6 +42,10 @@ export interface DriverArgs {
   chunk: number;
   /** Feed: enqueue only while the queue is shorter than this. */
   maxQueue: number;
+  /** Request-response: bytes of the string argument of each task. */
+  payload: number;
+  /** Request-response: longest wait for one call's result (ms) before it counts as lost. */
+  waitMs: number;
 }
 
 const MODES: readonly Mode[] = [
@@ -52,6 +57,7 @@ const MODES: readonly Mode[] = [
   "latency",
   "memworker",
   "feed",
+  "rr",
 ];
 
 /** Parses `--name value` pairs (numbers where a number is expected). */
@@ -101,6 +107,8 @@ export function parseDriverArgs(
     sampleEvery: int("sample-every", 100_000),
     chunk: int("chunk", 10_000),
     maxQueue: int("max-queue", 50_000),
+    payload: int("payload", 1024),
+    waitMs: int("wait-ms", 10_000),
   };
 }
 
@@ -285,6 +293,107 @@ export async function latencyRun<T>(
   }
   await close();
   emit("RESULT", { ...head, warmup, ...latencySummary(samples) });
+}
+
+/** What one request-response call ended with: its result arrived, or its wait ran out. */
+export type CallOutcome = "finished" | "lost";
+
+/** The string argument of call `i`: `bytes` long, different per call. */
+export function payloadFor(i: number, bytes: number): string {
+  const head = `${i}:`;
+  return head + "x".repeat(Math.max(0, bytes - head.length));
+}
+
+/** Waits for `promise`, or for `ms` (then "lost"); the promise's own error is passed on. */
+export function bounded(promise: Promise<unknown>, ms: number): Promise<CallOutcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<CallOutcome>((resolve) => {
+    timer = setTimeout(() => resolve("lost"), ms);
+  });
+  return Promise.race([promise.then((): CallOutcome => "finished"), timeout]).finally(() =>
+    clearTimeout(timer)
+  );
+}
+
+/** Resolves on the first line the orchestrator writes to stdin (the start signal). */
+export function waitForGo(): Promise<void> {
+  return new Promise((resolve) => {
+    const onData = () => {
+      process.stdin.off("data", onData);
+      process.stdin.pause();
+      resolve();
+    };
+    process.stdin.on("data", onData);
+    process.stdin.resume();
+  });
+}
+
+/**
+ * The request-response run (scenario 7): prints READY once connected, waits for the
+ * orchestrator's start line on stdin, then keeps `args.concurrency` calls in flight until
+ * `head.n` calls ended. A call enqueues one task with a `args.payload`-byte string argument and
+ * awaits its own result, within `args.waitMs` (else it counts as lost: "did not finish"); its
+ * latency is from before the enqueue until the result is in hand. The RESULT line has `head`,
+ * the wall-clock span (`startedAt`, `endedAt` in epoch ms, to merge several producers),
+ * `perSecond`, this process's CPU per call, the lost and failed counts, the latency summary and
+ * a histogram of every finished call's latency (`histogram`: ms to 3 significant digits → calls;
+ * a line short enough for any pipe, mergeable over producers).
+ */
+export async function requestResponseRun(
+  head: ResultHead,
+  args: DriverArgs,
+  call: (i: number, payload: string) => Promise<CallOutcome>,
+  close: () => Promise<void>,
+): Promise<void> {
+  emit("READY");
+  await waitForGo();
+  const samples: number[] = [];
+  let lost = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const startedAt = Date.now();
+  const start = performance.now();
+  const cpu = cpuClock();
+  await pool(head.n, args.concurrency, async (i) => {
+    const payload = payloadFor(i, args.payload);
+    const t0 = performance.now();
+    try {
+      if (await call(i, payload) === "lost") lost++;
+      else samples.push(performance.now() - t0);
+    } catch (error) {
+      failed++;
+      firstError ??= String((error as Error)?.message ?? error);
+    }
+  });
+  const seconds = secondsSince(start);
+  const clientCpuUs = cpu();
+  const endedAt = Date.now();
+  await close();
+  emit("RESULT", {
+    ...head,
+    concurrency: args.concurrency,
+    seconds,
+    perSecond: head.n / seconds,
+    startedAt,
+    endedAt,
+    clientCpuUsPerTask: clientCpuUs / head.n,
+    clientCpuUs,
+    lost,
+    failed,
+    firstError,
+    ...(samples.length ? latencySummary(samples) : {}),
+    histogram: latencyHistogram(samples),
+  });
+}
+
+/** Latencies (ms) counted per value rounded to 3 significant digits. */
+export function latencyHistogram(samples: number[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const ms of samples) {
+    const key = String(Number(ms.toPrecision(3)));
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** A background worker's end: prints READY and waits until the orchestrator stops this process. */

@@ -9,14 +9,24 @@
  * `maxTasksProcess = --concurrency`, timed from its start until every task's result is stored),
  * worker (a worker in the background), latency (`await (await h.addTask(i)).result()` one at a
  * time), memworker (a worker that prints its RSS every `--sample-every` tasks) and feed (bulk
- * enqueue in chunks while the queue is shorter than `--max-queue`).
+ * enqueue in chunks while the queue is shorter than `--max-queue`) and rr (request-response:
+ * `await (await h.addTask(payload)).result()` with `--concurrency` calls in flight, each
+ * bounded by `result({ timeoutMs: --wait-ms })`).
+ *
+ * With `QTASKS_BENCH_OTEL=1` in the environment the app is instrumented with
+ * `@qtasks/qtasks/otel` (`instrumentApp`), with no OpenTelemetry SDK registered (it then adds
+ * nothing); with `QTASKS_BENCH_OTEL=plugin` its plugin and middleware are added by hand, running
+ * on the API's no-op tracer and meter (the cost of the hooks themselves). A baseline driver
+ * (`--baseline REF`) ignores both.
  *
  * Completion is counted where the worker stores results: a {@linkcode RedisBroker} subclass
  * counts the settlements each exchange stored, so counting costs no Redis command.
  *
  * @module
  */
-import { QueueTasks } from "../../mod.ts";
+import process from "node:process";
+import { QueueTasks, ResultTimeoutError } from "../../mod.ts";
+import { instrumentApp, otelInstrumentation } from "../../src/otel/mod.ts";
 import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
 import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
@@ -27,6 +37,7 @@ import {
   latencyRun,
   memorySample,
   pool,
+  requestResponseRun,
   runDriver,
   runtimeName,
   secondsSince,
@@ -83,7 +94,7 @@ function makeApp(args: DriverArgs, worker: boolean) {
       shutdownGraceMs: worker ? 1_000 : 30_000,
     },
   });
-  const noop = app.task("noop", (_i: number) => Promise.resolve(null));
+  const noop = app.task("noop", (_i: number | string) => Promise.resolve(null));
   return { app, broker, noop };
 }
 
@@ -93,6 +104,12 @@ async function main(args: DriverArgs): Promise<void> {
     args,
     ["process", "worker", "memworker"].includes(args.mode),
   );
+  if (process.env.QTASKS_BENCH_OTEL === "1") await instrumentApp(app);
+  if (process.env.QTASKS_BENCH_OTEL === "plugin") {
+    const { plugin, middleware } = otelInstrumentation();
+    await app.addPlugin(plugin);
+    app.addMiddleware(middleware, "before");
+  }
   const connection = broker.connection;
   const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
   const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");
@@ -172,6 +189,24 @@ async function main(args: DriverArgs): Promise<void> {
       );
       break;
     }
+    case "rr": {
+      await requestResponseRun(
+        { runtime, n: args.n },
+        args,
+        async (_i, payload) => {
+          try {
+            const record = await (await noop.addTask(payload)).result({ timeoutMs: args.waitMs });
+            if (record.status !== "success") throw new Error(`a task ended as ${record.status}`);
+            return "finished";
+          } catch (error) {
+            if (error instanceof ResultTimeoutError) return "lost";
+            throw error;
+          }
+        },
+        () => app.stop(),
+      );
+      break;
+    }
     case "memworker": {
       const samples: Array<Record<string, number | boolean>> = [];
       const start = performance.now();
@@ -233,7 +268,7 @@ async function main(args: DriverArgs): Promise<void> {
   }
   if (
     args.mode !== "memworker" && args.mode !== "process" &&
-    args.mode !== "latency"
+    args.mode !== "latency" && args.mode !== "rr"
   ) {
     await app.stop();
   }

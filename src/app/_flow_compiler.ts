@@ -125,13 +125,17 @@ function flowTaskStep(
     args: task.args,
   };
   if (Object.keys(task.extra).length > 0) step.extra = task.extra;
+  if (task.queue !== undefined) step.queue = task.queue;
   return step;
 }
 
-/** A task of a flow takes the handle's priority and extra fields; a delay or a uuid is refused. */
+/**
+ * A task of a flow takes the handle's priority, queue and extra fields; a delay, a uuid or a
+ * deadline is refused.
+ */
 function checkFlowOptions(signature: TaskSignature<unknown>): void {
   const options = signature.options ?? {};
-  for (const name of ["delayMs", "runAt", "uuid"] as const) {
+  for (const name of ["delayMs", "runAt", "uuid", "expiresInMs", "expiresAt"] as const) {
     if (options[name] !== undefined) {
       throw new TypeError(
         `Cannot add task "${signature.taskName}" to a chain or group: option ${name} is not supported there`,

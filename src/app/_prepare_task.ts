@@ -16,6 +16,7 @@ import type { NewTask } from "../ports/broker.ts";
 import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
+import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { unknownNameHint } from "./_closest_name.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
@@ -136,9 +137,16 @@ export function prepareTask(
     kwargs: "{}",
     extra,
   };
+  const queue = options.queue === undefined
+    ? definition?.queue
+    : checkQueueName(options.queue, `Cannot add task "${taskName}"`, "queue");
+  if (queue !== undefined && queue !== DEFAULT_QUEUE) task.queue = queue;
   if (options.delayMs !== undefined || options.runAt !== undefined) {
     const delayMs = delayOf(taskName, options);
     if (delayMs > 0) task.delayMs = delayMs;
+  }
+  if (options.expiresInMs !== undefined || options.expiresAt !== undefined) {
+    task.expiresInMs = expiryOf(taskName, options, task.delayMs ?? 0);
   }
   return task;
 }
@@ -202,4 +210,46 @@ function delayOf(taskName: string, options: AddTaskOptions): number {
     );
   }
   return Math.max(0, Math.ceil(at - Date.now()));
+}
+
+/** The deadline of `expiresInMs` or `expiresAt`, in whole milliseconds from now (> the delay). */
+function expiryOf(taskName: string, options: AddTaskOptions, delayMs: number): number {
+  const { expiresInMs, expiresAt } = options;
+  const context = `Cannot add task "${taskName}"`;
+  if (expiresInMs !== undefined && expiresAt !== undefined) {
+    throw new TypeError(`${context}: give either expiresInMs or expiresAt, not both`);
+  }
+  let ms: number;
+  if (expiresInMs !== undefined) {
+    if (typeof expiresInMs !== "number" || !Number.isFinite(expiresInMs) || expiresInMs <= 0) {
+      throw new RangeError(
+        `${context}: expiresInMs must be a positive number of milliseconds, got ${
+          String(expiresInMs)
+        }`,
+      );
+    }
+    ms = expiresInMs;
+  } else {
+    const at = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt;
+    if (typeof at !== "number" || !Number.isFinite(at)) {
+      throw new RangeError(
+        `${context}: expiresAt must be a Date or milliseconds since the epoch, got ${
+          String(expiresAt)
+        }`,
+      );
+    }
+    ms = at - Date.now();
+    if (ms <= 0) {
+      throw new RangeError(
+        `${context}: expiresAt is in the past (${new Date(at).toISOString()})`,
+      );
+    }
+  }
+  ms = Math.ceil(ms);
+  if (ms <= delayMs) {
+    throw new RangeError(
+      `${context}: its deadline (${ms} ms) must be later than its delay (${delayMs} ms)`,
+    );
+  }
+  return ms;
 }

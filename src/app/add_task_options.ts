@@ -13,6 +13,8 @@
 export interface AddTaskOptions {
   /** Overrides the task's default priority for this call; lower runs first. */
   priority?: number;
+  /** Overrides the task's named queue for this call (see docs/flow-control.md). */
+  queue?: string;
   /** Extra string fields stored on the record. */
   extra?: Record<string, string>;
   /**
@@ -36,4 +38,15 @@ export interface AddTaskOptions {
    * clocks synchronised (NTP). Not with `delayMs`.
    */
   runAt?: Date | number;
+  /**
+   * A deadline: a task not started within this many milliseconds of being stored (> 0; on the
+   * backend's clock) ends as `cancel` with a `TaskExpiredError` (code `TASK_EXPIRED`) instead of
+   * running late. Must be later than its delay. Not with `expiresAt`. See docs/flow-control.md.
+   */
+  expiresInMs?: number;
+  /**
+   * A deadline as a time (a `Date` or milliseconds since the epoch, in the future): turned into
+   * `expiresInMs` on the producer's clock, like `runAt`. Not with `expiresInMs`.
+   */
+  expiresAt?: Date | number;
 }

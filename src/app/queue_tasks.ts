@@ -132,7 +132,16 @@ export class QueueTasks implements AppLike {
         value: options.env === false ? undefined : runtime.env(brokerUrlVariable),
       }),
     );
-    this.worker = options.worker ?? new AsyncWorker({ broker: this.broker });
+    if (options.worker !== undefined && options.queues !== undefined) {
+      throw new TypeError(
+        `Cannot create app "${name}": give queues to the worker you pass (new AsyncWorker({ broker, queues })), not to the app`,
+      );
+    }
+    this.worker = options.worker ??
+      new AsyncWorker({
+        broker: this.broker,
+        ...(options.queues === undefined ? {} : { queues: options.queues }),
+      });
     if (this.worker.broker !== this.broker) {
       throw new TypeError(`Cannot create app "${name}": the worker uses a different broker`);
     }
@@ -258,7 +267,8 @@ export class QueueTasks implements AppLike {
    * Enqueues a task by name. An app that registers tasks sends only their names: another name is
    * refused with an `UnknownTaskError` that suggests the closest one (a typo never reaches a
    * worker). An app that registers none (a producer that does not import the tasks) may send any
-   * name; a worker without it ends the task as `error` with `UnknownTaskError`.
+   * name; a worker without it ends the task as `error` with `UnknownTaskError` (on the default
+   * queue; on a named queue it leaves the task for a worker that knows it).
    *
    * @param taskName The registered name.
    * @param args Positional arguments (JSON values).

@@ -1,3 +1,4 @@
+import type { WorkerQueue } from "../model/queue_name.ts";
 import type { RedisConnectionOptions } from "../backends/redis/redis_connection.ts";
 import type { Starter } from "../engine/starter/starter.ts";
 import type { Logger } from "../model/logger.ts";
@@ -36,6 +37,12 @@ export interface QueueTasksOptions {
   broker?: Broker;
   /** The worker (default an {@linkcode AsyncWorker} on the broker). */
   worker?: Worker;
+  /**
+   * The queues the default worker takes tasks from, in order, or with weights (default:
+   * `["default"]`); see `AsyncWorkerOptions.queues` and docs/flow-control.md. Not with `worker`
+   * (give that worker its own `queues`).
+   */
+  queues?: Array<string | WorkerQueue>;
   /** The starter (default one over the broker and worker). */
   starter?: Starter;
   /** Settings; anything unset comes from `QTASKS_*` variables, then the defaults. */

@@ -8,6 +8,7 @@
 import { checkInject, type TaskDependencies } from "../model/depends.ts";
 import { checkBackoff } from "../model/retry_policy.ts";
 import { isReservedField } from "../model/task_codec.ts";
+import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { isArgsSchema } from "../model/task_schema.ts";
 import type { TaskMiddleware } from "../plugins/task_middleware.ts";
 import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
@@ -19,6 +20,7 @@ import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
 const OPTION_NAMES = {
   name: true,
   priority: true,
+  queue: true,
   maxTime: true,
   echo: true,
   description: true,
@@ -225,9 +227,13 @@ export function defineTask(
       `${context}: schema must be a Standard Schema of the argument list, such as z.tuple([...])`,
     );
   }
+  const queue = options.queue === undefined
+    ? undefined
+    : checkQueueName(options.queue, context, "queue");
   return Object.freeze({
     name,
     priority,
+    ...(queue === undefined || queue === DEFAULT_QUEUE ? {} : { queue }),
     maxTime: options.maxTime,
     echo: options.echo ?? false,
     description: options.description,

@@ -7,6 +7,7 @@ import { AsyncWorker } from "../engine/worker/async_worker.ts";
 import type { Worker } from "../ports/worker.ts";
 import { WorkerPool } from "../engine/worker/worker_pool.ts";
 import { CliUsageError } from "./_cli_errors.ts";
+import { readWorkerQueues, type WorkerQueue } from "../model/queue_name.ts";
 
 /** The flags of `qtasks worker` that shape the worker. */
 export interface WorkerFlags {
@@ -14,6 +15,8 @@ export interface WorkerFlags {
   concurrency?: number;
   /** `--pool-size N`: run the tasks on a pool of N Web Worker threads. */
   poolSize?: number;
+  /** `--queues a,b:2`: the queues to take tasks from, in order, with optional weights. */
+  queues?: string;
   /** The URL of the app's module: what each pool thread imports to find the tasks. */
   moduleUrl: string;
   /** The export of that module that holds the app (`./app.ts:export`), if the command named one. */
@@ -38,7 +41,20 @@ export function workerRunnable(app: QueueTasks, flags: WorkerFlags): WorkerRunna
       throw new CliUsageError(`--${flag} must be at least 1, got ${value}`);
     }
   }
-  if (flags.poolSize !== undefined) return poolRunnable(app, flags.poolSize, flags);
+  const queues = flags.queues === undefined ? undefined : parseQueuesFlag(flags.queues);
+  if (flags.poolSize !== undefined) {
+    const runnable = poolRunnable(app, flags.poolSize, flags);
+    if (queues !== undefined) (runnable.worker as WorkerPool).queues = queues;
+    return runnable;
+  }
+  if (queues !== undefined) {
+    if (!(app.worker instanceof AsyncWorker)) {
+      throw new CliUsageError(
+        `--queues applies to an AsyncWorker; app "${app.name}" runs a ${app.worker.constructor.name} (set its queues in the module)`,
+      );
+    }
+    app.worker.queues = queues;
+  }
   if (flags.concurrency !== undefined) {
     if (!(app.worker instanceof AsyncWorker)) {
       throw new CliUsageError(
@@ -93,4 +109,28 @@ function poolRunnable(app: QueueTasks, size: number, flags: WorkerFlags): Worker
     stop: () => starter.stop({}, context),
     worker: pool,
   };
+}
+
+/**
+ * Reads `--queues`: comma-separated names, each with an optional `:weight`.
+ *
+ * @throws {CliUsageError} On an empty list, a bad name or a weight that is not a positive integer.
+ */
+function parseQueuesFlag(text: string): WorkerQueue[] {
+  const queues: WorkerQueue[] = [];
+  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const [name, weight, extra] = part.split(":");
+    if (extra !== undefined || (weight !== undefined && !/^[1-9][0-9]*$/.test(weight))) {
+      throw new CliUsageError(
+        `--queues takes NAME or NAME:WEIGHT (a positive integer), comma-separated; got "${part}"`,
+      );
+    }
+    queues.push(weight === undefined ? { name } : { name, weight: Number(weight) });
+  }
+  try {
+    readWorkerQueues(queues, "--queues");
+  } catch (error) {
+    throw new CliUsageError((error as Error).message);
+  }
+  return queues;
 }

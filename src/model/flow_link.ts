@@ -30,6 +30,8 @@ export interface FlowTaskStep {
   args: string;
   /** Extra string fields stored on its record. */
   extra?: Record<string, string>;
+  /** Its named queue (absent: the default queue). */
+  queue?: string;
 }
 
 /**

@@ -49,6 +49,25 @@ export interface NewTask {
    * field; the broker runs the rest of the flow when it finishes.
    */
   flow?: string;
+  /**
+   * Headers carried with the task (stored as JSON in the record's reserved `headers` field): trace
+   * context such as W3C `traceparent` and `tracestate`, put there by an instrumentation. The
+   * worker gets them with the claim; a retry's record and the next steps of a chain or group
+   * inherit them.
+   */
+  headers?: Record<string, string>;
+  /**
+   * The named queue it goes to, stored as the record's `queue` field; absent (or `default`): the
+   * default queue. Only workers that consume this queue claim it.
+   */
+  queue?: string;
+  /**
+   * Its deadline, in milliseconds after it is stored (on the broker's clock: Redis server time),
+   * when > 0: stored as the record's `expires_at` (unix seconds); a claim that finds it past its
+   * deadline ends it as `cancel` with a `TaskExpiredError`'s fields instead of
+   * running it.
+   */
+  expiresInMs?: number;
 }
 
 /**
@@ -129,6 +148,14 @@ export interface ClaimedTask {
   attempt?: number;
   /** Retries left after this attempt, when the record says (a retry); absent on a first run. */
   retriesLeft?: number;
+  /** The headers the task carries ({@linkcode NewTask.headers}), when it has some. */
+  headers?: Record<string, string>;
+  /**
+   * How long the task waited to be claimed, in milliseconds on the broker's clock (Redis server
+   * time): from when it became due (its record's creation, or its `run_at` for a delayed task or
+   * a retry) to this claim. Absent when the broker does not know.
+   */
+  waitedMs?: number;
 }
 
 /**
@@ -206,6 +233,18 @@ export interface ExchangeRequest {
   recoverLimit: number;
   /** The worker runs nothing now: it may take one quarantined task (and then nothing else). */
   idle?: boolean;
+  /**
+   * The queues to claim from, in the order to visit them (absent: the default queue alone). A
+   * claim empties a queue before it takes from the next one; priorities hold within each.
+   */
+  queues?: string[];
+  /**
+   * The task names this worker knows: a task of another name in a named queue is left there
+   * for a worker that knows it (absent: every name is taken). The default queue is not
+   * filtered: a worker that consumes it is expected to know every task, and an unknown one
+   * ends as `error` (UnknownTaskError), so that a typo is seen instead of waiting forever.
+   */
+  taskNames?: string[];
 }
 
 /**

@@ -3,6 +3,7 @@ import type { TaskErrorInfo, TaskRecord } from "./task_record.ts";
 import { isTaskStatus } from "./task_status.ts";
 import { parseFlowLink } from "./flow_link.ts";
 import { parseStringList } from "./_flow_record.ts";
+import { parseHeaders } from "./task_headers.ts";
 import type { TaskFields } from "./task_record.ts";
 
 export type { TaskFields } from "./task_record.ts";
@@ -29,11 +30,14 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "worker_id",
   "seq",
   "run_at",
+  "queue",
+  "expires_at",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",
   "attempt",
   "flow",
+  "headers",
   "flow_kind",
   "flow_steps",
   "flow_current",
@@ -313,6 +317,9 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.worker_id) record.workerId = fields.worker_id;
   const runAt = toDate(fields.run_at);
   if (runAt) record.runAt = runAt;
+  if (fields.queue) record.queue = fields.queue;
+  const expiresAt = toDate(fields.expires_at);
+  if (expiresAt) record.expiresAt = expiresAt;
   if (fields.retry !== undefined && fields.retry !== "") record.retry = Number(fields.retry) || 0;
   if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
   if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;
@@ -330,6 +337,8 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   }
   if (fields.flow_current) record.flowCurrent = fields.flow_current;
   if (fields.flow_failed_uuid) record.flowFailedUuid = fields.flow_failed_uuid;
+  const headers = parseHeaders(fields.headers);
+  if (headers !== undefined) record.headers = headers;
   for (const [key, value] of Object.entries(fields)) {
     if (!isReservedField(key)) record.extra[key] = value;
   }

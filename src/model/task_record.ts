@@ -79,6 +79,10 @@ export interface TaskRecord<R = unknown> {
   workerId?: string;
   /** When a delayed task (or a retry) becomes claimable; absent for a task due at once. */
   runAt?: Date;
+  /** Its named queue, when it went to one (absent: the default queue). */
+  queue?: string;
+  /** Its deadline, when it has one: not started by then, it ends as `cancel` (TaskExpiredError). */
+  expiresAt?: Date;
   /**
    * Retries left (QTasks' `retry` field): on a record whose attempt failed and was retried, the
    * retries that were left (status `retry`); on a retry's record, those left after it.
@@ -104,6 +108,11 @@ export interface TaskRecord<R = unknown> {
   flowCurrent?: string;
   /** On the record of a chain or group that failed: the task whose error or cancel ended it. */
   flowFailedUuid?: string;
+  /**
+   * Headers carried with the task (trace context such as W3C `traceparent`), when it has some:
+   * the record's `headers` field, inherited by retries and the next steps of a flow.
+   */
+  headers?: Record<string, string>;
   /** Fields of the stored hash that QTasks does not define (plugins, extra task options). */
   extra: Record<string, string>;
 }

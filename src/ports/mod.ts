@@ -73,6 +73,7 @@ export type {
 } from "../model/messages.ts";
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
+export { encodeHeaders, MAX_HEADERS_LENGTH, parseHeaders } from "../model/task_headers.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
 export { SCHEDULES_GROUP } from "../model/published_schedule.ts";
 export type { PublishedSchedule } from "../model/published_schedule.ts";
@@ -131,3 +132,6 @@ export { AsyncWorker } from "../engine/worker/async_worker.ts";
 export type { AsyncWorkerOptions } from "../engine/worker/async_worker.ts";
 export { AsyncTaskExecutor } from "../engine/executor/async_task_executor.ts";
 export { Starter } from "../engine/starter/starter.ts";
+export { DEFAULT_QUEUE } from "../model/queue_name.ts";
+export type { WorkerQueue } from "../model/queue_name.ts";
+export { TaskExpiredError } from "../model/errors/task_expired_error.ts";

@@ -75,7 +75,17 @@ export interface TaskOptions {
   name?: string;
   /** Default priority of its tasks: lower runs first (default: `taskDefaultPriority`). */
   priority?: number;
-  /** Time limit of one run in milliseconds; past it the task ends as `error` (TaskTimeoutError). */
+  /**
+   * The named queue its tasks go to (default: the `default` queue); only workers that consume it
+   * (their `queues` option, `qtasks worker --queues`) claim them. A call's `queue` option wins.
+   */
+  queue?: string;
+  /**
+   * Time limit of one run in milliseconds; past it the task ends as `error` (TaskTimeoutError).
+   * On an {@linkcode AsyncWorker} the limit is cooperative: the run's `signal` aborts, and a
+   * function that ignores it keeps running in the background (its result is dropped). On a
+   * `WorkerPool` the thread running it is terminated, a hard limit (see docs/flow-control.md).
+   */
   maxTime?: number;
   /** Pass a {@linkcode TaskContext} as the first argument. */
   echo?: boolean;
@@ -145,6 +155,8 @@ export interface TaskDefinition {
   readonly priority: number;
   /** Time limit in milliseconds, if any. */
   readonly maxTime: number | undefined;
+  /** Its named queue, if any (absent: the default queue). */
+  readonly queue?: string;
   /** Whether the function takes a {@linkcode TaskContext} first. */
   readonly echo: boolean;
   /** The description, if any. */

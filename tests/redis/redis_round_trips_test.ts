@@ -4,6 +4,7 @@ import { createClient } from "redis";
 import { QueueTasks } from "../../mod.ts";
 import { enqueueBulkScript } from "../../src/backends/redis/scripts/_enqueue_bulk.ts";
 import { exchangeScript } from "../../src/backends/redis/scripts/_exchange.ts";
+import { readRecordsScript } from "../../src/backends/redis/scripts/_read_records.ts";
 import { deferred, testRedisUrl, uniqueName } from "../support/deferred.ts";
 
 /**
@@ -71,6 +72,7 @@ test("Redis costs at most one round trip per enqueue and at most two per process
   const { name, producer, worker, echo } = producerAndWorker("roundtrips", 50);
   const bulkSha = await enqueueBulkScript.sha();
   const exchangeSha = await exchangeScript.sha();
+  const readsSha = await readRecordsScript.sha();
   const n = 2_000;
   try {
     // Warm up: connections opened and scripts loaded before counting.
@@ -94,7 +96,9 @@ test("Redis costs at most one round trip per enqueue and at most two per process
     watch.close();
     const exchanges = countMatching(all, new RegExp(`"evalsha" "${exchangeSha}"`, "i"));
     const blocking = countMatching(all, /"bzpopmin"/i);
-    const reads = countMatching(all, /"hgetall"/i);
+    // Result waiters read with HGETALL, or several at once with the read_records script.
+    const reads = countMatching(all, /"hgetall"/i) +
+      countMatching(all, new RegExp(`"evalsha" "${readsSha}"`, "i"));
     const other = all.length - enqueues - exchanges - blocking - reads;
     const perTask = (exchanges + blocking) / n;
     console.log(
@@ -102,7 +106,7 @@ test("Redis costs at most one round trip per enqueue and at most two per process
         (enqueues / n).toFixed(3)
       } per enqueue); worker ${exchanges} exchanges + ${blocking} BZPOPMIN for ${n} tasks = ${
         perTask.toFixed(3)
-      } per processed task; ${reads} HGETALL by ${n} result waiters`,
+      } per processed task; ${reads} reads by ${n} result waiters`,
     );
     assert.ok(exchanges > 0, "the worker exchanged with Redis");
     assert.ok(other <= 5, `only heartbeats and lease renewals besides, got ${other}`);
@@ -178,6 +182,40 @@ test("the exchange publishes no events while nobody waits, and a waiter reads th
     watch.close();
     assert.ok(countMatching(lines, events) >= 1, "events published while a waiter listens");
     assert.equal(countMatching(lines, /"hgetall"/i), 2);
+  } finally {
+    gate.resolve();
+    await worker.stop();
+    await producer.flushAll();
+    await producer.stop();
+  }
+});
+
+test("result waiters woken in the same turn read their records in one call, not one HGETALL each", async () => {
+  const { name, producer, worker } = producerAndWorker("roundtrips-reads", 50);
+  const gate = deferred();
+  const gated = producer.task("gated", (n: number) => n);
+  worker.task("gated", async (n: number) => {
+    await gate.promise;
+    return n;
+  });
+  const readsSha = await readRecordsScript.sha();
+  const n = 50;
+  try {
+    await worker.start();
+    const watch = await monitor(name);
+    const jobs = await gated.addTasks(Array.from({ length: n }, (_, i) => [i] as [number]));
+    // Every waiter starts in this turn: their first reads go out together.
+    const results = Promise.all(jobs.map((job) => job.result({ timeoutMs: 10_000 })));
+    const batched = new RegExp(`"evalsha" "${readsSha}"`, "i");
+    await watch.seen(batched, 1);
+    gate.resolve();
+    const records = await results;
+    assert.deepEqual(records.map((r) => r.returning), Array.from({ length: n }, (_, i) => i));
+    const lines = await watch.flush();
+    watch.close();
+    const calls = countMatching(lines, batched) + countMatching(lines, /"hgetall"/i);
+    console.log(`reads of ${n} result waiters: ${calls} calls`);
+    assert.ok(calls < n, `fewer read calls than waiters, got ${calls} for ${n}`);
   } finally {
     gate.resolve();
     await worker.stop();

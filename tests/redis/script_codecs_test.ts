@@ -75,6 +75,7 @@ async function withRedis(
   body: (
     run: (script: RedisScript, call: ScriptCall) => ReturnType<RedisConnection["command"]>,
     keys: ReturnType<typeof redisKeys>,
+    command: RedisConnection["command"],
   ) => Promise<void>,
 ): Promise<void> {
   const name = uniqueName("codecs");
@@ -82,7 +83,11 @@ async function withRedis(
   const connection = new RedisConnection({ url: testRedisUrl() });
   connection.acquire();
   try {
-    await body((script, call) => connection.script(script, call.keys, call.args), keys);
+    await body(
+      (script, call) => connection.script(script, call.keys, call.args),
+      keys,
+      (args) => connection.command(args),
+    );
   } finally {
     let cursor = "0";
     do {
@@ -102,7 +107,13 @@ test("enqueue_bulk and exchange round trip: the tasks written are the tasks clai
     const first = newTask({ priority: 5, extra: { trace: "t-1", status: "forged" } });
     const second = newTask({ taskName: "mul", args: "[3]", kwargs: '{"k":1}' });
     const call = encodeEnqueueBulk(keys, { tasks: [first, second], skipExisting: true });
-    assert.deepEqual(call.keys, [keys.queue, keys.marker, keys.seq, keys.scheduled]);
+    assert.deepEqual(call.keys, [
+      keys.queue,
+      keys.marker,
+      keys.seq,
+      keys.scheduled,
+      keys.queueNames,
+    ]);
     // A reserved field (status) is never written from `extra`.
     assert.ok(!call.args.includes("forged"));
     assert.deepEqual(decodeEnqueueBulk(await run(enqueueBulkScript, call)), []);
@@ -123,6 +134,10 @@ test("enqueue_bulk and exchange round trip: the tasks written are the tasks clai
     const claim = decodeExchange(
       await run(exchangeScript, encodeExchange(keys, request(), flowTasks)),
     );
+    for (const task of claim.claimed) {
+      assert.ok(typeof task.waitedMs === "number" && task.waitedMs >= 0, "the wait is measured");
+      delete task.waitedMs;
+    }
     assert.deepEqual(claim.claimed, [
       {
         uuid: second.uuid,
@@ -200,6 +215,36 @@ test("enqueue_bulk and exchange round trip: the tasks written are the tasks clai
     assert.deepEqual(settled.rejected, ["stranger"]);
   }));
 
+test("a claim counts the delivery on the record, the reply and the lease token, at any count", () =>
+  withRedis(async (run, keys, command) => {
+    const fresh = newTask({ priority: 0 });
+    const redelivered = newTask({ priority: 1 });
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [fresh, redelivered], skipExisting: false }),
+    );
+    // Past the script's table of small counts (0 to 4): counted the slow way, the same.
+    await command(["HSET", keys.taskPrefix + redelivered.uuid, "deliveries", "11"]);
+    const claimed = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request({ maxDeliveries: 20 }), new Set())),
+    ).claimed;
+    assert.deepEqual(claimed.map((t) => [t.uuid, t.deliveries]), [
+      [fresh.uuid, 1],
+      [redelivered.uuid, 12],
+    ]);
+    for (const task of [[fresh.uuid, "1"], [redelivered.uuid, "12"]]) {
+      assert.equal(await command(["HGET", keys.taskPrefix + task[0], "deliveries"]), task[1]);
+    }
+    const leases = await command(["ZRANGE", keys.leases, "0", "-1"]) as string[];
+    assert.deepEqual(
+      leases.sort(),
+      [
+        `${fresh.uuid}|worker-a|1`,
+        `${redelivered.uuid}|worker-a|12`,
+      ].sort(),
+    );
+  }));
+
 test("encodeExchange writes each settlement as the exchange header documents", () => {
   const keys = redisKeys("codecs");
   const { keys: sent, args } = encodeExchange(
@@ -222,6 +267,7 @@ test("encodeExchange writes each settlement as the exchange header documents", (
       ],
     }),
     new Set(["b"]),
+    new Map([["a", { taskName: "charge", seq: "000000000000042" }]]),
   );
   assert.deepEqual(sent, [
     keys.queue,
@@ -242,10 +288,10 @@ test("encodeExchange writes each settlement as the exchange header documents", (
     keys.events,
     "1",
     "4",
-    ...["a", "1", "success", "", "1", "returning", "1"],
-    ...["b", "2", "cancel", "1", "1", "cancel_reason", "no"],
-    ...["c", "1", "release", "", "0"],
-    ...["d", "1", "retry", "", "3", "error_type", "Error", "error_message", "m"],
+    ...["a", "1", "success", "", "charge", "000000000000042", "1", "returning", "1"],
+    ...["b", "2", "cancel", "1", "", "", "1", "cancel_reason", "no"],
+    ...["c", "1", "release", "", "", "", "0"],
+    ...["d", "1", "retry", "", "", "", "3", "error_type", "Error", "error_message", "m"],
     ...["traceback", "Error: m", "d2", "11", "2"],
   ]);
 });

@@ -2,12 +2,15 @@ import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
+import { TaskExpiredError } from "../../model/errors/task_expired_error.ts";
 import { MemoryGlobalConfig } from "./memory_global_config.ts";
 import { PriorityHeap } from "./_priority_heap.ts";
+import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
 import { MemoryStorage } from "./memory_storage.ts";
 import { MemoryOperations } from "./memory_operations.ts";
 import { appendLogLine } from "../../model/_task_log.ts";
+import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
 import {
   type FlowLink,
   type FlowStep,
@@ -95,6 +98,12 @@ export class MemoryBroker implements Broker {
   /** Where records live. */
   readonly storage: MemoryStorage;
   #queue = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+  /** The named queues (the default one is #queue), created when a task first goes to one. */
+  #named = new Map<string, PriorityHeap<QueueEntry>>();
+  /** Counts the entries queued: a worker whose last claim skipped entries waits for a change. */
+  #version = 0;
+  /** Workers whose last claim left entries it may not take, and the #version it saw. */
+  #skippedAt = new Map<string, number>();
   /** Tasks recovered from a dead worker: each runs alone on an idle worker. */
   #quarantine = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
   /** Tasks not yet due (delayed tasks, retries), earliest first. */
@@ -129,7 +138,7 @@ export class MemoryBroker implements Broker {
       paused: this.#paused,
       nextSeq: () => ++this.#seq,
       enqueue: (entry) => {
-        this.#queue.push(entry);
+        this.#push(entry);
         this.#wake();
       },
       unqueue: (uuid) => void this.#cancelled.add(uuid),
@@ -137,7 +146,7 @@ export class MemoryBroker implements Broker {
         for (const [name, entries] of this.#parked) {
           if (taskName !== undefined && name !== taskName) continue;
           if (this.#paused.has(name)) continue;
-          for (const entry of entries) this.#queue.push(entry);
+          for (const entry of entries) this.#push(entry);
           this.#parked.delete(name);
         }
         this.#wake();
@@ -191,6 +200,12 @@ export class MemoryBroker implements Broker {
     const delay = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
     if (delay > 0) fields.run_at = toUnixSeconds(nowMs + delay);
     if (task.flow !== undefined) fields.flow = task.flow;
+    if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) fields.queue = task.queue;
+    if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
+      fields.expires_at = toUnixSeconds(nowMs + Math.ceil(task.expiresInMs));
+    }
+    const headers = encodeHeaders(task.headers);
+    if (headers !== undefined) fields.headers = headers;
     this.storage.write(task.uuid, fields);
     this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
   }
@@ -201,7 +216,7 @@ export class MemoryBroker implements Broker {
    */
   #schedule(entry: QueueEntry, due: number, now: number): void {
     if (due <= now) {
-      this.#queue.push(entry);
+      this.#push(entry);
       this.#wake();
       return;
     }
@@ -343,14 +358,25 @@ export class MemoryBroker implements Broker {
       this.#scheduled.pop();
       const status = this.storage.fields(head.uuid)?.status;
       if (status === "new") {
-        this.#queue.push({ priority: head.priority, seq: head.seq, uuid: head.uuid });
+        this.#push({ priority: head.priority, seq: head.seq, uuid: head.uuid });
         moved++;
       } else if (status === undefined) dropped.push(head.uuid);
       head = this.#scheduledHead();
     }
 
     const claimed: ClaimedTask[] = [];
-    const claimFrom = (queue: PriorityHeap<QueueEntry>, limit: number, isolated: boolean) => {
+    const queues = request.queues ?? [DEFAULT_QUEUE];
+    const known = request.taskNames === undefined ? undefined : new Set(request.taskNames);
+    const consumed = new Set(queues);
+    // Entries this worker may not take (another queue's quarantined task, or a task it does not
+    // know in a named queue): put back after the claim.
+    const skipped: Array<[PriorityHeap<QueueEntry>, QueueEntry]> = [];
+    const claimFrom = (
+      queue: PriorityHeap<QueueEntry>,
+      limit: number,
+      isolated: boolean,
+      named = false,
+    ) => {
       let taken = 0;
       while (taken < limit) {
         const entry = queue.pop();
@@ -359,6 +385,24 @@ export class MemoryBroker implements Broker {
         const fields = this.storage.fields(entry.uuid);
         if (!fields || fields.task_name === undefined || fields.status !== "new") {
           dropped.push(entry.uuid);
+          continue;
+        }
+        if (fields.expires_at !== undefined && Number(fields.expires_at) * 1000 <= now) {
+          // Not started by its deadline: it ends as cancel instead of running late.
+          this.#finish(entry.uuid, {
+            status: "cancel",
+            cancel_reason: "expired",
+            ...expiredFields(),
+            updated_at: stamp,
+            finished_at: stamp,
+          }, failedTtl);
+          continue;
+        }
+        if (
+          (isolated && !consumed.has(fields.queue ?? DEFAULT_QUEUE)) ||
+          (named && known !== undefined && !known.has(fields.task_name))
+        ) {
+          skipped.push([queue, entry]);
           continue;
         }
         if (this.#paused.size > 0 && this.#paused.has(fields.task_name)) {
@@ -394,6 +438,12 @@ export class MemoryBroker implements Broker {
         if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
         if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
         if (fields.flow !== undefined) task.flow = true;
+        if (fields.headers !== undefined) {
+          const headers = parseHeaders(fields.headers);
+          if (headers !== undefined) task.headers = headers;
+        }
+        const due = Math.max(Number(fields.created_at) || 0, Number(fields.run_at) || 0) * 1000;
+        if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
         claimed.push(task);
         taken++;
       }
@@ -402,13 +452,20 @@ export class MemoryBroker implements Broker {
     if (request.want > 0 && !this.#paused.has("*")) {
       // An idle worker takes one quarantined task and nothing else; otherwise, the queue.
       if (!(request.idle && claimFrom(this.#quarantine, 1, true) > 0)) {
-        claimFrom(this.#queue, request.want, false);
+        for (const name of queues) {
+          if (claimed.length >= request.want) break;
+          const named = name !== DEFAULT_QUEUE;
+          claimFrom(this.#heap(name), request.want - claimed.length, false, named);
+        }
       }
+      for (const [queue, entry] of skipped) queue.push(entry);
+      if (skipped.length > 0) this.#skippedAt.set(request.workerId, this.#version);
+      else this.#skippedAt.delete(request.workerId);
     }
     // Tasks waiting, or claims while tasks are scheduled: the other waiting workers look again
     // (and learn when the next scheduled task is due).
     if (
-      recovered > 0 || this.#queue.size > 0 || this.#quarantine.size > 0 ||
+      recovered > 0 || (skipped.length === 0 && this.#anyQueued(request.queues)) ||
       (claimed.length > 0 && this.#scheduledHead() !== undefined)
     ) this.#wake();
     const result: ExchangeResult = {
@@ -603,7 +660,9 @@ export class MemoryBroker implements Broker {
     signal: AbortSignal,
     claim?: ExchangeRequest,
   ): Promise<ExchangeResult | undefined> {
-    if (this.#queue.size === 0 && this.#quarantine.size === 0 && !signal.aborted) {
+    // A worker whose last claim skipped what is queued waits until something new is queued.
+    const skipped = claim !== undefined && this.#skippedAt.get(claim.workerId) === this.#version;
+    if ((skipped || !this.#anyQueued(claim?.queues)) && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -630,7 +689,7 @@ export class MemoryBroker implements Broker {
       !this.#cancelled.has(entry.uuid) && this.storage.fields(entry.uuid)?.status === "new";
     const counts = new Map<number, number>();
     let queued = 0;
-    for (const entry of this.#queue.values()) {
+    for (const entry of [this.#queue, ...this.#named.values()].flatMap((h) => h.values())) {
       if (!waiting(entry)) continue;
       queued++;
       counts.set(entry.priority, (counts.get(entry.priority) ?? 0) + 1);
@@ -650,6 +709,7 @@ export class MemoryBroker implements Broker {
   /** Empties the queue, the leases and the storage. */
   async flushAll(): Promise<void> {
     this.#queue.clear();
+    this.#named.clear();
     this.#quarantine.clear();
     this.#scheduled.clear();
     this.#cancelled.clear();
@@ -659,11 +719,36 @@ export class MemoryBroker implements Broker {
     await this.storage.flushAll();
   }
 
-  #requeue(uuid: string, stamp: string, queue: PriorityHeap<QueueEntry> = this.#queue): void {
+  /** Queues an entry in its record's queue. */
+  #push(entry: QueueEntry): void {
+    this.#version++;
+    this.#heap(this.storage.fields(entry.uuid)?.queue).push(entry);
+  }
+
+  /** The heap of a queue (created on first use). */
+  #heap(name: string | undefined): PriorityHeap<QueueEntry> {
+    if (name === undefined || name === DEFAULT_QUEUE) return this.#queue;
+    let heap = this.#named.get(name);
+    if (!heap) {
+      heap = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+      this.#named.set(name, heap);
+    }
+    return heap;
+  }
+
+  /** Whether any of these queues (absent: the default one) or the quarantine holds entries. */
+  #anyQueued(queues: readonly string[] | undefined): boolean {
+    if (this.#quarantine.size > 0) return true;
+    if (queues === undefined) return this.#queue.size > 0;
+    return queues.some((name) => this.#heap(name).size > 0);
+  }
+
+  #requeue(uuid: string, stamp: string, quarantine?: PriorityHeap<QueueEntry>): void {
     const fields = this.storage.fields(uuid);
     if (!fields) return;
     this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
-    queue.push({
+    this.#version++;
+    (quarantine ?? this.#heap(fields.queue)).push({
       priority: Number(fields.priority ?? 0),
       seq: Number(fields.seq ?? 0),
       uuid,
@@ -671,10 +756,15 @@ export class MemoryBroker implements Broker {
   }
 
   #finish(uuid: string, fields: TaskFields, ttlMs: number): void {
-    const flow = this.storage.fields(uuid)?.flow;
+    const stored = this.storage.fields(uuid);
+    const flow = stored?.flow;
+    // The next steps of a flow carry the headers of the task that started them.
+    const headers = stored?.headers;
     this.storage.write(uuid, fields);
     this.storage.expire(uuid, ttlMs);
-    if (flow !== undefined && fields.status !== "retry") this.#flowAfter(uuid, flow, fields, ttlMs);
+    if (flow !== undefined && fields.status !== "retry") {
+      this.#flowAfter(uuid, flow, fields, ttlMs, headers);
+    }
   }
 
   /**
@@ -682,7 +772,13 @@ export class MemoryBroker implements Broker {
    * success the next step starts with its result (a group's last member to finish starts it with
    * all their results, in order); otherwise its group and chain end with its status and error.
    */
-  #flowAfter(uuid: string, text: string, fields: TaskFields, ttlMs: number): void {
+  #flowAfter(
+    uuid: string,
+    text: string,
+    fields: TaskFields,
+    ttlMs: number,
+    headers: string | undefined,
+  ): void {
     const link = parseFlowLink(text);
     if (link === undefined) return;
     const stamp = fields.updated_at ?? toUnixSeconds(this.storage.now());
@@ -718,7 +814,7 @@ export class MemoryBroker implements Broker {
       }
       return;
     }
-    this.#flowStart(step, previous, link.chain, rest, stamp);
+    this.#flowStart(step, previous, link.chain, rest, stamp, headers);
   }
 
   /** Starts a step of a flow: its task, or its group's record and tasks. */
@@ -728,6 +824,7 @@ export class MemoryBroker implements Broker {
     chain: string | undefined,
     rest: FlowStep[],
     stamp: string,
+    headers: string | undefined,
   ): void {
     if (isGroupStep(step)) {
       if (!this.storage.fields(step.group)) {
@@ -746,12 +843,12 @@ export class MemoryBroker implements Broker {
       step.members.forEach((member, index) => {
         const link: FlowLink = { next: rest, group: { uuid: step.group, index, size } };
         if (chain) link.chain = chain;
-        this.#flowTask(member, previous, link, stamp);
+        this.#flowTask(member, previous, link, stamp, headers);
       });
     } else {
       const link: FlowLink = { next: rest };
       if (chain) link.chain = chain;
-      this.#flowTask(step, previous, link, stamp);
+      this.#flowTask(step, previous, link, stamp, headers);
     }
     if (chain) {
       this.storage.write(chain, { flow_current: isGroupStep(step) ? step.group : step.uuid });
@@ -759,10 +856,17 @@ export class MemoryBroker implements Broker {
   }
 
   /** Stores and queues one task of a flow (unless its uuid exists). */
-  #flowTask(step: FlowTaskStep, previous: string, link: FlowLink, stamp: string): void {
+  #flowTask(
+    step: FlowTaskStep,
+    previous: string,
+    link: FlowLink,
+    stamp: string,
+    headers: string | undefined,
+  ): void {
     if (this.storage.fields(step.uuid)) return;
     const seq = ++this.#seq;
     this.storage.write(step.uuid, {
+      ...(headers === undefined ? undefined : { headers }),
       ...step.extra,
       task_name: step.name,
       priority: String(step.priority),
@@ -774,8 +878,9 @@ export class MemoryBroker implements Broker {
       seq: String(seq),
       deliveries: "0",
       flow: JSON.stringify(link),
+      ...(step.queue === undefined ? {} : { queue: step.queue }),
     });
-    this.#queue.push({ priority: step.priority, seq, uuid: step.uuid });
+    this.#push({ priority: step.priority, seq, uuid: step.uuid });
     this.#wake();
   }
 
@@ -793,5 +898,11 @@ export class MemoryBroker implements Broker {
 /** The error fields of a task ended by the delivery limit (traceback: "type: message"). */
 function deliveryLimitFields(deliveries: number): TaskFields {
   const error = new DeliveryLimitError(deliveries);
+  return errorFields({ type: error.name, code: error.code, message: error.message });
+}
+
+/** The error fields of a task that was not started by its deadline. */
+function expiredFields(): TaskFields {
+  const error = new TaskExpiredError();
   return errorFields({ type: error.name, code: error.code, message: error.message });
 }

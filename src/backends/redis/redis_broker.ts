@@ -242,7 +242,7 @@ export class RedisBroker implements Broker {
         records,
       });
       const skippedNow = decodeEnqueueBulk(
-        await this.connection.script(enqueueBulkScript, keys, args),
+        await this.connection.durableScript(enqueueBulkScript, keys, args),
       );
       skipped = resent ? [] : skippedNow;
     });
@@ -363,8 +363,8 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Blocks on BZPOPMIN of the marker until a task arrives, the timeout, or abort. With `claim`,
-   * the exchange is sent right behind the BZPOPMIN on the same connection, so the wake-up and the
+   * Blocks on BZPOPMIN of the marker (of each queue the claim takes from) until a task arrives,
+   * the timeout, or abort. With `claim`, the exchange is sent right behind the BZPOPMIN on the same connection, so the wake-up and the
    * claim take one round trip. Redis ends a blocking wait only on its timer ticks (every 100 ms
    * at the default `hz` 10), so when the last exchange said a scheduled task falls due within the
    * wait, the broker sets the marker itself at that moment (one ZADD): the task is claimed within
@@ -376,7 +376,12 @@ export class RedisBroker implements Broker {
     claim?: ExchangeRequest,
   ): Promise<ExchangeResult | undefined> {
     const blockMs = Math.max(timeoutMs, 10);
-    const pop = ["BZPOPMIN", this.keys.marker, (blockMs / 1000).toFixed(3)];
+    // The markers of the queues the claim takes from (one BZPOPMIN waits on all of them).
+    const queues = claim?.queues;
+    const markers = queues === undefined || queues.length === 0
+      ? [this.keys.marker]
+      : queues.map((queue) => this.keys.markerOf(queue));
+    const pop = ["BZPOPMIN", ...markers, (blockMs / 1000).toFixed(3)];
     if (!claim) {
       await this.connection.blocking(pop, blockMs, signal);
       return undefined;
@@ -390,7 +395,7 @@ export class RedisBroker implements Broker {
       this.#dueAt = undefined;
       nudge = setTimeout(() => {
         nudge = undefined;
-        this.connection.command(["ZADD", this.keys.marker, "0", "0"]).catch(() => {});
+        this.connection.command(["ZADD", markers[0], "0", "0"]).catch(() => {});
       }, Math.max(0, dueIn));
     }
     let replies;

@@ -1,3 +1,5 @@
+import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
+
 /**
  * The Redis keys of one app. Every key starts with the hash tag `{name}` so that all of an app's
  * keys live in one Redis Cluster slot (its Lua scripts touch several keys at once). The layout
@@ -19,6 +21,15 @@ export interface RedisKeys {
   readonly taskPrefix: string;
   /** ZSET of queued tasks: score priority, member `seq:uuid` (FIFO within a priority). */
   readonly queue: string;
+  /** SET of the named queues' names that tasks were sent to (the operator's listings read them). */
+  readonly queueNames: string;
+  /**
+   * The ZSET of a queue: `{name}:queue` for the default one, `{name}:queue:<queue>` for a named
+   * one (same layout).
+   */
+  queueOf(queue: string): string;
+  /** The wake-up marker of a queue: `{name}:marker`, `{name}:marker:<queue>` for a named one. */
+  markerOf(queue: string): string;
   /** ZSET like the queue, of tasks recovered from a dead worker: each runs alone. */
   readonly quarantine: string;
   /**
@@ -78,6 +89,11 @@ export function redisKeys(name: string): RedisKeys {
     taskPrefix,
     queue: `${prefix}queue`,
     quarantine: `${prefix}quarantine`,
+    queueNames: `${prefix}queues`,
+    queueOf: (queue: string) =>
+      queue === DEFAULT_QUEUE ? `${prefix}queue` : `${prefix}queue:${queue}`,
+    markerOf: (queue: string) =>
+      queue === DEFAULT_QUEUE ? `${prefix}marker` : `${prefix}marker:${queue}`,
     scheduled: `${prefix}scheduled`,
     leases: `${prefix}leases`,
     marker: `${prefix}marker`,

@@ -12,11 +12,26 @@ import {
   deleteFinishedScript,
   encodeDeleteFinished,
 } from "./scripts/_delete_finished.ts";
+import {
+  decodeReadRecords,
+  encodeReadRecords,
+  readRecordsScript,
+} from "./scripts/_read_records.ts";
 import { decodeTaskRecord, type TaskFields } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import { checkGetAllLimit, sortOldestFirst } from "../../ports/_record_order.ts";
 import type { GetAllOptions, Storage, WaitForStatusOptions } from "../../ports/storage.ts";
 import { waitForRecord } from "../../ports/wait_for_record.ts";
+
+/** Most records one `read_records` call reads. */
+const READ_BATCH = 500;
+
+/** A result waiter's read, waiting for the end of the turn. */
+interface PendingRead {
+  uuid: string;
+  resolve: (record: TaskRecord | undefined) => void;
+  reject: (error: unknown) => void;
+}
 
 /**
  * Redis {@linkcode Storage}: one hash per task (`{app}:task:{uuid}`) with QTasks' field names.
@@ -42,6 +57,8 @@ export class RedisStorage implements Storage {
   /** The app's keys. */
   readonly keys: RedisKeys;
   #watchers = new Map<string, Set<(status?: string) => void>>();
+  /** Result waiters' reads not sent yet: sent together at the end of this turn. */
+  #reads: PendingRead[] = [];
   #subscribed: Promise<unknown> | undefined;
   #holds = true;
 
@@ -120,15 +137,65 @@ export class RedisStorage implements Storage {
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
     // A message on the events channel only says when to read: its status and fields are never
     // taken as the record (anyone allowed to PUBLISH could forge them), so an awaited status is
-    // read back from the record itself (one HGETALL per awaited status heard).
+    // read back from the record itself (one read per awaited status heard, shared by the waiters
+    // that read in the same turn: see #readSoon).
     return waitForRecord(options, {
-      read: async () =>
-        decodeTaskRecord(
-          uuid,
-          pairsToObject(await this.connection.command(["HGETALL", this.keys.task(uuid)])),
-        ),
+      read: () => this.#readSoon(uuid),
       watch: (onChange) => this.#watch(uuid, (status) => onChange(status)),
     });
+  }
+
+  /**
+   * Reads a record together with the other waiters' reads of this turn: the waiters one batch of
+   * events (or one batch of enqueues) woke all read in one command. A lone read is one HGETALL;
+   * two or more are one `read_records` script call per {@linkcode READ_BATCH} records.
+   */
+  #readSoon(uuid: string): Promise<TaskRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#reads.push({ uuid, resolve, reject });
+      // Woken waiters reach their read a few promise steps after their wake-up, each the same
+      // number: the flush waits that long, so that one turn's readers share a call.
+      if (this.#reads.length === 1) {
+        queueMicrotask(() =>
+          queueMicrotask(() => queueMicrotask(() => queueMicrotask(() => this.#flushReads())))
+        );
+      }
+    });
+  }
+
+  #flushReads(): void {
+    const batch = this.#reads;
+    this.#reads = [];
+    for (let start = 0; start < batch.length; start += READ_BATCH) {
+      const part = batch.slice(start, start + READ_BATCH);
+      void this.#readBatch(part).catch((error) => {
+        for (const read of part) read.reject(error);
+      });
+    }
+  }
+
+  async #readBatch(part: PendingRead[]): Promise<void> {
+    if (part.length === 1) {
+      const [read] = part;
+      const reply = await this.connection.command(["HGETALL", this.keys.task(read.uuid)]);
+      read.resolve(decodeTaskRecord(read.uuid, pairsToObject(reply)));
+      return;
+    }
+    const call = encodeReadRecords(part.map((read) => this.keys.task(read.uuid)));
+    const records = decodeReadRecords(
+      await this.connection.script(readRecordsScript, call.keys, call.args),
+      part.length,
+    );
+    for (let i = 0; i < part.length; i++) {
+      let record: TaskRecord | undefined;
+      try {
+        record = decodeTaskRecord(part[i].uuid, records[i]);
+      } catch (error) {
+        part[i].reject(error);
+        continue;
+      }
+      part[i].resolve(record);
+    }
   }
 
   /**

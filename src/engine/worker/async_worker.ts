@@ -48,6 +48,12 @@ import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts
 import { ConfigError } from "../../model/errors/config_error.ts";
 import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
+import {
+  DEFAULT_QUEUE,
+  readWorkerQueues,
+  weightedOrder,
+  type WorkerQueue,
+} from "../../model/queue_name.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
 import { WorkerShutdownError } from "../../model/errors/worker_shutdown_error.ts";
 import { AsyncTaskExecutor } from "../executor/async_task_executor.ts";
@@ -102,6 +108,15 @@ export interface AsyncWorkerOptions {
   executor?: TaskExecutor;
   /** This worker's id, the owner of its leases (default: `host:pid:random`). */
   id?: string;
+  /**
+   * The queues it takes tasks from (default: `["default"]`, the queue of tasks that name none):
+   * in the list's order (it empties the first before it takes from the next), or, when any
+   * entry has a `weight`, in an order drawn for each claim (a queue comes first with a chance
+   * proportional to its weight). Priorities hold within each queue. On a named queue it claims
+   * only the tasks it knows (registered on its app). A name that no task of the app uses is
+   * logged once at start; the others are served. See docs/flow-control.md.
+   */
+  queues?: Array<string | WorkerQueue>;
 }
 
 /** Workers started in this process, by app name and id: a second one with the same id is refused. */
@@ -200,6 +215,10 @@ export class AsyncWorker implements Worker {
   /** When the next scheduled task is due (performance.now() time), as of the last exchange. */
   #nextDueAt: number | undefined;
   #unwatchCancels: (() => void) | undefined;
+  /** Its named queues (undefined: the default queue alone). */
+  #queues: { names: string[]; weights: number[]; weighted: boolean } | undefined;
+  /** The task names it knows, read at start (sent with claims on named queues). */
+  #taskNames: string[] = [];
 
   /**
    * Creates a AsyncWorker.
@@ -239,6 +258,7 @@ export class AsyncWorker implements Worker {
     }
     this.#concurrencyOption = options.concurrency;
     this.#prefetchOption = options.prefetch;
+    if (options.queues !== undefined) this.queues = options.queues;
     const runtime = getRuntime();
     this.#defer = runtime.defer;
     this.id = options.id ??
@@ -273,6 +293,23 @@ export class AsyncWorker implements Worker {
       throw new RangeError(`AsyncWorker concurrency must be a positive integer, got ${value}`);
     }
     this.#concurrencyOption = value;
+  }
+
+  /** The queues it takes tasks from, in order (`["default"]` unless set). */
+  get queues(): string[] {
+    return [...(this.#queues?.names ?? [DEFAULT_QUEUE])];
+  }
+
+  /**
+   * Sets the queues it takes tasks from (`qtasks worker --queues`); set it before `start`.
+   *
+   * @throws {TypeError} On an empty list, a bad queue name or a weight that is not a positive
+   * integer.
+   */
+  set queues(value: Array<string | WorkerQueue>) {
+    const read = readWorkerQueues(value, "Cannot set the worker's queues");
+    const onlyDefault = read.names.length === 1 && read.names[0] === DEFAULT_QUEUE;
+    this.#queues = onlyDefault ? undefined : read;
   }
 
   /** Most tasks claimed ahead of free slots. */
@@ -349,6 +386,7 @@ export class AsyncWorker implements Worker {
 
   async #startTaking(host: WorkerHost): Promise<void> {
     const { config } = host;
+    this.#checkQueues(host);
     if (config.deleteFinishedTasks) {
       const deleted = await this.broker.storage.deleteFinished();
       host.logger.info(`Deleted ${deleted} finished task records (deleteFinishedTasks)`);
@@ -466,15 +504,42 @@ export class AsyncWorker implements Worker {
     return this.#host;
   }
 
-  #limits() {
+  #limits(): Omit<ExchangeRequest, "settlements" | "want" | "recoverLimit"> {
     const config = this.#requireHost().config;
-    return {
+    const limits: Omit<ExchangeRequest, "settlements" | "want" | "recoverLimit"> = {
       workerId: this.id,
       leaseMs: config.leaseMs,
       resultTtlMs: config.resultTtlMs,
       failedTtlMs: config.failedTtlMs,
       maxDeliveries: config.maxDeliveries,
     };
+    // Named queues: their order (drawn per claim when weighted), and the names it knows.
+    const queues = this.#queues;
+    if (queues !== undefined) {
+      limits.queues = queues.weighted ? weightedOrder(queues.names, queues.weights) : queues.names;
+      limits.taskNames = this.#taskNames;
+    }
+    return limits;
+  }
+
+  /**
+   * At start: the task names it knows (for claims on named queues), and one warning for each of
+   * its queues that no registered task uses (it serves it all the same: calls may name it).
+   */
+  #checkQueues(host: WorkerHost): void {
+    const queues = this.#queues;
+    if (queues === undefined) return;
+    this.#taskNames = [...host.tasks.keys()];
+    const used = new Set<string>();
+    for (const definition of host.tasks.values()) used.add(definition.queue ?? DEFAULT_QUEUE);
+    for (const name of queues.names) {
+      if (used.has(name)) continue;
+      host.logger.warn(
+        `Worker ${this.id}: no task of app "${host.name}" is registered on queue "${name}" (a typo?); it serves it anyway, with ${
+          queues.names.filter((q) => q !== name).map((q) => `"${q}"`).join(", ") || "no other"
+        }`,
+      );
+    }
   }
 
   #drained(timeoutMs: number): Promise<boolean> {

@@ -10,7 +10,8 @@ import { INDEX_LUA } from "./_index_lua.ts";
 export const cancelScript: RedisScript = new RedisScript(
   "cancel",
   `--[[ cancel: cancel a queued or scheduled task at once, or flag a running one and tell its worker.
-KEYS[1] queue      ZSET  score = priority, member = 15-digit seq .. ":" .. uuid
+KEYS[1] queue      ZSET  score = priority, member = 15-digit seq .. ":" .. uuid (a task whose
+                         record has a "queue" field is in KEYS[1] .. ":" .. that name)
 KEYS[2] quarantine ZSET  like the queue (tasks recovered from a dead worker)
 KEYS[3] record     HASH  the task's record
 KEYS[4] scheduled  ZSET  tasks not yet due: score = due time, member as in the queue
@@ -34,6 +35,7 @@ local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, ttl = ARGV[6], tonumber(ARGV[3])
 ${INDEX_LUA}
 local wake = false
+local wakes = {}
 local flowAfter
 -- A cancel ends tasks, never succeeds one: the flow code here only ends groups and chains.
 local flowQueue, flowSeq = KEYS[1], nil
@@ -77,7 +79,8 @@ cancel = function(uuid, key, depth)
   if not r[1] then return uuid == first and 'missing' or 'finished' end
   if r[1] == 'new' then
     local member = string.format('%015d', tonumber(r[2]) or 0) .. ':' .. uuid
-    redis.call('ZREM', KEYS[1], member)
+    local named = redis.call('HGET', key, 'queue')
+    redis.call('ZREM', named and KEYS[1] .. ':' .. named or KEYS[1], member)
     redis.call('ZREM', KEYS[2], member)
     redis.call('ZREM', KEYS[4], member)
     redis.call('ZREM', IP .. 'parked:' .. (redis.call('HGET', key, 'task_name') or ''), member)

@@ -3,9 +3,11 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
 import { isReservedField } from "../../../model/task_codec.ts";
+import { encodeHeaders } from "../../../model/task_headers.ts";
 import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */
 export const enqueueBulkScript: RedisScript = new RedisScript(
@@ -15,12 +17,18 @@ KEYS[1] queue     ZSET   score = priority, member = 15-digit seq .. ":" .. uuid
 KEYS[2] marker    ZSET   wake-up marker for blocked workers
 KEYS[3] seq       STRING sequence counter (FIFO order within a priority)
 KEYS[4] scheduled ZSET   tasks not yet due: score = due time (ms, server time), member as in the queue
+KEYS[5] queues    SET    the names of the named queues used (for the operator's listings)
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse the whole batch
 ARGV[3] number of tasks T, followed by T tasks, each:
         uuid, priority, task name, args (JSON), kwargs (JSON), delay ms (0: due at once; -1: the
         record of a chain or group, stored with status "process" and never queued),
-        n, n extra field/value pairs
+        n, n extra field/value pairs; a task of a named queue has "queue", its name as its
+        first pair: it goes to KEYS[1] .. ":" .. name and wakes KEYS[2] .. ":" .. name (the
+        default queue's task has no such pair and costs nothing more); a task with a deadline
+        has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
+        the record's expires_at becomes server time + that, in unix seconds; a task that carries
+        headers has "headers" (JSON) among its pairs, and a task of a flow "flow"
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
@@ -49,14 +57,23 @@ ${INDEX_LUA}
 -- One INCRBY reserves a sequence number for every task of the batch.
 local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
 local wake, head = false, nil
+-- Named queues woken (the default one is "wake").
+local wakes = {}
 for k, task in ipairs(tasks) do
   local j, n, key = task[1], task[2], task[3]
+  local named = n > 0 and ARGV[j + 7] == 'queue' and ARGV[j + 8] or nil
+  if named then redis.call('SADD', KEYS[5], named) end
+  local e = named and j + 9 or j + 7
+  local expires = n > 0 and ARGV[e] == 'expires_at' and tonumber(ARGV[e + 1]) or nil
   local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
   local delay = tonumber(ARGV[j + 5]) or 0
   if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
     'updated_at', stamp, 'seq', first + k, 'deliveries', 0)
+  if expires then
+    redis.call('HSET', key, 'expires_at', string.format('%.3f', (now + expires) / 1000))
+  end
   idxMove(ARGV[j], ARGV[j + 2], first + k, nil,
     delay < 0 and 'process' or (delay > 0 and 'scheduled' or 'queued'))
   if delay < 0 then
@@ -68,20 +85,25 @@ for k, task in ipairs(tasks) do
       head = tonumber(h[2]) or math.huge
     end
     if due < head then
-      wake, head = true, due
+      head = due
+      if named then wakes[named] = true else wake = true end
     end
     redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
     redis.call('ZADD', KEYS[4], due, member)
+  elseif named then
+    wakes[named] = true
+    redis.call('ZADD', KEYS[1] .. ':' .. named, ARGV[j + 1], member)
   else
     wake = true
     redis.call('ZADD', KEYS[1], ARGV[j + 1], member)
   end
 end
 if wake then redis.call('ZADD', KEYS[2], 0, '0') end
+for name in pairs(wakes) do redis.call('ZADD', KEYS[2] .. ':' .. name, 0, '0') end
 idxFlush()
 return skipped
 `,
-  4,
+  5,
 );
 
 /** What {@linkcode encodeEnqueueBulk} takes. */
@@ -111,7 +133,7 @@ export function encodeEnqueueBulk(keys: RedisKeys, input: EnqueueBulkInput): Scr
   ];
   for (const record of records) appendFlowRecord(args, record);
   for (const task of input.tasks) appendTask(args, task);
-  return { keys: [keys.queue, keys.marker, keys.seq, keys.scheduled], args };
+  return { keys: [keys.queue, keys.marker, keys.seq, keys.scheduled, keys.queueNames], args };
 }
 
 /**
@@ -137,6 +159,16 @@ function appendTask(args: string[], task: NewTask): void {
   args.push(task.uuid, String(task.priority), task.taskName, task.args, task.kwargs, delay, "");
   const count = args.length - 1;
   let pairs = 0;
+  // A named queue's pair comes first: the script looks for it there only.
+  if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) {
+    args.push("queue", task.queue);
+    pairs++;
+  }
+  // Then the deadline's (ms from now: the script turns it into server time).
+  if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
+    args.push("expires_at", String(Math.ceil(task.expiresInMs)));
+    pairs++;
+  }
   for (const field in task.extra) {
     if (isReservedField(field)) continue;
     args.push(field, String(task.extra[field]));
@@ -144,6 +176,11 @@ function appendTask(args: string[], task: NewTask): void {
   }
   if (task.flow !== undefined) {
     args.push("flow", task.flow);
+    pairs++;
+  }
+  const headers = encodeHeaders(task.headers);
+  if (headers !== undefined) {
+    args.push("headers", headers);
     pairs++;
   }
   args[count] = String(pairs);

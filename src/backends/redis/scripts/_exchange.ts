@@ -3,14 +3,17 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { ClaimedTask, ExchangeRequest, ExchangeResult } from "../../../model/messages.ts";
 import { errorFields } from "../../../model/task_codec.ts";
+import { parseHeaders } from "../../../model/task_headers.ts";
 import {
   DeliveryLimitError,
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -23,6 +26,15 @@ const LIMIT_ERROR = new DeliveryLimitError(0);
 const LIMIT_TYPE = luaString(LIMIT_ERROR.name);
 const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
+
+/** Items per claimed task in the reply's flat list. */
+const CLAIMED_WIDTH = 12;
+
+/** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
+const EXPIRED_ERROR = new TaskExpiredError();
+const EXPIRED_TYPE = luaString(EXPIRED_ERROR.name);
+const EXPIRED_CODE = luaString(EXPIRED_ERROR.code);
+const EXPIRED_MESSAGE = luaString(EXPIRED_ERROR.message);
 
 /**
  * Settles finished tasks (creating the next attempt of retried ones), recovers expired leases, moves
@@ -56,8 +68,16 @@ ARGV[8] events channel: "<uuid> <status>" is published on every status change; a
 ARGV[9] "1" when the worker runs nothing: it may take one quarantined task (and then nothing else)
 ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|retry|release), flow ("1"
-        when the claim said the task is part of a chain or group, else ""), n, n field/value
-        pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+        when the claim said the task is part of a chain or group, else ""), task name and seq
+        (the record's task_name and seq, as the claim's reply gave them, so that the operator's
+        indexes are updated without reading the record; "" and "": unknown, they are read), n,
+        n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
+        to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
+        woken through KEYS[3] or KEYS[3] .. ":" .. name), then N, then N task names this worker
+        knows (N = 0: any): a task of another name in a named queue is left there, and a
+        quarantined task of a queue not in the list too. A record's "queue" field names its
+        queue: a release, a retry, a due scheduled task and a flow's next step go back there.
 A task of a chain or group (a record with a "flow" field) that reaches a final status here runs
 the rest of its flow (see _flow_lua.ts): on success the next step is stored and queued with the
 result as its first argument (a group's last member starts it with all the results, in order), and
@@ -72,29 +92,45 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (uuid,
-task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow, queue member per
-task; retry and attempt are "" unless the record has them, flow is "1" for a task of a chain or
-group; the member's seq lets the worker's settlement carry the record's task_name and seq as
-field pairs, so that the settle step updates the operator's indexes without reading the record), rejected lists settled uuids whose lease was lost (a settlement whose lease member is missing
+Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (queue
+member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
+the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
+carry the record's task_name and seq, so that the settle step updates the operator's indexes
+without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
+a task of a chain or group), then headers (JSON, "" when none) and the ms the task waited since it
+was due (created_at, or run_at when later; -1 when unknown); rejected lists
+settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
 counts expired leases (they go to the quarantine, so that a task that kills its worker cannot take
 other tasks down with it; a task whose cancel was requested ends as cancel instead), dropped lists
 queue and schedule entries that had no record or whose record is not "new" (nothing claims it
-twice), quarantined counts the quarantine, next due is the
+twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
+ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
+counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local prefix, wid = ARGV[1], ARGV[2]
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(string.match(ARGV[5], '^%d+'))
-local failedTtl = tonumber(string.match(ARGV[5], ':(%d+)$')) or ttl
+-- Numbers that go into a command once per task are kept as text: Redis 7.0 formats a Lua number
+-- argument with snprintf, and Lua does the same to concatenate one, each hundreds of instructions
+-- per task (see _index_lua.ts, "Cost").
+local ttlText = string.match(ARGV[5], '^%d+')
+local failedTtlText = string.match(ARGV[5], ':(%d+)$') or ttlText
+local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ttlText)
+local leaseAt = string.format('%d', now + leaseMs)
+-- A claim's delivery count as text, for the small counts, and a settlement's count of field
+-- pairs as a number: no tonumber (strtod) or number-to-text conversion per task.
+local NEXT_DELIVERY = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
+local PAIRS = { ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5 }
 local maxDeliveries = tonumber(ARGV[6])
 -- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
 local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
 local listened = subscribers[2] > 0
 local wake = false
+-- Named queues whose marker is set at the end (the default queue's is "wake").
+local wakes = {}
 local dropped = {}
 ${INDEX_LUA}
 idxListened = subscribers[4] > 0
@@ -116,19 +152,36 @@ local function publishFinish(key, uuid, fields, owner, deliveries)
   redis.call('PUBLISH', ARGV[8], message)
 end
 
--- "plain" is true for a settlement that said its task is not part of a flow (no read needed).
-local function finish(key, uuid, fields, owner, deliveries, keepMs, plain)
-  local keep = keepMs or ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtl or ttl)
-  idxFinish(key, uuid, fields)
+-- "plain" is true for a settlement that said its task is not part of a flow (no read needed);
+-- "name" and "seq" are the record's task_name and seq when known (nil: idxFinish reads them).
+local function finish(key, uuid, fields, owner, deliveries, keepMs, plain, name, seq)
+  local keep = keepMs or
+    ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtlText or ttlText)
+  idxFinish(key, uuid, fields[2], name, seq)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
   if listened then publishFinish(key, uuid, fields, owner, deliveries) end
   if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
 end
 
+-- The ZSET of queue "name" (nil or "default": the default queue).
+local function queueKey(name)
+  if not name or name == 'default' then return KEYS[1] end
+  return KEYS[1] .. ':' .. name
+end
+
+-- Sets the marker of queue "name" at the end.
+local function wakeQueue(name)
+  if not name or name == 'default' then wake = true else wakes[name] = true end
+end
+
 local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name')
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
   if not r[2] then return false end
+  if queue == KEYS[1] and r[4] then
+    queue = queueKey(r[4])
+    wakeQueue(r[4])
+  end
   idxMove(uuid, r[3], r[2], 'process', 'queued')
   redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
@@ -149,10 +202,12 @@ local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
 
 local function retry(key, uuid, fields, token, child, delay, left)
   local parent = redis.call('HGETALL', key)
-  local copy, attempt, priority, cancelled, name = {}, 1, 0, false, nil
+  local copy, attempt, priority, cancelled, name, pseq, queue = {}, 1, 0, false, nil, nil, nil
   for j = 1, #parent, 2 do
     local field, value = parent[j], parent[j + 1]
     if field == 'task_name' then name = value end
+    if field == 'seq' then pseq = value end
+    if field == 'queue' then queue = value end
     if field == 'attempt' then
       attempt = tonumber(value) or 1
     elseif field == 'cancel_requested' then
@@ -166,7 +221,7 @@ local function retry(key, uuid, fields, token, child, delay, left)
   local childKey = prefix .. child
   if cancelled or #copy == 0 or redis.call('EXISTS', childKey) == 1 then
     fields[2] = 'error'
-    finish(key, uuid, fields, wid, token)
+    finish(key, uuid, fields, wid, token, nil, nil, name, name and pseq)
     return
   end
   local seq = redis.call('INCR', KEYS[6])
@@ -181,24 +236,18 @@ local function retry(key, uuid, fields, token, child, delay, left)
     redis.call('HSET', childKey, 'run_at', string.format('%.3f', due / 1000))
     local earliest = scheduledHead()
     if not earliest or due < earliest then
-      wake, head = true, due
+      head = due
+      wakeQueue(queue)
     end
     redis.call('ZADD', KEYS[5], due, member)
   else
-    wake = true
-    redis.call('ZADD', KEYS[1], priority, member)
+    wakeQueue(queue)
+    redis.call('ZADD', queueKey(queue), priority, member)
   end
-  -- The retry's fields go before the settlement's task_name and seq pairs, which idxFinish takes
-  -- off the end (so it reads nothing and they are not written back).
-  local at = #fields + 1
-  if #fields >= 6 and fields[#fields - 3] == 'task_name' and fields[#fields - 1] == 'seq' then
-    at = #fields - 3
-  end
-  table.insert(fields, at, child)
-  table.insert(fields, at, 'retry_child_uuid')
-  table.insert(fields, at, tostring(left))
-  table.insert(fields, at, 'retry')
-  finish(key, uuid, fields, wid, token, ttl + delay)
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] =
+    'retry', tostring(left), 'retry_child_uuid', child
+  finish(key, uuid, fields, wid, token, ttl + delay, nil, name, pseq)
 end
 
 -- A settlement whose lease member is missing: 'held' when the record still says this worker runs
@@ -218,9 +267,11 @@ local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local plain, n = ARGV[i + 3] ~= '1', tonumber(ARGV[i + 4])
+  local plain, name, seq = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5]
+  local n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+  if name == '' then name, seq = nil, nil end
   local key = prefix .. uuid
-  local after = i + 5 + 2 * n
+  local after = i + 7 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery. When
   -- it is missing, the record decides (see settleWithoutLease).
   local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
@@ -231,12 +282,12 @@ for _ = 1, tonumber(ARGV[10]) do
       requeue(key, uuid, KEYS[1])
     else
       local fields = { 'status', status }
-      for j = 1, 2 * n do fields[#fields + 1] = ARGV[i + 4 + j] end
+      for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
       if status == 'retry' then
         retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
       else
-        finish(key, uuid, fields, wid, token, nil, plain)
+        finish(key, uuid, fields, wid, token, nil, plain, name, seq)
       end
     end
   elseif state == 'lost' then
@@ -276,10 +327,11 @@ if earliest and earliest <= now then
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
     redis.call('ZREM', KEYS[5], member)
     local uuid = string.sub(member, 17)
-    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name')
+    local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name', 'queue')
     if r[2] == 'new' then
       idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
-      redis.call('ZADD', KEYS[1], tonumber(r[1]) or 0, member)
+      if r[4] then wakeQueue(r[4]) end
+      redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
     elseif not r[2] then
       dropped[#dropped + 1] = uuid
@@ -289,33 +341,68 @@ if earliest and earliest <= now then
 end
 
 local claimed, leases = {}, {}
+-- Whether a task name (or the app) is paused: set before the claim (then claimed entries of a
+-- paused name are parked).
+local parking = false
 
--- Claims up to "limit" tasks from the sorted set "from"; returns how many.
-local function claimFrom(from, limit, isolated)
+-- The queues to claim from and the task names this worker knows (see the header).
+local queues, consumed, known = { 'default' }, nil, nil
+local nq = tonumber(ARGV[i]) or 0
+if nq > 0 then
+  queues, consumed = {}, {}
+  for q = 1, nq do
+    queues[q] = ARGV[i + q]
+    consumed[ARGV[i + q]] = true
+  end
+  local nn = tonumber(ARGV[i + nq + 1]) or 0
+  if nn > 0 then
+    known = {}
+    for q = 1, nn do known[ARGV[i + nq + 1 + q]] = true end
+  end
+end
+-- Entries this worker may not take, put back after the claim (at most 1000 per exchange), and
+-- the sets they came from (their markers are not set again by this worker).
+local skipped, skippedFrom = {}, {}
+
+-- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
+-- queue, where tasks this worker does not know are skipped.
+local function claimFrom(from, limit, isolated, named)
   local taken = 0
-  while taken < limit do
+  while taken < limit and #skipped < 2000 do
     local popped = redis.call('ZPOPMIN', from, limit - taken)
     if #popped == 0 then break end
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status')
+        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
-      if waiting and idxPark(r[1], popped[k], popped[k + 1]) then
+      if waiting and r[10] and tonumber(r[10]) * 1000 <= now then
+        -- Not started by its deadline: it ends as cancel (a TaskExpiredError's fields).
+        finish(key, uuid, { 'status', 'cancel', 'cancel_reason', 'expired',
+          'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
+          'error_message', ${EXPIRED_MESSAGE},
+          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+      elseif waiting and ((named and known and not known[r[1]])
+          or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
+          or (isolated == 1 and not consumed and r[9])) then
+        skipped[#skipped + 1] = popped[k + 1]
+        skipped[#skipped + 1] = popped[k]
+        skippedFrom[from] = true
+      elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
       elseif waiting then
-        idxMove(uuid, r[1], nil, 'queued', 'process')
-        local deliveries = (tonumber(r[4]) or 0) + 1
+        idxClaim(uuid, r[1])
+        local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
-        leases[#leases + 1] = now + leaseMs
+        leases[#leases + 1] = leaseAt
         leases[#leases + 1] = uuid .. '|' .. wid .. '|' .. deliveries
         if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' process') end
         local n = #claimed
-        claimed[n + 1] = uuid
+        claimed[n + 1] = popped[k]
         claimed[n + 2] = r[1]
         claimed[n + 3] = r[2] or '[]'
         claimed[n + 4] = r[3] or '{}'
@@ -325,7 +412,9 @@ local function claimFrom(from, limit, isolated)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
-        claimed[n + 11] = popped[k]
+        claimed[n + 11] = r[11] or ''
+        local due = math.max(tonumber(r[12] or '') or 0, tonumber(r[13] or '') or 0) * 1000
+        claimed[n + 12] = due > 0 and math.max(0, math.floor(now - due)) or -1
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -336,10 +425,28 @@ local function claimFrom(from, limit, isolated)
 end
 
 local want = tonumber(ARGV[4])
-if idxPaused()['*'] then want = 0 end
+local paused = idxPaused()
+parking = next(paused) ~= nil
+if paused['*'] then want = 0 end
 if want > 0 then
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then claimFrom(KEYS[1], want, 0) end
+  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
+    if skippedFrom[KEYS[4]] then
+      redis.call('ZADD', KEYS[4], unpack(skipped))
+      skipped = {}
+    end
+    for _, q in ipairs(queues) do
+      if #claimed >= want * ${CLAIMED_WIDTH} then break end
+      local from = queueKey(q)
+      claimFrom(from, want - #claimed / ${CLAIMED_WIDTH}, 0, from ~= KEYS[1])
+      if #skipped > 0 then
+        redis.call('ZADD', from, unpack(skipped))
+        skipped = {}
+      end
+    end
+  elseif #skipped > 0 then
+    redis.call('ZADD', KEYS[4], unpack(skipped))
+  end
   -- One ZADD for every lease taken (in chunks: unpack has a stack limit).
   for j = 1, #leases, 1000 do
     redis.call('ZADD', KEYS[2], unpack(leases, j, math.min(j + 999, #leases)))
@@ -348,11 +455,23 @@ end
 local quarantined = redis.call('ZCARD', KEYS[4])
 earliest = scheduledHead()
 local nextDue = earliest and math.max(1, earliest - now) or -1
+-- A quarantine this worker skipped entries of does not wake its queues again (no busy loop).
+local waiting = quarantined > 0 and not skippedFrom[KEYS[4]]
+local active = want > 0 or recovered > 0 or moved > 0
 if wake or (earliest and #claimed > 0)
-  or ((want > 0 or recovered > 0 or moved > 0)
-    and (quarantined > 0 or redis.call('ZCARD', KEYS[1]) > 0)) then
+  or (active and (waiting or redis.call('ZCARD', KEYS[1]) > 0)) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
+if consumed then
+  for _, q in ipairs(queues) do
+    local from = queueKey(q)
+    if from ~= KEYS[1] and not wakes[q] and not skippedFrom[from] and ((earliest and #claimed > 0)
+        or (active and (waiting or redis.call('ZCARD', from) > 0))) then
+      wakes[q] = true
+    end
+  end
+end
+for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
 return { claimed, rejected, recovered, dropped, quarantined, nextDue }
 `,
@@ -367,8 +486,8 @@ return { claimed, rejected, recovered, dropped, quarantined, nextDue }
  * @param flowTasks The claimed tasks of a chain or group still unsettled (their settlements
  *   carry the flow flag; the others spare the script a read).
  * @param claimedIndex The task name and seq of each claimed task still unsettled: its
- *   settlement carries them as `task_name` and `seq` pairs (the values the record has), so the
- *   script updates the operator's indexes without reading the record.
+ *   settlement carries them (the values the record has), so the script updates the operator's
+ *   indexes without reading the record.
  * @returns The call.
  */
 export function encodeExchange(
@@ -394,29 +513,36 @@ export function encodeExchange(
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
     if (s.status === "release") {
-      args.push("0");
+      args.push("", "", "0");
       continue;
     }
-    const count = args.length;
-    args.push("");
-    if (s.status === "success") args.push("returning", s.returning);
-    else if (s.status === "cancel") args.push("cancel_reason", s.reason);
-    else for (const [field, value] of Object.entries(errorFields(s.error))) args.push(field, value);
     const index = claimedIndex?.get(s.uuid);
-    if (index !== undefined) args.push("task_name", index.taskName, "seq", index.seq);
-    args[count] = String((args.length - count - 1) / 2);
+    args.push(index?.taskName ?? "", index?.seq ?? "");
+    if (s.status === "success") args.push("1", "returning", s.returning);
+    else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
+    else {
+      const fields = Object.entries(errorFields(s.error));
+      args.push(String(fields.length));
+      for (const [field, value] of fields) args.push(field, value);
+    }
     if (s.status === "retry") {
       args.push(s.childUuid, String(Math.max(0, Math.ceil(s.delayMs))), String(s.retriesLeft));
     }
+  }
+  const queues = request.queues;
+  if (queues !== undefined && !(queues.length === 1 && queues[0] === DEFAULT_QUEUE)) {
+    args.push(String(queues.length), ...queues);
+    // No list: any name; an empty one: none (a name no task has, "").
+    const names = request.taskNames;
+    if (names === undefined) args.push("0");
+    else if (names.length === 0) args.push("1", "");
+    else args.push(String(names.length), ...names);
   }
   return {
     keys: [keys.queue, keys.leases, keys.marker, keys.quarantine, keys.scheduled, keys.seq],
     args,
   };
 }
-
-/** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 11;
 
 /**
  * What an exchange did: the claimed tasks, the rejected settlements, the recovered leases, the
@@ -445,8 +571,10 @@ export function decodeExchange(
   const flat = reply[0] as string[];
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
+    // The queue member: 15-digit seq, ":", uuid.
+    const member = flat[i];
     const task: ClaimedTask = {
-      uuid: flat[i],
+      uuid: member.slice(16),
       taskName: flat[i + 1],
       args: flat[i + 2],
       kwargs: flat[i + 3],
@@ -458,7 +586,13 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
-    onClaim?.(task.uuid, task.taskName, flat[i + 10].slice(0, 15));
+    if (flat[i + 10] !== "") {
+      const headers = parseHeaders(flat[i + 10]);
+      if (headers !== undefined) task.headers = headers;
+    }
+    const waited = Number(flat[i + 11]);
+    if (waited >= 0) task.waitedMs = waited;
+    onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
   const result: ExchangeResult = {

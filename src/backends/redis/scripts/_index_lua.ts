@@ -17,21 +17,28 @@
  * - `{N}:i:names` SET of the task names that have records;
  * - `{N}:i:uuids` ZSET, score 0, member = uuid (prefix lookup with ZRANGEBYLEX).
  *
- * Finished records expire (PEXPIRE); their index entries are trimmed from the oldest end: about
- * one addition to a finished index in 8 (those whose seq is a multiple of 8) looks at the index's
- * oldest entries and removes those whose record is gone, up to 32 (twice what 8 additions add,
- * so trimming keeps pace), stopping at the first record that exists; an index therefore never
- * outgrows its records by more than a few entries per addition (a record kept longer than the
- * ones after it, such as a retry's, holds the trimming back until it expires). Queries and
- * counts trim the indexes they read the same way.
+ * Finished records expire (PEXPIRE); their index entries are trimmed from the oldest end: a
+ * script call that added k entries to a finished index (success, error, cancel, retry) looks at
+ * the index's oldest entries when k >= 8 or one of the k seqs is a multiple of 8 (so about one
+ * addition in 8 when calls add one entry), and removes those whose record is gone, up to 16 + 2k
+ * (twice what it added and more, so trimming keeps pace), stopping at the first record that
+ * exists; an index therefore never outgrows its records by more than a few entries per addition
+ * (a record kept longer than the ones after it, such as a retry's, holds the trimming back until
+ * it expires). Queries and counts trim the indexes they read the same way.
  * - `{N}:stream` pub/sub channel, the public event stream: one JSON message
  *   `{"uuid","taskName","status","at"}` per change, published only while it has a subscriber
  *   (one `PUBSUB NUMSUB` per script call that changed something).
  *
  * The host script defines before it `prefix` (the record key prefix `{N}:task:`) and `now`
- * (server time, ms); it calls `idxMove` for each change and `idxFlush()` once before it returns:
- * the changes of one call are gathered per key (no per-record bookkeeping; an entry added and
- * removed again within the call is taken back) and written as one ZREM and one ZADD per key.
+ * (server time, ms); it calls `idxMove` for each change (or, on the exchange's hot path,
+ * `idxClaim` and `idxFinish`, which do the same for a claim and a settlement with less Lua work)
+ * and `idxFlush()` once before it returns: the changes of one call are gathered per key (no
+ * per-record bookkeeping; an entry added and removed again within the call is taken back) and
+ * written as one ZREM and one ZADD per key.
+ *
+ * Cost (issue 17): this code runs for every task claimed and settled, so the hot path avoids Lua
+ * function calls and `tonumber` of strings (glibc `strtod`): measured with callgrind on
+ * redis-server (scripts/bench_exchange.ts), each one is hundreds of instructions per task.
  *
  * @module
  */
@@ -40,6 +47,12 @@ export const INDEX_LUA = `
 local IP = string.sub(prefix, 1, -6)
 local IDX_FINAL = { success = true, error = true, cancel = true, retry = true }
 local idxListened = nil
+-- Whether a task name is a flow record's ("@chain", "@group": indexed as running), per name.
+local idxFlowName = setmetatable({}, { __index = function(names, name)
+  local flow = string.byte(name, 1) == 64
+  names[name] = flow
+  return flow
+end })
 
 local function idxPublish(uuid, name, status)
   if idxListened == nil then
@@ -51,8 +64,9 @@ local function idxPublish(uuid, name, status)
   end
 end
 
--- Index keys, built once per status and name.
-local idxKeyCache = {}
+-- Index keys, built once per status and name; idxFinalKey holds those of finished statuses
+-- (trimmed by idxFlush).
+local idxKeyCache, idxFinalKey = {}, {}
 local function idxKey(status, name)
   local byName = idxKeyCache[status]
   if not byName then
@@ -63,6 +77,7 @@ local function idxKey(status, name)
   if not key then
     key = IP .. 'i:' .. status .. ':' .. name
     byName[name] = key
+    if IDX_FINAL[status] then idxFinalKey[key] = true end
   end
   return key
 end
@@ -70,14 +85,14 @@ end
 -- Whether records of "name" in "status" have an index ZSET: queued tasks are read from the
 -- queue and counted by {N}:i:queued, running ones are read from the leases.
 local function idxKept(status, name)
-  if status == 'running' then return string.byte(name, 1) == 64 end
+  if status == 'running' then return idxFlowName[name] end
   return status ~= 'queued'
 end
 
 -- The pending writes of this call: ZADD arguments and ZREM members per key (in first-use
 -- order), and the change of each task name's queued count.
 local idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
-local idxNewNames, idxTrimming = nil, nil
+local idxNewNames = nil
 
 local function idxEnter(key, seq, uuid)
   local list = idxAdd[key]
@@ -145,36 +160,42 @@ local function idxMove(uuid, name, seq, from, to)
   if to == 'queued' then
     idxQueued[name] = (idxQueued[name] or 0) + 1
   elseif to then
-    if idxKept(to, name) then
-      local key = idxKey(to, name)
-      seq = seq or 0
-      idxEnter(key, seq, uuid)
-      -- About one addition in 8 (by seq) trims its index, by up to 16 entries per addition
-      -- since the last trim (so trimming keeps pace) plus 16.
-      if IDX_FINAL[to] and tonumber(seq) % 8 == 0 then
-        idxTrimming = idxTrimming or {}
-        idxTrimming[key] = (idxTrimming[key] or 16) + 16
-      end
-    end
+    if idxKept(to, name) then idxEnter(idxKey(to, name), seq or 0, uuid) end
   else
     idxLeave(IP .. 'i:uuids', uuid)
   end
   if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
 end
 
--- A finished record's move (from "process"): a settlement's fields end with its task_name and
--- seq pairs when the worker's broker knew them (they are taken off, and nothing is read); else
--- they are read.
-local function idxFinish(key, uuid, fields)
-  local n = #fields
-  if n >= 6 and fields[n - 3] == 'task_name' and fields[n - 1] == 'seq' then
-    -- The settlement's last pairs (the record's own values): taken off, nothing to write.
-    local name, seq = fields[n - 2], fields[n]
-    fields[n], fields[n - 1], fields[n - 2], fields[n - 3] = nil, nil, nil, nil
-    idxMove(uuid, name, seq, 'process', fields[2])
-  else
+-- A claim (a queued task starts running): idxMove(uuid, name, nil, 'queued', 'process') with
+-- less work, for the exchange's claim loop.
+local function idxClaim(uuid, name)
+  if idxFlowName[name] or idxListened ~= false then
+    return idxMove(uuid, name, nil, 'queued', 'process')
+  end
+  idxQueued[name] = (idxQueued[name] or 0) - 1
+end
+
+-- A settlement (a running task ends with final status "status"): idxMove from "process" with
+-- less work. "name" and "seq" are the record's task_name and seq when the worker's settlement
+-- carried them (nothing is read), else nil (they are read, with the status).
+local function idxFinish(key, uuid, status, name, seq)
+  if not (name and seq) then
     local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
-    idxMove(uuid, m[1], m[2], m[3], fields[2])
+    return idxMove(uuid, m[1], m[2], m[3], status)
+  end
+  if idxFlowName[name] or idxListened ~= false then
+    return idxMove(uuid, name, seq, 'process', status)
+  end
+  local byName = idxKeyCache[status]
+  local index = byName and byName[name] or idxKey(status, name)
+  local list = idxAdd[index]
+  if list then
+    local n = #list
+    list[n + 1] = seq
+    list[n + 2] = uuid
+  else
+    idxEnter(index, seq, uuid)
   end
 end
 
@@ -207,7 +228,8 @@ local function idxTrimKey(key, most)
 end
 
 -- Writes this call's changes (one ZREM and one ZADD per key, one HINCRBY per task name whose
--- queued count changed), then trims the finished indexes it added to.
+-- queued count changed), then trims the finished indexes it added to (see the module's doc: when
+-- the call added 8 entries or more, or one whose seq is a multiple of 8).
 local function idxFlush()
   idxWrite('ZREM', idxRem, idxRemOrder)
   idxWrite('ZADD', idxAdd, idxAddOrder)
@@ -222,11 +244,20 @@ local function idxFlush()
     for name in pairs(idxNewNames) do list[#list + 1] = name end
     redis.call('SADD', IP .. 'i:names', unpack(list))
   end
-  if idxTrimming then
-    for key, most in pairs(idxTrimming) do idxTrimKey(key, most) end
+  for _, key in ipairs(idxAddOrder) do
+    local list = idxAdd[key]
+    local k = #list / 2
+    if idxFinalKey[key] and k > 0 then
+      local due = k >= 8
+      for j = 1, #list, 2 do
+        if due then break end
+        due = tonumber(list[j]) % 8 == 0
+      end
+      if due then idxTrimKey(key, 16 + 2 * k) end
+    end
   end
   idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
-  idxNewNames, idxTrimming = nil, nil
+  idxNewNames = nil
 end
 
 -- Paused task names: read once per call ("*" pauses the app).
@@ -335,6 +366,10 @@ local function idxPage(status, name, before, count)
   end
   if status == 'queued' then
     idxQueuedFrom(IP .. 'queue', name, bound, count, out)
+    -- The named queues that tasks were sent to (enqueue_bulk adds them to {N}:queues).
+    for _, q in ipairs(redis.call('SMEMBERS', IP .. 'queues')) do
+      idxQueuedFrom(IP .. 'queue:' .. q, name, bound, count, out)
+    end
     idxQueuedFrom(IP .. 'quarantine', name, bound, count, out)
   end
   for _, n in ipairs(idxNames(name)) do

@@ -32,8 +32,12 @@ if ARGV[3] ~= '*' then
   local entries = redis.call('ZRANGE', parked, 0, -1, 'WITHSCORES')
   for k = 1, #entries, 2 do
     local uuid = string.sub(entries[k], 17)
-    if redis.call('HGET', prefix .. uuid, 'status') == 'new' then
-      redis.call('ZADD', IP .. 'queue', entries[k + 1], entries[k])
+    local r = redis.call('HMGET', prefix .. uuid, 'status', 'queue')
+    if r[1] == 'new' then
+      -- Back to its queue (a named one's marker is set too).
+      local named = r[2] and ':' .. r[2] or ''
+      redis.call('ZADD', IP .. 'queue' .. named, entries[k + 1], entries[k])
+      if r[2] then redis.call('ZADD', IP .. 'marker' .. named, 0, '0') end
       moved = moved + 1
     end
   end

@@ -27,13 +27,14 @@ ${INDEX_QUERY_LUA}
 -- Deletes one record unless it runs; returns "ok", "missing" or "running".
 local function removeOne(uuid, before)
   local key = prefix .. uuid
-  local r = redis.call('HMGET', key, 'status', 'task_name', 'seq', 'finished_at')
+  local r = redis.call('HMGET', key, 'status', 'task_name', 'seq', 'finished_at', 'queue')
   if not r[1] then return 'missing' end
   if r[1] == 'process' then return 'running' end
   if before and not (tonumber(r[4]) and tonumber(r[4]) <= before) then return 'kept' end
   if r[1] == 'new' then
     local member = string.format('%015d', tonumber(r[3]) or 0) .. ':' .. uuid
-    for _, queue in ipairs({ 'queue', 'quarantine', 'scheduled', 'parked:' .. (r[2] or '') }) do
+    local named = r[5] and 'queue:' .. r[5] or 'queue'
+    for _, queue in ipairs({ named, 'quarantine', 'scheduled', 'parked:' .. (r[2] or '') }) do
       redis.call('ZREM', IP .. queue, member)
     end
   end

@@ -46,9 +46,10 @@ local function retryOne(uuid, child)
   local childKey = prefix .. child
   if redis.call('EXISTS', childKey) == 1 then return { 'exists' } end
   local parent = redis.call('HGETALL', key)
-  local copy, attempt, priority = {}, 1, 0
+  local copy, attempt, priority, named = {}, 1, 0, ''
   for j = 1, #parent, 2 do
     local field, value = parent[j], parent[j + 1]
+    if field == 'queue' then named = ':' .. value end
     if field == 'attempt' then
       attempt = tonumber(value) or 1
     elseif not ATTEMPT_FIELDS[field] then
@@ -61,8 +62,9 @@ local function retryOne(uuid, child)
   redis.call('HSET', childKey, unpack(copy))
   redis.call('HSET', childKey, 'status', 'new', 'created_at', stamp, 'updated_at', stamp,
     'seq', seq, 'deliveries', 0, 'retry_parent_uuid', uuid, 'attempt', attempt + 1)
-  redis.call('ZADD', IP .. 'queue', priority, string.format('%015d', seq) .. ':' .. child)
-  redis.call('ZADD', IP .. 'marker', 0, '0')
+  -- Back to its queue: a record's "queue" field names a named one.
+  redis.call('ZADD', IP .. 'queue' .. named, priority, string.format('%015d', seq) .. ':' .. child)
+  redis.call('ZADD', IP .. 'marker' .. named, 0, '0')
   redis.call('HSET', key, 'status', 'retry', 'retry_child_uuid', child, 'updated_at', stamp)
   idxMove(uuid, r[2], r[3], r[1], 'retry')
   idxMove(child, r[2], seq, nil, 'queued')

@@ -1,0 +1,276 @@
+/**
+ * The flow-control contract of the Broker port: named queues and routing (which claim takes
+ * which task, in which order, and where a task goes back to). Every backend registers it (see
+ * flow_control_memory_test.ts and flow_control_redis_test.ts) and must pass it unchanged,
+ * observed only through the ports.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Broker, ExchangeResult } from "../../src/ports/mod.ts";
+import {
+  appName,
+  componentContext,
+  exchangeRequest,
+  mustGet,
+  newTask,
+  PROMPT_MS,
+} from "./broker_contract.ts";
+
+/** How a backend plugs into the suite. */
+export interface FlowControlContractOptions {
+  /** Moves the broker's clock forward by `ms` (else the tests wait for the wall clock). */
+  advanceClock?: (broker: Broker, ms: number) => void | Promise<void>;
+}
+
+function uuidsOf(result: ExchangeResult): string[] {
+  return result.claimed.map((task) => task.uuid);
+}
+
+/**
+ * Registers the flow-control contract tests of one Broker implementation.
+ *
+ * @param label The implementation, first word of every test name.
+ * @param makeBroker Makes a new, unstarted broker for app `name`.
+ * @param options Its hooks.
+ */
+export function flowControlContract(
+  label: string,
+  makeBroker: (name: string) => Broker | Promise<Broker>,
+  options: FlowControlContractOptions = {},
+): void {
+  async function withBroker(body: (broker: Broker) => Promise<void>): Promise<void> {
+    const broker = await makeBroker(appName());
+    try {
+      await broker.start(componentContext());
+      await body(broker);
+    } finally {
+      try {
+        await broker.flushAll();
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+
+  /** Lets `ms` pass on the broker's clock (an injected clock, or the wall clock, bounded). */
+  async function passTime(broker: Broker, ms: number): Promise<void> {
+    if (options.advanceClock) return void await options.advanceClock(broker, ms);
+    const until = Date.now() + ms;
+    const signal = new AbortController().signal;
+    while (Date.now() < until) await broker.waitForTasks(until - Date.now(), signal);
+  }
+
+  test(`${label} gives a task of a named queue only to a claim that takes from that queue`, () =>
+    withBroker(async (broker) => {
+      const email = newTask({ queue: "emails" });
+      const plain = newTask();
+      await broker.add(email);
+      await broker.add(plain);
+      const byDefault = await broker.exchange(exchangeRequest({ want: 10 }));
+      assert.deepEqual(uuidsOf(byDefault), [plain.uuid]);
+      const other = await broker.exchange(exchangeRequest({ want: 10, queues: ["reports"] }));
+      assert.deepEqual(uuidsOf(other), []);
+      const byEmails = await broker.exchange(exchangeRequest({ want: 10, queues: ["emails"] }));
+      assert.deepEqual(uuidsOf(byEmails), [email.uuid]);
+      assert.equal((await mustGet(broker, email.uuid)).status, "process");
+    }));
+
+  test(`${label} treats a task that names the default queue as one that names none`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "default" });
+      await broker.add(task);
+      const claim = await broker.exchange(exchangeRequest({ want: 1 }));
+      assert.deepEqual(uuidsOf(claim), [task.uuid]);
+    }));
+
+  test(`${label} visits a claim's queues in its order, emptying the first before the next`, () =>
+    withBroker(async (broker) => {
+      const low = [newTask({ queue: "low" }), newTask({ queue: "low" })];
+      const high = [newTask({ queue: "high" }), newTask({ queue: "high" })];
+      const plain = newTask();
+      for (const task of [...low, plain, ...high]) await broker.add(task);
+      const first = await broker.exchange(
+        exchangeRequest({ want: 3, queues: ["high", "default", "low"] }),
+      );
+      assert.deepEqual(uuidsOf(first), [high[0].uuid, high[1].uuid, plain.uuid]);
+      const second = await broker.exchange(
+        exchangeRequest({ want: 3, queues: ["high", "default", "low"] }),
+      );
+      assert.deepEqual(uuidsOf(second), [low[0].uuid, low[1].uuid]);
+    }));
+
+  test(`${label} keeps priorities within a named queue`, () =>
+    withBroker(async (broker) => {
+      const later = newTask({ queue: "q", priority: 5 });
+      const sooner = newTask({ queue: "q", priority: -1 });
+      await broker.add(later);
+      await broker.add(sooner);
+      const claim = await broker.exchange(exchangeRequest({ want: 2, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(claim), [sooner.uuid, later.uuid]);
+    }));
+
+  test(`${label} leaves a task of a named queue whose name the claim does not know, for one that knows it`, () =>
+    withBroker(async (broker) => {
+      const unknown = newTask({ queue: "q", taskName: "other" });
+      const known = newTask({ queue: "q", taskName: "mine" });
+      await broker.add(unknown);
+      await broker.add(known);
+      const mine = await broker.exchange(
+        exchangeRequest({ want: 10, queues: ["q"], taskNames: ["mine"] }),
+      );
+      assert.deepEqual(uuidsOf(mine), [known.uuid]);
+      assert.equal((await mustGet(broker, unknown.uuid)).status, "new");
+      const theirs = await broker.exchange(
+        exchangeRequest({ workerId: "worker-b", want: 10, queues: ["q"], taskNames: ["other"] }),
+      );
+      assert.deepEqual(uuidsOf(theirs), [unknown.uuid]);
+    }));
+
+  test(`${label} takes nothing from a named queue for a claim that knows no task name`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      const none = await broker.exchange(
+        exchangeRequest({ want: 1, queues: ["q"], taskNames: [] }),
+      );
+      assert.deepEqual(uuidsOf(none), []);
+      const any = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(any), [task.uuid]);
+    }));
+
+  test(`${label} gives a released task of a named queue back to that queue`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      await broker.exchange(exchangeRequest({
+        settlements: [{ uuid: task.uuid, deliveries: 1, status: "release" }],
+      }));
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), []);
+      const again = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(again), [task.uuid]);
+    }));
+
+  test(`${label} queues the retry of a task of a named queue in that queue`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      const child = crypto.randomUUID();
+      await broker.exchange(exchangeRequest({
+        settlements: [{
+          uuid: task.uuid,
+          deliveries: 1,
+          status: "retry",
+          error: { type: "Error", message: "flaky" },
+          childUuid: child,
+          delayMs: 0,
+          retriesLeft: 1,
+        }],
+      }));
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), []);
+      const retried = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(retried), [child]);
+    }));
+
+  test(`${label} moves a due delayed task of a named queue into that queue`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q", delayMs: 50 });
+      await broker.add(task);
+      await passTime(broker, 100);
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), []);
+      const due = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(due), [task.uuid]);
+    }));
+
+  test(`${label} cancels a queued task of a named queue so that no claim takes it`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      assert.equal(await broker.cancel(task.uuid, "not needed", 60_000), "cancelled");
+      const claim = await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] }));
+      assert.deepEqual(uuidsOf(claim), []);
+      assert.equal((await mustGet(broker, task.uuid)).status, "cancel");
+    }));
+
+  test(`${label} wakes a claim waiting on a named queue when a task is added to it`, () =>
+    withBroker(async (broker) => {
+      const signal = new AbortController().signal;
+      const task = newTask({ queue: "q" });
+      const started = Date.now();
+      const waiting = broker.waitForTasks(
+        10_000,
+        signal,
+        exchangeRequest({ want: 1, queues: ["q"] }),
+      );
+      // The claim is sent behind the wait: the task arrives while it blocks, or before.
+      setTimeout(() => void broker.add(task), 50);
+      const result = await waiting;
+      let claimed = result ? uuidsOf(result) : [];
+      if (claimed.length === 0) {
+        claimed = uuidsOf(await broker.exchange(exchangeRequest({ want: 1, queues: ["q"] })));
+      }
+      assert.deepEqual(claimed, [task.uuid]);
+      assert.ok(Date.now() - started < PROMPT_MS, "woken promptly, not by the timeout");
+    }));
+
+  test(`${label} gives a quarantined task of a named queue only to an idle claim on that queue`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ queue: "q" });
+      await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 1, queues: ["q"], leaseMs: 50 }));
+      await passTime(broker, 100);
+      // Recovered into the quarantine by any exchange; a default idle claim leaves it there.
+      const other = await broker.exchange(
+        exchangeRequest({ workerId: "worker-b", want: 1, idle: true }),
+      );
+      assert.equal(other.recovered, 1);
+      assert.deepEqual(uuidsOf(other), []);
+      assert.equal(other.quarantined, 1);
+      const mine = await broker.exchange(
+        exchangeRequest({ workerId: "worker-c", want: 1, idle: true, queues: ["q"] }),
+      );
+      assert.deepEqual(uuidsOf(mine), [task.uuid]);
+      assert.equal(mine.claimed[0].isolated, true);
+    }));
+
+  test(`${label} lists queued tasks of named queues in the operator's queries`, () =>
+    withBroker(async (broker) => {
+      if (!broker.operations) return;
+      const named = newTask({ queue: "q" });
+      const plain = newTask();
+      await broker.add(named);
+      await broker.add(plain);
+      const page = await broker.operations.list({ status: "queued" });
+      assert.deepEqual(page.records.map((r) => r.uuid).sort(), [named.uuid, plain.uuid].sort());
+    }));
+
+  test(`${label} ends a task not claimed by its deadline as cancel with TASK_EXPIRED, never handing it out`, () =>
+    withBroker(async (broker) => {
+      const late = newTask({ expiresInMs: 50 });
+      const fresh = newTask({ expiresInMs: 600_000 });
+      await broker.add(late);
+      await broker.add(fresh);
+      await passTime(broker, 100);
+      const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+      assert.deepEqual(uuidsOf(claim), [fresh.uuid]);
+      const record = await mustGet(broker, late.uuid);
+      assert.equal(record.status, "cancel");
+      assert.equal(record.cancelReason, "expired");
+      assert.equal(record.error?.type, "TaskExpiredError");
+      assert.equal(record.error?.code, "TASK_EXPIRED");
+      assert.equal(record.deliveries, 0, "it never ran");
+    }));
+
+  test(`${label} stores a task's deadline as its expiresAt, expiresInMs after it is stored`, () =>
+    withBroker(async (broker) => {
+      const task = newTask({ expiresInMs: 90_000, queue: "q" });
+      await broker.add(task);
+      const record = await mustGet(broker, task.uuid);
+      const after = (record.expiresAt?.getTime() ?? 0) - record.createdAt.getTime();
+      assert.ok(Math.abs(after - 90_000) <= 5, `expiresAt is ${after} ms after createdAt`);
+      assert.equal(record.queue, "q");
+    }));
+}
