@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TaskContext, Timer } from "../../mod.ts";
 import { createDashboard } from "../../src/web/mod.ts";
-import { serveHandler } from "../../src/cli/_serve.ts";
+import { serveHttp } from "../../src/runtime/serve_http.ts";
 import { backendApp } from "../support/with_app.ts";
 
 interface Page {
@@ -99,7 +99,7 @@ test("in Chromium: live counts, a failed task's error, Retry, pause, and XSS sho
   await app.start();
   await timer.start();
   const dashboard = createDashboard({ app });
-  const server = await serveHandler(dashboard, "127.0.0.1", 0);
+  const server = await serveHttp(dashboard, { hostname: "127.0.0.1", port: 0 });
   const base = `http://127.0.0.1:${server.port}`;
   // A fresh profile (--user-data-dir, which playwright passes for a persistent context).
   const browser = await chromium.launchPersistentContext(profile, {

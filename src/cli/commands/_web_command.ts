@@ -5,7 +5,7 @@ import { APP_FLAGS, APP_FLAGS_HELP, type CliContext, resolveApp } from "../cli_c
 import { CliUsageError } from "../_cli_errors.ts";
 import type { Command } from "../_command.ts";
 import { parseFlags } from "../_parse_flags.ts";
-import { serveHandler } from "../_serve.ts";
+import { serveHttp } from "../../runtime/serve_http.ts";
 
 /** `qtasks web`. */
 export const webCommand: Command = {
@@ -83,7 +83,7 @@ ${APP_FLAGS_HELP}
         `qtasks: warning: the dashboard listens on ${host} with no authentication: anyone who reaches it can operate the queue (set QTASKS_WEB_TOKEN, or --read-only)\n`,
       );
     }
-    const server = await serveHandler(dashboard, host, port);
+    const server = await serveHttp(dashboard, { hostname: host, port });
     const runtime = getRuntime();
     let stop: () => void = () => {};
     const stopped = new Promise<void>((resolve) => stop = resolve);
