@@ -4,7 +4,9 @@
 # (or QTASKS_TEST_REDIS_URL), PostgreSQL at 127.0.0.1:5432 (or QTASKS_TEST_POSTGRES_URL), and
 # redis-server on the PATH for the fault suite. Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults, npm (the
-# npm package smoke test, scripts/smoke_npm.sh) or cluster (the Redis contract suites on a local
+# npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
+# tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
+# which .ci/run installs) or cluster (the Redis contract suites on a local
 # Redis Cluster of 3 primaries and 3 replicas and through Sentinel, on the three runtimes: it starts
 # those servers itself, scripts/redis_topology.ts, and stops them). `--quick` (or `quick`) is a first run: the import
 # check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
@@ -17,8 +19,8 @@ export NO_COLOR=1
 only=${1:-all}
 if [ "$only" = --quick ]; then only=quick; fi
 case "$only" in
-  all | quick | imports | deno | bun | node | faults | npm | cluster) ;;
-  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|npm|cluster]" >&2; exit 2 ;;
+  all | quick | imports | deno | bun | node | faults | web | npm | cluster) ;;
+  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|web|npm|cluster]" >&2; exit 2 ;;
 esac
 # The tests run on a database of their own (15 unless QTASKS_TEST_REDIS_URL says otherwise), so
 # that the key check below sees only what they leave; the doc tests use the URLs written in the
@@ -35,7 +37,7 @@ status=0
 # The keys of the test database now: after the tests, any new one is a leak.
 keycheck=no
 schemacheck=no
-case "$only" in all | quick | deno | bun | node)
+case "$only" in all | quick | deno | bun | node | web)
   if "$bin/deno" run -A scripts/redis_keys_left.ts snapshot "$logs/keys.json" "$redis_url"; then
     keycheck=yes
   else
@@ -87,6 +89,11 @@ if [ "$only" = all ] || [ "$only" = node ]; then
   # Node 24 (npm package "node") strips the TypeScript types itself.
   run node "$bin/node" --test --test-concurrency=1 "${files[@]}"
   count "$logs/node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' node
+fi
+if [ "$only" = all ] || [ "$only" = web ]; then
+  # The dashboard in a real headless Chromium (Debian's chromium, driven by playwright-core).
+  run web "$bin/node" --test --test-concurrency=1 tests/web/browser_e2e.ts
+  count "$logs/web.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' web
 fi
 if [ "$only" = all ] || [ "$only" = faults ]; then
   # The delivery-guarantees fault suite, short form: real worker processes, private redis-servers.

@@ -16,6 +16,7 @@ import { pauseTasksCommand, resumeTasksCommand } from "./commands/_pause_command
 import { eventsCommand } from "./commands/_events_command.ts";
 import { logsCommand } from "./commands/_logs_command.ts";
 import { migrateCommand } from "./commands/_migrate_command.ts";
+import { webCommand } from "./commands/_web_command.ts";
 import { redactedBackend } from "./_backend_label.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CliFailure, CliUsageError } from "./_cli_errors.ts";
@@ -40,6 +41,7 @@ const COMMANDS: readonly Command[] = [
   eventsCommand,
   logsCommand,
   migrateCommand,
+  webCommand,
 ];
 
 const HELP = `Usage: qtasks <command> [options]

@@ -1,7 +1,10 @@
 import type { ComponentContext } from "../../ports/broker.ts";
 import {
+  checkMinutes,
   STATS_BUCKET_MS,
+  STATS_HISTORY_MS,
   STATS_MINUTE_BUCKETS,
+  type ThroughputMinute,
   type WorkerInfo,
   type WorkerReport,
   type WorkerStats,
@@ -142,7 +145,7 @@ export class MemoryGlobalConfig implements GlobalConfig {
       bucket.failed += failed;
       this.#buckets.set(start, bucket);
       for (const old of this.#buckets.keys()) {
-        if (old < start - 60 * STATS_BUCKET_MS) this.#buckets.delete(old);
+        if (old <= start - STATS_HISTORY_MS) this.#buckets.delete(old);
       }
     }
     const previous = this.#workers.get(report.workerId)?.info;
@@ -185,5 +188,23 @@ export class MemoryGlobalConfig implements GlobalConfig {
       lastMinute.failed += bucket?.failed ?? 0;
     }
     return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
+  }
+
+  /** Tasks finished per minute (see {@linkcode GlobalConfig.readThroughput}). */
+  readThroughput(minutes: number): Promise<ThroughputMinute[]> {
+    const count = checkMinutes(minutes);
+    const current = Math.floor(this.#now() / 60_000) * 60_000;
+    const points: ThroughputMinute[] = [];
+    for (let m = count - 1; m >= 0; m--) {
+      const at = current - m * 60_000;
+      const point = { at, processed: 0, failed: 0 };
+      for (let b = 0; b < 60_000; b += STATS_BUCKET_MS) {
+        const bucket = this.#buckets.get(at + b);
+        point.processed += bucket?.processed ?? 0;
+        point.failed += bucket?.failed ?? 0;
+      }
+      points.push(point);
+    }
+    return Promise.resolve(points);
   }
 }
