@@ -15,15 +15,27 @@ import { fileURLToPath } from "node:url";
 
 const fixture = fileURLToPath(new URL("./fixtures/core_modules.mjs", import.meta.url));
 
-/** The first `node` on PATH that is Node itself (`bun test` puts a `node` that is Bun first). */
+/**
+ * A Node with module hooks (`registerHooks`, Node 22.15+): the pinned one of `scripts/tools`, else
+ * the first on PATH (`bun test` puts a `node` that is Bun first; the machine's Node may be older).
+ */
 function findNode(): string {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "node");
+  const pinned = fileURLToPath(
+    new URL("../../scripts/tools/node_modules/.bin/node", import.meta.url),
+  );
+  const candidates = [
+    pinned,
+    ...(process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "node")),
+  ];
+  for (const candidate of candidates) {
     if (!existsSync(candidate)) continue;
-    const isBun = execFileSync(candidate, ["-p", "Boolean(process.versions.bun)"]).toString();
-    if (isBun.trim() === "false") return candidate;
+    const probe = execFileSync(candidate, [
+      "-p",
+      "!process.versions.bun && typeof require('node:module').registerHooks === 'function'",
+    ]).toString();
+    if (probe.trim() === "true") return candidate;
   }
-  throw new Error("no Node executable on PATH");
+  throw new Error("no Node with module hooks (registerHooks, Node 22.15+) on PATH");
 }
 
 /** Runs the fixture under Node; resolves with what it printed. */
