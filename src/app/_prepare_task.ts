@@ -67,6 +67,7 @@ export function checkArgs(taskName: string, args: unknown): void {
  * @param args Its positional arguments.
  * @param options The call's options.
  * @param validate Whether to check the arguments against the task's schema.
+ * @param limited Whether to apply the task's concurrency limit (not for a flow's steps).
  */
 export function prepareTask(
   app: PrepareHost,
@@ -74,6 +75,7 @@ export function prepareTask(
   args: unknown[],
   options: AddTaskOptions,
   validate = true,
+  limited = true,
 ): NewTask {
   if (typeof taskName !== "string" || taskName === "") {
     throw new TypeError("Cannot add task: the task name must be a non-empty string");
@@ -149,7 +151,9 @@ export function prepareTask(
     task.expiresInMs = expiryOf(taskName, options, task.delayMs ?? 0);
   }
   const concurrency = definition?.concurrency;
-  if (concurrency !== undefined) task.concurrency = concurrencyOf(taskName, concurrency, args);
+  if (limited && concurrency !== undefined) {
+    task.concurrency = concurrencyOf(taskName, concurrency, args);
+  }
   return task;
 }
 
@@ -269,7 +273,9 @@ function concurrencyOf(
     key = (limit.key as (...args: unknown[]) => unknown)(...args);
   } catch (cause) {
     throw new TypeError(
-      `${context}: concurrency.key threw: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `${context}: concurrency.key threw: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
       { cause },
     );
   }
