@@ -14,8 +14,9 @@
  *
  * - package.json is written from deno.json alone: the npm name `qtasks`, deno.json's version, an
  *   `exports` entry (types first) for every deno.json export, `bin: { qtasks }` when deno.json
- *   exports "./cli", `dependencies` from deno.json's `npm:` imports (the project's runtime
- *   dependencies; dev tools live in scripts/tools/package.json), `engines`, `files`.
+ *   exports "./cli", `dependencies` from deno.json's `npm:` imports that the built modules import
+ *   (the project's runtime dependencies; the npm packages only tests import, and the tools of
+ *   scripts/tools/package.json, are left out), `engines`, `files`.
  * - The inline source maps become `.js.map` files next to their `.js`, with `sources` relative
  *   to the package instead of absolute paths of the build machine (`sourcesContent` keeps the
  *   TypeScript text, so no .ts file is shipped: a .ts next to its .d.ts would be type-checked
@@ -239,6 +240,19 @@ function packageName(spec: string): string | undefined {
   return spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
 }
 
+/** The packages the built modules (.js and .d.ts) import. */
+function importedPackages(pkgDir: string): Set<string> {
+  const names = new Set<string>();
+  for (const rel of walk(pkgDir)) {
+    if (!rel.endsWith(".js") && !rel.endsWith(".d.ts")) continue;
+    for (const spec of specifiers(readFileSync(join(pkgDir, rel), "utf8"))) {
+      const name = packageName(spec);
+      if (name !== undefined) names.add(name);
+    }
+  }
+  return names;
+}
+
 /**
  * Checks the built package: every export has its .js and .d.ts, every relative import of a .js
  * or .d.ts resolves inside the package, and every package imported is a dependency.
@@ -314,7 +328,12 @@ export function buildNpm(root: string, out: string): BuildResult {
     rmSync(scratch, { recursive: true, force: true });
   }
   const pkgDir = join(out, "package");
-  const dependencies = runtimeDependencies(deno.imports ?? {});
+  // deno.json's npm imports that the built modules import: dev tools the tests import (the
+  // OpenTelemetry SDK, a Prometheus parser) are left out.
+  const used = importedPackages(pkgDir);
+  const dependencies = Object.fromEntries(
+    Object.entries(runtimeDependencies(deno.imports ?? {})).filter(([name]) => used.has(name)),
+  );
 
   // 2. Source maps out of line; the CLI gets its node shebang.
   const cli = exports[CLI_EXPORT] === undefined ? undefined : `${stem(exports[CLI_EXPORT])}.js`;

@@ -16,6 +16,8 @@
  *   3 runtime       src/runtime/     the Deno and Node/Bun adapters of the Runtime port
  *   4 app           src/app/         the QueueTasks facade and the preset that picks a backend
  *   5 timer         src/timer/       the cron timer, on top of an app
+ *   5 otel          src/otel/        OpenTelemetry spans and metrics (the ./otel subpath)
+ *   5 metrics       src/metrics/     the Prometheus endpoint (the ./metrics subpath)
  *   6 cli           src/cli/         the qtasks command
  *   7 entry points  *.ts at the top  mod.ts, cli.ts, and every other module deno.json exports
  *                                    (the mod.ts of a src folder: re-exports from any layer)
@@ -43,6 +45,8 @@ const LAYERS: Array<[prefix: string, layer: (path: string) => Layer]> = [
   ["src/runtime/", () => ({ group: "runtime", rank: 3 })],
   ["src/app/", () => ({ group: "app", rank: 4 })],
   ["src/timer/", () => ({ group: "timer", rank: 5 })],
+  ["src/otel/", () => ({ group: "otel", rank: 5 })],
+  ["src/metrics/", () => ({ group: "metrics", rank: 5 })],
   ["src/cli/", () => ({ group: "cli", rank: 6 })],
 ];
 

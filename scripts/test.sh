@@ -2,8 +2,10 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
-# only that part: imports (the import cycle and layer check), deno, bun, node, faults or npm (the
-# npm package smoke test, scripts/smoke_npm.sh). `--quick` (or `quick`) is a first run: the import
+# only that part: imports (the import cycle and layer check), deno, bun, node, faults, npm (the
+# npm package smoke test, scripts/smoke_npm.sh) or cluster (the Redis contract suites on a local
+# Redis Cluster of 3 primaries and 3 replicas and through Sentinel, on the three runtimes: it starts
+# those servers itself, scripts/redis_topology.ts, and stops them). `--quick` (or `quick`) is a first run: the import
 # check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
 # After the tests it checks that they left no new key in the test database (keys: …).
 set -uo pipefail
@@ -14,8 +16,8 @@ export NO_COLOR=1
 only=${1:-all}
 if [ "$only" = --quick ]; then only=quick; fi
 case "$only" in
-  all | quick | imports | deno | bun | node | faults | npm) ;;
-  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|npm]" >&2; exit 2 ;;
+  all | quick | imports | deno | bun | node | faults | npm | cluster) ;;
+  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|npm|cluster]" >&2; exit 2 ;;
 esac
 # The tests run on a database of their own (15 unless QTASKS_TEST_REDIS_URL says otherwise), so
 # that the key check below sees only what they leave; the doc tests use the URLs written in the
@@ -84,6 +86,29 @@ if [ "$only" = all ] || [ "$only" = faults ]; then
   passed=$((passed + p))
   failed=$((failed + f))
   echo "== faults: $p passed, $f failed (scenarios)"
+fi
+if [ "$only" = all ] || [ "$only" = cluster ]; then
+  # The Redis contract suites against a local cluster and a Sentinel setup, started here (daemonized
+  # redis-servers on free ports from 7100) and always stopped afterwards.
+  cluster_files=(tests/contract/redis_broker_test.ts tests/contract/operations_redis_test.ts
+    tests/contract/stats_redis_test.ts tests/contract/flow_control_redis_test.ts
+    tests/redis/topology_url_test.ts)
+  if "$bin/deno" run -A scripts/redis_topology.ts up "$logs/topology.json" >"$logs/topology.txt" 2>&1; then
+    cat "$logs/topology.txt"
+    while read -r kind topology_url; do
+      export QTASKS_TEST_REDIS_URL=$topology_url
+      run "$kind-deno" "$bin/deno" test -A "${cluster_files[@]}"
+      count "$logs/$kind-deno.log" '[0-9]+ passed' '[0-9]+ failed' "$kind-deno"
+      run "$kind-bun" "$bin/bun" test --timeout 60000 "${cluster_files[@]/#/./}"
+      count "$logs/$kind-bun.log" '^ *[0-9]+ pass' '^ *[0-9]+ fail' "$kind-bun"
+      run "$kind-node" "$bin/node" --test --test-concurrency=1 "${cluster_files[@]}"
+      count "$logs/$kind-node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' "$kind-node"
+    done <"$logs/topology.txt"
+    export QTASKS_TEST_REDIS_URL=$redis_url
+    "$bin/deno" run -A scripts/redis_topology.ts down "$logs/topology.json"
+  else
+    cat "$logs/topology.txt"; status=1; failed=$((failed + 1)); echo "== cluster: the servers did not start"
+  fi
 fi
 if [ "$only" = all ] || [ "$only" = npm ]; then
   # Builds the npm package, installs the tarball in a scratch project and runs it on Node 20,

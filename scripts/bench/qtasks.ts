@@ -13,12 +13,20 @@
  * `await (await h.addTask(payload)).result()` with `--concurrency` calls in flight, each
  * bounded by `result({ timeoutMs: --wait-ms })`).
  *
+ * With `QTASKS_BENCH_OTEL=1` in the environment the app is instrumented with
+ * `@qtasks/qtasks/otel` (`instrumentApp`), with no OpenTelemetry SDK registered (it then adds
+ * nothing); with `QTASKS_BENCH_OTEL=plugin` its plugin and middleware are added by hand, running
+ * on the API's no-op tracer and meter (the cost of the hooks themselves). A baseline driver
+ * (`--baseline REF`) ignores both.
+ *
  * Completion is counted where the worker stores results: a {@linkcode RedisBroker} subclass
  * counts the settlements each exchange stored, so counting costs no Redis command.
  *
  * @module
  */
+import process from "node:process";
 import { QueueTasks, ResultTimeoutError } from "../../mod.ts";
+import { instrumentApp, otelInstrumentation } from "../../src/otel/mod.ts";
 import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
 import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
@@ -96,6 +104,12 @@ async function main(args: DriverArgs): Promise<void> {
     args,
     ["process", "worker", "memworker"].includes(args.mode),
   );
+  if (process.env.QTASKS_BENCH_OTEL === "1") await instrumentApp(app);
+  if (process.env.QTASKS_BENCH_OTEL === "plugin") {
+    const { plugin, middleware } = otelInstrumentation();
+    await app.addPlugin(plugin);
+    app.addMiddleware(middleware, "before");
+  }
   const connection = broker.connection;
   const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
   const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");

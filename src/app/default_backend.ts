@@ -15,9 +15,15 @@ import type { Broker } from "../ports/broker.ts";
  * ```
  */
 export interface DefaultBackendOptions {
-  /** `redis://` or `rediss://` URL: use the Redis backend. */
+  /**
+   * `redis://` or `rediss://` URL (or `redis+cluster://`, `redis+sentinel://`: see
+   * docs/redis-cluster.md): use the Redis backend.
+   */
   brokerUrl?: string;
-  /** With `brokerUrl`: TLS settings or another client factory. */
+  /**
+   * With `brokerUrl`: TLS settings or another client factory. `redis.cluster` (seed nodes of a
+   * Redis Cluster) also selects the Redis backend, in place of `brokerUrl`.
+   */
   redis?: Omit<RedisConnectionOptions, "url" | "timeoutMs">;
   /** A broker the caller assembled: used as it is. */
   broker?: Broker;
@@ -95,7 +101,7 @@ export function defaultBackend(
     }
     url = fromEnv.value.trim();
   }
-  if (url) {
+  if (url || options.redis?.cluster) {
     return new RedisBroker({
       name: appName,
       url,

@@ -4,6 +4,7 @@ import { cancelCommand } from "./commands/_cancel_command.ts";
 import { getCommand } from "./commands/_get_command.ts";
 import { inspectCommand } from "./commands/_inspect_command.ts";
 import { statsCommand } from "./commands/_stats_command.ts";
+import { metricsCommand } from "./commands/_metrics_command.ts";
 import { timerCommand } from "./commands/_timer_command.ts";
 import { workerCommand } from "./commands/_worker_command.ts";
 import { listCommand } from "./commands/_list_command.ts";
@@ -27,6 +28,7 @@ const COMMANDS: readonly Command[] = [
   cancelCommand,
   inspectCommand,
   statsCommand,
+  metricsCommand,
   listCommand,
   retryCommand,
   deleteCommand,

@@ -50,6 +50,13 @@ export interface NewTask {
    */
   flow?: string;
   /**
+   * Headers carried with the task (stored as JSON in the record's reserved `headers` field): trace
+   * context such as W3C `traceparent` and `tracestate`, put there by an instrumentation. The
+   * worker gets them with the claim; a retry's record and the next steps of a chain or group
+   * inherit them.
+   */
+  headers?: Record<string, string>;
+  /**
    * The named queue it goes to, stored as the record's `queue` field; absent (or `default`): the
    * default queue. Only workers that consume this queue claim it.
    */
@@ -147,6 +154,14 @@ export interface ClaimedTask {
   attempt?: number;
   /** Retries left after this attempt, when the record says (a retry); absent on a first run. */
   retriesLeft?: number;
+  /** The headers the task carries ({@linkcode NewTask.headers}), when it has some. */
+  headers?: Record<string, string>;
+  /**
+   * How long the task waited to be claimed, in milliseconds on the broker's clock (Redis server
+   * time): from when it became due (its record's creation, or its `run_at` for a delayed task or
+   * a retry) to this claim. Absent when the broker does not know.
+   */
+  waitedMs?: number;
 }
 
 /**

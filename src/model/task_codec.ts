@@ -3,6 +3,7 @@ import type { TaskErrorInfo, TaskRecord } from "./task_record.ts";
 import { isTaskStatus } from "./task_status.ts";
 import { parseFlowLink } from "./flow_link.ts";
 import { parseStringList } from "./_flow_record.ts";
+import { parseHeaders } from "./task_headers.ts";
 import type { TaskFields } from "./task_record.ts";
 
 export type { TaskFields } from "./task_record.ts";
@@ -38,6 +39,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "retry_child_uuid",
   "attempt",
   "flow",
+  "headers",
   "flow_kind",
   "flow_steps",
   "flow_current",
@@ -337,6 +339,8 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   }
   if (fields.flow_current) record.flowCurrent = fields.flow_current;
   if (fields.flow_failed_uuid) record.flowFailedUuid = fields.flow_failed_uuid;
+  const headers = parseHeaders(fields.headers);
+  if (headers !== undefined) record.headers = headers;
   for (const [key, value] of Object.entries(fields)) {
     if (!isReservedField(key)) record.extra[key] = value;
   }

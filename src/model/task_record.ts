@@ -108,6 +108,11 @@ export interface TaskRecord<R = unknown> {
   flowCurrent?: string;
   /** On the record of a chain or group that failed: the task whose error or cancel ended it. */
   flowFailedUuid?: string;
+  /**
+   * Headers carried with the task (trace context such as W3C `traceparent`), when it has some:
+   * the record's `headers` field, inherited by retries and the next steps of a flow.
+   */
+  headers?: Record<string, string>;
   /** Fields of the stored hash that QTasks does not define (plugins, extra task options). */
   extra: Record<string, string>;
 }

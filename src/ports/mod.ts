@@ -73,6 +73,7 @@ export type {
 } from "../model/messages.ts";
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
+export { encodeHeaders, MAX_HEADERS_LENGTH, parseHeaders } from "../model/task_headers.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
 export type { WorkerInfo, WorkerReport, WorkerStats } from "../model/worker_report.ts";
 

@@ -854,6 +854,53 @@ export function brokerContract(
   );
 
   contractTest(
+    "carries a task's headers to its claim, its retry's record and the next step of its chain",
+    () =>
+      withBroker(async (broker) => {
+        const headers = {
+          traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+          tracestate: "vendor=1",
+        };
+        const chain = crypto.randomUUID();
+        const second = {
+          uuid: crypto.randomUUID(),
+          name: "contract.next",
+          priority: 0,
+          args: "[]",
+        };
+        const first = newTask({ headers, flow: JSON.stringify({ chain, next: [second] }) });
+        const plain = newTask();
+        await broker.addFlow({
+          records: [{ uuid: chain, kind: "chain", steps: [first.uuid, second.uuid] }],
+          tasks: [first],
+        });
+        await broker.add(plain);
+        assert.deepEqual((await mustGet(broker, first.uuid)).headers, headers);
+        assert.equal((await mustGet(broker, plain.uuid)).headers, undefined);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        const byUuid = new Map(claim.claimed.map((task) => [task.uuid, task]));
+        assert.deepEqual(byUuid.get(first.uuid)?.headers, headers);
+        assert.equal(byUuid.get(plain.uuid)?.headers, undefined, "no headers, none claimed");
+        const waited = byUuid.get(plain.uuid)?.waitedMs;
+        assert.ok(typeof waited === "number" && waited >= 0 && waited < 60_000, `${waited}`);
+        const child = crypto.randomUUID();
+        const retried = await broker.exchange(exchangeRequest({
+          settlements: [retrySettlement(first.uuid, 1, child, 0, 1)],
+          want: 10,
+        }));
+        assert.deepEqual(uuidsOf(retried), [child]);
+        assert.deepEqual(retried.claimed[0].headers, headers, "the retry inherits them");
+        const next = await broker.exchange(exchangeRequest({
+          settlements: [{ uuid: child, deliveries: 1, status: "success", returning: "1" }],
+          want: 10,
+        }));
+        assert.deepEqual(uuidsOf(next), [second.uuid]);
+        assert.deepEqual(next.claimed[0].headers, headers, "the next step inherits them");
+        assert.deepEqual((await mustGet(broker, second.uuid)).headers, headers);
+      }),
+  );
+
+  contractTest(
     "addFlow stores a chain's record and queues only its first task; a settle queues the next with the result first",
     () =>
       withBroker(async (broker) => {

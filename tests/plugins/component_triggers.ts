@@ -697,7 +697,9 @@ export function componentTriggers(
         kwargs: "{}",
         deliveries: 1,
         isolated: false,
+        waitedMs: claimed.waitedMs,
       };
+      assert.equal(typeof claimed.waitedMs, "number", "the claim says how long it waited");
       const replaced = { ...original, args: "[5]" };
       assert.deepEqual(heard, [
         ["storage_add_process", { appName: broker.name, workerId: "worker-t", task: original }],

@@ -10,6 +10,7 @@ import type { QueueStats } from "../../model/queue_stats.ts";
 import { MemoryStorage } from "./memory_storage.ts";
 import { MemoryOperations } from "./memory_operations.ts";
 import { appendLogLine } from "../../model/_task_log.ts";
+import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
 import {
   type FlowLink,
   type FlowStep,
@@ -211,6 +212,8 @@ export class MemoryBroker implements Broker {
       fields.conc_slot = task.concurrency.slot;
       fields.conc_limit = String(task.concurrency.limit);
     }
+    const headers = encodeHeaders(task.headers);
+    if (headers !== undefined) fields.headers = headers;
     this.storage.write(task.uuid, fields);
     this.#schedule({ priority: task.priority, seq, uuid: task.uuid }, nowMs + delay, nowMs);
   }
@@ -450,6 +453,12 @@ export class MemoryBroker implements Broker {
         if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
         if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
         if (fields.flow !== undefined) task.flow = true;
+        if (fields.headers !== undefined) {
+          const headers = parseHeaders(fields.headers);
+          if (headers !== undefined) task.headers = headers;
+        }
+        const due = Math.max(Number(fields.created_at) || 0, Number(fields.run_at) || 0) * 1000;
+        if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
         claimed.push(task);
         taken++;
       }
@@ -818,10 +827,15 @@ export class MemoryBroker implements Broker {
   }
 
   #finish(uuid: string, fields: TaskFields, ttlMs: number): void {
-    const flow = this.storage.fields(uuid)?.flow;
+    const stored = this.storage.fields(uuid);
+    const flow = stored?.flow;
+    // The next steps of a flow carry the headers of the task that started them.
+    const headers = stored?.headers;
     this.storage.write(uuid, fields);
     this.storage.expire(uuid, ttlMs);
-    if (flow !== undefined && fields.status !== "retry") this.#flowAfter(uuid, flow, fields, ttlMs);
+    if (flow !== undefined && fields.status !== "retry") {
+      this.#flowAfter(uuid, flow, fields, ttlMs, headers);
+    }
   }
 
   /**
@@ -829,7 +843,13 @@ export class MemoryBroker implements Broker {
    * success the next step starts with its result (a group's last member to finish starts it with
    * all their results, in order); otherwise its group and chain end with its status and error.
    */
-  #flowAfter(uuid: string, text: string, fields: TaskFields, ttlMs: number): void {
+  #flowAfter(
+    uuid: string,
+    text: string,
+    fields: TaskFields,
+    ttlMs: number,
+    headers: string | undefined,
+  ): void {
     const link = parseFlowLink(text);
     if (link === undefined) return;
     const stamp = fields.updated_at ?? toUnixSeconds(this.storage.now());
@@ -865,7 +885,7 @@ export class MemoryBroker implements Broker {
       }
       return;
     }
-    this.#flowStart(step, previous, link.chain, rest, stamp);
+    this.#flowStart(step, previous, link.chain, rest, stamp, headers);
   }
 
   /** Starts a step of a flow: its task, or its group's record and tasks. */
@@ -875,6 +895,7 @@ export class MemoryBroker implements Broker {
     chain: string | undefined,
     rest: FlowStep[],
     stamp: string,
+    headers: string | undefined,
   ): void {
     if (isGroupStep(step)) {
       if (!this.storage.fields(step.group)) {
@@ -893,12 +914,12 @@ export class MemoryBroker implements Broker {
       step.members.forEach((member, index) => {
         const link: FlowLink = { next: rest, group: { uuid: step.group, index, size } };
         if (chain) link.chain = chain;
-        this.#flowTask(member, previous, link, stamp);
+        this.#flowTask(member, previous, link, stamp, headers);
       });
     } else {
       const link: FlowLink = { next: rest };
       if (chain) link.chain = chain;
-      this.#flowTask(step, previous, link, stamp);
+      this.#flowTask(step, previous, link, stamp, headers);
     }
     if (chain) {
       this.storage.write(chain, { flow_current: isGroupStep(step) ? step.group : step.uuid });
@@ -906,10 +927,17 @@ export class MemoryBroker implements Broker {
   }
 
   /** Stores and queues one task of a flow (unless its uuid exists). */
-  #flowTask(step: FlowTaskStep, previous: string, link: FlowLink, stamp: string): void {
+  #flowTask(
+    step: FlowTaskStep,
+    previous: string,
+    link: FlowLink,
+    stamp: string,
+    headers: string | undefined,
+  ): void {
     if (this.storage.fields(step.uuid)) return;
     const seq = ++this.#seq;
     this.storage.write(step.uuid, {
+      ...(headers === undefined ? undefined : { headers }),
       ...step.extra,
       task_name: step.name,
       priority: String(step.priority),

@@ -242,7 +242,7 @@ export class RedisBroker implements Broker {
         records,
       });
       const skippedNow = decodeEnqueueBulk(
-        await this.connection.script(enqueueBulkScript, keys, args),
+        await this.connection.durableScript(enqueueBulkScript, keys, args),
       );
       skipped = resent ? [] : skippedNow;
     });

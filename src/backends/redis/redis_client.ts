@@ -66,6 +66,12 @@ export interface RedisClient {
   onReady(listener: () => void): () => void;
   /** Sends one command. */
   send(args: readonly string[]): Promise<RedisReply>;
+  /**
+   * Sends a keyless command (`WAIT`) on the connection that carries the commands on `key`: a
+   * cluster client sends it to the node holding `key`'s slot; optional, other clients use
+   * `send`.
+   */
+  sendBeside?(key: string, args: readonly string[]): Promise<RedisReply>;
   /** A new, unconnected client to the same server (for blocking calls and pub/sub). */
   duplicate(): RedisClient;
   /** Subscribes this (dedicated) client to a channel; kept across reconnections. */

@@ -5,6 +5,7 @@ import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_cl
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl, unencodedInUserInfo, urlSecrets } from "./_redact_url.ts";
+import { clusterUrl, isTopologyUrl, parseTopologyUrl } from "./_topology_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
 interface PendingCommand {
@@ -16,7 +17,14 @@ interface PendingCommand {
 }
 
 /** Error replies for commands the server refused without running them. */
-const NOT_EXECUTED: ReadonlySet<string> = new Set(["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"]);
+const NOT_EXECUTED: ReadonlySet<string> = new Set([
+  "LOADING",
+  "BUSY",
+  "MASTERDOWN",
+  "TRYAGAIN",
+  // A Redis Cluster without a primary for some slot (during a failover): nothing ran.
+  "CLUSTERDOWN",
+]);
 
 /** What to do about a refusal of the server, by its error code. */
 const REFUSAL_HINTS: Readonly<Record<string, string>> = {
@@ -41,8 +49,19 @@ const REFUSAL_HINTS: Readonly<Record<string, string>> = {
  * ```
  */
 export interface RedisConnectionOptions {
-  /** `redis://` or `rediss://` URL, with ACL user and password if any (default `redis://127.0.0.1:6379`). */
+  /**
+   * `redis://` or `rediss://` URL, with ACL user and password if any (default
+   * `redis://127.0.0.1:6379`); `redis+cluster://h1:p1,h2:p2` for a Redis Cluster,
+   * `redis+sentinel://s1:p1,s2:p2/mymaster` for a primary found through Sentinel
+   * (docs/redis-cluster.md).
+   */
   url?: string;
+  /**
+   * A Redis Cluster, instead of `url`: its seed nodes (`host:port`, or
+   * `redis://user:password@host:port` whose scheme and credentials apply to every node), used
+   * only to discover the cluster. The same as the URL `redis+cluster://h1:p1,h2:p2`.
+   */
+  cluster?: { rootNodes: readonly string[] };
   /**
    * How long a command may wait for a connection and then for its reply before it fails with a
    * {@linkcode BackendError} (default 10 000 ms). A connection that gives no reply for this long
@@ -60,6 +79,15 @@ export interface RedisConnectionOptions {
    * `noeviction` (Redis refuses writes when full, and QTasks reports it) is required.
    */
   allowEviction?: boolean;
+  /**
+   * Durable enqueue (off by default): each enqueue (`addTask`, `addTasks`, flows) is followed by
+   * `WAIT replicas timeoutMs` on its connection, and succeeds only once that many replicas hold
+   * it; otherwise it is sent again (a resend is harmless: the uuid skips what is stored) until
+   * `backendTimeoutMs`, then fails with a BackendError saying it may have been stored. Redis
+   * replication is asynchronous: without it, a task acknowledged just before its primary dies
+   * can be lost by the failover. See docs/redis-cluster.md for what each mode promises.
+   */
+  durableEnqueue?: { replicas: number; timeoutMs: number };
 }
 
 /**
@@ -92,6 +120,10 @@ export class RedisConnection {
   #client: RedisClient | undefined;
   #connecting: Promise<RedisClient> | undefined;
   #blocking: RedisClient | undefined;
+  /** The connection of durable enqueues (WAIT blocks its connection). */
+  #durable: Promise<RedisClient> | undefined;
+  /** Durable enqueue's settings, if on. */
+  readonly durableEnqueue: { replicas: number; timeoutMs: number } | undefined;
   #subscriber: Promise<RedisClient> | undefined;
   #channels = new Map<string, Set<(message: string) => void>>();
   #resync = new Set<() => void>();
@@ -104,6 +136,8 @@ export class RedisConnection {
   /** Whether the server's eviction policy was checked (once per connection). */
   #policyChecked = false;
   #inFlight = new Set<PendingCommand>();
+  /** How many times close() ran (a blocking client opened across a close is dropped). */
+  #closes = 0;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -112,10 +146,22 @@ export class RedisConnection {
    * @param options URL, timeout, TLS and client factory.
    */
   constructor(options: RedisConnectionOptions = {}) {
-    this.#url = options.url ?? "redis://127.0.0.1:6379";
-    if (!/^rediss?:\/\//.test(this.#url)) {
+    if (options.cluster !== undefined) {
+      if (options.url !== undefined) {
+        throw new TypeError("Cannot connect to Redis: give either url or cluster, not both");
+      }
+      if (options.cluster.rootNodes.length === 0) {
+        throw new TypeError("Cannot connect to a Redis Cluster: cluster.rootNodes is empty");
+      }
+    }
+    this.#url = options.cluster !== undefined
+      ? clusterUrl(options.cluster.rootNodes)
+      : options.url ?? "redis://127.0.0.1:6379";
+    if (!/^rediss?:\/\//.test(this.#url) && !isTopologyUrl(this.#url)) {
       throw new TypeError(
-        `Cannot connect to ${redactUrl(this.#url)}: the URL must start with redis:// or rediss://`,
+        `Cannot connect to ${
+          redactUrl(this.#url)
+        }: the URL must start with redis:// or rediss:// (redis+cluster:// for a Redis Cluster, redis+sentinel:// through Sentinel)`,
       );
     }
     // Checked here, so that a malformed URL fails at once with its password hidden (the client
@@ -130,7 +176,15 @@ export class RedisConnection {
         }; encodeURIComponent(password) does it)`,
       );
     }
-    if (!URL.canParse(this.#url)) {
+    if (isTopologyUrl(this.#url)) {
+      try {
+        parseTopologyUrl(this.#url);
+      } catch (error) {
+        throw new TypeError(
+          `Cannot connect to ${redactUrl(this.#url)}: ${(error as Error).message}`,
+        );
+      }
+    } else if (!URL.canParse(this.#url)) {
       throw new TypeError(`Cannot connect to ${redactUrl(this.#url)}: the URL is not valid`);
     }
     this.redactedUrl = redactUrl(this.#url);
@@ -138,6 +192,20 @@ export class RedisConnection {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     if (!(this.timeoutMs > 0)) throw new RangeError("RedisConnection timeoutMs must be > 0");
     this.#allowEviction = options.allowEviction === true;
+    if (options.durableEnqueue !== undefined) {
+      const { replicas, timeoutMs } = options.durableEnqueue;
+      if (!(Number.isInteger(replicas) && replicas >= 1)) {
+        throw new RangeError(
+          `RedisConnection durableEnqueue.replicas must be an integer >= 1, got ${replicas}`,
+        );
+      }
+      if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1)) {
+        throw new RangeError(
+          `RedisConnection durableEnqueue.timeoutMs must be an integer >= 1, got ${timeoutMs}`,
+        );
+      }
+      this.durableEnqueue = { replicas, timeoutMs };
+    }
     const tls = options.tls;
     const connectTimeoutMs = Math.min(this.timeoutMs, 5_000);
     this.#create = options.createClient ??
@@ -184,6 +252,70 @@ export class RedisConnection {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
     }
     return await this.#send(["EVAL", script.source, ...tail], script.name);
+  }
+
+  /**
+   * Runs a script, then `WAIT replicas timeoutMs` (the `durableEnqueue` setting) on the same
+   * connection, a dedicated one (WAIT blocks its connection), and resolves with the script's
+   * reply once that many replicas acknowledged its writes.
+   *
+   * @throws {BackendError} When fewer replicas acknowledged within the timeout (`sent`: the
+   *   script ran on the primary; it may survive or not).
+   */
+  async durableScript(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<RedisReply> {
+    const durable = this.durableEnqueue;
+    if (!durable) return await this.script(script, keys, args);
+    const client = await this.#durableClient();
+    const deadline = performance.now() + this.timeoutMs;
+    const tail = [String(keys.length), ...keys, ...args];
+    const run = async (command: string[]) => {
+      try {
+        return await this.#withDeadline(client, client.send(command), deadline, script.name);
+      } catch (error) {
+        if (error instanceof RedisReplyError && error.code === "NOSCRIPT") throw error;
+        throw this.#wrap(error, script.name, !(error instanceof RedisOfflineError));
+      }
+    };
+    let reply: RedisReply;
+    try {
+      reply = await run(["EVALSHA", await script.sha(), ...tail]);
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
+      reply = await run(["EVAL", script.source, ...tail]);
+    }
+    const wait = ["WAIT", String(durable.replicas), String(durable.timeoutMs)];
+    let acked: RedisReply;
+    try {
+      acked = await this.#withDeadline(
+        client,
+        client.sendBeside && keys[0] !== undefined
+          ? client.sendBeside(keys[0], wait)
+          : client.send(wait),
+        deadline + durable.timeoutMs,
+        "WAIT",
+      );
+    } catch (error) {
+      throw this.#wrap(error, "WAIT", true);
+    }
+    if (Number(acked) < durable.replicas) {
+      throw new BackendError(
+        `Redis at ${this.redactedUrl} stored ${script.name} on the primary, but only ${acked} of ${durable.replicas} replicas acknowledged it within ${durable.timeoutMs} ms (durableEnqueue)`,
+        { sent: true },
+      );
+    }
+    return reply;
+  }
+
+  #durableClient(): Promise<RedisClient> {
+    this.#durable ??= this.#open().catch((error) => {
+      this.#durable = undefined;
+      throw error;
+    });
+    return this.#durable;
   }
 
   /**
@@ -240,10 +372,12 @@ export class RedisConnection {
     if (signal.aborted) return null;
     let client = this.#blocking;
     if (!client) {
+      const closes = this.#closes;
       const opened = await this.#open();
-      // Aborted while connecting (a worker stopping, the connection closing meanwhile): nothing
-      // would ever close this client. Another call may also have opened one first.
-      if (signal.aborted) {
+      // Aborted while connecting (a worker stopping, the connection closing meanwhile: a
+      // cluster or Sentinel client takes several round trips to connect): nothing would ever
+      // close this client. Another call may also have opened one first.
+      if (signal.aborted || closes !== this.#closes) {
         opened.destroy();
         return null;
       }
@@ -303,12 +437,16 @@ export class RedisConnection {
 
   /** Closes every client. */
   async close(): Promise<void> {
+    this.#closes++;
     const client = this.#client ?? await this.#connecting?.catch(() => undefined);
     this.#client = undefined;
     this.#connecting = undefined;
     const blocking = this.#blocking;
     this.#blocking = undefined;
     blocking?.destroy();
+    const durable = await this.#durable?.catch(() => undefined);
+    this.#durable = undefined;
+    durable?.destroy();
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
     this.#channels.clear();
@@ -339,7 +477,8 @@ export class RedisConnection {
         if (!unexecuted) throw this.#wrap(error, what, true);
         const left = deadline - performance.now();
         if (left <= 0) throw this.#unreachable(what, error);
-        if (!(error instanceof RedisOfflineError)) {
+        // A cluster stays "ready" while one of its nodes is offline: wait before sending again.
+        if (!(error instanceof RedisOfflineError) || client.isReady()) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, left)));
         }
       }

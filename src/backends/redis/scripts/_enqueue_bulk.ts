@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { NewFlowRecord, NewTask } from "../../../model/messages.ts";
 import { isReservedField } from "../../../model/task_codec.ts";
+import { encodeHeaders } from "../../../model/task_headers.ts";
 import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
@@ -26,7 +27,8 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         first pair: it goes to KEYS[1] .. ":" .. name and wakes KEYS[2] .. ":" .. name (the
         default queue's task has no such pair and costs nothing more); a task with a deadline
         has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
-        the record's expires_at becomes server time + that, in unix seconds
+        the record's expires_at becomes server time + that, in unix seconds; a task that carries
+        headers has "headers" (JSON) among its pairs, and a task of a flow "flow"
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
@@ -174,6 +176,11 @@ function appendTask(args: string[], task: NewTask): void {
   }
   if (task.flow !== undefined) {
     args.push("flow", task.flow);
+    pairs++;
+  }
+  const headers = encodeHeaders(task.headers);
+  if (headers !== undefined) {
+    args.push("headers", headers);
     pairs++;
   }
   // A concurrency limit: the claim counts the slot's running tasks (see _exchange.ts).

@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { ClaimedTask, ExchangeRequest, ExchangeResult } from "../../../model/messages.ts";
 import { errorFields } from "../../../model/task_codec.ts";
+import { parseHeaders } from "../../../model/task_headers.ts";
 import {
   DeliveryLimitError,
   deliveryLimitMessage,
@@ -27,7 +28,7 @@ const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 10;
+const CLAIMED_WIDTH = 12;
 
 /** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
 const EXPIRED_ERROR = new TaskExpiredError();
@@ -100,7 +101,8 @@ member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt,
 the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
 carry the record's task_name and seq, so that the settle step updates the operator's indexes
 without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
-a task of a chain or group), rejected lists
+a task of a chain or group), then headers (JSON, "" when none) and the ms the task waited since it
+was due (created_at, or run_at when later; -1 when unknown); rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -428,7 +430,8 @@ local function claimFrom(from, limit, isolated, named)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue', 'expires_at', 'conc_slot', 'conc_limit')
+        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at',
+        'conc_slot', 'conc_limit')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -439,7 +442,7 @@ local function claimFrom(from, limit, isolated, named)
           'error_message', ${EXPIRED_MESSAGE},
           'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
-        if r[11] then concKick(r[11], r[12]) end
+        if r[14] then concKick(r[14], r[15]) end
       elseif waiting and ((named and known and not known[r[1]])
           or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
           or (isolated == 1 and not consumed and r[9])) then
@@ -448,7 +451,7 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and r[11] and not concTake(uuid, r[11], r[12], popped[k], popped[k + 1]) then
+      elseif waiting and r[14] and not concTake(uuid, r[14], r[15], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
       elseif waiting then
         idxClaim(uuid, r[1])
@@ -469,6 +472,9 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 8] = r[5] or ''
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
+        claimed[n + 11] = r[11] or ''
+        local due = math.max(tonumber(r[12] or '') or 0, tonumber(r[13] or '') or 0) * 1000
+        claimed[n + 12] = due > 0 and math.max(0, math.floor(now - due)) or -1
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -640,6 +646,12 @@ export function decodeExchange(
     if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
     if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
     if (flat[i + 9] === "1") task.flow = true;
+    if (flat[i + 10] !== "") {
+      const headers = parseHeaders(flat[i + 10]);
+      if (headers !== undefined) task.headers = headers;
+    }
+    const waited = Number(flat[i + 11]);
+    if (waited >= 0) task.waitedMs = waited;
     onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }

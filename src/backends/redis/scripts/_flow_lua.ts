@@ -15,7 +15,8 @@
  * A task's `flow` field is a JSON object: `chain` (uuid of the chain's record), `group`
  * (`{ uuid, index, size }`: the group's record and the task's place in it), `next` (the steps
  * after it: `{ uuid, name, priority, args, extra, queue }` for a task, whose args are JSON text that
- * follows the previous result; `{ group, members }` for a group).
+ * follows the previous result; `{ group, members }` for a group). A step inherits
+ * the `headers` field of the task that starts it.
  */
 export const FLOW_LUA = `
 -- Chains and groups: what runs after a task of a flow reached a final status.
@@ -40,7 +41,7 @@ local function flowEnd(uuid, fields)
 end
 
 -- Stores and queues one task of a flow (unless its uuid exists), the previous result first.
-local function flowTask(step, prev, link)
+local function flowTask(step, prev, link, headers)
   local key = prefix .. step.uuid
   if redis.call('EXISTS', key) == 1 then return end
   local args = step.args
@@ -56,6 +57,7 @@ local function flowTask(step, prev, link)
   redis.call('HSET', key, 'task_name', step.name, 'priority', step.priority, 'args', args,
     'kwargs', '{}', 'status', 'new', 'created_at', stamp, 'updated_at', stamp, 'seq', seq,
     'deliveries', 0, 'flow', cjson.encode(link))
+  if headers then redis.call('HSET', key, 'headers', headers) end
   idxMove(step.uuid, step.name, seq, nil, 'queued')
   local queue = flowQueue
   if type(step.queue) == 'string' and step.queue ~= 'default' then
@@ -71,7 +73,7 @@ local function flowTask(step, prev, link)
 end
 
 -- Starts a step: its task, or its group's record and tasks.
-local function flowStart(step, prev, chain, rest)
+local function flowStart(step, prev, chain, rest, headers)
   if step.group then
     local gkey = prefix .. step.group
     if redis.call('EXISTS', gkey) == 0 then
@@ -86,16 +88,18 @@ local function flowStart(step, prev, chain, rest)
     end
     for index, member in ipairs(step.members) do
       flowTask(member, prev, { chain = chain, next = rest,
-        group = { uuid = step.group, index = index - 1, size = #step.members } })
+        group = { uuid = step.group, index = index - 1, size = #step.members } }, headers)
     end
   else
-    flowTask(step, prev, { chain = chain, next = rest })
+    flowTask(step, prev, { chain = chain, next = rest }, headers)
   end
   if chain then redis.call('HSET', prefix .. chain, 'flow_current', step.group or step.uuid) end
 end
 
 flowAfter = function(key, uuid, fields)
-  local raw = redis.call('HGET', key, 'flow')
+  -- The next steps carry the headers of the task that starts them (trace context).
+  local r = redis.call('HMGET', key, 'flow', 'headers')
+  local raw, headers = r[1], r[2] or nil
   if not raw then return end
   local ok, link = pcall(cjson.decode, raw)
   if not ok or type(link) ~= 'table' then return end
@@ -138,6 +142,6 @@ flowAfter = function(key, uuid, fields)
   end
   local rest = {}
   for j = 2, #steps do rest[j - 1] = steps[j] end
-  flowStart(steps[1], prev, chain, rest)
+  flowStart(steps[1], prev, chain, rest, headers)
 end
 `;
