@@ -14,7 +14,8 @@
 import { parseQueueConfig } from "../mod.ts";
 import { createLogger } from "../src/model/logger.ts";
 import { RedisBroker } from "../src/backends/redis/mod.ts";
-import type { NewTask, QueueOperations, Settlement } from "../src/ports/mod.ts";
+import type { QueueOperations } from "../src/ports/mod.ts";
+import { fillFinished } from "./_fill_finished.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
 import { cliArgs } from "./cli_args.ts";
 
@@ -46,45 +47,7 @@ await broker.start({ config: parseQueueConfig({}), logger: createLogger("silent"
 try {
   await broker.flushAll();
   const fillStart = performance.now();
-  const BATCH = 500;
-  for (let done = 0; done < n; done += BATCH) {
-    const tasks: NewTask[] = [];
-    for (let i = 0; i < Math.min(BATCH, n - done); i++) {
-      tasks.push({
-        uuid: crypto.randomUUID(),
-        taskName: NAMES[(done + i) % NAMES.length],
-        priority: 0,
-        args: `[${done + i}]`,
-        kwargs: "{}",
-        extra: {},
-      });
-    }
-    await broker.addBulk(tasks);
-    const request = {
-      workerId: "bench",
-      leaseMs: 60_000,
-      resultTtlMs: 86_400_000,
-      maxDeliveries: 5,
-      recoverLimit: 100,
-    };
-    const { claimed } = await broker.exchange({ ...request, settlements: [], want: BATCH });
-    const settlements: Settlement[] = claimed.map((task, i) =>
-      (done + i) % 10 === 9
-        ? {
-          uuid: task.uuid,
-          deliveries: task.deliveries,
-          status: "error",
-          error: { type: "Error", message: "boom" },
-        }
-        : { uuid: task.uuid, deliveries: task.deliveries, status: "success", returning: "1" }
-    );
-    await broker.exchange({ ...request, settlements, want: 0 });
-    if ((done / BATCH) % 200 === 0) {
-      console.error(
-        `filled ${done + tasks.length} (${((performance.now() - fillStart) / 1000).toFixed(0)} s)`,
-      );
-    }
-  }
+  await fillFinished(broker, n, NAMES);
   const fillSeconds = (performance.now() - fillStart) / 1000;
   const ops: QueueOperations = broker.operations;
   const counts = await ops.counts();

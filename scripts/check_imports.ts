@@ -18,6 +18,7 @@
  *   5 timer         src/timer/       the cron timer, on top of an app
  *   5 otel          src/otel/        OpenTelemetry spans and metrics (the ./otel subpath)
  *   5 metrics       src/metrics/     the Prometheus endpoint (the ./metrics subpath)
+ *   5 web           src/web/         the dashboard (WebView), on top of an app
  *   6 cli           src/cli/         the qtasks command
  *   7 entry points  *.ts at the top  mod.ts, cli.ts, and every other module deno.json exports
  *                                    (the mod.ts of a src folder: re-exports from any layer)
@@ -47,6 +48,9 @@ const LAYERS: Array<[prefix: string, layer: (path: string) => Layer]> = [
   ["src/timer/", () => ({ group: "timer", rank: 5 })],
   ["src/otel/", () => ({ group: "otel", rank: 5 })],
   ["src/metrics/", () => ({ group: "metrics", rank: 5 })],
+  // The dashboard: on top of an app (its operations and stats), a sibling of the timer; the
+  // CLI's web command serves it.
+  ["src/web/", () => ({ group: "web", rank: 5 })],
   ["src/cli/", () => ({ group: "cli", rank: 6 })],
 ];
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
-# (or QTASKS_TEST_REDIS_URL), and redis-server on the PATH for the fault suite. Pass one name to run
+# (or QTASKS_TEST_REDIS_URL), PostgreSQL at 127.0.0.1:5432 (or QTASKS_TEST_POSTGRES_URL), and
+# redis-server on the PATH for the fault suite. Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults, npm (the
-# npm package smoke test, scripts/smoke_npm.sh) or cluster (the Redis contract suites on a local
+# npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
+# tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
+# which .ci/run installs) or cluster (the Redis contract suites on a local
 # Redis Cluster of 3 primaries and 3 replicas and through Sentinel, on the three runtimes: it starts
 # those servers itself, scripts/redis_topology.ts, and stops them). `--quick` (or `quick`) is a first run: the import
 # check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
@@ -16,26 +19,35 @@ export NO_COLOR=1
 only=${1:-all}
 if [ "$only" = --quick ]; then only=quick; fi
 case "$only" in
-  all | quick | imports | deno | bun | node | faults | npm | cluster) ;;
-  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|npm|cluster]" >&2; exit 2 ;;
+  all | quick | imports | deno | bun | node | faults | web | npm | cluster) ;;
+  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|web|npm|cluster]" >&2; exit 2 ;;
 esac
 # The tests run on a database of their own (15 unless QTASKS_TEST_REDIS_URL says otherwise), so
 # that the key check below sees only what they leave; the doc tests use the URLs written in the
 # docs (database 0), as a reader would.
 export QTASKS_TEST_REDIS_URL=${QTASKS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 redis_url=$QTASKS_TEST_REDIS_URL
+# The PostgreSQL tests make a schema of their own (qt_…) in this database and drop it.
+export QTASKS_TEST_POSTGRES_URL=${QTASKS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+pg_url=$QTASKS_TEST_POSTGRES_URL
 started=$(date +%s)
 mapfile -t files < <(find tests -name '*_test.ts' | sort)
 logs=$(mktemp -d)
 status=0
 # The keys of the test database now: after the tests, any new one is a leak.
 keycheck=no
-case "$only" in all | quick | deno | bun | node)
+schemacheck=no
+case "$only" in all | quick | deno | bun | node | web)
   if "$bin/deno" run -A scripts/redis_keys_left.ts snapshot "$logs/keys.json" "$redis_url"; then
     keycheck=yes
   else
     # No snapshot, no key check: say so and count it, rather than skip it unseen.
     echo "== keys: the snapshot of $redis_url failed"; keycheck=failed
+  fi
+  if "$bin/deno" run -A scripts/postgres_schemas_left.ts snapshot "$logs/schemas.json" "$pg_url"; then
+    schemacheck=yes
+  else
+    echo "== schemas: the snapshot of $pg_url failed"; schemacheck=failed
   fi ;;
 esac
 passed=0
@@ -77,6 +89,11 @@ if [ "$only" = all ] || [ "$only" = node ]; then
   # Node 24 (npm package "node") strips the TypeScript types itself.
   run node "$bin/node" --test --test-concurrency=1 "${files[@]}"
   count "$logs/node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' node
+fi
+if [ "$only" = all ] || [ "$only" = web ]; then
+  # The dashboard in a real headless Chromium (Debian's chromium, driven by playwright-core).
+  run web "$bin/node" --test --test-concurrency=1 tests/web/browser_e2e.ts
+  count "$logs/web.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' web
 fi
 if [ "$only" = all ] || [ "$only" = faults ]; then
   # The delivery-guarantees fault suite, short form: real worker processes, private redis-servers.
@@ -126,6 +143,17 @@ if [ "$keycheck" = yes ]; then
   fi
 elif [ "$keycheck" = failed ]; then
   failed=$((failed + 1)); echo "== keys: 0 passed, 1 failed (no snapshot)"
+fi
+if [ "$schemacheck" = yes ]; then
+  # Every PostgreSQL test drops the schema it made.
+  run schemas "$bin/deno" run -A scripts/postgres_schemas_left.ts compare "$logs/schemas.json" "$pg_url"
+  if grep -qE '^schemas: 0 new schemas' "$logs/schemas.log"; then
+    passed=$((passed + 1)); echo "== schemas: 1 passed, 0 failed"
+  else
+    failed=$((failed + 1)); echo "== schemas: 0 passed, 1 failed"
+  fi
+elif [ "$schemacheck" = failed ]; then
+  failed=$((failed + 1)); echo "== schemas: 0 passed, 1 failed (no snapshot)"
 fi
 rm -rf "$logs"
 echo "time: $(( $(date +%s) - started )) s"

@@ -29,6 +29,8 @@ export interface PrepareHost {
   readonly plugins: PluginHub;
   /** The registered tasks (their schema, priority and extra fields). */
   readonly tasks: ReadonlyMap<string, TaskDefinition>;
+  /** The broker: whether it takes a caller's transaction (`transactional`). */
+  readonly broker: { readonly transactional?: boolean };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -146,6 +148,14 @@ export function prepareTask(
   if (options.delayMs !== undefined || options.runAt !== undefined) {
     const delayMs = delayOf(taskName, options);
     if (delayMs > 0) task.delayMs = delayMs;
+  }
+  if (options.tx !== undefined) {
+    if (app.broker.transactional !== true) {
+      throw new TypeError(
+        `Cannot add task "${taskName}": tx (a database transaction) needs the PostgreSQL backend`,
+      );
+    }
+    task.tx = options.tx;
   }
   if (options.expiresInMs !== undefined || options.expiresAt !== undefined) {
     task.expiresInMs = expiryOf(taskName, options, task.delayMs ?? 0);

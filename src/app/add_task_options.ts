@@ -39,6 +39,13 @@ export interface AddTaskOptions {
    */
   runAt?: Date | number;
   /**
+   * Your open transaction, on the PostgreSQL backend (a postgres.js transaction, as
+   * `sql.begin(async (tx) => …)` gives it): the task is stored in it, so it becomes visible to
+   * workers when your transaction commits and disappears if it rolls back. Another backend
+   * refuses it with a `TypeError`. See docs/postgres.md.
+   */
+  tx?: unknown;
+  /**
    * A deadline: a task not started within this many milliseconds of being stored (> 0; on the
    * backend's clock) ends as `cancel` with a `TaskExpiredError` (code `TASK_EXPIRED`) instead of
    * running late. Must be later than its delay. Not with `expiresAt`. See docs/flow-control.md.

@@ -2,6 +2,7 @@ import { MemoryBroker } from "../backends/memory/memory_broker.ts";
 import type { RedisConnectionOptions } from "../backends/redis/redis_connection.ts";
 import { RedisBroker } from "../backends/redis/redis_broker.ts";
 import { ConfigError } from "../model/errors/config_error.ts";
+import { isPostgresUrl, LazyPostgresBroker } from "./_lazy_postgres_broker.ts";
 import type { Broker } from "../ports/broker.ts";
 
 /**
@@ -17,7 +18,8 @@ import type { Broker } from "../ports/broker.ts";
 export interface DefaultBackendOptions {
   /**
    * `redis://` or `rediss://` URL (or `redis+cluster://`, `redis+sentinel://`: see
-   * docs/redis-cluster.md): use the Redis backend.
+   * docs/redis-cluster.md): use the Redis backend; `postgres://` or `postgresql://`: the PostgreSQL
+   * backend (loaded when the app first uses it, schema `qtasks`).
    */
   brokerUrl?: string;
   /**
@@ -50,7 +52,8 @@ export interface BrokerUrlFromEnv {
 /**
  * The app's backend preset: the caller's broker if it gave one, else a Redis broker (with its
  * storage and global config) on `brokerUrl` (or, without one, on the `QTASKS_BROKER_URL`
- * variable), else the in-memory backend. The only place the app
+ * variable), or a PostgreSQL one for a `postgres://` URL (its module and driver loaded with a
+ * dynamic import on first use, so the core never loads them), else the in-memory backend. The only place the app
  * constructs a broker.
  *
  * @param appName The app name (the namespace of the backend's keys).
@@ -101,6 +104,7 @@ export function defaultBackend(
     }
     url = fromEnv.value.trim();
   }
+  if (url && isPostgresUrl(url)) return new LazyPostgresBroker(appName, url);
   if (url || options.redis?.cluster) {
     return new RedisBroker({
       name: appName,

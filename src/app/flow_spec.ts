@@ -44,4 +44,6 @@ export interface FlowSpec {
 export interface FlowOptions {
   /** The uuid of the chain's or group's record (default: a new random one). */
   uuid?: string;
+  /** Your open transaction (PostgreSQL backend): the flow is stored in it (see `AddTaskOptions.tx`). */
+  tx?: unknown;
 }

@@ -395,6 +395,14 @@ export class QueueTasks implements AppLike {
       (name, args, addOptions, validate) =>
         prepareTask(this, name, args, addOptions, validate, false),
     );
+    if (options.tx !== undefined) {
+      if (this.broker.transactional !== true) {
+        throw new TypeError(
+          `Cannot add ${taskName}: tx (a database transaction) needs the PostgreSQL backend`,
+        );
+      }
+      flow.tx = options.tx;
+    }
     await this.broker.addFlow(flow);
     return this.#result(uuid, taskName, false);
   };

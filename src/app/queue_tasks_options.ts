@@ -25,7 +25,9 @@ export interface QueueTasksOptions {
   /** The app name: the namespace of every Redis key (default `QueueTasks`). No `{` or `}`. */
   name?: string;
   /**
-   * `redis://` or `rediss://` URL: use the Redis backend. Without the key (and without `broker`),
+   * `redis://` or `rediss://` URL: use the Redis backend; `postgres://` or `postgresql://` (an
+   * optional `?schema=name`, default `qtasks`): the PostgreSQL backend, loaded on first use (see
+   * docs/postgres.md). Without the key (and without `broker`),
    * the `QTASKS_BROKER_URL` variable, else the in-memory backend (this process only). A key that
    * is present but empty or `undefined` (`brokerUrl: process.env.REDIS_URL` with the variable
    * unset) is a `ConfigError`, never a silent switch to memory.

@@ -15,6 +15,8 @@ import { drainCommand } from "./commands/_drain_command.ts";
 import { pauseTasksCommand, resumeTasksCommand } from "./commands/_pause_command.ts";
 import { eventsCommand } from "./commands/_events_command.ts";
 import { logsCommand } from "./commands/_logs_command.ts";
+import { migrateCommand } from "./commands/_migrate_command.ts";
+import { webCommand } from "./commands/_web_command.ts";
 import { redactedBackend } from "./_backend_label.ts";
 import type { CliContext } from "./cli_context.ts";
 import { CliFailure, CliUsageError } from "./_cli_errors.ts";
@@ -38,6 +40,8 @@ const COMMANDS: readonly Command[] = [
   resumeTasksCommand,
   eventsCommand,
   logsCommand,
+  migrateCommand,
+  webCommand,
 ];
 
 const HELP = `Usage: qtasks <command> [options]

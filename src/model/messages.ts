@@ -50,6 +50,12 @@ export interface NewTask {
    */
   flow?: string;
   /**
+   * The caller's open transaction (PostgreSQL: a postgres.js `sql.begin` transaction): the task
+   * is stored in it, visible when it commits, gone if it rolls back. Only a broker whose
+   * `transactional` is true gets one.
+   */
+  tx?: unknown;
+  /**
    * Headers carried with the task (stored as JSON in the record's reserved `headers` field): trace
    * context such as W3C `traceparent` and `tracestate`, put there by an instrumentation. The
    * worker gets them with the claim; a retry's record and the next steps of a chain or group
@@ -115,6 +121,11 @@ export interface NewFlow {
   records: NewFlowRecord[];
   /** The first tasks. */
   tasks: NewTask[];
+  /**
+   * The caller's open transaction (PostgreSQL: a postgres.js `sql.begin` transaction): the flow
+   * is stored in it. Only a broker whose `transactional` is true gets one.
+   */
+  tx?: unknown;
 }
 
 /**

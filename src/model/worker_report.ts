@@ -113,3 +113,43 @@ export interface WorkerStats {
 export const STATS_BUCKET_MS = 10_000;
 /** Buckets summed into `lastMinute`: the current one and the five before it. */
 export const STATS_MINUTE_BUCKETS = 6;
+
+/** How long a throughput bucket is kept, in ms: an hour of history, plus two minutes of margin. */
+export const STATS_HISTORY_MS = 62 * 60_000;
+
+/**
+ * The tasks finished in one minute of server time, as {@linkcode GlobalConfig.readThroughput}
+ * reports it.
+ *
+ * @example
+ * ```ts
+ * import type { ThroughputMinute } from "@qtasks/qtasks/ports";
+ *
+ * const minute: ThroughputMinute = { at: 1_700_000_040_000, processed: 120, failed: 3 };
+ * console.log(minute.processed - minute.failed); // 117
+ * ```
+ */
+export interface ThroughputMinute {
+  /** The minute's start (ms since the epoch, server time). */
+  at: number;
+  /** Tasks finished in that minute (as reported by the workers). */
+  processed: number;
+  /** Of those, the ones that ended as `error`. */
+  failed: number;
+}
+
+/**
+ * Checks the `minutes` of a throughput read: an integer from 1 to 60.
+ *
+ * @param minutes The value given.
+ * @returns It, checked.
+ * @throws {TypeError} When it is not an integer from 1 to 60.
+ */
+export function checkMinutes(minutes: unknown): number {
+  if (typeof minutes !== "number" || !Number.isInteger(minutes) || minutes < 1 || minutes > 60) {
+    throw new TypeError(
+      `Cannot read the throughput: minutes ${String(minutes)} is not an integer from 1 to 60`,
+    );
+  }
+  return minutes;
+}

@@ -143,6 +143,11 @@ export interface Broker {
   /** Deletes every queue, lease and record of this app. */
   flushAll(): Promise<void>;
   /**
+   * Optional: true when `add`, `addBulk` and `addFlow` store a task given with `tx` (the caller's
+   * open database transaction) inside that transaction. The app refuses `tx` otherwise.
+   */
+  readonly transactional?: boolean;
+  /**
    * Optional: counts the queued tasks per priority, the quarantined, scheduled and claimed ones
    * (for `qtasks stats`).
    */

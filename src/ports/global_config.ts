@@ -1,5 +1,5 @@
 import type { ComponentContext } from "./component_context.ts";
-import type { WorkerReport, WorkerStats } from "../model/worker_report.ts";
+import type { ThroughputMinute, WorkerReport, WorkerStats } from "../model/worker_report.ts";
 
 /**
  * The GlobalConfig port: shared settings (`set`/`get` by group and key) and the heartbeat that
@@ -66,4 +66,10 @@ export interface GlobalConfig {
   reportWorker(report: WorkerReport): Promise<void>;
   /** Reads the live workers, the app's totals and the last minute's throughput. */
   readWorkerStats(): Promise<WorkerStats>;
+  /**
+   * Tasks finished per minute over the last `minutes` minutes (at most 60), oldest first, the
+   * current (partial) minute last: the sums of the workers' throughput buckets, which are kept
+   * for an hour. Optional: a backend without it has no throughput history.
+   */
+  readThroughput?(minutes: number): Promise<ThroughputMinute[]>;
 }

@@ -75,7 +75,14 @@ export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
 export { encodeHeaders, MAX_HEADERS_LENGTH, parseHeaders } from "../model/task_headers.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
-export type { WorkerInfo, WorkerReport, WorkerStats } from "../model/worker_report.ts";
+export { SCHEDULES_GROUP } from "../model/published_schedule.ts";
+export type { PublishedSchedule } from "../model/published_schedule.ts";
+export type {
+  ThroughputMinute,
+  WorkerInfo,
+  WorkerReport,
+  WorkerStats,
+} from "../model/worker_report.ts";
 
 // The record codec: a task record as the hash fields every backend stores.
 export {

@@ -1,6 +1,7 @@
 /**
  * A small HTTP server over a Web-standard handler, on Deno (`Deno.serve`), Bun (`Bun.serve`) or
- * Node (`node:http`): what `qtasks metrics` listens with. Internal to the CLI's commands.
+ * Node (`@hono/node-server`, loaded only there): what `qtasks web` and `qtasks metrics` listen with.
+ * Internal to the CLI's commands.
  *
  * @module
  */
@@ -33,7 +34,7 @@ interface DenoLike {
 }
 
 interface BunLike {
-  serve(options: { hostname: string; port: number; fetch: Handler }): {
+  serve(options: { hostname: string; port: number; fetch: Handler; idleTimeout?: number }): {
     port: number;
     stop(force?: boolean): Promise<void> | void;
   };
@@ -51,7 +52,8 @@ export async function serveHttp(handler: Handler, options: ServeHttpOptions): Pr
   const hostname = options.hostname ?? "127.0.0.1";
   const g = globalThis as { Deno?: DenoLike; Bun?: BunLike };
   if (g.Bun !== undefined) {
-    const server = g.Bun.serve({ hostname, port: options.port, fetch: handler });
+    // idleTimeout 0: an event stream is quiet between events (the dashboard sends keepalives).
+    const server = g.Bun.serve({ hostname, port: options.port, fetch: handler, idleTimeout: 0 });
     return { port: server.port, hostname, close: async () => void await server.stop(true) };
   }
   if (g.Deno !== undefined) {
@@ -70,42 +72,15 @@ export async function serveHttp(handler: Handler, options: ServeHttpOptions): Pr
 }
 
 async function serveNode(handler: Handler, hostname: string, port: number): Promise<HttpServer> {
-  const http = await import("node:http");
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      try {
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of req) chunks.push(chunk as Uint8Array);
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(req.headers)) {
-          if (typeof value === "string") headers.set(name, value);
-          else if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-        }
-        const method = req.method ?? "GET";
-        const request = new Request(`http://${req.headers.host ?? hostname}${req.url ?? "/"}`, {
-          method,
-          headers,
-          body: method === "GET" || method === "HEAD" || chunks.length === 0
-            ? undefined
-            : new Blob(chunks as BlobPart[]),
-        });
-        const response = await handler(request);
-        res.writeHead(response.status, Object.fromEntries(response.headers));
-        if (response.body !== null && method !== "HEAD") {
-          res.end(new Uint8Array(await response.arrayBuffer()));
-        } else res.end();
-      } catch {
-        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-        res.end("Internal Server Error\n");
-      }
-    })();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve();
+  // @hono/node-server: a well-kept adapter from Node's http module to Request/Response (streamed
+  // bodies included, which the dashboard's event stream needs), loaded only on Node.
+  const { serve } = await import("@hono/node-server");
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const started = serve({ fetch: handler, hostname, port }, () => {
+      started.off("error", reject);
+      resolve(started);
     });
+    started.once("error", reject);
   });
   const address = server.address();
   return {
@@ -113,8 +88,8 @@ async function serveNode(handler: Handler, hostname: string, port: number): Prom
     hostname,
     close: () =>
       new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         server.close(() => resolve());
-        server.closeAllConnections?.();
       }),
   };
 }

@@ -10,6 +10,7 @@ import type { RunForeverOptions } from "../engine/starter/starter.ts";
 import { encodeJson } from "../model/task_codec.ts";
 import { parseArgs } from "../model/task_schema.ts";
 import { scheduleUuid, shortHash } from "./_schedule_uuid.ts";
+import { type PublishedSchedule, SCHEDULES_GROUP } from "../model/published_schedule.ts";
 import { systemClock, type TimerClock } from "../ports/timer_clock.ts";
 
 /**
@@ -385,6 +386,7 @@ export class Timer {
     this.#logger.info(
       `Timer started: ${this.#schedules.size} schedule${this.#schedules.size === 1 ? "" : "s"}`,
     );
+    await this.#publish();
     this.#rearm();
   }
 
@@ -580,12 +582,37 @@ export class Timer {
       this.#cancelWait = undefined;
       try {
         await this.tick();
+        await this.#publish();
       } catch (error) {
         this.#logger.error(`Timer: a tick failed: ${(error as Error).message}`, { error });
       } finally {
         this.#rearm();
       }
     }, wait);
+  }
+
+  /** Publishes the schedules and their next fire in the GlobalConfig (for the dashboard). */
+  async #publish(): Promise<void> {
+    const globalConfig = this.#globalConfig();
+    const publishedAt = this.clock.now();
+    try {
+      for (const s of this.#schedules.values()) {
+        const published: PublishedSchedule = {
+          id: s.id,
+          taskName: s.taskName,
+          cron: s.cron,
+          ...(s.timezone === undefined ? {} : { timezone: s.timezone }),
+          args: s.args,
+          ...(s.priority === undefined ? {} : { priority: s.priority }),
+          catchUp: s.catchUp,
+          ...(s.next === undefined ? {} : { nextAt: s.next }),
+          publishedAt,
+        };
+        await globalConfig.set(SCHEDULES_GROUP, s.id, JSON.stringify(published));
+      }
+    } catch (error) {
+      this.#logger.warn(`Timer: could not publish the schedules: ${(error as Error).message}`);
+    }
   }
 
   #globalConfig(): GlobalConfig {

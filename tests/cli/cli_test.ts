@@ -59,7 +59,7 @@ function assertOneErrorLine(run: Run, code: number, pattern: RegExp): void {
 test("qtasks --help lists the commands; no command or an unknown one is a usage error", async () => {
   const help = await qtasks(["--help"]);
   assert.equal(help.code, 0);
-  for (const name of ["worker", "timer", "add", "get", "cancel", "inspect", "stats"]) {
+  for (const name of ["worker", "timer", "add", "get", "cancel", "inspect", "stats", "web"]) {
     assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
   }
   const none = await qtasks([]);
@@ -69,7 +69,7 @@ test("qtasks --help lists the commands; no command or an unknown one is a usage 
 });
 
 test("every command has --help, which exits 0", async () => {
-  for (const name of ["worker", "timer", "add", "get", "cancel", "inspect", "stats"]) {
+  for (const name of ["worker", "timer", "add", "get", "cancel", "inspect", "stats", "web"]) {
     const run = await qtasks([name, "--help"]);
     assert.equal(run.code, 0, name);
     assert.match(run.stdout, new RegExp(`^Usage: qtasks ${name}`), name);

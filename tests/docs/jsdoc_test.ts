@@ -29,7 +29,7 @@ const ENTRIES: Map<string, URL> = new Map(
  * The most names mod.ts may export: what an app author needs (the app, handles, results, flows,
  * the worker pool, the timer, task options and context, every error class, plugins, events,
  * logger, config, stats), with room for the few error classes still to come. Anything else
- * belongs in a subpath (./redis, ./memory, ./ports, ./runtime) or stays internal.
+ * belongs in a subpath (./redis, ./memory, ./postgres, ./ports, ./runtime) or stays internal.
  */
 const MAX_ROOT_EXPORTS = 80;
 
@@ -129,7 +129,7 @@ function relative(url: URL): string {
 
 test("deno.json exports mod.ts and the subpath entry modules", () => {
   assert.equal(ENTRIES.get(".")?.href, new URL("mod.ts", ROOT).href);
-  for (const subpath of ["./redis", "./memory", "./ports", "./runtime"]) {
+  for (const subpath of ["./redis", "./memory", "./postgres", "./ports", "./runtime"]) {
     assert.match(relative(ENTRIES.get(subpath)!), /^src\/.+\/mod\.ts$/, subpath);
   }
 });

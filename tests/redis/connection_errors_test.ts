@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { inspect } from "node:util";
 import { BackendError, ConfigError, type Logger, QueueTasks } from "../../mod.ts";
 import { RedisBroker, RedisConnection } from "../../src/backends/redis/mod.ts";
-import { redactUrl } from "../../src/backends/redis/_redact_url.ts";
+import { redactUrl } from "../../src/model/_redact_url.ts";
 import type { RedisClient } from "../../src/backends/redis/redis_client.ts";
 import { freePort, hasCommand, startRedisServer } from "../support/redis_server.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";

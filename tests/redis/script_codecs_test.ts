@@ -39,6 +39,7 @@ import {
   encodeCancel,
 } from "../../src/backends/redis/scripts/_cancel.ts";
 import { decodeReadWorkerStats } from "../../src/backends/redis/scripts/_read_worker_stats.ts";
+import { decodeReadThroughput } from "../../src/backends/redis/scripts/_read_throughput.ts";
 import { decodeHeartbeat } from "../../src/backends/redis/scripts/_heartbeat.ts";
 import type { ScriptCall } from "../../src/backends/redis/redis_script.ts";
 import type { RedisScript } from "../../src/backends/redis/redis_script.ts";
@@ -304,6 +305,7 @@ test("a reply of the wrong shape fails with a BackendError that names the script
     ["queue_stats", () => decodeQueueStats([[0, 1], 0, 0])],
     ["cancel", () => decodeCancel("perhaps")],
     ["read_worker_stats", () => decodeReadWorkerStats(null)],
+    ["read_throughput", () => decodeReadThroughput([1, [60_000, 1]])],
     ["heartbeat", () => decodeHeartbeat("many")],
   ];
   for (const [script, decode] of cases) {

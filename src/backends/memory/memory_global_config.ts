@@ -1,13 +1,17 @@
 import type { ComponentContext } from "../../ports/broker.ts";
 import {
+  checkMinutes,
   STATS_BUCKET_MS,
+  STATS_HISTORY_MS,
   STATS_MINUTE_BUCKETS,
+  type ThroughputMinute,
   type WorkerInfo,
   type WorkerReport,
   type WorkerStats,
 } from "../../model/worker_report.ts";
 import type { GlobalConfig } from "../../ports/global_config.ts";
 import { checkClaim } from "../../ports/_check_claim.ts";
+import { globToRegExp } from "../../ports/_glob.ts";
 
 /**
  * In-memory {@linkcode GlobalConfig}: settings in a map, the heartbeat as a flag. For tests,
@@ -141,7 +145,7 @@ export class MemoryGlobalConfig implements GlobalConfig {
       bucket.failed += failed;
       this.#buckets.set(start, bucket);
       for (const old of this.#buckets.keys()) {
-        if (old < start - 60 * STATS_BUCKET_MS) this.#buckets.delete(old);
+        if (old <= start - STATS_HISTORY_MS) this.#buckets.delete(old);
       }
     }
     const previous = this.#workers.get(report.workerId)?.info;
@@ -185,40 +189,22 @@ export class MemoryGlobalConfig implements GlobalConfig {
     }
     return Promise.resolve({ now, workers, ...this.#totals, lastMinute });
   }
-}
 
-/** A character as a RegExp atom that matches only itself (no `u` flag). */
-function literal(char: string): string {
-  return "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0");
-}
-
-/**
- * Translates a Redis glob (`*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`) into an anchored RegExp, as
- * Redis' stringmatchlen reads it: every other character is literal, an unclosed `[` takes the
- * rest of the pattern as its set, and a range's ends may come in either order.
- */
-function globToRegExp(pattern: string): RegExp {
-  let source = "^";
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i];
-    if (char === "*") source += "[\\s\\S]*";
-    else if (char === "?") source += "[\\s\\S]";
-    else if (char === "\\" && i + 1 < pattern.length) source += literal(pattern[++i]);
-    else if (char === "[") {
-      i++;
-      const negate = pattern[i] === "^";
-      if (negate) i++;
-      let set = "";
-      for (; i < pattern.length && pattern[i] !== "]"; i++) {
-        if (pattern[i] === "\\" && i + 1 < pattern.length) set += literal(pattern[++i]);
-        else if (i + 2 < pattern.length && pattern[i + 1] === "-") {
-          const [low, high] = [pattern[i], pattern[i + 2]].sort();
-          set += `${literal(low)}-${literal(high)}`;
-          i += 2;
-        } else set += literal(pattern[i]);
+  /** Tasks finished per minute (see {@linkcode GlobalConfig.readThroughput}). */
+  readThroughput(minutes: number): Promise<ThroughputMinute[]> {
+    const count = checkMinutes(minutes);
+    const current = Math.floor(this.#now() / 60_000) * 60_000;
+    const points: ThroughputMinute[] = [];
+    for (let m = count - 1; m >= 0; m--) {
+      const at = current - m * 60_000;
+      const point = { at, processed: 0, failed: 0 };
+      for (let b = 0; b < 60_000; b += STATS_BUCKET_MS) {
+        const bucket = this.#buckets.get(at + b);
+        point.processed += bucket?.processed ?? 0;
+        point.failed += bucket?.failed ?? 0;
       }
-      source += `[${negate ? "^" : ""}${set}]`;
-    } else source += literal(char);
+      points.push(point);
+    }
+    return Promise.resolve(points);
   }
-  return new RegExp(source + "$");
 }

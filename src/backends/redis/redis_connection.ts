@@ -4,7 +4,7 @@ import { createNodeRedisClient, type NodeRedisClientOptions } from "./node_redis
 import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_client.ts";
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
-import { redactUrl, unencodedInUserInfo, urlSecrets } from "./_redact_url.ts";
+import { redactUrl, unencodedInUserInfo, urlSecrets } from "../../model/_redact_url.ts";
 import { clusterUrl, isTopologyUrl, parseTopologyUrl } from "./_topology_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */

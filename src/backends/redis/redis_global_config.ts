@@ -4,6 +4,11 @@ import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import { decodeHeartbeat, encodeHeartbeat, heartbeatScript } from "./scripts/_heartbeat.ts";
 import { claimOnceScript, decodeClaimOnce, encodeClaimOnce } from "./scripts/_claim_once.ts";
 import {
+  decodeReadThroughput,
+  encodeReadThroughput,
+  readThroughputScript,
+} from "./scripts/_read_throughput.ts";
+import {
   decodeReadWorkerStats,
   encodeReadWorkerStats,
   readWorkerStatsScript,
@@ -15,7 +20,9 @@ import {
 } from "./scripts/_worker_report.ts";
 import { replyPairs } from "./scripts/_reply.ts";
 import {
+  checkMinutes,
   STATS_MINUTE_BUCKETS,
+  type ThroughputMinute,
   type WorkerReport,
   type WorkerStats,
 } from "../../model/worker_report.ts";
@@ -194,6 +201,12 @@ export class RedisGlobalConfig implements GlobalConfig {
   async readWorkerStats(): Promise<WorkerStats> {
     const { keys, args } = encodeReadWorkerStats(this.keys, STATS_MINUTE_BUCKETS);
     return decodeReadWorkerStats(await this.connection.script(readWorkerStatsScript, keys, args));
+  }
+
+  /** Tasks finished per minute, in one script (see {@linkcode GlobalConfig.readThroughput}). */
+  async readThroughput(minutes: number): Promise<ThroughputMinute[]> {
+    const { keys, args } = encodeReadThroughput(this.keys, checkMinutes(minutes));
+    return decodeReadThroughput(await this.connection.script(readThroughputScript, keys, args));
   }
 
   #beaten(): void {

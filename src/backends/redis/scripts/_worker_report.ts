@@ -13,7 +13,8 @@ KEYS[2] worker   HASH  this worker's record: host, pid, runtime, concurrency, st
                        active, seen_at, processed, failed (PEXPIRE ttl)
 KEYS[3] totals   HASH  the app's counters: processed, failed
 KEYS[4] bucket prefix: the throughput bucket of server time t is the HASH
-                       KEYS[4] .. floor(t / 10000) * 10 (processed, failed; PEXPIRE 10 min)
+                       KEYS[4] .. floor(t / 10000) * 10 (processed, failed; PEXPIRE 62 min:
+                       an hour of history for read_throughput)
 ARGV[1] worker id
 ARGV[2] ttl ms
 ARGV[3] processed since the previous report
@@ -39,7 +40,7 @@ if (processed > 0 or failed > 0) and not flushed then
   local bucket = KEYS[4] .. tostring(math.floor(now / 10000) * 10)
   redis.call('HINCRBY', bucket, 'processed', processed)
   redis.call('HINCRBY', bucket, 'failed', failed)
-  redis.call('PEXPIRE', bucket, 600000)
+  redis.call('PEXPIRE', bucket, 3720000)
 end
 if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[1], ARGV[1])

@@ -34,7 +34,7 @@ function redactQuery(rest: string): string {
 }
 
 /**
- * Hides the password (and a lone user token) of a Redis URL, and secret query parameters
+ * Hides the password (and a lone user token) of a Redis or PostgreSQL URL, and secret query parameters
  * (`?password=…`), for logs and error messages. The user info is everything before the last `@`,
  * so a password with an unencoded `/`, `?`, `#` or `@` is hidden whole.
  *

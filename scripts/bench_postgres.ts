@@ -1,0 +1,492 @@
+/**
+ * The PostgreSQL benchmark: QTasks' PostgreSQL backend against pg-boss and graphile-worker
+ * (dev-only, from npm), in the same run, on the same PostgreSQL, in one Deno process each in turn
+ * (GitHub issue #20).
+ *
+ *   deno run -A scripts/bench_postgres.ts [--url URL] [--n N] [--latency-n N] [--only LIST]
+ *                                        [--size N] [--json FILE]
+ *
+ *   --url        the server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
+ *                creates and uses the database qtasks_bench on it, and drops each contender's
+ *                schema before its runs
+ *   --n          tasks per throughput scenario (default 5000; c1 uses n/5)
+ *   --latency-n  sequential samples of the latency scenario (default 200)
+ *   --only       run only these contenders: qtasks, pg-boss, graphile-worker
+ *   --size       also measure QTasks' table sizes after N tasks enqueued in bulk and processed
+ *                (the issue asks for 1,000,000)
+ *   --json       write the results here too
+ *
+ * Scenarios, per contender:
+ *   enqueue-1   N tasks enqueued one call at a time (100 calls in flight), tasks/s
+ *   bulk        N tasks enqueued in bulk calls of 1000, tasks/s
+ *   c100        N pre-enqueued no-op tasks processed by one worker at concurrency 100, tasks/s
+ *   c1          N/5 pre-enqueued no-op tasks processed at concurrency 1, tasks/s
+ *   latency     enqueue one task and wait until its handler ran (an idle worker in the same
+ *               process), sequentially: p50 and p99 in ms (QTasks: until `result.value()`
+ *               resolved, pushed by NOTIFY, which includes storing the result)
+ *   db-cpu      CPU time (user + system) of the PostgreSQL backends serving the contender's
+ *               connections (from /proc/<pid>/stat of the pids pg_stat_activity lists for the
+ *               benchmark database), per task, over enqueue-1 + c100
+ *
+ * The machine may be shared: compare figures of the same run only.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { QueueTasks } from "../mod.ts";
+import { PostgresBroker } from "../src/backends/postgres/mod.ts";
+
+type Row = Record<string, number | string>;
+
+const args = parseArgs(Deno.args);
+const baseUrl = args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const N = Number(args.n ?? 5000);
+const LATENCY_N = Number(args["latency-n"] ?? 200);
+const only = args.only ? new Set(args.only.split(",")) : undefined;
+const benchUrl = (() => {
+  const url = new URL(baseUrl);
+  url.pathname = "/qtasks_bench";
+  return url.href;
+})();
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith("--")) out[argv[i].slice(2)] = argv[i + 1] ?? "";
+    i++;
+  }
+  return out;
+}
+
+const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+const exists = await admin`select 1 from pg_database where datname = 'qtasks_bench'`;
+if (exists.length === 0) await admin.unsafe(`create database qtasks_bench`);
+await admin.end();
+const bench = postgres(benchUrl, { max: 2, onnotice: () => {} });
+
+/** CPU seconds (user + system) of each backend connected to qtasks_bench, but ours, by pid. */
+async function backendCpu(): Promise<Map<number, number>> {
+  const rows = await bench`select pid from pg_stat_activity
+    where datname = 'qtasks_bench' and pid <> pg_backend_pid()`;
+  const ticks = 100;
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / ticks);
+    } catch { /* ended */ }
+  }
+  return cpu;
+}
+
+/**
+ * Samples the backends' CPU every 50 ms while `body` runs (backends of pools closed during it
+ * are counted up to their last sample); resolves with the CPU seconds they spent.
+ */
+async function dbCpuDuring(body: () => Promise<void>): Promise<number> {
+  const first = await backendCpu();
+  const last = new Map(first);
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      for (const [pid, cpu] of await backendCpu()) last.set(pid, cpu);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    await body();
+  } finally {
+    running = false;
+    await sampler;
+  }
+  for (const [pid, cpu] of await backendCpu()) last.set(pid, cpu);
+  let spent = 0;
+  for (const [pid, cpu] of last) spent += cpu - (first.get(pid) ?? 0);
+  return spent;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function pool(n: number, width: number, fn: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
+/** Waits until `done()` holds, checking every 5 ms (the benchmark's own loop, not a product). */
+async function until(done: () => boolean, limitMs = Infinity): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!done() && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The duration of the last `process` run, measured by the contender (ms). */
+const timing: { elapsed?: number; done?: number } = {};
+
+interface Contender {
+  name: string;
+  enqueueOne(n: number): Promise<void>;
+  bulk(n: number): Promise<void>;
+  /** Processes up to `n` tasks, for at most `limitMs`; sets `timing` (elapsed, done). */
+  process(n: number, concurrency: number, limitMs?: number): Promise<void>;
+  latency(samples: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function dropSchema(name: string): Promise<void> {
+  await bench.unsafe(`drop schema if exists "${name}" cascade`);
+}
+
+// ---------------------------------------------------------------- QTasks
+async function qtasksContender(): Promise<Contender> {
+  const schema = "qtasks_bench";
+  await dropSchema(schema);
+  const make = async (concurrency: number) => {
+    const broker = new PostgresBroker({ name: "bench", url: benchUrl, schema });
+    const app = new QueueTasks({
+      name: "bench",
+      broker,
+      env: false,
+      config: { maxTasksProcess: concurrency, logsDefaultLevel: "warn", shutdownGraceMs: 1_000 },
+    });
+    let done = 0;
+    const noop = app.task("noop", (_i: number) => {
+      done++;
+      return null;
+    });
+    await broker.connection.ready();
+    return { app, broker, noop, done: () => done };
+  };
+  const producer = await make(1);
+  const clear = () => producer.broker.flushAll();
+  return {
+    name: "qtasks",
+    async enqueueOne(n) {
+      await clear();
+      await pool(n, 100, (i) => producer.noop.addTask(i));
+    },
+    async bulk(n) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await producer.app.addTasks(
+          "noop",
+          Array.from({ length: Math.min(1000, n - i) }, (_, j) => [i + j]),
+        );
+      }
+    },
+    async process(n, concurrency, limitMs = Infinity) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await producer.app.addTasks(
+          "noop",
+          Array.from({ length: Math.min(1000, n - i) }, (_, j) => [i + j]),
+        );
+      }
+      const worker = await make(concurrency);
+      const started = performance.now();
+      await worker.app.start();
+      await until(() => worker.done() >= n, limitMs);
+      timing.done = worker.done();
+      // Every result stored: the last settlements are flushed when the worker stops.
+      await worker.app.stop();
+      timing.elapsed = performance.now() - started;
+    },
+    async latency(samples) {
+      await clear();
+      const worker = await make(10);
+      await worker.app.start();
+      const times: number[] = [];
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        const result = await producer.noop.addTask(i);
+        await result.value({ timeoutMs: 10_000 });
+        times.push(performance.now() - started);
+      }
+      await worker.app.stop();
+      return times;
+    },
+    async close() {
+      await clear();
+      await producer.broker.stop();
+      await dropSchema(schema);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- pg-boss
+async function pgBossContender(): Promise<Contender> {
+  // A dev-only peer of this benchmark, pinned here rather than in deno.json (never shipped).
+  // deno-lint-ignore no-import-prefix
+  const { PgBoss } = await import("npm:pg-boss@12.38.1");
+  const schema = "pgboss_bench";
+  await dropSchema(schema);
+  // deno-lint-ignore no-explicit-any
+  const boss: any = new PgBoss({ connectionString: benchUrl, schema, supervise: false, max: 10 });
+  boss.on("error", () => {});
+  await boss.start();
+  const queue = "bench";
+  await boss.createQueue(queue);
+  const clear = () => boss.deleteAllJobs(queue).catch(() => boss.purgeQueue?.(queue));
+  return {
+    name: "pg-boss",
+    async enqueueOne(n) {
+      await clear();
+      await pool(n, 100, (i) => boss.send(queue, { i }));
+    },
+    async bulk(n) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await boss.insert(
+          queue,
+          Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ data: { i: i + j } })),
+        );
+      }
+    },
+    async process(n, concurrency, limitMs = Infinity) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await boss.insert(
+          queue,
+          Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ data: { i: i + j } })),
+        );
+      }
+      let done = 0;
+      const started = performance.now();
+      const ids: string[] = [];
+      // pg-boss' concurrency: one polling worker per slot (each fetches one job at a time).
+      for (let k = 0; k < concurrency; k++) {
+        ids.push(
+          await boss.work(queue, { pollingIntervalSeconds: 0.5, batchSize: 1 }, () => {
+            done++;
+            return Promise.resolve(null);
+          }),
+        );
+      }
+      await until(() => done >= n, limitMs);
+      timing.done = done;
+      await boss.offWork(queue, { wait: true });
+      timing.elapsed = performance.now() - started;
+    },
+    async latency(samples) {
+      await clear();
+      let resolveRan: () => void = () => {};
+      await boss.work(queue, { pollingIntervalSeconds: 0.5 }, () => {
+        resolveRan();
+        return Promise.resolve(null);
+      });
+      const times: number[] = [];
+      for (let i = 0; i < samples; i++) {
+        const ran = new Promise<void>((resolve) => resolveRan = resolve);
+        const started = performance.now();
+        await boss.send(queue, { i });
+        await ran;
+        times.push(performance.now() - started);
+      }
+      await boss.offWork(queue, { wait: true });
+      return times;
+    },
+    async close() {
+      await boss.stop({ graceful: false, wait: true }).catch(() => {});
+      await dropSchema(schema);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- graphile-worker
+async function graphileContender(): Promise<Contender> {
+  // A dev-only peer of this benchmark, pinned here rather than in deno.json (never shipped).
+  // deno-lint-ignore no-import-prefix
+  const graphile = await import("npm:graphile-worker@0.18.0");
+  await dropSchema("graphile_worker");
+  const utils = await graphile.makeWorkerUtils({ connectionString: benchUrl });
+  await utils.migrate();
+  const clear = () => bench.unsafe(`delete from graphile_worker._private_jobs`);
+  let done = 0;
+  let onRun: () => void = () => {};
+  const taskList = {
+    bench: () => {
+      done++;
+      onRun();
+      return Promise.resolve();
+    },
+  };
+  const start = (concurrency: number) =>
+    graphile.run({
+      connectionString: benchUrl,
+      concurrency,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      taskList,
+      logger: new graphile.Logger(() => () => {}),
+    });
+  return {
+    name: "graphile-worker",
+    async enqueueOne(n) {
+      await clear();
+      await pool(n, 100, (i) => utils.addJob("bench", { i }));
+    },
+    async bulk(n) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await utils.addJobs(
+          Array.from(
+            { length: Math.min(1000, n - i) },
+            (_, j) => ({ identifier: "bench", payload: { i: i + j } }),
+          ),
+        );
+      }
+    },
+    async process(n, concurrency, limitMs = Infinity) {
+      await clear();
+      for (let i = 0; i < n; i += 1000) {
+        await utils.addJobs(
+          Array.from(
+            { length: Math.min(1000, n - i) },
+            (_, j) => ({ identifier: "bench", payload: { i: i + j } }),
+          ),
+        );
+      }
+      done = 0;
+      const started = performance.now();
+      const runner = await start(concurrency);
+      await until(() => done >= n, limitMs);
+      timing.done = done;
+      await runner.stop();
+      timing.elapsed = performance.now() - started;
+    },
+    async latency(samples) {
+      await clear();
+      const runner = await start(10);
+      const times: number[] = [];
+      for (let i = 0; i < samples; i++) {
+        const ran = new Promise<void>((resolve) => onRun = resolve);
+        const started = performance.now();
+        await utils.addJob("bench", { i });
+        await ran;
+        times.push(performance.now() - started);
+      }
+      onRun = () => {};
+      await runner.stop();
+      return times;
+    },
+    async close() {
+      await clear();
+      await utils.release();
+      await dropSchema("graphile_worker");
+    },
+  };
+}
+
+// ---------------------------------------------------------------- run
+const makers: Array<[string, () => Promise<Contender>]> = [
+  ["qtasks", qtasksContender],
+  ["pg-boss", pgBossContender],
+  ["graphile-worker", graphileContender],
+];
+const results: Row[] = [];
+for (const [name, make] of makers) {
+  if (only && !only.has(name)) continue;
+  const contender = await make();
+  const row: Row = { contender: name };
+  try {
+    let t = 0;
+    const enqueueCpu = await dbCpuDuring(async () => {
+      t = performance.now();
+      await contender.enqueueOne(N);
+      row["enqueue-1 /s"] = Math.round(N / ((performance.now() - t) / 1000));
+    });
+    t = performance.now();
+    await contender.bulk(N);
+    row["bulk /s"] = Math.round(N / ((performance.now() - t) / 1000));
+    const processCpu = await dbCpuDuring(() => contender.process(N, 100));
+    row["c100 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
+    // db-cpu: enqueue-1 plus c100 (whose pre-enqueue in bulk is included).
+    row["db-cpu ms/task"] = Number(((enqueueCpu + processCpu) * 1000 / N).toFixed(3));
+    // c1: N/5 tasks, or what is done in 30 s (a 2 s poller would take an hour).
+    await contender.process(Math.max(1, Math.floor(N / 5)), 1, 30_000);
+    row["c1 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
+    const samples = (await contender.latency(LATENCY_N)).sort((a, b) => a - b);
+    row["p50 ms"] = Number(percentile(samples, 0.5).toFixed(2));
+    row["p99 ms"] = Number(percentile(samples, 0.99).toFixed(2));
+  } catch (error) {
+    row.error = (error as Error).message;
+  } finally {
+    await contender.close().catch(() => {});
+  }
+  results.push(row);
+  console.error(JSON.stringify(row));
+}
+
+if (args.size) await measureSize(Number(args.size));
+
+async function measureSize(n: number): Promise<void> {
+  const schema = "qtasks_size";
+  await dropSchema(schema);
+  const broker = new PostgresBroker({ name: "size", url: benchUrl, schema });
+  const app = new QueueTasks({
+    name: "size",
+    broker,
+    env: false,
+    config: { maxTasksProcess: 100, logsDefaultLevel: "warn", shutdownGraceMs: 1_000 },
+  });
+  let done = 0;
+  app.task("noop", () => {
+    done++;
+    return null;
+  });
+  await app.start();
+  const started = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    await app.addTasks("noop", Array.from({ length: Math.min(1000, n - i) }, () => []));
+    // Keep the backlog bounded: enqueue while the worker drains.
+    while (i - done > 50_000) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await until(() => done >= n);
+  await app.stop();
+  const sizes = await bench.unsafe(
+    `select c.relname, pg_total_relation_size(c.oid) as bytes, t.n_live_tup, t.n_dead_tup
+     from pg_class c join pg_namespace s on s.oid = c.relnamespace
+     left join pg_stat_user_tables t on t.relid = c.oid
+     where s.nspname = $1 and c.relkind = 'r' order by 2 desc`,
+    [schema],
+  );
+  console.log(
+    `\nTable sizes after ${n} tasks (${
+      Math.round((performance.now() - started) / 1000)
+    } s; records kept for resultTtlMs):`,
+  );
+  for (const row of sizes) {
+    console.log(
+      `  ${String(row.relname).padEnd(12)} ${
+        (Number(row.bytes) / 1024 / 1024).toFixed(1).padStart(8)
+      } MB  live ${row.n_live_tup}  dead ${row.n_dead_tup}`,
+    );
+  }
+  await broker.flushAll();
+  await dropSchema(schema);
+}
+
+const columns = [
+  "contender",
+  "enqueue-1 /s",
+  "bulk /s",
+  "c100 /s",
+  "c1 /s",
+  "p50 ms",
+  "p99 ms",
+  "db-cpu ms/task",
+];
+console.log(`\nPostgreSQL benchmark, N ${N}, latency samples ${LATENCY_N} (same run, same server)`);
+console.log(`| ${columns.join(" | ")} |`);
+console.log(`|${columns.map(() => "---").join("|")}|`);
+for (const row of results) {
+  console.log(`| ${columns.map((c) => row[c] ?? (row.error ? "error" : "")).join(" | ")} |`);
+  if (row.error) console.log(`  ${row.contender}: ${row.error}`);
+}
+if (args.json) Deno.writeTextFileSync(args.json, JSON.stringify(results, null, 2));
+await bench.end();

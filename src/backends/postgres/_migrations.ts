@@ -1,0 +1,113 @@
+/**
+ * The PostgreSQL schema, as numbered migrations applied in order under an advisory lock (see
+ * `postgres_connection.ts`). Each migration runs once, in its own transaction, and records its
+ * number in `<schema>.qtasks_meta`. Never edit a shipped migration: add the next one.
+ *
+ * Tables (every row carries its app name, so apps share one schema):
+ * - `records`: one row per task record, its fields as JSONB (the same string fields the Redis
+ *   backend keeps in a hash), plus columns generated from them for the operator's queries, and
+ *   `expires_at` for retention. Written a few times per task (add, claim, settle).
+ * - `queue`: the hot table, one narrow row per waiting task (queued or scheduled: `due_at`);
+ *   claims delete from it with `FOR UPDATE SKIP LOCKED`, so it stays small and never carries
+ *   dead versions of wide rows.
+ * - `leases`: one row per running task (worker, delivery, deadline).
+ * - `config`, `claims`, `workers`, `counters`, `paused`, `heartbeats`: the GlobalConfig.
+ *
+ * @module
+ */
+
+/** One migration: its number and SQL (`S` stands for the quoted schema name). */
+export interface Migration {
+  /** Its number: migrations run in increasing order. */
+  version: number;
+  /** What it does, for `qtasks migrate`. */
+  description: string;
+  /** The statements; `S` is replaced by the quoted schema. */
+  sql: (schema: string) => string;
+}
+
+export { SCHEMA_VERSION } from "./schema_version.ts";
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "records, queue, leases and GlobalConfig tables",
+    sql: (S) => `
+create sequence ${S}.seq;
+create table ${S}.records (
+  app text not null,
+  uuid text not null,
+  fields jsonb not null,
+  expires_at timestamptz,
+  seq bigint generated always as ((fields->>'seq')::bigint) stored,
+  status text generated always as (fields->>'status') stored,
+  task_name text generated always as (fields->>'task_name') stored,
+  run_at double precision generated always as ((fields->>'run_at')::float8) stored,
+  finished_at double precision generated always as ((fields->>'finished_at')::float8) stored,
+  primary key (app, uuid)
+) with (fillfactor = 80);
+create index records_seq on ${S}.records (app, seq);
+create index records_expiry on ${S}.records (expires_at) where expires_at is not null;
+create table ${S}.queue (
+  app text not null,
+  uuid text not null,
+  priority integer not null,
+  seq bigint not null,
+  due_at timestamptz not null,
+  quarantine boolean not null default false,
+  task_name text not null,
+  primary key (app, uuid)
+);
+create index queue_claim on ${S}.queue (app, quarantine, priority, seq) include (due_at, task_name);
+create index queue_due on ${S}.queue (app, due_at);
+create table ${S}.leases (
+  app text not null,
+  uuid text not null,
+  worker_id text not null,
+  deliveries integer not null,
+  deadline timestamptz not null,
+  primary key (app, uuid)
+);
+create index leases_deadline on ${S}.leases (app, deadline);
+create table ${S}.config (
+  app text not null,
+  grp text not null,
+  key text not null,
+  value text not null,
+  primary key (app, grp, key)
+);
+create table ${S}.claims (
+  app text not null,
+  key text not null,
+  expires_at timestamptz not null,
+  primary key (app, key)
+);
+create table ${S}.workers (
+  app text not null,
+  worker_id text not null,
+  info jsonb not null,
+  expires_at timestamptz not null,
+  primary key (app, worker_id)
+);
+create table ${S}.counters (
+  app text not null,
+  bucket bigint not null,
+  processed bigint not null default 0,
+  failed bigint not null default 0,
+  primary key (app, bucket)
+);
+create table ${S}.paused (
+  app text not null,
+  name text not null,
+  primary key (app, name)
+);
+create table ${S}.heartbeats (
+  app text not null,
+  instance text not null,
+  expires_at timestamptz not null,
+  primary key (app, instance)
+);
+`,
+  },
+];

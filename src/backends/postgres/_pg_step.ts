@@ -1,0 +1,217 @@
+/**
+ * One transaction of the PostgreSQL backend, with the record and queue primitives the broker and
+ * the operations are written with (as the memory backend's are with its maps): every read locks
+ * the record's row (`FOR UPDATE`), every change is a statement of the same transaction, and the
+ * events the changes make are sent at the end with one `pg_notify` (delivered on commit only).
+ *
+ * @module
+ */
+import { queryStatusOf } from "../../model/task_query.ts";
+import type { TaskFields } from "../../model/task_record.ts";
+import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
+
+/** Bytes of one notification's payload, at most (the server's limit is 8000). */
+const PAYLOAD_LIMIT = 7_000;
+
+/** One event line (see {@linkcode PostgresEventLine}). */
+export type EventLine = PostgresEventLine;
+
+/** Encodes event lines into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes. */
+export function encodeEvents(lines: EventLine[]): string[] {
+  const payloads: string[] = [];
+  let current = "";
+  for (const line of lines) {
+    const text = JSON.stringify(line);
+    if (current !== "" && current.length + text.length + 1 > PAYLOAD_LIMIT) {
+      payloads.push(current);
+      current = "";
+    }
+    current = current === "" ? text : `${current}\n${text}`;
+  }
+  if (current !== "") payloads.push(current);
+  return payloads;
+}
+
+/** Decodes a payload into its event lines (malformed lines are skipped). */
+export function decodeEvents(payload: string): EventLine[] {
+  const lines: EventLine[] = [];
+  for (const text of payload.split("\n")) {
+    try {
+      const line = JSON.parse(text);
+      if (Array.isArray(line) && line.length === 5) lines.push(line as EventLine);
+    } catch { /* not ours */ }
+  }
+  return lines;
+}
+
+/** A queue entry. */
+export interface QueueEntry {
+  /** The task. */
+  uuid: string;
+  /** Lower first. */
+  priority: number;
+  /** FIFO order within a priority. */
+  seq: number;
+  /** Its task name (for pauses). */
+  taskName: string;
+}
+
+/**
+ * The primitives of one transaction of app `app`, on the server's clock `nowMs` (read when the
+ * transaction began).
+ */
+export class PgStep {
+  readonly tx: Queryable;
+  readonly c: PostgresConnection;
+  readonly app: string;
+  /** The server's time when the step began (ms since the epoch). */
+  readonly nowMs: number;
+  /** Events to send at the end. */
+  readonly events: EventLine[] = [];
+  #wake = false;
+
+  constructor(tx: Queryable, c: PostgresConnection, app: string, nowMs: number) {
+    this.tx = tx;
+    this.c = c;
+    this.app = app;
+    this.nowMs = nowMs;
+  }
+
+  /**
+   * Begins a step: reads the server's clock.
+   *
+   * @returns The step.
+   */
+  static async begin(tx: Queryable, c: PostgresConnection, app: string): Promise<PgStep> {
+    const rows = await c.run(
+      tx,
+      `select (extract(epoch from clock_timestamp()) * 1000)::float8 as now`,
+    );
+    return new PgStep(tx, c, app, Math.floor(Number(rows[0].now)));
+  }
+
+  /** Runs a statement of this step. */
+  // deno-lint-ignore no-explicit-any
+  run(text: string, params: unknown[] = []): Promise<any[]> {
+    return this.c.run(this.tx, text, params);
+  }
+
+  /** The record's fields, its row locked (`undefined`: none, or expired). */
+  async fields(uuid: string): Promise<TaskFields | undefined> {
+    const rows = await this.run(
+      `select fields from ${this.c.s}.records where app = $1 and uuid = $2 and (expires_at is null or expires_at > to_timestamp($3::float8 / 1000.0)) for update`,
+      [this.app, uuid, this.nowMs],
+    );
+    return rows.length === 0 ? undefined : rows[0].fields as TaskFields;
+  }
+
+  /**
+   * Creates a record (taking the next seq into its `seq` field); an expired record of the same
+   * uuid is replaced.
+   *
+   * @returns Its seq, or `undefined` when a live record has this uuid.
+   */
+  async insert(uuid: string, fields: TaskFields): Promise<number | undefined> {
+    const rows = await this.run(
+      `insert into ${this.c.s}.records as r (app, uuid, fields)
+       values ($1, $2, $3::text::jsonb || jsonb_build_object('seq', nextval('${this.c.s}.seq')::text))
+       on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
+         where r.expires_at is not null and r.expires_at <= to_timestamp($4::float8 / 1000.0)
+       returning seq`,
+      [this.app, uuid, JSON.stringify(fields), this.nowMs],
+    );
+    if (rows.length === 0) return undefined;
+    const seq = Number(rows[0].seq);
+    this.#event(uuid, { ...fields, seq: String(seq) }, fields.status);
+    return seq;
+  }
+
+  /** Merges `patch` into a record (which must exist); sends its event. */
+  async write(uuid: string, patch: TaskFields, current?: TaskFields): Promise<void> {
+    const rows = await this.run(
+      `update ${this.c.s}.records set fields = fields || $3::text::jsonb where app = $1 and uuid = $2 returning task_name, run_at`,
+      [this.app, uuid, JSON.stringify(patch)],
+    );
+    if (rows.length === 0) return;
+    if (current) Object.assign(current, patch);
+    if (patch.status !== undefined) {
+      this.#event(
+        uuid,
+        {
+          task_name: rows[0].task_name ?? "",
+          ...(rows[0].run_at !== null ? { run_at: String(rows[0].run_at) } : {}),
+        },
+        patch.status,
+      );
+    } else if (patch.progress !== undefined) {
+      this.events.push([this.app, uuid, "progress", "progress", rows[0].task_name ?? ""]);
+    }
+  }
+
+  /** Gives a record an expiry `ttlMs` from now (a finished task). */
+  async expire(uuid: string, ttlMs: number): Promise<void> {
+    await this.run(
+      `update ${this.c.s}.records set expires_at = clock_timestamp() + $3::float8 * interval '1 millisecond' where app = $1 and uuid = $2`,
+      [this.app, uuid, Math.max(0, Math.ceil(ttlMs))],
+    );
+  }
+
+  /** Deletes a record and its queue entry; sends `deleted`. */
+  async remove(uuid: string, taskName: string): Promise<void> {
+    await this.run(
+      `with q as (delete from ${this.c.s}.queue where app = $1 and uuid = $2)
+       delete from ${this.c.s}.records where app = $1 and uuid = $2`,
+      [this.app, uuid],
+    );
+    this.events.push([this.app, uuid, "deleted", "deleted", taskName]);
+  }
+
+  /** Queues an entry, due `delayMs` from now (0: now, and wakes the workers). */
+  async enqueue(entry: QueueEntry, delayMs: number, quarantine = false): Promise<void> {
+    await this.run(
+      `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, quarantine, task_name)
+       values ($1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $7, $8)
+       on conflict (app, uuid) do update set priority = excluded.priority, seq = excluded.seq,
+         due_at = excluded.due_at, quarantine = excluded.quarantine`,
+      [
+        this.app,
+        entry.uuid,
+        entry.priority,
+        entry.seq,
+        this.nowMs,
+        Math.max(0, delayMs),
+        quarantine,
+        entry.taskName,
+      ],
+    );
+    this.wake();
+  }
+
+  /** Removes a task's queue entry. */
+  async unqueue(uuid: string): Promise<void> {
+    await this.run(`delete from ${this.c.s}.queue where app = $1 and uuid = $2`, [this.app, uuid]);
+  }
+
+  /** Tells the waiting workers that tasks may be claimable (sent at the end). */
+  wake(): void {
+    this.#wake = true;
+  }
+
+  #event(uuid: string, fields: TaskFields, status: string | undefined): void {
+    if (status === undefined) return;
+    const query = queryStatusOf(status, fields.run_at, this.nowMs) ?? status;
+    this.events.push([this.app, uuid, status, query, fields.task_name ?? ""]);
+  }
+
+  /** Sends the events (and the wake-up) of this step: delivered when it commits. */
+  async flush(): Promise<void> {
+    const lines = this.events.splice(0);
+    if (this.#wake) lines.push([this.app, "", "!wake", "", ""]);
+    this.#wake = false;
+    if (lines.length === 0) return;
+    await this.run(`select pg_notify($1, p) from unnest($2::text[]) as p`, [
+      this.c.channel,
+      encodeEvents(lines),
+    ]);
+  }
+}

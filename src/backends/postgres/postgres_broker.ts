@@ -1,0 +1,1056 @@
+import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
+import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
+import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
+import type { QueueStats } from "../../model/queue_stats.ts";
+import { appendLogLine } from "../../model/_task_log.ts";
+import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
+import {
+  type FlowLink,
+  type FlowStep,
+  type FlowTaskStep,
+  isGroupStep,
+  parseFlowLink,
+  stepArgs,
+} from "../../model/flow_link.ts";
+import {
+  FLOW_ERROR_FIELDS,
+  flowRecordFields,
+  flowRecordName,
+  isFlowRunning,
+  parseStringList,
+} from "../../model/_flow_record.ts";
+import {
+  errorFields,
+  isReservedField,
+  type TaskFields,
+  toUnixSeconds,
+} from "../../model/task_codec.ts";
+import type { TaskRecord } from "../../model/task_record.ts";
+import type {
+  Broker,
+  CancelOutcome,
+  ClaimedTask,
+  ComponentContext,
+  ExchangeRequest,
+  ExchangeResult,
+  Lease,
+  LeaseRenewal,
+  NewFlow,
+  NewTask,
+  Settlement,
+} from "../../ports/broker.ts";
+import type { Queryable } from "./postgres_connection.ts";
+import { PgStep } from "./_pg_step.ts";
+import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
+import { PostgresStorage } from "./postgres_storage.ts";
+import { PostgresOperations } from "./postgres_operations.ts";
+
+/** Fields that describe one attempt, not the task: a retry's record starts without them. */
+const ATTEMPT_FIELD_SET: ReadonlySet<string> = new Set(ATTEMPT_FIELDS);
+
+/** Finished records deleted per pass of the retention sweep, at most. */
+const SWEEP_LIMIT = 500;
+
+/** Tasks added in the same turn sent in one statement, at most. */
+const ADD_BATCH = 500;
+
+/** How often (ms) a broker's exchanges sweep expired records. */
+const SWEEP_EVERY_MS = 1_000;
+
+/**
+ * A task with the caller's open transaction: `addTask(name, args, { tx })` passes it here, and
+ * the task is stored in that transaction (visible on commit, gone on rollback).
+ */
+type WithTx = { tx?: unknown };
+
+/**
+ * {@linkcode Broker} on PostgreSQL: records in `<schema>.records`, waiting tasks in the narrow
+ * `<schema>.queue` table, claimed with `FOR UPDATE SKIP LOCKED`, running ones in
+ * `<schema>.leases` with a deadline on the server's clock. Idle workers wait on LISTEN/NOTIFY;
+ * result waiters are woken the same way. The same guarantees as the Redis broker (the shared
+ * contract suite), plus transactional enqueue: `add` in the caller's open transaction.
+ *
+ * @example
+ * ```ts ignore
+ * import { QueueTasks } from "@qtasks/qtasks";
+ * import { PostgresBroker } from "@qtasks/qtasks/postgres";
+ *
+ * const broker = new PostgresBroker({ name: "pg-demo", url: "postgres://postgres@127.0.0.1:5432/test" });
+ * const app = new QueueTasks({ name: "pg-demo", broker });
+ * ```
+ */
+export class PostgresBroker implements Broker {
+  /** The app name. */
+  readonly name: string;
+  /** Where records live. */
+  readonly storage: PostgresStorage;
+  /** The operator's API. */
+  readonly operations: PostgresOperations;
+  /** It stores a task given with `tx` in the caller's transaction. */
+  readonly transactional = true;
+  #waiters = new Set<() => void>();
+  #wakes = 0;
+  #wakesSeen = 0;
+  #cancelListeners = new Set<(uuid: string, reason: string) => void>();
+  #unlisten: (() => void) | undefined;
+  #lastSweep = 0;
+  #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #adding: Promise<void> = Promise.resolve();
+
+  /**
+   * Creates a PostgresBroker.
+   *
+   * @param options `name` (default `QueueTasks`), then `storage`, or `connection`, `sql` or
+   *   `url` (and `schema`) for a new one.
+   */
+  constructor(options: PostgresComponentOptions & { storage?: PostgresStorage } = {}) {
+    this.name = options.name ?? options.storage?.name ?? "QueueTasks";
+    this.storage = options.storage ??
+      new PostgresStorage({
+        ...options,
+        name: this.name,
+        globalConfig: new PostgresGlobalConfig({ ...options, name: this.name }),
+      });
+    this.operations = new PostgresOperations(this.storage);
+  }
+
+  /** The shared connection. */
+  get connection(): PostgresStorage["connection"] {
+    return this.storage.connection;
+  }
+
+  /** Checks the schema, listens for wake-ups, then starts the Storage. */
+  async start(context: ComponentContext): Promise<void> {
+    await this.storage.start(context);
+    await this.connection.ready();
+    if (this.#unlisten === undefined) {
+      this.#unlisten = await this.storage.onEvent((line) => {
+        if (line[2] === "!wake") {
+          this.#wakes++;
+          for (const wake of [...this.#waiters]) wake();
+        } else if (line[2] === "!cancel") {
+          for (const listener of [...this.#cancelListeners]) listener(line[1], line[3]);
+        }
+      });
+    }
+  }
+
+  /** Wakes every waiting worker, then stops the Storage. */
+  async stop(): Promise<void> {
+    for (const wake of [...this.#waiters]) wake();
+    this.#unlisten?.();
+    this.#unlisten = undefined;
+    await this.storage.stop();
+  }
+
+  /** Runs `body` in one transaction (the caller's, when given) and sends its events. */
+  async #step<T>(body: (step: PgStep) => Promise<T>, tx?: unknown): Promise<T> {
+    await this.connection.ready();
+    return await this.connection.transaction(async (t) => {
+      const step = await PgStep.begin(t, this.connection, this.name);
+      const result = await body(step);
+      await step.flush();
+      return result;
+    }, tx as Queryable | undefined);
+  }
+
+  /**
+   * Stores the record and queues the task (in `task.tx`, the caller's open transaction, when
+   * given): one statement, which also sends the task's event and the workers' wake-up.
+   */
+  async add(task: NewTask): Promise<void> {
+    unsupported(task);
+    const tx = (task as WithTx).tx as Queryable | undefined;
+    if (tx !== undefined) {
+      await this.connection.ready();
+      const rows = await this.#insertTasks(tx, [task], true);
+      if (rows.length === 0) throw new DuplicateTaskError(task.taskName, task.uuid);
+      return;
+    }
+    // Adds of the same turn go out together, in call order, in one statement (each row on its
+    // own: a duplicate fails alone); the next batch waits for the one in flight (FIFO by seq).
+    await new Promise<void>((resolve, reject) => {
+      this.#pending.push({ task, resolve, reject });
+      if (this.#pending.length === 1) queueMicrotask(() => this.#flushAdds());
+    });
+  }
+
+  #flushAdds(): void {
+    const batch = this.#pending.splice(0, ADD_BATCH);
+    if (this.#pending.length > 0) queueMicrotask(() => this.#flushAdds());
+    this.#adding = this.#adding.then(async () => {
+      try {
+        await this.connection.ready();
+        const rows = await this.#insertTasks(
+          this.connection.sql,
+          batch.map((each) => each.task),
+          true,
+        );
+        const stored = new Set(rows.map((row) => row.uuid));
+        for (const { task, resolve, reject } of batch) {
+          if (stored.has(task.uuid)) resolve();
+          else reject(new DuplicateTaskError(task.taskName, task.uuid));
+        }
+      } catch (error) {
+        for (const { reject } of batch) reject(error);
+      }
+    });
+  }
+
+  /**
+   * Inserts the records and queue entries of `tasks` in one statement (seq in their order);
+   * returns the uuids stored: a uuid whose live record exists is skipped. With `notify`, the same
+   * statement sends their events and the wake-up (one task: the payload stays small).
+   */
+  // deno-lint-ignore no-explicit-any
+  #insertTasks(on: Queryable, tasks: NewTask[], notify: boolean): Promise<any[]> {
+    for (const task of tasks) unsupported(task);
+    const S = this.connection.s;
+    const fields: string[] = [];
+    const delays: number[] = [];
+    for (const task of tasks) {
+      const each: TaskFields = {};
+      for (const [field, value] of Object.entries(task.extra)) {
+        if (!isReservedField(field)) each[field] = String(value);
+      }
+      Object.assign(each, {
+        task_name: task.taskName,
+        priority: String(task.priority),
+        args: task.args,
+        kwargs: task.kwargs,
+        status: "new",
+        deliveries: "0",
+      });
+      if (task.flow !== undefined) each.flow = task.flow;
+      const headers = encodeHeaders(task.headers);
+      if (headers !== undefined) each.headers = headers;
+      fields.push(JSON.stringify(each));
+      delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
+    }
+    const stamp = (at: string) => `round(extract(epoch from ${at})::numeric, 3)::text`;
+    const notifyColumn = notify
+      ? `, pg_notify($7, json_build_array($1::text, i.uuid, 'new',
+           case when i.delay > 0 then 'scheduled' else 'queued' end, i.task_name)::text
+           || E'\\n' || json_build_array($1::text, '', '!wake', '', '')::text) as sent`
+      : "";
+    return this.connection.run(
+      on,
+      `with input as (
+         select * from unnest($2::text[], $3::text[], $4::int[], $5::float8[], $6::text[])
+           with ordinality as t(uuid, fields, priority, delay, task_name, n)),
+       stored as (
+         insert into ${S}.records as r (app, uuid, fields)
+         select $1, i.uuid, i.fields::jsonb || jsonb_build_object(
+             'seq', nextval('${S}.seq')::text,
+             'created_at', ${stamp("now()")}, 'updated_at', ${stamp("now()")})
+           || case when i.delay > 0 then jsonb_build_object('run_at',
+                ${stamp("now() + i.delay * interval '1 millisecond'")}) else '{}'::jsonb end
+         from input i order by i.n
+         on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
+           where r.expires_at is not null and r.expires_at <= clock_timestamp()
+         returning r.uuid, r.seq),
+       queued as (
+         insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name)
+         select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond', i.task_name
+         from stored s join input i using (uuid))
+       select i.uuid, i.delay, i.task_name${notifyColumn} from stored s join input i using (uuid)`,
+      [
+        this.name,
+        tasks.map((task) => task.uuid),
+        fields,
+        tasks.map((task) => task.priority),
+        delays,
+        tasks.map((task) => task.taskName),
+        ...(notify ? [this.connection.channel] : []),
+      ],
+    );
+  }
+
+  /** Stores many tasks and their events in `step` (all or none: a duplicate throws). */
+  async #storeAll(step: PgStep, tasks: NewTask[]): Promise<void> {
+    for (let start = 0; start < tasks.length; start += 1000) {
+      const chunk = tasks.slice(start, start + 1000);
+      const rows = await this.#insertTasks(step.tx, chunk, false);
+      if (rows.length < chunk.length) {
+        const stored = new Set(rows.map((row) => row.uuid));
+        const duplicate = chunk.find((task) => !stored.has(task.uuid))!;
+        throw new DuplicateTaskError(duplicate.taskName, duplicate.uuid);
+      }
+      for (const row of rows) {
+        step.events.push([
+          this.name,
+          row.uuid,
+          "new",
+          row.delay > 0 ? "scheduled" : "queued",
+          row.task_name,
+        ]);
+      }
+    }
+    if (tasks.length > 0) step.wake();
+  }
+
+  /** Stores and queues many tasks in one transaction (all or none). */
+  addBulk(tasks: NewTask[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const task of tasks) {
+      if (seen.has(task.uuid)) {
+        return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
+      }
+      seen.add(task.uuid);
+    }
+    const tx = tasks.find((task) => (task as WithTx).tx !== undefined) as WithTx | undefined;
+    return this.#step((step) => this.#storeAll(step, tasks), tx?.tx);
+  }
+
+  /** Stores a chain's or group's records and queues its first tasks (all or none). */
+  addFlow(flow: NewFlow): Promise<void> {
+    const seen = new Set<string>();
+    for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
+      if (seen.has(uuid)) return Promise.reject(new DuplicateTaskError(taskName, uuid));
+      seen.add(uuid);
+    }
+    return this.#step(async (step) => {
+      const stamp = toUnixSeconds(step.nowMs);
+      for (const record of flow.records) {
+        const seq = await step.insert(record.uuid, flowRecordFields(record, stamp));
+        if (seq === undefined) {
+          throw new DuplicateTaskError(flowRecordName(record).taskName, record.uuid);
+        }
+      }
+      await this.#storeAll(step, flow.tasks);
+    }, (flow as WithTx).tx);
+  }
+
+  /** Settles, recovers expired leases and claims, in one transaction. */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    this.#wakesSeen = this.#wakes;
+    return this.#step((step) => this.#exchange(step, request));
+  }
+
+  async #exchange(step: PgStep, request: ExchangeRequest): Promise<ExchangeResult> {
+    const S = this.connection.s;
+    const now = step.nowMs;
+    const stamp = toUnixSeconds(now);
+    const rejected: string[] = [];
+    const failedTtl = request.failedTtlMs ?? request.resultTtlMs;
+    // Plain final settlements (success, error, cancel of a task outside a flow) in one statement;
+    // the rest (retries, releases, flow steps, re-sent or lost ones) one by one below.
+    const plain = request.settlements.filter((each) =>
+      each.status === "success" || each.status === "error" || each.status === "cancel"
+    );
+    const slow = new Set<Settlement>(
+      request.settlements.filter((each) => !(plain as Settlement[]).includes(each)),
+    );
+    const held = new Set<string>();
+    if (plain.length > 0) {
+      const patches = plain.map((settlement) => {
+        const fields: TaskFields = {
+          status: settlement.status,
+          updated_at: stamp,
+          finished_at: stamp,
+        };
+        if (settlement.status === "success") fields.returning = settlement.returning;
+        else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+        else if (settlement.status === "error") {
+          Object.assign(fields, errorFields(settlement.error));
+        }
+        return JSON.stringify(fields);
+      });
+      const rows = await step.run(
+        `with s as (
+           select * from unnest($2::text[], $3::int[], $4::text[], $5::float8[])
+             as s(uuid, deliveries, patch, ttl)),
+         held as (
+           delete from ${S}.leases l using s
+           where l.app = $1 and l.uuid = s.uuid and l.worker_id = $6 and l.deliveries = s.deliveries
+           returning l.uuid),
+         done as (
+           update ${S}.records r set fields = r.fields || s.patch::jsonb,
+             expires_at = clock_timestamp() + s.ttl * interval '1 millisecond'
+           from s join held h using (uuid)
+           where r.app = $1 and r.uuid = s.uuid and not (r.fields ? 'flow')
+           returning r.uuid, r.task_name)
+         select s.uuid, h.uuid is not null as held, d.uuid is not null as done, d.task_name
+         from s left join held h using (uuid) left join done d using (uuid)`,
+        [
+          this.name,
+          plain.map((each) => each.uuid),
+          plain.map((each) => each.deliveries),
+          patches,
+          plain.map((each) => each.status === "success" ? request.resultTtlMs : failedTtl),
+          request.workerId,
+        ],
+      );
+      const byUuid = new Map(plain.map((each) => [each.uuid, each]));
+      for (const row of rows) {
+        const settlement = byUuid.get(row.uuid)!;
+        if (row.done) {
+          step.events.push([
+            this.name,
+            row.uuid,
+            settlement.status,
+            settlement.status,
+            row.task_name ?? "",
+          ]);
+          continue;
+        }
+        if (row.held) held.add(row.uuid);
+        slow.add(settlement);
+      }
+    }
+    for (const settlement of request.settlements) {
+      if (!slow.has(settlement)) continue;
+      const leased = held.has(settlement.uuid) || (await step.run(
+            `delete from ${S}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 returning uuid`,
+            [this.name, settlement.uuid, request.workerId, settlement.deliveries],
+          )).length > 0;
+      if (!leased) {
+        const fields = await step.fields(settlement.uuid);
+        const done = fields !== undefined && fields.worker_id === request.workerId &&
+          fields.deliveries === String(settlement.deliveries) &&
+          fields.status === settlement.status && fields.error_code !== "DELIVERY_LIMIT";
+        if (!done) rejected.push(settlement.uuid);
+        continue;
+      }
+      if (settlement.status === "release") {
+        await this.#requeue(step, settlement.uuid, stamp, false);
+        continue;
+      }
+      const fields: TaskFields = {
+        status: settlement.status,
+        updated_at: stamp,
+        finished_at: stamp,
+      };
+      if (settlement.status === "success") fields.returning = settlement.returning;
+      else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+      else Object.assign(fields, errorFields(settlement.error));
+      if (settlement.status === "retry") {
+        await this.#retry(step, settlement, fields, request.resultTtlMs);
+      } else {
+        await this.#finish(
+          step,
+          settlement.uuid,
+          fields,
+          settlement.status === "success" ? request.resultTtlMs : failedTtl,
+        );
+      }
+    }
+
+    const expired = await step.run(
+      `delete from ${S}.leases where (app, uuid) in (
+         select app, uuid from ${S}.leases where app = $1 and deadline <= to_timestamp($2::float8 / 1000.0)
+         order by deadline limit $3 for update skip locked)
+       returning uuid, deliveries`,
+      [this.name, now, request.recoverLimit],
+    );
+    for (const { uuid, deliveries } of expired) {
+      const fields = await step.fields(uuid);
+      if (fields === undefined) continue;
+      if (fields.cancel_requested !== undefined) {
+        await this.#finish(step, uuid, {
+          status: "cancel",
+          cancel_reason: fields.cancel_requested,
+          updated_at: stamp,
+          finished_at: stamp,
+        }, failedTtl);
+      } else if (deliveries >= request.maxDeliveries) {
+        await this.#finish(step, uuid, {
+          status: "error",
+          updated_at: stamp,
+          finished_at: stamp,
+          ...deliveryLimitFields(deliveries),
+        }, failedTtl);
+      } else {
+        await this.#requeue(step, uuid, stamp, true);
+      }
+    }
+
+    const claimed: ClaimedTask[] = [];
+    const dropped: string[] = [];
+    if (request.want > 0) {
+      // Dropped entries (no record) do not count: claim again until `want` or no entry is left.
+      let isolated = 0;
+      for (let round = 0; request.idle && isolated === 0 && round < 10; round++) {
+        const before = dropped.length;
+        isolated = await this.#claim(step, request, 1, true, claimed, dropped);
+        if (dropped.length === before) break;
+      }
+      for (
+        let round = 0, taken = 0;
+        isolated === 0 && taken < request.want && round < 10;
+        round++
+      ) {
+        const before = dropped.length;
+        taken += await this.#claim(step, request, request.want - taken, false, claimed, dropped);
+        if (dropped.length === before) break;
+      }
+    }
+    const [state] = await step.run(
+      `select
+         (select count(*) from ${S}.queue where app = $1 and quarantine)::int as quarantined,
+         (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
+            where app = $1 and due_at > to_timestamp($2::float8 / 1000.0))::float8 as next_due,
+         exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)) as waiting`,
+      [this.name, now],
+    );
+    if (expired.length > 0 || state.waiting) step.wake();
+    if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
+      this.#lastSweep = now;
+      await this.storage.sweep(step.tx, SWEEP_LIMIT);
+    }
+    const result: ExchangeResult = {
+      claimed,
+      rejected,
+      recovered: expired.length,
+      dropped,
+      quarantined: state.quarantined,
+    };
+    if (state.next_due !== null) result.nextDueMs = Math.max(1, Math.ceil(state.next_due - now));
+    return result;
+  }
+
+  /** Claims up to `limit` due tasks of one queue (the quarantine or the main one). */
+  async #claim(
+    step: PgStep,
+    request: ExchangeRequest,
+    limit: number,
+    isolated: boolean,
+    claimed: ClaimedTask[],
+    dropped: string[],
+  ): Promise<number> {
+    const S = this.connection.s;
+    const stamp = toUnixSeconds(step.nowMs);
+    const rows = await step.run(
+      `with picked as (
+         delete from ${S}.queue q where (q.app, q.uuid) in (
+           select app, uuid from ${S}.queue c
+           where c.app = $1 and c.quarantine = $2 and c.due_at <= to_timestamp($3::float8 / 1000.0)
+             and not exists (select 1 from ${S}.paused p where p.app = $1 and p.name in ('*', c.task_name))
+           order by c.priority, c.seq limit $4 for update skip locked)
+         returning q.uuid, q.priority, q.seq, (extract(epoch from q.due_at) * 1000)::float8 as due),
+       updated as (
+         update ${S}.records r set fields = r.fields || jsonb_build_object(
+             'status', 'process', 'worker_id', $5::text,
+             'deliveries', (coalesce((r.fields->>'deliveries')::int, 0) + 1)::text,
+             'started_at', $6::text, 'updated_at', $6::text)
+         from picked p
+         where r.app = $1 and r.uuid = p.uuid and r.status = 'new'
+           and (r.expires_at is null or r.expires_at > to_timestamp($3::float8 / 1000.0))
+         returning r.uuid, r.fields),
+       leased as (
+         insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline)
+         select $1, u.uuid, $5, (u.fields->>'deliveries')::int, to_timestamp(($3::float8 + $7::float8) / 1000.0)
+         from updated u returning uuid)
+       select p.uuid, p.priority, p.seq, p.due, u.fields from picked p left join updated u using (uuid)
+       order by p.priority, p.seq`,
+      [this.name, isolated, step.nowMs, limit, request.workerId, stamp, request.leaseMs],
+    );
+    let taken = 0;
+    for (const row of rows) {
+      const fields = row.fields as TaskFields | null;
+      if (!fields) {
+        dropped.push(row.uuid);
+        continue;
+      }
+      const task: ClaimedTask = {
+        uuid: row.uuid,
+        taskName: fields.task_name ?? "",
+        priority: row.priority,
+        args: fields.args ?? "[]",
+        kwargs: fields.kwargs ?? "{}",
+        deliveries: Number(fields.deliveries),
+        isolated,
+      };
+      if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
+      if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
+      if (fields.flow !== undefined) task.flow = true;
+      // How long it waited since it was due (the server's clock).
+      task.waitedMs = Math.max(0, Math.floor(step.nowMs - Number(row.due)));
+      if (fields.headers !== undefined) {
+        const headers = parseHeaders(fields.headers);
+        if (headers !== undefined) task.headers = headers;
+      }
+      step.events.push([this.name, row.uuid, "process", "running", task.taskName]);
+      claimed.push(task);
+      taken++;
+    }
+    return taken;
+  }
+
+  /** Settles a failed attempt as `retry` and creates the next attempt's record. */
+  async #retry(
+    step: PgStep,
+    settlement: Extract<Settlement, { status: "retry" }>,
+    fields: TaskFields,
+    ttlMs: number,
+  ): Promise<void> {
+    const parent = await step.fields(settlement.uuid);
+    const child = settlement.childUuid;
+    if (
+      !parent || parent.task_name === undefined || parent.cancel_requested !== undefined ||
+      await step.fields(child)
+    ) {
+      await this.#finish(step, settlement.uuid, { ...fields, status: "error" }, ttlMs);
+      return;
+    }
+    const delay = Math.max(0, Math.ceil(settlement.delayMs));
+    const stamp = toUnixSeconds(step.nowMs);
+    const copy: TaskFields = {};
+    for (const [field, value] of Object.entries(parent)) {
+      if (!ATTEMPT_FIELD_SET.has(field)) copy[field] = value;
+    }
+    const record: TaskFields = {
+      ...copy,
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      deliveries: "0",
+      retry: String(settlement.retriesLeft - 1),
+      retry_parent_uuid: settlement.uuid,
+      attempt: String((Number(parent.attempt) || 1) + 1),
+    };
+    if (delay > 0) record.run_at = toUnixSeconds(step.nowMs + delay);
+    const seq = await step.insert(child, record);
+    await this.#finish(step, settlement.uuid, {
+      ...fields,
+      retry: String(settlement.retriesLeft),
+      retry_child_uuid: child,
+    }, ttlMs + delay);
+    if (seq !== undefined) {
+      await step.enqueue({
+        uuid: child,
+        priority: Number(parent.priority) || 0,
+        seq,
+        taskName: parent.task_name,
+      }, delay);
+    }
+  }
+
+  /** Renews leases still held by `workerId`; reports lost ones and requested cancels. */
+  async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
+    const renewal: LeaseRenewal = { lost: [], cancelled: [] };
+    if (leases.length === 0) return renewal;
+    await this.connection.ready();
+    const S = this.connection.s;
+    const rows = await this.connection.run(
+      this.connection.sql,
+      `with wanted as (select * from unnest($2::text[], $3::int[]) as w(uuid, deliveries)),
+       renewed as (
+         update ${S}.leases l set deadline = clock_timestamp() + $5::float8 * interval '1 millisecond'
+         from wanted w
+         where l.app = $1 and l.uuid = w.uuid and l.worker_id = $4 and l.deliveries = w.deliveries
+         returning l.uuid)
+       select r.uuid, rec.fields->>'cancel_requested' as reason
+       from renewed r left join ${S}.records rec on rec.app = $1 and rec.uuid = r.uuid`,
+      [
+        this.name,
+        leases.map((lease) => lease.uuid),
+        leases.map((lease) => lease.deliveries),
+        workerId,
+        leaseMs,
+      ],
+    );
+    const held = new Map<string, string | null>();
+    for (const row of rows) held.set(row.uuid, row.reason);
+    for (const { uuid } of leases) {
+      if (!held.has(uuid)) renewal.lost.push(uuid);
+      else if (held.get(uuid) !== null) renewal.cancelled.push({ uuid, reason: held.get(uuid)! });
+    }
+    return renewal;
+  }
+
+  /** Cancels a queued task at once, or tells the worker running it. */
+  cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
+    return this.#step((step) => this.#cancel(step, uuid, reason, resultTtlMs));
+  }
+
+  async #cancel(
+    step: PgStep,
+    uuid: string,
+    reason: string,
+    resultTtlMs: number,
+  ): Promise<CancelOutcome> {
+    let fields = await step.fields(uuid);
+    if (fields?.flow_kind !== undefined) {
+      return await this.#cancelFlow(step, uuid, fields, reason, resultTtlMs);
+    }
+    let hops = 0;
+    for (; hops < 1000 && fields?.status === "retry" && fields.retry_child_uuid; hops++) {
+      uuid = fields.retry_child_uuid;
+      fields = await step.fields(uuid);
+    }
+    if (!fields) return hops > 0 ? "finished" : "missing";
+    if (fields.status === "new") {
+      await step.unqueue(uuid);
+      await this.#endCancelled(step, uuid, reason, resultTtlMs);
+      return "cancelled";
+    }
+    if (fields.status === "process") {
+      await step.write(uuid, { cancel_requested: reason });
+      step.events.push([this.name, uuid, "!cancel", reason, ""]);
+      return "cancelling";
+    }
+    return "finished";
+  }
+
+  async #endCancelled(
+    step: PgStep,
+    uuid: string,
+    reason: string,
+    resultTtlMs: number,
+  ): Promise<void> {
+    const stamp = toUnixSeconds(step.nowMs);
+    await this.#finish(step, uuid, {
+      status: "cancel",
+      cancel_reason: reason,
+      updated_at: stamp,
+      finished_at: stamp,
+    }, resultTtlMs);
+  }
+
+  /** Cancels a chain or group: its record ends as `cancel`, then its running steps. */
+  async #cancelFlow(
+    step: PgStep,
+    uuid: string,
+    fields: TaskFields,
+    reason: string,
+    resultTtlMs: number,
+  ): Promise<CancelOutcome> {
+    if (!isFlowRunning(fields.status)) return "finished";
+    await this.#endCancelled(step, uuid, reason, resultTtlMs);
+    const steps = fields.flow_kind === "group"
+      ? parseStringList(fields.flow_steps)
+      : [fields.flow_current ?? ""];
+    for (const each of steps) {
+      if (each !== "") await this.#cancel(step, each, reason, resultTtlMs);
+    }
+    return "cancelled";
+  }
+
+  /** Calls `listener` when a running task's cancel is requested (from any process). */
+  async watchCancellations(
+    listener: (uuid: string, reason: string) => void,
+  ): Promise<() => void> {
+    this.#cancelListeners.add(listener);
+    if (this.#unlisten === undefined) {
+      const stop = await this.storage.onEvent((line) => {
+        if (line[2] === "!cancel") listener(line[1], line[3]);
+      });
+      return () => {
+        stop();
+        this.#cancelListeners.delete(listener);
+      };
+    }
+    return () => void this.#cancelListeners.delete(listener);
+  }
+
+  /** Stores a running task's progress when `workerId` holds its delivery `deliveries`. */
+  async reportProgress(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    progress: string,
+  ): Promise<boolean> {
+    return await this.#step(async (step) => {
+      if (!await this.#holds(step, workerId, uuid, deliveries)) return false;
+      await step.write(uuid, { progress, updated_at: toUnixSeconds(step.nowMs) });
+      return true;
+    });
+  }
+
+  /** Appends a line to a running task's log when `workerId` holds its delivery `deliveries`. */
+  async appendLog(
+    workerId: string,
+    uuid: string,
+    deliveries: number,
+    line: string,
+    caps: { maxLines: number; maxBytes: number },
+  ): Promise<boolean> {
+    return await this.#step(async (step) => {
+      if (!await this.#holds(step, workerId, uuid, deliveries)) return false;
+      const fields = await step.fields(uuid);
+      if (!fields) return false;
+      await step.write(
+        uuid,
+        appendLogLine(fields.logs, fields.logs_dropped, line, caps.maxLines, caps.maxBytes),
+      );
+      return true;
+    });
+  }
+
+  async #holds(step: PgStep, workerId: string, uuid: string, deliveries: number) {
+    const rows = await step.run(
+      `select 1 from ${this.connection.s}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 for share`,
+      [this.name, uuid, workerId, deliveries],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Resolves when a task may be claimable (a NOTIFY from any process), after `timeoutMs`, or on
+   * abort; then claims.
+   */
+  async waitForTasks(
+    timeoutMs: number,
+    signal: AbortSignal,
+    claim?: ExchangeRequest,
+  ): Promise<ExchangeResult | undefined> {
+    if (this.#wakes === this.#wakesSeen && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        signal.addEventListener("abort", done, { once: true });
+        this.#waiters.add(done);
+      });
+    }
+    this.#wakesSeen = this.#wakes;
+    return claim && !signal.aborted ? await this.exchange(claim) : undefined;
+  }
+
+  /** Reads a record through the Storage. */
+  get(uuid: string): Promise<TaskRecord | undefined> {
+    return this.storage.get(uuid);
+  }
+
+  /** Counts the queued tasks per priority, and the quarantined, scheduled and claimed ones. */
+  async queueStats(): Promise<QueueStats> {
+    await this.connection.ready();
+    const S = this.connection.s;
+    const rows = await this.connection.run(
+      this.connection.sql,
+      `select priority, quarantine, due_at > clock_timestamp() as scheduled, count(*)::int as n
+       from ${S}.queue where app = $1 group by 1, 2, 3`,
+      [this.name],
+    );
+    const [leases] = await this.connection.run(
+      this.connection.sql,
+      `select count(*)::int as n from ${S}.leases where app = $1`,
+      [this.name],
+    );
+    const counts = new Map<number, number>();
+    let queued = 0, quarantined = 0, scheduled = 0;
+    for (const row of rows) {
+      if (row.scheduled) scheduled += row.n;
+      else if (row.quarantine) quarantined += row.n;
+      else {
+        queued += row.n;
+        counts.set(row.priority, (counts.get(row.priority) ?? 0) + row.n);
+      }
+    }
+    return {
+      queued,
+      byPriority: [...counts].sort((a, b) => a[0] - b[0]).map(([priority, count]) => ({
+        priority,
+        count,
+      })),
+      quarantined,
+      scheduled,
+      inFlight: leases.n,
+    };
+  }
+
+  /** Deletes every queue entry, lease, pause, setting, claim, counter and record of this app. */
+  async flushAll(): Promise<void> {
+    await this.connection.ready();
+    const S = this.connection.s;
+    await this.connection.transaction(async (tx) => {
+      const tables = ["queue", "leases", "paused", "config", "claims", "workers", "counters"];
+      for (const table of tables) {
+        await this.connection.run(tx, `delete from ${S}.${table} where app = $1`, [this.name]);
+      }
+    });
+    await this.storage.flushAll();
+  }
+
+  async #requeue(step: PgStep, uuid: string, stamp: string, quarantine: boolean): Promise<void> {
+    const fields = await step.fields(uuid);
+    if (!fields) return;
+    await step.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    await step.enqueue(
+      {
+        uuid,
+        priority: Number(fields.priority ?? 0),
+        seq: Number(fields.seq ?? 0),
+        taskName: fields.task_name ?? "",
+      },
+      0,
+      quarantine,
+    );
+  }
+
+  async #finish(step: PgStep, uuid: string, fields: TaskFields, ttlMs: number): Promise<void> {
+    const current = await step.fields(uuid);
+    const flow = current?.flow;
+    await step.write(uuid, fields);
+    await step.expire(uuid, ttlMs);
+    if (flow !== undefined && fields.status !== "retry") {
+      // The next steps of a flow carry the headers of the task that started them.
+      await this.#flowAfter(step, uuid, flow, fields, ttlMs, current?.headers);
+    }
+  }
+
+  /** A task of a chain or group reached a final status: runs the rest of the flow. */
+  async #flowAfter(
+    step: PgStep,
+    uuid: string,
+    text: string,
+    fields: TaskFields,
+    ttlMs: number,
+    headers?: string,
+  ): Promise<void> {
+    const link = parseFlowLink(text);
+    if (link === undefined) return;
+    const stamp = fields.updated_at ?? toUnixSeconds(step.nowMs);
+    if (fields.status !== "success") {
+      const failure: TaskFields = { status: fields.status, flow_failed_uuid: uuid };
+      for (const name of FLOW_ERROR_FIELDS) {
+        if (fields[name] !== undefined) failure[name] = fields[name];
+      }
+      if (link.group) await this.#flowEnd(step, link.group.uuid, failure, stamp, ttlMs);
+      if (link.chain) await this.#flowEnd(step, link.chain, failure, stamp, ttlMs);
+      return;
+    }
+    let previous = fields.returning ?? "null";
+    if (link.group) {
+      const { uuid: group, index, size } = link.group;
+      const record = await step.fields(group);
+      if (!record || !isFlowRunning(record.status)) return;
+      const done = Number(record.flow_done ?? 0) + 1;
+      await step.write(group, { [`flow_result_${index}`]: previous, flow_done: String(done) });
+      if (done < size) return;
+      const results: string[] = [];
+      for (let i = 0; i < size; i++) {
+        results.push(i === index ? previous : record[`flow_result_${i}`] ?? "null");
+      }
+      const keys = Array.from({ length: size }, (_, i) => `flow_result_${i}`);
+      await step.run(
+        `update ${this.connection.s}.records set fields = fields - $3::text[] where app = $1 and uuid = $2`,
+        [this.name, group, keys],
+      );
+      previous = `[${results.join(",")}]`;
+      await this.#flowEnd(step, group, { status: "success", returning: previous }, stamp, ttlMs);
+    }
+    if (link.chain && !isFlowRunning((await step.fields(link.chain))?.status)) return;
+    const [next, ...rest] = link.next;
+    if (next === undefined) {
+      if (link.chain) {
+        await this.#flowEnd(
+          step,
+          link.chain,
+          { status: "success", returning: previous },
+          stamp,
+          ttlMs,
+        );
+      }
+      return;
+    }
+    await this.#flowStart(step, next, previous, link.chain, rest, stamp, headers);
+  }
+
+  /** Starts a step of a flow: its task, or its group's record and tasks. */
+  async #flowStart(
+    step: PgStep,
+    next: FlowStep,
+    previous: string,
+    chain: string | undefined,
+    rest: FlowStep[],
+    stamp: string,
+    headers?: string,
+  ): Promise<void> {
+    if (isGroupStep(next)) {
+      if (!await step.fields(next.group)) {
+        await step.insert(
+          next.group,
+          flowRecordFields(
+            { uuid: next.group, kind: "group", steps: next.members.map((m) => m.uuid) },
+            stamp,
+          ),
+        );
+      }
+      const size = next.members.length;
+      for (let index = 0; index < size; index++) {
+        const link: FlowLink = { next: rest, group: { uuid: next.group, index, size } };
+        if (chain) link.chain = chain;
+        await this.#flowTask(step, next.members[index], previous, link, stamp, headers);
+      }
+    } else {
+      const link: FlowLink = { next: rest };
+      if (chain) link.chain = chain;
+      await this.#flowTask(step, next, previous, link, stamp, headers);
+    }
+    if (chain) {
+      await step.write(chain, { flow_current: isGroupStep(next) ? next.group : next.uuid });
+    }
+  }
+
+  /** Stores and queues one task of a flow (unless its uuid exists). */
+  async #flowTask(
+    step: PgStep,
+    task: FlowTaskStep,
+    previous: string,
+    link: FlowLink,
+    stamp: string,
+    headers?: string,
+  ): Promise<void> {
+    const seq = await step.insert(task.uuid, {
+      ...task.extra,
+      ...(headers === undefined ? undefined : { headers }),
+      task_name: task.name,
+      priority: String(task.priority),
+      args: stepArgs(previous, task.args),
+      kwargs: "{}",
+      status: "new",
+      created_at: stamp,
+      updated_at: stamp,
+      deliveries: "0",
+      flow: JSON.stringify(link),
+    });
+    if (seq === undefined) return;
+    await step.enqueue({ uuid: task.uuid, priority: task.priority, seq, taskName: task.name }, 0);
+  }
+
+  /** Ends a chain or group record that is still running. */
+  async #flowEnd(
+    step: PgStep,
+    uuid: string,
+    fields: TaskFields,
+    stamp: string,
+    ttlMs: number,
+  ): Promise<void> {
+    if (!isFlowRunning((await step.fields(uuid))?.status)) return;
+    await this.#finish(step, uuid, { ...fields, updated_at: stamp, finished_at: stamp }, ttlMs);
+  }
+}
+
+/**
+ * Refuses what this backend does not implement yet (named queues, deadlines and concurrency
+ * limits, from the flow-control work), rather than dropping it silently.
+ */
+function unsupported(task: NewTask): void {
+  if (task.queue !== undefined && task.queue !== "default") {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": named queues are not supported on the PostgreSQL backend yet`,
+    );
+  }
+  if (task.expiresInMs !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": deadlines (expiresInMs, expiresAt) are not supported on the PostgreSQL backend yet`,
+    );
+  }
+  if (task.concurrency !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": concurrency limits are not supported on the PostgreSQL backend yet`,
+    );
+  }
+}
+
+/** The error fields of a task ended by the delivery limit. */
+function deliveryLimitFields(deliveries: number): TaskFields {
+  const error = new DeliveryLimitError(deliveries);
+  return errorFields({ type: error.name, code: error.code, message: error.message });
+}
