@@ -13,7 +13,7 @@ import { parseArgs } from "../model/task_schema.ts";
 import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
 import { UnknownTaskError } from "../model/errors/unknown_task_error.ts";
 import type { NewTask } from "../ports/broker.ts";
-import type { TaskDefinition } from "../ports/task_executor.ts";
+import type { ConcurrencyLimit, TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
@@ -69,6 +69,7 @@ export function checkArgs(taskName: string, args: unknown): void {
  * @param args Its positional arguments.
  * @param options The call's options.
  * @param validate Whether to check the arguments against the task's schema.
+ * @param limited Whether to apply the task's concurrency limit (not for a flow's steps).
  */
 export function prepareTask(
   app: PrepareHost,
@@ -76,6 +77,7 @@ export function prepareTask(
   args: unknown[],
   options: AddTaskOptions,
   validate = true,
+  limited = true,
 ): NewTask {
   if (typeof taskName !== "string" || taskName === "") {
     throw new TypeError("Cannot add task: the task name must be a non-empty string");
@@ -157,6 +159,10 @@ export function prepareTask(
   }
   if (options.expiresInMs !== undefined || options.expiresAt !== undefined) {
     task.expiresInMs = expiryOf(taskName, options, task.delayMs ?? 0);
+  }
+  const concurrency = definition?.concurrency;
+  if (limited && concurrency !== undefined) {
+    task.concurrency = concurrencyOf(taskName, concurrency, args);
   }
   return task;
 }
@@ -262,4 +268,33 @@ function expiryOf(taskName: string, options: AddTaskOptions, delayMs: number): n
     );
   }
   return ms;
+}
+
+/** The slot of a concurrency-limited task: its name, or its name, ":" and its key. */
+function concurrencyOf(
+  taskName: string,
+  limit: ConcurrencyLimit,
+  args: unknown[],
+): { slot: string; limit: number } {
+  if (limit.key === undefined) return { slot: taskName, limit: limit.limit };
+  const context = `Cannot add task "${taskName}"`;
+  let key: unknown;
+  try {
+    key = (limit.key as (...args: unknown[]) => unknown)(...args);
+  } catch (cause) {
+    throw new TypeError(
+      `${context}: concurrency.key threw: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+  }
+  if (typeof key !== "string" || key.length === 0 || key.length > 200) {
+    throw new TypeError(
+      `${context}: concurrency.key must return a non-empty string of at most 200 characters, got ${
+        typeof key === "string" ? `a string of ${key.length} characters` : typeof key
+      }`,
+    );
+  }
+  return { slot: `${taskName}:${key}`, limit: limit.limit };
 }

@@ -390,7 +390,10 @@ export class QueueTasks implements AppLike {
     const { uuid, taskName, flow } = compileFlow(
       spec,
       options,
-      (name, args, addOptions, validate) => prepareTask(this, name, args, addOptions, validate),
+      // A flow's steps are not concurrency-limited (docs/flow-control.md): its later steps are
+      // written by the backend without the option, and a chain step's arguments are partial.
+      (name, args, addOptions, validate) =>
+        prepareTask(this, name, args, addOptions, validate, false),
     );
     if (options.tx !== undefined) {
       if (this.broker.transactional !== true) {

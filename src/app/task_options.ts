@@ -11,7 +11,7 @@ import { isReservedField } from "../model/task_codec.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { isArgsSchema } from "../model/task_schema.ts";
 import type { TaskMiddleware } from "../plugins/task_middleware.ts";
-import type { TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import type { ConcurrencyLimit, TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
 
 /**
  * Every option of {@linkcode TaskOptions}: the type checker keeps this list and the type in step
@@ -21,6 +21,7 @@ const OPTION_NAMES = {
   name: true,
   priority: true,
   queue: true,
+  concurrency: true,
   maxTime: true,
   echo: true,
   description: true,
@@ -230,10 +231,12 @@ export function defineTask(
   const queue = options.queue === undefined
     ? undefined
     : checkQueueName(options.queue, context, "queue");
+  const concurrency = checkConcurrency(options.concurrency, context);
   return Object.freeze({
     name,
     priority,
     ...(queue === undefined || queue === DEFAULT_QUEUE ? {} : { queue }),
+    ...(concurrency === undefined ? {} : { concurrency }),
     maxTime: options.maxTime,
     echo: options.echo ?? false,
     description: options.description,
@@ -399,4 +402,25 @@ function checkExtra(
     }
   }
   return entries.length === 0 ? undefined : Object.freeze(Object.fromEntries(entries));
+}
+
+/** Checks the `concurrency` option: a limit >= 1 (an integer) and an optional key function. */
+function checkConcurrency(
+  value: ConcurrencyLimit | undefined,
+  context: string,
+): ConcurrencyLimit | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`${context}: concurrency must be an object { limit, key? }`);
+  }
+  const { limit, key } = value;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+    throw new TypeError(
+      `${context}: concurrency.limit must be an integer >= 1, got ${String(limit)}`,
+    );
+  }
+  if (key !== undefined && typeof key !== "function") {
+    throw new TypeError(`${context}: concurrency.key must be a function of the arguments`);
+  }
+  return Object.freeze(key === undefined ? { limit } : { limit, key });
 }

@@ -74,6 +74,12 @@ export interface NewTask {
    * running it.
    */
   expiresInMs?: number;
+  /**
+   * Its concurrency limit across workers: at most `limit` tasks of the same `slot` (the task
+   * name, or the task name, ":" and the key) run at once. Stored as the record's `conc_slot` and
+   * `conc_limit`; a claim that finds the slot full parks the task until a slot frees.
+   */
+  concurrency?: { slot: string; limit: number };
 }
 
 /**

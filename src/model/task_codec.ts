@@ -32,6 +32,8 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "run_at",
   "queue",
   "expires_at",
+  "conc_slot",
+  "conc_limit",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",

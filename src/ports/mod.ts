@@ -49,7 +49,7 @@ export type {
   TaskQuery,
 } from "./queue_operations.ts";
 export type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
-export type { TaskDefinition, TaskExecutor, TaskRun } from "./task_executor.ts";
+export type { ConcurrencyLimit, TaskDefinition, TaskExecutor, TaskRun } from "./task_executor.ts";
 export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./task_fn.ts";
 export { createTaskContext } from "./task_context.ts";
 export type { TaskContextInit, TaskServices } from "./task_context.ts";

@@ -17,6 +17,26 @@ import type { TaskOutcome } from "../model/messages.ts";
 export type { TaskContext } from "./task_context.ts";
 
 /**
+ * A concurrency limit across workers: the task option `concurrency`.
+ *
+ * @example
+ * ```ts
+ * import type { ConcurrencyLimit } from "@qtasks/qtasks/ports";
+ *
+ * const perCustomer: ConcurrencyLimit = { limit: 2, key: (customer: string) => customer };
+ * ```
+ */
+export interface ConcurrencyLimit {
+  /** How many of its tasks (of one key, when `key` is given) run at once at most: an integer >= 1. */
+  readonly limit: number;
+  /**
+   * The key the limit counts by, from the call's arguments (called at enqueue): a non-empty
+   * string of at most 200 characters.
+   */
+  readonly key?: (...args: never[]) => string;
+}
+
+/**
  * Options of a task, given to `app.task(options, fn)`.
  *
  * @example
@@ -80,6 +100,13 @@ export interface TaskOptions {
    * (their `queues` option, `qtasks worker --queues`) claim them. A call's `queue` option wins.
    */
   queue?: string;
+  /**
+   * At most `limit` of its tasks run at once across every worker, counted per task name, or per
+   * `key` when given: a function of the arguments, called at enqueue, whose string is stored on
+   * the record (for example one customer's id). A task over its limit waits, parked by the
+   * backend until a slot frees (see docs/flow-control.md).
+   */
+  concurrency?: ConcurrencyLimit;
   /**
    * Time limit of one run in milliseconds; past it the task ends as `error` (TaskTimeoutError).
    * On an {@linkcode AsyncWorker} the limit is cooperative: the run's `signal` aborts, and a
@@ -157,6 +184,8 @@ export interface TaskDefinition {
   readonly maxTime: number | undefined;
   /** Its named queue, if any (absent: the default queue). */
   readonly queue?: string;
+  /** Its concurrency limit across workers, if any. */
+  readonly concurrency?: ConcurrencyLimit;
   /** Whether the function takes a {@linkcode TaskContext} first. */
   readonly echo: boolean;
   /** The description, if any. */

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Broker, ExchangeResult } from "../../src/ports/mod.ts";
+import type { Broker, ExchangeResult, Settlement } from "../../src/ports/mod.ts";
 import {
   appName,
   componentContext,
@@ -272,5 +272,94 @@ export function flowControlContract(
       const after = (record.expiresAt?.getTime() ?? 0) - record.createdAt.getTime();
       assert.ok(Math.abs(after - 90_000) <= 5, `expiresAt is ${after} ms after createdAt`);
       assert.equal(record.queue, "q");
+    }));
+
+  /** A settlement of success for a claimed task's first delivery. */
+  function done(uuid: string): Settlement {
+    return { uuid, deliveries: 1, status: "success", returning: "null" };
+  }
+
+  test(`${label} runs at most the limit of a concurrency slot at once across workers, the others waiting`, () =>
+    withBroker(async (broker) => {
+      const limited = [1, 2, 3].map(() => newTask({ concurrency: { slot: "s", limit: 2 } }));
+      for (const task of limited) await broker.add(task);
+      const a = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 10 }));
+      const b = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+      assert.deepEqual(uuidsOf(a), [limited[0].uuid, limited[1].uuid]);
+      assert.deepEqual(uuidsOf(b), [], "the third waits while two run");
+      const waiting = await mustGet(broker, limited[2].uuid);
+      assert.equal(waiting.status, "new", "a waiting task is neither failed nor retried");
+      assert.equal(waiting.deliveries, 0);
+    }));
+
+  test(`${label} hands a task waiting for its concurrency slot out when a running one settles`, () =>
+    withBroker(async (broker) => {
+      const first = newTask({ concurrency: { slot: "s", limit: 1 } });
+      const second = newTask({ concurrency: { slot: "s", limit: 1 } });
+      await broker.add(first);
+      await broker.add(second);
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 10 }))), [
+        first.uuid,
+      ]);
+      const next = await broker.exchange(
+        exchangeRequest({ workerId: "worker-b", want: 10, settlements: [] }),
+      );
+      assert.deepEqual(uuidsOf(next), []);
+      const after = await broker.exchange(
+        exchangeRequest({ want: 10, settlements: [done(first.uuid)] }),
+      );
+      assert.deepEqual(uuidsOf(after), [second.uuid]);
+    }));
+
+  test(`${label} does not let a task waiting for its concurrency slot block other tasks behind it`, () =>
+    withBroker(async (broker) => {
+      const running = newTask({ concurrency: { slot: "s", limit: 1 } });
+      const waiting = newTask({ concurrency: { slot: "s", limit: 1 } });
+      const plain = newTask();
+      const otherKey = newTask({ concurrency: { slot: "t", limit: 1 } });
+      await broker.add(running);
+      await broker.add(waiting);
+      await broker.add(plain);
+      await broker.add(otherKey);
+      const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+      assert.deepEqual(uuidsOf(claim), [running.uuid, plain.uuid, otherKey.uuid]);
+    }));
+
+  test(`${label} frees the concurrency slot of a task whose lease expired (a crashed worker)`, () =>
+    withBroker(async (broker) => {
+      const crashed = newTask({ concurrency: { slot: "s", limit: 1 } });
+      const waiting = newTask({ concurrency: { slot: "s", limit: 1 } });
+      await broker.add(crashed);
+      await broker.add(waiting);
+      const first = await broker.exchange(exchangeRequest({ want: 10, leaseMs: 50 }));
+      assert.deepEqual(uuidsOf(first), [crashed.uuid]);
+      await passTime(broker, 100);
+      const next = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+      assert.equal(next.recovered, 1);
+      assert.deepEqual(uuidsOf(next), [waiting.uuid]);
+      // The recovered task waits in turn (in the quarantine, then for the slot), never beside it.
+      const idle = await broker.exchange(
+        exchangeRequest({ workerId: "worker-c", want: 1, idle: true }),
+      );
+      assert.deepEqual(uuidsOf(idle), []);
+      const last = await broker.exchange(exchangeRequest({
+        workerId: "worker-b",
+        want: 10,
+        settlements: [done(waiting.uuid)],
+      }));
+      assert.deepEqual(uuidsOf(last), [crashed.uuid]);
+    }));
+
+  test(`${label} skips a cancelled task waiting for its concurrency slot and hands out the next`, () =>
+    withBroker(async (broker) => {
+      const tasks = [1, 2, 3].map(() => newTask({ concurrency: { slot: "s", limit: 1 } }));
+      for (const task of tasks) await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 10 }));
+      assert.equal(await broker.cancel(tasks[1].uuid, "not needed", 60_000), "cancelled");
+      const after = await broker.exchange(
+        exchangeRequest({ want: 10, settlements: [done(tasks[0].uuid)] }),
+      );
+      assert.deepEqual(uuidsOf(after), [tasks[2].uuid]);
+      assert.equal((await mustGet(broker, tasks[1].uuid)).status, "cancel");
     }));
 }

@@ -117,6 +117,10 @@ export class MemoryBroker implements Broker {
   /** Paused task names (`*`: the app) and the entries claimed while paused, per name. */
   #paused = new Set<string>();
   #parked = new Map<string, QueueEntry[]>();
+  /** Concurrency limits: the running tasks of each slot, each running task's slot, the waiting. */
+  #slots = new Map<string, Set<string>>();
+  #slotOf = new Map<string, string>();
+  #slotWaiting = new Map<string, PriorityHeap<QueueEntry>>();
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
   readonly operations: QueueOperations;
 
@@ -203,6 +207,10 @@ export class MemoryBroker implements Broker {
     if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) fields.queue = task.queue;
     if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
       fields.expires_at = toUnixSeconds(nowMs + Math.ceil(task.expiresInMs));
+    }
+    if (task.concurrency !== undefined) {
+      fields.conc_slot = task.concurrency.slot;
+      fields.conc_limit = String(task.concurrency.limit);
     }
     const headers = encodeHeaders(task.headers);
     if (headers !== undefined) fields.headers = headers;
@@ -302,6 +310,7 @@ export class MemoryBroker implements Broker {
         continue;
       }
       this.#leases.delete(settlement.uuid);
+      if (this.#slotOf.size > 0) this.#freeSlot(settlement.uuid);
       if (settlement.status === "release") {
         this.#requeue(settlement.uuid, stamp);
         continue;
@@ -330,6 +339,7 @@ export class MemoryBroker implements Broker {
       if (recovered >= request.recoverLimit) break;
       if (lease.deadline > now) continue;
       this.#leases.delete(uuid);
+      if (this.#slotOf.size > 0) this.#freeSlot(uuid);
       recovered++;
       const cancelRequested = this.storage.fields(uuid)?.cancel_requested;
       if (cancelRequested !== undefined) {
@@ -396,6 +406,8 @@ export class MemoryBroker implements Broker {
             updated_at: stamp,
             finished_at: stamp,
           }, failedTtl);
+          // It may have been moved out of its slot's parked tasks: another one takes its turn.
+          if (fields.conc_slot !== undefined) this.#kickSlot(fields.conc_slot, fields.conc_limit);
           continue;
         }
         if (
@@ -410,6 +422,9 @@ export class MemoryBroker implements Broker {
           const parked = this.#parked.get(fields.task_name);
           if (parked) parked.push(entry);
           else this.#parked.set(fields.task_name, [entry]);
+          continue;
+        }
+        if (fields.conc_slot !== undefined && !this.#takeSlot(entry, fields.conc_slot, fields)) {
           continue;
         }
         const deliveries = Number(fields.deliveries ?? 0) + 1;
@@ -714,9 +729,65 @@ export class MemoryBroker implements Broker {
     this.#scheduled.clear();
     this.#cancelled.clear();
     this.#parked.clear();
+    this.#slots.clear();
+    this.#slotOf.clear();
+    this.#slotWaiting.clear();
     this.#paused.clear();
     this.#leases.clear();
     await this.storage.flushAll();
+  }
+
+  /**
+   * Takes a slot of a concurrency-limited task's limit; when the slot is full, parks the entry
+   * until a running task of the slot ends (then returns false).
+   */
+  #takeSlot(entry: QueueEntry, slot: string, fields: TaskFields): boolean {
+    const limit = Number(fields.conc_limit) || 1;
+    let running = this.#slots.get(slot);
+    if (running !== undefined && running.size >= limit) {
+      let waiting = this.#slotWaiting.get(slot);
+      if (!waiting) {
+        waiting = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+        this.#slotWaiting.set(slot, waiting);
+      }
+      waiting.push(entry);
+      return false;
+    }
+    if (!running) {
+      running = new Set();
+      this.#slots.set(slot, running);
+    }
+    running.add(entry.uuid);
+    this.#slotOf.set(entry.uuid, slot);
+    return true;
+  }
+
+  /** Frees a running task's slot (if it holds one) and moves one parked task of it back. */
+  #freeSlot(uuid: string): void {
+    const slot = this.#slotOf.get(uuid);
+    if (slot === undefined) return;
+    this.#slotOf.delete(uuid);
+    const running = this.#slots.get(slot);
+    running?.delete(uuid);
+    if (running?.size === 0) this.#slots.delete(slot);
+    this.#kickSlot(slot, this.storage.fields(uuid)?.conc_limit);
+  }
+
+  /**
+   * Queues the slot's first parked task that still waits, when the slot has room (entries of
+   * tasks no longer waiting are dropped).
+   */
+  #kickSlot(slot: string, limit: string | undefined): void {
+    if ((this.#slots.get(slot)?.size ?? 0) >= (Number(limit) || 1)) return;
+    const waiting = this.#slotWaiting.get(slot);
+    if (!waiting) return;
+    for (let next = waiting.pop(); next; next = waiting.pop()) {
+      if (this.storage.fields(next.uuid)?.status !== "new") continue;
+      this.#push(next);
+      this.#wake();
+      break;
+    }
+    if (waiting.size === 0) this.#slotWaiting.delete(slot);
   }
 
   /** Queues an entry in its record's queue. */

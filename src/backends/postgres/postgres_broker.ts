@@ -1028,8 +1028,8 @@ export class PostgresBroker implements Broker {
 }
 
 /**
- * Refuses what this backend does not implement yet (named queues and deadlines, from the
- * flow-control work), rather than dropping it silently.
+ * Refuses what this backend does not implement yet (named queues, deadlines and concurrency
+ * limits, from the flow-control work), rather than dropping it silently.
  */
 function unsupported(task: NewTask): void {
   if (task.queue !== undefined && task.queue !== "default") {
@@ -1040,6 +1040,11 @@ function unsupported(task: NewTask): void {
   if (task.expiresInMs !== undefined) {
     throw new TypeError(
       `Cannot add task "${task.taskName}": deadlines (expiresInMs, expiresAt) are not supported on the PostgreSQL backend yet`,
+    );
+  }
+  if (task.concurrency !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": concurrency limits are not supported on the PostgreSQL backend yet`,
     );
   }
 }

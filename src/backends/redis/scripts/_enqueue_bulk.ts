@@ -183,6 +183,11 @@ function appendTask(args: string[], task: NewTask): void {
     args.push("headers", headers);
     pairs++;
   }
+  // A concurrency limit: the claim counts the slot's running tasks (see _exchange.ts).
+  if (task.concurrency !== undefined) {
+    args.push("conc_slot", task.concurrency.slot, "conc_limit", String(task.concurrency.limit));
+    pairs += 2;
+  }
   args[count] = String(pairs);
 }
 

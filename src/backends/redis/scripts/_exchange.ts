@@ -72,6 +72,10 @@ ARGV[10] number of settlements S, followed by S settlements, each:
         (the record's task_name and seq, as the claim's reply gave them, so that the operator's
         indexes are updated without reading the record; "" and "": unknown, they are read), n,
         n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script's concTake) is
+claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
+slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
+task of the slot moves one parked task back into its queue.
 After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
         to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
         woken through KEYS[3] or KEYS[3] .. ":" .. name), then N, then N task names this worker
@@ -189,6 +193,55 @@ local function requeue(key, uuid, queue)
   return true
 end
 
+-- Concurrency limits (a record with conc_slot and conc_limit, written at enqueue): the hash
+-- concBase maps each running limited task's uuid to its slot; concBase .. ':run:' .. slot is the
+-- SET of the slot's running uuids, concBase .. ':wait:' .. slot the ZSET of its parked queue
+-- entries (score = priority). Tasks without a limit cost one EXISTS per exchange that settles or
+-- recovers (concHeld), nothing per task.
+local concBase = string.sub(prefix, 1, -6) .. 'conc'
+local concHeld = nil
+
+-- Moves the slot's first parked task that still waits back into its queue, when the slot has
+-- room (entries of tasks no longer waiting are dropped).
+local function concKick(slot, limit)
+  local run, wait = concBase .. ':run:' .. slot, concBase .. ':wait:' .. slot
+  if redis.call('SCARD', run) >= (tonumber(limit) or 1) then return end
+  while true do
+    local popped = redis.call('ZPOPMIN', wait, 1)
+    if #popped == 0 then return end
+    local r = redis.call('HMGET', prefix .. string.sub(popped[1], 17), 'status', 'queue')
+    if r[1] == 'new' then
+      redis.call('ZADD', queueKey(r[2]), popped[2], popped[1])
+      wakeQueue(r[2])
+      return
+    end
+  end
+end
+
+-- Frees the slot a running task holds, if any, and moves one parked task of it back.
+local function concFree(uuid)
+  if concHeld == nil then concHeld = redis.call('EXISTS', concBase) == 1 end
+  if not concHeld then return end
+  local slot = redis.call('HGET', concBase, uuid)
+  if not slot then return end
+  redis.call('HDEL', concBase, uuid)
+  redis.call('SREM', concBase .. ':run:' .. slot, uuid)
+  concKick(slot, redis.call('HGET', prefix .. uuid, 'conc_limit'))
+end
+
+-- Takes a slot for a claimed task, or parks its queue entry when the slot is full (false).
+local function concTake(uuid, slot, limit, member, score)
+  local run = concBase .. ':run:' .. slot
+  if redis.call('SCARD', run) >= (tonumber(limit) or 1) then
+    redis.call('ZADD', concBase .. ':wait:' .. slot, score, member)
+    return false
+  end
+  redis.call('SADD', run, uuid)
+  redis.call('HSET', concBase, uuid, slot)
+  concHeld = true
+  return true
+end
+
 -- The due time of the earliest scheduled task (nil: none), read at most once unless it changes.
 local head = false
 local function scheduledHead()
@@ -278,6 +331,7 @@ for _ = 1, tonumber(ARGV[10]) do
   local state = 'lost'
   if not held then state = settleWithoutLease(key, token, status) end
   if held or state == 'held' then
+    concFree(uuid)
     if status == 'release' then
       requeue(key, uuid, KEYS[1])
     else
@@ -304,6 +358,7 @@ for _, member in ipairs(expired) do
   local owner = string.sub(member, bar + 1, string.find(member, '|', bar + 1, true) - 1)
   local key = prefix .. uuid
   redis.call('ZREM', KEYS[2], member)
+  concFree(uuid)
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
   local deliveries = tonumber(r[1] or '0') or 0
   if r[2] then
@@ -375,7 +430,8 @@ local function claimFrom(from, limit, isolated, named)
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at')
+        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at',
+        'conc_slot', 'conc_limit')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -385,6 +441,8 @@ local function claimFrom(from, limit, isolated, named)
           'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
           'error_message', ${EXPIRED_MESSAGE},
           'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+        -- It may have been moved out of its slot's parked tasks: another one takes its turn.
+        if r[14] then concKick(r[14], r[15]) end
       elseif waiting and ((named and known and not known[r[1]])
           or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
           or (isolated == 1 and not consumed and r[9])) then
@@ -393,6 +451,8 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
+      elseif waiting and r[14] and not concTake(uuid, r[14], r[15], popped[k], popped[k + 1]) then
+        -- Its concurrency limit is reached: parked until a running task of its slot ends.
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
