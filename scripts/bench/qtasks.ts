@@ -26,8 +26,10 @@
  */
 import process from "node:process";
 import { QueueTasks, ResultTimeoutError } from "../../mod.ts";
-import { instrumentApp, otelInstrumentation } from "../../src/otel/mod.ts";
-import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
+import {
+  RedisBroker,
+  type RedisComponentOptions,
+} from "../../src/backends/redis/mod.ts";
 import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
   countdown,
@@ -104,15 +106,24 @@ async function main(args: DriverArgs): Promise<void> {
     args,
     ["process", "worker", "memworker"].includes(args.mode),
   );
-  if (process.env.QTASKS_BENCH_OTEL === "1") await instrumentApp(app);
-  if (process.env.QTASKS_BENCH_OTEL === "plugin") {
-    const { plugin, middleware } = otelInstrumentation();
+  // Loaded only when asked: a --baseline checkout from before @qtasks/qtasks/otel runs this driver.
+  const otel = process.env.QTASKS_BENCH_OTEL;
+  const otelModule = "../../src/otel/mod.ts";
+  const { instrumentApp, otelInstrumentation } =
+    otel === "1" || otel === "plugin"
+      ? await import(otelModule) as typeof import("../../src/otel/mod.ts")
+      : { instrumentApp: undefined, otelInstrumentation: undefined };
+  if (otel === "1") await instrumentApp!(app);
+  if (otel === "plugin") {
+    const { plugin, middleware } = otelInstrumentation!();
     await app.addPlugin(plugin);
     app.addMiddleware(middleware, "before");
   }
   const connection = broker.connection;
-  const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
-  const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");
+  const queueLength = async () =>
+    Number(await connection.command(["ZCARD", broker.keys.queue]));
+  const checkQueued = async () =>
+    expectCount(args.n, await queueLength(), "queued tasks");
   // Connect before any timing starts.
   await connection.command(["PING"]);
 
@@ -151,7 +162,9 @@ async function main(args: DriverArgs): Promise<void> {
           // The exchanges stored n results (counted from their replies); one is read back
           // through the public API. O(1) commands: the orchestrator counts this run's Redis
           // commands.
-          const sample = broker.lastStored ? await app.get(broker.lastStored) : undefined;
+          const sample = broker.lastStored
+            ? await app.get(broker.lastStored)
+            : undefined;
           await app.stop();
           if (broker.failed > 0) {
             throw new Error(`${broker.failed} tasks did not succeed`);
@@ -163,7 +176,9 @@ async function main(args: DriverArgs): Promise<void> {
           }
           if (sample?.status !== "success") {
             throw new Error(
-              `task ${broker.lastStored} reads back as ${sample?.status ?? "missing"}`,
+              `task ${broker.lastStored} reads back as ${
+                sample?.status ?? "missing"
+              }`,
             );
           }
         },
@@ -179,7 +194,8 @@ async function main(args: DriverArgs): Promise<void> {
       await latencyRun(
         { runtime, n: args.n },
         args.warmup,
-        async (i) => await (await noop.addTask(i)).result({ timeoutMs: 30_000 }),
+        async (i) =>
+          await (await noop.addTask(i)).result({ timeoutMs: 30_000 }),
         () => app.stop(),
         (record, i) => {
           if (record.status !== "success") {
@@ -195,8 +211,12 @@ async function main(args: DriverArgs): Promise<void> {
         args,
         async (_i, payload) => {
           try {
-            const record = await (await noop.addTask(payload)).result({ timeoutMs: args.waitMs });
-            if (record.status !== "success") throw new Error(`a task ended as ${record.status}`);
+            const record = await (await noop.addTask(payload)).result({
+              timeoutMs: args.waitMs,
+            });
+            if (record.status !== "success") {
+              throw new Error(`a task ended as ${record.status}`);
+            }
             return "finished";
           } catch (error) {
             if (error instanceof ResultTimeoutError) return "lost";
