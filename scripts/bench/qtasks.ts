@@ -26,10 +26,7 @@
  */
 import process from "node:process";
 import { QueueTasks, ResultTimeoutError } from "../../mod.ts";
-import {
-  RedisBroker,
-  type RedisComponentOptions,
-} from "../../src/backends/redis/mod.ts";
+import { RedisBroker, type RedisComponentOptions } from "../../src/backends/redis/mod.ts";
 import type { ExchangeRequest, ExchangeResult } from "../../src/ports/mod.ts";
 import {
   countdown,
@@ -109,10 +106,9 @@ async function main(args: DriverArgs): Promise<void> {
   // Loaded only when asked: a --baseline checkout from before @qtasks/qtasks/otel runs this driver.
   const otel = process.env.QTASKS_BENCH_OTEL;
   const otelModule = "../../src/otel/mod.ts";
-  const { instrumentApp, otelInstrumentation } =
-    otel === "1" || otel === "plugin"
-      ? await import(otelModule) as typeof import("../../src/otel/mod.ts")
-      : { instrumentApp: undefined, otelInstrumentation: undefined };
+  const { instrumentApp, otelInstrumentation } = otel === "1" || otel === "plugin"
+    ? await import(otelModule) as typeof import("../../src/otel/mod.ts")
+    : { instrumentApp: undefined, otelInstrumentation: undefined };
   if (otel === "1") await instrumentApp!(app);
   if (otel === "plugin") {
     const { plugin, middleware } = otelInstrumentation!();
@@ -120,10 +116,8 @@ async function main(args: DriverArgs): Promise<void> {
     app.addMiddleware(middleware, "before");
   }
   const connection = broker.connection;
-  const queueLength = async () =>
-    Number(await connection.command(["ZCARD", broker.keys.queue]));
-  const checkQueued = async () =>
-    expectCount(args.n, await queueLength(), "queued tasks");
+  const queueLength = async () => Number(await connection.command(["ZCARD", broker.keys.queue]));
+  const checkQueued = async () => expectCount(args.n, await queueLength(), "queued tasks");
   // Connect before any timing starts.
   await connection.command(["PING"]);
 
@@ -162,9 +156,7 @@ async function main(args: DriverArgs): Promise<void> {
           // The exchanges stored n results (counted from their replies); one is read back
           // through the public API. O(1) commands: the orchestrator counts this run's Redis
           // commands.
-          const sample = broker.lastStored
-            ? await app.get(broker.lastStored)
-            : undefined;
+          const sample = broker.lastStored ? await app.get(broker.lastStored) : undefined;
           await app.stop();
           if (broker.failed > 0) {
             throw new Error(`${broker.failed} tasks did not succeed`);
@@ -176,9 +168,7 @@ async function main(args: DriverArgs): Promise<void> {
           }
           if (sample?.status !== "success") {
             throw new Error(
-              `task ${broker.lastStored} reads back as ${
-                sample?.status ?? "missing"
-              }`,
+              `task ${broker.lastStored} reads back as ${sample?.status ?? "missing"}`,
             );
           }
         },
@@ -194,8 +184,7 @@ async function main(args: DriverArgs): Promise<void> {
       await latencyRun(
         { runtime, n: args.n },
         args.warmup,
-        async (i) =>
-          await (await noop.addTask(i)).result({ timeoutMs: 30_000 }),
+        async (i) => await (await noop.addTask(i)).result({ timeoutMs: 30_000 }),
         () => app.stop(),
         (record, i) => {
           if (record.status !== "success") {
