@@ -11,7 +11,12 @@ import {
   isQueryStatus,
   type TaskEvent,
 } from "../model/task_query.ts";
-import type { CleanOptions, DrainOptions, RetryAllFilter } from "./queue_operations.ts";
+import type {
+  CleanOptions,
+  DrainOptions,
+  PausedState,
+  RetryAllFilter,
+} from "./queue_operations.ts";
 
 /** A checked {@linkcode RetryAllFilter}. */
 export interface CheckedRetryAll {
@@ -185,5 +190,16 @@ export function parseTaskEvent(message: string): TaskEvent | undefined {
     taskName: typeof value.taskName === "string" ? value.taskName : "",
     status,
     at: new Date(Number(value.at) || 0),
+  };
+}
+
+/**
+ * What is paused, from the names a backend keeps: `"*"` stands for the whole app, any other name
+ * for one task name (sorted).
+ */
+export function pausedStateOf(names: readonly string[]): PausedState {
+  return {
+    app: names.includes("*"),
+    taskNames: names.filter((name) => name !== "*").sort(),
   };
 }

@@ -23,6 +23,7 @@ import {
   checkRetryAllFilter,
   checkTaskNameArg,
   checkUuid,
+  pausedStateOf,
 } from "../../ports/_operations_checks.ts";
 import type {
   CleanOptions,
@@ -297,10 +298,7 @@ export class MemoryOperations implements QueueOperations {
   /** What is paused. */
   paused(): Promise<PausedState> {
     const names = [...this.#host.paused];
-    return Promise.resolve({
-      app: names.includes("*"),
-      taskNames: names.filter((name) => name !== "*").sort(),
-    });
+    return Promise.resolve(pausedStateOf(names));
   }
 
   /** Calls `listener` on every status change and progress report, synchronously. */

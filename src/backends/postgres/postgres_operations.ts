@@ -22,6 +22,7 @@ import {
   checkRetryAllFilter,
   checkTaskNameArg,
   checkUuid,
+  pausedStateOf,
 } from "../../ports/_operations_checks.ts";
 import type {
   CleanOptions,
@@ -358,10 +359,7 @@ export class PostgresOperations implements QueueOperations {
       [this.#app],
     );
     const names: string[] = rows.map((row) => row.name);
-    return {
-      app: names.includes("*"),
-      taskNames: names.filter((name) => name !== "*").sort(),
-    };
+    return pausedStateOf(names);
   }
 
   /** Calls `listener` on every status change and progress report, from any process. */

@@ -38,6 +38,7 @@ import {
   checkTaskNameArg,
   checkUuid,
   parseTaskEvent,
+  pausedStateOf,
 } from "../../ports/_operations_checks.ts";
 import type {
   CleanOptions,
@@ -249,10 +250,7 @@ export class RedisOperations implements QueueOperations {
     const names = (await this.#connection.command(["HKEYS", `${this.#keys.prefix}paused`]) as
       | string[]
       | null) ?? [];
-    return {
-      app: names.includes("*"),
-      taskNames: names.filter((name) => name !== "*").sort(),
-    };
+    return pausedStateOf(names);
   }
 
   /** Follows `{app}:stream`, the channel every status-changing script publishes on. */
