@@ -130,13 +130,15 @@ function flowTaskStep(
 }
 
 /**
- * A task of a flow takes the handle's priority, queue and extra fields; a delay, a uuid or a
- * deadline is refused.
+ * A task of a flow takes the handle's priority, queue and extra fields; a delay, a uuid, a
+ * deadline or a deduplication is refused.
  */
 function checkFlowOptions(signature: TaskSignature<unknown>): void {
   const options = signature.options ?? {};
-  for (const name of ["delayMs", "runAt", "uuid", "expiresInMs", "expiresAt"] as const) {
-    if (options[name] !== undefined) {
+  const names = ["delayMs", "runAt", "uuid", "expiresInMs", "expiresAt", "deduplication"] as const;
+  for (const name of names) {
+    // deduplication: false (off) is no deduplication; the task's default is ignored in a flow.
+    if (options[name] !== undefined && options[name] !== false) {
       throw new TypeError(
         `Cannot add task "${signature.taskName}" to a chain or group: option ${name} is not supported there`,
       );

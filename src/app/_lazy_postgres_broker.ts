@@ -10,6 +10,7 @@ import type { QueueStats } from "../model/queue_stats.ts";
 import type { TaskRecord } from "../model/task_record.ts";
 import type { WorkerReport, WorkerStats } from "../model/worker_report.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ComponentContext,
@@ -240,8 +241,8 @@ export class LazyPostgresBroker implements Broker {
   async stop(): Promise<void> {
     await (await this.#load()).stop();
   }
-  async add(task: NewTask): Promise<void> {
-    await (await this.#load()).add(task);
+  async add(task: NewTask): Promise<AddOutcome | void> {
+    return await (await this.#load()).add(task);
   }
   async addBulk(tasks: NewTask[]): Promise<void> {
     await (await this.#load()).addBulk(tasks);

@@ -18,6 +18,7 @@ import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { unknownNameHint } from "./_closest_name.ts";
+import { checkDeduplication, deduplicationOf } from "./_deduplication.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
 export interface PrepareHost {
@@ -163,6 +164,23 @@ export function prepareTask(
   const concurrency = definition?.concurrency;
   if (limited && concurrency !== undefined) {
     task.concurrency = concurrencyOf(taskName, concurrency, args);
+  }
+  // One check when neither the call nor the task deduplicates.
+  if (options.deduplication !== undefined || definition?.deduplication !== undefined) {
+    const context = `Cannot add task "${taskName}"`;
+    const own = options.deduplication;
+    if (own !== undefined && own !== false && !limited) {
+      throw new TypeError(
+        `${context}: deduplication is not supported in a chain or group (only addTask takes it)`,
+      );
+    }
+    // A flow's steps ignore the task's default, as they ignore its concurrency limit.
+    const option = own === undefined
+      ? (limited ? definition?.deduplication : undefined)
+      : own === false
+      ? undefined
+      : checkDeduplication(own, context);
+    if (option !== undefined) task.deduplication = deduplicationOf(option, args, context);
   }
   return task;
 }

@@ -1,3 +1,5 @@
+import type { Deduplication } from "../ports/task_executor.ts";
+
 /**
  * Per-call options of `addTask`.
  *
@@ -56,4 +58,13 @@ export interface AddTaskOptions {
    * `expiresInMs` on the producer's clock, like `runAt`. Not with `expiresInMs`.
    */
   expiresAt?: Date | number;
+  /**
+   * Deduplication for this call (it replaces the task's `deduplication` option; `false` turns
+   * the task's off): while the id holds (`ttlMs`), a second call with the same id adds no task,
+   * and its handle follows the first one (`deduplicated: true`, the first one's `uuid`).
+   * `throttle` (default): the first call wins; `debounce`: the last one wins (it replaces the
+   * waiting task's arguments). Only `addTask`: `addTasks`, chains and groups refuse it with a
+   * `TypeError`. See docs/flow-control.md.
+   */
+  deduplication?: Deduplication | false;
 }

@@ -49,6 +49,8 @@ export interface AsyncResultControl {
   warnNoWorker?(uuid: string): void;
   /** Set by `addTask` when a task with the chosen uuid existed already: nothing was stored. */
   duplicate?: boolean;
+  /** Set by `addTask` when the call was deduplicated: the uuid is the joined task's. */
+  deduplicated?: boolean;
 }
 
 /** The default wait of {@linkcode AsyncResult.result}, as in QTasks. */
@@ -89,6 +91,13 @@ export class AsyncResult<R = unknown> {
    * existing task. `false` otherwise.
    */
   readonly duplicate: boolean;
+  /**
+   * `true` when `addTask` was given a `deduplication` whose id was held by another task: this
+   * call added no task of its own, and this handle follows that task (`uuid` is its uuid; with
+   * `debounce`, it runs with this call's arguments unless a later call replaces them again).
+   * `false` otherwise. See docs/flow-control.md.
+   */
+  readonly deduplicated: boolean;
   #storage: Storage;
   #statuses: readonly TaskStatus[];
   #control: AsyncResultControl | undefined;
@@ -115,6 +124,7 @@ export class AsyncResult<R = unknown> {
     this.#statuses = statuses;
     this.#control = control;
     this.duplicate = control?.duplicate === true;
+    this.deduplicated = control?.deduplicated === true;
   }
 
   /** Cancels the task: see `QueueTasks.cancel`. */

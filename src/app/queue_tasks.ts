@@ -287,8 +287,11 @@ export class QueueTasks implements AppLike {
       ? await prepareWithPlugins(this, taskName, args, options)
       : prepareTask(this, taskName, args, options);
     let duplicate = false;
+    let joined: string | undefined;
     try {
-      await this.broker.add(task);
+      const outcome = await this.broker.add(task);
+      // Deduplicated: the handle follows the task this call joined.
+      if (outcome) joined = outcome.joined;
     } catch (error) {
       // A caller-chosen uuid is an idempotency key: the task exists, which is what was asked
       // (the handle says so: `duplicate`, its arguments were dropped).
@@ -296,6 +299,7 @@ export class QueueTasks implements AppLike {
       duplicate = true;
     }
     if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
+    if (joined !== undefined) return this.#result<R>(joined, taskName, false, true);
     return this.#result<R>(task.uuid, taskName, duplicate);
   }
 
@@ -319,6 +323,14 @@ export class QueueTasks implements AppLike {
     }
     if (options.uuid !== undefined) {
       throw new TypeError(`Cannot add tasks "${taskName}": one uuid cannot name several tasks`);
+    }
+    if (
+      options.deduplication !== false &&
+      (options.deduplication ?? this.tasks.get(taskName)?.deduplication) !== undefined
+    ) {
+      throw new TypeError(
+        `Cannot add tasks "${taskName}": deduplication is not supported by addTasks (call addTask for each, or pass deduplication: false)`,
+      );
     }
     const tasks = this.plugins.listens("qtasks_add_task_before_broker")
       ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
@@ -516,7 +528,12 @@ export class QueueTasks implements AppLike {
   }
 
   /** An AsyncResult that can cancel its task and tell, when a wait lasts, whether a worker runs. */
-  #result<R>(uuid: string, taskName: string, duplicate: boolean): AsyncResult<R> {
+  #result<R>(
+    uuid: string,
+    taskName: string,
+    duplicate: boolean,
+    deduplicated = false,
+  ): AsyncResult<R> {
     this.#presence ??= workerPresence(
       this.name,
       () => this.broker.storage.globalConfig,
@@ -529,6 +546,7 @@ export class QueueTasks implements AppLike {
       workerRunning: presence.workerRunning,
       warnNoWorker: presence.warnNoWorker,
       duplicate,
+      deduplicated,
     });
   }
 

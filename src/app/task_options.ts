@@ -12,6 +12,7 @@ import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { isArgsSchema } from "../model/task_schema.ts";
 import type { TaskMiddleware } from "../plugins/task_middleware.ts";
 import type { ConcurrencyLimit, TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import { checkDeduplication } from "./_deduplication.ts";
 
 /**
  * Every option of {@linkcode TaskOptions}: the type checker keeps this list and the type in step
@@ -22,6 +23,7 @@ const OPTION_NAMES = {
   priority: true,
   queue: true,
   concurrency: true,
+  deduplication: true,
   maxTime: true,
   echo: true,
   description: true,
@@ -232,11 +234,15 @@ export function defineTask(
     ? undefined
     : checkQueueName(options.queue, context, "queue");
   const concurrency = checkConcurrency(options.concurrency, context);
+  const deduplication = options.deduplication === undefined
+    ? undefined
+    : checkDeduplication(options.deduplication, context);
   return Object.freeze({
     name,
     priority,
     ...(queue === undefined || queue === DEFAULT_QUEUE ? {} : { queue }),
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(deduplication === undefined ? {} : { deduplication }),
     maxTime: options.maxTime,
     echo: options.echo ?? false,
     description: options.description,

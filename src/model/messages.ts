@@ -80,6 +80,33 @@ export interface NewTask {
    * `conc_limit`; a claim that finds the slot full parks the task until a slot frees.
    */
   concurrency?: { slot: string; limit: number };
+  /**
+   * Deduplication: while the key of (task name, `id`) lives (`ttlMs`, on the broker's clock), a
+   * task added with the same id is not stored: `Broker.add` resolves with the uuid of the task
+   * that holds the key ({@linkcode AddOutcome}). `throttle`: the later task joins it as is.
+   * `debounce`: when that task has not started (status `new`), the later task's arguments, delay
+   * and deadline replace its own and the key's time to live starts again; when it has started,
+   * finished, or its record is gone, the later task is stored and takes the key. A key whose task
+   * was cancelled or whose record is gone is free. The id is stored as the record's `dedup_id`.
+   * Only `add` takes it: `addBulk` and `addFlow` refuse it with a `TypeError`.
+   */
+  deduplication?: { id: string; ttlMs: number; mode: "throttle" | "debounce" };
+}
+
+/**
+ * What {@linkcode Broker.add} resolves with when the task was deduplicated: the uuid of the task
+ * it joined (nothing was stored under its own uuid). It resolves with nothing otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { AddOutcome } from "@qtasks/qtasks/ports";
+ *
+ * const outcome: AddOutcome = { joined: "0b6c5f0e-8e3f-4a6e-9a57-6f0f0d6b4b1a" };
+ * ```
+ */
+export interface AddOutcome {
+  /** The uuid of the task this one joined (throttle) or whose arguments it replaced (debounce). */
+  joined: string;
 }
 
 /**

@@ -34,6 +34,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "expires_at",
   "conc_slot",
   "conc_limit",
+  "dedup_id",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",
@@ -322,6 +323,7 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.queue) record.queue = fields.queue;
   const expiresAt = toDate(fields.expires_at);
   if (expiresAt) record.expiresAt = expiresAt;
+  if (fields.dedup_id) record.dedupId = fields.dedup_id;
   if (fields.retry !== undefined && fields.retry !== "") record.retry = Number(fields.retry) || 0;
   if (fields.retry_parent_uuid) record.retryParentUuid = fields.retry_parent_uuid;
   if (fields.retry_child_uuid) record.retryChildUuid = fields.retry_child_uuid;

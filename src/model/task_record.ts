@@ -83,6 +83,8 @@ export interface TaskRecord<R = unknown> {
   queue?: string;
   /** Its deadline, when it has one: not started by then, it ends as `cancel` (TaskExpiredError). */
   expiresAt?: Date;
+  /** Its deduplication id, when it was added with one (see docs/flow-control.md). */
+  dedupId?: string;
   /**
    * Retries left (QTasks' `retry` field): on a record whose attempt failed and was retried, the
    * retries that were left (status `retry`); on a retry's record, those left after it.

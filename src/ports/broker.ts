@@ -10,6 +10,7 @@ import type { TaskRecord } from "../model/task_record.ts";
 import type { QueueStats } from "../model/queue_stats.ts";
 import type { QueueOperations } from "./queue_operations.ts";
 import type {
+  AddOutcome,
   CancelOutcome,
   ExchangeRequest,
   ExchangeResult,
@@ -21,6 +22,7 @@ import type {
 
 export type { ComponentContext } from "./component_context.ts";
 export type {
+  AddOutcome,
   CancelOutcome,
   ClaimedTask,
   ExchangeRequest,
@@ -85,10 +87,15 @@ export interface Broker {
   stop(): Promise<void>;
   /**
    * Stores the record and queues the task, atomically; a task with `delayMs` goes to the schedule
-   * instead, and each exchange moves the due ones into the queue.
+   * instead, and each exchange moves the due ones into the queue. A task with `deduplication`
+   * whose key is held resolves with the task it joined ({@linkcode AddOutcome}), storing nothing
+   * under its own uuid; every other add resolves with nothing.
    */
-  add(task: NewTask): Promise<void>;
-  /** Stores and queues many tasks, atomically (all or none), in as few round trips as it can. */
+  add(task: NewTask): Promise<AddOutcome | void>;
+  /**
+   * Stores and queues many tasks, atomically (all or none), in as few round trips as it can. A
+   * task with `deduplication` is refused with a `TypeError` (only `add` takes it).
+   */
   addBulk(tasks: NewTask[]): Promise<void>;
   /**
    * Stores a chain's or group's records and queues its first tasks, atomically (all or none; a

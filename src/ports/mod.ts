@@ -49,7 +49,13 @@ export type {
   TaskQuery,
 } from "./queue_operations.ts";
 export type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
-export type { ConcurrencyLimit, TaskDefinition, TaskExecutor, TaskRun } from "./task_executor.ts";
+export type {
+  ConcurrencyLimit,
+  Deduplication,
+  TaskDefinition,
+  TaskExecutor,
+  TaskRun,
+} from "./task_executor.ts";
 export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./task_fn.ts";
 export { createTaskContext } from "./task_context.ts";
 export type { TaskContextInit, TaskServices } from "./task_context.ts";
@@ -59,6 +65,7 @@ export type { TimerClock } from "./timer_clock.ts";
 
 // The messages between the components.
 export type {
+  AddOutcome,
   CancelOutcome,
   ClaimedTask,
   ExchangeRequest,

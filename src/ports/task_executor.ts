@@ -37,6 +37,35 @@ export interface ConcurrencyLimit {
 }
 
 /**
+ * Deduplication: the task option and call option `deduplication` (see docs/flow-control.md).
+ * While the key of an `id` lives (`ttlMs` milliseconds, on the backend's clock), a call of the
+ * same task with the same id does not add a second task: its handle follows the first one and
+ * says `deduplicated: true`. `throttle` (default): the first call of the window wins, later ones
+ * join it. `debounce`: the last call wins: it replaces the arguments, delay and deadline of the
+ * waiting (not yet started) task and starts the window again; once that task has started, a call
+ * adds a new task.
+ *
+ * @example
+ * ```ts
+ * import type { Deduplication } from "@qtasks/qtasks/ports";
+ *
+ * const onePerMinute: Deduplication = { id: (user: string) => user, ttlMs: 60_000 };
+ * const lastEdit: Deduplication = { id: "reindex", ttlMs: 5_000, mode: "debounce" };
+ * ```
+ */
+export interface Deduplication {
+  /**
+   * The deduplication id, per task name: a non-empty string of at most 1,000 characters, or a
+   * function of the call's arguments (called at enqueue) that returns one.
+   */
+  readonly id: string | ((...args: never[]) => string);
+  /** How long the id holds, in milliseconds (> 0), from the call that set it (debounce: the last call). */
+  readonly ttlMs: number;
+  /** `throttle` (default): the first call wins. `debounce`: the last call wins. */
+  readonly mode?: "throttle" | "debounce";
+}
+
+/**
  * Options of a task, given to `app.task(options, fn)`.
  *
  * @example
@@ -107,6 +136,11 @@ export interface TaskOptions {
    * backend until a slot frees (see docs/flow-control.md).
    */
   concurrency?: ConcurrencyLimit;
+  /**
+   * The default deduplication of its calls (a call's `deduplication` option wins; `false` turns
+   * it off for that call): see {@linkcode Deduplication} and docs/flow-control.md.
+   */
+  deduplication?: Deduplication;
   /**
    * Time limit of one run in milliseconds; past it the task ends as `error` (TaskTimeoutError).
    * On an {@linkcode AsyncWorker} the limit is cooperative: the run's `signal` aborts, and a
@@ -186,6 +220,8 @@ export interface TaskDefinition {
   readonly queue?: string;
   /** Its concurrency limit across workers, if any. */
   readonly concurrency?: ConcurrencyLimit;
+  /** Its default deduplication, if any. */
+  readonly deduplication?: Deduplication;
   /** Whether the function takes a {@linkcode TaskContext} first. */
   readonly echo: boolean;
   /** The description, if any. */

@@ -34,6 +34,7 @@ import {
 } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ClaimedTask,
@@ -121,6 +122,12 @@ export class MemoryBroker implements Broker {
   #slots = new Map<string, Set<string>>();
   #slotOf = new Map<string, string>();
   #slotWaiting = new Map<string, PriorityHeap<QueueEntry>>();
+  /** Deduplication keys (task name and id) and the task holding each, until when (storage clock). */
+  #dedup = new Map<string, { uuid: string; until: number }>();
+  /** The key count at which the next add sweeps the expired deduplication keys. */
+  #dedupSweepAt = 1024;
+  /** Queue and schedule entries a debounce replaced: skipped when popped. */
+  #stale = new Set<QueueEntry>();
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
   readonly operations: QueueOperations;
 
@@ -169,14 +176,80 @@ export class MemoryBroker implements Broker {
     await this.storage.stop();
   }
 
-  /** Stores the record and queues the task. */
-  add(task: NewTask): Promise<void> {
+  /**
+   * Stores the record and queues the task; with `deduplication`, joins the task holding its key
+   * instead (see {@linkcode NewTask.deduplication}).
+   */
+  add(task: NewTask): Promise<AddOutcome | void> {
     try {
+      if (task.deduplication !== undefined) return Promise.resolve(this.#deduplicate(task));
       this.#store(task);
     } catch (error) {
       return Promise.reject(error);
     }
     return Promise.resolve();
+  }
+
+  /**
+   * Adds a task with `deduplication`, synchronously: joins the live task holding its key
+   * (throttle; debounce when that task waits, after replacing its arguments, delay and deadline),
+   * else stores the task and gives it the key.
+   */
+  #deduplicate(task: NewTask): AddOutcome | void {
+    if (this.storage.fields(task.uuid)) throw new DuplicateTaskError(task.taskName, task.uuid);
+    const { id, ttlMs, mode } = task.deduplication!;
+    const key = `${task.taskName.length}:${task.taskName}:${id}`;
+    const now = this.storage.now();
+    const held = this.#dedup.get(key);
+    if (held !== undefined && held.until > now) {
+      const fields = this.storage.fields(held.uuid);
+      // A key whose record is gone or cancelled is free.
+      if (fields !== undefined && fields.status !== "cancel") {
+        if (mode === "throttle") return { joined: held.uuid };
+        if (fields.status === "new") {
+          this.#replace(held.uuid, fields, task, now);
+          held.until = now + ttlMs;
+          return { joined: held.uuid };
+        }
+      }
+    }
+    this.#store(task);
+    if (this.#dedup.size >= this.#dedupSweepAt) {
+      for (const [name, entry] of this.#dedup) if (entry.until <= now) this.#dedup.delete(name);
+      this.#dedupSweepAt = Math.max(1024, this.#dedup.size * 2);
+    }
+    this.#dedup.set(key, { uuid: task.uuid, until: now + ttlMs });
+  }
+
+  /**
+   * A debounce: the waiting task `uuid` takes the arguments, delay and deadline of `task`. Queued
+   * or scheduled, it is queued or scheduled again by the new delay (its old entry goes stale);
+   * parked (paused, or waiting for a concurrency slot), it keeps its place.
+   */
+  #replace(uuid: string, fields: TaskFields, task: NewTask, now: number): void {
+    const stamp = toUnixSeconds(now);
+    const delay = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
+    const scheduled = this.#scheduled.values().find((entry) =>
+      entry.uuid === uuid && !this.#stale.has(entry)
+    );
+    const queued = scheduled === undefined
+      ? this.#heap(fields.queue).values().find((entry) =>
+        entry.uuid === uuid && !this.#stale.has(entry)
+      )
+      : undefined;
+    const moved = scheduled !== undefined || (queued !== undefined && delay > 0);
+    if (task.expiresInMs !== undefined && task.expiresInMs > 0) {
+      fields.expires_at = toUnixSeconds(now + Math.ceil(task.expiresInMs));
+    } else delete fields.expires_at;
+    if (moved) {
+      if (delay > 0) fields.run_at = toUnixSeconds(now + delay);
+      else delete fields.run_at;
+    }
+    this.storage.write(uuid, { args: task.args, kwargs: task.kwargs, updated_at: stamp });
+    if (!moved) return;
+    const old = (scheduled ?? queued)!;
+    this.#stale.add(old);
+    this.#schedule({ priority: old.priority, seq: old.seq, uuid }, now + delay, now);
   }
 
   /** Writes the record and queues the task, synchronously. */
@@ -212,6 +285,7 @@ export class MemoryBroker implements Broker {
       fields.conc_slot = task.concurrency.slot;
       fields.conc_limit = String(task.concurrency.limit);
     }
+    if (task.deduplication !== undefined) fields.dedup_id = task.deduplication.id;
     const headers = encodeHeaders(task.headers);
     if (headers !== undefined) fields.headers = headers;
     this.storage.write(task.uuid, fields);
@@ -236,7 +310,10 @@ export class MemoryBroker implements Broker {
   /** The earliest scheduled task that was not cancelled (cancelled ones are dropped on the way). */
   #scheduledHead(): ScheduledEntry | undefined {
     let head = this.#scheduled.peek();
-    while (head && this.#cancelled.delete(head.uuid)) {
+    while (
+      head &&
+      (this.#cancelled.delete(head.uuid) || (this.#stale.size > 0 && this.#stale.delete(head)))
+    ) {
       this.#scheduled.pop();
       head = this.#scheduled.peek();
     }
@@ -248,6 +325,7 @@ export class MemoryBroker implements Broker {
     try {
       const seen = new Set<string>();
       for (const task of tasks) {
+        refuseDeduplication(task, "addBulk");
         if (this.storage.fields(task.uuid) || seen.has(task.uuid)) {
           throw new DuplicateTaskError(task.taskName, task.uuid);
         }
@@ -264,6 +342,7 @@ export class MemoryBroker implements Broker {
   addFlow(flow: NewFlow): Promise<void> {
     try {
       const seen = new Set<string>();
+      for (const task of flow.tasks) refuseDeduplication(task, "addFlow");
       for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
         if (this.storage.fields(uuid) || seen.has(uuid)) {
           throw new DuplicateTaskError(taskName, uuid);
@@ -392,6 +471,7 @@ export class MemoryBroker implements Broker {
         const entry = queue.pop();
         if (!entry) break;
         if (this.#cancelled.delete(entry.uuid)) continue;
+        if (this.#stale.size > 0 && this.#stale.delete(entry)) continue;
         const fields = this.storage.fields(entry.uuid);
         if (!fields || fields.task_name === undefined || fields.status !== "new") {
           dropped.push(entry.uuid);
@@ -701,7 +781,8 @@ export class MemoryBroker implements Broker {
   /** Counts the queued tasks per priority, and the quarantined, scheduled and claimed ones. */
   queueStats(): Promise<QueueStats> {
     const waiting = (entry: QueueEntry) =>
-      !this.#cancelled.has(entry.uuid) && this.storage.fields(entry.uuid)?.status === "new";
+      !this.#cancelled.has(entry.uuid) && !this.#stale.has(entry) &&
+      this.storage.fields(entry.uuid)?.status === "new";
     const counts = new Map<number, number>();
     let queued = 0;
     for (const entry of [this.#queue, ...this.#named.values()].flatMap((h) => h.values())) {
@@ -728,6 +809,8 @@ export class MemoryBroker implements Broker {
     this.#quarantine.clear();
     this.#scheduled.clear();
     this.#cancelled.clear();
+    this.#stale.clear();
+    this.#dedup.clear();
     this.#parked.clear();
     this.#slots.clear();
     this.#slotOf.clear();
@@ -976,4 +1059,13 @@ function deliveryLimitFields(deliveries: number): TaskFields {
 function expiredFields(): TaskFields {
   const error = new TaskExpiredError();
   return errorFields({ type: error.name, code: error.code, message: error.message });
+}
+
+/** Refuses a task with `deduplication` in a bulk or flow enqueue (only `add` takes it). */
+function refuseDeduplication(task: NewTask, method: string): void {
+  if (task.deduplication !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": deduplication is not supported by ${method} (only add takes it)`,
+    );
+  }
 }

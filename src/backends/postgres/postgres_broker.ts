@@ -1047,6 +1047,11 @@ function unsupported(task: NewTask): void {
       `Cannot add task "${task.taskName}": concurrency limits are not supported on the PostgreSQL backend yet`,
     );
   }
+  if (task.deduplication !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": deduplication is not supported on the PostgreSQL backend yet`,
+    );
+  }
 }
 
 /** The error fields of a task ended by the delivery limit. */

@@ -3,8 +3,9 @@ import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_co
 import { RedisConnection } from "./redis_connection.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import {
-  decodeEnqueueBulk,
+  decodeEnqueueReply,
   encodeEnqueueBulk,
+  type EnqueueBulkReply,
   enqueueBulkScript,
 } from "./scripts/_enqueue_bulk.ts";
 import { decodeExchange, encodeExchange, exchangeScript } from "./scripts/_exchange.ts";
@@ -31,6 +32,7 @@ import { serverOf } from "./_same_server.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ComponentContext,
@@ -94,7 +96,11 @@ export class RedisBroker implements Broker {
   readonly operations: QueueOperations;
   #holds = true;
   #logged = false;
-  #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #pending: Array<{
+    task: NewTask;
+    resolve: (outcome?: AddOutcome) => void;
+    reject: (error: unknown) => void;
+  }> = [];
   /** When the next scheduled task is due (performance.now() time), as the last exchange said. */
   #dueAt: number | undefined;
   /** Claimed tasks of a chain or group, until their settlement is stored. */
@@ -178,7 +184,7 @@ export class RedisBroker implements Broker {
    * many requests, a `Promise.all`) are gathered and sent as one script call, up to 500 tasks:
    * still one atomic step per task, fewer round trips.
    */
-  add(task: NewTask): Promise<void> {
+  add(task: NewTask): Promise<AddOutcome | void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ task, resolve, reject });
       if (this.#pending.length >= BULK_BATCH) void this.#flush();
@@ -192,10 +198,14 @@ export class RedisBroker implements Broker {
     this.#pending = [];
     if (batch.length === 0) return;
     try {
-      const skipped = new Set(await this.#sendBulk(batch.map((entry) => entry.task), true));
+      const reply = await this.#sendBulk(batch.map((entry) => entry.task), true);
+      const skipped = new Set(reply.skipped);
+      const joined = reply.joined;
       for (const { task, resolve, reject } of batch) {
         if (skipped.has(task.uuid)) reject(new DuplicateTaskError(task.taskName, task.uuid));
-        else resolve();
+        else if (joined !== undefined && joined.has(task.uuid)) {
+          resolve({ joined: joined.get(task.uuid)! });
+        } else resolve();
       }
     } catch (error) {
       for (const { task, reject } of batch) {
@@ -211,6 +221,7 @@ export class RedisBroker implements Broker {
 
   /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
   async addBulk(tasks: NewTask[]): Promise<void> {
+    refuseDeduplication(tasks, "addBulk");
     for (let start = 0; start < tasks.length; start += BULK_BATCH) {
       await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
     }
@@ -221,6 +232,7 @@ export class RedisBroker implements Broker {
    * (all or none), the records as entries that are never queued.
    */
   async addFlow(flow: NewFlow): Promise<void> {
+    refuseDeduplication(flow.tasks, "addFlow");
     await this.#sendBulk(flow.tasks, false, flow.records);
   }
 
@@ -233,20 +245,21 @@ export class RedisBroker implements Broker {
     batch: NewTask[],
     skipExisting: boolean,
     records: readonly NewFlowRecord[] = [],
-  ): Promise<string[]> {
-    let skipped: string[] = [];
+  ): Promise<EnqueueBulkReply> {
+    let result: EnqueueBulkReply = { skipped: [] };
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
       const { keys, args } = encodeEnqueueBulk(this.keys, {
         tasks: batch,
         skipExisting: skipExisting || resent,
         records,
       });
-      const skippedNow = decodeEnqueueBulk(
+      const reply = decodeEnqueueReply(
         await this.connection.durableScript(enqueueBulkScript, keys, args),
       );
-      skipped = resent ? [] : skippedNow;
+      // A resend skips what its first run stored; a deduplicated task joins again, the same way.
+      result = resent ? { skipped: [], joined: reply.joined } : reply;
     });
-    return skipped;
+    return result;
   }
 
   /**
@@ -451,4 +464,15 @@ function addFailed(
     }`,
     { cause, uuid, sent, reply: cause.reply },
   );
+}
+
+/** Refuses tasks with `deduplication` in a bulk or flow enqueue (only `add` takes it). */
+function refuseDeduplication(tasks: readonly NewTask[], method: string): void {
+  for (const task of tasks) {
+    if (task.deduplication !== undefined) {
+      throw new TypeError(
+        `Cannot add task "${task.taskName}": deduplication is not supported by ${method} (only add takes it)`,
+      );
+    }
+  }
 }

@@ -24,6 +24,11 @@ export interface RedisKeys {
   /** SET of the named queues' names that tasks were sent to (the operator's listings read them). */
   readonly queueNames: string;
   /**
+   * Prefix of the deduplication keys, `{name}:dedup:` (STRING, the uuid holding an id, with a
+   * time to live; see scripts/_dedup_lua.ts).
+   */
+  readonly dedupPrefix: string;
+  /**
    * The ZSET of a queue: `{name}:queue` for the default one, `{name}:queue:<queue>` for a named
    * one (same layout).
    */
@@ -90,6 +95,7 @@ export function redisKeys(name: string): RedisKeys {
     queue: `${prefix}queue`,
     quarantine: `${prefix}quarantine`,
     queueNames: `${prefix}queues`,
+    dedupPrefix: `${prefix}dedup:`,
     queueOf: (queue: string) =>
       queue === DEFAULT_QUEUE ? `${prefix}queue` : `${prefix}queue:${queue}`,
     markerOf: (queue: string) =>

@@ -93,8 +93,9 @@ export function triggeredBroker<B extends Broker>(broker: B): B {
       if (!addHeard(plugins)) return add(task);
       return (async () => {
         const stored = await beforeAdd(plugins, task);
-        await add(stored);
+        const outcome = await add(stored);
         await afterAdd(plugins, stored);
+        return outcome;
       })();
     },
     addBulk: (addBulk) => (tasks: NewTask[]) =>

@@ -7,6 +7,7 @@ import { encodeHeaders } from "../../../model/task_headers.ts";
 import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { DEDUP_LUA } from "./_dedup_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */
@@ -18,6 +19,7 @@ KEYS[2] marker    ZSET   wake-up marker for blocked workers
 KEYS[3] seq       STRING sequence counter (FIFO order within a priority)
 KEYS[4] scheduled ZSET   tasks not yet due: score = due time (ms, server time), member as in the queue
 KEYS[5] queues    SET    the names of the named queues used (for the operator's listings)
+KEYS[6] dedup     prefix of the deduplication keys ("{app}:dedup:", see _dedup_lua.ts)
 ARGV[1] prefix of record keys ("{app}:task:")
 ARGV[2] "1" to skip the uuids that exist already and report them, "0" to refuse the whole batch
 ARGV[3] number of tasks T, followed by T tasks, each:
@@ -29,12 +31,15 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
         the record's expires_at becomes server time + that, in unix seconds; a task that carries
         headers has "headers" (JSON) among its pairs, and a task of a flow "flow"
+then, only when a task deduplicates: D and D entries (ARGV index of the task's uuid, id, time
+        to live ms, mode), see _dedup_lua.ts: such a task joins the live task holding its id
+        instead of being stored
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
 shortens its wait.
-Returns the uuids skipped because they exist (mode "1"), or a DUPLICATE_TASK error with nothing
-written (mode "0"). ]]
+Returns the uuids skipped because they exist (mode "1"), and for each deduplicated task a pair
+{ uuid, joined uuid }; or a DUPLICATE_TASK error with nothing written (mode "0"). ]]
 local prefix, skip = ARGV[1], ARGV[2] == '1'
 local tasks, skipped, i = {}, {}, 4
 for _ = 1, tonumber(ARGV[3]) do
@@ -54,13 +59,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 ${INDEX_LUA}
+${DEDUP_LUA}
+local dedups = ARGV[i] and dedupRead(i) or nil
 -- One INCRBY reserves a sequence number for every task of the batch.
 local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
 local wake, head = false, nil
 -- Named queues woken (the default one is "wake").
 local wakes = {}
-for k, task in ipairs(tasks) do
+-- repeat ... until true: a deduplicated task leaves the body with break (Lua 5.1 has no continue).
+for k, task in ipairs(tasks) do repeat
   local j, n, key = task[1], task[2], task[3]
+  if dedups and dedups[j] and dedupJoin(j, key, dedups[j]) then break end
   local named = n > 0 and ARGV[j + 7] == 'queue' and ARGV[j + 8] or nil
   if named then redis.call('SADD', KEYS[5], named) end
   local e = named and j + 9 or j + 7
@@ -97,13 +106,13 @@ for k, task in ipairs(tasks) do
     wake = true
     redis.call('ZADD', KEYS[1], ARGV[j + 1], member)
   end
-end
+until true end
 if wake then redis.call('ZADD', KEYS[2], 0, '0') end
 for name in pairs(wakes) do redis.call('ZADD', KEYS[2] .. ':' .. name, 0, '0') end
 idxFlush()
 return skipped
 `,
-  5,
+  6,
 );
 
 /** What {@linkcode encodeEnqueueBulk} takes. */
@@ -132,8 +141,57 @@ export function encodeEnqueueBulk(keys: RedisKeys, input: EnqueueBulkInput): Scr
     String(records.length + input.tasks.length),
   ];
   for (const record of records) appendFlowRecord(args, record);
-  for (const task of input.tasks) appendTask(args, task);
-  return { keys: [keys.queue, keys.marker, keys.seq, keys.scheduled, keys.queueNames], args };
+  // The deduplication entries, after the tasks (see _dedup_lua.ts): none for most calls.
+  let dedups: string[] | undefined;
+  for (const task of input.tasks) {
+    if (task.deduplication !== undefined) {
+      const { id, ttlMs, mode } = task.deduplication;
+      // The ARGV index (1-based) of the task's uuid, pushed next.
+      (dedups ??= []).push(String(args.length + 1), id, String(Math.ceil(ttlMs)), mode);
+    }
+    appendTask(args, task);
+  }
+  if (dedups !== undefined) args.push(String(dedups.length / 4), ...dedups);
+  return {
+    keys: [keys.queue, keys.marker, keys.seq, keys.scheduled, keys.queueNames, keys.dedupPrefix],
+    args,
+  };
+}
+
+/** What an enqueue_bulk call replies, decoded. */
+export interface EnqueueBulkReply {
+  /** The uuids skipped because they exist. */
+  skipped: string[];
+  /** Deduplicated tasks: each one's uuid and the uuid of the task it joined (absent: none). */
+  joined?: Map<string, string>;
+}
+
+/**
+ * The enqueue's reply: the uuids skipped because they exist, and the deduplicated tasks with the
+ * task each joined.
+ *
+ * @param reply The script's reply.
+ * @returns The skipped uuids and the joins.
+ * @throws {BackendError} When the reply is not a list of uuids and pairs of uuids.
+ */
+export function decodeEnqueueReply(reply: RedisReply): EnqueueBulkReply {
+  if (!Array.isArray(reply)) return { skipped: replyStrings("enqueue_bulk", reply) };
+  let skipped: string[] | undefined;
+  let joined: Map<string, string> | undefined;
+  for (let k = 0; k < reply.length; k++) {
+    const item = reply[k];
+    if (typeof item === "string") {
+      if (skipped !== undefined) skipped.push(item);
+      continue;
+    }
+    if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") {
+      return { skipped: replyStrings("enqueue_bulk", reply) };
+    }
+    // The first pair: the strings before it were skipped uuids.
+    if (skipped === undefined) skipped = reply.slice(0, k) as string[];
+    (joined ??= new Map()).set(item[0], item[1]);
+  }
+  return joined === undefined ? { skipped: reply as string[] } : { skipped: skipped!, joined };
 }
 
 /**
@@ -145,7 +203,7 @@ export function encodeEnqueueBulk(keys: RedisKeys, input: EnqueueBulkInput): Scr
  * @throws {BackendError} When the reply is not a list of uuids.
  */
 export function decodeEnqueueBulk(reply: RedisReply): string[] {
-  return replyStrings("enqueue_bulk", reply);
+  return decodeEnqueueReply(reply).skipped;
 }
 
 /**
