@@ -233,3 +233,27 @@ test("named queues and deadlines are refused on PostgreSQL, not dropped", () =>
       await broker.stop();
     }
   }));
+
+test("deduplication is refused on PostgreSQL with a TypeError, not dropped", () =>
+  withSchema(async (schema) => {
+    const broker = new PostgresBroker({ name: "pg-unsupported-dedup", url, schema });
+    try {
+      const task = {
+        uuid: crypto.randomUUID(),
+        taskName: "noop",
+        priority: 0,
+        args: "[]",
+        kwargs: "{}",
+        extra: {},
+        deduplication: { id: "x", ttlMs: 1_000, mode: "throttle" as const },
+      };
+      await assert.rejects(
+        broker.add(task),
+        (error: unknown) => error instanceof TypeError && /deduplication/.test(error.message),
+      );
+      assert.equal(await broker.get(task.uuid), undefined);
+    } finally {
+      await broker.flushAll();
+      await broker.stop();
+    }
+  }));
