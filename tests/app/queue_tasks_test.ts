@@ -11,7 +11,7 @@ import {
   type TaskRecord,
 } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
-import type { NewTask } from "../../src/ports/mod.ts";
+import type { AddOutcome, NewTask } from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 import { assertType, type Equals } from "../support/type_assert.ts";
 import { backendApp } from "../support/with_app.ts";
@@ -140,7 +140,7 @@ test("withOptions sets the priority and extra fields of the calls made through i
 
 class CountingBroker extends MemoryBroker {
   adds = 0;
-  override add(task: NewTask): Promise<void> {
+  override add(task: NewTask): Promise<AddOutcome | void> {
     this.adds++;
     return super.add(task);
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { QueueTasks, type TaskRecord } from "../../mod.ts";
 import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ComponentContext,
@@ -69,7 +70,7 @@ class HeldClaimBroker implements Broker {
   stop(): Promise<void> {
     return this.inner.stop();
   }
-  add(task: NewTask): Promise<void> {
+  add(task: NewTask): Promise<AddOutcome | void> {
     return this.inner.add(task);
   }
   addBulk(tasks: NewTask[]): Promise<void> {

@@ -15,6 +15,7 @@ import type { ExchangeRequest, NewTask } from "../../src/ports/mod.ts";
 import { redisKeys } from "../../src/backends/redis/redis_keys.ts";
 import {
   decodeEnqueueBulk,
+  decodeEnqueueReply,
   encodeEnqueueBulk,
   enqueueBulkScript,
 } from "../../src/backends/redis/scripts/_enqueue_bulk.ts";
@@ -102,6 +103,34 @@ async function withRedis(
   }
 }
 
+test("enqueue_bulk sends deduplication entries after the tasks only when a task has one, and reports the joins", () =>
+  withRedis(async (run, keys) => {
+    const plain = newTask();
+    const plainCall = encodeEnqueueBulk(keys, { tasks: [plain], skipExisting: true });
+    // A call without deduplication ends with its last task (no section, no count).
+    assert.equal(plainCall.args.length, 3 + 7);
+    const dedup = { id: "d-1", ttlMs: 60_000, mode: "throttle" as const };
+    const first = newTask({ deduplication: dedup });
+    const second = newTask({ deduplication: dedup });
+    const call = encodeEnqueueBulk(keys, { tasks: [plain, first, second], skipExisting: true });
+    const section = call.args.slice(-9);
+    assert.equal(section[0], "2");
+    // Each entry: the ARGV index (1-based) of its task's uuid, id, ttl, mode.
+    assert.equal(call.args[Number(section[1]) - 1], first.uuid);
+    assert.deepEqual(section.slice(2, 4), ["d-1", "60000"]);
+    assert.equal(call.args[Number(section[5]) - 1], second.uuid);
+    const reply = decodeEnqueueReply(await run(enqueueBulkScript, call));
+    assert.deepEqual(reply.skipped, []);
+    assert.deepEqual([...reply.joined ?? []], [[second.uuid, first.uuid]]);
+    assert.deepEqual(
+      decodeEnqueueBulk(await run(enqueueBulkScript, call)).sort(),
+      [
+        plain.uuid,
+        first.uuid,
+      ].sort(),
+    );
+  }));
+
 test("enqueue_bulk and exchange round trip: the tasks written are the tasks claimed", () =>
   withRedis(async (run, keys) => {
     const first = newTask({ priority: 5, extra: { trace: "t-1", status: "forged" } });
@@ -113,6 +142,7 @@ test("enqueue_bulk and exchange round trip: the tasks written are the tasks clai
       keys.seq,
       keys.scheduled,
       keys.queueNames,
+      keys.dedupPrefix,
     ]);
     // A reserved field (status) is never written from `extra`.
     assert.ok(!call.args.includes("forged"));
