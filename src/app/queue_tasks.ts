@@ -298,7 +298,10 @@ export class QueueTasks implements AppLike {
       if (!(options.uuid !== undefined && error instanceof DuplicateTaskError)) throw error;
       duplicate = true;
     }
-    if (this.plugins.listens("qtasks_add_task_after_broker")) await afterBroker(this, task);
+    if (this.plugins.listens("qtasks_add_task_after_broker")) {
+      // A deduplicated call reports the task it joined.
+      await afterBroker(this, joined === undefined ? task : { ...task, uuid: joined });
+    }
     if (joined !== undefined) return this.#result<R>(joined, taskName, false, true);
     return this.#result<R>(task.uuid, taskName, duplicate);
   }
