@@ -16,6 +16,7 @@ export function recordText(record: TaskRecord): string {
   if (record.finishedAt) lines.push(["finished", record.finishedAt.toISOString()]);
   if (record.deliveries > 0) lines.push(["deliveries", String(record.deliveries)]);
   if (record.workerId) lines.push(["worker", record.workerId]);
+  if (record.dedupId !== undefined) lines.push(["dedup id", record.dedupId]);
   if (record.progress !== undefined) lines.push(["progress", json(record.progress)]);
   if (record.status === "success") lines.push(["result", json(record.returning)]);
   if (record.error) lines.push(["error", `${record.error.type}: ${record.error.message}`]);

@@ -552,6 +552,12 @@ export function taskPage(
     <tr><td>next attempt</td><td>${link(record.retryChildUuid)}</td></tr>
     <tr><td>priority</td><td>${record.priority}</td></tr>
     <tr><td>worker</td><td class="mono">${record.workerId ?? "–"}</td></tr>
+    ${record.dedupId === undefined ? "" : html`
+      <tr>
+        <td>dedup id</td>
+        <td class="mono">${record.dedupId}</td>
+      </tr>
+    `}
     </tbody></table>
     ${attempts.length > 1
       ? html`
