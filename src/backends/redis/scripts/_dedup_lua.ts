@@ -32,8 +32,8 @@ local function dedupRead(i)
   return entries
 end
 
--- A debounce: the waiting task "held" (record key hkey; m = its status, seq, priority, queue and
--- task name) takes the arguments, delay and deadline of the task at ARGV index j. Queued or
+-- A debounce: the waiting task "held" (record key hkey; m = its status, seq, priority, queue,
+-- task name, expires_at and run_at) takes the arguments, delay and deadline of the task at ARGV index j. Queued or
 -- scheduled, it moves by the new delay; parked (paused, concurrency-limited, quarantined), it
 -- keeps its place.
 local function dedupReplace(j, hkey, held, m)
@@ -44,14 +44,15 @@ local function dedupReplace(j, hkey, held, m)
   redis.call('HSET', hkey, 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4], 'updated_at', stamp)
   if expires then
     redis.call('HSET', hkey, 'expires_at', string.format('%.3f', (now + expires) / 1000))
-  else
+  elseif m[6] then
     redis.call('HDEL', hkey, 'expires_at')
   end
   local member = string.format('%015d', tonumber(m[2])) .. ':' .. held
   local named = m[4] and m[4] ~= '' and m[4] ~= 'default'
   local queue = named and KEYS[1] .. ':' .. m[4] or KEYS[1]
   local marker = named and KEYS[2] .. ':' .. m[4] or KEYS[2]
-  if redis.call('ZSCORE', KEYS[4], member) then
+  -- Only a record with run_at can be in the schedule.
+  if m[7] and redis.call('ZSCORE', KEYS[4], member) then
     if delay > 0 then
       redis.call('ZADD', KEYS[4], now + delay, member)
       redis.call('HSET', hkey, 'run_at', string.format('%.3f', (now + delay) / 1000))
@@ -74,14 +75,15 @@ end
 
 -- The task at ARGV index j (record key "key") with deduplication entry d: returns true when it
 -- joins the live task holding its id (reported in "skipped" as { uuid, joined uuid }), storing
--- nothing; else takes the id (its record gets dedup_id) and returns false: the caller stores it.
+-- nothing; else takes the id and returns false: the caller stores it (its pairs carry dedup_id).
 local function dedupJoin(j, key, d)
   local name = ARGV[j + 2]
   local dkey = KEYS[6] .. #name .. ':' .. name .. ':' .. d[1]
   local held = redis.call('GET', dkey)
   if held then
     local hkey = prefix .. held
-    local m = redis.call('HMGET', hkey, 'status', 'seq', 'priority', 'queue', 'task_name')
+    local m = redis.call('HMGET', hkey, 'status', 'seq', 'priority', 'queue', 'task_name',
+      'expires_at', 'run_at')
     if m[1] and m[1] ~= 'cancel' then
       if d[3] ~= 'debounce' then
         skipped[#skipped + 1] = { ARGV[j], held }
@@ -96,7 +98,6 @@ local function dedupJoin(j, key, d)
     end
   end
   redis.call('SET', dkey, ARGV[j], 'PX', d[2])
-  redis.call('HSET', key, 'dedup_id', d[1])
   return false
 end
 `;

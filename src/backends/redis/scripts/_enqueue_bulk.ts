@@ -30,7 +30,8 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         default queue's task has no such pair and costs nothing more); a task with a deadline
         has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
         the record's expires_at becomes server time + that, in unix seconds; a task that carries
-        headers has "headers" (JSON) among its pairs, and a task of a flow "flow"
+        headers has "headers" (JSON) among its pairs, a task of a flow "flow", and a task
+        that deduplicates "dedup_id"
 then, only when a task deduplicates: D and D entries (ARGV index of the task's uuid, id, time
         to live ms, mode), see _dedup_lua.ts: such a task joins the live task holding its id
         instead of being stored
@@ -245,6 +246,11 @@ function appendTask(args: string[], task: NewTask): void {
   if (task.concurrency !== undefined) {
     args.push("conc_slot", task.concurrency.slot, "conc_limit", String(task.concurrency.limit));
     pairs += 2;
+  }
+  // Deduplication: the record keeps its id (the entry after the tasks says the rest).
+  if (task.deduplication !== undefined) {
+    args.push("dedup_id", task.deduplication.id);
+    pairs++;
   }
   args[count] = String(pairs);
 }
