@@ -211,6 +211,29 @@ export function deduplicationContract(
       assert.equal(counts.byStatus.queued, 0);
     }));
 
+  test(`${label} gives a debounced call's arguments to a task parked by a full concurrency slot, which keeps its place`, () =>
+    withBroker(async (broker) => {
+      const concurrency = { slot: "s", limit: 1 };
+      const running = newTask({ concurrency });
+      await broker.add(running);
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), [
+        running.uuid,
+      ]);
+      const parked = deduped("doc", { args: '["v1"]', concurrency }, 60_000, "debounce");
+      await broker.add(parked);
+      // The slot is full: the claim parks it.
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), []);
+      const later = deduped("doc", { args: '["v2"]', delayMs: 60_000 }, 60_000, "debounce");
+      assert.equal(joinedOf(await broker.add(later)), parked.uuid);
+      await broker.exchange(exchangeRequest({
+        settlements: [{ uuid: running.uuid, deliveries: 1, status: "success", returning: "3" }],
+      }));
+      // Freed, it runs at once (the joining call's delay does not apply to a parked task).
+      const claim = await broker.exchange(exchangeRequest({ want: 1 }));
+      assert.deepEqual(uuidsOf(claim), [parked.uuid]);
+      assert.equal(claim.claimed[0].args, '["v2"]');
+    }));
+
   test(`${label} stores a new task for a debounced call once the task holding the id has started`, () =>
     withBroker(async (broker) => {
       const first = deduped("doc", { args: '["v1"]' }, 60_000, "debounce");
