@@ -51,9 +51,9 @@ export type {
  *   storage: inner.storage,
  *   start: (context) => inner.start(context),
  *   stop: () => inner.stop(),
- *   add: async (task: NewTask) => {
+ *   add: (task: NewTask) => {
  *     console.log("enqueue", task.taskName);
- *     await inner.add(task);
+ *     return inner.add(task); // passes a deduplicated add's outcome on
  *   },
  *   addBulk: (tasks) => inner.addBulk(tasks),
  *   addFlow: (flow) => inner.addFlow(flow),
