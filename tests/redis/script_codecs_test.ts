@@ -245,6 +245,39 @@ test("a claim counts the delivery on the record, the reply and the lease token, 
     );
   }));
 
+test("a claim's waitedMs counts from the record's created_at, or from its run_at when later", () =>
+  withRedis(async (run, keys, command) => {
+    const queued = newTask({ priority: 0 });
+    const delayed = newTask({ priority: 1, delayMs: 3_600_000 });
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [queued, delayed], skipExisting: false }),
+    );
+    const [seconds] = await command(["TIME"]) as [string, string];
+    const ago = (s: number) => `${Number(seconds) - s}.250000`;
+    // Stored 100 s ago; the delayed one was due 2 s ago (its schedule entry is made due now).
+    await command(["HSET", keys.taskPrefix + queued.uuid, "created_at", ago(100)]);
+    await command([
+      "HSET",
+      keys.taskPrefix + delayed.uuid,
+      "created_at",
+      ago(100),
+      "run_at",
+      ago(2),
+    ]);
+    const [member] = await command(["ZRANGE", keys.scheduled, "0", "0"]) as string[];
+    await command(["ZADD", keys.scheduled, "0", member]);
+    const claimed = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), new Set())),
+    ).claimed;
+    const waited = new Map(claimed.map((task) => [task.uuid, task.waitedMs ?? -1]));
+    const fromCreated = waited.get(queued.uuid)!;
+    const fromRunAt = waited.get(delayed.uuid)!;
+    assert.ok(fromCreated >= 99_000 && fromCreated < 1_000_000, `${fromCreated}`);
+    assert.ok(fromRunAt >= 1_000 && fromRunAt < 99_000, `${fromRunAt}`);
+    assert.ok(Number.isInteger(fromCreated) && Number.isInteger(fromRunAt));
+  }));
+
 test("encodeExchange writes each settlement as the exchange header documents", () => {
   const keys = redisKeys("codecs");
   const { keys: sent, args } = encodeExchange(

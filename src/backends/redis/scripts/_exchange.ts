@@ -96,13 +96,14 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (queue
+Returns { claimed, rejected, recovered, dropped, quarantined, next due, now }: claimed is flat (queue
 member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
 the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
 carry the record's task_name and seq, so that the settle step updates the operator's indexes
 without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
-a task of a chain or group), then headers (JSON, "" when none) and the ms the task waited since it
-was due (created_at, or run_at when later; -1 when unknown); rejected lists
+a task of a chain or group), then headers (JSON, "" when none) and when the task became due, as
+the record has it (unix seconds: created_at, or run_at when later; "" when unknown), from which
+the worker computes how long it waited (with "now"); rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -112,7 +113,7 @@ queue and schedule entries that had no record or whose record is not "new" (noth
 twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
 ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
 counts the quarantine, next due is the
-ms until the earliest scheduled task is due (-1: none). ]]
+ms until the earliest scheduled task is due (-1: none), now the server time (ms). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -473,8 +474,11 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 9] = r[6] or ''
         claimed[n + 10] = r[7] and '1' or ''
         claimed[n + 11] = r[11] or ''
-        local due = math.max(tonumber(r[12] or '') or 0, tonumber(r[13] or '') or 0) * 1000
-        claimed[n + 12] = due > 0 and math.max(0, math.floor(now - due)) or -1
+        -- When it became due, as text: the worker computes the wait from it and the reply's
+        -- server time (tonumber and math here cost thousands of instructions per task).
+        local due = r[12] or ''
+        if r[13] and (due == '' or (tonumber(r[13]) or 0) > (tonumber(due) or 0)) then due = r[13] end
+        claimed[n + 12] = due
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -533,7 +537,7 @@ if consumed then
 end
 for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
-return { claimed, rejected, recovered, dropped, quarantined, nextDue }
+return { claimed, rejected, recovered, dropped, quarantined, nextDue, now }
 `,
   6,
 );
@@ -619,16 +623,17 @@ export function decodeExchange(
   onClaim?: (uuid: string, taskName: string, seq: string) => void,
 ): ExchangeResult {
   if (
-    !Array.isArray(reply) || reply.length !== 6 || !Array.isArray(reply[0]) ||
+    !Array.isArray(reply) || reply.length !== 7 || !Array.isArray(reply[0]) ||
     reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
   ) {
     throw malformedReply(
       "exchange",
-      "{ claimed, rejected, recovered, dropped, quarantined, next due }",
+      "{ claimed, rejected, recovered, dropped, quarantined, next due, now }",
       reply,
     );
   }
   const flat = reply[0] as string[];
+  const now = Number(reply[6]);
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
     // The queue member: 15-digit seq, ":", uuid.
@@ -650,8 +655,9 @@ export function decodeExchange(
       const headers = parseHeaders(flat[i + 10]);
       if (headers !== undefined) task.headers = headers;
     }
-    const waited = Number(flat[i + 11]);
-    if (waited >= 0) task.waitedMs = waited;
+    // Waited since it was due (the record's time, unix seconds as text), on the server's clock.
+    const due = Number(flat[i + 11]) * 1000;
+    if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
     onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
