@@ -187,19 +187,32 @@ if (callgrindDir !== undefined) {
   for (const entry of Deno.readDirSync(callgrindDir)) dumpsRead.add(entry.name);
 }
 
-/** The instructions of the newest callgrind dump (--callgrind), from its `totals:` line. */
-function newestDumpInstructions(): number {
+/**
+ * The instructions counted since the last call (--callgrind): the `totals:` of the dumps written
+ * since then (one per run; callgrind may split one, so they are added).
+ */
+async function newestDumpInstructions(): Promise<number> {
   const dir = callgrindOut.slice(0, callgrindOut.lastIndexOf("/"));
   const base = callgrindOut.slice(callgrindOut.lastIndexOf("/") + 1);
   const fresh = [...Deno.readDirSync(dir)]
     .map((entry) => entry.name)
     .filter((name) => name.startsWith(`${base}.`) && !dumpsRead.has(name));
-  if (fresh.length !== 1) throw new Error(`expected one new callgrind dump, found ${fresh.length}`);
-  dumpsRead.add(fresh[0]);
-  const text = Deno.readTextFileSync(`${dir}/${fresh[0]}`);
-  const totals = /^totals: (\d+)/m.exec(text);
-  if (!totals) throw new Error(`no totals in callgrind dump ${fresh[0]}`);
-  return Number(totals[1]);
+  if (fresh.length === 0) throw new Error(`no new callgrind dump in ${dir}`);
+  let instructions = 0;
+  for (const name of fresh) {
+    dumpsRead.add(name);
+    // The totals line ends a dump: wait for it (the dump may still be written).
+    for (let tries = 0;; tries++) {
+      const totals = /^totals: (\d+)/m.exec(Deno.readTextFileSync(`${dir}/${name}`));
+      if (totals) {
+        instructions += Number(totals[1]);
+        break;
+      }
+      if (tries === 100) throw new Error(`no totals in callgrind dump ${name}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return instructions;
 }
 
 async function snapshot(): Promise<
@@ -275,7 +288,7 @@ async function run(tree: { dir: string; label: string }): Promise<Run> {
   let instructions: number | undefined;
   if (callgrind) {
     await callgrindControl(`--dump=tree_${tree.label.replace(/[^A-Za-z0-9]/g, "_")}`);
-    instructions = newestDumpInstructions() / n;
+    instructions = await newestDumpInstructions() / n;
   }
   let commands = 0;
   const byCommand: Record<string, [number, number]> = {};
