@@ -278,6 +278,61 @@ test("a claim's waitedMs counts from the record's created_at, or from its run_at
     assert.ok(Number.isInteger(fromCreated) && Number.isInteger(fromRunAt));
   }));
 
+test("enqueue_bulk marks a record plain_claim only when it has none of the optional claim fields", () =>
+  withRedis(async (run, keys, command) => {
+    const tasks = {
+      plain: newTask(),
+      extra: newTask({ extra: { tenant: "t-1" } }),
+      headers: newTask({ headers: { traceparent: "00-1-2-01" } }),
+      delayed: newTask({ delayMs: 60_000 }),
+      queued: newTask({ queue: "mail" }),
+      deadline: newTask({ expiresInMs: 60_000 }),
+      limited: newTask({ concurrency: { slot: "add", limit: 2 } }),
+      flow: newTask({ flow: JSON.stringify({ chain: crypto.randomUUID(), next: [] }) }),
+    };
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: Object.values(tasks), skipExisting: false }),
+    );
+    const marked: Record<string, unknown> = {};
+    for (const [label, task] of Object.entries(tasks)) {
+      marked[label] = await command(["HGET", keys.taskPrefix + task.uuid, "plain_claim"]);
+    }
+    assert.deepEqual(marked, {
+      plain: "1",
+      extra: "1",
+      headers: "1",
+      delayed: null,
+      queued: null,
+      deadline: null,
+      limited: null,
+      flow: null,
+    });
+  }));
+
+test("a claim reads the optional fields of a record without the plain_claim marker (one written before it)", () =>
+  withRedis(async (run, keys, command) => {
+    const late = newTask();
+    const retried = newTask({ priority: 1 });
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [late, retried], skipExisting: false }),
+    );
+    // As an older version wrote them: no marker, a deadline passed, a retry's fields.
+    await command(["HDEL", keys.taskPrefix + late.uuid, "plain_claim"]);
+    await command(["HSET", keys.taskPrefix + late.uuid, "expires_at", "1000.000"]);
+    await command(["HDEL", keys.taskPrefix + retried.uuid, "plain_claim"]);
+    await command(["HSET", keys.taskPrefix + retried.uuid, "retry", "2", "attempt", "3"]);
+    const claimed = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), new Set())),
+    ).claimed;
+    assert.deepEqual(
+      claimed.map((task) => [task.uuid, task.retriesLeft, task.attempt]),
+      [[retried.uuid, 2, 3]],
+    );
+    assert.equal(await command(["HGET", keys.taskPrefix + late.uuid, "status"]), "cancel");
+  }));
+
 test("encodeExchange writes each settlement as the exchange header documents", () => {
   const keys = redisKeys("codecs");
   const { keys: sent, args } = encodeExchange(

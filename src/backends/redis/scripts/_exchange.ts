@@ -14,6 +14,12 @@ import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
+import {
+  CLAIM_FIELDS,
+  luaFieldArgs,
+  OPTIONAL_CLAIM_FIELDS,
+  PLAIN_CLAIM_FIELD,
+} from "./_claim_fields.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -76,6 +82,9 @@ A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script'
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
+A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
+marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
+queue, expires_at, run_at, conc_slot, conc_limit) has only the fields every claim needs read.
 After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
         to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
         woken through KEYS[3] or KEYS[3] .. ":" .. name), then N, then N task names this worker
@@ -420,6 +429,9 @@ end
 -- the sets they came from (their markers are not set again by this worker).
 local skipped, skippedFrom = {}, {}
 
+-- The optional claim fields of a record with the plain_claim marker: none.
+local NONE = {}
+
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
 -- queue, where tasks this worker does not know are skipped.
 local function claimFrom(from, limit, isolated, named)
@@ -430,29 +442,32 @@ local function claimFrom(from, limit, isolated, named)
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
-      local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at',
-        'conc_slot', 'conc_limit')
+      -- r: ${CLAIM_FIELDS.join(", ")}, ${PLAIN_CLAIM_FIELD}; o: ${
+    OPTIONAL_CLAIM_FIELDS.join(", ")
+  },
+      -- read only when the record lacks the ${PLAIN_CLAIM_FIELD} marker (_claim_fields.ts).
+      local r = redis.call('HMGET', key, ${luaFieldArgs([...CLAIM_FIELDS, PLAIN_CLAIM_FIELD])})
+      local o = r[8] and NONE or redis.call('HMGET', key, ${luaFieldArgs(OPTIONAL_CLAIM_FIELDS)})
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
-      local waiting = r[1] and r[8] == 'new'
-      if waiting and r[10] and tonumber(r[10]) * 1000 <= now then
+      local waiting = r[1] and r[5] == 'new'
+      if waiting and o[5] and tonumber(o[5]) * 1000 <= now then
         -- Not started by its deadline: it ends as cancel (a TaskExpiredError's fields).
         finish(key, uuid, { 'status', 'cancel', 'cancel_reason', 'expired',
           'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
           'error_message', ${EXPIRED_MESSAGE},
-          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not o[3])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
-        if r[14] then concKick(r[14], r[15]) end
+        if o[7] then concKick(o[7], o[8]) end
       elseif waiting and ((named and known and not known[r[1]])
-          or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
-          or (isolated == 1 and not consumed and r[9])) then
+          or (isolated == 1 and consumed and not consumed[o[4] or 'default'])
+          or (isolated == 1 and not consumed and o[4])) then
         skipped[#skipped + 1] = popped[k + 1]
         skipped[#skipped + 1] = popped[k]
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and r[14] and not concTake(uuid, r[14], r[15], popped[k], popped[k + 1]) then
+      elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
       elseif waiting then
         idxClaim(uuid, r[1])
@@ -470,14 +485,14 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 5] = popped[k + 1]
         claimed[n + 6] = deliveries
         claimed[n + 7] = isolated
-        claimed[n + 8] = r[5] or ''
-        claimed[n + 9] = r[6] or ''
-        claimed[n + 10] = r[7] and '1' or ''
-        claimed[n + 11] = r[11] or ''
+        claimed[n + 8] = o[1] or ''
+        claimed[n + 9] = o[2] or ''
+        claimed[n + 10] = o[3] and '1' or ''
+        claimed[n + 11] = r[7] or ''
         -- When it became due, as text: the worker computes the wait from it and the reply's
         -- server time (tonumber and math here cost thousands of instructions per task).
-        local due = r[12] or ''
-        if r[13] and (due == '' or (tonumber(r[13]) or 0) > (tonumber(due) or 0)) then due = r[13] end
+        local due = r[6] or ''
+        if o[6] and (due == '' or (tonumber(o[6]) or 0) > (tonumber(due) or 0)) then due = o[6] end
         claimed[n + 12] = due
         taken = taken + 1
       else
