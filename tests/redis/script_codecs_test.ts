@@ -376,7 +376,7 @@ test("encodeExchange writes each settlement as the exchange header documents", (
     keys.events,
     "1",
     "4",
-    ...["a", "1", "success", "", "charge", "000000000000042", "1", "returning", "1"],
+    ...["a", "1", "success", "", "charge", "000000000000042", "1"],
     ...["b", "2", "cancel", "1", "", "", "1", "cancel_reason", "no"],
     ...["c", "1", "release", "", "", "", "0"],
     ...["d", "1", "retry", "", "", "", "3", "error_type", "Error", "error_message", "m"],

@@ -76,8 +76,9 @@ ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|retry|release), flow ("1"
         when the claim said the task is part of a chain or group, else ""), task name and seq
         (the record's task_name and seq, as the claim's reply gave them, so that the operator's
-        indexes are updated without reading the record; "" and "": unknown, they are read), n,
-        n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+        indexes are updated without reading the record; "" and "": unknown, they are read),
+        then for a success its result (JSON, stored as "returning"), else n, n field/value
+        pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
 A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script's concTake) is
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
@@ -331,10 +332,14 @@ local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local plain, name, seq = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5]
-  local n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+  -- A success carries its result alone (no count, no field name): two arguments fewer per task.
+  local n, after = 0, i + 7
+  if status ~= 'success' then
+    n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+    after = i + 7 + 2 * n
+  end
   if name == '' then name, seq = nil, nil end
   local key = prefix .. uuid
-  local after = i + 7 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery. When
   -- it is missing, the record decides (see settleWithoutLease).
   local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
@@ -345,8 +350,13 @@ for _ = 1, tonumber(ARGV[10]) do
     if status == 'release' then
       requeue(key, uuid, KEYS[1])
     else
-      local fields = { 'status', status }
-      for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
+      local fields
+      if status == 'success' then
+        fields = { 'status', 'success', 'returning', ARGV[i + 6] }
+      else
+        fields = { 'status', status }
+        for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
+      end
       if status == 'retry' then
         retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
@@ -597,7 +607,7 @@ export function encodeExchange(
     }
     const index = claimedIndex?.get(s.uuid);
     args.push(index?.taskName ?? "", index?.seq ?? "");
-    if (s.status === "success") args.push("1", "returning", s.returning);
+    if (s.status === "success") args.push(s.returning);
     else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
     else {
       const fields = Object.entries(errorFields(s.error));
