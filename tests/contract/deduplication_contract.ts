@@ -234,6 +234,21 @@ export function deduplicationContract(
       assert.equal(claim.claimed[0].args, '["v2"]');
     }));
 
+  test(`${label} gives a debounced call's deadline to the waiting task it joins`, () =>
+    withBroker(async (broker) => {
+      const first = deduped("doc", {}, 60_000, "debounce");
+      await broker.add(first);
+      const second = deduped("doc", { expiresInMs: 30 }, 60_000, "debounce");
+      assert.equal(joinedOf(await broker.add(second)), first.uuid);
+      assert.ok((await mustGet(broker, first.uuid)).expiresAt !== undefined);
+      await passTime(broker, 80);
+      // Past the joining call's deadline: the claim ends it instead of running it.
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 1 }))), []);
+      const record = await mustGet(broker, first.uuid);
+      assert.equal(record.status, "cancel");
+      assert.equal(record.error?.code, "TASK_EXPIRED");
+    }));
+
   test(`${label} stores a new task for a debounced call once the task holding the id has started`, () =>
     withBroker(async (broker) => {
       const first = deduped("doc", { args: '["v1"]' }, 60_000, "debounce");

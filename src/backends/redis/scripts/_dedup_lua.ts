@@ -15,12 +15,18 @@
  * D, the number of entries, then D entries of 4: the ARGV index of the task's uuid, its id, its
  * time to live (ms), its mode (`throttle` or `debounce`).
  *
+ * A debounce that gives a waiting task a deadline or a delay deletes the record's
+ * `plain_claim` marker (_claim_fields.ts), so that its claim reads `expires_at` and `run_at`.
+ *
  * The host script defines before it `prefix` (the record key prefix), `now` and `stamp` (server
  * time), `idxMove` (_index_lua.ts), `skipped` (its reply), and passes the key prefix
  * `{N}:dedup:` as KEYS[6], the queue, marker and schedule as KEYS[1], KEYS[2] and KEYS[4].
  *
  * @module
  */
+import { PLAIN_CLAIM_FIELD } from "./_claim_fields.ts";
+
+/** The Lua source (see the module's documentation). */
 export const DEDUP_LUA = `
 -- Deduplication (see _dedup_lua.ts).
 -- The entries after the tasks, by the ARGV index of their task's uuid (nil: none).
@@ -43,7 +49,9 @@ local function dedupReplace(j, hkey, held, m)
   local delay = tonumber(ARGV[j + 5]) or 0
   redis.call('HSET', hkey, 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4], 'updated_at', stamp)
   if expires then
+    -- A field a marked claim would not read: the marker goes (_claim_fields.ts).
     redis.call('HSET', hkey, 'expires_at', string.format('%.3f', (now + expires) / 1000))
+    redis.call('HDEL', hkey, '${PLAIN_CLAIM_FIELD}')
   elseif m[6] then
     redis.call('HDEL', hkey, 'expires_at')
   end
@@ -65,6 +73,7 @@ local function dedupReplace(j, hkey, held, m)
   elseif delay > 0 and redis.call('ZREM', queue, member) == 1 then
     redis.call('ZADD', KEYS[4], now + delay, member)
     redis.call('HSET', hkey, 'run_at', string.format('%.3f', (now + delay) / 1000))
+    redis.call('HDEL', hkey, '${PLAIN_CLAIM_FIELD}')
     idxMove(held, m[5], m[2], 'queued', 'scheduled')
   else
     return
