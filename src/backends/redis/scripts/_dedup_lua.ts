@@ -39,9 +39,9 @@ local function dedupRead(i)
 end
 
 -- A debounce: the waiting task "held" (record key hkey; m = its status, seq, priority, queue,
--- task name, expires_at and run_at) takes the arguments, delay and deadline of the task at ARGV index j. Queued or
--- scheduled, it moves by the new delay; parked (paused, concurrency-limited, quarantined), it
--- keeps its place.
+-- task name and expires_at) takes the arguments, delay and deadline of the task at ARGV index
+-- j. Queued or scheduled, it moves by the new delay; parked (paused, concurrency-limited,
+-- quarantined), it keeps its place.
 local function dedupReplace(j, hkey, held, m)
   local n = tonumber(ARGV[j + 6])
   local e = (n > 0 and ARGV[j + 7] == 'queue') and j + 9 or j + 7
@@ -59,8 +59,7 @@ local function dedupReplace(j, hkey, held, m)
   local named = m[4] and m[4] ~= '' and m[4] ~= 'default'
   local queue = named and KEYS[1] .. ':' .. m[4] or KEYS[1]
   local marker = named and KEYS[2] .. ':' .. m[4] or KEYS[2]
-  -- Only a record with run_at can be in the schedule.
-  if m[7] and redis.call('ZSCORE', KEYS[4], member) then
+  if redis.call('ZSCORE', KEYS[4], member) then
     if delay > 0 then
       redis.call('ZADD', KEYS[4], now + delay, member)
       redis.call('HSET', hkey, 'run_at', string.format('%.3f', (now + delay) / 1000))
@@ -92,7 +91,7 @@ local function dedupJoin(j, key, d)
   if held then
     local hkey = prefix .. held
     local m = redis.call('HMGET', hkey, 'status', 'seq', 'priority', 'queue', 'task_name',
-      'expires_at', 'run_at')
+      'expires_at')
     if m[1] and m[1] ~= 'cancel' then
       if d[3] ~= 'debounce' then
         skipped[#skipped + 1] = { ARGV[j], held }
