@@ -109,6 +109,7 @@ if [ "$only" = all ] || [ "$only" = cluster ]; then
   # redis-servers on free ports from 7100) and always stopped afterwards.
   cluster_files=(tests/contract/redis_broker_test.ts tests/contract/operations_redis_test.ts
     tests/contract/stats_redis_test.ts tests/contract/flow_control_redis_test.ts
+    tests/contract/deduplication_redis_test.ts
     tests/redis/topology_url_test.ts)
   if "$bin/deno" run -A scripts/redis_topology.ts up "$logs/topology.json" >"$logs/topology.txt" 2>&1; then
     cat "$logs/topology.txt"
