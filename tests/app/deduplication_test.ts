@@ -189,3 +189,31 @@ test("addTasks, chains and groups refuse a deduplication with a TypeError, and a
     assert.deepEqual(await job.value({ timeoutMs: 10_000 }), [1, 2]);
   });
 });
+
+test("A deduplicated call is heard by qtasks_add_task_after_broker with the joined uuid, and by no broker_add_after", async () => {
+  const app = backendApp("memory", "dedup");
+  const heard: Array<[string, string]> = [];
+  await app.addPlugin({
+    name: "listener",
+    trigger: (trigger, payload) => {
+      const data = payload as { uuid?: string; task?: { uuid: string } };
+      heard.push([trigger, data.uuid ?? data.task?.uuid ?? ""]);
+      return undefined;
+    },
+  }, { triggers: ["qtasks_add_task_after_broker", "broker_add_after"] });
+  const once = app.task(
+    { name: "once", deduplication: { id: "one", ttlMs: 60_000 } },
+    (n: number) => n,
+  );
+  const first = await once.addTask(1);
+  // A stored task is heard by both.
+  assert.deepEqual(heard.map(([trigger]) => trigger).sort(), [
+    "broker_add_after",
+    "qtasks_add_task_after_broker",
+  ]);
+  heard.length = 0;
+  const second = await once.addTask(2);
+  assert.equal(second.uuid, first.uuid);
+  assert.deepEqual(heard, [["qtasks_add_task_after_broker", first.uuid]]);
+  await app.flushAll();
+});

@@ -94,7 +94,8 @@ export function triggeredBroker<B extends Broker>(broker: B): B {
       return (async () => {
         const stored = await beforeAdd(plugins, task);
         const outcome = await add(stored);
-        await afterAdd(plugins, stored);
+        // A deduplicated add stored nothing: no broker_add_after.
+        if (!outcome) await afterAdd(plugins, stored);
         return outcome;
       })();
     },
