@@ -22,6 +22,7 @@ export const ATTEMPT_FIELDS: readonly string[] = Object.freeze([
   "cancel_reason",
   "cancel_requested",
   "deliveries",
+  "rate_deferred",
   "worker_id",
   "seq",
   "run_at",

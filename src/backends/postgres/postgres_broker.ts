@@ -1028,8 +1028,8 @@ export class PostgresBroker implements Broker {
 }
 
 /**
- * Refuses what this backend does not implement yet (named queues, deadlines and concurrency
- * limits, from the flow-control work), rather than dropping it silently.
+ * Refuses what this backend does not implement yet (named queues, deadlines, concurrency and
+ * rate limits, from the flow-control work), rather than dropping it silently.
  */
 function unsupported(task: NewTask): void {
   if (task.queue !== undefined && task.queue !== "default") {
@@ -1045,6 +1045,11 @@ function unsupported(task: NewTask): void {
   if (task.concurrency !== undefined) {
     throw new TypeError(
       `Cannot add task "${task.taskName}": concurrency limits are not supported on the PostgreSQL backend yet`,
+    );
+  }
+  if (task.rateLimit !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": rate limits (rateLimit) are not supported on the PostgreSQL backend yet`,
     );
   }
 }
