@@ -525,4 +525,25 @@ export function flowControlContract(
       assert.equal(next.recovered, 1);
       assert.equal((await mustGet(broker, task.uuid)).status, "new", "quarantined, not failed");
     }));
+
+  test(`${label} does not count a start for a rate-limited task that its concurrency limit parked`, () =>
+    withBroker(async (broker) => {
+      const both = () =>
+        newTask({
+          concurrency: { slot: "c", limit: 1 },
+          rateLimit: { slot: "r", limit: 2, durationMs: 600_000 },
+        });
+      const [a, b, c] = [both(), both(), both()];
+      for (const task of [a, b, c]) await broker.add(task);
+      assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 10 }))), [a.uuid]);
+      const second = await broker.exchange(
+        exchangeRequest({ want: 10, settlements: [done(a.uuid)] }),
+      );
+      assert.deepEqual(uuidsOf(second), [b.uuid], "b waited for its slot, not for the window");
+      const third = await broker.exchange(
+        exchangeRequest({ want: 10, settlements: [done(b.uuid)] }),
+      );
+      assert.deepEqual(uuidsOf(third), [], "two starts in the window: c waits for it");
+      assert.equal((await mustGet(broker, c.uuid)).status, "new");
+    }));
 }

@@ -77,11 +77,12 @@ A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script'
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
-A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts) is
-claimed only while fewer than limit tasks of its slot started in the last ms; else its entry is
-parked in {app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due
-then). A release settlement with a field pair ("delay", ms) gives its task back as a delayed one
-(a remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
+task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+fewer than limit tasks of its slot started in the last ms; else its entry is parked in
+{app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
+remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
 from its deliveries before comparing them with ARGV[6].
 After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
         to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
@@ -442,7 +443,7 @@ local function claimFrom(from, limit, isolated, named)
       local key = prefix .. uuid
       local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
         'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at',
-        'conc_slot', 'conc_limit', 'rate_limit')
+        'conc_slot', 'conc_limit')
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
       local waiting = r[1] and r[8] == 'new'
@@ -462,11 +463,12 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and r[16] and not rateTake(uuid, r[4], r[16], popped[k], popped[k + 1]) then
+      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+          popped[k + 1]) then
         -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
       elseif waiting and r[14] and not concTake(uuid, r[14], r[15], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
-        if r[16] then rateUndo(uuid, r[4], r[16]) end
+        rateUndo(uuid)
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
@@ -503,6 +505,7 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
+  rateLoadNames()
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
     if skippedFrom[KEYS[4]] then

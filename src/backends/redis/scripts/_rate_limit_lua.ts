@@ -6,7 +6,13 @@
  * ## Algorithm: a sliding-window log per slot
  *
  * A limited record carries one field, `rate_limit` = `"<limit> <durationMs> <slot>"` (the slot is
- * the task name, or the name, ":" and the key computed at enqueue). The claim keeps, per slot, the
+ * the task name, or the name, ":" and the key computed at enqueue), and its task name is in the
+ * SET `{app}:rate:names` (added by the broker before it sends the enqueue, so that a claim that
+ * sees the record sees the name). An exchange that claims reads the SET once, before its claim,
+ * and reads `rate_limit` only for
+ * the tasks of those names: the records of other tasks cost one Lua table lookup each (an HMGET
+ * of one more absent field would cost about 1,800 instructions per task: the record's listpack
+ * is scanned to its end). The claim keeps, per slot, the
  * log of its starts in the window: a ZSET `{app}:rate:log:<slot>` (score = start, ms of Redis
  * server time; member = uuid ":" deliveries, one per delivery). A claim first drops the starts
  * older than `durationMs`; fewer than `limit` left: the task starts and its start is logged;
@@ -52,7 +58,20 @@
  */
 export const RATE_WAKE = "rate";
 
-/** Rate limits: the functions `rateTake`, `rateUndo`, `rateWake`, `rateWoken` and `rateDefer`. */
+/**
+ * The SET of the task names whose records may carry a rate limit, under the app's prefix.
+ *
+ * @param prefix The app's key prefix (`{app}:`).
+ * @returns The key.
+ */
+export function rateNamesKey(prefix: string): string {
+  return `${prefix}rate:names`;
+}
+
+/**
+ * Rate limits: the table `rateNames`, the functions `rateLoadNames`, `rateTake`, `rateUndo`, `rateWake`, `rateWoken` and
+ * `rateDefer`.
+ */
 export const RATE_LIMIT_LUA = `
 -- Rate limits (see _rate_limit_lua.ts): per slot, the log of starts {app}:rate:log:<slot> (ZSET,
 -- score = start ms), the parked entries {app}:rate:wait:<slot> (ZSET, as in the queue), and the
@@ -72,9 +91,21 @@ local function rateDueAt(spec, at)
   head = false
 end
 
--- Logs a start of the slot of "spec" when its window has room (true), else parks the queue
--- entry "member" (score "score") until it has (false).
-local function rateTake(uuid, deliveries, spec, member, score)
+-- The task names whose records may carry a rate limit (rateNames[name] is true), read by
+-- rateLoadNames before the claim.
+local rateNames = {}
+local function rateLoadNames()
+  for _, n in ipairs(redis.call('SMEMBERS', rateBase .. ':names')) do rateNames[n] = true end
+end
+
+-- The last start logged (uuid, log, member), for rateUndo.
+local rateLast, rateLastLog, rateLastMember = nil, nil, nil
+
+-- Logs a start of the slot of the record "key" (its rate_limit; none: true) when its window has
+-- room (true), else parks the queue entry "member" (score "score") until it has (false).
+local function rateTake(uuid, key, deliveries, member, score)
+  local spec = redis.call('HGET', key, 'rate_limit')
+  if not spec then return true end
   local limit, ms, slot = rateSpec(spec)
   local log = rateBase .. ':log:' .. slot
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - ms)
@@ -83,15 +114,19 @@ local function rateTake(uuid, deliveries, spec, member, score)
     rateDueAt(spec, tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + ms)
     return false
   end
-  redis.call('ZADD', log, now, uuid .. ':' .. (deliveries or '0'))
+  rateLast, rateLastLog, rateLastMember = uuid, log, uuid .. ':' .. (deliveries or '0')
+  redis.call('ZADD', log, now, rateLastMember)
   redis.call('PEXPIRE', log, ms)
   return true
 end
 
--- Takes back a start logged by rateTake (the task was parked by another limit after it).
-local function rateUndo(uuid, deliveries, spec)
-  local _, _, slot = rateSpec(spec)
-  redis.call('ZREM', rateBase .. ':log:' .. slot, uuid .. ':' .. (deliveries or '0'))
+-- Takes back the start rateTake logged for "uuid", if it was the last (the task was parked by
+-- its concurrency limit right after).
+local function rateUndo(uuid)
+  if rateLast == uuid then
+    redis.call('ZREM', rateLastLog, rateLastMember)
+    rateLast = nil
+  end
 end
 
 -- Moves the parked tasks of the due slots back into their queues, as many per slot as its window
