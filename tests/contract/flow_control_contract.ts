@@ -408,6 +408,8 @@ export function flowControlContract(
         full.nextDueMs !== undefined && full.nextDueMs <= 300,
         `a waiting worker is told when to look again (${full.nextDueMs} ms)`,
       );
+      const stats = await broker.queueStats?.();
+      if (stats) assert.equal(stats.scheduled, 0, "a parked task is not counted as scheduled");
       await passTime(broker, 350);
       const later = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
       assert.deepEqual(uuidsOf(later), [second.uuid]);
