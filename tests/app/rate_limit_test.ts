@@ -10,6 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RateLimitedError } from "../../src/ports/mod.ts";
+import { encodeThreadError, rebuildThreadError } from "../../src/engine/executor/_thread_error.ts";
 import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 import { uniqueName } from "../support/deferred.ts";
 
@@ -58,6 +59,14 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test("A RateLimitedError thrown in a pool thread reaches the worker as itself, with its delay", () => {
+  const thrown = new RateLimitedError(1500, "HTTP 429");
+  const crossed = rebuildThreadError(structuredClone(encodeThreadError(thrown)), []);
+  assert.ok(crossed instanceof RateLimitedError);
+  assert.equal(crossed.retryAfterMs, 1500);
+  assert.equal(crossed.message, "HTTP 429");
+});
 
 test("RateLimitedError refuses a delay that is not a finite number >= 0", () => {
   for (const ms of [-1, Number.NaN, Infinity, "5"]) {
