@@ -23,6 +23,7 @@ export const ATTEMPT_FIELDS: readonly string[] = Object.freeze([
   "cancel_requested",
   "deliveries",
   "rate_deferred",
+  "past_deliveries",
   "worker_id",
   "seq",
   "run_at",

@@ -497,6 +497,7 @@ export function flowControlContract(
       assert.equal(waiting.attempt, 1, "no attempt used");
       assert.equal(waiting.retryChildUuid, undefined);
       assert.ok(waiting.runAt !== undefined, "listed as scheduled, with its run_at");
+      assert.deepEqual(waiting.pastDeliveries?.map((d) => d.end), ["released"]);
       if (broker.operations) {
         const page = await broker.operations.list({ status: "scheduled" });
         assert.deepEqual(page.records.map((r) => r.uuid), [task.uuid]);

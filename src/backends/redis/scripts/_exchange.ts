@@ -9,6 +9,7 @@ import {
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { MAX_PAST_DELIVERIES } from "../../../model/past_delivery.ts";
 import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
@@ -187,15 +188,25 @@ local function wakeQueue(name)
   if not name or name == 'default' then wake = true else wakes[name] = true end
 end
 
-local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
+-- Puts a running task back in "queue" (KEYS[1]: its own queue; KEYS[4]: the quarantine), and
+-- appends the delivery that ends ("released" or "expired") to its past_deliveries field, the last
+-- ${MAX_PAST_DELIVERIES} kept (src/model/past_delivery.ts reads them).
+local function requeue(key, uuid, queue, ending)
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue', 'deliveries',
+    'worker_id', 'started_at', 'past_deliveries')
   if not r[2] then return false end
   if queue == KEYS[1] and r[4] then
     queue = queueKey(r[4])
     wakeQueue(r[4])
   end
   idxMove(uuid, r[3], r[2], 'process', 'queued')
-  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
+  local ok, past = pcall(cjson.decode, r[8] or '[]')
+  if not ok or type(past) ~= 'table' then past = {} end
+  past[#past + 1] = { n = tonumber(r[5] or '0') or 0, worker = r[6] or '',
+    started_at = r[7] or '', ended_at = stamp, ['end'] = ending }
+  while #past > ${MAX_PAST_DELIVERIES} do table.remove(past, 1) end
+  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp,
+    'past_deliveries', cjson.encode(past))
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
   return true
@@ -344,7 +355,7 @@ for _ = 1, tonumber(ARGV[10]) do
     if status == 'release' and n > 0 then
       rateDefer(key, uuid, ARGV[i + 8])
     elseif status == 'release' then
-      requeue(key, uuid, KEYS[1])
+      requeue(key, uuid, KEYS[1], 'released')
     else
       local fields = { 'status', status }
       for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
@@ -382,7 +393,7 @@ for _, member in ipairs(expired) do
       'error_code', ${LIMIT_CODE}, 'error_message', message,
       'traceback', ${LIMIT_TYPE} .. ': ' .. message }, owner, r[1])
   else
-    requeue(key, uuid, KEYS[4])
+    requeue(key, uuid, KEYS[4], 'expired')
   end
   recovered = recovered + 1
 end

@@ -45,7 +45,8 @@
  * ## Remote limits
  *
  * `rateDefer` gives a running task back as a delayed one (a `release` settlement with a delay,
- * sent for a `RateLimitedError`): status `new`, `run_at` set, into the schedule, and
+ * sent for a `RateLimitedError`): released as by `requeue` (its delivery recorded in
+ * `past_deliveries`), then moved into the schedule with `run_at` set, and
  * `rate_deferred` counted, which recovery subtracts from `deliveries` before it compares with
  * `maxDeliveries` (a deferral is not a crash). The attempt is unchanged.
  *
@@ -169,22 +170,23 @@ local function rateWoken(member)
   return true
 end
 
--- Gives a running task back as a delayed one, "delay" ms from now (a remote rate limit): status
--- new, run_at, into the schedule; rate_deferred counts it (recovery subtracts it).
+-- Gives a running task back as a delayed one, "delay" ms from now (a remote rate limit): given
+-- back as a release is (requeue: status new, its delivery in past_deliveries), then moved from its
+-- queue into the schedule with run_at; rate_deferred counts it (recovery subtracts it).
 local function rateDefer(key, uuid, delay)
+  if not requeue(key, uuid, KEYS[1], 'released') then return end
   local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
-  if not r[2] then return end
+  local member = string.format('%015d', tonumber(r[2])) .. ':' .. uuid
   local due = now + (tonumber(delay) or 0)
-  idxMove(uuid, r[3], r[2], 'process', 'scheduled')
-  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp,
-    'run_at', string.format('%.3f', due / 1000))
+  redis.call('ZREM', queueKey(r[4]), member)
+  idxMove(uuid, r[3], r[2], 'queued', 'scheduled')
+  redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
   redis.call('HINCRBY', key, 'rate_deferred', 1)
   local earliest = scheduledHead()
   if not earliest or due < earliest then
     head = due
     wakeQueue(r[4])
   end
-  redis.call('ZADD', KEYS[5], due, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
-  if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
+  redis.call('ZADD', KEYS[5], due, member)
 end
 `;
