@@ -391,6 +391,11 @@ export function flowControlContract(
       assert.equal(waiting.status, "new", "a limited task is neither failed nor retried");
       assert.equal(waiting.deliveries, 0, "it used no delivery");
       assert.equal(waiting.attempt, 1);
+      if (broker.operations) {
+        const page = await broker.operations.list({ status: "queued" });
+        const listed = page.records.map((r) => r.uuid).sort();
+        assert.deepEqual(listed, [tasks[2].uuid, tasks[3].uuid].sort(), "listed as queued");
+      }
     }));
 
   test(`${label} hands a rate-limited task out when its window has room again, and says when`, () =>
