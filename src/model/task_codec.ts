@@ -51,6 +51,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "flow_failed_uuid",
   "logs",
   "logs_dropped",
+  "plain_claim",
 ]);
 
 /**

@@ -53,6 +53,8 @@
  * @module
  */
 
+import { PLAIN_CLAIM_FIELD } from "./_claim_fields.ts";
+
 /**
  * The member of the schedule (KEYS[5]) that wakes the rate-limited slots whose window has room
  * (it is not a task: no 15-digit seq, no uuid).
@@ -181,6 +183,8 @@ local function rateDefer(key, uuid, delay)
   redis.call('ZREM', queueKey(r[4]), member)
   idxMove(uuid, r[3], r[2], 'queued', 'scheduled')
   redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
+  -- run_at is an optional claim field: the record is no longer plain (_claim_fields.ts).
+  redis.call('HDEL', key, '${PLAIN_CLAIM_FIELD}')
   redis.call('HINCRBY', key, 'rate_deferred', 1)
   local earliest = scheduledHead()
   if not earliest or due < earliest then
