@@ -42,6 +42,8 @@ import type {
   Settlement,
 } from "../../ports/broker.ts";
 import type { Queryable } from "./postgres_connection.ts";
+import { PostgresBackendError } from "./postgres_error.ts";
+import { BackendError } from "../../model/errors/backend_error.ts";
 import { PgStep } from "./_pg_step.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
@@ -55,6 +57,9 @@ const SWEEP_LIMIT = 500;
 
 /** Tasks added in the same turn sent in one statement, at most. */
 const ADD_BATCH = 500;
+
+/** Pause (ms) before an enqueue that found no server is sent again. */
+const ADD_RETRY_MS = 100;
 
 /** How often (ms) a broker's exchanges sweep expired records. */
 const SWEEP_EVERY_MS = 1_000;
@@ -169,12 +174,58 @@ export class PostgresBroker implements Broker {
       if (rows.length === 0) throw new DuplicateTaskError(task.taskName, task.uuid);
       return;
     }
-    // Adds of the same turn go out together, in call order, in one statement (each row on its
-    // own: a duplicate fails alone); the next batch waits for the one in flight (FIFO by seq).
-    await new Promise<void>((resolve, reject) => {
+    // Sent again while no server answers, until the connection's timeoutMs (backendTimeoutMs):
+    // then a BackendError naming the uuid, as on Redis (add it again under that uuid).
+    const deadline = Date.now() + this.connection.timeoutMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#withDeadline(this.#queueAdd(task), deadline);
+      } catch (error) {
+        // Stored by an earlier attempt whose reply was lost.
+        if (attempt > 0 && error instanceof DuplicateTaskError) return;
+        if (!(error instanceof PostgresBackendError) || error.code !== "PG_UNREACHABLE") {
+          throw error;
+        }
+        if (Date.now() + ADD_RETRY_MS >= deadline) {
+          throw new BackendError(
+            `Cannot add task "${task.taskName}" (${task.uuid}): ${error.message}`,
+            {
+              cause: error,
+              uuid: task.uuid,
+              sent: error.sent,
+            },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
+      }
+    }
+  }
+
+  /** Adds of the same turn go out together (see {@linkcode PostgresBroker.add}). */
+  #queueAdd(task: NewTask): Promise<void> {
+    // In call order, in one statement (each row on its own: a duplicate fails alone); the next
+    // batch waits for the one in flight (FIFO by seq).
+    return new Promise<void>((resolve, reject) => {
       this.#pending.push({ task, resolve, reject });
       if (this.#pending.length === 1) queueMicrotask(() => this.#flushAdds());
     });
+  }
+
+  /** `promise`, or a PG_UNREACHABLE error (sent: it may still run) when `deadline` passes first. */
+  #withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new PostgresBackendError(
+            "PG_UNREACHABLE",
+            `PostgreSQL at ${this.connection.label}: no reply within ${this.connection.timeoutMs} ms`,
+            { sent: true },
+          ),
+        );
+      }, Math.max(0, deadline - Date.now()));
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   #flushAdds(): void {
