@@ -101,6 +101,7 @@ export class PostgresBroker implements Broker {
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
   #unlisten: (() => void) | undefined;
   #lastSweep = 0;
+  #sweepBehind = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
   #adding: Promise<void> = Promise.resolve();
 
@@ -602,10 +603,13 @@ export class PostgresBroker implements Broker {
       [this.name, now, queues, request.taskNames ?? null],
     );
     if (expired.length > 0 || state.waiting) step.wake();
-    if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
-      this.#lastSweep = now;
-      await this.storage.sweep(step.tx, SWEEP_LIMIT);
-      await this.#unparkSweep(step);
+    // Retention: a sweep per second, or at every exchange while a full batch was deleted (so
+    // that deletions keep up with any processing rate).
+    if (this.#sweepBehind || now - this.#lastSweep >= SWEEP_EVERY_MS) {
+      const timed = now - this.#lastSweep >= SWEEP_EVERY_MS;
+      if (timed) this.#lastSweep = now;
+      this.#sweepBehind = await this.storage.sweep(step.tx, SWEEP_LIMIT) >= SWEEP_LIMIT;
+      if (timed) await this.#unparkSweep(step);
     }
     const result: ExchangeResult = {
       claimed,
