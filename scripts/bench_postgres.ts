@@ -519,7 +519,6 @@ async function measureSize(n: number): Promise<void> {
       `all tables: ${(total / 1024 / 1024).toFixed(1)} MB at the end, ` +
         `${(largest / 1024 / 1024).toFixed(1)} MB at most during the run`,
     );
-    await broker.flushAll();
     await dropSchema(schema);
   }
 }

@@ -122,7 +122,19 @@ export class PgRig {
    * what is left: no queue entry, no lease, no live record that is not final.
    */
   async settle(uuids: Iterable<string>, checks: Checks, timeoutMs = 120_000): Promise<Settled> {
-    const records = await awaitFinal(this.app, uuids, timeoutMs);
+    // Progress on stderr while waiting: the tasks not final yet, and the leases.
+    const progress = setInterval(() => {
+      this.query(
+        `select (select count(*) from S.records where app = $1 and status not in ('success', 'error', 'cancel'))::int as open,
+           (select count(*) from S.leases where app = $1)::int as leased,
+           (select count(*) from S.queue where app = $1)::int as queued`,
+      ).then(([row]) =>
+        this.#ctx.log(`settling: ${row.open} not final, ${row.queued} queued, ${row.leased} leased`)
+      ).catch(() => {});
+    }, 5_000);
+    const records = await awaitFinal(this.app, uuids, timeoutMs).finally(() =>
+      clearInterval(progress)
+    );
     const executions = countExecutions(this.pool.lines());
     const counts = tally(records, executions);
     checks.expect(

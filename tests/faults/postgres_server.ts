@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +58,29 @@ function pg(binary: string, args: string[], timeoutMs = 60_000): string {
   return output;
 }
 
+/**
+ * Runs a PostgreSQL binary like {@linkcode pg}, without blocking the event loop (the producer
+ * keeps running in this process while the server stops or starts).
+ */
+function pgAsync(binary: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  const path = join(postgresBin(), binary);
+  const [command, argv] = isRoot
+    ? ["runuser", ["-u", "postgres", "--", path, ...args]]
+    : [path, args];
+  return new Promise((resolve, reject) => {
+    execFile(command, argv, { encoding: "utf8", timeout: timeoutMs }, (error, stdout, stderr) => {
+      const output = `${stdout ?? ""}${stderr ?? ""}`;
+      if (error) {
+        reject(
+          new Error(
+            `${binary} ${args.join(" ")} failed (${error.message}): ${output.slice(-2000)}`,
+          ),
+        );
+      } else resolve(output);
+    });
+  });
+}
+
 /** A PostgreSQL server this suite started, on a private port and directory. */
 export class PostgresServer {
   /** Its port on 127.0.0.1. */
@@ -104,7 +127,7 @@ export class PostgresServer {
           "-E",
           "UTF8",
         ]);
-        server.launch();
+        await server.launch();
         return server;
       } catch (error) {
         server.dispose();
@@ -133,8 +156,8 @@ export class PostgresServer {
   }
 
   /** Starts the server (waits until it accepts connections). */
-  launch(): void {
-    pg("pg_ctl", [
+  async launch(): Promise<void> {
+    await pgAsync("pg_ctl", [
       "-D",
       join(this.dir, "data"),
       "-l",
@@ -154,16 +177,18 @@ export class PostgresServer {
    * Stops the server: `fast` (clients disconnected, a clean shutdown) or `immediate` (a crash:
    * every process ends at once; the next start recovers from the WAL).
    */
-  stop(mode: "fast" | "immediate" = "fast"): void {
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
     if (!this.#running) return;
-    pg("pg_ctl", ["-D", join(this.dir, "data"), "-m", mode, "-w", "stop"]);
+    await pgAsync("pg_ctl", ["-D", join(this.dir, "data"), "-m", mode, "-w", "stop"]);
     this.#running = false;
   }
 
   /** Stops the server (immediate) and removes its directory. */
   dispose(): void {
     try {
-      if (this.#running) this.stop("immediate");
+      if (this.#running) {
+        pg("pg_ctl", ["-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
+      }
     } catch { /* gone */ }
     this.#running = false;
     rmSync(this.dir, { recursive: true, force: true });

@@ -232,7 +232,11 @@ export class PostgresBroker implements Broker {
   #flushAdds(): void {
     const batch = this.#pending.splice(0, ADD_BATCH);
     if (this.#pending.length > 0) queueMicrotask(() => this.#flushAdds());
-    this.#adding = this.#adding.then(async () => {
+    // After the batch in flight, or after timeoutMs when it hangs (a connection the server cut
+    // can leave a statement without an answer): one stuck batch never blocks the later ones.
+    const previous = this.#withDeadline(this.#adding, Date.now() + this.connection.timeoutMs)
+      .catch(() => {});
+    this.#adding = previous.then(async () => {
       try {
         await this.connection.ready();
         const rows = await this.#insertTasks(

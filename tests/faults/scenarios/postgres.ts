@@ -122,7 +122,7 @@ async function outage(
   const leased = await rig.leased();
   ctx.log(`stopping PostgreSQL (${mode}; ${queued} queued, ${leased} running)`);
   const stoppedAt = Date.now();
-  rig.server.stop(mode);
+  await rig.server.stop(mode);
   const issuedAtStop = producer.issued;
   await sleep(downMs);
   // A producer process that starts while the server is starting.
@@ -134,9 +134,9 @@ async function outage(
     backendTimeoutMs,
   });
   const lateProducing = late.run();
-  rig.server.launch();
+  await rig.server.launch();
   const issuedDuringOutage = producer.issued - issuedAtStop;
-  const linesAtStart = workers.map((worker) => worker.process.lines.length);
+  const linesAtStart = new Map(workers.map((worker) => [worker, worker.process.lines.length]));
   const downSeconds = (Date.now() - stoppedAt) / 1000;
   ctx.log(`PostgreSQL back after ${downSeconds.toFixed(1)} s`);
   await Promise.all([producing, lateProducing]);
@@ -164,9 +164,10 @@ async function outage(
   const driverCrashes = workers.filter((worker) =>
     !worker.alive && DRIVER_CRASH.test(worker.process.stderr)
   );
+  // Every worker counts, the replacements too (they start after the outage).
   let ranAfter = 0;
-  for (const [i, worker] of workers.entries()) {
-    ranAfter += worker.process.lines.slice(linesAtStart[i]).filter((line) =>
+  for (const worker of rig.pool.workers) {
+    ranAfter += worker.process.lines.slice(linesAtStart.get(worker) ?? 0).filter((line) =>
       line.startsWith("RAN ")
     ).length;
   }
