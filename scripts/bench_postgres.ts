@@ -3,8 +3,8 @@
  * (dev-only, from npm), in the same run, on the same PostgreSQL, in one Deno process each in turn
  * (GitHub issue #20).
  *
- *   deno run -A scripts/bench_postgres.ts [--url URL] [--n N] [--latency-n N] [--only LIST]
- *                                        [--size N] [--json FILE]
+ *   deno run -A scripts/bench_postgres.ts [--url URL | --private] [--n N] [--latency-n N]
+ *                                        [--only LIST] [--size N] [--json FILE]
  *
  *   --url        the server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
  *                creates and uses the database qtasks_bench on it, and drops each contender's
@@ -15,6 +15,8 @@
  *   --size       also measure QTasks' table sizes after N tasks enqueued in bulk and processed,
  *                records kept, then again with a 1 s retention (deleted by the workers' sweep);
  *                the issue asks for 1,000,000. `--only size --size N` runs only this
+ *   --private    run on a PostgreSQL server of its own (initdb in a temporary directory, default
+ *                settings: autovacuum on), removed at the end, instead of --url
  *   --json       write the results here too
  *
  * Scenarios, per contender:
@@ -36,11 +38,18 @@
 import postgres from "postgres";
 import { QueueTasks } from "../mod.ts";
 import { PostgresBroker } from "../src/backends/postgres/mod.ts";
+import { PostgresServer } from "../tests/faults/postgres_server.ts";
+import { installExitSafeguard } from "../tests/faults/cleanup.ts";
+
+installExitSafeguard();
 
 type Row = Record<string, number | string>;
 
 const args = parseArgs(Deno.args);
-const baseUrl = args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
+// --private: a PostgreSQL server of this run (initdb in a temporary directory, default settings,
+// autovacuum on), removed at the end; the shared server may run with autovacuum off.
+const privateServer = "private" in args ? await PostgresServer.start() : undefined;
+const baseUrl = privateServer?.url ?? args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const N = Number(args.n ?? 5000);
 const LATENCY_N = Number(args["latency-n"] ?? 200);
 const only = args.only ? new Set(args.only.split(",")) : undefined;
@@ -53,6 +62,10 @@ const benchUrl = (() => {
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--private") {
+      out.private = "";
+      continue;
+    }
     if (argv[i].startsWith("--")) out[argv[i].slice(2)] = argv[i + 1] ?? "";
     i++;
   }
@@ -542,3 +555,4 @@ for (const row of results) {
 }
 if (args.json) Deno.writeTextFileSync(args.json, JSON.stringify(results, null, 2));
 await bench.end();
+privateServer?.dispose();
