@@ -81,6 +81,13 @@ export interface NewTask {
    */
   concurrency?: { slot: string; limit: number };
   /**
+   * Its rate limit across workers: at most `limit` tasks of the same `slot` (the task name, or
+   * the task name, ":" and the key) start per `durationMs`. Stored as the record's `rate_slot`,
+   * `rate_limit` and `rate_ms`; a claim that finds the window full parks the task until it has
+   * room.
+   */
+  rateLimit?: { slot: string; limit: number; durationMs: number };
+  /**
    * Deduplication: while the key of (task name, `id`) lives (`ttlMs`, on the broker's clock), a
    * task added with the same id is not stored: `Broker.add` resolves with the uuid of the task
    * that holds the key ({@linkcode AddOutcome}). `throttle`: the later task joins it as is.
@@ -211,7 +218,9 @@ export interface ClaimedTask {
  * - `retry` stores the error with status `retry`, and in the same atomic step creates the next
  *   attempt: a new record `childUuid` (same task, arguments and extra fields; `retry` =
  *   `retriesLeft − 1`, linked both ways) that becomes claimable `delayMs` later.
- * - `release` gives the task back to the queue unchanged (used on shutdown).
+ * - `release` gives the task back to the queue unchanged (used on shutdown); with `delayMs`
+ *   (a remote rate limit, `RateLimitedError`) it becomes claimable that much later instead,
+ *   as a delayed task (its `run_at` set), still without using a retry attempt.
  *
  * @example
  * ```ts
@@ -237,7 +246,13 @@ export type Settlement =
     /** Retries left before this one (≥ 1): stored as the failed record's `retry`. */
     retriesLeft: number;
   }
-  | { uuid: string; deliveries: number; status: "release" };
+  | {
+    uuid: string;
+    deliveries: number;
+    status: "release";
+    /** Claimable again this many milliseconds later (absent or 0: at once). */
+    delayMs?: number;
+  };
 
 /**
  * One exchange between a worker and the Broker: settle finished tasks and claim new ones, in a

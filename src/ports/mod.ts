@@ -52,6 +52,7 @@ export type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
 export type {
   ConcurrencyLimit,
   Deduplication,
+  RateLimit,
   TaskDefinition,
   TaskExecutor,
   TaskRun,
@@ -149,3 +150,4 @@ export { Starter } from "../engine/starter/starter.ts";
 export { DEFAULT_QUEUE } from "../model/queue_name.ts";
 export type { WorkerQueue } from "../model/queue_name.ts";
 export { TaskExpiredError } from "../model/errors/task_expired_error.ts";
+export { RateLimitedError } from "../model/errors/rate_limited_error.ts";

@@ -37,6 +37,29 @@ export interface ConcurrencyLimit {
 }
 
 /**
+ * A rate limit across workers: the task option `rateLimit`.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimit } from "@qtasks/qtasks/ports";
+ *
+ * // At most 10 calls per second to each API host.
+ * const perHost: RateLimit = { limit: 10, durationMs: 1_000, key: (host: string) => host };
+ * ```
+ */
+export interface RateLimit {
+  /** How many of its tasks (of one key, when `key` is given) start per `durationMs` at most: an integer >= 1. */
+  readonly limit: number;
+  /** The window, in milliseconds: an integer >= 1. */
+  readonly durationMs: number;
+  /**
+   * The key the limit counts by, from the call's arguments (called at enqueue): a non-empty
+   * string of at most 200 characters.
+   */
+  readonly key?: (...args: never[]) => string;
+}
+
+/**
  * Deduplication: the task option and call option `deduplication` (see docs/flow-control.md).
  * While the key of an `id` lives (`ttlMs` milliseconds, on the backend's clock), a call of the
  * same task with the same id does not add a second task: its handle follows the first one and
@@ -137,6 +160,13 @@ export interface TaskOptions {
    */
   concurrency?: ConcurrencyLimit;
   /**
+   * At most `limit` of its tasks start per `durationMs` across every worker (a sliding window on
+   * the backend's clock), counted per task name, or per `key` when given: a function of the
+   * arguments, called at enqueue, whose string is stored on the record. A task over its limit
+   * waits, parked by the backend until the window has room (see docs/flow-control.md).
+   */
+  rateLimit?: RateLimit;
+  /**
    * The default deduplication of its calls (a call's `deduplication` option wins; `false` turns
    * it off for that call): see {@linkcode Deduplication} and docs/flow-control.md.
    */
@@ -220,6 +250,8 @@ export interface TaskDefinition {
   readonly queue?: string;
   /** Its concurrency limit across workers, if any. */
   readonly concurrency?: ConcurrencyLimit;
+  /** Its rate limit across workers, if any. */
+  readonly rateLimit?: RateLimit;
   /** Its default deduplication, if any. */
   readonly deduplication?: Deduplication;
   /** Whether the function takes a {@linkcode TaskContext} first. */
