@@ -116,7 +116,7 @@ export function deduplicationContract(
       const first = deduped("x", {}, 40);
       await broker.add(first);
       await passTime(broker, 80);
-      const second = deduped("x", {}, 40);
+      const second = deduped("x");
       assert.equal(joinedOf(await broker.add(second)), undefined);
       assert.equal((await mustGet(broker, second.uuid)).status, "new");
       // The new task holds the id now.
@@ -165,7 +165,7 @@ export function deduplicationContract(
       const first = deduped("doc", { args: '["v1"]', delayMs: 100 }, 60_000, "debounce");
       await broker.add(first);
       await passTime(broker, 60);
-      const second = deduped("doc", { args: '["v2"]', delayMs: 400 }, 60_000, "debounce");
+      const second = deduped("doc", { args: '["v2"]', delayMs: 800 }, 60_000, "debounce");
       assert.equal(joinedOf(await broker.add(second)), first.uuid);
       // Past the first call's due time: still scheduled, by the second call's delay.
       await passTime(broker, 100);
@@ -173,7 +173,7 @@ export function deduplicationContract(
       const record = await mustGet(broker, first.uuid);
       assert.equal(record.status, "new");
       assert.ok(record.runAt !== undefined);
-      await passTime(broker, 400);
+      await passTime(broker, 800);
       const claim = await broker.exchange(exchangeRequest({ want: 1 }));
       assert.deepEqual(uuidsOf(claim), [first.uuid]);
       assert.equal(claim.claimed[0].args, '["v2"]');
