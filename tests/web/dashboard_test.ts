@@ -423,3 +423,18 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`${backendLabel(backend)}, a task's page shows its deduplication id, escaped`, async () => {
+    const app = backendApp(backend, "web-dedup");
+    app.task({ name: "later", deduplication: { id: XSS, ttlMs: 60_000 } }, () => 1);
+    // Not started: the app's worker knows the task, so it waits in the schedule.
+    const job = await app.addTask("later", [], { delayMs: 60_000 });
+    await withDashboard(app, {}, async (dashboard) => {
+      const page = await get(dashboard, `/tasks/${job.uuid}`);
+      assert.equal(page.status, 200);
+      assert.match(page.body, /<td>dedup id<\/td>\s*<td class="mono">&lt;script&gt;/);
+      assert.ok(!page.body.includes(XSS), "the id is escaped");
+    });
+  });
+}
