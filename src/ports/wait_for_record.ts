@@ -19,12 +19,20 @@ export interface RecordSource {
    * returns a function that stops it.
    */
   watch(onChange: (status?: string) => void): (() => void) | Promise<() => void>;
+  /**
+   * Set when the source is sure to hear every change of the record from before it was stored
+   * (it was listening when the task was enqueued, and has not lost its connection since), so the
+   * first read can wait for a change: it happens on the first change heard, or after this many
+   * ms if none comes (a guard, should a notice be lost). Unset: read at once.
+   */
+  firstReadAfterMs?: number;
 }
 
 /**
  * Waits for a record to reach one of `options.statuses`, event-driven: it subscribes first,
  * then reads, then re-reads on each change notification, so no update can slip between the
- * read and the subscription. Shared by the memory and Redis storages.
+ * read and the subscription (a source with `firstReadAfterMs` defers that first read until the
+ * first change heard). Shared by the memory and Redis storages.
  *
  * @param options Statuses, timeout and abort signal.
  * @param source How to read and watch the record.
@@ -46,7 +54,8 @@ export async function waitForRecord(
   source: RecordSource,
 ): Promise<TaskRecord | undefined> {
   let wake: () => void = () => {};
-  let dirty = true;
+  const deferMs = source.firstReadAfterMs;
+  let dirty = deferMs === undefined;
   const onChange = (status?: string) => {
     // A known status that is not awaited needs no read (a claim, when waiting for the result).
     if (status !== undefined && !(options.statuses as readonly string[]).includes(status)) return;
@@ -64,11 +73,20 @@ export async function waitForRecord(
   if (Number.isFinite(options.timeoutMs)) {
     timer = setTimeout(onAbort, Math.max(0, options.timeoutMs));
   }
+  // A deferred first read still happens, at the latest after deferMs.
+  let deferred = deferMs === undefined ? undefined : setTimeout(() => {
+    dirty = true;
+    wake();
+  }, Math.max(0, deferMs));
   let last: TaskRecord | undefined;
   try {
     while (!expired && !options.signal?.aborted) {
       if (dirty) {
         dirty = false;
+        if (deferred !== undefined) {
+          clearTimeout(deferred);
+          deferred = undefined;
+        }
         last = await source.read();
         options.onRead?.(last);
         if (last && options.statuses.includes(last.status)) return last;
@@ -82,6 +100,7 @@ export async function waitForRecord(
     return last;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (deferred !== undefined) clearTimeout(deferred);
     options.signal?.removeEventListener("abort", onAbort);
     unwatch();
   }
