@@ -63,30 +63,38 @@ export async function waitForRecord(
     wake();
   };
   const unwatch = await source.watch(onChange);
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let expired = false;
   const onAbort = () => {
     expired = true;
     wake();
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (Number.isFinite(options.timeoutMs)) {
-    timer = setTimeout(onAbort, Math.max(0, options.timeoutMs));
-  }
-  // A deferred first read still happens, at the latest after deferMs.
-  let deferred = deferMs === undefined ? undefined : setTimeout(() => {
-    dirty = true;
-    wake();
-  }, Math.max(0, deferMs));
+  // One timer: it fires first for the deferred first read (if any, and due before the time
+  // limit), then re-arms itself for the rest of the time limit.
+  const limitAt = Number.isFinite(options.timeoutMs)
+    ? performance.now() + Math.max(0, options.timeoutMs)
+    : Infinity;
+  let deferring = deferMs !== undefined && deferMs < options.timeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onTimer = () => {
+    timer = undefined;
+    if (deferring) {
+      deferring = false;
+      dirty = true;
+      wake();
+    }
+    const left = limitAt - performance.now();
+    if (left <= 0) onAbort();
+    else if (left !== Infinity) timer = setTimeout(onTimer, left);
+  };
+  if (deferring) timer = setTimeout(onTimer, Math.max(0, deferMs!));
+  else if (limitAt !== Infinity) timer = setTimeout(onTimer, Math.max(0, options.timeoutMs));
   let last: TaskRecord | undefined;
   try {
     while (!expired && !options.signal?.aborted) {
       if (dirty) {
         dirty = false;
-        if (deferred !== undefined) {
-          clearTimeout(deferred);
-          deferred = undefined;
-        }
+        deferring = false; // a first read done (on a change heard): no deferred one needed
         last = await source.read();
         options.onRead?.(last);
         if (last && options.statuses.includes(last.status)) return last;
@@ -100,7 +108,6 @@ export async function waitForRecord(
     return last;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    if (deferred !== undefined) clearTimeout(deferred);
     options.signal?.removeEventListener("abort", onAbort);
     unwatch();
   }
