@@ -134,3 +134,29 @@ test("the waiter of a task enqueued while listening reads its record once, after
     await producer.stop();
   }
 });
+
+test("past the most tasks kept, the oldest enqueued task's waiter reads first again", async () => {
+  const { storage, close } = await listeningProducer("notice-evicted");
+  try {
+    const uuids = Array.from({ length: 10_001 }, () => crypto.randomUUID());
+    for (const uuid of uuids) storage.expectRecord(uuid);
+    // None of these records exists: a waiter that reads first learns it at once (onRead sees
+    // nothing, and the wait goes on until its limit); one that skips its first read does not.
+    const oldest: Array<string | undefined> = [];
+    await storage.waitForStatus(uuids[0], {
+      statuses: ["success"],
+      timeoutMs: 200,
+      onRead: (found) => oldest.push(found?.status ?? "none"),
+    });
+    assert.deepEqual(oldest, ["none"], "the oldest was forgotten: read first");
+    const newest: Array<string | undefined> = [];
+    await storage.waitForStatus(uuids[10_000], {
+      statuses: ["success"],
+      timeoutMs: 200,
+      onRead: (found) => newest.push(found?.status ?? "none"),
+    });
+    assert.deepEqual(newest, [], "the newest is still expected: no read before its event");
+  } finally {
+    await close();
+  }
+});

@@ -30,7 +30,7 @@ const READ_BATCH = 500;
  * Most tasks enqueued here whose events are kept for a waiter that has not started yet (the
  * oldest is forgotten first: its waiter then reads at once, as any other).
  */
-const EXPECTED_MAX = 50_000;
+const EXPECTED_MAX = 10_000;
 /**
  * How long a waiter that skipped its first read (see {@linkcode RedisStorage.expectRecord}) waits
  * for an event before it reads anyway: a guard, should a notice be lost.
