@@ -74,6 +74,13 @@ export type {
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
 export { encodeHeaders, MAX_HEADERS_LENGTH, parseHeaders } from "../model/task_headers.ts";
+export {
+  appendPastDelivery,
+  type DeliveryEnd,
+  MAX_PAST_DELIVERIES,
+  parsePastDeliveries,
+  type PastDelivery,
+} from "../model/past_delivery.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
 export { SCHEDULES_GROUP } from "../model/published_schedule.ts";
 export type { PublishedSchedule } from "../model/published_schedule.ts";

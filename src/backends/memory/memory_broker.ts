@@ -1,4 +1,5 @@
 import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
+import { appendPastDelivery, type DeliveryEnd } from "../../model/past_delivery.ts";
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
@@ -312,7 +313,7 @@ export class MemoryBroker implements Broker {
       this.#leases.delete(settlement.uuid);
       if (this.#slotOf.size > 0) this.#freeSlot(settlement.uuid);
       if (settlement.status === "release") {
-        this.#requeue(settlement.uuid, stamp);
+        this.#requeue(settlement.uuid, stamp, "released");
         continue;
       }
       const fields: TaskFields = {
@@ -357,7 +358,7 @@ export class MemoryBroker implements Broker {
           ...deliveryLimitFields(lease.deliveries),
         }, failedTtl);
       } else {
-        this.#requeue(uuid, stamp, this.#quarantine);
+        this.#requeue(uuid, stamp, "expired", this.#quarantine);
       }
     }
 
@@ -814,10 +815,20 @@ export class MemoryBroker implements Broker {
     return queues.some((name) => this.#heap(name).size > 0);
   }
 
-  #requeue(uuid: string, stamp: string, quarantine?: PriorityHeap<QueueEntry>): void {
+  #requeue(
+    uuid: string,
+    stamp: string,
+    end: DeliveryEnd,
+    quarantine?: PriorityHeap<QueueEntry>,
+  ): void {
     const fields = this.storage.fields(uuid);
     if (!fields) return;
-    this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    this.storage.write(uuid, {
+      status: "new",
+      worker_id: "",
+      updated_at: stamp,
+      past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, end),
+    });
     this.#version++;
     (quarantine ?? this.#heap(fields.queue)).push({
       priority: Number(fields.priority ?? 0),

@@ -1,4 +1,5 @@
 import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
+import { appendPastDelivery, type DeliveryEnd } from "../../model/past_delivery.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
@@ -413,7 +414,7 @@ export class PostgresBroker implements Broker {
         continue;
       }
       if (settlement.status === "release") {
-        await this.#requeue(step, settlement.uuid, stamp, false);
+        await this.#requeue(step, settlement.uuid, stamp, "released");
         continue;
       }
       const fields: TaskFields = {
@@ -461,7 +462,7 @@ export class PostgresBroker implements Broker {
           ...deliveryLimitFields(deliveries),
         }, failedTtl);
       } else {
-        await this.#requeue(step, uuid, stamp, true);
+        await this.#requeue(step, uuid, stamp, "expired");
       }
     }
 
@@ -867,10 +868,17 @@ export class PostgresBroker implements Broker {
     await this.storage.flushAll();
   }
 
-  async #requeue(step: PgStep, uuid: string, stamp: string, quarantine: boolean): Promise<void> {
+  /** Puts a running task back: in the quarantine when its lease `expired`, else in its queue. */
+  async #requeue(step: PgStep, uuid: string, stamp: string, end: DeliveryEnd): Promise<void> {
+    const quarantine = end === "expired";
     const fields = await step.fields(uuid);
     if (!fields) return;
-    await step.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    await step.write(uuid, {
+      status: "new",
+      worker_id: "",
+      updated_at: stamp,
+      past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, end),
+    });
     await step.enqueue(
       {
         uuid,
