@@ -288,6 +288,10 @@ export class QueueTasks implements AppLike {
       : prepareTask(this, taskName, args, options);
     let duplicate = false;
     let joined: string | undefined;
+    // A deduplicated call may store nothing under its uuid: only a plain one is expected.
+    if (options.uuid === undefined && task.deduplication === undefined) {
+      this.broker.storage.expectRecord?.(task.uuid);
+    }
     try {
       const outcome = await this.broker.add(task);
       // Deduplicated: the handle follows the task this call joined.
@@ -338,6 +342,10 @@ export class QueueTasks implements AppLike {
     const tasks = this.plugins.listens("qtasks_add_task_before_broker")
       ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
       : argsList.map((args) => prepareTask(this, taskName, args, options));
+    const storage = this.broker.storage;
+    if (storage.expectRecord !== undefined) {
+      for (const task of tasks) storage.expectRecord(task.uuid);
+    }
     if (tasks.length > 0) await this.broker.addBulk(tasks);
     if (this.plugins.listens("qtasks_add_task_after_broker")) {
       for (const task of tasks) await afterBroker(this, task);
