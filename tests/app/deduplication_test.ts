@@ -36,6 +36,11 @@ for (const backend of BACKENDS) {
     await withApp(app, async () => {
       assert.equal(await second.value({ timeoutMs: 10_000 }), "ada:first");
       assert.equal(await other.value({ timeoutMs: 10_000 }), "bob:third");
+      // Within the window, a call joins the finished task and gets its result.
+      const late = await sync.addTask("ada", "fourth");
+      assert.equal(late.deduplicated, true);
+      assert.equal(late.uuid, first.uuid);
+      assert.equal(await late.value({ timeoutMs: 10_000 }), "ada:first");
     });
     assert.deepEqual(runs.sort(), ["first", "third"]);
   });
