@@ -368,7 +368,7 @@ for _ = 1, tonumber(ARGV[10]) do
   if held or state == 'held' then
     concFree(uuid)
     if status == 'release' and n > 0 then
-      rateDefer(key, uuid, ARGV[i + 8])
+      rate().defer(key, uuid, ARGV[i + 8])
     elseif status == 'release' then
       requeue(key, uuid, KEYS[1], 'released')
     else
@@ -500,12 +500,12 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+      elseif waiting and rateNames[r[1]] and not rate().take(uuid, key, r[4], popped[k],
           popped[k + 1]) then
         -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
       elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
-        rateUndo(uuid)
+        if rateLib then rateLib.undo(uuid) end
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
