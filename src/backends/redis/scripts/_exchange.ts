@@ -90,7 +90,7 @@ task name is in the SET {app}:rate:names, read once per claiming exchange) is cl
 fewer than limit tasks of its slot started in the last ms; else its entry is parked in
 {app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
 A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
-remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+remote rate limit: rate().defer), counted in its record's rate_deferred, which recovery subtracts
 from its deliveries before comparing them with ARGV[6].
 A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
 marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
@@ -402,7 +402,7 @@ for _, member in ipairs(expired) do
   redis.call('ZREM', KEYS[2], member)
   concFree(uuid)
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
-  -- Deliveries given back for a remote rate limit (rateDefer) are no crash.
+  -- Deliveries given back for a remote rate limit (rate().defer) are no crash.
   local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])

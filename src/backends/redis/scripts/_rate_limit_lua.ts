@@ -36,7 +36,7 @@
  * `{app}:rate:due` with score = when its window has room (the oldest logged start +
  * `durationMs`; ZADD LT keeps the earliest). One member of the schedule (KEYS[5]),
  * {@linkcode RATE_WAKE}, is due at the earliest of those times: the exchange's mover of due
- * scheduled tasks meets it like any due task, and `rateWake` then moves, for each due slot, as
+ * scheduled tasks meets it like any due task, and `rate().wake` then moves, for each due slot, as
  * many parked tasks back into their queues as its window has room for (a claim that still finds
  * it full parks them again), and re-arms the member. So a blocked worker wakes when a window has
  * room (the exchange's "next due" counts the member), and an exchange of an app without rate
@@ -44,7 +44,7 @@
  *
  * ## Remote limits
  *
- * `rateDefer` gives a running task back as a delayed one (a `release` settlement with a delay,
+ * `rate().defer` gives a running task back as a delayed one (a `release` settlement with a delay,
  * sent for a `RateLimitedError`): released as by `requeue` (its delivery recorded in
  * `past_deliveries`), then moved into the schedule with `run_at` set, and
  * `rate_deferred` counted, which recovery subtracts from `deliveries` before it compares with
