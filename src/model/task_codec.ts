@@ -36,6 +36,8 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "expires_at",
   "conc_slot",
   "conc_limit",
+  "rate_limit",
+  "rate_deferred",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",

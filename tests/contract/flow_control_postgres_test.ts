@@ -19,4 +19,7 @@ after(async () => {
   await connection.release();
 });
 
-flowControlContract("PostgresBroker", (name) => new PostgresBroker({ name, connection }));
+// Rate limits (the rateLimit option) are not built on PostgreSQL yet: it refuses them (issue 20).
+flowControlContract("PostgresBroker", (name) => new PostgresBroker({ name, connection }), {
+  rateLimits: false,
+});

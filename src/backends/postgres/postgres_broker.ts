@@ -511,7 +511,7 @@ export class PostgresBroker implements Broker {
         continue;
       }
       if (settlement.status === "release") {
-        await this.#requeue(step, settlement.uuid, stamp, "released");
+        await this.#requeue(step, settlement.uuid, stamp, "released", settlement.delayMs);
         continue;
       }
       const fields: TaskFields = {
@@ -552,7 +552,8 @@ export class PostgresBroker implements Broker {
           updated_at: stamp,
           finished_at: stamp,
         }, failedTtl);
-      } else if (deliveries >= request.maxDeliveries) {
+      } else if (deliveries - (Number(fields.rate_deferred) || 0) >= request.maxDeliveries) {
+        // Deferrals for a remote rate limit (a release with a delay) are not failed deliveries.
         await this.#finish(step, uuid, {
           status: "error",
           updated_at: stamp,
@@ -1122,16 +1123,34 @@ export class PostgresBroker implements Broker {
   }
 
   /** Puts a running task back: in the quarantine when its lease `expired`, else in its queue. */
-  async #requeue(step: PgStep, uuid: string, stamp: string, end: DeliveryEnd): Promise<void> {
+  /**
+   * Puts a running task back: in the quarantine when its lease `expired`, else in its queue. A
+   * release with `delayMs` (a remote rate limit, RateLimitedError) is deferred: scheduled that
+   * much later with its `run_at`, and counted in `rate_deferred`, which recovery subtracts from
+   * the deliveries.
+   */
+  async #requeue(
+    step: PgStep,
+    uuid: string,
+    stamp: string,
+    end: DeliveryEnd,
+    delayMs?: number,
+  ): Promise<void> {
     const quarantine = end === "expired";
     const fields = await step.fields(uuid);
     if (!fields) return;
-    await step.write(uuid, {
+    const patch: TaskFields = {
       status: "new",
       worker_id: "",
       updated_at: stamp,
       past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, end),
-    });
+    };
+    const delay = delayMs === undefined ? 0 : Math.max(0, Math.ceil(delayMs));
+    if (delayMs !== undefined) {
+      patch.run_at = toUnixSeconds(step.nowMs + delay);
+      patch.rate_deferred = String((Number(fields.rate_deferred) || 0) + 1);
+    }
+    await step.write(uuid, patch);
     await step.enqueue(
       {
         uuid,
@@ -1139,7 +1158,7 @@ export class PostgresBroker implements Broker {
         seq: Number(fields.seq ?? 0),
         taskName: fields.task_name ?? "",
       },
-      0,
+      delay,
       quarantine,
     );
   }
@@ -1294,7 +1313,13 @@ export class PostgresBroker implements Broker {
  * queues, deadlines and concurrency limits are implemented; the flow-control features still in
  * the works add their refusals here.
  */
-function unsupported(_task: NewTask): void {}
+function unsupported(task: NewTask): void {
+  if (task.rateLimit !== undefined) {
+    throw new TypeError(
+      `Cannot add task "${task.taskName}": rate limits (rateLimit) are not supported on the PostgreSQL backend yet`,
+    );
+  }
+}
 
 /** What the claims of one exchange share. */
 interface ClaimState {

@@ -14,6 +14,7 @@ import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { RATE_LIMIT_LUA } from "./_rate_limit_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 import {
   CLAIM_FIELDS,
@@ -84,6 +85,13 @@ A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script'
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
+A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
+task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+fewer than limit tasks of its slot started in the last ms; else its entry is parked in
+{app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
+remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+from its deliveries before comparing them with ARGV[6].
 A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
 marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
 queue, expires_at, run_at, conc_slot, conc_limit) has only the fields every claim needs read.
@@ -270,6 +278,7 @@ local function scheduledHead()
   if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]) end
   return head
 end
+${RATE_LIMIT_LUA}
 
 ${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
@@ -358,7 +367,9 @@ for _ = 1, tonumber(ARGV[10]) do
   if not held then state = settleWithoutLease(key, token, status) end
   if held or state == 'held' then
     concFree(uuid)
-    if status == 'release' then
+    if status == 'release' and n > 0 then
+      rateDefer(key, uuid, ARGV[i + 8])
+    elseif status == 'release' then
       requeue(key, uuid, KEYS[1], 'released')
     else
       local fields
@@ -390,8 +401,9 @@ for _, member in ipairs(expired) do
   local key = prefix .. uuid
   redis.call('ZREM', KEYS[2], member)
   concFree(uuid)
-  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
-  local deliveries = tonumber(r[1] or '0') or 0
+  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
+  -- Deliveries given back for a remote rate limit (rateDefer) are no crash.
+  local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
   elseif deliveries >= maxDeliveries then
@@ -419,7 +431,7 @@ if earliest and earliest <= now then
       if r[4] then wakeQueue(r[4]) end
       redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
-    elseif not r[2] then
+    elseif not r[2] and not rateWoken(member) then
       dropped[#dropped + 1] = uuid
     end
   end
@@ -488,8 +500,12 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
+      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+          popped[k + 1]) then
+        -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
       elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
+        rateUndo(uuid)
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
@@ -529,6 +545,7 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
+  rateLoadNames()
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
     if skippedFrom[KEYS[4]] then
@@ -613,7 +630,9 @@ export function encodeExchange(
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
     if (s.status === "release") {
-      args.push("", "", "0");
+      // A delayed release (a remote rate limit) carries its delay as one field pair.
+      if (s.delayMs === undefined) args.push("", "", "0");
+      else args.push("", "", "1", "delay", String(Math.max(0, Math.ceil(s.delayMs))));
       continue;
     }
     const index = claimedIndex?.get(s.uuid);
