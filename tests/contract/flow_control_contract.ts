@@ -295,6 +295,11 @@ export function flowControlContract(
       const waiting = await mustGet(broker, limited[2].uuid);
       assert.equal(waiting.status, "new", "a waiting task is neither failed nor retried");
       assert.equal(waiting.deliveries, 0);
+      if (broker.operations) {
+        const page = await broker.operations.list({ status: "queued" });
+        assert.deepEqual(page.records.map((r) => r.uuid), [limited[2].uuid], "listed as queued");
+        assert.equal((await broker.operations.counts()).byStatus.queued, 1);
+      }
     }));
 
   test(`${label} hands a task waiting for its concurrency slot out when a running one settles`, () =>
