@@ -5,6 +5,7 @@ import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_cl
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl, unencodedInUserInfo, urlSecrets } from "../../model/_redact_url.ts";
+import { checkPartitions } from "./redis_keys.ts";
 import { clusterUrl, isTopologyUrl, parseTopologyUrl } from "./_topology_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
@@ -88,6 +89,14 @@ export interface RedisConnectionOptions {
    * can be lost by the failover. See docs/redis-cluster.md for what each mode promises.
    */
   durableEnqueue?: { replicas: number; timeoutMs: number };
+  /**
+   * Splits each app's queue into this many partitions (default 1), each under its own hash tag
+   * (`{app}`, `{app:1}`, …), so that one app's enqueues, claims and settlements spread over that
+   * many Redis Cluster slots, and so over as many primaries. Also `?partitions=K` in the URL.
+   * Every component of an app (and every process of it) must use the same number. See
+   * docs/redis-cluster.md for what is promised across partitions.
+   */
+  partitions?: number;
 }
 
 /**
@@ -124,6 +133,10 @@ export class RedisConnection {
   #durable: Promise<RedisClient> | undefined;
   /** Durable enqueue's settings, if on. */
   readonly durableEnqueue: { replicas: number; timeoutMs: number } | undefined;
+  /** How many partitions each app's queue has (the `partitions` option or `?partitions=`). */
+  readonly partitions: number;
+  /** Whether this is a Redis Cluster (a command can touch only one slot). */
+  readonly isCluster: boolean;
   #subscriber: Promise<RedisClient> | undefined;
   #channels = new Map<string, Set<(message: string) => void>>();
   #resync = new Set<() => void>();
@@ -157,6 +170,20 @@ export class RedisConnection {
     this.#url = options.cluster !== undefined
       ? clusterUrl(options.cluster.rootNodes)
       : options.url ?? "redis://127.0.0.1:6379";
+    const fromUrl = takePartitions(this.#url);
+    this.#url = fromUrl.url;
+    const partitions = options.partitions ?? fromUrl.partitions ?? 1;
+    if (
+      options.partitions !== undefined && fromUrl.partitions !== undefined &&
+      options.partitions !== fromUrl.partitions
+    ) {
+      throw new TypeError(
+        `Cannot connect to Redis: partitions is ${options.partitions} but the URL says ?partitions=${fromUrl.partitions}`,
+      );
+    }
+    checkPartitions(partitions);
+    this.partitions = partitions;
+    this.isCluster = /^rediss?\+cluster:\/\//i.test(this.#url);
     if (!/^rediss?:\/\//.test(this.#url) && !isTopologyUrl(this.#url)) {
       throw new TypeError(
         `Cannot connect to ${
@@ -710,6 +737,32 @@ export class RedisConnection {
       { cause: error, sent },
     );
   }
+}
+
+/**
+ * Takes `partitions=K` out of a URL's query (the clients do not know it).
+ *
+ * @throws {RangeError} When K is not an integer from 1 to 1024.
+ */
+function takePartitions(url: string): { url: string; partitions?: number } {
+  const question = url.indexOf("?");
+  if (question < 0) return { url };
+  const hash = url.indexOf("#", question);
+  const query = url.slice(question + 1, hash < 0 ? undefined : hash);
+  let partitions: number | undefined;
+  const kept = query.split("&").filter((pair) => {
+    const match = /^partitions=(.*)$/.exec(pair);
+    if (!match) return true;
+    partitions = /^\d+$/.test(match[1]) ? Number(match[1]) : NaN;
+    checkPartitions(partitions);
+    return false;
+  });
+  if (partitions === undefined) return { url };
+  const base = url.slice(0, question);
+  return {
+    url: (kept.length > 0 ? `${base}?${kept.join("&")}` : base) + (hash < 0 ? "" : url.slice(hash)),
+    partitions,
+  };
 }
 
 /** An error's message, with node-redis's bare texts put in words. */
