@@ -252,26 +252,7 @@ export class RedisBroker implements Broker {
     if (count > 1) {
       const groups: NewTask[][] = this.partitions.map(() => []);
       for (const task of tasks) groups[partitionOf(task.uuid, count)].push(task);
-      await Promise.all(groups.map(async (group, p) => {
-        for (let start = 0; start < group.length; start += BULK_BATCH) {
-          const part = group.slice(start, start + BULK_BATCH);
-          const found = await this.connection.command([
-            "EXISTS",
-            ...part.map((task) => this.partitions[p].task(task.uuid)),
-          ]);
-          if (Number(found) > 0) {
-            for (const task of part) {
-              if (
-                Number(
-                  await this.connection.command(["EXISTS", this.partitions[p].task(task.uuid)]),
-                ) > 0
-              ) {
-                throw new DuplicateTaskError(task.taskName, task.uuid);
-              }
-            }
-          }
-        }
-      }));
+      await this.#checkAbsent(tasks);
       await Promise.all(groups.map(async (group, p) => {
         for (let start = 0; start < group.length; start += BULK_BATCH) {
           await this.#sendBulk(group.slice(start, start + BULK_BATCH), false, [], p);
@@ -288,10 +269,48 @@ export class RedisBroker implements Broker {
    * Stores a chain's or group's records and queues its first tasks: one EVALSHA of enqueue_bulk
    * (all or none), the records as entries that are never queued.
    */
+  /**
+   * Refuses tasks whose uuid is already stored in its partition (one EXISTS per partition):
+   * with several partitions, the check before a call that spans them.
+   *
+   * @throws {DuplicateTaskError} Naming the first one found.
+   */
+  async #checkAbsent(tasks: ReadonlyArray<{ uuid: string; taskName: string }>): Promise<void> {
+    const count = this.partitions.length;
+    const groups = new Map<number, Array<{ uuid: string; taskName: string }>>();
+    for (const task of tasks) {
+      const p = partitionOf(task.uuid, count);
+      const group = groups.get(p);
+      if (group) group.push(task);
+      else groups.set(p, [task]);
+    }
+    await Promise.all([...groups].map(async ([p, group]) => {
+      for (let start = 0; start < group.length; start += BULK_BATCH) {
+        const part = group.slice(start, start + BULK_BATCH);
+        const keys = part.map((task) => this.partitions[p].task(task.uuid));
+        if (Number(await this.connection.command(["EXISTS", ...keys])) === 0) continue;
+        for (const task of part) {
+          const found = await this.connection.command([
+            "EXISTS",
+            this.partitions[p].task(task.uuid),
+          ]);
+          if (Number(found) > 0) throw new DuplicateTaskError(task.taskName, task.uuid);
+        }
+      }
+    }));
+  }
+
   async addFlow(flow: NewFlow): Promise<void> {
     // A flow's records and tasks stay in one partition (its scripts touch them together): the
     // one of its first record (the id the caller holds).
     const first = flow.records[0]?.uuid ?? flow.tasks[0]?.uuid ?? "";
+    if (this.partitions.length > 1) {
+      // Its uuids are unique in their own partitions too (where add() would look).
+      await this.#checkAbsent([
+        ...flow.records.map((record) => ({ uuid: record.uuid, taskName: `@${record.kind}` })),
+        ...flow.tasks,
+      ]);
+    }
     await this.#sendBulk(
       flow.tasks,
       false,
@@ -411,7 +430,9 @@ export class RedisBroker implements Broker {
     let idle = request.idle;
     for (let i = 0; i < count; i++) {
       const p = (start + i) % count;
-      if (settlements[p].length === 0 && want <= 0) continue;
+      // The first partition is always visited (its expired leases and due tasks move on even
+      // when nothing is wanted: every partition in turn).
+      if (i > 0 && settlements[p].length === 0 && want <= 0) continue;
       const part = { ...request, settlements: settlements[p], want: Math.max(0, want), idle };
       const { keys, args } = encodeExchange(
         this.partitions[p],
@@ -435,16 +456,17 @@ export class RedisBroker implements Broker {
       ) merged.nextDueMs = result.nextDueMs;
       want -= result.claimed.length;
       if (result.claimed.length > 0) idle = false;
-      // A quarantined task runs alone; a busy worker that sees some stops claiming.
-      if (
-        result.claimed.some((task) => task.isolated) || (!request.idle && result.quarantined > 0)
-      ) {
-        want = 0;
-      }
+      // A quarantined task runs alone.
+      if (result.claimed.some((task) => task.isolated)) want = 0;
     }
     // Priorities across partitions: the claimed tasks run most urgent first (stable: within a
     // priority, in the order of the partitions visited).
     merged.claimed.sort((a, b) => a.priority - b.priority);
+    // Refused settlements in the order they were given.
+    if (merged.rejected.length > 1) {
+      const order = new Map(request.settlements.map((settlement, i) => [settlement.uuid, i]));
+      merged.rejected.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    }
     return merged;
   }
 
