@@ -7,8 +7,9 @@
 # npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
 # tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
 # which .ci/run installs) or cluster (the Redis contract suites on a local
-# Redis Cluster of 3 primaries and 3 replicas and through Sentinel, on the three runtimes: it starts
-# those servers itself, scripts/redis_topology.ts, and stops them). `--quick` (or `quick`) is a first run: the import
+# Redis Cluster of 3 primaries and 3 replicas and through Sentinel, on the three runtimes, and
+# with one app over 3 partitions on the cluster: it starts those servers itself,
+# scripts/redis_topology.ts, and stops them; QTASKS_TOPOLOGY_PORT_BASE moves their ports). `--quick` (or `quick`) is a first run: the import
 # check and the Deno tests and doc tests only (one runtime, no fault suite, no npm smoke test).
 # After the tests it checks that they left no new key in the test database (keys: …).
 set -uo pipefail
@@ -120,6 +121,14 @@ if [ "$only" = all ] || [ "$only" = cluster ]; then
       count "$logs/$kind-bun.log" '^ *[0-9]+ pass' '^ *[0-9]+ fail' "$kind-bun"
       run "$kind-node" "$bin/node" --test --test-concurrency=1 "${cluster_files[@]}"
       count "$logs/$kind-node.log" 'ℹ pass [0-9]+' 'ℹ fail [0-9]+' "$kind-node"
+      if [ "$kind" = cluster ]; then
+        # One app over 3 partitions (3 slots, spread over the primaries): the broker and
+        # operations contracts and the partition tests, on Deno.
+        export QTASKS_TEST_REDIS_URL="$topology_url?partitions=3"
+        run "$kind-partitions-deno" "$bin/deno" test -A tests/contract/redis_broker_test.ts \
+          tests/contract/operations_redis_test.ts tests/redis/partitions_test.ts
+        count "$logs/$kind-partitions-deno.log" '[0-9]+ passed' '[0-9]+ failed' "$kind-partitions-deno"
+      fi
     done <"$logs/topology.txt"
     export QTASKS_TEST_REDIS_URL=$redis_url
     "$bin/deno" run -A scripts/redis_topology.ts down "$logs/topology.json"

@@ -286,8 +286,18 @@ export class RedisConnection {
    * connection, a dedicated one (WAIT blocks its connection), and resolves with the script's
    * reply once that many replicas acknowledged its writes.
    *
-   * @throws {BackendError} When fewer replicas acknowledged within the timeout (`sent`: the
-   *   script ran on the primary; it may survive or not).
+   * `WAIT` covers the writes of its own connection only, so two holes are closed: (1) the
+   * connection's `CLIENT ID` is read before the script and after the `WAIT` (in the same round
+   * trips): a connection that changed in between (a reconnection, maybe to a promoted replica)
+   * proves nothing, and the call fails as not acknowledged; (2) right before the `WAIT` it
+   * writes a mark (`SET {tag}:durable 1 PX 60000`, in the slot of the script's first key), so
+   * that the `WAIT` covers a point of the replication stream after this enqueue even when the
+   * script wrote nothing (a resend that found its tasks stored by an earlier send, on another
+   * connection): a replica that has the mark has everything the primary stored before it.
+   *
+   * @throws {BackendError} When fewer replicas acknowledged within the timeout, or the
+   *   connection changed between the script and the `WAIT` (`sent`: the script ran on the
+   *   primary; it may survive or not).
    */
   async durableScript(
     script: RedisScript,
@@ -307,26 +317,49 @@ export class RedisConnection {
         throw this.#wrap(error, script.name, !(error instanceof RedisOfflineError));
       }
     };
+    // On the connection the script goes through (on a cluster: to the primary of its slot).
+    const beside = (command: readonly string[]) =>
+      client.sendBeside && keys[0] !== undefined
+        ? client.sendBeside(keys[0], command)
+        : client.send(command);
+    const sha = await script.sha();
+    // Sent right before the script, on the same connection: no round trip of its own.
+    const idBefore = beside(["CLIENT", "ID"]);
+    idBefore.catch(() => {});
     let reply: RedisReply;
     try {
-      reply = await run(["EVALSHA", await script.sha(), ...tail]);
+      reply = await run(["EVALSHA", sha, ...tail]);
     } catch (error) {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
       reply = await run(["EVAL", script.source, ...tail]);
     }
+    const tag = /^\{[^}]*\}/.exec(keys[0] ?? "")?.[0] ?? "{qtasks}";
     const wait = ["WAIT", String(durable.replicas), String(durable.timeoutMs)];
     let acked: RedisReply;
+    let before: RedisReply;
+    let after: RedisReply;
     try {
-      acked = await this.#withDeadline(
+      // Mark, WAIT and CLIENT ID in one round trip.
+      const mark = beside(["SET", `${tag}:durable`, "1", "PX", "60000"]);
+      const waited = beside(wait);
+      const idAfter = beside(["CLIENT", "ID"]);
+      mark.catch(() => {});
+      idAfter.catch(() => {});
+      acked = await this.#withDeadline(client, waited, deadline + durable.timeoutMs, "WAIT");
+      [before, after] = await this.#withDeadline(
         client,
-        client.sendBeside && keys[0] !== undefined
-          ? client.sendBeside(keys[0], wait)
-          : client.send(wait),
+        Promise.all([idBefore, idAfter, mark]),
         deadline + durable.timeoutMs,
         "WAIT",
       );
     } catch (error) {
       throw this.#wrap(error, "WAIT", true);
+    }
+    if (String(before) !== String(after)) {
+      throw new BackendError(
+        `Redis at ${this.redactedUrl} ran ${script.name}, but the connection changed before its WAIT (a reconnection): its replication is not known (durableEnqueue)`,
+        { sent: true },
+      );
     }
     if (Number(acked) < durable.replicas) {
       throw new BackendError(
