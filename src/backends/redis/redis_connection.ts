@@ -498,23 +498,41 @@ export class RedisConnection {
   /** Closes every client. */
   async close(): Promise<void> {
     this.#closes++;
-    const client = this.#client ?? await this.#connecting?.catch(() => undefined);
+    // Nothing here waits longer than timeoutMs: a client still connecting, or closing through a
+    // node that died (a cluster's primary killed), is destroyed instead.
+    const within = <T>(promise: Promise<T> | undefined): Promise<T | undefined> =>
+      promise === undefined ? Promise.resolve(undefined) : bounded(
+        promise.catch(() => undefined),
+        this.timeoutMs,
+      );
+    const connecting = this.#connecting;
+    const client = this.#client ?? await within(connecting);
     this.#client = undefined;
     this.#connecting = undefined;
     const blocking = this.#blocking;
     this.#blocking = undefined;
     blocking?.destroy();
-    const durable = await this.#durable?.catch(() => undefined);
+    const durablePending = this.#durable;
     this.#durable = undefined;
-    durable?.destroy();
-    const subscriber = await this.#subscriber?.catch(() => undefined);
+    const subscriberPending = this.#subscriber;
     this.#subscriber = undefined;
     this.#channels.clear();
     this.#resync.clear();
-    await Promise.all([
-      subscriber?.close().catch(() => subscriber.destroy()),
-      client?.close().catch(() => client.destroy()),
-    ]);
+    const durable = await within(durablePending);
+    durable?.destroy();
+    const subscriber = await within(subscriberPending);
+    // Opened after all (they were still connecting): dropped when they come.
+    for (const late of [connecting, durablePending, subscriberPending]) {
+      void late?.then((opened) => {
+        if (opened !== client && opened !== durable && opened !== subscriber) opened.destroy();
+      }, () => {});
+    }
+    const closeOrDestroy = async (open: RedisClient | undefined) => {
+      if (!open) return;
+      const closed = await bounded(open.close().then(() => true, () => false), this.timeoutMs);
+      if (closed !== true) open.destroy();
+    };
+    await Promise.all([closeOrDestroy(subscriber), closeOrDestroy(client)]);
   }
 
   async #send(args: readonly string[], what: string): Promise<RedisReply> {
@@ -770,6 +788,15 @@ export class RedisConnection {
       { cause: error, sent },
     );
   }
+}
+
+/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) =>
+    timer = setTimeout(() => resolve(undefined), ms)
+  );
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /**
