@@ -171,6 +171,17 @@ export async function startCluster(fromPort = portBase()): Promise<RedisTopology
       "every node to see 6 nodes",
       () => ports.every((port) => cli(port, "CLUSTER", "NODES").trim().split("\n").length === 6),
     );
+    // Every replica has synced with its primary: a replica that never did cannot be promoted,
+    // and a failover scenario would wait for ever (on a loaded machine the first sync can take
+    // longer than the cluster's creation).
+    await until(
+      "every replica to be in sync with its primary",
+      () =>
+        ports.every((port) => {
+          const info = cli(port, "INFO", "replication");
+          return info.includes("role:master") || info.includes("master_link_status:up");
+        }),
+    );
   } catch (error) {
     stopTopology(topology);
     throw error;
