@@ -2,7 +2,9 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), PostgreSQL at 127.0.0.1:5432 (or QTASKS_TEST_POSTGRES_URL), and
-# redis-server on the PATH for the fault suite. Pass one name to run
+# redis-server on the PATH for the fault suite (faults: the delivery scenarios, scripts/faults.ts
+# --short, and the failover ones on a local cluster and Sentinel, scripts/faults_cluster.ts
+# --seconds 6). Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults, npm (the
 # npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
 # tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
@@ -104,6 +106,18 @@ if [ "$only" = all ] || [ "$only" = faults ]; then
   passed=$((passed + p))
   failed=$((failed + f))
   echo "== faults: $p passed, $f failed (scenarios)"
+  # The failover scenarios (issue 21): kill -9 of a primary with durable enqueue off and on, on a
+  # local cluster and through Sentinel, and a reshard under load; each starts its own servers.
+  # The script exits 1 when a durable scenario lost a task or a scenario failed.
+  before=$status; status=0
+  run faults-cluster "$bin/deno" run -A scripts/faults_cluster.ts --seconds 6
+  cluster_rc=$status; [ "$before" -eq 0 ] || status=$before
+  p=$(grep -E '^\| [0-9]+ \|' "$logs/faults-cluster.log" | grep -vc FAILED)
+  f=$(grep -E '^\| [0-9]+ \|' "$logs/faults-cluster.log" | grep -c FAILED)
+  if [ "$cluster_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "== faults-cluster: $p passed, $f failed (scenarios)"
 fi
 if [ "$only" = all ] || [ "$only" = cluster ]; then
   # The Redis contract suites against a local cluster and a Sentinel setup, started here (daemonized
