@@ -4,35 +4,41 @@
  * broker's bulk enqueue, then calls `RedisBroker.exchange` in a loop from one client, each call
  * settling (as `success`) the B tasks the previous call claimed and claiming B more, as a worker
  * at concurrency B does, and reads the server's CPU time (INFO cpu, user + sys) and INFO
- * commandstats around the processing loop only.
+ * commandstats around the processing loop only, and this process's own CPU time (the broker's
+ * encoding of the request and decoding of the reply, RESP included, plus the loop's own work,
+ * which is the same for every tree).
  *
  *   deno run -A scripts/bench_exchange.ts [--url redis://127.0.0.1:7399/0] [--n 20000]
- *     [--batch 100] [--repeat 5] [--tree DIR]... [--json]
+ *     [--batch 100] [--repeat 5] [--tree DIR]... [--ref REF]... [--json] [--callgrind]
  *
- *   --url     a Redis server to FLUSHALL between runs: use a private one
- *             (`redis-server --port 7399 --save ''`), never a shared one
- *   --tree    a checkout whose src/ to measure (repeatable; default this one): give the tree of
- *             another commit (`git worktree add --detach /tmp/base REF`) to compare in one run;
- *             the rounds interleave the trees, the median is reported
+ *   --url     a Redis server to FLUSHALL between runs: use a private one, never a shared one.
+ *             Without it, a private `redis-server` is started on a free port (killed at the end)
+ *   --tree    a checkout whose src/ to measure (repeatable; default this one): the rounds
+ *             interleave the trees, the median is reported, ratios are to the first tree
+ *   --ref     a git ref of this repository, measured like a --tree (its files are extracted
+ *             with `git archive` into a temporary directory, removed at the end); the trees and
+ *             refs are measured in the order given
  *   --json    one JSON line per tree instead of the table
- *   --callgrind  the server runs under `valgrind --tool=callgrind --instr-atstart=no`: turn its
- *             instrumentation on around each processing loop only (`callgrind_control -i on`,
- *             then `-i off` and `-d TREE`), so that each dump counts the instructions of one run
- *             (`callgrind_annotate FILE | grep TOTALS`, divided by N). Counts are repeatable to
- *             about 1% even on a loaded machine, unlike CPU time
+ *   --callgrind  the private server runs under `valgrind --tool=callgrind --instr-atstart=no`
+ *             (not with --url), its instrumentation on around each processing loop only
+ *             (`callgrind_control -i on PID`, then `-i off` and `--dump`): each dump counts the
+ *             instructions of redis-server for one run, reported per task (median of the
+ *             rounds). Counts are repeatable to about 0.1% even on a loaded machine, unlike CPU
+ *             time (the server's CPU time under valgrind means nothing)
+ *   --callgrind-dir DIR  keeps the dumps there (`callgrind_annotate DIR/callgrind.out.1` says
+ *             where the instructions went; dumps are numbered in run order, rounds interleaved)
  *
  * Without a worker, the client's own time does not hide the server's: the CPU per task is the
  * scripts' cost (networking included); on a shared machine it still moves by 20% or more, so
- * compare trees in one run, or count instructions (--callgrind):
+ * compare trees in one run, or count instructions:
  *
- *   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
- *     redis-server --port 7398 --save '' &
- *   deno run -A scripts/bench_exchange.ts --url redis://127.0.0.1:7398/0 --n 5000 --repeat 2 \
- *     --callgrind --tree /tmp/base --tree .
+ *   deno run -A scripts/bench_exchange.ts --n 5000 --repeat 2 --callgrind --ref 6023f04 \
+ *     --ref 8079105 --tree .
  *
  * @module
  */
 import { createClient } from "redis";
+import process from "node:process";
 import { cliArgs } from "./cli_args.ts";
 
 interface Broker {
@@ -43,25 +49,29 @@ interface Broker {
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const USAGE =
-  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--json] [--callgrind]";
-let url = "redis://127.0.0.1:7399/0";
+  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--ref REF]... [--json] [--callgrind [--callgrind-dir DIR]]";
+let url: string | undefined;
 let n = 20_000;
 let batch = 100;
 let repeat = 5;
 let json = false;
 let callgrind = false;
-const trees: string[] = [];
+let callgrindDir: string | undefined;
+/** The trees to measure, in order: a directory, or a git ref to extract. */
+const wanted: Array<{ tree: string } | { ref: string }> = [];
 for (const arg of cliArgs(Deno.args, USAGE)) {
   if (arg.flag === "--url") url = arg.value();
   else if (arg.flag === "--n") n = Number(arg.value());
   else if (arg.flag === "--batch") batch = Number(arg.value());
   else if (arg.flag === "--repeat") repeat = Number(arg.value());
-  else if (arg.flag === "--tree") trees.push(arg.value().replace(/\/$/, ""));
+  else if (arg.flag === "--tree") wanted.push({ tree: arg.value().replace(/\/$/, "") });
+  else if (arg.flag === "--ref") wanted.push({ ref: arg.value() });
   else if (arg.flag === "--json") json = true;
   else if (arg.flag === "--callgrind") callgrind = true;
+  else if (arg.flag === "--callgrind-dir") callgrindDir = arg.value();
   else throw new Error(`Unknown argument ${arg.arg}\n${USAGE}`);
 }
-if (trees.length === 0) trees.push(ROOT);
+if (wanted.length === 0) wanted.push({ tree: ROOT });
 if (!Number.isInteger(n) || n < 1) throw new TypeError(`--n must be a positive integer`);
 if (!Number.isInteger(batch) || batch < 1) {
   throw new TypeError(`--batch must be a positive integer`);
@@ -69,16 +79,140 @@ if (!Number.isInteger(batch) || batch < 1) {
 if (!Number.isInteger(repeat) || repeat < 1) {
   throw new TypeError(`--repeat must be a positive integer`);
 }
+if (callgrind && url !== undefined) {
+  throw new TypeError(`--callgrind starts its own server under valgrind: drop --url\n${USAGE}`);
+}
+
+/** Temporary directories and processes, removed and killed at the end. */
+const tempDirs: string[] = [];
+let server: Deno.ChildProcess | undefined;
+function cleanUp(): void {
+  if (server) {
+    try {
+      server.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const dir of tempDirs) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Already gone.
+    }
+  }
+}
+globalThis.addEventListener("unload", cleanUp);
+Deno.addSignalListener("SIGINT", () => {
+  cleanUp();
+  Deno.exit(130);
+});
+
+/** The trees, labelled (a ref by its name, a directory by its path). */
+const trees: Array<{ dir: string; label: string }> = [];
+for (const item of wanted) {
+  if ("tree" in item) {
+    trees.push({ dir: item.tree === "." ? ROOT : item.tree, label: item.tree });
+    continue;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "qtasks-bench-exchange-" });
+  tempDirs.push(dir);
+  const archive = new Deno.Command("bash", {
+    args: ["-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "_", ROOT, item.ref, dir],
+    stderr: "piped",
+  });
+  const { success, stderr } = await archive.output();
+  if (!success) {
+    throw new Error(`--ref ${item.ref}: ${new TextDecoder().decode(stderr).trim()}`);
+  }
+  trees.push({ dir, label: item.ref });
+}
+
+/** Where callgrind writes its dumps (--callgrind): OUT.1, OUT.2, ... */
+let callgrindOut = "";
+if (url === undefined) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const dir = await Deno.makeTempDir({ prefix: "qtasks-bench-exchange-redis-" });
+  tempDirs.push(dir);
+  const serverArgs = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"];
+  serverArgs.push("no", "--dir", dir, "--loglevel", "warning");
+  if (callgrindDir !== undefined) Deno.mkdirSync(callgrindDir, { recursive: true });
+  callgrindOut = `${callgrindDir ?? dir}/callgrind.out`;
+  server = callgrind
+    ? new Deno.Command("valgrind", {
+      args: [
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        `--callgrind-out-file=${callgrindOut}`,
+        "redis-server",
+        ...serverArgs,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn()
+    : new Deno.Command("redis-server", { args: serverArgs, stdout: "null", stderr: "null" })
+      .spawn();
+  url = `redis://127.0.0.1:${port}/0`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
 
 const client = createClient({ url });
 await client.connect();
 
-/** Runs `callgrind_control` with these arguments (--callgrind). */
+/** Runs `callgrind_control` with these arguments on the private server (--callgrind). */
 async function callgrindControl(...args: string[]): Promise<void> {
   if (!callgrind) return;
-  const { success } = await new Deno.Command("callgrind_control", { args, stdout: "null" })
-    .output();
+  const { success } = await new Deno.Command("callgrind_control", {
+    args: [...args, String(server!.pid)],
+    stdout: "null",
+  }).output();
   if (!success) throw new Error(`callgrind_control ${args.join(" ")} failed`);
+}
+
+/** Dump files already read (or there before this run, in a --callgrind-dir). */
+const dumpsRead = new Set<string>();
+if (callgrindDir !== undefined) {
+  for (const entry of Deno.readDirSync(callgrindDir)) dumpsRead.add(entry.name);
+}
+
+/**
+ * The instructions counted since the last call (--callgrind): the `totals:` of the dumps written
+ * since then (one per run; callgrind may split one, so they are added).
+ */
+async function newestDumpInstructions(): Promise<number> {
+  const dir = callgrindOut.slice(0, callgrindOut.lastIndexOf("/"));
+  const base = callgrindOut.slice(callgrindOut.lastIndexOf("/") + 1);
+  const fresh = [...Deno.readDirSync(dir)]
+    .map((entry) => entry.name)
+    .filter((name) => name.startsWith(`${base}.`) && !dumpsRead.has(name));
+  if (fresh.length === 0) throw new Error(`no new callgrind dump in ${dir}`);
+  let instructions = 0;
+  for (const name of fresh) {
+    dumpsRead.add(name);
+    // The totals line ends a dump: wait for it (the dump may still be written).
+    for (let tries = 0;; tries++) {
+      const totals = /^totals: (\d+)/m.exec(Deno.readTextFileSync(`${dir}/${name}`));
+      if (totals) {
+        instructions += Number(totals[1]);
+        break;
+      }
+      if (tries === 100) throw new Error(`no totals in callgrind dump ${name}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return instructions;
 }
 
 async function snapshot(): Promise<
@@ -97,14 +231,18 @@ async function snapshot(): Promise<
 
 interface Run {
   cpuUs: number;
+  /** This process's CPU time per task (µs): the broker's encode and decode, RESP included. */
+  clientCpuUs: number;
+  /** Instructions of redis-server per task (--callgrind). */
+  instructions?: number;
   commands: number;
   calls: number;
   /** Per command: calls and µs per task (INFO commandstats; a script's usec includes its commands'). */
   byCommand: Record<string, [number, number]>;
 }
 
-async function run(tree: string): Promise<Run> {
-  const { RedisBroker } = await import(`${tree}/src/backends/redis/mod.ts`);
+async function run(tree: { dir: string; label: string }): Promise<Run> {
+  const { RedisBroker } = await import(`${tree.dir}/src/backends/redis/mod.ts`);
   await client.flushAll();
   const broker: Broker = new RedisBroker({ name: "bench-exchange", url });
   const tasks = [];
@@ -121,6 +259,7 @@ async function run(tree: string): Promise<Run> {
   for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
   await callgrindControl("-i", "on");
   const before = await snapshot();
+  const clientBefore = process.cpuUsage();
   let running: Array<{ uuid: string; deliveries: number }> = [];
   let done = 0;
   let calls = 0;
@@ -143,9 +282,14 @@ async function run(tree: string): Promise<Run> {
     done += running.length;
     running = result.claimed;
   }
+  const clientUsed = process.cpuUsage(clientBefore);
   const after = await snapshot();
   await callgrindControl("-i", "off");
-  await callgrindControl("-d", tree.split("/").pop() ?? "tree");
+  let instructions: number | undefined;
+  if (callgrind) {
+    await callgrindControl(`--dump=tree_${tree.label.replace(/[^A-Za-z0-9]/g, "_")}`);
+    instructions = await newestDumpInstructions() / n;
+  }
   let commands = 0;
   const byCommand: Record<string, [number, number]> = {};
   for (const [name, count] of after.calls) {
@@ -157,7 +301,14 @@ async function run(tree: string): Promise<Run> {
     byCommand[name] = [Number((delta / n).toFixed(3)), Number((us / n).toFixed(2))];
   }
   await broker.stop();
-  return { cpuUs: (after.cpu - before.cpu) * 1e6 / n, commands: commands / n, calls, byCommand };
+  return {
+    cpuUs: (after.cpu - before.cpu) * 1e6 / n,
+    clientCpuUs: (clientUsed.user + clientUsed.system) / n,
+    instructions,
+    commands: commands / n,
+    calls,
+    byCommand,
+  };
 }
 
 const results = new Map<string, Run[]>();
@@ -165,36 +316,63 @@ for (let round = 0; round < repeat; round++) {
   const order = round % 2 === 0 ? trees : [...trees].reverse();
   for (const tree of order) {
     const r = await run(tree);
-    if (!results.has(tree)) results.set(tree, []);
-    results.get(tree)!.push(r);
+    if (!results.has(tree.dir)) results.set(tree.dir, []);
+    results.get(tree.dir)!.push(r);
   }
 }
 await client.flushAll();
 await client.quit();
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
-const first = median(results.get(trees[0])!.map((r) => r.cpuUs));
+const firstRuns = results.get(trees[0].dir)!;
+const first = {
+  cpu: median(firstRuns.map((r) => r.cpuUs)),
+  client: median(firstRuns.map((r) => r.clientCpuUs)),
+  instructions: callgrind ? median(firstRuns.map((r) => r.instructions!)) : 0,
+};
 for (const tree of trees) {
-  const runs = results.get(tree)!;
+  const runs = results.get(tree.dir)!;
   const cpu = median(runs.map((r) => r.cpuUs));
+  const client = median(runs.map((r) => r.clientCpuUs));
+  const instructions = callgrind ? median(runs.map((r) => r.instructions!)) : undefined;
   const line = {
-    tree,
+    tree: tree.label,
     n,
     batch,
     redisCpuUsPerTask: Number(cpu.toFixed(2)),
     runs: runs.map((r) => Number(r.cpuUs.toFixed(2))),
+    clientCpuUsPerTask: Number(client.toFixed(2)),
+    clientRuns: runs.map((r) => Number(r.clientCpuUs.toFixed(2))),
+    ...(instructions === undefined ? {} : {
+      redisInstructionsPerTask: Math.round(instructions),
+      instructionRuns: runs.map((r) => Math.round(r.instructions!)),
+      instructionsRatioToFirst: Number((instructions / first.instructions).toFixed(3)),
+    }),
     commandsPerTask: Number(runs[0].commands.toFixed(3)),
     exchangeCalls: runs[0].calls,
-    ratioToFirst: Number((cpu / first).toFixed(3)),
+    ratioToFirst: Number((cpu / first.cpu).toFixed(3)),
+    clientRatioToFirst: Number((client / first.client).toFixed(3)),
     byCommand: runs[0].byCommand,
   };
+  if (json) {
+    console.log(JSON.stringify(line));
+    continue;
+  }
+  const counted = instructions === undefined
+    ? ""
+    : `redis-server ${
+      line.redisInstructionsPerTask!.toLocaleString("en-US")
+    } instructions/task (runs ${
+      line.instructionRuns!.map((x) => x.toLocaleString("en-US")).join(", ")
+    }), ${line.instructionsRatioToFirst}x; `;
   console.log(
-    json
-      ? JSON.stringify(line)
-      : `${tree}: Redis CPU ${line.redisCpuUsPerTask} µs/task (runs ${
-        line.runs.join(", ")
-      }), ${line.commandsPerTask} commands/task, ${line.exchangeCalls} exchanges, ${line.ratioToFirst}x\n  per task (calls, µs): ${
-        Object.entries(line.byCommand).map(([k, [c, us]]) => `${k} ${c} ${us}`).join(", ")
-      }`,
+    `${tree.label}: ${counted}Redis CPU ${line.redisCpuUsPerTask} µs/task (runs ${
+      line.runs.join(", ")
+    }), ${line.ratioToFirst}x; client CPU ${line.clientCpuUsPerTask} µs/task (runs ${
+      line.clientRuns.join(", ")
+    }), ${line.clientRatioToFirst}x; ${line.commandsPerTask} commands/task, ${line.exchangeCalls} exchanges\n  per task (calls, µs): ${
+      Object.entries(line.byCommand).map(([k, [c, us]]) => `${k} ${c} ${us}`).join(", ")
+    }`,
   );
 }
+cleanUp();

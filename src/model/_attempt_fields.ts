@@ -22,6 +22,8 @@ export const ATTEMPT_FIELDS: readonly string[] = Object.freeze([
   "cancel_reason",
   "cancel_requested",
   "deliveries",
+  "rate_deferred",
+  "past_deliveries",
   "worker_id",
   "seq",
   "run_at",
@@ -31,6 +33,8 @@ export const ATTEMPT_FIELDS: readonly string[] = Object.freeze([
   "attempt",
   "logs",
   "logs_dropped",
+  // Redis: the record has none of the optional claim fields (a retry's record has some).
+  "plain_claim",
 ]);
 
 /** Fields an operator's `retry` does not copy: an attempt's fields and its last progress. */

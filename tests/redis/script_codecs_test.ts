@@ -245,6 +245,94 @@ test("a claim counts the delivery on the record, the reply and the lease token, 
     );
   }));
 
+test("a claim's waitedMs counts from the record's created_at, or from its run_at when later", () =>
+  withRedis(async (run, keys, command) => {
+    const queued = newTask({ priority: 0 });
+    const delayed = newTask({ priority: 1, delayMs: 3_600_000 });
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [queued, delayed], skipExisting: false }),
+    );
+    const [seconds] = await command(["TIME"]) as [string, string];
+    const ago = (s: number) => `${Number(seconds) - s}.250000`;
+    // Stored 100 s ago; the delayed one was due 2 s ago (its schedule entry is made due now).
+    await command(["HSET", keys.taskPrefix + queued.uuid, "created_at", ago(100)]);
+    await command([
+      "HSET",
+      keys.taskPrefix + delayed.uuid,
+      "created_at",
+      ago(100),
+      "run_at",
+      ago(2),
+    ]);
+    const [member] = await command(["ZRANGE", keys.scheduled, "0", "0"]) as string[];
+    await command(["ZADD", keys.scheduled, "0", member]);
+    const claimed = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), new Set())),
+    ).claimed;
+    const waited = new Map(claimed.map((task) => [task.uuid, task.waitedMs ?? -1]));
+    const fromCreated = waited.get(queued.uuid)!;
+    const fromRunAt = waited.get(delayed.uuid)!;
+    assert.ok(fromCreated >= 99_000 && fromCreated < 1_000_000, `${fromCreated}`);
+    assert.ok(fromRunAt >= 1_000 && fromRunAt < 99_000, `${fromRunAt}`);
+    assert.ok(Number.isInteger(fromCreated) && Number.isInteger(fromRunAt));
+  }));
+
+test("enqueue_bulk marks a record plain_claim only when it has none of the optional claim fields", () =>
+  withRedis(async (run, keys, command) => {
+    const tasks = {
+      plain: newTask(),
+      extra: newTask({ extra: { tenant: "t-1" } }),
+      headers: newTask({ headers: { traceparent: "00-1-2-01" } }),
+      delayed: newTask({ delayMs: 60_000 }),
+      queued: newTask({ queue: "mail" }),
+      deadline: newTask({ expiresInMs: 60_000 }),
+      limited: newTask({ concurrency: { slot: "add", limit: 2 } }),
+      flow: newTask({ flow: JSON.stringify({ chain: crypto.randomUUID(), next: [] }) }),
+    };
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: Object.values(tasks), skipExisting: false }),
+    );
+    const marked: Record<string, unknown> = {};
+    for (const [label, task] of Object.entries(tasks)) {
+      marked[label] = await command(["HGET", keys.taskPrefix + task.uuid, "plain_claim"]);
+    }
+    assert.deepEqual(marked, {
+      plain: "1",
+      extra: "1",
+      headers: "1",
+      delayed: null,
+      queued: null,
+      deadline: null,
+      limited: null,
+      flow: null,
+    });
+  }));
+
+test("a claim reads the optional fields of a record without the plain_claim marker (one written before it)", () =>
+  withRedis(async (run, keys, command) => {
+    const late = newTask();
+    const retried = newTask({ priority: 1 });
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [late, retried], skipExisting: false }),
+    );
+    // As an older version wrote them: no marker, a deadline passed, a retry's fields.
+    await command(["HDEL", keys.taskPrefix + late.uuid, "plain_claim"]);
+    await command(["HSET", keys.taskPrefix + late.uuid, "expires_at", "1000.000"]);
+    await command(["HDEL", keys.taskPrefix + retried.uuid, "plain_claim"]);
+    await command(["HSET", keys.taskPrefix + retried.uuid, "retry", "2", "attempt", "3"]);
+    const claimed = decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), new Set())),
+    ).claimed;
+    assert.deepEqual(
+      claimed.map((task) => [task.uuid, task.retriesLeft, task.attempt]),
+      [[retried.uuid, 2, 3]],
+    );
+    assert.equal(await command(["HGET", keys.taskPrefix + late.uuid, "status"]), "cancel");
+  }));
+
 test("encodeExchange writes each settlement as the exchange header documents", () => {
   const keys = redisKeys("codecs");
   const { keys: sent, args } = encodeExchange(
@@ -288,7 +376,7 @@ test("encodeExchange writes each settlement as the exchange header documents", (
     keys.events,
     "1",
     "4",
-    ...["a", "1", "success", "", "charge", "000000000000042", "1", "returning", "1"],
+    ...["a", "1", "success", "", "charge", "000000000000042", "1"],
     ...["b", "2", "cancel", "1", "", "", "1", "cancel_reason", "no"],
     ...["c", "1", "release", "", "", "", "0"],
     ...["d", "1", "retry", "", "", "", "3", "error_type", "Error", "error_message", "m"],

@@ -45,7 +45,9 @@ export const SENTINEL_MASTER = "qtasks-primary";
 export function portBase(): number {
   const base = Number(process.env.QTASKS_TOPOLOGY_PORT_BASE ?? 7100);
   if (!(Number.isInteger(base) && base > 1024 && base < 55_000)) {
-    throw new RangeError(`QTASKS_TOPOLOGY_PORT_BASE must be a port from 1025 to 54999, got ${base}`);
+    throw new RangeError(
+      `QTASKS_TOPOLOGY_PORT_BASE must be a port from 1025 to 54999, got ${base}`,
+    );
   }
   return base;
 }

@@ -138,6 +138,10 @@ export class RedisConnection {
   /** Whether this is a Redis Cluster (a command can touch only one slot). */
   readonly isCluster: boolean;
   #subscriber: Promise<RedisClient> | undefined;
+  /** The subscriber client once open (see {@linkcode RedisConnection.listening}). */
+  #subscriberClient: RedisClient | undefined;
+  /** Channels whose SUBSCRIBE the server confirmed. */
+  #confirmed = new Set<string>();
   #channels = new Map<string, Set<(message: string) => void>>();
   #resync = new Set<() => void>();
   #users = 0;
@@ -485,6 +489,7 @@ export class RedisConnection {
         this.#channels.delete(channel);
         throw this.#wrap(error, "SUBSCRIBE");
       }
+      this.#confirmed.add(channel);
     }
     const set = listeners;
     set.add(listener);
@@ -493,6 +498,16 @@ export class RedisConnection {
       set.delete(listener);
       if (onResync) this.#resync.delete(onResync);
     };
+  }
+
+  /**
+   * Whether the subscription to `channel` is confirmed and the subscriber is connected now: a
+   * message published from now on reaches the channel's listeners, unless the subscriber loses
+   * its connection (then the `onResync` callbacks of {@linkcode RedisConnection.subscribe} run
+   * once it is back).
+   */
+  listening(channel: string): boolean {
+    return this.#confirmed.has(channel) && this.#subscriberClient?.isReady() === true;
   }
 
   /** Closes every client. */
@@ -516,6 +531,8 @@ export class RedisConnection {
     this.#durable = undefined;
     const subscriberPending = this.#subscriber;
     this.#subscriber = undefined;
+    this.#subscriberClient = undefined;
+    this.#confirmed.clear();
     this.#channels.clear();
     this.#resync.clear();
     const durable = await within(durablePending);
@@ -735,6 +752,7 @@ export class RedisConnection {
 
   #ensureSubscriber(): Promise<RedisClient> {
     this.#subscriber ??= this.#open().then((client) => {
+      this.#subscriberClient = client;
       client.onReady(() => {
         for (const resync of [...this.#resync]) resync();
       });

@@ -8,6 +8,8 @@ import { FLOW_TASK_NAMES } from "../../../model/_flow_record.ts";
 import { replyStrings } from "./_reply.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
+import { luaSet } from "../../../model/_attempt_fields.ts";
+import { OPTIONAL_CLAIM_FIELDS, PLAIN_CLAIM_FIELD } from "./_claim_fields.ts";
 
 /** Stores and queues (or schedules) many tasks in one atomic step. */
 export const enqueueBulkScript: RedisScript = new RedisScript(
@@ -29,6 +31,9 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
         the record's expires_at becomes server time + that, in unix seconds; a task that carries
         headers has "headers" (JSON) among its pairs, and a task of a flow "flow"
+A task due at once with none of the optional claim fields among its pairs (retry, attempt,
+flow, queue, expires_at, run_at, conc_slot, conc_limit) gets ${PLAIN_CLAIM_FIELD} = "1": the
+exchange's claim then reads only the fields every claim needs (_claim_fields.ts).
 Each task enters the operator's indexes (_index_lua.ts). A delayed task's record gets run_at (unix seconds) and the task waits in the schedule; each
 exchange moves the due ones into the queue. The marker is set when a task is due at once, or when
 a delayed one is due before the earliest scheduled task, so that a blocked worker wakes and
@@ -57,6 +62,7 @@ ${INDEX_LUA}
 -- One INCRBY reserves a sequence number for every task of the batch.
 local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
 local wake, head = false, nil
+local OPTIONAL_CLAIM = ${luaSet(OPTIONAL_CLAIM_FIELDS)}
 -- Named queues woken (the default one is "wake").
 local wakes = {}
 for k, task in ipairs(tasks) do
@@ -68,9 +74,23 @@ for k, task in ipairs(tasks) do
   local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
   local delay = tonumber(ARGV[j + 5]) or 0
   if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
+  -- The ${PLAIN_CLAIM_FIELD} marker on a task due now with none of the optional claim fields
+  -- (_claim_fields.ts): its claims read half the fields. Without it, the last pair repeats
+  -- deliveries (one HSET either way).
+  local plain = delay == 0
+  if plain and n > 0 then
+    for p = j + 7, j + 5 + 2 * n, 2 do
+      if OPTIONAL_CLAIM[ARGV[p]] then
+        plain = false
+        break
+      end
+    end
+  end
+  local mark, value = 'deliveries', 0
+  if plain then mark, value = '${PLAIN_CLAIM_FIELD}', '1' end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
-    'updated_at', stamp, 'seq', first + k, 'deliveries', 0)
+    'updated_at', stamp, 'seq', first + k, 'deliveries', 0, mark, value)
   if expires then
     redis.call('HSET', key, 'expires_at', string.format('%.3f', (now + expires) / 1000))
   end
@@ -187,6 +207,13 @@ function appendTask(args: string[], task: NewTask): void {
   if (task.concurrency !== undefined) {
     args.push("conc_slot", task.concurrency.slot, "conc_limit", String(task.concurrency.limit));
     pairs += 2;
+  }
+  // A rate limit, one field "<limit> <ms> <slot>": the claim counts the slot's starts in its
+  // window (see _rate_limit_lua.ts).
+  if (task.rateLimit !== undefined) {
+    const { slot, limit, durationMs } = task.rateLimit;
+    args.push("rate_limit", `${limit} ${durationMs} ${slot}`);
+    pairs++;
   }
   args[count] = String(pairs);
 }

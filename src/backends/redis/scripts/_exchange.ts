@@ -9,11 +9,19 @@ import {
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { MAX_PAST_DELIVERIES } from "../../../model/past_delivery.ts";
 import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { RATE_LIMIT_LUA } from "./_rate_limit_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
+import {
+  CLAIM_FIELDS,
+  luaFieldArgs,
+  OPTIONAL_CLAIM_FIELDS,
+  PLAIN_CLAIM_FIELD,
+} from "./_claim_fields.ts";
 
 /** A Lua string literal of plain ASCII text. */
 function luaString(text: string): string {
@@ -70,12 +78,23 @@ ARGV[10] number of settlements S, followed by S settlements, each:
         uuid, deliveries (lease token), status (success|error|cancel|retry|release), flow ("1"
         when the claim said the task is part of a chain or group, else ""), task name and seq
         (the record's task_name and seq, as the claim's reply gave them, so that the operator's
-        indexes are updated without reading the record; "" and "": unknown, they are read), n,
-        n field/value pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
+        indexes are updated without reading the record; "" and "": unknown, they are read),
+        then for a success its result (JSON, stored as "returning"), else n, n field/value
+        pairs; a retry adds: child uuid, delay ms, retries left (>= 1)
 A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script's concTake) is
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
+A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
+task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+fewer than limit tasks of its slot started in the last ms; else its entry is parked in
+{app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
+remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+from its deliveries before comparing them with ARGV[6].
+A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
+marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
+queue, expires_at, run_at, conc_slot, conc_limit) has only the fields every claim needs read.
 After the settlements (absent: the default queue alone, every task name): Q, then Q queue names
         to claim from in this order (KEYS[1] for "default", else KEYS[1] .. ":" .. name, each
         woken through KEYS[3] or KEYS[3] .. ":" .. name), then N, then N task names this worker
@@ -96,13 +115,14 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due }: claimed is flat (queue
+Returns { claimed, rejected, recovered, dropped, quarantined, next due, now }: claimed is flat (queue
 member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
 the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
 carry the record's task_name and seq, so that the settle step updates the operator's indexes
 without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
-a task of a chain or group), then headers (JSON, "" when none) and the ms the task waited since it
-was due (created_at, or run_at when later; -1 when unknown); rejected lists
+a task of a chain or group), then headers (JSON, "" when none) and when the task became due, as
+the record has it (unix seconds: created_at, or run_at when later; "" when unknown), from which
+the worker computes how long it waited (with "now"); rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -112,7 +132,7 @@ queue and schedule entries that had no record or whose record is not "new" (noth
 twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
 ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
 counts the quarantine, next due is the
-ms until the earliest scheduled task is due (-1: none). ]]
+ms until the earliest scheduled task is due (-1: none), now the server time (ms). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -179,15 +199,25 @@ local function wakeQueue(name)
   if not name or name == 'default' then wake = true else wakes[name] = true end
 end
 
-local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
+-- Puts a running task back in "queue" (KEYS[1]: its own queue; KEYS[4]: the quarantine), and
+-- appends the delivery that ends ("released" or "expired") to its past_deliveries field, the last
+-- ${MAX_PAST_DELIVERIES} kept (src/model/past_delivery.ts reads them).
+local function requeue(key, uuid, queue, ending)
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue', 'deliveries',
+    'worker_id', 'started_at', 'past_deliveries')
   if not r[2] then return false end
   if queue == KEYS[1] and r[4] then
     queue = queueKey(r[4])
     wakeQueue(r[4])
   end
   idxMove(uuid, r[3], r[2], 'process', 'queued')
-  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
+  local ok, past = pcall(cjson.decode, r[8] or '[]')
+  if not ok or type(past) ~= 'table' then past = {} end
+  past[#past + 1] = { n = tonumber(r[5] or '0') or 0, worker = r[6] or '',
+    started_at = r[7] or '', ended_at = stamp, ['end'] = ending }
+  while #past > ${MAX_PAST_DELIVERIES} do table.remove(past, 1) end
+  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp,
+    'past_deliveries', cjson.encode(past))
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
   return true
@@ -248,6 +278,7 @@ local function scheduledHead()
   if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]) end
   return head
 end
+${RATE_LIMIT_LUA}
 
 ${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
@@ -321,10 +352,14 @@ local i = 11
 for _ = 1, tonumber(ARGV[10]) do
   local uuid, token, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local plain, name, seq = ARGV[i + 3] ~= '1', ARGV[i + 4], ARGV[i + 5]
-  local n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+  -- A success carries its result alone (no count, no field name): two arguments fewer per task.
+  local n, after = 0, i + 7
+  if status ~= 'success' then
+    n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
+    after = i + 7 + 2 * n
+  end
   if name == '' then name, seq = nil, nil end
   local key = prefix .. uuid
-  local after = i + 7 + 2 * n
   -- The lease member is the token: it exists only while this worker holds this delivery. When
   -- it is missing, the record decides (see settleWithoutLease).
   local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
@@ -332,11 +367,18 @@ for _ = 1, tonumber(ARGV[10]) do
   if not held then state = settleWithoutLease(key, token, status) end
   if held or state == 'held' then
     concFree(uuid)
-    if status == 'release' then
-      requeue(key, uuid, KEYS[1])
+    if status == 'release' and n > 0 then
+      rateDefer(key, uuid, ARGV[i + 8])
+    elseif status == 'release' then
+      requeue(key, uuid, KEYS[1], 'released')
     else
-      local fields = { 'status', status }
-      for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
+      local fields
+      if status == 'success' then
+        fields = { 'status', 'success', 'returning', ARGV[i + 6] }
+      else
+        fields = { 'status', status }
+        for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
+      end
       if status == 'retry' then
         retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
@@ -359,8 +401,9 @@ for _, member in ipairs(expired) do
   local key = prefix .. uuid
   redis.call('ZREM', KEYS[2], member)
   concFree(uuid)
-  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
-  local deliveries = tonumber(r[1] or '0') or 0
+  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
+  -- Deliveries given back for a remote rate limit (rateDefer) are no crash.
+  local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
   elseif deliveries >= maxDeliveries then
@@ -370,7 +413,7 @@ for _, member in ipairs(expired) do
       'error_code', ${LIMIT_CODE}, 'error_message', message,
       'traceback', ${LIMIT_TYPE} .. ': ' .. message }, owner, r[1])
   else
-    requeue(key, uuid, KEYS[4])
+    requeue(key, uuid, KEYS[4], 'expired')
   end
   recovered = recovered + 1
 end
@@ -388,7 +431,7 @@ if earliest and earliest <= now then
       if r[4] then wakeQueue(r[4]) end
       redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
-    elseif not r[2] then
+    elseif not r[2] and not rateWoken(member) then
       dropped[#dropped + 1] = uuid
     end
   end
@@ -419,6 +462,9 @@ end
 -- the sets they came from (their markers are not set again by this worker).
 local skipped, skippedFrom = {}, {}
 
+-- The optional claim fields of a record with the plain_claim marker: none.
+local NONE = {}
+
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
 -- queue, where tasks this worker does not know are skipped.
 local function claimFrom(from, limit, isolated, named)
@@ -429,30 +475,37 @@ local function claimFrom(from, limit, isolated, named)
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
-      local r = redis.call('HMGET', key, 'task_name', 'args', 'kwargs', 'deliveries', 'retry',
-        'attempt', 'flow', 'status', 'queue', 'expires_at', 'headers', 'created_at', 'run_at',
-        'conc_slot', 'conc_limit')
+      -- r: ${CLAIM_FIELDS.join(", ")}, ${PLAIN_CLAIM_FIELD}; o: ${
+    OPTIONAL_CLAIM_FIELDS.join(", ")
+  },
+      -- read only when the record lacks the ${PLAIN_CLAIM_FIELD} marker (_claim_fields.ts).
+      local r = redis.call('HMGET', key, ${luaFieldArgs([...CLAIM_FIELDS, PLAIN_CLAIM_FIELD])})
+      local o = r[8] and NONE or redis.call('HMGET', key, ${luaFieldArgs(OPTIONAL_CLAIM_FIELDS)})
       -- Only a waiting task is claimed: an entry of a finished or running task (written into the
       -- queue by hand) is dropped, never run again.
-      local waiting = r[1] and r[8] == 'new'
-      if waiting and r[10] and tonumber(r[10]) * 1000 <= now then
+      local waiting = r[1] and r[5] == 'new'
+      if waiting and o[5] and tonumber(o[5]) * 1000 <= now then
         -- Not started by its deadline: it ends as cancel (a TaskExpiredError's fields).
         finish(key, uuid, { 'status', 'cancel', 'cancel_reason', 'expired',
           'error_type', ${EXPIRED_TYPE}, 'error_code', ${EXPIRED_CODE},
           'error_message', ${EXPIRED_MESSAGE},
-          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not r[7])
+          'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not o[3])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
-        if r[14] then concKick(r[14], r[15]) end
+        if o[7] then concKick(o[7], o[8]) end
       elseif waiting and ((named and known and not known[r[1]])
-          or (isolated == 1 and consumed and not consumed[r[9] or 'default'])
-          or (isolated == 1 and not consumed and r[9])) then
+          or (isolated == 1 and consumed and not consumed[o[4] or 'default'])
+          or (isolated == 1 and not consumed and o[4])) then
         skipped[#skipped + 1] = popped[k + 1]
         skipped[#skipped + 1] = popped[k]
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and r[14] and not concTake(uuid, r[14], r[15], popped[k], popped[k + 1]) then
+      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+          popped[k + 1]) then
+        -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
+      elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
+        rateUndo(uuid)
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
@@ -469,12 +522,15 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 5] = popped[k + 1]
         claimed[n + 6] = deliveries
         claimed[n + 7] = isolated
-        claimed[n + 8] = r[5] or ''
-        claimed[n + 9] = r[6] or ''
-        claimed[n + 10] = r[7] and '1' or ''
-        claimed[n + 11] = r[11] or ''
-        local due = math.max(tonumber(r[12] or '') or 0, tonumber(r[13] or '') or 0) * 1000
-        claimed[n + 12] = due > 0 and math.max(0, math.floor(now - due)) or -1
+        claimed[n + 8] = o[1] or ''
+        claimed[n + 9] = o[2] or ''
+        claimed[n + 10] = o[3] and '1' or ''
+        claimed[n + 11] = r[7] or ''
+        -- When it became due, as text: the worker computes the wait from it and the reply's
+        -- server time (tonumber and math here cost thousands of instructions per task).
+        local due = r[6] or ''
+        if o[6] and (due == '' or (tonumber(o[6]) or 0) > (tonumber(due) or 0)) then due = o[6] end
+        claimed[n + 12] = due
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -489,6 +545,7 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
+  rateLoadNames()
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
     if skippedFrom[KEYS[4]] then
@@ -533,7 +590,7 @@ if consumed then
 end
 for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
-return { claimed, rejected, recovered, dropped, quarantined, nextDue }
+return { claimed, rejected, recovered, dropped, quarantined, nextDue, now }
 `,
   6,
 );
@@ -573,12 +630,14 @@ export function encodeExchange(
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
     if (s.status === "release") {
-      args.push("", "", "0");
+      // A delayed release (a remote rate limit) carries its delay as one field pair.
+      if (s.delayMs === undefined) args.push("", "", "0");
+      else args.push("", "", "1", "delay", String(Math.max(0, Math.ceil(s.delayMs))));
       continue;
     }
     const index = claimedIndex?.get(s.uuid);
     args.push(index?.taskName ?? "", index?.seq ?? "");
-    if (s.status === "success") args.push("1", "returning", s.returning);
+    if (s.status === "success") args.push(s.returning);
     else if (s.status === "cancel") args.push("1", "cancel_reason", s.reason);
     else {
       const fields = Object.entries(errorFields(s.error));
@@ -619,16 +678,17 @@ export function decodeExchange(
   onClaim?: (uuid: string, taskName: string, seq: string) => void,
 ): ExchangeResult {
   if (
-    !Array.isArray(reply) || reply.length !== 6 || !Array.isArray(reply[0]) ||
+    !Array.isArray(reply) || reply.length !== 7 || !Array.isArray(reply[0]) ||
     reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
   ) {
     throw malformedReply(
       "exchange",
-      "{ claimed, rejected, recovered, dropped, quarantined, next due }",
+      "{ claimed, rejected, recovered, dropped, quarantined, next due, now }",
       reply,
     );
   }
   const flat = reply[0] as string[];
+  const now = Number(reply[6]);
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
     // The queue member: 15-digit seq, ":", uuid.
@@ -650,8 +710,9 @@ export function decodeExchange(
       const headers = parseHeaders(flat[i + 10]);
       if (headers !== undefined) task.headers = headers;
     }
-    const waited = Number(flat[i + 11]);
-    if (waited >= 0) task.waitedMs = waited;
+    // Waited since it was due (the record's time, unix seconds as text), on the server's clock.
+    const due = Number(flat[i + 11]) * 1000;
+    if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
     onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
