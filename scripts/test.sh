@@ -135,7 +135,7 @@ if [ "$only" = faults-pg ]; then
 fi
 if [ "$only" = all ] || [ "$only" = cluster ]; then
   # The Redis contract suites against a local cluster and a Sentinel setup, started here (daemonized
-  # redis-servers on free ports from 7100) and always stopped afterwards.
+  # redis-servers on free ports from 7100, or QTASKS_TOPOLOGY_PORT_BASE) and always stopped afterwards.
   cluster_files=(tests/contract/redis_broker_test.ts tests/contract/operations_redis_test.ts
     tests/contract/stats_redis_test.ts tests/contract/flow_control_redis_test.ts
     tests/redis/topology_url_test.ts)
