@@ -191,3 +191,35 @@ test("a result waiter hears a settlement in any partition", () =>
       assert.equal((await waiting)?.status, "success");
     }
   }));
+
+test("concurrency and rate limits hold across partitions: a limited task goes to its name's partition", () =>
+  withBroker(3, async (broker) => {
+    // Uuids from every partition: by uuid they would spread, and each partition would count alone.
+    const limited = [0, 1, 2].map((p) =>
+      taskIn(p, 3, { taskName: "send", concurrency: { slot: "send", limit: 1 } })
+    );
+    const rated = [0, 1, 2].map((p) =>
+      taskIn(p, 3, { taskName: "call", rateLimit: { slot: "call", limit: 1, durationMs: 600_000 } })
+    );
+    for (const task of [...limited, ...rated]) await broker.add(task);
+    for (
+      const [task, name] of [...limited.map((t) => [t, "send"]), ...rated.map((t) => [t, "call"])]
+    ) {
+      const key = broker.partitions[partitionOf(name as string, 3)].task(
+        (task as typeof limited[0]).uuid,
+      );
+      assert.equal(await broker.connection.command(["EXISTS", key]), 1, key);
+    }
+    const claimed: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const result = await broker.exchange(exchangeRequest({ workerId: `w${round}`, want: 10 }));
+      claimed.push(...result.claimed.map((t) => t.taskName));
+    }
+    assert.deepEqual(
+      claimed.sort(),
+      ["call", "send"],
+      "one of each: the limits are not multiplied",
+    );
+    // Lookups by uuid still find them.
+    for (const task of [...limited, ...rated]) assert.ok(await broker.get(task.uuid), task.uuid);
+  }));

@@ -207,7 +207,7 @@ export class RedisBroker implements Broker {
     if (this.partitions.length > 1) {
       const groups = new Map<number, typeof batch>();
       for (const entry of batch) {
-        const p = partitionOf(entry.task.uuid, this.partitions.length);
+        const p = this.#partitionFor(entry.task);
         const group = groups.get(p);
         if (group) group.push(entry);
         else groups.set(p, [entry]);
@@ -252,8 +252,10 @@ export class RedisBroker implements Broker {
     const count = this.partitions.length;
     if (count > 1) {
       const groups: NewTask[][] = this.partitions.map(() => []);
-      for (const task of tasks) groups[partitionOf(task.uuid, count)].push(task);
-      await this.#checkAbsent(tasks);
+      for (const task of tasks) groups[this.#partitionFor(task)].push(task);
+      await this.#checkAbsent(
+        tasks.map((task) => ({ ...task, partition: this.#partitionFor(task) })),
+      );
       await Promise.all(groups.map(async (group, p) => {
         for (let start = 0; start < group.length; start += BULK_BATCH) {
           await this.#sendBulk(group.slice(start, start + BULK_BATCH), false, [], p);
@@ -276,11 +278,13 @@ export class RedisBroker implements Broker {
    *
    * @throws {DuplicateTaskError} Naming the first one found.
    */
-  async #checkAbsent(tasks: ReadonlyArray<{ uuid: string; taskName: string }>): Promise<void> {
+  async #checkAbsent(
+    tasks: ReadonlyArray<{ uuid: string; taskName: string; partition?: number }>,
+  ): Promise<void> {
     const count = this.partitions.length;
     const groups = new Map<number, Array<{ uuid: string; taskName: string }>>();
     for (const task of tasks) {
-      const p = partitionOf(task.uuid, count);
+      const p = task.partition ?? partitionOf(task.uuid, count);
       const group = groups.get(p);
       if (group) group.push(task);
       else groups.set(p, [task]);
@@ -299,6 +303,20 @@ export class RedisBroker implements Broker {
         }
       }
     }));
+  }
+
+  /**
+   * The partition a new task goes to: its uuid's, except for a task with a concurrency or rate
+   * limit, which goes to its task name's, so that every task of a limit's slots (a name, or a
+   * name and key) is counted by one partition's scripts and the limit holds across partitions.
+   */
+  #partitionFor(task: NewTask): number {
+    const count = this.partitions.length;
+    if (count === 1) return 0;
+    if (task.concurrency !== undefined || task.rateLimit !== undefined) {
+      return partitionOf(task.taskName, count);
+    }
+    return partitionOf(task.uuid, count);
   }
 
   async addFlow(flow: NewFlow): Promise<void> {
