@@ -5,7 +5,8 @@
  *
  *   deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] [--contenders LIST]
  *                                [--n N] [--latency-n N] [--rr-n N] [--memory-n N] [--repeat R]
- *                                [--redis-url URL] [--baseline REF] [--no-install] [--verbose]
+ *                                [--redis-url URL] [--baseline REF] [--current-env KEY=VALUE]
+ *                                [--no-install] [--verbose]
  *
  *   --short       smaller numbers (under about 2 minutes): N 2,000, latency 200, memory 20k/100k
  *   --json        where to write the whole result (default .bench/bench.json)
@@ -19,6 +20,11 @@
  *                 redis-server; INFO commandstats then also counts other clients of that server
  *   --baseline    also measure QTasks as it was at git ref REF (commit, tag or branch), in the
  *                 same run: see "Baseline" below (`deno task bench:compare REF`)
+ *   --current-env KEY=VALUE   set this environment variable for the current tree's QTasks
+ *                 drivers only, not for the baseline's nor the peers' (repeatable). With
+ *                 `--baseline HEAD` it measures one switch against the same code without it, in
+ *                 the same run: `--baseline HEAD --current-env QTASKS_BENCH_OTEL=1` is the
+ *                 OpenTelemetry overhead (docs/observability.md)
  *   --no-install  do not run npm install for the peers (missing ones are reported unavailable)
  *   --verbose     echo every driver's output to stderr
  *
@@ -106,6 +112,8 @@ interface Options {
   redisUrl: string | undefined;
   /** The git ref to measure as a baseline in the same run (`--baseline`). */
   baseline: string | undefined;
+  /** Environment of the current tree's QTasks drivers only (`--current-env`). */
+  currentEnv: Record<string, string>;
   install: boolean;
   verbose: boolean;
 }
@@ -113,7 +121,7 @@ interface Options {
 const USAGE = "usage: deno run -A scripts/bench.ts [--short] [--json FILE] [--scenarios 1,3] " +
   "[--contenders qtasks-deno,bullmq] [--n N] [--latency-n N] [--rr-n N] [--memory-n N] " +
   "[--repeat R] " +
-  "[--redis-url URL] [--baseline REF] " +
+  "[--redis-url URL] [--baseline REF] [--current-env KEY=VALUE] " +
   "[--no-install] [--verbose]";
 
 /** Calls in flight in scenario 1 (like a web server), and the worker concurrencies. */
@@ -151,6 +159,7 @@ function parseOptions(argv: string[]): Options {
     memorySample: 0,
     redisUrl: undefined,
     baseline: undefined,
+    currentEnv: {},
     install: true,
     verbose: false,
   };
@@ -171,7 +180,12 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--memory-n") options.memoryTotal = count();
     else if (flag === "--redis-url") options.redisUrl = value();
     else if (flag === "--baseline") options.baseline = value();
-    else if (flag === "--no-install") options.install = false;
+    else if (flag === "--current-env") {
+      const pair = value();
+      const equals = pair.indexOf("=");
+      if (equals < 1) throw new Error(`--current-env needs KEY=VALUE, got "${pair}"`);
+      options.currentEnv[pair.slice(0, equals)] = pair.slice(equals + 1);
+    } else if (flag === "--no-install") options.install = false;
     else if (flag === "--verbose") options.verbose = true;
     else if (flag === "--scenarios") {
       options.scenarios = value().split(",").map((part) => {
@@ -278,6 +292,7 @@ class Driver {
     verbose: boolean,
     cwd: string = ROOT,
     stdin = false,
+    env: Record<string, string> = {},
   ) {
     this.label = label;
     this.#stdin = stdin;
@@ -288,7 +303,7 @@ class Driver {
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { ...env, NO_COLOR: "1" },
     }).spawn();
     const child = this.#child;
     children.add(child);
@@ -440,6 +455,8 @@ interface Contender {
   cwd?: string;
   /** For a baseline contender (`--baseline`): the id of its twin from the current tree. */
   baselineOf?: string;
+  /** Extra environment of its driver (`--current-env`, current QTasks contenders only). */
+  env?: Record<string, string>;
 }
 
 /** QTasks from the current tree (not a baseline, not a peer). */
@@ -774,6 +791,7 @@ function withBaseline(contenders: Contender[], baseline: Baseline): Contender[] 
       version: `${version} (${baseline.commit.slice(0, 7)})`,
       cwd: baseline.dir,
       baselineOf: c.id,
+      env: undefined,
       unavailable: c.unavailable ??
         (hasDriver ? undefined : `${baseline.ref} has no scripts/bench/qtasks.ts`),
     }]
@@ -1081,6 +1099,7 @@ function startDriver(
     ctx.options.verbose,
     contender.cwd,
     stdin,
+    contender.env,
   );
 }
 
@@ -2136,7 +2155,11 @@ async function main(): Promise<number> {
   const tools = await findTools();
   if (tools.error) log(tools.error);
   const peers = await installPeers(options.install);
-  let contenders = buildContenders(tools, peers, options.contenders);
+  let contenders = buildContenders(tools, peers, options.contenders).map((c) =>
+    c.lib === "qtasks" ? { ...c, env: options.currentEnv } : c
+  );
+  const envShown = Object.entries(options.currentEnv).map(([k, v]) => `${k}=${v}`).join(" ");
+  if (envShown) log(`current tree's QTasks drivers run with ${envShown} (--current-env)`);
   let baseline: Baseline | undefined;
   if (options.baseline) {
     baseline = await checkOutBaseline(options.baseline, log);

@@ -3,8 +3,12 @@
  * freezes, workers are told to stop, or the input is bad (GitHub issue "Delivery guarantees
  * under faults and bad input").
  *
- *   deno run -A scripts/faults.ts [--short] [--only N[,M]] [--json FILE] [--verbose]
+ *   deno run -A scripts/faults.ts [--short] [--postgres] [--only N[,M]] [--json FILE] [--verbose]
  *
+ *   --postgres the PostgreSQL scenarios instead (tests/faults/scenarios/postgres.ts): kill -9 of
+ *              workers, a restart, a 10 s outage, SIGTERM, poison input, each on a private
+ *              PostgreSQL server (initdb + pg_ctl in a temporary directory, on a free port; run
+ *              as the `postgres` OS user when root), never the shared one on 5432
  *   --short    the CI form: smaller numbers and shorter outages (under about 2 minutes)
  *   --only     run only these scenarios (1–8)
  *   --json     also write the results as JSON to FILE
@@ -32,22 +36,36 @@ import {
   jsonReport,
 } from "../tests/faults/report.ts";
 import { type ScenarioRow, Scope } from "../tests/faults/scenario.ts";
-import { SCENARIOS } from "../tests/faults/scenarios/mod.ts";
+import { SCENARIOS as REDIS_SCENARIOS } from "../tests/faults/scenarios/mod.ts";
+import { POSTGRES_SCENARIOS } from "../tests/faults/scenarios/postgres.ts";
+import { postgresServerVersion } from "../tests/faults/postgres_server.ts";
+
+/** The scenarios of this run (`--postgres`: the PostgreSQL ones). */
+const SCENARIOS = process.argv.includes("--postgres") ? POSTGRES_SCENARIOS : REDIS_SCENARIOS;
 
 interface Options {
   short: boolean;
+  postgres: boolean;
   only: number[] | undefined;
   json: string | undefined;
   verbose: boolean;
 }
 
-const USAGE = "usage: deno run -A scripts/faults.ts [--short] [--only N[,M]] [--json FILE] " +
+const USAGE =
+  "usage: deno run -A scripts/faults.ts [--short] [--postgres] [--only N[,M]] [--json FILE] " +
   "[--verbose]";
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { short: false, only: undefined, json: undefined, verbose: false };
+  const options: Options = {
+    short: false,
+    postgres: false,
+    only: undefined,
+    json: undefined,
+    verbose: false,
+  };
   for (const { arg, flag, value } of cliArgs(argv, USAGE)) {
     if (flag === "--short") options.short = true;
+    else if (flag === "--postgres") options.postgres = true;
     else if (flag === "--verbose") options.verbose = true;
     else if (flag === "--json") options.json = value();
     else if (flag === "--only") {
@@ -77,6 +95,7 @@ async function main(): Promise<number> {
   const mode = options.short ? "short" : "full";
   const env = environment();
   console.log(formatHeader(env, mode));
+  if (options.postgres) console.log(`backend: PostgreSQL (${postgresServerVersion()})`);
   console.log("");
 
   const selected = SCENARIOS.filter((s) => !options.only || options.only.includes(s.id));

@@ -2,7 +2,8 @@
 # Runs the whole test suite on Deno, Bun and Node (the same test files on each), after installing
 # the pinned runtimes from the npm registry (scripts/tools.sh). Needs Redis at 127.0.0.1:6379
 # (or QTASKS_TEST_REDIS_URL), PostgreSQL at 127.0.0.1:5432 (or QTASKS_TEST_POSTGRES_URL), and
-# redis-server on the PATH for the fault suite. Pass one name to run
+# redis-server on the PATH and the PostgreSQL server binaries (/usr/lib/postgresql/<n>/bin, or
+# PG_BIN) for the fault suite. Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults, npm (the
 # npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
 # tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
@@ -103,6 +104,14 @@ if [ "$only" = all ] || [ "$only" = faults ]; then
   passed=$((passed + p))
   failed=$((failed + f))
   echo "== faults: $p passed, $f failed (scenarios)"
+  # The same faults on PostgreSQL, each scenario on a private server (initdb + pg_ctl in a
+  # temporary directory, never the shared one on 5432).
+  run faults-pg "$bin/deno" run -A scripts/faults.ts --short --postgres
+  p=$(grep -cE '\| PASS +\|' "$logs/faults-pg.log")
+  f=$(grep -cE '\| FAIL +\|' "$logs/faults-pg.log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "== faults-pg: $p passed, $f failed (scenarios)"
 fi
 if [ "$only" = all ] || [ "$only" = cluster ]; then
   # The Redis contract suites against a local cluster and a Sentinel setup, started here (daemonized

@@ -222,13 +222,18 @@ export class LazyPostgresBroker implements Broker {
    *
    * @param name The app name.
    * @param url The `postgres://` URL.
+   * @param timeoutMs The app's `backendTimeoutMs` (connection attempts, enqueues without a server).
    */
-  constructor(name: string, url: string) {
+  constructor(name: string, url: string, timeoutMs?: number) {
     this.name = name;
     this.connection = { redactedUrl: redactUrl(url) };
     this.#load = once(async () => {
       const { PostgresBroker } = await import("../backends/postgres/postgres_broker.ts");
-      return new PostgresBroker({ name, url });
+      return new PostgresBroker({
+        name,
+        url,
+        ...(timeoutMs === undefined ? {} : { postgres: { timeoutMs } }),
+      });
     });
     this.storage = new LazyStorage(name, this.#load);
     this.operations = new LazyOperations(this.#load);

@@ -13,7 +13,7 @@ import { parseArgs } from "../model/task_schema.ts";
 import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
 import { UnknownTaskError } from "../model/errors/unknown_task_error.ts";
 import type { NewTask } from "../ports/broker.ts";
-import type { ConcurrencyLimit, TaskDefinition } from "../ports/task_executor.ts";
+import type { ConcurrencyLimit, RateLimit, TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
@@ -164,6 +164,14 @@ export function prepareTask(
   if (limited && concurrency !== undefined) {
     task.concurrency = concurrencyOf(taskName, concurrency, args);
   }
+  const rateLimit = definition?.rateLimit;
+  if (limited && rateLimit !== undefined) {
+    task.rateLimit = {
+      slot: slotOf(taskName, "rateLimit", rateLimit.key, args),
+      limit: rateLimit.limit,
+      durationMs: rateLimit.durationMs,
+    };
+  }
   return task;
 }
 
@@ -297,4 +305,35 @@ function concurrencyOf(
     );
   }
   return { slot: `${taskName}:${key}`, limit: limit.limit };
+}
+
+/**
+ * The slot of a limited task: its name, or its name, ":" and its key (`key` called with the
+ * arguments; `field` names the option in the errors).
+ */
+function slotOf(
+  taskName: string,
+  field: "rateLimit",
+  keyOf: RateLimit["key"],
+  args: unknown[],
+): string {
+  if (keyOf === undefined) return taskName;
+  const context = `Cannot add task "${taskName}"`;
+  let key: unknown;
+  try {
+    key = (keyOf as (...args: unknown[]) => unknown)(...args);
+  } catch (cause) {
+    throw new TypeError(
+      `${context}: ${field}.key threw: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  if (typeof key !== "string" || key.length === 0 || key.length > 200) {
+    throw new TypeError(
+      `${context}: ${field}.key must return a non-empty string of at most 200 characters, got ${
+        typeof key === "string" ? `a string of ${key.length} characters` : typeof key
+      }`,
+    );
+  }
+  return `${taskName}:${key}`;
 }

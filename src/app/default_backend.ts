@@ -104,7 +104,7 @@ export function defaultBackend(
     }
     url = fromEnv.value.trim();
   }
-  if (url && isPostgresUrl(url)) return new LazyPostgresBroker(appName, url);
+  if (url && isPostgresUrl(url)) return new LazyPostgresBroker(appName, url, backendTimeoutMs);
   if (url || options.redis?.cluster) {
     return new RedisBroker({
       name: appName,

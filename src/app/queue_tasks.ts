@@ -287,6 +287,7 @@ export class QueueTasks implements AppLike {
       ? await prepareWithPlugins(this, taskName, args, options)
       : prepareTask(this, taskName, args, options);
     let duplicate = false;
+    if (options.uuid === undefined) this.broker.storage.expectRecord?.(task.uuid);
     try {
       await this.broker.add(task);
     } catch (error) {
@@ -323,6 +324,10 @@ export class QueueTasks implements AppLike {
     const tasks = this.plugins.listens("qtasks_add_task_before_broker")
       ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
       : argsList.map((args) => prepareTask(this, taskName, args, options));
+    const storage = this.broker.storage;
+    if (storage.expectRecord !== undefined) {
+      for (const task of tasks) storage.expectRecord(task.uuid);
+    }
     if (tasks.length > 0) await this.broker.addBulk(tasks);
     if (this.plugins.listens("qtasks_add_task_after_broker")) {
       for (const task of tasks) await afterBroker(this, task);

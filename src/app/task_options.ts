@@ -11,7 +11,12 @@ import { isReservedField } from "../model/task_codec.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { isArgsSchema } from "../model/task_schema.ts";
 import type { TaskMiddleware } from "../plugins/task_middleware.ts";
-import type { ConcurrencyLimit, TaskDefinition, TaskOptions } from "../ports/task_executor.ts";
+import type {
+  ConcurrencyLimit,
+  RateLimit,
+  TaskDefinition,
+  TaskOptions,
+} from "../ports/task_executor.ts";
 
 /**
  * Every option of {@linkcode TaskOptions}: the type checker keeps this list and the type in step
@@ -22,6 +27,7 @@ const OPTION_NAMES = {
   priority: true,
   queue: true,
   concurrency: true,
+  rateLimit: true,
   maxTime: true,
   echo: true,
   description: true,
@@ -232,11 +238,13 @@ export function defineTask(
     ? undefined
     : checkQueueName(options.queue, context, "queue");
   const concurrency = checkConcurrency(options.concurrency, context);
+  const rateLimit = checkRateLimit(options.rateLimit, context);
   return Object.freeze({
     name,
     priority,
     ...(queue === undefined || queue === DEFAULT_QUEUE ? {} : { queue }),
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
     maxTime: options.maxTime,
     echo: options.echo ?? false,
     description: options.description,
@@ -423,4 +431,32 @@ function checkConcurrency(
     throw new TypeError(`${context}: concurrency.key must be a function of the arguments`);
   }
   return Object.freeze(key === undefined ? { limit } : { limit, key });
+}
+
+/** Checks the `rateLimit` option: a limit and a window >= 1 (integers), an optional key function. */
+function checkRateLimit(value: RateLimit | undefined, context: string): RateLimit | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`${context}: rateLimit must be an object { limit, durationMs, key? }`);
+  }
+  const { limit, durationMs, key } = value;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+    throw new TypeError(
+      `${context}: rateLimit.limit must be an integer >= 1, got ${String(limit)}`,
+    );
+  }
+  if (
+    typeof durationMs !== "number" || !Number.isInteger(durationMs) || durationMs < 1 ||
+    durationMs > 2_147_483_647
+  ) {
+    throw new TypeError(
+      `${context}: rateLimit.durationMs must be an integer of milliseconds >= 1, got ${
+        String(durationMs)
+      }`,
+    );
+  }
+  if (key !== undefined && typeof key !== "function") {
+    throw new TypeError(`${context}: rateLimit.key must be a function of the arguments`);
+  }
+  return Object.freeze(key === undefined ? { limit, durationMs } : { limit, durationMs, key });
 }

@@ -16,6 +16,14 @@ export function recordText(record: TaskRecord): string {
   if (record.finishedAt) lines.push(["finished", record.finishedAt.toISOString()]);
   if (record.deliveries > 0) lines.push(["deliveries", String(record.deliveries)]);
   if (record.workerId) lines.push(["worker", record.workerId]);
+  for (const past of record.pastDeliveries ?? []) {
+    const how = past.end === "expired" ? "lease expired" : "released";
+    lines.push([
+      `delivery ${past.delivery}`,
+      `${past.startedAt?.toISOString() ?? "?"} → ${past.endedAt.toISOString()} ${how}` +
+      (past.workerId ? ` (${past.workerId})` : ""),
+    ]);
+  }
   if (record.progress !== undefined) lines.push(["progress", json(record.progress)]);
   if (record.status === "success") lines.push(["result", json(record.returning)]);
   if (record.error) lines.push(["error", `${record.error.type}: ${record.error.message}`]);

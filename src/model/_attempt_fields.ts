@@ -22,6 +22,8 @@ export const ATTEMPT_FIELDS: readonly string[] = Object.freeze([
   "cancel_reason",
   "cancel_requested",
   "deliveries",
+  "rate_deferred",
+  "past_deliveries",
   "worker_id",
   "seq",
   "run_at",

@@ -80,6 +80,13 @@ export interface NewTask {
    * `conc_limit`; a claim that finds the slot full parks the task until a slot frees.
    */
   concurrency?: { slot: string; limit: number };
+  /**
+   * Its rate limit across workers: at most `limit` tasks of the same `slot` (the task name, or
+   * the task name, ":" and the key) start per `durationMs`. Stored as the record's `rate_slot`,
+   * `rate_limit` and `rate_ms`; a claim that finds the window full parks the task until it has
+   * room.
+   */
+  rateLimit?: { slot: string; limit: number; durationMs: number };
 }
 
 /**
@@ -184,7 +191,9 @@ export interface ClaimedTask {
  * - `retry` stores the error with status `retry`, and in the same atomic step creates the next
  *   attempt: a new record `childUuid` (same task, arguments and extra fields; `retry` =
  *   `retriesLeft − 1`, linked both ways) that becomes claimable `delayMs` later.
- * - `release` gives the task back to the queue unchanged (used on shutdown).
+ * - `release` gives the task back to the queue unchanged (used on shutdown); with `delayMs`
+ *   (a remote rate limit, `RateLimitedError`) it becomes claimable that much later instead,
+ *   as a delayed task (its `run_at` set), still without using a retry attempt.
  *
  * @example
  * ```ts
@@ -210,7 +219,13 @@ export type Settlement =
     /** Retries left before this one (≥ 1): stored as the failed record's `retry`. */
     retriesLeft: number;
   }
-  | { uuid: string; deliveries: number; status: "release" };
+  | {
+    uuid: string;
+    deliveries: number;
+    status: "release";
+    /** Claimable again this many milliseconds later (absent or 0: at once). */
+    delayMs?: number;
+  };
 
 /**
  * One exchange between a worker and the Broker: settle finished tasks and claim new ones, in a

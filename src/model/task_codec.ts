@@ -4,6 +4,7 @@ import { isTaskStatus } from "./task_status.ts";
 import { parseFlowLink } from "./flow_link.ts";
 import { parseStringList } from "./_flow_record.ts";
 import { parseHeaders } from "./task_headers.ts";
+import { parsePastDeliveries } from "./past_delivery.ts";
 import type { TaskFields } from "./task_record.ts";
 
 export type { TaskFields } from "./task_record.ts";
@@ -27,6 +28,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "cancel_requested",
   "progress",
   "deliveries",
+  "past_deliveries",
   "worker_id",
   "seq",
   "run_at",
@@ -34,6 +36,8 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "expires_at",
   "conc_slot",
   "conc_limit",
+  "rate_limit",
+  "rate_deferred",
   "retry",
   "retry_parent_uuid",
   "retry_child_uuid",
@@ -318,6 +322,8 @@ export function decodeTaskRecord(uuid: string, fields: TaskFields): TaskRecord |
   if (fields.cancel_reason !== undefined) record.cancelReason = fields.cancel_reason;
   if (fields.progress !== undefined) record.progress = parseJsonField(fields, "progress", null);
   if (fields.worker_id) record.workerId = fields.worker_id;
+  const past = parsePastDeliveries(fields.past_deliveries);
+  if (past !== undefined) record.pastDeliveries = past;
   const runAt = toDate(fields.run_at);
   if (runAt) record.runAt = runAt;
   if (fields.queue) record.queue = fields.queue;

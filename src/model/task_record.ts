@@ -1,4 +1,5 @@
 import type { TaskStatus } from "./task_status.ts";
+import type { PastDelivery } from "./past_delivery.ts";
 
 /**
  * An error as stored on a task record: the type (class name), message, stack and code of what
@@ -77,6 +78,12 @@ export interface TaskRecord<R = unknown> {
   deliveries: number;
   /** The worker that claimed it last. */
   workerId?: string;
+  /**
+   * The deliveries before the current one that ended without a settlement (a lease that expired, a
+   * worker that gave the task back), oldest first, the last 20: absent
+   * when every delivery so far settled (the usual case: one delivery).
+   */
+  pastDeliveries?: PastDelivery[];
   /** When a delayed task (or a retry) becomes claimable; absent for a task due at once. */
   runAt?: Date;
   /** Its named queue, when it went to one (absent: the default queue). */

@@ -49,7 +49,13 @@ export type {
   TaskQuery,
 } from "./queue_operations.ts";
 export type { Worker, WorkerHost, WorkerStopOptions } from "./worker.ts";
-export type { ConcurrencyLimit, TaskDefinition, TaskExecutor, TaskRun } from "./task_executor.ts";
+export type {
+  ConcurrencyLimit,
+  RateLimit,
+  TaskDefinition,
+  TaskExecutor,
+  TaskRun,
+} from "./task_executor.ts";
 export type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "./task_fn.ts";
 export { createTaskContext } from "./task_context.ts";
 export type { TaskContextInit, TaskServices } from "./task_context.ts";
@@ -74,6 +80,13 @@ export type {
 export { parseFlowLink } from "../model/flow_link.ts";
 export type { FlowGroupStep, FlowLink, FlowStep, FlowTaskStep } from "../model/flow_link.ts";
 export { encodeHeaders, MAX_HEADERS_LENGTH, parseHeaders } from "../model/task_headers.ts";
+export {
+  appendPastDelivery,
+  type DeliveryEnd,
+  MAX_PAST_DELIVERIES,
+  parsePastDeliveries,
+  type PastDelivery,
+} from "../model/past_delivery.ts";
 export type { QueueStats } from "../model/queue_stats.ts";
 export { SCHEDULES_GROUP } from "../model/published_schedule.ts";
 export type { PublishedSchedule } from "../model/published_schedule.ts";
@@ -135,3 +148,4 @@ export { Starter } from "../engine/starter/starter.ts";
 export { DEFAULT_QUEUE } from "../model/queue_name.ts";
 export type { WorkerQueue } from "../model/queue_name.ts";
 export { TaskExpiredError } from "../model/errors/task_expired_error.ts";
+export { RateLimitedError } from "../model/errors/rate_limited_error.ts";

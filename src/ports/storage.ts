@@ -92,6 +92,13 @@ export interface Storage {
    * needs it.
    */
   watchRecord?(uuid: string, onChange: (status?: string) => void): Promise<() => void>;
+  /**
+   * Optional: told by the app just before it stores a new task whose result may be awaited here
+   * (never for a caller-chosen uuid). A storage that will hear every change of that record from
+   * now on may let the first `waitForStatus` of it skip its first read (Redis does, while it
+   * listens on its events channel); it must stay correct when no waiter ever comes.
+   */
+  expectRecord?(uuid: string): void;
   /** Deletes the records of finished tasks; returns how many. Never touches queued or running ones. */
   deleteFinished(): Promise<number>;
   /** Deletes every record of this app. */

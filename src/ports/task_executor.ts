@@ -37,6 +37,29 @@ export interface ConcurrencyLimit {
 }
 
 /**
+ * A rate limit across workers: the task option `rateLimit`.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimit } from "@qtasks/qtasks/ports";
+ *
+ * // At most 10 calls per second to each API host.
+ * const perHost: RateLimit = { limit: 10, durationMs: 1_000, key: (host: string) => host };
+ * ```
+ */
+export interface RateLimit {
+  /** How many of its tasks (of one key, when `key` is given) start per `durationMs` at most: an integer >= 1. */
+  readonly limit: number;
+  /** The window, in milliseconds: an integer >= 1. */
+  readonly durationMs: number;
+  /**
+   * The key the limit counts by, from the call's arguments (called at enqueue): a non-empty
+   * string of at most 200 characters.
+   */
+  readonly key?: (...args: never[]) => string;
+}
+
+/**
  * Options of a task, given to `app.task(options, fn)`.
  *
  * @example
@@ -107,6 +130,13 @@ export interface TaskOptions {
    * backend until a slot frees (see docs/flow-control.md).
    */
   concurrency?: ConcurrencyLimit;
+  /**
+   * At most `limit` of its tasks start per `durationMs` across every worker (a sliding window on
+   * the backend's clock), counted per task name, or per `key` when given: a function of the
+   * arguments, called at enqueue, whose string is stored on the record. A task over its limit
+   * waits, parked by the backend until the window has room (see docs/flow-control.md).
+   */
+  rateLimit?: RateLimit;
   /**
    * Time limit of one run in milliseconds; past it the task ends as `error` (TaskTimeoutError).
    * On an {@linkcode AsyncWorker} the limit is cooperative: the run's `signal` aborts, and a
@@ -186,6 +216,8 @@ export interface TaskDefinition {
   readonly queue?: string;
   /** Its concurrency limit across workers, if any. */
   readonly concurrency?: ConcurrencyLimit;
+  /** Its rate limit across workers, if any. */
+  readonly rateLimit?: RateLimit;
   /** Whether the function takes a {@linkcode TaskContext} first. */
   readonly echo: boolean;
   /** The description, if any. */

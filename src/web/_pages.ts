@@ -544,7 +544,22 @@ export function taskPage(
                 <td>${when(d)}</td>
               </tr>
             `
-          )}<tr><td>deliveries</td><td>${record.deliveries}</td></tr>
+          )}<tr><td>deliveries</td><td>${record.deliveries}</td></tr>${(record.pastDeliveries ?? [])
+          .map((d) =>
+            html`
+              <tr data-test="past-delivery">
+                <td>delivery ${d.delivery}</td>
+                <td>${d.startedAt ? when(d.startedAt) : "?"} → ${when(d.endedAt)}<br><small
+                  >${d.end === "expired"
+                    ? "lease expired (worker died or stalled)"
+                    : "released by its worker"}${d.workerId
+                    ? html`
+                      · <span class="mono">${d.workerId}</span>
+                    `
+                    : ""}</small></td>
+              </tr>
+            `
+          )}
     <tr><td>attempt</td><td>${record.attempt}${record.retry !== undefined
       ? ` (retries left ${record.retry})`
       : ""}</td></tr>

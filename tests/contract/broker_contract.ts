@@ -568,6 +568,12 @@ export function brokerContract(
         assert.equal(record.status, "process");
         assert.equal(record.workerId, "worker-b");
         assert.equal(record.deliveries, 2);
+        // The first delivery is kept on the record's timeline, ended by its expired lease.
+        assert.equal(record.pastDeliveries?.length, 1);
+        const [past] = record.pastDeliveries!;
+        assert.deepEqual([past.delivery, past.workerId, past.end], [1, "worker-a", "expired"]);
+        assert.ok(past.startedAt !== undefined && past.startedAt <= past.endedAt);
+        assert.ok(record.startedAt !== undefined && past.endedAt <= record.startedAt);
 
         // The first worker lost its lease: its late settlement is rejected.
         const late = await broker.exchange(exchangeRequest({
@@ -789,10 +795,18 @@ export function brokerContract(
       assert.equal(record.finishedAt, undefined);
       assert.equal(record.returning, undefined);
 
+      assert.deepEqual(
+        record.pastDeliveries?.map((d) => [d.delivery, d.workerId, d.end]),
+        [[1, "worker-a", "released"]],
+        "the released delivery is on the record's timeline",
+      );
+
       // Back in its place in the queue, ahead of the task enqueued after it.
       const again = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 1 }));
       assert.deepEqual(again.claimed.map((t) => [t.uuid, t.deliveries]), [[released.uuid, 2]]);
-      assert.equal((await mustGet(broker, released.uuid)).workerId, "worker-b");
+      const reclaimed = await mustGet(broker, released.uuid);
+      assert.equal(reclaimed.workerId, "worker-b");
+      assert.equal(reclaimed.pastDeliveries?.length, 1, "a claim adds no past delivery");
       const rest = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
       assert.deepEqual(uuidsOf(rest), [later.uuid]);
     }));

@@ -22,6 +22,11 @@ import {
 export interface FlowControlContractOptions {
   /** Moves the broker's clock forward by `ms` (else the tests wait for the wall clock). */
   advanceClock?: (broker: Broker, ms: number) => void | Promise<void>;
+  /**
+   * `false` for a backend that does not implement the `rateLimit` option yet: its tests are
+   * replaced by one that checks the backend refuses such a task and stores nothing.
+   */
+  rateLimits?: boolean;
 }
 
 function uuidsOf(result: ExchangeResult): string[] {
@@ -362,4 +367,235 @@ export function flowControlContract(
       assert.deepEqual(uuidsOf(after), [tasks[2].uuid]);
       assert.equal((await mustGet(broker, tasks[1].uuid)).status, "cancel");
     }));
+
+  /** The tests of the `rateLimit` option: registered only where the backend implements it. */
+  const rateTest: (name: string, fn: () => Promise<void>) => void = options.rateLimits === false
+    ? () => {}
+    : (name, fn) => void test(name, fn);
+
+  if (options.rateLimits === false) {
+    test(`${label} refuses a rate-limited task with a TypeError naming the option, storing nothing`, () =>
+      withBroker(async (broker) => {
+        const task = rated("r", 1, 1_000);
+        await assert.rejects(() => broker.add(task), (error: unknown) => {
+          assert.ok(error instanceof TypeError);
+          assert.match(error.message, /rateLimit/);
+          return true;
+        });
+        assert.equal(await broker.get(task.uuid), undefined);
+      }));
+  }
+
+  /** A task of rate-limit slot `slot`: at most `limit` starts per `durationMs`. */
+  function rated(slot: string, limit: number, durationMs: number) {
+    return newTask({ rateLimit: { slot, limit, durationMs } });
+  }
+
+  rateTest(
+    `${label} starts at most the limit of a rate-limited slot per window across workers, the others waiting`,
+    () =>
+      withBroker(async (broker) => {
+        const tasks = [1, 2, 3, 4].map(() => rated("r", 2, 600_000));
+        for (const task of tasks) await broker.add(task);
+        const a = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 10 }));
+        assert.deepEqual(uuidsOf(a), [tasks[0].uuid, tasks[1].uuid]);
+        // Settling frees no room: the limit counts starts, not running tasks.
+        const b = await broker.exchange(exchangeRequest({
+          workerId: "worker-b",
+          want: 10,
+          settlements: [],
+        }));
+        assert.deepEqual(uuidsOf(b), []);
+        const c = await broker.exchange(exchangeRequest({
+          workerId: "worker-a",
+          want: 10,
+          settlements: [done(tasks[0].uuid), done(tasks[1].uuid)],
+        }));
+        assert.deepEqual(uuidsOf(c), [], "the window is still full after they ended");
+        const waiting = await mustGet(broker, tasks[2].uuid);
+        assert.equal(waiting.status, "new", "a limited task is neither failed nor retried");
+        assert.equal(waiting.deliveries, 0, "it used no delivery");
+        assert.equal(waiting.attempt, 1);
+        if (broker.operations) {
+          const page = await broker.operations.list({ status: "queued" });
+          const listed = page.records.map((r) => r.uuid).sort();
+          assert.deepEqual(listed, [tasks[2].uuid, tasks[3].uuid].sort(), "listed as queued");
+        }
+      }),
+  );
+
+  rateTest(
+    `${label} hands a rate-limited task out when its window has room again, and says when`,
+    () =>
+      withBroker(async (broker) => {
+        const first = rated("r", 1, 300);
+        const second = rated("r", 1, 300);
+        await broker.add(first);
+        await broker.add(second);
+        assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 10 }))), [
+          first.uuid,
+        ]);
+        const full = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(uuidsOf(full), []);
+        assert.ok(
+          full.nextDueMs !== undefined && full.nextDueMs <= 300,
+          `a waiting worker is told when to look again (${full.nextDueMs} ms)`,
+        );
+        const stats = await broker.queueStats?.();
+        if (stats) assert.equal(stats.scheduled, 0, "a parked task is not counted as scheduled");
+        await passTime(broker, 350);
+        const later = await broker.exchange(exchangeRequest({ workerId: "worker-b", want: 10 }));
+        assert.deepEqual(uuidsOf(later), [second.uuid]);
+        const starts = [first, second].map(async (t) => (await mustGet(broker, t.uuid)).startedAt);
+        const [a, b] = await Promise.all(starts);
+        assert.ok(
+          a && b && b.getTime() - a.getTime() >= 299,
+          "started a window apart (server time)",
+        );
+      }),
+  );
+
+  rateTest(
+    `${label} does not let a rate-limited task block other tasks behind it`,
+    () =>
+      withBroker(async (broker) => {
+        const first = rated("r", 1, 600_000);
+        const limited = rated("r", 1, 600_000);
+        const plain = newTask();
+        const otherSlot = rated("s", 1, 600_000);
+        for (const task of [first, limited, plain, otherSlot]) await broker.add(task);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [first.uuid, plain.uuid, otherSlot.uuid]);
+        const later = newTask();
+        await broker.add(later);
+        const next = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(next), [later.uuid]);
+      }),
+  );
+
+  rateTest(
+    `${label} counts the rate limits of different keys independently`,
+    () =>
+      withBroker(async (broker) => {
+        const a = [rated("send:a", 1, 600_000), rated("send:a", 1, 600_000)];
+        const b = [rated("send:b", 1, 600_000), rated("send:b", 1, 600_000)];
+        for (const task of [a[0], a[1], b[0], b[1]]) await broker.add(task);
+        const claim = await broker.exchange(exchangeRequest({ want: 10 }));
+        assert.deepEqual(uuidsOf(claim), [a[0].uuid, b[0].uuid]);
+      }),
+  );
+
+  rateTest(
+    `${label} never starts more than a rate limit per window across three workers, by the records' start times`,
+    () =>
+      withBroker(async (broker) => {
+        const limit = 3;
+        const durationMs = 250;
+        const tasks = Array.from({ length: 10 }, () => rated("r", limit, durationMs));
+        const plain = Array.from({ length: 5 }, () => newTask());
+        for (const task of [...tasks, ...plain]) await broker.add(task);
+        const workers = ["worker-a", "worker-b", "worker-c"];
+        const owed = new Map<string, Settlement[]>(workers.map((w) => [w, []]));
+        const claimed = new Set<string>();
+        for (let round = 0; round < 200 && claimed.size < tasks.length + plain.length; round++) {
+          let nextDue: number | undefined;
+          for (const workerId of workers) {
+            const result = await broker.exchange(
+              exchangeRequest({ workerId, want: 2, settlements: owed.get(workerId) }),
+            );
+            owed.set(workerId, result.claimed.map((task) => done(task.uuid)));
+            for (const uuid of uuidsOf(result)) claimed.add(uuid);
+            if (result.nextDueMs !== undefined) nextDue = result.nextDueMs;
+          }
+          if (claimed.size < tasks.length + plain.length) await passTime(broker, nextDue ?? 20);
+        }
+        assert.equal(claimed.size, tasks.length + plain.length, "every task was handed out");
+        const starts: number[] = [];
+        for (const task of tasks) {
+          const record = await mustGet(broker, task.uuid);
+          assert.equal(record.deliveries, 1, "each limited task started once");
+          starts.push(record.startedAt?.getTime() ?? 0);
+        }
+        starts.sort((x, y) => x - y);
+        for (let i = 0; i + limit < starts.length; i++) {
+          // Any limit + 1 consecutive starts span a window at least (1 ms: rounding of the stamp).
+          assert.ok(
+            starts[i + limit] - starts[i] >= durationMs - 1,
+            `starts ${i}..${i + limit} within ${starts[i + limit] - starts[i]} ms`,
+          );
+        }
+      }),
+  );
+
+  test(`${label} gives a task that hit a remote rate limit back for later without using an attempt`, () =>
+    withBroker(async (broker) => {
+      const task = newTask();
+      await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 1 }));
+      const deferred = await broker.exchange(exchangeRequest({
+        want: 1,
+        settlements: [{ uuid: task.uuid, deliveries: 1, status: "release", delayMs: 300 }],
+      }));
+      assert.deepEqual(uuidsOf(deferred), [], "not claimable before its delay");
+      assert.ok(deferred.nextDueMs !== undefined && deferred.nextDueMs <= 300);
+      const waiting = await mustGet(broker, task.uuid);
+      assert.equal(waiting.status, "new");
+      assert.equal(waiting.attempt, 1, "no attempt used");
+      assert.equal(waiting.retryChildUuid, undefined);
+      assert.ok(waiting.runAt !== undefined, "listed as scheduled, with its run_at");
+      assert.deepEqual(waiting.pastDeliveries?.map((d) => d.end), ["released"]);
+      if (broker.operations) {
+        const page = await broker.operations.list({ status: "scheduled" });
+        assert.deepEqual(page.records.map((r) => r.uuid), [task.uuid]);
+      }
+      await passTime(broker, 350);
+      const again = await broker.exchange(exchangeRequest({ want: 1 }));
+      assert.deepEqual(uuidsOf(again), [task.uuid]);
+      assert.equal(again.claimed[0].attempt ?? 1, 1);
+      assert.equal(again.claimed[0].deliveries, 2);
+    }));
+
+  test(`${label} does not count a remote rate limit's deferrals toward maxDeliveries`, () =>
+    withBroker(async (broker) => {
+      const task = newTask();
+      await broker.add(task);
+      await broker.exchange(exchangeRequest({ want: 1 }));
+      await broker.exchange(exchangeRequest({
+        settlements: [{ uuid: task.uuid, deliveries: 1, status: "release", delayMs: 0 }],
+      }));
+      await passTime(broker, 10);
+      const claim = await broker.exchange(exchangeRequest({ want: 1, leaseMs: 50 }));
+      assert.deepEqual(uuidsOf(claim), [task.uuid]);
+      await passTime(broker, 100);
+      // Delivered twice, once deferred: it counts as one delivery, under maxDeliveries 2.
+      const next = await broker.exchange(
+        exchangeRequest({ workerId: "worker-b", want: 0, maxDeliveries: 2 }),
+      );
+      assert.equal(next.recovered, 1);
+      assert.equal((await mustGet(broker, task.uuid)).status, "new", "quarantined, not failed");
+    }));
+
+  rateTest(
+    `${label} does not count a start for a rate-limited task that its concurrency limit parked`,
+    () =>
+      withBroker(async (broker) => {
+        const both = () =>
+          newTask({
+            concurrency: { slot: "c", limit: 1 },
+            rateLimit: { slot: "r", limit: 2, durationMs: 600_000 },
+          });
+        const [a, b, c] = [both(), both(), both()];
+        for (const task of [a, b, c]) await broker.add(task);
+        assert.deepEqual(uuidsOf(await broker.exchange(exchangeRequest({ want: 10 }))), [a.uuid]);
+        const second = await broker.exchange(
+          exchangeRequest({ want: 10, settlements: [done(a.uuid)] }),
+        );
+        assert.deepEqual(uuidsOf(second), [b.uuid], "b waited for its slot, not for the window");
+        const third = await broker.exchange(
+          exchangeRequest({ want: 10, settlements: [done(b.uuid)] }),
+        );
+        assert.deepEqual(uuidsOf(third), [], "two starts in the window: c waits for it");
+        assert.equal((await mustGet(broker, c.uuid)).status, "new");
+      }),
+  );
 }

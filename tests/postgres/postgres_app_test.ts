@@ -16,6 +16,7 @@ import {
   SCHEMA_VERSION,
 } from "../../src/backends/postgres/mod.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
+import { componentContext } from "../contract/broker_contract.ts";
 
 const url = testPostgresUrl();
 
@@ -213,23 +214,48 @@ test("a role without rights on the database fails with PG_PERMISSION_DENIED", as
   }
 });
 
-test("named queues and deadlines are refused on PostgreSQL, not dropped", () =>
+test("a concurrency limit holds when four brokers on their own connections claim at once", () =>
   withSchema(async (schema) => {
-    const broker = new PostgresBroker({ name: "pg-unsupported", url, schema });
+    const brokers = [0, 1, 2, 3].map(() => new PostgresBroker({ name: "pg-conc", url, schema }));
     try {
-      const task = {
-        uuid: crypto.randomUUID(),
-        taskName: "noop",
+      for (const broker of brokers) await broker.start(componentContext());
+      const uuids = Array.from({ length: 20 }, () => crypto.randomUUID());
+      await brokers[0].addBulk(uuids.map((uuid) => ({
+        uuid,
+        taskName: "crawl",
         priority: 0,
         args: "[]",
         kwargs: "{}",
         extra: {},
-      };
-      await assert.rejects(broker.add({ ...task, queue: "emails" }), /named queues/);
-      await assert.rejects(broker.add({ ...task, expiresInMs: 1000 }), /deadlines/);
-      assert.equal(await broker.get(task.uuid), undefined);
+        concurrency: { slot: "crawl:host", limit: 2 },
+      })));
+      const held: string[][] = brokers.map(() => []);
+      const done = new Set<string>();
+      for (let round = 0; done.size < uuids.length && round < 200; round++) {
+        const results = await Promise.all(brokers.map((broker, i) =>
+          broker.exchange({
+            workerId: `w${i}`,
+            settlements: held[i].map((uuid) => ({
+              uuid,
+              deliveries: 1,
+              status: "success" as const,
+              returning: "null",
+            })),
+            want: 10,
+            leaseMs: 30_000,
+            resultTtlMs: 60_000,
+            maxDeliveries: 5,
+            recoverLimit: 100,
+          })
+        ));
+        for (const uuid of held.flat()) done.add(uuid);
+        results.forEach((result, i) => held[i] = result.claimed.map((task) => task.uuid));
+        const running = held.flat().length;
+        assert.ok(running <= 2, `round ${round}: ${running} running at once, limit 2`);
+      }
+      assert.equal(done.size, uuids.length, "every task ran");
     } finally {
-      await broker.flushAll();
-      await broker.stop();
+      await brokers[0].flushAll();
+      for (const broker of brokers) await broker.stop();
     }
   }));

@@ -141,6 +141,54 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`${label}, the task page lists each delivery that ended without a settlement`, async () => {
+    const app = backendApp(backend, "web-deliveries");
+    app.task("noop", () => 1);
+    await withDashboard(app, {}, async (dashboard) => {
+      // In a queue the app's worker does not consume: only this test's exchanges touch it.
+      const uuid = crypto.randomUUID();
+      const request = {
+        settlements: [],
+        want: 1,
+        leaseMs: 30_000,
+        resultTtlMs: 60_000,
+        maxDeliveries: 5,
+        recoverLimit: 0,
+        queues: ["parked"],
+      };
+      await app.broker.add({
+        uuid,
+        taskName: "noop",
+        priority: 0,
+        args: "[]",
+        kwargs: "{}",
+        extra: {},
+        queue: "parked",
+      });
+      await app.broker.exchange({ ...request, workerId: "worker-gone" });
+      await app.broker.exchange({
+        ...request,
+        workerId: "worker-gone",
+        want: 0,
+        settlements: [{ uuid, deliveries: 1, status: "release" }],
+      });
+      await app.broker.exchange({ ...request, workerId: "worker-next" });
+      const page = await get(dashboard, `/tasks/${uuid}`);
+      assert.equal(page.status, 200);
+      const rows = page.body.split('data-test="past-delivery"').slice(1);
+      assert.equal(rows.length, 1, "one past delivery");
+      assert.match(rows[0], /delivery 1/);
+      assert.match(rows[0], /released by its worker/);
+      assert.match(rows[0], /worker-gone/);
+      await app.broker.exchange({
+        ...request,
+        workerId: "worker-next",
+        want: 0,
+        settlements: [{ uuid, deliveries: 2, status: "success", returning: "1" }],
+      });
+    });
+  });
+
   test(`${label}, script tags and quotes from task names, args, results, errors and logs render as text`, async () => {
     const app = backendApp(backend, "web-xss");
     const name = `x${XSS}`;

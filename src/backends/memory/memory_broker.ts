@@ -1,4 +1,5 @@
 import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
+import { appendPastDelivery, type DeliveryEnd } from "../../model/past_delivery.ts";
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
@@ -121,6 +122,14 @@ export class MemoryBroker implements Broker {
   #slots = new Map<string, Set<string>>();
   #slotOf = new Map<string, string>();
   #slotWaiting = new Map<string, PriorityHeap<QueueEntry>>();
+  /**
+   * Rate limits (a sliding-window log, as on Redis: see _rate_limit_lua.ts): each slot's starts
+   * in its window (ms, ascending), its parked entries, and when each slot's window has room
+   * (by the record's `rate_limit` spec).
+   */
+  #rateLog = new Map<string, number[]>();
+  #rateWaiting = new Map<string, PriorityHeap<QueueEntry>>();
+  #rateDue = new Map<string, number>();
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
   readonly operations: QueueOperations;
 
@@ -211,6 +220,10 @@ export class MemoryBroker implements Broker {
     if (task.concurrency !== undefined) {
       fields.conc_slot = task.concurrency.slot;
       fields.conc_limit = String(task.concurrency.limit);
+    }
+    if (task.rateLimit !== undefined) {
+      const { limit, durationMs, slot } = task.rateLimit;
+      fields.rate_limit = `${limit} ${durationMs} ${slot}`;
     }
     const headers = encodeHeaders(task.headers);
     if (headers !== undefined) fields.headers = headers;
@@ -312,7 +325,8 @@ export class MemoryBroker implements Broker {
       this.#leases.delete(settlement.uuid);
       if (this.#slotOf.size > 0) this.#freeSlot(settlement.uuid);
       if (settlement.status === "release") {
-        this.#requeue(settlement.uuid, stamp);
+        if (settlement.delayMs === undefined) this.#requeue(settlement.uuid, stamp, "released");
+        else this.#defer(settlement.uuid, now, settlement.delayMs);
         continue;
       }
       const fields: TaskFields = {
@@ -349,7 +363,10 @@ export class MemoryBroker implements Broker {
           updated_at: stamp,
           finished_at: stamp,
         }, failedTtl);
-      } else if (lease.deliveries >= request.maxDeliveries) {
+      } else if (
+        lease.deliveries - (Number(this.storage.fields(uuid)?.rate_deferred) || 0) >=
+          request.maxDeliveries
+      ) {
         this.#finish(uuid, {
           status: "error",
           updated_at: stamp,
@@ -357,11 +374,13 @@ export class MemoryBroker implements Broker {
           ...deliveryLimitFields(lease.deliveries),
         }, failedTtl);
       } else {
-        this.#requeue(uuid, stamp, this.#quarantine);
+        this.#requeue(uuid, stamp, "expired", this.#quarantine);
       }
     }
 
     const dropped: string[] = [];
+    // Rate-limited slots whose window has room: their parked tasks go back to their queues.
+    if (this.#rateDue.size > 0) this.#rateWake(now);
     // Due scheduled tasks join the queue by their priority and seq.
     let moved = 0;
     for (let head = this.#scheduledHead(); head && head.due <= now && moved < MOVE_LIMIT;) {
@@ -424,7 +443,11 @@ export class MemoryBroker implements Broker {
           else this.#parked.set(fields.task_name, [entry]);
           continue;
         }
+        const rated = fields.rate_limit !== undefined;
+        if (rated && !this.#rateTake(entry, fields.rate_limit!, now)) continue;
         if (fields.conc_slot !== undefined && !this.#takeSlot(entry, fields.conc_slot, fields)) {
+          // Parked by its concurrency limit: its start is not counted by its rate limit.
+          if (rated) this.#rateLog.get(rateSpec(fields.rate_limit!).slot)?.pop();
           continue;
         }
         const deliveries = Number(fields.deliveries ?? 0) + 1;
@@ -490,8 +513,9 @@ export class MemoryBroker implements Broker {
       dropped,
       quarantined: this.#quarantine.size,
     };
-    const next = this.#scheduledHead();
-    if (next) result.nextDueMs = Math.max(1, next.due - now);
+    let nextDue = this.#scheduledHead()?.due;
+    for (const due of this.#rateDue.values()) nextDue = Math.min(nextDue ?? due, due);
+    if (nextDue !== undefined) result.nextDueMs = Math.max(1, nextDue - now);
     return result;
   }
 
@@ -732,6 +756,9 @@ export class MemoryBroker implements Broker {
     this.#slots.clear();
     this.#slotOf.clear();
     this.#slotWaiting.clear();
+    this.#rateLog.clear();
+    this.#rateWaiting.clear();
+    this.#rateDue.clear();
     this.#paused.clear();
     this.#leases.clear();
     await this.storage.flushAll();
@@ -790,6 +817,98 @@ export class MemoryBroker implements Broker {
     if (waiting.size === 0) this.#slotWaiting.delete(slot);
   }
 
+  /**
+   * Logs a start of a rate-limited task's slot when its window has room; else parks the entry
+   * until it has (then returns false).
+   */
+  #rateTake(entry: QueueEntry, spec: string, now: number): boolean {
+    const { limit, durationMs, slot } = rateSpec(spec);
+    const log = this.#rateLogOf(slot, now - durationMs);
+    if (log.length < limit) {
+      log.push(now);
+      return true;
+    }
+    let waiting = this.#rateWaiting.get(slot);
+    if (!waiting) {
+      waiting = new PriorityHeap<QueueEntry>(byPriorityThenSeq);
+      this.#rateWaiting.set(slot, waiting);
+    }
+    waiting.push(entry);
+    const due = log[0] + durationMs;
+    this.#rateDue.set(spec, Math.min(this.#rateDue.get(spec) ?? due, due));
+    return false;
+  }
+
+  /** A slot's log of starts, without those at or before `after`. */
+  #rateLogOf(slot: string, after: number): number[] {
+    let log = this.#rateLog.get(slot);
+    if (!log) {
+      log = [];
+      this.#rateLog.set(slot, log);
+    }
+    let old = 0;
+    while (old < log.length && log[old] <= after) old++;
+    if (old > 0) log.splice(0, old);
+    return log;
+  }
+
+  /**
+   * Moves the parked tasks of the slots whose window has room back into their queues (as many as
+   * it has room for; a claim that still finds it full parks them again).
+   */
+  #rateWake(now: number): void {
+    for (const [spec, due] of this.#rateDue) {
+      if (due > now) continue;
+      const { limit, durationMs, slot } = rateSpec(spec);
+      const log = this.#rateLogOf(slot, now - durationMs);
+      const waiting = this.#rateWaiting.get(slot);
+      let room = limit - log.length;
+      while (waiting && room > 0) {
+        const next = waiting.pop();
+        if (!next) break;
+        if (this.storage.fields(next.uuid)?.status !== "new") continue;
+        this.#push(next);
+        room--;
+      }
+      this.#rateDue.delete(spec);
+      if (waiting && waiting.size > 0) this.#rateDue.set(spec, (log[0] ?? now) + durationMs);
+      else {
+        this.#rateWaiting.delete(slot);
+        if (log.length === 0) this.#rateLog.delete(slot);
+      }
+    }
+    this.#wake();
+  }
+
+  /**
+   * Gives a running task back as a delayed one (a remote rate limit): status `new`, `run_at`
+   * `delayMs` from now, scheduled; `rate_deferred` counts it (recovery subtracts it from the
+   * deliveries).
+   */
+  #defer(uuid: string, now: number, delayMs: number): void {
+    const fields = this.storage.fields(uuid);
+    if (!fields) return;
+    const due = now + Math.max(0, Math.ceil(delayMs));
+    const stamp = toUnixSeconds(now);
+    this.storage.write(uuid, {
+      status: "new",
+      worker_id: "",
+      updated_at: stamp,
+      past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, "released"),
+      run_at: toUnixSeconds(due),
+      rate_deferred: String((Number(fields.rate_deferred) || 0) + 1),
+    });
+    this.#schedule(
+      {
+        priority: Number(fields.priority ?? 0),
+        seq: Number(fields.seq ?? 0),
+        uuid,
+      },
+      due,
+      now,
+    );
+  }
+
   /** Queues an entry in its record's queue. */
   #push(entry: QueueEntry): void {
     this.#version++;
@@ -814,10 +933,20 @@ export class MemoryBroker implements Broker {
     return queues.some((name) => this.#heap(name).size > 0);
   }
 
-  #requeue(uuid: string, stamp: string, quarantine?: PriorityHeap<QueueEntry>): void {
+  #requeue(
+    uuid: string,
+    stamp: string,
+    end: DeliveryEnd,
+    quarantine?: PriorityHeap<QueueEntry>,
+  ): void {
     const fields = this.storage.fields(uuid);
     if (!fields) return;
-    this.storage.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    this.storage.write(uuid, {
+      status: "new",
+      worker_id: "",
+      updated_at: stamp,
+      past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, end),
+    });
     this.#version++;
     (quarantine ?? this.#heap(fields.queue)).push({
       priority: Number(fields.priority ?? 0),
@@ -970,6 +1099,13 @@ export class MemoryBroker implements Broker {
 function deliveryLimitFields(deliveries: number): TaskFields {
   const error = new DeliveryLimitError(deliveries);
   return errorFields({ type: error.name, code: error.code, message: error.message });
+}
+
+/** A record's `rate_limit`: "<limit> <durationMs> <slot>". */
+function rateSpec(spec: string): { limit: number; durationMs: number; slot: string } {
+  const match = /^(\d+) (\d+) (.+)$/s.exec(spec);
+  if (!match) return { limit: 1, durationMs: 1000, slot: spec };
+  return { limit: Number(match[1]) || 1, durationMs: Number(match[2]) || 1000, slot: match[3] };
 }
 
 /** The error fields of a task that was not started by its deadline. */

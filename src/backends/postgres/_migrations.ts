@@ -13,6 +13,12 @@
  * - `leases`: one row per running task (worker, delivery, deadline).
  * - `config`, `claims`, `workers`, `counters`, `paused`, `heartbeats`: the GlobalConfig.
  *
+ * Version 2 (flow control) gives `queue` the task's named queue (`qname`), its deadline
+ * (`deadline`) and its concurrency slot (`conc_slot`, `conc_limit`, and `parked` for a task
+ * waiting for its slot), and `leases` the slot a running task holds. Every new column is null
+ * (or its default) for a task that uses none of it, and the claim index covers only the entries
+ * that are not parked.
+ *
  * @module
  */
 
@@ -108,6 +114,24 @@ create table ${S}.heartbeats (
   expires_at timestamptz not null,
   primary key (app, instance)
 );
+`,
+  },
+  {
+    version: 2,
+    description: "flow control: named queues, deadlines and concurrency slots",
+    sql: (S) => `
+alter table ${S}.queue
+  add column qname text not null default 'default',
+  add column deadline timestamptz,
+  add column conc_slot text,
+  add column conc_limit integer,
+  add column parked boolean not null default false;
+drop index ${S}.queue_claim;
+create index queue_claim on ${S}.queue (app, quarantine, qname, priority, seq)
+  include (due_at, task_name) where not parked;
+create index queue_parked on ${S}.queue (app, conc_slot, priority, seq) where parked;
+alter table ${S}.leases add column conc_slot text;
+create index leases_slot on ${S}.leases (app, conc_slot) where conc_slot is not null;
 `,
   },
 ];

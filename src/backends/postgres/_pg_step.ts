@@ -87,7 +87,8 @@ export class PgStep {
       tx,
       `select (extract(epoch from clock_timestamp()) * 1000)::float8 as now`,
     );
-    return new PgStep(tx, c, app, Math.floor(Number(rows[0].now)));
+    // Rounded up: a task stored earlier in the same millisecond (due_at in microseconds) is due.
+    return new PgStep(tx, c, app, Math.ceil(Number(rows[0].now)));
   }
 
   /** Runs a statement of this step. */
@@ -166,13 +167,21 @@ export class PgStep {
     this.events.push([this.app, uuid, "deleted", "deleted", taskName]);
   }
 
-  /** Queues an entry, due `delayMs` from now (0: now, and wakes the workers). */
+  /**
+   * Queues an entry, due `delayMs` from now (0: now, and wakes the workers). Its queue, deadline
+   * and concurrency slot are read from its record (the fields `queue`, `expires_at`, `conc_slot`
+   * and `conc_limit`), so every caller (a retry, a release, an operator's retry) keeps them.
+   */
   async enqueue(entry: QueueEntry, delayMs: number, quarantine = false): Promise<void> {
     await this.run(
-      `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, quarantine, task_name)
-       values ($1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $7, $8)
+      `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, quarantine, task_name,
+         qname, deadline, conc_slot, conc_limit)
+       select $1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $7, $8,
+         coalesce(r.fields->>'queue', 'default'), to_timestamp((r.fields->>'expires_at')::float8),
+         r.fields->>'conc_slot', (r.fields->>'conc_limit')::int
+       from (select 1) one left join ${this.c.s}.records r on r.app = $1 and r.uuid = $2
        on conflict (app, uuid) do update set priority = excluded.priority, seq = excluded.seq,
-         due_at = excluded.due_at, quarantine = excluded.quarantine`,
+         due_at = excluded.due_at, quarantine = excluded.quarantine, parked = false`,
       [
         this.app,
         entry.uuid,

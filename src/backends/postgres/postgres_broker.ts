@@ -1,7 +1,10 @@
 import { ATTEMPT_FIELDS } from "../../model/_attempt_fields.ts";
+import { appendPastDelivery, type DeliveryEnd } from "../../model/past_delivery.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { DeliveryLimitError } from "../../model/errors/delivery_limit_error.ts";
 import type { QueueStats } from "../../model/queue_stats.ts";
+import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
+import { TaskExpiredError } from "../../model/errors/task_expired_error.ts";
 import { appendLogLine } from "../../model/_task_log.ts";
 import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
 import {
@@ -40,6 +43,8 @@ import type {
   Settlement,
 } from "../../ports/broker.ts";
 import type { Queryable } from "./postgres_connection.ts";
+import { PostgresBackendError } from "./postgres_error.ts";
+import { BackendError } from "../../model/errors/backend_error.ts";
 import { PgStep } from "./_pg_step.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
@@ -53,6 +58,9 @@ const SWEEP_LIMIT = 500;
 
 /** Tasks added in the same turn sent in one statement, at most. */
 const ADD_BATCH = 500;
+
+/** Pause (ms) before an enqueue that found no server is sent again. */
+const ADD_RETRY_MS = 100;
 
 /** How often (ms) a broker's exchanges sweep expired records. */
 const SWEEP_EVERY_MS = 1_000;
@@ -94,6 +102,7 @@ export class PostgresBroker implements Broker {
   #cancelListeners = new Set<(uuid: string, reason: string) => void>();
   #unlisten: (() => void) | undefined;
   #lastSweep = 0;
+  #sweepBehind = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
   #adding: Promise<void> = Promise.resolve();
 
@@ -167,18 +176,68 @@ export class PostgresBroker implements Broker {
       if (rows.length === 0) throw new DuplicateTaskError(task.taskName, task.uuid);
       return;
     }
-    // Adds of the same turn go out together, in call order, in one statement (each row on its
-    // own: a duplicate fails alone); the next batch waits for the one in flight (FIFO by seq).
-    await new Promise<void>((resolve, reject) => {
+    // Sent again while no server answers, until the connection's timeoutMs (backendTimeoutMs):
+    // then a BackendError naming the uuid, as on Redis (add it again under that uuid).
+    const deadline = Date.now() + this.connection.timeoutMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#withDeadline(this.#queueAdd(task), deadline);
+      } catch (error) {
+        // Stored by an earlier attempt whose reply was lost.
+        if (attempt > 0 && error instanceof DuplicateTaskError) return;
+        if (!(error instanceof PostgresBackendError) || error.code !== "PG_UNREACHABLE") {
+          throw error;
+        }
+        if (Date.now() + ADD_RETRY_MS >= deadline) {
+          throw new BackendError(
+            `Cannot add task "${task.taskName}" (${task.uuid}): ${error.message}`,
+            {
+              cause: error,
+              uuid: task.uuid,
+              sent: error.sent,
+            },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
+      }
+    }
+  }
+
+  /** Adds of the same turn go out together (see {@linkcode PostgresBroker.add}). */
+  #queueAdd(task: NewTask): Promise<void> {
+    // In call order, in one statement (each row on its own: a duplicate fails alone); the next
+    // batch waits for the one in flight (FIFO by seq).
+    return new Promise<void>((resolve, reject) => {
       this.#pending.push({ task, resolve, reject });
       if (this.#pending.length === 1) queueMicrotask(() => this.#flushAdds());
     });
   }
 
+  /** `promise`, or a PG_UNREACHABLE error (sent: it may still run) when `deadline` passes first. */
+  #withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new PostgresBackendError(
+            "PG_UNREACHABLE",
+            `PostgreSQL at ${this.connection.label}: no reply within ${this.connection.timeoutMs} ms`,
+            { sent: true },
+          ),
+        );
+      }, Math.max(0, deadline - Date.now()));
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+
   #flushAdds(): void {
     const batch = this.#pending.splice(0, ADD_BATCH);
     if (this.#pending.length > 0) queueMicrotask(() => this.#flushAdds());
-    this.#adding = this.#adding.then(async () => {
+    // After the batch in flight, or after timeoutMs when it hangs (a connection the server cut
+    // can leave a statement without an answer): one stuck batch never blocks the later ones.
+    const previous = this.#withDeadline(this.#adding, Date.now() + this.connection.timeoutMs)
+      .catch(() => {});
+    this.#adding = previous.then(async () => {
       try {
         await this.connection.ready();
         const rows = await this.#insertTasks(
@@ -208,6 +267,10 @@ export class PostgresBroker implements Broker {
     const S = this.connection.s;
     const fields: string[] = [];
     const delays: number[] = [];
+    const queues: string[] = [];
+    const deadlines: number[] = [];
+    const slots: Array<string | null> = [];
+    const limits: Array<number | null> = [];
     for (const task of tasks) {
       const each: TaskFields = {};
       for (const [field, value] of Object.entries(task.extra)) {
@@ -224,20 +287,36 @@ export class PostgresBroker implements Broker {
       if (task.flow !== undefined) each.flow = task.flow;
       const headers = encodeHeaders(task.headers);
       if (headers !== undefined) each.headers = headers;
+      // Flow control, as on the other backends: the record's `queue`, `conc_slot` and
+      // `conc_limit` fields (and `expires_at`, on the server's clock, below).
+      const queue = task.queue ?? DEFAULT_QUEUE;
+      if (queue !== DEFAULT_QUEUE) each.queue = queue;
+      if (task.concurrency !== undefined) {
+        each.conc_slot = task.concurrency.slot;
+        each.conc_limit = String(task.concurrency.limit);
+      }
       fields.push(JSON.stringify(each));
       delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
+      queues.push(queue);
+      deadlines.push(
+        task.expiresInMs !== undefined && task.expiresInMs > 0 ? Math.ceil(task.expiresInMs) : 0,
+      );
+      slots.push(task.concurrency?.slot ?? null);
+      limits.push(task.concurrency?.limit ?? null);
     }
     const stamp = (at: string) => `round(extract(epoch from ${at})::numeric, 3)::text`;
     const notifyColumn = notify
-      ? `, pg_notify($7, json_build_array($1::text, i.uuid, 'new',
+      ? `, pg_notify($11, json_build_array($1::text, i.uuid, 'new',
            case when i.delay > 0 then 'scheduled' else 'queued' end, i.task_name)::text
            || E'\\n' || json_build_array($1::text, '', '!wake', '', '')::text) as sent`
       : "";
     return this.connection.run(
       on,
       `with input as (
-         select * from unnest($2::text[], $3::text[], $4::int[], $5::float8[], $6::text[])
-           with ordinality as t(uuid, fields, priority, delay, task_name, n)),
+         select * from unnest($2::text[], $3::text[], $4::int[], $5::float8[], $6::text[],
+             $7::text[], $8::float8[], $9::text[], $10::int[])
+           with ordinality as t(uuid, fields, priority, delay, task_name, qname, expires,
+             conc_slot, conc_limit, n)),
        stored as (
          insert into ${S}.records as r (app, uuid, fields)
          select $1, i.uuid, i.fields::jsonb || jsonb_build_object(
@@ -245,13 +324,19 @@ export class PostgresBroker implements Broker {
              'created_at', ${stamp("now()")}, 'updated_at', ${stamp("now()")})
            || case when i.delay > 0 then jsonb_build_object('run_at',
                 ${stamp("now() + i.delay * interval '1 millisecond'")}) else '{}'::jsonb end
+           || case when i.expires > 0 then jsonb_build_object('expires_at',
+                ${stamp("now() + i.expires * interval '1 millisecond'")}) else '{}'::jsonb end
          from input i order by i.n
          on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
            where r.expires_at is not null and r.expires_at <= clock_timestamp()
          returning r.uuid, r.seq),
        queued as (
-         insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name)
-         select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond', i.task_name
+         insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname, deadline,
+           conc_slot, conc_limit)
+         select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond',
+           i.task_name, i.qname,
+           case when i.expires > 0 then now() + i.expires * interval '1 millisecond' end,
+           i.conc_slot, i.conc_limit
          from stored s join input i using (uuid))
        select i.uuid, i.delay, i.task_name${notifyColumn} from stored s join input i using (uuid)`,
       [
@@ -261,6 +346,10 @@ export class PostgresBroker implements Broker {
         tasks.map((task) => task.priority),
         delays,
         tasks.map((task) => task.taskName),
+        queues,
+        deadlines,
+        slots,
+        limits,
         ...(notify ? [this.connection.channel] : []),
       ],
     );
@@ -342,6 +431,8 @@ export class PostgresBroker implements Broker {
       request.settlements.filter((each) => !(plain as Settlement[]).includes(each)),
     );
     const held = new Set<string>();
+    // The concurrency slots whose running tasks this exchange ends (settled or recovered).
+    const freed = new Set<string>();
     if (plain.length > 0) {
       const patches = plain.map((settlement) => {
         const fields: TaskFields = {
@@ -363,14 +454,15 @@ export class PostgresBroker implements Broker {
          held as (
            delete from ${S}.leases l using s
            where l.app = $1 and l.uuid = s.uuid and l.worker_id = $6 and l.deliveries = s.deliveries
-           returning l.uuid),
+           returning l.uuid, l.conc_slot),
          done as (
            update ${S}.records r set fields = r.fields || s.patch::jsonb,
              expires_at = clock_timestamp() + s.ttl * interval '1 millisecond'
            from s join held h using (uuid)
            where r.app = $1 and r.uuid = s.uuid and not (r.fields ? 'flow')
            returning r.uuid, r.task_name)
-         select s.uuid, h.uuid is not null as held, d.uuid is not null as done, d.task_name
+         select s.uuid, h.uuid is not null as held, d.uuid is not null as done, d.task_name,
+           h.conc_slot
          from s left join held h using (uuid) left join done d using (uuid)`,
         [
           this.name,
@@ -384,6 +476,7 @@ export class PostgresBroker implements Broker {
       const byUuid = new Map(plain.map((each) => [each.uuid, each]));
       for (const row of rows) {
         const settlement = byUuid.get(row.uuid)!;
+        if (row.conc_slot !== null) freed.add(row.conc_slot);
         if (row.done) {
           step.events.push([
             this.name,
@@ -400,10 +493,15 @@ export class PostgresBroker implements Broker {
     }
     for (const settlement of request.settlements) {
       if (!slow.has(settlement)) continue;
-      const leased = held.has(settlement.uuid) || (await step.run(
-            `delete from ${S}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 returning uuid`,
-            [this.name, settlement.uuid, request.workerId, settlement.deliveries],
-          )).length > 0;
+      let leased = held.has(settlement.uuid);
+      if (!leased) {
+        const lease = await step.run(
+          `delete from ${S}.leases where app = $1 and uuid = $2 and worker_id = $3 and deliveries = $4 returning conc_slot`,
+          [this.name, settlement.uuid, request.workerId, settlement.deliveries],
+        );
+        leased = lease.length > 0;
+        if (leased && lease[0].conc_slot !== null) freed.add(lease[0].conc_slot);
+      }
       if (!leased) {
         const fields = await step.fields(settlement.uuid);
         const done = fields !== undefined && fields.worker_id === request.workerId &&
@@ -413,7 +511,7 @@ export class PostgresBroker implements Broker {
         continue;
       }
       if (settlement.status === "release") {
-        await this.#requeue(step, settlement.uuid, stamp, false);
+        await this.#requeue(step, settlement.uuid, stamp, "released", settlement.delayMs);
         continue;
       }
       const fields: TaskFields = {
@@ -440,10 +538,11 @@ export class PostgresBroker implements Broker {
       `delete from ${S}.leases where (app, uuid) in (
          select app, uuid from ${S}.leases where app = $1 and deadline <= to_timestamp($2::float8 / 1000.0)
          order by deadline limit $3 for update skip locked)
-       returning uuid, deliveries`,
+       returning uuid, deliveries, conc_slot`,
       [this.name, now, request.recoverLimit],
     );
-    for (const { uuid, deliveries } of expired) {
+    for (const { uuid, deliveries, conc_slot } of expired) {
+      if (conc_slot !== null) freed.add(conc_slot);
       const fields = await step.fields(uuid);
       if (fields === undefined) continue;
       if (fields.cancel_requested !== undefined) {
@@ -453,7 +552,8 @@ export class PostgresBroker implements Broker {
           updated_at: stamp,
           finished_at: stamp,
         }, failedTtl);
-      } else if (deliveries >= request.maxDeliveries) {
+      } else if (deliveries - (Number(fields.rate_deferred) || 0) >= request.maxDeliveries) {
+        // Deferrals for a remote rate limit (a release with a delay) are not failed deliveries.
         await this.#finish(step, uuid, {
           status: "error",
           updated_at: stamp,
@@ -461,42 +561,61 @@ export class PostgresBroker implements Broker {
           ...deliveryLimitFields(deliveries),
         }, failedTtl);
       } else {
-        await this.#requeue(step, uuid, stamp, true);
+        await this.#requeue(step, uuid, stamp, "expired");
       }
     }
 
+    // Slots freed above: under their locks (taken in one order: two exchanges never wait on each
+    // other in a cycle), their first parked tasks go back to their queues.
+    if (freed.size > 0) await this.#kickSlots(step, [...freed].sort(), true);
+
     const claimed: ClaimedTask[] = [];
     const dropped: string[] = [];
+    const queues = request.queues ?? [DEFAULT_QUEUE];
+    const claim: ClaimState = { claimed, dropped, skip: [], kick: new Set(), locked: new Set() };
     if (request.want > 0) {
-      // Dropped entries (no record) do not count: claim again until `want` or no entry is left.
+      // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
+      // entry is left.
       let isolated = 0;
       for (let round = 0; request.idle && isolated === 0 && round < 10; round++) {
-        const before = dropped.length;
-        isolated = await this.#claim(step, request, 1, true, claimed, dropped);
-        if (dropped.length === before) break;
+        const { taken, again } = await this.#claim(step, request, 1, queues, claim);
+        isolated = taken;
+        if (!again) break;
       }
-      for (
-        let round = 0, taken = 0;
-        isolated === 0 && taken < request.want && round < 10;
-        round++
-      ) {
-        const before = dropped.length;
-        taken += await this.#claim(step, request, request.want - taken, false, claimed, dropped);
-        if (dropped.length === before) break;
+      for (const queue of isolated === 0 ? queues : []) {
+        for (let round = 0; claimed.length < request.want && round < 10; round++) {
+          const { again } = await this.#claim(
+            step,
+            request,
+            request.want - claimed.length,
+            queue,
+            claim,
+          );
+          if (!again) break;
+        }
+        if (claimed.length >= request.want) break;
       }
     }
+    // Expired tasks of a slot ended above may have been its next ones: the slot's room goes on.
+    if (claim.kick.size > 0) await this.#kickSlots(step, [...claim.kick].sort(), false);
     const [state] = await step.run(
       `select
          (select count(*) from ${S}.queue where app = $1 and quarantine)::int as quarantined,
          (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
             where app = $1 and due_at > to_timestamp($2::float8 / 1000.0))::float8 as next_due,
-         exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)) as waiting`,
-      [this.name, now],
+         exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)
+           and not parked and qname = any($3::text[])
+           and (qname = 'default' or $4::text[] is null or task_name = any($4::text[]))) as waiting`,
+      [this.name, now, queues, request.taskNames ?? null],
     );
     if (expired.length > 0 || state.waiting) step.wake();
-    if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
-      this.#lastSweep = now;
-      await this.storage.sweep(step.tx, SWEEP_LIMIT);
+    // Retention: a sweep per second, or at every exchange while a full batch was deleted (so
+    // that deletions keep up with any processing rate).
+    if (this.#sweepBehind || now - this.#lastSweep >= SWEEP_EVERY_MS) {
+      const timed = now - this.#lastSweep >= SWEEP_EVERY_MS;
+      if (timed) this.#lastSweep = now;
+      this.#sweepBehind = await this.storage.sweep(step.tx, SWEEP_LIMIT) >= SWEEP_LIMIT;
+      if (timed) await this.#unparkSweep(step);
     }
     const result: ExchangeResult = {
       claimed,
@@ -509,47 +628,131 @@ export class PostgresBroker implements Broker {
     return result;
   }
 
-  /** Claims up to `limit` due tasks of one queue (the quarantine or the main one). */
+  /**
+   * Claims up to `limit` due tasks of one queue (`queue`), or of the quarantine (`queues`: the
+   * entries of those queues only). Tasks without a deadline or a concurrency limit are claimed in
+   * one statement; a limited one takes its slot under the slot's advisory lock, or is parked when
+   * the slot is full; an expired one ends as `cancel`.
+   *
+   * @returns How many it took, and whether to claim again (entries dropped, parked or ended).
+   */
   async #claim(
     step: PgStep,
     request: ExchangeRequest,
     limit: number,
-    isolated: boolean,
-    claimed: ClaimedTask[],
-    dropped: string[],
-  ): Promise<number> {
+    queue: string | string[],
+    state: ClaimState,
+  ): Promise<{ taken: number; again: boolean }> {
     const S = this.connection.s;
+    const isolated = Array.isArray(queue);
     const stamp = toUnixSeconds(step.nowMs);
+    // A named queue holds only the tasks this worker knows (the default one every task).
+    const known = !isolated && queue !== DEFAULT_QUEUE ? request.taskNames ?? null : null;
     const rows = await step.run(
-      `with picked as (
-         delete from ${S}.queue q where (q.app, q.uuid) in (
-           select app, uuid from ${S}.queue c
-           where c.app = $1 and c.quarantine = $2 and c.due_at <= to_timestamp($3::float8 / 1000.0)
-             and not exists (select 1 from ${S}.paused p where p.app = $1 and p.name in ('*', c.task_name))
-           order by c.priority, c.seq limit $4 for update skip locked)
-         returning q.uuid, q.priority, q.seq, (extract(epoch from q.due_at) * 1000)::float8 as due),
-       updated as (
-         update ${S}.records r set fields = r.fields || jsonb_build_object(
-             'status', 'process', 'worker_id', $5::text,
-             'deliveries', (coalesce((r.fields->>'deliveries')::int, 0) + 1)::text,
-             'started_at', $6::text, 'updated_at', $6::text)
-         from picked p
-         where r.app = $1 and r.uuid = p.uuid and r.status = 'new'
-           and (r.expires_at is null or r.expires_at > to_timestamp($3::float8 / 1000.0))
-         returning r.uuid, r.fields),
-       leased as (
-         insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline)
-         select $1, u.uuid, $5, (u.fields->>'deliveries')::int, to_timestamp(($3::float8 + $7::float8) / 1000.0)
-         from updated u returning uuid)
-       select p.uuid, p.priority, p.seq, p.due, u.fields from picked p left join updated u using (uuid)
-       order by p.priority, p.seq`,
-      [this.name, isolated, step.nowMs, limit, request.workerId, stamp, request.leaseMs],
+      `with cand as (
+         select c.uuid, c.priority, c.seq, (extract(epoch from c.due_at) * 1000)::float8 as due,
+           c.conc_slot, c.conc_limit,
+           coalesce(c.deadline <= to_timestamp($3::float8 / 1000.0), false) as expired
+         from ${S}.queue c
+         where c.app = $1 and c.quarantine = $2 and not c.parked
+           and ${isolated ? "c.qname = any($8::text[])" : "c.qname = $8::text"}
+           and c.due_at <= to_timestamp($3::float8 / 1000.0)
+           and ($9::text[] is null or c.task_name = any($9::text[]))
+           and c.uuid <> all($10::text[])
+           and not exists (select 1 from ${S}.paused p where p.app = $1 and p.name in ('*', c.task_name))
+         order by c.priority, c.seq limit $4 for update skip locked),
+       picked as (
+         delete from ${S}.queue q using cand k
+         where q.app = $1 and q.uuid = k.uuid and (k.conc_slot is null or k.expired)
+         returning q.uuid),
+       ${takeSql(S, "picked p join cand k using (uuid)", "not k.expired", "null")}
+       select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.expired,
+         p.uuid is not null as picked, u.fields
+       from cand k left join picked p using (uuid) left join updated u using (uuid)
+       order by k.priority, k.seq`,
+      [
+        this.name,
+        isolated,
+        step.nowMs,
+        limit,
+        request.workerId,
+        stamp,
+        request.leaseMs,
+        queue,
+        known,
+        state.skip,
+      ],
     );
     let taken = 0;
+    let again = false;
     for (const row of rows) {
-      const fields = row.fields as TaskFields | null;
+      let fields = row.fields as TaskFields | null;
+      if (row.expired) {
+        again = true;
+        const current = await step.fields(row.uuid);
+        if (current?.status !== "new") {
+          dropped(state, row.uuid);
+          continue;
+        }
+        // Not started by its deadline: it ends as cancel instead of running late.
+        await this.#finish(step, row.uuid, {
+          status: "cancel",
+          cancel_reason: "expired",
+          ...expiredFields(),
+          updated_at: stamp,
+          finished_at: stamp,
+        }, request.failedTtlMs ?? request.resultTtlMs);
+        if (row.conc_slot !== null) state.kick.add(row.conc_slot);
+        continue;
+      }
+      if (!row.picked) {
+        // A concurrency-limited task: its slot is locked by this transaction (or it waits).
+        const slot: string = row.conc_slot;
+        if (!state.locked.has(slot)) {
+          const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
+            this.name,
+            slot,
+          ]);
+          if (!lock.ok) {
+            // Another exchange holds the slot: left queued for the next claim.
+            state.skip.push(row.uuid);
+            continue;
+          }
+          state.locked.add(slot);
+        }
+        const [result] = await step.run(
+          `with room as (
+             select count(*) < $8::int as ok from ${S}.leases where app = $1 and conc_slot = $4),
+           picked as (
+             delete from ${S}.queue q where q.app = $1 and q.uuid = $2 and (select ok from room)
+             returning q.uuid),
+           parked as (
+             update ${S}.queue q set parked = true, quarantine = false
+             where q.app = $1 and q.uuid = $2 and not (select ok from room)
+             returning q.uuid),
+           ${takeSql(S, "picked p", "true", "$4")}
+           select (select ok from room) as ok, (select count(*) from picked)::int as picked,
+             (select fields from updated) as fields`,
+          [
+            this.name,
+            row.uuid,
+            step.nowMs,
+            slot,
+            request.workerId,
+            stamp,
+            request.leaseMs,
+            Number(row.conc_limit) || 1,
+          ],
+        );
+        if (!result.ok) {
+          again = true;
+          continue;
+        }
+        fields = result.fields as TaskFields | null;
+      }
       if (!fields) {
-        dropped.push(row.uuid);
+        again = true;
+        dropped(state, row.uuid);
         continue;
       }
       const task: ClaimedTask = {
@@ -571,10 +774,62 @@ export class PostgresBroker implements Broker {
         if (headers !== undefined) task.headers = headers;
       }
       step.events.push([this.name, row.uuid, "process", "running", task.taskName]);
-      claimed.push(task);
+      state.claimed.push(task);
       taken++;
     }
-    return taken;
+    return { taken, again };
+  }
+
+  /**
+   * Moves the first parked tasks of these slots back to their queues, as many as each slot has
+   * room for. With `wait`, it first takes the slots' locks (in the order given); without, it
+   * kicks only the slots whose lock it gets at once (the others: by their holder or the sweep).
+   */
+  async #kickSlots(step: PgStep, slots: string[], wait: boolean): Promise<void> {
+    const S = this.connection.s;
+    const [lock] = await step.run(
+      `select coalesce(array_agg(s.slot order by s.n), '{}') as slots
+       from unnest($2::text[]) with ordinality as s(slot, n)
+       where ${
+        wait
+          ? `pg_advisory_xact_lock(${slotKey("s.slot")}) is not null`
+          : `pg_try_advisory_xact_lock(${slotKey("s.slot")})`
+      }`,
+      [this.name, slots],
+    );
+    if (lock.slots.length === 0) return;
+    const rows = await step.run(
+      `update ${S}.queue q set parked = false from (
+         select k.uuid from unnest($2::text[]) as s(slot)
+         cross join lateral (
+           select count(*)::int as running from ${S}.leases l where l.app = $1 and l.conc_slot = s.slot) r
+         cross join lateral (
+           select p.conc_limit from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           order by p.priority, p.seq limit 1) f
+         cross join lateral (
+           select p.uuid from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           order by p.priority, p.seq limit greatest(0, coalesce(f.conc_limit, 1) - r.running)) k) k
+       where q.app = $1 and q.uuid = k.uuid
+       returning q.uuid`,
+      [this.name, lock.slots],
+    );
+    if (rows.length > 0) step.wake();
+  }
+
+  /**
+   * The safety net of the concurrency limits: a slot with room and parked tasks (its last
+   * kick missed, its lock being held then) gets them back. One index probe when none is parked.
+   */
+  async #unparkSweep(step: PgStep): Promise<void> {
+    const rows = await step.run(
+      `select distinct conc_slot from (
+         select conc_slot from ${this.connection.s}.queue where app = $1 and parked limit 10000) p
+       limit 100`,
+      [this.name],
+    );
+    if (rows.length > 0) {
+      await this.#kickSlots(step, rows.map((row) => row.conc_slot).sort(), false);
+    }
   }
 
   /** Settles a failed attempt as `retry` and creates the next attempt's record. */
@@ -867,10 +1122,35 @@ export class PostgresBroker implements Broker {
     await this.storage.flushAll();
   }
 
-  async #requeue(step: PgStep, uuid: string, stamp: string, quarantine: boolean): Promise<void> {
+  /** Puts a running task back: in the quarantine when its lease `expired`, else in its queue. */
+  /**
+   * Puts a running task back: in the quarantine when its lease `expired`, else in its queue. A
+   * release with `delayMs` (a remote rate limit, RateLimitedError) is deferred: scheduled that
+   * much later with its `run_at`, and counted in `rate_deferred`, which recovery subtracts from
+   * the deliveries.
+   */
+  async #requeue(
+    step: PgStep,
+    uuid: string,
+    stamp: string,
+    end: DeliveryEnd,
+    delayMs?: number,
+  ): Promise<void> {
+    const quarantine = end === "expired";
     const fields = await step.fields(uuid);
     if (!fields) return;
-    await step.write(uuid, { status: "new", worker_id: "", updated_at: stamp });
+    const patch: TaskFields = {
+      status: "new",
+      worker_id: "",
+      updated_at: stamp,
+      past_deliveries: appendPastDelivery(fields.past_deliveries, fields, stamp, end),
+    };
+    const delay = delayMs === undefined ? 0 : Math.max(0, Math.ceil(delayMs));
+    if (delayMs !== undefined) {
+      patch.run_at = toUnixSeconds(step.nowMs + delay);
+      patch.rate_deferred = String((Number(fields.rate_deferred) || 0) + 1);
+    }
+    await step.write(uuid, patch);
     await step.enqueue(
       {
         uuid,
@@ -878,7 +1158,7 @@ export class PostgresBroker implements Broker {
         seq: Number(fields.seq ?? 0),
         taskName: fields.task_name ?? "",
       },
-      0,
+      delay,
       quarantine,
     );
   }
@@ -1009,6 +1289,7 @@ export class PostgresBroker implements Broker {
       updated_at: stamp,
       deliveries: "0",
       flow: JSON.stringify(link),
+      ...(task.queue === undefined || task.queue === DEFAULT_QUEUE ? {} : { queue: task.queue }),
     });
     if (seq === undefined) return;
     await step.enqueue({ uuid: task.uuid, priority: task.priority, seq, taskName: task.name }, 0);
@@ -1028,25 +1309,70 @@ export class PostgresBroker implements Broker {
 }
 
 /**
- * Refuses what this backend does not implement yet (named queues, deadlines and concurrency
- * limits, from the flow-control work), rather than dropping it silently.
+ * Refuses what this backend does not implement yet, rather than dropping it silently. Named
+ * queues, deadlines and concurrency limits are implemented; the flow-control features still in
+ * the works add their refusals here.
  */
 function unsupported(task: NewTask): void {
-  if (task.queue !== undefined && task.queue !== "default") {
+  if (task.rateLimit !== undefined) {
     throw new TypeError(
-      `Cannot add task "${task.taskName}": named queues are not supported on the PostgreSQL backend yet`,
+      `Cannot add task "${task.taskName}": rate limits (rateLimit) are not supported on the PostgreSQL backend yet`,
     );
   }
-  if (task.expiresInMs !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": deadlines (expiresInMs, expiresAt) are not supported on the PostgreSQL backend yet`,
-    );
-  }
-  if (task.concurrency !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": concurrency limits are not supported on the PostgreSQL backend yet`,
-    );
-  }
+}
+
+/** What the claims of one exchange share. */
+interface ClaimState {
+  /** The tasks claimed. */
+  claimed: ClaimedTask[];
+  /** Entries dropped (no record, or not `new`). */
+  dropped: string[];
+  /** Entries left queued (their slot locked by another exchange): not picked again. */
+  skip: string[];
+  /** Slots of expired tasks ended: kicked at the end. */
+  kick: Set<string>;
+  /** Slots whose advisory lock this transaction holds. */
+  locked: Set<string>;
+}
+
+function dropped(state: ClaimState, uuid: string): void {
+  state.dropped.push(uuid);
+}
+
+/**
+ * The advisory lock key of a concurrency slot: app `$1`, slot `slot` (default `$2`). Every
+ * change of a slot's running tasks or parked ones happens under it.
+ */
+function slotKey(slot = "$2"): string {
+  return `hashtextextended('qtasks:slot:' || $1::text || ':' || ${slot}, 0)`;
+}
+
+/**
+ * The CTEs `updated` and `leased` of a claim: the records of `from` (with column `uuid`, and
+ * `where` on it) become `process` for worker `$5` at `$6` and get a lease of `$7` ms from `$3`,
+ * holding slot `slot` (SQL: `null` or a parameter). `S` is the schema.
+ */
+function takeSql(S: string, from: string, where: string, slot: string): string {
+  return `updated as (
+         update ${S}.records r set fields = r.fields || jsonb_build_object(
+             'status', 'process', 'worker_id', $5::text,
+             'deliveries', (coalesce((r.fields->>'deliveries')::int, 0) + 1)::text,
+             'started_at', $6::text, 'updated_at', $6::text)
+         from ${from}
+         where r.app = $1 and r.uuid = p.uuid and r.status = 'new' and ${where}
+           and (r.expires_at is null or r.expires_at > to_timestamp($3::float8 / 1000.0))
+         returning r.uuid, r.fields),
+       leased as (
+         insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline, conc_slot)
+         select $1, u.uuid, $5, (u.fields->>'deliveries')::int,
+           to_timestamp(($3::float8 + $7::float8) / 1000.0), ${slot}::text
+         from updated u returning uuid)`;
+}
+
+/** The error fields of a task that was not started by its deadline. */
+function expiredFields(): TaskFields {
+  const error = new TaskExpiredError();
+  return errorFields({ type: error.name, code: error.code, message: error.message });
 }
 
 /** The error fields of a task ended by the delivery limit. */

@@ -82,6 +82,11 @@ export interface PostgresConnectionOptions {
   max?: number;
   /** Apply pending migrations on first use (default true); false: `qtasks migrate` does it. */
   migrate?: boolean;
+  /**
+   * How long (ms) a connection attempt, and an enqueue that finds no server, waits before it
+   * fails (the app's `backendTimeoutMs`; default 10 000).
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -126,6 +131,8 @@ export class PostgresConnection {
   readonly label: string;
   /** The channel of task events and wake-ups. */
   readonly channel: string;
+  /** How long (ms) a connection attempt, or an enqueue that finds no server, waits. */
+  readonly timeoutMs: number;
   #owned: boolean;
   #users = 0;
   #ready: Promise<void> | undefined;
@@ -179,6 +186,7 @@ export class PostgresConnection {
     this.s = quoteIdent(this.schema);
     this.channel = `${this.schema}_events`;
     this.#migrate = options.migrate ?? true;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
     if (options.sql) {
       this.sql = options.sql;
       this.#owned = false;
@@ -187,7 +195,7 @@ export class PostgresConnection {
     this.sql = postgres(url!, {
       max: options.max ?? 10,
       onnotice: () => {},
-      connect_timeout: 10,
+      connect_timeout: Math.max(1, Math.ceil(this.timeoutMs / 1000)),
       idle_timeout: 30,
     });
     this.#owned = true;
@@ -397,7 +405,8 @@ export class PostgresConnection {
       state === "ECONNREFUSED" || state === "ENOTFOUND" || state === "CONNECT_TIMEOUT" ||
       state === "EHOSTUNREACH" || state === "ECONNRESET" || state === "CONNECTION_CLOSED" ||
       state === "CONNECTION_ENDED" || state === "CONNECTION_DESTROYED" || state === "EAI_AGAIN" ||
-      state === "57P01" || state === "57P03"
+      state === "57P01" || state === "57P02" || state === "57P03" || state === "EPIPE" ||
+      state === "ETIMEDOUT" || state === "ECONNABORTED" || state.startsWith("08")
     ) {
       [code, what] = ["PG_UNREACHABLE", "no server answers"];
     }

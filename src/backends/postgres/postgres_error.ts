@@ -1,4 +1,4 @@
-import { QTasksError } from "../../model/errors/qtasks_error.ts";
+import { BackendError } from "../../model/errors/backend_error.ts";
 
 /**
  * The stable codes of {@linkcode PostgresBackendError}:
@@ -28,7 +28,8 @@ export type PostgresErrorCode =
 
 /**
  * A failure of the PostgreSQL backend, with a stable `code` (see {@linkcode PostgresErrorCode})
- * and a message that names the server by its redacted URL (never the password).
+ * and a message that names the server by its redacted URL (never the password). It is a
+ * {@linkcode BackendError}, so code that retries a `BackendError` on Redis does so here too.
  *
  * @example
  * ```ts
@@ -38,7 +39,7 @@ export type PostgresErrorCode =
  * console.log(error.code); // "PG_DATABASE_MISSING"
  * ```
  */
-export class PostgresBackendError extends QTasksError {
+export class PostgresBackendError extends BackendError {
   /** The server's SQLSTATE, when it sent one. */
   readonly sqlState: string | undefined;
 
@@ -52,9 +53,9 @@ export class PostgresBackendError extends QTasksError {
   constructor(
     code: PostgresErrorCode,
     message: string,
-    options?: ErrorOptions & { sqlState?: string },
+    options?: ErrorOptions & { sqlState?: string; sent?: boolean },
   ) {
-    super(code, message, options);
+    super(message, { ...options, code });
     this.name = "PostgresBackendError";
     this.sqlState = options?.sqlState;
   }

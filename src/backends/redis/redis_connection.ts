@@ -125,6 +125,10 @@ export class RedisConnection {
   /** Durable enqueue's settings, if on. */
   readonly durableEnqueue: { replicas: number; timeoutMs: number } | undefined;
   #subscriber: Promise<RedisClient> | undefined;
+  /** The subscriber client once open (see {@linkcode RedisConnection.listening}). */
+  #subscriberClient: RedisClient | undefined;
+  /** Channels whose SUBSCRIBE the server confirmed. */
+  #confirmed = new Set<string>();
   #channels = new Map<string, Set<(message: string) => void>>();
   #resync = new Set<() => void>();
   #users = 0;
@@ -425,6 +429,7 @@ export class RedisConnection {
         this.#channels.delete(channel);
         throw this.#wrap(error, "SUBSCRIBE");
       }
+      this.#confirmed.add(channel);
     }
     const set = listeners;
     set.add(listener);
@@ -433,6 +438,16 @@ export class RedisConnection {
       set.delete(listener);
       if (onResync) this.#resync.delete(onResync);
     };
+  }
+
+  /**
+   * Whether the subscription to `channel` is confirmed and the subscriber is connected now: a
+   * message published from now on reaches the channel's listeners, unless the subscriber loses
+   * its connection (then the `onResync` callbacks of {@linkcode RedisConnection.subscribe} run
+   * once it is back).
+   */
+  listening(channel: string): boolean {
+    return this.#confirmed.has(channel) && this.#subscriberClient?.isReady() === true;
   }
 
   /** Closes every client. */
@@ -449,6 +464,8 @@ export class RedisConnection {
     durable?.destroy();
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
+    this.#subscriberClient = undefined;
+    this.#confirmed.clear();
     this.#channels.clear();
     this.#resync.clear();
     await Promise.all([
@@ -657,6 +674,7 @@ export class RedisConnection {
 
   #ensureSubscriber(): Promise<RedisClient> {
     this.#subscriber ??= this.#open().then((client) => {
+      this.#subscriberClient = client;
       client.onReady(() => {
         for (const resync of [...this.#resync]) resync();
       });

@@ -26,6 +26,19 @@ import { waitForRecord } from "../../ports/wait_for_record.ts";
 /** Most records one `read_records` call reads. */
 const READ_BATCH = 500;
 
+/**
+ * Most tasks enqueued here whose events are kept for a waiter that has not started yet (the
+ * oldest is forgotten first: its waiter then reads at once, as any other).
+ */
+const EXPECTED_MAX = 10_000;
+/**
+ * How long a waiter that skipped its first read (see {@linkcode RedisStorage.expectRecord}) waits
+ * for an event before it reads anyway: a guard, should a notice be lost.
+ */
+const DEFERRED_READ_MS = 2_000;
+/** Statuses heard for an expected task: none yet. */
+const NONE_HEARD: readonly (string | undefined)[] = Object.freeze([]);
+
 /** A result waiter's read, waiting for the end of the turn. */
 interface PendingRead {
   uuid: string;
@@ -57,6 +70,11 @@ export class RedisStorage implements Storage {
   /** The app's keys. */
   readonly keys: RedisKeys;
   #watchers = new Map<string, Set<(status?: string) => void>>();
+  /**
+   * Tasks enqueued by this process while it listened on the events channel, with the statuses
+   * heard for them since (see expectRecord); in insertion order, at most EXPECTED_MAX.
+   */
+  #expected = new Map<string, (string | undefined)[] | typeof NONE_HEARD>();
   /** Result waiters' reads not sent yet: sent together at the end of this turn. */
   #reads: PendingRead[] = [];
   #subscribed: Promise<unknown> | undefined;
@@ -92,6 +110,7 @@ export class RedisStorage implements Storage {
   async stop(): Promise<void> {
     this.#subscribed = undefined;
     this.#watchers.clear();
+    this.#expected.clear();
     if (this.#holds) {
       this.#holds = false;
       await this.connection.release();
@@ -133,15 +152,43 @@ export class RedisStorage implements Storage {
     return results;
   }
 
+  /**
+   * Told by the app just before it stores a new task (not a caller-chosen uuid): when this
+   * storage is listening on the events channel already, every event of that task will reach it,
+   * so it keeps the statuses heard for the task until a waiter starts, and that waiter skips its
+   * first read (which would mostly find the task not run yet) unless an awaited status was heard
+   * meanwhile. Not listening: nothing is kept, the waiter reads first, as always.
+   */
+  expectRecord(uuid: string): void {
+    if (this.#subscribed === undefined || !this.connection.listening(this.keys.events)) return;
+    if (this.#expected.size >= EXPECTED_MAX) {
+      this.#expected.delete(this.#expected.keys().next().value!);
+    }
+    this.#expected.set(uuid, NONE_HEARD);
+  }
+
   /** Waits for a status, woken by the events channel. */
   waitForStatus(uuid: string, options: WaitForStatusOptions): Promise<TaskRecord | undefined> {
     // A message on the events channel only says when to read: its status and fields are never
     // taken as the record (anyone allowed to PUBLISH could forge them), so an awaited status is
     // read back from the record itself (one read per awaited status heard, shared by the waiters
     // that read in the same turn: see #readSoon).
+    // A task this process enqueued while listening (expectRecord) needs no first read, unless an
+    // awaited status (or an unknown change) was heard before this waiter started. The check and
+    // waitForRecord's watch run in the same synchronous step: no event falls between them.
+    const heard = this.#expected.get(uuid);
+    let firstReadAfterMs: number | undefined;
+    if (heard !== undefined) {
+      this.#expected.delete(uuid);
+      const awaited = options.statuses as readonly (string | undefined)[];
+      if (!heard.some((status) => status === undefined || awaited.includes(status))) {
+        firstReadAfterMs = DEFERRED_READ_MS;
+      }
+    }
     return waitForRecord(options, {
       read: () => this.#readSoon(uuid),
       watch: (onChange) => this.#watch(uuid, (status) => onChange(status)),
+      firstReadAfterMs,
     });
   }
 
@@ -279,15 +326,24 @@ export class RedisStorage implements Storage {
         const first = message.indexOf(" ");
         const uuid = first < 0 ? message : message.slice(0, first);
         const set = this.#watchers.get(uuid);
-        if (!set) return;
+        const heard = set ? undefined : this.#expected.get(uuid);
+        if (!set && heard === undefined) return;
         const second = first < 0 ? -1 : message.indexOf(" ", first + 1);
         const status = first < 0
           ? undefined
           : message.slice(first + 1, second < 0 ? undefined : second);
-        for (const notify of [...set]) notify(status);
+        if (heard !== undefined) {
+          // Enqueued here, no waiter yet: kept for the waiter (see expectRecord).
+          if (heard === NONE_HEARD) this.#expected.set(uuid, [status]);
+          else (heard as (string | undefined)[]).push(status);
+          return;
+        }
+        for (const notify of [...set!]) notify(status);
       },
-      // After a reconnection, messages may have been missed: every waiter reads again.
+      // After a reconnection, messages may have been missed: every waiter reads again, and the
+      // waiters of expected tasks not started yet read first.
       () => {
+        this.#expected.clear();
         for (const set of this.#watchers.values()) for (const notify of [...set]) notify();
       },
     ).catch((error) => {

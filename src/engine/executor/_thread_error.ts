@@ -13,6 +13,7 @@ import { TaskTimeoutError } from "../../model/errors/task_timeout_error.ts";
 import { ThreadCrashError } from "../../model/errors/thread_crash_error.ts";
 import { UnknownTaskError } from "../../model/errors/unknown_task_error.ts";
 import { UnrecoverableError } from "../../model/errors/unrecoverable_error.ts";
+import { RateLimitedError } from "../../model/errors/rate_limited_error.ts";
 import { ValidationError } from "../../model/errors/validation_error.ts";
 import { WorkerShutdownError } from "../../model/errors/worker_shutdown_error.ts";
 import { describeError } from "../../model/task_codec.ts";
@@ -71,6 +72,7 @@ const QTASKS_CLASSES: readonly ErrorClass[] = [
   InvalidPayloadError,
   LeaseLostError,
   QTasksError,
+  RateLimitedError,
   ResultTimeoutError,
   TaskCancelError,
   TaskFailedError,

@@ -47,6 +47,7 @@ import type {
 import { InvalidPayloadError } from "../../model/errors/invalid_payload_error.ts";
 import { ConfigError } from "../../model/errors/config_error.ts";
 import { LeaseLostError } from "../../model/errors/lease_lost_error.ts";
+import { RateLimitedError } from "../../model/errors/rate_limited_error.ts";
 import { TaskCancelError } from "../../model/errors/task_cancel_error.ts";
 import {
   DEFAULT_QUEUE,
@@ -826,6 +827,15 @@ export class AsyncWorker implements Worker {
     current: ClaimedTask,
     outcome: FailedOutcome,
   ): Settlement | Promise<Settlement> {
+    // A remote rate limit: given back for later, no attempt used (docs/flow-control.md).
+    if (outcome.thrown instanceof RateLimitedError) {
+      return {
+        uuid: task.uuid,
+        deliveries: task.deliveries,
+        status: "release",
+        delayMs: outcome.thrown.retryAfterMs,
+      };
+    }
     const definition = this.#host?.tasks.get(current.taskName);
     const retriesLeft = current.retriesLeft ?? definition?.retry ?? 0;
     if (

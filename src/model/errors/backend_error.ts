@@ -36,13 +36,14 @@ export class BackendError extends QTasksError {
    *
    * @param message What failed, with the redacted URL.
    * @param options Standard error options (`cause`), the task's `uuid`, whether the command was
-   *   `sent`, and the server's `reply` code when it refused it.
+   *   `sent`, the server's `reply` code when it refused it, and a more precise `code` than
+   *   `BACKEND_UNAVAILABLE` (a backend's own error class, such as the PostgreSQL backend's).
    */
   constructor(
     message: string,
-    options?: ErrorOptions & { uuid?: string; sent?: boolean; reply?: string },
+    options?: ErrorOptions & { uuid?: string; sent?: boolean; reply?: string; code?: string },
   ) {
-    super("BACKEND_UNAVAILABLE", message, options);
+    super(options?.code ?? "BACKEND_UNAVAILABLE", message, options);
     this.name = "BackendError";
     this.uuid = options?.uuid;
     this.sent = options?.sent ?? false;

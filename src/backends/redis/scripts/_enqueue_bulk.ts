@@ -208,6 +208,13 @@ function appendTask(args: string[], task: NewTask): void {
     args.push("conc_slot", task.concurrency.slot, "conc_limit", String(task.concurrency.limit));
     pairs += 2;
   }
+  // A rate limit, one field "<limit> <ms> <slot>": the claim counts the slot's starts in its
+  // window (see _rate_limit_lua.ts).
+  if (task.rateLimit !== undefined) {
+    const { slot, limit, durationMs } = task.rateLimit;
+    args.push("rate_limit", `${limit} ${durationMs} ${slot}`);
+    pairs++;
+  }
   args[count] = String(pairs);
 }
 

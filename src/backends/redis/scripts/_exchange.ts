@@ -9,10 +9,12 @@ import {
   deliveryLimitMessage,
 } from "../../../model/errors/delivery_limit_error.ts";
 import { ATTEMPT_FIELDS, luaSet } from "../../../model/_attempt_fields.ts";
+import { MAX_PAST_DELIVERIES } from "../../../model/past_delivery.ts";
 import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
 import { INDEX_LUA } from "./_index_lua.ts";
+import { RATE_LIMIT_LUA } from "./_rate_limit_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 import {
   CLAIM_FIELDS,
@@ -83,6 +85,13 @@ A record with "conc_slot" and "conc_limit" (a concurrency limit, see the script'
 claimed only while fewer than conc_limit tasks of its slot run; else its entry is parked in the
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
+A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
+task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+fewer than limit tasks of its slot started in the last ms; else its entry is parked in
+{app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
+remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+from its deliveries before comparing them with ARGV[6].
 A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
 marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
 queue, expires_at, run_at, conc_slot, conc_limit) has only the fields every claim needs read.
@@ -193,15 +202,25 @@ local function wakeQueue(name)
   if not name or name == 'default' then wake = true else wakes[name] = true end
 end
 
-local function requeue(key, uuid, queue)
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
+-- Puts a running task back in "queue" (KEYS[1]: its own queue; KEYS[4]: the quarantine), and
+-- appends the delivery that ends ("released" or "expired") to its past_deliveries field, the last
+-- ${MAX_PAST_DELIVERIES} kept (src/model/past_delivery.ts reads them).
+local function requeue(key, uuid, queue, ending)
+  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue', 'deliveries',
+    'worker_id', 'started_at', 'past_deliveries')
   if not r[2] then return false end
   if queue == KEYS[1] and r[4] then
     queue = queueKey(r[4])
     wakeQueue(r[4])
   end
   idxMove(uuid, r[3], r[2], 'process', 'queued')
-  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp)
+  local ok, past = pcall(cjson.decode, r[8] or '[]')
+  if not ok or type(past) ~= 'table' then past = {} end
+  past[#past + 1] = { n = tonumber(r[5] or '0') or 0, worker = r[6] or '',
+    started_at = r[7] or '', ended_at = stamp, ['end'] = ending }
+  while #past > ${MAX_PAST_DELIVERIES} do table.remove(past, 1) end
+  redis.call('HSET', key, 'status', 'new', 'worker_id', '', 'updated_at', stamp,
+    'past_deliveries', cjson.encode(past))
   redis.call('ZADD', queue, tonumber(r[1]) or 0, string.format('%015d', tonumber(r[2])) .. ':' .. uuid)
   if listened then redis.call('PUBLISH', ARGV[8], uuid .. ' new') end
   return true
@@ -262,6 +281,7 @@ local function scheduledHead()
   if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]) end
   return head
 end
+${RATE_LIMIT_LUA}
 
 ${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
@@ -350,8 +370,10 @@ for _ = 1, tonumber(ARGV[10]) do
   if not held then state = settleWithoutLease(key, token, status) end
   if held or state == 'held' then
     concFree(uuid)
-    if status == 'release' then
-      requeue(key, uuid, KEYS[1])
+    if status == 'release' and n > 0 then
+      rateDefer(key, uuid, ARGV[i + 8])
+    elseif status == 'release' then
+      requeue(key, uuid, KEYS[1], 'released')
     else
       local fields
       if status == 'success' then
@@ -382,8 +404,9 @@ for _, member in ipairs(expired) do
   local key = prefix .. uuid
   redis.call('ZREM', KEYS[2], member)
   concFree(uuid)
-  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested')
-  local deliveries = tonumber(r[1] or '0') or 0
+  local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
+  -- Deliveries given back for a remote rate limit (rateDefer) are no crash.
+  local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
   elseif deliveries >= maxDeliveries then
@@ -393,7 +416,7 @@ for _, member in ipairs(expired) do
       'error_code', ${LIMIT_CODE}, 'error_message', message,
       'traceback', ${LIMIT_TYPE} .. ': ' .. message }, owner, r[1])
   else
-    requeue(key, uuid, KEYS[4])
+    requeue(key, uuid, KEYS[4], 'expired')
   end
   recovered = recovered + 1
 end
@@ -411,7 +434,7 @@ if earliest and earliest <= now then
       if r[4] then wakeQueue(r[4]) end
       redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
-    elseif not r[2] then
+    elseif not r[2] and not rateWoken(member) then
       dropped[#dropped + 1] = uuid
     end
   end
@@ -480,8 +503,12 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
+      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+          popped[k + 1]) then
+        -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
       elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
+        rateUndo(uuid)
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
@@ -521,6 +548,7 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
+  rateLoadNames()
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0 then isolatedClaim = 1 end
   if isolatedClaim == 0 then
@@ -606,7 +634,9 @@ export function encodeExchange(
   for (const s of request.settlements) {
     args.push(s.uuid, String(s.deliveries), s.status, flowTasks.has(s.uuid) ? "1" : "");
     if (s.status === "release") {
-      args.push("", "", "0");
+      // A delayed release (a remote rate limit) carries its delay as one field pair.
+      if (s.delayMs === undefined) args.push("", "", "0");
+      else args.push("", "", "1", "delay", String(Math.max(0, Math.ceil(s.delayMs))));
       continue;
     }
     const index = claimedIndex?.get(s.uuid);

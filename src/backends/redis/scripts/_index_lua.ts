@@ -371,6 +371,16 @@ local function idxPage(status, name, before, count)
       idxQueuedFrom(IP .. 'queue:' .. q, name, bound, count, out)
     end
     idxQueuedFrom(IP .. 'quarantine', name, bound, count, out)
+    -- Tasks parked by their rate limit: one {N}:rate:wait:<slot> per slot in {N}:rate:due
+    -- (member "<limit> <ms> <slot>", see _rate_limit_lua.ts).
+    local slots = {}
+    for _, spec in ipairs(redis.call('ZRANGE', IP .. 'rate:due', 0, -1)) do
+      local slot = string.match(spec, '^%d+ %d+ (.+)$')
+      if slot and not slots[slot] then
+        slots[slot] = true
+        idxQueuedFrom(IP .. 'rate:wait:' .. slot, name, bound, count, out)
+      end
+    end
   end
   for _, n in ipairs(idxNames(name)) do
     if status == 'queued' then

@@ -3,6 +3,7 @@ import type { RedisReply } from "../redis_client.ts";
 import type { RedisKeys } from "../redis_keys.ts";
 import type { QueueStats } from "../../../model/queue_stats.ts";
 import { malformedReply, replyArray, replyInteger } from "./_reply.ts";
+import { RATE_WAKE } from "./_rate_limit_lua.ts";
 
 /** Counts the queued tasks per priority, and the quarantined, scheduled and leased ones. */
 export const queueStatsScript: RedisScript = new RedisScript(
@@ -10,7 +11,7 @@ export const queueStatsScript: RedisScript = new RedisScript(
   `--[[ queue_stats: queue depth per priority, without reading the members.
 KEYS[1] queue       ZSET  score = priority, member = seq:uuid
 KEYS[2] quarantine  ZSET  like the queue
-KEYS[3] scheduled   ZSET  score = due time (ms)
+KEYS[3] scheduled   ZSET  score = due time (ms); its member "rate" is not a task (not counted)
 KEYS[4] leases      ZSET  claimed tasks (running or claimed ahead)
 ARGV[1] most distinct priorities to count (the rest are summed into the last one counted)
 Returns { { priority, count, ... }, quarantined, scheduled, leased }: each distinct score is
@@ -27,7 +28,10 @@ for i = 1, tonumber(ARGV[1]) do
   depth[#depth + 1] = redis.call('ZCOUNT', KEYS[1], score, to)
   from = '(' .. score
 end
-return { depth, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]) }
+-- The schedule's member "rate" (RATE_WAKE, _rate_limit_lua.ts) wakes rate-limited tasks: no task.
+local scheduled = redis.call('ZCARD', KEYS[3])
+if scheduled > 0 and redis.call('ZSCORE', KEYS[3], '${RATE_WAKE}') then scheduled = scheduled - 1 end
+return { depth, redis.call('ZCARD', KEYS[2]), scheduled, redis.call('ZCARD', KEYS[4]) }
 `,
   4,
 );
