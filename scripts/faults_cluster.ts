@@ -121,6 +121,11 @@ const SCENARIOS: Array<{
   },
 ];
 
+/** With VERBOSE=1: when each phase of a scenario ends. */
+function phase(text: string): void {
+  if (process.env.VERBOSE) console.error(`${new Date().toISOString()} ${text}`);
+}
+
 async function runScenario(scenario: (typeof SCENARIOS)[number]): Promise<Row> {
   const topology = await scenario.start();
   const name = `faults-${scenario.id}`;
@@ -164,10 +169,12 @@ async function runScenario(scenario: (typeof SCENARIOS)[number]): Promise<Row> {
         }
       }));
     }
+    phase("load done");
     const deadline = performance.now() + 30_000;
     while (acked.some(({ id }) => !runs.has(id)) && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    phase("waited for the runs");
     let lost = 0;
     let stuck = 0;
     for (const { id, uuid } of acked) {
@@ -176,6 +183,7 @@ async function runScenario(scenario: (typeof SCENARIOS)[number]): Promise<Row> {
       if (await app.get(uuid)) stuck++;
       else lost++;
     }
+    phase("counted");
     const duplicated = [...runs.values()].filter((count) => count > 1).length;
     return {
       id: scenario.id,
@@ -189,7 +197,9 @@ async function runScenario(scenario: (typeof SCENARIOS)[number]): Promise<Row> {
     };
   } finally {
     await app.flushAll().catch(() => {});
+    phase("flushed");
     await app.stop().catch(() => {});
+    phase("stopped");
     stopTopology(topology);
   }
 }

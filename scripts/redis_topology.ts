@@ -6,7 +6,9 @@
  *   deno run -A scripts/redis_topology.ts up STATE_FILE    # prints the two URLs, writes STATE_FILE
  *   deno run -A scripts/redis_topology.ts down STATE_FILE  # kills them, removes their folders
  *
- * `up` prints `cluster redis+cluster://…` and `sentinel redis+sentinel://…` lines.
+ * `up` prints `cluster redis+cluster://…` and `sentinel redis+sentinel://…` lines. The ports
+ * are the first free ones from `QTASKS_TOPOLOGY_PORT_BASE` (default 7100; the Sentinel setup
+ * from 50 above): give each concurrent run on one machine its own base.
  *
  * @module
  */

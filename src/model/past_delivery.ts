@@ -8,7 +8,18 @@
  * @module
  */
 
-/** How a past delivery ended. `expired`: its lease expired; `released`: its worker gave it back. */
+/**
+ * How a past delivery ended. `expired`: its lease expired (the worker died or stalled);
+ * `released`: its worker gave it back (on stop, or deferred for a remote rate limit).
+ *
+ * @example
+ * ```ts
+ * import type { DeliveryEnd } from "@qtasks/qtasks/ports";
+ *
+ * const end: DeliveryEnd = "expired";
+ * console.log(end === "expired" ? "lease expired" : "released"); // "lease expired"
+ * ```
+ */
 export type DeliveryEnd = "expired" | "released";
 
 /**

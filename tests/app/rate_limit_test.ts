@@ -11,6 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RateLimitedError } from "../../src/ports/mod.ts";
 import { encodeThreadError, rebuildThreadError } from "../../src/engine/executor/_thread_error.ts";
+import type { QueueTasks } from "../../mod.ts";
 import { backendApp, backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 import { uniqueName } from "../support/deferred.ts";
 
@@ -18,22 +19,35 @@ for (const backend of BACKENDS) {
   const label = backendLabel(backend);
 
   test(`${label}, a task with a rate limit per key starts at most the limit of each key per window`, async () => {
-    const app = backendApp(backend, "rate", { maxTasksProcess: 10 }, uniqueName("rate"));
-    const send = app.task(
-      { name: "send", rateLimit: { limit: 2, durationMs: 300, key: (to: string) => to } },
-      (to: string) => to,
-    );
+    const name = uniqueName("rate");
+    const register = (app: QueueTasks) =>
+      app.task(
+        { name: "send", rateLimit: { limit: 2, durationMs: 300, key: (to: string) => to } },
+        (to: string) => to,
+      );
+    const app = backendApp(backend, "rate", { maxTasksProcess: 10 }, name);
+    // On Redis a second worker of the same app shares the limit.
+    const second = backend === "redis"
+      ? backendApp(backend, "rate", { maxTasksProcess: 10 }, name)
+      : undefined;
+    const send = register(app);
+    if (second) register(second);
     await withApp(app, async () => {
-      const calls = [];
-      for (let i = 0; i < 6; i++) calls.push(await send.addTask(i % 2 === 0 ? "a" : "b"));
-      for (const call of calls) await call.value({ timeoutMs: 10_000 });
-      const records = await Promise.all(calls.map((call) => call.get()));
-      for (const key of ["a", "b"]) {
-        const starts = records.filter((r) => r?.args[0] === key)
-          .map((r) => r?.startedAt?.getTime() ?? 0).sort((x, y) => x - y);
-        assert.equal(starts.length, 3);
-        // The third start of a key waited for the first to leave the window (server time).
-        assert.ok(starts[2] - starts[0] >= 299, `${key}: ${starts[2] - starts[0]} ms`);
+      if (second) await second.start();
+      try {
+        const calls = [];
+        for (let i = 0; i < 6; i++) calls.push(await send.addTask(i % 2 === 0 ? "a" : "b"));
+        for (const call of calls) await call.value({ timeoutMs: 10_000 });
+        const records = await Promise.all(calls.map((call) => call.get()));
+        for (const key of ["a", "b"]) {
+          const starts = records.filter((r) => r?.args[0] === key)
+            .map((r) => r?.startedAt?.getTime() ?? 0).sort((x, y) => x - y);
+          assert.equal(starts.length, 3);
+          // The third start of a key waited for the first to leave the window (server time).
+          assert.ok(starts[2] - starts[0] >= 299, `${key}: ${starts[2] - starts[0]} ms`);
+        }
+      } finally {
+        if (second) await second.stop({ graceMs: 1_000 });
       }
     });
   });

@@ -43,6 +43,13 @@ export type ContractCase =
 /** How an implementation plugs into the suite. */
 export interface BrokerContractOptions {
   /**
+   * Makes the uuids of the tasks in the tests of claim order (priority and FIFO, want, the
+   * quarantine's order, release, bulk order, getAll's order). A partitioned Redis app promises
+   * that order within one partition only, so it gives uuids of one partition. Default
+   * `crypto.randomUUID()`.
+   */
+  orderedUuid?: () => string;
+  /**
    * Deletes the record of `uuid` and leaves its queue entry (a poison entry). Called right after
    * that task was added, while it is the app's only record. Without it, the poison-entry test is
    * skipped.
@@ -170,6 +177,9 @@ export function brokerContract(
   makeBroker: (name: string) => Broker | Promise<Broker>,
   options: BrokerContractOptions = {},
 ): void {
+  /** A task of the order tests (see {@linkcode BrokerContractOptions.orderedUuid}). */
+  const orderedTask = (overrides: Partial<NewTask> = {}): NewTask =>
+    newTask({ uuid: options.orderedUuid?.() ?? crypto.randomUUID(), ...overrides });
   /** Registers a test that a known bug of this implementation may mark as todo. */
   function contractTest(
     name: string,
@@ -299,7 +309,7 @@ export function brokerContract(
         ];
         const uuidByLabel = new Map<string, string>();
         for (const [name, priority] of plan) {
-          const task = newTask({ taskName: name, priority, args: JSON.stringify([name]) });
+          const task = orderedTask({ taskName: name, priority, args: JSON.stringify([name]) });
           uuidByLabel.set(name, task.uuid);
           await broker.add(task);
         }
@@ -333,7 +343,7 @@ export function brokerContract(
     "claims at most want tasks and marks them as running under the worker",
     () =>
       withBroker(async (broker) => {
-        const tasks = Array.from({ length: 5 }, (_, i) => newTask({ args: `[${i}]` }));
+        const tasks = Array.from({ length: 5 }, (_, i) => orderedTask({ args: `[${i}]` }));
         for (const task of tasks) await broker.add(task);
 
         const none = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 0 }));
@@ -590,7 +600,7 @@ export function brokerContract(
     () =>
       withBroker(async (broker) => {
         const leaseMs = 150;
-        const dead = [newTask(), newTask(), newTask()];
+        const dead = [orderedTask(), orderedTask(), orderedTask()];
         for (const task of dead) await broker.add(task);
         await broker.exchange(exchangeRequest({ workerId: "dead", want: 3, leaseMs }));
 
@@ -607,7 +617,7 @@ export function brokerContract(
         assert.equal(recovery.quarantined, 3);
 
         // It still gets tasks from the queue.
-        const fresh = newTask();
+        const fresh = orderedTask();
         await broker.add(fresh);
         const busy = await broker.exchange(exchangeRequest({ workerId: "busy", want: 10 }));
         assert.deepEqual(busy.claimed.map((t) => [t.uuid, t.isolated]), [[fresh.uuid, false]]);
@@ -707,8 +717,8 @@ export function brokerContract(
     () =>
       withBroker(async (broker) => {
         const leaseMs = 150;
-        const kept = newTask();
-        const lapsing = newTask();
+        const kept = orderedTask();
+        const lapsing = orderedTask();
         await broker.add(kept);
         await broker.add(lapsing);
         const claim = await broker.exchange(
@@ -777,8 +787,8 @@ export function brokerContract(
 
   contractTest("puts a released task back in the queue", () =>
     withBroker(async (broker) => {
-      const released = newTask();
-      const later = newTask();
+      const released = orderedTask();
+      const later = orderedTask();
       await broker.add(released);
       await broker.add(later);
       const claim = await broker.exchange(exchangeRequest({ workerId: "worker-a", want: 1 }));
@@ -815,9 +825,9 @@ export function brokerContract(
     "adds tasks enqueued in the same turn independently: a duplicate fails alone",
     () =>
       withBroker(async (broker) => {
-        const existing = newTask();
+        const existing = orderedTask();
         await broker.add(existing);
-        const fresh = [newTask(), newTask(), newTask()];
+        const fresh = [orderedTask(), orderedTask(), orderedTask()];
         const outcomes = await Promise.allSettled([
           broker.add(fresh[0]),
           broker.add({ ...existing, args: '["again"]' }),
@@ -846,9 +856,9 @@ export function brokerContract(
     "adds tasks in bulk in priority and FIFO order, all or none",
     () =>
       withBroker(async (broker) => {
-        const first = newTask({ priority: 1, extra: { batch: "a" } });
-        const urgent = newTask({ priority: -1 });
-        const second = newTask({ priority: 1 });
+        const first = orderedTask({ priority: 1, extra: { batch: "a" } });
+        const urgent = orderedTask({ priority: -1 });
+        const second = orderedTask({ priority: 1 });
         await broker.addBulk([first, urgent, second]);
         const record = await mustGet(broker, first.uuid);
         assert.equal(record.status, "new");
@@ -856,7 +866,7 @@ export function brokerContract(
         const claim = await broker.exchange(exchangeRequest({ want: 10 }));
         assert.deepEqual(uuidsOf(claim), [urgent.uuid, first.uuid, second.uuid]);
 
-        const fresh = newTask();
+        const fresh = orderedTask();
         await assert.rejects(broker.addBulk([fresh, first]), DuplicateTaskError);
         assert.equal(
           await broker.get(fresh.uuid),
@@ -1208,12 +1218,12 @@ export function brokerContract(
       withBroker(async (broker) => {
         const corrupt = options.corrupt;
         assert.ok(corrupt);
-        const poison = newTask({ priority: 0 });
+        const poison = orderedTask({ priority: 0 });
         await broker.add(poison);
         await corrupt(broker, poison.uuid);
         assert.equal(await broker.get(poison.uuid), undefined, "the hook deletes the record");
-        const next = newTask({ priority: 0 });
-        const last = newTask({ priority: 0 });
+        const next = orderedTask({ priority: 0 });
+        const last = orderedTask({ priority: 0 });
         await broker.add(next);
         await broker.add(last);
 
@@ -1376,7 +1386,7 @@ export function brokerContract(
     () =>
       withBroker(async (broker) => {
         assert.deepEqual(await broker.storage.getAll(), [], "no records yet");
-        const tasks = Array.from({ length: 5 }, (_, i) => newTask({ args: `[${i}]` }));
+        const tasks = Array.from({ length: 5 }, (_, i) => orderedTask({ args: `[${i}]` }));
         for (const task of tasks.slice(0, 3)) await broker.add(task);
         await broker.addBulk(tasks.slice(3));
         await broker.exchange(exchangeRequest({ want: 1 }));
@@ -1664,7 +1674,7 @@ export function brokerContract(
           ["late-pminus2", -2, delayMs],
         ];
         for (const [name, priority, ms] of plan) {
-          await broker.add(newTask({ taskName: name, priority, delayMs: ms || undefined }));
+          await broker.add(orderedTask({ taskName: name, priority, delayMs: ms || undefined }));
         }
         const early = await broker.exchange(exchangeRequest({ want: 1 }));
         assert.deepEqual(early.claimed.map((task) => task.taskName), ["now-p3"]);

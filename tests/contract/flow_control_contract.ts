@@ -8,18 +8,24 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Broker, ExchangeResult, Settlement } from "../../src/ports/mod.ts";
+import type { Broker, ExchangeResult, NewTask, Settlement } from "../../src/ports/mod.ts";
 import {
   appName,
   componentContext,
   exchangeRequest,
   mustGet,
-  newTask,
+  newTask as anyTask,
   PROMPT_MS,
 } from "./broker_contract.ts";
 
 /** How a backend plugs into the suite. */
 export interface FlowControlContractOptions {
+  /**
+   * Makes the uuids of the suite's tasks (default `crypto.randomUUID()`). A partitioned Redis
+   * app gives uuids of one partition: the suite checks orders (newest first, priority, FIFO)
+   * that a partitioned app promises within one partition only.
+   */
+  uuid?: () => string;
   /** Moves the broker's clock forward by `ms` (else the tests wait for the wall clock). */
   advanceClock?: (broker: Broker, ms: number) => void | Promise<void>;
   /**
@@ -31,6 +37,14 @@ export interface FlowControlContractOptions {
 
 function uuidsOf(result: ExchangeResult): string[] {
   return result.claimed.map((task) => task.uuid);
+}
+
+/** Makes the uuids of the suite's tasks (see the `uuid` option). */
+let makeUuid: () => string = () => crypto.randomUUID();
+
+/** A task of the suite, its uuid from {@linkcode makeUuid}. */
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return anyTask({ uuid: makeUuid(), ...overrides });
 }
 
 /**
@@ -45,6 +59,7 @@ export function flowControlContract(
   makeBroker: (name: string) => Broker | Promise<Broker>,
   options: FlowControlContractOptions = {},
 ): void {
+  if (options.uuid) makeUuid = options.uuid;
   async function withBroker(body: (broker: Broker) => Promise<void>): Promise<void> {
     const broker = await makeBroker(appName());
     try {
@@ -295,6 +310,11 @@ export function flowControlContract(
       const waiting = await mustGet(broker, limited[2].uuid);
       assert.equal(waiting.status, "new", "a waiting task is neither failed nor retried");
       assert.equal(waiting.deliveries, 0);
+      if (broker.operations) {
+        const page = await broker.operations.list({ status: "queued" });
+        assert.deepEqual(page.records.map((r) => r.uuid), [limited[2].uuid], "listed as queued");
+        assert.equal((await broker.operations.counts()).byStatus.queued, 1);
+      }
     }));
 
   test(`${label} hands a task waiting for its concurrency slot out when a running one settles`, () =>

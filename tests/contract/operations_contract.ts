@@ -10,12 +10,33 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TaskStateError } from "../../mod.ts";
 import type { Broker, QueueOperations, TaskEvent } from "../../src/ports/mod.ts";
-import { appName, componentContext, exchangeRequest, mustGet, newTask } from "./broker_contract.ts";
+import {
+  appName,
+  componentContext,
+  exchangeRequest,
+  mustGet,
+  newTask as anyTask,
+} from "./broker_contract.ts";
+import type { NewTask } from "../../src/ports/mod.ts";
 
 /** How an implementation plugs into the suite. */
 export interface OperationsContractOptions {
+  /**
+   * Makes the uuids of the suite's tasks (default `crypto.randomUUID()`). A partitioned Redis
+   * app gives uuids of one partition: the suite checks orders (newest first, priority, FIFO)
+   * that a partitioned app promises within one partition only.
+   */
+  uuid?: () => string;
   /** Moves the broker's clock forward by `ms` (memory); without it, expiry tests wait. */
   advanceClock?: (broker: Broker, ms: number) => void | Promise<void>;
+}
+
+/** Makes the uuids of the suite's tasks (see the `uuid` option). */
+let makeUuid: () => string = () => crypto.randomUUID();
+
+/** A task of the suite, its uuid from {@linkcode makeUuid}. */
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return anyTask({ uuid: makeUuid(), ...overrides });
 }
 
 /**
@@ -30,6 +51,7 @@ export function operationsContract(
   makeBroker: (name: string) => Broker | Promise<Broker>,
   options: OperationsContractOptions = {},
 ): void {
+  if (options.uuid) makeUuid = options.uuid;
   async function withOps(
     body: (broker: Broker, ops: QueueOperations) => Promise<void>,
   ): Promise<void> {

@@ -6,8 +6,15 @@
  */
 import process from "node:process";
 import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import { partition0Uuids, partitionsOf } from "../support/redis_partitions.ts";
 import { operationsContract } from "./operations_contract.ts";
 
 const url = process.env.QTASKS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-operationsContract("RedisBroker", (name) => new RedisBroker({ name, url }));
+const partitions = partitionsOf(url);
+operationsContract(
+  partitions > 1 ? `RedisBroker (${partitions} partitions)` : "RedisBroker",
+  (name) => new RedisBroker({ name, url }),
+  // A partitioned app promises its orders within one partition (docs/redis-cluster.md).
+  { uuid: partition0Uuids(partitions) },
+);

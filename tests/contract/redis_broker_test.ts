@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
-import { RedisBroker } from "../../src/backends/redis/mod.ts";
+import { partitionOf, RedisBroker } from "../../src/backends/redis/mod.ts";
+import type { NewTask } from "../../src/ports/mod.ts";
+import { partition0Uuids, partitionsOf } from "../support/redis_partitions.ts";
 import type { Broker } from "../../src/ports/mod.ts";
 import {
   appName,
@@ -16,11 +18,20 @@ import {
   componentContext,
   exchangeRequest,
   mustGet,
-  newTask,
+  newTask as anyTask,
 } from "./broker_contract.ts";
 import { progressContract } from "./progress_contract.ts";
 
 const url = process.env.QTASKS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+/** The URL's partitions (`?partitions=K`: the suite then runs on a partitioned app). */
+const partitions = partitionsOf(url);
+/** A uuid of partition 0 (any uuid with one partition). */
+const partition0Uuid = partition0Uuids(partitions);
+
+/** A task of partition 0: the Redis-only tests below read its keys under `{name}`. */
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return anyTask({ uuid: partition0Uuid(), ...overrides });
+}
 
 function makeRedisBroker(name: string): RedisBroker {
   return new RedisBroker({ name, url });
@@ -31,12 +42,19 @@ function raw(broker: Broker, args: string[]): Promise<unknown> {
   return (broker as RedisBroker).connection.command(args);
 }
 
-brokerContract("RedisBroker", makeRedisBroker, {
-  sharedState: true,
-  corrupt: async (broker, uuid) => {
-    assert.equal(await raw(broker, ["DEL", `{${broker.name}}:task:${uuid}`]), 1);
+brokerContract(
+  partitions > 1 ? `RedisBroker (${partitions} partitions)` : "RedisBroker",
+  makeRedisBroker,
+  {
+    sharedState: true,
+    corrupt: async (broker, uuid) => {
+      const keys = (broker as RedisBroker).partitions[partitionOf(uuid, partitions)];
+      assert.equal(await raw(broker, ["DEL", keys.task(uuid)]), 1);
+    },
+    // Priority and FIFO hold within a partition (docs/redis-cluster.md).
+    orderedUuid: partition0Uuid,
   },
-});
+);
 
 /** Runs `body` with started brokers of fresh apps; always flushes and stops them. */
 async function withRedisBrokers(

@@ -15,6 +15,11 @@ export interface StatsBackend {
   makeBroker(name: string): Broker;
   /** Deletes everything of the broker's app and releases it. */
   dispose(broker: Broker): Promise<void>;
+  /**
+   * Makes the uuids of the tasks whose claim order matters (default `crypto.randomUUID()`): a
+   * partitioned Redis app gives uuids of one partition (it promises priorities within one).
+   */
+  uuid?: () => string;
 }
 
 function globalConfigOf(broker: Broker): GlobalConfig {
@@ -130,7 +135,7 @@ export function statsContract(label: string, backend: StatsBackend): void {
         inFlight: 0,
       });
       const task = (priority: number, delayMs?: number) => ({
-        uuid: crypto.randomUUID(),
+        uuid: backend.uuid?.() ?? crypto.randomUUID(),
         taskName: "t",
         priority,
         args: "[]",

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { partition0Uuids, partitionsOf } from "../support/redis_partitions.ts";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RedisBroker } from "../../src/backends/redis/mod.ts";
@@ -24,6 +25,7 @@ async function dispose(broker: RedisBroker): Promise<void> {
 statsContract("RedisGlobalConfig", {
   makeBroker: (name) => new RedisBroker({ name, url }),
   dispose: (broker) => dispose(broker as RedisBroker),
+  uuid: partition0Uuids(partitionsOf(url)),
 });
 
 test("RedisGlobalConfig: a claim is one key {app}:claim:<key> with the TTL given", async () => {

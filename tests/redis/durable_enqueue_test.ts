@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RedisBroker, RedisConnection } from "../../src/backends/redis/mod.ts";
+import {
+  RedisBroker,
+  type RedisClient,
+  RedisConnection,
+  RedisScript,
+} from "../../src/backends/redis/mod.ts";
 import { BackendError } from "../../src/model/errors/backend_error.ts";
 import { componentContext, newTask } from "../contract/broker_contract.ts";
 import { uniqueName } from "../support/deferred.ts";
@@ -108,4 +113,71 @@ test("durable enqueue refuses a replica count below 1", () => {
     () => new RedisConnection({ durableEnqueue: { replicas: 0, timeoutMs: 100 } }),
     RangeError,
   );
+});
+
+/**
+ * A client that answers a durable enqueue: the script, the mark, `WAIT` (1 replica) and
+ * `CLIENT ID`, which changes after the script when `reconnects` (a reconnection between the
+ * script and its WAIT). Records the commands.
+ */
+function fakeDurableClient(reconnects: boolean, sent: string[][]): RedisClient {
+  let id = 7;
+  const client: RedisClient = {
+    connect: () => Promise.resolve(),
+    isReady: () => true,
+    onReady: () => () => {},
+    send: (args) => {
+      sent.push([...args]);
+      if (args[0] === "CLIENT") return Promise.resolve(id);
+      if (args[0] === "EVALSHA") {
+        if (reconnects) id++;
+        return Promise.resolve("ran");
+      }
+      if (args[0] === "WAIT") return Promise.resolve(1);
+      return Promise.resolve("OK");
+    },
+    duplicate: () => client,
+    subscribe: () => Promise.resolve(),
+    unsubscribe: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    destroy: () => {},
+    onError: () => {},
+  };
+  return client;
+}
+
+const markScript = new RedisScript("mark", "return redis.call('SET', KEYS[1], '1')", 1);
+
+test("durable enqueue marks the stream before its WAIT, in the slot of the script's first key", async () => {
+  const sent: string[][] = [];
+  const connection = new RedisConnection({
+    createClient: () => fakeDurableClient(false, sent),
+    allowEviction: true,
+    durableEnqueue: { replicas: 1, timeoutMs: 100 },
+  });
+  try {
+    assert.equal(await connection.durableScript(markScript, ["{shop}:queue"], []), "ran");
+    assert.deepEqual(sent.map((args) => args[0]), ["CLIENT", "EVALSHA", "SET", "WAIT", "CLIENT"]);
+    assert.deepEqual(sent[2], ["SET", "{shop}:durable", "1", "PX", "60000"]);
+  } finally {
+    await connection.close();
+  }
+});
+
+test("durable enqueue is not acknowledged when the connection changed between the script and its WAIT", async () => {
+  const connection = new RedisConnection({
+    createClient: () => fakeDurableClient(true, []),
+    allowEviction: true,
+    durableEnqueue: { replicas: 1, timeoutMs: 100 },
+  });
+  try {
+    await assert.rejects(
+      connection.durableScript(markScript, ["{shop}:queue"], []),
+      (error: unknown) =>
+        error instanceof BackendError && error.sent === true &&
+        /connection changed before its WAIT/.test(error.message),
+    );
+  } finally {
+    await connection.close();
+  }
 });

@@ -37,6 +37,21 @@ export interface RedisTopology {
 /** The Sentinel name of the primary that {@linkcode startSentinel} sets up. */
 export const SENTINEL_MASTER = "qtasks-primary";
 
+/**
+ * Where the servers' ports are looked for: `QTASKS_TOPOLOGY_PORT_BASE` (default 7100; the
+ * cluster from there, the Sentinel setup from 50 above), so that runs started at the same time
+ * on one machine can be kept apart.
+ */
+export function portBase(): number {
+  const base = Number(process.env.QTASKS_TOPOLOGY_PORT_BASE ?? 7100);
+  if (!(Number.isInteger(base) && base > 1024 && base < 55_000)) {
+    throw new RangeError(
+      `QTASKS_TOPOLOGY_PORT_BASE must be a port from 1025 to 54999, got ${base}`,
+    );
+  }
+  return base;
+}
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -120,7 +135,7 @@ export function killNode(node: TopologyNode): void {
  * Starts a Redis Cluster of 3 primaries and 3 replicas on free ports from `fromPort`; resolves
  * once every node says `cluster_state:ok`.
  */
-export async function startCluster(fromPort = 7100): Promise<RedisTopology> {
+export async function startCluster(fromPort = portBase()): Promise<RedisTopology> {
   const root = mkdtempSync(join(tmpdir(), "qtasks-cluster-"));
   const ports = await freePorts(6, fromPort, true);
   const nodes: TopologyNode[] = [];
@@ -158,6 +173,17 @@ export async function startCluster(fromPort = 7100): Promise<RedisTopology> {
       "every node to see 6 nodes",
       () => ports.every((port) => cli(port, "CLUSTER", "NODES").trim().split("\n").length === 6),
     );
+    // Every replica has synced with its primary: a replica that never did cannot be promoted,
+    // and a failover scenario would wait for ever (on a loaded machine the first sync can take
+    // longer than the cluster's creation).
+    await until(
+      "every replica to be in sync with its primary",
+      () =>
+        ports.every((port) => {
+          const info = cli(port, "INFO", "replication");
+          return info.includes("role:master") || info.includes("master_link_status:up");
+        }),
+    );
   } catch (error) {
     stopTopology(topology);
     throw error;
@@ -176,7 +202,7 @@ function sentinelCommand(conf: string): [string, string[]] {
  * `failover-timeout` 5000) on free ports from `fromPort`; resolves once every Sentinel knows the
  * replica and the other Sentinels.
  */
-export async function startSentinel(fromPort = 7150): Promise<RedisTopology> {
+export async function startSentinel(fromPort = portBase() + 50): Promise<RedisTopology> {
   const root = mkdtempSync(join(tmpdir(), "qtasks-sentinel-"));
   const ports = await freePorts(5, fromPort, false);
   const nodes: TopologyNode[] = [];

@@ -8,7 +8,8 @@
 /** How many slots a Redis Cluster has. */
 export const CLUSTER_SLOTS = 16_384;
 
-function crc16(bytes: Uint8Array): number {
+/** CRC16 (XMODEM), the checksum of cluster slots. */
+export function crc16(bytes: Uint8Array): number {
   let crc = 0;
   for (const byte of bytes) {
     crc ^= byte << 8;

@@ -37,5 +37,5 @@ export { RedisOfflineError } from "./redis_client.ts";
 export type { RedisClient, RedisReply } from "./redis_client.ts";
 export { RedisScript } from "./redis_script.ts";
 export { RedisReplyError } from "./redis_reply_error.ts";
-export { redisKeys } from "./redis_keys.ts";
+export { partitionKeys, partitionOf, redisKeys } from "./redis_keys.ts";
 export type { RedisKeys } from "./redis_keys.ts";

@@ -1,7 +1,7 @@
 import type { QueueOperations } from "../../ports/queue_operations.ts";
 import { type RedisComponentOptions, RedisGlobalConfig } from "./redis_global_config.ts";
 import { RedisConnection } from "./redis_connection.ts";
-import { type RedisKeys, redisKeys } from "./redis_keys.ts";
+import { partitionKeys, partitionOf, type RedisKeys, redisKeys } from "./redis_keys.ts";
 import {
   decodeEnqueueBulk,
   encodeEnqueueBulk,
@@ -29,6 +29,7 @@ import { RedisReplyError } from "./redis_reply_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { ConfigError } from "../../model/errors/config_error.ts";
 import { serverOf } from "./_same_server.ts";
+import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
@@ -89,8 +90,13 @@ export class RedisBroker implements Broker {
   readonly storage: RedisStorage;
   /** The shared connection. */
   readonly connection: RedisConnection;
-  /** The app's keys. */
+  /** The app's keys (of partition 0, the only one unless `partitions` says more). */
   readonly keys: RedisKeys;
+  /**
+   * The key layout of each partition (`redis: { partitions }`): one entry, `keys`, by default.
+   * See docs/redis-cluster.md.
+   */
+  readonly partitions: readonly RedisKeys[];
   /** The operator's API: query, retry, delete, clean, drain, pause, events, logs. */
   readonly operations: QueueOperations;
   #holds = true;
@@ -105,6 +111,10 @@ export class RedisBroker implements Broker {
   #onClaim = (uuid: string, taskName: string, seq: string): void => {
     this.#claimed.set(uuid, { taskName, seq });
   };
+  /** With several partitions: the partition of each claimed task, until it is settled. */
+  #claimedIn = new Map<string, number>();
+  /** With several partitions: where the next claim starts (rotates, so none starves). */
+  #nextPartition = 0;
 
   /**
    * Creates a RedisBroker.
@@ -121,7 +131,7 @@ export class RedisBroker implements Broker {
         `Cannot create RedisBroker "${this.name}": its storage belongs to app "${options.storage.name}"`,
       );
     }
-    this.keys = redisKeys(this.name);
+    redisKeys(this.name); // checks the name first
     if (options.storage) {
       this.storage = options.storage;
       this.connection = options.connection ??
@@ -139,8 +149,10 @@ export class RedisBroker implements Broker {
         globalConfig,
       });
     }
+    this.partitions = partitionKeys(this.name, this.connection.partitions);
+    this.keys = this.partitions[0];
     this.connection.acquire();
-    this.operations = new RedisOperations(this.connection, this.keys);
+    this.operations = new RedisOperations(this.connection, this.keys, this.partitions);
   }
 
   /** Starts the Storage (and GlobalConfig); connection errors are logged, redacted. */
@@ -192,8 +204,28 @@ export class RedisBroker implements Broker {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
+    if (this.partitions.length > 1) {
+      const groups = new Map<number, typeof batch>();
+      for (const entry of batch) {
+        const p = this.#partitionFor(entry.task);
+        const group = groups.get(p);
+        if (group) group.push(entry);
+        else groups.set(p, [entry]);
+      }
+      await Promise.all([...groups].map(([p, group]) => this.#flushGroup(group, p)));
+      return;
+    }
+    await this.#flushGroup(batch, 0);
+  }
+
+  async #flushGroup(
+    batch: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }>,
+    partition: number,
+  ): Promise<void> {
     try {
-      const skipped = new Set(await this.#sendBulk(batch.map((entry) => entry.task), true));
+      const skipped = new Set(
+        await this.#sendBulk(batch.map((entry) => entry.task), true, [], partition),
+      );
       for (const { task, resolve, reject } of batch) {
         if (skipped.has(task.uuid)) reject(new DuplicateTaskError(task.taskName, task.uuid));
         else resolve();
@@ -210,8 +242,27 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). */
+  /**
+   * Enqueues many tasks: one EVALSHA per 500 tasks, each batch atomic (all or none). With
+   * several partitions, each task goes to its uuid's partition: the uuids are first checked on
+   * every partition (one EXISTS each), so a duplicate refuses the whole call before anything is
+   * stored; each partition's share is then one atomic call.
+   */
   async addBulk(tasks: NewTask[]): Promise<void> {
+    const count = this.partitions.length;
+    if (count > 1) {
+      const groups: NewTask[][] = this.partitions.map(() => []);
+      for (const task of tasks) groups[this.#partitionFor(task)].push(task);
+      await this.#checkAbsent(
+        tasks.map((task) => ({ ...task, partition: this.#partitionFor(task) })),
+      );
+      await Promise.all(groups.map(async (group, p) => {
+        for (let start = 0; start < group.length; start += BULK_BATCH) {
+          await this.#sendBulk(group.slice(start, start + BULK_BATCH), false, [], p);
+        }
+      }));
+      return;
+    }
     for (let start = 0; start < tasks.length; start += BULK_BATCH) {
       await this.#sendBulk(tasks.slice(start, start + BULK_BATCH), false);
     }
@@ -221,8 +272,70 @@ export class RedisBroker implements Broker {
    * Stores a chain's or group's records and queues its first tasks: one EVALSHA of enqueue_bulk
    * (all or none), the records as entries that are never queued.
    */
+  /**
+   * Refuses tasks whose uuid is already stored in its partition (one EXISTS per partition):
+   * with several partitions, the check before a call that spans them.
+   *
+   * @throws {DuplicateTaskError} Naming the first one found.
+   */
+  async #checkAbsent(
+    tasks: ReadonlyArray<{ uuid: string; taskName: string; partition?: number }>,
+  ): Promise<void> {
+    const count = this.partitions.length;
+    const groups = new Map<number, Array<{ uuid: string; taskName: string }>>();
+    for (const task of tasks) {
+      const p = task.partition ?? partitionOf(task.uuid, count);
+      const group = groups.get(p);
+      if (group) group.push(task);
+      else groups.set(p, [task]);
+    }
+    await Promise.all([...groups].map(async ([p, group]) => {
+      for (let start = 0; start < group.length; start += BULK_BATCH) {
+        const part = group.slice(start, start + BULK_BATCH);
+        const keys = part.map((task) => this.partitions[p].task(task.uuid));
+        if (Number(await this.connection.command(["EXISTS", ...keys])) === 0) continue;
+        for (const task of part) {
+          const found = await this.connection.command([
+            "EXISTS",
+            this.partitions[p].task(task.uuid),
+          ]);
+          if (Number(found) > 0) throw new DuplicateTaskError(task.taskName, task.uuid);
+        }
+      }
+    }));
+  }
+
+  /**
+   * The partition a new task goes to: its uuid's, except for a task with a concurrency or rate
+   * limit, which goes to its task name's, so that every task of a limit's slots (a name, or a
+   * name and key) is counted by one partition's scripts and the limit holds across partitions.
+   */
+  #partitionFor(task: NewTask): number {
+    const count = this.partitions.length;
+    if (count === 1) return 0;
+    if (task.concurrency !== undefined || task.rateLimit !== undefined) {
+      return partitionOf(task.taskName, count);
+    }
+    return partitionOf(task.uuid, count);
+  }
+
   async addFlow(flow: NewFlow): Promise<void> {
-    await this.#sendBulk(flow.tasks, false, flow.records);
+    // A flow's records and tasks stay in one partition (its scripts touch them together): the
+    // one of its first record (the id the caller holds).
+    const first = flow.records[0]?.uuid ?? flow.tasks[0]?.uuid ?? "";
+    if (this.partitions.length > 1) {
+      // Its uuids are unique in their own partitions too (where add() would look).
+      await this.#checkAbsent([
+        ...flow.records.map((record) => ({ uuid: record.uuid, taskName: `@${record.kind}` })),
+        ...flow.tasks,
+      ]);
+    }
+    await this.#sendBulk(
+      flow.tasks,
+      false,
+      flow.records,
+      partitionOf(first, this.partitions.length),
+    );
   }
 
   /**
@@ -234,8 +347,10 @@ export class RedisBroker implements Broker {
     batch: NewTask[],
     skipExisting: boolean,
     records: readonly NewFlowRecord[] = [],
+    partition = 0,
   ): Promise<string[]> {
     let skipped: string[] = [];
+    const partitionKeys = this.partitions[partition];
     // The names of rate-limited tasks, added before their records: a claim that sees a record
     // sees its name (_rate_limit_lua.ts). One more command for them, nothing for other tasks.
     let rated: Set<string> | undefined;
@@ -244,9 +359,9 @@ export class RedisBroker implements Broker {
     }
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
       if (rated !== undefined) {
-        await this.connection.command(["SADD", rateNamesKey(this.keys.prefix), ...rated]);
+        await this.connection.command(["SADD", rateNamesKey(partitionKeys.prefix), ...rated]);
       }
-      const { keys, args } = encodeEnqueueBulk(this.keys, {
+      const { keys, args } = encodeEnqueueBulk(partitionKeys, {
         tasks: batch,
         skipExisting: skipExisting || resent,
         records,
@@ -256,6 +371,17 @@ export class RedisBroker implements Broker {
       );
       skipped = resent ? [] : skippedNow;
     });
+    if (partition !== 0 && this.connection.isCluster) {
+      // Idle workers of a partitioned app on a cluster block on partition 0's markers (a
+      // blocking command waits on one slot): wake them for this partition's new tasks.
+      const queues = new Set(batch.filter((task) => !task.delayMs).map((task) => task.queue));
+      await Promise.all(
+        [...queues].map((queue) =>
+          this.connection.command(["ZADD", this.keys.markerOf(queue ?? DEFAULT_QUEUE), "0", "0"])
+            .catch(() => {})
+        ),
+      );
+    }
     return skipped;
   }
 
@@ -295,9 +421,81 @@ export class RedisBroker implements Broker {
   }
 
   async #exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    if (this.partitions.length > 1) return this.#noted(request, await this.#exchangeAll(request));
     const { keys, args } = encodeExchange(this.keys, request, this.#flowTasks, this.#claimed);
     const reply = await this.connection.script(exchangeScript, keys, args);
     return this.#noted(request, decodeExchange(reply, this.#onClaim));
+  }
+
+  /** The partition of a task this worker claimed (its uuid's, if it did not claim it here). */
+  #partitionOfClaimed(uuid: string): number {
+    return this.#claimedIn.get(uuid) ?? partitionOf(uuid, this.partitions.length);
+  }
+
+  /**
+   * The exchange of a partitioned app: each partition's settlements go to it; the claim visits
+   * the partitions one after the other, starting at the next one each time (so every partition
+   * is visited first in turn and none starves), until `want` tasks are claimed, and stops after
+   * a task that runs alone (quarantined). One script call per partition visited: a partition is
+   * visited when it has settlements or tasks are still wanted.
+   */
+  async #exchangeAll(request: ExchangeRequest): Promise<ExchangeResult> {
+    const count = this.partitions.length;
+    const settlements: ExchangeRequest["settlements"][] = this.partitions.map(() => []);
+    for (const settlement of request.settlements) {
+      settlements[this.#partitionOfClaimed(settlement.uuid)].push(settlement);
+    }
+    const start = this.#nextPartition;
+    this.#nextPartition = (start + 1) % count;
+    const merged: ExchangeResult = {
+      claimed: [],
+      rejected: [],
+      recovered: 0,
+      dropped: [],
+      quarantined: 0,
+    };
+    let want = request.want;
+    let idle = request.idle;
+    for (let i = 0; i < count; i++) {
+      const p = (start + i) % count;
+      // The first partition is always visited (its expired leases and due tasks move on even
+      // when nothing is wanted: every partition in turn).
+      if (i > 0 && settlements[p].length === 0 && want <= 0) continue;
+      const part = { ...request, settlements: settlements[p], want: Math.max(0, want), idle };
+      const { keys, args } = encodeExchange(
+        this.partitions[p],
+        part,
+        this.#flowTasks,
+        this.#claimed,
+      );
+      const result = decodeExchange(
+        await this.connection.script(exchangeScript, keys, args),
+        this.#onClaim,
+      );
+      for (const task of result.claimed) this.#claimedIn.set(task.uuid, p);
+      merged.claimed.push(...result.claimed);
+      merged.rejected.push(...result.rejected);
+      merged.dropped.push(...result.dropped);
+      merged.recovered += result.recovered;
+      merged.quarantined += result.quarantined;
+      if (
+        result.nextDueMs !== undefined &&
+        (merged.nextDueMs === undefined || result.nextDueMs < merged.nextDueMs)
+      ) merged.nextDueMs = result.nextDueMs;
+      want -= result.claimed.length;
+      if (result.claimed.length > 0) idle = false;
+      // A quarantined task runs alone.
+      if (result.claimed.some((task) => task.isolated)) want = 0;
+    }
+    // Priorities across partitions: the claimed tasks run most urgent first (stable: within a
+    // priority, in the order of the partitions visited).
+    merged.claimed.sort((a, b) => a.priority - b.priority);
+    // Refused settlements in the order they were given.
+    if (merged.rejected.length > 1) {
+      const order = new Map(request.settlements.map((settlement, i) => [settlement.uuid, i]));
+      merged.rejected.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    }
+    return merged;
   }
 
   /**
@@ -310,6 +508,9 @@ export class RedisBroker implements Broker {
     if (this.#flowTasks.size > 0) {
       for (const settlement of request.settlements) this.#flowTasks.delete(settlement.uuid);
     }
+    if (this.#claimedIn.size > 0) {
+      for (const settlement of request.settlements) this.#claimedIn.delete(settlement.uuid);
+    }
     for (const settlement of request.settlements) this.#claimed.delete(settlement.uuid);
     for (const task of result.claimed) if (task.flow) this.#flowTasks.add(task.uuid);
     return result;
@@ -317,25 +518,68 @@ export class RedisBroker implements Broker {
 
   /** Renews leases: one EVALSHA. */
   async extendLeases(workerId: string, leases: Lease[], leaseMs: number): Promise<LeaseRenewal> {
-    const { keys, args } = encodeExtendLeases(this.keys, { workerId, leases, leaseMs });
-    return decodeExtendLeases(await this.connection.script(extendLeasesScript, keys, args));
+    if (this.partitions.length === 1) {
+      const { keys, args } = encodeExtendLeases(this.keys, { workerId, leases, leaseMs });
+      return decodeExtendLeases(await this.connection.script(extendLeasesScript, keys, args));
+    }
+    const groups: Lease[][] = this.partitions.map(() => []);
+    for (const lease of leases) groups[this.#partitionOfClaimed(lease.uuid)].push(lease);
+    const renewals = await Promise.all(groups.map(async (group, p) => {
+      if (group.length === 0) return { lost: [], cancelled: [] };
+      const { keys, args } = encodeExtendLeases(this.partitions[p], {
+        workerId,
+        leases: group,
+        leaseMs,
+      });
+      return decodeExtendLeases(await this.connection.script(extendLeasesScript, keys, args));
+    }));
+    return {
+      lost: renewals.flatMap((renewal) => renewal.lost),
+      cancelled: renewals.flatMap((renewal) => renewal.cancelled),
+    };
   }
 
   /** Cancels: one EVALSHA (a running task's worker hears it on the control channel). */
   async cancel(uuid: string, reason: string, resultTtlMs: number): Promise<CancelOutcome> {
-    const { keys, args } = encodeCancel(this.keys, { uuid, reason, resultTtlMs });
-    return decodeCancel(await this.connection.script(cancelScript, keys, args));
+    // Its uuid's partition first; a task created inside another partition (a retry's attempt,
+    // a chain's step) is found in the next ones.
+    let outcome: CancelOutcome = "missing";
+    for (const p of this.#lookupOrder(uuid)) {
+      const { keys, args } = encodeCancel(this.partitions[p], { uuid, reason, resultTtlMs });
+      outcome = decodeCancel(await this.connection.script(cancelScript, keys, args));
+      if (outcome !== "missing") return outcome;
+    }
+    return outcome;
+  }
+
+  /** The partitions to look for a record in: its uuid's first, then the others. */
+  #lookupOrder(uuid: string): number[] {
+    const count = this.partitions.length;
+    const first = partitionOf(uuid, count);
+    return Array.from({ length: count }, (_, i) => (first + i) % count);
   }
 
   /** Listens on the control channel for cancels of running tasks. */
   async watchCancellations(
     listener: (uuid: string, reason: string) => void,
   ): Promise<() => void> {
-    const remove = await this.connection.subscribe(this.keys.control, (message) => {
-      const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
-      if (match) listener(match[1], match[2]);
-    });
-    return remove;
+    const removers: Array<() => void> = [];
+    try {
+      for (const keys of this.partitions) {
+        removers.push(
+          await this.connection.subscribe(keys.control, (message) => {
+            const match = /^cancel (\S+) ?([\s\S]*)$/.exec(message);
+            if (match) listener(match[1], match[2]);
+          }),
+        );
+      }
+    } catch (error) {
+      for (const remove of removers) remove();
+      throw error;
+    }
+    return () => {
+      for (const remove of removers) remove();
+    };
   }
 
   /** Stores a running task's progress under a lease check, and tells waiters: one EVALSHA. */
@@ -345,7 +589,7 @@ export class RedisBroker implements Broker {
     deliveries: number,
     progress: string,
   ): Promise<boolean> {
-    const { keys, args } = encodeReportProgress(this.keys, {
+    const { keys, args } = encodeReportProgress(this.partitions[this.#partitionOfClaimed(uuid)], {
       workerId,
       uuid,
       deliveries,
@@ -362,7 +606,7 @@ export class RedisBroker implements Broker {
     line: string,
     caps: { maxLines: number; maxBytes: number },
   ): Promise<boolean> {
-    const { keys, args } = encodeAppendLog(this.keys, {
+    const { keys, args } = encodeAppendLog(this.partitions[this.#partitionOfClaimed(uuid)], {
       workerId,
       uuid,
       deliveries,
@@ -388,13 +632,37 @@ export class RedisBroker implements Broker {
     const blockMs = Math.max(timeoutMs, 10);
     // The markers of the queues the claim takes from (one BZPOPMIN waits on all of them).
     const queues = claim?.queues;
-    const markers = queues === undefined || queues.length === 0
-      ? [this.keys.marker]
-      : queues.map((queue) => this.keys.markerOf(queue));
-    const pop = ["BZPOPMIN", ...markers, (blockMs / 1000).toFixed(3)];
+    const markersOf = (keys: RedisKeys) =>
+      queues === undefined || queues.length === 0
+        ? [keys.marker]
+        : queues.map((queue) => keys.markerOf(queue));
+    const partitioned = this.partitions.length > 1;
+    // A partitioned app: one BZPOPMIN on every partition's markers, on one server; on a cluster
+    // (one slot per command) on partition 0's, which every enqueue to another partition also
+    // sets (see #sendBulk), and for at most 1 s, after which the claim visits every partition
+    // (what sets the markers of other partitions, such as the recovery of expired leases, is
+    // seen within that second).
+    const markers = partitioned && !this.connection.isCluster
+      ? this.partitions.flatMap(markersOf)
+      : markersOf(this.keys);
+    const waitMs = partitioned && this.connection.isCluster ? Math.min(blockMs, 1_000) : blockMs;
+    const pop = ["BZPOPMIN", ...markers, (waitMs / 1000).toFixed(3)];
     if (!claim) {
-      await this.connection.blocking(pop, blockMs, signal);
+      await this.connection.blocking(pop, waitMs, signal);
       return undefined;
+    }
+    if (partitioned) {
+      const dueIn = this.#dueAt === undefined ? Infinity : this.#dueAt - performance.now();
+      if (dueIn >= 1) {
+        const ms = Math.max(1, Math.min(waitMs, Math.floor(dueIn)));
+        await this.connection.blocking(
+          ["BZPOPMIN", ...markers, (ms / 1000).toFixed(3)],
+          ms,
+          signal,
+        );
+      }
+      if (signal.aborted) return undefined;
+      return await this.#exchange(claim);
     }
     const { keys, args } = encodeExchange(this.keys, claim, this.#flowTasks, this.#claimed);
     const call = ["EVALSHA", await exchangeScript.sha(), String(keys.length), ...keys, ...args];
@@ -434,8 +702,11 @@ export class RedisBroker implements Broker {
    * priority, up to 100), and the quarantined, scheduled and leased ones.
    */
   async queueStats(): Promise<QueueStats> {
-    const { keys, args } = encodeQueueStats(this.keys, 100);
-    return decodeQueueStats(await this.connection.script(queueStatsScript, keys, args));
+    const all = await Promise.all(this.partitions.map(async (partition) => {
+      const { keys, args } = encodeQueueStats(partition, 100);
+      return decodeQueueStats(await this.connection.script(queueStatsScript, keys, args));
+    }));
+    return all.length === 1 ? all[0] : sumQueueStats(all);
   }
 
   /** Deletes every key of the app (through the Storage). */
@@ -461,4 +732,24 @@ function addFailed(
     }`,
     { cause, uuid, sent, reply: cause.reply },
   );
+}
+
+/** The queue counts of several partitions, added up (priorities merged, most urgent first). */
+function sumQueueStats(all: QueueStats[]): QueueStats {
+  const byPriority = new Map<number, number>();
+  for (const stats of all) {
+    for (const { priority, count } of stats.byPriority) {
+      byPriority.set(priority, (byPriority.get(priority) ?? 0) + count);
+    }
+  }
+  return {
+    queued: all.reduce((sum, stats) => sum + stats.queued, 0),
+    byPriority: [...byPriority].sort((a, b) => a[0] - b[0]).map(([priority, count]) => ({
+      priority,
+      count,
+    })),
+    quarantined: all.reduce((sum, stats) => sum + stats.quarantined, 0),
+    scheduled: all.reduce((sum, stats) => sum + stats.scheduled, 0),
+    inFlight: all.reduce((sum, stats) => sum + stats.inFlight, 0),
+  };
 }

@@ -5,6 +5,7 @@ import { type RedisClient, RedisOfflineError, type RedisReply } from "./redis_cl
 import { RedisReplyError } from "./redis_reply_error.ts";
 import type { RedisScript } from "./redis_script.ts";
 import { redactUrl, unencodedInUserInfo, urlSecrets } from "../../model/_redact_url.ts";
+import { checkPartitions } from "./redis_keys.ts";
 import { clusterUrl, isTopologyUrl, parseTopologyUrl } from "./_topology_url.ts";
 
 /** A command waiting for its reply, watched for its deadline. */
@@ -88,6 +89,14 @@ export interface RedisConnectionOptions {
    * can be lost by the failover. See docs/redis-cluster.md for what each mode promises.
    */
   durableEnqueue?: { replicas: number; timeoutMs: number };
+  /**
+   * Splits each app's queue into this many partitions (default 1), each under its own hash tag
+   * (`{app}`, `{app:1}`, …), so that one app's enqueues, claims and settlements spread over that
+   * many Redis Cluster slots, and so over as many primaries. Also `?partitions=K` in the URL.
+   * Every component of an app (and every process of it) must use the same number. See
+   * docs/redis-cluster.md for what is promised across partitions.
+   */
+  partitions?: number;
 }
 
 /**
@@ -124,6 +133,10 @@ export class RedisConnection {
   #durable: Promise<RedisClient> | undefined;
   /** Durable enqueue's settings, if on. */
   readonly durableEnqueue: { replicas: number; timeoutMs: number } | undefined;
+  /** How many partitions each app's queue has (the `partitions` option or `?partitions=`). */
+  readonly partitions: number;
+  /** Whether this is a Redis Cluster (a command can touch only one slot). */
+  readonly isCluster: boolean;
   #subscriber: Promise<RedisClient> | undefined;
   /** The subscriber client once open (see {@linkcode RedisConnection.listening}). */
   #subscriberClient: RedisClient | undefined;
@@ -161,6 +174,20 @@ export class RedisConnection {
     this.#url = options.cluster !== undefined
       ? clusterUrl(options.cluster.rootNodes)
       : options.url ?? "redis://127.0.0.1:6379";
+    const fromUrl = takePartitions(this.#url);
+    this.#url = fromUrl.url;
+    const partitions = options.partitions ?? fromUrl.partitions ?? 1;
+    if (
+      options.partitions !== undefined && fromUrl.partitions !== undefined &&
+      options.partitions !== fromUrl.partitions
+    ) {
+      throw new TypeError(
+        `Cannot connect to Redis: partitions is ${options.partitions} but the URL says ?partitions=${fromUrl.partitions}`,
+      );
+    }
+    checkPartitions(partitions);
+    this.partitions = partitions;
+    this.isCluster = /^rediss?\+cluster:\/\//i.test(this.#url);
     if (!/^rediss?:\/\//.test(this.#url) && !isTopologyUrl(this.#url)) {
       throw new TypeError(
         `Cannot connect to ${
@@ -263,8 +290,18 @@ export class RedisConnection {
    * connection, a dedicated one (WAIT blocks its connection), and resolves with the script's
    * reply once that many replicas acknowledged its writes.
    *
-   * @throws {BackendError} When fewer replicas acknowledged within the timeout (`sent`: the
-   *   script ran on the primary; it may survive or not).
+   * `WAIT` covers the writes of its own connection only, so two holes are closed: (1) the
+   * connection's `CLIENT ID` is read before the script and after the `WAIT` (in the same round
+   * trips): a connection that changed in between (a reconnection, maybe to a promoted replica)
+   * proves nothing, and the call fails as not acknowledged; (2) right before the `WAIT` it
+   * writes a mark (`SET {tag}:durable 1 PX 60000`, in the slot of the script's first key), so
+   * that the `WAIT` covers a point of the replication stream after this enqueue even when the
+   * script wrote nothing (a resend that found its tasks stored by an earlier send, on another
+   * connection): a replica that has the mark has everything the primary stored before it.
+   *
+   * @throws {BackendError} When fewer replicas acknowledged within the timeout, or the
+   *   connection changed between the script and the `WAIT` (`sent`: the script ran on the
+   *   primary; it may survive or not).
    */
   async durableScript(
     script: RedisScript,
@@ -284,26 +321,49 @@ export class RedisConnection {
         throw this.#wrap(error, script.name, !(error instanceof RedisOfflineError));
       }
     };
+    // On the connection the script goes through (on a cluster: to the primary of its slot).
+    const beside = (command: readonly string[]) =>
+      client.sendBeside && keys[0] !== undefined
+        ? client.sendBeside(keys[0], command)
+        : client.send(command);
+    const sha = await script.sha();
+    // Sent right before the script, on the same connection: no round trip of its own.
+    const idBefore = beside(["CLIENT", "ID"]);
+    idBefore.catch(() => {});
     let reply: RedisReply;
     try {
-      reply = await run(["EVALSHA", await script.sha(), ...tail]);
+      reply = await run(["EVALSHA", sha, ...tail]);
     } catch (error) {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
       reply = await run(["EVAL", script.source, ...tail]);
     }
+    const tag = /^\{[^}]*\}/.exec(keys[0] ?? "")?.[0] ?? "{qtasks}";
     const wait = ["WAIT", String(durable.replicas), String(durable.timeoutMs)];
     let acked: RedisReply;
+    let before: RedisReply;
+    let after: RedisReply;
     try {
-      acked = await this.#withDeadline(
+      // Mark, WAIT and CLIENT ID in one round trip.
+      const mark = beside(["SET", `${tag}:durable`, "1", "PX", "60000"]);
+      const waited = beside(wait);
+      const idAfter = beside(["CLIENT", "ID"]);
+      mark.catch(() => {});
+      idAfter.catch(() => {});
+      acked = await this.#withDeadline(client, waited, deadline + durable.timeoutMs, "WAIT");
+      [before, after] = await this.#withDeadline(
         client,
-        client.sendBeside && keys[0] !== undefined
-          ? client.sendBeside(keys[0], wait)
-          : client.send(wait),
+        Promise.all([idBefore, idAfter, mark]),
         deadline + durable.timeoutMs,
         "WAIT",
       );
     } catch (error) {
       throw this.#wrap(error, "WAIT", true);
+    }
+    if (String(before) !== String(after)) {
+      throw new BackendError(
+        `Redis at ${this.redactedUrl} ran ${script.name}, but the connection changed before its WAIT (a reconnection): its replication is not known (durableEnqueue)`,
+        { sent: true },
+      );
     }
     if (Number(acked) < durable.replicas) {
       throw new BackendError(
@@ -453,25 +513,43 @@ export class RedisConnection {
   /** Closes every client. */
   async close(): Promise<void> {
     this.#closes++;
-    const client = this.#client ?? await this.#connecting?.catch(() => undefined);
+    // Nothing here waits longer than timeoutMs: a client still connecting, or closing through a
+    // node that died (a cluster's primary killed), is destroyed instead.
+    const within = <T>(promise: Promise<T> | undefined): Promise<T | undefined> =>
+      promise === undefined ? Promise.resolve(undefined) : bounded(
+        promise.catch(() => undefined),
+        this.timeoutMs,
+      );
+    const connecting = this.#connecting;
+    const client = this.#client ?? await within(connecting);
     this.#client = undefined;
     this.#connecting = undefined;
     const blocking = this.#blocking;
     this.#blocking = undefined;
     blocking?.destroy();
-    const durable = await this.#durable?.catch(() => undefined);
+    const durablePending = this.#durable;
     this.#durable = undefined;
-    durable?.destroy();
-    const subscriber = await this.#subscriber?.catch(() => undefined);
+    const subscriberPending = this.#subscriber;
     this.#subscriber = undefined;
     this.#subscriberClient = undefined;
     this.#confirmed.clear();
     this.#channels.clear();
     this.#resync.clear();
-    await Promise.all([
-      subscriber?.close().catch(() => subscriber.destroy()),
-      client?.close().catch(() => client.destroy()),
-    ]);
+    const durable = await within(durablePending);
+    durable?.destroy();
+    const subscriber = await within(subscriberPending);
+    // Opened after all (they were still connecting): dropped when they come.
+    for (const late of [connecting, durablePending, subscriberPending]) {
+      void late?.then((opened) => {
+        if (opened !== client && opened !== durable && opened !== subscriber) opened.destroy();
+      }, () => {});
+    }
+    const closeOrDestroy = async (open: RedisClient | undefined) => {
+      if (!open) return;
+      const closed = await bounded(open.close().then(() => true, () => false), this.timeoutMs);
+      if (closed !== true) open.destroy();
+    };
+    await Promise.all([closeOrDestroy(subscriber), closeOrDestroy(client)]);
   }
 
   async #send(args: readonly string[], what: string): Promise<RedisReply> {
@@ -728,6 +806,41 @@ export class RedisConnection {
       { cause: error, sent },
     );
   }
+}
+
+/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) =>
+    timer = setTimeout(() => resolve(undefined), ms)
+  );
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Takes `partitions=K` out of a URL's query (the clients do not know it).
+ *
+ * @throws {RangeError} When K is not an integer from 1 to 1024.
+ */
+function takePartitions(url: string): { url: string; partitions?: number } {
+  const question = url.indexOf("?");
+  if (question < 0) return { url };
+  const hash = url.indexOf("#", question);
+  const query = url.slice(question + 1, hash < 0 ? undefined : hash);
+  let partitions: number | undefined;
+  const kept = query.split("&").filter((pair) => {
+    const match = /^partitions=(.*)$/.exec(pair);
+    if (!match) return true;
+    partitions = /^\d+$/.test(match[1]) ? Number(match[1]) : NaN;
+    checkPartitions(partitions);
+    return false;
+  });
+  if (partitions === undefined) return { url };
+  const base = url.slice(0, question);
+  return {
+    url: (kept.length > 0 ? `${base}?${kept.join("&")}` : base) + (hash < 0 ? "" : url.slice(hash)),
+    partitions,
+  };
 }
 
 /** An error's message, with node-redis's bare texts put in words. */

@@ -1,4 +1,5 @@
 import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
+import { crc16 } from "./_cluster_slot.ts";
 
 /**
  * The Redis keys of one app. Every key starts with the hash tag `{name}` so that all of an app's
@@ -109,4 +110,67 @@ export function redisKeys(name: string): RedisKeys {
     task: (uuid: string) => taskPrefix + uuid,
     globalConfig: (group: string) => `${prefix}GlobalConfig:${group}`,
   });
+}
+
+/** The most partitions an app may have (`redis: { partitions }`). */
+export const MAX_PARTITIONS = 1024;
+
+/**
+ * The key layouts of an app split into `count` partitions (`redis: { partitions }`, see
+ * docs/redis-cluster.md): partition 0 is the app's usual layout (`{name}:`, so one partition is
+ * exactly the unpartitioned layout), partition `p` > 0 has the hash tag `{name:p}`. Each
+ * partition is a queue of its own, with its own records, leases, schedule and indexes, in its
+ * own Redis Cluster slot.
+ *
+ * @param name The app name (no braces).
+ * @param count How many partitions, 1 to 1024.
+ * @returns One layout per partition, partition 0 first.
+ * @throws {TypeError} When `name` has braces; {RangeError} when `count` is not an integer 1–1024.
+ *
+ * @example
+ * ```ts
+ * import { partitionKeys } from "@qtasks/qtasks/redis";
+ *
+ * console.log(partitionKeys("shop", 3).map((keys) => keys.queue));
+ * // ["{shop}:queue", "{shop:1}:queue", "{shop:2}:queue"]
+ * ```
+ */
+export function partitionKeys(name: string, count: number): RedisKeys[] {
+  checkPartitions(count);
+  return Array.from({ length: count }, (_, p) => redisKeys(p === 0 ? name : `${name}:${p}`));
+}
+
+/**
+ * Checks a partition count.
+ *
+ * @throws {RangeError} When it is not an integer from 1 to 1024.
+ */
+export function checkPartitions(count: number): void {
+  if (!(Number.isInteger(count) && count >= 1 && count <= MAX_PARTITIONS)) {
+    throw new RangeError(
+      `Redis partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${count}`,
+    );
+  }
+}
+
+/**
+ * The partition a task goes to, and where its record is looked for first: the CRC16 of its
+ * uuid modulo `count` (0 when `count` is 1). Tasks created inside a partition (a retry's next
+ * attempt, a chain's steps) stay in their parent's partition, whatever their own uuid says:
+ * readers look there next (see {@linkcode RedisStorage.get}).
+ *
+ * @param uuid The task's uuid.
+ * @param count How many partitions.
+ * @returns Its partition, 0 to `count - 1`.
+ *
+ * @example
+ * ```ts
+ * import { partitionOf } from "@qtasks/qtasks/redis";
+ *
+ * console.log(partitionOf("6f1c", 1)); // 0
+ * ```
+ */
+export function partitionOf(uuid: string, count: number): number {
+  if (count <= 1) return 0;
+  return crc16(new TextEncoder().encode(uuid)) % count;
 }

@@ -6,7 +6,7 @@ import {
 } from "./redis_global_config.ts";
 import type { GlobalConfig } from "../../ports/global_config.ts";
 import { RedisConnection } from "./redis_connection.ts";
-import { type RedisKeys, redisKeys } from "./redis_keys.ts";
+import { partitionKeys, partitionOf, type RedisKeys, redisKeys } from "./redis_keys.ts";
 import {
   decodeDeleteFinished,
   deleteFinishedScript,
@@ -69,6 +69,8 @@ export class RedisStorage implements Storage {
   readonly connection: RedisConnection;
   /** The app's keys. */
   readonly keys: RedisKeys;
+  /** The key layout of each partition (one, `keys`, unless `partitions` says more). */
+  readonly partitions: readonly RedisKeys[];
   #watchers = new Map<string, Set<(status?: string) => void>>();
   /**
    * Tasks enqueued by this process while it listened on the events channel, with the statuses
@@ -88,12 +90,14 @@ export class RedisStorage implements Storage {
    */
   constructor(options: RedisComponentOptions & { globalConfig?: GlobalConfig } = {}) {
     this.name = options.name ?? options.globalConfig?.name ?? "QueueTasks";
-    this.keys = redisKeys(this.name);
+    redisKeys(this.name); // checks the name first
     this.globalConfig = options.globalConfig;
     this.connection = options.connection ??
       (!options.url && options.globalConfig instanceof RedisGlobalConfig
         ? options.globalConfig.connection
         : new RedisConnection({ ...options.redis, url: options.url }));
+    this.partitions = partitionKeys(this.name, this.connection.partitions);
+    this.keys = this.partitions[0];
     this.connection.acquire();
   }
 
@@ -120,8 +124,30 @@ export class RedisStorage implements Storage {
 
   /** Reads one record (HGETALL). */
   async get(uuid: string): Promise<TaskRecord | undefined> {
-    const reply = await this.connection.command(["HGETALL", this.keys.task(uuid)]);
-    return decodeTaskRecord(uuid, pairsToObject(reply));
+    const count = this.partitions.length;
+    const first = partitionOf(uuid, count);
+    const reply = await this.connection.command(["HGETALL", this.partitions[first].task(uuid)]);
+    const record = decodeTaskRecord(uuid, pairsToObject(reply));
+    if (record !== undefined || count === 1) return record;
+    return await this.#getElsewhere(uuid, first);
+  }
+
+  /**
+   * A record that is not in its uuid's partition: one created inside another partition (a
+   * retry's attempt, a chain's step stays with its parent), read from every other one at once.
+   */
+  async #getElsewhere(uuid: string, except: number): Promise<TaskRecord | undefined> {
+    const replies = await Promise.all(
+      this.partitions.map((keys, p) =>
+        p === except ? null : this.connection.command(["HGETALL", keys.task(uuid)])
+      ),
+    );
+    for (const reply of replies) {
+      if (reply === null) continue;
+      const record = decodeTaskRecord(uuid, pairsToObject(reply));
+      if (record !== undefined) return record;
+    }
+    return undefined;
   }
 
   /**
@@ -131,8 +157,9 @@ export class RedisStorage implements Storage {
   async getAll(options: GetAllOptions = {}): Promise<TaskRecord[]> {
     const limit = checkGetAllLimit(options.limit);
     const entries: Array<[string, TaskFields]> = [];
-    const prefix = this.keys.taskPrefix;
-    if (limit > 0) {
+    for (const partition of this.partitions) {
+      if (entries.length >= limit) break;
+      const prefix = partition.taskPrefix;
       await this.#scan(prefix, async (keys) => {
         const page = keys.slice(0, limit - entries.length);
         const replies = await Promise.all(
@@ -160,7 +187,8 @@ export class RedisStorage implements Storage {
    * meanwhile. Not listening: nothing is kept, the waiter reads first, as always.
    */
   expectRecord(uuid: string): void {
-    if (this.#subscribed === undefined || !this.connection.listening(this.keys.events)) return;
+    const events = this.partitions[partitionOf(uuid, this.partitions.length)].events;
+    if (this.#subscribed === undefined || !this.connection.listening(events)) return;
     if (this.#expected.size >= EXPECTED_MAX) {
       this.#expected.delete(this.#expected.keys().next().value!);
     }
@@ -222,13 +250,37 @@ export class RedisStorage implements Storage {
   }
 
   async #readBatch(part: PendingRead[]): Promise<void> {
-    if (part.length === 1) {
-      const [read] = part;
-      const reply = await this.connection.command(["HGETALL", this.keys.task(read.uuid)]);
-      read.resolve(decodeTaskRecord(read.uuid, pairsToObject(reply)));
+    const count = this.partitions.length;
+    if (count > 1) {
+      // One batch per partition (a script touches one slot); a record not in its uuid's
+      // partition is then looked for in the others.
+      const groups = new Map<number, PendingRead[]>();
+      for (const read of part) {
+        const p = partitionOf(read.uuid, count);
+        const group = groups.get(p);
+        if (group) group.push(read);
+        else groups.set(p, [read]);
+      }
+      await Promise.all(
+        [...groups].map(([p, group]) => this.#readGroup(group, this.partitions[p], p)),
+      );
       return;
     }
-    const call = encodeReadRecords(part.map((read) => this.keys.task(read.uuid)));
+    await this.#readGroup(part, this.keys, 0);
+  }
+
+  async #readGroup(part: PendingRead[], keys: RedisKeys, partition: number): Promise<void> {
+    const found = (read: PendingRead, record: TaskRecord | undefined) => {
+      if (record !== undefined || this.partitions.length === 1) read.resolve(record);
+      else this.#getElsewhere(read.uuid, partition).then(read.resolve, read.reject);
+    };
+    if (part.length === 1) {
+      const [read] = part;
+      const reply = await this.connection.command(["HGETALL", keys.task(read.uuid)]);
+      found(read, decodeTaskRecord(read.uuid, pairsToObject(reply)));
+      return;
+    }
+    const call = encodeReadRecords(part.map((read) => keys.task(read.uuid)));
     const records = decodeReadRecords(
       await this.connection.script(readRecordsScript, call.keys, call.args),
       part.length,
@@ -241,7 +293,7 @@ export class RedisStorage implements Storage {
         part[i].reject(error);
         continue;
       }
-      part[i].resolve(record);
+      found(part[i], record);
     }
   }
 
@@ -277,20 +329,24 @@ export class RedisStorage implements Storage {
   /** Deletes finished records (SCAN of the task records, checked and deleted in batches). */
   async deleteFinished(): Promise<number> {
     let deleted = 0;
-    await this.#scan(this.keys.taskPrefix, async (keys) => {
-      const call = encodeDeleteFinished(keys);
-      deleted += decodeDeleteFinished(
-        await this.connection.script(deleteFinishedScript, call.keys, call.args),
-      );
-    });
+    for (const partition of this.partitions) {
+      await this.#scan(partition.taskPrefix, async (keys) => {
+        const call = encodeDeleteFinished(keys);
+        deleted += decodeDeleteFinished(
+          await this.connection.script(deleteFinishedScript, call.keys, call.args),
+        );
+      });
+    }
     return deleted;
   }
 
   /** Deletes every key of the app (SCAN + UNLINK in batches). */
   async flushAll(): Promise<void> {
-    await this.#scan(this.keys.prefix, async (keys) => {
-      await this.connection.command(["UNLINK", ...keys]);
-    });
+    for (const partition of this.partitions) {
+      await this.#scan(partition.prefix, async (keys) => {
+        await this.connection.command(["UNLINK", ...keys]);
+      });
+    }
   }
 
   /**
@@ -318,8 +374,17 @@ export class RedisStorage implements Storage {
   }
 
   #subscribe(): Promise<unknown> {
-    this.#subscribed ??= this.connection.subscribe(
-      this.keys.events,
+    this.#subscribed ??= Promise.all(this.partitions.map((keys) => this.#subscribeTo(keys.events)))
+      .catch((error) => {
+        this.#subscribed = undefined;
+        throw error;
+      });
+    return this.#subscribed;
+  }
+
+  #subscribeTo(channel: string): Promise<unknown> {
+    return this.connection.subscribe(
+      channel,
       (message) => {
         // "<uuid> <status>", or "<uuid> <status> <JSON of the changed fields>": only the status
         // is used, as a hint of when to read (the fields are not trusted, see waitForStatus).
@@ -346,10 +411,6 @@ export class RedisStorage implements Storage {
         this.#expected.clear();
         for (const set of this.#watchers.values()) for (const notify of [...set]) notify();
       },
-    ).catch((error) => {
-      this.#subscribed = undefined;
-      throw error;
-    });
-    return this.#subscribed;
+    );
   }
 }

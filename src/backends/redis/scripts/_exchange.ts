@@ -90,7 +90,7 @@ task name is in the SET {app}:rate:names, read once per claiming exchange) is cl
 fewer than limit tasks of its slot started in the last ms; else its entry is parked in
 {app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
 A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
-remote rate limit: rateDefer), counted in its record's rate_deferred, which recovery subtracts
+remote rate limit: rate().defer), counted in its record's rate_deferred, which recovery subtracts
 from its deliveries before comparing them with ARGV[6].
 A claim reads the record's fields listed in _claim_fields.ts: a record with the plain_claim
 marker (written by enqueue_bulk on a task with none of the optional fields: retry, attempt, flow,
@@ -371,7 +371,7 @@ for _ = 1, tonumber(ARGV[10]) do
   if held or state == 'held' then
     concFree(uuid)
     if status == 'release' and n > 0 then
-      rateDefer(key, uuid, ARGV[i + 8])
+      rate().defer(key, uuid, ARGV[i + 8])
     elseif status == 'release' then
       requeue(key, uuid, KEYS[1], 'released')
     else
@@ -405,7 +405,7 @@ for _, member in ipairs(expired) do
   redis.call('ZREM', KEYS[2], member)
   concFree(uuid)
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
-  -- Deliveries given back for a remote rate limit (rateDefer) are no crash.
+  -- Deliveries given back for a remote rate limit (rate().defer) are no crash.
   local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
   if r[2] then
     finish(key, uuid, { 'status', 'cancel', 'cancel_reason', r[2] }, owner, r[1])
@@ -503,12 +503,12 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and rateNames[r[1]] and not rateTake(uuid, key, r[4], popped[k],
+      elseif waiting and rateNames[r[1]] and not rate().take(uuid, key, r[4], popped[k],
           popped[k + 1]) then
         -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
       elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
-        rateUndo(uuid)
+        if rateLib then rateLib.undo(uuid) end
       elseif waiting then
         idxClaim(uuid, r[1])
         local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)

@@ -381,6 +381,15 @@ local function idxPage(status, name, before, count)
         idxQueuedFrom(IP .. 'rate:wait:' .. slot, name, bound, count, out)
       end
     end
+    -- Tasks parked by their concurrency limit: a slot has parked ones only while some of its
+    -- tasks run, so the slots of {N}:conc (running uuid -> slot, see _exchange.ts) cover them.
+    local conc = {}
+    for _, slot in ipairs(redis.call('HVALS', IP .. 'conc')) do
+      if not conc[slot] then
+        conc[slot] = true
+        idxQueuedFrom(IP .. 'conc:wait:' .. slot, name, bound, count, out)
+      end
+    end
   end
   for _, n in ipairs(idxNames(name)) do
     if status == 'queued' then

@@ -36,7 +36,7 @@
  * `{app}:rate:due` with score = when its window has room (the oldest logged start +
  * `durationMs`; ZADD LT keeps the earliest). One member of the schedule (KEYS[5]),
  * {@linkcode RATE_WAKE}, is due at the earliest of those times: the exchange's mover of due
- * scheduled tasks meets it like any due task, and `rateWake` then moves, for each due slot, as
+ * scheduled tasks meets it like any due task, and `rate().wake` then moves, for each due slot, as
  * many parked tasks back into their queues as its window has room for (a claim that still finds
  * it full parks them again), and re-arms the member. So a blocked worker wakes when a window has
  * room (the exchange's "next due" counts the member), and an exchange of an app without rate
@@ -44,7 +44,7 @@
  *
  * ## Remote limits
  *
- * `rateDefer` gives a running task back as a delayed one (a `release` settlement with a delay,
+ * `rate().defer` gives a running task back as a delayed one (a `release` settlement with a delay,
  * sent for a `RateLimitedError`): released as by `requeue` (its delivery recorded in
  * `past_deliveries`), then moved into the schedule with `run_at` set, and
  * `rate_deferred` counted, which recovery subtracts from `deliveries` before it compares with
@@ -72,125 +72,139 @@ export function rateNamesKey(prefix: string): string {
 }
 
 /**
- * Rate limits: the table `rateNames`, the functions `rateLoadNames`, `rateTake`, `rateUndo`, `rateWake`, `rateWoken` and
- * `rateDefer`.
+ * Rate limits: the table `rateNames`, the functions `rateLoadNames` and `rateWoken`, and
+ * `rate()`, the functions `take`, `undo`, `wake` and `defer` (built at their first use).
  */
 export const RATE_LIMIT_LUA = `
+
 -- Rate limits (see _rate_limit_lua.ts): per slot, the log of starts {app}:rate:log:<slot> (ZSET,
 -- score = start ms), the parked entries {app}:rate:wait:<slot> (ZSET, as in the queue), and the
 -- slots to wake {app}:rate:due (ZSET, member = the record's rate_limit, score = ms).
-local rateBase = string.sub(prefix, 1, -6) .. 'rate'
-
--- A record's rate_limit: "<limit> <ms> <slot>".
-local function rateSpec(spec)
-  local limit, ms, slot = string.match(spec, '^(%d+) (%d+) (.+)$')
-  return tonumber(limit) or 1, tonumber(ms) or 1000, slot or spec
-end
-
--- Wakes the slot of "spec" at "at" (ms) at the latest, through the schedule's member.
-local function rateDueAt(spec, at)
-  redis.call('ZADD', rateBase .. ':due', 'LT', at, spec)
-  redis.call('ZADD', KEYS[5], 'LT', at, '${RATE_WAKE}')
-  head = false
-end
-
 -- The task names whose records may carry a rate limit (rateNames[name] is true), read by
 -- rateLoadNames before the claim.
 local rateNames = {}
 local function rateLoadNames()
-  for _, n in ipairs(redis.call('SMEMBERS', rateBase .. ':names')) do rateNames[n] = true end
-end
-
--- The last start logged (uuid, log, member), for rateUndo.
-local rateLast, rateLastLog, rateLastMember = nil, nil, nil
-
--- Logs a start of the slot of the record "key" (its rate_limit; none: true) when its window has
--- room (true), else parks the queue entry "member" (score "score") until it has (false).
-local function rateTake(uuid, key, deliveries, member, score)
-  local spec = redis.call('HGET', key, 'rate_limit')
-  if not spec then return true end
-  local limit, ms, slot = rateSpec(spec)
-  local log = rateBase .. ':log:' .. slot
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - ms)
-  if redis.call('ZCARD', log) >= limit then
-    redis.call('ZADD', rateBase .. ':wait:' .. slot, score, member)
-    rateDueAt(spec, tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + ms)
-    return false
-  end
-  rateLast, rateLastLog, rateLastMember = uuid, log, uuid .. ':' .. (deliveries or '0')
-  redis.call('ZADD', log, now, rateLastMember)
-  redis.call('PEXPIRE', log, ms)
-  return true
-end
-
--- Takes back the start rateTake logged for "uuid", if it was the last (the task was parked by
--- its concurrency limit right after).
-local function rateUndo(uuid)
-  if rateLast == uuid then
-    redis.call('ZREM', rateLastLog, rateLastMember)
-    rateLast = nil
+  for _, n in ipairs(redis.call('SMEMBERS', string.sub(prefix, 1, -6) .. 'rate:names')) do
+    rateNames[n] = true
   end
 end
 
--- Moves the parked tasks of the due slots back into their queues, as many per slot as its window
--- has room for; re-arms the schedule's member for the slots that still have parked tasks.
-local function rateWake()
-  local dueKey = rateBase .. ':due'
-  for _, spec in ipairs(redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, 100)) do
+-- The functions (take, undo, wake, defer), built at their first use in an exchange: an exchange
+-- that meets no rate-limited task creates one closure here, not one per function.
+local rateLib = nil
+local function rate()
+  if rateLib then return rateLib end
+  local lib = {}
+  local rateBase = string.sub(prefix, 1, -6) .. 'rate'
+
+  -- A record's rate_limit: "<limit> <ms> <slot>".
+  local function rateSpec(spec)
+    local limit, ms, slot = string.match(spec, '^(%d+) (%d+) (.+)$')
+    return tonumber(limit) or 1, tonumber(ms) or 1000, slot or spec
+  end
+
+  -- Wakes the slot of "spec" at "at" (ms) at the latest, through the schedule's member.
+  local function rateDueAt(spec, at)
+    redis.call('ZADD', rateBase .. ':due', 'LT', at, spec)
+    redis.call('ZADD', KEYS[5], 'LT', at, '${RATE_WAKE}')
+    head = false
+  end
+
+  -- The last start logged (uuid, log, member), for undo.
+  local rateLast, rateLastLog, rateLastMember = nil, nil, nil
+
+  -- Logs a start of the slot of the record "key" (its rate_limit; none: true) when its window
+  -- has room (true), else parks the queue entry "member" (score "score") until it has (false).
+  function lib.take(uuid, key, deliveries, member, score)
+    local spec = redis.call('HGET', key, 'rate_limit')
+    if not spec then return true end
     local limit, ms, slot = rateSpec(spec)
-    local log, wait = rateBase .. ':log:' .. slot, rateBase .. ':wait:' .. slot
+    local log = rateBase .. ':log:' .. slot
     redis.call('ZREMRANGEBYSCORE', log, '-inf', now - ms)
-    local room = limit - redis.call('ZCARD', log)
-    while room > 0 do
-      local popped = redis.call('ZPOPMIN', wait, room)
-      if #popped == 0 then break end
-      for k = 1, #popped, 2 do
-        local r = redis.call('HMGET', prefix .. string.sub(popped[k], 17), 'status', 'queue')
-        if r[1] == 'new' then
-          redis.call('ZADD', queueKey(r[2]), popped[k + 1], popped[k])
-          wakeQueue(r[2])
-          room = room - 1
+    if redis.call('ZCARD', log) >= limit then
+      redis.call('ZADD', rateBase .. ':wait:' .. slot, score, member)
+      rateDueAt(spec, tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + ms)
+      return false
+    end
+    rateLast, rateLastLog, rateLastMember = uuid, log, uuid .. ':' .. (deliveries or '0')
+    redis.call('ZADD', log, now, rateLastMember)
+    redis.call('PEXPIRE', log, ms)
+    return true
+  end
+
+  -- Takes back the start take logged for "uuid", if it was the last (the task was parked by its
+  -- concurrency limit right after).
+  function lib.undo(uuid)
+    if rateLast == uuid then
+      redis.call('ZREM', rateLastLog, rateLastMember)
+      rateLast = nil
+    end
+  end
+
+  -- Moves the parked tasks of the due slots back into their queues, as many per slot as its
+  -- window has room for; re-arms the schedule's member for the slots that still have parked
+  -- tasks.
+  function lib.wake()
+    local dueKey = rateBase .. ':due'
+    for _, spec in ipairs(redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, 100)) do
+      local limit, ms, slot = rateSpec(spec)
+      local log, wait = rateBase .. ':log:' .. slot, rateBase .. ':wait:' .. slot
+      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - ms)
+      local room = limit - redis.call('ZCARD', log)
+      while room > 0 do
+        local popped = redis.call('ZPOPMIN', wait, room)
+        if #popped == 0 then break end
+        for k = 1, #popped, 2 do
+          local r = redis.call('HMGET', prefix .. string.sub(popped[k], 17), 'status', 'queue')
+          if r[1] == 'new' then
+            redis.call('ZADD', queueKey(r[2]), popped[k + 1], popped[k])
+            wakeQueue(r[2])
+            room = room - 1
+          end
         end
       end
+      redis.call('ZREM', dueKey, spec)
+      if redis.call('EXISTS', wait) == 1 then
+        local oldest = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2] or '') or now
+        redis.call('ZADD', dueKey, oldest + ms, spec)
+      end
     end
-    redis.call('ZREM', dueKey, spec)
-    if redis.call('EXISTS', wait) == 1 then
-      local oldest = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2] or '') or now
-      redis.call('ZADD', dueKey, oldest + ms, spec)
-    end
+    local first = redis.call('ZRANGE', dueKey, 0, 0, 'WITHSCORES')
+    if first[2] then redis.call('ZADD', KEYS[5], first[2], '${RATE_WAKE}') end
+    head = false
   end
-  local first = redis.call('ZRANGE', dueKey, 0, 0, 'WITHSCORES')
-  if first[2] then redis.call('ZADD', KEYS[5], first[2], '${RATE_WAKE}') end
-  head = false
+
+  -- Gives a running task back as a delayed one, "delay" ms from now (a remote rate limit): given
+  -- back as a release is (requeue: status new, its delivery in past_deliveries), then moved from
+  -- its queue into the schedule with run_at; rate_deferred counts it (recovery subtracts it).
+  function lib.defer(key, uuid, delay)
+    if not requeue(key, uuid, KEYS[1], 'released') then return end
+    local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
+    local member = string.format('%015d', tonumber(r[2])) .. ':' .. uuid
+    local due = now + (tonumber(delay) or 0)
+    redis.call('ZREM', queueKey(r[4]), member)
+    idxMove(uuid, r[3], r[2], 'queued', 'scheduled')
+    redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
+    -- run_at is an optional claim field: the record is no longer plain (_claim_fields.ts).
+    redis.call('HDEL', key, '${PLAIN_CLAIM_FIELD}')
+    redis.call('HINCRBY', key, 'rate_deferred', 1)
+    local earliest = scheduledHead()
+    if not earliest or due < earliest then
+      head = due
+      wakeQueue(r[4])
+    end
+    redis.call('ZADD', KEYS[5], due, member)
+  end
+
+  rateLib = lib
+  return lib
 end
 
 -- For the mover of due scheduled tasks: true when "member" is the rate limits' member (the due
 -- slots are woken), false for a task's entry.
 local function rateWoken(member)
   if member ~= '${RATE_WAKE}' then return false end
-  rateWake()
+  rate().wake()
   return true
-end
-
--- Gives a running task back as a delayed one, "delay" ms from now (a remote rate limit): given
--- back as a release is (requeue: status new, its delivery in past_deliveries), then moved from its
--- queue into the schedule with run_at; rate_deferred counts it (recovery subtracts it).
-local function rateDefer(key, uuid, delay)
-  if not requeue(key, uuid, KEYS[1], 'released') then return end
-  local r = redis.call('HMGET', key, 'priority', 'seq', 'task_name', 'queue')
-  local member = string.format('%015d', tonumber(r[2])) .. ':' .. uuid
-  local due = now + (tonumber(delay) or 0)
-  redis.call('ZREM', queueKey(r[4]), member)
-  idxMove(uuid, r[3], r[2], 'queued', 'scheduled')
-  redis.call('HSET', key, 'run_at', string.format('%.3f', due / 1000))
-  -- run_at is an optional claim field: the record is no longer plain (_claim_fields.ts).
-  redis.call('HDEL', key, '${PLAIN_CLAIM_FIELD}')
-  redis.call('HINCRBY', key, 'rate_deferred', 1)
-  local earliest = scheduledHead()
-  if not earliest or due < earliest then
-    head = due
-    wakeQueue(r[4])
-  end
-  redis.call('ZADD', KEYS[5], due, member)
 end
 `;
