@@ -25,6 +25,11 @@
  *             instructions of redis-server for one run, reported per task (median of the
  *             rounds). Counts are repeatable to about 0.1% even on a loaded machine, unlike CPU
  *             time (the server's CPU time under valgrind means nothing)
+ *   --client-callgrind  counts this client's instructions instead (the broker's encoding of the
+ *             request, the Redis client, the decoding of the reply: the worker's side of an
+ *             exchange): each run is a child Deno process under callgrind against a plain private
+ *             server, its instrumentation on around the loop only, after a warm-up of a fifth
+ *             of N (JIT compilation); reported per task (median of the rounds)
  *   --callgrind-dir DIR  keeps the dumps there (`callgrind_annotate DIR/callgrind.out.1` says
  *             where the instructions went; dumps are numbered in run order, rounds interleaved)
  *
@@ -57,6 +62,9 @@ let repeat = 5;
 let json = false;
 let callgrind = false;
 let callgrindDir: string | undefined;
+let clientCallgrind = false;
+/** Set in a child of --client-callgrind: the tree to run. */
+let clientChild: string | undefined;
 /** The trees to measure, in order: a directory, or a git ref to extract. */
 const wanted: Array<{ tree: string } | { ref: string }> = [];
 for (const arg of cliArgs(Deno.args, USAGE)) {
@@ -69,6 +77,8 @@ for (const arg of cliArgs(Deno.args, USAGE)) {
   else if (arg.flag === "--json") json = true;
   else if (arg.flag === "--callgrind") callgrind = true;
   else if (arg.flag === "--callgrind-dir") callgrindDir = arg.value();
+  else if (arg.flag === "--client-callgrind") clientCallgrind = true;
+  else if (arg.flag === "--client-child") clientChild = arg.value();
   else throw new Error(`Unknown argument ${arg.arg}\n${USAGE}`);
 }
 if (wanted.length === 0) wanted.push({ tree: ROOT });
@@ -78,6 +88,10 @@ if (!Number.isInteger(batch) || batch < 1) {
 }
 if (!Number.isInteger(repeat) || repeat < 1) {
   throw new TypeError(`--repeat must be a positive integer`);
+}
+if (clientChild !== undefined) await runClientChild(clientChild);
+if (callgrind && clientCallgrind) {
+  throw new TypeError(`--callgrind or --client-callgrind\n${USAGE}`);
 }
 if (callgrind && url !== undefined) {
   throw new TypeError(`--callgrind starts its own server under valgrind: drop --url\n${USAGE}`);
@@ -166,6 +180,12 @@ if (url === undefined) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+if (clientCallgrind) {
+  await runClientCallgrind();
+  cleanUp();
+  Deno.exit(0);
 }
 
 const client = createClient({ url });
@@ -376,3 +396,151 @@ for (const tree of trees) {
   );
 }
 cleanUp();
+
+/** A settlement of each task, as a worker sends it. */
+function successes(tasks: Array<{ uuid: string; deliveries: number }>): unknown[] {
+  return tasks.map((t) => ({
+    uuid: t.uuid,
+    deliveries: t.deliveries,
+    status: "success",
+    returning: "null",
+  }));
+}
+
+/**
+ * A child of --client-callgrind (under valgrind): fills the queue, runs a fifth of the tasks
+ * through exchanges (warm-up), then the rest with its own instrumentation on, and exits.
+ */
+async function runClientChild(tree: string): Promise<never> {
+  const { RedisBroker } = await import(`${tree}/src/backends/redis/mod.ts`);
+  // Under valgrind this process is slow: no command deadline gets in the way.
+  const broker = new RedisBroker({
+    name: "bench-exchange-client",
+    url,
+    redis: { timeoutMs: 3_600_000 },
+  });
+  const tasks = [];
+  for (let i = 0; i < n; i++) {
+    tasks.push({
+      uuid: crypto.randomUUID(),
+      taskName: "noop",
+      priority: 0,
+      args: `[${i}]`,
+      kwargs: "{}",
+      extra: {},
+    });
+  }
+  for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
+  /** Claims and settles `count` tasks, `batch` per exchange. */
+  const loop = async (count: number) => {
+    let running: Array<{ uuid: string; deliveries: number }> = [];
+    let claimed = 0;
+    while (claimed < count || running.length > 0) {
+      const want = Math.min(batch, count - claimed);
+      const result = await broker.exchange({
+        workerId: "bench-worker",
+        settlements: successes(running),
+        want,
+        leaseMs: 60_000,
+        resultTtlMs: 3_600_000,
+        maxDeliveries: 3,
+        recoverLimit: 100,
+      });
+      running = result.claimed;
+      claimed += running.length;
+      if (want > 0 && running.length === 0) throw new Error("the queue ran dry");
+    }
+  };
+  const control = async (...args: string[]) => {
+    const command = new Deno.Command("callgrind_control", {
+      args: [...args, String(Deno.pid)],
+      stdout: "null",
+    });
+    if (!(await command.output()).success) throw new Error(`callgrind_control ${args} failed`);
+  };
+  const warm = Math.floor(n / 5);
+  await loop(warm);
+  await control("-i", "on");
+  await loop(n - warm);
+  await control("-i", "off");
+  await control("--dump=client");
+  await broker.stop();
+  console.log(`BENCH_CLIENT ${n - warm}`);
+  Deno.exit(0);
+}
+
+/** --client-callgrind: the client's instructions per task, per tree. */
+async function runClientCallgrind(): Promise<void> {
+  const dir = callgrindDir ?? await Deno.makeTempDir({ prefix: "qtasks-bench-exchange-client-" });
+  if (callgrindDir === undefined) tempDirs.push(dir);
+  else Deno.mkdirSync(dir, { recursive: true });
+  const perTree = new Map<string, number[]>();
+  for (let round = 0; round < repeat; round++) {
+    const order = round % 2 === 0 ? trees : [...trees].reverse();
+    for (const tree of order) {
+      const out = `${dir}/client.${tree.label.replace(/[^A-Za-z0-9]/g, "_")}.${round}`;
+      const child = new Deno.Command("valgrind", {
+        args: [
+          "--tool=callgrind",
+          "--instr-atstart=no",
+          `--callgrind-out-file=${out}`,
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--config",
+          `${ROOT}/deno.json`,
+          new URL(import.meta.url).pathname,
+          "--client-child",
+          tree.dir,
+          "--url",
+          url!,
+          "--n",
+          String(n),
+          "--batch",
+          String(batch),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const { success, stdout, stderr } = await child.output();
+      const text = new TextDecoder().decode(stdout);
+      const traced = /BENCH_CLIENT (\d+)/.exec(text);
+      if (!success || !traced) {
+        throw new Error(
+          `client run of ${tree.label} failed: ${new TextDecoder().decode(stderr).slice(-2000)}`,
+        );
+      }
+      let instructions = 0;
+      for (const entry of Deno.readDirSync(dir)) {
+        if (!entry.name.startsWith(`${out.slice(dir.length + 1)}.`)) continue;
+        const totals = /^totals: (\d+)/m.exec(Deno.readTextFileSync(`${dir}/${entry.name}`));
+        if (totals) instructions += Number(totals[1]);
+      }
+      if (!perTree.has(tree.dir)) perTree.set(tree.dir, []);
+      perTree.get(tree.dir)!.push(instructions / Number(traced[1]));
+    }
+  }
+  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const first = median(perTree.get(trees[0].dir)!);
+  for (const tree of trees) {
+    const runs = perTree.get(tree.dir)!;
+    const perTask = median(runs);
+    const line = {
+      tree: tree.label,
+      n,
+      batch,
+      clientInstructionsPerTask: Math.round(perTask),
+      runs: runs.map(Math.round),
+      ratioToFirst: Number((perTask / first).toFixed(3)),
+    };
+    console.log(
+      json
+        ? JSON.stringify(line)
+        : `${tree.label}: client ${
+          line.clientInstructionsPerTask.toLocaleString("en-US")
+        } instructions/task (runs ${
+          line.runs.map((x) => x.toLocaleString("en-US")).join(", ")
+        }), ${line.ratioToFirst}x`,
+    );
+  }
+}

@@ -36,7 +36,7 @@ const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
 
 /** Items per claimed task in the reply's flat list. */
-const CLAIMED_WIDTH = 12;
+const CLAIMED_WIDTH = 9;
 
 /** What a claim writes for a task past its deadline: a TaskExpiredError's fields. */
 const EXPIRED_ERROR = new TaskExpiredError();
@@ -115,14 +115,16 @@ Then up to 1000 due scheduled tasks move into the queue (by their priority and s
 claim. The marker is set when tasks wait in the queue or quarantine, when a scheduled task became
 the earliest (a blocked worker then shortens its wait), and when this worker claimed tasks while
 some are scheduled (so that an idle worker learns the next due time).
-Returns { claimed, rejected, recovered, dropped, quarantined, next due, now }: claimed is flat (queue
-member, task_name, args, kwargs, priority, deliveries, isolated, retry, attempt, flow per task;
-the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's settlement
-carry the record's task_name and seq, so that the settle step updates the operator's indexes
-without reading the record; retry and attempt are "" unless the record has them, flow is "1" for
-a task of a chain or group), then headers (JSON, "" when none) and when the task became due, as
-the record has it (unix seconds: created_at, or run_at when later; "" when unknown), from which
-the worker computes how long it waited (with "now"); rejected lists
+Returns { claimed, rejected, recovered, dropped, quarantined, next due, now, isolated }: claimed
+is flat (queue member, task_name, args, kwargs, priority, deliveries, headers, due, more per
+task; the queue member is the 15-digit seq, ":" and the uuid, whose seq lets the worker's
+settlement carry the record's task_name and seq, so that the settle step updates the operator's
+indexes without reading the record; headers is JSON, "" when none; due is when the task became
+due, as the record has it (unix seconds: created_at, or run_at when later; "" when unknown), from
+which the worker computes how long it waited (with "now"); more is "" unless the record has
+retry, attempt or flow, else retry .. "," .. attempt .. "," .. ("1" for a task of a chain or
+group, else "")); isolated is 1 when the claimed task came from the quarantine (an idle worker's
+claim of one task, see ARGV[9]), else 0; rejected lists
 settled uuids whose lease was lost (a settlement whose lease member is missing
 is stored all the same when the record still says this worker runs this delivery, and is skipped
 as already stored when the record holds its final status: a resend after a lost reply), recovered
@@ -132,7 +134,8 @@ queue and schedule entries that had no record or whose record is not "new" (noth
 twice; an entry whose record's expires_at (unix seconds) has passed is not claimed: its record
 ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
 counts the quarantine, next due is the
-ms until the earliest scheduled task is due (-1: none), now the server time (ms). ]]
+ms until the earliest scheduled task is due (-1: none), now the server time (ms). Each field of
+the reply per task costs the server and the worker something: few, and "" when unused. ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -521,16 +524,14 @@ local function claimFrom(from, limit, isolated, named)
         claimed[n + 4] = r[3] or '{}'
         claimed[n + 5] = popped[k + 1]
         claimed[n + 6] = deliveries
-        claimed[n + 7] = isolated
-        claimed[n + 8] = o[1] or ''
-        claimed[n + 9] = o[2] or ''
-        claimed[n + 10] = o[3] and '1' or ''
-        claimed[n + 11] = r[7] or ''
+        claimed[n + 7] = r[7] or ''
         -- When it became due, as text: the worker computes the wait from it and the reply's
         -- server time (tonumber and math here cost thousands of instructions per task).
         local due = r[6] or ''
         if o[6] and (due == '' or (tonumber(o[6]) or 0) > (tonumber(due) or 0)) then due = o[6] end
-        claimed[n + 12] = due
+        claimed[n + 8] = due
+        claimed[n + 9] = (o[1] or o[2] or o[3])
+          and (o[1] or '') .. ',' .. (o[2] or '') .. ',' .. (o[3] and '1' or '') or ''
         taken = taken + 1
       else
         dropped[#dropped + 1] = uuid
@@ -541,13 +542,16 @@ local function claimFrom(from, limit, isolated, named)
 end
 
 local want = tonumber(ARGV[4])
+-- 1 when the claim took a quarantined task (see the header).
+local isolatedClaim = 0
 local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
   rateLoadNames()
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if not (ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0) then
+  if ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0 then isolatedClaim = 1 end
+  if isolatedClaim == 0 then
     if skippedFrom[KEYS[4]] then
       redis.call('ZADD', KEYS[4], unpack(skipped))
       skipped = {}
@@ -590,7 +594,7 @@ if consumed then
 end
 for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
-return { claimed, rejected, recovered, dropped, quarantined, nextDue, now }
+return { claimed, rejected, recovered, dropped, quarantined, nextDue, now, isolatedClaim }
 `,
   6,
 );
@@ -678,17 +682,18 @@ export function decodeExchange(
   onClaim?: (uuid: string, taskName: string, seq: string) => void,
 ): ExchangeResult {
   if (
-    !Array.isArray(reply) || reply.length !== 7 || !Array.isArray(reply[0]) ||
+    !Array.isArray(reply) || reply.length !== 8 || !Array.isArray(reply[0]) ||
     reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
   ) {
     throw malformedReply(
       "exchange",
-      "{ claimed, rejected, recovered, dropped, quarantined, next due, now }",
+      "{ claimed, rejected, recovered, dropped, quarantined, next due, now, isolated }",
       reply,
     );
   }
   const flat = reply[0] as string[];
   const now = Number(reply[6]);
+  const isolated = Number(reply[7]) === 1;
   const claimed: ClaimedTask[] = [];
   for (let i = 0; i < flat.length; i += CLAIMED_WIDTH) {
     // The queue member: 15-digit seq, ":", uuid.
@@ -700,19 +705,24 @@ export function decodeExchange(
       kwargs: flat[i + 3],
       priority: Number(flat[i + 4]),
       deliveries: Number(flat[i + 5]),
-      isolated: Number(flat[i + 6]) === 1,
+      isolated,
     };
-    // A retry's record says how many retries are left and which attempt it is.
-    if (flat[i + 7] !== "") task.retriesLeft = Number(flat[i + 7]) || 0;
-    if (flat[i + 8] !== "") task.attempt = Number(flat[i + 8]) || 1;
-    if (flat[i + 9] === "1") task.flow = true;
-    if (flat[i + 10] !== "") {
-      const headers = parseHeaders(flat[i + 10]);
+    if (flat[i + 6] !== "") {
+      const headers = parseHeaders(flat[i + 6]);
       if (headers !== undefined) task.headers = headers;
     }
     // Waited since it was due (the record's time, unix seconds as text), on the server's clock.
-    const due = Number(flat[i + 11]) * 1000;
+    const due = Number(flat[i + 7]) * 1000;
     if (due > 0) task.waitedMs = Math.max(0, Math.floor(now - due));
+    // A retry's record says how many retries are left and which attempt it is; a task of a
+    // chain or group says so ("retry,attempt,flow"; "" for none of them).
+    const more = flat[i + 8];
+    if (more !== "") {
+      const [retry, attempt, flow] = more.split(",");
+      if (retry !== "") task.retriesLeft = Number(retry) || 0;
+      if (attempt !== "") task.attempt = Number(attempt) || 1;
+      if (flow === "1") task.flow = true;
+    }
     onClaim?.(task.uuid, task.taskName, member.slice(0, 15));
     claimed.push(task);
   }
