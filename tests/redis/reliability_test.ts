@@ -192,3 +192,30 @@ test("flushAll then stop leaves no key of the app: the worker's last stats repor
     if (!stopped) await app.stop();
   }
 });
+
+/** The server's count of blocked clients (INFO clients). */
+async function blockedClients(broker: RedisBroker): Promise<number> {
+  const info = String(await broker.connection.command(["INFO", "clients"]));
+  return Number(/blocked_clients:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+test("A stopped wait is ended on the server: the claim riding on it answers, and nothing claims later", () =>
+  withBroker(async (broker) => {
+    const before = await blockedClients(broker);
+    const controller = new AbortController();
+    const waiting = broker.waitForTasks(5_000, controller.signal, exchangeRequest({ want: 1 }));
+    // The worker's wait is blocked on the server (a bounded check of the server's state).
+    const deadline = performance.now() + 5_000;
+    while (await blockedClients(broker) <= before) {
+      assert.ok(performance.now() < deadline, "the wait never blocked on the server");
+    }
+    controller.abort();
+    const result = await waiting;
+    assert.ok(result !== undefined, "the claim behind the blocking command answered");
+    assert.deepEqual(result.claimed, []);
+    assert.equal(await blockedClients(broker), before, "no command is left blocked");
+    // A task enqueued now is not taken by a wait that was stopped.
+    const late = newTask();
+    await broker.add(late);
+    assert.equal((await mustGet(broker, late.uuid)).status, "new");
+  }));

@@ -129,6 +129,12 @@ export class RedisConnection {
   #client: RedisClient | undefined;
   #connecting: Promise<RedisClient> | undefined;
   #blocking: RedisClient | undefined;
+  /**
+   * The server's `CLIENT ID` of each blocking client on a plain server (not a cluster or Sentinel
+   * URL), so that an aborted wait is ended where the server is (`CLIENT UNBLOCK`), not by closing
+   * the connection under a command that may already have run.
+   */
+  #blockingIds = new WeakMap<RedisClient, string>();
   /** The connection of durable enqueues (WAIT blocks its connection). */
   #durable: Promise<RedisClient> | undefined;
   /** Durable enqueue's settings, if on. */
@@ -438,6 +444,13 @@ export class RedisConnection {
     if (!client) {
       const closes = this.#closes;
       const opened = await this.#open();
+      if (!isTopologyUrl(this.#url) && !signal.aborted) {
+        try {
+          this.#blockingIds.set(opened, String(await opened.send(["CLIENT", "ID"])));
+        } catch {
+          // No id (a proxy that refuses CLIENT): an aborted wait closes the connection instead.
+        }
+      }
       // Aborted while connecting (a worker stopping, the connection closing meanwhile: a
       // cluster or Sentinel client takes several round trips to connect): nothing would ever
       // close this client. Another call may also have opened one first.
@@ -448,22 +461,36 @@ export class RedisConnection {
       client = this.#blocking ??= opened;
       if (client !== opened) opened.destroy();
     }
+    const blocked = client;
     const drop = () => {
-      if (this.#blocking === client) this.#blocking = undefined;
-      client.destroy();
+      if (this.#blocking === blocked) this.#blocking = undefined;
+      blocked.destroy();
     };
-    signal.addEventListener("abort", drop, { once: true });
+    // Aborted (a worker stopping): the server ends the blocking command (BZPOPMIN answers nil) and
+    // runs what was pipelined behind it, whose reply comes back: a claim that rode on the wait is
+    // then known to the caller, which gives its tasks back. Closing the connection instead could
+    // lose that reply when the server ran the claim before it saw the close. Dropped after the
+    // timeout if the unblock does not come through, or at once without an id.
+    let fallback: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      const id = this.#blockingIds.get(blocked);
+      if (id === undefined) return drop();
+      fallback = setTimeout(drop, this.timeoutMs);
+      this.command(["CLIENT", "UNBLOCK", id]).catch(drop);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     const timer = setTimeout(drop, blockMs + this.timeoutMs);
     try {
-      return await send(client);
+      return await send(blocked);
     } catch (error) {
       // Aborted, closed by close(), or replaced after a silence: a wake-up, not a failure.
-      if (signal.aborted || this.#blocking !== client) return null;
+      if (signal.aborted || this.#blocking !== blocked) return null;
       if (error instanceof RedisOfflineError) drop();
       throw this.#wrap(error, what);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener("abort", drop);
+      clearTimeout(fallback);
+      signal.removeEventListener("abort", onAbort);
     }
   }
 

@@ -203,6 +203,8 @@ export class AsyncWorker implements Worker {
   #stopController = new AbortController();
   #leaseTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: Array<() => void> = [];
+  /** The wait for tasks in flight, if any (a stop lets it come back: see #stop). */
+  #waitDone: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   /** When the leases were last renewed (or the renewals began), performance.now() time. */
@@ -484,6 +486,22 @@ export class AsyncWorker implements Worker {
         this.#settlements = [];
       }
     }
+    // A wait in flight when the stop began may come back with a claim that rode on it (Redis: the
+    // server ends the blocking command and answers the claim behind it): its tasks go back to
+    // the queue before the worker stops, rather than when their leases expire.
+    const waiting = this.#waitDone;
+    if (waiting !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        waiting,
+        new Promise((resolve) => timer = setTimeout(resolve, SETTLE_AFTER_GRACE_MS)),
+      ]);
+      clearTimeout(timer);
+      if (this.#settlements.length > 0) {
+        this.#kick();
+        await this.#drained(SETTLE_AFTER_GRACE_MS);
+      }
+    }
     clearInterval(this.#leaseTimer);
     clearTimeout(this.#retry);
     this.#retry = undefined;
@@ -584,7 +602,9 @@ export class AsyncWorker implements Worker {
       void this.#exchange(settlements, want, idle);
     }
     if (this.#inFlight === 0 && this.#state === "running" && !this.#mayHaveWork) {
-      if (!this.#waiting && this.#running.size < this.concurrency) void this.#wait();
+      if (!this.#waiting && this.#running.size < this.concurrency) {
+        this.#waitDone = this.#wait();
+      }
     }
     if (this.#isDrained() && this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
