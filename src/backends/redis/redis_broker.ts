@@ -9,7 +9,6 @@ import {
   enqueueBulkScript,
 } from "./scripts/_enqueue_bulk.ts";
 import { decodeExchange, encodeExchange, exchangeScript } from "./scripts/_exchange.ts";
-import { rateNamesKey } from "./scripts/_rate_limit_lua.ts";
 import {
   decodeExtendLeases,
   encodeExtendLeases,
@@ -370,16 +369,7 @@ export class RedisBroker implements Broker {
   ): Promise<EnqueueBulkReply> {
     let result: EnqueueBulkReply = { skipped: [] };
     const partitionKeys = this.partitions[partition];
-    // The names of rate-limited tasks, added before their records: a claim that sees a record
-    // sees its name (_rate_limit_lua.ts). One more command for them, nothing for other tasks.
-    let rated: Set<string> | undefined;
-    for (const task of batch) {
-      if (task.rateLimit !== undefined) (rated ??= new Set()).add(task.taskName);
-    }
     await this.#resend(batch[0].taskName, batch[0].uuid, async (resent) => {
-      if (rated !== undefined) {
-        await this.connection.command(["SADD", rateNamesKey(partitionKeys.prefix), ...rated]);
-      }
       const { keys, args } = encodeEnqueueBulk(partitionKeys, {
         tasks: batch,
         skipExisting: skipExisting || resent,

@@ -32,8 +32,10 @@ ARGV[3] number of tasks T, followed by T tasks, each:
         default queue's task has no such pair and costs nothing more); a task with a deadline
         has "expires_at", its deadline in ms from now, next (after the queue's pair, if any):
         the record's expires_at becomes server time + that, in unix seconds; a task that carries
-        headers has "headers" (JSON) among its pairs, a task of a flow "flow", and a task
-        that deduplicates "dedup_id"
+        headers has "headers" (JSON) among its pairs, a task of a flow "flow", a task
+        that deduplicates "dedup_id", and a rate-limited task "rate_limit" as its last pair: its
+        task name joins the SET "{app}:rate:names" (derived from ARGV[1], in the same slot), which
+        tells the exchange's claim whose records to read the limit of (_rate_limit_lua.ts)
 then, only when a task deduplicates: D and D entries (ARGV index of the task's uuid, id, time
         to live ms, mode), see _dedup_lua.ts: such a task joins the live task holding its id
         instead of being stored
@@ -73,6 +75,8 @@ local wake, head = false, nil
 local OPTIONAL_CLAIM = ${luaSet(OPTIONAL_CLAIM_FIELDS)}
 -- Named queues woken (the default one is "wake").
 local wakes = {}
+-- The names of rate-limited tasks stored (their "rate_limit" is the last pair).
+local rated = nil
 -- repeat ... until true: a deduplicated task leaves the body with break (Lua 5.1 has no continue).
 for k, task in ipairs(tasks) do repeat
   local j, n, key = task[1], task[2], task[3]
@@ -83,7 +87,13 @@ for k, task in ipairs(tasks) do repeat
   local expires = n > 0 and ARGV[e] == 'expires_at' and tonumber(ARGV[e + 1]) or nil
   local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
   local delay = tonumber(ARGV[j + 5]) or 0
-  if n > 0 then redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n)) end
+  if n > 0 then
+    redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n))
+    if ARGV[j + 5 + 2 * n] == 'rate_limit' then
+      rated = rated or {}
+      rated[ARGV[j + 2]] = true
+    end
+  end
   -- The ${PLAIN_CLAIM_FIELD} marker on a task due now with none of the optional claim fields
   -- (_claim_fields.ts): its claims read half the fields. Without it, the last pair repeats
   -- deliveries (one HSET either way).
@@ -128,6 +138,11 @@ for k, task in ipairs(tasks) do repeat
     redis.call('ZADD', KEYS[1], ARGV[j + 1], member)
   end
 until true end
+if rated then
+  local names = {}
+  for name in pairs(rated) do names[#names + 1] = name end
+  redis.call('SADD', string.sub(prefix, 1, -6) .. 'rate:names', unpack(names))
+end
 if wake then redis.call('ZADD', KEYS[2], 0, '0') end
 for name in pairs(wakes) do redis.call('ZADD', KEYS[2] .. ':' .. name, 0, '0') end
 idxFlush()
@@ -267,16 +282,16 @@ function appendTask(args: string[], task: NewTask): void {
     args.push("conc_slot", task.concurrency.slot, "conc_limit", String(task.concurrency.limit));
     pairs += 2;
   }
-  // A rate limit, one field "<limit> <ms> <slot>": the claim counts the slot's starts in its
-  // window (see _rate_limit_lua.ts).
-  if (task.rateLimit !== undefined) {
-    const { slot, limit, durationMs } = task.rateLimit;
-    args.push("rate_limit", `${limit} ${durationMs} ${slot}`);
-    pairs++;
-  }
   // Deduplication: the record keeps its id (the entry after the tasks says the rest).
   if (task.deduplication !== undefined) {
     args.push("dedup_id", task.deduplication.id);
+    pairs++;
+  }
+  // A rate limit, one field "<limit> <ms> <slot>", always the last pair (the script looks for it
+  // there only): the claim counts the slot's starts in its window (see _rate_limit_lua.ts).
+  if (task.rateLimit !== undefined) {
+    const { slot, limit, durationMs } = task.rateLimit;
+    args.push("rate_limit", `${limit} ${durationMs} ${slot}`);
     pairs++;
   }
   args[count] = String(pairs);

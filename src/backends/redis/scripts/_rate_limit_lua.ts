@@ -7,8 +7,8 @@
  *
  * A limited record carries one field, `rate_limit` = `"<limit> <durationMs> <slot>"` (the slot is
  * the task name, or the name, ":" and the key computed at enqueue), and its task name is in the
- * SET `{app}:rate:names` (added by the broker before it sends the enqueue, so that a claim that
- * sees the record sees the name). An exchange that claims reads the SET once, before its claim,
+ * SET `{app}:rate:names` (added by the enqueue script in the same atomic step as the record, so
+ * that a claim that sees the record sees the name). An exchange that claims reads the SET once, before its claim,
  * and reads `rate_limit` only for
  * the tasks of those names: the records of other tasks cost one Lua table lookup each (an HMGET
  * of one more absent field would cost about 1,800 instructions per task: the record's listpack
@@ -60,16 +60,6 @@ import { PLAIN_CLAIM_FIELD } from "./_claim_fields.ts";
  * (it is not a task: no 15-digit seq, no uuid).
  */
 export const RATE_WAKE = "rate";
-
-/**
- * The SET of the task names whose records may carry a rate limit, under the app's prefix.
- *
- * @param prefix The app's key prefix (`{app}:`).
- * @returns The key.
- */
-export function rateNamesKey(prefix: string): string {
-  return `${prefix}rate:names`;
-}
 
 /**
  * Rate limits: the table `rateNames`, the functions `rateLoadNames` and `rateWoken`, and
