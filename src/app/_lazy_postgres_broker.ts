@@ -59,8 +59,7 @@ const CONFIG_METHODS: Record<AsyncMethodNames<GlobalConfig>, boolean> = {
   claimOnce: true,
   reportWorker: true,
   readWorkerStats: true,
-  // The PostgreSQL backend keeps no per-minute counts: the dashboard shows no throughput chart.
-  readThroughput: false,
+  readThroughput: true,
 };
 
 const OPERATIONS_METHODS: Record<AsyncMethodNames<QueueOperations>, boolean> = {
