@@ -102,10 +102,12 @@ class RunningTask {
 
   /**
    * TaskRun.whenAborted: for this run's own signal, one listener kept in a field; for any other
-   * signal (a wrapping executor's), an event listener on it.
+   * signal (a wrapping executor's), or a second listener, an event listener on the signal.
    */
   whenAborted(signal: AbortSignal, listener: (reason: unknown) => void): () => void {
-    if (signal !== this.signal) return listenForAbort(signal, listener);
+    if (signal !== this.signal || this.#listener !== undefined) {
+      return listenForAbort(signal, listener);
+    }
     if (signal.aborted) {
       listener(signal.reason);
       return NOTHING;
