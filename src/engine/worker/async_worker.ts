@@ -170,8 +170,6 @@ const SETTLE_AFTER_GRACE_MS = 5_000;
 const MAX_EXCHANGES_IN_FLIGHT = 2;
 /** Weight of the newest sample in the moving averages of task time and exchange round trip. */
 const AVERAGE_WEIGHT = 0.2;
-/** One task in this many is timed for the moving average of a task's run time. */
-const TIMED_EVERY = 8;
 
 /**
  * Runs up to `concurrency` tasks at once on the event loop.
@@ -230,8 +228,6 @@ export class AsyncWorker implements Worker {
   /** Moving averages of a task's run time and of an exchange round trip, in ms. */
   #taskMs = 0;
   #tripMs = 0;
-  /** Tasks launched so far: the run time of one in TIMED_EVERY is timed (the first one too). */
-  #launches = 0;
   #settlements: Settlement[] = [];
   /** Exchanges in flight, and the slots their claims may fill. */
   #inFlight = 0;
@@ -848,8 +844,7 @@ export class AsyncWorker implements Worker {
     const entry = new RunningTask(task.deliveries);
     this.#running.set(task.uuid, entry);
     if (task.isolated) this.#isolated++;
-    // A clock read costs about 0.5 µs on Deno: one task in TIMED_EVERY feeds #taskMs (-1: untimed).
-    const started = this.#launches++ % TIMED_EVERY === 0 ? performance.now() : -1;
+    const started = performance.now();
     const plugins = this.#plugins;
     if (
       plugins !== undefined && (plugins.listens("worker_execute_before") ||
@@ -1049,7 +1044,7 @@ export class AsyncWorker implements Worker {
     }
     if (task.isolated) this.#isolated--;
     this.#running.delete(task.uuid);
-    if (started >= 0) this.#taskMs = average(this.#taskMs, performance.now() - started);
+    this.#taskMs = average(this.#taskMs, performance.now() - started);
     this.#settlements.push(settlement);
     this.#endTurnSoon();
   }
