@@ -161,6 +161,12 @@ local wakes = {}
 local dropped = {}
 ${INDEX_LUA}
 idxListened = subscribers[4] > 0
+-- Flow control in use: one EXISTS of the paused names ({app}:paused), the rate-limited task
+-- names ({app}:rate:names) and the running tasks that hold a concurrency slot ({app}:conc) says
+-- whether any of them exists. Most apps use none: the call then skips the HKEYS, SMEMBERS and
+-- EXISTS that read them (a lone task's exchange pays those alone, a batch shares them).
+local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', IP .. 'conc') > 0
+if not flowControl then idxPausedTable = {} end
 
 -- Chains and groups (defined below): run after every final status.
 local flowAfter
@@ -230,9 +236,11 @@ end
 -- concBase maps each running limited task's uuid to its slot; concBase .. ':run:' .. slot is the
 -- SET of the slot's running uuids, concBase .. ':wait:' .. slot the ZSET of its parked queue
 -- entries (score = priority). Tasks without a limit cost one EXISTS per exchange that settles or
--- recovers (concHeld), nothing per task.
-local concBase = string.sub(prefix, 1, -6) .. 'conc'
+-- recovers (concHeld, known from the flowControl EXISTS when no limit is in use), nothing per
+-- task.
+local concBase = IP .. 'conc'
 local concHeld = nil
+if not flowControl then concHeld = false end
 
 -- Moves the slot's first parked task that still waits back into its queue, when the slot has
 -- room (entries of tasks no longer waiting are dropped).
@@ -470,11 +478,21 @@ local NONE = {}
 
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
 -- queue, where tasks this worker does not know are skipped.
+-- "emptied[from]" is set when the claim popped "from" empty (ZPOPMIN gave fewer entries than
+-- asked and nothing was put back into it since): its ZCARD below is then known to be 0.
+local emptied = {}
 local function claimFrom(from, limit, isolated, named)
   local taken = 0
   while taken < limit and #skipped < 2000 do
-    local popped = redis.call('ZPOPMIN', from, limit - taken)
-    if #popped == 0 then break end
+    local asked = limit - taken
+    local popped = redis.call('ZPOPMIN', from, asked)
+    if #popped == 0 then
+      emptied[from] = true
+      break
+    end
+    -- Fewer than asked: the set is empty now, and another ZPOPMIN finds nothing unless this
+    -- batch puts entries back (an expired task's flow or concurrency slot may queue one).
+    local drained, refilled = #popped < 2 * asked, false
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
@@ -495,6 +513,9 @@ local function claimFrom(from, limit, isolated, named)
           'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not o[3])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
         if o[7] then concKick(o[7], o[8]) end
+        -- Either may have queued a task, in this set or another one.
+        refilled = true
+        emptied = {}
       elseif waiting and ((named and known and not known[r[1]])
           or (isolated == 1 and consumed and not consumed[o[4] or 'default'])
           or (isolated == 1 and not consumed and o[4])) then
@@ -537,6 +558,10 @@ local function claimFrom(from, limit, isolated, named)
         dropped[#dropped + 1] = uuid
       end
     end
+    if drained and not refilled then
+      emptied[from] = true
+      break
+    end
   end
   return taken
 end
@@ -548,12 +573,13 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
-  rateLoadNames()
+  if flowControl then rateLoadNames() end
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   if ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0 then isolatedClaim = 1 end
   if isolatedClaim == 0 then
     if skippedFrom[KEYS[4]] then
       redis.call('ZADD', KEYS[4], unpack(skipped))
+      emptied[KEYS[4]] = nil
       skipped = {}
     end
     for _, q in ipairs(queues) do
@@ -562,11 +588,13 @@ if want > 0 then
       claimFrom(from, want - #claimed / ${CLAIMED_WIDTH}, 0, from ~= KEYS[1])
       if #skipped > 0 then
         redis.call('ZADD', from, unpack(skipped))
+        emptied[from] = nil
         skipped = {}
       end
     end
   elseif #skipped > 0 then
     redis.call('ZADD', KEYS[4], unpack(skipped))
+    emptied[KEYS[4]] = nil
   end
   -- One ZADD for every lease taken (in chunks: unpack has a stack limit).
   for j = 1, #leases, 1000 do
@@ -580,14 +608,14 @@ local nextDue = earliest and math.max(1, earliest - now) or -1
 local waiting = quarantined > 0 and not skippedFrom[KEYS[4]]
 local active = want > 0 or recovered > 0 or moved > 0
 if wake or (earliest and #claimed > 0)
-  or (active and (waiting or redis.call('ZCARD', KEYS[1]) > 0)) then
+  or (active and (waiting or (not emptied[KEYS[1]] and redis.call('ZCARD', KEYS[1]) > 0))) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
 if consumed then
   for _, q in ipairs(queues) do
     local from = queueKey(q)
     if from ~= KEYS[1] and not wakes[q] and not skippedFrom[from] and ((earliest and #claimed > 0)
-        or (active and (waiting or redis.call('ZCARD', from) > 0))) then
+        or (active and (waiting or (not emptied[from] and redis.call('ZCARD', from) > 0)))) then
       wakes[q] = true
     end
   end
