@@ -161,11 +161,13 @@ local wakes = {}
 local dropped = {}
 ${INDEX_LUA}
 idxListened = subscribers[4] > 0
--- Flow control in use: one EXISTS of the paused names ({app}:paused), the rate-limited task
--- names ({app}:rate:names) and the running tasks that hold a concurrency slot ({app}:conc) says
--- whether any of them exists. Most apps use none: the call then skips the HKEYS, SMEMBERS and
--- EXISTS that read them (a lone task's exchange pays those alone, a batch shares them).
-local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', IP .. 'conc') > 0
+-- What is rarely there: one EXISTS of the paused names ({app}:paused), the rate-limited task
+-- names ({app}:rate:names), the running tasks that hold a concurrency slot ({app}:conc) and the
+-- quarantine (KEYS[4]) says whether any of them exists. Most calls find none: they then skip the
+-- HKEYS, SMEMBERS, EXISTS and ZCARD that read them (a lone task's exchange pays those alone, a
+-- batch of 100 shares them); when one exists, each is read as before.
+local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', IP .. 'conc',
+  KEYS[4]) > 0
 if not flowControl then idxPausedTable = {} end
 
 -- Chains and groups (defined below): run after every final status.
@@ -575,7 +577,10 @@ if paused['*'] then want = 0 end
 if want > 0 then
   if flowControl then rateLoadNames() end
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0 then isolatedClaim = 1 end
+  -- (The quarantine is known empty when the first EXISTS found none and nothing was recovered.)
+  if ARGV[9] == '1' and (flowControl or recovered > 0) and claimFrom(KEYS[4], 1, 1) > 0 then
+    isolatedClaim = 1
+  end
   if isolatedClaim == 0 then
     if skippedFrom[KEYS[4]] then
       redis.call('ZADD', KEYS[4], unpack(skipped))
@@ -601,7 +606,10 @@ if want > 0 then
     redis.call('ZADD', KEYS[2], unpack(leases, j, math.min(j + 999, #leases)))
   end
 end
-local quarantined = redis.call('ZCARD', KEYS[4])
+-- Only a recovered lease adds to the quarantine here (a claim takes from it, and puts back what
+-- it skipped of it, only when it held something).
+local quarantined = 0
+if flowControl or recovered > 0 then quarantined = redis.call('ZCARD', KEYS[4]) end
 earliest = scheduledHead()
 local nextDue = earliest and math.max(1, earliest - now) or -1
 -- A quarantine this worker skipped entries of does not wake its queues again (no busy loop).
