@@ -10,7 +10,7 @@
  *
  *   deno run -A scripts/bench_exchange.ts [--url redis://127.0.0.1:7399/0] [--n 20000]
  *     [--batch 100] [--repeat 5] [--tree DIR]... [--ref REF]... [--json] [--callgrind]
- *     [--sequential]
+ *     [--sequential | --empty]
  *
  *   --url     a Redis server to FLUSHALL between runs: use a private one, never a shared one.
  *             Without it, a private `redis-server` is started on a free port (killed at the end)
@@ -36,6 +36,9 @@
  *             (want 110: its free slots and claim-ahead), the settlement (with a claim of 1
  *             riding on it) and the waiter's HGETALL, with a subscriber on the events channel so
  *             that the scripts publish as they do for a waiter; --batch is not used
+ *   --empty   N exchanges on an empty queue, each claiming --batch (nothing to settle): the
+ *             fixed cost of one script call, which a lone task pays in full (figures are per
+ *             call)
  *   --callgrind-dir DIR  keeps the dumps there (`callgrind_annotate DIR/callgrind.out.1` says
  *             where the instructions went; dumps are numbered in run order, rounds interleaved)
  *
@@ -62,7 +65,7 @@ interface Broker {
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const USAGE =
-  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--ref REF]... [--json] [--sequential] [--callgrind [--callgrind-dir DIR]]";
+  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--ref REF]... [--json] [--sequential|--empty] [--callgrind [--callgrind-dir DIR]]";
 let url: string | undefined;
 let n = 20_000;
 let batch = 100;
@@ -73,6 +76,8 @@ let callgrindDir: string | undefined;
 let clientCallgrind = false;
 /** One task at a time: enqueue, claim, settle, read (see the usage). */
 let sequential = false;
+/** Exchanges on an empty queue: the fixed cost of one call (see the usage). */
+let empty = false;
 /** Set in a child of --client-callgrind: the tree to run. */
 let clientChild: string | undefined;
 /** The trees to measure, in order: a directory, or a git ref to extract. */
@@ -89,6 +94,7 @@ for (const arg of cliArgs(Deno.args, USAGE)) {
   else if (arg.flag === "--callgrind-dir") callgrindDir = arg.value();
   else if (arg.flag === "--client-callgrind") clientCallgrind = true;
   else if (arg.flag === "--sequential") sequential = true;
+  else if (arg.flag === "--empty") empty = true;
   else if (arg.flag === "--client-child") clientChild = arg.value();
   else throw new Error(`Unknown argument ${arg.arg}\n${USAGE}`);
 }
@@ -273,7 +279,10 @@ interface Run {
 }
 
 async function run(tree: { dir: string; label: string }): Promise<Run> {
-  const { RedisBroker } = await import(`${tree.dir}/src/backends/redis/mod.ts`);
+  // Trees from before the source layout of 2026-12-06 keep the broker in src/broker/.
+  const { RedisBroker } = await import(`${tree.dir}/src/backends/redis/mod.ts`).catch(() =>
+    import(`${tree.dir}/src/broker/redis_broker.ts`)
+  );
   await client.flushAll();
   const broker: Broker = new RedisBroker({ name: "bench-exchange", url });
   const tasks = [];
@@ -287,7 +296,7 @@ async function run(tree: { dir: string; label: string }): Promise<Run> {
       extra: {},
     });
   }
-  if (!sequential) {
+  if (!sequential && !empty) {
     for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
   }
   // A result waiter is subscribed (the scripts publish only while someone listens).
@@ -302,6 +311,12 @@ async function run(tree: { dir: string; label: string }): Promise<Run> {
   let running: Array<{ uuid: string; deliveries: number }> = [];
   let done = 0;
   let calls = 0;
+  if (empty) {
+    // N exchanges that find nothing: the fixed cost of one call ("per task" is per call).
+    for (let i = 0; i < n; i++) await broker.exchange(exchangeRequest([], batch, false));
+    calls = n;
+    done = n;
+  }
   if (sequential) {
     // One task at a time, as scenario 4 of scripts/bench.ts runs it: a lone enqueue, the idle
     // worker's claim (its wake-up's, for its free slots and claim-ahead), the settlement (with
