@@ -86,9 +86,13 @@ claimed only while fewer than conc_limit tasks of its slot run; else its entry i
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
 A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
-task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+task name is in the SET {app}:rate:names, read once per claiming exchange when the first EXISTS
+below found a flow-control key) is claimed only while
 fewer than limit tasks of its slot started in the last ms; else its entry is parked in
 {app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+Each call starts with one EXISTS of {app}:paused, {app}:rate:names, {app}:conc and KEYS[4]: when
+none exists, the paused names, the rate-limited names, the concurrency slots and the quarantine
+are not read again (see flowControl).
 A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
 remote rate limit: rate().defer), counted in its record's rate_deferred, which recovery subtracts
 from its deliveries before comparing them with ARGV[6].
