@@ -30,6 +30,7 @@ import {
 } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ClaimedTask,
@@ -49,6 +50,15 @@ import { PgStep } from "./_pg_step.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
+import {
+  rateColumnsSql,
+  rateDueSql,
+  rateLock,
+  rateSweep,
+  rateTake,
+  rateWake,
+} from "./_rate_limit_sql.ts";
+import { dedupFind, dedupHold, dedupSweep } from "./_dedup_sql.ts";
 
 /** Fields that describe one attempt, not the task: a retry's record starts without them. */
 const ATTEMPT_FIELD_SET: ReadonlySet<string> = new Set(ATTEMPT_FIELDS);
@@ -105,6 +115,8 @@ export class PostgresBroker implements Broker {
   #sweepBehind = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
   #adding: Promise<void> = Promise.resolve();
+  /** When a rate-limited slot's window has room next, as the last exchange saw (0: unknown). */
+  #rateDueAt = 0;
 
   /**
    * Creates a PostgresBroker.
@@ -167,9 +179,9 @@ export class PostgresBroker implements Broker {
    * Stores the record and queues the task (in `task.tx`, the caller's open transaction, when
    * given): one statement, which also sends the task's event and the workers' wake-up.
    */
-  async add(task: NewTask): Promise<void> {
-    unsupported(task);
+  async add(task: NewTask): Promise<AddOutcome | void> {
     const tx = (task as WithTx).tx as Queryable | undefined;
+    if (task.deduplication !== undefined) return await this.#addDeduplicated(task, tx);
     if (tx !== undefined) {
       await this.connection.ready();
       const rows = await this.#insertTasks(tx, [task], true);
@@ -198,6 +210,41 @@ export class PostgresBroker implements Broker {
             },
           );
         }
+        await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
+      }
+    }
+  }
+
+  /**
+   * Adds a task with `deduplication` (in `tx` when given): joins the task holding its key, or
+   * stores it and gives it the key, in one transaction (see `_dedup_sql.ts`). Sent again while no
+   * server answers, as `add`.
+   */
+  async #addDeduplicated(task: NewTask, tx: Queryable | undefined): Promise<AddOutcome | void> {
+    const once = async () => {
+      await this.connection.ready();
+      return await this.connection.transaction(async (t) => {
+        const found = await dedupFind(this.connection, t, this.name, task);
+        if (found === "duplicate") throw new DuplicateTaskError(task.taskName, task.uuid);
+        if (found.joined !== undefined) return { joined: found.joined };
+        const rows = await this.#insertTasks(t, [task], true);
+        if (rows.length === 0) throw new DuplicateTaskError(task.taskName, task.uuid);
+        await dedupHold(this.connection, t, this.name, task);
+      }, tx);
+    };
+    if (tx !== undefined) return await once();
+    const deadline = Date.now() + this.connection.timeoutMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const outcome = await this.#withDeadline(once(), deadline);
+        // Stored by an earlier attempt whose reply was lost: it holds its own key.
+        return outcome?.joined === task.uuid ? undefined : outcome;
+      } catch (error) {
+        if (attempt > 0 && error instanceof DuplicateTaskError) return;
+        if (
+          !(error instanceof PostgresBackendError) || error.code !== "PG_UNREACHABLE" ||
+          Date.now() + ADD_RETRY_MS >= deadline
+        ) throw error;
         await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
       }
     }
@@ -263,7 +310,6 @@ export class PostgresBroker implements Broker {
    */
   // deno-lint-ignore no-explicit-any
   #insertTasks(on: Queryable, tasks: NewTask[], notify: boolean): Promise<any[]> {
-    for (const task of tasks) unsupported(task);
     const S = this.connection.s;
     const fields: string[] = [];
     const delays: number[] = [];
@@ -295,6 +341,11 @@ export class PostgresBroker implements Broker {
         each.conc_slot = task.concurrency.slot;
         each.conc_limit = String(task.concurrency.limit);
       }
+      if (task.rateLimit !== undefined) {
+        const { limit, durationMs, slot } = task.rateLimit;
+        each.rate_limit = `${limit} ${durationMs} ${slot}`;
+      }
+      if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
       fields.push(JSON.stringify(each));
       delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
       queues.push(queue);
@@ -332,11 +383,11 @@ export class PostgresBroker implements Broker {
          returning r.uuid, r.seq),
        queued as (
          insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname, deadline,
-           conc_slot, conc_limit)
+           conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
          select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond',
            i.task_name, i.qname,
            case when i.expires > 0 then now() + i.expires * interval '1 millisecond' end,
-           i.conc_slot, i.conc_limit
+           i.conc_slot, i.conc_limit, ${rateColumnsSql("i.fields::jsonb")}
          from stored s join input i using (uuid))
        select i.uuid, i.delay, i.task_name${notifyColumn} from stored s join input i using (uuid)`,
       [
@@ -382,6 +433,7 @@ export class PostgresBroker implements Broker {
   addBulk(tasks: NewTask[]): Promise<void> {
     const seen = new Set<string>();
     for (const task of tasks) {
+      if (task.deduplication !== undefined) return Promise.reject(refusal(task, "addBulk"));
       if (seen.has(task.uuid)) {
         return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
       }
@@ -394,6 +446,8 @@ export class PostgresBroker implements Broker {
   /** Stores a chain's or group's records and queues its first tasks (all or none). */
   addFlow(flow: NewFlow): Promise<void> {
     const seen = new Set<string>();
+    const refused = flow.tasks.find((task) => task.deduplication !== undefined);
+    if (refused !== undefined) return Promise.reject(refusal(refused, "addFlow"));
     for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
       if (seen.has(uuid)) return Promise.reject(new DuplicateTaskError(taskName, uuid));
       seen.add(uuid);
@@ -572,7 +626,16 @@ export class PostgresBroker implements Broker {
     const claimed: ClaimedTask[] = [];
     const dropped: string[] = [];
     const queues = request.queues ?? [DEFAULT_QUEUE];
-    const claim: ClaimState = { claimed, dropped, skip: [], kick: new Set(), locked: new Set() };
+    const claim: ClaimState = {
+      claimed,
+      dropped,
+      skip: [],
+      kick: new Set(),
+      locked: new Set(),
+      rated: new Map(),
+    };
+    // Rate-limited slots whose window has room again: their parked tasks back to their queues.
+    if (this.#rateDueAt <= now && await rateWake(step) > 0) step.wake();
     if (request.want > 0) {
       // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
       // entry is left.
@@ -603,6 +666,7 @@ export class PostgresBroker implements Broker {
          (select count(*) from ${S}.queue where app = $1 and quarantine)::int as quarantined,
          (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
             where app = $1 and due_at > to_timestamp($2::float8 / 1000.0))::float8 as next_due,
+         ${rateDueSql(S)} as rate_due,
          exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)
            and not parked and qname = any($3::text[])
            and (qname = 'default' or $4::text[] is null or task_name = any($4::text[]))) as waiting`,
@@ -615,7 +679,11 @@ export class PostgresBroker implements Broker {
       const timed = now - this.#lastSweep >= SWEEP_EVERY_MS;
       if (timed) this.#lastSweep = now;
       this.#sweepBehind = await this.storage.sweep(step.tx, SWEEP_LIMIT) >= SWEEP_LIMIT;
-      if (timed) await this.#unparkSweep(step);
+      if (timed) {
+        await this.#unparkSweep(step);
+        await rateSweep(step);
+        await dedupSweep(this.connection, step.tx, this.name);
+      }
     }
     const result: ExchangeResult = {
       claimed,
@@ -624,7 +692,10 @@ export class PostgresBroker implements Broker {
       dropped,
       quarantined: state.quarantined,
     };
-    if (state.next_due !== null) result.nextDueMs = Math.max(1, Math.ceil(state.next_due - now));
+    // A rate-limited slot's window opening counts as a due time (its parked tasks go back then).
+    this.#rateDueAt = state.rate_due ?? Infinity;
+    const due = Math.min(state.next_due ?? Infinity, this.#rateDueAt);
+    if (due !== Infinity) result.nextDueMs = Math.max(1, Math.ceil(due - now));
     return result;
   }
 
@@ -651,7 +722,7 @@ export class PostgresBroker implements Broker {
     const rows = await step.run(
       `with cand as (
          select c.uuid, c.priority, c.seq, (extract(epoch from c.due_at) * 1000)::float8 as due,
-           c.conc_slot, c.conc_limit,
+           c.conc_slot, c.conc_limit, c.rate_slot, c.rate_limit, c.rate_ms,
            coalesce(c.deadline <= to_timestamp($3::float8 / 1000.0), false) as expired
          from ${S}.queue c
          where c.app = $1 and c.quarantine = $2 and not c.parked
@@ -663,10 +734,12 @@ export class PostgresBroker implements Broker {
          order by c.priority, c.seq limit $4 for update skip locked),
        picked as (
          delete from ${S}.queue q using cand k
-         where q.app = $1 and q.uuid = k.uuid and (k.conc_slot is null or k.expired)
+         where q.app = $1 and q.uuid = k.uuid
+           and ((k.conc_slot is null and k.rate_slot is null) or k.expired)
          returning q.uuid),
        ${takeSql(S, "picked p join cand k using (uuid)", "not k.expired", "null")}
-       select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.expired,
+       select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.rate_slot,
+         k.rate_limit, k.rate_ms, k.expired,
          p.uuid is not null as picked, u.fields
        from cand k left join picked p using (uuid) left join updated u using (uuid)
        order by k.priority, k.seq`,
@@ -707,8 +780,8 @@ export class PostgresBroker implements Broker {
       }
       if (!row.picked) {
         // A concurrency-limited task: its slot is locked by this transaction (or it waits).
-        const slot: string = row.conc_slot;
-        if (!state.locked.has(slot)) {
+        const slot: string | null = row.conc_slot;
+        if (slot !== null && !state.locked.has(slot)) {
           const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
             this.name,
             slot,
@@ -720,8 +793,40 @@ export class PostgresBroker implements Broker {
           }
           state.locked.add(slot);
         }
-        const [result] = await step.run(
-          `with room as (
+        if (row.rate_slot !== null) {
+          // A rate-limited task: its slot's window, under its lock (tried, as above).
+          let at = state.rated.get(row.rate_slot);
+          if (at === undefined) {
+            at = await rateLock(step, row.rate_slot);
+            if (at === undefined) {
+              state.skip.push(row.uuid);
+              continue;
+            }
+            state.rated.set(row.rate_slot, at);
+          }
+          const taken = await rateTake(
+            step,
+            takeSql(S, "picked p", "true", "$4"),
+            {
+              uuid: row.uuid,
+              rateSlot: row.rate_slot,
+              rateLimit: Number(row.rate_limit) || 1,
+              rateMs: Number(row.rate_ms) || 1000,
+              concSlot: slot,
+              concLimit: Number(row.conc_limit) || 1,
+            },
+            at,
+            request.workerId,
+            request.leaseMs,
+          );
+          if (!taken.rate || !taken.conc) {
+            again = true;
+            continue;
+          }
+          fields = taken.fields as TaskFields | null;
+        } else {
+          const [result] = await step.run(
+            `with room as (
              select count(*) < $8::int as ok from ${S}.leases where app = $1 and conc_slot = $4),
            picked as (
              delete from ${S}.queue q where q.app = $1 and q.uuid = $2 and (select ok from room)
@@ -733,22 +838,23 @@ export class PostgresBroker implements Broker {
            ${takeSql(S, "picked p", "true", "$4")}
            select (select ok from room) as ok, (select count(*) from picked)::int as picked,
              (select fields from updated) as fields`,
-          [
-            this.name,
-            row.uuid,
-            step.nowMs,
-            slot,
-            request.workerId,
-            stamp,
-            request.leaseMs,
-            Number(row.conc_limit) || 1,
-          ],
-        );
-        if (!result.ok) {
-          again = true;
-          continue;
+            [
+              this.name,
+              row.uuid,
+              step.nowMs,
+              slot,
+              request.workerId,
+              stamp,
+              request.leaseMs,
+              Number(row.conc_limit) || 1,
+            ],
+          );
+          if (!result.ok) {
+            again = true;
+            continue;
+          }
+          fields = result.fields as TaskFields | null;
         }
-        fields = result.fields as TaskFields | null;
       }
       if (!fields) {
         again = true;
@@ -804,10 +910,12 @@ export class PostgresBroker implements Broker {
          cross join lateral (
            select count(*)::int as running from ${S}.leases l where l.app = $1 and l.conc_slot = s.slot) r
          cross join lateral (
-           select p.conc_limit from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           select p.conc_limit from ${S}.queue p where p.app = $1 and p.parked and not p.rate_parked
+             and p.conc_slot = s.slot
            order by p.priority, p.seq limit 1) f
          cross join lateral (
-           select p.uuid from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           select p.uuid from ${S}.queue p where p.app = $1 and p.parked and not p.rate_parked
+             and p.conc_slot = s.slot
            order by p.priority, p.seq limit greatest(0, coalesce(f.conc_limit, 1) - r.running)) k) k
        where q.app = $1 and q.uuid = k.uuid
        returning q.uuid`,
@@ -823,7 +931,8 @@ export class PostgresBroker implements Broker {
   async #unparkSweep(step: PgStep): Promise<void> {
     const rows = await step.run(
       `select distinct conc_slot from (
-         select conc_slot from ${this.connection.s}.queue where app = $1 and parked limit 10000) p
+         select conc_slot from ${this.connection.s}.queue
+         where app = $1 and parked and not rate_parked limit 10000) p
        limit 100`,
       [this.name],
     );
@@ -1114,7 +1223,18 @@ export class PostgresBroker implements Broker {
     await this.connection.ready();
     const S = this.connection.s;
     await this.connection.transaction(async (tx) => {
-      const tables = ["queue", "leases", "paused", "config", "claims", "workers", "counters"];
+      const tables = [
+        "queue",
+        "leases",
+        "paused",
+        "config",
+        "claims",
+        "workers",
+        "counters",
+        "rate_log",
+        "rate_slots",
+        "dedup",
+      ];
       for (const table of tables) {
         await this.connection.run(tx, `delete from ${S}.${table} where app = $1`, [this.name]);
       }
@@ -1308,22 +1428,11 @@ export class PostgresBroker implements Broker {
   }
 }
 
-/**
- * Refuses what this backend does not implement yet, rather than dropping it silently. Named
- * queues, deadlines and concurrency limits are implemented; the flow-control features still in
- * the works add their refusals here.
- */
-function unsupported(task: NewTask): void {
-  if (task.rateLimit !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": rate limits (rateLimit) are not supported on the PostgreSQL backend yet`,
-    );
-  }
-  if (task.deduplication !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": deduplication is not supported on the PostgreSQL backend yet`,
-    );
-  }
+/** The refusal of a task with `deduplication` in a bulk or flow enqueue (only `add` takes it). */
+function refusal(task: NewTask, method: string): TypeError {
+  return new TypeError(
+    `Cannot add task "${task.taskName}": deduplication is not supported by ${method} (only add takes it)`,
+  );
 }
 
 /** What the claims of one exchange share. */
@@ -1338,6 +1447,8 @@ interface ClaimState {
   kick: Set<string>;
   /** Slots whose advisory lock this transaction holds. */
   locked: Set<string>;
+  /** Rate-limit slots whose advisory lock this transaction holds: when it was taken (ms). */
+  rated: Map<string, number>;
 }
 
 function dropped(state: ClaimState, uuid: string): void {
