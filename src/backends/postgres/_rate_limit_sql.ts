@@ -46,10 +46,10 @@ function rateKey(slot: string): string {
 }
 
 /**
- * Tries the slot's lock; on success returns the server's time read after it was taken (ms), the
+ * Tries the rate-limit slot's lock; on success returns the server's time read after it was taken (ms), the
  * time of the starts this transaction logs for the slot.
  */
-export async function rateLock(step: PgStep, slot: string): Promise<number | undefined> {
+async function rateLock(step: PgStep, slot: string): Promise<number | undefined> {
   const [row] = await step.run(
     `select case when pg_try_advisory_xact_lock(${rateKey("$2::text")})
        then (extract(epoch from clock_timestamp()) * 1000)::float8 end as at`,
@@ -58,88 +58,123 @@ export async function rateLock(step: PgStep, slot: string): Promise<number | und
   return row.at === null ? undefined : Number(row.at);
 }
 
-/** A queue entry of a rate-limited task, as the claim read it. */
-export interface RatedEntry {
+/** A queue entry as the claim read it (the columns this module uses). */
+export interface ClaimRow {
   /** The task. */
   uuid: string;
-  /** Its rate-limit slot, limit and window. */
-  rateSlot: string;
-  rateLimit: number;
-  rateMs: number;
-  /** Its concurrency slot (its lock already held) and limit, if any. */
-  concSlot: string | null;
-  concLimit: number;
+  /** Its rate-limit slot, limit and window (null: none). */
+  rate_slot: string | null;
+  rate_limit: number | string | null;
+  rate_ms: number | string | null;
+  /** Its concurrency slot and limit (null: none). */
+  conc_slot: string | null;
+  conc_limit: number | string | null;
 }
 
+/** What the claim of a rate-limited entry gave: the record taken, or null (parked or gone). */
+export type RateTaken = { fields: Record<string, string> | null; parked: boolean };
+
 /**
- * Takes a rate-limited task (its slot's lock held, taken at `at`): when its window has room (and
- * its concurrency slot too, if any), it logs a start at `at` and hands the task out; else it parks
- * it (for its window, or for its concurrency slot: then no start is logged). `take` is the claim's
- * SQL (the CTEs `updated` and `leased` from the CTE `picked`), with its parameters: `$1` app,
- * `$2` uuid, `$3` the step's time, `$4` the concurrency slot, `$5` worker, `$6` the start's
- * stamp, `$7` lease ms; then `$8` concurrency limit, `$9` rate slot, `$10` limit, `$11` window
- * ms, `$12` the start's time (ms).
+ * Claims the rate-limited entries of a claim (`rows`, in claim order), one statement per slot
+ * (and concurrency slot, for a task with both): under the slot's lock (tried, and so is the
+ * concurrency slot's with `lockConc`; a busy one leaves its entries queued, in `skip`), it starts
+ * as many as the window (and the concurrency slot) has room for, logging each start at the time
+ * the lock was taken, and parks the others: for the window (`rate_parked`), or for the
+ * concurrency slot when the window had room (then no start is logged).
  *
- * @returns Whether the window and the concurrency slot had room, and the record taken.
+ * `take` is the claim's SQL (the CTEs `updated` and `leased` from the CTE `picked`), with its
+ * parameters: `$1` app, `$3` the step's time, `$4` the concurrency slot, `$5` worker, `$6` the
+ * start's stamp, `$7` lease ms. This statement adds `$2` the uuids, `$8` the concurrency limit,
+ * `$9` the rate slot, `$10` its limit, `$11` its window (ms), `$12` the start's time (ms).
+ *
+ * @returns Per uuid claimed or parked, what it gave (absent: left queued).
  */
-export async function rateTake(
+export async function rateClaim(
   step: PgStep,
   take: string,
-  entry: RatedEntry,
-  at: number,
+  rows: ClaimRow[],
+  locks: { rated: Map<string, number>; skip: string[] },
+  lockConc: (slot: string) => Promise<boolean>,
   workerId: string,
   leaseMs: number,
-): Promise<{ rate: boolean; conc: boolean; fields: Record<string, string> | null }> {
+): Promise<Map<string, RateTaken>> {
   const S = step.c.s;
-  const [row] = await step.run(
-    `with used as (
-       select count(*)::int as n, min(until) as first from ${S}.rate_log
-       where app = $1 and slot = $9 and until > to_timestamp($12::float8 / 1000.0)),
-     room as (
-       select (select n from used) < $10::bigint as rate,
-         ($4::text is null or (select count(*) from ${S}.leases
-           where app = $1 and conc_slot = $4) < $8::int) as conc),
-     picked as (
-       delete from ${S}.queue q where q.app = $1 and q.uuid = $2
-         and (select rate and conc from room)
-       returning q.uuid),
-     parked as (
-       update ${S}.queue q set parked = true, quarantine = false,
-         rate_parked = not (select rate from room)
-       where q.app = $1 and q.uuid = $2 and not (select rate and conc from room)
-       returning q.uuid),
-     logged as (
-       insert into ${S}.rate_log (app, slot, until)
-       select $1, $9, to_timestamp(($12::float8 + $11::float8) / 1000.0) from picked),
-     swept as (
-       delete from ${S}.rate_log
-       where app = $1 and slot = $9 and until <= to_timestamp($12::float8 / 1000.0)),
-     due as (
-       insert into ${S}.rate_slots as r (app, slot, due_at, lim, ms)
-       select $1, $9, coalesce((select first from used), to_timestamp($12::float8 / 1000.0)),
-         $10, $11
-       from parked where not (select rate from room)
-       on conflict (app, slot) do update set due_at = least(r.due_at, excluded.due_at),
-         lim = excluded.lim, ms = excluded.ms),
-     ${take}
-     select (select rate from room) as rate, (select conc from room) as conc,
-       (select fields from updated) as fields`,
-    [
-      step.app,
-      entry.uuid,
-      step.nowMs,
-      entry.concSlot,
-      workerId,
-      toUnixSeconds(at),
-      leaseMs,
-      entry.concLimit,
-      entry.rateSlot,
-      entry.rateLimit,
-      entry.rateMs,
-      at,
-    ],
-  );
-  return { rate: row.rate, conc: row.conc, fields: row.fields };
+  const groups = new Map<string, ClaimRow[]>();
+  for (const row of rows) {
+    if (row.rate_slot === null) continue;
+    const key = JSON.stringify([row.rate_slot, row.conc_slot]);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  const out = new Map<string, RateTaken>();
+  for (const group of groups.values()) {
+    const { rate_slot: slot, conc_slot: concSlot } = group[0];
+    let at = locks.rated.get(slot!);
+    if (concSlot !== null && !await lockConc(concSlot)) at = undefined;
+    else if (at === undefined) {
+      at = await rateLock(step, slot!);
+      if (at !== undefined) locks.rated.set(slot!, at);
+    }
+    if (at === undefined) {
+      for (const row of group) locks.skip.push(row.uuid);
+      continue;
+    }
+    const results = await step.run(
+      `with used as (
+         select count(*)::int as n, min(until) as first from ${S}.rate_log
+         where app = $1 and slot = $9 and until > to_timestamp($12::float8 / 1000.0)),
+       room as (
+         select greatest(0, $10::bigint - (select n from used)) as rate,
+           case when $4::text is null then $10::bigint
+             else greatest(0, $8::int - (select count(*) from ${S}.leases
+               where app = $1 and conc_slot = $4)) end as conc),
+       ord as (select u.uuid, u.n from unnest($2::text[]) with ordinality as u(uuid, n)),
+       picked as (
+         delete from ${S}.queue q using ord o
+         where q.app = $1 and q.uuid = o.uuid
+           and o.n <= (select least(rate, conc) from room)
+         returning q.uuid),
+       parked as (
+         update ${S}.queue q set parked = true, quarantine = false,
+           rate_parked = o.n > (select rate from room)
+         from ord o
+         where q.app = $1 and q.uuid = o.uuid and o.n > (select least(rate, conc) from room)
+         returning q.uuid, q.rate_parked),
+       ${take},
+       logged as (
+         insert into ${S}.rate_log (app, slot, until)
+         select $1, $9, to_timestamp(($12::float8 + $11::float8) / 1000.0) from updated),
+       swept as (
+         delete from ${S}.rate_log
+         where app = $1 and slot = $9 and until <= to_timestamp($12::float8 / 1000.0)),
+       due as (
+         insert into ${S}.rate_slots as r (app, slot, due_at, lim, ms)
+         select $1, $9, coalesce((select first from used), to_timestamp($12::float8 / 1000.0)),
+           $10, $11
+         where exists (select 1 from parked where rate_parked)
+         on conflict (app, slot) do update set due_at = least(r.due_at, excluded.due_at),
+           lim = excluded.lim, ms = excluded.ms)
+       select o.uuid, k.uuid is not null as parked, u.fields
+       from ord o left join parked k using (uuid) left join updated u using (uuid)`,
+      [
+        step.app,
+        group.map((row) => row.uuid),
+        step.nowMs,
+        concSlot,
+        workerId,
+        toUnixSeconds(at),
+        leaseMs,
+        Number(group[0].conc_limit) || 1,
+        slot,
+        Number(group[0].rate_limit) || 1,
+        Number(group[0].rate_ms) || 1000,
+        at,
+      ],
+    );
+    for (const row of results) out.set(row.uuid, { fields: row.fields, parked: row.parked });
+  }
+  return out;
 }
 
 /**

@@ -50,14 +50,7 @@ import { PgStep } from "./_pg_step.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
-import {
-  rateColumnsSql,
-  rateDueSql,
-  rateLock,
-  rateSweep,
-  rateTake,
-  rateWake,
-} from "./_rate_limit_sql.ts";
+import { rateClaim, rateColumnsSql, rateDueSql, rateSweep, rateWake } from "./_rate_limit_sql.ts";
 import { dedupFind, dedupHold, dedupSweep } from "./_dedup_sql.ts";
 
 /** Fields that describe one attempt, not the task: a retry's record starts without them. */
@@ -756,6 +749,16 @@ export class PostgresBroker implements Broker {
         state.skip,
       ],
     );
+    // The rate-limited entries: claimed or parked together, one statement per slot.
+    const rated = await rateClaim(
+      step,
+      takeSql(S, "picked p", "true", "$4"),
+      rows.filter((row) => !row.picked && !row.expired),
+      { rated: state.rated, skip: state.skip },
+      (slot) => this.#lockSlot(step, slot, state),
+      request.workerId,
+      request.leaseMs,
+    );
     let taken = 0;
     let again = false;
     for (const row of rows) {
@@ -781,45 +784,16 @@ export class PostgresBroker implements Broker {
       if (!row.picked) {
         // A concurrency-limited task: its slot is locked by this transaction (or it waits).
         const slot: string | null = row.conc_slot;
-        if (slot !== null && !state.locked.has(slot)) {
-          const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
-            this.name,
-            slot,
-          ]);
-          if (!lock.ok) {
-            // Another exchange holds the slot: left queued for the next claim.
-            state.skip.push(row.uuid);
-            continue;
-          }
-          state.locked.add(slot);
+        if (slot !== null && row.rate_slot === null && !await this.#lockSlot(step, slot, state)) {
+          // Another exchange holds the slot: left queued for the next claim.
+          state.skip.push(row.uuid);
+          continue;
         }
         if (row.rate_slot !== null) {
-          // A rate-limited task: its slot's window, under its lock (tried, as above).
-          let at = state.rated.get(row.rate_slot);
-          if (at === undefined) {
-            at = await rateLock(step, row.rate_slot);
-            if (at === undefined) {
-              state.skip.push(row.uuid);
-              continue;
-            }
-            state.rated.set(row.rate_slot, at);
-          }
-          const taken = await rateTake(
-            step,
-            takeSql(S, "picked p", "true", "$4"),
-            {
-              uuid: row.uuid,
-              rateSlot: row.rate_slot,
-              rateLimit: Number(row.rate_limit) || 1,
-              rateMs: Number(row.rate_ms) || 1000,
-              concSlot: slot,
-              concLimit: Number(row.conc_limit) || 1,
-            },
-            at,
-            request.workerId,
-            request.leaseMs,
-          );
-          if (!taken.rate || !taken.conc) {
+          // A rate-limited task: claimed or parked above (absent: its slot busy, left queued).
+          const taken = rated.get(row.uuid);
+          if (taken === undefined) continue;
+          if (taken.parked) {
             again = true;
             continue;
           }
@@ -884,6 +858,17 @@ export class PostgresBroker implements Broker {
       taken++;
     }
     return { taken, again };
+  }
+
+  /** Tries a concurrency slot's lock (once per transaction): false when another holds it. */
+  async #lockSlot(step: PgStep, slot: string, state: ClaimState): Promise<boolean> {
+    if (state.locked.has(slot)) return true;
+    const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
+      this.name,
+      slot,
+    ]);
+    if (lock.ok) state.locked.add(slot);
+    return lock.ok;
   }
 
   /**
