@@ -20,8 +20,19 @@
  *
  * @module
  */
-import type { PgStep } from "./_pg_step.ts";
 import { toUnixSeconds } from "../../model/task_codec.ts";
+
+/**
+ * What this module uses of a `PgStep` (`_pg_step.ts`, which imports this module's
+ * {@linkcode rateColumnsSql}): a statement runner in the exchange's transaction.
+ */
+interface PgStep {
+  readonly app: string;
+  readonly nowMs: number;
+  readonly c: { readonly s: string };
+  // deno-lint-ignore no-explicit-any
+  run(text: string, params?: unknown[]): Promise<any[]>;
+}
 
 /** How long (ms) a log row of an idle slot stays after its window before the sweep deletes it. */
 const SWEEP_GRACE_MS = 60_000;
