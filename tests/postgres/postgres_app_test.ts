@@ -17,6 +17,7 @@ import {
 } from "../../src/backends/postgres/mod.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
 import { componentContext } from "../contract/broker_contract.ts";
+import type { ExchangeResult } from "../../src/ports/mod.ts";
 
 const url = testPostgresUrl();
 
@@ -214,6 +215,26 @@ test("a role without rights on the database fails with PG_PERMISSION_DENIED", as
   }
 });
 
+/** One exchange of each broker at once: broker i settles `held[i]` and claims up to 10. */
+function exchangeAll(brokers: PostgresBroker[], held: string[][]): Promise<ExchangeResult[]> {
+  return Promise.all(brokers.map((broker, i) =>
+    broker.exchange({
+      workerId: `w${i}`,
+      settlements: held[i].map((uuid) => ({
+        uuid,
+        deliveries: 1,
+        status: "success" as const,
+        returning: "null",
+      })),
+      want: 10,
+      leaseMs: 30_000,
+      resultTtlMs: 60_000,
+      maxDeliveries: 5,
+      recoverLimit: 100,
+    })
+  ));
+}
+
 test("a concurrency limit holds when four brokers on their own connections claim at once", () =>
   withSchema(async (schema) => {
     const brokers = [0, 1, 2, 3].map(() => new PostgresBroker({ name: "pg-conc", url, schema }));
@@ -232,22 +253,7 @@ test("a concurrency limit holds when four brokers on their own connections claim
       const held: string[][] = brokers.map(() => []);
       const done = new Set<string>();
       for (let round = 0; done.size < uuids.length && round < 200; round++) {
-        const results = await Promise.all(brokers.map((broker, i) =>
-          broker.exchange({
-            workerId: `w${i}`,
-            settlements: held[i].map((uuid) => ({
-              uuid,
-              deliveries: 1,
-              status: "success" as const,
-              returning: "null",
-            })),
-            want: 10,
-            leaseMs: 30_000,
-            resultTtlMs: 60_000,
-            maxDeliveries: 5,
-            recoverLimit: 100,
-          })
-        ));
+        const results = await exchangeAll(brokers, held);
         for (const uuid of held.flat()) done.add(uuid);
         results.forEach((result, i) => held[i] = result.claimed.map((task) => task.uuid));
         const running = held.flat().length;
@@ -324,22 +330,7 @@ test("a rate limit holds when four brokers on their own connections claim at onc
       const done = new Set<string>();
       const signal = new AbortController().signal;
       for (let round = 0; done.size < uuids.length && round < 400; round++) {
-        const results = await Promise.all(brokers.map((broker, i) =>
-          broker.exchange({
-            workerId: `w${i}`,
-            settlements: held[i].map((uuid) => ({
-              uuid,
-              deliveries: 1,
-              status: "success" as const,
-              returning: "null",
-            })),
-            want: 10,
-            leaseMs: 30_000,
-            resultTtlMs: 60_000,
-            maxDeliveries: 5,
-            recoverLimit: 100,
-          })
-        ));
+        const results = await exchangeAll(brokers, held);
         for (const uuid of held.flat()) done.add(uuid);
         results.forEach((result, i) => held[i] = result.claimed.map((task) => task.uuid));
         for (const uuid of held.flat()) done.add(uuid);
