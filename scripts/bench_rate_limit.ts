@@ -14,10 +14,13 @@
  *
  *   deno run -A scripts/bench_rate_limit.ts [--duration 30] [--limit 1000] [--window-ms 1000]
  *     [--workers 3] [--concurrency 100] [--url redis://127.0.0.1:PORT/0]
+ *     [--postgres postgres://postgres@127.0.0.1:5432/DB]
  *
  *   --duration  seconds of the run (default 30)
  *   --url       use this Redis server instead of a private one (a fresh app name is used and
  *               deleted at the end; nothing else is touched)
+ *   --postgres  run on the PostgreSQL backend at this URL instead, in a fresh schema dropped at the
+ *               end (`started_at` is then PostgreSQL server time)
  *
  * Exit status 1 when the limit was exceeded. On a loaded machine the workers may not reach the
  * limit (a window then starts fewer): that is reported, not a failure of the limit.
@@ -27,9 +30,10 @@
 import { createClient } from "redis";
 import { QueueTasks } from "../mod.ts";
 import { cliArgs } from "./cli_args.ts";
+import { PostgresConnection } from "../src/backends/postgres/mod.ts";
 
 const USAGE = "deno run -A scripts/bench_rate_limit.ts [--duration S] [--limit N] " +
-  "[--window-ms MS] [--workers W] [--concurrency C] [--url URL]";
+  "[--window-ms MS] [--workers W] [--concurrency C] [--url URL] [--postgres URL]";
 const args: Record<string, string> = {
   duration: "30",
   limit: "1000",
@@ -37,6 +41,7 @@ const args: Record<string, string> = {
   workers: "3",
   concurrency: "100",
   url: "",
+  postgres: "",
   role: "parent",
   name: "",
 };
@@ -85,7 +90,16 @@ function freePort(): number {
 
 let server: Deno.ChildProcess | undefined;
 let url = args.url;
-if (url === "") {
+// On PostgreSQL: a fresh schema, read and dropped through this connection at the end.
+let pg: PostgresConnection | undefined;
+const pgSchema = `bench_rate_${crypto.randomUUID().slice(0, 8)}`;
+if (args.postgres !== "") {
+  const target = new URL(args.postgres);
+  target.searchParams.set("schema", pgSchema);
+  url = target.href;
+  pg = new PostgresConnection({ url: args.postgres, schema: pgSchema });
+  pg.acquire();
+} else if (url === "") {
   const port = freePort();
   server = new Deno.Command("redis-server", {
     args: ["--port", String(port), "--save", "", "--appendonly", "no"],
@@ -94,8 +108,8 @@ if (url === "") {
   }).spawn();
   url = `redis://127.0.0.1:${port}/0`;
 }
-const client = createClient({ url });
-for (let tries = 0;; tries++) {
+const client = createClient({ url: pg ? "redis://unused" : url });
+for (let tries = 0; !pg; tries++) {
   try {
     await client.connect();
     break;
@@ -161,7 +175,16 @@ for (const child of children) {
 
 // Each record's started_at: Redis server time ("seconds.microseconds"), written by the claim.
 const starts: number[] = [];
-for (let i = 0; i < uuids.length; i += 1000) {
+if (pg) {
+  // PostgreSQL server time ("seconds.milliseconds"), written by the claim.
+  const rows = await pg.sql.unsafe(
+    `select fields->>'started_at' as at from "${pgSchema}".records
+     where app = $1 and fields ? 'started_at'`,
+    [name],
+  );
+  for (const row of rows) starts.push(Math.round(Number(row.at) * 1000));
+}
+for (let i = 0; !pg && i < uuids.length; i += 1000) {
   const chunk = uuids.slice(i, i + 1000);
   const stamps = await Promise.all(
     chunk.map((uuid) => client.hGet(`{${name}}:task:${uuid}`, "started_at")),
@@ -172,7 +195,10 @@ for (let i = 0; i < uuids.length; i += 1000) {
 starts.sort((a, b) => a - b);
 await producer.flushAll();
 await producer.stop({ graceMs: 0 });
-await client.quit();
+if (pg) {
+  await pg.sql.unsafe(`drop schema if exists "${pgSchema}" cascade`);
+  await pg.release();
+} else await client.quit();
 if (server) {
   server.kill("SIGTERM");
   await server.status;

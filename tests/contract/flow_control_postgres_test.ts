@@ -19,7 +19,4 @@ after(async () => {
   await connection.release();
 });
 
-// Rate limits (the rateLimit option) are not built on PostgreSQL yet: it refuses them (issue 20).
-flowControlContract("PostgresBroker", (name) => new PostgresBroker({ name, connection }), {
-  rateLimits: false,
-});
+flowControlContract("PostgresBroker", (name) => new PostgresBroker({ name, connection }));

@@ -18,6 +18,7 @@ import {
 } from "../../src/backends/postgres/mod.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
 import { componentContext } from "../contract/broker_contract.ts";
+import type { ExchangeResult } from "../../src/ports/mod.ts";
 
 const url = testPostgresUrl();
 
@@ -239,6 +240,26 @@ test("a role without rights on the database fails with PG_PERMISSION_DENIED", as
   }
 });
 
+/** One exchange of each broker at once: broker i settles `held[i]` and claims up to 10. */
+function exchangeAll(brokers: PostgresBroker[], held: string[][]): Promise<ExchangeResult[]> {
+  return Promise.all(brokers.map((broker, i) =>
+    broker.exchange({
+      workerId: `w${i}`,
+      settlements: held[i].map((uuid) => ({
+        uuid,
+        deliveries: 1,
+        status: "success" as const,
+        returning: "null",
+      })),
+      want: 10,
+      leaseMs: 30_000,
+      resultTtlMs: 60_000,
+      maxDeliveries: 5,
+      recoverLimit: 100,
+    })
+  ));
+}
+
 test("a concurrency limit holds when four brokers on their own connections claim at once", () =>
   withSchema(async (schema) => {
     const brokers = [0, 1, 2, 3].map(() => new PostgresBroker({ name: "pg-conc", url, schema }));
@@ -257,22 +278,7 @@ test("a concurrency limit holds when four brokers on their own connections claim
       const held: string[][] = brokers.map(() => []);
       const done = new Set<string>();
       for (let round = 0; done.size < uuids.length && round < 200; round++) {
-        const results = await Promise.all(brokers.map((broker, i) =>
-          broker.exchange({
-            workerId: `w${i}`,
-            settlements: held[i].map((uuid) => ({
-              uuid,
-              deliveries: 1,
-              status: "success" as const,
-              returning: "null",
-            })),
-            want: 10,
-            leaseMs: 30_000,
-            resultTtlMs: 60_000,
-            maxDeliveries: 5,
-            recoverLimit: 100,
-          })
-        ));
+        const results = await exchangeAll(brokers, held);
         for (const uuid of held.flat()) done.add(uuid);
         results.forEach((result, i) => held[i] = result.claimed.map((task) => task.uuid));
         const running = held.flat().length;
@@ -285,26 +291,94 @@ test("a concurrency limit holds when four brokers on their own connections claim
     }
   }));
 
-test("deduplication is refused on PostgreSQL with a TypeError, not dropped", () =>
+test("a deduplication id taken in a transaction that rolls back is free again", () =>
   withSchema(async (schema) => {
-    const broker = new PostgresBroker({ name: "pg-unsupported-dedup", url, schema });
+    const broker = new PostgresBroker({ name: "pg-dedup-tx", url, schema });
+    const app = new QueueTasks({ name: "pg-dedup-tx", broker });
+    const sync = app.task(
+      { name: "sync", deduplication: { id: (user: string) => user, ttlMs: 60_000 } },
+      (user: string) => user,
+    );
     try {
-      const task = {
-        uuid: crypto.randomUUID(),
-        taskName: "noop",
-        priority: 0,
-        args: "[]",
-        kwargs: "{}",
-        extra: {},
-        deduplication: { id: "x", ttlMs: 1_000, mode: "throttle" as const },
-      };
+      await broker.connection.ready();
+      let rolledBack = "";
       await assert.rejects(
-        broker.add(task),
-        (error: unknown) => error instanceof TypeError && /deduplication/.test(error.message),
+        broker.connection.sql.begin(async (tx) => {
+          const inside = await app.addTask("sync", ["ada"], { tx });
+          assert.equal(inside.deduplicated, false);
+          rolledBack = inside.uuid;
+          // Within the transaction the id is held: a second call in it joins.
+          const again = await app.addTask("sync", ["ada"], { tx });
+          assert.equal(again.deduplicated, true);
+          assert.equal(again.uuid, rolledBack);
+          throw new Error("business write failed");
+        }),
+        /business write failed/,
       );
-      assert.equal(await broker.get(task.uuid), undefined);
+      assert.equal(await broker.get(rolledBack), undefined);
+      const after = await sync.addTask("ada");
+      assert.equal(after.deduplicated, false, "the rolled-back task does not hold the id");
+      assert.notEqual(after.uuid, rolledBack);
+      const joined = await sync.addTask("ada");
+      assert.equal(joined.uuid, after.uuid);
+      await broker.connection.sql.begin(async (tx) => {
+        const committed = await app.addTask("sync", ["bob"], { tx });
+        assert.equal(committed.deduplicated, false);
+      });
+      assert.equal((await sync.addTask("bob")).deduplicated, true, "a committed id holds");
     } finally {
-      await broker.flushAll();
+      await app.flushAll();
       await broker.stop();
+    }
+  }));
+
+test("a rate limit holds when four brokers on their own connections claim at once", () =>
+  withSchema(async (schema) => {
+    const brokers = [0, 1, 2, 3].map(() => new PostgresBroker({ name: "pg-rate", url, schema }));
+    const limit = 3;
+    const durationMs = 300;
+    try {
+      for (const broker of brokers) await broker.start(componentContext());
+      const uuids = Array.from({ length: 12 }, () => crypto.randomUUID());
+      for (const uuid of uuids) {
+        await brokers[0].add({
+          uuid,
+          taskName: "ping",
+          priority: 0,
+          args: "[]",
+          kwargs: "{}",
+          extra: {},
+          rateLimit: { slot: "ping:host", limit, durationMs },
+        });
+      }
+      const held: string[][] = brokers.map(() => []);
+      const done = new Set<string>();
+      const signal = new AbortController().signal;
+      for (let round = 0; done.size < uuids.length && round < 400; round++) {
+        const results = await exchangeAll(brokers, held);
+        for (const uuid of held.flat()) done.add(uuid);
+        results.forEach((result, i) => held[i] = result.claimed.map((task) => task.uuid));
+        for (const uuid of held.flat()) done.add(uuid);
+        const wait = Math.min(...results.map((result) => result.nextDueMs ?? 50));
+        if (done.size < uuids.length) await brokers[0].waitForTasks(wait, signal);
+      }
+      assert.equal(done.size, uuids.length, "every task ran");
+      const starts: number[] = [];
+      for (const uuid of uuids) {
+        const record = await brokers[0].get(uuid);
+        assert.equal(record?.deliveries, 1, "each task started once");
+        starts.push(record?.startedAt?.getTime() ?? 0);
+      }
+      starts.sort((a, b) => a - b);
+      for (let i = 0; i + limit < starts.length; i++) {
+        // Any limit + 1 starts span a window at least (1 ms: the stamps' rounding).
+        assert.ok(
+          starts[i + limit] - starts[i] >= durationMs - 1,
+          `starts ${i}..${i + limit} within ${starts[i + limit] - starts[i]} ms`,
+        );
+      }
+    } finally {
+      await brokers[0].flushAll();
+      for (const broker of brokers) await broker.stop();
     }
   }));

@@ -11,7 +11,10 @@
  *   an expired lease waiting for recovery; a quarantined entry while the worker claims: the
  *   function changes nothing and answers `fallback`, and the general path does the whole
  *   exchange;
- * - a claim that meets a task with a deadline that has passed or a concurrency limit: the
+ * - a rate-limited slot whose window has room again (its parked tasks go back to their queues on
+ *   the general path): the function changes nothing and answers `fallback`;
+ * - a claim that meets a task with a deadline that has passed, a concurrency limit or a rate
+ *   limit: the
  *   function stops claiming there (what it settled and claimed before stays) and answers
  *   `rest`, and the general path claims the rest in a second transaction.
  *
@@ -24,6 +27,8 @@
  *
  * @module
  */
+import { SWEEP_GRACE_MS } from "./_rate_limit_sql.ts";
+
 /** The version of the migration that installs `qt_exchange`. */
 export const FAST_EXCHANGE_VERSION = 4;
 
@@ -47,13 +52,15 @@ const PAYLOAD_LIMIT = 7_000;
  * | 10 | p_task_names     | the task names the worker knows (text[], null: all)             |
  * | 11 | p_recover        | whether to look for expired leases (recoverLimit > 0)           |
  * | 12 | p_sweep          | expired records to delete at most (0: none)                     |
- * | 13 | p_unpark         | whether to report parked tasks (the general path unparks them)  |
+ * | 13 | p_unpark         | the once-a-second call: report parked tasks (the general path    |
+ * |    |                  | unparks them), sweep old rate-log rows and deduplication keys    |
  * | 14 | p_channel        | the NOTIFY channel                                              |
  *
  * It returns JSON: `fallback` (true: nothing done), or `now` (the server's clock, ms),
  * `claimed` (`uuid`, `priority`, `due` in ms, `fields` of each claimed task, in order),
  * `dropped` (entries without a claimable record), `rest` (claims left to the general path),
- * `quarantined`, `next_due` (ms, or null), `swept` and `parked`.
+ * `quarantined`, `next_due` (ms, or null), `swept`, `parked` and `rate_due` (when a rate-limited
+ * slot's window has room next, ms, or null).
  */
 export const FAST_EXCHANGE_MIGRATION: {
   version: number;
@@ -89,6 +96,7 @@ declare
   v_quarantined int;
   v_next_due float8;
   v_waiting boolean;
+  v_rate_due float8;
   v_swept int := 0;
   v_parked boolean := false;
   v_payload text := '';
@@ -112,6 +120,10 @@ begin
   if v_left > 0 and exists (select 1 from ${S}.queue where app = p_app and quarantine) then
     return jsonb_build_object('fallback', true);
   end if;
+  -- A rate-limited slot whose window has room again: the general path puts its parked tasks back.
+  v_rate_due := (select extract(epoch from min(due_at)) * 1000 from ${S}.rate_slots
+    where app = p_app)::float8;
+  if v_rate_due <= v_now_ms then return jsonb_build_object('fallback', true); end if;
   if v_settle = 0 then perform set_config('synchronous_commit', 'off', true); end if;
 
   -- Settle: the leases go, the records get their outcome and retention.
@@ -145,10 +157,11 @@ begin
     v_known := case when v_queue <> 'default' then p_task_names end;
     for v_round in 1..10 loop
       select coalesce(array_agg(c.uuid order by c.priority, c.seq), '{}'),
-          coalesce(bool_or(c.conc_slot is not null or coalesce(c.deadline <= v_now, false)), false)
+          coalesce(bool_or(c.conc_slot is not null or c.rate_slot is not null
+            or coalesce(c.deadline <= v_now, false)), false)
         into v_uuids, v_special
       from (
-        select q.uuid, q.priority, q.seq, q.conc_slot, q.deadline from ${S}.queue q
+        select q.uuid, q.priority, q.seq, q.conc_slot, q.rate_slot, q.deadline from ${S}.queue q
         where q.app = p_app and not q.quarantine and not q.parked and q.qname = v_queue
           and q.due_at <= v_now and (v_known is null or q.task_name = any(v_known))
           and not exists (
@@ -218,6 +231,11 @@ begin
   end if;
   if p_unpark then
     v_parked := exists (select 1 from ${S}.queue where app = p_app and parked);
+    -- As the general path's timed sweep (rateSweep, dedupSweep): rate-log rows of idle slots a
+    -- while after their window, and expired deduplication keys.
+    delete from ${S}.rate_log where app = p_app
+      and until < to_timestamp((v_now_ms - ${SWEEP_GRACE_MS}) / 1000.0);
+    delete from ${S}.dedup where app = p_app and until <= clock_timestamp();
   end if;
 
   -- The events, in as few notifications as fit (delivered on commit).
@@ -232,7 +250,7 @@ begin
 
   return jsonb_build_object('now', v_now_ms, 'claimed', v_claimed, 'dropped', to_jsonb(v_dropped),
     'rest', v_rest, 'quarantined', v_quarantined, 'next_due', v_next_due, 'swept', v_swept,
-    'parked', v_parked);
+    'parked', v_parked, 'rate_due', v_rate_due);
 end
 $fn$;
 `,
@@ -270,6 +288,8 @@ export interface FastExchangeReply {
   swept: number;
   /** Whether tasks are parked (their slots' safety net runs on the general path). */
   parked: boolean;
+  /** When a rate-limited slot's window has room next (ms), or null: none has parked tasks. */
+  rate_due: number | null;
 }
 
 /** The SQL of one `qt_exchange` call on schema `S` (parameters as in the table above). */

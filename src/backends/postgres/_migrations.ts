@@ -19,6 +19,15 @@
  * (or its default) for a task that uses none of it, and the claim index covers only the entries
  * that are not parked.
  *
+ * Version 3 (rate limits and deduplication) gives `queue` the task's rate-limit slot
+ * (`rate_slot`, `rate_limit`, `rate_ms`, read from the record's `rate_limit` field) and
+ * `rate_parked` (a parked task waiting for its slot's window, not for a concurrency slot), and
+ * adds `rate_log` (the sliding-window log: one row per start of a slot, kept until the start
+ * leaves its window, `until`), `rate_slots` (per slot with parked tasks: when its window has
+ * room, `due_at`) and `dedup` (per deduplication key: the task holding it, until when). See
+ * `_rate_limit_sql.ts` and `_dedup_sql.ts`. Self-contained: it only adds columns, tables and
+ * indexes.
+ *
  * Version 4 installs the function `qt_exchange`: the common exchange (plain settlements, claims,
  * the queue's state, the retention sweep and the events) in one call (see `_fast_exchange.ts`).
  *
@@ -139,6 +148,40 @@ alter table ${S}.leases add column conc_slot text;
 create index leases_slot on ${S}.leases (app, conc_slot) where conc_slot is not null;
 `,
   },
-  // 3: rate limits and deduplication (another branch).
+  {
+    version: 3,
+    description: "flow control: rate limits and deduplication",
+    sql: (S) => `
+alter table ${S}.queue
+  add column rate_slot text,
+  add column rate_limit bigint,
+  add column rate_ms bigint,
+  add column rate_parked boolean not null default false;
+create index queue_rate_parked on ${S}.queue (app, rate_slot, priority, seq) where rate_parked;
+create table ${S}.rate_log (
+  app text not null,
+  slot text not null,
+  until timestamptz not null
+);
+create index rate_log_slot on ${S}.rate_log (app, slot, until);
+create table ${S}.rate_slots (
+  app text not null,
+  slot text not null,
+  due_at timestamptz not null,
+  lim bigint not null,
+  ms bigint not null,
+  primary key (app, slot)
+);
+create index rate_slots_due on ${S}.rate_slots (app, due_at);
+create table ${S}.dedup (
+  app text not null,
+  key text not null,
+  uuid text not null,
+  until timestamptz not null,
+  primary key (app, key)
+);
+create index dedup_until on ${S}.dedup (app, until);
+`,
+  },
   FAST_EXCHANGE_MIGRATION,
 ];

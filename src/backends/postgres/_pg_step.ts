@@ -9,6 +9,7 @@
 import { queryStatusOf } from "../../model/task_query.ts";
 import type { TaskFields } from "../../model/task_record.ts";
 import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
+import { rateColumnsSql } from "./_rate_limit_sql.ts";
 
 /** Bytes of one notification's payload, at most (the server's limit is 8000). */
 const PAYLOAD_LIMIT = 7_000;
@@ -169,19 +170,20 @@ export class PgStep {
 
   /**
    * Queues an entry, due `delayMs` from now (0: now, and wakes the workers). Its queue, deadline
-   * and concurrency slot are read from its record (the fields `queue`, `expires_at`, `conc_slot`
-   * and `conc_limit`), so every caller (a retry, a release, an operator's retry) keeps them.
+   * concurrency slot and rate-limit slot are read from its record (the fields `queue`,
+   * `expires_at`, `conc_slot`, `conc_limit` and `rate_limit`), so every caller (a retry, a release, an operator's retry) keeps them.
    */
   async enqueue(entry: QueueEntry, delayMs: number, quarantine = false): Promise<void> {
     await this.run(
       `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, quarantine, task_name,
-         qname, deadline, conc_slot, conc_limit)
+         qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
        select $1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $7, $8,
          coalesce(r.fields->>'queue', 'default'), to_timestamp((r.fields->>'expires_at')::float8),
-         r.fields->>'conc_slot', (r.fields->>'conc_limit')::int
+         r.fields->>'conc_slot', (r.fields->>'conc_limit')::int, ${rateColumnsSql("r.fields")}
        from (select 1) one left join ${this.c.s}.records r on r.app = $1 and r.uuid = $2
        on conflict (app, uuid) do update set priority = excluded.priority, seq = excluded.seq,
-         due_at = excluded.due_at, quarantine = excluded.quarantine, parked = false`,
+         due_at = excluded.due_at, quarantine = excluded.quarantine, parked = false,
+         rate_parked = false`,
       [
         this.app,
         entry.uuid,

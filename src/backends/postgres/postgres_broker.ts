@@ -30,6 +30,7 @@ import {
 } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
+  AddOutcome,
   Broker,
   CancelOutcome,
   ClaimedTask,
@@ -50,6 +51,8 @@ import { FAST_EXCHANGE_SHORT, type FastExchangeReply, fastExchangeSql } from "./
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
+import { rateClaim, rateColumnsSql, rateDueSql, rateSweep, rateWake } from "./_rate_limit_sql.ts";
+import { dedupFind, dedupHold, dedupSweep } from "./_dedup_sql.ts";
 
 /** Fields that describe one attempt, not the task: a retry's record starts without them. */
 const ATTEMPT_FIELD_SET: ReadonlySet<string> = new Set(ATTEMPT_FIELDS);
@@ -106,6 +109,8 @@ export class PostgresBroker implements Broker {
   #sweepBehind = false;
   #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
   #adding: Promise<void> = Promise.resolve();
+  /** When a rate-limited slot's window has room next, as the last exchange saw (0: unknown). */
+  #rateDueAt = 0;
 
   /**
    * Creates a PostgresBroker.
@@ -168,9 +173,9 @@ export class PostgresBroker implements Broker {
    * Stores the record and queues the task (in `task.tx`, the caller's open transaction, when
    * given): one statement, which also sends the task's event and the workers' wake-up.
    */
-  async add(task: NewTask): Promise<void> {
-    unsupported(task);
+  async add(task: NewTask): Promise<AddOutcome | void> {
     const tx = (task as WithTx).tx as Queryable | undefined;
+    if (task.deduplication !== undefined) return await this.#addDeduplicated(task, tx);
     if (tx !== undefined) {
       await this.connection.ready();
       const rows = await this.#insertTasks(tx, [task], true);
@@ -199,6 +204,41 @@ export class PostgresBroker implements Broker {
             },
           );
         }
+        await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
+      }
+    }
+  }
+
+  /**
+   * Adds a task with `deduplication` (in `tx` when given): joins the task holding its key, or
+   * stores it and gives it the key, in one transaction (see `_dedup_sql.ts`). Sent again while no
+   * server answers, as `add`.
+   */
+  async #addDeduplicated(task: NewTask, tx: Queryable | undefined): Promise<AddOutcome | void> {
+    const once = async () => {
+      await this.connection.ready();
+      return await this.connection.transaction(async (t) => {
+        const found = await dedupFind(this.connection, t, this.name, task);
+        if (found === "duplicate") throw new DuplicateTaskError(task.taskName, task.uuid);
+        if (found.joined !== undefined) return { joined: found.joined };
+        const rows = await this.#insertTasks(t, [task], true);
+        if (rows.length === 0) throw new DuplicateTaskError(task.taskName, task.uuid);
+        await dedupHold(this.connection, t, this.name, task);
+      }, tx);
+    };
+    if (tx !== undefined) return await once();
+    const deadline = Date.now() + this.connection.timeoutMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const outcome = await this.#withDeadline(once(), deadline);
+        // Stored by an earlier attempt whose reply was lost: it holds its own key.
+        return outcome?.joined === task.uuid ? undefined : outcome;
+      } catch (error) {
+        if (attempt > 0 && error instanceof DuplicateTaskError) return;
+        if (
+          !(error instanceof PostgresBackendError) || error.code !== "PG_UNREACHABLE" ||
+          Date.now() + ADD_RETRY_MS >= deadline
+        ) throw error;
         await new Promise((resolve) => setTimeout(resolve, ADD_RETRY_MS));
       }
     }
@@ -264,7 +304,6 @@ export class PostgresBroker implements Broker {
    */
   // deno-lint-ignore no-explicit-any
   #insertTasks(on: Queryable, tasks: NewTask[], notify: boolean): Promise<any[]> {
-    for (const task of tasks) unsupported(task);
     const S = this.connection.s;
     const fields: string[] = [];
     const delays: number[] = [];
@@ -296,6 +335,11 @@ export class PostgresBroker implements Broker {
         each.conc_slot = task.concurrency.slot;
         each.conc_limit = String(task.concurrency.limit);
       }
+      if (task.rateLimit !== undefined) {
+        const { limit, durationMs, slot } = task.rateLimit;
+        each.rate_limit = `${limit} ${durationMs} ${slot}`;
+      }
+      if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
       fields.push(JSON.stringify(each));
       delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
       queues.push(queue);
@@ -333,11 +377,11 @@ export class PostgresBroker implements Broker {
          returning r.uuid, r.seq),
        queued as (
          insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname, deadline,
-           conc_slot, conc_limit)
+           conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
          select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond',
            i.task_name, i.qname,
            case when i.expires > 0 then now() + i.expires * interval '1 millisecond' end,
-           i.conc_slot, i.conc_limit
+           i.conc_slot, i.conc_limit, ${rateColumnsSql("i.fields::jsonb")}
          from stored s join input i using (uuid))
        select i.uuid, i.delay, i.task_name${notifyColumn} from stored s join input i using (uuid)`,
       [
@@ -383,6 +427,7 @@ export class PostgresBroker implements Broker {
   addBulk(tasks: NewTask[]): Promise<void> {
     const seen = new Set<string>();
     for (const task of tasks) {
+      if (task.deduplication !== undefined) return Promise.reject(refusal(task, "addBulk"));
       if (seen.has(task.uuid)) {
         return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
       }
@@ -395,6 +440,8 @@ export class PostgresBroker implements Broker {
   /** Stores a chain's or group's records and queues its first tasks (all or none). */
   addFlow(flow: NewFlow): Promise<void> {
     const seen = new Set<string>();
+    const refused = flow.tasks.find((task) => task.deduplication !== undefined);
+    if (refused !== undefined) return Promise.reject(refusal(refused, "addFlow"));
     for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
       if (seen.has(uuid)) return Promise.reject(new DuplicateTaskError(taskName, uuid));
       seen.add(uuid);
@@ -462,10 +509,16 @@ export class PostgresBroker implements Broker {
       }
       throw error;
     }
-    if (reply.fallback) return await this.#step((step) => this.#exchange(step, request));
+    if (reply.fallback) {
+      // The reason may be a rate-limited slot whose window has room: let the general path look.
+      this.#rateDueAt = 0;
+      return await this.#step((step) => this.#exchange(step, request));
+    }
     if (timed) this.#lastSweep = clock;
     if (sweep) this.#sweepBehind = reply.swept >= SWEEP_LIMIT;
     if (reply.parked) await this.#step((step) => this.#unparkSweep(step));
+    // A rate-limited slot's window opening counts as a due time (its parked tasks go back then).
+    this.#rateDueAt = reply.rate_due ?? Infinity;
     const claimed = reply.claimed.map((each) =>
       claimedTask(each.uuid, each.priority, each.due, each.fields, false, reply.now)
     );
@@ -476,11 +529,11 @@ export class PostgresBroker implements Broker {
       dropped: reply.dropped,
       quarantined: reply.quarantined,
     };
-    if (reply.next_due !== null) {
-      result.nextDueMs = Math.max(1, Math.ceil(reply.next_due - reply.now));
-    }
+    const due = Math.min(reply.next_due ?? Infinity, this.#rateDueAt);
+    if (due !== Infinity) result.nextDueMs = Math.max(1, Math.ceil(due - reply.now));
     if (!reply.rest || claimed.length >= request.want) return result;
-    // A task with a deadline or a concurrency limit: the rest of the claim, in a second step.
+    // A task with a deadline, a concurrency or a rate limit: the rest of the claim, in a second
+    // step.
     const more = await this.#step((step) =>
       this.#exchange(step, {
         ...request,
@@ -640,7 +693,16 @@ export class PostgresBroker implements Broker {
     const claimed: ClaimedTask[] = [];
     const dropped: string[] = [];
     const queues = request.queues ?? [DEFAULT_QUEUE];
-    const claim: ClaimState = { claimed, dropped, skip: [], kick: new Set(), locked: new Set() };
+    const claim: ClaimState = {
+      claimed,
+      dropped,
+      skip: [],
+      kick: new Set(),
+      locked: new Set(),
+      rated: new Map(),
+    };
+    // Rate-limited slots whose window has room again: their parked tasks back to their queues.
+    if (this.#rateDueAt <= now && await rateWake(step) > 0) step.wake();
     if (request.want > 0) {
       // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
       // entry is left.
@@ -671,6 +733,7 @@ export class PostgresBroker implements Broker {
          (select count(*) from ${S}.queue where app = $1 and quarantine)::int as quarantined,
          (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
             where app = $1 and due_at > to_timestamp($2::float8 / 1000.0))::float8 as next_due,
+         ${rateDueSql(S)} as rate_due,
          exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)
            and not parked and qname = any($3::text[])
            and (qname = 'default' or $4::text[] is null or task_name = any($4::text[]))) as waiting`,
@@ -683,7 +746,11 @@ export class PostgresBroker implements Broker {
       const timed = now - this.#lastSweep >= SWEEP_EVERY_MS;
       if (timed) this.#lastSweep = now;
       this.#sweepBehind = await this.storage.sweep(step.tx, SWEEP_LIMIT) >= SWEEP_LIMIT;
-      if (timed) await this.#unparkSweep(step);
+      if (timed) {
+        await this.#unparkSweep(step);
+        await rateSweep(step);
+        await dedupSweep(this.connection, step.tx, this.name);
+      }
     }
     const result: ExchangeResult = {
       claimed,
@@ -692,7 +759,10 @@ export class PostgresBroker implements Broker {
       dropped,
       quarantined: state.quarantined,
     };
-    if (state.next_due !== null) result.nextDueMs = Math.max(1, Math.ceil(state.next_due - now));
+    // A rate-limited slot's window opening counts as a due time (its parked tasks go back then).
+    this.#rateDueAt = state.rate_due ?? Infinity;
+    const due = Math.min(state.next_due ?? Infinity, this.#rateDueAt);
+    if (due !== Infinity) result.nextDueMs = Math.max(1, Math.ceil(due - now));
     return result;
   }
 
@@ -719,7 +789,7 @@ export class PostgresBroker implements Broker {
     const rows = await step.run(
       `with cand as (
          select c.uuid, c.priority, c.seq, (extract(epoch from c.due_at) * 1000)::float8 as due,
-           c.conc_slot, c.conc_limit,
+           c.conc_slot, c.conc_limit, c.rate_slot, c.rate_limit, c.rate_ms,
            coalesce(c.deadline <= to_timestamp($3::float8 / 1000.0), false) as expired
          from ${S}.queue c
          where c.app = $1 and c.quarantine = $2 and not c.parked
@@ -731,10 +801,12 @@ export class PostgresBroker implements Broker {
          order by c.priority, c.seq limit $4 for update skip locked),
        picked as (
          delete from ${S}.queue q using cand k
-         where q.app = $1 and q.uuid = k.uuid and (k.conc_slot is null or k.expired)
+         where q.app = $1 and q.uuid = k.uuid
+           and ((k.conc_slot is null and k.rate_slot is null) or k.expired)
          returning q.uuid),
        ${takeSql(S, "picked p join cand k using (uuid)", "not k.expired", "null")}
-       select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.expired,
+       select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.rate_slot,
+         k.rate_limit, k.rate_ms, k.expired,
          p.uuid is not null as picked, u.fields
        from cand k left join picked p using (uuid) left join updated u using (uuid)
        order by k.priority, k.seq`,
@@ -750,6 +822,16 @@ export class PostgresBroker implements Broker {
         known,
         state.skip,
       ],
+    );
+    // The rate-limited entries: claimed or parked together, one statement per slot.
+    const rated = await rateClaim(
+      step,
+      takeSql(S, "picked p", "true", "$4"),
+      rows.filter((row) => !row.picked && !row.expired),
+      { rated: state.rated, skip: state.skip },
+      (slot) => this.#lockSlot(step, slot, state),
+      request.workerId,
+      request.leaseMs,
     );
     let taken = 0;
     let again = false;
@@ -775,21 +857,24 @@ export class PostgresBroker implements Broker {
       }
       if (!row.picked) {
         // A concurrency-limited task: its slot is locked by this transaction (or it waits).
-        const slot: string = row.conc_slot;
-        if (!state.locked.has(slot)) {
-          const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
-            this.name,
-            slot,
-          ]);
-          if (!lock.ok) {
-            // Another exchange holds the slot: left queued for the next claim.
-            state.skip.push(row.uuid);
+        const slot: string | null = row.conc_slot;
+        if (slot !== null && row.rate_slot === null && !await this.#lockSlot(step, slot, state)) {
+          // Another exchange holds the slot: left queued for the next claim.
+          state.skip.push(row.uuid);
+          continue;
+        }
+        if (row.rate_slot !== null) {
+          // A rate-limited task: claimed or parked above (absent: its slot busy, left queued).
+          const taken = rated.get(row.uuid);
+          if (taken === undefined) continue;
+          if (taken.parked) {
+            again = true;
             continue;
           }
-          state.locked.add(slot);
-        }
-        const [result] = await step.run(
-          `with room as (
+          fields = taken.fields as TaskFields | null;
+        } else {
+          const [result] = await step.run(
+            `with room as (
              select count(*) < $8::int as ok from ${S}.leases where app = $1 and conc_slot = $4),
            picked as (
              delete from ${S}.queue q where q.app = $1 and q.uuid = $2 and (select ok from room)
@@ -801,22 +886,23 @@ export class PostgresBroker implements Broker {
            ${takeSql(S, "picked p", "true", "$4")}
            select (select ok from room) as ok, (select count(*) from picked)::int as picked,
              (select fields from updated) as fields`,
-          [
-            this.name,
-            row.uuid,
-            step.nowMs,
-            slot,
-            request.workerId,
-            stamp,
-            request.leaseMs,
-            Number(row.conc_limit) || 1,
-          ],
-        );
-        if (!result.ok) {
-          again = true;
-          continue;
+            [
+              this.name,
+              row.uuid,
+              step.nowMs,
+              slot,
+              request.workerId,
+              stamp,
+              request.leaseMs,
+              Number(row.conc_limit) || 1,
+            ],
+          );
+          if (!result.ok) {
+            again = true;
+            continue;
+          }
+          fields = result.fields as TaskFields | null;
         }
-        fields = result.fields as TaskFields | null;
       }
       if (!fields) {
         again = true;
@@ -829,6 +915,17 @@ export class PostgresBroker implements Broker {
       taken++;
     }
     return { taken, again };
+  }
+
+  /** Tries a concurrency slot's lock (once per transaction): false when another holds it. */
+  async #lockSlot(step: PgStep, slot: string, state: ClaimState): Promise<boolean> {
+    if (state.locked.has(slot)) return true;
+    const [lock] = await step.run(`select pg_try_advisory_xact_lock(${slotKey()}) as ok`, [
+      this.name,
+      slot,
+    ]);
+    if (lock.ok) state.locked.add(slot);
+    return lock.ok;
   }
 
   /**
@@ -855,10 +952,12 @@ export class PostgresBroker implements Broker {
          cross join lateral (
            select count(*)::int as running from ${S}.leases l where l.app = $1 and l.conc_slot = s.slot) r
          cross join lateral (
-           select p.conc_limit from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           select p.conc_limit from ${S}.queue p where p.app = $1 and p.parked and not p.rate_parked
+             and p.conc_slot = s.slot
            order by p.priority, p.seq limit 1) f
          cross join lateral (
-           select p.uuid from ${S}.queue p where p.app = $1 and p.parked and p.conc_slot = s.slot
+           select p.uuid from ${S}.queue p where p.app = $1 and p.parked and not p.rate_parked
+             and p.conc_slot = s.slot
            order by p.priority, p.seq limit greatest(0, coalesce(f.conc_limit, 1) - r.running)) k) k
        where q.app = $1 and q.uuid = k.uuid
        returning q.uuid`,
@@ -874,7 +973,8 @@ export class PostgresBroker implements Broker {
   async #unparkSweep(step: PgStep): Promise<void> {
     const rows = await step.run(
       `select distinct conc_slot from (
-         select conc_slot from ${this.connection.s}.queue where app = $1 and parked limit 10000) p
+         select conc_slot from ${this.connection.s}.queue
+         where app = $1 and parked and not rate_parked limit 10000) p
        limit 100`,
       [this.name],
     );
@@ -1165,7 +1265,18 @@ export class PostgresBroker implements Broker {
     await this.connection.ready();
     const S = this.connection.s;
     await this.connection.transaction(async (tx) => {
-      const tables = ["queue", "leases", "paused", "config", "claims", "workers", "counters"];
+      const tables = [
+        "queue",
+        "leases",
+        "paused",
+        "config",
+        "claims",
+        "workers",
+        "counters",
+        "rate_log",
+        "rate_slots",
+        "dedup",
+      ];
       for (const table of tables) {
         await this.connection.run(tx, `delete from ${S}.${table} where app = $1`, [this.name]);
       }
@@ -1359,22 +1470,11 @@ export class PostgresBroker implements Broker {
   }
 }
 
-/**
- * Refuses what this backend does not implement yet, rather than dropping it silently. Named
- * queues, deadlines and concurrency limits are implemented; the flow-control features still in
- * the works add their refusals here.
- */
-function unsupported(task: NewTask): void {
-  if (task.rateLimit !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": rate limits (rateLimit) are not supported on the PostgreSQL backend yet`,
-    );
-  }
-  if (task.deduplication !== undefined) {
-    throw new TypeError(
-      `Cannot add task "${task.taskName}": deduplication is not supported on the PostgreSQL backend yet`,
-    );
-  }
+/** The refusal of a task with `deduplication` in a bulk or flow enqueue (only `add` takes it). */
+function refusal(task: NewTask, method: string): TypeError {
+  return new TypeError(
+    `Cannot add task "${task.taskName}": deduplication is not supported by ${method} (only add takes it)`,
+  );
 }
 
 /** A final settlement of a task: stored in one statement when it is outside a flow. */
@@ -1436,6 +1536,8 @@ interface ClaimState {
   kick: Set<string>;
   /** Slots whose advisory lock this transaction holds. */
   locked: Set<string>;
+  /** Rate-limit slots whose advisory lock this transaction holds: when it was taken (ms). */
+  rated: Map<string, number>;
 }
 
 function dropped(state: ClaimState, uuid: string): void {
