@@ -111,6 +111,16 @@ export class PgRig {
     );
   }
 
+  /** The tasks whose leases worker `workerId` holds now. */
+  async leasedBy(workerId: string): Promise<string[]> {
+    const rows = await this.inspect.run(
+      this.inspect.sql,
+      `select uuid from ${this.inspect.s}.leases where app = $1 and worker_id = $2`,
+      [this.appName, workerId],
+    );
+    return rows.map((row) => row.uuid as string);
+  }
+
   /** Ids of the workers that hold leases now. */
   async leaseHolders(): Promise<Set<string>> {
     const rows = await this.query(`select distinct worker_id from S.leases where app = $1`);
@@ -169,6 +179,9 @@ export class PgRig {
   async stopWorkers(checks: Checks, allowedCrashes: RegExp = /^$/): Promise<void> {
     const crashes = this.pool.crashes().filter((crash) => !allowedCrashes.test(crash));
     checks.expect(crashes.length === 0, `worker processes died: ${crashes.join(", ")}`);
+    // A replacement still starting has no signal handler yet (SIGTERM would end it by signal):
+    // let it get READY first, as a supervisor stops only what it has started.
+    await Promise.allSettled(this.pool.live().map((worker) => worker.ready));
     const codes = await this.pool.stopAll();
     checks.expect(
       codes.every((code) => code === 0),
