@@ -111,14 +111,23 @@ export class PgRig {
     );
   }
 
-  /** The tasks whose leases worker `workerId` holds now. */
-  async leasedBy(workerId: string): Promise<string[]> {
+  /** How many leases worker `workerId` holds now. */
+  async leasesOf(workerId: string): Promise<number> {
     const rows = await this.inspect.run(
       this.inspect.sql,
-      `select uuid from ${this.inspect.s}.leases where app = $1 and worker_id = $2`,
+      `select count(*)::int as n from ${this.inspect.s}.leases where app = $1 and worker_id = $2`,
       [this.appName, workerId],
     );
-    return rows.map((row) => row.uuid as string);
+    return Number(rows[0].n);
+  }
+
+  /** The server's clock now (ms since the epoch): the clock of lease deadlines. */
+  async serverNowMs(): Promise<number> {
+    const rows = await this.inspect.run(
+      this.inspect.sql,
+      `select (extract(epoch from clock_timestamp()) * 1000)::float8 as now`,
+    );
+    return Number(rows[0].now);
   }
 
   /** Ids of the workers that hold leases now. */
