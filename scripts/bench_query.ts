@@ -17,7 +17,7 @@ import { RedisBroker } from "../src/backends/redis/mod.ts";
 import type { QueueOperations } from "../src/ports/mod.ts";
 import { fillFinished } from "./_fill_finished.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
-import { cliArgs } from "./cli_args.ts";
+import { cliArgs, positiveInteger } from "./cli_args.ts";
 
 const USAGE = "usage: deno run -A scripts/bench_query.ts [--n N] [--queries Q] [--redis-url URL]";
 const NAMES = Array.from({ length: 10 }, (_, i) => `task_${i}`);
@@ -26,19 +26,10 @@ let n = 1_000_000;
 let queries = 1_000;
 let url: string | undefined;
 for (const { flag, value } of cliArgs(Deno.args, USAGE)) {
-  if (flag === "--n") n = count(flag, value());
-  else if (flag === "--queries") queries = count(flag, value());
+  if (flag === "--n") n = positiveInteger(flag, value(), USAGE);
+  else if (flag === "--queries") queries = positiveInteger(flag, value(), USAGE);
   else if (flag === "--redis-url") url = value();
   else throw new Error(`unknown flag ${flag}\n${USAGE}`);
-}
-
-/** A positive integer flag value, or a usage error. */
-function count(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`${flag} takes a positive integer, got ${JSON.stringify(text)}\n${USAGE}`);
-  }
-  return value;
 }
 
 const server = url ? undefined : await startRedisServer();

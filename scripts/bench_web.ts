@@ -16,7 +16,7 @@ import { QueueTasks } from "../mod.ts";
 import type { RedisBroker } from "../src/backends/redis/mod.ts";
 import { createDashboard } from "../src/web/mod.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
-import { cliArgs } from "./cli_args.ts";
+import { cliArgs, positiveInteger } from "./cli_args.ts";
 import { fillFinished } from "./_fill_finished.ts";
 
 const USAGE = "usage: deno run -A scripts/bench_web.ts [--n N] [--requests R] [--redis-url URL]";
@@ -26,19 +26,10 @@ let n = 1_000_000;
 let requests = 500;
 let url: string | undefined;
 for (const { flag, value } of cliArgs(Deno.args, USAGE)) {
-  if (flag === "--n") n = count(flag, value());
-  else if (flag === "--requests") requests = count(flag, value());
+  if (flag === "--n") n = positiveInteger(flag, value(), USAGE);
+  else if (flag === "--requests") requests = positiveInteger(flag, value(), USAGE);
   else if (flag === "--redis-url") url = value();
   else throw new Error(`unknown flag ${flag}\n${USAGE}`);
-}
-
-/** A positive integer flag value, or a usage error. */
-function count(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`${flag} takes a positive integer, got ${JSON.stringify(text)}\n${USAGE}`);
-  }
-  return value;
 }
 
 const server = url ? undefined : await startRedisServer();

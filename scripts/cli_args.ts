@@ -1,6 +1,6 @@
 /**
- * Command-line reading shared by scripts/bench.ts and scripts/faults.ts: each argument as a flag,
- * with `--flag=value` and `--flag value` both accepted for a flag's value.
+ * Command-line reading shared by the scripts (bench.ts, faults.ts, bench_query.ts, …): each argument
+ * as a flag, with `--flag=value` and `--flag value` both accepted for a flag's value.
  *
  * @module
  */
@@ -37,4 +37,21 @@ export function* cliArgs(argv: readonly string[], usage: string): Generator<CliA
     };
     yield { arg, flag, value };
   }
+}
+
+/**
+ * A flag's value read as a positive integer.
+ *
+ * @param flag The flag, for the error.
+ * @param text Its value as given.
+ * @param usage The usage line, added to the error.
+ * @returns The integer.
+ * @throws {Error} When the value is not a positive integer.
+ */
+export function positiveInteger(flag: string, text: string, usage: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${flag} takes a positive integer, got ${JSON.stringify(text)}\n${usage}`);
+  }
+  return value;
 }

@@ -2,7 +2,7 @@ import { MemoryBroker } from "../backends/memory/memory_broker.ts";
 import type { RedisConnectionOptions } from "../backends/redis/redis_connection.ts";
 import { RedisBroker } from "../backends/redis/redis_broker.ts";
 import { ConfigError } from "../model/errors/config_error.ts";
-import { isPostgresUrl, LazyPostgresBroker } from "./_lazy_postgres_broker.ts";
+import { isPostgresUrl, lazyPostgresBroker } from "./_lazy_postgres_broker.ts";
 import type { Broker } from "../ports/broker.ts";
 
 /**
@@ -104,7 +104,7 @@ export function defaultBackend(
     }
     url = fromEnv.value.trim();
   }
-  if (url && isPostgresUrl(url)) return new LazyPostgresBroker(appName, url, backendTimeoutMs);
+  if (url && isPostgresUrl(url)) return lazyPostgresBroker(appName, url, backendTimeoutMs);
   if (url || options.redis?.cluster) {
     return new RedisBroker({
       name: appName,

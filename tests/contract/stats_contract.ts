@@ -1,6 +1,7 @@
 /**
- * The contract of the stats side of the ports, shared by the memory and Redis backends:
- * `GlobalConfig.claimOnce`, `reportWorker` / `readWorkerStats`, and `Broker.queueStats`.
+ * The contract of the stats side of the ports, shared by the memory, Redis and PostgreSQL backends:
+ * `GlobalConfig.claimOnce`, `reportWorker` / `readWorkerStats`, `readThroughput`, and
+ * `Broker.queueStats`.
  *
  * @module
  */
@@ -120,6 +121,32 @@ export function statsContract(label: string, backend: StatsBackend): void {
       const stats = await globalConfig.readWorkerStats();
       assert.deepEqual(stats.workers, []);
       assert.equal(stats.processed, 3);
+    });
+  });
+
+  test(`${label}: readThroughput sums the workers' reports per minute, oldest first`, async () => {
+    await withBroker(async (broker) => {
+      const globalConfig = globalConfigOf(broker);
+      await globalConfig.reportWorker(report("w1", { processed: 5, failed: 2 }));
+      assert.ok(globalConfig.readThroughput, "the GlobalConfig should read throughput");
+      const minutes = await globalConfig.readThroughput(60);
+      assert.equal(minutes.length, 60);
+      for (let i = 1; i < minutes.length; i++) {
+        assert.equal(minutes[i].at - minutes[i - 1].at, 60_000);
+      }
+      assert.equal(minutes[59].at % 60_000, 0);
+      // A report near a minute's end may land in the next one: the sum over the last two holds.
+      assert.equal(minutes.slice(-2).reduce((a, m) => a + m.processed, 0), 5);
+      assert.equal(minutes.slice(-2).reduce((a, m) => a + m.failed, 0), 2);
+      assert.equal(minutes.slice(0, -2).reduce((a, m) => a + m.processed, 0), 0);
+      assert.ok(Math.abs(minutes[59].at - Date.now()) < 120_000);
+      assert.equal((await globalConfig.readThroughput(3)).length, 3);
+      for (const bad of [0, 61, 1.5]) {
+        await assert.rejects(
+          async () => await globalConfig.readThroughput!(bad),
+          /minutes .* is not an integer from 1 to 60/,
+        );
+      }
     });
   });
 

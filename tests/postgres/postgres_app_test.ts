@@ -57,6 +57,30 @@ test("an app with a postgres:// brokerUrl runs a task and pushes its result", ()
     }
   }));
 
+test("the lazily loaded PostgreSQL backend passes its global config's heartbeats on", () =>
+  withSchema(async (schema) => {
+    const app = new QueueTasks({
+      name: "pg-heartbeats",
+      brokerUrl: urlWithSchema(schema),
+      config: { globalConfigStatusSetPeriodicMs: 100, logsDefaultLevel: "silent" },
+    });
+    const globalConfig = app.broker.storage.globalConfig;
+    assert.ok(globalConfig?.watchHeartbeats);
+    const beat = new Promise<void>((resolve) => {
+      const stop = globalConfig.watchHeartbeats!(() => {
+        stop();
+        resolve();
+      });
+    });
+    await app.start();
+    try {
+      await beat;
+    } finally {
+      await app.flushAll();
+      await app.stop();
+    }
+  }));
+
 test("a task added in a transaction becomes visible when the transaction commits", () =>
   withSchema(async (schema) => {
     const broker = new PostgresBroker({ name: "pg-tx", url, schema });

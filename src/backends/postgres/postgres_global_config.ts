@@ -1,7 +1,10 @@
 import type { ComponentContext } from "../../ports/broker.ts";
 import {
+  checkMinutes,
   STATS_BUCKET_MS,
+  STATS_HISTORY_MS,
   STATS_MINUTE_BUCKETS,
+  type ThroughputMinute,
   type WorkerInfo,
   type WorkerReport,
   type WorkerStats,
@@ -253,8 +256,8 @@ export class PostgresGlobalConfig implements GlobalConfig {
         await this.connection.run(
           tx,
           `delete from ${S}.counters where app = $1 and bucket >= 0
-             and bucket < extract(epoch from clock_timestamp()) * 1000 - 60 * $2::bigint`,
-          [this.name, STATS_BUCKET_MS],
+             and bucket < extract(epoch from clock_timestamp()) * 1000 - $2::bigint`,
+          [this.name, STATS_HISTORY_MS],
         );
       }
       if (report.stopped) {
@@ -290,6 +293,41 @@ export class PostgresGlobalConfig implements GlobalConfig {
         [this.name, report.workerId, JSON.stringify(info), report.ttlMs, processed, failed],
       );
     });
+  }
+
+  /**
+   * Tasks finished per minute of server time, oldest first, summed from the workers' 10 s
+   * counters (kept for an hour; see {@linkcode GlobalConfig.readThroughput}).
+   */
+  async readThroughput(minutes: number): Promise<ThroughputMinute[]> {
+    const count = checkMinutes(minutes);
+    const S = this.connection.s;
+    const rows = await this.#q(
+      `with clock as (select (floor(extract(epoch from clock_timestamp()) * 1000 / 60000) * 60000)::bigint as minute)
+       select (select minute from clock)::float8 as current, (bucket / 60000 * 60000)::float8 as at,
+         sum(processed)::float8 as processed, sum(failed)::float8 as failed
+       from ${S}.counters
+       where app = $1 and bucket >= (select minute from clock) - ($2::bigint - 1) * 60000
+       group by bucket / 60000
+       union all select minute::float8, null, null, null from clock`,
+      [this.name, count],
+    );
+    const current = Number(rows.find((row) => row.at === null).current);
+    const byMinute = new Map<number, { processed: number; failed: number }>();
+    for (const row of rows) {
+      if (row.at !== null) {
+        byMinute.set(Number(row.at), {
+          processed: Number(row.processed),
+          failed: Number(row.failed),
+        });
+      }
+    }
+    const points: ThroughputMinute[] = [];
+    for (let m = count - 1; m >= 0; m--) {
+      const at = current - m * 60_000;
+      points.push({ at, ...(byMinute.get(at) ?? { processed: 0, failed: 0 }) });
+    }
+    return points;
   }
 
   /** Reads the live workers and the counters (see {@linkcode GlobalConfig.readWorkerStats}). */
