@@ -12,11 +12,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BackendError } from "../../mod.ts";
-import {
-  PostgresBackendError,
-  PostgresBroker,
-  PostgresConnection,
-} from "../../src/backends/postgres/mod.ts";
+import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
 import { componentContext, newTask } from "../contract/broker_contract.ts";
 import { repoPath } from "../support/e2e_env.ts";
@@ -98,7 +94,7 @@ test("the pool connects again within a second of a failed connection, however ma
 });
 
 test("an add still waiting for its batch when its deadline passes is never stored", () =>
-  withConnection({}, async (connection, schema) => {
+  withConnection({}, async (_connection, schema) => {
     const timeoutMs = 2_000;
     const broker = new PostgresBroker({
       name: "pg-loss",
