@@ -10,6 +10,7 @@
  *
  *   deno run -A scripts/bench_exchange.ts [--url redis://127.0.0.1:7399/0] [--n 20000]
  *     [--batch 100] [--repeat 5] [--tree DIR]... [--ref REF]... [--json] [--callgrind]
+ *     [--sequential | --empty]
  *
  *   --url     a Redis server to FLUSHALL between runs: use a private one, never a shared one.
  *             Without it, a private `redis-server` is started on a free port (killed at the end)
@@ -30,6 +31,14 @@
  *             exchange): each run is a child Deno process under callgrind against a plain private
  *             server, its instrumentation on around the loop only, after a warm-up of a fifth
  *             of N (JIT compilation); reported per task (median of the rounds)
+ *   --sequential  one task at a time instead of a filled queue (scenario 4 of scripts/bench.ts,
+ *             the latency's path): per task a lone enqueue (`add`), the idle worker's claim
+ *             (want 110: its free slots and claim-ahead), the settlement (with a claim of 1
+ *             riding on it) and the waiter's HGETALL, with a subscriber on the events channel so
+ *             that the scripts publish as they do for a waiter; --batch is not used
+ *   --empty   N exchanges on an empty queue, each claiming --batch (nothing to settle): the
+ *             fixed cost of one script call, which a lone task pays in full (figures are per
+ *             call)
  *   --callgrind-dir DIR  keeps the dumps there (`callgrind_annotate DIR/callgrind.out.1` says
  *             where the instructions went; dumps are numbered in run order, rounds interleaved)
  *
@@ -47,6 +56,8 @@ import process from "node:process";
 import { cliArgs } from "./cli_args.ts";
 
 interface Broker {
+  keys: { events: string; taskPrefix: string };
+  add(task: unknown): Promise<unknown>;
   addBulk(tasks: unknown[]): Promise<void>;
   exchange(request: unknown): Promise<{ claimed: Array<{ uuid: string; deliveries: number }> }>;
   stop(): Promise<void>;
@@ -54,7 +65,7 @@ interface Broker {
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const USAGE =
-  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--ref REF]... [--json] [--callgrind [--callgrind-dir DIR]]";
+  "usage: deno run -A scripts/bench_exchange.ts [--url URL] [--n N] [--batch B] [--repeat R] [--tree DIR]... [--ref REF]... [--json] [--sequential|--empty] [--callgrind [--callgrind-dir DIR]]";
 let url: string | undefined;
 let n = 20_000;
 let batch = 100;
@@ -63,6 +74,10 @@ let json = false;
 let callgrind = false;
 let callgrindDir: string | undefined;
 let clientCallgrind = false;
+/** One task at a time: enqueue, claim, settle, read (see the usage). */
+let sequential = false;
+/** Exchanges on an empty queue: the fixed cost of one call (see the usage). */
+let empty = false;
 /** Set in a child of --client-callgrind: the tree to run. */
 let clientChild: string | undefined;
 /** The trees to measure, in order: a directory, or a git ref to extract. */
@@ -78,6 +93,8 @@ for (const arg of cliArgs(Deno.args, USAGE)) {
   else if (arg.flag === "--callgrind") callgrind = true;
   else if (arg.flag === "--callgrind-dir") callgrindDir = arg.value();
   else if (arg.flag === "--client-callgrind") clientCallgrind = true;
+  else if (arg.flag === "--sequential") sequential = true;
+  else if (arg.flag === "--empty") empty = true;
   else if (arg.flag === "--client-child") clientChild = arg.value();
   else throw new Error(`Unknown argument ${arg.arg}\n${USAGE}`);
 }
@@ -262,7 +279,10 @@ interface Run {
 }
 
 async function run(tree: { dir: string; label: string }): Promise<Run> {
-  const { RedisBroker } = await import(`${tree.dir}/src/backends/redis/mod.ts`);
+  // Trees from before the source layout of 2026-12-06 keep the broker in src/broker/.
+  const { RedisBroker } = await import(`${tree.dir}/src/backends/redis/mod.ts`).catch(() =>
+    import(`${tree.dir}/src/broker/redis_broker.ts`)
+  );
   await client.flushAll();
   const broker: Broker = new RedisBroker({ name: "bench-exchange", url });
   const tasks = [];
@@ -276,13 +296,42 @@ async function run(tree: { dir: string; label: string }): Promise<Run> {
       extra: {},
     });
   }
-  for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
+  if (!sequential && !empty) {
+    for (let i = 0; i < n; i += 5000) await broker.addBulk(tasks.slice(i, i + 5000));
+  }
+  // A result waiter is subscribed (the scripts publish only while someone listens).
+  const listener = sequential ? client.duplicate() : undefined;
+  if (listener) {
+    await listener.connect();
+    await listener.subscribe(broker.keys.events, () => {});
+  }
   await callgrindControl("-i", "on");
   const before = await snapshot();
   const clientBefore = process.cpuUsage();
   let running: Array<{ uuid: string; deliveries: number }> = [];
   let done = 0;
   let calls = 0;
+  if (empty) {
+    // N exchanges that find nothing: the fixed cost of one call ("per task" is per call).
+    for (let i = 0; i < n; i++) await broker.exchange(exchangeRequest([], batch, false));
+    calls = n;
+    done = n;
+  }
+  if (sequential) {
+    // One task at a time, as scenario 4 of scripts/bench.ts runs it: a lone enqueue, the idle
+    // worker's claim (its wake-up's, for its free slots and claim-ahead), the settlement (with
+    // the claim of the slot it frees riding on it) and the waiter's read of the record.
+    for (const task of tasks) {
+      await broker.add(task);
+      const claimed = await broker.exchange(exchangeRequest([], 110, true));
+      const result = await broker.exchange(exchangeRequest(successes(claimed.claimed), 1, false));
+      await client.hGetAll(`${broker.keys.taskPrefix}${task.uuid}`);
+      calls += 2;
+      done += claimed.claimed.length;
+      running = result.claimed;
+    }
+    if (done !== n) throw new Error(`--sequential: ${done} of ${n} tasks claimed`);
+  }
   while (done < n) {
     const result = await broker.exchange({
       workerId: "bench-worker",
@@ -321,6 +370,7 @@ async function run(tree: { dir: string; label: string }): Promise<Run> {
     byCommand[name] = [Number((delta / n).toFixed(3)), Number((us / n).toFixed(2))];
   }
   await broker.stop();
+  if (listener) await listener.quit();
   return {
     cpuUs: (after.cpu - before.cpu) * 1e6 / n,
     clientCpuUs: (clientUsed.user + clientUsed.system) / n,
@@ -396,6 +446,20 @@ for (const tree of trees) {
   );
 }
 cleanUp();
+
+/** An exchange as the worker sends it: these settlements, a claim of `want`. */
+function exchangeRequest(settlements: unknown[], want: number, idle: boolean): unknown {
+  return {
+    workerId: "bench-worker",
+    settlements,
+    want,
+    leaseMs: 60_000,
+    resultTtlMs: 3_600_000,
+    maxDeliveries: 3,
+    recoverLimit: 100,
+    idle,
+  };
+}
 
 /** A settlement of each task, as a worker sends it. */
 function successes(tasks: Array<{ uuid: string; deliveries: number }>): unknown[] {

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL benchmark: QTasks' PostgreSQL backend against pg-boss and graphile-worker
- * (dev-only, from npm), in the same run, on the same PostgreSQL, in one Deno process each in turn
- * (GitHub issue #20).
+ * (dev-only, from npm), in the same run, on the same PostgreSQL, each in turn (GitHub issue #20):
+ * QTasks on Deno, Bun and Node (each step a child process of that runtime, the pinned ones of
+ * scripts/tools, running scripts/bench/qtasks_postgres.ts), the peers in this Deno process.
  *
  *   deno run -A scripts/bench_postgres.ts [--url URL | --private] [--n N] [--latency-n N]
  *                                        [--only LIST] [--size N] [--json FILE]
@@ -11,7 +12,8 @@
  *                schema before its runs
  *   --n          tasks per throughput scenario (default 5000; c1 uses n/5)
  *   --latency-n  sequential samples of the latency scenario (default 200)
- *   --only       run only these contenders: qtasks, pg-boss, graphile-worker
+ *   --only       run only these contenders: qtasks-deno, qtasks-bun, qtasks-node (qtasks: the
+ *                three), pg-boss, graphile-worker
  *   --size       also measure QTasks' table sizes after N tasks enqueued in bulk and processed,
  *                records kept, then again with a 1 s retention (deleted by the workers' sweep);
  *                the issue asks for 1,000,000. `--only size --size N` runs only this
@@ -25,13 +27,16 @@
  *   c100        N pre-enqueued no-op tasks processed by one worker at concurrency 100, tasks/s
  *   c1          N/5 pre-enqueued no-op tasks processed at concurrency 1, tasks/s
  *   latency     enqueue one task and wait until its handler ran (an idle worker in the same
- *               process), sequentially: p50 and p99 in ms (QTasks: until `result.value()`
- *               resolved, pushed by NOTIFY, which includes storing the result)
+ *               process), sequentially: p50 and p99 in ms, the same measure for every
+ *               contender; QTasks also reports "result p50/p99": until `result.value()`
+ *               resolved (the result stored, then pushed by NOTIFY: a durable commit more,
+ *               which the peers' figures do not include)
  *   db-cpu      CPU time (user + system) of the PostgreSQL backends serving the contender's
  *               connections (from /proc/<pid>/stat of the pids pg_stat_activity lists for the
  *               benchmark database), per task, over enqueue-1 + c100
  *
- * The machine may be shared: compare figures of the same run only.
+ * The table is followed by each QTasks runtime's ratio to the best peer of each metric (above 1:
+ * QTasks ahead). The machine may be shared: compare figures of the same run only.
  *
  * @module
  */
@@ -139,13 +144,18 @@ async function until(done: () => boolean, limitMs = Infinity): Promise<void> {
   }
 }
 
+/** QTasks' last latency run: ms until `value()` resolved (the result stored and pushed). */
+let resultSamples: number[] | undefined;
+
 /** The duration of the last `process` run, measured by the contender (ms). */
 const timing: { elapsed?: number; done?: number } = {};
 
 interface Contender {
   name: string;
-  enqueueOne(n: number): Promise<void>;
-  bulk(n: number): Promise<void>;
+  /** Enqueues `n` tasks one call at a time; resolves with the seconds it took. */
+  enqueueOne(n: number): Promise<number>;
+  /** Enqueues `n` tasks in bulk calls of 1000; resolves with the seconds it took. */
+  bulk(n: number): Promise<number>;
   /** Processes up to `n` tasks, for at most `limitMs`; sets `timing` (elapsed, done). */
   process(n: number, concurrency: number, limitMs?: number): Promise<void>;
   latency(samples: number): Promise<number[]>;
@@ -157,78 +167,89 @@ async function dropSchema(name: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------- QTasks
-async function qtasksContender(): Promise<Contender> {
-  const schema = "qtasks_bench";
-  await dropSchema(schema);
-  const make = async (concurrency: number) => {
-    const broker = new PostgresBroker({ name: "bench", url: benchUrl, schema });
-    const app = new QueueTasks({
-      name: "bench",
-      broker,
-      env: false,
-      config: { maxTasksProcess: concurrency, logsDefaultLevel: "warn", shutdownGraceMs: 1_000 },
-    });
-    let done = 0;
-    const noop = app.task("noop", (_i: number) => {
-      done++;
-      return null;
-    });
-    await broker.connection.ready();
-    return { app, broker, noop, done: () => done };
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const DRIVER = `${ROOT}/scripts/bench/qtasks_postgres.ts`;
+const TOOLS = `${ROOT}/scripts/tools/node_modules/.bin`;
+
+/** The command that runs the QTasks driver on `runtime` (the pinned Bun and Node when present). */
+function driverCommand(runtime: Runtime): string[] {
+  const pinned = (tool: string) => {
+    try {
+      Deno.statSync(`${TOOLS}/${tool}`);
+      return `${TOOLS}/${tool}`;
+    } catch {
+      return tool;
+    }
   };
-  const producer = await make(1);
-  const clear = () => producer.broker.flushAll();
-  return {
-    name: "qtasks",
-    async enqueueOne(n) {
-      await clear();
-      await pool(n, 100, (i) => producer.noop.addTask(i));
-    },
-    async bulk(n) {
-      await clear();
-      for (let i = 0; i < n; i += 1000) {
-        await producer.app.addTasks(
-          "noop",
-          Array.from({ length: Math.min(1000, n - i) }, (_, j) => [i + j]),
-        );
+  if (runtime === "deno") return [Deno.execPath(), "run", "-A", DRIVER];
+  return [pinned(runtime), DRIVER];
+}
+
+type Runtime = "deno" | "bun" | "node";
+
+/**
+ * QTasks on `runtime`: each step in a child process of that runtime
+ * (scripts/bench/qtasks_postgres.ts), timed by the child (its start and connection excluded).
+ */
+function qtasksContender(runtime: Runtime): () => Promise<Contender> {
+  return async () => {
+    const schema = `qtasks_bench_${runtime}`;
+    await dropSchema(schema);
+    const command = driverCommand(runtime);
+    const run = async (step: string, n: number, extra: string[] = []) => {
+      const output = await new Deno.Command(command[0], {
+        args: [
+          ...command.slice(1),
+          "--step",
+          step,
+          "--n",
+          String(n),
+          "--url",
+          benchUrl,
+          "--schema",
+          schema,
+          ...extra,
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const out = new TextDecoder().decode(output.stdout);
+      const line = out.split("\n").find((each) => each.startsWith("BENCH_RESULT "));
+      if (!output.success || line === undefined) {
+        const tail = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5);
+        throw new Error(`qtasks-${runtime} ${step}: exit ${output.code}: ${tail.join(" | ")}`);
       }
-    },
-    async process(n, concurrency, limitMs = Infinity) {
-      await clear();
-      for (let i = 0; i < n; i += 1000) {
-        await producer.app.addTasks(
-          "noop",
-          Array.from({ length: Math.min(1000, n - i) }, (_, j) => [i + j]),
-        );
-      }
-      const worker = await make(concurrency);
-      const started = performance.now();
-      await worker.app.start();
-      await until(() => worker.done() >= n, limitMs);
-      timing.done = worker.done();
-      // Every result stored: the last settlements are flushed when the worker stops.
-      await worker.app.stop();
-      timing.elapsed = performance.now() - started;
-    },
-    async latency(samples) {
-      await clear();
-      const worker = await make(10);
-      await worker.app.start();
-      const times: number[] = [];
-      for (let i = 0; i < samples; i++) {
-        const started = performance.now();
-        const result = await producer.noop.addTask(i);
-        await result.value({ timeoutMs: 10_000 });
-        times.push(performance.now() - started);
-      }
-      await worker.app.stop();
-      return times;
-    },
-    async close() {
-      await clear();
-      await producer.broker.stop();
-      await dropSchema(schema);
-    },
+      return JSON.parse(line.slice("BENCH_RESULT ".length));
+    };
+    return {
+      name: `qtasks-${runtime}`,
+      async enqueueOne(n) {
+        return (await run("enqueue", n)).seconds;
+      },
+      async bulk(n) {
+        return (await run("bulk", n)).seconds;
+      },
+      async process(n, concurrency, limitMs = 600_000) {
+        const result = await run("process", n, [
+          "--concurrency",
+          String(concurrency),
+          "--limit-ms",
+          String(Math.min(limitMs, 600_000)),
+        ]);
+        timing.done = result.done;
+        timing.elapsed = result.seconds * 1000;
+      },
+      async latency(samples) {
+        const result = await run("latency", samples);
+        resultSamples = result.resultSamples;
+        return result.samples;
+      },
+      async close() {
+        await dropSchema(schema);
+      },
+    };
   };
 }
 
@@ -250,16 +271,20 @@ async function pgBossContender(): Promise<Contender> {
     name: "pg-boss",
     async enqueueOne(n) {
       await clear();
+      const started = performance.now();
       await pool(n, 100, (i) => boss.send(queue, { i }));
+      return (performance.now() - started) / 1000;
     },
     async bulk(n) {
       await clear();
+      const started = performance.now();
       for (let i = 0; i < n; i += 1000) {
         await boss.insert(
           queue,
           Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ data: { i: i + j } })),
         );
       }
+      return (performance.now() - started) / 1000;
     },
     async process(n, concurrency, limitMs = Infinity) {
       await clear();
@@ -342,10 +367,13 @@ async function graphileContender(): Promise<Contender> {
     name: "graphile-worker",
     async enqueueOne(n) {
       await clear();
+      const started = performance.now();
       await pool(n, 100, (i) => utils.addJob("bench", { i }));
+      return (performance.now() - started) / 1000;
     },
     async bulk(n) {
       await clear();
+      const started = performance.now();
       for (let i = 0; i < n; i += 1000) {
         await utils.addJobs(
           Array.from(
@@ -354,6 +382,7 @@ async function graphileContender(): Promise<Contender> {
           ),
         );
       }
+      return (performance.now() - started) / 1000;
     },
     async process(n, concurrency, limitMs = Infinity) {
       await clear();
@@ -398,25 +427,27 @@ async function graphileContender(): Promise<Contender> {
 
 // ---------------------------------------------------------------- run
 const makers: Array<[string, () => Promise<Contender>]> = [
-  ["qtasks", qtasksContender],
+  ["qtasks-deno", qtasksContender("deno")],
+  ["qtasks-bun", qtasksContender("bun")],
+  ["qtasks-node", qtasksContender("node")],
   ["pg-boss", pgBossContender],
   ["graphile-worker", graphileContender],
 ];
+/** `--only qtasks` runs the three QTasks runtimes. */
+const wanted = (name: string) =>
+  !only || only.has(name) || (name.startsWith("qtasks-") && only.has("qtasks"));
 const results: Row[] = [];
 for (const [name, make] of makers) {
-  if (only && !only.has(name)) continue;
+  if (!wanted(name)) continue;
   const contender = await make();
   const row: Row = { contender: name };
   try {
-    let t = 0;
+    let seconds = 0;
     const enqueueCpu = await dbCpuDuring(async () => {
-      t = performance.now();
-      await contender.enqueueOne(N);
-      row["enqueue-1 /s"] = Math.round(N / ((performance.now() - t) / 1000));
+      seconds = await contender.enqueueOne(N);
     });
-    t = performance.now();
-    await contender.bulk(N);
-    row["bulk /s"] = Math.round(N / ((performance.now() - t) / 1000));
+    row["enqueue-1 /s"] = Math.round(N / seconds);
+    row["bulk /s"] = Math.round(N / await contender.bulk(N));
     const processCpu = await dbCpuDuring(() => contender.process(N, 100));
     row["c100 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
     // db-cpu: enqueue-1 plus c100 (whose pre-enqueue in bulk is included).
@@ -427,6 +458,12 @@ for (const [name, make] of makers) {
     const samples = (await contender.latency(LATENCY_N)).sort((a, b) => a - b);
     row["p50 ms"] = Number(percentile(samples, 0.5).toFixed(2));
     row["p99 ms"] = Number(percentile(samples, 0.99).toFixed(2));
+    if (resultSamples !== undefined) {
+      const sorted = resultSamples.sort((a, b) => a - b);
+      row["result p50 ms"] = Number(percentile(sorted, 0.5).toFixed(2));
+      row["result p99 ms"] = Number(percentile(sorted, 0.99).toFixed(2));
+      resultSamples = undefined;
+    }
   } catch (error) {
     row.error = (error as Error).message;
   } finally {
@@ -545,7 +582,11 @@ const columns = [
   "p50 ms",
   "p99 ms",
   "db-cpu ms/task",
+  "result p50 ms",
+  "result p99 ms",
 ];
+/** Metrics where a lower figure is better. */
+const LOWER = new Set(["p50 ms", "p99 ms", "db-cpu ms/task", "result p50 ms", "result p99 ms"]);
 console.log(`\nPostgreSQL benchmark, N ${N}, latency samples ${LATENCY_N} (same run, same server)`);
 console.log(`| ${columns.join(" | ")} |`);
 console.log(`|${columns.map(() => "---").join("|")}|`);
@@ -553,6 +594,32 @@ for (const row of results) {
   console.log(`| ${columns.map((c) => row[c] ?? (row.error ? "error" : "")).join(" | ")} |`);
   if (row.error) console.log(`  ${row.contender}: ${row.error}`);
 }
-if (args.json) Deno.writeTextFileSync(args.json, JSON.stringify(results, null, 2));
+// Each QTasks runtime against the best peer of each metric: above 1 means QTasks is ahead
+// (for a lower-is-better metric, the peer's figure over ours).
+const peers = results.filter((row) => !String(row.contender).startsWith("qtasks-"));
+const ours = results.filter((row) => String(row.contender).startsWith("qtasks-"));
+const ratios: Row[] = [];
+if (peers.length > 0 && ours.length > 0) {
+  console.log(`\nQTasks / best peer (above 1: ahead)`);
+  console.log(`| ${columns.join(" | ")} |`);
+  console.log(`|${columns.map(() => "---").join("|")}|`);
+  for (const row of ours) {
+    const ratio: Row = { contender: row.contender };
+    for (const c of columns.slice(1)) {
+      const figures = peers.map((peer) => peer[c]).filter((v): v is number =>
+        typeof v === "number"
+      );
+      const mine = row[c];
+      if (figures.length === 0 || typeof mine !== "number") continue;
+      const lower = LOWER.has(c);
+      const best = lower ? Math.min(...figures) : Math.max(...figures);
+      const peer = peers.find((each) => each[c] === best)!.contender;
+      ratio[c] = `${(lower ? best / mine : mine / best).toFixed(2)}x (${peer})`;
+    }
+    ratios.push(ratio);
+    console.log(`| ${columns.map((c) => ratio[c] ?? "").join(" | ")} |`);
+  }
+}
+if (args.json) Deno.writeTextFileSync(args.json, JSON.stringify({ results, ratios }, null, 2));
 await bench.end();
 privateServer?.dispose();

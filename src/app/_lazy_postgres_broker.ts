@@ -78,15 +78,30 @@ const OPERATIONS_METHODS: Record<AsyncMethodNames<QueueOperations>, boolean> = {
   logs: true,
 };
 
-/** Calls `load` once; a failed load is tried again by the next call. */
-function once<T>(load: () => Promise<T>): () => Promise<T> {
-  let loaded: Promise<T> | undefined;
-  return () => {
-    loaded ??= load().catch((error) => {
-      loaded = undefined;
-      throw error;
-    });
-    return loaded;
+/** A load done once, and a promise of it that does not start it. */
+interface Once<T> {
+  /** Loads (once; a failed load is tried again by the next call). */
+  get(): Promise<T>;
+  /** Resolves when a call of `get` has loaded it; never starts the load itself. */
+  readonly loaded: Promise<T>;
+}
+
+function once<T>(load: () => Promise<T>): Once<T> {
+  let loading: Promise<T> | undefined;
+  let resolveLoaded!: (value: T) => void;
+  const loaded = new Promise<T>((resolve) => resolveLoaded = resolve);
+  return {
+    get: () => {
+      loading ??= load().then((value) => {
+        resolveLoaded(value);
+        return value;
+      }, (error) => {
+        loading = undefined;
+        throw error;
+      });
+      return loading;
+    },
+    loaded,
   };
 }
 
@@ -100,7 +115,7 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
  * @returns The broker (nothing is loaded yet).
  */
 export function lazyPostgresBroker(name: string, url: string, timeoutMs?: number): Broker {
-  const load = once(async (): Promise<Broker> => {
+  const backend = once(async (): Promise<Broker> => {
     const { PostgresBroker } = await import("../backends/postgres/postgres_broker.ts");
     return new PostgresBroker({
       name,
@@ -108,6 +123,7 @@ export function lazyPostgresBroker(name: string, url: string, timeoutMs?: number
       ...(timeoutMs === undefined ? {} : { postgres: { timeoutMs } }),
     });
   });
+  const load = backend.get;
   const what = "the PostgreSQL backend";
   const storage = async (): Promise<Storage> => (await load()).storage;
   const config = async (): Promise<GlobalConfig> => {
@@ -123,10 +139,12 @@ export function lazyPostgresBroker(name: string, url: string, timeoutMs?: number
   const globalConfig: GlobalConfig = {
     name,
     ...deferMethods(what, config, CONFIG_METHODS),
+    // Subscribed once the backend is loaded by a call that needs it (the app's start): an app
+    // that is only created loads nothing.
     watchHeartbeats: (listener: () => void): () => void =>
       deferSubscription(async () => {
-        const target = await config();
-        return target.watchHeartbeats?.bind(target);
+        const target = (await backend.loaded).storage.globalConfig;
+        return target?.watchHeartbeats?.bind(target);
       }, listener),
   };
   const broker: Broker & { readonly connection: { readonly redactedUrl: string } } = {

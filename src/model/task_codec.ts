@@ -92,6 +92,8 @@ export function isReservedField(field: string): boolean {
  * ```
  */
 export function encodeJson(value: unknown, what: string): string {
+  // A task that returns nothing: no walk, no JSON.stringify.
+  if (value === undefined || value === null) return "null";
   const lossy = findLossy(value);
   if (lossy !== undefined) {
     throw new InvalidPayloadError(`Cannot encode the ${what} as JSON: ${lossy}`);

@@ -312,6 +312,14 @@ export interface TaskRun {
   attempt?: number;
   /** Aborted by the worker on shutdown or a lost lease. */
   signal: AbortSignal;
+  /**
+   * Hears the abort of `signal` (the run's own, or one a wrapping executor made): calls
+   * `listener` once when it aborts, at once when it has; returns a remover. Optional; an
+   * {@linkcode AsyncWorker} gives it and, for the run's own signal, keeps the listener in a field
+   * instead of adding an event listener to the signal (the default executor hears the abort of
+   * every task this way: about 1 µs a task less on Deno and Node).
+   */
+  whenAborted?(signal: AbortSignal, listener: (reason: unknown) => void): () => void;
   /** The app name. */
   appName: string;
   /** The id of the worker that runs it. */

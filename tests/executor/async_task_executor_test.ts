@@ -119,6 +119,34 @@ test("AsyncTaskExecutor ends the task when the worker aborts its signal", async 
   }
 });
 
+test("AsyncTaskExecutor hears the abort through the run's whenAborted, with no listener on the signal", async () => {
+  const controller = new AbortController();
+  let listener: ((reason: unknown) => void) | undefined;
+  const asked: AbortSignal[] = [];
+  const task = run(() => new Promise(() => {}), { signal: controller.signal });
+  task.whenAborted = (signal, onAbort) => {
+    asked.push(signal);
+    listener = onAbort;
+    return () => listener = undefined;
+  };
+  const pending = executor.execute(task);
+  await Promise.resolve();
+  assert.deepEqual(asked, [controller.signal]);
+  // Only the hook is told (the signal itself never aborts here): the run still ends.
+  listener!(new Error("cancelled through the hook"));
+  const outcome = await pending;
+  assert.equal(outcome.status, "error");
+  if (outcome.status === "error") assert.equal(outcome.error.message, "cancelled through the hook");
+});
+
+test("AsyncTaskExecutor removes its whenAborted listener once the task settles", async () => {
+  let removed = 0;
+  const task = run(() => Promise.resolve(7));
+  task.whenAborted = () => () => void removed++;
+  assert.deepEqual(await executor.execute(task), { status: "success", returning: "7" });
+  assert.equal(removed, 1);
+});
+
 test("AsyncTaskExecutor reports a result that is not JSON as InvalidPayloadError", async () => {
   const outcome = await executor.execute(run(() => 10n));
   assert.equal(outcome.status, "error");

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCli } from "../../src/cli/main.ts";
@@ -36,7 +37,7 @@ test("qtasks migrate creates the schema once and reports its version", async () 
       schema,
       version: SCHEMA_VERSION,
       needed: SCHEMA_VERSION,
-      applied: Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+      applied: MIGRATIONS.map((migration) => migration.version),
     });
     const again = await qtasks(["migrate", "--url", url, "--schema", schema, "--json"]);
     assert.deepEqual(JSON.parse(again.out).applied, []);

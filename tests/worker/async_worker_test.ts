@@ -9,11 +9,13 @@ import {
 } from "../../mod.ts";
 import { MemoryBroker, MemoryStorage } from "../../src/backends/memory/mod.ts";
 import {
+  AsyncTaskExecutor,
   AsyncWorker,
   type ExchangeRequest,
   type ExchangeResult,
   type Lease,
   type LeaseRenewal,
+  type TaskExecutor,
 } from "../../src/ports/mod.ts";
 import { deferred, uniqueName } from "../support/deferred.ts";
 
@@ -365,6 +367,50 @@ test("a task recovered from a dead worker runs alone: nothing else runs beside i
     const values = await Promise.all(jobs.map((job) => job.value({ timeoutMs: 5_000 })));
     assert.deepEqual(values, [1, 2, 3, 11, 12, 13, 14, 15, 16]);
     assert.deepEqual(overlaps, []);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a cancelled task that never looks at its signal ends as cancel at once", async () => {
+  const { app } = setup(2);
+  const started = deferred();
+  const task = app.task("deaf", () => {
+    started.resolve();
+    return new Promise(() => {});
+  });
+  await app.start();
+  try {
+    const job = await task.addTask();
+    await started.promise;
+    assert.equal(await job.cancel("stop it"), "cancelling");
+    const record = await job.result({ timeoutMs: 5_000 });
+    assert.equal(record.status, "cancel");
+    assert.equal(record.cancelReason, "stop it");
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a wrapping executor that passes its own signal to the default one still ends the task with it", async () => {
+  const broker = new SpyBroker({ name: uniqueName("worker") });
+  const inner = new AsyncTaskExecutor();
+  const executor: TaskExecutor = {
+    execute(run) {
+      const own = new AbortController();
+      setTimeout(() => own.abort(new Error("the wrapper's own limit")), 20);
+      return inner.execute({ ...run, signal: own.signal });
+    },
+  };
+  const worker = new AsyncWorker({ broker, concurrency: 2, executor });
+  const app = new QueueTasks({ broker, worker, logger: createLogger("silent"), env: false });
+  const task = app.task("slow", () => new Promise(() => {}));
+  await app.start();
+  try {
+    const job = await task.addTask();
+    const record = await job.result({ timeoutMs: 5_000 });
+    assert.equal(record.status, "error");
+    assert.equal(record.error?.message, "the wrapper's own limit");
   } finally {
     await app.stop();
   }

@@ -19,6 +19,9 @@
  * (or its default) for a task that uses none of it, and the claim index covers only the entries
  * that are not parked.
  *
+ * Version 4 installs the function `qt_exchange`: the common exchange (plain settlements, claims,
+ * the queue's state, the retention sweep and the events) in one call (see `_fast_exchange.ts`).
+ *
  * @module
  */
 
@@ -31,6 +34,8 @@ export interface Migration {
   /** The statements; `S` is replaced by the quoted schema. */
   sql: (schema: string) => string;
 }
+
+import { FAST_EXCHANGE_MIGRATION } from "./_fast_exchange.ts";
 
 export { SCHEMA_VERSION } from "./schema_version.ts";
 
@@ -134,4 +139,6 @@ alter table ${S}.leases add column conc_slot text;
 create index leases_slot on ${S}.leases (app, conc_slot) where conc_slot is not null;
 `,
   },
+  // 3: rate limits and deduplication (another branch).
+  FAST_EXCHANGE_MIGRATION,
 ];

@@ -46,6 +46,7 @@ import type { Queryable } from "./postgres_connection.ts";
 import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { PgStep } from "./_pg_step.ts";
+import { FAST_EXCHANGE_SHORT, type FastExchangeReply, fastExchangeSql } from "./_fast_exchange.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
@@ -425,10 +426,89 @@ export class PostgresBroker implements Broker {
     }, (flow as WithTx).tx);
   }
 
-  /** Settles, recovers expired leases and claims, in one transaction. */
+  /**
+   * Settles, recovers expired leases and claims, in one transaction: the common case in one call
+   * of the server-side function `qt_exchange` (one round trip), the rest on the general path.
+   */
   exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     this.#wakesSeen = this.#wakes;
+    if (request.settlements.every(isPlain)) return this.#fastExchange(request);
     return this.#step((step) => this.#exchange(step, request));
+  }
+
+  /**
+   * The exchange in one call of `qt_exchange` (see `_fast_exchange.ts`); what it leaves (a
+   * fallback, or claims it met a limited or expired task in) goes through the general path.
+   */
+  async #fastExchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    await this.connection.ready();
+    const plain = request.settlements as PlainSettlement[];
+    const failedTtl = request.failedTtlMs ?? request.resultTtlMs;
+    const clock = Date.now();
+    const timed = clock - this.#lastSweep >= SWEEP_EVERY_MS;
+    const sweep = this.#sweepBehind || timed;
+    let reply: FastExchangeReply;
+    try {
+      const rows = await this.connection.run(
+        this.connection.sql,
+        fastExchangeSql(this.connection.s),
+        [
+          this.name,
+          request.workerId,
+          plain.map((each) => each.uuid),
+          plain.map((each) => each.deliveries),
+          plain.map((each) => JSON.stringify(outcomeFields(each))),
+          plain.map((each) => each.status === "success" ? request.resultTtlMs : failedTtl),
+          Math.max(0, request.want),
+          request.leaseMs,
+          request.queues ?? [DEFAULT_QUEUE],
+          request.taskNames ?? null,
+          request.recoverLimit > 0,
+          sweep ? SWEEP_LIMIT : 0,
+          timed,
+          this.connection.channel,
+        ],
+      );
+      reply = rows[0].reply as FastExchangeReply;
+    } catch (error) {
+      // A settlement it had checked was not stored (nothing was): the general path decides.
+      if (error instanceof PostgresBackendError && error.sqlState === FAST_EXCHANGE_SHORT) {
+        return await this.#step((step) => this.#exchange(step, request));
+      }
+      throw error;
+    }
+    if (reply.fallback) return await this.#step((step) => this.#exchange(step, request));
+    if (timed) this.#lastSweep = clock;
+    if (sweep) this.#sweepBehind = reply.swept >= SWEEP_LIMIT;
+    if (reply.parked) await this.#step((step) => this.#unparkSweep(step));
+    const claimed = reply.claimed.map((each) =>
+      claimedTask(each.uuid, each.priority, each.due, each.fields, false, reply.now)
+    );
+    const result: ExchangeResult = {
+      claimed,
+      rejected: [],
+      recovered: 0,
+      dropped: reply.dropped,
+      quarantined: reply.quarantined,
+    };
+    if (reply.next_due !== null) {
+      result.nextDueMs = Math.max(1, Math.ceil(reply.next_due - reply.now));
+    }
+    if (!reply.rest || claimed.length >= request.want) return result;
+    // A task with a deadline or a concurrency limit: the rest of the claim, in a second step.
+    const more = await this.#step((step) =>
+      this.#exchange(step, {
+        ...request,
+        settlements: [],
+        want: request.want - claimed.length,
+        idle: request.idle === true && claimed.length === 0,
+      })
+    );
+    return {
+      ...more,
+      claimed: claimed.concat(more.claimed),
+      dropped: result.dropped.concat(more.dropped),
+    };
   }
 
   async #exchange(step: PgStep, request: ExchangeRequest): Promise<ExchangeResult> {
@@ -439,9 +519,7 @@ export class PostgresBroker implements Broker {
     const failedTtl = request.failedTtlMs ?? request.resultTtlMs;
     // Plain final settlements (success, error, cancel of a task outside a flow) in one statement;
     // the rest (retries, releases, flow steps, re-sent or lost ones) one by one below.
-    const plain = request.settlements.filter((each) =>
-      each.status === "success" || each.status === "error" || each.status === "cancel"
-    );
+    const plain = request.settlements.filter(isPlain);
     const slow = new Set<Settlement>(
       request.settlements.filter((each) => !(plain as Settlement[]).includes(each)),
     );
@@ -449,19 +527,9 @@ export class PostgresBroker implements Broker {
     // The concurrency slots whose running tasks this exchange ends (settled or recovered).
     const freed = new Set<string>();
     if (plain.length > 0) {
-      const patches = plain.map((settlement) => {
-        const fields: TaskFields = {
-          status: settlement.status,
-          updated_at: stamp,
-          finished_at: stamp,
-        };
-        if (settlement.status === "success") fields.returning = settlement.returning;
-        else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
-        else if (settlement.status === "error") {
-          Object.assign(fields, errorFields(settlement.error));
-        }
-        return JSON.stringify(fields);
-      });
+      const patches = plain.map((settlement) =>
+        JSON.stringify({ ...outcomeFields(settlement), updated_at: stamp, finished_at: stamp })
+      );
       const rows = await step.run(
         `with s as (
            select * from unnest($2::text[], $3::int[], $4::text[], $5::float8[])
@@ -770,24 +838,7 @@ export class PostgresBroker implements Broker {
         dropped(state, row.uuid);
         continue;
       }
-      const task: ClaimedTask = {
-        uuid: row.uuid,
-        taskName: fields.task_name ?? "",
-        priority: row.priority,
-        args: fields.args ?? "[]",
-        kwargs: fields.kwargs ?? "{}",
-        deliveries: Number(fields.deliveries),
-        isolated,
-      };
-      if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
-      if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
-      if (fields.flow !== undefined) task.flow = true;
-      // How long it waited since it was due (the server's clock).
-      task.waitedMs = Math.max(0, Math.floor(step.nowMs - Number(row.due)));
-      if (fields.headers !== undefined) {
-        const headers = parseHeaders(fields.headers);
-        if (headers !== undefined) task.headers = headers;
-      }
+      const task = claimedTask(row.uuid, row.priority, row.due, fields, isolated, step.nowMs);
       step.events.push([this.name, row.uuid, "process", "running", task.taskName]);
       state.claimed.push(task);
       taken++;
@@ -1339,6 +1390,53 @@ function unsupported(task: NewTask): void {
       `Cannot add task "${task.taskName}": deduplication is not supported on the PostgreSQL backend yet`,
     );
   }
+}
+
+/** A final settlement of a task: stored in one statement when it is outside a flow. */
+type PlainSettlement = Extract<Settlement, { status: "success" | "error" | "cancel" }>;
+
+function isPlain(settlement: Settlement): settlement is PlainSettlement {
+  return settlement.status === "success" || settlement.status === "error" ||
+    settlement.status === "cancel";
+}
+
+/** The fields a plain settlement stores (its stamps aside). */
+function outcomeFields(settlement: PlainSettlement): TaskFields {
+  const fields: TaskFields = { status: settlement.status };
+  if (settlement.status === "success") fields.returning = settlement.returning;
+  else if (settlement.status === "cancel") fields.cancel_reason = settlement.reason;
+  else Object.assign(fields, errorFields(settlement.error));
+  return fields;
+}
+
+/** The task a claim hands the worker, from its record's `fields` (claimed at `nowMs`). */
+function claimedTask(
+  uuid: string,
+  priority: number,
+  due: number | string,
+  fields: TaskFields,
+  isolated: boolean,
+  nowMs: number,
+): ClaimedTask {
+  const task: ClaimedTask = {
+    uuid,
+    taskName: fields.task_name ?? "",
+    priority,
+    args: fields.args ?? "[]",
+    kwargs: fields.kwargs ?? "{}",
+    deliveries: Number(fields.deliveries),
+    isolated,
+  };
+  if (fields.retry !== undefined) task.retriesLeft = Number(fields.retry) || 0;
+  if (fields.attempt !== undefined) task.attempt = Number(fields.attempt) || 1;
+  if (fields.flow !== undefined) task.flow = true;
+  // How long it waited since it was due (the server's clock).
+  task.waitedMs = Math.max(0, Math.floor(nowMs - Number(due)));
+  if (fields.headers !== undefined) {
+    const headers = parseHeaders(fields.headers);
+    if (headers !== undefined) task.headers = headers;
+  }
+  return task;
 }
 
 /** What the claims of one exchange share. */

@@ -281,14 +281,17 @@ export class RedisConnection {
         `Script ${script.name} takes ${script.keyCount} keys, got ${keys.length}`,
       );
     }
-    const sha = await script.sha();
-    const tail = [String(keys.length), ...keys, ...args];
+    // One array, built once (a call carries up to thousands of arguments): EVALSHA, then EVAL
+    // in the same array when the server lacks the script.
+    const command = scriptCommand(await script.sha(), keys, args);
     try {
-      return await this.#send(["EVALSHA", sha, ...tail], script.name);
+      return await this.#send(command, script.name);
     } catch (error) {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) throw error;
     }
-    return await this.#send(["EVAL", script.source, ...tail], script.name);
+    command[0] = "EVAL";
+    command[1] = script.source;
+    return await this.#send(command, script.name);
   }
 
   /**
@@ -833,6 +836,14 @@ export class RedisConnection {
       { cause: error, sent },
     );
   }
+}
+
+/** `EVALSHA sha numkeys ...keys ...args`, as one array built without spreads. */
+function scriptCommand(sha: string, keys: readonly string[], args: readonly string[]): string[] {
+  const command = ["EVALSHA", sha, String(keys.length)];
+  for (let i = 0; i < keys.length; i++) command.push(keys[i]);
+  for (let i = 0; i < args.length; i++) command.push(args[i]);
+  return command;
 }
 
 /** `promise`'s value, or `undefined` when it takes longer than `ms`. */

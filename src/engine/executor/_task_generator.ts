@@ -31,6 +31,42 @@ export function raceAbort(value: PromiseLike<unknown>, signal: AbortSignal): Pro
   return Promise.race([pending, untilAborted(signal)]);
 }
 
+/** Calls `listener` once when `signal` aborts (at once when it has); returns a remover. */
+export function listenForAbort(
+  signal: AbortSignal,
+  listener: (reason: unknown) => void,
+): () => void {
+  if (signal.aborted) {
+    listener(signal.reason);
+    return () => {};
+  }
+  const onAbort = () => listener(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}
+
+/**
+ * Awaits a thenable, or the abort of `signal` as the run's `whenAborted` tells it (see
+ * TaskRun.whenAborted), whichever comes first: {@linkcode raceAbort} without an event listener
+ * on the worker's own signal.
+ */
+export function raceAbortOf(
+  value: PromiseLike<unknown>,
+  signal: AbortSignal,
+  run: { whenAborted?(signal: AbortSignal, listener: (reason: unknown) => void): () => void },
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const remove = run.whenAborted!(signal, reject);
+    Promise.resolve(value).then((result) => {
+      remove();
+      resolve(result);
+    }, (error) => {
+      remove();
+      reject(error);
+    });
+  });
+}
+
 /** What a generator produced: the values it yielded (handled), and what it returned. */
 export interface GeneratorOutput {
   /** The yielded values, each through `generateHandler` when there is one. */

@@ -86,9 +86,13 @@ claimed only while fewer than conc_limit tasks of its slot run; else its entry i
 slot's waiting ZSET ({app}:conc:wait:<slot>), and a settlement or a recovered lease of a running
 task of the slot moves one parked task back into its queue.
 A record with "rate_limit" ("<limit> <ms> <slot>", a rate limit, see _rate_limit_lua.ts; its
-task name is in the SET {app}:rate:names, read once per claiming exchange) is claimed only while
+task name is in the SET {app}:rate:names, read once per claiming exchange when the first EXISTS
+below found a flow-control key) is claimed only while
 fewer than limit tasks of its slot started in the last ms; else its entry is parked in
 {app}:rate:wait:<slot> until the window has room (the schedule's member "rate" is due then).
+Each call starts with one EXISTS of {app}:paused, {app}:rate:names, {app}:conc and KEYS[4]: when
+none exists, the paused names, the rate-limited names, the concurrency slots and the quarantine
+are not read again (see flowControl).
 A release settlement with a field pair ("delay", ms) gives its task back as a delayed one (a
 remote rate limit: rate().defer), counted in its record's rate_deferred, which recovery subtracts
 from its deliveries before comparing them with ARGV[6].
@@ -161,6 +165,14 @@ local wakes = {}
 local dropped = {}
 ${INDEX_LUA}
 idxListened = subscribers[4] > 0
+-- What is rarely there: one EXISTS of the paused names ({app}:paused), the rate-limited task
+-- names ({app}:rate:names), the running tasks that hold a concurrency slot ({app}:conc) and the
+-- quarantine (KEYS[4]) says whether any of them exists. Most calls find none: they then skip the
+-- HKEYS, SMEMBERS, EXISTS and ZCARD that read them (a lone task's exchange pays those alone, a
+-- batch of 100 shares them); when one exists, each is read as before.
+local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', IP .. 'conc',
+  KEYS[4]) > 0
+if not flowControl then idxPausedTable = {} end
 
 -- Chains and groups (defined below): run after every final status.
 local flowAfter
@@ -230,9 +242,11 @@ end
 -- concBase maps each running limited task's uuid to its slot; concBase .. ':run:' .. slot is the
 -- SET of the slot's running uuids, concBase .. ':wait:' .. slot the ZSET of its parked queue
 -- entries (score = priority). Tasks without a limit cost one EXISTS per exchange that settles or
--- recovers (concHeld), nothing per task.
-local concBase = string.sub(prefix, 1, -6) .. 'conc'
+-- recovers (concHeld, known from the flowControl EXISTS when no limit is in use), nothing per
+-- task.
+local concBase = IP .. 'conc'
 local concHeld = nil
+if not flowControl then concHeld = false end
 
 -- Moves the slot's first parked task that still waits back into its queue, when the slot has
 -- room (entries of tasks no longer waiting are dropped).
@@ -470,11 +484,21 @@ local NONE = {}
 
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
 -- queue, where tasks this worker does not know are skipped.
+-- "emptied[from]" is set when the claim popped "from" empty (ZPOPMIN gave fewer entries than
+-- asked and nothing was put back into it since): its ZCARD below is then known to be 0.
+local emptied = {}
 local function claimFrom(from, limit, isolated, named)
   local taken = 0
   while taken < limit and #skipped < 2000 do
-    local popped = redis.call('ZPOPMIN', from, limit - taken)
-    if #popped == 0 then break end
+    local asked = limit - taken
+    local popped = redis.call('ZPOPMIN', from, asked)
+    if #popped == 0 then
+      emptied[from] = true
+      break
+    end
+    -- Fewer than asked: the set is empty now, and another ZPOPMIN finds nothing unless this
+    -- batch puts entries back (an expired task's flow or concurrency slot may queue one).
+    local drained, refilled = #popped < 2 * asked, false
     for k = 1, #popped, 2 do
       local uuid = string.sub(popped[k], 17)
       local key = prefix .. uuid
@@ -495,6 +519,9 @@ local function claimFrom(from, limit, isolated, named)
           'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not o[3])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
         if o[7] then concKick(o[7], o[8]) end
+        -- Either may have queued a task, in this set or another one.
+        refilled = true
+        emptied = {}
       elseif waiting and ((named and known and not known[r[1]])
           or (isolated == 1 and consumed and not consumed[o[4] or 'default'])
           or (isolated == 1 and not consumed and o[4])) then
@@ -537,6 +564,10 @@ local function claimFrom(from, limit, isolated, named)
         dropped[#dropped + 1] = uuid
       end
     end
+    if drained and not refilled then
+      emptied[from] = true
+      break
+    end
   end
   return taken
 end
@@ -548,12 +579,16 @@ local paused = idxPaused()
 parking = next(paused) ~= nil
 if paused['*'] then want = 0 end
 if want > 0 then
-  rateLoadNames()
+  if flowControl then rateLoadNames() end
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
-  if ARGV[9] == '1' and claimFrom(KEYS[4], 1, 1) > 0 then isolatedClaim = 1 end
+  -- (The quarantine is known empty when the first EXISTS found none and nothing was recovered.)
+  if ARGV[9] == '1' and (flowControl or recovered > 0) and claimFrom(KEYS[4], 1, 1) > 0 then
+    isolatedClaim = 1
+  end
   if isolatedClaim == 0 then
     if skippedFrom[KEYS[4]] then
       redis.call('ZADD', KEYS[4], unpack(skipped))
+      emptied[KEYS[4]] = nil
       skipped = {}
     end
     for _, q in ipairs(queues) do
@@ -562,32 +597,37 @@ if want > 0 then
       claimFrom(from, want - #claimed / ${CLAIMED_WIDTH}, 0, from ~= KEYS[1])
       if #skipped > 0 then
         redis.call('ZADD', from, unpack(skipped))
+        emptied[from] = nil
         skipped = {}
       end
     end
   elseif #skipped > 0 then
     redis.call('ZADD', KEYS[4], unpack(skipped))
+    emptied[KEYS[4]] = nil
   end
   -- One ZADD for every lease taken (in chunks: unpack has a stack limit).
   for j = 1, #leases, 1000 do
     redis.call('ZADD', KEYS[2], unpack(leases, j, math.min(j + 999, #leases)))
   end
 end
-local quarantined = redis.call('ZCARD', KEYS[4])
+-- Only a recovered lease adds to the quarantine here (a claim takes from it, and puts back what
+-- it skipped of it, only when it held something).
+local quarantined = 0
+if flowControl or recovered > 0 then quarantined = redis.call('ZCARD', KEYS[4]) end
 earliest = scheduledHead()
 local nextDue = earliest and math.max(1, earliest - now) or -1
 -- A quarantine this worker skipped entries of does not wake its queues again (no busy loop).
 local waiting = quarantined > 0 and not skippedFrom[KEYS[4]]
 local active = want > 0 or recovered > 0 or moved > 0
 if wake or (earliest and #claimed > 0)
-  or (active and (waiting or redis.call('ZCARD', KEYS[1]) > 0)) then
+  or (active and (waiting or (not emptied[KEYS[1]] and redis.call('ZCARD', KEYS[1]) > 0))) then
   redis.call('ZADD', KEYS[3], 0, '0')
 end
 if consumed then
   for _, q in ipairs(queues) do
     local from = queueKey(q)
     if from ~= KEYS[1] and not wakes[q] and not skippedFrom[from] and ((earliest and #claimed > 0)
-        or (active and (waiting or redis.call('ZCARD', from) > 0))) then
+        or (active and (waiting or (not emptied[from] and redis.call('ZCARD', from) > 0)))) then
       wakes[q] = true
     end
   end

@@ -1,0 +1,118 @@
+/**
+ * The PostgreSQL exchange's round trips: the common exchange (plain settlements and a claim) is
+ * one statement, a call of `qt_exchange` (migration 4); an exchange it does not cover (a retry)
+ * still works, through the general path. Counts the statements the broker sends through its
+ * connection. Needs PostgreSQL at QTASKS_TEST_POSTGRES_URL.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import {
+  appName,
+  componentContext,
+  exchangeRequest,
+  newTask,
+} from "../contract/broker_contract.ts";
+import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
+
+const url = testPostgresUrl();
+const schema = uniqueSchema("trips");
+const connection = new PostgresConnection({ url, schema });
+connection.acquire();
+
+after(async () => {
+  await connection.sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  await connection.release();
+});
+
+/** A started broker, and a counter of the statements and transactions it sends from now on. */
+async function counted(): Promise<
+  { broker: PostgresBroker; sent: () => number; restore: () => void }
+> {
+  const broker = new PostgresBroker({ name: appName(), connection });
+  await broker.start(componentContext());
+  let sent = 0;
+  const run = connection.run.bind(connection);
+  const transaction = connection.transaction.bind(connection);
+  connection.run = (...args) => {
+    sent++;
+    return run(...args);
+  };
+  // A transaction costs its BEGIN and COMMIT.
+  connection.transaction = (body, tx) => {
+    if (tx === undefined) sent += 2;
+    return transaction(body, tx);
+  };
+  const restore = () => {
+    connection.run = run;
+    connection.transaction = transaction;
+  };
+  return { broker, sent: () => sent, restore };
+}
+
+test("an exchange that settles plain results and claims is one statement", async () => {
+  const { broker, sent, restore } = await counted();
+  try {
+    const tasks = [newTask(), newTask(), newTask()];
+    for (const task of tasks) await broker.add(task);
+    const before = sent();
+    const first = await broker.exchange(exchangeRequest({ want: 2 }));
+    assert.deepEqual(first.claimed.map((task) => task.uuid), tasks.slice(0, 2).map((t) => t.uuid));
+    assert.equal(sent() - before, 1);
+    const [done, failed] = first.claimed;
+    const middle = sent();
+    const second = await broker.exchange(exchangeRequest({
+      want: 5,
+      settlements: [
+        { uuid: done.uuid, deliveries: done.deliveries, status: "success", returning: "3" },
+        {
+          uuid: failed.uuid,
+          deliveries: failed.deliveries,
+          status: "error",
+          error: { type: "Error", message: "boom" },
+        },
+      ],
+    }));
+    assert.equal(sent() - middle, 1);
+    assert.deepEqual(second.rejected, []);
+    assert.deepEqual(second.claimed.map((task) => task.uuid), [tasks[2].uuid]);
+    assert.equal((await broker.get(done.uuid))?.status, "success");
+    assert.equal((await broker.get(failed.uuid))?.status, "error");
+  } finally {
+    restore();
+    await broker.flushAll();
+    await broker.stop();
+  }
+});
+
+test("an exchange with a retry goes through the general path and stores it", async () => {
+  const { broker, sent, restore } = await counted();
+  try {
+    const task = newTask();
+    await broker.add(task);
+    const [claimed] = (await broker.exchange(exchangeRequest({ want: 1 }))).claimed;
+    const before = sent();
+    const child = crypto.randomUUID();
+    const result = await broker.exchange(exchangeRequest({
+      settlements: [{
+        uuid: claimed.uuid,
+        deliveries: claimed.deliveries,
+        status: "retry",
+        error: { type: "Error", message: "again" },
+        childUuid: child,
+        delayMs: 0,
+        retriesLeft: 2,
+      }],
+    }));
+    assert.ok(sent() - before > 1);
+    assert.deepEqual(result.rejected, []);
+    assert.equal((await broker.get(claimed.uuid))?.status, "retry");
+    assert.equal((await broker.get(child))?.status, "new");
+  } finally {
+    restore();
+    await broker.flushAll();
+    await broker.stop();
+  }
+});
