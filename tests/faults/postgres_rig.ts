@@ -111,6 +111,25 @@ export class PgRig {
     );
   }
 
+  /** How many leases worker `workerId` holds now. */
+  async leasesOf(workerId: string): Promise<number> {
+    const rows = await this.inspect.run(
+      this.inspect.sql,
+      `select count(*)::int as n from ${this.inspect.s}.leases where app = $1 and worker_id = $2`,
+      [this.appName, workerId],
+    );
+    return Number(rows[0].n);
+  }
+
+  /** The server's clock now (ms since the epoch): the clock of lease deadlines. */
+  async serverNowMs(): Promise<number> {
+    const rows = await this.inspect.run(
+      this.inspect.sql,
+      `select (extract(epoch from clock_timestamp()) * 1000)::float8 as now`,
+    );
+    return Number(rows[0].now);
+  }
+
   /** Ids of the workers that hold leases now. */
   async leaseHolders(): Promise<Set<string>> {
     const rows = await this.query(`select distinct worker_id from S.leases where app = $1`);
@@ -169,6 +188,9 @@ export class PgRig {
   async stopWorkers(checks: Checks, allowedCrashes: RegExp = /^$/): Promise<void> {
     const crashes = this.pool.crashes().filter((crash) => !allowedCrashes.test(crash));
     checks.expect(crashes.length === 0, `worker processes died: ${crashes.join(", ")}`);
+    // A replacement still starting has no signal handler yet (SIGTERM would end it by signal):
+    // let it get READY first, as a supervisor stops only what it has started.
+    await Promise.allSettled(this.pool.live().map((worker) => worker.ready));
     const codes = await this.pool.stopAll();
     checks.expect(
       codes.every((code) => code === 0),

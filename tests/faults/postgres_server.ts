@@ -1,7 +1,8 @@
 /**
  * A private PostgreSQL server for one fault scenario: `initdb` into its own temporary directory,
- * started with `pg_ctl` on a free port of 127.0.0.1 (socket in the same directory), never the
- * shared server on 5432. It can be stopped (`fast`: a clean shutdown, or `immediate`: a crash,
+ * started with `pg_ctl` on a free port of 127.0.0.1 (in the range env `QTASKS_FAULTS_PG_PORTS`,
+ * `first-last`, when set; socket in the same directory), never the shared server on 5432. It
+ * can be stopped (`fast`: a clean shutdown, or `immediate`: a crash,
  * recovered from the WAL at the next start) and started again on the same port and directory.
  * Run as root, every PostgreSQL command runs as the `postgres` OS user (`runuser`), which owns
  * the directory. The binaries: env `PG_BIN`, else the newest /usr/lib/postgresql/<n>/bin.
@@ -11,10 +12,45 @@
 import { execFile, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { track } from "./cleanup.ts";
 import { freePort } from "../support/redis_server.ts";
+
+/**
+ * A free port of 127.0.0.1 for a server: in the range env `QTASKS_FAULTS_PG_PORTS` names
+ * (`first-last`, for a machine shared with others, each in a range of its own), else any free
+ * port the system gives.
+ *
+ * @throws {Error} When the range is malformed or has no free port.
+ */
+export async function serverPort(): Promise<number> {
+  const range = process.env.QTASKS_FAULTS_PG_PORTS;
+  if (!range) return await freePort();
+  const match = /^(\d+)-(\d+)$/.exec(range.trim());
+  const [first, last] = match ? [Number(match[1]), Number(match[2])] : [0, -1];
+  if (!match || first < 1 || last > 65_535 || first > last) {
+    throw new Error(`QTASKS_FAULTS_PG_PORTS must be first-last, got ${JSON.stringify(range)}`);
+  }
+  const count = last - first + 1;
+  const start = Math.floor(Math.random() * count);
+  for (let i = 0; i < count; i++) {
+    const port = first + (start + i) % count;
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port in QTASKS_FAULTS_PG_PORTS ${range}`);
+}
+
+/** Whether 127.0.0.1:`port` can be listened on now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
 
 /** The directory of the PostgreSQL binaries. */
 export function postgresBin(): string {
@@ -115,7 +151,7 @@ export class PostgresServer {
    */
   static async start(): Promise<PostgresServer> {
     for (let attempt = 1;; attempt++) {
-      const server = new PostgresServer(await freePort());
+      const server = new PostgresServer(await serverPort());
       try {
         pg("initdb", [
           "-D",

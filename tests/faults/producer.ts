@@ -111,25 +111,33 @@ export class SteadyProducer {
   /**
    * Sends every rejected task again, under the uuid its BackendError named (as the README says
    * to: a task that was stored all the same is then not stored twice), retrying a call that fails
-   * again until `timeoutMs` has passed.
+   * again until `timeoutMs` has passed, `concurrency` calls at a time.
    *
    * @returns How many were re-sent.
    */
-  async resendRejected(timeoutMs: number): Promise<number> {
+  async resendRejected(timeoutMs: number, concurrency = 100): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     const indexes = this.rejected.splice(0);
-    await Promise.all(indexes.map(async (index) => {
-      const [name, args] = this.#options.task(index);
-      const uuid = this.#rejectedUuids.get(index);
-      for (;;) {
-        try {
-          this.sent.set((await this.#app.addTask(name, args, { uuid })).uuid, index);
-          return;
-        } catch (error) {
-          if (!(error instanceof BackendError) || Date.now() > deadline) throw error;
+    let next = 0;
+    // As a producer would: a bounded number in flight, and a pause (100 ms doubling to 1 s)
+    // before a call that failed again is retried, not a storm of immediate retries.
+    const lane = async () => {
+      while (next < indexes.length) {
+        const index = indexes[next++];
+        const [name, args] = this.#options.task(index);
+        const uuid = this.#rejectedUuids.get(index);
+        for (let pause = 100;; pause = Math.min(2 * pause, 1_000)) {
+          try {
+            this.sent.set((await this.#app.addTask(name, args, { uuid })).uuid, index);
+            break;
+          } catch (error) {
+            if (!(error instanceof BackendError) || Date.now() > deadline) throw error;
+            await sleep(pause);
+          }
         }
       }
-    }));
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, indexes.length) }, lane));
     return indexes.length;
   }
 

@@ -107,7 +107,12 @@ export class PostgresBroker implements Broker {
   #unlisten: (() => void) | undefined;
   #lastSweep = 0;
   #sweepBehind = false;
-  #pending: Array<{ task: NewTask; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #pending: Array<{
+    task: NewTask;
+    deadline: number;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }> = [];
   #adding: Promise<void> = Promise.resolve();
   /** When a rate-limited slot's window has room next, as the last exchange saw (0: unknown). */
   #rateDueAt = 0;
@@ -187,7 +192,7 @@ export class PostgresBroker implements Broker {
     const deadline = Date.now() + this.connection.timeoutMs;
     for (let attempt = 0;; attempt++) {
       try {
-        return await this.#withDeadline(this.#queueAdd(task), deadline);
+        return await this.#withDeadline(this.#queueAdd(task, deadline), deadline);
       } catch (error) {
         // Stored by an earlier attempt whose reply was lost.
         if (attempt > 0 && error instanceof DuplicateTaskError) return;
@@ -244,12 +249,15 @@ export class PostgresBroker implements Broker {
     }
   }
 
-  /** Adds of the same turn go out together (see {@linkcode PostgresBroker.add}). */
-  #queueAdd(task: NewTask): Promise<void> {
+  /**
+   * Adds of the same turn go out together (see {@linkcode PostgresBroker.add}); one still waiting
+   * for its batch at `deadline` (its caller was answered) is not sent.
+   */
+  #queueAdd(task: NewTask, deadline: number): Promise<void> {
     // In call order, in one statement (each row on its own: a duplicate fails alone); the next
     // batch waits for the one in flight (FIFO by seq).
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ task, resolve, reject });
+      this.#pending.push({ task, deadline, resolve, reject });
       if (this.#pending.length === 1) queueMicrotask(() => this.#flushAdds());
     });
   }
@@ -279,20 +287,27 @@ export class PostgresBroker implements Broker {
     const previous = this.#withDeadline(this.#adding, Date.now() + this.connection.timeoutMs)
       .catch(() => {});
     this.#adding = previous.then(async () => {
+      // The adds whose deadline passed while they waited were answered (a BackendError): they
+      // are not sent any more. Sent anyway, each would still be stored later, and while no server
+      // answers such batches pile up in the driver's queue, where the adds made once the server
+      // is back wait behind them past their own deadlines, again and again.
+      const now = Date.now();
+      const live = batch.filter((each) => each.deadline > now);
+      if (live.length === 0) return;
       try {
         await this.connection.ready();
         const rows = await this.#insertTasks(
           this.connection.sql,
-          batch.map((each) => each.task),
+          live.map((each) => each.task),
           true,
         );
         const stored = new Set(rows.map((row) => row.uuid));
-        for (const { task, resolve, reject } of batch) {
+        for (const { task, resolve, reject } of live) {
           if (stored.has(task.uuid)) resolve();
           else reject(new DuplicateTaskError(task.taskName, task.uuid));
         }
       } catch (error) {
-        for (const { reject } of batch) reject(error);
+        for (const { reject } of live) reject(error);
       }
     });
   }

@@ -101,6 +101,57 @@ export interface PostgresConnectionOptions {
  */
 export const DEFAULT_SCHEMA = "qtasks";
 
+/**
+ * The driver's and the network's codes (and SQLSTATEs: shutdown, starting up, class 08) that mean
+ * no server answers: `PG_UNREACHABLE`.
+ */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "CONNECT_TIMEOUT",
+  "EHOSTUNREACH",
+  "ECONNRESET",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "EAI_AGAIN",
+  "57P01",
+  "57P02",
+  "57P03",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNABORTED",
+]);
+
+function isUnreachableCode(code: string): boolean {
+  return UNREACHABLE_CODES.has(code) || code.startsWith("08");
+}
+
+/** Whether `error` (or its cause) is the driver's or our sign that the connection was lost. */
+function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof PostgresBackendError) return error.code === "PG_UNREACHABLE";
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && isUnreachableCode(code);
+}
+
+/**
+ * How long (ms) a transaction whose body failed of a lost connection waits for the driver's
+ * `begin` to reject on its own (the connection's close) before the failure is passed on.
+ */
+const LOSS_GRACE_MS = 200;
+
+/**
+ * Seconds a pool connection waits after a failed one before it connects again, `retries` being
+ * the pool's failures since its last good connection: 50 ms doubling up to 1 s, with jitter.
+ * The driver's default grows as 3^retries / 100 up to 20 s: after an outage of a few seconds,
+ * every connection of the pool then waited 10 to 20 s before its next attempt, however soon the
+ * server was back, and each statement with it (enqueues past their `backendTimeoutMs`, leases
+ * past their expiry).
+ */
+function reconnectDelay(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1);
+}
+
 /** An identifier quoted for SQL text. */
 function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -197,6 +248,7 @@ export class PostgresConnection {
       onnotice: () => {},
       connect_timeout: Math.max(1, Math.ceil(this.timeoutMs / 1000)),
       idle_timeout: 30,
+      backoff: reconnectDelay,
     });
     this.#owned = true;
   }
@@ -286,7 +338,7 @@ export class PostgresConnection {
     const applied: number[] = [];
     const lockKey = `qtasks:migrate:${this.schema}`;
     await this.#guard(() =>
-      this.sql.begin(async (tx) => {
+      this.#begin(async (tx) => {
         await tx.unsafe(`select pg_advisory_xact_lock(hashtext($1))`, [lockKey]);
         await tx.unsafe(`create schema if not exists ${this.s}`);
         await tx.unsafe(
@@ -346,7 +398,33 @@ export class PostgresConnection {
     tx?: Queryable,
   ): Promise<T> {
     if (tx !== undefined) return await body(tx);
-    return await this.#guard(() => this.sql.begin((t) => body(t))) as T;
+    return await this.#guard(() => this.#begin(body));
+  }
+
+  /**
+   * `sql.begin(body)`, except after a lost connection. When the connection under a transaction
+   * closes, postgres.js rejects `begin` itself (through the connection's close) and the failed
+   * statement rejects the body; the driver then sends ROLLBACK on that closed connection, a write
+   * it schedules with `setImmediate` to a socket that is gone, which throws where no caller can
+   * catch it and ends the process (porsager/postgres#1154, #1208). So a body that failed of a
+   * lost connection does not settle once `begin` has rejected (nothing more is sent on that
+   * connection); when `begin` is still pending {@linkcode LOSS_GRACE_MS} later (the connection
+   * lives after all), the failure goes on as usual and the driver rolls back.
+   */
+  async #begin<T>(body: (tx: Queryable) => Promise<T>): Promise<T> {
+    let over!: () => void;
+    const ended = new Promise<void>((resolve) => over = resolve);
+    const begun = this.sql.begin((t) =>
+      body(t).catch((error) => {
+        if (!isConnectionLoss(error)) throw error;
+        return new Promise<never>((_, reject) => {
+          const timer = setTimeout(() => reject(error), LOSS_GRACE_MS);
+          void ended.then(() => clearTimeout(timer));
+        });
+      })
+    ) as Promise<T>;
+    void begun.then(over, over);
+    return await begun;
   }
 
   /**
@@ -401,13 +479,7 @@ export class PostgresConnection {
         "PG_PERMISSION_DENIED",
         `the role lacks a right on schema "${this.schema}" (it needs CREATE on the database, or USAGE and the table rights on an existing schema)`,
       ];
-    } else if (
-      state === "ECONNREFUSED" || state === "ENOTFOUND" || state === "CONNECT_TIMEOUT" ||
-      state === "EHOSTUNREACH" || state === "ECONNRESET" || state === "CONNECTION_CLOSED" ||
-      state === "CONNECTION_ENDED" || state === "CONNECTION_DESTROYED" || state === "EAI_AGAIN" ||
-      state === "57P01" || state === "57P02" || state === "57P03" || state === "EPIPE" ||
-      state === "ETIMEDOUT" || state === "ECONNABORTED" || state.startsWith("08")
-    ) {
+    } else if (isUnreachableCode(state)) {
       [code, what] = ["PG_UNREACHABLE", "no server answers"];
     }
     let detail = e.message;
