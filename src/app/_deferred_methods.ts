@@ -9,7 +9,7 @@
 
 /**
  * The names of `T`'s members that are methods returning a promise, optional ones included. A
- * `Record<AsyncMethodNames<Port>, boolean>` must list every such method of the port: a method added
+ * `Record<AsyncMethodNames<Port>, true>` must list every such method of the port: a method added
  * to the port and not to the list fails the type check.
  */
 export type AsyncMethodNames<T> = {
@@ -18,26 +18,22 @@ export type AsyncMethodNames<T> = {
 }[keyof T];
 
 /**
- * Methods named in `names` with `true` that wait for `target()` and call the same method on what
- * it resolves to, with the same arguments and `this`. A name with `false` is left out: use it for
- * an optional method the target does not have, so that callers see it absent (as they would on
- * the target) instead of a method that throws.
+ * Methods named in `names` that wait for `target()` and call the same method on what it resolves
+ * to, with the same arguments and `this`.
  *
  * @param what What the target is, for the error when it lacks a forwarded method.
  * @param target Resolves to the object to call (called once per call; cache it yourself).
- * @param names Every async method of the port: `true` to forward it, `false` (optional methods
- *   only) to leave it out.
+ * @param names The methods to forward: every async method of the port.
  * @returns An object with those methods.
  * @throws {TypeError} (from a forwarded call) When the target has no such method.
  */
 export function deferMethods<T extends object, K extends AsyncMethodNames<T>>(
   what: string,
   target: () => Promise<T>,
-  names: Record<K, boolean>,
+  names: Record<K, true>,
 ): Pick<T, K> {
   const out: Partial<Record<K, unknown>> = {};
   for (const name of Object.keys(names) as K[]) {
-    if (!names[name]) continue;
     out[name] = async (...args: unknown[]): Promise<unknown> => {
       const resolved = await target();
       const method: unknown = resolved[name];

@@ -3,7 +3,7 @@
  * (and its driver) with a dynamic import on first use, so that importing `@qtasks/qtasks`
  * never loads them. Every call waits for the real broker, then forwards to it
  * (`_deferred_methods.ts`); the lists below name every async method of each port (the type check
- * enforces it), `false` for an optional one the PostgreSQL backend does not have.
+ * enforces it).
  *
  * @module
  */
@@ -19,7 +19,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-const BROKER_METHODS: Record<AsyncMethodNames<Broker>, boolean> = {
+const BROKER_METHODS: Record<AsyncMethodNames<Broker>, true> = {
   start: true,
   stop: true,
   add: true,
@@ -37,7 +37,7 @@ const BROKER_METHODS: Record<AsyncMethodNames<Broker>, boolean> = {
   appendLog: true,
 };
 
-const STORAGE_METHODS: Record<AsyncMethodNames<Storage>, boolean> = {
+const STORAGE_METHODS: Record<AsyncMethodNames<Storage>, true> = {
   start: true,
   stop: true,
   get: true,
@@ -48,7 +48,7 @@ const STORAGE_METHODS: Record<AsyncMethodNames<Storage>, boolean> = {
   flushAll: true,
 };
 
-const CONFIG_METHODS: Record<AsyncMethodNames<GlobalConfig>, boolean> = {
+const CONFIG_METHODS: Record<AsyncMethodNames<GlobalConfig>, true> = {
   start: true,
   stop: true,
   set: true,
@@ -62,7 +62,7 @@ const CONFIG_METHODS: Record<AsyncMethodNames<GlobalConfig>, boolean> = {
   readThroughput: true,
 };
 
-const OPERATIONS_METHODS: Record<AsyncMethodNames<QueueOperations>, boolean> = {
+const OPERATIONS_METHODS: Record<AsyncMethodNames<QueueOperations>, true> = {
   list: true,
   find: true,
   counts: true,

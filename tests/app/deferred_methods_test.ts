@@ -1,6 +1,6 @@
 /**
  * The forwarding behind the lazily loaded PostgreSQL backend (src/app/_deferred_methods.ts): calls
- * wait for the target, `false` entries stay absent, subscriptions made before the target exists.
+ * wait for the target, subscriptions made before the target exists.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -25,24 +25,14 @@ class Target implements Port {
 test("a deferred method waits for the target and calls it with its arguments and this", async () => {
   let resolve!: (target: Port) => void;
   const loaded = new Promise<Port>((r) => resolve = r);
-  const port = deferMethods<Port, "double" | "name" | "optional">("the test port", () => loaded, {
+  const port = deferMethods<Port, "double" | "name">("the test port", () => loaded, {
     double: true,
     name: true,
-    optional: false,
   });
   const doubled = port.double(21);
   resolve(new Target());
   assert.equal(await doubled, 42);
   assert.equal(await port.name(), "target");
-});
-
-test("a method listed false is absent, as it is on the target", () => {
-  const port = deferMethods<Port, "double" | "name" | "optional">(
-    "the test port",
-    () => Promise.resolve(new Target()),
-    { double: true, name: true, optional: false },
-  );
-  assert.equal(port.optional, undefined);
 });
 
 test("a forwarded method the target lacks rejects with a TypeError naming it", async () => {

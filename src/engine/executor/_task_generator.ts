@@ -24,13 +24,6 @@ export function untilAborted(signal: AbortSignal): Promise<never> {
   });
 }
 
-/** Awaits a thenable, or the abort of the signal, whichever comes first. */
-export function raceAbort(value: PromiseLike<unknown>, signal: AbortSignal): Promise<unknown> {
-  const pending = Promise.resolve(value);
-  pending.catch(() => {});
-  return Promise.race([pending, untilAborted(signal)]);
-}
-
 /** Calls `listener` once when `signal` aborts (at once when it has); returns a remover. */
 export function listenForAbort(
   signal: AbortSignal,
@@ -46,17 +39,19 @@ export function listenForAbort(
 }
 
 /**
- * Awaits a thenable, or the abort of `signal` as the run's `whenAborted` tells it (see
- * TaskRun.whenAborted), whichever comes first: {@linkcode raceAbort} without an event listener
- * on the worker's own signal.
+ * Awaits a thenable, or the abort of the signal, whichever comes first; the abort is heard through
+ * the run's `whenAborted` when it has one (TaskRun.whenAborted: the worker's own signal without an
+ * event listener on it), else through a listener on the signal, removed once the value settles.
  */
-export function raceAbortOf(
+export function raceAbort(
   value: PromiseLike<unknown>,
   signal: AbortSignal,
-  run: { whenAborted?(signal: AbortSignal, listener: (reason: unknown) => void): () => void },
+  run?: { whenAborted?(signal: AbortSignal, listener: (reason: unknown) => void): () => void },
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const remove = run.whenAborted!(signal, reject);
+    const remove = run?.whenAborted !== undefined
+      ? run.whenAborted(signal, reject)
+      : listenForAbort(signal, reject);
     Promise.resolve(value).then((result) => {
       remove();
       resolve(result);

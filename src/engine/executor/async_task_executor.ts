@@ -7,14 +7,7 @@ import { createTaskContext } from "../../ports/task_context.ts";
 import type { TaskDefinition } from "../../ports/task_executor.ts";
 import type { TaskExecutor, TaskOutcome, TaskRun } from "../../ports/task_executor.ts";
 import type { TaskCall, TaskMiddleware } from "../../plugins/task_middleware.ts";
-import {
-  drain,
-  generatorKind,
-  generatorResult,
-  isThenable,
-  raceAbort,
-  raceAbortOf,
-} from "./_task_generator.ts";
+import { drain, generatorKind, generatorResult, isThenable, raceAbort } from "./_task_generator.ts";
 
 const NO_MIDDLEWARES: readonly TaskMiddleware[] = Object.freeze([]);
 
@@ -237,12 +230,8 @@ export class AsyncTaskExecutor implements TaskExecutor {
             maxTime,
           );
         }
-        if (pending) {
-          // The worker's whenAborted hears its own signal without an event listener on it.
-          value = run.whenAborted === undefined
-            ? await raceAbort(value as PromiseLike<unknown>, signal)
-            : await raceAbortOf(value as PromiseLike<unknown>, signal, run);
-        }
+        // The worker's whenAborted hears its own signal without an event listener on it.
+        if (pending) value = await raceAbort(value as PromiseLike<unknown>, signal, run);
         const kind = generatorKind(value);
         if (kind !== undefined) {
           value = generatorResult(
