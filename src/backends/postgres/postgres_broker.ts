@@ -6,7 +6,7 @@ import type { QueueStats } from "../../model/queue_stats.ts";
 import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import { TaskExpiredError } from "../../model/errors/task_expired_error.ts";
 import { appendLogLine } from "../../model/_task_log.ts";
-import { encodeHeaders, parseHeaders } from "../../model/task_headers.ts";
+import { parseHeaders } from "../../model/task_headers.ts";
 import {
   type FlowLink,
   type FlowStep,
@@ -22,12 +22,7 @@ import {
   isFlowRunning,
   parseStringList,
 } from "../../model/_flow_record.ts";
-import {
-  errorFields,
-  isReservedField,
-  type TaskFields,
-  toUnixSeconds,
-} from "../../model/task_codec.ts";
+import { errorFields, type TaskFields, toUnixSeconds } from "../../model/task_codec.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
   AddOutcome,
@@ -46,12 +41,13 @@ import type {
 import type { Queryable } from "./postgres_connection.ts";
 import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
-import { PgStep } from "./_pg_step.ts";
+import { encodeEvents, type EventLine, PgStep } from "./_pg_step.ts";
+import { insertFreshSql, insertTasksSql, taskColumns } from "./_enqueue_sql.ts";
 import { FAST_EXCHANGE_SHORT, type FastExchangeReply, fastExchangeSql } from "./_fast_exchange.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
-import { rateClaim, rateColumnsSql, rateDueSql, rateSweep, rateWake } from "./_rate_limit_sql.ts";
+import { rateClaim, rateDueSql, rateSweep, rateWake } from "./_rate_limit_sql.ts";
 import { dedupFind, dedupHold, dedupSweep } from "./_dedup_sql.ts";
 
 /** Fields that describe one attempt, not the task: a retry's record starts without them. */
@@ -59,6 +55,12 @@ const ATTEMPT_FIELD_SET: ReadonlySet<string> = new Set(ATTEMPT_FIELDS);
 
 /** Finished records deleted per pass of the retention sweep, at most. */
 const SWEEP_LIMIT = 500;
+
+/** Tasks of a bulk enqueue stored per statement, at most. */
+const BULK_CHUNK = 1000;
+
+/** SQLSTATE unique_violation: a bulk enqueue met a uuid that has a record. */
+const UNIQUE_VIOLATION = "23505";
 
 /** Tasks added in the same turn sent in one statement, at most. */
 const ADD_BATCH = 500;
@@ -319,106 +321,18 @@ export class PostgresBroker implements Broker {
    */
   // deno-lint-ignore no-explicit-any
   #insertTasks(on: Queryable, tasks: NewTask[], notify: boolean): Promise<any[]> {
-    const S = this.connection.s;
-    const fields: string[] = [];
-    const delays: number[] = [];
-    const queues: string[] = [];
-    const deadlines: number[] = [];
-    const slots: Array<string | null> = [];
-    const limits: Array<number | null> = [];
-    for (const task of tasks) {
-      const each: TaskFields = {};
-      for (const [field, value] of Object.entries(task.extra)) {
-        if (!isReservedField(field)) each[field] = String(value);
-      }
-      Object.assign(each, {
-        task_name: task.taskName,
-        priority: String(task.priority),
-        args: task.args,
-        kwargs: task.kwargs,
-        status: "new",
-        deliveries: "0",
-      });
-      if (task.flow !== undefined) each.flow = task.flow;
-      const headers = encodeHeaders(task.headers);
-      if (headers !== undefined) each.headers = headers;
-      // Flow control, as on the other backends: the record's `queue`, `conc_slot` and
-      // `conc_limit` fields (and `expires_at`, on the server's clock, below).
-      const queue = task.queue ?? DEFAULT_QUEUE;
-      if (queue !== DEFAULT_QUEUE) each.queue = queue;
-      if (task.concurrency !== undefined) {
-        each.conc_slot = task.concurrency.slot;
-        each.conc_limit = String(task.concurrency.limit);
-      }
-      if (task.rateLimit !== undefined) {
-        const { limit, durationMs, slot } = task.rateLimit;
-        each.rate_limit = `${limit} ${durationMs} ${slot}`;
-      }
-      if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
-      fields.push(JSON.stringify(each));
-      delays.push(task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0);
-      queues.push(queue);
-      deadlines.push(
-        task.expiresInMs !== undefined && task.expiresInMs > 0 ? Math.ceil(task.expiresInMs) : 0,
-      );
-      slots.push(task.concurrency?.slot ?? null);
-      limits.push(task.concurrency?.limit ?? null);
-    }
-    const stamp = (at: string) => `round(extract(epoch from ${at})::numeric, 3)::text`;
-    const notifyColumn = notify
-      ? `, pg_notify($11, json_build_array($1::text, i.uuid, 'new',
-           case when i.delay > 0 then 'scheduled' else 'queued' end, i.task_name)::text
-           || E'\\n' || json_build_array($1::text, '', '!wake', '', '')::text) as sent`
-      : "";
-    return this.connection.run(
-      on,
-      `with input as (
-         select * from unnest($2::text[], $3::text[], $4::int[], $5::float8[], $6::text[],
-             $7::text[], $8::float8[], $9::text[], $10::int[])
-           with ordinality as t(uuid, fields, priority, delay, task_name, qname, expires,
-             conc_slot, conc_limit, n)),
-       stored as (
-         insert into ${S}.records as r (app, uuid, fields)
-         select $1, i.uuid, i.fields::jsonb || jsonb_build_object(
-             'seq', nextval('${S}.seq')::text,
-             'created_at', ${stamp("now()")}, 'updated_at', ${stamp("now()")})
-           || case when i.delay > 0 then jsonb_build_object('run_at',
-                ${stamp("now() + i.delay * interval '1 millisecond'")}) else '{}'::jsonb end
-           || case when i.expires > 0 then jsonb_build_object('expires_at',
-                ${stamp("now() + i.expires * interval '1 millisecond'")}) else '{}'::jsonb end
-         from input i order by i.n
-         on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
-           where r.expires_at is not null and r.expires_at <= clock_timestamp()
-         returning r.uuid, r.seq),
-       queued as (
-         insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname, deadline,
-           conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
-         select $1, i.uuid, i.priority, s.seq, now() + i.delay * interval '1 millisecond',
-           i.task_name, i.qname,
-           case when i.expires > 0 then now() + i.expires * interval '1 millisecond' end,
-           i.conc_slot, i.conc_limit, ${rateColumnsSql("i.fields::jsonb")}
-         from stored s join input i using (uuid))
-       select i.uuid, i.delay, i.task_name${notifyColumn} from stored s join input i using (uuid)`,
-      [
-        this.name,
-        tasks.map((task) => task.uuid),
-        fields,
-        tasks.map((task) => task.priority),
-        delays,
-        tasks.map((task) => task.taskName),
-        queues,
-        deadlines,
-        slots,
-        limits,
-        ...(notify ? [this.connection.channel] : []),
-      ],
-    );
+    const { params } = taskColumns(tasks);
+    return this.connection.run(on, insertTasksSql(this.connection.s, notify), [
+      this.name,
+      ...params,
+      ...(notify ? [this.connection.channel] : []),
+    ]);
   }
 
   /** Stores many tasks and their events in `step` (all or none: a duplicate throws). */
   async #storeAll(step: PgStep, tasks: NewTask[]): Promise<void> {
-    for (let start = 0; start < tasks.length; start += 1000) {
-      const chunk = tasks.slice(start, start + 1000);
+    for (let start = 0; start < tasks.length; start += BULK_CHUNK) {
+      const chunk = tasks.slice(start, start + BULK_CHUNK);
       const rows = await this.#insertTasks(step.tx, chunk, false);
       if (rows.length < chunk.length) {
         const stored = new Set(rows.map((row) => row.uuid));
@@ -438,6 +352,49 @@ export class PostgresBroker implements Broker {
     if (tasks.length > 0) step.wake();
   }
 
+  /**
+   * Stores many tasks that must all be new, with their events, in one statement per
+   * {@linkcode BULK_CHUNK} tasks (several: in one transaction, sent together). A uuid that has a
+   * record fails it (SQLSTATE 23505) and nothing is stored: resolves `false`, and the caller does
+   * the batch again with {@linkcode PostgresBroker.#storeAll} (which replaces an expired record
+   * and names a live duplicate).
+   */
+  async #storeFresh(tasks: NewTask[]): Promise<boolean> {
+    await this.connection.ready();
+    const sql = insertFreshSql(this.connection.s);
+    const statements: Array<{ params: unknown[] }> = [];
+    for (let start = 0; start < tasks.length; start += BULK_CHUNK) {
+      const chunk = tasks.slice(start, start + BULK_CHUNK);
+      const { params, delays } = taskColumns(chunk);
+      const lines: EventLine[] = chunk.map((task, i) => [
+        this.name,
+        task.uuid,
+        "new",
+        delays[i] > 0 ? "scheduled" : "queued",
+        task.taskName,
+      ]);
+      if (start + BULK_CHUNK >= tasks.length) lines.push([this.name, "", "!wake", "", ""]);
+      statements.push({
+        params: [this.name, ...params, this.connection.channel, encodeEvents(lines)],
+      });
+    }
+    try {
+      if (statements.length === 1) {
+        await this.connection.run(this.connection.sql, sql, statements[0].params);
+      } else {
+        await this.connection.transaction((tx) =>
+          Promise.all(statements.map(({ params }) => this.connection.run(tx, sql, params)))
+        );
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof PostgresBackendError && error.sqlState === UNIQUE_VIOLATION) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
   /** Stores and queues many tasks in one transaction (all or none). */
   addBulk(tasks: NewTask[]): Promise<void> {
     const seen = new Set<string>();
@@ -449,7 +406,14 @@ export class PostgresBroker implements Broker {
       seen.add(task.uuid);
     }
     const tx = tasks.find((task) => (task as WithTx).tx !== undefined) as WithTx | undefined;
-    return this.#step((step) => this.#storeAll(step, tasks), tx?.tx);
+    if (tx !== undefined || tasks.length === 0) {
+      return this.#step((step) => this.#storeAll(step, tasks), tx?.tx);
+    }
+    // All new (the common case): one statement per chunk, events included. A uuid that exists
+    // (a duplicate, or an expired record of the same uuid): the batch again, skipping and naming.
+    return this.#storeFresh(tasks).then((stored) =>
+      stored ? undefined : this.#step((step) => this.#storeAll(step, tasks))
+    );
   }
 
   /** Stores a chain's or group's records and queues its first tasks (all or none). */

@@ -1,0 +1,232 @@
+/**
+ * The enqueue statements of the PostgreSQL broker (`postgres_broker.ts`): a task's record and its
+ * queue entry, written by one statement for a whole batch. Measured (issue 20, callgrind of the
+ * server): the costs per task were the JSON parses (the record's fields were parsed once for the
+ * record and three more times for the rate-limit columns), building the record with `jsonb ||`
+ * (four JSONB values per row, each merge copying the record again), the stamps' numeric
+ * arithmetic per row, the sorts of the joins, the `ON CONFLICT` check, the escaping of the fields
+ * in a `text[]` parameter, and the index entries themselves. So:
+ *
+ * - the columns come as arrays, one per column, and the record's fields as one text parameter,
+ *   the JSON objects one per line (JSON text never holds a raw newline), split on the server:
+ *   nothing to escape on either side; an optional column that no task of the batch uses is an
+ *   empty array (`unnest` pads it with nulls);
+ * - the record's added fields (`seq`, the stamps, `run_at`, `expires_at`) are appended to the JSON
+ *   text before its one parse, the stamps computed once per statement;
+ * - the seq is taken once per task, in the batch's order, and both inserts read it from the
+ *   input: no join, no sort;
+ * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) has no
+ *   `ON CONFLICT`: a uuid that exists fails the statement (SQLSTATE 23505), stores nothing, and
+ *   the broker does the batch again with {@linkcode insertTasksSql}, which replaces an expired
+ *   record of the same uuid and skips a live one (the duplicate). Its events are sent by the same
+ *   statement: one round trip, and no transaction for a batch of one statement.
+ *
+ * The stored record is the same as before: the same fields with the same values (stamps in unix
+ * seconds with three decimals, `seq` as text), the same queue columns.
+ *
+ * @module
+ */
+import type { NewTask } from "../../model/messages.ts";
+import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
+import { isReservedField, type TaskFields } from "../../model/task_codec.ts";
+import { encodeHeaders } from "../../model/task_headers.ts";
+
+/** The parameters `$2`…`$13` of the enqueue statements, for a batch of tasks. */
+export interface TaskColumns {
+  /** The parameters, in order (`$2`…`$13`). */
+  params: unknown[];
+  /** Per task, its delay in ms (0: none). */
+  delays: number[];
+}
+
+/** Matches a record's `rate_limit` field (`"<limit> <durationMs> <slot>"`), as the SQL does. */
+const RATE_SPEC = /^([0-9]+) ([0-9]+) ([\s\S]*)$/;
+
+/**
+ * The columns of `tasks` as the enqueue statements take them: `$2` uuids, `$3` the record fields
+ * (JSON objects, one per line), `$4` priorities, `$5` task names, then, each an empty array when
+ * no task of the batch needs it, `$6` delays (ms), `$7` queue names, `$8` deadlines (ms from now),
+ * `$9`–`$10` concurrency slot and limit, `$11`–`$13` rate-limit slot, limit and window.
+ *
+ * @param tasks The batch.
+ * @returns The parameters, and each task's delay.
+ */
+export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
+  const count = tasks.length;
+  const uuids = new Array<string>(count);
+  const fields = new Array<string>(count);
+  const priorities = new Array<number>(count);
+  const names = new Array<string>(count);
+  const delays = new Array<number>(count);
+  const queues = new Array<string>(count);
+  const deadlines = new Array<number>(count);
+  const concSlots = new Array<string | null>(count);
+  const concLimits = new Array<number | null>(count);
+  const rateSlots = new Array<string | null>(count);
+  const rateLimits = new Array<string | null>(count);
+  const rateMs = new Array<string | null>(count);
+  let delayed = false, queued = false, expiring = false, limited = false, rated = false;
+  for (let i = 0; i < count; i++) {
+    const task = tasks[i];
+    const each: TaskFields = {};
+    for (const [field, value] of Object.entries(task.extra)) {
+      if (!isReservedField(field)) each[field] = String(value);
+    }
+    each.task_name = task.taskName;
+    each.priority = String(task.priority);
+    each.args = task.args;
+    each.kwargs = task.kwargs;
+    each.status = "new";
+    each.deliveries = "0";
+    if (task.flow !== undefined) each.flow = task.flow;
+    const headers = encodeHeaders(task.headers);
+    if (headers !== undefined) each.headers = headers;
+    // Flow control, as on the other backends: the record's `queue`, `conc_slot` and
+    // `conc_limit` fields (and `expires_at`, on the server's clock).
+    const queue = task.queue ?? DEFAULT_QUEUE;
+    if (queue !== DEFAULT_QUEUE) {
+      each.queue = queue;
+      queued = true;
+    }
+    if (task.concurrency !== undefined) {
+      each.conc_slot = task.concurrency.slot;
+      each.conc_limit = String(task.concurrency.limit);
+      limited = true;
+    }
+    rateSlots[i] = rateLimits[i] = rateMs[i] = null;
+    if (task.rateLimit !== undefined) {
+      const { limit, durationMs, slot } = task.rateLimit;
+      const spec = `${limit} ${durationMs} ${slot}`;
+      each.rate_limit = spec;
+      // The queue's columns, read from the field as `rateColumnsSql` reads a record's.
+      const match = RATE_SPEC.exec(spec);
+      if (match !== null) {
+        rateLimits[i] = match[1];
+        rateMs[i] = match[2];
+        rateSlots[i] = match[3];
+        rated = true;
+      }
+    }
+    if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
+    uuids[i] = task.uuid;
+    fields[i] = JSON.stringify(each);
+    priorities[i] = task.priority;
+    names[i] = task.taskName;
+    delays[i] = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
+    if (delays[i] > 0) delayed = true;
+    queues[i] = queue;
+    deadlines[i] = task.expiresInMs !== undefined && task.expiresInMs > 0
+      ? Math.ceil(task.expiresInMs)
+      : 0;
+    if (deadlines[i] > 0) expiring = true;
+    concSlots[i] = task.concurrency?.slot ?? null;
+    concLimits[i] = task.concurrency?.limit ?? null;
+  }
+  return {
+    params: [
+      uuids,
+      fields.join("\n"),
+      priorities,
+      names,
+      delayed ? delays : [],
+      queued ? queues : [],
+      expiring ? deadlines : [],
+      limited ? concSlots : [],
+      limited ? concLimits : [],
+      rated ? rateSlots : [],
+      rated ? rateLimits : [],
+      rated ? rateMs : [],
+    ],
+    delays,
+  };
+}
+
+/** The stamp (unix seconds, three decimals, as text) of the timestamptz expression `at`. */
+function stamp(at: string): string {
+  return `round(extract(epoch from ${at})::numeric, 3)::text`;
+}
+
+/**
+ * The CTEs `clock` (the statement's time, `now()`, and its stamp) and `input` (one row per task,
+ * its seq taken in the batch's order), and the expressions of the record and queue rows. `S` is
+ * the schema.
+ */
+function parts(S: string, stored: string): { head: string; record: string; queue: string } {
+  const later = (ms: string) => `k.t + ${ms} * interval '1 millisecond'`;
+  const head = `clock as (select now() as t, ${stamp("now()")} as st),
+       input as (
+         select t.*, nextval('${S}.seq') as seq
+         from unnest($2::text[], string_to_array($3::text, E'\\n'), $4::int[], $5::text[],
+             $6::float8[], $7::text[], $8::float8[], $9::text[], $10::int[], $11::text[],
+             $12::text[], $13::text[])
+           with ordinality as t(uuid, fields, priority, task_name, delay, qname, expires,
+             conc_slot, conc_limit, rate_slot, rate_limit, rate_ms, n))`;
+  const record = `insert into ${S}.records as r (app, uuid, fields)
+         select $1, i.uuid, (left(i.fields, -1) || ',"seq":"' || i.seq::text
+             || '","created_at":"' || k.st || '","updated_at":"' || k.st || '"'
+             || case when i.delay > 0
+               then ',"run_at":"' || ${stamp(later("i.delay"))} || '"' else '' end
+             || case when i.expires > 0
+               then ',"expires_at":"' || ${stamp(later("i.expires"))} || '"' else '' end
+             || '}')::jsonb
+         from input i cross join clock k`;
+  const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname,
+           deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
+         select $1, i.uuid, i.priority, i.seq, ${later("coalesce(i.delay, 0)")}, i.task_name,
+           coalesce(i.qname, '${DEFAULT_QUEUE}'),
+           case when i.expires > 0 then ${later("i.expires")} end, i.conc_slot, i.conc_limit,
+           i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint
+         from input i cross join clock k${stored}`;
+  return { head, record, queue };
+}
+
+/**
+ * Stores the records and queue entries of a batch ({@linkcode taskColumns}: `$2`…`$13`, app
+ * `$1`), a uuid whose live record exists skipped (an expired one is replaced); returns one row
+ * per task stored (`uuid`, `delay`, `task_name`). With `notify`, each stored task also sends its
+ * event and the workers' wake-up (channel `$14`).
+ *
+ * @param S The quoted schema.
+ * @param notify Whether the statement sends the events.
+ * @returns The SQL.
+ */
+export function insertTasksSql(S: string, notify: boolean): string {
+  const { head, record, queue } = parts(
+    S,
+    "\n         where i.uuid in (select uuid from stored)",
+  );
+  const notifyColumn = notify
+    ? `, pg_notify($14, json_build_array($1::text, i.uuid, 'new',
+           case when i.delay > 0 then 'scheduled' else 'queued' end, i.task_name)::text
+           || E'\\n' || json_build_array($1::text, '', '!wake', '', '')::text) as sent`
+    : "";
+  return `with ${head},
+       stored as (
+         ${record}
+         on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
+           where r.expires_at is not null and r.expires_at <= clock_timestamp()
+         returning r.uuid),
+       queued as (
+         ${queue})
+       select i.uuid, i.delay, i.task_name${notifyColumn}
+       from input i where i.uuid in (select uuid from stored)`;
+}
+
+/**
+ * Stores the records and queue entries of a batch ({@linkcode taskColumns}: `$2`…`$13`, app
+ * `$1`) that must all be new, and sends the notifications `$15` (text[]) on channel `$14`, in one
+ * statement: a uuid that has a record (live or expired) fails it with SQLSTATE 23505
+ * (`unique_violation`), and nothing is stored or sent.
+ *
+ * @param S The quoted schema.
+ * @returns The SQL.
+ */
+export function insertFreshSql(S: string): string {
+  const { head, record, queue } = parts(S, "");
+  return `with ${head},
+       stored as (
+         ${record}),
+       queued as (
+         ${queue})
+       select pg_notify($14, p) from unnest($15::text[]) as p`;
+}
