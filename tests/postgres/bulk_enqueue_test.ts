@@ -95,6 +95,7 @@ test("a bulk enqueue of 1,000 new tasks is one statement that also sends their e
     stop();
     restore();
     await broker.flushAll();
+    await broker.stop();
   }
 });
 
