@@ -32,7 +32,8 @@
  * The host script defines before it `prefix` (the record key prefix `{N}:task:`) and `now`
  * (server time, ms); it calls `idxMove` for each change (or, on the exchange's hot path,
  * `idxClaim` and `idxFinish`, which do the same for a claim and a settlement with less Lua work)
- * and `idxFlush()` once before it returns: the changes of one call are gathered per key (no
+ * and `idxFlush()` once, last, before it returns (it does not clear what it wrote: a second call
+ * would write it again): the changes of one call are gathered per key (no
  * per-record bookkeeping; an entry added and removed again within the call is taken back) and
  * written as one ZREM and one ZADD per key.
  *
@@ -47,12 +48,9 @@ export const INDEX_LUA = `
 local IP = string.sub(prefix, 1, -6)
 local IDX_FINAL = { success = true, error = true, cancel = true, retry = true }
 local idxListened = nil
--- Whether a task name is a flow record's ("@chain", "@group": indexed as running), per name.
-local idxFlowName = setmetatable({}, { __index = function(names, name)
-  local flow = string.byte(name, 1) == 64
-  names[name] = flow
-  return flow
-end })
+-- Whether a task name is a flow record's ("@chain", "@group": indexed as running), per name, as
+-- its first use computed it (nil: not yet; a plain table, no metatable or closure to create).
+local idxFlowName = {}
 
 local function idxPublish(uuid, name, status)
   if idxListened == nil then
@@ -85,7 +83,14 @@ end
 -- Whether records of "name" in "status" have an index ZSET: queued tasks are read from the
 -- queue and counted by {N}:i:queued, running ones are read from the leases.
 local function idxKept(status, name)
-  if status == 'running' then return idxFlowName[name] end
+  if status == 'running' then
+    local flow = idxFlowName[name]
+    if flow == nil then
+      flow = string.byte(name, 1) == 64
+      idxFlowName[name] = flow
+    end
+    return flow
+  end
   return status ~= 'queued'
 end
 
@@ -170,7 +175,12 @@ end
 -- A claim (a queued task starts running): idxMove(uuid, name, nil, 'queued', 'process') with
 -- less work, for the exchange's claim loop.
 local function idxClaim(uuid, name)
-  if idxFlowName[name] or idxListened ~= false then
+  local flow = idxFlowName[name]
+  if flow == nil then
+    flow = string.byte(name, 1) == 64
+    idxFlowName[name] = flow
+  end
+  if flow or idxListened ~= false then
     return idxMove(uuid, name, nil, 'queued', 'process')
   end
   idxQueued[name] = (idxQueued[name] or 0) - 1
@@ -184,7 +194,12 @@ local function idxFinish(key, uuid, status, name, seq)
     local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
     return idxMove(uuid, m[1], m[2], m[3], status)
   end
-  if idxFlowName[name] or idxListened ~= false then
+  local flow = idxFlowName[name]
+  if flow == nil then
+    flow = string.byte(name, 1) == 64
+    idxFlowName[name] = flow
+  end
+  if flow or idxListened ~= false then
     return idxMove(uuid, name, seq, 'process', status)
   end
   local byName = idxKeyCache[status]
@@ -256,8 +271,6 @@ local function idxFlush()
       if due then idxTrimKey(key, 16 + 2 * k) end
     end
   end
-  idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
-  idxNewNames = nil
 end
 
 -- Paused task names: read once per call ("*" pauses the app).
