@@ -13,7 +13,7 @@ import { MAX_PAST_DELIVERIES } from "../../../model/past_delivery.ts";
 import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_CORE_LUA, INDEX_MORE_LUA } from "./_index_lua.ts";
 import { RATE_LIMIT_LUA } from "./_rate_limit_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 import {
@@ -172,7 +172,9 @@ local dropped = {}
 -- An empty table, never written: the optional claim fields of a record with the plain_claim
 -- marker, and the paused and rate-limited names when the EXISTS below found none.
 local NONE = {}
-${INDEX_LUA}
+-- The rarely used parts, built at their first use in a call (defined below).
+local more
+${INDEX_CORE_LUA}
 idxListened = subscribers[4] > 0
 -- What is rarely there: one EXISTS of the paused names ({app}:paused), the rate-limited task
 -- names ({app}:rate:names), the running tasks that hold a concurrency slot ({app}:conc) and the
@@ -190,9 +192,6 @@ if not flowControl then concHeld = false end
 -- The task names whose records may carry a rate limit (rateNames[name] is true), read by
 -- rateLoadNames (see more()) before the claim.
 local rateNames = NONE
-
--- The rarely used parts, built at their first use in a call (defined below).
-local more
 
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed);
 -- "name" and "seq" are the record's task_name and seq when known (nil: idxFinish reads them).
@@ -242,14 +241,17 @@ local function scheduledHead()
 end
 
 -- The parts a call rarely needs, built at its first use of one of them: requeue (a release, a
--- recovered lease), concurrency and rate limits, chains and groups, retries and the check of a
--- settlement whose lease member is missing. A call that needs none of them creates none of their
+-- recovered lease), concurrency and rate limits, chains and groups, retries, the check of a
+-- settlement whose lease member is missing, and the operator indexes' functions that the claim
+-- and the settlement of a plain task do not use (INDEX_MORE_LUA: idxMove and the rest, assigned
+-- to the locals INDEX_CORE_LUA declared). A call that needs none of them creates none of their
 -- functions and tables (a lone task's calls pay only for what they run). Returns the table of
 -- those functions: requeue, concKick, concFree, concTake, rate, rateLoadNames, rateWoken,
 -- rateUndo, flowAfter, retry, settleWithoutLease.
 local moreLib = nil
 more = function()
   if moreLib then return moreLib end
+${INDEX_MORE_LUA}
 
 -- Puts a running task back in "queue" (KEYS[1]: its own queue; KEYS[4]: the quarantine), and
 -- appends the delivery that ends ("released" or "expired") to its past_deliveries field, the last
@@ -484,6 +486,7 @@ if earliest and earliest <= now then
     local uuid = string.sub(member, 17)
     local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name', 'queue')
     if r[2] == 'new' then
+      if not idxMove then more() end
       idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
       if r[4] then wakeQueue(r[4]) end
       redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
@@ -617,6 +620,8 @@ end
 local isolatedClaim = 0
 local paused = idxPaused()
 parking = next(paused) ~= nil
+-- (idxPark is built with the rarely used parts.)
+if parking then more() end
 if paused['*'] then want = 0 end
 if want > 0 then
   if flowControl then more().rateLoadNames() end
