@@ -55,8 +55,11 @@
  * Each contender and runtime runs in its own child process: a driver in scripts/bench/ that
  * takes the step as arguments and prints one JSON line. The peers are installed from
  * scripts/bench/package.json (exact versions) into scripts/bench/node_modules. The table shows
- * each figure per contender and our ratio to the best peer, then the issue's targets; the JSON
- * has everything (raw driver output, commands by name, memory samples, durations). Child
+ * each figure per contender and our ratio to the best peer, then the issue's targets, then what
+ * the CPU allows: per step (enqueue 1-by-1, processing at c100, request-response), each
+ * contender's CPU per task summed over the processes on its path, the rate the cores would give
+ * at that cost, the share of it reached, and for each rate target the CPU per task the target's
+ * rate allows on this machine (`ceilings` in the JSON); the JSON has everything (raw driver output, commands by name, memory samples, durations). Child
  * processes and the private redis-server are killed at the end, also on failure or Ctrl-C.
  *
  * Baseline (`--baseline REF`): the QTasks tree at REF is checked out with
@@ -2062,6 +2065,183 @@ function targets(ctx: Context, all: Metric[]): TargetRow[] {
   return rows;
 }
 
+/** One step whose rate the machine's CPU bounds (see {@linkcode ceilings}). */
+interface CeilingStep {
+  step: string;
+  rate: string;
+  /** The CPU per task of every process on the path: the client(s), the worker, Redis. */
+  cpu: string[];
+  redis: string;
+  /** Targets on this step's rate: at least `times` the peer's. */
+  targets: Array<{ peer: string; times: number }>;
+}
+
+/** The steps of {@linkcode ceilings}: what each one's processes spend per task. */
+function ceilingSteps(): CeilingStep[] {
+  const steps: CeilingStep[] = [
+    {
+      step: "enqueue 1-by-1",
+      rate: "enqueuePerSecond",
+      cpu: ["enqueueClientCpuUs", "enqueueRedisCpuUs"],
+      redis: "enqueueRedisCpuUs",
+      targets: [{ peer: "bullmq", times: 2 }],
+    },
+    {
+      step: "process c100",
+      rate: "processC100PerSecond",
+      cpu: ["processC100ClientCpuUs", "processC100RedisCpuUs"],
+      redis: "processC100RedisCpuUs",
+      targets: [{ peer: "bullmq", times: 3 }],
+    },
+  ];
+  for (const { key } of RR_VARIANTS) {
+    const id = key.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    steps.push({
+      step: key.replace(/^rr-/, "req-resp "),
+      rate: `${id}PerSecond`,
+      cpu: [`${id}ProducerCpuUs`, `${id}WorkerCpuUs`, `${id}RedisCpuUs`],
+      redis: `${id}RedisCpuUs`,
+      targets: [{ peer: "bee-queue", times: 2 }, { peer: "bullmq", times: 3 }],
+    });
+  }
+  return steps;
+}
+
+/** A contender's figures on one step of {@linkcode ceilings}. */
+interface CeilingCell {
+  cpuUs: number;
+  redisUs: number;
+  /** Tasks/s the cores allow at this CPU per task (all processes busy all the time). */
+  ceiling: number;
+  /** Tasks/s Redis allows (one thread). */
+  redisCeiling: number;
+  rate: number;
+  /** rate / ceiling. */
+  reached: number;
+}
+
+/** A target's rate and the CPU per task that would let the cores reach it. */
+interface CeilingNeed {
+  step: string;
+  target: string;
+  rateNeeded: number;
+  cpuAllowedUs: number;
+  ours: Record<string, number | undefined>;
+}
+
+/**
+ * What the machine's CPU allows: for each step, every contender's CPU per task summed over the
+ * processes on its path (client or producer, worker, Redis, each measured in the run), the rate
+ * the cores would give if all of them were busy all the time (cores × 1 s / that sum), the rate
+ * Redis' one thread allows, and the share of that ceiling the contender reached; then, for each
+ * rate target, the CPU per task that would let the cores reach it, beside ours.
+ */
+function ceilings(ctx: Context, all: Metric[]): {
+  cores: number;
+  steps: Array<{ step: string; byContender: Record<string, CeilingCell> }>;
+  needs: CeilingNeed[];
+} {
+  const cores = cpus().length;
+  const value = (key: string, id: string) => all.find((m) => m.key === key)?.value(ctx.runs, id);
+  const steps: Array<{ step: string; byContender: Record<string, CeilingCell> }> = [];
+  const needs: CeilingNeed[] = [];
+  for (const step of ceilingSteps()) {
+    const byContender: Record<string, CeilingCell> = {};
+    for (const c of ctx.contenders) {
+      if (c.baselineOf) continue;
+      const parts = step.cpu.map((key) => value(key, c.id));
+      const rate = value(step.rate, c.id);
+      const redisUs = value(step.redis, c.id);
+      if (rate === undefined || redisUs === undefined || parts.some((v) => v === undefined)) {
+        continue;
+      }
+      const cpuUs = parts.reduce((sum: number, v) => sum + v!, 0);
+      const ceiling = cores * 1e6 / cpuUs;
+      byContender[c.id] = {
+        cpuUs,
+        redisUs,
+        ceiling,
+        redisCeiling: 1e6 / redisUs,
+        rate,
+        reached: rate / ceiling,
+      };
+    }
+    if (Object.keys(byContender).length === 0) continue;
+    steps.push({ step: step.step, byContender });
+    for (const { peer, times } of step.targets) {
+      const theirs = byContender[peer];
+      if (!theirs) continue;
+      const rateNeeded = theirs.rate * times;
+      needs.push({
+        step: step.step,
+        target: `>= ${times}x ${peer}`,
+        rateNeeded,
+        cpuAllowedUs: cores * 1e6 / rateNeeded,
+        ours: Object.fromEntries(
+          ctx.contenders.filter((c) => isOurs(c) && !c.baselineOf).map((c) => [
+            c.runtime,
+            byContender[c.id]?.cpuUs,
+          ]),
+        ),
+      });
+    }
+  }
+  return { cores, steps, needs };
+}
+
+/** The tables of {@linkcode ceilings}. */
+function renderCeilings(ctx: Context, found: ReturnType<typeof ceilings>): string[] {
+  if (found.steps.length === 0) return [];
+  const shown = ctx.contenders.filter((c) => !c.baselineOf);
+  const rows = [[
+    "step (CPU µs/task, all processes; ceiling; reached)",
+    ...shown.map((c) => c.label),
+  ]];
+  for (const { step, byContender } of found.steps) {
+    rows.push([
+      step,
+      ...shown.map((c) => {
+        const cell = byContender[c.id];
+        return cell === undefined
+          ? "-"
+          : `${format(cell.cpuUs, 1)} µs; ${format(cell.ceiling, 0)}/s (Redis ${
+            format(cell.redisCeiling, 0)
+          }); ${Math.round(cell.reached * 100)}%`;
+      }),
+    ]);
+  }
+  const table = padTable(rows, 99).split("\n");
+  table.splice(1, 0, "-".repeat(table[0].length));
+  const ours = shown.filter(isOurs);
+  const needRows = [[
+    "target: rate needed, CPU/task it allows",
+    ...ours.map((c) => `ours ${c.runtime}`),
+  ]];
+  for (const need of found.needs) {
+    needRows.push([
+      `${need.step} ${need.target}: ${format(need.rateNeeded, 0)}/s, <= ${
+        format(need.cpuAllowedUs, 1)
+      } µs`,
+      ...ours.map((c) => {
+        const mine = need.ours[c.runtime];
+        return mine === undefined ? "-" : `${format(mine, 1)} µs`;
+      }),
+    ]);
+  }
+  const needTable = padTable(needRows, 99).split("\n");
+  needTable.splice(1, 0, "-".repeat(needTable[0].length));
+  return [
+    "",
+    `What the CPU allows (${found.cores} cores): CPU per task of every process on the path (the`,
+    "client or producers, the worker, Redis), the rate the cores would give if all were busy all",
+    "the time (cores x 1 s / that CPU), the rate Redis' one thread allows, and the share reached:",
+    ...table,
+    "",
+    "Each rate target, the rate it needs and the CPU per task (all processes) that rate allows:",
+    ...needTable,
+  ];
+}
+
 function renderReport(ctx: Context, all: Metric[], targetRows: TargetRow[]): string {
   const ours = ctx.contenders.filter(isOurs);
   const header = [
@@ -2118,6 +2298,7 @@ function renderReport(ctx: Context, all: Metric[], targetRows: TargetRow[]): str
   const rendered = padTable(targetTable, 99).split("\n");
   rendered.splice(1, 0, "-".repeat(rendered[0].length));
   lines.push("", ...rendered);
+  lines.push(...renderCeilings(ctx, ceilings(ctx, all)));
   return lines.join("\n");
 }
 
@@ -2349,6 +2530,7 @@ async function main(): Promise<number> {
         ]),
       ),
       targets: targetRows,
+      ceilings: ceilings(ctx, all),
       runs: ctx.runs,
       loadAverageAtEnd: loadavg().map((v) => Math.round(v * 100) / 100),
       durationsSeconds: { total: totalSeconds, ...durations },

@@ -4,6 +4,15 @@
  * under faults and bad input").
  *
  *   deno run -A scripts/faults.ts [--short] [--postgres] [--only N[,M]] [--json FILE] [--verbose]
+ *   bun scripts/faults.ts [options]     (the same, on Bun)
+ *   node scripts/faults.ts [options]    (the same, on Node 24: scripts/tools' node, which strips
+ *                                        the types itself)
+ *
+ * The runtime that runs this script is the runtime under test: the worker processes are started
+ * on it (tests/support/spawn_runtime.ts: `deno run -A`, or the same bun or node executable) and
+ * the producer runs in this process. `bash scripts/test.sh faults-pg` runs the PostgreSQL form on
+ * all three (`faults-pg-deno`, `faults-pg-bun`, `faults-pg-node`: one of them; results per
+ * runtime in docs/postgres.md, "Faults"); the Redis form runs on Deno there (`faults`).
  *
  *   --postgres the PostgreSQL scenarios instead (tests/faults/scenarios/postgres.ts): kill -9 of
  *              workers, a restart, a 10 s outage, SIGTERM, poison input, each on a private
@@ -14,9 +23,10 @@
  *   --json     also write the results as JSON to FILE
  *   --verbose  echo every worker's output to stderr
  *
- * Each scenario starts its own redis-server on a free port (never the shared Redis on 6379),
- * worker processes of tests/faults/fixtures/fault_worker.ts on the current runtime, and runs the
- * producer in this process. It prints the machine, runtime versions and date, then one row per
+ * Each scenario starts its own redis-server (or, with --postgres, PostgreSQL server) on a free
+ * port (never the shared Redis on 6379 or PostgreSQL on 5432), worker processes of
+ * tests/faults/fixtures/fault_worker.ts on the current runtime, and runs the producer in this
+ * process. It prints the machine, runtime versions and date, then one row per
  * scenario: tasks sent, succeeded, failed, lost, duplicated, deliveries > 1, rejected at enqueue,
  * seconds, notes. It exits 1 if any scenario lost a task or broke one of its expectations, else
  * 0. Every child process and redis-server is killed at the end, also on failure or Ctrl-C.
@@ -52,8 +62,8 @@ interface Options {
 }
 
 const USAGE =
-  "usage: deno run -A scripts/faults.ts [--short] [--postgres] [--only N[,M]] [--json FILE] " +
-  "[--verbose]";
+  "usage: deno run -A scripts/faults.ts (or bun scripts/faults.ts, node scripts/faults.ts) " +
+  "[--short] [--postgres] [--only N[,M]] [--json FILE] [--verbose]";
 
 function parseArgs(argv: string[]): Options {
   const options: Options = {

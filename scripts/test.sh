@@ -8,7 +8,8 @@
 # --seconds 6). Pass one name to run
 # only that part: imports (the import cycle and layer check), deno, bun, node, faults, faults-pg
 # (the fault suite on PostgreSQL, scripts/faults.ts --postgres --short, each scenario on a private
-# server: initdb + pg_ctl, as the postgres OS user with runuser when root), npm (the
+# server: initdb + pg_ctl, as the postgres OS user with runuser when root; run on Deno, Bun and
+# Node, the workers and producer on each; faults-pg-deno, faults-pg-bun or faults-pg-node: on one), npm (the
 # npm package smoke test, scripts/smoke_npm.sh), web (the dashboard in headless Chromium,
 # tests/web/browser_e2e.ts, run once under Node: it drives a browser; needs /usr/bin/chromium,
 # which .ci/run installs) or cluster (the Redis contract suites on a local
@@ -25,8 +26,9 @@ export NO_COLOR=1
 only=${1:-all}
 if [ "$only" = --quick ]; then only=quick; fi
 case "$only" in
-  all | quick | imports | deno | bun | node | faults | faults-pg | web | npm | cluster) ;;
-  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|faults-pg|web|npm|cluster]" >&2; exit 2 ;;
+  all | quick | imports | deno | bun | node | faults | faults-pg | faults-pg-deno | faults-pg-bun | \
+    faults-pg-node | web | npm | cluster) ;;
+  *) echo "usage: bash scripts/test.sh [--quick|imports|deno|bun|node|faults|faults-pg[-deno|-bun|-node]|web|npm|cluster]" >&2; exit 2 ;;
 esac
 # The tests run on a database of their own (15 unless QTASKS_TEST_REDIS_URL says otherwise), so
 # that the key check below sees only what they leave; the doc tests use the URLs written in the
@@ -122,21 +124,28 @@ if [ "$only" = all ] || [ "$only" = faults ]; then
   failed=$((failed + f))
   echo "== faults-cluster: $p passed, $f failed (scenarios)"
 fi
-if [ "$only" = all ] || [ "$only" = faults-pg ]; then
-  # The same faults on PostgreSQL, each scenario on a private server (initdb + pg_ctl in a
-  # temporary directory, never the shared one on 5432; QTASKS_FAULTS_PG_PORTS=first-last keeps
-  # its ports in a range). The script exits 1 when a task is lost or a scenario failed.
+# The same faults on PostgreSQL, each scenario on a private server (initdb + pg_ctl in a
+# temporary directory, never the shared one on 5432; QTASKS_FAULTS_PG_PORTS=first-last keeps
+# its ports in a range), once per runtime: the runner's runtime is the one under test (its worker
+# processes and its producer run on it). The script exits 1 when a task is lost or a scenario
+# failed. About 60 to 95 s per runtime on 2 cores.
+for runtime in deno bun node; do
+  case "$only" in all | faults-pg | "faults-pg-$runtime") ;; *) continue ;; esac
+  case "$runtime" in
+    deno) runner=("$bin/deno" run -A) ;;
+    *) runner=("$bin/$runtime") ;;
+  esac
   before=$status; status=0
-  run faults-pg "$bin/deno" run -A scripts/faults.ts --short --postgres
+  run "faults-pg-$runtime" "${runner[@]}" scripts/faults.ts --short --postgres
   pg_rc=$status; [ "$before" -eq 0 ] || status=$before
-  p=$(grep -cE '\| PASS +\|' "$logs/faults-pg.log")
-  f=$(grep -cE '\| FAIL +\|' "$logs/faults-pg.log")
+  p=$(grep -cE '\| PASS +\|' "$logs/faults-pg-$runtime.log")
+  f=$(grep -cE '\| FAIL +\|' "$logs/faults-pg-$runtime.log")
   # No table (the runner itself failed) still counts as a failure.
   if [ "$pg_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p))
   failed=$((failed + f))
-  echo "== faults-pg: $p passed, $f failed (scenarios)"
-fi
+  echo "== faults-pg-$runtime: $p passed, $f failed (scenarios)"
+done
 if [ "$only" = all ] || [ "$only" = cluster ]; then
   # The Redis contract suites against a local cluster and a Sentinel setup, started here (daemonized
   # redis-servers on free ports from 7100, or QTASKS_TOPOLOGY_PORT_BASE) and always stopped afterwards.

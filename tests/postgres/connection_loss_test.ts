@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL backend when connections are lost (docs/postgres.md, "Faults"): a transaction
  * whose connection the server ends fails with `PG_UNREACHABLE` and the process lives on (the
- * driver no longer gets to send ROLLBACK on the dead connection); the pool connects again
+ * driver no longer gets to send ROLLBACK on the dead connection), also when it closes between
+ * two statements of a claim (its task stays queued and is claimed again); the pool connects again
  * within a second of a failure, not after the driver's default of up to 20 s; an enqueue still
  * waiting for its batch when its deadline passed is never stored later. Each test works in a
  * schema of its own and drops it. Needs PostgreSQL at QTASKS_TEST_POSTGRES_URL (default
@@ -20,6 +21,7 @@ import { spawnRuntime } from "../support/spawn_runtime.ts";
 
 const url = testPostgresUrl();
 const LOST_TRANSACTION = repoPath("tests/postgres/fixtures/lost_transaction.ts");
+const CLOSED_BETWEEN = repoPath("tests/postgres/fixtures/closed_between_statements.ts");
 
 /** A connection on a fresh schema (created), with `body`; the schema is dropped afterwards. */
 async function withConnection(
@@ -60,6 +62,35 @@ test("a transaction whose connection the server ends fails with PG_UNREACHABLE a
     ], output);
   } finally {
     await child.kill();
+  }
+});
+
+test("a claim whose connection closes between two of its statements fails, keeps its task queued, and the process lives on", async () => {
+  const schema = uniqueSchema("cut");
+  const child = spawnRuntime(CLOSED_BETWEEN, {
+    env: { FIXTURE_PG_URL: url, FIXTURE_SCHEMA: schema, NO_COLOR: "1" },
+  });
+  try {
+    const code = await child.exitCode(60_000);
+    const output = `${child.stdout}${child.stderr}`;
+    assert.equal(code, 0, output);
+    assert.deepEqual(child.lines, [
+      "REJECTED PG_UNREACHABLE",
+      "QUEUED 1",
+      "LEASED 0",
+      "CLAIMED-AGAIN 1 same",
+      "ALIVE",
+    ], output);
+    // Bun prints an uncaught error and goes on: none may have been thrown.
+    assert.doesNotMatch(child.stderr, /Error/, output);
+  } finally {
+    await child.kill();
+    const cleanup = new PostgresConnection({ url, max: 1 });
+    try {
+      await cleanup.sql.unsafe(`drop schema if exists "${schema}" cascade`);
+    } finally {
+      await cleanup.sql.end({ timeout: 0 });
+    }
   }
 });
 

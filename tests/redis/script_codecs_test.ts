@@ -363,6 +363,57 @@ test("a claim reads the optional fields of a record without the plain_claim mark
     assert.equal(await command(["HGET", keys.taskPrefix + late.uuid, "status"]), "cancel");
   }));
 
+test("an exchange that finds nothing replies its empty lists as nil, decoded as empty lists", () =>
+  withRedis(async (run, keys) => {
+    const reply = await run(exchangeScript, encodeExchange(keys, request(), new Set()));
+    assert.ok(Array.isArray(reply));
+    // claimed, rejected and dropped: a nil each (cheaper for Redis to send than an empty table).
+    assert.deepEqual([reply[0], reply[1], reply[3]], [null, null, null]);
+    const result = decodeExchange(reply);
+    assert.deepEqual([result.claimed, result.rejected, result.dropped], [[], [], []]);
+  }));
+
+test("a settlement moves its task into the status index whether or not it carries the task name and seq", () =>
+  withRedis(async (run, keys, command) => {
+    const named = newTask();
+    const unnamed = newTask();
+    await run(
+      enqueueBulkScript,
+      encodeEnqueueBulk(keys, { tasks: [named, unnamed], skipExisting: true }),
+    );
+    const index = new Map<string, { taskName: string; seq: string }>();
+    decodeExchange(
+      await run(exchangeScript, encodeExchange(keys, request(), new Set())),
+      (uuid, taskName, seq) => index.set(uuid, { taskName, seq }),
+    );
+    // Only the first settlement carries its record's name and seq: the second one is read (and
+    // needs the index functions an exchange builds at first use).
+    index.delete(unnamed.uuid);
+    await run(
+      exchangeScript,
+      encodeExchange(
+        keys,
+        request({
+          want: 0,
+          settlements: [
+            { uuid: named.uuid, deliveries: 1, status: "success", returning: "1" },
+            { uuid: unnamed.uuid, deliveries: 1, status: "success", returning: "2" },
+          ],
+        }),
+        new Set(),
+        index,
+      ),
+    );
+    const success = await command([
+      "ZRANGE",
+      `${keys.taskPrefix.slice(0, -"task:".length)}i:success:add`,
+      "0",
+      "-1",
+    ]) as string[];
+    assert.deepEqual(success.sort(), [named.uuid, unnamed.uuid].sort());
+    assert.equal(await command(["HGET", keys.taskPrefix + unnamed.uuid, "status"]), "success");
+  }));
+
 test("encodeExchange writes each settlement as the exchange header documents", () => {
   const keys = redisKeys("codecs");
   const { keys: sent, args } = encodeExchange(

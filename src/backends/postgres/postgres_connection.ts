@@ -410,21 +410,61 @@ export class PostgresConnection {
    * lost connection does not settle once `begin` has rejected (nothing more is sent on that
    * connection); when `begin` is still pending {@linkcode LOSS_GRACE_MS} later (the connection
    * lives after all), the failure goes on as usual and the driver rolls back.
+   *
+   * The connection can also close between two statements (none in flight): `begin` rejects, and
+   * the body's next statement, or the driver's COMMIT or ROLLBACK once the body settles, would go
+   * to the same dead connection (the same uncaught write, or a statement run outside the
+   * transaction when the pool has connected it again). So once `begin` has rejected, the body's
+   * statements fail at once with `PG_UNREACHABLE` without reaching the driver, and the body's
+   * outcome, whatever it is, is never handed to the driver.
    */
   async #begin<T>(body: (tx: Queryable) => Promise<T>): Promise<T> {
     let over!: () => void;
     const ended = new Promise<void>((resolve) => over = resolve);
+    let lost = false;
+    const never = () => new Promise<never>(() => {});
     const begun = this.sql.begin((t) =>
-      body(t).catch((error) => {
-        if (!isConnectionLoss(error)) throw error;
-        return new Promise<never>((_, reject) => {
-          const timer = setTimeout(() => reject(error), LOSS_GRACE_MS);
-          void ended.then(() => clearTimeout(timer));
-        });
-      })
+      body(this.#whileOpen(t, () => lost)).then(
+        (value) => lost ? never() : value,
+        (error) => {
+          if (lost) return never();
+          if (!isConnectionLoss(error)) throw error;
+          return new Promise<never>((_, reject) => {
+            const timer = setTimeout(() => reject(error), LOSS_GRACE_MS);
+            void ended.then(() => clearTimeout(timer));
+          });
+        },
+      )
     ) as Promise<T>;
-    void begun.then(over, over);
+    void begun.then(over, () => {
+      lost = true;
+      over();
+    });
     return await begun;
+  }
+
+  /**
+   * `t` (a transaction of the driver), whose statements fail with `PG_UNREACHABLE` without
+   * reaching the driver once `isLost()` says its connection is gone (see `#begin`).
+   */
+  #whileOpen(t: PostgresTransaction, isLost: () => boolean): PostgresTransaction {
+    const lostError = () =>
+      new PostgresBackendError(
+        "PG_UNREACHABLE",
+        `PostgreSQL at ${this.label}: no server answers (the connection under the transaction closed)`,
+      );
+    return new Proxy(t, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property !== "unsafe" || typeof value !== "function") return value;
+        return (...args: unknown[]) =>
+          isLost() ? Promise.reject(lostError()) : value.apply(target, args);
+      },
+      apply(target, self, args) {
+        if (isLost()) return Promise.reject(lostError());
+        return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, self, args);
+      },
+    });
   }
 
   /**

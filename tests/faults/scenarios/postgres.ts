@@ -3,7 +3,7 @@
  * PostgreSQL server (tests/faults/postgres_server.ts), never the shared one, with worker
  * processes whose broker URL is that server's `postgres://` URL.
  *
- *   1. kill -9 of workers mid-task, about every second, each replaced;
+ *   1. kill -9 of workers mid-task (tasks of 20–60 ms), about every second, each replaced;
  *   2. a PostgreSQL restart (fast shutdown, start again) with tasks queued and running;
  *   3. a 10 s outage: the server crashes (immediate shutdown: every connection dropped), stays
  *      down 10 s while the producer keeps enqueuing, then starts and recovers from its WAL;
@@ -43,7 +43,10 @@ export const pgKillWorkersScenario: Scenario = {
     const producer = new SteadyProducer(rig.app, {
       total,
       perSecond,
-      task: (i) => ["work", [i, randomInt(1, 6)]],
+      // Tasks of 20–60 ms: about ten run at any time, so a kill lands on running tasks. With
+      // 1–6 ms ones a worker was idle most of the time, and on Node the few leases a victim held
+      // were often settled by a statement already sent when it died (2 kills, none redelivered).
+      task: (i) => ["work", [i, randomInt(20, 60)]],
       backendTimeoutMs: rig.app.config.backendTimeoutMs,
     });
     const producing = producer.run();

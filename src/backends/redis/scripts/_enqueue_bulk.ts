@@ -49,9 +49,11 @@ shortens its wait.
 Returns the uuids skipped because they exist (mode "1"), and for each deduplicated task a pair
 { uuid, joined uuid }; or a DUPLICATE_TASK error with nothing written (mode "0"). ]]
 local prefix, skip = ARGV[1], ARGV[2] == '1'
+-- The tasks to store, flat: ARGV index, n and record key of each (no table per task). Counts of
+-- "0" need no tonumber (strtod): a task without pairs, a task due at once.
 local tasks, skipped, i = {}, {}, 4
 for _ = 1, tonumber(ARGV[3]) do
-  local n = tonumber(ARGV[i + 6])
+  local n = ARGV[i + 6] == '0' and 0 or tonumber(ARGV[i + 6])
   local key = prefix .. ARGV[i]
   if redis.call('EXISTS', key) == 1 then
     if not skip then
@@ -59,34 +61,49 @@ for _ = 1, tonumber(ARGV[3]) do
     end
     skipped[#skipped + 1] = ARGV[i]
   else
-    tasks[#tasks + 1] = { i, n, key }
+    local m = #tasks
+    tasks[m + 1], tasks[m + 2], tasks[m + 3] = i, n, key
   end
   i = i + 7 + 2 * n
 end
+local stored = #tasks / 3
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+-- The server time: "stamp" (unix seconds, 6 decimals) as text, "now" (ms) as a number.
+local micros = string.format('%06d', tonumber(t[2]))
+local stamp = t[1] .. '.' .. micros
+local now = tonumber(t[1] .. string.sub(micros, 1, 3))
 ${INDEX_LUA}
+-- Deduplication (its functions are created only by a call whose tasks carry it).
+local dedups, joinDedup = nil, nil
+if ARGV[i] then
 ${DEDUP_LUA}
-local dedups = ARGV[i] and dedupRead(i) or nil
--- One INCRBY reserves a sequence number for every task of the batch.
-local first = #tasks > 0 and redis.call('INCRBY', KEYS[3], #tasks) - #tasks or 0
+  dedups, joinDedup = dedupRead(i), dedupJoin
+end
+-- One INCRBY reserves a sequence number for every task of the batch (INCR for one: no number
+-- argument to format).
+local first = 0
+if stored == 1 then
+  first = redis.call('INCR', KEYS[3]) - 1
+elseif stored > 0 then
+  first = redis.call('INCRBY', KEYS[3], stored) - stored
+end
 local wake, head = false, nil
-local OPTIONAL_CLAIM = ${luaSet(OPTIONAL_CLAIM_FIELDS)}
+-- The optional claim fields (a set), built for the first task with pairs.
+local OPTIONAL_CLAIM = nil
 -- Named queues woken (the default one is "wake").
 local wakes = {}
 -- The names of rate-limited tasks stored (their "rate_limit" is the last pair).
 local rated = nil
 -- repeat ... until true: a deduplicated task leaves the body with break (Lua 5.1 has no continue).
-for k, task in ipairs(tasks) do repeat
-  local j, n, key = task[1], task[2], task[3]
-  if dedups and dedups[j] and dedupJoin(j, key, dedups[j]) then break end
+for k = 1, stored do repeat
+  local j, n, key = tasks[3 * k - 2], tasks[3 * k - 1], tasks[3 * k]
+  if dedups and dedups[j] and joinDedup(j, key, dedups[j]) then break end
   local named = n > 0 and ARGV[j + 7] == 'queue' and ARGV[j + 8] or nil
   if named then redis.call('SADD', KEYS[5], named) end
   local e = named and j + 9 or j + 7
   local expires = n > 0 and ARGV[e] == 'expires_at' and tonumber(ARGV[e + 1]) or nil
   local member = string.format('%015d', first + k) .. ':' .. ARGV[j]
-  local delay = tonumber(ARGV[j + 5]) or 0
+  local delay = ARGV[j + 5] == '0' and 0 or tonumber(ARGV[j + 5]) or 0
   if n > 0 then
     redis.call('HSET', key, unpack(ARGV, j + 7, j + 6 + 2 * n))
     if ARGV[j + 5 + 2 * n] == 'rate_limit' then
@@ -99,6 +116,7 @@ for k, task in ipairs(tasks) do repeat
   -- deliveries (one HSET either way).
   local plain = delay == 0
   if plain and n > 0 then
+    OPTIONAL_CLAIM = OPTIONAL_CLAIM or ${luaSet(OPTIONAL_CLAIM_FIELDS)}
     for p = j + 7, j + 5 + 2 * n, 2 do
       if OPTIONAL_CLAIM[ARGV[p]] then
         plain = false
@@ -106,11 +124,11 @@ for k, task in ipairs(tasks) do repeat
       end
     end
   end
-  local mark, value = 'deliveries', 0
+  local mark, value = 'deliveries', '0'
   if plain then mark, value = '${PLAIN_CLAIM_FIELD}', '1' end
   redis.call('HSET', key, 'task_name', ARGV[j + 2], 'args', ARGV[j + 3], 'kwargs', ARGV[j + 4],
     'status', delay < 0 and 'process' or 'new', 'priority', ARGV[j + 1], 'created_at', stamp,
-    'updated_at', stamp, 'seq', first + k, 'deliveries', 0, mark, value)
+    'updated_at', stamp, 'seq', first + k, 'deliveries', '0', mark, value)
   if expires then
     redis.call('HSET', key, 'expires_at', string.format('%.3f', (now + expires) / 1000))
   end

@@ -13,7 +13,7 @@ import { MAX_PAST_DELIVERIES } from "../../../model/past_delivery.ts";
 import { TaskExpiredError } from "../../../model/errors/task_expired_error.ts";
 import { malformedReply } from "./_reply.ts";
 import { FLOW_LUA } from "./_flow_lua.ts";
-import { INDEX_LUA } from "./_index_lua.ts";
+import { INDEX_CORE_LUA, INDEX_MORE_LUA } from "./_index_lua.ts";
 import { RATE_LIMIT_LUA } from "./_rate_limit_lua.ts";
 import { DEFAULT_QUEUE } from "../../../model/queue_name.ts";
 import {
@@ -34,6 +34,14 @@ const LIMIT_ERROR = new DeliveryLimitError(0);
 const LIMIT_TYPE = luaString(LIMIT_ERROR.name);
 const LIMIT_CODE = luaString(LIMIT_ERROR.code);
 const LIMIT_MESSAGE = deliveryLimitMessage("\0").split("\0").map(luaString);
+
+/** An empty list of the reply (sent as a nil). */
+const NO_ITEMS: readonly string[] = [];
+
+/** Whether a reply item is a list, or a nil (an empty list). */
+function listOrNil(item: RedisReply): item is RedisReply[] | null {
+  return item === null || Array.isArray(item);
+}
 
 /** Items per claimed task in the reply's flat list. */
 const CLAIMED_WIDTH = 9;
@@ -139,23 +147,21 @@ twice; an entry whose record's expires_at (unix seconds) has passed is not claim
 ends as cancel, cancel_reason "expired", with a TaskExpiredError's error fields), quarantined
 counts the quarantine, next due is the
 ms until the earliest scheduled task is due (-1: none), now the server time (ms). Each field of
-the reply per task costs the server and the worker something: few, and "" when unused. ]]
+the reply per task costs the server and the worker something: few, and "" when unused. An empty
+claimed, rejected or dropped list is replied as a nil (Lua false): cheaper for Redis to convert. ]]
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+-- The server time: "stamp" (unix seconds, 6 decimals) and "nowText" (ms) as text, "now" (ms) as a
+-- number: one string.format and one tonumber per call.
+local micros = string.format('%06d', tonumber(t[2]))
+local stamp = t[1] .. '.' .. micros
+local nowText = t[1] .. string.sub(micros, 1, 3)
+local now = tonumber(nowText)
 local prefix, wid = ARGV[1], ARGV[2]
--- Numbers that go into a command once per task are kept as text: Redis 7.0 formats a Lua number
--- argument with snprintf, and Lua does the same to concatenate one, each hundreds of instructions
--- per task (see _index_lua.ts, "Cost").
-local ttlText = string.match(ARGV[5], '^%d+')
-local failedTtlText = string.match(ARGV[5], ':(%d+)$') or ttlText
-local leaseMs, ttl = tonumber(ARGV[3]), tonumber(ttlText)
-local leaseAt = string.format('%d', now + leaseMs)
--- A claim's delivery count as text, for the small counts, and a settlement's count of field
--- pairs as a number: no tonumber (strtod) or number-to-text conversion per task.
-local NEXT_DELIVERY = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
-local PAIRS = { ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5 }
-local maxDeliveries = tonumber(ARGV[6])
+-- Numbers that go into a command are kept as text: Redis 7.0 formats a Lua number argument with
+-- snprintf, and Lua does the same to concatenate one, each hundreds of instructions (see
+-- _index_lua.ts, "Cost"). What only some calls use is computed at its first use: the result ttls
+-- (finish), the lease deadline (the claim), the settlements' counts of field pairs.
+local ttlText, failedTtlText, leaseAt, PAIRS = nil, nil, nil, nil
 -- One PUBSUB NUMSUB for the events channel and the public event stream (_index_lua.ts).
 local subscribers = redis.call('PUBSUB', 'NUMSUB', ARGV[8], string.sub(prefix, 1, -6) .. 'stream')
 local listened = subscribers[2] > 0
@@ -163,44 +169,57 @@ local wake = false
 -- Named queues whose marker is set at the end (the default queue's is "wake").
 local wakes = {}
 local dropped = {}
-${INDEX_LUA}
+-- An empty table, never written: the optional claim fields of a record with the plain_claim
+-- marker, and the paused and rate-limited names when the EXISTS below found none.
+local NONE = {}
+-- The rarely used parts, built at their first use in a call (defined below).
+local more
+${INDEX_CORE_LUA}
 idxListened = subscribers[4] > 0
 -- What is rarely there: one EXISTS of the paused names ({app}:paused), the rate-limited task
 -- names ({app}:rate:names), the running tasks that hold a concurrency slot ({app}:conc) and the
 -- quarantine (KEYS[4]) says whether any of them exists. Most calls find none: they then skip the
 -- HKEYS, SMEMBERS, EXISTS and ZCARD that read them (a lone task's exchange pays those alone, a
 -- batch of 100 shares them); when one exists, each is read as before.
-local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', IP .. 'conc',
+local concBase = IP .. 'conc'
+local flowControl = redis.call('EXISTS', IP .. 'paused', IP .. 'rate:names', concBase,
   KEYS[4]) > 0
-if not flowControl then idxPausedTable = {} end
-
--- Chains and groups (defined below): run after every final status.
-local flowAfter
-local flowQueue, flowSeq = KEYS[1], KEYS[6]
-
-local function publishFinish(key, uuid, fields, owner, deliveries)
-  local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
-    deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
-  local size = 0
-  for j = 1, #fields, 2 do
-    changed[fields[j]] = fields[j + 1]
-    size = size + #fields[j + 1]
-  end
-  local message = uuid .. ' ' .. fields[2]
-  if size <= 16384 then message = message .. ' ' .. cjson.encode(changed) end
-  redis.call('PUBLISH', ARGV[8], message)
-end
+if not flowControl then idxPausedTable = NONE end
+-- Concurrency limits (see more()): whether a running task may hold a slot (nil: not known yet;
+-- false when the EXISTS above found no {app}:conc).
+local concHeld = nil
+if not flowControl then concHeld = false end
+-- The task names whose records may carry a rate limit (rateNames[name] is true), read by
+-- rateLoadNames (see more()) before the claim.
+local rateNames = NONE
 
 -- "plain" is true for a settlement that said its task is not part of a flow (no read needed);
 -- "name" and "seq" are the record's task_name and seq when known (nil: idxFinish reads them).
 local function finish(key, uuid, fields, owner, deliveries, keepMs, plain, name, seq)
+  if not ttlText then
+    ttlText = string.match(ARGV[5], '^%d+')
+    failedTtlText = string.match(ARGV[5], ':(%d+)$') or ttlText
+  end
   local keep = keepMs or
     ((fields[2] == 'error' or fields[2] == 'cancel') and failedTtlText or ttlText)
   idxFinish(key, uuid, fields[2], name, seq)
   redis.call('HSET', key, 'updated_at', stamp, 'finished_at', stamp, unpack(fields))
   redis.call('PEXPIRE', key, keep)
-  if listened then publishFinish(key, uuid, fields, owner, deliveries) end
-  if not plain and fields[2] ~= 'retry' then flowAfter(key, uuid, fields) end
+  if listened then
+    -- The final event, with the fields it changed (see ARGV[8]).
+    local changed = { updated_at = stamp, finished_at = stamp, worker_id = owner,
+      deliveries = deliveries, started_at = redis.call('HGET', key, 'started_at') or nil }
+    local size = 0
+    for j = 1, #fields, 2 do
+      changed[fields[j]] = fields[j + 1]
+      size = size + #fields[j + 1]
+    end
+    local message = uuid .. ' ' .. fields[2]
+    if size <= 16384 then message = message .. ' ' .. cjson.encode(changed) end
+    redis.call('PUBLISH', ARGV[8], message)
+  end
+  -- Chains and groups (see more()): run after every final status.
+  if not plain and fields[2] ~= 'retry' then more().flowAfter(key, uuid, fields) end
 end
 
 -- The ZSET of queue "name" (nil or "default": the default queue).
@@ -213,6 +232,26 @@ end
 local function wakeQueue(name)
   if not name or name == 'default' then wake = true else wakes[name] = true end
 end
+
+-- The due time of the earliest scheduled task (nil: none), read at most once unless it changes.
+local head = false
+local function scheduledHead()
+  if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], '0', '0', 'WITHSCORES')[2]) end
+  return head
+end
+
+-- The parts a call rarely needs, built at its first use of one of them: requeue (a release, a
+-- recovered lease), concurrency and rate limits, chains and groups, retries, the check of a
+-- settlement whose lease member is missing, and the operator indexes' functions that the claim
+-- and the settlement of a plain task do not use (INDEX_MORE_LUA: idxMove and the rest, assigned
+-- to the locals INDEX_CORE_LUA declared). A call that needs none of them creates none of their
+-- functions and tables (a lone task's calls pay only for what they run). Returns the table of
+-- those functions: requeue, concKick, concFree, concTake, rate, rateLoadNames, rateWoken,
+-- rateUndo, flowAfter, retry, settleWithoutLease.
+local moreLib = nil
+more = function()
+  if moreLib then return moreLib end
+${INDEX_MORE_LUA}
 
 -- Puts a running task back in "queue" (KEYS[1]: its own queue; KEYS[4]: the quarantine), and
 -- appends the delivery that ends ("released" or "expired") to its past_deliveries field, the last
@@ -244,10 +283,6 @@ end
 -- entries (score = priority). Tasks without a limit cost one EXISTS per exchange that settles or
 -- recovers (concHeld, known from the flowControl EXISTS when no limit is in use), nothing per
 -- task.
-local concBase = IP .. 'conc'
-local concHeld = nil
-if not flowControl then concHeld = false end
-
 -- Moves the slot's first parked task that still waits back into its queue, when the slot has
 -- room (entries of tasks no longer waiting are dropped).
 local function concKick(slot, limit)
@@ -288,15 +323,11 @@ local function concTake(uuid, slot, limit, member, score)
   concHeld = true
   return true
 end
-
--- The due time of the earliest scheduled task (nil: none), read at most once unless it changes.
-local head = false
-local function scheduledHead()
-  if head == false then head = tonumber(redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]) end
-  return head
-end
 ${RATE_LIMIT_LUA}
 
+-- Chains and groups: flowAfter (_flow_lua.ts) queues its steps in these.
+local flowQueue, flowSeq = KEYS[1], KEYS[6]
+local flowAfter
 ${FLOW_LUA}
 -- Fields that describe one attempt, not the task: a retry's record starts without them.
 local ATTEMPT_FIELDS = ${luaSet(ATTEMPT_FIELDS)}
@@ -348,7 +379,8 @@ local function retry(key, uuid, fields, token, child, delay, left)
   local n = #fields
   fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] =
     'retry', tostring(left), 'retry_child_uuid', child
-  finish(key, uuid, fields, wid, token, ttl + delay, nil, name, pseq)
+  finish(key, uuid, fields, wid, token, tonumber(string.match(ARGV[5], '^%d+')) + delay, nil,
+    name, pseq)
 end
 
 -- A settlement whose lease member is missing: 'held' when the record still says this worker runs
@@ -364,6 +396,13 @@ local function settleWithoutLease(key, token, status)
   return 'lost'
 end
 
+  moreLib = { requeue = requeue, concKick = concKick, concFree = concFree, concTake = concTake,
+    rate = rate, rateLoadNames = rateLoadNames, rateWoken = rateWoken, flowAfter = flowAfter,
+    retry = retry, settleWithoutLease = settleWithoutLease,
+    rateUndo = function(uuid) if rateLib then rateLib.undo(uuid) end end }
+  return moreLib
+end
+
 local rejected = {}
 local i = 11
 for _ = 1, tonumber(ARGV[10]) do
@@ -372,6 +411,8 @@ for _ = 1, tonumber(ARGV[10]) do
   -- A success carries its result alone (no count, no field name): two arguments fewer per task.
   local n, after = 0, i + 7
   if status ~= 'success' then
+    -- The count of field pairs as a number: no tonumber (strtod) for the small counts.
+    PAIRS = PAIRS or { ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5 }
     n = PAIRS[ARGV[i + 6]] or tonumber(ARGV[i + 6])
     after = i + 7 + 2 * n
   end
@@ -381,13 +422,13 @@ for _ = 1, tonumber(ARGV[10]) do
   -- it is missing, the record decides (see settleWithoutLease).
   local held = redis.call('ZREM', KEYS[2], uuid .. '|' .. wid .. '|' .. token) == 1
   local state = 'lost'
-  if not held then state = settleWithoutLease(key, token, status) end
+  if not held then state = more().settleWithoutLease(key, token, status) end
   if held or state == 'held' then
-    concFree(uuid)
+    if concHeld ~= false then more().concFree(uuid) end
     if status == 'release' and n > 0 then
-      rate().defer(key, uuid, ARGV[i + 8])
+      more().rate().defer(key, uuid, ARGV[i + 8])
     elseif status == 'release' then
-      requeue(key, uuid, KEYS[1], 'released')
+      more().requeue(key, uuid, KEYS[1], 'released')
     else
       local fields
       if status == 'success' then
@@ -397,7 +438,7 @@ for _ = 1, tonumber(ARGV[10]) do
         for j = 1, 2 * n do fields[2 + j] = ARGV[i + 6 + j] end
       end
       if status == 'retry' then
-        retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
+        more().retry(key, uuid, fields, token, ARGV[after], tonumber(ARGV[after + 1]) or 0,
           tonumber(ARGV[after + 2]) or 1)
       else
         finish(key, uuid, fields, wid, token, nil, plain, name, seq)
@@ -410,14 +451,15 @@ for _ = 1, tonumber(ARGV[10]) do
 end
 
 local recovered = 0
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', nowText, 'LIMIT', '0', ARGV[7])
+local maxDeliveries = #expired > 0 and tonumber(ARGV[6]) or nil
 for _, member in ipairs(expired) do
   local bar = string.find(member, '|', 1, true)
   local uuid = string.sub(member, 1, bar - 1)
   local owner = string.sub(member, bar + 1, string.find(member, '|', bar + 1, true) - 1)
   local key = prefix .. uuid
   redis.call('ZREM', KEYS[2], member)
-  concFree(uuid)
+  if concHeld ~= false then more().concFree(uuid) end
   local r = redis.call('HMGET', key, 'deliveries', 'cancel_requested', 'rate_deferred')
   -- Deliveries given back for a remote rate limit (rate().defer) are no crash.
   local deliveries = (tonumber(r[1] or '0') or 0) - (tonumber(r[3] or '0') or 0)
@@ -430,7 +472,7 @@ for _, member in ipairs(expired) do
       'error_code', ${LIMIT_CODE}, 'error_message', message,
       'traceback', ${LIMIT_TYPE} .. ': ' .. message }, owner, r[1])
   else
-    requeue(key, uuid, KEYS[4], 'expired')
+    more().requeue(key, uuid, KEYS[4], 'expired')
   end
   recovered = recovered + 1
 end
@@ -439,16 +481,17 @@ end
 local moved = 0
 local earliest = scheduledHead()
 if earliest and earliest <= now then
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)) do
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', nowText, 'LIMIT', '0', '1000')) do
     redis.call('ZREM', KEYS[5], member)
     local uuid = string.sub(member, 17)
     local r = redis.call('HMGET', prefix .. uuid, 'priority', 'status', 'task_name', 'queue')
     if r[2] == 'new' then
+      if not idxMove then more() end
       idxMove(uuid, r[3], string.sub(member, 1, 15), 'scheduled', 'queued')
       if r[4] then wakeQueue(r[4]) end
       redis.call('ZADD', queueKey(r[4]), tonumber(r[1]) or 0, member)
       moved = moved + 1
-    elseif not r[2] and not rateWoken(member) then
+    elseif not r[2] and not more().rateWoken(member) then
       dropped[#dropped + 1] = uuid
     end
   end
@@ -479,19 +522,18 @@ end
 -- the sets they came from (their markers are not set again by this worker).
 local skipped, skippedFrom = {}, {}
 
--- The optional claim fields of a record with the plain_claim marker: none.
-local NONE = {}
-
 -- Claims up to "limit" tasks from the sorted set "from"; returns how many. "named": a named
 -- queue, where tasks this worker does not know are skipped.
 -- "emptied[from]" is set when the claim popped "from" empty (ZPOPMIN gave fewer entries than
 -- asked and nothing was put back into it since): its ZCARD below is then known to be 0.
 local emptied = {}
+local want = tonumber(ARGV[4])
 local function claimFrom(from, limit, isolated, named)
   local taken = 0
   while taken < limit and #skipped < 2000 do
     local asked = limit - taken
-    local popped = redis.call('ZPOPMIN', from, asked)
+    -- (The count as text when it is the worker's: no number formatting.)
+    local popped = redis.call('ZPOPMIN', from, asked == want and ARGV[4] or asked)
     if #popped == 0 then
       emptied[from] = true
       break
@@ -518,7 +560,7 @@ local function claimFrom(from, limit, isolated, named)
           'error_message', ${EXPIRED_MESSAGE},
           'traceback', ${EXPIRED_TYPE} .. ': ' .. ${EXPIRED_MESSAGE} }, '', r[4] or '0', nil, not o[3])
         -- It may have been moved out of its slot's parked tasks: another one takes its turn.
-        if o[7] then concKick(o[7], o[8]) end
+        if o[7] then more().concKick(o[7], o[8]) end
         -- Either may have queued a task, in this set or another one.
         refilled = true
         emptied = {}
@@ -530,15 +572,17 @@ local function claimFrom(from, limit, isolated, named)
         skippedFrom[from] = true
       elseif waiting and parking and idxPark(r[1], popped[k], popped[k + 1]) then
         -- A paused task name: parked until it is resumed (see _index_lua.ts).
-      elseif waiting and rateNames[r[1]] and not rate().take(uuid, key, r[4], popped[k],
+      elseif waiting and rateNames[r[1]] and not more().rate().take(uuid, key, r[4], popped[k],
           popped[k + 1]) then
         -- Its rate limit is reached: parked until its window has room (_rate_limit_lua.ts).
-      elseif waiting and o[7] and not concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
+      elseif waiting and o[7] and not more().concTake(uuid, o[7], o[8], popped[k], popped[k + 1]) then
         -- Its concurrency limit is reached: parked until a running task of its slot ends.
-        if rateLib then rateLib.undo(uuid) end
+        more().rateUndo(uuid)
       elseif waiting then
         idxClaim(uuid, r[1])
-        local deliveries = NEXT_DELIVERY[r[4]] or tostring((tonumber(r[4]) or 0) + 1)
+        -- The delivery count as text: a first delivery needs no tonumber or tostring.
+        local deliveries = r[4] == '0' and '1' or tostring((tonumber(r[4]) or 0) + 1)
+        leaseAt = leaseAt or string.format('%d', now + tonumber(ARGV[3]))
         redis.call('HSET', key, 'status', 'process', 'worker_id', wid, 'deliveries', deliveries,
           'started_at', stamp, 'updated_at', stamp)
         leases[#leases + 1] = leaseAt
@@ -572,14 +616,15 @@ local function claimFrom(from, limit, isolated, named)
   return taken
 end
 
-local want = tonumber(ARGV[4])
 -- 1 when the claim took a quarantined task (see the header).
 local isolatedClaim = 0
 local paused = idxPaused()
 parking = next(paused) ~= nil
+-- (idxPark is built with the rarely used parts.)
+if parking then more() end
 if paused['*'] then want = 0 end
 if want > 0 then
-  if flowControl then rateLoadNames() end
+  if flowControl then more().rateLoadNames() end
   -- An idle worker takes one quarantined task and nothing else; otherwise, the queue.
   -- (The quarantine is known empty when the first EXISTS found none and nothing was recovered.)
   if ARGV[9] == '1' and (flowControl or recovered > 0) and claimFrom(KEYS[4], 1, 1) > 0 then
@@ -634,7 +679,10 @@ if consumed then
 end
 for q in pairs(wakes) do redis.call('ZADD', KEYS[3] .. ':' .. q, 0, '0') end
 idxFlush()
-return { claimed, rejected, recovered, dropped, quarantined, nextDue, now, isolatedClaim }
+-- An empty list goes back as false (a nil reply): Redis converts each table of the reply with
+-- seven field lookups and a deferred length, a nil with none.
+return { #claimed > 0 and claimed, #rejected > 0 and rejected, recovered, #dropped > 0 and dropped,
+  quarantined, nextDue, now, isolatedClaim }
 `,
   6,
 );
@@ -721,9 +769,11 @@ export function decodeExchange(
   reply: RedisReply,
   onClaim?: (uuid: string, taskName: string, seq: string) => void,
 ): ExchangeResult {
+  // An empty list comes back as a nil (see the script's header).
   if (
-    !Array.isArray(reply) || reply.length !== 8 || !Array.isArray(reply[0]) ||
-    reply[0].length % CLAIMED_WIDTH !== 0 || !Array.isArray(reply[1]) || !Array.isArray(reply[3])
+    !Array.isArray(reply) || reply.length !== 8 || !listOrNil(reply[0]) ||
+    (reply[0] !== null && reply[0].length % CLAIMED_WIDTH !== 0) || !listOrNil(reply[1]) ||
+    !listOrNil(reply[3])
   ) {
     throw malformedReply(
       "exchange",
@@ -731,7 +781,7 @@ export function decodeExchange(
       reply,
     );
   }
-  const flat = reply[0] as string[];
+  const flat = (reply[0] ?? NO_ITEMS) as string[];
   const now = Number(reply[6]);
   const isolated = Number(reply[7]) === 1;
   const claimed: ClaimedTask[] = [];
@@ -768,9 +818,9 @@ export function decodeExchange(
   }
   const result: ExchangeResult = {
     claimed,
-    rejected: reply[1] as string[],
+    rejected: (reply[1] ?? []) as string[],
     recovered: Number(reply[2]),
-    dropped: reply[3] as string[],
+    dropped: (reply[3] ?? []) as string[],
     quarantined: Number(reply[4]),
   };
   const nextDue = Number(reply[5]);

@@ -32,7 +32,8 @@
  * The host script defines before it `prefix` (the record key prefix `{N}:task:`) and `now`
  * (server time, ms); it calls `idxMove` for each change (or, on the exchange's hot path,
  * `idxClaim` and `idxFinish`, which do the same for a claim and a settlement with less Lua work)
- * and `idxFlush()` once before it returns: the changes of one call are gathered per key (no
+ * and `idxFlush()` once, last, before it returns (it does not clear what it wrote: a second call
+ * would write it again): the changes of one call are gathered per key (no
  * per-record bookkeeping; an entry added and removed again within the call is taken back) and
  * written as one ZREM and one ZADD per key.
  *
@@ -42,27 +43,23 @@
  *
  * @module
  */
-export const INDEX_LUA = `
+/**
+ * The part of {@linkcode INDEX_LUA} every call runs: it declares the locals (`IP`, `idxMove`, ...),
+ * defines `idxKey`, `idxEnter`, `idxClaim`, `idxFinish`, `idxTrimKey`, `idxFlush` and `idxPaused`,
+ * and leaves `idxPublish`, `idxKept`, `idxTakeBack`, `idxLeave`, `idxMove` and `idxPark` to
+ * {@linkcode INDEX_MORE_LUA}. Where it needs one of those and finds it unset, it calls the
+ * host's `more()`, which must run INDEX_MORE_LUA (the exchange builds it at its first use).
+ */
+export const INDEX_CORE_LUA: string = `
 -- Operator indexes (see _index_lua.ts).
 local IP = string.sub(prefix, 1, -6)
 local IDX_FINAL = { success = true, error = true, cancel = true, retry = true }
 local idxListened = nil
--- Whether a task name is a flow record's ("@chain", "@group": indexed as running), per name.
-local idxFlowName = setmetatable({}, { __index = function(names, name)
-  local flow = string.byte(name, 1) == 64
-  names[name] = flow
-  return flow
-end })
-
-local function idxPublish(uuid, name, status)
-  if idxListened == nil then
-    idxListened = redis.call('PUBSUB', 'NUMSUB', IP .. 'stream')[2] > 0
-  end
-  if idxListened then
-    redis.call('PUBLISH', IP .. 'stream',
-      cjson.encode({ uuid = uuid, taskName = name, status = status, at = now }))
-  end
-end
+-- Whether a task name is a flow record's ("@chain", "@group": indexed as running), per name, as
+-- its first use computed it (nil: not yet; a plain table, no metatable or closure to create).
+local idxFlowName = {}
+-- The functions most calls do not need, assigned by INDEX_MORE_LUA (see _index_lua.ts).
+local idxPublish, idxKept, idxTakeBack, idxLeave, idxMove, idxPark
 
 -- Index keys, built once per status and name; idxFinalKey holds those of finished statuses
 -- (trimmed by idxFlush).
@@ -82,13 +79,6 @@ local function idxKey(status, name)
   return key
 end
 
--- Whether records of "name" in "status" have an index ZSET: queued tasks are read from the
--- queue and counted by {N}:i:queued, running ones are read from the leases.
-local function idxKept(status, name)
-  if status == 'running' then return idxFlowName[name] end
-  return status ~= 'queued'
-end
-
 -- The pending writes of this call: ZADD arguments and ZREM members per key (in first-use
 -- order), and the change of each task name's queued count.
 local idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
@@ -106,71 +96,16 @@ local function idxEnter(key, seq, uuid)
   list[n + 2] = uuid
 end
 
--- Takes back an entry this call added to "key" (rare: a record that enters and leaves one
--- index within one script call); returns whether there was one.
-local function idxTakeBack(key, uuid)
-  local list = idxAdd[key]
-  if list then
-    for j = 2, #list, 2 do
-      if list[j] == uuid then
-        table.remove(list, j)
-        table.remove(list, j - 1)
-        return true
-      end
-    end
-  end
-  return false
-end
-
-local function idxLeave(key, uuid)
-  if idxTakeBack(key, uuid) then return end
-  local list = idxRem[key]
-  if not list then
-    list = {}
-    idxRem[key] = list
-    idxRemOrder[#idxRemOrder + 1] = key
-  end
-  list[#list + 1] = uuid
-end
-
--- Records that a task moved from record or query status "from" (nil: a new record; "new":
--- queued or scheduled) to "to" (nil: deleted). "seq" (its score) is needed when "to" is indexed.
--- Each move is written as it comes (no per-record bookkeeping): a claim changes a counter only,
--- a settlement adds one entry.
-local function idxMove(uuid, name, seq, from, to)
-  if not name then return end
-  if from == 'process' then from = 'running' end
-  if to == 'process' then to = 'running' end
-  if from == to then return end
-  if from == 'queued' then
-    idxQueued[name] = (idxQueued[name] or 0) - 1
-  elseif from == 'new' then
-    -- Queued or scheduled: the schedule's index says which.
-    local key = idxKey('scheduled', name)
-    if not idxTakeBack(key, uuid) and redis.call('ZREM', key, uuid) == 0 then
-      idxQueued[name] = (idxQueued[name] or 0) - 1
-    end
-  elseif from then
-    if idxKept(from, name) then idxLeave(idxKey(from, name), uuid) end
-  else
-    idxEnter(IP .. 'i:uuids', 0, uuid)
-    idxNewNames = idxNewNames or {}
-    idxNewNames[name] = true
-  end
-  if to == 'queued' then
-    idxQueued[name] = (idxQueued[name] or 0) + 1
-  elseif to then
-    if idxKept(to, name) then idxEnter(idxKey(to, name), seq or 0, uuid) end
-  else
-    idxLeave(IP .. 'i:uuids', uuid)
-  end
-  if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
-end
-
 -- A claim (a queued task starts running): idxMove(uuid, name, nil, 'queued', 'process') with
 -- less work, for the exchange's claim loop.
 local function idxClaim(uuid, name)
-  if idxFlowName[name] or idxListened ~= false then
+  local flow = idxFlowName[name]
+  if flow == nil then
+    flow = string.byte(name, 1) == 64
+    idxFlowName[name] = flow
+  end
+  if flow or idxListened ~= false then
+    if not idxMove then more() end
     return idxMove(uuid, name, nil, 'queued', 'process')
   end
   idxQueued[name] = (idxQueued[name] or 0) - 1
@@ -182,9 +117,16 @@ end
 local function idxFinish(key, uuid, status, name, seq)
   if not (name and seq) then
     local m = redis.call('HMGET', key, 'task_name', 'seq', 'status')
+    if not idxMove then more() end
     return idxMove(uuid, m[1], m[2], m[3], status)
   end
-  if idxFlowName[name] or idxListened ~= false then
+  local flow = idxFlowName[name]
+  if flow == nil then
+    flow = string.byte(name, 1) == 64
+    idxFlowName[name] = flow
+  end
+  if flow or idxListened ~= false then
+    if not idxMove then more() end
     return idxMove(uuid, name, seq, 'process', status)
   end
   local byName = idxKeyCache[status]
@@ -199,20 +141,11 @@ local function idxFinish(key, uuid, status, name, seq)
   end
 end
 
-local function idxWrite(command, groups, order)
-  for _, key in ipairs(order) do
-    local list = groups[key]
-    for j = 1, #list, 1000 do
-      if j <= #list then redis.call(command, key, unpack(list, j, math.min(j + 999, #list))) end
-    end
-  end
-end
-
 -- Removes up to "most" index entries of expired records from the oldest end of "key" (it stops
 -- at the first record that exists); returns how many.
 local function idxTrimKey(key, most)
   -- Most often the oldest record still exists: one entry read, nothing trimmed.
-  local oldest = redis.call('ZRANGE', key, 0, 0)[1]
+  local oldest = redis.call('ZRANGE', key, '0', '0')[1]
   if not oldest or redis.call('EXISTS', prefix .. oldest) == 1 then return 0 end
   local head = redis.call('ZRANGE', key, 0, most - 1)
   local gone = {}
@@ -231,9 +164,17 @@ end
 -- queued count changed), then trims the finished indexes it added to (see the module's doc: when
 -- the call added 8 entries or more, or one whose seq is a multiple of 8).
 local function idxFlush()
-  idxWrite('ZREM', idxRem, idxRemOrder)
-  idxWrite('ZADD', idxAdd, idxAddOrder)
+  for _, key in ipairs(idxRemOrder) do
+    local list = idxRem[key]
+    for j = 1, #list, 1000 do redis.call('ZREM', key, unpack(list, j, math.min(j + 999, #list))) end
+  end
+  for _, key in ipairs(idxAddOrder) do
+    local list = idxAdd[key]
+    for j = 1, #list, 1000 do redis.call('ZADD', key, unpack(list, j, math.min(j + 999, #list))) end
+  end
   for name, delta in pairs(idxQueued) do
+    -- (A count of one as text: Redis formats a Lua number argument with snprintf.)
+    if delta == 1 then delta = '1' elseif delta == -1 then delta = '-1' end
     if delta ~= 0 and redis.call('HINCRBY', IP .. 'i:queued', name, delta) <= 0 then
       -- Nothing of that name waits: no field (and, once every name is done, no key) is left.
       redis.call('HDEL', IP .. 'i:queued', name)
@@ -256,8 +197,6 @@ local function idxFlush()
       if due then idxTrimKey(key, 16 + 2 * k) end
     end
   end
-  idxAdd, idxAddOrder, idxRem, idxRemOrder, idxQueued = {}, {}, {}, {}, {}
-  idxNewNames = nil
 end
 
 -- Paused task names: read once per call ("*" pauses the app).
@@ -269,15 +208,112 @@ local function idxPaused()
   end
   return idxPausedTable
 end
+`;
+
+/**
+ * The rest of {@linkcode INDEX_LUA}: assigns the functions {@linkcode INDEX_CORE_LUA} declares
+ * and most calls do not need. Run it in the scope of INDEX_CORE_LUA (or in a function defined
+ * there, as the exchange's `more()`).
+ */
+export const INDEX_MORE_LUA: string = `
+-- Operator indexes, the functions most calls do not need (see _index_lua.ts).
+idxPublish = function(uuid, name, status)
+  if idxListened == nil then
+    idxListened = redis.call('PUBSUB', 'NUMSUB', IP .. 'stream')[2] > 0
+  end
+  if idxListened then
+    redis.call('PUBLISH', IP .. 'stream',
+      cjson.encode({ uuid = uuid, taskName = name, status = status, at = now }))
+  end
+end
+
+-- Whether records of "name" in "status" have an index ZSET: queued tasks are read from the
+-- queue and counted by {N}:i:queued, running ones are read from the leases.
+idxKept = function(status, name)
+  if status == 'running' then
+    local flow = idxFlowName[name]
+    if flow == nil then
+      flow = string.byte(name, 1) == 64
+      idxFlowName[name] = flow
+    end
+    return flow
+  end
+  return status ~= 'queued'
+end
+
+-- Takes back an entry this call added to "key" (rare: a record that enters and leaves one
+-- index within one script call); returns whether there was one.
+idxTakeBack = function(key, uuid)
+  local list = idxAdd[key]
+  if list then
+    for j = 2, #list, 2 do
+      if list[j] == uuid then
+        table.remove(list, j)
+        table.remove(list, j - 1)
+        return true
+      end
+    end
+  end
+  return false
+end
+
+idxLeave = function(key, uuid)
+  if idxTakeBack(key, uuid) then return end
+  local list = idxRem[key]
+  if not list then
+    list = {}
+    idxRem[key] = list
+    idxRemOrder[#idxRemOrder + 1] = key
+  end
+  list[#list + 1] = uuid
+end
+
+-- Records that a task moved from record or query status "from" (nil: a new record; "new":
+-- queued or scheduled) to "to" (nil: deleted). "seq" (its score) is needed when "to" is indexed.
+-- Each move is written as it comes (no per-record bookkeeping): a claim changes a counter only,
+-- a settlement adds one entry.
+idxMove = function(uuid, name, seq, from, to)
+  if not name then return end
+  if from == 'process' then from = 'running' end
+  if to == 'process' then to = 'running' end
+  if from == to then return end
+  if from == 'queued' then
+    idxQueued[name] = (idxQueued[name] or 0) - 1
+  elseif from == 'new' then
+    -- Queued or scheduled: the schedule's index says which.
+    local key = idxKey('scheduled', name)
+    if not idxTakeBack(key, uuid) and redis.call('ZREM', key, uuid) == 0 then
+      idxQueued[name] = (idxQueued[name] or 0) - 1
+    end
+  elseif from then
+    if idxKept(from, name) then idxLeave(idxKey(from, name), uuid) end
+  else
+    idxEnter(IP .. 'i:uuids', '0', uuid)
+    idxNewNames = idxNewNames or {}
+    idxNewNames[name] = true
+  end
+  if to == 'queued' then
+    idxQueued[name] = (idxQueued[name] or 0) + 1
+  elseif to then
+    if idxKept(to, name) then idxEnter(idxKey(to, name), seq or 0, uuid) end
+  else
+    idxLeave(IP .. 'i:uuids', uuid)
+  end
+  if idxListened ~= false then idxPublish(uuid, name, to or 'deleted') end
+end
+
 
 -- A claimed queue entry of a paused task name goes to {N}:parked:<name> until it is resumed;
 -- returns whether it did.
-local function idxPark(name, member, score)
+idxPark = function(name, member, score)
   if not next(idxPaused()) or not idxPausedTable[name] then return false end
   redis.call('ZADD', IP .. 'parked:' .. name, score, member)
   return true
 end
 `;
+
+/** The whole of it, every function defined at once: {@linkcode INDEX_CORE_LUA} then {@linkcode INDEX_MORE_LUA}. */
+export const INDEX_LUA: string = INDEX_CORE_LUA + INDEX_MORE_LUA;
 
 /**
  * The reading part of the operator's indexes, for the operations scripts (after

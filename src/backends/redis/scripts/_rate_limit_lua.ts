@@ -1,7 +1,9 @@
 /**
  * The Lua of rate limits (the task option `rateLimit`), embedded in the exchange script
- * (_exchange.ts) after its `queueKey`, `wakeQueue`, `requeue` and `scheduledHead`, and using its
- * `prefix`, `now`, `stamp`, `head`, `listened` and KEYS. Internal.
+ * (_exchange.ts, in the part it builds at first use, `more()`) after its `queueKey`, `wakeQueue`,
+ * `requeue` and `scheduledHead`, and using its `prefix`, `now`, `stamp`, `head`, `listened`,
+ * `rateNames` (the table of rate-limited task names the claim reads, which `rateLoadNames`
+ * replaces) and KEYS. Internal.
  *
  * ## Algorithm: a sliding-window log per slot
  *
@@ -62,7 +64,7 @@ import { PLAIN_CLAIM_FIELD } from "./_claim_fields.ts";
 export const RATE_WAKE = "rate";
 
 /**
- * Rate limits: the table `rateNames`, the functions `rateLoadNames` and `rateWoken`, and
+ * Rate limits: the functions `rateLoadNames` (fills the host's `rateNames`) and `rateWoken`, and
  * `rate()`, the functions `take`, `undo`, `wake` and `defer` (built at their first use).
  */
 export const RATE_LIMIT_LUA = `
@@ -70,13 +72,14 @@ export const RATE_LIMIT_LUA = `
 -- Rate limits (see _rate_limit_lua.ts): per slot, the log of starts {app}:rate:log:<slot> (ZSET,
 -- score = start ms), the parked entries {app}:rate:wait:<slot> (ZSET, as in the queue), and the
 -- slots to wake {app}:rate:due (ZSET, member = the record's rate_limit, score = ms).
--- The task names whose records may carry a rate limit (rateNames[name] is true), read by
--- rateLoadNames before the claim.
-local rateNames = {}
+-- Reads the task names whose records may carry a rate limit into the host's "rateNames"
+-- (rateNames[name] is true), before the claim.
 local function rateLoadNames()
+  local names = {}
   for _, n in ipairs(redis.call('SMEMBERS', string.sub(prefix, 1, -6) .. 'rate:names')) do
-    rateNames[n] = true
+    names[n] = true
   end
+  rateNames = names
 end
 
 -- The functions (take, undo, wake, defer), built at their first use in an exchange: an exchange
