@@ -13,6 +13,7 @@ import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/
 import { DuplicateTaskError } from "../../src/model/errors/duplicate_task_error.ts";
 import type { NewTask } from "../../src/ports/broker.ts";
 import { appName, componentContext, newTask } from "../contract/broker_contract.ts";
+import { type CountedBroker, countedBroker } from "../support/counted_broker.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
 
 const url = testPostgresUrl();
@@ -26,30 +27,7 @@ after(async () => {
   await connection.release();
 });
 
-/** A started broker, and a counter of the statements and transactions it sends from now on. */
-async function counted(): Promise<
-  { broker: PostgresBroker; sent: () => number; restore: () => void }
-> {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  let sent = 0;
-  const run = connection.run.bind(connection);
-  const transaction = connection.transaction.bind(connection);
-  connection.run = (...args) => {
-    sent++;
-    return run(...args);
-  };
-  // A transaction costs its BEGIN and COMMIT.
-  connection.transaction = (body, tx) => {
-    if (tx === undefined) sent += 2;
-    return transaction(body, tx);
-  };
-  const restore = () => {
-    connection.run = run;
-    connection.transaction = transaction;
-  };
-  return { broker, sent: () => sent, restore };
-}
+const counted = (): Promise<CountedBroker> => countedBroker(connection);
 
 /** The app's records (fields) and queue entries, by uuid. */
 async function stored(app: string) {

@@ -8,13 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
-import {
-  appName,
-  componentContext,
-  exchangeRequest,
-  newTask,
-} from "../contract/broker_contract.ts";
+import { PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
+import { type CountedBroker, countedBroker } from "../support/counted_broker.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
 
 const url = testPostgresUrl();
@@ -27,30 +23,7 @@ after(async () => {
   await connection.release();
 });
 
-/** A started broker, and a counter of the statements and transactions it sends from now on. */
-async function counted(): Promise<
-  { broker: PostgresBroker; sent: () => number; restore: () => void }
-> {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  let sent = 0;
-  const run = connection.run.bind(connection);
-  const transaction = connection.transaction.bind(connection);
-  connection.run = (...args) => {
-    sent++;
-    return run(...args);
-  };
-  // A transaction costs its BEGIN and COMMIT.
-  connection.transaction = (body, tx) => {
-    if (tx === undefined) sent += 2;
-    return transaction(body, tx);
-  };
-  const restore = () => {
-    connection.run = run;
-    connection.transaction = transaction;
-  };
-  return { broker, sent: () => sent, restore };
-}
+const counted = (): Promise<CountedBroker> => countedBroker(connection);
 
 test("an exchange that settles plain results and claims is one statement", async () => {
   const { broker, sent, restore } = await counted();
