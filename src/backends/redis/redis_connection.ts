@@ -149,6 +149,8 @@ export class RedisConnection {
   /** Channels whose SUBSCRIBE the server confirmed. */
   #confirmed = new Set<string>();
   #channels = new Map<string, Set<(message: string) => void>>();
+  /** The SUBSCRIBE of each channel until the server confirms it (see `subscribe`). */
+  #subscribing = new Map<string, Promise<void>>();
   #resync = new Set<() => void>();
   #users = 0;
   #errorListeners = new Set<(error: Error) => void>();
@@ -507,25 +509,38 @@ export class RedisConnection {
     onResync?: () => void,
   ): Promise<() => void> {
     const subscriber = await this.#ensureSubscriber();
-    let listeners = this.#channels.get(channel);
-    if (!listeners) {
-      const set = listeners = new Set();
-      this.#channels.set(channel, set);
-      try {
-        await subscriber.subscribe(channel, (message) => {
-          for (const fn of set) fn(message);
-        });
-      } catch (error) {
-        this.#channels.delete(channel);
+    // The listener is in the channel's set before the SUBSCRIBE is confirmed: the server sends
+    // its first messages right behind the confirmation, and when both come in one read of the
+    // socket, the client hands them over in the same turn as it settles the subscription, before
+    // anything awaiting it runs. A listener added after the await would miss them.
+    let set = this.#channels.get(channel);
+    if (!set) {
+      const listeners = set = new Set([listener]);
+      this.#channels.set(channel, listeners);
+      const subscribing = subscriber.subscribe(channel, (message) => {
+        for (const fn of listeners) fn(message);
+      }).then(() => {
+        this.#confirmed.add(channel);
+      }, (error) => {
+        if (this.#channels.get(channel) === listeners) this.#channels.delete(channel);
         throw this.#wrap(error, "SUBSCRIBE");
+      }).finally(() => this.#subscribing.delete(channel));
+      this.#subscribing.set(channel, subscribing);
+    } else set.add(listener);
+    // Every caller returns once the subscription is confirmed (or throws with its failure).
+    const pending = this.#subscribing.get(channel);
+    if (pending) {
+      try {
+        await pending;
+      } catch (error) {
+        set.delete(listener);
+        throw error;
       }
-      this.#confirmed.add(channel);
     }
-    const set = listeners;
-    set.add(listener);
+    const listeners = set;
     if (onResync) this.#resync.add(onResync);
     return () => {
-      set.delete(listener);
+      listeners.delete(listener);
       if (onResync) this.#resync.delete(onResync);
     };
   }
@@ -564,6 +579,7 @@ export class RedisConnection {
     this.#subscriberClient = undefined;
     this.#confirmed.clear();
     this.#channels.clear();
+    this.#subscribing.clear();
     this.#resync.clear();
     const durable = await within(durablePending);
     durable?.destroy();
