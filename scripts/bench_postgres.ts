@@ -46,6 +46,12 @@ import { QueueTasks } from "../mod.ts";
 import { PostgresBroker } from "../src/backends/postgres/mod.ts";
 import { PostgresServer } from "../tests/faults/postgres_server.ts";
 import { installExitSafeguard } from "../tests/faults/cleanup.ts";
+import { cliArgs } from "./cli_args.ts";
+
+const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
+  "[--latency-n N] [--only LIST] [--size N] [--json FILE]";
+/** The flags that take a value. */
+const VALUE_FLAGS = ["--url", "--n", "--latency-n", "--only", "--size", "--json"];
 
 installExitSafeguard();
 
@@ -65,15 +71,16 @@ const benchUrl = (() => {
   return url.href;
 })();
 
+/**
+ * The flags of `argv` (`--private` has no value); an unknown flag, or `--help`, throws with the
+ * usage instead of running the benchmark against the default server.
+ */
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--private") {
-      out.private = "";
-      continue;
-    }
-    if (argv[i].startsWith("--")) out[argv[i].slice(2)] = argv[i + 1] ?? "";
-    i++;
+  for (const arg of cliArgs(argv, USAGE)) {
+    if (arg.flag === "--private") out.private = "";
+    else if (VALUE_FLAGS.includes(arg.flag)) out[arg.flag.slice(2)] = arg.value();
+    else throw new Error(`unknown argument ${arg.arg}\n${USAGE}`);
   }
   return out;
 }

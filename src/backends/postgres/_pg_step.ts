@@ -33,6 +33,21 @@ export function encodeEvents(lines: EventLine[]): string[] {
   return payloads;
 }
 
+/** The wake-up line of app `app`: tasks may be claimable. */
+export function wakeLine(app: string): EventLine {
+  return [app, "", "!wake", "", ""];
+}
+
+/** The event line of a task just stored: `new`, queued or (with a delay) scheduled. */
+export function storedLine(
+  app: string,
+  uuid: string,
+  delayMs: number,
+  taskName: string,
+): EventLine {
+  return [app, uuid, "new", delayMs > 0 ? "scheduled" : "queued", taskName];
+}
+
 /** Decodes a payload into its event lines (malformed lines are skipped). */
 export function decodeEvents(payload: string): EventLine[] {
   const lines: EventLine[] = [];
@@ -217,7 +232,7 @@ export class PgStep {
   /** Sends the events (and the wake-up) of this step: delivered when it commits. */
   async flush(): Promise<void> {
     const lines = this.events.splice(0);
-    if (this.#wake) lines.push([this.app, "", "!wake", "", ""]);
+    if (this.#wake) lines.push(wakeLine(this.app));
     this.#wake = false;
     if (lines.length === 0) return;
     await this.run(`select pg_notify($1, p) from unnest($2::text[]) as p`, [

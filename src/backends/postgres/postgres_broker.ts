@@ -41,7 +41,7 @@ import type {
 import type { Queryable } from "./postgres_connection.ts";
 import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
-import { encodeEvents, type EventLine, PgStep } from "./_pg_step.ts";
+import { encodeEvents, type EventLine, PgStep, storedLine, wakeLine } from "./_pg_step.ts";
 import { insertFreshSql, insertTasksSql, taskColumns } from "./_enqueue_sql.ts";
 import { FAST_EXCHANGE_SHORT, type FastExchangeReply, fastExchangeSql } from "./_fast_exchange.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
@@ -340,13 +340,7 @@ export class PostgresBroker implements Broker {
         throw new DuplicateTaskError(duplicate.taskName, duplicate.uuid);
       }
       for (const row of rows) {
-        step.events.push([
-          this.name,
-          row.uuid,
-          "new",
-          row.delay > 0 ? "scheduled" : "queued",
-          row.task_name,
-        ]);
+        step.events.push(storedLine(this.name, row.uuid, row.delay, row.task_name));
       }
     }
     if (tasks.length > 0) step.wake();
@@ -366,14 +360,10 @@ export class PostgresBroker implements Broker {
     for (let start = 0; start < tasks.length; start += BULK_CHUNK) {
       const chunk = tasks.slice(start, start + BULK_CHUNK);
       const { params, delays } = taskColumns(chunk);
-      const lines: EventLine[] = chunk.map((task, i) => [
-        this.name,
-        task.uuid,
-        "new",
-        delays[i] > 0 ? "scheduled" : "queued",
-        task.taskName,
-      ]);
-      if (start + BULK_CHUNK >= tasks.length) lines.push([this.name, "", "!wake", "", ""]);
+      const lines: EventLine[] = chunk.map((task, i) =>
+        storedLine(this.name, task.uuid, delays[i], task.taskName)
+      );
+      if (start + BULK_CHUNK >= tasks.length) lines.push(wakeLine(this.name));
       statements.push({
         params: [this.name, ...params, this.connection.channel, encodeEvents(lines)],
       });
