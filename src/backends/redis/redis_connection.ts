@@ -517,14 +517,17 @@ export class RedisConnection {
     if (!set) {
       const listeners = set = new Set([listener]);
       this.#channels.set(channel, listeners);
-      const subscribing = subscriber.subscribe(channel, (message) => {
+      const subscribing: Promise<void> = subscriber.subscribe(channel, (message) => {
         for (const fn of listeners) fn(message);
       }).then(() => {
         this.#confirmed.add(channel);
       }, (error) => {
         if (this.#channels.get(channel) === listeners) this.#channels.delete(channel);
         throw this.#wrap(error, "SUBSCRIBE");
-      }).finally(() => this.#subscribing.delete(channel));
+      }).finally(() => {
+        // Only this SUBSCRIBE's entry (a close, then a new subscribe, may have replaced it).
+        if (this.#subscribing.get(channel) === subscribing) this.#subscribing.delete(channel);
+      });
       this.#subscribing.set(channel, subscribing);
     } else set.add(listener);
     // Every caller returns once the subscription is confirmed (or throws with its failure).
