@@ -23,8 +23,9 @@
  *
  * Scenarios, per contender:
  *   enqueue-1   N tasks enqueued one call at a time (100 calls in flight), tasks/s
- *   bulk        N tasks enqueued in bulk calls of 1000, tasks/s, after one untimed call of 1000
- *               (every contender: the peers run in this process, QTasks in a fresh one)
+ *   bulk        N tasks enqueued in bulk calls of 1000, tasks/s, after the same N enqueued untimed
+ *               and cleared (every contender: a warm producer; the peers run in this process, QTasks
+ *               in a fresh one)
  *   c100        N pre-enqueued no-op tasks processed by one worker at concurrency 100, tasks/s
  *   c1          N/5 pre-enqueued no-op tasks processed at concurrency 1, tasks/s
  *   latency     enqueue one task and wait until its handler ran (an idle worker in the same
@@ -145,6 +146,14 @@ async function pool(n: number, width: number, fn: (i: number) => Promise<unknown
 }
 
 /** Waits until `done()` holds, checking every 5 ms (the benchmark's own loop, not a product). */
+/** Calls `call(from, count)` for `n` tasks in calls of 1000 at most, one after the other. */
+async function inCallsOf1000(
+  n: number,
+  call: (from: number, count: number) => Promise<unknown>,
+): Promise<void> {
+  for (let from = 0; from < n; from += 1000) await call(from, Math.min(1000, n - from));
+}
+
 async function until(done: () => boolean, limitMs = Infinity): Promise<void> {
   const deadline = performance.now() + limitMs;
   while (!done() && performance.now() < deadline) {
@@ -284,16 +293,17 @@ async function pgBossContender(): Promise<Contender> {
       return (performance.now() - started) / 1000;
     },
     async bulk(n) {
-      // One untimed call of 1,000 first (a warm-up, as every contender's bulk step).
-      await boss.insert(queue, Array.from({ length: 1000 }, (_, j) => ({ data: { i: -j } })));
+      const enqueue = () =>
+        inCallsOf1000(n, (from, count) =>
+          boss.insert(
+            queue,
+            Array.from({ length: count }, (_, j) => ({ data: { i: from + j } })),
+          ));
+      // The same n tasks untimed first (a warm-up, as every contender's bulk step).
+      await enqueue();
       await clear();
       const started = performance.now();
-      for (let i = 0; i < n; i += 1000) {
-        await boss.insert(
-          queue,
-          Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ data: { i: i + j } })),
-        );
-      }
+      await enqueue();
       return (performance.now() - started) / 1000;
     },
     async process(n, concurrency, limitMs = Infinity) {
@@ -382,20 +392,19 @@ async function graphileContender(): Promise<Contender> {
       return (performance.now() - started) / 1000;
     },
     async bulk(n) {
-      // One untimed call of 1,000 first (a warm-up, as every contender's bulk step).
-      await utils.addJobs(
-        Array.from({ length: 1000 }, (_, j) => ({ identifier: "bench", payload: { i: -j } })),
-      );
+      const enqueue = () =>
+        inCallsOf1000(n, (from, count) =>
+          utils.addJobs(
+            Array.from(
+              { length: count },
+              (_, j) => ({ identifier: "bench", payload: { i: from + j } }),
+            ),
+          ));
+      // The same n tasks untimed first (a warm-up, as every contender's bulk step).
+      await enqueue();
       await clear();
       const started = performance.now();
-      for (let i = 0; i < n; i += 1000) {
-        await utils.addJobs(
-          Array.from(
-            { length: Math.min(1000, n - i) },
-            (_, j) => ({ identifier: "bench", payload: { i: i + j } }),
-          ),
-        );
-      }
+      await enqueue();
       return (performance.now() - started) / 1000;
     },
     async process(n, concurrency, limitMs = Infinity) {

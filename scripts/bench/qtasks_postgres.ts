@@ -83,9 +83,9 @@ if (step === "enqueue") {
   await pool(n, 100, (i) => producer.noop.addTask(i));
   result.seconds = secondsSince(started);
 } else if (step === "bulk") {
-  // One untimed call first, as every contender's bulk step does (scripts/bench_postgres.ts): the
-  // peers run in the benchmark's process, already warm; this is a fresh process.
-  await bulk(producer.app, 1000);
+  // The same n tasks untimed first, as every contender's bulk step does (scripts/bench_postgres.ts):
+  // the peers run in the benchmark's process, already warm; this is a fresh process.
+  await bulk(producer.app, n);
   await producer.broker.flushAll();
   const begin = performance.now();
   await bulk(producer.app, n);

@@ -69,7 +69,41 @@ export const FAST_EXCHANGE_MIGRATION: {
 } = {
   version: FAST_EXCHANGE_VERSION,
   description: "qt_exchange: settle, claim and notify in one call",
-  sql: (S) => `
+  sql: (S) => exchangeFunctionSql(S, false),
+};
+
+/**
+ * Migration 5: `qt_exchange` looks for tasks left waiting (the `!wake` event for the other
+ * workers) only when its claims filled what the worker asked for, or left the rest to the general
+ * path. A claim that left room took every task it could (a row another worker had locked is
+ * being claimed by that worker), so nothing is left for the others, and the query would only walk
+ * the head of the claim index, where the entries of tasks already claimed wait for vacuum: one
+ * scan of dead entries less per call (measured on a queue that had just run 11,000 tasks: 203
+ * pages read per call by the state query, 178 of them for this one). The queue's and the leases'
+ * autovacuum no longer waits for a fifth of the table to be dead (`autovacuum_vacuum_scale_factor`
+ * 0, threshold 1,000 rows): both tables are small and every task leaves a dead row in each, which
+ * the claims walk until a vacuum removes them.
+ */
+export const LEAN_EXCHANGE_MIGRATION: {
+  version: number;
+  description: string;
+  sql: (schema: string) => string;
+} = {
+  version: 5,
+  description: "qt_exchange looks for waiting tasks only when its claims filled; eager autovacuum",
+  sql: (S) =>
+    `${exchangeFunctionSql(S, true)}
+alter table ${S}.queue set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+alter table ${S}.leases set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+`,
+};
+
+/**
+ * The `create or replace function` of `qt_exchange` on schema `S`: as migration 4 installed it
+ * (`lean` false; never changed, since migration 4 has shipped), or as migration 5 does.
+ */
+function exchangeFunctionSql(S: string, lean: boolean): string {
+  return `
 create or replace function ${S}.qt_exchange(
   p_app text, p_worker text, s_uuid text[], s_deliveries int[], s_patch text[], s_ttl float8[],
   p_want int, p_lease_ms float8, p_queues text[], p_task_names text[], p_recover boolean,
@@ -100,7 +134,7 @@ declare
   v_swept int := 0;
   v_parked boolean := false;
   v_payload text := '';
-  v_line text;
+  v_line text;${lean ? "\n  v_capped boolean := false;" : ""}
 begin
   -- What the general path must do: then nothing is done here.
   if v_settle > 0 then
@@ -203,7 +237,9 @@ begin
       v_dropped := v_dropped || v_gone;
       v_lines := v_lines || v_more;
       v_left := v_left - jsonb_array_length(v_batch);
-      exit when cardinality(v_gone) = 0 or v_left <= 0;
+      exit when cardinality(v_gone) = 0 or v_left <= 0;${
+    lean ? "\n      if v_round = 10 then v_capped := true; end if;" : ""
+  }
     end loop;
     exit when v_rest or v_left <= 0;
   end loop;
@@ -212,7 +248,9 @@ begin
     (select count(*) from ${S}.queue where app = p_app and quarantine)::int,
     (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
       where app = p_app and due_at > v_now)::float8,
-    exists (select 1 from ${S}.queue where app = p_app and due_at <= v_now and not parked
+    ${
+    lean ? "(v_left <= 0 or v_rest or v_capped) and " : ""
+  }exists (select 1 from ${S}.queue where app = p_app and due_at <= v_now and not parked
       and qname = any(p_queues)
       and (qname = 'default' or p_task_names is null or task_name = any(p_task_names)))
     into v_quarantined, v_next_due, v_waiting;
@@ -253,8 +291,8 @@ begin
     'parked', v_parked, 'rate_due', v_rate_due);
 end
 $fn$;
-`,
-};
+`;
+}
 
 /** One task claimed by `qt_exchange`. */
 export interface FastClaim {

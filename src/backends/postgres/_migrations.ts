@@ -31,6 +31,9 @@
  * Version 4 installs the function `qt_exchange`: the common exchange (plain settlements, claims,
  * the queue's state, the retention sweep and the events) in one call (see `_fast_exchange.ts`).
  *
+ * Version 5 replaces `qt_exchange` with one that looks for waiting tasks only when its claims
+ * filled, and gives `queue` and `leases` an eager autovacuum (see `_fast_exchange.ts`).
+ *
  * @module
  */
 
@@ -44,7 +47,7 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-import { FAST_EXCHANGE_MIGRATION } from "./_fast_exchange.ts";
+import { FAST_EXCHANGE_MIGRATION, LEAN_EXCHANGE_MIGRATION } from "./_fast_exchange.ts";
 
 export { SCHEMA_VERSION } from "./schema_version.ts";
 
@@ -184,4 +187,5 @@ create index dedup_until on ${S}.dedup (app, until);
 `,
   },
   FAST_EXCHANGE_MIGRATION,
+  LEAN_EXCHANGE_MIGRATION,
 ];

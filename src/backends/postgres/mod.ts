@@ -26,7 +26,11 @@
  *
  * @module
  */
-export { PostgresBroker } from "./postgres_broker.ts";
+export {
+  DEFAULT_VACUUM_EVERY,
+  PostgresBroker,
+  type PostgresBrokerOptions,
+} from "./postgres_broker.ts";
 export { PostgresStorage } from "./postgres_storage.ts";
 export { PostgresGlobalConfig } from "./postgres_global_config.ts";
 export type { PostgresComponentOptions } from "./postgres_global_config.ts";

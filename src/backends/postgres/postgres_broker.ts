@@ -68,6 +68,12 @@ const ADD_BATCH = 500;
 /** Pause (ms) before an enqueue that found no server is sent again. */
 const ADD_RETRY_MS = 100;
 
+/** Tasks claimed by a broker between two of its vacuums of the hot tables, by default. */
+export const DEFAULT_VACUUM_EVERY = 10_000;
+
+/** Two vacuums of the hot tables by one broker are this far apart (ms) at least. */
+const VACUUM_GAP_MS = 10_000;
+
 /** How often (ms) a broker's exchanges sweep expired records. */
 const SWEEP_EVERY_MS = 1_000;
 
@@ -76,6 +82,28 @@ const SWEEP_EVERY_MS = 1_000;
  * the task is stored in that transaction (visible on commit, gone on rollback).
  */
 type WithTx = { tx?: unknown };
+
+/**
+ * The options of {@linkcode PostgresBroker}: those of every PostgreSQL component, the Storage to
+ * use, and how often the broker vacuums the hot tables.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresBrokerOptions } from "@qtasks/qtasks/postgres";
+ *
+ * const options: PostgresBrokerOptions = { url: "postgres://127.0.0.1/app", vacuumEvery: 50_000 };
+ * ```
+ */
+export interface PostgresBrokerOptions extends PostgresComponentOptions {
+  /** The Storage to use (its connection and schema); a new one when not given. */
+  storage?: PostgresStorage;
+  /**
+   * Tasks this broker claims between two of its vacuums of the hot tables (`queue`, `leases`),
+   * which it also vacuums when it first claims; 0: never (leave it to autovacuum). Default
+   * {@linkcode DEFAULT_VACUUM_EVERY}.
+   */
+  vacuumEvery?: number;
+}
 
 /**
  * {@linkcode Broker} on PostgreSQL: records in `<schema>.records`, waiting tasks in the narrow
@@ -118,15 +146,28 @@ export class PostgresBroker implements Broker {
   #adding: Promise<void> = Promise.resolve();
   /** When a rate-limited slot's window has room next, as the last exchange saw (0: unknown). */
   #rateDueAt = 0;
+  #vacuumEvery: number;
+  /** Tasks claimed since the last vacuum, and when it started (monotonic ms; none yet: -1). */
+  #claimedSinceVacuum = 0;
+  #vacuumedAt = -1;
+  #vacuuming: Promise<void> | undefined;
+  #logger: ComponentContext["logger"] | undefined;
 
   /**
    * Creates a PostgresBroker.
    *
    * @param options `name` (default `QueueTasks`), then `storage`, or `connection`, `sql` or
-   *   `url` (and `schema`) for a new one.
+   *   `url` (and `schema`) for a new one; `vacuumEvery` (see {@linkcode PostgresBrokerOptions}).
+   * @throws {RangeError} When `vacuumEvery` is not a whole number, 0 or more.
    */
-  constructor(options: PostgresComponentOptions & { storage?: PostgresStorage } = {}) {
+  constructor(options: PostgresBrokerOptions = {}) {
     this.name = options.name ?? options.storage?.name ?? "QueueTasks";
+    this.#vacuumEvery = options.vacuumEvery ?? DEFAULT_VACUUM_EVERY;
+    if (!Number.isInteger(this.#vacuumEvery) || this.#vacuumEvery < 0) {
+      throw new RangeError(
+        `Cannot create the PostgreSQL broker: vacuumEvery must be a whole number of tasks, 0 or more (got ${options.vacuumEvery})`,
+      );
+    }
     this.storage = options.storage ??
       new PostgresStorage({
         ...options,
@@ -143,6 +184,7 @@ export class PostgresBroker implements Broker {
 
   /** Checks the schema, listens for wake-ups, then starts the Storage. */
   async start(context: ComponentContext): Promise<void> {
+    this.#logger = context.logger;
     await this.storage.start(context);
     await this.connection.ready();
     if (this.#unlisten === undefined) {
@@ -162,7 +204,36 @@ export class PostgresBroker implements Broker {
     for (const wake of [...this.#waiters]) wake();
     this.#unlisten?.();
     this.#unlisten = undefined;
+    await this.#vacuuming;
     await this.storage.stop();
+  }
+
+  /**
+   * Vacuums the hot tables (`queue` and `leases`) in the background when this broker first claims,
+   * then after every `vacuumEvery` tasks it claimed, {@linkcode VACUUM_GAP_MS} apart at least.
+   * Every task leaves a dead entry in both, at the head of the indexes the claims walk, until a
+   * vacuum removes it; autovacuum comes once a minute at best (`autovacuum_naptime`). Measured:
+   * a claim of one task took 0.55 ms on fresh tables and 1.15 ms once 11,000 tasks had gone
+   * through them. `SKIP_LOCKED`: a table another vacuum holds is skipped. A role that does not own
+   * the tables gets a warning (not shown) and nothing is done; any failure is logged at debug
+   * and changes nothing else.
+   */
+  #vacuumWhenDue(claimed: number): void {
+    this.#claimedSinceVacuum += claimed;
+    if (this.#vacuumEvery === 0 || this.#vacuuming !== undefined) return;
+    const now = performance.now();
+    if (this.#vacuumedAt >= 0) {
+      if (this.#claimedSinceVacuum < this.#vacuumEvery) return;
+      if (now - this.#vacuumedAt < VACUUM_GAP_MS) return;
+    }
+    this.#vacuumedAt = now;
+    this.#claimedSinceVacuum = 0;
+    const S = this.connection.s;
+    this.#vacuuming = this.connection.sql.unsafe(`vacuum (skip_locked) ${S}.queue, ${S}.leases`)
+      .then(() => {}, (error: unknown) => {
+        this.#logger?.debug(`PostgreSQL broker: the vacuum of the hot tables failed: ${error}`);
+      })
+      .finally(() => this.#vacuuming = undefined);
   }
 
   /** Runs `body` in one transaction (the caller's, when given) and sends its events. */
@@ -485,6 +556,7 @@ export class PostgresBroker implements Broker {
     }
     if (timed) this.#lastSweep = clock;
     if (sweep) this.#sweepBehind = reply.swept >= SWEEP_LIMIT;
+    if (request.want > 0) this.#vacuumWhenDue(reply.claimed.length);
     if (reply.parked) await this.#step((step) => this.#unparkSweep(step));
     // A rate-limited slot's window opening counts as a due time (its parked tasks go back then).
     this.#rateDueAt = reply.rate_due ?? Infinity;
