@@ -17,6 +17,7 @@ import type { AddTaskOptions } from "./add_task_options.ts";
 import type { FlowOptions, FlowSpec, FlowSpecStep } from "./flow_spec.ts";
 import type { TaskSignature } from "./task_signature.ts";
 import { isUuid } from "./_prepare_task.ts";
+import { newTaskUuid } from "../model/task_uuid.ts";
 
 /**
  * How the app turns one task of a flow into a {@linkcode NewTask}, validated as `addTask` does;
@@ -50,7 +51,7 @@ export function compileFlow(
   options: FlowOptions,
   prepare: PrepareFlowTask,
 ): CompiledFlow {
-  const uuid = options.uuid ?? crypto.randomUUID();
+  const uuid = options.uuid ?? newTaskUuid();
   if (!isUuid(uuid)) {
     throw new TypeError(`Cannot add a chain or group: uuid must be a UUID, got ${String(uuid)}`);
   }
@@ -64,7 +65,7 @@ export function compileFlow(
   const records: NewFlowRecord[] = [];
   const tasks: NewTask[] = [];
   if ("group" in first) {
-    const group = isChain ? crypto.randomUUID() : id;
+    const group = isChain ? newTaskUuid() : id;
     steps[0] = group;
     const size = first.group.length;
     const members = first.group.map((signature, index) => {
@@ -104,7 +105,7 @@ function flowTask(
 function flowStep(step: FlowSpecStep, prepare: PrepareFlowTask): FlowStep {
   if ("group" in step) {
     return {
-      group: crypto.randomUUID(),
+      group: newTaskUuid(),
       members: step.group.map((signature) => flowTaskStep(signature, true, prepare)),
     };
   }

@@ -19,6 +19,7 @@ import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { unknownNameHint } from "./_closest_name.ts";
 import { checkDeduplication, deduplicationOf } from "./_deduplication.ts";
+import { newTaskUuid } from "../model/task_uuid.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
 export interface PrepareHost {
@@ -125,7 +126,7 @@ export function prepareTask(
     }
   }
   // A generated uuid is valid and lowercase already; a caller's is checked and lowercased.
-  let uuid: string = crypto.randomUUID();
+  let uuid: string = newTaskUuid();
   if (options.uuid !== undefined) {
     if (!isUuid(options.uuid)) {
       throw new TypeError(

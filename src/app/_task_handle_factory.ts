@@ -16,6 +16,7 @@ import type { TaskDefinition } from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import type { AsyncResult } from "./async_result.ts";
 import type { TaskHandle } from "./task_handle.ts";
+import { newTaskUuid } from "../model/task_uuid.ts";
 
 /** What a handle uses of its app (a `QueueTasks`). */
 export interface HandleHost {
@@ -75,7 +76,7 @@ export function createTaskHandle(
         ? fn(
           createTaskContext({
             taskName: definition.name,
-            uuid: crypto.randomUUID(),
+            uuid: newTaskUuid(),
             priority: defaults.priority ?? definition.priority,
             deliveries: 1,
             workerId: "",

@@ -34,6 +34,7 @@ import type {
   SubscribeOptions,
   TaskLogLine,
 } from "../../ports/queue_operations.ts";
+import { newTaskUuid } from "../../model/task_uuid.ts";
 
 /**
  * What {@linkcode MemoryOperations} needs from its {@linkcode MemoryBroker}: the queue's private
@@ -157,7 +158,7 @@ export class MemoryOperations implements QueueOperations {
   }
 
   /** Retries a failed or cancelled task as a new attempt. */
-  retry(uuid: string, childUuid: string = crypto.randomUUID()): Promise<string | undefined> {
+  retry(uuid: string, childUuid: string = newTaskUuid()): Promise<string | undefined> {
     try {
       checkUuid("retry", uuid);
       checkUuid("retry", childUuid);
@@ -208,7 +209,7 @@ export class MemoryOperations implements QueueOperations {
         if (checked.taskName && entry.fields.task_name !== checked.taskName) continue;
         const finished = Number(entry.fields.finished_at) * 1000;
         if (checked.sinceMs !== undefined && !(finished >= checked.sinceMs)) continue;
-        if (this.#retry(entry.uuid, crypto.randomUUID())) count++;
+        if (this.#retry(entry.uuid, newTaskUuid())) count++;
       }
       return Promise.resolve(count);
     } catch (error) {

@@ -35,6 +35,7 @@ import type {
 } from "../../ports/queue_operations.ts";
 import { PgStep } from "./_pg_step.ts";
 import type { PostgresStorage } from "./postgres_storage.ts";
+import { newTaskUuid } from "../../model/task_uuid.ts";
 
 /** Fields an operator's retry does not copy. */
 const DROPPED_ON_RETRY: ReadonlySet<string> = new Set(OPERATOR_RETRY_DROPPED_FIELDS);
@@ -184,7 +185,7 @@ export class PostgresOperations implements QueueOperations {
   }
 
   /** Retries a failed or cancelled task as a new attempt. */
-  async retry(uuid: string, childUuid: string = crypto.randomUUID()): Promise<string | undefined> {
+  async retry(uuid: string, childUuid: string = newTaskUuid()): Promise<string | undefined> {
     checkUuid("retry", uuid);
     checkUuid("retry", childUuid);
     return await this.#step((step) => this.#retry(step, uuid, childUuid, true));
@@ -260,7 +261,7 @@ export class PostgresOperations implements QueueOperations {
       count += await this.#step(async (step) => {
         let done = 0;
         for (const row of rows) {
-          if (await this.#retry(step, row.uuid, crypto.randomUUID(), false)) done++;
+          if (await this.#retry(step, row.uuid, newTaskUuid(), false)) done++;
         }
         return done;
       });

@@ -50,6 +50,7 @@ import type {
   SubscribeOptions,
   TaskLogLine,
 } from "../../ports/queue_operations.ts";
+import { newTaskUuid } from "../../model/task_uuid.ts";
 
 /** Index entries one chunk of a bulk operation reads at most (each chunk is one atomic script). */
 const CHUNK_SCAN = 1000;
@@ -205,7 +206,7 @@ export class RedisOperations implements QueueOperations {
   }
 
   /** Retries a failed or cancelled task: one script. */
-  async retry(uuid: string, childUuid: string = crypto.randomUUID()): Promise<string | undefined> {
+  async retry(uuid: string, childUuid: string = newTaskUuid()): Promise<string | undefined> {
     checkUuid("retry", uuid);
     checkUuid("retry", childUuid);
     let result: ReturnType<typeof decodeOpsRetryOne> = { outcome: "missing" };
@@ -239,7 +240,7 @@ export class RedisOperations implements QueueOperations {
             status,
             before,
             budget: CHUNK_SCAN,
-            children: Array.from({ length: count }, () => crypto.randomUUID()),
+            children: Array.from({ length: count }, () => newTaskUuid()),
             ...(checked.taskName === undefined ? {} : { taskName: checked.taskName }),
             ...(checked.sinceMs === undefined ? {} : { sinceMs: checked.sinceMs }),
           };

@@ -72,6 +72,7 @@ import { listenForAbort } from "../executor/_task_generator.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable } from "../../model/retry_policy.ts";
 import type { TaskErrorInfo } from "../../model/task_record.ts";
 import type { Worker, WorkerHost, WorkerStopOptions } from "../../ports/worker.ts";
+import { newTaskUuid } from "../../model/task_uuid.ts";
 
 type FailedOutcome = Extract<TaskOutcome, { status: "error" }>;
 
@@ -1265,7 +1266,7 @@ function retrySettlement(
     deliveries: task.deliveries,
     status: "retry",
     error,
-    childUuid: crypto.randomUUID(),
+    childUuid: newTaskUuid(),
     delayMs,
     retriesLeft,
   };

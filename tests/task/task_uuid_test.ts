@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { QueueTasks } from "../../mod.ts";
+import { newTaskUuid } from "../../src/model/task_uuid.ts";
+
+const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The Unix time in ms of a version 7 uuid's first 48 bits. */
+function timeOf(uuid: string): number {
+  return parseInt(uuid.slice(0, 8) + uuid.slice(9, 13), 16);
+}
+
+/** Runs `body` with `Date.now` answering `clock()`. */
+function withClock<T>(clock: () => number, body: () => T): T {
+  const real = Date.now;
+  Date.now = clock;
+  try {
+    return body();
+  } finally {
+    Date.now = real;
+  }
+}
+
+test("a new task uuid is a lowercase version 7 UUID of the RFC 9562 variant", () => {
+  for (let i = 0; i < 1000; i++) assert.match(newTaskUuid(), V7);
+});
+
+test("a new task uuid begins with the wall clock's time in ms", () => {
+  const before = Date.now();
+  const uuid = newTaskUuid();
+  const after = Date.now();
+  // Ahead of the clock only after more than 2,048 uuids in one millisecond (a test below).
+  assert.ok(timeOf(uuid) >= before && timeOf(uuid) <= after + 10, `${timeOf(uuid)} ${before}`);
+});
+
+test("uuids made one after another sort in the order they were made, many in one millisecond", () => {
+  const at = Date.now();
+  const uuids = withClock(() => at, () => Array.from({ length: 10_000 }, newTaskUuid));
+  for (let i = 1; i < uuids.length; i++) assert.ok(uuids[i - 1] < uuids[i], `at ${i}`);
+  // 10,000 in one millisecond: past the counter's room, the time field runs ahead of the clock,
+  // by a millisecond per 2,048 uuids at most.
+  assert.ok(timeOf(uuids[uuids.length - 1]) > at);
+  assert.ok(timeOf(uuids[uuids.length - 1]) <= at + 10);
+});
+
+test("uuids made after the clock went back still sort after the earlier ones", () => {
+  const at = Date.now();
+  const before = withClock(() => at, newTaskUuid);
+  const after = withClock(() => at - 5_000, newTaskUuid);
+  assert.ok(before < after);
+});
+
+test("uuids made in the same millisecond differ in their random bits", () => {
+  const at = Date.now();
+  const [a, b] = withClock(() => at, () => [newTaskUuid(), newTaskUuid()]);
+  assert.notEqual(a.slice(19), b.slice(19));
+});
+
+test("a task added without a uuid gets a version 7 uuid", async () => {
+  const app = new QueueTasks({
+    name: "uuid-v7",
+    env: false,
+    config: { logsDefaultLevel: "silent" },
+  });
+  app.task("noop", () => null);
+  const handle = await app.addTask("noop", []);
+  assert.match(handle.uuid, V7);
+  await app.stop();
+});
