@@ -432,7 +432,7 @@ export function tasksPage(
           const status = queryStatus(r, now);
           return html`
             <tr>
-              <td><a class="mono" href="${ctx.base}/tasks/${r.uuid}">${r.uuid.slice(0, 8)}</a></td>
+              <td><a class="mono" href="${ctx.base}/tasks/${r.uuid}">${r.uuid}</a></td>
               <td>${r.taskName}</td>
               <td>${statusBadge(status)}</td>
               <td class="mono cut">${preview(r.args, 120)}</td>
@@ -582,7 +582,7 @@ export function taskPage(
             html`
               <tr${new Html(a.uuid === record.uuid ? ' class="current"' : "")}>
                 <td>#${a.attempt}</td>
-                <td>${link(a.uuid, a.uuid.slice(0, 8))}</td>
+                <td>${link(a.uuid, a.uuid)}</td>
                 <td>${statusBadge(queryStatus(a, now))}</td>
                 <td>${when(a.finishedAt ?? a.startedAt)}</td>
                 <td class="cut">${a.error?.message ?? ""}</td>

@@ -68,7 +68,17 @@ const ADD_BATCH = 500;
 /** Pause (ms) before an enqueue that found no server is sent again. */
 const ADD_RETRY_MS = 100;
 
-/** Tasks claimed by a broker between two of its vacuums of the hot tables, by default. */
+/**
+ * Tasks claimed by a broker between two of its vacuums of the hot tables, by default (see
+ * {@linkcode PostgresBrokerOptions}).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_VACUUM_EVERY } from "@qtasks/qtasks/postgres";
+ *
+ * console.log(DEFAULT_VACUUM_EVERY); // 10000
+ * ```
+ */
 export const DEFAULT_VACUUM_EVERY = 10_000;
 
 /** Two vacuums of the hot tables by one broker are this far apart (ms) at least. */

@@ -70,7 +70,7 @@ ${APP_FLAGS_HELP}
     const spinner = new Spinner(
       context.err,
       context.isTerminal("stderr"),
-      `waiting for ${taskName} ${job.uuid.slice(0, 8)}`,
+      `waiting for ${taskName} ${job.uuid}`,
     );
     let record;
     try {

@@ -15,8 +15,9 @@ export const listCommand: Command = {
 Lists task records, newest first (by enqueue order), a page at a time: by status (queued,
 scheduled, running, success, error, cancel, retry), by task name, or both. When more records
 follow, the last line gives the --cursor of the next page. --uuid finds records by the start of
-their uuid (at least 4 characters). --counts prints how many records each status holds, per task
-name, and what is paused.
+their uuid (at least 4 characters; the uuids QTasks makes begin with their time, so tasks made
+in the same minute share their first 8, and a prefix that tells them apart runs past the third
+dash). --counts prints how many records each status holds, per task name, and what is paused.
 
 Options:
   --status STATUS  only records in this status
