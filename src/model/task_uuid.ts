@@ -9,12 +9,11 @@
  *
  * Layout: 48 bits of Unix time in ms, the version (7), a 12-bit counter that orders the uuids of
  * one millisecond (restarted at a random value below 2,048 each millisecond), the variant, and 62
- * random bits. The clock read is the wall clock
- * (`Date.now()`), kept from going back: a uuid is never smaller than the one made before it in
- * this process, even when the clock is set back, or when more than 2,048 are made in one
- * millisecond (the time field then runs ahead of the clock, by a millisecond per 2,048 uuids).
- * The 62 random bits (from `crypto.getRandomValues`) keep uuids of different processes apart and
- * unguessable.
+ * random bits. The clock read is the wall clock (`Date.now()`), kept from going back: a uuid is
+ * never smaller than the one made before it in this process, even when the clock is set back, or
+ * when the counter runs out (after 2,049 to 4,096 uuids in one millisecond): the time field then
+ * runs ahead of the clock, a millisecond per 4,096 more. The 62 random bits (from
+ * `crypto.getRandomValues`) keep uuids of different processes apart and unguessable.
  *
  * @module
  */
