@@ -48,6 +48,7 @@ import { PostgresBroker } from "../src/backends/postgres/mod.ts";
 import { PostgresServer } from "../tests/faults/postgres_server.ts";
 import { installExitSafeguard } from "../tests/faults/cleanup.ts";
 import { cliArgs } from "./cli_args.ts";
+import { inBatches, pool } from "./bench/common.ts";
 
 const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
   "[--latency-n N] [--only LIST] [--size N] [--json FILE]";
@@ -138,22 +139,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
-async function pool(n: number, width: number, fn: (i: number) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
-}
-
 /** Waits until `done()` holds, checking every 5 ms (the benchmark's own loop, not a product). */
-/** Calls `call(from, count)` for `n` tasks in calls of 1000 at most, one after the other. */
-async function inCallsOf1000(
-  n: number,
-  call: (from: number, count: number) => Promise<unknown>,
-): Promise<void> {
-  for (let from = 0; from < n; from += 1000) await call(from, Math.min(1000, n - from));
-}
-
 async function until(done: () => boolean, limitMs = Infinity): Promise<void> {
   const deadline = performance.now() + limitMs;
   while (!done() && performance.now() < deadline) {
@@ -294,7 +280,7 @@ async function pgBossContender(): Promise<Contender> {
     },
     async bulk(n) {
       const enqueue = () =>
-        inCallsOf1000(n, (from, count) =>
+        inBatches(n, 1000, (from, count) =>
           boss.insert(
             queue,
             Array.from({ length: count }, (_, j) => ({ data: { i: from + j } })),
@@ -393,7 +379,7 @@ async function graphileContender(): Promise<Contender> {
     },
     async bulk(n) {
       const enqueue = () =>
-        inCallsOf1000(n, (from, count) =>
+        inBatches(n, 1000, (from, count) =>
           utils.addJobs(
             Array.from(
               { length: count },

@@ -150,6 +150,18 @@ export async function pool(
   );
 }
 
+/**
+ * Calls `call(from, count)` for `n` items in batches of `size` at most, one batch after the other
+ * (each awaited): the bulk enqueue steps' loop.
+ */
+export async function inBatches(
+  n: number,
+  size: number,
+  call: (from: number, count: number) => Promise<unknown>,
+): Promise<void> {
+  for (let from = 0; from < n; from += size) await call(from, Math.min(size, n - from));
+}
+
 /** The p-th percentile (0–100) of the values, nearest rank. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;

@@ -18,7 +18,7 @@
 import process from "node:process";
 import { QueueTasks } from "../../mod.ts";
 import { PostgresBroker } from "../../src/backends/postgres/mod.ts";
-import { emit, pool, runtimeName, secondsSince } from "./common.ts";
+import { emit, inBatches, pool, runtimeName, secondsSince } from "./common.ts";
 
 function option(name: string, fallback?: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -65,13 +65,12 @@ function make(maxTasksProcess: number) {
   };
 }
 
-async function bulk(app: QueueTasks, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 1000) {
-    await app.addTasks(
-      "noop",
-      Array.from({ length: Math.min(1000, count - i) }, (_, j) => [i + j]),
-    );
-  }
+function bulk(app: QueueTasks, count: number): Promise<void> {
+  return inBatches(
+    count,
+    1000,
+    (from, size) => app.addTasks("noop", Array.from({ length: size }, (_, j) => [from + j])),
+  );
 }
 
 const producer = make(1);
