@@ -187,3 +187,48 @@ test("a bulk enqueue of several chunks that meets a live uuid stores none and na
     await broker.stop();
   }
 });
+
+test("a bulk enqueue of tasks with long non-ASCII names keeps each notification under 8,000 bytes", async () => {
+  const broker = new PostgresBroker({ name: appName(), connection });
+  await broker.start(componentContext());
+  const taskName = "задача任务🙂".repeat(12); // 120 UTF-16 units, 264 bytes in UTF-8
+  const events = new Set<string>();
+  let allSent!: () => void;
+  const sent = new Promise<void>((resolve) => allSent = resolve);
+  const tasks = Array.from({ length: 300 }, () => newTask({ taskName }));
+  const stop = await broker.storage.onEvent((line) => {
+    if (line[0] !== broker.name || line[2] !== "new") return;
+    events.add(line[1]);
+    if (events.size === tasks.length) allSent();
+  });
+  try {
+    await broker.addBulk(tasks);
+    await sent;
+    const { records } = await stored(broker.name);
+    assert.equal(records.size, tasks.length);
+    assert.equal(records.get(tasks[0].uuid)!.task_name, taskName);
+  } finally {
+    stop();
+    await broker.flushAll();
+    await broker.stop();
+  }
+});
+
+test("a bulk enqueue refuses a uuid with a comma and stores nothing", async () => {
+  const broker = new PostgresBroker({ name: appName(), connection });
+  await broker.start(componentContext());
+  try {
+    const tasks = [newTask(), newTask({ uuid: "a,b" }), newTask()];
+    await assert.rejects(
+      broker.addBulk(tasks),
+      (error) =>
+        error instanceof TypeError && error.message.includes("uuid must be a UUID, got a,b"),
+    );
+    const { records, queue } = await stored(broker.name);
+    assert.equal(records.size, 0);
+    assert.equal(queue.size, 0);
+  } finally {
+    await broker.flushAll();
+    await broker.stop();
+  }
+});

@@ -17,20 +17,57 @@ const PAYLOAD_LIMIT = 7_000;
 /** One event line (see {@linkcode PostgresEventLine}). */
 export type EventLine = PostgresEventLine;
 
-/** Encodes event lines into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes. */
-export function encodeEvents(lines: EventLine[]): string[] {
+/**
+ * Separates the payloads in {@linkcode encodeEvents}' text: JSON text never holds it raw
+ * (`JSON.stringify` writes it `\u001e`), and one text splits on the server for nothing, where a
+ * `text[]` of payloads costs the driver an escape of every quote and the server a parse of the
+ * array literal (1.2 ms per 1,000 events, measured for issue 20).
+ */
+const PAYLOAD_SEPARATOR = "\u001e";
+
+/**
+ * Encodes event lines into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes, the lines of one
+ * payload joined by newlines, the payloads by {@linkcode PAYLOAD_SEPARATOR}: the text parameter of
+ * {@linkcode notifyPayloadsSql}.
+ */
+export function encodeEvents(lines: EventLine[]): string {
   const payloads: string[] = [];
   let current = "";
+  let bytes = 0;
   for (const line of lines) {
     const text = JSON.stringify(line);
-    if (current !== "" && current.length + text.length + 1 > PAYLOAD_LIMIT) {
+    const size = utf8Length(text);
+    if (current !== "" && bytes + size + 1 > PAYLOAD_LIMIT) {
       payloads.push(current);
       current = "";
     }
+    bytes = current === "" ? size : bytes + size + 1;
     current = current === "" ? text : `${current}\n${text}`;
   }
   if (current !== "") payloads.push(current);
-  return payloads;
+  return payloads.join(PAYLOAD_SEPARATOR);
+}
+
+/**
+ * The bytes of `text` in UTF-8, which the server's payload limit counts (a task name in Cyrillic
+ * takes two bytes a character, one in CJK three).
+ */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // 2 bytes below U+0800, 3 up to U+FFFF; a surrogate pair (4 bytes) is two units of 2.
+    if (unit >= 0x80) bytes += unit >= 0x800 && (unit < 0xd800 || unit > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
+/**
+ * The SQL that sends each payload of an {@linkcode encodeEvents} text (parameter `payloads`) on
+ * the channel (parameter `channel`), one `pg_notify` each.
+ */
+export function notifyPayloadsSql(channel: string, payloads: string): string {
+  return `select pg_notify(${channel}, p) from unnest(string_to_array(${payloads}::text, E'\\x1e')) as p`;
 }
 
 /** The wake-up line of app `app`: tasks may be claimable. */
@@ -235,7 +272,7 @@ export class PgStep {
     if (this.#wake) lines.push(wakeLine(this.app));
     this.#wake = false;
     if (lines.length === 0) return;
-    await this.run(`select pg_notify($1, p) from unnest($2::text[]) as p`, [
+    await this.run(notifyPayloadsSql("$1", "$2"), [
       this.c.channel,
       encodeEvents(lines),
     ]);
