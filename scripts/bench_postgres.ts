@@ -1,17 +1,23 @@
 /**
  * The PostgreSQL benchmark: QTasks' PostgreSQL backend against pg-boss and graphile-worker
- * (dev-only, from npm), in the same run, on the same PostgreSQL, each in turn (GitHub issue #20):
+ * (dev-only, from npm), in the same run, on the same PostgreSQL, in turns (GitHub issue #20):
  * QTasks on Deno, Bun and Node (each step a child process of that runtime, the pinned ones of
  * scripts/tools, running scripts/bench/qtasks_postgres.ts), the peers in this Deno process.
  *
  *   deno run -A scripts/bench_postgres.ts [--url URL | --private] [--n N] [--latency-n N]
- *                                        [--only LIST] [--size N] [--json FILE]
+ *                                        [--rounds R] [--only LIST] [--size N] [--json FILE]
  *
  *   --url        the server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
  *                creates and uses the database qtasks_bench on it, and drops each contender's
  *                schema before its runs
  *   --n          tasks per throughput scenario (default 5000; c1 uses n/5)
  *   --latency-n  sequential samples of the latency scenario (default 200)
+ *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 3): each round
+ *                runs every contender once, in another order (rotated by one), and the table
+ *                gives each contender's median round (its rounds are printed too). One round of a
+ *                bulk step takes a fifth of a second, and the same statement's server time moved
+ *                between 15 and 30 ms within minutes on the 2-core machine: with one round per
+ *                contender, such a minute decided the row
  *   --only       run only these contenders: qtasks-deno, qtasks-bun, qtasks-node (qtasks: the
  *                three), pg-boss, graphile-worker
  *   --size       also measure QTasks' table sizes after N tasks enqueued in bulk and processed,
@@ -21,7 +27,7 @@
  *                settings: autovacuum on), removed at the end, instead of --url
  *   --json       write the results here too
  *
- * Scenarios, per contender:
+ * Scenarios, each run for every contender before the next scenario starts:
  *   enqueue-1   N tasks enqueued one call at a time (100 calls in flight), tasks/s
  *   bulk        N tasks enqueued in bulk calls of 1000, tasks/s, after the same N enqueued untimed
  *               and cleared (every contender: a warm producer; the peers run in this process, QTasks
@@ -35,7 +41,7 @@
  *               which the peers' figures do not include)
  *   db-cpu      CPU time (user + system) of the PostgreSQL backends serving the contender's
  *               connections (from /proc/<pid>/stat of the pids pg_stat_activity lists for the
- *               benchmark database), per task, over enqueue-1 + c100
+ *               benchmark database), per task, over enqueue-1 + c100 of the same round (median)
  *
  * The table is followed by each QTasks runtime's ratio to the best peer of each metric (above 1:
  * QTasks ahead). The machine may be shared: compare figures of the same run only.
@@ -51,9 +57,9 @@ import { cliArgs } from "./cli_args.ts";
 import { inBatches, pool } from "./bench/common.ts";
 
 const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
-  "[--latency-n N] [--only LIST] [--size N] [--json FILE]";
+  "[--latency-n N] [--rounds R] [--only LIST] [--size N] [--json FILE]";
 /** The flags that take a value. */
-const VALUE_FLAGS = ["--url", "--n", "--latency-n", "--only", "--size", "--json"];
+const VALUE_FLAGS = ["--url", "--n", "--latency-n", "--rounds", "--only", "--size", "--json"];
 
 installExitSafeguard();
 
@@ -66,6 +72,10 @@ const privateServer = "private" in args ? await PostgresServer.start() : undefin
 const baseUrl = privateServer?.url ?? args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const N = Number(args.n ?? 5000);
 const LATENCY_N = Number(args["latency-n"] ?? 200);
+const ROUNDS = Number(args.rounds ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  throw new Error(`--rounds must be a whole number from 1, got ${args.rounds}`);
+}
 const only = args.only ? new Set(args.only.split(",")) : undefined;
 const benchUrl = (() => {
   const url = new URL(baseUrl);
@@ -446,39 +456,98 @@ const makers: Array<[string, () => Promise<Contender>]> = [
 const wanted = (name: string) =>
   !only || only.has(name) || (name.startsWith("qtasks-") && only.has("qtasks"));
 const results: Row[] = [];
+const contenders: Array<{ contender: Contender; row: Row }> = [];
 for (const [name, make] of makers) {
   if (!wanted(name)) continue;
-  const contender = await make();
   const row: Row = { contender: name };
+  results.push(row);
   try {
-    let seconds = 0;
-    const enqueueCpu = await dbCpuDuring(async () => {
-      seconds = await contender.enqueueOne(N);
-    });
-    row["enqueue-1 /s"] = Math.round(N / seconds);
-    row["bulk /s"] = Math.round(N / await contender.bulk(N));
-    const processCpu = await dbCpuDuring(() => contender.process(N, 100));
-    row["c100 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
-    // db-cpu: enqueue-1 plus c100 (whose pre-enqueue in bulk is included).
-    row["db-cpu ms/task"] = Number(((enqueueCpu + processCpu) * 1000 / N).toFixed(3));
-    // c1: N/5 tasks, or what is done in 30 s (a 2 s poller would take an hour).
-    await contender.process(Math.max(1, Math.floor(N / 5)), 1, 30_000);
-    row["c1 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
-    const samples = (await contender.latency(LATENCY_N)).sort((a, b) => a - b);
-    row["p50 ms"] = Number(percentile(samples, 0.5).toFixed(2));
-    row["p99 ms"] = Number(percentile(samples, 0.99).toFixed(2));
-    if (resultSamples !== undefined) {
-      const sorted = resultSamples.sort((a, b) => a - b);
-      row["result p50 ms"] = Number(percentile(sorted, 0.5).toFixed(2));
-      row["result p99 ms"] = Number(percentile(sorted, 0.99).toFixed(2));
-      resultSamples = undefined;
-    }
+    contenders.push({ contender: await make(), row });
   } catch (error) {
     row.error = (error as Error).message;
-  } finally {
-    await contender.close().catch(() => {});
   }
-  results.push(row);
+}
+
+/**
+ * Runs `body` for every contender, `rounds` times, the contenders in another order each round
+ * (rotated by one): a slow minute of a shared machine or of the server then falls on every
+ * contender's rounds alike, not on whoever ran in it. A contender that fails is dropped, its
+ * error kept in its row.
+ */
+async function eachRound(
+  rounds: number,
+  body: (contender: Contender, row: Row, round: number) => Promise<void>,
+): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const turn = round % Math.max(1, contenders.length);
+    for (const { contender, row } of [...contenders.slice(turn), ...contenders.slice(0, turn)]) {
+      if (row.error !== undefined) continue;
+      try {
+        await body(contender, row, round);
+      } catch (error) {
+        row.error = (error as Error).message;
+      }
+    }
+  }
+}
+
+/** The median of `values` (the lower middle one of an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+// Per contender: the figure of each round of the throughput scenarios, and the backends' CPU.
+const rates = new Map<Row, { enqueue: number[]; bulk: number[]; c100: number[]; cpu: number[] }>(
+  contenders.map(({ row }) => [row, { enqueue: [], bulk: [], c100: [], cpu: [] }]),
+);
+await eachRound(ROUNDS, async (contender, row, round) => {
+  let seconds = 0;
+  const cpu = await dbCpuDuring(async () => {
+    seconds = await contender.enqueueOne(N);
+  });
+  rates.get(row)!.enqueue.push(N / seconds);
+  rates.get(row)!.cpu[round] = cpu;
+});
+await eachRound(ROUNDS, async (contender, row) => {
+  rates.get(row)!.bulk.push(N / await contender.bulk(N));
+});
+await eachRound(ROUNDS, async (contender, row, round) => {
+  const cpu = await dbCpuDuring(() => contender.process(N, 100));
+  rates.get(row)!.c100.push(timing.done! / (timing.elapsed! / 1000));
+  // db-cpu: enqueue-1 plus c100 (whose pre-enqueue in bulk is included), per round.
+  rates.get(row)!.cpu[round] += cpu;
+});
+await eachRound(1, async (contender, row) => {
+  // c1: N/5 tasks, or what is done in 30 s (a 2 s poller would take an hour).
+  await contender.process(Math.max(1, Math.floor(N / 5)), 1, 30_000);
+  row["c1 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
+});
+await eachRound(1, async (contender, row) => {
+  const samples = (await contender.latency(LATENCY_N)).sort((a, b) => a - b);
+  row["p50 ms"] = Number(percentile(samples, 0.5).toFixed(2));
+  row["p99 ms"] = Number(percentile(samples, 0.99).toFixed(2));
+  if (resultSamples !== undefined) {
+    const sorted = resultSamples.sort((a, b) => a - b);
+    row["result p50 ms"] = Number(percentile(sorted, 0.5).toFixed(2));
+    row["result p99 ms"] = Number(percentile(sorted, 0.99).toFixed(2));
+    resultSamples = undefined;
+  }
+});
+for (const { contender, row } of contenders) {
+  const each = rates.get(row)!;
+  if (each.enqueue.length > 0) row["enqueue-1 /s"] = Math.round(median(each.enqueue));
+  if (each.bulk.length > 0) row["bulk /s"] = Math.round(median(each.bulk));
+  if (each.c100.length > 0) {
+    row["c100 /s"] = Math.round(median(each.c100));
+    row["db-cpu ms/task"] = Number((median(each.cpu) * 1000 / N).toFixed(3));
+  }
+  row.rounds = [
+    `enqueue-1 ${each.enqueue.map(Math.round).join("/")}`,
+    `bulk ${each.bulk.map(Math.round).join("/")}`,
+    `c100 ${each.c100.map(Math.round).join("/")}`,
+  ].join("; ");
+  await contender.close().catch(() => {});
   console.error(JSON.stringify(row));
 }
 
