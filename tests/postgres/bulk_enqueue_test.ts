@@ -51,11 +51,15 @@ async function stored(app: string) {
 test("a bulk enqueue of 1,000 new tasks is one statement that also sends their events", async () => {
   const { broker, sent, restore } = await counted();
   const events: string[] = [];
+  const tasks = Array.from({ length: 1000 }, () => newTask());
+  let allHeard!: () => void;
+  const heard = new Promise<void>((resolve) => allHeard = resolve);
   const stop = await broker.storage.onEvent((line) => {
-    if (line[0] === broker.name && line[2] === "new") events.push(line[1]);
+    if (line[0] !== broker.name || line[2] !== "new") return;
+    events.push(line[1]);
+    if (events.length === tasks.length) allHeard();
   });
   try {
-    const tasks = Array.from({ length: 1000 }, () => newTask());
     const before = sent();
     await broker.addBulk(tasks);
     assert.equal(sent() - before, 1);
@@ -65,9 +69,7 @@ test("a bulk enqueue of 1,000 new tasks is one statement that also sends their e
     // The seq follows the batch's order.
     const seqs = tasks.map((task) => queue.get(task.uuid)!.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
-    for (let i = 0; i < 50 && events.length < 1000; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await heard;
     assert.deepEqual(new Set(events), new Set(tasks.map((task) => task.uuid)));
   } finally {
     stop();
