@@ -29,6 +29,37 @@ after(async () => {
 
 const counted = (): Promise<CountedBroker> => countedBroker(connection);
 
+/** Runs `body` with a started broker of a new app, then clears the app and stops the broker. */
+async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
+  const broker = new PostgresBroker({ name: appName(), connection });
+  await broker.start(componentContext());
+  try {
+    await body(broker);
+  } finally {
+    await broker.flushAll();
+    await broker.stop();
+  }
+}
+
+/**
+ * Listens for the `new` events of `broker`'s app: `heard` resolves with their uuids once `count`
+ * were heard.
+ */
+async function newEvents(
+  broker: PostgresBroker,
+  count: number,
+): Promise<{ heard: Promise<string[]>; stop: () => void }> {
+  const uuids: string[] = [];
+  let allHeard!: (uuids: string[]) => void;
+  const heard = new Promise<string[]>((resolve) => allHeard = resolve);
+  const stop = await broker.storage.onEvent((line) => {
+    if (line[0] !== broker.name || line[2] !== "new") return;
+    uuids.push(line[1]);
+    if (uuids.length === count) allHeard(uuids);
+  });
+  return { heard, stop };
+}
+
 /** The app's records (fields) and queue entries, by uuid. */
 async function stored(app: string) {
   const records = await connection.sql.unsafe(
@@ -50,15 +81,8 @@ async function stored(app: string) {
 
 test("a bulk enqueue of 1,000 new tasks is one statement that also sends their events", async () => {
   const { broker, sent, restore } = await counted();
-  const events: string[] = [];
   const tasks = Array.from({ length: 1000 }, () => newTask());
-  let allHeard!: () => void;
-  const heard = new Promise<void>((resolve) => allHeard = resolve);
-  const stop = await broker.storage.onEvent((line) => {
-    if (line[0] !== broker.name || line[2] !== "new") return;
-    events.push(line[1]);
-    if (events.length === tasks.length) allHeard();
-  });
+  const { heard, stop } = await newEvents(broker, tasks.length);
   try {
     const before = sent();
     await broker.addBulk(tasks);
@@ -69,8 +93,7 @@ test("a bulk enqueue of 1,000 new tasks is one statement that also sends their e
     // The seq follows the batch's order.
     const seqs = tasks.map((task) => queue.get(task.uuid)!.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
-    await heard;
-    assert.deepEqual(new Set(events), new Set(tasks.map((task) => task.uuid)));
+    assert.deepEqual(new Set(await heard), new Set(tasks.map((task) => task.uuid)));
   } finally {
     stop();
     restore();
@@ -79,10 +102,8 @@ test("a bulk enqueue of 1,000 new tasks is one statement that also sends their e
   }
 });
 
-test("a task added in bulk is stored as add stores it, flow control included", async () => {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  try {
+test("a task added in bulk is stored as add stores it, flow control included", () =>
+  withBroker(async (broker) => {
     const shape = (): NewTask =>
       newTask({
         taskName: "contract.limited",
@@ -136,16 +157,10 @@ test("a task added in bulk is stored as add stores it, flow control included", a
       ["default", false, false, null, null],
     );
     assert.equal(records.get(bulk[1].uuid)!.run_at, undefined);
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
-});
+  }));
 
-test("a bulk enqueue that meets the uuid of an expired record replaces it", async () => {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  try {
+test("a bulk enqueue that meets the uuid of an expired record replaces it", () =>
+  withBroker(async (broker) => {
     const old = newTask({ args: "[1]" });
     await broker.add(old);
     // Finished long ago, its retention over (not swept yet).
@@ -162,16 +177,10 @@ test("a bulk enqueue that meets the uuid of an expired record replaces it", asyn
     assert.equal(records.get(old.uuid)!.status, "new");
     assert.equal(records.get(old.uuid)!.args, "[2]");
     assert.ok(queue.has(old.uuid) && queue.has(other.uuid));
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
-});
+  }));
 
-test("a bulk enqueue of several chunks that meets a live uuid stores none and names it", async () => {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  try {
+test("a bulk enqueue of several chunks that meets a live uuid stores none and names it", () =>
+  withBroker(async (broker) => {
     const live = newTask();
     await broker.add(live);
     const tasks = Array.from({ length: 2500 }, () => newTask());
@@ -184,42 +193,26 @@ test("a bulk enqueue of several chunks that meets a live uuid stores none and na
     assert.deepEqual([...records.keys()], [live.uuid]);
     assert.equal(records.get(live.uuid)!.args, live.args);
     assert.deepEqual([...queue.keys()], [live.uuid]);
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
-});
+  }));
 
-test("a bulk enqueue of tasks with long non-ASCII names keeps each notification under 8,000 bytes", async () => {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  const taskName = "задача任务🙂".repeat(12); // 120 UTF-16 units, 264 bytes in UTF-8
-  const events = new Set<string>();
-  let allSent!: () => void;
-  const sent = new Promise<void>((resolve) => allSent = resolve);
-  const tasks = Array.from({ length: 300 }, () => newTask({ taskName }));
-  const stop = await broker.storage.onEvent((line) => {
-    if (line[0] !== broker.name || line[2] !== "new") return;
-    events.add(line[1]);
-    if (events.size === tasks.length) allSent();
-  });
-  try {
-    await broker.addBulk(tasks);
-    await sent;
-    const { records } = await stored(broker.name);
-    assert.equal(records.size, tasks.length);
-    assert.equal(records.get(tasks[0].uuid)!.task_name, taskName);
-  } finally {
-    stop();
-    await broker.flushAll();
-    await broker.stop();
-  }
-});
+test("a bulk enqueue of tasks with long non-ASCII names keeps each notification under 8,000 bytes", () =>
+  withBroker(async (broker) => {
+    const taskName = "задача任务🙂".repeat(12); // 120 UTF-16 units, 264 bytes in UTF-8
+    const tasks = Array.from({ length: 300 }, () => newTask({ taskName }));
+    const { heard, stop } = await newEvents(broker, tasks.length);
+    try {
+      await broker.addBulk(tasks);
+      assert.deepEqual(new Set(await heard), new Set(tasks.map((task) => task.uuid)));
+      const { records } = await stored(broker.name);
+      assert.equal(records.size, tasks.length);
+      assert.equal(records.get(tasks[0].uuid)!.task_name, taskName);
+    } finally {
+      stop();
+    }
+  }));
 
-test("a bulk enqueue refuses a uuid with a comma and stores nothing", async () => {
-  const broker = new PostgresBroker({ name: appName(), connection });
-  await broker.start(componentContext());
-  try {
+test("a bulk enqueue refuses a uuid with a comma and stores nothing", () =>
+  withBroker(async (broker) => {
     const tasks = [newTask(), newTask({ uuid: "a,b" }), newTask()];
     await assert.rejects(
       broker.addBulk(tasks),
@@ -229,8 +222,4 @@ test("a bulk enqueue refuses a uuid with a comma and stores nothing", async () =
     const { records, queue } = await stored(broker.name);
     assert.equal(records.size, 0);
     assert.equal(queue.size, 0);
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
-});
+  }));
