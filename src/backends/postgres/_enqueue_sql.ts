@@ -18,7 +18,7 @@
  *   parameter each);
  * - the record's added fields (`seq`, the stamps, `run_at`, `expires_at`) are appended to the JSON
  *   text before its one parse, the stamps computed once per statement (and the text that carries
- *   them, `sfx`, too: one concatenation per task instead of four);
+ *   them, `sfx`, too: one concatenation per task instead of five);
  * - the seq is taken once per task, in the batch's order, and both inserts read it from the
  *   input: no join, no sort;
  * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) has no
@@ -55,9 +55,9 @@ const RATE_SPEC = /^([0-9]+) ([0-9]+) ([\s\S]*)$/;
 /**
  * The columns of `tasks` as the enqueue statements take them: `$2` uuids (one text, comma-joined),
  * `$3` the record fields (JSON objects, one per line), `$4` priorities (one text, comma-joined),
- * `$5` task names, then, each an empty array when
- * no task of the batch needs it, `$6` delays (ms), `$7` queue names, `$8` deadlines (ms from now),
- * `$9`–`$10` concurrency slot and limit, `$11`–`$13` rate-limit slot, limit and window.
+ * `$5` task names, then, each an empty array when no task of the batch needs it, `$6` delays (ms),
+ * `$7` queue names, `$8` deadlines (ms from now), `$9`–`$10` concurrency slot and limit,
+ * `$11`–`$13` rate-limit slot, limit and window.
  *
  * @param tasks The batch.
  * @returns The parameters, and each task's delay.
@@ -234,10 +234,9 @@ export function insertTasksSql(S: string, notify: boolean): string {
 
 /**
  * Stores the records and queue entries of a batch ({@linkcode taskColumns}: `$2`…`$13`, app
- * `$1`) that must all be new, and sends the notifications `$15` ({@linkcode encodeEvents}) on
- * channel `$14`, in one
- * statement: a uuid that has a record (live or expired) fails it with SQLSTATE 23505
- * (`unique_violation`), and nothing is stored or sent.
+ * `$1`) that must all be new, and sends the notifications `$15` (an `encodeEvents` text) on
+ * channel `$14`, in one statement: a uuid that has a record (live or expired) fails it with
+ * SQLSTATE 23505 (`unique_violation`), and nothing is stored or sent.
  *
  * @param S The quoted schema.
  * @returns The SQL.
