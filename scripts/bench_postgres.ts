@@ -54,7 +54,7 @@ import { PostgresBroker } from "../src/backends/postgres/mod.ts";
 import { PostgresServer } from "../tests/faults/postgres_server.ts";
 import { installExitSafeguard } from "../tests/faults/cleanup.ts";
 import { cliArgs } from "./cli_args.ts";
-import { inBatches, pool } from "./bench/common.ts";
+import { inBatches, percentile as nearestRank, pool } from "./bench/common.ts";
 
 const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
   "[--latency-n N] [--rounds R] [--only LIST] [--size N] [--json FILE]";
@@ -479,7 +479,7 @@ async function eachRound(
   body: (contender: Contender, row: Row, round: number) => Promise<void>,
 ): Promise<void> {
   for (let round = 0; round < rounds; round++) {
-    const turn = round % Math.max(1, contenders.length);
+    const turn = round % contenders.length;
     for (const { contender, row } of [...contenders.slice(turn), ...contenders.slice(0, turn)]) {
       if (row.error !== undefined) continue;
       try {
@@ -491,11 +491,8 @@ async function eachRound(
   }
 }
 
-/** The median of `values` (the lower middle one of an even count). */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
+/** The median round of `values` (nearest rank: the lower middle one of an even count). */
+const median = (values: number[]): number => nearestRank(values, 50);
 
 // Per contender: the figure of each round of the throughput scenarios, and the backends' CPU.
 const rates = new Map<Row, { enqueue: number[]; bulk: number[]; c100: number[]; cpu: number[] }>(

@@ -41,23 +41,40 @@ async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Prom
   }
 }
 
+/** How long {@linkcode newEvents} waits for the last event before it answers with what it heard. */
+const HEARD_WITHIN_MS = 10_000;
+
 /**
  * Listens for the `new` events of `broker`'s app: `heard` resolves with their uuids once `count`
- * were heard.
+ * were heard, or with those heard so far after {@linkcode HEARD_WITHIN_MS} (so that a missing
+ * event fails the test's assertion rather than hanging it).
  */
 async function newEvents(
   broker: PostgresBroker,
   count: number,
 ): Promise<{ heard: Promise<string[]>; stop: () => void }> {
   const uuids: string[] = [];
-  let allHeard!: (uuids: string[]) => void;
-  const heard = new Promise<string[]>((resolve) => allHeard = resolve);
-  const stop = await broker.storage.onEvent((line) => {
+  let answer!: (uuids: string[]) => void;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const heard = new Promise<string[]>((resolve) => {
+    answer = resolve;
+    timer = setTimeout(() => resolve([...uuids]), HEARD_WITHIN_MS);
+  });
+  const unlisten = await broker.storage.onEvent((line) => {
     if (line[0] !== broker.name || line[2] !== "new") return;
     uuids.push(line[1]);
-    if (uuids.length === count) allHeard(uuids);
+    if (uuids.length === count) {
+      clearTimeout(timer);
+      answer(uuids);
+    }
   });
-  return { heard, stop };
+  return {
+    heard,
+    stop: () => {
+      clearTimeout(timer);
+      unlisten();
+    },
+  };
 }
 
 /** The app's records (fields) and queue entries, by uuid. */

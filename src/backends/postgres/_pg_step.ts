@@ -11,7 +11,11 @@ import type { TaskFields } from "../../model/task_record.ts";
 import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
 import { rateColumnsSql } from "./_rate_limit_sql.ts";
 
-/** Bytes of one notification's payload, at most (the server's limit is 8000). */
+/**
+ * Bytes (UTF-8) of one notification's payload, at most (the server's limit is 8000). `qt_exchange`
+ * (`_fast_exchange.ts`) keeps the same limit for the payloads it builds; it cannot import this one
+ * (`postgres_connection.ts` → `_migrations.ts` → `_fast_exchange.ts` would close a cycle).
+ */
 const PAYLOAD_LIMIT = 7_000;
 
 /** One event line (see {@linkcode PostgresEventLine}). */
