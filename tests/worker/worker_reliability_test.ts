@@ -11,7 +11,7 @@ import { MemoryBroker } from "../../src/backends/memory/mod.ts";
 import { RedisBroker } from "../../src/backends/redis/mod.ts";
 import { AsyncWorker } from "../../src/ports/mod.ts";
 import { testRedisUrl, uniqueName } from "../support/deferred.ts";
-import { backendLabel, BACKENDS } from "../support/with_app.ts";
+import { backendLabel, BACKENDS, withApp } from "../support/with_app.ts";
 
 /** A logger that keeps its warnings. */
 function warningLogger(): { logger: Logger; warnings: string[] } {
@@ -54,8 +54,7 @@ for (const backend of BACKENDS) {
       return "beside";
     });
     const jobs = [await beside.addTask(), await block.addTask()];
-    await app.start();
-    try {
+    await withApp(app, async () => {
       const values = await Promise.all(jobs.map((job) => job.value({ timeoutMs: 10_000 })));
       assert.deepEqual(values, ["beside", "blocked"]);
       assert.deepEqual(runs, { block: 1, beside: 1 }, "nothing ran twice");
@@ -63,10 +62,7 @@ for (const backend of BACKENDS) {
         warnings.some((w) => /event loop was blocked for \d+ ms/.test(w) && /WorkerPool/.test(w)),
         `a warning names the stall and the fix: ${JSON.stringify(warnings)}`,
       );
-    } finally {
-      await app.flushAll();
-      await app.stop();
-    }
+    });
   });
 }
 
