@@ -96,7 +96,8 @@ export async function dedupFind(
      entry as (
        update ${S}.queue q set
          deadline = case when $5::float8 > 0 then k.t + $5::float8 * interval '1 millisecond' end,
-         due_at = case when $6::boolean then k.t + $4::float8 * interval '1 millisecond' else q.due_at end
+         due_at = case when $6::boolean then k.t + $4::float8 * interval '1 millisecond' else q.due_at end,
+         later = case when $6::boolean then $4::float8 > 0 else q.later end
        from clock k where q.app = $1 and q.uuid = $2),
      rec as (
        update ${S}.records r set fields = (r.fields - (case when $6::boolean

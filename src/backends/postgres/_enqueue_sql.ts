@@ -190,9 +190,10 @@ function parts(S: string, stored: string): { head: string; record: string; queue
                then ',"expires_at":"' || ${stamp(later("i.expires"))} || '"' else '' end
              || '}')::jsonb
          from input i cross join clock k`;
-  const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, task_name, qname,
-           deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
-         select $1, i.uuid, i.priority, i.seq, ${later("coalesce(i.delay, 0)")}, i.task_name,
+  const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, later, task_name,
+           qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
+         select $1, i.uuid, i.priority, i.seq, ${later("coalesce(i.delay, 0)")},
+           coalesce(i.delay > 0, false), i.task_name,
            coalesce(i.qname, '${DEFAULT_QUEUE}'),
            case when i.expires > 0 then ${later("i.expires")} end, i.conc_slot, i.conc_limit,
            i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint

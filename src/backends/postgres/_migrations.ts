@@ -34,6 +34,10 @@
  * Version 5 replaces `qt_exchange` with one that looks for waiting tasks only when its claims
  * filled, and gives `queue` and `leases` an eager autovacuum (see `_fast_exchange.ts`).
  *
+ * Version 6 keeps a scheduled task (`queue.later`) out of the claim index until it is due: each
+ * claim first moves the due ones in, so claims no longer walk the tasks scheduled for later, and
+ * a task queued to run now has no entry in the due index (see `_fast_exchange.ts`).
+ *
  * @module
  */
 
@@ -47,7 +51,11 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-import { FAST_EXCHANGE_MIGRATION, LEAN_EXCHANGE_MIGRATION } from "./_fast_exchange.ts";
+import {
+  FAST_EXCHANGE_MIGRATION,
+  LEAN_EXCHANGE_MIGRATION,
+  PROMOTE_EXCHANGE_MIGRATION,
+} from "./_fast_exchange.ts";
 
 export { SCHEMA_VERSION } from "./schema_version.ts";
 
@@ -188,4 +196,5 @@ create index dedup_until on ${S}.dedup (app, until);
   },
   FAST_EXCHANGE_MIGRATION,
   LEAN_EXCHANGE_MIGRATION,
+  PROMOTE_EXCHANGE_MIGRATION,
 ];

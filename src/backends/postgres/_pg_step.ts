@@ -231,14 +231,16 @@ export class PgStep {
    */
   async enqueue(entry: QueueEntry, delayMs: number, quarantine = false): Promise<void> {
     await this.run(
-      `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, quarantine, task_name,
-         qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
-       select $1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $7, $8,
+      `insert into ${this.c.s}.queue (app, uuid, priority, seq, due_at, later, quarantine,
+         task_name, qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
+       select $1, $2, $3, $4, to_timestamp(($5::float8 + $6::float8) / 1000.0), $6::float8 > 0,
+         $7, $8,
          coalesce(r.fields->>'queue', 'default'), to_timestamp((r.fields->>'expires_at')::float8),
          r.fields->>'conc_slot', (r.fields->>'conc_limit')::int, ${rateColumnsSql("r.fields")}
        from (select 1) one left join ${this.c.s}.records r on r.app = $1 and r.uuid = $2
        on conflict (app, uuid) do update set priority = excluded.priority, seq = excluded.seq,
-         due_at = excluded.due_at, quarantine = excluded.quarantine, parked = false,
+         due_at = excluded.due_at, later = excluded.later, quarantine = excluded.quarantine,
+         parked = false,
          rate_parked = false`,
       [
         this.app,

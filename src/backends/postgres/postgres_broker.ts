@@ -43,7 +43,12 @@ import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { encodeEvents, type EventLine, PgStep, storedLine, wakeLine } from "./_pg_step.ts";
 import { insertFreshSql, insertTasksSql, taskColumns } from "./_enqueue_sql.ts";
-import { FAST_EXCHANGE_SHORT, type FastExchangeReply, fastExchangeSql } from "./_fast_exchange.ts";
+import {
+  FAST_EXCHANGE_SHORT,
+  type FastExchangeReply,
+  fastExchangeSql,
+  promoteDueSql,
+} from "./_fast_exchange.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
@@ -755,6 +760,9 @@ export class PostgresBroker implements Broker {
     // Rate-limited slots whose window has room again: their parked tasks back to their queues.
     if (this.#rateDueAt <= now && await rateWake(step) > 0) step.wake();
     if (request.want > 0) {
+      // Scheduled entries now due join the claim index first (the rest, if any, next time: the
+      // state below then says tasks are waiting).
+      await step.run(promoteDueSql(S, "$1", "to_timestamp($2::float8 / 1000.0)"), [this.name, now]);
       // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
       // entry is left.
       let isolated = 0;
@@ -783,11 +791,14 @@ export class PostgresBroker implements Broker {
       `select
          (select count(*) from ${S}.queue where app = $1 and quarantine)::int as quarantined,
          (select extract(epoch from min(due_at)) * 1000 from ${S}.queue
-            where app = $1 and due_at > to_timestamp($2::float8 / 1000.0))::float8 as next_due,
+            where app = $1 and later and due_at > to_timestamp($2::float8 / 1000.0))::float8
+           as next_due,
          ${rateDueSql(S)} as rate_due,
          exists (select 1 from ${S}.queue where app = $1 and due_at <= to_timestamp($2::float8 / 1000.0)
-           and not parked and qname = any($3::text[])
-           and (qname = 'default' or $4::text[] is null or task_name = any($4::text[]))) as waiting`,
+           and not parked and not later and qname = any($3::text[])
+           and (qname = 'default' or $4::text[] is null or task_name = any($4::text[])))
+         or exists (select 1 from ${S}.queue where app = $1 and later
+           and due_at <= to_timestamp($2::float8 / 1000.0)) as waiting`,
       [this.name, now, queues, request.taskNames ?? null],
     );
     if (expired.length > 0 || state.waiting) step.wake();
@@ -843,7 +854,7 @@ export class PostgresBroker implements Broker {
            c.conc_slot, c.conc_limit, c.rate_slot, c.rate_limit, c.rate_ms,
            coalesce(c.deadline <= to_timestamp($3::float8 / 1000.0), false) as expired
          from ${S}.queue c
-         where c.app = $1 and c.quarantine = $2 and not c.parked
+         where c.app = $1 and c.quarantine = $2 and not c.parked and not c.later
            and ${isolated ? "c.qname = any($8::text[])" : "c.qname = $8::text"}
            and c.due_at <= to_timestamp($3::float8 / 1000.0)
            and ($9::text[] is null or c.task_name = any($9::text[]))
