@@ -77,10 +77,17 @@ async function newEvents(
   };
 }
 
-/** The app's records (fields) and queue entries, by uuid. */
+/**
+ * The app's records (fields, as the view `tasks` shows them: rows of `records` and records pending
+ * in their queue entries), the uuids of those pending, and the queue entries, by uuid.
+ */
 async function stored(app: string) {
   const records = await connection.sql.unsafe(
-    `select uuid, fields from ${S}.records where app = $1`,
+    `select uuid, fields from ${S}.tasks where app = $1`,
+    [app],
+  );
+  const pending = await connection.sql.unsafe(
+    `select uuid from ${S}.queue where app = $1 and fields is not null`,
     [app],
   );
   const queue = await connection.sql.unsafe(
@@ -92,6 +99,7 @@ async function stored(app: string) {
   );
   return {
     records: new Map(records.map((row) => [row.uuid as string, row.fields])),
+    pending: new Set(pending.map((row) => row.uuid as string)),
     queue: new Map(queue.map((row) => [row.uuid as string, { ...row }])),
   };
 }
@@ -104,9 +112,16 @@ test("a bulk enqueue of 1,000 new tasks is one statement that also sends their e
     const before = sent();
     await broker.addBulk(tasks);
     assert.equal(sent() - before, 1);
-    const { records, queue } = await stored(broker.name);
+    const { records, pending, queue } = await stored(broker.name);
     assert.equal(records.size, 1000);
     assert.equal(queue.size, 1000);
+    // Each record waits in its queue entry, none in the records table.
+    assert.equal(pending.size, 1000);
+    const [table] = await connection.sql.unsafe(
+      `select count(*)::int as n from ${S}.records where app = $1`,
+      [broker.name],
+    );
+    assert.equal(table.n, 0);
     // The seq follows the batch's order.
     const seqs = tasks.map((task) => queue.get(task.uuid)!.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));

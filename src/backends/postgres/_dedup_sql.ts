@@ -53,7 +53,7 @@ export async function dedupFind(
   // After the lock, in a statement of its own: it sees the key as the last holder left it.
   const [found] = await c.run(
     on,
-    `select exists (select 1 from ${S}.records where app = $1 and uuid = $3
+    `select exists (select 1 from ${S}.tasks where app = $1 and uuid = $3
          and (expires_at is null or expires_at > clock_timestamp())) as duplicate,
        d.uuid as held, r.fields->>'status' as status
      from (select 1) one

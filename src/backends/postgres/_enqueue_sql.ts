@@ -169,7 +169,11 @@ function stamp(at: string): string {
  * `input` (one row per task, its seq taken in the batch's order), and the expressions of the
  * record and queue rows. `S` is the schema.
  */
-function parts(S: string, stored: string): { head: string; record: string; queue: string } {
+function parts(
+  S: string,
+  stored: string,
+  pending = false,
+): { head: string; record: string; queue: string } {
   const later = (ms: string) => `k.t + ${ms} * interval '1 millisecond'`;
   const head = `clock as (
          select c.t, '","created_at":"' || c.st || '","updated_at":"' || c.st || '"' as sfx
@@ -182,22 +186,32 @@ function parts(S: string, stored: string): { head: string; record: string; queue
              $12::text[], $13::text[])
            with ordinality as t(uuid, fields, priority, task_name, delay, qname, expires,
              conc_slot, conc_limit, rate_slot, rate_limit, rate_ms, n))`;
-  const record = `insert into ${S}.records as r (app, uuid, fields)
-         select $1, i.uuid, (left(i.fields, -1) || ',"seq":"' || i.seq::text || k.sfx
+  // The record's JSON text: parsed into `records`, or kept as text in a pending queue entry.
+  const text = `(left(i.fields, -1) || ',"seq":"' || i.seq::text || k.sfx
              || case when i.delay > 0
                then ',"run_at":"' || ${stamp(later("i.delay"))} || '"' else '' end
              || case when i.expires > 0
                then ',"expires_at":"' || ${stamp(later("i.expires"))} || '"' else '' end
-             || '}')::jsonb
-         from input i cross join clock k`;
+             || '}')`;
+  // A pending batch stores nothing when a uuid of it has a record (see insertFreshSql).
+  const fresh = pending ? "\n         where not exists (select 1 from taken)" : "";
+  const record = `insert into ${S}.records as r (app, uuid, fields)
+         select $1, i.uuid, ${text}::jsonb
+         from input i cross join clock k${
+    // A uuid whose record waits in its queue entry (added in bulk) is a duplicate too.
+    pending ? "" : `
+         where not exists (select 1 from ${S}.queue q
+           where q.app = $1 and q.uuid = i.uuid and q.fields is not null)`}`;
   const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, later, task_name,
-           qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms)
+           qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms${
+    pending ? ", fields" : ""
+  })
          select $1, i.uuid, i.priority, i.seq, ${later("coalesce(i.delay, 0)")},
            coalesce(i.delay > 0, false), i.task_name,
            coalesce(i.qname, '${DEFAULT_QUEUE}'),
            case when i.expires > 0 then ${later("i.expires")} end, i.conc_slot, i.conc_limit,
-           i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint
-         from input i cross join clock k${stored}`;
+           i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint${pending ? `, ${text}` : ""}
+         from input i cross join clock k${stored}${fresh}`;
   return { head, record, queue };
 }
 
@@ -234,20 +248,24 @@ export function insertTasksSql(S: string, notify: boolean): string {
 }
 
 /**
- * Stores the records and queue entries of a batch ({@linkcode taskColumns}: `$2`…`$13`, app
- * `$1`) that must all be new, and sends the notifications `$15` (an `encodeEvents` text) on
- * channel `$14`, in one statement: a uuid that has a record (live or expired) fails it with
- * SQLSTATE 23505 (`unique_violation`), and nothing is stored or sent.
+ * Queues a batch ({@linkcode taskColumns}: `$2`…`$13`, app `$1`) of tasks that must all be new,
+ * each record pending in its queue entry (see `_pending_sql.ts`), and sends the notifications
+ * `$15` (an `encodeEvents` text) on channel `$14`, in one statement. Returns one row: `taken`,
+ * true when a uuid of the batch has a record (live or expired): then nothing is stored or sent. A
+ * uuid that has a queue entry fails the statement with SQLSTATE 23505 (`unique_violation`), and
+ * nothing is stored or sent either.
  *
  * @param S The quoted schema.
  * @returns The SQL.
  */
 export function insertFreshSql(S: string): string {
-  const { head, record, queue } = parts(S, "");
+  const { head, queue } = parts(S, "", true);
   return `with ${head},
-       stored as (
-         ${record}),
+       taken as (
+         select 1 from input i join ${S}.records r on r.app = $1 and r.uuid = i.uuid limit 1),
        queued as (
-         ${queue})
-       ${notifyPayloadsSql("$14", "$15")}`;
+         ${queue}),
+       sent as (
+         ${notifyPayloadsSql("$14", "$15")} where not exists (select 1 from taken))
+       select exists (select 1 from taken) as taken, (select count(*) from sent)::int as sent`;
 }

@@ -28,6 +28,7 @@
  * @module
  */
 import { SWEEP_GRACE_MS } from "./_rate_limit_sql.ts";
+import { claimingSql, claimRecordsSql, pendingRecordsSql } from "./_pending_sql.ts";
 
 /** The version of the migration that installs `qt_exchange`. */
 export const FAST_EXCHANGE_VERSION = 4;
@@ -142,6 +143,21 @@ create index queue_quarantine on ${S}.queue (app) where quarantine;
 ${exchangeFunctionSql(S, 6)}`,
 };
 
+/**
+ * Migration 7: pending records (see `_pending_sql.ts`): the column `queue.fields`, its index, the
+ * view `tasks`, the guard trigger, and a `qt_exchange` whose claims insert the records of pending
+ * entries.
+ */
+export const PENDING_EXCHANGE_MIGRATION: {
+  version: number;
+  description: string;
+  sql: (schema: string) => string;
+} = {
+  version: 7,
+  description: "a task added in bulk keeps its record in its queue entry until claimed",
+  sql: (S) => `${pendingRecordsSql(S)}${exchangeFunctionSql(S, 7)}`,
+};
+
 /** Scheduled entries that are due moved into the claim index per claim, at most. */
 export const PROMOTE_LIMIT = 1_000;
 
@@ -166,9 +182,10 @@ export function promoteDueSql(S: string, app: string, now: string): string {
  * installs it: 4, 5 (looks for waiting tasks only when its claims filled) or 6 (moves due
  * scheduled entries into the claim index first). The text for a shipped migration never changes.
  */
-function exchangeFunctionSql(S: string, version: 4 | 5 | 6): string {
+function exchangeFunctionSql(S: string, version: 4 | 5 | 6 | 7): string {
   const lean = version >= 5;
   const promote = version >= 6;
+  const pending = version >= 7;
   return `
 create or replace function ${S}.qt_exchange(
   p_app text, p_worker text, s_uuid text[], s_deliveries int[], s_patch text[], s_ttl float8[],
@@ -255,7 +272,12 @@ begin
 ${
     promote
       ? `  -- Scheduled entries now due join the claim index (the rest, if any, at the next call).
-  if v_left > 0 then
+  if v_left > 0 then${
+        pending
+          ? `
+    perform ${claimingSql()};`
+          : ""
+      }
     ${promoteDueSql(S, "p_app", "v_now")};
     get diagnostics v_n = row_count;
     if v_n >= ${PROMOTE_LIMIT} then v_capped := true; end if;
@@ -287,8 +309,18 @@ ${
       exit when cardinality(v_uuids) = 0;
       with picked as (
         delete from ${S}.queue q where q.app = p_app and q.uuid = any(v_uuids)
-        returning q.uuid, q.priority, q.seq, q.due_at),
-      updated as (
+        returning q.uuid, q.priority, q.seq, q.due_at${pending ? ", q.fields" : ""}),
+      ${
+    pending
+      ? claimRecordsSql(S, {
+        app: "p_app",
+        worker: "p_worker",
+        stamp: "v_stamp",
+        now: "v_now",
+        from: "picked p",
+        where: "true",
+      })
+      : `updated as (
         update ${S}.records r set fields = r.fields || jsonb_build_object(
             'status', 'process', 'worker_id', p_worker,
             'deliveries', (coalesce((r.fields->>'deliveries')::int, 0) + 1)::text,
@@ -296,7 +328,8 @@ ${
         from picked p
         where r.app = p_app and r.uuid = p.uuid and r.status = 'new'
           and (r.expires_at is null or r.expires_at > v_now)
-        returning r.uuid, r.fields),
+        returning r.uuid, r.fields)`
+  },
       leased as (
         insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline)
         select p_app, u.uuid, p_worker, (u.fields->>'deliveries')::int,

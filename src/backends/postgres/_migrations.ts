@@ -38,6 +38,10 @@
  * claim first moves the due ones in, so claims no longer walk the tasks scheduled for later, and
  * a task queued to run now has no entry in the due index (see `_fast_exchange.ts`).
  *
+ * Version 7 keeps the record of a task added in bulk in its queue entry until the task is first
+ * claimed (`queue.fields`; the view `tasks` shows records and pending ones together; see
+ * `_pending_sql.ts`).
+ *
  * @module
  */
 
@@ -54,6 +58,7 @@ export interface Migration {
 import {
   FAST_EXCHANGE_MIGRATION,
   LEAN_EXCHANGE_MIGRATION,
+  PENDING_EXCHANGE_MIGRATION,
   PROMOTE_EXCHANGE_MIGRATION,
 } from "./_fast_exchange.ts";
 
@@ -197,4 +202,5 @@ create index dedup_until on ${S}.dedup (app, until);
   FAST_EXCHANGE_MIGRATION,
   LEAN_EXCHANGE_MIGRATION,
   PROMOTE_EXCHANGE_MIGRATION,
+  PENDING_EXCHANGE_MIGRATION,
 ];

@@ -10,6 +10,7 @@ import { queryStatusOf } from "../../model/task_query.ts";
 import type { TaskFields } from "../../model/task_record.ts";
 import type { PostgresConnection, PostgresEventLine, Queryable } from "./postgres_connection.ts";
 import { rateColumnsSql } from "./_rate_limit_sql.ts";
+import { materializeSql } from "./_pending_sql.ts";
 
 /**
  * Bytes (UTF-8) of one notification's payload, at most (the server's limit is 8000). `qt_exchange`
@@ -154,13 +155,23 @@ export class PgStep {
     return this.c.run(this.tx, text, params);
   }
 
-  /** The record's fields, its row locked (`undefined`: none, or expired). */
+  /**
+   * The record's fields, its row locked (`undefined`: none, or expired). A record pending in its
+   * queue entry is moved into `records` first (see `_pending_sql.ts`), so the step can change it.
+   */
   async fields(uuid: string): Promise<TaskFields | undefined> {
-    const rows = await this.run(
-      `select fields from ${this.c.s}.records where app = $1 and uuid = $2 and (expires_at is null or expires_at > to_timestamp($3::float8 / 1000.0)) for update`,
-      [this.app, uuid, this.nowMs],
-    );
-    return rows.length === 0 ? undefined : rows[0].fields as TaskFields;
+    const read = () =>
+      this.run(
+        `select fields from ${this.c.s}.records where app = $1 and uuid = $2 and (expires_at is null or expires_at > to_timestamp($3::float8 / 1000.0)) for update`,
+        [this.app, uuid, this.nowMs],
+      );
+    const rows = await read();
+    if (rows.length > 0) return rows[0].fields as TaskFields;
+    const moved = await this.run(materializeSql(this.c.s), [this.app, uuid]);
+    if (moved.length > 0) return moved[0].fields as TaskFields;
+    // A claim that held the entry may have just inserted the record: read it again.
+    const again = await read();
+    return again.length === 0 ? undefined : again[0].fields as TaskFields;
   }
 
   /**
@@ -170,9 +181,12 @@ export class PgStep {
    * @returns Its seq, or `undefined` when a live record has this uuid.
    */
   async insert(uuid: string, fields: TaskFields): Promise<number | undefined> {
+    // A uuid whose record is pending in its queue entry is taken too.
     const rows = await this.run(
       `insert into ${this.c.s}.records as r (app, uuid, fields)
-       values ($1, $2, $3::text::jsonb || jsonb_build_object('seq', nextval('${this.c.s}.seq')::text))
+       select $1, $2, $3::text::jsonb || jsonb_build_object('seq', nextval('${this.c.s}.seq')::text)
+       where not exists (select 1 from ${this.c.s}.queue q
+         where q.app = $1 and q.uuid = $2 and q.fields is not null)
        on conflict (app, uuid) do update set fields = excluded.fields, expires_at = null
          where r.expires_at is not null and r.expires_at <= to_timestamp($4::float8 / 1000.0)
        returning seq`,
@@ -186,10 +200,16 @@ export class PgStep {
 
   /** Merges `patch` into a record (which must exist); sends its event. */
   async write(uuid: string, patch: TaskFields, current?: TaskFields): Promise<void> {
-    const rows = await this.run(
-      `update ${this.c.s}.records set fields = fields || $3::text::jsonb where app = $1 and uuid = $2 returning task_name, run_at`,
-      [this.app, uuid, JSON.stringify(patch)],
-    );
+    const update = () =>
+      this.run(
+        `update ${this.c.s}.records set fields = fields || $3::text::jsonb where app = $1 and uuid = $2 returning task_name, run_at`,
+        [this.app, uuid, JSON.stringify(patch)],
+      );
+    let rows = await update();
+    // A record pending in its queue entry: moved into `records` first.
+    if (rows.length === 0 && (await this.run(materializeSql(this.c.s), [this.app, uuid])).length) {
+      rows = await update();
+    }
     if (rows.length === 0) return;
     if (current) Object.assign(current, patch);
     if (patch.status !== undefined) {

@@ -145,7 +145,7 @@ export async function rateClaim(
          delete from ${S}.queue q using ord o
          where q.app = $1 and q.uuid = o.uuid
            and o.n <= (select least(rate, conc) from room)
-         returning q.uuid),
+         returning q.uuid, q.fields),
        parked as (
          update ${S}.queue q set parked = true, quarantine = false,
            rate_parked = o.n > (select rate from room)

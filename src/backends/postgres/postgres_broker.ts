@@ -49,6 +49,7 @@ import {
   fastExchangeSql,
   promoteDueSql,
 } from "./_fast_exchange.ts";
+import { claimingSql, claimRecordsSql } from "./_pending_sql.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
@@ -454,16 +455,23 @@ export class PostgresBroker implements Broker {
         params: [this.name, ...params, this.connection.channel, encodeEvents(lines)],
       });
     }
+    // A chunk that finds a uuid with a record stores nothing; with several chunks, that rolls
+    // back the others too.
+    const taken = new Error("a uuid of the batch has a record");
     try {
       if (statements.length === 1) {
-        await this.connection.run(this.connection.sql, sql, statements[0].params);
-      } else {
-        await this.connection.transaction((tx) =>
-          Promise.all(statements.map(({ params }) => this.connection.run(tx, sql, params)))
-        );
+        const [row] = await this.connection.run(this.connection.sql, sql, statements[0].params);
+        return !row.taken;
       }
+      await this.connection.transaction(async (tx) => {
+        const rows = await Promise.all(
+          statements.map(({ params }) => this.connection.run(tx, sql, params)),
+        );
+        if (rows.some(([row]) => row.taken)) throw taken;
+      });
       return true;
     } catch (error) {
+      if (error === taken) return false;
       if (error instanceof PostgresBackendError && error.sqlState === UNIQUE_VIOLATION) {
         return false;
       }
@@ -762,7 +770,13 @@ export class PostgresBroker implements Broker {
     if (request.want > 0) {
       // Scheduled entries now due join the claim index first (the rest, if any, next time: the
       // state below then says tasks are waiting).
-      await step.run(promoteDueSql(S, "$1", "to_timestamp($2::float8 / 1000.0)"), [this.name, now]);
+      // The claims below may delete pending entries: they insert their records (see
+      // `_pending_sql.ts`).
+      await step.run(
+        `with promoted as (${promoteDueSql(S, "$1", "to_timestamp($2::float8 / 1000.0)")})
+         select ${claimingSql()}`,
+        [this.name, now],
+      );
       // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
       // entry is left.
       let isolated = 0;
@@ -865,7 +879,7 @@ export class PostgresBroker implements Broker {
          delete from ${S}.queue q using cand k
          where q.app = $1 and q.uuid = k.uuid
            and ((k.conc_slot is null and k.rate_slot is null) or k.expired)
-         returning q.uuid),
+         returning q.uuid, q.fields),
        ${takeSql(S, "picked p join cand k using (uuid)", "not k.expired", "null")}
        select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.rate_slot,
          k.rate_limit, k.rate_ms, k.expired,
@@ -940,7 +954,7 @@ export class PostgresBroker implements Broker {
              select count(*) < $8::int as ok from ${S}.leases where app = $1 and conc_slot = $4),
            picked as (
              delete from ${S}.queue q where q.app = $1 and q.uuid = $2 and (select ok from room)
-             returning q.uuid),
+             returning q.uuid, q.fields),
            parked as (
              update ${S}.queue q set parked = true, quarantine = false
              where q.app = $1 and q.uuid = $2 and not (select ok from room)
@@ -1327,6 +1341,8 @@ export class PostgresBroker implements Broker {
     await this.connection.ready();
     const S = this.connection.s;
     await this.connection.transaction(async (tx) => {
+      // Pending records go with their entries (see `_pending_sql.ts`).
+      await this.connection.run(tx, `select ${claimingSql()}`);
       const tables = [
         "queue",
         "leases",
@@ -1620,15 +1636,16 @@ function slotKey(slot = "$2"): string {
  * holding slot `slot` (SQL: `null` or a parameter). `S` is the schema.
  */
 function takeSql(S: string, from: string, where: string, slot: string): string {
-  return `updated as (
-         update ${S}.records r set fields = r.fields || jsonb_build_object(
-             'status', 'process', 'worker_id', $5::text,
-             'deliveries', (coalesce((r.fields->>'deliveries')::int, 0) + 1)::text,
-             'started_at', $6::text, 'updated_at', $6::text)
-         from ${from}
-         where r.app = $1 and r.uuid = p.uuid and r.status = 'new' and ${where}
-           and (r.expires_at is null or r.expires_at > to_timestamp($3::float8 / 1000.0))
-         returning r.uuid, r.fields),
+  return `${
+    claimRecordsSql(S, {
+      app: "$1",
+      worker: "$5",
+      stamp: "$6",
+      now: "to_timestamp($3::float8 / 1000.0)",
+      from,
+      where,
+    })
+  },
        leased as (
          insert into ${S}.leases (app, uuid, worker_id, deliveries, deadline, conc_slot)
          select $1, u.uuid, $5, (u.fields->>'deliveries')::int,

@@ -34,6 +34,7 @@ import type {
   TaskLogLine,
 } from "../../ports/queue_operations.ts";
 import { PgStep } from "./_pg_step.ts";
+import { claimingSql } from "./_pending_sql.ts";
 import type { PostgresStorage } from "./postgres_storage.ts";
 import { newTaskUuid } from "../../model/task_uuid.ts";
 
@@ -66,9 +67,10 @@ const ALIVE = `(expires_at is null or expires_at > clock_timestamp())`;
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)`;
 
 /**
- * The PostgreSQL {@linkcode QueueOperations} (`PostgresBroker.operations`): queries read the
- * records table through its generated columns (status, task name, seq, finish time); changes run
- * in transactions that lock the records they change.
+ * The PostgreSQL {@linkcode QueueOperations} (`PostgresBroker.operations`): queries read the view
+ * `tasks` (the records, and the records still pending in their queue entries: see
+ * `_pending_sql.ts`) through its columns (status, task name, seq, finish time); changes run in
+ * transactions that lock the records they change.
  *
  * @example
  * ```ts ignore
@@ -129,7 +131,7 @@ export class PostgresOperations implements QueueOperations {
       conditions.push(`task_name = $${params.length}`);
     }
     const rows = await this.#q(
-      `select uuid, seq, fields from ${this.#c.s}.records where ${
+      `select uuid, seq, fields from ${this.#c.s}.tasks where ${
         conditions.join(" and ")
       } and status is not null order by seq desc limit $2`,
       params,
@@ -150,7 +152,7 @@ export class PostgresOperations implements QueueOperations {
   async find(prefix: string, limit = 10): Promise<TaskRecord[]> {
     checkFindPrefix(prefix, limit);
     const rows = await this.#q(
-      `select uuid, fields from ${this.#c.s}.records where app = $1 and ${ALIVE}
+      `select uuid, fields from ${this.#c.s}.tasks where app = $1 and ${ALIVE}
          and starts_with(uuid, $2)
        order by uuid collate "C" limit $3`,
       [this.#app, prefix, limit],
@@ -167,7 +169,7 @@ export class PostgresOperations implements QueueOperations {
   async counts(): Promise<TaskCounts> {
     const rows = await this.#q(
       `select task_name, status, run_at * 1000 > ${NOW_MS} as later, count(*)::int as n
-       from ${this.#c.s}.records where app = $1 and ${ALIVE} group by 1, 2, 3`,
+       from ${this.#c.s}.tasks where app = $1 and ${ALIVE} group by 1, 2, 3`,
       [this.#app],
     );
     const byStatus = zeroCounts();
@@ -281,20 +283,40 @@ export class PostgresOperations implements QueueOperations {
     });
   }
 
-  /** Deletes records matching `where` in atomic chunks, each sending `deleted` events. */
-  async #deleteWhere(where: string, params: unknown[], limit: number): Promise<number> {
+  /**
+   * Deletes records matching `where` in atomic chunks, each sending `deleted` events; with
+   * `pending` (a condition on queue entries), the entries whose record is pending in them that
+   * match it too (see `_pending_sql.ts`).
+   */
+  async #deleteWhere(
+    where: string,
+    params: unknown[],
+    limit: number,
+    pending?: string,
+  ): Promise<number> {
     let count = 0;
     while (count < limit) {
       const n = Math.min(CHUNK, limit - count);
       const deleted = await this.#step(async (step) => {
+        const S = this.#c.s;
         const rows = await step.run(
           `with gone as (
-             delete from ${this.#c.s}.records where ctid = any(array(
-               select ctid from ${this.#c.s}.records where app = $1 and ${ALIVE} and ${where}
+             delete from ${S}.records where ctid = any(array(
+               select ctid from ${S}.records where app = $1 and ${ALIVE} and ${where}
                limit ${n} for update skip locked))
              returning uuid, task_name)
-           , q as (delete from ${this.#c.s}.queue where app = $1 and uuid in (select uuid from gone))
-           select uuid, task_name from gone`,
+           , q as (delete from ${S}.queue where app = $1 and uuid in (select uuid from gone))${
+            pending === undefined ? "" : `
+           , waiting as (
+             delete from ${S}.queue where ctid = any(array(
+               select ctid from ${S}.queue where app = $1 and fields is not null and ${pending}
+                 and ${claimingSql()} = 'on'
+               limit ${n} for update skip locked))
+             returning uuid, task_name)`
+          }
+           select uuid, task_name from gone${
+            pending === undefined ? "" : " union all select uuid, task_name from waiting"
+          }`,
           params,
         );
         for (const row of rows) {
@@ -325,11 +347,13 @@ export class PostgresOperations implements QueueOperations {
     const checked = checkDrainOptions(options);
     const params: unknown[] = [this.#app];
     let where = `status = 'new'`;
+    let pending = "true";
     if (checked.taskName) {
       params.push(checked.taskName);
       where += ` and task_name = $${params.length}`;
+      pending = `task_name = $${params.length}`;
     }
-    return await this.#deleteWhere(where, params, Infinity);
+    return await this.#deleteWhere(where, params, Infinity, pending);
   }
 
   /** Pauses the app or a task name. */
@@ -383,7 +407,7 @@ export class PostgresOperations implements QueueOperations {
     checkUuid("read the logs of", uuid);
     const rows = await this.#q(
       `select fields->>'logs' as logs, fields->>'logs_dropped' as dropped
-       from ${this.#c.s}.records where app = $1 and uuid = $2 and ${ALIVE}`,
+       from ${this.#c.s}.tasks where app = $1 and uuid = $2 and ${ALIVE}`,
       [this.#app, uuid],
     );
     if (rows.length === 0) return undefined;

@@ -100,7 +100,7 @@ export class PostgresStorage implements Storage {
     await this.connection.ready();
     const rows = await this.connection.run(
       this.connection.sql,
-      `select fields from ${this.connection.s}.records where app = $1 and uuid = $2 and (expires_at is null or expires_at > clock_timestamp())`,
+      `select fields from ${this.connection.s}.tasks where app = $1 and uuid = $2 and (expires_at is null or expires_at > clock_timestamp())`,
       [this.name, uuid],
     );
     return rows.length === 0 ? undefined : decodeTaskRecord(uuid, rows[0].fields as TaskFields);
@@ -112,7 +112,7 @@ export class PostgresStorage implements Storage {
     await this.connection.ready();
     const rows = await this.connection.run(
       this.connection.sql,
-      `select uuid, fields from ${this.connection.s}.records where app = $1 and (expires_at is null or expires_at > clock_timestamp())
+      `select uuid, fields from ${this.connection.s}.tasks where app = $1 and (expires_at is null or expires_at > clock_timestamp())
        order by (fields->>'created_at')::float8, seq limit $2`,
       [this.name, limit],
     );

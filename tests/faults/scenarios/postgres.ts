@@ -38,17 +38,27 @@ export const pgKillWorkersScenario: Scenario = {
       name: "kill9",
       workers: { concurrency, leaseMs, idleWakeMs: 200, maxDeliveries: 10 },
     });
-    await rig.pool.start(3);
-    ctx.log(`3 workers ready; enqueueing ${total} tasks at ${perSecond}/s, killing workers`);
+    // Tasks of 20–60 ms: about ten run at any time, so a kill lands on running tasks. With
+    // 1–6 ms ones a worker was idle most of the time, and on Node the few leases a victim held
+    // were often settled by a statement already sent when it died (2 kills, none redelivered).
+    const task = (i: number): TaskSpec => ["work", [i, randomInt(20, 60)]];
     const producer = new SteadyProducer(rig.app, {
       total,
       perSecond,
-      // Tasks of 20–60 ms: about ten run at any time, so a kill lands on running tasks. With
-      // 1–6 ms ones a worker was idle most of the time, and on Node the few leases a victim held
-      // were often settled by a statement already sent when it died (2 kills, none redelivered).
-      task: (i) => ["work", [i, randomInt(20, 60)]],
+      task,
       backendTimeoutMs: rig.app.config.backendTimeoutMs,
     });
+    // A backlog added in bulk first: the record of each waits in its queue entry until its first
+    // claim (schema 7), so the kills also land on claims that store those records.
+    const backlog = ctx.short ? 300 : 2_000;
+    const bulk = Array.from({ length: backlog }, (_, j) => task(total + j)[1]);
+    const jobs = await rig.app.addTasks("work", bulk);
+    jobs.forEach((job, j) => producer.sent.set(job.uuid, total + j));
+    await rig.pool.start(3);
+    ctx.log(
+      `${backlog} tasks added in bulk, 3 workers ready; enqueueing ${total} tasks at ` +
+        `${perSecond}/s, killing workers`,
+    );
     const producing = producer.run();
     let kills = 0;
     let failed = false;

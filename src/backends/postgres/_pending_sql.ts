@@ -1,0 +1,131 @@
+/**
+ * Pending records (schema version 7): the record of a task added in bulk lives in its queue entry
+ * (`queue.fields`, the record's JSON as text) until the task is first claimed, and only then gets
+ * its row in `records`. Measured (issue 20, a batch of 1,000 in one Deno process against
+ * graphile-worker's `addJobs` on a private PostgreSQL 15): the record's row, its two index entries
+ * and the parse of its JSON into JSONB were about 40% of the bulk statement's time in the server;
+ * written at the claim, the row is written once (a claim used to write the record's second
+ * version). The invariant: a task's record is either a row of `records` or, while the task waits
+ * and was never claimed, the `fields` of its queue entry, never both.
+ *
+ * - Readers see both through the view `tasks` (the records, then the pending ones as `new`, their
+ *   `run_at` the entry's due time), which the operations and the storage read.
+ * - A claim inserts the record of a pending entry it takes, with the claim's fields
+ *   ({@linkcode claimRecordsSql}); any other change of a waiting task first moves its record out
+ *   of the entry ({@linkcode materializeSql}: the entry keeps waiting, with `fields` null).
+ * - Deleting a pending entry otherwise loses its record, so the trigger `queue_pending_guard`
+ *   refuses that (SQLSTATE `QTX02`) unless the transaction says it knows (the setting
+ *   `qtasks.claiming`, set by the claims and by `drain`). An older QTasks running while the schema
+ *   is migrated does not know pending entries: its claims of them fail, and the task stays queued
+ *   for a newer worker, instead of being dropped.
+ *
+ * @module
+ */
+
+/** The transaction-local setting that lets a statement delete pending entries. */
+export const CLAIMING_SETTING = "qtasks.claiming";
+
+/** The SQLSTATE of the guard's refusal. */
+export const PENDING_GUARD_STATE = "QTX02";
+
+/** The SQL expression that lets the rest of the transaction delete pending entries. */
+export function claimingSql(): string {
+  return `set_config('${CLAIMING_SETTING}', 'on', true)`;
+}
+
+/** The statements of migration 7 but `qt_exchange` (`S`: the quoted schema). */
+export function pendingRecordsSql(S: string): string {
+  return `
+alter table ${S}.queue add column fields text;
+create index queue_pending on ${S}.queue (app, seq) where fields is not null;
+create view ${S}.tasks as
+  select app, uuid, fields, expires_at, seq, status, task_name, run_at, finished_at
+  from ${S}.records
+  union all
+  select app, uuid, fields::jsonb, null::timestamptz, seq, 'new'::text, task_name,
+    extract(epoch from due_at)::float8, null::float8
+  from ${S}.queue where fields is not null;
+create function ${S}.qt_pending_guard() returns trigger language plpgsql as $fn$
+begin
+  raise exception 'Cannot delete the queue entry of task %: its record is in the entry (QTasks schema 7); this process runs an older QTasks, upgrade it', old.uuid
+    using errcode = '${PENDING_GUARD_STATE}';
+end
+$fn$;
+create trigger queue_pending_guard before delete on ${S}.queue for each row
+  when (old.fields is not null
+    and current_setting('${CLAIMING_SETTING}', true) is distinct from 'on')
+  execute function ${S}.qt_pending_guard();
+`;
+}
+
+/** The SQL expressions a claim's record patch is built of. */
+export interface ClaimExpressions {
+  /** The app. */
+  app: string;
+  /** The claiming worker's id. */
+  worker: string;
+  /** The claim's stamp (unix seconds as text). */
+  stamp: string;
+  /** The claim's time (a timestamptz). */
+  now: string;
+  /** The picked entries: a `from` list whose alias `p` has `uuid` and `fields`. */
+  from: string;
+  /** Which of them are claimed (the others keep status `new`). */
+  where: string;
+}
+
+/**
+ * The CTEs `born` (records of the picked pending entries, inserted), `changed` (records of the
+ * others, updated) and `updated` (`uuid`, `fields` of each record claimed), for a claim's picked
+ * entries. A pending entry whose uuid has a record (a duplicate that raced its add) gets none and
+ * is not claimed: the caller counts it as dropped.
+ *
+ * @param S The quoted schema.
+ * @param e The claim's expressions.
+ * @returns The CTEs, comma-separated.
+ */
+export function claimRecordsSql(S: string, e: ClaimExpressions): string {
+  const patch = (deliveries: string) =>
+    `jsonb_build_object('status', 'process', 'worker_id', ${e.worker}::text,
+             'deliveries', ${deliveries}, 'started_at', ${e.stamp}::text,
+             'updated_at', ${e.stamp}::text)`;
+  return `born as (
+         insert into ${S}.records (app, uuid, fields)
+         select ${e.app}, p.uuid,
+           case when ${e.where} then p.fields::jsonb || ${patch("'1'")} else p.fields::jsonb end
+         from ${e.from} where p.fields is not null
+         on conflict (app, uuid) do nothing
+         returning uuid, fields),
+       changed as (
+         update ${S}.records r set fields = r.fields || ${
+    patch("(coalesce((r.fields->>'deliveries')::int, 0) + 1)::text")
+  }
+         from ${e.from}
+         where r.app = ${e.app} and r.uuid = p.uuid and p.fields is null and r.status = 'new'
+           and ${e.where} and (r.expires_at is null or r.expires_at > ${e.now})
+         returning r.uuid, r.fields),
+       updated as (
+         select uuid, fields from born where fields->>'status' = 'process'
+         union all
+         select uuid, fields from changed)`;
+}
+
+/**
+ * Moves the record of task `$2` of app `$1` out of its pending queue entry into `records` (the
+ * entry keeps waiting); returns its fields, or no row when the entry has no record in it.
+ *
+ * @param S The quoted schema.
+ * @returns The SQL.
+ */
+export function materializeSql(S: string): string {
+  // RETURNING gives the row as updated: the record is read (and locked) before.
+  return `with m as (
+       select fields from ${S}.queue
+       where app = $1 and uuid = $2 and fields is not null for update),
+     cleared as (
+       update ${S}.queue q set fields = null from m where q.app = $1 and q.uuid = $2)
+     insert into ${S}.records (app, uuid, fields)
+     select $1, $2, m.fields::jsonb from m
+     on conflict (app, uuid) do nothing
+     returning fields`;
+}

@@ -1,0 +1,204 @@
+/**
+ * Pending records on PostgreSQL (schema version 7): a task added in bulk keeps its record in its
+ * queue entry until it is first claimed; reads, claims, cancels, operations and duplicates treat it
+ * as a record like any other, and an older QTasks cannot drop it. Needs PostgreSQL at
+ * QTASKS_TEST_POSTGRES_URL.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { DuplicateTaskError } from "../../mod.ts";
+import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import { PENDING_GUARD_STATE } from "../../src/backends/postgres/_pending_sql.ts";
+import type { NewTask } from "../../src/model/messages.ts";
+import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
+import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
+
+const url = testPostgresUrl();
+const schema = uniqueSchema("pending");
+const S = `"${schema}"`;
+const connection = new PostgresConnection({ url, schema });
+connection.acquire();
+
+after(async () => {
+  await connection.sql.unsafe(`drop schema if exists ${S} cascade`);
+  await connection.release();
+});
+
+/** Runs `body` with a broker of a fresh app on the file's schema, flushed and stopped after. */
+async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
+  const broker = new PostgresBroker({
+    name: `pending-${crypto.randomUUID().slice(0, 8)}`,
+    connection,
+  });
+  try {
+    await body(broker);
+  } finally {
+    await broker.flushAll();
+    await broker.stop();
+  }
+}
+
+/** Whether the record of `uuid` is pending in its queue entry, and whether it has a row. */
+async function where(broker: PostgresBroker, uuid: string): Promise<[boolean, boolean]> {
+  const [row] = await connection.sql.unsafe(
+    `select exists (select 1 from ${S}.queue where app = $1 and uuid = $2 and fields is not null)
+         as pending,
+       exists (select 1 from ${S}.records where app = $1 and uuid = $2) as stored`,
+    [broker.name, uuid],
+  );
+  return [row.pending, row.stored];
+}
+
+/** Adds `tasks` in bulk: their records are pending. */
+async function addPending(broker: PostgresBroker, tasks: NewTask[]): Promise<void> {
+  await broker.addBulk(tasks);
+  for (const task of tasks) assert.deepEqual(await where(broker, task.uuid), [true, false]);
+}
+
+test("a pending record reads as a new task, and its claim stores it with the claim's fields", () =>
+  withBroker(async (broker) => {
+    const task = newTask({ args: "[7]", extra: { tenant: "t1" } });
+    await addPending(broker, [task]);
+    const waiting = await broker.get(task.uuid);
+    assert.equal(waiting?.status, "new");
+    assert.deepEqual(waiting?.args, [7]);
+    assert.equal(waiting?.extra?.tenant, "t1");
+    assert.deepEqual((await broker.storage.getAll()).map((record) => record.uuid), [task.uuid]);
+    const [claimed] = (await broker.exchange(exchangeRequest({ want: 1 }))).claimed;
+    assert.equal(claimed.uuid, task.uuid);
+    assert.equal(claimed.deliveries, 1);
+    assert.deepEqual(await where(broker, task.uuid), [false, true]);
+    const running = await broker.get(task.uuid);
+    assert.equal(running?.status, "process");
+    assert.deepEqual(running?.args, [7]);
+    const settled = await broker.exchange(exchangeRequest({
+      settlements: [{
+        uuid: claimed.uuid,
+        deliveries: claimed.deliveries,
+        status: "success",
+        returning: "42",
+      }],
+    }));
+    assert.deepEqual(settled.rejected, []);
+    assert.equal((await broker.get(task.uuid))?.returning, 42);
+  }));
+
+test("a pending task is cancelled, deleted and drained like a stored one", () =>
+  withBroker(async (broker) => {
+    const [cancelled, deleted, drained, kept] = [newTask(), newTask(), newTask(), newTask()];
+    await addPending(broker, [cancelled, deleted, drained]);
+    await broker.add(kept);
+    assert.equal(await broker.cancel(cancelled.uuid, "no longer needed", 60_000), "cancelled");
+    assert.equal((await broker.get(cancelled.uuid))?.status, "cancel");
+    assert.deepEqual(await where(broker, cancelled.uuid), [false, true]);
+    assert.equal(await broker.operations.delete(deleted.uuid), true);
+    assert.equal(await broker.get(deleted.uuid), undefined);
+    assert.equal(await broker.operations.drain(), 2);
+    assert.equal(await broker.get(drained.uuid), undefined);
+    assert.equal(await broker.get(kept.uuid), undefined);
+    const left = await connection.sql.unsafe(
+      `select count(*)::int as n from ${S}.queue where app = $1`,
+      [broker.name],
+    );
+    assert.equal(left[0].n, 0);
+    assert.deepEqual((await broker.exchange(exchangeRequest({ want: 5 }))).claimed, []);
+  }));
+
+test("the operations list, find and count pending tasks with the stored ones", () =>
+  withBroker(async (broker) => {
+    const stored = newTask();
+    await broker.add(stored);
+    const pending = [newTask(), newTask({ delayMs: 3_600_000 })];
+    await addPending(broker, pending);
+    const page = await broker.operations.list();
+    assert.deepEqual(
+      page.records.map((record) => record.uuid),
+      [pending[1].uuid, pending[0].uuid, stored.uuid],
+    );
+    const queued = await broker.operations.list({ status: "queued" });
+    assert.deepEqual(queued.records.map((record) => record.uuid), [pending[0].uuid, stored.uuid]);
+    const scheduled = await broker.operations.list({ status: "scheduled" });
+    assert.deepEqual(scheduled.records.map((record) => record.uuid), [pending[1].uuid]);
+    const counts = await broker.operations.counts();
+    assert.equal(counts.byStatus.queued, 2);
+    assert.equal(counts.byStatus.scheduled, 1);
+    const found = await broker.operations.find(pending[0].uuid.slice(0, 30));
+    assert.deepEqual(found.map((record) => record.uuid), [pending[0].uuid]);
+    assert.deepEqual(await broker.operations.logs(pending[0].uuid), []);
+  }));
+
+test("a uuid whose record is pending is a duplicate for add, addBulk and addFlow", () =>
+  withBroker(async (broker) => {
+    const task = newTask();
+    await addPending(broker, [task]);
+    await assert.rejects(broker.add({ ...task }), DuplicateTaskError);
+    await assert.rejects(broker.addBulk([newTask(), { ...task }]), DuplicateTaskError);
+    await assert.rejects(
+      broker.addFlow({ records: [], tasks: [{ ...task }] }),
+      DuplicateTaskError,
+    );
+    assert.deepEqual(await where(broker, task.uuid), [true, false]);
+    const [claimed] = (await broker.exchange(exchangeRequest({ want: 5 }))).claimed;
+    assert.equal(claimed.uuid, task.uuid);
+  }));
+
+test("a pending task with a deadline that passed ends as cancelled on its claim", () =>
+  withBroker(async (broker) => {
+    const task = newTask({ expiresInMs: 1 });
+    await addPending(broker, [task]);
+    // Its deadline is 1 ms after the add: the broker's own clock says when it passed.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const result = await broker.exchange(exchangeRequest({ want: 1 }));
+    assert.deepEqual(result.claimed, []);
+    const record = await broker.get(task.uuid);
+    assert.equal(record?.status, "cancel");
+    assert.deepEqual(await where(broker, task.uuid), [false, true]);
+  }));
+
+test("tasks with a concurrency limit added in bulk are claimed up to their limit", () =>
+  withBroker(async (broker) => {
+    const tasks = Array.from(
+      { length: 3 },
+      () => newTask({ concurrency: { slot: "pending.limited", limit: 2 } }),
+    );
+    await addPending(broker, tasks);
+    const first = await broker.exchange(exchangeRequest({ want: 5 }));
+    assert.deepEqual(first.claimed.map((task) => task.uuid), tasks.slice(0, 2).map((t) => t.uuid));
+    for (const task of tasks.slice(0, 2)) {
+      assert.equal((await broker.get(task.uuid))?.status, "process");
+    }
+    assert.equal((await broker.get(tasks[2].uuid))?.status, "new");
+  }));
+
+test("deleting a pending entry the way an older QTasks would is refused, and the task stays", () =>
+  withBroker(async (broker) => {
+    const task = newTask();
+    await addPending(broker, [task]);
+    await assert.rejects(
+      connection.sql.unsafe(`delete from ${S}.queue where app = $1 and uuid = $2`, [
+        broker.name,
+        task.uuid,
+      ]),
+      (error: Error & { code?: string }) =>
+        error.code === PENDING_GUARD_STATE && error.message.includes(task.uuid),
+    );
+    assert.deepEqual(await where(broker, task.uuid), [true, false]);
+    const [claimed] = (await broker.exchange(exchangeRequest({ want: 1 }))).claimed;
+    assert.equal(claimed.uuid, task.uuid);
+  }));
+
+test("rate-limited tasks added in bulk are claimed up to their limit, the rest parked and readable", () =>
+  withBroker(async (broker) => {
+    const tasks = Array.from(
+      { length: 3 },
+      () => newTask({ rateLimit: { slot: "pending.rated", limit: 2, durationMs: 60_000 } }),
+    );
+    await addPending(broker, tasks);
+    const first = await broker.exchange(exchangeRequest({ want: 5 }));
+    assert.deepEqual(first.claimed.map((task) => task.uuid), tasks.slice(0, 2).map((t) => t.uuid));
+    assert.equal((await broker.get(tasks[0].uuid))?.status, "process");
+    assert.equal((await broker.get(tasks[2].uuid))?.status, "new");
+    assert.deepEqual(await where(broker, tasks[2].uuid), [true, false]);
+  }));
