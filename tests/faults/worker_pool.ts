@@ -191,6 +191,9 @@ export class WorkerPool {
    */
   async stopAll(timeoutMs = 30_000): Promise<Array<number | null>> {
     this.#supervising = false;
+    // A replacement still starting has no SIGTERM handler yet (the signal would end it at once,
+    // with no exit code): each one is first given until it is READY (or ends).
+    await Promise.all(this.live().map((worker) => worker.ready.catch(() => {})));
     const live = this.live();
     for (const worker of live) worker.terminate();
     return await Promise.all(live.map(async (worker) => {

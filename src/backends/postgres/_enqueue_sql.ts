@@ -262,7 +262,10 @@ export function insertFreshSql(S: string): string {
   const { head, queue } = parts(S, "", true);
   return `with ${head},
        taken as (
-         select 1 from input i join ${S}.records r on r.app = $1 and r.uuid = i.uuid limit 1),
+         select 1 from unnest(string_to_array($2::text, '${JOIN}')) as u(uuid)
+         cross join lateral (
+           select 1 from ${S}.records r where r.app = $1 and r.uuid = u.uuid limit 1) r
+         limit 1),
        queued as (
          ${queue}),
        sent as (
