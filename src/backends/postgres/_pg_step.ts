@@ -31,26 +31,90 @@ export type EventLine = PostgresEventLine;
 const PAYLOAD_SEPARATOR = "\u001e";
 
 /**
+ * Packs event lines (JSON texts) into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes, the
+ * lines of one payload joined by newlines, the payloads by {@linkcode PAYLOAD_SEPARATOR}.
+ */
+class EventPacker {
+  readonly #payloads: string[] = [];
+  #current = "";
+  #bytes = 0;
+
+  /** Adds a line of `size` bytes in UTF-8. */
+  add(text: string, size: number): void {
+    if (this.#current !== "" && this.#bytes + size + 1 > PAYLOAD_LIMIT) {
+      this.#payloads.push(this.#current);
+      this.#current = "";
+    }
+    this.#bytes = this.#current === "" ? size : this.#bytes + size + 1;
+    this.#current = this.#current === "" ? text : `${this.#current}\n${text}`;
+  }
+
+  /** The payloads, joined. */
+  text(): string {
+    if (this.#current !== "") this.#payloads.push(this.#current);
+    this.#current = "";
+    return this.#payloads.join(PAYLOAD_SEPARATOR);
+  }
+}
+
+/**
  * Encodes event lines into payloads of at most {@linkcode PAYLOAD_LIMIT} bytes, the lines of one
  * payload joined by newlines, the payloads by {@linkcode PAYLOAD_SEPARATOR}: the text parameter of
  * {@linkcode notifyPayloadsSql}.
  */
 export function encodeEvents(lines: EventLine[]): string {
-  const payloads: string[] = [];
-  let current = "";
-  let bytes = 0;
+  const packer = new EventPacker();
   for (const line of lines) {
     const text = JSON.stringify(line);
-    const size = utf8Length(text);
-    if (current !== "" && bytes + size + 1 > PAYLOAD_LIMIT) {
-      payloads.push(current);
-      current = "";
-    }
-    bytes = current === "" ? size : bytes + size + 1;
-    current = current === "" ? text : `${current}\n${text}`;
+    packer.add(text, utf8Length(text));
   }
-  if (current !== "") payloads.push(current);
-  return payloads.join(PAYLOAD_SEPARATOR);
+  return packer.text();
+}
+
+/**
+ * The events of a bulk enqueue, as {@linkcode encodeEvents} encodes each task's
+ * {@linkcode storedLine} (and, with `wake`, the {@linkcode wakeLine} last), without an array per
+ * task: the app's and each run of equal task names' JSON and byte counts are computed once.
+ *
+ * @param app The app.
+ * @param tasks The tasks stored, in order.
+ * @param delays Each task's delay (ms; above 0: scheduled).
+ * @param wake Whether to add the wake-up line.
+ * @returns The payloads, as {@linkcode encodeEvents} returns them.
+ */
+export function storedEvents(
+  app: string,
+  tasks: readonly { uuid: string; taskName: string }[],
+  delays: readonly number[],
+  wake: boolean,
+): string {
+  const packer = new EventPacker();
+  const appJson = JSON.stringify(app);
+  const appExtra = utf8Length(appJson) - appJson.length;
+  let name: string | undefined;
+  let nameJson = "";
+  let nameExtra = 0;
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i];
+    if (task.taskName !== name) {
+      name = task.taskName;
+      nameJson = JSON.stringify(name);
+      nameExtra = utf8Length(nameJson) - nameJson.length;
+    }
+    const uuidJson = JSON.stringify(task.uuid);
+    const text = `[${appJson},${uuidJson},"new","${
+      delays[i] > 0 ? "scheduled" : "queued"
+    }",${nameJson}]`;
+    packer.add(
+      text,
+      text.length + appExtra + nameExtra + utf8Length(uuidJson) - uuidJson.length,
+    );
+  }
+  if (wake) {
+    const text = JSON.stringify(wakeLine(app));
+    packer.add(text, utf8Length(text));
+  }
+  return packer.text();
 }
 
 /**

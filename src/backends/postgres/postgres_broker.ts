@@ -41,7 +41,7 @@ import type {
 import type { Queryable } from "./postgres_connection.ts";
 import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
-import { encodeEvents, type EventLine, PgStep, storedLine, wakeLine } from "./_pg_step.ts";
+import { PgStep, storedEvents, storedLine } from "./_pg_step.ts";
 import { insertFreshSql, insertTasksSql, taskColumns } from "./_enqueue_sql.ts";
 import {
   FAST_EXCHANGE_SHORT,
@@ -447,13 +447,8 @@ export class PostgresBroker implements Broker {
     for (let start = 0; start < tasks.length; start += BULK_CHUNK) {
       const chunk = tasks.slice(start, start + BULK_CHUNK);
       const { params, delays } = taskColumns(chunk);
-      const lines: EventLine[] = chunk.map((task, i) =>
-        storedLine(this.name, task.uuid, delays[i], task.taskName)
-      );
-      if (start + BULK_CHUNK >= tasks.length) lines.push(wakeLine(this.name));
-      statements.push({
-        params: [this.name, ...params, this.connection.channel, encodeEvents(lines)],
-      });
+      const events = storedEvents(this.name, chunk, delays, start + BULK_CHUNK >= tasks.length);
+      statements.push({ params: [this.name, ...params, this.connection.channel, events] });
     }
     // A chunk that finds a uuid with a record stores nothing; with several chunks, that rolls
     // back the others too.
