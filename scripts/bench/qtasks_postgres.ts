@@ -82,10 +82,15 @@ if (step === "enqueue") {
   await pool(n, 100, (i) => producer.noop.addTask(i));
   result.seconds = secondsSince(started);
 } else if (step === "bulk") {
-  // The same n tasks untimed first, as every contender's bulk step does (scripts/bench_postgres.ts):
-  // the peers run in the benchmark's process, already warm; this is a fresh process.
-  await bulk(producer.app, n);
-  await producer.broker.flushAll();
+  // The same n tasks untimed first, three times, as every contender's bulk step does
+  // (scripts/bench_postgres.ts, BULK_WARMUPS): the peers run in the benchmark's process, already warm, and this is a fresh
+  // process, whose first batches are slower until V8 has grown its young generation (its
+  // scavenges took 4–12 ms each in the first 15 batches of 1,000, measured with --trace-gc: a
+  // batch took 25–35 ms among the first ten, against 16 ms after; issue 20).
+  for (let warm = 0; warm < 3; warm++) {
+    await bulk(producer.app, n);
+    await producer.broker.flushAll();
+  }
   const begin = performance.now();
   await bulk(producer.app, n);
   result.seconds = secondsSince(begin);
