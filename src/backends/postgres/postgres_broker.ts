@@ -1626,9 +1626,11 @@ function slotKey(slot = "$2"): string {
 }
 
 /**
- * The CTEs `updated` and `leased` of a claim: the records of `from` (with column `uuid`, and
- * `where` on it) become `process` for worker `$5` at `$6` and get a lease of `$7` ms from `$3`,
- * holding slot `slot` (SQL: `null` or a parameter). `S` is the schema.
+ * The CTEs `updated` (with `born` and `changed`, see `claimRecordsSql`) and `leased` of a claim:
+ * the records of the picked entries `from` (alias `p`, with `uuid` and `fields`; those passing
+ * `where` are claimed) become `process` for worker `$5` at `$6` (a record pending in its entry is
+ * inserted) and get a lease of `$7` ms from `$3`, holding slot `slot` (SQL: `null` or a
+ * parameter). `S` is the schema.
  */
 function takeSql(S: string, from: string, where: string, slot: string): string {
   return `${
