@@ -13,7 +13,7 @@ import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/
 import { PENDING_GUARD_STATE } from "../../src/backends/postgres/_pending_sql.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
-import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
+import { testPostgresUrl, uniqueSchema, withFreshBroker } from "../support/postgres.ts";
 
 const url = testPostgresUrl();
 const schema = uniqueSchema("pending");
@@ -27,17 +27,8 @@ after(async () => {
 });
 
 /** Runs `body` with a broker of a fresh app on the file's schema, flushed and stopped after. */
-async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
-  const broker = new PostgresBroker({
-    name: `pending-${crypto.randomUUID().slice(0, 8)}`,
-    connection,
-  });
-  try {
-    await body(broker);
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
+function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
+  return withFreshBroker(connection, "pending", body);
 }
 
 /** Whether the record of `uuid` is pending in its queue entry, and whether it has a row. */

@@ -12,7 +12,7 @@ import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 import { fastExchangeSql, PROMOTE_LIMIT } from "../../src/backends/postgres/_fast_exchange.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
-import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
+import { testPostgresUrl, uniqueSchema, withFreshBroker } from "../support/postgres.ts";
 
 const url = testPostgresUrl();
 const schema = uniqueSchema("sched");
@@ -27,17 +27,8 @@ after(async () => {
 const HOUR = 3_600_000;
 
 /** Runs `body` with a broker of a fresh app on the file's schema, flushed and stopped after. */
-async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
-  const broker = new PostgresBroker({
-    name: `sched-${crypto.randomUUID().slice(0, 8)}`,
-    connection,
-  });
-  try {
-    await body(broker);
-  } finally {
-    await broker.flushAll();
-    await broker.stop();
-  }
+function withBroker(body: (broker: PostgresBroker) => Promise<void>): Promise<void> {
+  return withFreshBroker(connection, "sched", body);
 }
 
 /** `count` tasks, each due `delayMs` from now. */

@@ -5,6 +5,7 @@
  * @module
  */
 import process from "node:process";
+import { PostgresBroker, type PostgresConnection } from "../../src/backends/postgres/mod.ts";
 
 /**
  * The PostgreSQL URL of the tests: QTASKS_TEST_POSTGRES_URL, else the local server's
@@ -24,4 +25,29 @@ export function testPostgresUrl(): string {
  */
 export function uniqueSchema(prefix: string): string {
   return `qt_${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs `body` with a broker of a fresh app (`<prefix>-` and 8 random hex digits) on
+ * `connection`, then flushes the app and stops the broker, whatever `body` did.
+ *
+ * @param connection The test file's connection (its schema).
+ * @param prefix What the app is for.
+ * @param body The test.
+ */
+export async function withFreshBroker(
+  connection: PostgresConnection,
+  prefix: string,
+  body: (broker: PostgresBroker) => Promise<void>,
+): Promise<void> {
+  const broker = new PostgresBroker({
+    name: `${prefix}-${crypto.randomUUID().slice(0, 8)}`,
+    connection,
+  });
+  try {
+    await body(broker);
+  } finally {
+    await broker.flushAll();
+    await broker.stop();
+  }
 }

@@ -106,6 +106,8 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
   let nameJson = "";
   for (let i = 0; i < count; i++) {
     const task = tasks[i];
+    checkJoinable(task);
+    rateSlots[i] = rateLimits[i] = rateMs[i] = null;
     if (isPlain(task)) {
       // The common task: its fields' JSON written directly, in the order (and so the text) the
       // general path below gives JSON.stringify; the name's JSON once per run of equal names.
@@ -113,76 +115,56 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
         name = task.taskName;
         nameJson = JSON.stringify(name);
       }
-      checkJoinable(task);
-      uuids[i] = task.uuid;
       fields[i] = `{"task_name":${nameJson},"priority":"${task.priority}","args":${
         JSON.stringify(task.args)
       },"kwargs":${JSON.stringify(task.kwargs)},"status":"new","deliveries":"0"}`;
-      priorities[i] = task.priority;
-      names[i] = task.taskName;
-      delays[i] = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
-      if (delays[i] > 0) delayed = true;
-      queues[i] = DEFAULT_QUEUE;
-      deadlines[i] = task.expiresInMs !== undefined && task.expiresInMs > 0
-        ? Math.ceil(task.expiresInMs)
-        : 0;
-      if (deadlines[i] > 0) expiring = true;
-      concSlots[i] =
-        concLimits[i] =
-        rateSlots[i] =
-        rateLimits[i] =
-        rateMs[i] =
-          null;
-      continue;
-    }
-    const each: TaskFields = {};
-    for (const [field, value] of Object.entries(task.extra)) {
-      if (!isReservedField(field)) each[field] = String(value);
-    }
-    each.task_name = task.taskName;
-    each.priority = String(task.priority);
-    each.args = task.args;
-    each.kwargs = task.kwargs;
-    each.status = "new";
-    each.deliveries = "0";
-    if (task.flow !== undefined) each.flow = task.flow;
-    const headers = encodeHeaders(task.headers);
-    if (headers !== undefined) each.headers = headers;
-    // Flow control, as on the other backends: the record's `queue`, `conc_slot` and
-    // `conc_limit` fields (and `expires_at`, on the server's clock).
-    const queue = task.queue ?? DEFAULT_QUEUE;
-    if (queue !== DEFAULT_QUEUE) {
-      each.queue = queue;
-      queued = true;
-    }
-    if (task.concurrency !== undefined) {
-      each.conc_slot = task.concurrency.slot;
-      each.conc_limit = String(task.concurrency.limit);
-      limited = true;
-    }
-    rateSlots[i] = rateLimits[i] = rateMs[i] = null;
-    if (task.rateLimit !== undefined) {
-      const { limit, durationMs, slot } = task.rateLimit;
-      const spec = `${limit} ${durationMs} ${slot}`;
-      each.rate_limit = spec;
-      // The queue's columns, read from the field as `rateColumnsSql` reads a record's.
-      const match = RATE_SPEC.exec(spec);
-      if (match !== null) {
-        rateLimits[i] = match[1];
-        rateMs[i] = match[2];
-        rateSlots[i] = match[3];
-        rated = true;
+    } else {
+      const each: TaskFields = {};
+      for (const [field, value] of Object.entries(task.extra)) {
+        if (!isReservedField(field)) each[field] = String(value);
       }
+      each.task_name = task.taskName;
+      each.priority = String(task.priority);
+      each.args = task.args;
+      each.kwargs = task.kwargs;
+      each.status = "new";
+      each.deliveries = "0";
+      if (task.flow !== undefined) each.flow = task.flow;
+      const headers = encodeHeaders(task.headers);
+      if (headers !== undefined) each.headers = headers;
+      // Flow control, as on the other backends: the record's `queue`, `conc_slot` and
+      // `conc_limit` fields (and `expires_at`, on the server's clock).
+      if (task.queue !== undefined && task.queue !== DEFAULT_QUEUE) {
+        each.queue = task.queue;
+        queued = true;
+      }
+      if (task.concurrency !== undefined) {
+        each.conc_slot = task.concurrency.slot;
+        each.conc_limit = String(task.concurrency.limit);
+        limited = true;
+      }
+      if (task.rateLimit !== undefined) {
+        const { limit, durationMs, slot } = task.rateLimit;
+        const spec = `${limit} ${durationMs} ${slot}`;
+        each.rate_limit = spec;
+        // The queue's columns, read from the field as `rateColumnsSql` reads a record's.
+        const match = RATE_SPEC.exec(spec);
+        if (match !== null) {
+          rateLimits[i] = match[1];
+          rateMs[i] = match[2];
+          rateSlots[i] = match[3];
+          rated = true;
+        }
+      }
+      if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
+      fields[i] = JSON.stringify(each);
     }
-    if (task.deduplication !== undefined) each.dedup_id = task.deduplication.id;
-    checkJoinable(task);
     uuids[i] = task.uuid;
-    fields[i] = JSON.stringify(each);
     priorities[i] = task.priority;
     names[i] = task.taskName;
     delays[i] = task.delayMs !== undefined && task.delayMs > 0 ? Math.ceil(task.delayMs) : 0;
     if (delays[i] > 0) delayed = true;
-    queues[i] = queue;
+    queues[i] = task.queue ?? DEFAULT_QUEUE;
     deadlines[i] = task.expiresInMs !== undefined && task.expiresInMs > 0
       ? Math.ceil(task.expiresInMs)
       : 0;
