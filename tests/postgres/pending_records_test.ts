@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { DuplicateTaskError } from "../../mod.ts";
-import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import { type PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
 import { PENDING_GUARD_STATE } from "../../src/backends/postgres/_pending_sql.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
@@ -139,7 +139,7 @@ test("a pending task with a deadline that passed ends as cancelled on its claim"
   withBroker(async (broker) => {
     const task = newTask({ expiresInMs: 1 });
     await addPending(broker, [task]);
-    // Its deadline is 1 ms after the add: the broker's own clock says when it passed.
+    // Its deadline is 1 ms after the add (no event marks its passing): wait past it.
     await new Promise((resolve) => setTimeout(resolve, 5));
     const result = await broker.exchange(exchangeRequest({ want: 1 }));
     assert.deepEqual(result.claimed, []);

@@ -21,14 +21,16 @@
  *   them, `sfx`, too: one concatenation per task instead of five);
  * - the seq is taken once per task, in the batch's order, and both inserts read it from the
  *   input: no join, no sort;
- * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) has no
- *   `ON CONFLICT`: a uuid that exists fails the statement (SQLSTATE 23505), stores nothing, and
- *   the broker does the batch again with {@linkcode insertTasksSql}, which replaces an expired
- *   record of the same uuid and skips a live one (the duplicate). Its events are sent by the same
- *   statement: one round trip, and no transaction for a batch of one statement.
+ * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) writes only the
+ *   queue entries, each holding its record's JSON text until the task's first claim (schema 7,
+ *   `_pending_sql.ts`), and has no `ON CONFLICT`: a uuid that has a record (one index probe per
+ *   task) or a queue entry makes it store nothing, and the broker does the batch again with
+ *   {@linkcode insertTasksSql}, which replaces an expired record of the same uuid and skips a live
+ *   one (the duplicate). Its events are sent by the same statement: one round trip, and no
+ *   transaction for a batch of one statement.
  *
- * The stored record is the same as before: the same fields with the same values (stamps in unix
- * seconds with three decimals, `seq` as text), the same queue columns.
+ * The record is the same either way: the same fields with the same values (stamps in unix seconds
+ * with three decimals, `seq` as text), the same queue columns.
  *
  * @module
  */
@@ -227,13 +229,12 @@ function parts(
              || '}')`;
   // A pending batch stores nothing when a uuid of it has a record (see insertFreshSql).
   const fresh = pending ? "\n         where not exists (select 1 from taken)" : "";
+  // A uuid whose record waits in its queue entry (added in bulk) is a duplicate too.
   const record = `insert into ${S}.records as r (app, uuid, fields)
          select $1, i.uuid, ${text}::jsonb
-         from input i cross join clock k${
-    // A uuid whose record waits in its queue entry (added in bulk) is a duplicate too.
-    pending ? "" : `
+         from input i cross join clock k
          where not exists (select 1 from ${S}.queue q
-           where q.app = $1 and q.uuid = i.uuid and q.fields is not null)`}`;
+           where q.app = $1 and q.uuid = i.uuid and q.fields is not null)`;
   const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, later, task_name,
            qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms${
     pending ? ", fields" : ""

@@ -28,7 +28,7 @@
  * @module
  */
 import { SWEEP_GRACE_MS } from "./_rate_limit_sql.ts";
-import { claimingSql, claimRecordsSql, pendingRecordsSql } from "./_pending_sql.ts";
+import { CLAIMING_SQL, claimRecordsSql, pendingRecordsSql } from "./_pending_sql.ts";
 
 /** The version of the migration that installs `qt_exchange`. */
 export const FAST_EXCHANGE_VERSION = 4;
@@ -179,8 +179,9 @@ export function promoteDueSql(S: string, app: string, now: string): string {
 
 /**
  * The `create or replace function` of `qt_exchange` on schema `S`, as migration `version`
- * installs it: 4, 5 (looks for waiting tasks only when its claims filled) or 6 (moves due
- * scheduled entries into the claim index first). The text for a shipped migration never changes.
+ * installs it: 4, 5 (looks for waiting tasks only when its claims filled), 6 (moves due scheduled
+ * entries into the claim index first) or 7 (inserts the records of pending entries it claims).
+ * The text for a shipped migration never changes.
  */
 function exchangeFunctionSql(S: string, version: 4 | 5 | 6 | 7): string {
   const lean = version >= 5;
@@ -275,7 +276,7 @@ ${
   if v_left > 0 then${
         pending
           ? `
-    perform ${claimingSql()};`
+    perform ${CLAIMING_SQL};`
           : ""
       }
     ${promoteDueSql(S, "p_app", "v_now")};

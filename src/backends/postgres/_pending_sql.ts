@@ -23,15 +23,13 @@
  */
 
 /** The transaction-local setting that lets a statement delete pending entries. */
-export const CLAIMING_SETTING = "qtasks.claiming";
+const CLAIMING_SETTING = "qtasks.claiming";
 
 /** The SQLSTATE of the guard's refusal. */
 export const PENDING_GUARD_STATE = "QTX02";
 
 /** The SQL expression that lets the rest of the transaction delete pending entries. */
-export function claimingSql(): string {
-  return `set_config('${CLAIMING_SETTING}', 'on', true)`;
-}
+export const CLAIMING_SQL = `set_config('${CLAIMING_SETTING}', 'on', true)`;
 
 /** The statements of migration 7 but `qt_exchange` (`S`: the quoted schema). */
 export function pendingRecordsSql(S: string): string {

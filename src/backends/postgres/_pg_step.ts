@@ -231,11 +231,17 @@ export class PgStep {
       );
     const rows = await read();
     if (rows.length > 0) return rows[0].fields as TaskFields;
-    const moved = await this.run(materializeSql(this.c.s), [this.app, uuid]);
-    if (moved.length > 0) return moved[0].fields as TaskFields;
+    const moved = await this.#materialize(uuid);
+    if (moved !== undefined) return moved;
     // A claim that held the entry may have just inserted the record: read it again.
     const again = await read();
     return again.length === 0 ? undefined : again[0].fields as TaskFields;
+  }
+
+  /** Moves a record pending in its queue entry into `records`; its fields, if there was one. */
+  async #materialize(uuid: string): Promise<TaskFields | undefined> {
+    const rows = await this.run(materializeSql(this.c.s), [this.app, uuid]);
+    return rows.length === 0 ? undefined : rows[0].fields as TaskFields;
   }
 
   /**
@@ -271,9 +277,7 @@ export class PgStep {
       );
     let rows = await update();
     // A record pending in its queue entry: moved into `records` first.
-    if (rows.length === 0 && (await this.run(materializeSql(this.c.s), [this.app, uuid])).length) {
-      rows = await update();
-    }
+    if (rows.length === 0 && await this.#materialize(uuid) !== undefined) rows = await update();
     if (rows.length === 0) return;
     if (current) Object.assign(current, patch);
     if (patch.status !== undefined) {

@@ -49,7 +49,7 @@ import {
   fastExchangeSql,
   promoteDueSql,
 } from "./_fast_exchange.ts";
-import { claimingSql, claimRecordsSql } from "./_pending_sql.ts";
+import { CLAIMING_SQL, claimRecordsSql } from "./_pending_sql.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
@@ -451,13 +451,14 @@ export class PostgresBroker implements Broker {
       statements.push({ params: [this.name, ...params, this.connection.channel, events] });
     }
     // A chunk that finds a uuid with a record stores nothing; with several chunks, that rolls
-    // back the others too.
-    const taken = new Error("a uuid of the batch has a record");
+    // back the others too (`taken`, thrown out of their transaction).
+    let taken: Error | undefined;
     try {
       if (statements.length === 1) {
         const [row] = await this.connection.run(this.connection.sql, sql, statements[0].params);
         return !row.taken;
       }
+      taken = new Error("a uuid of the batch has a record");
       await this.connection.transaction(async (tx) => {
         const rows = await Promise.all(
           statements.map(({ params }) => this.connection.run(tx, sql, params)),
@@ -769,7 +770,7 @@ export class PostgresBroker implements Broker {
       // `_pending_sql.ts`).
       await step.run(
         `with promoted as (${promoteDueSql(S, "$1", "to_timestamp($2::float8 / 1000.0)")})
-         select ${claimingSql()}`,
+         select ${CLAIMING_SQL}`,
         [this.name, now],
       );
       // Dropped entries (no record) and parked ones do not count: claim again until `want` or no
@@ -1337,7 +1338,7 @@ export class PostgresBroker implements Broker {
     const S = this.connection.s;
     await this.connection.transaction(async (tx) => {
       // Pending records go with their entries (see `_pending_sql.ts`).
-      await this.connection.run(tx, `select ${claimingSql()}`);
+      await this.connection.run(tx, `select ${CLAIMING_SQL}`);
       const tables = [
         "queue",
         "leases",

@@ -34,7 +34,7 @@ import type {
   TaskLogLine,
 } from "../../ports/queue_operations.ts";
 import { PgStep } from "./_pg_step.ts";
-import { claimingSql } from "./_pending_sql.ts";
+import { CLAIMING_SQL } from "./_pending_sql.ts";
 import type { PostgresStorage } from "./postgres_storage.ts";
 import { newTaskUuid } from "../../model/task_uuid.ts";
 
@@ -299,6 +299,8 @@ export class PostgresOperations implements QueueOperations {
       const n = Math.min(CHUNK, limit - count);
       const deleted = await this.#step(async (step) => {
         const S = this.#c.s;
+        // Deleting a pending entry deletes its record: this transaction says it means to.
+        if (pending !== undefined) await step.run(`select ${CLAIMING_SQL}`);
         const rows = await step.run(
           `with gone as (
              delete from ${S}.records where ctid = any(array(
@@ -310,7 +312,6 @@ export class PostgresOperations implements QueueOperations {
            , waiting as (
              delete from ${S}.queue where ctid = any(array(
                select ctid from ${S}.queue where app = $1 and fields is not null and ${pending}
-                 and ${claimingSql()} = 'on'
                limit ${n} for update skip locked))
              returning uuid, task_name)`
           }
