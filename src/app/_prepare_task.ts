@@ -8,12 +8,17 @@
  */
 import type { QueueConfig } from "../model/queue_config.ts";
 import type { PluginHub } from "../plugins/plugin_hub.ts";
-import { encodeJson, isReservedField } from "../model/task_codec.ts";
+import { encodeJson, isReservedField, type TaskFields } from "../model/task_codec.ts";
 import { parseArgs } from "../model/task_schema.ts";
 import { InvalidPayloadError } from "../model/errors/invalid_payload_error.ts";
 import { UnknownTaskError } from "../model/errors/unknown_task_error.ts";
 import type { NewTask } from "../ports/broker.ts";
-import type { ConcurrencyLimit, RateLimit, TaskDefinition } from "../ports/task_executor.ts";
+import type {
+  ConcurrencyLimit,
+  Deduplication,
+  RateLimit,
+  TaskDefinition,
+} from "../ports/task_executor.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
@@ -61,6 +66,165 @@ export function checkArgs(taskName: string, args: unknown): void {
 }
 
 /**
+ * What one call's options settle for every task it adds, checked once: the name, the registered
+ * definition, the priority, the extra fields, the queue, the delay, the deadline, the
+ * transaction and the deduplication option (`addTasks` checks them once for its whole batch).
+ */
+interface TaskPlan {
+  readonly taskName: string;
+  readonly definition: TaskDefinition | undefined;
+  /** Whether the arguments are checked against the task's schema. */
+  readonly validate: boolean;
+  /** Whether the task's concurrency and rate limits apply (not for a flow's steps). */
+  readonly limited: boolean;
+  readonly priority: number;
+  readonly extra: TaskFields;
+  /** The caller's uuid, lowercased. */
+  readonly uuid: string | undefined;
+  readonly queue: string | undefined;
+  readonly delayMs: number;
+  readonly expiresInMs: number | undefined;
+  readonly tx: unknown;
+  readonly deduplication: Deduplication | undefined;
+}
+
+/** Checks one call's options: see {@linkcode TaskPlan}. */
+function planTask(
+  app: PrepareHost,
+  taskName: string,
+  options: AddTaskOptions,
+  validate: boolean,
+  limited: boolean,
+): TaskPlan {
+  if (typeof taskName !== "string" || taskName === "") {
+    throw new TypeError("Cannot add task: the task name must be a non-empty string");
+  }
+  const definition = app.tasks.get(taskName);
+  if (definition === undefined && app.tasks.size > 0) {
+    throw new UnknownTaskError(
+      taskName,
+      `Cannot add task "${taskName}": no task is registered under that name${
+        unknownNameHint(taskName, app.tasks.keys())
+      } (an app that registers tasks sends only those; a producer that registers none may send any name)`,
+    );
+  }
+  const context = `Cannot add task "${taskName}"`;
+  const priority = options.priority ?? definition?.priority ?? app.config.taskDefaultPriority;
+  checkPriority(priority, context);
+  const own = definition?.extra;
+  const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
+  for (const [field, value] of Object.entries(extra)) {
+    if (isReservedField(field)) {
+      throw new TypeError(`${context}: extra field "${field}" is reserved for QTasks`);
+    }
+    if (typeof value !== "string") {
+      throw new TypeError(`${context}: extra field "${field}" must be a string`);
+    }
+  }
+  // A generated uuid is valid and lowercase already; a caller's is checked and lowercased.
+  let uuid: string | undefined;
+  if (options.uuid !== undefined) {
+    if (!isUuid(options.uuid)) {
+      throw new TypeError(`${context}: uuid must be a UUID, got ${String(options.uuid)}`);
+    }
+    uuid = options.uuid.toLowerCase();
+  }
+  const queue = options.queue === undefined
+    ? definition?.queue
+    : checkQueueName(options.queue, context, "queue");
+  const delayMs = options.delayMs !== undefined || options.runAt !== undefined
+    ? delayOf(taskName, options)
+    : 0;
+  if (options.tx !== undefined && app.broker.transactional !== true) {
+    throw new TypeError(`${context}: tx (a database transaction) needs the PostgreSQL backend`);
+  }
+  const expiresInMs = options.expiresInMs !== undefined || options.expiresAt !== undefined
+    ? expiryOf(taskName, options, delayMs)
+    : undefined;
+  let deduplication: Deduplication | undefined;
+  // One check when neither the call nor the task deduplicates.
+  if (options.deduplication !== undefined || definition?.deduplication !== undefined) {
+    const own = options.deduplication;
+    if (own !== undefined && own !== false && !limited) {
+      throw new TypeError(
+        `${context}: deduplication is not supported in a chain or group (only addTask takes it)`,
+      );
+    }
+    // A flow's steps ignore the task's default, as they ignore its concurrency limit.
+    deduplication = own === undefined
+      ? (limited ? definition?.deduplication : undefined)
+      : own === false
+      ? undefined
+      : checkDeduplication(own, context);
+  }
+  return {
+    taskName,
+    definition,
+    validate,
+    limited,
+    priority,
+    extra,
+    uuid,
+    queue: queue !== undefined && queue !== DEFAULT_QUEUE ? queue : undefined,
+    delayMs,
+    expiresInMs,
+    tx: options.tx,
+    deduplication,
+  };
+}
+
+/** The task of `args` under `plan`: the per-task checks (arguments, payload size) and parts. */
+function taskOf(plan: TaskPlan, args: unknown[], maxPayloadBytes: number): NewTask {
+  const { taskName, definition } = plan;
+  checkArgs(taskName, args);
+  if (plan.validate && definition?.schema !== undefined) {
+    parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
+  }
+  const encoded = encodeJson(args, `arguments of task "${taskName}"`);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it might matter.
+  if (encoded.length * 3 > maxPayloadBytes) {
+    const bytes = new TextEncoder().encode(encoded).length;
+    if (bytes > maxPayloadBytes) {
+      throw new InvalidPayloadError(
+        `Cannot add task "${taskName}": its arguments take ${bytes} bytes, over maxPayloadBytes (${maxPayloadBytes})`,
+      );
+    }
+  }
+  const task: NewTask = {
+    uuid: plan.uuid ?? newTaskUuid(),
+    taskName,
+    priority: plan.priority,
+    args: encoded,
+    kwargs: "{}",
+    extra: plan.extra,
+  };
+  if (plan.queue !== undefined) task.queue = plan.queue;
+  if (plan.delayMs > 0) task.delayMs = plan.delayMs;
+  if (plan.tx !== undefined) task.tx = plan.tx;
+  if (plan.expiresInMs !== undefined) task.expiresInMs = plan.expiresInMs;
+  const concurrency = definition?.concurrency;
+  if (plan.limited && concurrency !== undefined) {
+    task.concurrency = concurrencyOf(taskName, concurrency, args);
+  }
+  const rateLimit = definition?.rateLimit;
+  if (plan.limited && rateLimit !== undefined) {
+    task.rateLimit = {
+      slot: slotOf(taskName, "rateLimit", rateLimit.key, args),
+      limit: rateLimit.limit,
+      durationMs: rateLimit.durationMs,
+    };
+  }
+  if (plan.deduplication !== undefined) {
+    task.deduplication = deduplicationOf(
+      plan.deduplication,
+      args,
+      `Cannot add task "${taskName}"`,
+    );
+  }
+  return task;
+}
+
+/**
  * A task to store, validated; `validate: false` skips the schema (a chain step's partial
  * arguments). The schema validates, it does not transform: the worker validates again and passes
  * the output on.
@@ -81,117 +245,33 @@ export function prepareTask(
   validate = true,
   limited = true,
 ): NewTask {
-  if (typeof taskName !== "string" || taskName === "") {
-    throw new TypeError("Cannot add task: the task name must be a non-empty string");
-  }
-  checkArgs(taskName, args);
-  const definition = app.tasks.get(taskName);
-  if (definition === undefined && app.tasks.size > 0) {
-    throw new UnknownTaskError(
-      taskName,
-      `Cannot add task "${taskName}": no task is registered under that name${
-        unknownNameHint(taskName, app.tasks.keys())
-      } (an app that registers tasks sends only those; a producer that registers none may send any name)`,
-    );
-  }
-  const config = app.config;
-  if (validate && definition?.schema !== undefined) {
-    parseArgs(definition.schema, args, `Cannot add task "${taskName}"`);
-  }
-  const priority = options.priority ?? definition?.priority ?? config.taskDefaultPriority;
-  checkPriority(priority, `Cannot add task "${taskName}"`);
-  const own = definition?.extra;
-  const extra = own === undefined ? options.extra ?? {} : { ...own, ...options.extra };
-  for (const [field, value] of Object.entries(extra)) {
-    if (isReservedField(field)) {
-      throw new TypeError(
-        `Cannot add task "${taskName}": extra field "${field}" is reserved for QTasks`,
-      );
-    }
-    if (typeof value !== "string") {
-      throw new TypeError(
-        `Cannot add task "${taskName}": extra field "${field}" must be a string`,
-      );
-    }
-  }
-  const encoded = encodeJson(args, `arguments of task "${taskName}"`);
-  const limit = config.maxPayloadBytes;
-  // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it might matter.
-  if (encoded.length * 3 > limit) {
-    const bytes = new TextEncoder().encode(encoded).length;
-    if (bytes > limit) {
-      throw new InvalidPayloadError(
-        `Cannot add task "${taskName}": its arguments take ${bytes} bytes, over maxPayloadBytes (${limit})`,
-      );
-    }
-  }
-  // A generated uuid is valid and lowercase already; a caller's is checked and lowercased.
-  let uuid: string = newTaskUuid();
-  if (options.uuid !== undefined) {
-    if (!isUuid(options.uuid)) {
-      throw new TypeError(
-        `Cannot add task "${taskName}": uuid must be a UUID, got ${String(options.uuid)}`,
-      );
-    }
-    uuid = options.uuid.toLowerCase();
-  }
-  const task: NewTask = {
-    uuid,
-    taskName,
-    priority,
-    args: encoded,
-    kwargs: "{}",
-    extra,
-  };
-  const queue = options.queue === undefined
-    ? definition?.queue
-    : checkQueueName(options.queue, `Cannot add task "${taskName}"`, "queue");
-  if (queue !== undefined && queue !== DEFAULT_QUEUE) task.queue = queue;
-  if (options.delayMs !== undefined || options.runAt !== undefined) {
-    const delayMs = delayOf(taskName, options);
-    if (delayMs > 0) task.delayMs = delayMs;
-  }
-  if (options.tx !== undefined) {
-    if (app.broker.transactional !== true) {
-      throw new TypeError(
-        `Cannot add task "${taskName}": tx (a database transaction) needs the PostgreSQL backend`,
-      );
-    }
-    task.tx = options.tx;
-  }
-  if (options.expiresInMs !== undefined || options.expiresAt !== undefined) {
-    task.expiresInMs = expiryOf(taskName, options, task.delayMs ?? 0);
-  }
-  const concurrency = definition?.concurrency;
-  if (limited && concurrency !== undefined) {
-    task.concurrency = concurrencyOf(taskName, concurrency, args);
-  }
-  const rateLimit = definition?.rateLimit;
-  if (limited && rateLimit !== undefined) {
-    task.rateLimit = {
-      slot: slotOf(taskName, "rateLimit", rateLimit.key, args),
-      limit: rateLimit.limit,
-      durationMs: rateLimit.durationMs,
-    };
-  }
-  // One check when neither the call nor the task deduplicates.
-  if (options.deduplication !== undefined || definition?.deduplication !== undefined) {
-    const context = `Cannot add task "${taskName}"`;
-    const own = options.deduplication;
-    if (own !== undefined && own !== false && !limited) {
-      throw new TypeError(
-        `${context}: deduplication is not supported in a chain or group (only addTask takes it)`,
-      );
-    }
-    // A flow's steps ignore the task's default, as they ignore its concurrency limit.
-    const option = own === undefined
-      ? (limited ? definition?.deduplication : undefined)
-      : own === false
-      ? undefined
-      : checkDeduplication(own, context);
-    if (option !== undefined) task.deduplication = deduplicationOf(option, args, context);
-  }
-  return task;
+  return taskOf(
+    planTask(app, taskName, options, validate, limited),
+    args,
+    app.config.maxPayloadBytes,
+  );
+}
+
+/**
+ * The tasks of one `addTasks` call: the options checked once for the batch (an invalid one
+ * throws even for an empty batch), then each task's arguments, as {@linkcode prepareTask} does.
+ *
+ * @param app The app.
+ * @param taskName The task name.
+ * @param argsList One argument list per task.
+ * @param options The call's options, for every task.
+ */
+export function prepareTasks(
+  app: PrepareHost,
+  taskName: string,
+  argsList: unknown[][],
+  options: AddTaskOptions,
+): NewTask[] {
+  const plan = planTask(app, taskName, options, true, true);
+  const limit = app.config.maxPayloadBytes;
+  const tasks = new Array<NewTask>(argsList.length);
+  for (let i = 0; i < argsList.length; i++) tasks[i] = taskOf(plan, argsList[i], limit);
+  return tasks;
 }
 
 /** Runs qtasks_add_task_before_broker, then validates and encodes what the plugins left. */

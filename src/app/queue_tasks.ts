@@ -43,7 +43,13 @@ import {
 import type { TypedOptions } from "./task_registrar.ts";
 import type { TaskSignature } from "./task_signature.ts";
 import { compileFlow } from "./_flow_compiler.ts";
-import { afterBroker, normalizeUuid, prepareTask, prepareWithPlugins } from "./_prepare_task.ts";
+import {
+  afterBroker,
+  normalizeUuid,
+  prepareTask,
+  prepareTasks,
+  prepareWithPlugins,
+} from "./_prepare_task.ts";
 import { createTaskHandle } from "./_task_handle_factory.ts";
 
 // Declared in their own module; re-exported here, where they were first declared.
@@ -341,7 +347,7 @@ export class QueueTasks implements AppLike {
     }
     const tasks = this.plugins.listens("qtasks_add_task_before_broker")
       ? await Promise.all(argsList.map((args) => prepareWithPlugins(this, taskName, args, options)))
-      : argsList.map((args) => prepareTask(this, taskName, args, options));
+      : prepareTasks(this, taskName, argsList, options);
     const storage = this.broker.storage;
     if (storage.expectRecord !== undefined) {
       for (const task of tasks) storage.expectRecord(task.uuid);

@@ -31,6 +31,7 @@ import type {
   NewTask,
   Settlement,
 } from "../../src/ports/mod.ts";
+import { newTaskUuid } from "../../src/model/task_uuid.ts";
 
 /** Tests of the suite that an implementation may declare as a known bug. */
 export type ContractCase =
@@ -849,6 +850,47 @@ export function brokerContract(
         );
         const claim = await broker.exchange(exchangeRequest({ want: 10 }));
         assert.deepEqual(uuidsOf(claim), [existing.uuid, ...fresh.map((t) => t.uuid)]);
+      }),
+  );
+
+  contractTest(
+    "refuses a bulk batch or flow that names one uuid twice, in or out of order, and stores none of it",
+    () =>
+      withBroker(async (broker) => {
+        const [a, b, c] = [newTaskUuid(), newTaskUuid(), newTaskUuid()];
+        const batches: Array<[string[], string]> = [[[a, b, b, c], b], [[c, a, b, a], a], [
+          [a, a],
+          a,
+        ]];
+        for (const [uuids, repeated] of batches) {
+          const tasks = uuids.map((uuid) => newTask({ uuid }));
+          await assert.rejects(
+            broker.addBulk(tasks),
+            (error: unknown) => error instanceof DuplicateTaskError && error.uuid === repeated,
+          );
+          for (const uuid of new Set(uuids)) {
+            assert.equal(await broker.get(uuid), undefined, `${uuids.join(" ")}: nothing stored`);
+          }
+        }
+        // A flow whose task repeats its group's uuid, or one of its tasks.
+        const link = (index: number) =>
+          JSON.stringify({ group: { uuid: a, index, size: 2 }, next: [] });
+        for (const second of [a, b]) {
+          await assert.rejects(
+            broker.addFlow({
+              records: [{ uuid: a, kind: "group", steps: [b, second] }],
+              tasks: [
+                newTask({ uuid: b, flow: link(0) }),
+                newTask({ uuid: second, flow: link(1) }),
+              ],
+            }),
+            (error: unknown) => error instanceof DuplicateTaskError && error.uuid === second,
+          );
+          assert.equal(await broker.get(a), undefined, "nothing of a refused flow is stored");
+          assert.equal(await broker.get(b), undefined);
+        }
+        await broker.addBulk([a, b, c].map((uuid) => newTask({ uuid })));
+        assert.equal((await mustGet(broker, c)).status, "new");
       }),
   );
 

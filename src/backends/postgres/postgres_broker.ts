@@ -43,6 +43,7 @@ import { PostgresBackendError } from "./postgres_error.ts";
 import { BackendError } from "../../model/errors/backend_error.ts";
 import { PgStep, storedEvents, storedLine } from "./_pg_step.ts";
 import { insertFreshSql, insertTasksSql, taskColumns } from "./_enqueue_sql.ts";
+import { repeatedTask } from "../../ports/_repeated_task.ts";
 import {
   FAST_EXCHANGE_SHORT,
   type FastExchangeReply,
@@ -477,13 +478,12 @@ export class PostgresBroker implements Broker {
 
   /** Stores and queues many tasks in one transaction (all or none). */
   addBulk(tasks: NewTask[]): Promise<void> {
-    const seen = new Set<string>();
     for (const task of tasks) {
       if (task.deduplication !== undefined) return Promise.reject(refusal(task, "addBulk"));
-      if (seen.has(task.uuid)) {
-        return Promise.reject(new DuplicateTaskError(task.taskName, task.uuid));
-      }
-      seen.add(task.uuid);
+    }
+    const repeated = repeatedTask(tasks);
+    if (repeated !== undefined) {
+      return Promise.reject(new DuplicateTaskError(repeated.taskName, repeated.uuid));
     }
     const tx = tasks.find((task) => (task as WithTx).tx !== undefined) as WithTx | undefined;
     if (tx !== undefined || tasks.length === 0) {

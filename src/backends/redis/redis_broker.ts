@@ -31,6 +31,7 @@ import { ConfigError } from "../../model/errors/config_error.ts";
 import { serverOf } from "./_same_server.ts";
 import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
+import { repeatedTask } from "../../ports/_repeated_task.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
   AddOutcome,
@@ -261,6 +262,9 @@ export class RedisBroker implements Broker {
    */
   async addBulk(tasks: NewTask[]): Promise<void> {
     refuseDeduplication(tasks, "addBulk");
+    // The script refuses a uuid that exists, not one the batch names twice (neither exists yet).
+    const repeated = repeatedTask(tasks);
+    if (repeated !== undefined) throw new DuplicateTaskError(repeated.taskName, repeated.uuid);
     const count = this.partitions.length;
     if (count > 1) {
       const groups: NewTask[][] = this.partitions.map(() => []);
@@ -338,6 +342,11 @@ export class RedisBroker implements Broker {
 
   async addFlow(flow: NewFlow): Promise<void> {
     refuseDeduplication(flow.tasks, "addFlow");
+    const repeated = repeatedTask([
+      ...flow.records.map((record) => ({ uuid: record.uuid, taskName: `@${record.kind}` })),
+      ...flow.tasks,
+    ]);
+    if (repeated !== undefined) throw new DuplicateTaskError(repeated.taskName, repeated.uuid);
     // A flow's records and tasks stay in one partition (its scripts touch them together): the
     // one of its first record (the id the caller holds).
     const first = flow.records[0]?.uuid ?? flow.tasks[0]?.uuid ?? "";
