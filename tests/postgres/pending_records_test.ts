@@ -1,16 +1,18 @@
 /**
- * Pending records on PostgreSQL (schema version 7): a task added in bulk keeps its record in its
- * queue entry until it is first claimed; reads, claims, cancels, operations and duplicates treat it
- * as a record like any other, and an older QTasks cannot drop it. Needs PostgreSQL at
- * QTASKS_TEST_POSTGRES_URL.
+ * Pending records on PostgreSQL (schema versions 7 and 8): a task added in bulk keeps its record in
+ * its queue entry until it is first claimed (since version 8, only what the entry's columns do not
+ * hold); reads, claims, cancels, operations and duplicates treat it as a record like any other,
+ * an older QTasks cannot drop it, and entries written by version 7 still read after the upgrade.
+ * Needs PostgreSQL at QTASKS_TEST_POSTGRES_URL.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { DuplicateTaskError } from "../../mod.ts";
-import { type PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
 import { PENDING_GUARD_STATE } from "../../src/backends/postgres/_pending_sql.ts";
+import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
 import { testPostgresUrl, uniqueSchema, withFreshBroker } from "../support/postgres.ts";
@@ -193,3 +195,123 @@ test("rate-limited tasks added in bulk are claimed up to their limit, the rest p
     assert.equal((await broker.get(tasks[2].uuid))?.status, "new");
     assert.deepEqual(await where(broker, tasks[2].uuid), [true, false]);
   }));
+
+/** A record's fields but the ones that differ between two tasks added at different times. */
+function comparable(fields: Record<string, unknown>): Record<string, unknown> {
+  const {
+    seq: _seq,
+    created_at: _c,
+    updated_at: _u,
+    run_at: runAt,
+    expires_at: expiresAt,
+    ...rest
+  } = fields;
+  return { ...rest, run_at: typeof runAt, expires_at: typeof expiresAt };
+}
+
+test("a pending entry keeps only what its columns do not hold, and reads as the record an add stores", () =>
+  withBroker(async (broker) => {
+    const shapes: Array<Partial<NewTask>> = [
+      { taskName: "emails.send", priority: 3, args: '["a\\"b",1]' },
+      { taskName: "письмо", extra: { tenant: "t1" }, headers: { trace: "x" }, delayMs: 60_000 },
+      { expiresInMs: 60_000, queue: "slow" },
+    ];
+    const pending = shapes.map((shape) => newTask(shape));
+    const stored = shapes.map((shape) => newTask(shape));
+    await addPending(broker, pending);
+    for (const task of stored) await broker.add(task);
+    const [plain] = await connection.sql.unsafe(
+      `select fields from ${S}.queue where app = $1 and uuid = $2`,
+      [broker.name, pending[0].uuid],
+    );
+    assert.equal(plain.fields, '{"args":"[\\"a\\\\\\"b\\",1]","kwargs":"{}"}');
+    const rows = await connection.sql.unsafe(
+      `select uuid, fields from ${S}.tasks where app = $1`,
+      [broker.name],
+    );
+    const byUuid = new Map(rows.map((row) => [row.uuid as string, row.fields]));
+    pending.forEach((task, i) => {
+      const read = byUuid.get(task.uuid);
+      assert.deepEqual(comparable(read), comparable(byUuid.get(stored[i].uuid)), task.taskName);
+      assert.equal(read.created_at, read.updated_at);
+      assert.match(read.created_at, /^[0-9]+\.[0-9]{1,3}$/);
+    });
+    // The claim stores the same record, with the claim's fields.
+    const claimed = await broker.exchange(
+      exchangeRequest({ want: 10, queues: ["default", "slow"] }),
+    );
+    assert.equal(claimed.claimed.length, 4);
+    const record = await broker.get(pending[0].uuid);
+    assert.equal(record?.status, "process");
+    assert.equal(record?.taskName, "emails.send");
+    assert.equal(record?.priority, 3);
+    assert.deepEqual(record?.args, ['a"b', 1]);
+  }));
+
+test("entries a version 7 schema left pending read and claim after the upgrade to version 8", async () => {
+  const old = uniqueSchema("pending_v7");
+  const O = `"${old}"`;
+  const app = "upgrade";
+  const uuid = crypto.randomUUID();
+  try {
+    await connection.sql.begin(async (tx) => {
+      await tx.unsafe(`create schema ${O}`);
+      await tx.unsafe(
+        `create table ${O}.qtasks_meta (version integer primary key, applied_at timestamptz not null default now(), description text not null)`,
+      );
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 7)) {
+        await tx.unsafe(migration.sql(O));
+        await tx.unsafe(`insert into ${O}.qtasks_meta (version, description) values ($1, $2)`, [
+          migration.version,
+          migration.description,
+        ]);
+      }
+      // An entry as version 7 wrote it: the whole record's text.
+      await tx.unsafe(
+        `insert into ${O}.queue (app, uuid, priority, seq, due_at, task_name, fields)
+         values ($1, $2, 0, 1, now(), 'contract.add', $3)`,
+        [
+          app,
+          uuid,
+          JSON.stringify({
+            task_name: "contract.add",
+            priority: "0",
+            args: "[5]",
+            kwargs: "{}",
+            status: "new",
+            deliveries: "0",
+            tenant: "t7",
+            seq: "1",
+            created_at: "1700000000.5",
+            updated_at: "1700000000.5",
+          }),
+        ],
+      );
+    });
+    const upgraded = new PostgresConnection({ url, schema: old });
+    upgraded.acquire();
+    const broker = new PostgresBroker({ name: app, connection: upgraded });
+    try {
+      assert.deepEqual(await upgraded.migrate(), [8]);
+      const waiting = await broker.get(uuid);
+      assert.equal(waiting?.status, "new");
+      assert.deepEqual(waiting?.args, [5]);
+      assert.equal(waiting?.extra?.tenant, "t7");
+      assert.equal(waiting?.createdAt.getTime(), 1_700_000_000_500);
+      // A task added in bulk now, next to it: the compact form.
+      const fresh = newTask({ args: "[6]" });
+      await broker.addBulk([fresh]);
+      const result = await broker.exchange(exchangeRequest({ want: 5 }));
+      assert.deepEqual(result.claimed.map((task) => task.uuid).sort(), [uuid, fresh.uuid].sort());
+      const claimed = await broker.get(uuid);
+      assert.equal(claimed?.status, "process");
+      assert.equal(claimed?.extra?.tenant, "t7");
+      assert.deepEqual((await broker.get(fresh.uuid))?.args, [6]);
+    } finally {
+      await broker.stop();
+      await upgraded.release();
+    }
+  } finally {
+    await connection.sql.unsafe(`drop schema if exists ${O} cascade`);
+  }
+});

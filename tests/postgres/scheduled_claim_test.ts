@@ -194,7 +194,7 @@ test("a schema at version 5 migrates its scheduled entries out of the claim inde
     upgraded.acquire();
     const broker = new PostgresBroker({ name: app, connection: upgraded });
     try {
-      assert.deepEqual(await upgraded.migrate(), [6, 7]);
+      assert.deepEqual(await upgraded.migrate(), [6, 7, 8]);
       const rows = await upgraded.sql.unsafe(
         `select uuid, later from ${S}.queue where app = $1 order by seq`,
         [app],

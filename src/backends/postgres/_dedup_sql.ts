@@ -10,6 +10,7 @@
  */
 import type { NewTask } from "../../model/messages.ts";
 import type { PostgresConnection, Queryable } from "./postgres_connection.ts";
+import { stampSql } from "./_pending_sql.ts";
 
 /** What an add with `deduplication` found under its key. */
 export type DedupFound =
@@ -25,7 +26,7 @@ function keyOf(task: NewTask): string {
 
 /** A unix-seconds stamp of a timestamptz expression, as the records store them. */
 function stamp(at: string): string {
-  return `to_jsonb(round(extract(epoch from ${at})::numeric, 3)::text)`;
+  return `to_jsonb(${stampSql(at)})`;
 }
 
 /**

@@ -39,6 +39,7 @@ import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import { isReservedField, type TaskFields } from "../../model/task_codec.ts";
 import { encodeHeaders } from "../../model/task_headers.ts";
 import { notifyPayloadsSql } from "./_pg_step.ts";
+import { recordTextSql, stampSql } from "./_pending_sql.ts";
 
 /** Joins the uuids and the priorities of a batch (`$2`, `$4`); the SQL splits them again. */
 const JOIN = ",";
@@ -104,8 +105,6 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
   const rateLimits = new Array<string | null>(count);
   const rateMs = new Array<string | null>(count);
   let delayed = false, queued = false, expiring = false, limited = false, rated = false;
-  let name: string | undefined;
-  let nameJson = "";
   let oneName = true;
   for (let i = 0; i < count; i++) {
     const task = tasks[i];
@@ -113,25 +112,15 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
     rateSlots[i] = rateLimits[i] = rateMs[i] = null;
     if (isPlain(task)) {
       // The common task: its fields' JSON written directly, in the order (and so the text) the
-      // general path below gives JSON.stringify; the name's JSON once per run of equal names.
-      if (task.taskName !== name) {
-        name = task.taskName;
-        nameJson = JSON.stringify(name);
-      }
-      fields[i] = `{"task_name":${nameJson},"priority":"${task.priority}","args":${
-        JSON.stringify(task.args)
-      },"kwargs":${JSON.stringify(task.kwargs)},"status":"new","deliveries":"0"}`;
+      // general path below gives JSON.stringify.
+      fields[i] = `{"args":${JSON.stringify(task.args)},"kwargs":${JSON.stringify(task.kwargs)}}`;
     } else {
       const each: TaskFields = {};
       for (const [field, value] of Object.entries(task.extra)) {
         if (!isReservedField(field)) each[field] = String(value);
       }
-      each.task_name = task.taskName;
-      each.priority = String(task.priority);
       each.args = task.args;
       each.kwargs = task.kwargs;
-      each.status = "new";
-      each.deliveries = "0";
       if (task.flow !== undefined) each.flow = task.flow;
       const headers = encodeHeaders(task.headers);
       if (headers !== undefined) each.headers = headers;
@@ -198,11 +187,6 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
   };
 }
 
-/** The stamp (unix seconds, three decimals, as text) of the timestamptz expression `at`. */
-function stamp(at: string): string {
-  return `round(extract(epoch from ${at})::numeric, 3)::text`;
-}
-
 /**
  * The CTEs `clock` (the statement's time, `now()`, and the record's stamps as JSON text) and
  * `input` (one row per task, its seq taken in the batch's order), and the expressions of the
@@ -214,9 +198,7 @@ function parts(
   pending = false,
 ): { head: string; record: string; queue: string } {
   const later = (ms: string) => `k.t + ${ms} * interval '1 millisecond'`;
-  const head = `clock as (
-         select c.t, '","created_at":"' || c.st || '","updated_at":"' || c.st || '"' as sfx
-         from (select now() as t, ${stamp("now()")} as st) c),
+  const head = `clock as (select now() as t, ${stampSql("now()")} as st),
        input as (
          select t.uuid, t.fields, t.priority, coalesce(t.task_name, ($5::text[])[1]) as task_name,
            t.delay, t.qname, t.expires, t.conc_slot, t.conc_limit, t.rate_slot, t.rate_limit,
@@ -227,13 +209,24 @@ function parts(
              $12::text[], $13::text[])
            with ordinality as t(uuid, fields, priority, task_name, delay, qname, expires,
              conc_slot, conc_limit, rate_slot, rate_limit, rate_ms, n))`;
-  // The record's JSON text: parsed into `records`, or kept as text in a pending queue entry.
-  const text = `(left(i.fields, -1) || ',"seq":"' || i.seq::text || k.sfx
+  // The compact fields, kept in a pending queue entry: the client's, with the task's time to run
+  // and deadline (on the statement's clock) when it has them.
+  const compact = `(case when i.delay > 0 or i.expires > 0 then left(i.fields, -1)
              || case when i.delay > 0
-               then ',"run_at":"' || ${stamp(later("i.delay"))} || '"' else '' end
+               then ',"run_at":"' || ${stampSql(later("i.delay"))} || '"' else '' end
              || case when i.expires > 0
-               then ',"expires_at":"' || ${stamp(later("i.expires"))} || '"' else '' end
-             || '}')`;
+               then ',"expires_at":"' || ${stampSql(later("i.expires"))} || '"' else '' end
+             || '}' else i.fields end)`;
+  // The record's JSON text, parsed into `records`.
+  const text = `(${
+    recordTextSql({
+      fields: compact,
+      taskName: "i.task_name",
+      priority: "i.priority",
+      seq: "i.seq",
+      stamp: "k.st",
+    })
+  })`;
   // A pending batch stores nothing when a uuid of it has a record (see insertFreshSql).
   const fresh = pending ? "\n         where not exists (select 1 from taken)" : "";
   // A uuid whose record waits in its queue entry (added in bulk) is a duplicate too.
@@ -244,13 +237,13 @@ function parts(
            where q.app = $1 and q.uuid = i.uuid and q.fields is not null)`;
   const queue = `insert into ${S}.queue (app, uuid, priority, seq, due_at, later, task_name,
            qname, deadline, conc_slot, conc_limit, rate_slot, rate_limit, rate_ms${
-    pending ? ", fields" : ""
+    pending ? ", fields, born" : ""
   })
          select $1, i.uuid, i.priority, i.seq, ${later("coalesce(i.delay, 0)")},
            coalesce(i.delay > 0, false), i.task_name,
            coalesce(i.qname, '${DEFAULT_QUEUE}'),
            case when i.expires > 0 then ${later("i.expires")} end, i.conc_slot, i.conc_limit,
-           i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint${pending ? `, ${text}` : ""}
+           i.rate_slot, i.rate_limit::bigint, i.rate_ms::bigint${pending ? `, ${compact}, k.t` : ""}
          from input i cross join clock k${stored}${fresh}`;
   return { head, record, queue };
 }

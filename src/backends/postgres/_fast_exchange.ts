@@ -28,7 +28,13 @@
  * @module
  */
 import { SWEEP_GRACE_MS } from "./_rate_limit_sql.ts";
-import { CLAIMING_SQL, claimRecordsSql, pendingRecordsSql } from "./_pending_sql.ts";
+import {
+  CLAIMING_SQL,
+  claimRecordsSql,
+  compactPendingSql,
+  pendingRecordsSql,
+  pendingTextSql,
+} from "./_pending_sql.ts";
 
 /** The version of the migration that installs `qt_exchange`. */
 export const FAST_EXCHANGE_VERSION = 4;
@@ -158,6 +164,21 @@ export const PENDING_EXCHANGE_MIGRATION: {
   sql: (S) => `${pendingRecordsSql(S)}${exchangeFunctionSql(S, 7)}`,
 };
 
+/**
+ * Migration 8: a pending entry keeps only the compact fields (see `recordTextSql` in
+ * `_pending_sql.ts`) and its time of birth (`queue.born`); the view `tasks` and a `qt_exchange`
+ * that read them.
+ */
+export const COMPACT_PENDING_MIGRATION: {
+  version: number;
+  description: string;
+  sql: (schema: string) => string;
+} = {
+  version: 8,
+  description: "a pending queue entry keeps only what its columns do not hold",
+  sql: (S) => `${compactPendingSql(S)}${exchangeFunctionSql(S, 8)}`,
+};
+
 /** Scheduled entries that are due moved into the claim index per claim, at most. */
 export const PROMOTE_LIMIT = 1_000;
 
@@ -180,10 +201,11 @@ export function promoteDueSql(S: string, app: string, now: string): string {
 /**
  * The `create or replace function` of `qt_exchange` on schema `S`, as migration `version`
  * installs it: 4, 5 (looks for waiting tasks only when its claims filled), 6 (moves due scheduled
- * entries into the claim index first) or 7 (inserts the records of pending entries it claims).
+ * entries into the claim index first), 7 (inserts the records of pending entries it claims) or 8
+ * (reads the compact pending entries).
  * The text for a shipped migration never changes.
  */
-function exchangeFunctionSql(S: string, version: 4 | 5 | 6 | 7): string {
+function exchangeFunctionSql(S: string, version: 4 | 5 | 6 | 7 | 8): string {
   const lean = version >= 5;
   const promote = version >= 6;
   const pending = version >= 7;
@@ -310,7 +332,9 @@ ${
       exit when cardinality(v_uuids) = 0;
       with picked as (
         delete from ${S}.queue q where q.app = p_app and q.uuid = any(v_uuids)
-        returning q.uuid, q.priority, q.seq, q.due_at${pending ? ", q.fields" : ""}),
+        returning q.uuid, q.priority, q.seq, q.due_at${
+    version >= 8 ? `, ${pendingTextSql("q")} as fields` : pending ? ", q.fields" : ""
+  }),
       ${
     pending
       ? claimRecordsSql(S, {

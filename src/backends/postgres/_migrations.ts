@@ -42,6 +42,9 @@
  * claimed (`queue.fields`; the view `tasks` shows records and pending ones together; see
  * `_pending_sql.ts`).
  *
+ * Version 8 keeps in a pending entry only the fields its columns do not hold, and the entry's time
+ * of birth (`queue.born`): the record's text is built from both when it is read or claimed.
+ *
  * @module
  */
 
@@ -56,6 +59,7 @@ export interface Migration {
 }
 
 import {
+  COMPACT_PENDING_MIGRATION,
   FAST_EXCHANGE_MIGRATION,
   LEAN_EXCHANGE_MIGRATION,
   PENDING_EXCHANGE_MIGRATION,
@@ -203,4 +207,5 @@ create index dedup_until on ${S}.dedup (app, until);
   LEAN_EXCHANGE_MIGRATION,
   PROMOTE_EXCHANGE_MIGRATION,
   PENDING_EXCHANGE_MIGRATION,
+  COMPACT_PENDING_MIGRATION,
 ];

@@ -22,6 +22,65 @@
  * @module
  */
 
+/**
+ * The SQL expression of the stamp of the timestamptz expression `at`: unix seconds with three
+ * decimals, as text (as the records keep `created_at`, `run_at` and the others).
+ */
+export function stampSql(at: string): string {
+  return `round(extract(epoch from ${at})::numeric, 3)::text`;
+}
+
+/** The SQL expressions a record's JSON text is built of (see {@linkcode recordTextSql}). */
+export interface RecordParts {
+  /** The compact fields: a JSON object's text, without the fields below (never `{}`). */
+  fields: string;
+  /** The task name (text). */
+  taskName: string;
+  /** The priority (an integer). */
+  priority: string;
+  /** The seq (a bigint). */
+  seq: string;
+  /** The stamp of its creation (text, see {@linkcode stampSql}). */
+  stamp: string;
+}
+
+/**
+ * The SQL expression of a new record's JSON text: the compact fields (a pending entry's
+ * `fields` since schema 8, or a bulk enqueue's column) with the fields every new record has in
+ * front: `task_name`, `priority`, `status` (`new`), `deliveries` (`0`), `seq`, `created_at` and
+ * `updated_at`. Its entry's columns hold them already, so a pending entry does not repeat them:
+ * about 130 bytes less per task written (and logged) at enqueue, and no text to build per task.
+ *
+ * @param p The parts.
+ * @returns The SQL expression (text).
+ */
+export function recordTextSql(p: RecordParts): string {
+  return `'{"task_name":' || to_json(${p.taskName}::text)::text || ',"priority":"' || ${p.priority}
+      || '","status":"new","deliveries":"0","seq":"' || ${p.seq} || '","created_at":"' || ${p.stamp}
+      || '","updated_at":"' || ${p.stamp} || '",' || substr(${p.fields}, 2)`;
+}
+
+/**
+ * The SQL expression of the record's JSON text of the queue entry `q` (a row alias), `null` when
+ * the entry has no record in it: since schema 8 the entry keeps the compact fields and its time of
+ * birth (`born`), and the rest comes from its columns ({@linkcode recordTextSql}); an entry
+ * written by schema 7 (`born` null) holds the whole text.
+ *
+ * @param q The alias of a `queue` row.
+ * @returns The SQL expression (text).
+ */
+export function pendingTextSql(q: string): string {
+  return `case when ${q}.born is null then ${q}.fields else ${
+    recordTextSql({
+      fields: `${q}.fields`,
+      taskName: `${q}.task_name`,
+      priority: `${q}.priority`,
+      seq: `${q}.seq`,
+      stamp: stampSql(`${q}.born`),
+    })
+  } end`;
+}
+
 /** The transaction-local setting that lets a statement delete pending entries. */
 const CLAIMING_SETTING = "qtasks.claiming";
 
@@ -53,6 +112,23 @@ create trigger queue_pending_guard before delete on ${S}.queue for each row
   when (old.fields is not null
     and current_setting('${CLAIMING_SETTING}', true) is distinct from 'on')
   execute function ${S}.qt_pending_guard();
+`;
+}
+
+/**
+ * The statements of migration 8 but `qt_exchange`: the column `queue.born`, and the view `tasks`
+ * reading the compact entries (`S`: the quoted schema).
+ */
+export function compactPendingSql(S: string): string {
+  return `
+alter table ${S}.queue add column born timestamptz;
+create or replace view ${S}.tasks as
+  select app, uuid, fields, expires_at, seq, status, task_name, run_at, finished_at
+  from ${S}.records
+  union all
+  select q.app, q.uuid, (${pendingTextSql("q")})::jsonb, null::timestamptz, q.seq, 'new'::text,
+    q.task_name, extract(epoch from q.due_at)::float8, null::float8
+  from ${S}.queue q where q.fields is not null;
 `;
 }
 
@@ -118,8 +194,8 @@ export function claimRecordsSql(S: string, e: ClaimExpressions): string {
 export function materializeSql(S: string): string {
   // RETURNING gives the row as updated: the record is read (and locked) before.
   return `with m as (
-       select fields from ${S}.queue
-       where app = $1 and uuid = $2 and fields is not null for update),
+       select ${pendingTextSql("q")} as fields from ${S}.queue q
+       where q.app = $1 and q.uuid = $2 and q.fields is not null for update),
      cleared as (
        update ${S}.queue q set fields = null from m where q.app = $1 and q.uuid = $2)
      insert into ${S}.records (app, uuid, fields)

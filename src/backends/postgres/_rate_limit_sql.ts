@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { pendingTextSql } from "./_pending_sql.ts";
 import { toUnixSeconds } from "../../model/task_codec.ts";
 
 /**
@@ -145,7 +146,7 @@ export async function rateClaim(
          delete from ${S}.queue q using ord o
          where q.app = $1 and q.uuid = o.uuid
            and o.n <= (select least(rate, conc) from room)
-         returning q.uuid, q.fields),
+         returning q.uuid, ${pendingTextSql("q")} as fields),
        parked as (
          update ${S}.queue q set parked = true, quarantine = false,
            rate_parked = o.n > (select rate from room)

@@ -50,7 +50,7 @@ import {
   fastExchangeSql,
   promoteDueSql,
 } from "./_fast_exchange.ts";
-import { CLAIMING_SQL, claimRecordsSql } from "./_pending_sql.ts";
+import { CLAIMING_SQL, claimRecordsSql, pendingTextSql } from "./_pending_sql.ts";
 import { type PostgresComponentOptions, PostgresGlobalConfig } from "./postgres_global_config.ts";
 import { PostgresStorage } from "./postgres_storage.ts";
 import { PostgresOperations } from "./postgres_operations.ts";
@@ -875,7 +875,7 @@ export class PostgresBroker implements Broker {
          delete from ${S}.queue q using cand k
          where q.app = $1 and q.uuid = k.uuid
            and ((k.conc_slot is null and k.rate_slot is null) or k.expired)
-         returning q.uuid, q.fields),
+         returning q.uuid, ${pendingTextSql("q")} as fields),
        ${takeSql(S, "picked p join cand k using (uuid)", "not k.expired", "null")}
        select k.uuid, k.priority, k.seq, k.due, k.conc_slot, k.conc_limit, k.rate_slot,
          k.rate_limit, k.rate_ms, k.expired,
@@ -950,7 +950,7 @@ export class PostgresBroker implements Broker {
              select count(*) < $8::int as ok from ${S}.leases where app = $1 and conc_slot = $4),
            picked as (
              delete from ${S}.queue q where q.app = $1 and q.uuid = $2 and (select ok from room)
-             returning q.uuid, q.fields),
+             returning q.uuid, ${pendingTextSql("q")} as fields),
            parked as (
              update ${S}.queue q set parked = true, quarantine = false
              where q.app = $1 and q.uuid = $2 and not (select ok from room)

@@ -10,4 +10,4 @@
  * console.log(SCHEMA_VERSION >= 1); // true
  * ```
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
