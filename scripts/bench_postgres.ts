@@ -4,15 +4,20 @@
  * QTasks on Deno, Bun and Node (each step a child process of that runtime, the pinned ones of
  * scripts/tools, running scripts/bench/qtasks_postgres.ts), the peers in this Deno process.
  *
- *   deno run -A scripts/bench_postgres.ts [--url URL | --private] [--n N] [--latency-n N]
- *                                        [--rounds R] [--only LIST] [--size N] [--json FILE]
+ *   deno run -A scripts/bench_postgres.ts [--url URL | --private] [--n N] [--bulk-n N]
+ *                                        [--latency-n N] [--rounds R] [--only LIST] [--size N]
+ *                                        [--json FILE]
  *
  *   --url        the server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
  *                creates and uses the database qtasks_bench on it, and drops each contender's
  *                schema before its runs
- *   --n          tasks per throughput scenario (default 5000; c1 uses n/5)
+ *   --n          tasks per throughput scenario (default 5000; c1 uses n/5) but bulk
+ *   --bulk-n     tasks per bulk round (default 20000: 20 calls of 1000). With 5,000 a round took a
+ *                tenth of a second, and a few slow batches (the server's autovacuum or checkpoint
+ *                of the moment) decided it: the same contender measured 50,000 and 77,000 tasks/s
+ *                in two runs ten minutes apart
  *   --latency-n  sequential samples of the latency scenario (default 200)
- *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 3): each round
+ *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 5): each round
  *                runs every contender once, in another order (rotated by one), and the table
  *                gives each contender's median round (its rounds are printed too). One round of a
  *                bulk step takes a fifth of a second, and the same statement's server time moved
@@ -29,7 +34,7 @@
  *
  * Scenarios, each run for every contender before the next scenario starts:
  *   enqueue-1   N tasks enqueued one call at a time (100 calls in flight), tasks/s
- *   bulk        N tasks enqueued in bulk calls of 1000, tasks/s, after the same N enqueued untimed
+ *   bulk        bulk-n tasks enqueued in calls of 1000, tasks/s, after the same tasks enqueued untimed
  *               and cleared three times (every contender: a warm producer; the peers run in this
  *               process, QTasks in a fresh one, whose first batches wait for V8 to grow its young
  *               generation)
@@ -61,9 +66,18 @@ import { inBatches, percentile as nearestRank, pool } from "./bench/common.ts";
 const BULK_WARMUPS = 3;
 
 const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
-  "[--latency-n N] [--rounds R] [--only LIST] [--size N] [--json FILE]";
+  "[--bulk-n N] [--latency-n N] [--rounds R] [--only LIST] [--size N] [--json FILE]";
 /** The flags that take a value. */
-const VALUE_FLAGS = ["--url", "--n", "--latency-n", "--rounds", "--only", "--size", "--json"];
+const VALUE_FLAGS = [
+  "--url",
+  "--n",
+  "--bulk-n",
+  "--latency-n",
+  "--rounds",
+  "--only",
+  "--size",
+  "--json",
+];
 
 installExitSafeguard();
 
@@ -75,10 +89,14 @@ const args = parseArgs(Deno.args);
 const privateServer = "private" in args ? await PostgresServer.start() : undefined;
 const baseUrl = privateServer?.url ?? args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const N = Number(args.n ?? 5000);
+const BULK_N = Number(args["bulk-n"] ?? 20_000);
 const LATENCY_N = Number(args["latency-n"] ?? 200);
-const ROUNDS = Number(args.rounds ?? 3);
+const ROUNDS = Number(args.rounds ?? 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   throw new Error(`--rounds must be a whole number from 1, got ${args.rounds}`);
+}
+if (!Number.isInteger(BULK_N) || BULK_N < 1) {
+  throw new Error(`--bulk-n must be a whole number from 1, got ${args["bulk-n"]}`);
 }
 const only = args.only ? new Set(args.only.split(",")) : undefined;
 const benchUrl = (() => {
@@ -515,7 +533,7 @@ await eachRound(ROUNDS, async (contender, row, round) => {
   rates.get(row)!.cpu[round] = cpu;
 });
 await eachRound(ROUNDS, async (contender, row) => {
-  rates.get(row)!.bulk.push(N / await contender.bulk(N));
+  rates.get(row)!.bulk.push(BULK_N / await contender.bulk(BULK_N));
 });
 await eachRound(ROUNDS, async (contender, row, round) => {
   const cpu = await dbCpuDuring(() => contender.process(N, 100));
@@ -670,7 +688,9 @@ const columns = [
 ];
 /** Metrics where a lower figure is better. */
 const LOWER = new Set(["p50 ms", "p99 ms", "db-cpu ms/task", "result p50 ms", "result p99 ms"]);
-console.log(`\nPostgreSQL benchmark, N ${N}, latency samples ${LATENCY_N} (same run, same server)`);
+console.log(
+  `\nPostgreSQL benchmark, N ${N}, bulk ${BULK_N}, latency samples ${LATENCY_N}, ${ROUNDS} rounds (same run, same server)`,
+);
 console.log(`| ${columns.join(" | ")} |`);
 console.log(`|${columns.map(() => "---").join("|")}|`);
 for (const row of results) {

@@ -24,7 +24,7 @@ import { checkPriority } from "./task_options.ts";
 import { checkQueueName, DEFAULT_QUEUE } from "../model/queue_name.ts";
 import { unknownNameHint } from "./_closest_name.ts";
 import { checkDeduplication, deduplicationOf } from "./_deduplication.ts";
-import { newTaskUuid } from "../model/task_uuid.ts";
+import { newTaskUuid, newTaskUuids } from "../model/task_uuid.ts";
 
 /** What preparing a task uses of the app (a `QueueTasks`). */
 export interface PrepareHost {
@@ -173,8 +173,16 @@ function planTask(
   };
 }
 
-/** The task of `args` under `plan`: the per-task checks (arguments, payload size) and parts. */
-function taskOf(plan: TaskPlan, args: unknown[], maxPayloadBytes: number): NewTask {
+/**
+ * The task of `args` under `plan`: the per-task checks (arguments, payload size) and parts; its
+ * uuid the plan's (the caller's), else `uuid`, else a new one.
+ */
+function taskOf(
+  plan: TaskPlan,
+  args: unknown[],
+  maxPayloadBytes: number,
+  uuid?: string,
+): NewTask {
   const { taskName, definition } = plan;
   checkArgs(taskName, args);
   if (plan.validate && definition?.schema !== undefined) {
@@ -191,7 +199,7 @@ function taskOf(plan: TaskPlan, args: unknown[], maxPayloadBytes: number): NewTa
     }
   }
   const task: NewTask = {
-    uuid: plan.uuid ?? newTaskUuid(),
+    uuid: plan.uuid ?? uuid ?? newTaskUuid(),
     taskName,
     priority: plan.priority,
     args: encoded,
@@ -269,8 +277,12 @@ export function prepareTasks(
 ): NewTask[] {
   const plan = planTask(app, taskName, options, true, true);
   const limit = app.config.maxPayloadBytes;
+  // The batch's uuids made at once (slices of one text).
+  const uuids = plan.uuid === undefined ? newTaskUuids(argsList.length) : undefined;
   const tasks = new Array<NewTask>(argsList.length);
-  for (let i = 0; i < argsList.length; i++) tasks[i] = taskOf(plan, argsList[i], limit);
+  for (let i = 0; i < argsList.length; i++) {
+    tasks[i] = taskOf(plan, argsList[i], limit, uuids?.[i]);
+  }
   return tasks;
 }
 

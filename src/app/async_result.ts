@@ -36,8 +36,11 @@ export interface ResultOptions {
  * ```
  */
 export interface AsyncResultControl {
-  /** Cancels the task. */
-  cancel(reason: string): Promise<CancelOutcome>;
+  /**
+   * Cancels the task: the one of the asking {@linkcode AsyncResult}, whose uuid comes second (so
+   * one control may serve many results).
+   */
+  cancel(reason: string, uuid: string): Promise<CancelOutcome>;
   /** The app's name, for messages. */
   appName?: string;
   /**
@@ -134,7 +137,7 @@ export class AsyncResult<R = unknown> {
         new TypeError(`Cannot cancel task ${this.uuid}: no app to cancel it with`),
       );
     }
-    return this.#control.cancel(reason);
+    return this.#control.cancel(reason, this.uuid);
   }
 
   /** Reads the record of this uuid now, whatever its status (a retried one: status `retry`). */

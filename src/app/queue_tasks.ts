@@ -23,7 +23,7 @@ import type { EchoInjectTaskFn, EchoTaskFn, InjectTaskFn, TaskFn } from "../port
 import type { Worker } from "../ports/worker.ts";
 import type { AddTaskOptions } from "./add_task_options.ts";
 import type { AppLike } from "./app_like.ts";
-import { AsyncResult } from "./async_result.ts";
+import { AsyncResult, type AsyncResultControl } from "./async_result.ts";
 import { Chain } from "./chain.ts";
 import { defaultBackend } from "./default_backend.ts";
 import { backendLabel, isMemoryBackend } from "./_backend_label.ts";
@@ -107,6 +107,8 @@ export class QueueTasks implements AppLike {
   #middlewaresBefore: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #middlewaresAfter: readonly TaskMiddleware[] = NO_MIDDLEWARES;
   #presence: WorkerPresence | undefined;
+  /** What the results of this app's new tasks ask of it (see `#result`). */
+  #control: AsyncResultControl | undefined;
 
   /**
    * Creates a QueueTasks.
@@ -557,14 +559,23 @@ export class QueueTasks implements AppLike {
       this.logger,
     );
     const presence = this.#presence;
-    return new AsyncResult<R>(uuid, taskName, this.broker.storage, this.config.resultStatusesEnd, {
-      cancel: (reason) => this.cancel(uuid, reason),
+    // One control for the results of new tasks (addTasks makes one result per task).
+    this.#control ??= {
+      cancel: (reason, uuid) => this.cancel(uuid, reason),
       appName: this.name,
       workerRunning: presence.workerRunning,
       warnNoWorker: presence.warnNoWorker,
-      duplicate,
-      deduplicated,
-    });
+    };
+    const control = duplicate || deduplicated
+      ? { ...this.#control, duplicate, deduplicated }
+      : this.#control;
+    return new AsyncResult<R>(
+      uuid,
+      taskName,
+      this.broker.storage,
+      this.config.resultStatusesEnd,
+      control,
+    );
   }
 
   /** With `server: true` (default), whether a worker of this app is running; else whether the backend answers. */

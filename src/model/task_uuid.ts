@@ -44,6 +44,95 @@ function randomOffset(): number {
 }
 
 /**
+ * Moves the time field and counter on for the next uuid (see the module's layout) and returns
+ * where its ten random bytes begin in {@linkcode POOL}.
+ */
+function advance(): number {
+  const at = randomOffset();
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    counter = ((POOL[at] << 8) | POOL[at + 1]) & 0x7ff;
+  } else if (counter < 0xfff) {
+    counter++;
+  } else {
+    lastMs++;
+    counter = 0;
+  }
+  return at;
+}
+
+/** The ASCII codes of each byte value's two lowercase hex digits, at `2 * value`. */
+const HEX_CODES: Uint8Array = (() => {
+  const codes = new Uint8Array(512);
+  HEX.forEach((hex, i) => {
+    codes[2 * i] = hex.charCodeAt(0);
+    codes[2 * i + 1] = hex.charCodeAt(1);
+  });
+  return codes;
+})();
+
+/** The ASCII code of "-". */
+const DASH = 0x2d;
+
+/** Writes the two hex digits of the byte `value` into `bytes` at `offset`. */
+function putHex(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = HEX_CODES[2 * value];
+  bytes[offset + 1] = HEX_CODES[2 * value + 1];
+}
+
+/** Decodes the ASCII text {@linkcode newTaskUuids} writes. */
+const ASCII = new TextDecoder();
+
+/**
+ * New version 7 UUIDs, lowercase, in ascending order: each greater than every uuid
+ * {@linkcode newTaskUuid} or this function returned before in this process. A batch is written as
+ * the bytes of one text, decoded once, and each uuid is a slice of it: one string per uuid, where
+ * joining 21 pieces per uuid makes 20 (measured for issue 20: the pieces of 1,000 uuids were
+ * about a tenth of what the garbage collector had to clear per bulk enqueue).
+ *
+ * @param count How many.
+ * @returns The uuids, as `xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx`.
+ *
+ * @example
+ * ```ts
+ * import { newTaskUuid, newTaskUuids } from "./task_uuid.ts";
+ *
+ * const [first, second] = newTaskUuids(2);
+ * console.log(first < second, second < newTaskUuid()); // true true
+ * ```
+ */
+export function newTaskUuids(count: number): string[] {
+  const bytes = new Uint8Array(count * 36);
+  for (let i = 0; i < count; i++) {
+    const at = advance();
+    const ms = lastMs;
+    const high = Math.floor(ms / 0x10000); // the first 32 bits of the 48
+    const low = ms % 0x10000;
+    const o = i * 36;
+    putHex(bytes, o, (high >>> 24) & 0xff);
+    putHex(bytes, o + 2, (high >>> 16) & 0xff);
+    putHex(bytes, o + 4, (high >>> 8) & 0xff);
+    putHex(bytes, o + 6, high & 0xff);
+    bytes[o + 8] = DASH;
+    putHex(bytes, o + 9, low >>> 8);
+    putHex(bytes, o + 11, low & 0xff);
+    bytes[o + 13] = DASH;
+    putHex(bytes, o + 14, 0x70 | (counter >>> 8));
+    putHex(bytes, o + 16, counter & 0xff);
+    bytes[o + 18] = DASH;
+    putHex(bytes, o + 19, 0x80 | (POOL[at + 2] & 0x3f));
+    putHex(bytes, o + 21, POOL[at + 3]);
+    bytes[o + 23] = DASH;
+    for (let k = 0; k < 6; k++) putHex(bytes, o + 24 + 2 * k, POOL[at + 4 + k]);
+  }
+  const text = ASCII.decode(bytes);
+  const uuids = new Array<string>(count);
+  for (let i = 0; i < count; i++) uuids[i] = text.slice(i * 36, i * 36 + 36);
+  return uuids;
+}
+
+/**
  * A new version 7 UUID, lowercase: greater than every uuid this function returned before in this
  * process.
  *
@@ -60,17 +149,7 @@ function randomOffset(): number {
  * ```
  */
 export function newTaskUuid(): string {
-  const at = randomOffset();
-  const now = Date.now();
-  if (now > lastMs) {
-    lastMs = now;
-    counter = ((POOL[at] << 8) | POOL[at + 1]) & 0x7ff;
-  } else if (counter < 0xfff) {
-    counter++;
-  } else {
-    lastMs++;
-    counter = 0;
-  }
+  const at = advance();
   const ms = lastMs;
   const high = Math.floor(ms / 0x10000); // the first 32 bits of the 48
   const low = ms % 0x10000;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { QueueTasks } from "../../mod.ts";
-import { newTaskUuid } from "../../src/model/task_uuid.ts";
+import { newTaskUuid, newTaskUuids } from "../../src/model/task_uuid.ts";
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -54,6 +54,39 @@ test("uuids made in the same millisecond differ in their random bits", () => {
   const at = Date.now();
   const [a, b] = withClock(() => at, () => [newTaskUuid(), newTaskUuid()]);
   assert.notEqual(a.slice(19), b.slice(19));
+});
+
+test("a batch of uuids is well-formed, ascending past the counter's room, and continues the single ones", () => {
+  const at = Date.now();
+  const [single, batch, next] = withClock(
+    () => at,
+    () => [newTaskUuid(), newTaskUuids(10_000), newTaskUuid()],
+  );
+  const all = [single, ...batch, next];
+  for (let i = 1; i < all.length; i++) {
+    assert.match(all[i], V7);
+    assert.ok(all[i - 1] < all[i], `at ${i}`);
+  }
+  assert.ok(timeOf(next) > at && timeOf(next) <= at + 10);
+  assert.deepEqual(newTaskUuids(0), []);
+});
+
+test("addTasks gives each task its own ascending uuid", async () => {
+  const app = new QueueTasks({
+    name: "uuid-batch",
+    env: false,
+    config: { logsDefaultLevel: "silent" },
+  });
+  const echo = app.task("echo", (n: number) => n);
+  const handles = await echo.addTasks([[1], [2], [3]]);
+  const uuids = handles.map((handle) => handle.uuid);
+  for (const uuid of uuids) assert.match(uuid, V7);
+  assert.ok(uuids[0] < uuids[1] && uuids[1] < uuids[2]);
+  assert.deepEqual(
+    (await Promise.all(uuids.map((uuid) => app.get(uuid)))).map((record) => record?.args),
+    [[1], [2], [3]],
+  );
+  await app.stop();
 });
 
 test("a task added without a uuid gets a version 7 uuid", async () => {

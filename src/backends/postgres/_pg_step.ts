@@ -36,24 +36,26 @@ const PAYLOAD_SEPARATOR = "\u001e";
  */
 class EventPacker {
   readonly #payloads: string[] = [];
-  #current = "";
+  /** The lines of the payload being filled (joined once it is full: no text per line added). */
+  #lines: string[] = [];
   #bytes = 0;
 
   /** Adds a line of `size` bytes in UTF-8. */
   add(text: string, size: number): void {
-    if (this.#current !== "" && this.#bytes + size + 1 > PAYLOAD_LIMIT) {
-      this.#payloads.push(this.#current);
-      this.#current = "";
-    }
-    this.#bytes = this.#current === "" ? size : this.#bytes + size + 1;
-    this.#current = this.#current === "" ? text : `${this.#current}\n${text}`;
+    if (this.#lines.length > 0 && this.#bytes + size + 1 > PAYLOAD_LIMIT) this.#flush();
+    this.#bytes = this.#lines.length === 0 ? size : this.#bytes + size + 1;
+    this.#lines.push(text);
   }
 
   /** The payloads, joined. */
   text(): string {
-    if (this.#current !== "") this.#payloads.push(this.#current);
-    this.#current = "";
+    if (this.#lines.length > 0) this.#flush();
     return this.#payloads.join(PAYLOAD_SEPARATOR);
+  }
+
+  #flush(): void {
+    this.#payloads.push(this.#lines.join("\n"));
+    this.#lines = [];
   }
 }
 
