@@ -11,11 +11,13 @@
  *   --url        the server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
  *                creates and uses the database qtasks_bench on it, and drops each contender's
  *                schema before its runs
- *   --n          tasks per throughput scenario (default 5000; c1 uses n/5) but bulk
- *   --bulk-n     tasks per bulk round (default 20000: 20 calls of 1000). With 5,000 a round took a
- *                tenth of a second, and a few slow batches (the server's autovacuum or checkpoint
- *                of the moment) decided it: the same contender measured 50,000 and 77,000 tasks/s
- *                in two runs ten minutes apart
+ *   --n          tasks per throughput scenario (default 5000; c1 uses n/5)
+ *   --bulk-n     tasks per bulk round (default: N). A round of 5,000 takes a tenth of a second, so a
+ *                few slow batches (the server's autovacuum or checkpoint of the moment) can decide
+ *                it; longer rounds even that out, but leave 4 x bulk-n deleted rows per round in
+ *                the tables, which the next scenarios meet (two runs with 20,000 measured QTasks'
+ *                DB CPU per task at 0.53-0.64 ms, three with 5,000 at 0.35-0.42; its workers
+ *                vacuum the queue when they first claim, on their own connections)
  *   --latency-n  sequential samples of the latency scenario (default 200)
  *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 5): each round
  *                runs every contender once, in another order (rotated by one), and the table
@@ -89,7 +91,7 @@ const args = parseArgs(Deno.args);
 const privateServer = "private" in args ? await PostgresServer.start() : undefined;
 const baseUrl = privateServer?.url ?? args.url ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const N = Number(args.n ?? 5000);
-const BULK_N = Number(args["bulk-n"] ?? 20_000);
+const BULK_N = Number(args["bulk-n"] ?? N);
 const LATENCY_N = Number(args["latency-n"] ?? 200);
 const ROUNDS = Number(args.rounds ?? 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
