@@ -12,10 +12,14 @@ import { after, test } from "node:test";
 import { DuplicateTaskError } from "../../mod.ts";
 import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
 import { PENDING_GUARD_STATE } from "../../src/backends/postgres/_pending_sql.ts";
-import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
-import { testPostgresUrl, uniqueSchema, withFreshBroker } from "../support/postgres.ts";
+import {
+  createSchemaAt,
+  testPostgresUrl,
+  uniqueSchema,
+  withFreshBroker,
+} from "../support/postgres.ts";
 
 const url = testPostgresUrl();
 const schema = uniqueSchema("pending");
@@ -255,17 +259,7 @@ test("entries a version 7 schema left pending read and claim after the upgrade t
   const uuid = crypto.randomUUID();
   try {
     await connection.sql.begin(async (tx) => {
-      await tx.unsafe(`create schema ${O}`);
-      await tx.unsafe(
-        `create table ${O}.qtasks_meta (version integer primary key, applied_at timestamptz not null default now(), description text not null)`,
-      );
-      for (const migration of MIGRATIONS.filter((m) => m.version <= 7)) {
-        await tx.unsafe(migration.sql(O));
-        await tx.unsafe(`insert into ${O}.qtasks_meta (version, description) values ($1, $2)`, [
-          migration.version,
-          migration.description,
-        ]);
-      }
+      await createSchemaAt(tx, O, 7);
       // An entry as version 7 wrote it: the whole record's text.
       await tx.unsafe(
         `insert into ${O}.queue (app, uuid, priority, seq, due_at, task_name, fields)

@@ -8,11 +8,15 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
-import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 import { fastExchangeSql, PROMOTE_LIMIT } from "../../src/backends/postgres/_fast_exchange.ts";
 import type { NewTask } from "../../src/model/messages.ts";
 import { exchangeRequest, newTask } from "../contract/broker_contract.ts";
-import { testPostgresUrl, uniqueSchema, withFreshBroker } from "../support/postgres.ts";
+import {
+  createSchemaAt,
+  testPostgresUrl,
+  uniqueSchema,
+  withFreshBroker,
+} from "../support/postgres.ts";
 
 const url = testPostgresUrl();
 const schema = uniqueSchema("sched");
@@ -162,17 +166,7 @@ test("a schema at version 5 migrates its scheduled entries out of the claim inde
   try {
     // Version 5 as an older QTasks made it, with one task due now and one an hour ahead.
     await connection.sql.begin(async (tx) => {
-      await tx.unsafe(`create schema ${S}`);
-      await tx.unsafe(
-        `create table ${S}.qtasks_meta (version integer primary key, applied_at timestamptz not null default now(), description text not null)`,
-      );
-      for (const migration of MIGRATIONS.filter((m) => m.version <= 5)) {
-        await tx.unsafe(migration.sql(S));
-        await tx.unsafe(`insert into ${S}.qtasks_meta (version, description) values ($1, $2)`, [
-          migration.version,
-          migration.description,
-        ]);
-      }
+      await createSchemaAt(tx, S, 5);
     });
     const due = crypto.randomUUID();
     const ahead = crypto.randomUUID();

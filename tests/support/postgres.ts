@@ -6,6 +6,7 @@
  */
 import process from "node:process";
 import { PostgresBroker, type PostgresConnection } from "../../src/backends/postgres/mod.ts";
+import { MIGRATIONS } from "../../src/backends/postgres/_migrations.ts";
 
 /**
  * The PostgreSQL URL of the tests: QTASKS_TEST_POSTGRES_URL, else the local server's
@@ -49,5 +50,32 @@ export async function withFreshBroker(
   } finally {
     await broker.flushAll();
     await broker.stop();
+  }
+}
+
+/**
+ * Creates schema `S` (quoted) as an older QTasks left it: migrations 1 to `version` applied and
+ * recorded in its `qtasks_meta`, in `tx` (a transaction of the caller, which may add rows as that
+ * version wrote them).
+ *
+ * @param tx The caller's transaction.
+ * @param S The quoted schema.
+ * @param version The last migration applied.
+ */
+export async function createSchemaAt(
+  tx: { unsafe(query: string, params?: never[]): Promise<unknown> },
+  S: string,
+  version: number,
+): Promise<void> {
+  await tx.unsafe(`create schema ${S}`);
+  await tx.unsafe(
+    `create table ${S}.qtasks_meta (version integer primary key, applied_at timestamptz not null default now(), description text not null)`,
+  );
+  for (const migration of MIGRATIONS.filter((m) => m.version <= version)) {
+    await tx.unsafe(migration.sql(S));
+    await tx.unsafe(
+      `insert into ${S}.qtasks_meta (version, description) values ($1, $2)`,
+      [migration.version, migration.description] as never[],
+    );
   }
 }
