@@ -16,14 +16,16 @@
  *   per element and the server a parse of the array literal, 0.6 ms and 0.2 ms per batch of 1,000
  *   against nothing measurable for the joined text (issue 20, round trips timed with one
  *   parameter each);
- * - the record's added fields (`seq`, the stamps, `run_at`, `expires_at`) are appended to the JSON
- *   text before its one parse, the stamps computed once per statement (and the text that carries
- *   them, `sfx`, too: one concatenation per task instead of five);
+ * - the client sends a task's compact fields only (`args`, `kwargs`, extra fields, flow, headers);
+ *   the server puts the fields every new record has in front (`task_name`, `priority`, `status`,
+ *   `deliveries`, `seq`, the stamps: `recordTextSql` in `_pending_sql.ts`) and appends `run_at`
+ *   and `expires_at` when the task has them, before the text's one parse; the stamp is computed
+ *   once per statement;
  * - the seq is taken once per task, in the batch's order, and both inserts read it from the
  *   input: no join, no sort;
  * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) writes only the
- *   queue entries, each holding its record's JSON text until the task's first claim (schema 7,
- *   `_pending_sql.ts`), and has no `ON CONFLICT`: a uuid that has a record (one index probe per
+ *   queue entries, each holding its compact fields and its time of birth until the task's first
+ *   claim (schemas 7 and 8, `_pending_sql.ts`), and has no `ON CONFLICT`: a uuid that has a record (one index probe per
  *   task) or a queue entry makes it store nothing, and the broker does the batch again with
  *   {@linkcode insertTasksSql}, which replaces an expired record of the same uuid and skips a live
  *   one (the duplicate). Its events are sent by the same statement: one round trip, and no
@@ -188,7 +190,7 @@ export function taskColumns(tasks: readonly NewTask[]): TaskColumns {
 }
 
 /**
- * The CTEs `clock` (the statement's time, `now()`, and the record's stamps as JSON text) and
+ * The CTEs `clock` (the statement's time, `now()`, and its stamp) and
  * `input` (one row per task, its seq taken in the batch's order), and the expressions of the
  * record and queue rows. `S` is the schema.
  */

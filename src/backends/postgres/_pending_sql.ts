@@ -1,7 +1,9 @@
 /**
- * Pending records (schema version 7): the record of a task added in bulk lives in its queue entry
- * (`queue.fields`, the record's JSON as text) until the task is first claimed, and only then gets
- * its row in `records`. Measured (issue 20, a batch of 1,000 in one Deno process against
+ * Pending records (schema versions 7 and 8): the record of a task added in bulk lives in its queue
+ * entry until the task is first claimed, and only then gets its row in `records`. Since version 8
+ * the entry keeps only what its columns do not hold (`queue.fields`, the compact fields as JSON
+ * text, and `queue.born`, its time of birth; {@linkcode pendingTextSql} builds the record's text
+ * from both); an entry written by version 7 keeps the whole text. Measured (issue 20, a batch of 1,000 in one Deno process against
  * graphile-worker's `addJobs` on a private PostgreSQL 15): the record's row, its two index entries
  * and the parse of its JSON into JSONB were about 40% of the bulk statement's time in the server;
  * written at the claim, the row is written once (a claim used to write the record's second
