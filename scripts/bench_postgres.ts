@@ -16,7 +16,7 @@
  *                few slow batches (the server's autovacuum or checkpoint of the moment) can decide
  *                it; longer rounds even that out, but leave 4 x bulk-n deleted rows per round in
  *                the tables, which the next scenarios meet (two runs with 20,000 measured QTasks'
- *                DB CPU per task at 0.53-0.64 ms, three with 5,000 at 0.35-0.42; its workers
+ *                DB CPU per task at 0.53-0.64 ms, three with 5,000 at 0.32-0.42; its workers
  *                vacuum the queue when they first claim, on their own connections)
  *   --latency-n  sequential samples of the latency scenario (default 200)
  *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 5): each round
