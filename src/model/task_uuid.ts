@@ -18,12 +18,6 @@
  * @module
  */
 
-/** Lowercase hex of each byte value. */
-const HEX: readonly string[] = Array.from(
-  { length: 256 },
-  (_, i) => i.toString(16).padStart(2, "0"),
-);
-
 /** Random bytes drawn in one call, ten per uuid (two for a counter's start, eight after it). */
 const POOL = new Uint8Array(4000);
 let poolAt = POOL.length;
@@ -64,11 +58,12 @@ function advance(): number {
 
 /** The ASCII codes of each byte value's two lowercase hex digits, at `2 * value`. */
 const HEX_CODES: Uint8Array = (() => {
+  const digits = "0123456789abcdef";
   const codes = new Uint8Array(512);
-  HEX.forEach((hex, i) => {
-    codes[2 * i] = hex.charCodeAt(0);
-    codes[2 * i + 1] = hex.charCodeAt(1);
-  });
+  for (let i = 0; i < 256; i++) {
+    codes[2 * i] = digits.charCodeAt(i >>> 4);
+    codes[2 * i + 1] = digits.charCodeAt(i & 15);
+  }
   return codes;
 })();
 
@@ -149,14 +144,5 @@ export function newTaskUuids(count: number): string[] {
  * ```
  */
 export function newTaskUuid(): string {
-  const at = advance();
-  const ms = lastMs;
-  const high = Math.floor(ms / 0x10000); // the first 32 bits of the 48
-  const low = ms % 0x10000;
-  return HEX[(high >>> 24) & 0xff] + HEX[(high >>> 16) & 0xff] + HEX[(high >>> 8) & 0xff] +
-    HEX[high & 0xff] + "-" + HEX[low >>> 8] + HEX[low & 0xff] + "-" +
-    HEX[0x70 | (counter >>> 8)] + HEX[counter & 0xff] + "-" +
-    HEX[0x80 | (POOL[at + 2] & 0x3f)] + HEX[POOL[at + 3]] + "-" +
-    HEX[POOL[at + 4]] + HEX[POOL[at + 5]] + HEX[POOL[at + 6]] + HEX[POOL[at + 7]] +
-    HEX[POOL[at + 8]] + HEX[POOL[at + 9]];
+  return newTaskUuids(1)[0];
 }

@@ -498,12 +498,11 @@ export class PostgresBroker implements Broker {
 
   /** Stores a chain's or group's records and queues its first tasks (all or none). */
   addFlow(flow: NewFlow): Promise<void> {
-    const seen = new Set<string>();
     const refused = flow.tasks.find((task) => task.deduplication !== undefined);
     if (refused !== undefined) return Promise.reject(refusal(refused, "addFlow"));
-    for (const { uuid, taskName } of [...flow.records.map(flowRecordName), ...flow.tasks]) {
-      if (seen.has(uuid)) return Promise.reject(new DuplicateTaskError(taskName, uuid));
-      seen.add(uuid);
+    const repeated = repeatedTask([...flow.records.map(flowRecordName), ...flow.tasks]);
+    if (repeated !== undefined) {
+      return Promise.reject(new DuplicateTaskError(repeated.taskName, repeated.uuid));
     }
     return this.#step(async (step) => {
       const stamp = toUnixSeconds(step.nowMs);

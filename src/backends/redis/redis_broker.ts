@@ -32,6 +32,7 @@ import { serverOf } from "./_same_server.ts";
 import { DEFAULT_QUEUE } from "../../model/queue_name.ts";
 import { DuplicateTaskError } from "../../model/errors/duplicate_task_error.ts";
 import { repeatedTask } from "../../ports/_repeated_task.ts";
+import { flowRecordName } from "../../model/_flow_record.ts";
 import type { TaskRecord } from "../../model/task_record.ts";
 import type {
   AddOutcome,
@@ -342,20 +343,15 @@ export class RedisBroker implements Broker {
 
   async addFlow(flow: NewFlow): Promise<void> {
     refuseDeduplication(flow.tasks, "addFlow");
-    const repeated = repeatedTask([
-      ...flow.records.map((record) => ({ uuid: record.uuid, taskName: `@${record.kind}` })),
-      ...flow.tasks,
-    ]);
+    const named = [...flow.records.map(flowRecordName), ...flow.tasks];
+    const repeated = repeatedTask(named);
     if (repeated !== undefined) throw new DuplicateTaskError(repeated.taskName, repeated.uuid);
     // A flow's records and tasks stay in one partition (its scripts touch them together): the
     // one of its first record (the id the caller holds).
     const first = flow.records[0]?.uuid ?? flow.tasks[0]?.uuid ?? "";
     if (this.partitions.length > 1) {
       // Its uuids are unique in their own partitions too (where add() would look).
-      await this.#checkAbsent([
-        ...flow.records.map((record) => ({ uuid: record.uuid, taskName: `@${record.kind}` })),
-        ...flow.tasks,
-      ]);
+      await this.#checkAbsent(named);
     }
     await this.#sendBulk(
       flow.tasks,
