@@ -12,6 +12,7 @@ import { after, test } from "node:test";
 import { PostgresBroker, PostgresConnection } from "../../src/backends/postgres/mod.ts";
 import { DuplicateTaskError } from "../../src/model/errors/duplicate_task_error.ts";
 import type { NewTask } from "../../src/ports/broker.ts";
+import { newTaskUuids } from "../../src/model/task_uuid.ts";
 import { appName, componentContext, newTask } from "../contract/broker_contract.ts";
 import { type CountedBroker, countedBroker } from "../support/counted_broker.ts";
 import { testPostgresUrl, uniqueSchema } from "../support/postgres.ts";
@@ -210,6 +211,26 @@ test("a bulk enqueue that meets the uuid of an expired record replaces it", () =
     assert.equal(records.get(old.uuid)!.args, "[2]");
     assert.ok(queue.has(old.uuid) && queue.has(other.uuid));
   }));
+
+test("a bulk batch whose uuids surround another task's record is still stored by its one statement", async () => {
+  const { broker, sent, restore } = await counted();
+  try {
+    // Ascending uuids: the record of `middle` falls in the batch's range, and is not in it.
+    const [first, middle, last] = newTaskUuids(3).map((uuid) => newTask({ uuid }));
+    await broker.add(middle);
+    const before = sent();
+    await broker.addBulk([last, first]);
+    assert.equal(sent() - before, 1);
+    const { records, pending } = await stored(broker.name);
+    assert.deepEqual(pending, new Set([first.uuid, last.uuid]));
+    assert.equal(records.get(middle.uuid)!.args, middle.args);
+    assert.equal(records.get(first.uuid)!.status, "new");
+  } finally {
+    restore();
+    await broker.flushAll();
+    await broker.stop();
+  }
+});
 
 test("a bulk enqueue of several chunks that meets a live uuid stores none and names it", () =>
   withBroker(async (broker) => {

@@ -25,11 +25,15 @@
  *   input: no join, no sort;
  * - {@linkcode insertFreshSql} (a bulk enqueue without the caller's transaction) writes only the
  *   queue entries, each holding its compact fields and its time of birth until the task's first
- *   claim (schemas 7 and 8, `_pending_sql.ts`), and has no `ON CONFLICT`: a uuid that has a record (one index probe per
- *   task) or a queue entry makes it store nothing, and the broker does the batch again with
+ *   claim (schemas 7 and 8, `_pending_sql.ts`), and has no `ON CONFLICT`: a uuid that has a record
+ *   or a queue entry makes it store nothing, and the broker does the batch again with
  *   {@linkcode insertTasksSql}, which replaces an expired record of the same uuid and skips a live
  *   one (the duplicate). Its events are sent by the same statement: one round trip, and no
- *   transaction for a batch of one statement.
+ *   transaction for a batch of one statement. Whether a record has a uuid of the batch is one
+ *   index probe of the batch's range of uuids, and one probe per task only when a record falls in
+ *   that range: the app's uuids ascend and share their first digits (they start with the time),
+ *   so that range rarely holds another task's record. Measured (issue 20, `EXPLAIN ANALYZE`, 1,000
+ *   tasks): 0.21 ms, against 0.88 ms for a probe per task; 0.14 ms of it finds the range's ends.
  *
  * The record is the same either way: the same fields with the same values (stamps in unix seconds
  * with three decimals, `seq` as text), the same queue columns.
@@ -295,12 +299,22 @@ export function insertTasksSql(S: string, notify: boolean): string {
  */
 export function insertFreshSql(S: string): string {
   const { head, queue } = parts(S, "", true);
+  // Whether a uuid of the batch has a record: first one probe of the batch's range of uuids (the
+  // app's ascend and share their first digits, so another task's record rarely falls between
+  // them), then, only when some record does, one probe per uuid. The range is taken on the
+  // server, in the column's collation. The \`case\` keeps that order: as two \`exists\` joined by
+  // \`and\`, the planner ran the probe per uuid first (an init plan, evaluated once).
   return `with ${head},
+       bounds as (
+         select min(u) as lo, max(u) as hi from unnest(string_to_array($2::text, '${JOIN}')) as u),
        taken as (
-         select 1 from unnest(string_to_array($2::text, '${JOIN}')) as u(uuid)
-         cross join lateral (
-           select 1 from ${S}.records r where r.app = $1 and r.uuid = u.uuid limit 1) r
-         limit 1),
+         select 1 from bounds b
+         where case when exists (select 1 from ${S}.records r
+             where r.app = $1 and r.uuid >= b.lo and r.uuid <= b.hi)
+           then exists (select 1 from unnest(string_to_array($2::text, '${JOIN}')) as u(uuid)
+             cross join lateral (
+               select 1 from ${S}.records r where r.app = $1 and r.uuid = u.uuid limit 1) r)
+           else false end),
        queued as (
          ${queue}),
        sent as (
