@@ -126,6 +126,53 @@ test("the operations list, find and count pending tasks with the stored ones", (
     assert.deepEqual(await broker.operations.logs(pending[0].uuid), []);
   }));
 
+test("a page of the operations list reads a page of the pending entries, not all of them", () =>
+  withBroker(async (broker) => {
+    const backlog = Array.from({ length: 3000 }, (_, i) => newTask({ args: `[${i}]` }));
+    await broker.addBulk(backlog.slice(0, 2500));
+    const stored = newTask();
+    await broker.add(stored);
+    await broker.addBulk(backlog.slice(2500));
+    await connection.sql.unsafe(`analyze ${S}.queue`);
+    // The statements the list sends, to be explained.
+    const sent: Array<[string, unknown[]]> = [];
+    const run = connection.run.bind(connection);
+    connection.run = (on, text, params) => {
+      sent.push([text, params ?? []]);
+      return run(on, text, params);
+    };
+    let page;
+    try {
+      page = await broker.operations.list({ limit: 20 });
+    } finally {
+      connection.run = run;
+    }
+    assert.deepEqual(
+      page.records.map((record) => record.uuid),
+      backlog.slice(-20).reverse().map((task) => task.uuid),
+    );
+    // The stored task's record comes between the pending ones, in the order they were added.
+    const next = await broker.operations.list({ limit: 1000, cursor: page.cursor });
+    assert.deepEqual(
+      next.records.slice(479, 482).map((record) => record.uuid),
+      [backlog[2500].uuid, stored.uuid, backlog[2499].uuid],
+    );
+    // Explained: no node reads more queue entries than a page (the limit and one more).
+    const [text, params] = sent.find(([text]) => text.includes("order by seq desc"))!;
+    const [plan] = await connection.sql.unsafe(
+      `explain (analyze, format json) ${text}`,
+      params as never,
+    );
+    const rowsOfQueue: number[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      if (node["Relation Name"] === "queue") rowsOfQueue.push(node["Actual Rows"] as number);
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk((plan["QUERY PLAN"] as Array<{ Plan: Record<string, unknown> }>)[0].Plan);
+    assert.equal(rowsOfQueue.length, 1);
+    assert.ok(rowsOfQueue[0] <= 21, `the list read ${rowsOfQueue[0]} queue entries`);
+  }));
+
 test("a uuid whose record is pending is a duplicate for add, addBulk and addFlow", () =>
   withBroker(async (broker) => {
     const task = newTask();

@@ -34,7 +34,7 @@ import type {
   TaskLogLine,
 } from "../../ports/queue_operations.ts";
 import { PgStep } from "./_pg_step.ts";
-import { CLAIMING_SQL } from "./_pending_sql.ts";
+import { CLAIMING_SQL, pendingTextSql } from "./_pending_sql.ts";
 import type { PostgresStorage } from "./postgres_storage.ts";
 import { newTaskUuid } from "../../model/task_uuid.ts";
 
@@ -58,6 +58,29 @@ function statusCondition(status: QueryStatus, now: string): string {
     default:
       return `status = '${status}'`;
   }
+}
+
+/**
+ * The SQL of a page of {@linkcode PostgresOperations.list}: the newest rows of the view `tasks`
+ * matching `where` (its columns), at most `$2`. The view's two parts are read apart, each through
+ * its own index on `seq` (`records_seq`, and `queue_pending` for the records pending in their
+ * queue entries), then merged: through the view, the planner cannot order its second part by an
+ * index (a member of a `union all` with a `where` is not flattened), so a page read and sorted
+ * every pending entry, building each one's record text. Measured (issue 20, 100,000 tasks added in
+ * bulk, a page of 50 from the client): 153 ms through the view, 1.2 ms apart.
+ */
+function listSql(S: string, where: string): string {
+  const page = `${where} and status is not null order by seq desc limit $2`;
+  return `select uuid, seq, fields from (
+       (select uuid, seq, fields from ${S}.records where ${page})
+       union all
+       (select uuid, seq, fields from (
+          select q.app, q.uuid, q.seq, 'new'::text as status, q.task_name,
+            extract(epoch from q.due_at)::float8 as run_at, null::float8 as finished_at,
+            null::timestamptz as expires_at, (${pendingTextSql("q")})::jsonb as fields
+          from ${S}.queue q where q.fields is not null) pending
+        where ${page})) page
+     order by seq desc limit $2`;
 }
 
 /** A record is alive: not past its retention. */
@@ -130,12 +153,7 @@ export class PostgresOperations implements QueueOperations {
       params.push(checked.taskName);
       conditions.push(`task_name = $${params.length}`);
     }
-    const rows = await this.#q(
-      `select uuid, seq, fields from ${this.#c.s}.tasks where ${
-        conditions.join(" and ")
-      } and status is not null order by seq desc limit $2`,
-      params,
-    );
+    const rows = await this.#q(listSql(this.#c.s, conditions.join(" and ")), params);
     const records: TaskRecord[] = [];
     for (const row of rows.slice(0, checked.limit)) {
       const record = decodeTaskRecord(row.uuid, row.fields as TaskFields);
