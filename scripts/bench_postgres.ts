@@ -18,13 +18,17 @@
  *                the tables, which the next scenarios meet (two runs with 20,000 measured QTasks'
  *                DB CPU per task at 0.53-0.64 ms, three with 5,000 at 0.32-0.42; its workers
  *                vacuum the queue when they first claim, on their own connections)
- *   --latency-n  sequential samples of the latency scenario (default 200)
- *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100; default 5): each round
+ *   --latency-n  sequential samples of the latency scenario (default 200), a share of them in each
+ *               round (pooled for p50 and p99; each round's own p50 is printed with the rounds)
+ *   --rounds     rounds of each throughput scenario (enqueue-1, bulk, c100) and of the latency
+ *                one (default 5): each round
  *                runs every contender once, in another order (rotated by one), and the table
  *                gives each contender's median round (its rounds are printed too). One round of a
  *                bulk step takes a fifth of a second, and the same statement's server time moved
  *                between 15 and 30 ms within minutes on the 2-core machine: with one round per
- *                contender, such a minute decided the row
+ *                contender, such a minute decided the row (the latency's p50 too: one run of
+ *                all its samples measured one contender at 2.15 ms and another at 1.48 ms, where
+ *                the run before had them at 1.86 and 1.67)
  *   --only       run only these contenders: qtasks-deno, qtasks-bun, qtasks-node (qtasks: the
  *                three), pg-boss, graphile-worker
  *   --size       also measure QTasks' table sizes after N tasks enqueued in bulk and processed,
@@ -46,7 +50,9 @@
  *               process), sequentially: p50 and p99 in ms, the same measure for every
  *               contender; QTasks also reports "result p50/p99": until `result.value()`
  *               resolved (the result stored, then pushed by NOTIFY: a durable commit more,
- *               which the peers' figures do not include)
+ *               which the peers' figures do not include); in rounds as the throughput
+ *               scenarios, each round 50 untimed samples first (every contender: QTasks runs
+ *               each round in a fresh process, and the peers start their workers again)
  *   db-cpu      CPU time (user + system) of the PostgreSQL backends serving the contender's
  *               connections (from /proc/<pid>/stat of the pids pg_stat_activity lists for the
  *               benchmark database), per task, over enqueue-1 + c100 of the same round (median)
@@ -66,6 +72,14 @@ import { inBatches, percentile as nearestRank, pool } from "./bench/common.ts";
 
 /** Untimed rounds of the same N tasks before a bulk step is timed (every contender). */
 const BULK_WARMUPS = 3;
+
+/**
+ * Untimed samples before the latency scenario's timed ones (every contender): the peers run in
+ * this process, their code already compiled by the scenarios before, and QTasks in a fresh one,
+ * whose first samples wait for V8 to compile its path (measured, issue 20: the median of the first
+ * 50 of 200 samples 1.7-2.6 ms, of the last 50 1.2-1.8 ms).
+ */
+const LATENCY_WARMUPS = 50;
 
 const USAGE = "usage: deno run -A scripts/bench_postgres.ts [--url URL] [--private] [--n N] " +
   "[--bulk-n N] [--latency-n N] [--rounds R] [--only LIST] [--size N] [--json FILE]";
@@ -195,7 +209,8 @@ interface Contender {
   bulk(n: number): Promise<number>;
   /** Processes up to `n` tasks, for at most `limitMs`; sets `timing` (elapsed, done). */
   process(n: number, concurrency: number, limitMs?: number): Promise<void>;
-  latency(samples: number): Promise<number[]>;
+  /** `samples` timed round trips, after `warmups` untimed ones; ms each. */
+  latency(samples: number, warmups: number): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -278,8 +293,8 @@ function qtasksContender(runtime: Runtime): () => Promise<Contender> {
         timing.done = result.done;
         timing.elapsed = result.seconds * 1000;
       },
-      async latency(samples) {
-        const result = await run("latency", samples);
+      async latency(samples, warmups) {
+        const result = await run("latency", samples, ["--warmup", String(warmups)]);
         resultSamples = result.resultSamples;
         return result.samples;
       },
@@ -353,7 +368,7 @@ async function pgBossContender(): Promise<Contender> {
       await boss.offWork(queue, { wait: true });
       timing.elapsed = performance.now() - started;
     },
-    async latency(samples) {
+    async latency(samples, warmups) {
       await clear();
       let resolveRan: () => void = () => {};
       await boss.work(queue, { pollingIntervalSeconds: 0.5 }, () => {
@@ -361,12 +376,12 @@ async function pgBossContender(): Promise<Contender> {
         return Promise.resolve(null);
       });
       const times: number[] = [];
-      for (let i = 0; i < samples; i++) {
+      for (let i = 0; i < warmups + samples; i++) {
         const ran = new Promise<void>((resolve) => resolveRan = resolve);
         const started = performance.now();
         await boss.send(queue, { i });
         await ran;
-        times.push(performance.now() - started);
+        if (i >= warmups) times.push(performance.now() - started);
       }
       await boss.offWork(queue, { wait: true });
       return times;
@@ -449,16 +464,16 @@ async function graphileContender(): Promise<Contender> {
       await runner.stop();
       timing.elapsed = performance.now() - started;
     },
-    async latency(samples) {
+    async latency(samples, warmups) {
       await clear();
       const runner = await start(10);
       const times: number[] = [];
-      for (let i = 0; i < samples; i++) {
+      for (let i = 0; i < warmups + samples; i++) {
         const ran = new Promise<void>((resolve) => onRun = resolve);
         const started = performance.now();
         await utils.addJob("bench", { i });
         await ran;
-        times.push(performance.now() - started);
+        if (i >= warmups) times.push(performance.now() - started);
       }
       onRun = () => {};
       await runner.stop();
@@ -548,17 +563,30 @@ await eachRound(1, async (contender, row) => {
   await contender.process(Math.max(1, Math.floor(N / 5)), 1, 30_000);
   row["c1 /s"] = Math.round(timing.done! / (timing.elapsed! / 1000));
 });
-await eachRound(1, async (contender, row) => {
-  const samples = (await contender.latency(LATENCY_N)).sort((a, b) => a - b);
-  row["p50 ms"] = Number(percentile(samples, 0.5).toFixed(2));
-  row["p99 ms"] = Number(percentile(samples, 0.99).toFixed(2));
-  if (resultSamples !== undefined) {
-    const sorted = resultSamples.sort((a, b) => a - b);
-    row["result p50 ms"] = Number(percentile(sorted, 0.5).toFixed(2));
-    row["result p99 ms"] = Number(percentile(sorted, 0.99).toFixed(2));
-    resultSamples = undefined;
-  }
+// Latency: a share of the samples in each round (after the warm-up), pooled.
+const latencies = new Map<Row, { samples: number[]; results: number[]; p50s: number[] }>(
+  contenders.map(({ row }) => [row, { samples: [], results: [], p50s: [] }]),
+);
+await eachRound(ROUNDS, async (contender, row) => {
+  const each = latencies.get(row)!;
+  const samples = await contender.latency(Math.ceil(LATENCY_N / ROUNDS), LATENCY_WARMUPS);
+  each.samples.push(...samples);
+  each.p50s.push(percentile([...samples].sort((a, b) => a - b), 0.5));
+  if (resultSamples !== undefined) each.results.push(...resultSamples);
+  resultSamples = undefined;
 });
+for (const { row } of contenders) {
+  const { samples, results } = latencies.get(row)!;
+  if (samples.length === 0) continue;
+  const sorted = samples.sort((a, b) => a - b);
+  row["p50 ms"] = Number(percentile(sorted, 0.5).toFixed(2));
+  row["p99 ms"] = Number(percentile(sorted, 0.99).toFixed(2));
+  if (results.length > 0) {
+    const sortedResults = results.sort((a, b) => a - b);
+    row["result p50 ms"] = Number(percentile(sortedResults, 0.5).toFixed(2));
+    row["result p99 ms"] = Number(percentile(sortedResults, 0.99).toFixed(2));
+  }
+}
 for (const { contender, row } of contenders) {
   const each = rates.get(row)!;
   if (each.enqueue.length > 0) row["enqueue-1 /s"] = Math.round(median(each.enqueue));
@@ -571,6 +599,7 @@ for (const { contender, row } of contenders) {
     `enqueue-1 ${each.enqueue.map(Math.round).join("/")}`,
     `bulk ${each.bulk.map(Math.round).join("/")}`,
     `c100 ${each.c100.map(Math.round).join("/")}`,
+    `p50 ${latencies.get(row)!.p50s.map((ms) => ms.toFixed(2)).join("/")}`,
   ].join("; ");
   await contender.close().catch(() => {});
   console.error(JSON.stringify(row));
@@ -691,7 +720,7 @@ const columns = [
 /** Metrics where a lower figure is better. */
 const LOWER = new Set(["p50 ms", "p99 ms", "db-cpu ms/task", "result p50 ms", "result p99 ms"]);
 console.log(
-  `\nPostgreSQL benchmark, N ${N}, bulk ${BULK_N}, latency samples ${LATENCY_N}, ${ROUNDS} rounds (same run, same server)`,
+  `\nPostgreSQL benchmark, N ${N}, bulk ${BULK_N}, latency samples ${LATENCY_N} (after ${LATENCY_WARMUPS} untimed), ${ROUNDS} rounds (same run, same server)`,
 );
 console.log(`| ${columns.join(" | ")} |`);
 console.log(`|${columns.map(() => "---").join("|")}|`);
