@@ -302,8 +302,8 @@ export function insertFreshSql(S: string): string {
   // Whether a uuid of the batch has a record: first one probe of the batch's range of uuids (the
   // app's ascend and share their first digits, so another task's record rarely falls between
   // them), then, only when some record does, one probe per uuid. The range is taken on the
-  // server, in the column's collation. The \`case\` keeps that order: as two \`exists\` joined by
-  // \`and\`, the planner ran the probe per uuid first (an init plan, evaluated once).
+  // server, in the column's collation. The case keeps that order: as two exists joined by and,
+  // the planner ran the probe per uuid first (an init plan, evaluated once).
   return `with ${head},
        bounds as (
          select min(u) as lo, max(u) as hi from unnest(string_to_array($2::text, '${JOIN}')) as u),
