@@ -31,8 +31,12 @@ function makePostgresBroker(name: string): Broker {
 brokerContract("PostgresBroker", makePostgresBroker, {
   sharedState: true,
   corrupt: async (broker, uuid) => {
+    // The record is a row of records, or the text in the task's queue entry (`_pending_sql.ts`).
     const rows = await connection.sql.unsafe(
-      `delete from "${schema}".records where app = $1 and uuid = $2 returning 1`,
+      `with stored as (delete from "${schema}".records where app = $1 and uuid = $2 returning 1),
+         pending as (update "${schema}".queue set fields = null, born = null
+           where app = $1 and uuid = $2 and fields is not null returning 1)
+       select * from stored union all select * from pending`,
       [broker.name, uuid],
     );
     assert.equal(rows.length, 1);

@@ -42,6 +42,14 @@ async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Prom
   }
 }
 
+/**
+ * Adds `task` in a transaction of its own: its record is then a row of `records` at once (an add
+ * without one leaves it waiting in its queue entry until its first claim).
+ */
+async function storeRecord(broker: PostgresBroker, task: NewTask): Promise<void> {
+  await connection.transaction((tx) => broker.add({ ...task, tx } as NewTask));
+}
+
 /** How long {@linkcode newEvents} waits for the last event before it answers with what it heard. */
 const HEARD_WITHIN_MS = 10_000;
 
@@ -195,7 +203,7 @@ test("a task added in bulk is stored as add stores it, flow control included", (
 test("a bulk enqueue that meets the uuid of an expired record replaces it", () =>
   withBroker(async (broker) => {
     const old = newTask({ args: "[1]" });
-    await broker.add(old);
+    await storeRecord(broker, old);
     // Finished long ago, its retention over (not swept yet).
     await connection.sql.unsafe(`delete from ${S}.queue where app = $1`, [broker.name]);
     await connection.sql.unsafe(
@@ -217,7 +225,7 @@ test("a bulk batch whose uuids surround another task's record is still stored by
   try {
     // Ascending uuids: the record of `middle` falls in the batch's range, and is not in it.
     const [first, middle, last] = newTaskUuids(3).map((uuid) => newTask({ uuid }));
-    await broker.add(middle);
+    await storeRecord(broker, middle);
     const before = sent();
     await broker.addBulk([last, first]);
     assert.equal(sent() - before, 1);

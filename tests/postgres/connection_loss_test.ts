@@ -139,10 +139,10 @@ test("an add still waiting for its batch when its deadline passes is never store
     let locked!: () => void;
     const isLocked = new Promise<void>((resolve) => locked = resolve);
     try {
-      // The records table locked: the first add's statement waits for the lock, the second
+      // The queue table locked: the first add's statement waits for the lock, the second
       // add waits for the first one's batch.
       const holding = locker.transaction(async (tx) => {
-        await locker.run(tx, `lock table ${locker.s}.records in exclusive mode`);
+        await locker.run(tx, `lock table ${locker.s}.queue in exclusive mode`);
         locked();
         await released;
       });

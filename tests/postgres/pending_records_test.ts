@@ -1,6 +1,6 @@
 /**
- * Pending records on PostgreSQL (schema versions 7 and 8): a task added in bulk keeps its record in
- * its queue entry until it is first claimed (since version 8, only what the entry's columns do not
+ * Pending records on PostgreSQL (schema versions 7 and 8): a task added without a transaction, in
+ * bulk or alone, keeps its record in its queue entry until it is first claimed (since version 8, only what the entry's columns do not
  * hold); reads, claims, cancels, operations and duplicates treat it as a record like any other,
  * an older QTasks cannot drop it, and entries written by version 7 still read after the upgrade.
  * Needs PostgreSQL at QTASKS_TEST_POSTGRES_URL.
@@ -80,6 +80,31 @@ test("a pending record reads as a new task, and its claim stores it with the cla
     }));
     assert.deepEqual(settled.rejected, []);
     assert.equal((await broker.get(task.uuid))?.returning, 42);
+  }));
+
+test("a task added alone waits in its queue entry as one added in bulk, and adds of one turn each stand alone", () =>
+  withBroker(async (broker) => {
+    const task = newTask({ args: "[7]" });
+    await broker.add(task);
+    assert.deepEqual(await where(broker, task.uuid), [true, false]);
+    assert.deepEqual((await broker.get(task.uuid))?.args, [7]);
+    // Adds of the same turn go in one statement: a duplicate among them sends them the slow way,
+    // where it alone is refused.
+    const [before, after] = [newTask(), newTask()];
+    const outcomes = await Promise.allSettled([
+      broker.add(before),
+      broker.add({ ...task, args: "[8]" }),
+      broker.add(after),
+    ]);
+    assert.equal(outcomes[0].status, "fulfilled");
+    assert.ok(
+      outcomes[1].status === "rejected" && outcomes[1].reason instanceof DuplicateTaskError,
+    );
+    assert.equal(outcomes[2].status, "fulfilled");
+    assert.deepEqual((await broker.get(task.uuid))?.args, [7]);
+    const claimed = (await broker.exchange(exchangeRequest({ want: 3 }))).claimed;
+    assert.deepEqual(claimed.map((each) => each.uuid), [task.uuid, before.uuid, after.uuid]);
+    assert.deepEqual(await where(broker, task.uuid), [false, true]);
   }));
 
 test("a pending task is cancelled, deleted and drained like a stored one", () =>

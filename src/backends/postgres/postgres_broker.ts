@@ -265,8 +265,9 @@ export class PostgresBroker implements Broker {
   }
 
   /**
-   * Stores the record and queues the task (in `task.tx`, the caller's open transaction, when
-   * given): one statement, which also sends the task's event and the workers' wake-up.
+   * Queues the task, its record waiting in its queue entry until its first claim (in `task.tx`,
+   * the caller's open transaction, when given: the record stored in `records`): one statement,
+   * which also sends the task's event and the workers' wake-up.
    */
   async add(task: NewTask): Promise<AddOutcome | void> {
     const tx = (task as WithTx).tx as Queryable | undefined;
@@ -385,12 +386,17 @@ export class PostgresBroker implements Broker {
       const live = batch.filter((each) => each.deadline > now);
       if (live.length === 0) return;
       try {
-        await this.connection.ready();
-        const rows = await this.#insertTasks(
-          this.connection.sql,
-          live.map((each) => each.task),
-          true,
-        );
+        const tasks = live.map((each) => each.task);
+        // As a bulk enqueue: each record waits in its queue entry (one row written per task, not
+        // two, and the events packed into few notifications); a batch that meets a uuid with a
+        // record or an entry stores nothing there and goes the way below, which stores each task
+        // on its own. Measured (issue 20, EXPLAIN ANALYZE, one task): 0.21 ms in the server
+        // against 0.40 ms.
+        if (await this.#storeFresh(tasks)) {
+          for (const { resolve } of live) resolve();
+          return;
+        }
+        const rows = await this.#insertTasks(this.connection.sql, tasks, true);
         const stored = new Set(rows.map((row) => row.uuid));
         for (const { task, resolve, reject } of live) {
           if (stored.has(task.uuid)) resolve();
