@@ -9,8 +9,8 @@
  * `bulk` (`addTasks` of 1000), `process` (N tasks enqueued in bulk, then one worker at
  * `--concurrency`, timed from its start until every task ran and the worker stopped, at most
  * `--limit-ms`), `latency` (N times: `addTask` then `value()`, sequentially, an idle worker in
- * the same process; `--warmup` untimed ones first). The result has `seconds` (the timed part only, not the process's start),
- * `done` (process), and for latency `samples` (ms until the handler ran, as the peers are
+ * the same process; `--warmup` untimed ones first). The result has `seconds` (the timed part
+ * only, not the process's start), `done` (process), and for latency `samples` (ms until the handler ran, as the peers are
  * measured) and `resultSamples` (ms until `value()` resolved: the result stored and pushed).
  *
  * @module
@@ -84,8 +84,8 @@ if (step === "enqueue") {
   result.seconds = secondsSince(started);
 } else if (step === "bulk") {
   // The same n tasks untimed first, three times, as every contender's bulk step does
-  // (scripts/bench_postgres.ts, BULK_WARMUPS): the peers run in the benchmark's process, already warm, and this is a fresh
-  // process, whose first batches are slower until V8 has grown its young generation (its
+  // (scripts/bench_postgres.ts, BULK_WARMUPS): the peers run in the benchmark's process, already
+  // warm, and this is a fresh process, whose first batches are slower until V8 has grown its young generation (its
   // scavenges took 4–12 ms each in the first 15 batches of 1,000, measured with --trace-gc: a
   // batch took 25–35 ms among the first ten, against 16 ms after; issue 20).
   for (let warm = 0; warm < 3; warm++) {

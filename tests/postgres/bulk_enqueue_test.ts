@@ -47,7 +47,7 @@ async function withBroker(body: (broker: PostgresBroker) => Promise<void>): Prom
  * without one leaves it waiting in its queue entry until its first claim).
  */
 async function storeRecord(broker: PostgresBroker, task: NewTask): Promise<void> {
-  await connection.transaction((tx) => broker.add({ ...task, tx } as NewTask));
+  await connection.transaction((tx) => broker.add({ ...task, tx }));
 }
 
 /** How long {@linkcode newEvents} waits for the last event before it answers with what it heard. */

@@ -1,7 +1,7 @@
 /**
  * Pending records on PostgreSQL (schema versions 7 and 8): a task added without a transaction, in
- * bulk or alone, keeps its record in its queue entry until it is first claimed (since version 8, only what the entry's columns do not
- * hold); reads, claims, cancels, operations and duplicates treat it as a record like any other,
+ * bulk or alone, keeps its record in its queue entry until it is first claimed (since version 8,
+ * only what the entry's columns do not hold); reads, claims, cancels, operations and duplicates treat it as a record like any other,
  * an older QTasks cannot drop it, and entries written by version 7 still read after the upgrade.
  * Needs PostgreSQL at QTASKS_TEST_POSTGRES_URL.
  *

@@ -267,7 +267,8 @@ export class PostgresBroker implements Broker {
   /**
    * Queues the task, its record waiting in its queue entry until its first claim (in `task.tx`,
    * the caller's open transaction, when given: the record stored in `records`): one statement,
-   * which also sends the task's event and the workers' wake-up.
+   * which also sends the task's event and the workers' wake-up (a second one, storing each task of
+   * the turn's batch on its own, when the first meets a duplicate).
    */
   async add(task: NewTask): Promise<AddOutcome | void> {
     const tx = (task as WithTx).tx as Queryable | undefined;
@@ -443,9 +444,10 @@ export class PostgresBroker implements Broker {
   /**
    * Stores many tasks that must all be new, with their events, in one statement per
    * {@linkcode BULK_CHUNK} tasks (several: in one transaction, sent together). A uuid that has a
-   * record fails it (SQLSTATE 23505) and nothing is stored: resolves `false`, and the caller does
-   * the batch again with {@linkcode PostgresBroker.#storeAll} (which replaces an expired record
-   * and names a live duplicate).
+   * record or a queue entry, or that the batch names twice, stores nothing: resolves `false`, and
+   * the caller stores the batch the slow way (`addBulk`: {@linkcode PostgresBroker.#storeAll}, all
+   * or none; the adds of a turn: each on its own), which replaces an expired record and names a
+   * live duplicate.
    */
   async #storeFresh(tasks: NewTask[]): Promise<boolean> {
     await this.connection.ready();

@@ -67,7 +67,9 @@ function statusCondition(status: QueryStatus, now: string): string {
  * queue entries), then merged: through the view, the planner cannot order its second part by an
  * index (a member of a `union all` with a `where` is not flattened), so a page read and sorted
  * every pending entry, building each one's record text. Measured (issue 20, 100,000 tasks added in
- * bulk, a page of 50 from the client): 153 ms through the view, 1.2 ms apart.
+ * bulk, a page of 50 from the client): 153 ms through the view, 1.2 ms apart. The pending part
+ * gives the columns the view's second part gives (`compactPendingSql`, migration 8): a change of
+ * one is a change of the other.
  */
 function listSql(S: string, where: string): string {
   const page = `${where} and status is not null order by seq desc limit $2`;
